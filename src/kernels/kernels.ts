@@ -1,0 +1,18 @@
+// The kernel interface. Matrices are row-major; binary operands are packed sign bits
+// (see bits.ts), rows padded to whole 32-bit words. A fast implementation (WebAssembly) plugs in
+// behind the same interface and is tested against the reference.
+import type { Floats } from '../ledger.js';
+
+export interface Kernels {
+  readonly name: string;
+  /** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ  (xnor-popcount; exact integers). */
+  gemmBinBin(x: Uint32Array, w: Uint32Array, B: number, m: number, n: number, y: Floats): void;
+  /** y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. */
+  gemmFloatBin(x: Floats, w: Uint32Array, B: number, m: number, n: number, y: Floats): void;
+  /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]  (sign-selected accumulation). */
+  gemmFloatBinT(dy: Floats, w: Uint32Array, B: number, m: number, n: number, dx: Floats): void;
+  /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
+  gemmTnFloat(dy: Floats, x: Floats, B: number, m: number, n: number, dw: Floats): void;
+  /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
+  gemmTnBin(dy: Floats, x: Uint32Array, B: number, m: number, n: number, dw: Floats): void;
+}

@@ -1,0 +1,157 @@
+// Binary dense layer: Y = X · sign(W)ᵀ, no bias. Weights are m×n (row j = output unit j) so the
+// packed binary copy has its bits along the input dimension, where xnor-popcount runs.
+import { packSignRows, wordsFor } from '../bits.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import type { Rng } from '../rng.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
+import { pixelsToFloat } from '../data/pixels.js';
+
+export class DenseLayer implements Layer {
+  readonly kind = 'dense';
+  readonly latent: ParamStore;
+  readonly wbits: Uint32Array;
+  readonly grad: ParamGrad;
+  private input: Activation | null = null;
+  private readonly param: Param;
+
+  constructor(
+    readonly name: string,
+    readonly nIn: number,
+    readonly nOut: number,
+    readonly first: boolean,
+    recipe: Recipe,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+    rng: Rng,
+  ) {
+    const size = nIn * nOut;
+    const wpr = wordsFor(nIn);
+    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', name, 'latent weights');
+    this.wbits = ledger.u32(nOut * wpr, 'weights', name, 'binary weights (packed)');
+    this.grad =
+      recipe.dw === 'float32'
+        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', name, 'dW') }
+        : {
+            kind: 'sign',
+            bits: ledger.u32(nOut * wpr, 'weight-grads', name, 'sign(dW) (packed)'),
+            rows: nOut,
+            cols: nIn,
+            scale: 1 / Math.sqrt(size),
+          };
+    // N(0, 1/fan_in)
+    const std = 1 / Math.sqrt(nIn);
+    for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
+    this.repack();
+    this.param = {
+      owner: name,
+      name: 'W',
+      size,
+      value: this.latent,
+      grad: this.grad,
+      binary: true,
+      momentFormat: recipe.moments,
+      afterUpdate: () => this.repack(),
+    };
+  }
+
+  /** Re-derive the packed sign(W) from the latent weights. */
+  repack(): void {
+    const { nIn, nOut, latent, wbits } = this;
+    const wpr = wordsFor(nIn);
+    for (let j = 0; j < nOut; j++) {
+      for (let w = 0; w < wpr; w++) {
+        let word = 0;
+        const c0 = w << 5;
+        const c1 = Math.min(nIn, c0 + 32);
+        for (let c = c0; c < c1; c++) if (latent.get(j * nIn + c) >= 0) word |= 1 << (c - c0);
+        wbits[j * wpr + w] = word >>> 0;
+      }
+    }
+  }
+
+  params(): Param[] {
+    return [this.param];
+  }
+
+  forward(x: Activation, rows: number, training: boolean): Activation {
+    const { nIn: n, nOut: m, wbits, ws } = this;
+    if (x.cols !== n) throw new Error(`${this.name}: input has ${x.cols} columns, expected ${n}`);
+    const y = ws.act;
+    const k = ws.kernels;
+    if (x.kind === 'float') k.gemmFloatBin(x.data, wbits, rows, m, n, y);
+    else if (x.kind === 'bits') k.gemmBinBin(x.data, wbits, rows, m, n, y);
+    else {
+      const R = ws.chunkRows;
+      for (let i0 = 0; i0 < rows; i0 += R) {
+        const i1 = Math.min(rows, i0 + R);
+        const xs = this.inputChunk(x, i0, i1);
+        k.gemmFloatBin(xs, wbits, i1 - i0, m, n, y.subarray(i0 * m, i1 * m));
+      }
+    }
+    this.input = training ? x : null;
+    return { kind: 'float', data: y, cols: m };
+  }
+
+  /** Rows [i0, i1) of the input as something a kernel takes (a view, or pixels decoded to chunkX). */
+  private inputChunk(x: Activation, i0: number, i1: number): Floats {
+    const n = this.nIn;
+    if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
+    if (x.kind !== 'pixels') throw new Error('inputChunk: bits input has no float view');
+    const out = this.ws.chunkX;
+    for (let i = i0; i < i1; i++) pixelsToFloat(x.images, x.index[i] * n, n, out, (i - i0) * n);
+    return out;
+  }
+
+  /** dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows. */
+  private accumulate(x: Activation, dy: Floats, i0: number, i1: number, mCols: number, dw: Floats): void {
+    const k = this.ws.kernels;
+    const n = this.nIn;
+    if (x.kind === 'bits') {
+      const wpr = wordsFor(n);
+      k.gemmTnBin(dy, x.data.subarray(i0 * wpr, i1 * wpr), i1 - i0, mCols, n, dw);
+    } else k.gemmTnFloat(dy, this.inputChunk(x, i0, i1), i1 - i0, mCols, n, dw);
+  }
+
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
+    const x = this.input;
+    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const { nIn: n, nOut: m, ws } = this;
+    const R = ws.chunkRows;
+    if (this.grad.kind === 'float') {
+      const dw = this.grad.data;
+      dw.fill(0);
+      for (let i0 = 0; i0 < rows; i0 += R) {
+        const i1 = Math.min(rows, i0 + R);
+        grad.read(i0, i1, 0, m, ws.chunkDy);
+        this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
+      }
+    } else {
+      // 1-bit dW: accumulate a tile of output rows in float, keep only its sign.
+      const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
+      const acc = ws.chunkDx;
+      const bits = this.grad.bits;
+      for (let j0 = 0; j0 < m; j0 += tile) {
+        const j1 = Math.min(m, j0 + tile);
+        const t = j1 - j0;
+        acc.fill(0, 0, t * n);
+        for (let i0 = 0; i0 < rows; i0 += R) {
+          const i1 = Math.min(rows, i0 + R);
+          grad.read(i0, i1, j0, j1, ws.chunkDy);
+          this.accumulate(x, ws.chunkDy, i0, i1, t, acc);
+        }
+        packSignRows(acc, t, n, bits, j0 * wordsFor(n));
+      }
+    }
+    this.input = null;
+    if (this.first) return null;
+    spare.setShape(rows, n);
+    fillStore(spare, R, ws.chunkDx, (i0, i1, out) => {
+      grad.read(i0, i1, 0, m, ws.chunkDy);
+      ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out);
+    });
+    return spare;
+  }
+}

@@ -1,0 +1,57 @@
+// What flows between layers, and what every layer implements.
+import type { Floats } from '../ledger.js';
+import type { Kernels } from '../kernels/kernels.js';
+import type { GradStore } from '../storage/grad-store.js';
+import type { ParamFormat, ParamStore } from '../storage/param-store.js';
+
+/** A forward activation: rows × cols, in one of the engine's representations. */
+export type Activation =
+  | { kind: 'float'; data: Floats; cols: number }
+  | { kind: 'bits'; data: Uint32Array; cols: number }
+  /** Pixels read straight from the data set (value = p·2/255 − 1): nothing copied, nothing kept. */
+  | { kind: 'pixels'; images: Uint8Array; index: Int32Array; cols: number };
+
+/** Buffers shared by all layers (sized once for the largest layer and reused in place). */
+export interface Workspace {
+  /** Rows processed at a time when streaming through stores. */
+  readonly chunkRows: number;
+  /** Forward pre-activations, batch × widest layer output. */
+  readonly act: Floats;
+  readonly chunkDy: Floats;
+  readonly chunkX: Floats;
+  readonly chunkDx: Floats;
+  /** Per-channel statistics. */
+  readonly chan: Floats;
+  readonly kernels: Kernels;
+}
+
+export type ParamGrad =
+  | { kind: 'float'; data: Floats }
+  /** 1-bit gradient: entry = ±scale, packed like the binary weights (rows × cols bits). */
+  | { kind: 'sign'; bits: Uint32Array; rows: number; cols: number; scale: number };
+
+export interface Param {
+  readonly owner: string;
+  readonly name: string;
+  readonly size: number;
+  readonly value: ParamStore;
+  readonly grad: ParamGrad;
+  /** Sign-binarized in forward: Adam applies the STE mask 1{|w| <= 1} and clips to [-1, 1]. */
+  readonly binary: boolean;
+  /** Storage format for this parameter's optimizer moments. */
+  readonly momentFormat: ParamFormat;
+  /** Called after the optimizer changed the value (e.g. to repack the binary copy). */
+  afterUpdate?(): void;
+}
+
+export interface Layer {
+  readonly name: string;
+  readonly kind: string;
+  forward(x: Activation, rows: number, training: boolean): Activation;
+  /**
+   * Gradient w.r.t. this layer's output is in `grad`; returns the store holding the gradient
+   * w.r.t. its input (`grad` itself when done in place, or `spare`). Null for the first layer.
+   */
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null;
+  params(): Param[];
+}

@@ -1,0 +1,85 @@
+// Sign activation with the clipped straight-through estimator: forward x̂ = sign(z),
+// backward dz = dx̂ ⊙ 1{|z| <= 1}. Keeps the next layer's input (float32 ±1 or packed bits)
+// and the STE mask (float32 z or packed mask bits), as the recipe says.
+import { getBit, packSignRows, wordsFor } from '../bits.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import type { Activation, Layer, Param, Workspace } from './layer.js';
+
+export const STE_CLIP = 1;
+
+export class SignLayer implements Layer {
+  readonly kind = 'sign';
+  private readonly outFloat: Floats | null;
+  private readonly outBits: Uint32Array | null;
+  private readonly zKept: Floats | null;
+  private readonly maskBits: Uint32Array | null;
+  private trained = false;
+
+  constructor(
+    readonly name: string,
+    readonly channels: number,
+    recipe: Recipe,
+    batch: number,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+  ) {
+    const n = batch * channels;
+    const words = batch * wordsFor(channels);
+    this.outFloat = recipe.actInput === 'float32' ? ledger.floats(n, 'retained', name, 'output ±1 (float)') : null;
+    this.outBits = recipe.actInput === 'bit' ? ledger.u32(words, 'retained', name, 'output sign bits (packed)') : null;
+    this.zKept = recipe.steMask === 'float32' ? ledger.floats(n, 'retained', name, 'pre-activation z (float)') : null;
+    this.maskBits = recipe.steMask === 'bit' ? ledger.u32(words, 'retained', name, 'STE mask bits (packed)') : null;
+  }
+
+  params(): Param[] {
+    return [];
+  }
+
+  forward(x: Activation, rows: number, training: boolean): Activation {
+    if (x.kind !== 'float') throw new Error(`${this.name}: sign takes float input`);
+    const C = this.channels;
+    const z = x.data;
+    const n = rows * C;
+    if (training) {
+      if (this.zKept) this.zKept.set(z.subarray(0, n));
+      else {
+        const wpr = wordsFor(C);
+        const mask = this.maskBits!;
+        for (let i = 0; i < rows; i++)
+          for (let w = 0; w < wpr; w++) {
+            let word = 0;
+            const c0 = w << 5;
+            const c1 = Math.min(C, c0 + 32);
+            for (let c = c0; c < c1; c++) if (Math.abs(z[i * C + c]) <= STE_CLIP) word |= 1 << (c - c0);
+            mask[i * wpr + w] = word >>> 0;
+          }
+      }
+      this.trained = true;
+    }
+    if (this.outFloat) {
+      for (let k = 0; k < n; k++) this.outFloat[k] = z[k] >= 0 ? 1 : -1;
+      return { kind: 'float', data: this.outFloat, cols: C };
+    }
+    packSignRows(z, rows, C, this.outBits!);
+    return { kind: 'bits', data: this.outBits!, cols: C };
+  }
+
+  private passes(i: number, c: number): boolean {
+    if (this.zKept) return Math.abs(this.zKept[i * this.channels + c]) <= STE_CLIP;
+    return getBit(this.maskBits!, wordsFor(this.channels), i, c) === 1;
+  }
+
+  backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
+    if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
+    const C = this.channels;
+    fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
+      grad.read(i0, i1, 0, C, out);
+      for (let i = i0; i < i1; i++)
+        for (let c = 0; c < C; c++) if (!this.passes(i, c)) out[(i - i0) * C + c] = 0;
+    });
+    this.trained = false;
+    return grad;
+  }
+}

@@ -1,0 +1,67 @@
+// Softmax cross-entropy on the last layer's batch-normed outputs (the logits).
+import type { Floats, MemoryLedger } from '../ledger.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import type { Activation, Workspace } from './layer.js';
+
+export class SoftmaxCrossEntropy {
+  readonly name = 'softmax';
+  private readonly probs: Floats;
+  private labels: Uint8Array | null = null;
+
+  constructor(
+    readonly classes: number,
+    batch: number,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+  ) {
+    this.probs = ledger.floats(batch * classes, 'workspace', 'softmax', 'probabilities');
+  }
+
+  /** Mean loss and number of correct predictions; keeps probabilities for backward. */
+  forward(x: Activation, labels: Uint8Array, rows: number): { loss: number; correct: number } {
+    if (x.kind !== 'float' || x.cols !== this.classes)
+      throw new Error(`softmax: expected float logits with ${this.classes} columns`);
+    const K = this.classes;
+    const z = x.data;
+    const p = this.probs;
+    let loss = 0;
+    let correct = 0;
+    for (let i = 0; i < rows; i++) {
+      let max = -Infinity;
+      let arg = 0;
+      for (let c = 0; c < K; c++) {
+        const v = z[i * K + c];
+        if (v > max) {
+          max = v;
+          arg = c;
+        }
+      }
+      let sum = 0;
+      for (let c = 0; c < K; c++) {
+        const e = Math.exp(z[i * K + c] - max);
+        p[i * K + c] = e;
+        sum += e;
+      }
+      for (let c = 0; c < K; c++) p[i * K + c] /= sum;
+      const y = labels[i];
+      loss -= z[i * K + y] - max - Math.log(sum);
+      if (arg === y) correct++;
+    }
+    this.labels = labels;
+    return { loss: loss / rows, correct };
+  }
+
+  /** dL/dz = (p − onehot(y)) / rows, into grad. */
+  backward(grad: GradStore, rows: number): GradStore {
+    const labels = this.labels;
+    if (!labels) throw new Error('softmax: backward without forward');
+    const K = this.classes;
+    grad.setShape(rows, K);
+    fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
+      for (let i = i0; i < i1; i++)
+        for (let c = 0; c < K; c++)
+          out[(i - i0) * K + c] = (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
+    });
+    return grad;
+  }
+}

@@ -1,0 +1,102 @@
+// The memory ledger: every buffer the engine owns is allocated here, so the bytes the engine
+// uses are known exactly (by category and by owning layer) instead of guessed.
+
+export const CATEGORIES = [
+  'weights',
+  'weight-grads',
+  'optimizer',
+  'retained',
+  'workspace',
+  'input',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export type Floats = Float32Array | Float64Array;
+export type FloatArrayCtor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+export interface LedgerEntry {
+  owner: string;
+  what: string;
+  category: Category;
+  bytes: number;
+}
+
+type Typed = Floats | Uint8Array | Uint16Array | Uint32Array | Int32Array;
+
+export class MemoryLedger {
+  private readonly live = new Map<Typed, LedgerEntry>();
+  private current = 0;
+  private peakBytes = 0;
+  /** Float buffers are float32 in the engine; tests may ask for float64 to check gradients. */
+  readonly FloatArray: FloatArrayCtor;
+
+  constructor(opts: { float64?: boolean } = {}) {
+    this.FloatArray = opts.float64 ? Float64Array : Float32Array;
+  }
+
+  floats(n: number, category: Category, owner: string, what: string): Floats {
+    return this.track(new this.FloatArray(n), category, owner, what);
+  }
+  u8(n: number, category: Category, owner: string, what: string): Uint8Array {
+    return this.track(new Uint8Array(n), category, owner, what);
+  }
+  u16(n: number, category: Category, owner: string, what: string): Uint16Array {
+    return this.track(new Uint16Array(n), category, owner, what);
+  }
+  u32(n: number, category: Category, owner: string, what: string): Uint32Array {
+    return this.track(new Uint32Array(n), category, owner, what);
+  }
+  i32(n: number, category: Category, owner: string, what: string): Int32Array {
+    return this.track(new Int32Array(n), category, owner, what);
+  }
+
+  private track<T extends Typed>(buf: T, category: Category, owner: string, what: string): T {
+    const entry = { owner, what, category, bytes: buf.byteLength };
+    this.live.set(buf, entry);
+    this.current += entry.bytes;
+    if (this.current > this.peakBytes) this.peakBytes = this.current;
+    return buf;
+  }
+
+  /** Release a buffer; its bytes leave the total, the peak stays. */
+  free(buf: Typed): void {
+    const entry = this.live.get(buf);
+    if (!entry) throw new Error('ledger: freeing a buffer the ledger does not own');
+    this.live.delete(buf);
+    this.current -= entry.bytes;
+  }
+
+  get totalBytes(): number {
+    return this.current;
+  }
+  get peak(): number {
+    return this.peakBytes;
+  }
+  /** Start a new peak window (e.g. per training step). */
+  resetPeak(): void {
+    this.peakBytes = this.current;
+  }
+
+  entries(): LedgerEntry[] {
+    return [...this.live.values()];
+  }
+
+  byCategory(): Record<Category, number> {
+    const out = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+    for (const e of this.live.values()) out[e.category] += e.bytes;
+    return out;
+  }
+
+  byOwner(): Map<string, Record<Category, number>> {
+    const out = new Map<string, Record<Category, number>>();
+    for (const e of this.live.values()) {
+      let row = out.get(e.owner);
+      if (!row) {
+        row = Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Record<Category, number>;
+        out.set(e.owner, row);
+      }
+      row[e.category] += e.bytes;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,107 @@
+// A network built for one model, recipe and batch size: every buffer allocated once, through
+// the ledger, and reused for every step.
+import type { Dataset } from '../data/dataset.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { BatchNormLayer } from '../layers/batchnorm.js';
+import { DenseLayer } from '../layers/dense.js';
+import type { Layer, Param, Workspace } from '../layers/layer.js';
+import { SignLayer } from '../layers/sign.js';
+import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
+import { MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import { Rng } from '../rng.js';
+import { createGradStore, type GradStore } from '../storage/grad-store.js';
+import { InputStage } from './input.js';
+import { denseShapes, workspaceSizes, type ModelSpec } from './spec.js';
+
+export interface NetworkOptions {
+  spec: ModelSpec;
+  recipe: Recipe;
+  batch: number;
+  kernels: Kernels;
+  seed: number;
+  ledger?: MemoryLedger;
+}
+
+export interface StepResult {
+  loss: number;
+  correct: number;
+}
+
+export class Network {
+  readonly ledger: MemoryLedger;
+  readonly layers: Layer[] = [];
+  readonly input: InputStage;
+  readonly loss: SoftmaxCrossEntropy;
+  readonly batch: number;
+  private readonly grads: [GradStore, GradStore];
+
+  constructor(readonly opts: NetworkOptions) {
+    const { spec, recipe, batch, kernels } = opts;
+    if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
+    this.batch = batch;
+    const ledger = (this.ledger = opts.ledger ?? new MemoryLedger());
+    const rng = new Rng(opts.seed);
+    const sizes = workspaceSizes(spec, batch);
+    const ws: Workspace = {
+      chunkRows: sizes.chunkRows,
+      act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
+      chunkDy: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dY chunk'),
+      chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk'),
+      chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
+      chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
+      kernels,
+    };
+    this.grads = [
+      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
+      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
+    ];
+    this.input = new InputStage(recipe.firstInput, spec.inputs, batch, ledger);
+    const shapes = denseShapes(spec);
+    shapes.forEach(({ nIn, nOut }, i) => {
+      const k = i + 1;
+      this.layers.push(new DenseLayer(`fc${k}`, nIn, nOut, i === 0, recipe, ws, ledger, rng));
+      this.layers.push(new BatchNormLayer(`bn${k}`, nOut, recipe.bn, recipe.bnBackward, batch, ws, ledger));
+      if (i < shapes.length - 1) this.layers.push(new SignLayer(`sign${k}`, nOut, recipe, batch, ws, ledger));
+    });
+    this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
+  }
+
+  params(): Param[] {
+    return this.layers.flatMap((l) => l.params());
+  }
+
+  private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean): StepResult {
+    let a = this.input.load(data, order, offset, rows);
+    for (const layer of this.layers) a = layer.forward(a, rows, training);
+    return this.loss.forward(a, this.input.labels, rows);
+  }
+
+  /** Forward and backward on examples order[offset .. offset+rows): gradients land in the params. */
+  computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number): StepResult {
+    const result = this.forward(data, order, offset, rows, true);
+    let [grad, spare] = this.grads;
+    grad = this.loss.backward(grad, rows);
+    for (let l = this.layers.length - 1; l >= 0; l--) {
+      const out = this.layers[l].backward(grad, spare, rows);
+      if (!out) break;
+      if (out !== grad) [grad, spare] = [out, grad];
+    }
+    return result;
+  }
+
+  /** Inference with running batch-norm statistics over a whole data set. */
+  evaluate(data: Dataset): { loss: number; accuracy: number } {
+    const order = new Int32Array(data.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    let loss = 0;
+    let correct = 0;
+    for (let off = 0; off < data.count; off += this.batch) {
+      const rows = Math.min(this.batch, data.count - off);
+      const r = this.forward(data, order, off, rows, false);
+      loss += r.loss * rows;
+      correct += r.correct;
+    }
+    return { loss: loss / data.count, accuracy: correct / data.count };
+  }
+}

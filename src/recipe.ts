@@ -1,0 +1,128 @@
+// A recipe decides every precision and storage choice of training (DESIGN section 2).
+// Two presets plus free ablation of each knob: `--recipe low-memory --set dy=float32`.
+import { readFileSync } from 'node:fs';
+import { GRAD_FORMATS, type GradFormat } from './storage/grad-store.js';
+import { PARAM_FORMATS, type ParamFormat } from './storage/param-store.js';
+
+export interface Recipe {
+  /** First layer's input: kept as a float32 batch, or re-read from the data set (uint8) in backward. */
+  firstInput: 'float32' | 'reread';
+  /** Inputs of the binary layers kept for dW: float32 (±1 values) or 1 bit per element. */
+  actInput: 'float32' | 'bit';
+  /** STE mask 1{|z| <= 1}: keep the float32 pre-activation, or the mask as 1 bit. */
+  steMask: 'float32' | 'bit';
+  /** Batch norm: l2 (standard deviation) or l1 (mean absolute deviation). */
+  bn: 'l2' | 'l1';
+  /** Exact backward (keeps float32 x-hat) or the sign-approximate one (keeps sign(x-hat) bits + sigma; l1 only). */
+  bnBackward: 'exact' | 'sign-approx';
+  /** Weight gradient: float32, or sign(X^T dY)/sqrt(N) at 1 bit. */
+  dw: 'float32' | 'sign';
+  /** Activation gradients between layers. */
+  dy: GradFormat;
+  /** Latent (real-valued) weights. */
+  weights: ParamFormat;
+  /** Adam first and second moments. */
+  moments: ParamFormat;
+}
+
+export type RecipeKnob = keyof Recipe;
+
+export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
+  firstInput: ['float32', 'reread'],
+  actInput: ['float32', 'bit'],
+  steMask: ['float32', 'bit'],
+  bn: ['l2', 'l1'],
+  bnBackward: ['exact', 'sign-approx'],
+  dw: ['float32', 'sign'],
+  dy: GRAD_FORMATS,
+  weights: PARAM_FORMATS,
+  moments: PARAM_FORMATS,
+};
+
+export const PRESETS: Record<string, Recipe> = {
+  // Courbariaux & Bengio 2016
+  standard: {
+    firstInput: 'float32',
+    actInput: 'float32',
+    steMask: 'float32',
+    bn: 'l2',
+    bnBackward: 'exact',
+    dw: 'float32',
+    dy: 'float32',
+    weights: 'float32',
+    moments: 'float32',
+  },
+  // Wang et al. 2021/2023
+  'low-memory': {
+    firstInput: 'reread',
+    actInput: 'bit',
+    steMask: 'bit',
+    bn: 'l1',
+    bnBackward: 'sign-approx',
+    dw: 'sign',
+    dy: 'float16',
+    weights: 'float16',
+    moments: 'float16',
+  },
+};
+
+export class RecipeError extends Error {}
+
+function knobList(): string {
+  return Object.entries(KNOB_VALUES)
+    .map(([k, v]) => `${k}=${v.join('|')}`)
+    .join(', ');
+}
+
+/** Apply `knob=value` settings to a recipe, rejecting unknown knobs and values. */
+export function applySettings(base: Recipe, settings: string[]): Recipe {
+  const out: Recipe = { ...base };
+  for (const s of settings) {
+    const eq = s.indexOf('=');
+    if (eq < 0) throw new RecipeError(`recipe setting "${s}" is not knob=value (knobs: ${knobList()})`);
+    setKnob(out, s.slice(0, eq).trim(), s.slice(eq + 1).trim());
+  }
+  return validateRecipe(out);
+}
+
+function setKnob(r: Recipe, knob: string, value: unknown): void {
+  if (!(knob in KNOB_VALUES)) throw new RecipeError(`unknown recipe knob "${knob}" (knobs: ${knobList()})`);
+  const allowed = KNOB_VALUES[knob as RecipeKnob] as readonly unknown[];
+  if (!allowed.includes(value))
+    throw new RecipeError(`recipe knob ${knob} cannot be "${String(value)}" (allowed: ${allowed.join(', ')})`);
+  (r as unknown as Record<string, unknown>)[knob] = value;
+}
+
+export function validateRecipe(r: Recipe): Recipe {
+  if (r.bnBackward === 'sign-approx' && r.bn !== 'l1')
+    throw new RecipeError('bnBackward=sign-approx relies on mean|x-hat| = 1, which only l1 batch norm gives: set bn=l1');
+  return r;
+}
+
+/**
+ * Resolve `--recipe` (a preset name or a JSON file) plus `--set` overrides. A JSON file may name a
+ * base preset ("preset": "low-memory") and override knobs; every key must be a known knob.
+ */
+export function resolveRecipe(nameOrFile: string, settings: string[] = []): { name: string; recipe: Recipe } {
+  let recipe: Recipe;
+  let name = nameOrFile;
+  if (PRESETS[nameOrFile]) recipe = { ...PRESETS[nameOrFile] };
+  else if (nameOrFile.endsWith('.json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(nameOrFile, 'utf8'));
+    } catch (e) {
+      throw new RecipeError(`cannot read recipe file ${nameOrFile}: ${(e as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new RecipeError(`recipe file ${nameOrFile} must hold a JSON object`);
+    const { preset = 'standard', ...knobs } = parsed as Record<string, unknown>;
+    if (typeof preset !== 'string' || !PRESETS[preset])
+      throw new RecipeError(`recipe file ${nameOrFile}: unknown preset "${String(preset)}" (presets: ${Object.keys(PRESETS).join(', ')})`);
+    recipe = { ...PRESETS[preset] };
+    for (const [k, v] of Object.entries(knobs)) setKnob(recipe, k, v);
+  } else
+    throw new RecipeError(`unknown recipe "${nameOrFile}" (presets: ${Object.keys(PRESETS).join(', ')}, or a .json file)`);
+  if (settings.length) name += ` (${settings.join(', ')})`;
+  return { name, recipe: applySettings(validateRecipe(recipe), settings) };
+}

@@ -1,0 +1,155 @@
+// Activation-gradient storage in the recipe's format (float32, float16, or packed power-of-two).
+// Layers compute in float32 chunks of rows and move whole chunks in and out of a store, so a
+// low-precision store never needs a full-size float32 twin.
+import type { Floats, MemoryLedger } from '../ledger.js';
+import { fromHalf, toHalf } from '../../quant/fp16.js';
+import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Words } from '../../quant/po2.js';
+
+export const GRAD_FORMATS = ['float32', 'float16', 'po2'] as const;
+export type GradFormat = (typeof GRAD_FORMATS)[number];
+
+export interface GradStore {
+  readonly format: GradFormat;
+  rows: number;
+  cols: number;
+  /** True when writing needs the tensor's max |value| first (per-tensor scale). */
+  readonly needsMaxAbs: boolean;
+  setShape(rows: number, cols: number): void;
+  /** Copy rows [i0, i1), columns [c0, c1) into out, row-major. */
+  read(i0: number, i1: number, c0: number, c1: number, out: Floats): void;
+  /** Announce the max |value| of the tensor about to be written (for per-tensor scales). */
+  beginWrite(maxAbs: number): void;
+  /** Store rows [i0, i1) (all columns) from src. */
+  write(i0: number, i1: number, src: Floats): void;
+}
+
+export function gradStoreBytes(format: GradFormat, elements: number): number {
+  if (format === 'float32') return elements * 4;
+  if (format === 'float16') return elements * 2;
+  return po2Words(elements) * 4;
+}
+
+export function createGradStore(
+  format: GradFormat,
+  capacity: number,
+  ledger: MemoryLedger,
+  owner: string,
+  what: string,
+): GradStore {
+  if (format === 'float32') return new Float32GradStore(ledger.floats(capacity, 'workspace', owner, what), capacity);
+  if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity);
+  return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity);
+}
+
+abstract class BaseStore {
+  rows = 0;
+  cols = 0;
+  constructor(readonly capacity: number) {}
+  setShape(rows: number, cols: number): void {
+    if (rows * cols > this.capacity)
+      throw new Error(`gradient store too small: ${rows}x${cols} > capacity ${this.capacity}`);
+    this.rows = rows;
+    this.cols = cols;
+  }
+}
+
+class Float32GradStore extends BaseStore implements GradStore {
+  readonly format = 'float32' as const;
+  readonly needsMaxAbs = false;
+  constructor(private readonly data: Floats, capacity: number) {
+    super(capacity);
+  }
+  read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
+    const { cols, data } = this;
+    const w = c1 - c0;
+    if (c0 === 0 && c1 === cols) {
+      out.set(data.subarray(i0 * cols, i1 * cols));
+      return;
+    }
+    for (let i = i0; i < i1; i++) out.set(data.subarray(i * cols + c0, i * cols + c1), (i - i0) * w);
+  }
+  beginWrite(): void {}
+  write(i0: number, i1: number, src: Floats): void {
+    const n = (i1 - i0) * this.cols;
+    this.data.set(n === src.length ? src : src.subarray(0, n), i0 * this.cols);
+  }
+}
+
+class Float16GradStore extends BaseStore implements GradStore {
+  readonly format = 'float16' as const;
+  readonly needsMaxAbs = false;
+  constructor(private readonly data: Uint16Array, capacity: number) {
+    super(capacity);
+  }
+  read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
+    const { cols, data } = this;
+    let o = 0;
+    for (let i = i0; i < i1; i++) {
+      const base = i * cols;
+      for (let c = c0; c < c1; c++) out[o++] = fromHalf(data[base + c]);
+    }
+  }
+  beginWrite(): void {}
+  write(i0: number, i1: number, src: Floats): void {
+    const n = (i1 - i0) * this.cols;
+    const base = i0 * this.cols;
+    for (let k = 0; k < n; k++) this.data[base + k] = toHalf(src[k], true);
+  }
+}
+
+class Po2GradStore extends BaseStore implements GradStore {
+  readonly format = 'po2' as const;
+  readonly needsMaxAbs = true;
+  private bias = 0;
+  constructor(private readonly words: Uint32Array, capacity: number) {
+    super(capacity);
+  }
+  read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
+    const { cols, words, bias } = this;
+    let o = 0;
+    for (let i = i0; i < i1; i++) {
+      const base = i * cols;
+      for (let c = c0; c < c1; c++) out[o++] = po2Decode(po2Get(words, base + c), bias);
+    }
+  }
+  beginWrite(maxAbs: number): void {
+    this.bias = po2Bias(maxAbs);
+  }
+  write(i0: number, i1: number, src: Floats): void {
+    const n = (i1 - i0) * this.cols;
+    const base = i0 * this.cols;
+    for (let k = 0; k < n; k++) po2Put(this.words, base + k, po2Encode(src[k], this.bias));
+  }
+}
+
+/**
+ * Fill a store row-chunk by row-chunk from `compute(i0, i1, out)`. Formats with a per-tensor scale
+ * get a first pass that only measures max |value| (compute must then be repeatable: it may read
+ * the store it writes only through rows it has not yet written, which chunk order guarantees).
+ */
+export function fillStore(
+  store: GradStore,
+  chunkRows: number,
+  scratch: Floats,
+  compute: (i0: number, i1: number, out: Floats) => void,
+): void {
+  const { rows, cols } = store;
+  if (store.needsMaxAbs) {
+    let maxAbs = 0;
+    for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+      const i1 = Math.min(rows, i0 + chunkRows);
+      compute(i0, i1, scratch);
+      const n = (i1 - i0) * cols;
+      for (let k = 0; k < n; k++) {
+        const a = Math.abs(scratch[k]);
+        if (a > maxAbs) maxAbs = a;
+      }
+    }
+    store.beginWrite(maxAbs);
+  }
+  for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+    const i1 = Math.min(rows, i0 + chunkRows);
+    compute(i0, i1, scratch);
+    store.write(i0, i1, scratch);
+  }
+}
