@@ -15,7 +15,7 @@ export function toHalf(value: number, saturate = false): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  if (exp === 0xff) return mant ? sign | 0x7e00 : saturate ? sign | 0x7bff : sign | 0x7c00;
   const e = exp - 112; // rebias 127 -> 15
   if (e >= 31) return saturate ? sign | 0x7bff : sign | 0x7c00;
   if (e <= 0) {

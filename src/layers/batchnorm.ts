@@ -64,6 +64,10 @@ export class BatchNormLayer implements Layer {
     return [this.param];
   }
 
+  state() {
+    return { beta: this.beta.raw, runMean: this.runMean, runSigma: this.runSigma };
+  }
+
   forward(x: Activation, rows: number, training: boolean): Activation {
     if (x.kind !== 'float') throw new Error(`${this.name}: batch norm takes float input`);
     const C = this.channels;

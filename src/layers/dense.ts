@@ -76,6 +76,10 @@ export class DenseLayer implements Layer {
     return [this.param];
   }
 
+  state() {
+    return { W: this.latent.raw };
+  }
+
   forward(x: Activation, rows: number, training: boolean): Activation {
     const { nIn: n, nOut: m, wbits, ws } = this;
     if (x.cols !== n) throw new Error(`${this.name}: input has ${x.cols} columns, expected ${n}`);

@@ -54,4 +54,6 @@ export interface Layer {
    */
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null;
   params(): Param[];
+  /** Tensors that define the trained layer (saved in checkpoints), by name. */
+  state(): Record<string, Float32Array | Float64Array | Uint16Array>;
 }

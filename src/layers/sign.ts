@@ -37,6 +37,10 @@ export class SignLayer implements Layer {
     return [];
   }
 
+  state() {
+    return {};
+  }
+
   forward(x: Activation, rows: number, training: boolean): Activation {
     if (x.kind !== 'float') throw new Error(`${this.name}: sign takes float input`);
     const C = this.channels;

@@ -4,7 +4,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { BatchNormLayer } from '../layers/batchnorm.js';
 import { DenseLayer } from '../layers/dense.js';
-import type { Layer, Param, Workspace } from '../layers/layer.js';
+import type { Layer, Param } from '../layers/layer.js';
 import { SignLayer } from '../layers/sign.js';
 import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
 import { MemoryLedger } from '../ledger.js';
@@ -12,6 +12,7 @@ import type { Recipe } from '../recipe.js';
 import { Rng } from '../rng.js';
 import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
+import { createWorkspace } from './workspace.js';
 import { denseShapes, workspaceSizes, type ModelSpec } from './spec.js';
 
 export interface NetworkOptions {
@@ -43,15 +44,7 @@ export class Network {
     const ledger = (this.ledger = opts.ledger ?? new MemoryLedger());
     const rng = new Rng(opts.seed);
     const sizes = workspaceSizes(spec, batch);
-    const ws: Workspace = {
-      chunkRows: sizes.chunkRows,
-      act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
-      chunkDy: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dY chunk'),
-      chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk'),
-      chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
-      chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
-      kernels,
-    };
+    const ws = createWorkspace(spec, batch, kernels, ledger);
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
@@ -69,6 +62,18 @@ export class Network {
 
   params(): Param[] {
     return this.layers.flatMap((l) => l.params());
+  }
+
+  /** Everything that defines the trained model, keyed `layer.tensor`. */
+  stateTensors(): Record<string, Float32Array | Float64Array | Uint16Array> {
+    const out: Record<string, Float32Array | Float64Array | Uint16Array> = {};
+    for (const l of this.layers) for (const [k, t] of Object.entries(l.state())) out[`${l.name}.${k}`] = t;
+    return out;
+  }
+
+  /** Re-derive cached forms (packed binary weights) after parameters were loaded. */
+  refreshDerived(): void {
+    for (const p of this.params()) p.afterUpdate?.();
   }
 
   private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean): StepResult {

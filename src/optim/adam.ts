@@ -40,6 +40,26 @@ export class Adam {
     }));
   }
 
+  /** Moments keyed `owner.param.adam_m|adam_v`, for checkpoints. */
+  stateTensors(): Record<string, Float32Array | Float64Array | Uint16Array> {
+    const out: Record<string, Float32Array | Float64Array | Uint16Array> = {};
+    for (const { param, m, v } of this.slots) {
+      out[`${param.owner}.${param.name}.adam_m`] = m.raw;
+      out[`${param.owner}.${param.name}.adam_v`] = v.raw;
+    }
+    return out;
+  }
+
+  stateMeta(): { step: number; scales: number[] } {
+    return { step: this.step, scales: this.slots.map((s) => s.scale) };
+  }
+
+  restoreMeta(meta: { step: number; scales: number[] }): void {
+    if (meta.scales.length !== this.slots.length) throw new Error('optimizer state does not match the model');
+    this.step = meta.step;
+    meta.scales.forEach((s, i) => (this.slots[i].scale = s));
+  }
+
   update(lr: number): void {
     this.step++;
     for (const slot of this.slots) this.updateSlot(slot, lr);

@@ -1,0 +1,118 @@
+// `bitlearn train`: train a model, print the accuracy / time / memory report.
+import { Command } from 'commander';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { loadData, DATA_SETS } from '../data/registry.js';
+import { kernelNames } from '../kernels/select.js';
+import { MODELS, modelSpec } from '../model/spec.js';
+import { PRESETS, resolveRecipe } from '../recipe.js';
+import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
+import { formatTable } from '../report/table.js';
+import { train } from '../trainer.js';
+import { collect, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { progressHooks } from './progress.js';
+import { VERSION } from '../version.js';
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')
+    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
+    .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
+    .option('--data-dir <dir>', 'directory with the data set files (default: the bundled copy)')
+    .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
+    .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, [])
+    .option('--epochs <n>', 'epochs', positiveInt, 5)
+    .option('--batch <n>', 'mini-batch size', positiveInt, 100)
+    .option('--seed <n>', 'random seed (initialisation and shuffling)', nonNegativeInt, 1)
+    .option('--lr <x>', 'Adam learning rate (halved when the training loss plateaus)', positiveNumber, 1e-3)
+    .option('--patience <n>', 'epochs without improvement before halving the learning rate', positiveInt, 2)
+    .option('--kernels <name>', `kernel set (auto, ${kernelNames().join(', ')})`, 'auto')
+    .option('--checkpoint <file>', 'checkpoint written atomically after every epoch (default checkpoints/<model>-<recipe>.ckpt)')
+    .option('--no-checkpoint', 'do not write checkpoints')
+    .option('--resume', 'continue from the checkpoint file')
+    .option('--limit-train <n>', 'use only the first n training examples', positiveInt)
+    .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
+    .option('--out <file>', 'write the run report as JSON to this file')
+    .option('--json', 'print the run report as JSON on stdout (progress stays on stderr)')
+    .option('--quiet', 'no progress output')
+    .action(async (o) => {
+      const spec = modelSpec(o.model);
+      const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
+      const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
+      const checkpoint =
+        o.checkpoint === false ? undefined : (o.checkpoint ?? `checkpoints/${o.model}-${recipeName.replace(/[^\w.-]+/g, '_')}.ckpt`);
+      const cfg = {
+        model: o.model,
+        recipeName,
+        recipe,
+        batch: o.batch,
+        epochs: o.epochs,
+        seed: o.seed,
+        lr: o.lr,
+        kernels: o.kernels,
+        checkpoint,
+        resume: Boolean(o.resume),
+        plateauPatience: o.patience,
+      };
+      const t0 = performance.now();
+      const result = await train(cfg, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));
+      const datasetBytes = data.train.images.byteLength + data.test.images.byteLength;
+      const memory = memoryReport(result.network, spec, recipe, datasetBytes);
+      const last = result.history[result.history.length - 1];
+      const report = {
+        tool: 'bitlearn',
+        version: VERSION,
+        command: 'train',
+        date: new Date().toISOString(),
+        machine: { node: process.version, arch: process.arch, platform: process.platform },
+        config: { ...cfg, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
+        weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
+        kernels: result.network.opts.kernels.name,
+        resumedFromEpoch: result.resumedFromEpoch,
+        history: result.history,
+        final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,
+        timing: {
+          msPerBatchMedian: result.msPerBatchMedian,
+          batchesTimed: result.batchesTimed,
+          wallSeconds: (performance.now() - t0) / 1000,
+        },
+        memory,
+      };
+      if (o.out) writeJsonAtomic(o.out, report);
+      if (o.json) {
+        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+        return;
+      }
+      const lines = [
+        `bitlearn train: ${spec.name} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels}`,
+        '',
+        formatTable(
+          ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch'],
+          result.history.map((r) => [
+            r.epoch,
+            r.lr.toExponential(2),
+            r.trainLoss.toFixed(4),
+            (100 * r.trainAccuracy).toFixed(2),
+            r.testLoss.toFixed(4),
+            (100 * r.testAccuracy).toFixed(2),
+            r.msPerBatchMedian.toFixed(1),
+          ]),
+        ),
+        '',
+        last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
+        `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,
+        '',
+        formatMemoryReport(memory),
+      ];
+      if (checkpoint) lines.push('', `checkpoint: ${checkpoint}`);
+      if (o.out) lines.push(`run report: ${o.out}`);
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}
+
+function writeJsonAtomic(path: string, value: unknown): void {
+  mkdirSync(dirname(path) || '.', { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
+}

@@ -1,0 +1,18 @@
+// The shared workspace: buffers every layer borrows, sized once for the largest layer.
+import type { Kernels } from '../kernels/kernels.js';
+import type { Workspace } from '../layers/layer.js';
+import type { MemoryLedger } from '../ledger.js';
+import { workspaceSizes, type ModelSpec } from './spec.js';
+
+export function createWorkspace(spec: ModelSpec, batch: number, kernels: Kernels, ledger: MemoryLedger): Workspace {
+  const sizes = workspaceSizes(spec, batch);
+  return {
+    chunkRows: sizes.chunkRows,
+    act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
+    chunkDy: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dY chunk'),
+    chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk'),
+    chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
+    chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
+    kernels,
+  };
+}

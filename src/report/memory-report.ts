@@ -1,0 +1,74 @@
+// Memory figures for a run: modeled vs ledger-measured per category and per layer, the process
+// peak RSS, and the ledger totals of both presets built for the same model and batch.
+import { CATEGORIES, type Category } from '../ledger.js';
+import { modelMemory, type Bytes } from '../model/memory-model.js';
+import { Network } from '../model/network.js';
+import type { ModelSpec } from '../model/spec.js';
+import { Adam } from '../optim/adam.js';
+import { PRESETS, type Recipe } from '../recipe.js';
+import { referenceKernels } from '../kernels/reference.js';
+import { formatTable, kib, mib } from './table.js';
+
+export interface MemoryReport {
+  batch: number;
+  modeled: { total: number; byCategory: Bytes; byLayer: Record<string, Bytes> };
+  ledger: { total: number; peak: number; byCategory: Bytes; byLayer: Record<string, Bytes> };
+  peakRssBytes: number;
+  datasetBytes: number;
+  presets: { standard: number; lowMemory: number; ratioStandardToLowMemory: number; ratioStandardToThis: number };
+}
+
+/** Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch. */
+export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): number {
+  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1 });
+  new Adam(net.params(), net.ledger);
+  return net.ledger.totalBytes;
+}
+
+export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number): MemoryReport {
+  const modeled = modelMemory(spec, recipe, net.batch);
+  const standard = measureLedger(spec, PRESETS.standard, net.batch);
+  const lowMemory = measureLedger(spec, PRESETS['low-memory'], net.batch);
+  return {
+    batch: net.batch,
+    modeled: { total: modeled.total, byCategory: modeled.byCategory, byLayer: Object.fromEntries(modeled.byOwner) },
+    ledger: {
+      total: net.ledger.totalBytes,
+      peak: net.ledger.peak,
+      byCategory: net.ledger.byCategory(),
+      byLayer: Object.fromEntries(net.ledger.byOwner()),
+    },
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    datasetBytes,
+    presets: {
+      standard,
+      lowMemory,
+      ratioStandardToLowMemory: standard / lowMemory,
+      ratioStandardToThis: standard / net.ledger.totalBytes,
+    },
+  };
+}
+
+const sum = (b: Bytes) => CATEGORIES.reduce((s, c) => s + b[c], 0);
+
+export function formatMemoryReport(m: MemoryReport): string {
+  const catRows = CATEGORIES.map((c: Category) => [c, kib(m.modeled.byCategory[c]), kib(m.ledger.byCategory[c])]);
+  catRows.push(['total', kib(m.modeled.total), kib(m.ledger.total)]);
+  const layers = Object.keys(m.ledger.byLayer);
+  const layerRows = layers.map((name) => {
+    const led = m.ledger.byLayer[name];
+    const mod = m.modeled.byLayer[name];
+    return [name, ...CATEGORIES.map((c) => kib(led[c])), kib(mod ? sum(mod) : 0), kib(sum(led))];
+  });
+  return [
+    `Memory at batch ${m.batch} (KiB): modeled vs measured by the ledger`,
+    formatTable(['category', 'modeled', 'ledger'], catRows),
+    '',
+    'Per layer (KiB, ledger)',
+    formatTable(['layer', ...CATEGORIES, 'modeled', 'ledger'], layerRows),
+    '',
+    `ledger peak ${mib(m.ledger.peak)}; process peak RSS ${mib(m.peakRssBytes)} (includes Node.js and the data set, ${mib(m.datasetBytes)})`,
+    `presets at this batch (ledger): standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}; ` +
+      `standard/low-memory = ${m.presets.ratioStandardToLowMemory.toFixed(2)}x; standard/this run = ${m.presets.ratioStandardToThis.toFixed(2)}x`,
+  ].join('\n');
+}

@@ -1,0 +1,208 @@
+// The training loop: epochs of shuffled mini-batches, Adam, evaluation on the test split,
+// learning rate halved on plateau, an atomic checkpoint every epoch, and resume.
+import { freemem } from 'node:os';
+import { readCheckpoint, restoreTensor, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import type { DataSplit } from './data/dataset.js';
+import { selectKernels } from './kernels/select.js';
+import { modelMemory, type MemoryModel } from './model/memory-model.js';
+import { Network } from './model/network.js';
+import { modelSpec } from './model/spec.js';
+import { Adam } from './optim/adam.js';
+import type { Recipe } from './recipe.js';
+import { Rng } from './rng.js';
+
+export interface TrainConfig {
+  model: string;
+  recipeName: string;
+  recipe: Recipe;
+  batch: number;
+  epochs: number;
+  seed: number;
+  lr: number;
+  kernels?: string;
+  /** Checkpoint file written atomically after every epoch. */
+  checkpoint?: string;
+  /** Continue from `checkpoint`. */
+  resume?: boolean;
+  /** Epochs without a training-loss improvement before the learning rate is halved. */
+  plateauPatience?: number;
+  /** Memory the run may use (bytes); default: the machine's free memory. */
+  ramBudget?: number;
+}
+
+export interface EpochRecord {
+  epoch: number;
+  lr: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  msPerBatchMedian: number;
+  seconds: number;
+}
+
+export interface TrainHooks {
+  onEpochStart?(epoch: number, batches: number): void;
+  onBatch?(epoch: number, batch: number, loss: number): void;
+  onEpochEnd?(record: EpochRecord): void;
+}
+
+export interface TrainResult {
+  history: EpochRecord[];
+  /** Median milliseconds per training batch over the batches this process ran. */
+  msPerBatchMedian: number;
+  batchesTimed: number;
+  network: Network;
+  modeled: MemoryModel;
+  resumedFromEpoch: number;
+}
+
+export class TrainingError extends Error {}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+function validate(cfg: TrainConfig, data: DataSplit): void {
+  const posInt = (v: number, what: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new TrainingError(`${what} must be a positive integer, got ${v}`);
+  };
+  posInt(cfg.batch, 'batch size');
+  posInt(cfg.epochs, 'epochs');
+  if (!(cfg.lr > 0) || !Number.isFinite(cfg.lr)) throw new TrainingError(`learning rate must be a positive number, got ${cfg.lr}`);
+  if (cfg.batch > data.train.count)
+    throw new TrainingError(`batch size ${cfg.batch} is larger than the training set (${data.train.count} examples)`);
+  if (cfg.resume && !cfg.checkpoint) throw new TrainingError('resume needs a checkpoint file');
+}
+
+/** Refuse before starting when the engine's buffers plus the data set cannot fit. */
+export function checkFits(modeled: MemoryModel, data: DataSplit, budget = freemem()): void {
+  const dataBytes = data.train.images.byteLength + data.test.images.byteLength;
+  const need = modeled.total + dataBytes;
+  if (need > budget)
+    throw new TrainingError(
+      `this run needs ${(need / 2 ** 20).toFixed(1)} MiB (model ${(modeled.total / 2 ** 20).toFixed(1)} MiB + data ${(dataBytes / 2 ** 20).toFixed(1)} MiB) but only ${(budget / 2 ** 20).toFixed(1)} MiB is available: use a smaller --batch or the low-memory recipe`,
+    );
+}
+
+export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
+  validate(cfg, data);
+  const spec = modelSpec(cfg.model);
+  if (data.train.features !== spec.inputs)
+    throw new TrainingError(`model ${spec.name} takes ${spec.inputs} inputs, data set ${data.train.name} has ${data.train.features}`);
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch);
+  checkFits(modeled, data, cfg.ramBudget);
+
+  const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
+  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed });
+  const opt = new Adam(net.params(), net.ledger);
+  const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[] };
+  if (ck) restore(ck, cfg, net, opt, state);
+  const resumedFromEpoch = state.epoch;
+  const patience = cfg.plateauPatience ?? 2;
+
+  const order = new Int32Array(data.train.count);
+  const batchMs: number[] = [];
+  for (let epoch = state.epoch + 1; epoch <= cfg.epochs; epoch++) {
+    const t0 = performance.now();
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    state.rng.shuffle(order);
+    const batches = Math.ceil(order.length / cfg.batch);
+    hooks.onEpochStart?.(epoch, batches);
+    let lossSum = 0;
+    let correct = 0;
+    const epochMs: number[] = [];
+    for (let b = 0; b < batches; b++) {
+      const offset = b * cfg.batch;
+      const rows = Math.min(cfg.batch, order.length - offset);
+      // a last batch of one example has no batch statistics: skip it
+      if (rows < 2) continue;
+      const tb = performance.now();
+      const r = net.computeGradients(data.train, order, offset, rows);
+      if (!Number.isFinite(r.loss))
+        throw new TrainingError(
+          `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
+        );
+      opt.update(state.lr);
+      epochMs.push(performance.now() - tb);
+      lossSum += r.loss * rows;
+      correct += r.correct;
+      hooks.onBatch?.(epoch, b + 1, r.loss);
+      if (hooks.onBatch) await new Promise((res) => setImmediate(res)); // let progress output render
+    }
+    batchMs.push(...epochMs);
+    const trainLoss = lossSum / order.length;
+    const test = net.evaluate(data.test);
+    const record: EpochRecord = {
+      epoch,
+      lr: state.lr,
+      trainLoss,
+      trainAccuracy: correct / order.length,
+      testLoss: test.loss,
+      testAccuracy: test.accuracy,
+      msPerBatchMedian: median(epochMs),
+      seconds: (performance.now() - t0) / 1000,
+    };
+    state.history.push(record);
+    if (trainLoss < state.best * (1 - 1e-4)) {
+      state.best = trainLoss;
+      state.bad = 0;
+    } else if (++state.bad >= patience) {
+      state.lr /= 2;
+      state.bad = 0;
+    }
+    state.epoch = epoch;
+    if (cfg.checkpoint) save(cfg, net, opt, state);
+    hooks.onEpochEnd?.(record);
+  }
+  return { history: state.history, msPerBatchMedian: median(batchMs), batchesTimed: batchMs.length, network: net, modeled, resumedFromEpoch };
+}
+
+interface LoopState {
+  epoch: number;
+  lr: number;
+  best: number;
+  bad: number;
+  rng: Rng;
+  history: EpochRecord[];
+}
+
+function save(cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
+  const meta = {
+    format: 'bitlearn-train',
+    model: cfg.model,
+    recipeName: cfg.recipeName,
+    recipe: cfg.recipe,
+    batch: cfg.batch,
+    seed: cfg.seed,
+    epoch: s.epoch,
+    lr: s.lr,
+    plateau: { best: s.best, bad: s.bad },
+    rng: s.rng.state(),
+    history: s.history,
+    optimizer: opt.stateMeta(),
+  };
+  writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors() });
+}
+
+function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
+  const m = ck.meta as Record<string, any>;
+  const mismatch = (what: string, have: unknown, want: unknown) =>
+    new TrainingError(`cannot resume from ${cfg.checkpoint}: it was trained with ${what} ${JSON.stringify(have)}, this run asks for ${JSON.stringify(want)}`);
+  if (m.format !== 'bitlearn-train') throw new TrainingError(`${cfg.checkpoint} is not a training checkpoint`);
+  if (m.model !== cfg.model) throw mismatch('model', m.model, cfg.model);
+  if (JSON.stringify(m.recipe) !== JSON.stringify(cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
+  if (m.batch !== cfg.batch) throw mismatch('batch', m.batch, cfg.batch);
+  for (const [k, t] of Object.entries({ ...net.stateTensors(), ...opt.stateTensors() })) restoreTensor(ck, k, t);
+  net.refreshDerived();
+  opt.restoreMeta(m.optimizer);
+  s.epoch = m.epoch;
+  s.lr = m.lr;
+  s.best = m.plateau.best ?? Infinity;
+  s.bad = m.plateau.bad;
+  s.rng = new Rng(Uint32Array.from(m.rng as number[]));
+  s.history = m.history;
+}

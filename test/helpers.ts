@@ -1,0 +1,52 @@
+// Shared test helpers: random data and plain (naive) definitions to compare against.
+import { packSignRows, wordsFor } from '../src/bits.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { Rng } from '../src/rng.js';
+
+export function randomFloats(rng: Rng, n: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array) {
+  return Ctor.from({ length: n }, () => rng.normal());
+}
+
+/** Random ±1 matrix as float values and as packed bits. */
+export function randomSigns(rng: Rng, rows: number, cols: number) {
+  const values = Float64Array.from({ length: rows * cols }, () => (rng.next() < 0.5 ? -1 : 1));
+  const bits = new Uint32Array(rows * wordsFor(cols));
+  packSignRows(values, rows, cols, bits);
+  return { values, bits };
+}
+
+/** C[B×m] = A[B×n] · W[m×n]ᵀ, plainly. */
+export function matmulT(A: ArrayLike<number>, W: ArrayLike<number>, B: number, m: number, n: number): Float64Array {
+  const C = new Float64Array(B * m);
+  for (let i = 0; i < B; i++)
+    for (let j = 0; j < m; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += A[i * n + k] * W[j * n + k];
+      C[i * m + j] = s;
+    }
+  return C;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>, n = a.length): number {
+  let d = 0;
+  for (let i = 0; i < n; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+  return d;
+}
+
+export function maxAbs(a: ArrayLike<number>, n = a.length): number {
+  let d = 0;
+  for (let i = 0; i < n; i++) d = Math.max(d, Math.abs(a[i]));
+  return d;
+}
+
+/** A small random labelled data set. */
+export function syntheticDataset(seed: number, count: number, features: number, classes: number): Dataset {
+  const rng = new Rng(seed);
+  const images = Uint8Array.from({ length: count * features }, () => rng.int(256));
+  const labels = Uint8Array.from({ length: count }, () => rng.int(classes));
+  return { name: 'synthetic', count, features, classes, images, labels };
+}
+
+export function identityOrder(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}

@@ -1,0 +1,65 @@
+// The standard-recipe MLP's gradients against TF.js autograd on the same weights and batch
+// (sign with a clipped straight-through estimator written with tf.customGrad).
+import * as tf from '@tensorflow/tfjs';
+import t from 'tap';
+import { referenceKernels } from '../src/kernels/reference.js';
+import type { Floats } from '../src/ledger.js';
+import { BN_EPS } from '../src/layers/batchnorm.js';
+import { Network } from '../src/model/network.js';
+import { PRESETS } from '../src/recipe.js';
+import { identityOrder, maxAbs, maxAbsDiff, syntheticDataset } from './helpers.js';
+
+tf.setBackend('cpu');
+
+const sign = (x: tf.Tensor) => tf.where(tf.greaterEqual(x, 0), tf.onesLike(x), tf.onesLike(x).neg());
+/** Activation sign: gradient passes where |x| <= 1. */
+const signSte = tf.customGrad((x, save) => {
+  save([x as tf.Tensor]);
+  return {
+    value: sign(x as tf.Tensor),
+    gradFunc: (dy, saved) => (dy as tf.Tensor).mul(tf.lessEqual(tf.abs(saved[0]), 1).toFloat()),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+/** Weight sign: identity gradient (bitlearn applies the |w| <= 1 mask inside Adam). */
+const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFunc: (dy) => dy as tf.Tensor })) as (
+  x: tf.Tensor,
+) => tf.Tensor;
+
+t.test('standard recipe: every weight and beta gradient equals TF.js autograd', async (t) => {
+  const spec = { kind: 'mlp' as const, name: 'small', inputs: 20, hidden: [16, 12], classes: 5 };
+  const B = 10;
+  const data = syntheticDataset(4, B, spec.inputs, spec.classes);
+  const net = new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 9 });
+  // non-zero betas so the test sees them
+  for (const p of net.params()) if (!p.binary) for (let i = 0; i < p.size; i++) p.value.set(i, 0.1 * Math.sin(i + p.size));
+  net.computeGradients(data, identityOrder(B), 0, B);
+
+  const params = net.params();
+  const weights = params.filter((p) => p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
+  const betas = params.filter((p) => !p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
+  const x = tf.tensor2d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, spec.inputs]);
+  const onehot = tf.oneHot(tf.tensor1d(Array.from(data.labels), 'int32'), spec.classes);
+  const widths = [spec.inputs, ...spec.hidden, spec.classes];
+
+  const lossFn = () => {
+    let a: tf.Tensor = x;
+    weights.forEach((w, l) => {
+      const W = signIdentity(w.reshape([widths[l + 1], widths[l]]));
+      const y = tf.matMul(a as tf.Tensor2D, W as tf.Tensor2D, false, true);
+      const { mean, variance } = tf.moments(y, 0);
+      const z = y.sub(mean).div(tf.sqrt(variance.add(BN_EPS))).add(betas[l]);
+      a = l < weights.length - 1 ? signSte(z) : z;
+    });
+    const logp = tf.logSoftmax(a);
+    return onehot.mul(logp).sum().neg().div(B) as tf.Scalar;
+  };
+  const { grads } = tf.variableGrads(lossFn, [...weights, ...betas]);
+  const tfGrads = [...weights, ...betas].map((v) => grads[v.name].dataSync());
+  const ours = [...params.filter((p) => p.binary), ...params.filter((p) => !p.binary)];
+  ours.forEach((p, i) => {
+    const g = (p.grad as { data: Floats }).data;
+    const rel = maxAbsDiff(g, tfGrads[i]) / Math.max(1e-12, maxAbs(tfGrads[i]));
+    t.ok(rel < 1e-4, `${p.owner}.${p.name}: max rel. difference ${rel.toExponential(2)}`);
+    t.ok(maxAbs(g) > 0, `${p.owner}.${p.name} is not all zero`);
+  });
+});
