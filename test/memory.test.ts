@@ -1,0 +1,106 @@
+// The memory model equals what the ledger measures, and the low-memory recipe really keeps bits.
+import t from 'tap';
+import { wordsFor } from '../src/bits.js';
+import { referenceKernels } from '../src/kernels/reference.js';
+import { CATEGORIES, MemoryLedger } from '../src/ledger.js';
+import { modelMemory } from '../src/model/memory-model.js';
+import { Network } from '../src/model/network.js';
+import { MODELS } from '../src/model/spec.js';
+import { Adam } from '../src/optim/adam.js';
+import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
+import { Rng } from '../src/rng.js';
+import { measureLedger } from '../src/report/memory-report.js';
+import { identityOrder, syntheticDataset } from './helpers.js';
+
+const mlp = MODELS.mlp;
+
+function build(recipe: Recipe, batch: number) {
+  const net = new Network({ spec: mlp, recipe, batch, kernels: referenceKernels, seed: 1 });
+  new Adam(net.params(), net.ledger);
+  return net;
+}
+
+for (const preset of Object.keys(PRESETS))
+  for (const batch of [100, 200])
+    t.test(`${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {
+      const net = build(PRESETS[preset], batch);
+      const model = modelMemory(mlp, PRESETS[preset], batch);
+      t.same(net.ledger.byCategory(), model.byCategory, 'by category');
+      t.same(Object.fromEntries(net.ledger.byOwner()), Object.fromEntries(model.byOwner), 'by layer');
+      t.equal(net.ledger.totalBytes, model.total, 'total');
+    });
+
+t.test('random knob combinations: modeled == ledger', async (t) => {
+  const rng = new Rng(77);
+  let checked = 0;
+  for (let k = 0; k < 12; k++) {
+    const r = { ...PRESETS.standard } as Record<string, unknown>;
+    for (const [knob, values] of Object.entries(KNOB_VALUES)) r[knob] = values[rng.int(values.length)];
+    if (r.bnBackward === 'sign-approx') r.bn = 'l1';
+    const recipe = validateRecipe(r as unknown as Recipe);
+    const batch = 1 + rng.int(150);
+    t.equal(build(recipe, batch).ledger.totalBytes, modelMemory(mlp, recipe, batch).total, JSON.stringify({ ...recipe, batch }));
+    checked++;
+  }
+  t.equal(checked, 12);
+});
+
+t.test('low-memory MLP at batch 100 retains exactly the 1-bit figure', async (t) => {
+  const B = 100;
+  const net = build(PRESETS['low-memory'], B);
+  const hidden = mlp.hidden;
+  // per hidden block: next-layer input bits + STE mask bits; per batch norm: sign(x-hat) bits + sigma
+  const bitsPerBlock = (C: number) => B * wordsFor(C) * 4;
+  const bnChannels = [...hidden, mlp.classes];
+  const expected =
+    hidden.reduce((s, C) => s + 2 * bitsPerBlock(C), 0) + bnChannels.reduce((s, C) => s + bitsPerBlock(C) + 4 * C, 0);
+  t.equal(net.ledger.byCategory().retained, expected, `${expected} bytes`);
+  // 1 bit per element (+ sigma): against 32 bits for the standard recipe
+  const std = build(PRESETS.standard, B).ledger.byCategory().retained;
+  t.ok(std / expected > 25, `retained standard/low-memory = ${(std / expected).toFixed(1)}x`);
+  // and the first layer's input is not kept: only indices and labels
+  t.equal(net.ledger.byCategory().input, B * 4 + B);
+});
+
+t.test('ledger ratio standard / low-memory for MLP at batch 100 is at least 2.7', async (t) => {
+  const ratio = measureLedger(mlp, PRESETS.standard, 100) / measureLedger(mlp, PRESETS['low-memory'], 100);
+  t.ok(ratio >= 2.7, `ratio ${ratio.toFixed(3)}`);
+});
+
+t.test('training allocates nothing more: the ledger is the same after steps, and the peak equals the total', async (t) => {
+  const spec = { kind: 'mlp' as const, name: 's', inputs: 30, hidden: [20, 20], classes: 4 };
+  const data = syntheticDataset(1, 64, 30, 4);
+  for (const preset of Object.keys(PRESETS)) {
+    const ledger = new MemoryLedger();
+    const net = new Network({ spec, recipe: PRESETS[preset], batch: 16, kernels: referenceKernels, seed: 1, ledger });
+    const opt = new Adam(net.params(), ledger);
+    const before = ledger.totalBytes;
+    for (let s = 0; s < 4; s++) {
+      net.computeGradients(data, identityOrder(64), s * 16, 16);
+      opt.update(1e-3);
+    }
+    net.evaluate(data);
+    t.equal(ledger.totalBytes, before, `${preset}: total unchanged`);
+    t.equal(ledger.peak, before, `${preset}: peak = total`);
+    t.equal(modelMemory(spec, PRESETS[preset], 16).total, before, `${preset}: model agrees`);
+  }
+});
+
+t.test('ledger bookkeeping', async (t) => {
+  const l = new MemoryLedger();
+  const a = l.floats(10, 'workspace', 'x', 'a');
+  l.u16(4, 'weights', 'y', 'b');
+  t.equal(l.totalBytes, 48);
+  l.free(a);
+  t.equal(l.totalBytes, 8);
+  t.equal(l.peak, 48, 'peak remembers');
+  l.resetPeak();
+  t.equal(l.peak, 8);
+  t.throws(() => l.free(a), /does not own/);
+  t.same(Object.keys(l.byCategory()), [...CATEGORIES]);
+});
+
+t.test('every knob is in the knob table', async (t) => {
+  const knobs = Object.keys(PRESETS.standard) as RecipeKnob[];
+  t.same(knobs.sort(), Object.keys(KNOB_VALUES).sort());
+});

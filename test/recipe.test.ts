@@ -1,0 +1,51 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { PRESETS, resolveRecipe } from '../src/recipe.js';
+
+t.test('presets match DESIGN section 2', async (t) => {
+  t.same(PRESETS.standard, {
+    firstInput: 'float32', actInput: 'float32', steMask: 'float32', bn: 'l2', bnBackward: 'exact',
+    dw: 'float32', dy: 'float32', weights: 'float32', moments: 'float32',
+  });
+  t.same(PRESETS['low-memory'], {
+    firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx',
+    dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16',
+  });
+});
+
+t.test('knobs are set one at a time', async (t) => {
+  const r = resolveRecipe('low-memory', ['dy=float32', 'dw=float32']);
+  t.equal(r.recipe.dy, 'float32');
+  t.equal(r.recipe.dw, 'float32');
+  t.equal(r.recipe.actInput, 'bit');
+  t.equal(r.name, 'low-memory (dy=float32, dw=float32)');
+  t.equal(resolveRecipe('low-memory', ['dy=po2']).recipe.dy, 'po2');
+});
+
+t.test('bad recipes are refused with a clear message', async (t) => {
+  t.throws(() => resolveRecipe('low-memory', ['colour=blue']), /unknown recipe knob "colour" \(knobs: firstInput=float32\|reread/);
+  t.throws(() => resolveRecipe('low-memory', ['dy=float8']), /recipe knob dy cannot be "float8" \(allowed: float32, float16, po2\)/);
+  t.throws(() => resolveRecipe('low-memory', ['dy']), /is not knob=value/);
+  t.throws(() => resolveRecipe('fastest'), /unknown recipe "fastest"/);
+  t.throws(() => resolveRecipe('standard', ['bnBackward=sign-approx']), /only l1 batch norm gives: set bn=l1/);
+});
+
+t.test('JSON recipe files', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-recipe-'));
+  const good = join(dir, 'r.json');
+  writeFileSync(good, JSON.stringify({ preset: 'low-memory', dy: 'po2', weights: 'float32' }));
+  const r = resolveRecipe(good);
+  t.equal(r.recipe.dy, 'po2');
+  t.equal(r.recipe.weights, 'float32');
+  t.equal(r.recipe.dw, 'sign');
+  const bad = join(dir, 'bad.json');
+  writeFileSync(bad, JSON.stringify({ preset: 'low-memory', speed: 'max' }));
+  t.throws(() => resolveRecipe(bad), /unknown recipe knob "speed"/);
+  writeFileSync(bad, '{ not json');
+  t.throws(() => resolveRecipe(bad), /cannot read recipe file .*bad\.json/);
+  writeFileSync(bad, '[1]');
+  t.throws(() => resolveRecipe(bad), /must hold a JSON object/);
+  t.throws(() => resolveRecipe(join(dir, 'missing.json')), /cannot read recipe file/);
+});
