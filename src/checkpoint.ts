@@ -2,7 +2,7 @@
 // payload. Written atomically (temp file in the same directory, fsync, rename), so a crash or
 // kill during a write leaves the previous checkpoint as it was.
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const MAGIC = 'BITLEARN-CKPT-1\n';
@@ -57,12 +57,32 @@ export function writeCheckpoint(path: string, meta: object, tensors: Record<stri
   }
   closeSync(fd);
   renameSync(tmp, path);
+  removeStaleTemps(path);
   try {
     const dfd = openSync(dirname(path) || '.', 'r');
     fsyncSync(dfd);
     closeSync(dfd);
   } catch {
     // directory fsync is not supported everywhere; the rename itself is atomic
+  }
+}
+
+/** Temp files left by writers that were killed mid-write (their process is gone). */
+function removeStaleTemps(path: string): void {
+  const prefix = `.${basename(path)}.tmp-`;
+  for (const f of readdirSync(dirname(path) || '.')) {
+    if (!f.startsWith(prefix)) continue;
+    const pid = Number(f.slice(prefix.length));
+    if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), f), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

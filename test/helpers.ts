@@ -3,8 +3,8 @@ import { packSignRows, wordsFor } from '../src/bits.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { Rng } from '../src/rng.js';
 
-export function randomFloats(rng: Rng, n: number, Ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float64Array) {
-  return Ctor.from({ length: n }, () => rng.normal());
+export function randomFloats(rng: Rng, n: number): Float64Array {
+  return Float64Array.from({ length: n }, () => rng.normal());
 }
 
 /** Random ±1 matrix as float values and as packed bits. */

@@ -13,13 +13,13 @@ tf.setBackend('cpu');
 
 const sign = (x: tf.Tensor) => tf.where(tf.greaterEqual(x, 0), tf.onesLike(x), tf.onesLike(x).neg());
 /** Activation sign: gradient passes where |x| <= 1. */
-const signSte = tf.customGrad((x, save) => {
-  save([x as tf.Tensor]);
+const signSte = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
   return {
     value: sign(x as tf.Tensor),
-    gradFunc: (dy, saved) => (dy as tf.Tensor).mul(tf.lessEqual(tf.abs(saved[0]), 1).toFloat()),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => dy.mul(tf.lessEqual(tf.abs(saved[0]), 1).toFloat()),
   };
-}) as (x: tf.Tensor) => tf.Tensor;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 /** Weight sign: identity gradient (bitlearn applies the |w| <= 1 mask inside Adam). */
 const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFunc: (dy) => dy as tf.Tensor })) as (
   x: tf.Tensor,

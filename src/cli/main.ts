@@ -2,6 +2,7 @@
 // bitlearn command line.
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { benchCommand } from './bench.js';
 import { trainCommand } from './train.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -9,7 +10,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('train binarized and fixed-point neural networks on small devices, and measure what it costs')
     .version(VERSION)
     .exitOverride()
-    .addCommand(trainCommand().exitOverride());
+    .addCommand(trainCommand().exitOverride())
+    .addCommand(benchCommand().exitOverride());
   try {
     await program.parseAsync(argv);
     return 0;

@@ -6,6 +6,7 @@ import { CATEGORIES, type Category } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';
+import { ADAM_BLOCK } from '../optim/adam.js';
 import { denseShapes, workspaceSizes, type ModelSpec } from './spec.js';
 
 export type Bytes = Record<Category, number>;
@@ -60,6 +61,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number): Mem
     }
   });
   add('softmax', 'workspace', B * spec.classes * F);
+  add('adam', 'workspace', 4 * ADAM_BLOCK * F);
 
   const byCategory = zero();
   for (const row of byOwner.values()) for (const c of CATEGORIES) byCategory[c] += row[c];

@@ -2,8 +2,9 @@
 // float16 moments are kept scaled per tensor by a power of two S chosen each step so the largest
 // scaled gradient is about 1: g² of a small gradient would otherwise underflow fp16 (v = 0 → a
 // huge step) and a large one overflow it. The update m̂/(√v̂ + ε) is invariant to S.
+// Parameters are processed in blocks decoded to float32 scratch (counted in the ledger).
 import { getBit } from '../bits.js';
-import type { MemoryLedger } from '../ledger.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Param } from '../layers/layer.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 
@@ -17,6 +18,9 @@ export interface AdamOptions {
 
 export const ADAM_DEFAULTS: AdamOptions = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightClip: 1 };
 
+/** Elements decoded at a time; the four scratch blocks are the optimizer's workspace. */
+export const ADAM_BLOCK = 256;
+
 interface Slot {
   param: Param;
   m: ParamStore;
@@ -29,6 +33,10 @@ export class Adam {
   step = 0;
   readonly slots: Slot[];
   readonly opts: AdamOptions;
+  private readonly bw: Floats;
+  private readonly bm: Floats;
+  private readonly bv: Floats;
+  private readonly bg: Floats;
 
   constructor(params: Param[], ledger: MemoryLedger, opts: Partial<AdamOptions> = {}) {
     this.opts = { ...ADAM_DEFAULTS, ...opts };
@@ -38,6 +46,11 @@ export class Adam {
       v: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Adam v (${p.name})`),
       scale: 1,
     }));
+    const block = (what: string) => ledger.floats(ADAM_BLOCK, 'workspace', 'adam', what);
+    this.bw = block('weights block');
+    this.bm = block('m block');
+    this.bv = block('v block');
+    this.bg = block('gradient block');
   }
 
   /** Moments keyed `owner.param.adam_m|adam_v`, for checkpoints. */
@@ -65,47 +78,79 @@ export class Adam {
     for (const slot of this.slots) this.updateSlot(slot, lr);
   }
 
+  /** Gradient block [i0, i1) into bg, with the STE mask 1{|w| <= clip} for binary weights (bw holds w). */
+  private loadGradient(param: Param, i0: number, i1: number): void {
+    readGradBlock(param, i0, i1, this.bg);
+    if (!param.binary) return;
+    const clip = this.opts.weightClip;
+    for (let k = 0; k < i1 - i0; k++) if (Math.abs(this.bw[k]) > clip) this.bg[k] = 0;
+  }
+
   private updateSlot(slot: Slot, lr: number): void {
     const { beta1, beta2, eps, weightClip } = this.opts;
     const { param, m, v } = slot;
+    const { bw, bm, bv, bg } = this;
+    const n = param.size;
     const w = param.value;
-    const grad = gradReader(param);
-    const masked = (i: number) => (param.binary && Math.abs(w.get(i)) > weightClip ? 0 : grad(i));
     let newScale = 1;
     if (param.momentFormat === 'float16') {
       let maxAbs = 0;
-      for (let i = 0; i < param.size; i++) maxAbs = Math.max(maxAbs, Math.abs(masked(i)));
+      for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
+        const i1 = Math.min(n, i0 + ADAM_BLOCK);
+        w.readBlock(i0, i1, bw);
+        this.loadGradient(param, i0, i1);
+        for (let k = 0; k < i1 - i0; k++) maxAbs = Math.max(maxAbs, Math.abs(bg[k]));
+      }
       newScale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : slot.scale;
     }
     const ratio = newScale / slot.scale;
+    const ratio2 = ratio * ratio;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
     const epsScaled = eps * newScale;
-    for (let i = 0; i < param.size; i++) {
-      const g = masked(i) * newScale;
-      const mi = beta1 * m.get(i) * ratio + (1 - beta1) * g;
-      const vi = beta2 * v.get(i) * ratio * ratio + (1 - beta2) * g * g;
-      m.set(i, mi);
-      v.set(i, vi);
-      let wi = w.get(i) - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsScaled);
-      if (param.binary) wi = Math.max(-weightClip, Math.min(weightClip, wi));
-      w.set(i, wi);
+    const lo = param.binary ? -weightClip : -Infinity;
+    const hi = param.binary ? weightClip : Infinity;
+    for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
+      const i1 = Math.min(n, i0 + ADAM_BLOCK);
+      const len = i1 - i0;
+      w.readBlock(i0, i1, bw);
+      m.readBlock(i0, i1, bm);
+      v.readBlock(i0, i1, bv);
+      this.loadGradient(param, i0, i1);
+      for (let k = 0; k < len; k++) {
+        const g = bg[k] * newScale;
+        const mi = beta1 * bm[k] * ratio + (1 - beta1) * g;
+        const vi = beta2 * bv[k] * ratio2 + (1 - beta2) * g * g;
+        bm[k] = mi;
+        bv[k] = vi;
+        const wi = bw[k] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsScaled);
+        bw[k] = wi < lo ? lo : wi > hi ? hi : wi;
+      }
+      m.writeBlock(i0, i1, bm);
+      v.writeBlock(i0, i1, bv);
+      w.writeBlock(i0, i1, bw);
     }
     slot.scale = newScale;
     param.afterUpdate?.();
   }
 }
 
-/** Element i of a parameter's gradient, whatever its storage. */
-export function gradReader(param: Param): (i: number) => number {
+/** Gradient elements [i0, i1) of a parameter, whatever its storage, into out[0 ..]. */
+export function readGradBlock(param: Param, i0: number, i1: number, out: Floats): void {
   const g = param.grad;
   if (g.kind === 'float') {
-    const d = g.data;
-    return (i) => d[i];
+    out.set(g.data.subarray(i0, i1));
+    return;
   }
-  const wpr = (g.cols + 31) >>> 5;
-  return (i) => {
-    const r = Math.floor(i / g.cols);
-    return getBit(g.bits, wpr, r, i - r * g.cols) ? g.scale : -g.scale;
-  };
+  const { cols, bits, scale } = g;
+  const wpr = (cols + 31) >>> 5;
+  let r = Math.floor(i0 / cols);
+  let c = i0 - r * cols;
+  for (let k = 0; k < i1 - i0; k++) {
+    out[k] = getBit(bits, wpr, r, c) ? scale : -scale;
+    if (++c === cols) {
+      c = 0;
+      r++;
+    }
+  }
 }

@@ -1,0 +1,32 @@
+# bitlearn — build, test, benchmarks.
+NODE ?= node
+TAP_FLAGS ?=
+
+.PHONY: all build typecheck test bench demo clean
+
+all: build
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci
+
+build: node_modules/.package-lock.json
+	npx tsc -p tsconfig.json
+	chmod +x build/src/cli/main.js
+
+typecheck: node_modules/.package-lock.json
+	npx tsc -p tsconfig.test.json
+
+# type-check everything (tests included), build the CLI the tests run, then the tap suite
+test: typecheck build
+	npx tap $(TAP_FLAGS)
+
+# the main job: binary MLP on MNIST, low-memory recipe, memory/accuracy report
+demo: build
+	$(NODE) build/src/cli/main.js train --model mlp --data mnist --recipe low-memory --epochs 5
+
+bench: build
+	$(NODE) build/src/cli/main.js bench --suite memory
+	$(NODE) build/src/cli/main.js bench --suite speed
+
+clean:
+	rm -rf build .tap

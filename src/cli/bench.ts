@@ -1,0 +1,73 @@
+// `bitlearn bench`: benchmark suites, a readable table and a JSON result file per run.
+import { Command, InvalidArgumentError } from 'commander';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { machineInfo } from '../../bench/machine.js';
+import { runMemorySuite } from '../../bench/memory.js';
+import { runSpeedSuite } from '../../bench/speed.js';
+import { loadData } from '../data/registry.js';
+import { kernelNames } from '../kernels/select.js';
+import { MODELS } from '../model/spec.js';
+import { PRESETS } from '../recipe.js';
+import { formatTable, kib } from '../report/table.js';
+import { positiveInt } from './options.js';
+
+const SUITES = ['speed', 'memory'];
+
+function list(allowed: string[], what: string) {
+  return (value: string) => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const i of items) if (!allowed.includes(i)) throw new InvalidArgumentError(`unknown ${what} "${i}" (available: ${allowed.join(', ')})`);
+    return items;
+  };
+}
+function intList(value: string): number[] {
+  return value.split(',').map((s) => positiveInt(s.trim()));
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('run a benchmark suite: speed (time per training batch) or memory (modeled vs ledger, ratios)')
+    .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
+    .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
+    .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
+    .option('--batches <sizes>', 'batch sizes, comma-separated', intList, [100, 200])
+    .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
+    .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
+    .option('--warmup <n>', 'untimed batches first (speed)', positiveInt, 3)
+    .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
+    .option('--json', 'print the results as JSON on stdout')
+    .action((o) => {
+      const suite: string = o.suite[0];
+      const progress = (line: string) => !o.json && process.stderr.write(line + '\n');
+      let results: object[];
+      let table: string;
+      if (suite === 'speed') {
+        const data = loadData('mnist');
+        const rows = runSpeedSuite(
+          { model: o.model[0], recipes: o.recipes, batches: o.batches, kernels: o.kernels, repeats: o.repeats, warmup: o.warmup },
+          data,
+          (r) => progress(`  ${r.recipe} batch ${r.batch} (${r.kernels}): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
+        );
+        results = rows;
+        table = formatTable(
+          ['model', 'recipe', 'batch', 'kernels', 'ms/batch (median)', 'min', 'samples/s'],
+          rows.map((r) => [r.model, r.recipe, r.batch, r.kernels, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1), r.samplesPerSecond.toFixed(0)]),
+        );
+      } else {
+        const rows = runMemorySuite({ models: o.model, batches: o.batches, recipes: o.recipes });
+        results = rows;
+        table = formatTable(
+          ['model', 'recipe', 'batch', 'modeled KiB', 'ledger KiB', 'standard/recipe'],
+          rows.map((r) => [r.model, r.recipe, r.batch, kib(r.modeledBytes), kib(r.ledgerBytes), `${r.ratioStandardToRecipe.toFixed(2)}x`]),
+        );
+      }
+      const report = { suite, date: new Date().toISOString(), machine: machineInfo(), results };
+      const out = o.out ?? `bench/results/${suite}-${report.date.replace(/[:.]/g, '-')}.json`;
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(`${out}.tmp-${process.pid}`, JSON.stringify(report, null, 2) + '\n');
+      renameSync(`${out}.tmp-${process.pid}`, out);
+      if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      else process.stdout.write(`${table}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; times are medians\nresults: ${out}\n`);
+    });
+}

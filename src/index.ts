@@ -1,0 +1,24 @@
+// bitlearn library API.
+export { train, checkFits, median, TrainingError } from './trainer.js';
+export type { TrainConfig, TrainHooks, TrainResult, EpochRecord } from './trainer.js';
+export { PRESETS, KNOB_VALUES, resolveRecipe, applySettings, validateRecipe, RecipeError } from './recipe.js';
+export type { Recipe, RecipeKnob } from './recipe.js';
+export { loadData, DATA_SETS } from './data/registry.js';
+export { loadMnist, defaultMnistDir } from './data/mnist.js';
+export { readIdx, parseIdx, DataFileError } from './data/idx.js';
+export type { Dataset, DataSplit } from './data/dataset.js';
+export { Network } from './model/network.js';
+export { MODELS, modelSpec, weightCount } from './model/spec.js';
+export type { ModelSpec, MlpSpec } from './model/spec.js';
+export { modelMemory } from './model/memory-model.js';
+export type { MemoryModel } from './model/memory-model.js';
+export { MemoryLedger, CATEGORIES } from './ledger.js';
+export type { Category } from './ledger.js';
+export { Adam } from './optim/adam.js';
+export { selectKernels, kernelNames } from './kernels/select.js';
+export type { Kernels } from './kernels/kernels.js';
+export { memoryReport, formatMemoryReport, measureLedger } from './report/memory-report.js';
+export { writeCheckpoint, readCheckpoint, CheckpointError } from './checkpoint.js';
+export { toHalf, fromHalf } from '../quant/fp16.js';
+export { po2Bias, po2Quantize } from '../quant/po2.js';
+export { VERSION } from './version.js';

