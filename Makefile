@@ -11,6 +11,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 build: node_modules/.package-lock.json
 	npx tsc -p tsconfig.json
+	npm run --silent build:wasm
 	chmod +x build/src/cli/main.js
 
 typecheck: node_modules/.package-lock.json
@@ -27,6 +28,7 @@ demo: build
 bench: build
 	$(NODE) build/src/cli/main.js bench --suite memory
 	$(NODE) build/src/cli/main.js bench --suite speed
+	$(NODE) build/src/cli/main.js bench --suite kernels --batches 100
 
 clean:
 	rm -rf build .tap

@@ -23,6 +23,12 @@ export interface LedgerEntry {
 
 type Typed = Floats | Uint8Array | Uint16Array | Uint32Array | Int32Array;
 
+/** Where buffers live when not in ordinary JS memory (e.g. a WebAssembly linear memory). */
+export interface Arena {
+  /** Reserve `bytes` (zero-filled), 16-byte aligned. */
+  allocate(bytes: number): { buffer: ArrayBufferLike; byteOffset: number };
+}
+
 export class MemoryLedger {
   private readonly live = new Map<Typed, LedgerEntry>();
   private current = 0;
@@ -30,24 +36,34 @@ export class MemoryLedger {
   /** Float buffers are float32 in the engine; tests may ask for float64 to check gradients. */
   readonly FloatArray: FloatArrayCtor;
 
-  constructor(opts: { float64?: boolean } = {}) {
+  private readonly arena: Arena | null;
+
+  constructor(opts: { float64?: boolean; arena?: Arena } = {}) {
+    if (opts.float64 && opts.arena) throw new Error('ledger: float64 buffers cannot live in a kernel arena');
     this.FloatArray = opts.float64 ? Float64Array : Float32Array;
+    this.arena = opts.arena ?? null;
+  }
+
+  private make<T extends Typed>(Ctor: { new (n: number): T; new (b: ArrayBufferLike, off: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+    if (!this.arena) return new Ctor(n);
+    const { buffer, byteOffset } = this.arena.allocate(n * Ctor.BYTES_PER_ELEMENT);
+    return new Ctor(buffer, byteOffset, n);
   }
 
   floats(n: number, category: Category, owner: string, what: string): Floats {
-    return this.track(new this.FloatArray(n), category, owner, what);
+    return this.track(this.make<Floats>(this.FloatArray as never, n), category, owner, what);
   }
   u8(n: number, category: Category, owner: string, what: string): Uint8Array {
-    return this.track(new Uint8Array(n), category, owner, what);
+    return this.track(this.make(Uint8Array, n), category, owner, what);
   }
   u16(n: number, category: Category, owner: string, what: string): Uint16Array {
-    return this.track(new Uint16Array(n), category, owner, what);
+    return this.track(this.make(Uint16Array, n), category, owner, what);
   }
   u32(n: number, category: Category, owner: string, what: string): Uint32Array {
-    return this.track(new Uint32Array(n), category, owner, what);
+    return this.track(this.make(Uint32Array, n), category, owner, what);
   }
   i32(n: number, category: Category, owner: string, what: string): Int32Array {
-    return this.track(new Int32Array(n), category, owner, what);
+    return this.track(this.make(Int32Array, n), category, owner, what);
   }
 
   private track<T extends Typed>(buf: T, category: Category, owner: string, what: string): T {

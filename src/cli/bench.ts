@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
 import { runSpeedSuite } from '../../bench/speed.js';
+import { runKernelSuite } from '../../bench/kernels.js';
 import { loadData } from '../data/registry.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
@@ -12,7 +13,7 @@ import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory'];
+const SUITES = ['speed', 'memory', 'kernels'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -27,7 +28,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch) or memory (modeled vs ledger, ratios)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios) or kernels (reference vs wasm)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -53,6 +54,15 @@ export function benchCommand(): Command {
         table = formatTable(
           ['model', 'recipe', 'batch', 'kernels', 'ms/batch (median)', 'min', 'samples/s'],
           rows.map((r) => [r.model, r.recipe, r.batch, r.kernels, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1), r.samplesPerSecond.toFixed(0)]),
+        );
+      } else if (suite === 'kernels') {
+        const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>
+          progress(`  ${r.kernel} ${r.shape}: ${r.speedup.toFixed(1)}x`),
+        );
+        results = rows;
+        table = formatTable(
+          ['kernel', 'shape', 'reference ms', 'wasm ms', 'speed-up'],
+          rows.map((r) => [r.kernel, r.shape, r.referenceMs.toFixed(3), r.wasmMs.toFixed(3), `${r.speedup.toFixed(1)}x`]),
         );
       } else {
         const rows = runMemorySuite({ models: o.model, batches: o.batches, recipes: o.recipes });

@@ -67,7 +67,7 @@ export function trainCommand(): Command {
         machine: { node: process.version, arch: process.arch, platform: process.platform },
         config: { ...cfg, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
         weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
-        kernels: result.network.opts.kernels.name,
+        kernels: result.network.kernels.name,
         resumedFromEpoch: result.resumedFromEpoch,
         history: result.history,
         final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,

@@ -1,7 +1,7 @@
 // The kernel interface. Matrices are row-major; binary operands are packed sign bits
 // (see bits.ts), rows padded to whole 32-bit words. A fast implementation (WebAssembly) plugs in
 // behind the same interface and is tested against the reference.
-import type { Floats } from '../ledger.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
 
 export interface Kernels {
   readonly name: string;
@@ -15,4 +15,9 @@ export interface Kernels {
   gemmTnFloat(dy: Floats, x: Floats, B: number, m: number, n: number, dw: Floats): void;
   /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
   gemmTnBin(dy: Floats, x: Uint32Array, B: number, m: number, n: number, dw: Floats): void;
+  /**
+   * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
+   * instance and a ledger that allocates there, so operands are used in place, never copied.
+   */
+  instantiate?(): { kernels: Kernels; ledger: MemoryLedger };
 }

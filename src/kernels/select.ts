@@ -1,17 +1,24 @@
-// Kernel selection at start-up. Only the reference set exists so far; fast WebAssembly kernels
-// register here when they land, with the reference as fallback.
+// Kernel selection at start-up: the WebAssembly SIMD kernels where the platform runs them, with
+// the TypeScript reference as fallback (and always available by name).
 import type { Kernels } from './kernels.js';
 import { referenceKernels } from './reference.js';
+import { wasmAvailable, wasmKernels } from './wasm.js';
 
-const available: Record<string, Kernels> = { reference: referenceKernels };
+const KERNEL_SETS: Record<string, () => Kernels> = {
+  reference: () => referenceKernels,
+  wasm: () => {
+    if (!wasmAvailable()) throw new Error('kernel set "wasm" is not available here (WebAssembly SIMD and threads are needed)');
+    return wasmKernels;
+  },
+};
 
 export function kernelNames(): string[] {
-  return Object.keys(available);
+  return Object.keys(KERNEL_SETS);
 }
 
 export function selectKernels(name = 'auto'): Kernels {
-  if (name === 'auto') return referenceKernels;
-  const k = available[name];
+  if (name === 'auto') return wasmAvailable() ? wasmKernels : referenceKernels;
+  const k = KERNEL_SETS[name];
   if (!k) throw new Error(`unknown kernel set "${name}" (available: auto, ${kernelNames().join(', ')})`);
-  return k;
+  return k();
 }

@@ -35,13 +35,22 @@ export class Network {
   readonly input: InputStage;
   readonly loss: SoftmaxCrossEntropy;
   readonly batch: number;
+  /** The kernels this network runs (its own instance, for kernels with their own memory). */
+  readonly kernels: Kernels;
   private readonly grads: [GradStore, GradStore];
 
   constructor(readonly opts: NetworkOptions) {
-    const { spec, recipe, batch, kernels } = opts;
+    const { spec, recipe, batch } = opts;
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
     this.batch = batch;
-    const ledger = (this.ledger = opts.ledger ?? new MemoryLedger());
+    let kernels = opts.kernels;
+    let ledger = opts.ledger;
+    if (kernels.instantiate) {
+      if (ledger) throw new Error(`kernel set ${kernels.name} allocates its own buffers: do not pass a ledger`);
+      ({ kernels, ledger } = kernels.instantiate());
+    }
+    this.kernels = kernels;
+    this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
     const sizes = workspaceSizes(spec, batch);
     const ws = createWorkspace(spec, batch, kernels, ledger);

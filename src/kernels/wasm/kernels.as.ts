@@ -1,0 +1,200 @@
+// WebAssembly SIMD kernels (AssemblyScript). Same contracts as src/kernels/reference.ts:
+// row-major matrices; binary operands are packed sign bits (bit 1 = +1), rows padded to whole
+// 32-bit words, padding bits 0. Arguments are byte addresses in the shared linear memory.
+// Binary operands are never expanded to float: bits select the sign of the float operand.
+
+// Sign-flip masks for 4 lanes from 4 bits: lane l gets 0x80000000 when bit l is 0 (weight -1).
+// A 16-entry table in static memory: one load instead of computing the mask.
+const SIGN_FLIP = memory.data<u32>([
+  0x80000000, 0x80000000, 0x80000000, 0x80000000, 0, 0x80000000, 0x80000000, 0x80000000,
+  0x80000000, 0, 0x80000000, 0x80000000, 0, 0, 0x80000000, 0x80000000,
+  0x80000000, 0x80000000, 0, 0x80000000, 0, 0x80000000, 0, 0x80000000,
+  0x80000000, 0, 0, 0x80000000, 0, 0, 0, 0x80000000,
+  0x80000000, 0x80000000, 0x80000000, 0, 0, 0x80000000, 0x80000000, 0,
+  0x80000000, 0, 0x80000000, 0, 0, 0, 0x80000000, 0,
+  0x80000000, 0x80000000, 0, 0, 0, 0x80000000, 0, 0,
+  0x80000000, 0, 0, 0, 0, 0, 0, 0,
+]);
+
+// @ts-ignore: decorator
+@inline
+function signFlip(nibble: u32): v128 {
+  return v128.load(SIGN_FLIP + (<usize>nibble << 4));
+}
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** Popcount of a·b's xor over one row pair, scalar (for rows and tails outside the 4-row blocks). */
+// @ts-ignore: decorator
+@inline
+function xorPopRow(xr: usize, wr: usize, k0: i32, wpr: i32): i32 {
+  let d = 0;
+  for (let k = k0; k < wpr; k++) d += popcnt<i32>(load<i32>(xr + (<usize>k << 2)) ^ load<i32>(wr + (<usize>k << 2)));
+  return d;
+}
+
+/** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ, by xnor-popcount: 4 outputs at a time share the input loads. */
+export function gemmBinBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
+  const wpr = (n + 31) >>> 5;
+  const rowBytes = <usize>wpr << 2;
+  const full = wpr & ~3;
+  const ones = i16x8.splat(1);
+  const nv = i32x4.splat(n);
+  for (let i = 0; i < B; i++) {
+    const xr = x + <usize>i * rowBytes;
+    const yr = y + (<usize>(i * m) << 2);
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const w0 = w + <usize>j * rowBytes;
+      const w1 = w0 + rowBytes;
+      const w2 = w1 + rowBytes;
+      const w3 = w2 + rowBytes;
+      let a0 = i16x8.splat(0);
+      let a1 = i16x8.splat(0);
+      let a2 = i16x8.splat(0);
+      let a3 = i16x8.splat(0);
+      // byte counters take up to 31 chunks (31 × 8 < 256) before widening to 16 bits
+      for (let k0 = 0; k0 < full; k0 += 124) {
+        const kEnd = min(full, k0 + 124);
+        let b0 = i8x16.splat(0);
+        let b1 = i8x16.splat(0);
+        let b2 = i8x16.splat(0);
+        let b3 = i8x16.splat(0);
+        for (let k = k0; k < kEnd; k += 4) {
+          const off = <usize>k << 2;
+          const xv = v128.load(xr + off);
+          b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
+          b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
+          b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
+          b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
+        }
+        a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
+        a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
+        a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
+        a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+      }
+      // horizontal sums of the four accumulators into one i32x4 (transpose-add)
+      const u0 = i32x4.dot_i16x8_s(a0, ones);
+      const u1 = i32x4.dot_i16x8_s(a1, ones);
+      const u2 = i32x4.dot_i16x8_s(a2, ones);
+      const u3 = i32x4.dot_i16x8_s(a3, ones);
+      const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
+      const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
+      let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+      if (full < wpr)
+        diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, wpr), xorPopRow(xr, w1, full, wpr), xorPopRow(xr, w2, full, wpr), xorPopRow(xr, w3, full, wpr)));
+      v128.store(yr + (<usize>j << 2), f32x4.convert_i32x4_s(i32x4.sub(nv, i32x4.shl(diff, 1))));
+    }
+    for (; j < m; j++) store<f32>(yr + (<usize>j << 2), <f32>(n - 2 * xorPopRow(xr, w + <usize>j * rowBytes, 0, wpr)));
+  }
+}
+
+/** Σ_k x[k]·ŵ[k] over one row of n floats and its packed sign row. */
+// @ts-ignore: decorator
+@inline
+function dotFloatBits(xr: usize, wr: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let k = 0;
+  const full = n & ~31;
+  for (; k < full; k += 32) {
+    const bits = load<u32>(wr + (<usize>k >>> 3));
+    const xk = xr + (<usize>k << 2);
+    for (let g = 0; g < 8; g++) {
+      const v = v128.load(xk + (<usize>g << 4));
+      acc = f32x4.add(acc, v128.xor(v, signFlip((bits >>> (g << 2)) & 15)));
+    }
+  }
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  if (k < n) {
+    const bits = load<u32>(wr + (<usize>k >>> 3));
+    for (let b = 0; k < n; k++, b++) {
+      const v = load<f32>(xr + (<usize>k << 2));
+      s += (bits >>> b) & 1 ? v : -v;
+    }
+  }
+  return s;
+}
+
+/** y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. */
+export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  for (let i = 0; i < B; i++) {
+    const xr = x + (<usize>(i * n) << 2);
+    for (let j = 0; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
+  }
+}
+
+/** out[0..n) += d·ŵ[k] for one packed sign row. */
+// @ts-ignore: decorator
+@inline
+function addSignedRow(out: usize, wr: usize, d: f32, n: i32): void {
+  const dv = f32x4.splat(d);
+  let k = 0;
+  const full = n & ~31;
+  for (; k < full; k += 32) {
+    const bits = load<u32>(wr + (<usize>k >>> 3));
+    const ok = out + (<usize>k << 2);
+    for (let g = 0; g < 8; g++) {
+      const p = ok + (<usize>g << 4);
+      v128.store(p, f32x4.add(v128.load(p), v128.xor(dv, signFlip((bits >>> (g << 2)) & 15))));
+    }
+  }
+  if (k < n) {
+    const bits = load<u32>(wr + (<usize>k >>> 3));
+    for (let b = 0; k < n; k++, b++) {
+      const p = out + (<usize>k << 2);
+      store<f32>(p, load<f32>(p) + ((bits >>> b) & 1 ? d : -d));
+    }
+  }
+}
+
+/** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
+export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  for (let i = 0; i < B; i++) {
+    const out = dx + (<usize>(i * n) << 2);
+    memory.fill(out, 0, <usize>n << 2);
+    for (let j = 0; j < m; j++) {
+      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
+      if (d == 0) continue; // STE-masked gradients are often exactly zero
+      addSignedRow(out, w + <usize>j * rowBytes, d, n);
+    }
+  }
+}
+
+/** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
+export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize): void {
+  for (let i = 0; i < B; i++) {
+    const xr = x + (<usize>(i * n) << 2);
+    for (let j = 0; j < m; j++) {
+      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
+      if (d == 0) continue;
+      const dv = f32x4.splat(d);
+      const wr = dw + (<usize>(j * n) << 2);
+      let k = 0;
+      for (; k + 4 <= n; k += 4) {
+        const off = <usize>k << 2;
+        v128.store(wr + off, f32x4.add(v128.load(wr + off), f32x4.mul(dv, v128.load(xr + off))));
+      }
+      for (; k < n; k++) {
+        const off = <usize>k << 2;
+        store<f32>(wr + off, load<f32>(wr + off) + d * load<f32>(xr + off));
+      }
+    }
+  }
+}
+
+/** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
+export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  for (let i = 0; i < B; i++) {
+    const xr = x + <usize>i * rowBytes;
+    for (let j = 0; j < m; j++) {
+      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
+      if (d == 0) continue;
+      addSignedRow(dw + (<usize>(j * n) << 2), xr, d, n);
+    }
+  }
+}

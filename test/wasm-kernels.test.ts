@@ -1,0 +1,105 @@
+// The WebAssembly SIMD kernels against the reference kernels, on shapes including sizes that are
+// not multiples of 32 or 128, with operands living in the network's kernel memory.
+import t from 'tap';
+import { referenceKernels as R } from '../src/kernels/reference.js';
+import { selectKernels } from '../src/kernels/select.js';
+import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
+import { referenceKernels } from '../src/kernels/reference.js';
+import { Network } from '../src/model/network.js';
+import { PRESETS } from '../src/recipe.js';
+import { Rng } from '../src/rng.js';
+import type { Floats } from '../src/ledger.js';
+import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
+
+t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
+t.equal(selectKernels('auto').name, 'wasm-simd', 'auto picks wasm where it runs');
+
+const SHAPES = [
+  [1, 1, 1],
+  [3, 5, 31],
+  [4, 7, 32],
+  [5, 3, 33],
+  [2, 4, 127],
+  [3, 6, 128],
+  [4, 5, 129],
+  [9, 17, 70],
+  [7, 16, 257],
+  [2, 10, 784],
+  [2, 5, 4500], // more than 31 popcount chunks per row: the byte counters are flushed
+];
+
+for (const [B, m, n] of SHAPES)
+  t.test(`wasm == reference, B=${B} m=${m} n=${n}`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!();
+    const rng = new Rng(B * 7 + m * 3 + n);
+    const f32 = (src: ArrayLike<number>) => {
+      const a = ledger.floats(src.length, 'workspace', 't', 'a');
+      a.set(Array.from(src));
+      return a;
+    };
+    const u32 = (src: Uint32Array) => {
+      const a = ledger.u32(src.length, 'workspace', 't', 'b');
+      a.set(src);
+      return a;
+    };
+    const X = randomSigns(rng, B, n);
+    const W = randomSigns(rng, m, n);
+    const xf = Float32Array.from(randomFloats(rng, B * n));
+    const dy = Float32Array.from(randomFloats(rng, B * m));
+    dy[0] = 0;
+    const [xw, ww, xfw, dyw] = [u32(X.bits), u32(W.bits), f32(xf), f32(dy)];
+    const close = (a: Floats, b: Floats, what: string) => {
+      const rel = maxAbsDiff(a, b) / Math.max(1e-6, maxAbs(b));
+      t.ok(rel < 1e-5, `${what}: rel. difference ${rel.toExponential(1)}`);
+    };
+
+    const yR = new Float32Array(B * m);
+    const yW = ledger.floats(B * m, 'workspace', 't', 'y');
+    R.gemmBinBin(X.bits, W.bits, B, m, n, yR);
+    K.gemmBinBin(xw, ww, B, m, n, yW);
+    t.same(Array.from(yW), Array.from(yR), 'gemmBinBin exact');
+    R.gemmFloatBin(xf, W.bits, B, m, n, yR);
+    K.gemmFloatBin(xfw, ww, B, m, n, yW);
+    close(yW, yR, 'gemmFloatBin');
+
+    const dxR = new Float32Array(B * n).fill(3);
+    const dxW = f32(dxR); // the kernel overwrites, whatever was there
+    R.gemmFloatBinT(dy, W.bits, B, m, n, dxR);
+    K.gemmFloatBinT(dyw, ww, B, m, n, dxW);
+    close(dxW, dxR, 'gemmFloatBinT');
+
+    const dwR = new Float32Array(m * n).fill(0.25);
+    const dwW = f32(dwR); // accumulates onto what is there
+    R.gemmTnFloat(dy, xf, B, m, n, dwR);
+    K.gemmTnFloat(dyw, xfw, B, m, n, dwW);
+    close(dwW, dwR, 'gemmTnFloat');
+    R.gemmTnBin(dy, X.bits, B, m, n, dwR);
+    K.gemmTnBin(dyw, xw, B, m, n, dwW);
+    close(dwW, dwR, 'gemmTnBin');
+  });
+
+t.test('wasm kernels refuse operands outside their memory', async (t) => {
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const y = ledger.floats(4, 'workspace', 't', 'y');
+  t.throws(() => K.gemmFloatBin(new Float32Array(4), ledger.u32(1, 'workspace', 't', 'w'), 1, 4, 4, y), /not a float32\/uint32 buffer of this network's kernel memory/);
+  t.throws(() => wasmKernels.gemmBinBin(new Uint32Array(1), new Uint32Array(1), 1, 1, 1, new Float32Array(1)), /instantiate/);
+});
+
+t.test('a network on wasm kernels computes the reference gradients; its memory is still exactly modeled', async (t) => {
+  const spec = { kind: 'mlp' as const, name: 's', inputs: 100, hidden: [64, 48], classes: 7 };
+  const data = syntheticDataset(2, 32, 100, 7);
+  for (const preset of Object.keys(PRESETS)) {
+    const nets = [referenceKernels, wasmKernels].map((kernels) => new Network({ spec, recipe: PRESETS[preset], batch: 32, kernels, seed: 4 }));
+    const results = nets.map((n) => n.computeGradients(data, identityOrder(32), 0, 32));
+    t.ok(Math.abs(results[0].loss - results[1].loss) < 1e-5, `${preset}: same loss`);
+    t.equal(nets[1].kernels.name, 'wasm-simd');
+    const [pr, pw] = nets.map((n) => n.params());
+    let worst = 0;
+    pr.forEach((p, i) => {
+      if (p.grad.kind === 'float' && pw[i].grad.kind === 'float')
+        worst = Math.max(worst, maxAbsDiff(p.grad.data, pw[i].grad.data) / Math.max(1e-9, maxAbs(p.grad.data)));
+    });
+    t.ok(worst < 1e-3, `${preset}: float gradients agree (worst rel. ${worst.toExponential(1)})`);
+    t.equal(nets[1].ledger.totalBytes, nets[0].ledger.totalBytes, `${preset}: same ledger bytes in kernel memory`);
+  }
+});
