@@ -15,6 +15,8 @@ export interface Recipe {
   bn: 'l2' | 'l1';
   /** Exact backward (keeps float32 x-hat) or the sign-approximate one (keeps sign(x-hat) bits + sigma; l1 only). */
   bnBackward: 'exact' | 'sign-approx';
+  /** Max-pool before batch norm: keep the float32 input for the argmax, or a 1-bit argmax mask. */
+  poolMask: 'float32' | 'bit';
   /** Weight gradient: float32, or sign(X^T dY)/sqrt(N) at 1 bit. */
   dw: 'float32' | 'sign';
   /** Activation gradients between layers. */
@@ -33,6 +35,7 @@ export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   steMask: ['float32', 'bit'],
   bn: ['l2', 'l1'],
   bnBackward: ['exact', 'sign-approx'],
+  poolMask: ['float32', 'bit'],
   dw: ['float32', 'sign'],
   dy: GRAD_FORMATS,
   weights: PARAM_FORMATS,
@@ -47,6 +50,7 @@ export const PRESETS: Record<string, Recipe> = {
     steMask: 'float32',
     bn: 'l2',
     bnBackward: 'exact',
+    poolMask: 'float32',
     dw: 'float32',
     dy: 'float32',
     weights: 'float32',
@@ -59,6 +63,7 @@ export const PRESETS: Record<string, Recipe> = {
     steMask: 'bit',
     bn: 'l1',
     bnBackward: 'sign-approx',
+    poolMask: 'bit',
     dw: 'sign',
     dy: 'float16',
     weights: 'float16',

@@ -6,7 +6,7 @@ import type { DataSplit } from './data/dataset.js';
 import { selectKernels } from './kernels/select.js';
 import { modelMemory, type MemoryModel } from './model/memory-model.js';
 import { Network } from './model/network.js';
-import { modelSpec } from './model/spec.js';
+import { inputFeatures, modelSpec } from './model/spec.js';
 import { Adam } from './optim/adam.js';
 import type { Recipe } from './recipe.js';
 import { Rng } from './rng.js';
@@ -91,8 +91,8 @@ export function checkFits(modeled: MemoryModel, data: DataSplit, budget = freeme
 export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
   validate(cfg, data);
   const spec = modelSpec(cfg.model);
-  if (data.train.features !== spec.inputs)
-    throw new TrainingError(`model ${spec.name} takes ${spec.inputs} inputs, data set ${data.train.name} has ${data.train.features}`);
+  if (data.train.features !== inputFeatures(spec))
+    throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch);
   checkFits(modeled, data, cfg.ramBudget);
 

@@ -9,17 +9,19 @@ import { SoftmaxCrossEntropy } from '../src/layers/softmax-xent.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { MemoryLedger, type Floats } from '../src/ledger.js';
 import { createWorkspace } from '../src/model/workspace.js';
+import { planModel, workspaceSizes } from '../src/model/spec.js';
 import { PRESETS, type Recipe } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, type GradFormat, type GradStore } from '../src/storage/grad-store.js';
 import { matmulT, maxAbs, maxAbsDiff, randomFloats } from './helpers.js';
+import { mlpSpec } from './helpers.js';
 
 const H = 1e-6;
 
 function setup(width: number, batch: number, dy: GradFormat = 'float32') {
   const ledger = new MemoryLedger({ float64: true });
-  const spec = { kind: 'mlp' as const, name: 't', inputs: width, hidden: [width], classes: width };
-  const ws = createWorkspace(spec, batch, referenceKernels, ledger);
+  const spec = mlpSpec(width, [width], width);
+  const ws = createWorkspace(workspaceSizes(planModel(spec), batch), referenceKernels, ledger);
   const g = createGradStore(dy, batch * width, ledger, 't', 'g');
   const spare = createGradStore(dy, batch * width, ledger, 't', 'spare');
   return { ledger, ws, g, spare };

@@ -2,6 +2,7 @@
 import { packSignRows, wordsFor } from '../src/bits.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { Rng } from '../src/rng.js';
+import type { ModelSpec } from '../src/model/spec.js';
 
 export function randomFloats(rng: Rng, n: number): Float64Array {
   return Float64Array.from({ length: n }, () => rng.normal());
@@ -49,4 +50,9 @@ export function syntheticDataset(seed: number, count: number, features: number, 
 
 export function identityOrder(n: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+/** An MLP spec: inputs -> hidden dense layers -> classes. */
+export function mlpSpec(inputs: number, hidden: number[], classes: number): ModelSpec {
+  return { name: 'test-mlp', input: { h: 1, w: 1, c: inputs }, classes, ops: hidden.map((dense) => ({ dense })) };
 }

@@ -11,6 +11,7 @@ import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } fr
 import { Rng } from '../src/rng.js';
 import { measureLedger } from '../src/report/memory-report.js';
 import { identityOrder, syntheticDataset } from './helpers.js';
+import { mlpSpec } from './helpers.js';
 
 const mlp = MODELS.mlp;
 
@@ -48,10 +49,10 @@ t.test('random knob combinations: modeled == ledger', async (t) => {
 t.test('low-memory MLP at batch 100 retains exactly the 1-bit figure', async (t) => {
   const B = 100;
   const net = build(PRESETS['low-memory'], B);
-  const hidden = mlp.hidden;
+  const hidden = [256, 256, 256, 256];
   // per hidden block: next-layer input bits + STE mask bits; per batch norm: sign(x-hat) bits + sigma
   const bitsPerBlock = (C: number) => B * wordsFor(C) * 4;
-  const bnChannels = [...hidden, mlp.classes];
+  const bnChannels = [...hidden, 10];
   const expected =
     hidden.reduce((s, C) => s + 2 * bitsPerBlock(C), 0) + bnChannels.reduce((s, C) => s + bitsPerBlock(C) + 4 * C, 0);
   t.equal(net.ledger.byCategory().retained, expected, `${expected} bytes`);
@@ -68,7 +69,7 @@ t.test('ledger ratio standard / low-memory for MLP at batch 100 is at least 2.7'
 });
 
 t.test('training allocates nothing more: the ledger is the same after steps, and the peak equals the total', async (t) => {
-  const spec = { kind: 'mlp' as const, name: 's', inputs: 30, hidden: [20, 20], classes: 4 };
+  const spec = mlpSpec(30, [20, 20], 4);
   const data = syntheticDataset(1, 64, 30, 4);
   for (const preset of Object.keys(PRESETS)) {
     const ledger = new MemoryLedger();

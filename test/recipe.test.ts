@@ -6,11 +6,11 @@ import { PRESETS, resolveRecipe } from '../src/recipe.js';
 
 t.test('presets match DESIGN section 2', async (t) => {
   t.same(PRESETS.standard, {
-    firstInput: 'float32', actInput: 'float32', steMask: 'float32', bn: 'l2', bnBackward: 'exact',
+    firstInput: 'float32', actInput: 'float32', steMask: 'float32', bn: 'l2', bnBackward: 'exact', poolMask: 'float32',
     dw: 'float32', dy: 'float32', weights: 'float32', moments: 'float32',
   });
   t.same(PRESETS['low-memory'], {
-    firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx',
+    firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx', poolMask: 'bit',
     dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16',
   });
 });

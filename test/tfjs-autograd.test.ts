@@ -8,6 +8,7 @@ import { BN_EPS } from '../src/layers/batchnorm.js';
 import { Network } from '../src/model/network.js';
 import { PRESETS } from '../src/recipe.js';
 import { identityOrder, maxAbs, maxAbsDiff, syntheticDataset } from './helpers.js';
+import { mlpSpec } from './helpers.js';
 
 tf.setBackend('cpu');
 
@@ -26,9 +27,11 @@ const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFu
 ) => tf.Tensor;
 
 t.test('standard recipe: every weight and beta gradient equals TF.js autograd', async (t) => {
-  const spec = { kind: 'mlp' as const, name: 'small', inputs: 20, hidden: [16, 12], classes: 5 };
+  const inputs = 20;
+  const hidden = [16, 12];
+  const spec = mlpSpec(inputs, hidden, 5);
   const B = 10;
-  const data = syntheticDataset(4, B, spec.inputs, spec.classes);
+  const data = syntheticDataset(4, B, inputs, spec.classes);
   const net = new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 9 });
   // non-zero betas so the test sees them
   for (const p of net.params()) if (!p.binary) for (let i = 0; i < p.size; i++) p.value.set(i, 0.1 * Math.sin(i + p.size));
@@ -37,9 +40,9 @@ t.test('standard recipe: every weight and beta gradient equals TF.js autograd', 
   const params = net.params();
   const weights = params.filter((p) => p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
   const betas = params.filter((p) => !p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
-  const x = tf.tensor2d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, spec.inputs]);
+  const x = tf.tensor2d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, inputs]);
   const onehot = tf.oneHot(tf.tensor1d(Array.from(data.labels), 'int32'), spec.classes);
-  const widths = [spec.inputs, ...spec.hidden, spec.classes];
+  const widths = [inputs, ...hidden, spec.classes];
 
   const lossFn = () => {
     let a: tf.Tensor = x;

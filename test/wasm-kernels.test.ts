@@ -10,6 +10,7 @@ import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
+import { mlpSpec } from './helpers.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 t.equal(selectKernels('auto').name, 'wasm-simd', 'auto picks wasm where it runs');
@@ -86,7 +87,7 @@ t.test('wasm kernels refuse operands outside their memory', async (t) => {
 });
 
 t.test('a network on wasm kernels computes the reference gradients; its memory is still exactly modeled', async (t) => {
-  const spec = { kind: 'mlp' as const, name: 's', inputs: 100, hidden: [64, 48], classes: 7 };
+  const spec = mlpSpec(100, [64, 48], 7);
   const data = syntheticDataset(2, 32, 100, 7);
   for (const preset of Object.keys(PRESETS)) {
     const nets = [referenceKernels, wasmKernels].map((kernels) => new Network({ spec, recipe: PRESETS[preset], batch: 32, kernels, seed: 4 }));

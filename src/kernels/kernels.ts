@@ -2,6 +2,7 @@
 // (see bits.ts), rows padded to whole 32-bit words. A fast implementation (WebAssembly) plugs in
 // behind the same interface and is tested against the reference.
 import type { Floats, MemoryLedger } from '../ledger.js';
+import type { ConvGeometry } from './conv-geometry.js';
 
 export interface Kernels {
   readonly name: string;
@@ -15,6 +16,11 @@ export interface Kernels {
   gemmTnFloat(dy: Floats, x: Floats, B: number, m: number, n: number, dw: Floats): void;
   /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
   gemmTnBin(dy: Floats, x: Uint32Array, B: number, m: number, n: number, dw: Floats): void;
+  /** 3x3 convolution, one example (see conv-reference.ts for the layouts). */
+  convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void;
+  convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void;
+  convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void;
+  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void;
   /**
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
    * instance and a ledger that allocates there, so operands are used in place, never copied.

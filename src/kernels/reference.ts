@@ -3,9 +3,14 @@
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
+import { convBwdData, convBwdFilter, convFwdBin, convFwdFloat } from './conv-reference.js';
 
 export const referenceKernels: Kernels = {
   name: 'reference',
+  convFwdBin,
+  convFwdFloat,
+  convBwdData,
+  convBwdFilter,
 
   gemmBinBin(x, w, B, m, n, y) {
     const wpr = wordsFor(n);

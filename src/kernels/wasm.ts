@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
+import { convBwdData, convBwdFilter, convFwdBin, convFwdFloat } from './conv-reference.js';
 
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
@@ -94,6 +95,11 @@ function bind(): { kernels: Kernels; ledger: MemoryLedger } {
     gemmFloatBinT: (dy, w, B, m, n, dx) => ex.gemmFloatBinT(at(dy), at(w), B, m, n, at(dx)),
     gemmTnFloat: (dy, x, B, m, n, dw) => ex.gemmTnFloat(at(dy), at(x), B, m, n, at(dw)),
     gemmTnBin: (dy, x, B, m, n, dw) => ex.gemmTnBin(at(dy), at(x), B, m, n, at(dw)),
+    // convolutions run the reference code until their WebAssembly versions land
+    convFwdBin,
+    convFwdFloat,
+    convBwdData,
+    convBwdFilter,
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }
@@ -110,5 +116,9 @@ export const wasmKernels: Kernels = {
   gemmFloatBinT: unbound,
   gemmTnFloat: unbound,
   gemmTnBin: unbound,
+  convFwdBin: unbound,
+  convFwdFloat: unbound,
+  convBwdData: unbound,
+  convBwdFilter: unbound,
   instantiate: bind,
 };

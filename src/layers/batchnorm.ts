@@ -34,8 +34,11 @@ export class BatchNormLayer implements Layer {
     batch: number,
     private readonly ws: Workspace,
     ledger: MemoryLedger,
+    /** Pixels per example for feature maps (statistics run over batch × pixels). */
+    readonly rowsPerExample = 1,
   ) {
     const C = channels;
+    const rowsCap = batch * rowsPerExample;
     this.beta = createParamStore('float32', C, ledger, 'weights', name, 'beta');
     this.runMean = ledger.floats(C, 'weights', name, 'running mean');
     this.runSigma = ledger.floats(C, 'weights', name, 'running sigma');
@@ -43,11 +46,11 @@ export class BatchNormLayer implements Layer {
     this.dBeta = ledger.floats(C, 'weight-grads', name, 'dbeta');
     this.sigma = ledger.floats(C, 'retained', name, 'sigma');
     if (backwardKind === 'exact') {
-      this.xhat = ledger.floats(batch * C, 'retained', name, 'x-hat (float)');
+      this.xhat = ledger.floats(rowsCap * C, 'retained', name, 'x-hat (float)');
       this.xhatSign = null;
     } else {
       this.xhat = null;
-      this.xhatSign = ledger.u32(batch * wordsFor(C), 'retained', name, 'sign(x-hat) (packed)');
+      this.xhatSign = ledger.u32(rowsCap * wordsFor(C), 'retained', name, 'sign(x-hat) (packed)');
     }
     this.param = {
       owner: name,

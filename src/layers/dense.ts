@@ -8,9 +8,11 @@ import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
 import { pixelsToFloat } from '../data/pixels.js';
+import { packLatentSigns } from './binary-weights.js';
 
 export class DenseLayer implements Layer {
   readonly kind = 'dense';
+  readonly rowsPerExample = 1;
   readonly latent: ParamStore;
   readonly wbits: Uint32Array;
   readonly grad: ParamGrad;
@@ -57,27 +59,9 @@ export class DenseLayer implements Layer {
     };
   }
 
-  /** Re-derive the packed sign(W) from the latent weights (read raw: this runs every step). */
+  /** Re-derive the packed sign(W) from the latent weights. */
   repack(): void {
-    const { nIn, nOut, wbits } = this;
-    const raw = this.latent.raw;
-    const half = this.latent.format === 'float16';
-    const wpr = wordsFor(nIn);
-    for (let j = 0; j < nOut; j++) {
-      for (let w = 0; w < wpr; w++) {
-        let word = 0;
-        const c0 = w << 5;
-        const c1 = Math.min(nIn, c0 + 32);
-        const base = j * nIn;
-        for (let c = c0; c < c1; c++) {
-          const h = raw[base + c];
-          // float16: non-negative when the sign bit is clear, or for -0 (sign(0) = +1)
-          const nonNegative = half ? (h & 0x8000) === 0 || (h & 0x7fff) === 0 : h >= 0;
-          if (nonNegative) word |= 1 << (c - c0);
-        }
-        wbits[j * wpr + w] = word >>> 0;
-      }
-    }
+    packLatentSigns(this.latent, this.nOut, this.nIn, this.wbits);
   }
 
   params(): Param[] {

@@ -47,6 +47,9 @@ export interface Param {
 export interface Layer {
   readonly name: string;
   readonly kind: string;
+  /** Rows of the input matrix per example: pixels for feature maps, 1 for vectors. */
+  readonly rowsPerExample: number;
+  /** `rows` = examples × rowsPerExample. */
   forward(x: Activation, rows: number, training: boolean): Activation;
   /**
    * Gradient w.r.t. this layer's output is in `grad`; returns the store holding the gradient

@@ -24,9 +24,11 @@ export class SignLayer implements Layer {
     batch: number,
     private readonly ws: Workspace,
     ledger: MemoryLedger,
+    /** Pixels per example for feature maps. */
+    readonly rowsPerExample = 1,
   ) {
-    const n = batch * channels;
-    const words = batch * wordsFor(channels);
+    const n = batch * rowsPerExample * channels;
+    const words = batch * rowsPerExample * wordsFor(channels);
     this.outFloat = recipe.actInput === 'float32' ? ledger.floats(n, 'retained', name, 'output ±1 (float)') : null;
     this.outBits = recipe.actInput === 'bit' ? ledger.u32(words, 'retained', name, 'output sign bits (packed)') : null;
     this.zKept = recipe.steMask === 'float32' ? ledger.floats(n, 'retained', name, 'pre-activation z (float)') : null;

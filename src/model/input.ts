@@ -12,12 +12,17 @@ export class InputStage {
   private readonly batchFloat: Floats | null;
   private readonly index: Int32Array | null;
 
+  /** Values per example. */
+  readonly features: number;
+
   constructor(
     private readonly mode: Recipe['firstInput'],
-    readonly features: number,
+    /** Input shape; activations are (examples·h·w) × c, channels-last. */
+    private readonly shape: { h: number; w: number; c: number },
     readonly batch: number,
     ledger: MemoryLedger,
   ) {
+    const features = (this.features = shape.h * shape.w * shape.c);
     this.labels = ledger.u8(batch, 'input', 'input', 'labels');
     this.batchFloat = mode === 'float32' ? ledger.floats(batch * features, 'input', 'input', 'batch (float)') : null;
     this.index = mode === 'reread' ? ledger.i32(batch, 'input', 'input', 'example indices') : null;
@@ -32,10 +37,10 @@ export class InputStage {
     for (let i = 0; i < rows; i++) this.labels[i] = data.labels[order[offset + i]];
     if (this.index) {
       for (let i = 0; i < rows; i++) this.index[i] = order[offset + i];
-      return { kind: 'pixels', images: data.images, index: this.index, cols: n };
+      return { kind: 'pixels', images: data.images, index: this.index, cols: this.shape.c };
     }
     const x = this.batchFloat!;
     for (let i = 0; i < rows; i++) pixelsToFloat(data.images, order[offset + i] * n, n, x, i * n);
-    return { kind: 'float', data: x, cols: n };
+    return { kind: 'float', data: x, cols: this.shape.c };
   }
 }

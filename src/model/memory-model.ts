@@ -1,13 +1,14 @@
-// The memory model: bytes per layer and category, computed from the model's sizes and the recipe
+// The memory model: bytes per layer and category, computed from the model's plan and the recipe
 // alone. It must equal what the ledger measures when the network is built (tested), so it can
 // answer "what fits" without building anything.
 import { wordsFor } from '../bits.js';
+import { TAPS } from '../kernels/conv-geometry.js';
 import { CATEGORIES, type Category } from '../ledger.js';
+import { ADAM_BLOCK } from '../optim/adam.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';
-import { ADAM_BLOCK } from '../optim/adam.js';
-import { denseShapes, workspaceSizes, type ModelSpec } from './spec.js';
+import { inputFeatures, planModel, workspaceSizes, type ModelSpec } from './spec.js';
 
 export type Bytes = Record<Category, number>;
 
@@ -31,35 +32,43 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number): Mem
     row[cat] += bytes;
   };
   const bitRows = (rows: number, cols: number) => rows * wordsFor(cols) * 4;
+  /** A binary weight tensor: latent + packed copy, gradient, Adam moments. */
+  const binaryWeights = (owner: string, packedRows: number, cols: number) => {
+    const size = packedRows * cols;
+    add(owner, 'weights', paramBytes(recipe.weights, size) + bitRows(packedRows, cols));
+    add(owner, 'weight-grads', recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols));
+    add(owner, 'optimizer', 2 * paramBytes(recipe.moments, size));
+  };
+  /** A tensor kept for backward as float32 or as packed bits. */
+  const kept = (owner: string, format: 'float32' | 'bit', rows: number, cols: number) =>
+    add(owner, 'retained', format === 'float32' ? rows * cols * F : bitRows(rows, cols));
 
-  const ws = workspaceSizes(spec, B);
+  const plan = planModel(spec);
+  const ws = workspaceSizes(plan, B);
   add('shared', 'workspace', (ws.act + 3 * ws.chunk + ws.chan) * F);
   add('shared', 'workspace', 2 * gradStoreBytes(recipe.dy, ws.grad));
 
   add('input', 'input', B);
-  add('input', 'input', recipe.firstInput === 'float32' ? B * spec.inputs * F : B * 4);
+  add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
 
-  const shapes = denseShapes(spec);
-  shapes.forEach(({ nIn, nOut }, i) => {
-    const fc = `fc${i + 1}`;
-    const size = nIn * nOut;
-    add(fc, 'weights', paramBytes(recipe.weights, size) + bitRows(nOut, nIn));
-    add(fc, 'weight-grads', recipe.dw === 'float32' ? size * F : bitRows(nOut, nIn));
-    add(fc, 'optimizer', 2 * paramBytes(recipe.moments, size));
-
-    const bn = `bn${i + 1}`;
-    const C = nOut;
-    add(bn, 'weights', 3 * C * F); // beta, running mean, running sigma
-    add(bn, 'weight-grads', C * F);
-    add(bn, 'optimizer', 2 * C * F);
-    add(bn, 'retained', C * F + (recipe.bnBackward === 'exact' ? B * C * F : bitRows(B, C)));
-
-    if (i < shapes.length - 1) {
-      const sign = `sign${i + 1}`;
-      add(sign, 'retained', recipe.actInput === 'float32' ? B * C * F : bitRows(B, C));
-      add(sign, 'retained', recipe.steMask === 'float32' ? B * C * F : bitRows(B, C));
+  for (const l of plan) {
+    if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);
+    else if (l.type === 'conv') binaryWeights(l.name, l.g.co * TAPS, l.g.ci);
+    else if (l.type === 'bn') {
+      const C = l.channels;
+      add(l.name, 'weights', 3 * C * F); // beta, running mean, running sigma
+      add(l.name, 'weight-grads', C * F);
+      add(l.name, 'optimizer', 2 * C * F);
+      add(l.name, 'retained', C * F); // sigma
+      kept(l.name, recipe.bnBackward === 'exact' ? 'float32' : 'bit', B * l.spatial, C);
+    } else if (l.type === 'sign') {
+      kept(l.name, recipe.actInput, B * l.spatial, l.channels);
+      kept(l.name, recipe.steMask, B * l.spatial, l.channels);
+    } else if (l.type === 'pool') {
+      if (l.binaryInput) kept(l.name, recipe.actInput, B * Math.floor(l.h / 2) * Math.floor(l.w / 2), l.channels);
+      else kept(l.name, recipe.poolMask, B * l.h * l.w, l.channels);
     }
-  });
+  }
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);
 

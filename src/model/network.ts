@@ -13,7 +13,10 @@ import { Rng } from '../rng.js';
 import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
-import { denseShapes, workspaceSizes, type ModelSpec } from './spec.js';
+import { planModel, workspaceSizes, type ModelSpec } from './spec.js';
+import { ConvLayer } from '../layers/conv.js';
+import { MaxPoolLayer } from '../layers/maxpool.js';
+import { FlattenLayer } from '../layers/flatten.js';
 
 export interface NetworkOptions {
   spec: ModelSpec;
@@ -52,20 +55,22 @@ export class Network {
     this.kernels = kernels;
     this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
-    const sizes = workspaceSizes(spec, batch);
-    const ws = createWorkspace(spec, batch, kernels, ledger);
+    const plan = planModel(spec);
+    const sizes = workspaceSizes(plan, batch);
+    const ws = createWorkspace(sizes, kernels, ledger);
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
     ];
-    this.input = new InputStage(recipe.firstInput, spec.inputs, batch, ledger);
-    const shapes = denseShapes(spec);
-    shapes.forEach(({ nIn, nOut }, i) => {
-      const k = i + 1;
-      this.layers.push(new DenseLayer(`fc${k}`, nIn, nOut, i === 0, recipe, ws, ledger, rng));
-      this.layers.push(new BatchNormLayer(`bn${k}`, nOut, recipe.bn, recipe.bnBackward, batch, ws, ledger));
-      if (i < shapes.length - 1) this.layers.push(new SignLayer(`sign${k}`, nOut, recipe, batch, ws, ledger));
-    });
+    this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger);
+    for (const l of plan) {
+      if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
+      else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
+      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial));
+      else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
+      else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
+      else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
+    }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
   }
 
@@ -87,7 +92,7 @@ export class Network {
 
   private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean): StepResult {
     let a = this.input.load(data, order, offset, rows);
-    for (const layer of this.layers) a = layer.forward(a, rows, training);
+    for (const layer of this.layers) a = layer.forward(a, rows * layer.rowsPerExample, training);
     return this.loss.forward(a, this.input.labels, rows);
   }
 
@@ -97,7 +102,8 @@ export class Network {
     let [grad, spare] = this.grads;
     grad = this.loss.backward(grad, rows);
     for (let l = this.layers.length - 1; l >= 0; l--) {
-      const out = this.layers[l].backward(grad, spare, rows);
+      const layer = this.layers[l];
+      const out = layer.backward(grad, spare, rows * layer.rowsPerExample);
       if (!out) break;
       if (out !== grad) [grad, spare] = [out, grad];
     }

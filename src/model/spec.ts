@@ -1,16 +1,39 @@
-// Model specifications by name. Sizes only: the network builder and the memory model both read them.
-export interface MlpSpec {
-  kind: 'mlp';
+// Model specifications by name, and the plan: the list of layers with their shapes, which the
+// network builder and the memory model both read.
+import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
+
+export type ModelOp = { conv: number; padding: 'valid' | 'same' } | { pool: 2 } | { dense: number };
+
+export interface ModelSpec {
   name: string;
-  inputs: number;
-  hidden: number[];
+  input: { h: number; w: number; c: number };
   classes: number;
+  /** Hidden layers in order; the classifier (dense to `classes` + BN) is added at the end. */
+  ops: ModelOp[];
+  /** BinaryNet style: conv → max-pool → BN → sign (else conv → BN → sign → max-pool). */
+  poolBeforeBn?: boolean;
 }
-export type ModelSpec = MlpSpec;
+
+const C = (n: number, padding: 'valid' | 'same' = 'valid'): ModelOp => ({ conv: n, padding });
+const S = (n: number): ModelOp => ({ conv: n, padding: 'same' });
+const P: ModelOp = { pool: 2 };
+const D = (n: number): ModelOp => ({ dense: n });
 
 export const MODELS: Record<string, ModelSpec> = {
   // DESIGN section 2: 784 -> 4 x [FC256-BN-sign] -> FC10-BN; 399,872 weights.
-  mlp: { kind: 'mlp', name: 'mlp', inputs: 784, hidden: [256, 256, 256, 256], classes: 10 },
+  mlp: { name: 'mlp', input: { h: 1, w: 1, c: 784 }, classes: 10, ops: [D(256), D(256), D(256), D(256)] },
+  // CIFAR-10, valid padding: C64 C64 MP2 C128 C128 MP2 C256 C256 FC512 FC512 FC10
+  cnv: { name: 'cnv', input: { h: 32, w: 32, c: 3 }, classes: 10, ops: [C(64), C(64), P, C(128), C(128), P, C(256), C(256), D(512), D(512)] },
+  // CIFAR-10, same padding, pool before BN: C128 C128-MP2 C256 C256-MP2 C512 C512-MP2 FC1024 FC1024 FC10
+  binarynet: {
+    name: 'binarynet',
+    input: { h: 32, w: 32, c: 3 },
+    classes: 10,
+    ops: [S(128), S(128), P, S(256), S(256), P, S(512), S(512), P, D(1024), D(1024)],
+    poolBeforeBn: true,
+  },
+  // a small conv net for MNIST: C32 C32 MP2 C64 C64 MP2 FC256 FC10 (valid padding)
+  'mnist-conv': { name: 'mnist-conv', input: { h: 28, w: 28, c: 1 }, classes: 10, ops: [C(32), C(32), P, C(64), C(64), P, D(256)] },
 };
 
 export function modelSpec(name: string): ModelSpec {
@@ -19,31 +42,99 @@ export function modelSpec(name: string): ModelSpec {
   return spec;
 }
 
-/** Dense layers as (inputs, outputs) pairs, first to last. */
-export function denseShapes(spec: MlpSpec): { nIn: number; nOut: number }[] {
-  const widths = [spec.inputs, ...spec.hidden, spec.classes];
-  return widths.slice(1).map((nOut, i) => ({ nIn: widths[i], nOut }));
+export function inputFeatures(spec: ModelSpec): number {
+  return spec.input.h * spec.input.w * spec.input.c;
 }
 
+/** A layer of the plan; `spatial` = rows per example of the layer's input (pixels, or 1). */
+export type PlannedLayer =
+  | { type: 'dense'; name: string; nIn: number; nOut: number; first: boolean }
+  | { type: 'conv'; name: string; g: ConvGeometry; first: boolean }
+  | { type: 'bn'; name: string; channels: number; spatial: number }
+  | { type: 'sign'; name: string; channels: number; spatial: number }
+  | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
+  | { type: 'flatten'; name: string; h: number; w: number; channels: number };
+
+export function planModel(spec: ModelSpec): PlannedLayer[] {
+  const out: PlannedLayer[] = [];
+  let { h, w, c } = spec.input;
+  let first = true;
+  let n = 0;
+  const ops: ModelOp[] = [...spec.ops, { dense: spec.classes }];
+  const norm = (last: boolean) => {
+    out.push({ type: 'bn', name: `bn${n}`, channels: c, spatial: h * w });
+    if (!last) out.push({ type: 'sign', name: `sign${n}`, channels: c, spatial: h * w });
+  };
+  const pool = (binaryInput: boolean) => {
+    if (h < 2 || w < 2) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map`);
+    out.push({ type: 'pool', name: `pool${n}`, h, w, channels: c, binaryInput });
+    h = Math.floor(h / 2);
+    w = Math.floor(w / 2);
+  };
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    const last = i === ops.length - 1;
+    if ('conv' in op) {
+      n++;
+      const g = convGeometry(h, w, c, op.conv, op.padding);
+      out.push({ type: 'conv', name: `conv${n}`, g, first });
+      [h, w, c] = [g.ho, g.wo, g.co];
+      if (spec.poolBeforeBn && 'pool' in (ops[i + 1] ?? {})) {
+        pool(false);
+        i++;
+      }
+      norm(false);
+    } else if ('pool' in op) pool(true);
+    else {
+      n++;
+      if (h * w > 1) {
+        if (c % 32 && !first) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
+        out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
+      }
+      const nIn = h * w * c;
+      out.push({ type: 'dense', name: `fc${n}`, nIn, nOut: op.dense, first });
+      [h, w, c] = [1, 1, op.dense];
+      norm(last);
+    }
+    first = false;
+  }
+  return out;
+}
+
+/** Binary weights of a model. */
 export function weightCount(spec: ModelSpec): number {
-  return denseShapes(spec).reduce((s, d) => s + d.nIn * d.nOut, 0);
+  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' ? l.nIn * l.nOut : l.type === 'conv' ? l.g.co * 9 * l.g.ci : 0), 0);
 }
 
-/** Rows processed at a time when streaming through gradient stores. */
+/** Rows processed at a time when streaming dense-layer gradients through stores. */
 export const CHUNK_ROWS = 8;
 
-/** Sizes of the buffers all layers share. */
-export function workspaceSizes(spec: ModelSpec, batch: number) {
-  const shapes = denseShapes(spec);
-  const maxOut = Math.max(...shapes.map((s) => s.nOut));
-  const maxWidth = Math.max(spec.inputs, maxOut);
-  const maxGrad = Math.max(maxOut, ...shapes.slice(1).map((s) => s.nIn));
-  const chunk = Math.min(CHUNK_ROWS, batch);
-  return {
-    chunkRows: chunk,
-    act: batch * maxOut,
-    chunk: chunk * maxWidth,
-    chan: 3 * maxOut,
-    grad: batch * maxGrad,
-  };
+/** Sizes (in elements) of the buffers all layers share, for this plan and batch. */
+export function workspaceSizes(plan: PlannedLayer[], batch: number) {
+  const chunkRows = Math.min(CHUNK_ROWS, batch);
+  let act = 0;
+  let chunk = 0;
+  let chan = 0;
+  let grad = 0;
+  for (const l of plan) {
+    if (l.type === 'dense') {
+      act = Math.max(act, batch * l.nOut);
+      chunk = Math.max(chunk, chunkRows * Math.max(l.nIn, l.nOut));
+      grad = Math.max(grad, batch * l.nOut, l.first ? 0 : batch * l.nIn);
+    } else if (l.type === 'conv') {
+      const { g } = l;
+      const inPix = g.hi * g.wi * g.ci;
+      const outPix = g.ho * g.wo * g.co;
+      act = Math.max(act, batch * outPix);
+      // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (≥ 9·ci)
+      chunk = Math.max(chunk, outPix, inPix, 9 * g.ci);
+      grad = Math.max(grad, batch * outPix, l.first ? 0 : batch * inPix);
+    } else if (l.type === 'bn') chan = Math.max(chan, 3 * l.channels);
+    else if (l.type === 'pool') {
+      grad = Math.max(grad, batch * l.h * l.w * l.channels);
+      chunk = Math.max(chunk, l.w * l.channels); // dY of one pooled image row
+    }
+    if (l.type === 'bn' || l.type === 'sign') chunk = Math.max(chunk, chunkRows * l.channels);
+  }
+  return { chunkRows, act, chunk, chan, grad };
 }

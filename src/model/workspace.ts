@@ -2,15 +2,14 @@
 import type { Kernels } from '../kernels/kernels.js';
 import type { Workspace } from '../layers/layer.js';
 import type { MemoryLedger } from '../ledger.js';
-import { workspaceSizes, type ModelSpec } from './spec.js';
+import type { workspaceSizes } from './spec.js';
 
-export function createWorkspace(spec: ModelSpec, batch: number, kernels: Kernels, ledger: MemoryLedger): Workspace {
-  const sizes = workspaceSizes(spec, batch);
+export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernels: Kernels, ledger: MemoryLedger): Workspace {
   return {
     chunkRows: sizes.chunkRows,
     act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
     chunkDy: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dY chunk'),
-    chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk'),
+    chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk / decoded pixels'),
     chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
     chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
     kernels,

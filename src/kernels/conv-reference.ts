@@ -1,0 +1,102 @@
+// Reference 3x3 convolution kernels, one example at a time, channels-last. Binary operands are
+// packed per pixel (input) or per (output channel, tap) (weights): wpc = ceil(channels/32) words,
+// so xnor-popcount runs along channels. Taps that fall in the padding contribute nothing.
+import { popcount32, wordsFor } from '../bits.js';
+import type { Floats } from '../ledger.js';
+import { KERNEL, TAPS, type ConvGeometry } from './conv-geometry.js';
+
+/** Calls f(tap, iy, ix) for every in-bounds tap of output pixel (oy, ox). */
+function forTaps(g: ConvGeometry, oy: number, ox: number, f: (tap: number, pixel: number) => void): void {
+  for (let ky = 0; ky < KERNEL; ky++) {
+    const iy = oy + ky - g.pad;
+    if (iy < 0 || iy >= g.hi) continue;
+    for (let kx = 0; kx < KERNEL; kx++) {
+      const ix = ox + kx - g.pad;
+      if (ix < 0 || ix >= g.wi) continue;
+      f(ky * KERNEL + kx, iy * g.wi + ix);
+    }
+  }
+}
+
+/** y[ho·wo × co] = conv(X̂ bits, Ŵ bits). */
+export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void {
+  const wpc = wordsFor(g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c = 0; c < g.co; c++) {
+        let diff = 0;
+        let valid = 0;
+        forTaps(g, oy, ox, (tap, p) => {
+          const xo = p * wpc;
+          const wo = (c * TAPS + tap) * wpc;
+          for (let k = 0; k < wpc; k++) diff += popcount32(x[xo + k] ^ w[wo + k]);
+          valid += g.ci;
+        });
+        y[yo + c] = valid - 2 * diff;
+      }
+    }
+}
+
+/** y = conv(X float, Ŵ bits). */
+export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void {
+  const wpc = wordsFor(g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c = 0; c < g.co; c++) {
+        let s = 0;
+        forTaps(g, oy, ox, (tap, p) => {
+          const xo = p * g.ci;
+          const wo = (c * TAPS + tap) * wpc;
+          for (let ci = 0; ci < g.ci; ci++) s += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? x[xo + ci] : -x[xo + ci];
+        });
+        y[yo + c] = s;
+      }
+    }
+}
+
+/** dx[hi·wi × ci] = full convolution of dY with the rotated binary kernel. */
+export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
+  const wpc = wordsFor(g.ci);
+  dx.fill(0, 0, g.hi * g.wi * g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c = 0; c < g.co; c++) {
+        const d = dy[yo + c];
+        if (d === 0) continue;
+        forTaps(g, oy, ox, (tap, p) => {
+          const xo = p * g.ci;
+          const wo = (c * TAPS + tap) * wpc;
+          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
+        });
+      }
+    }
+}
+
+/**
+ * dw[c × 9·ci] += Σ over output pixels of dY[·, c] · X[tap pixel] for `count` output channels;
+ * dy holds those channels only (ho·wo × count). X is float (ci per pixel) or bits (wpc words).
+ */
+export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void {
+  const wpc = wordsFor(g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const yo = (oy * g.wo + ox) * count;
+      for (let c = 0; c < count; c++) {
+        const d = dy[yo + c];
+        if (d === 0) continue;
+        forTaps(g, oy, ox, (tap, p) => {
+          const wo = (c * TAPS + tap) * g.ci;
+          if (xBits) {
+            const xo = p * wpc;
+            for (let ci = 0; ci < g.ci; ci++) dw[wo + ci] += (x[xo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
+          } else {
+            const xo = p * g.ci;
+            for (let ci = 0; ci < g.ci; ci++) dw[wo + ci] += d * x[xo + ci];
+          }
+        });
+      }
+    }
+}

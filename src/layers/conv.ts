@@ -1,0 +1,127 @@
+// Binary 3x3 convolution, stride 1, valid or same padding, no bias, channels-last.
+// Weights are co × 9 × ci (output channel, tap, input channel); the packed binary copy has
+// ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
+// Works one example at a time, so its scratch is one example's feature maps.
+import { packSignRows, wordsFor } from '../bits.js';
+import { pixelsToFloat } from '../data/pixels.js';
+import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import type { Rng } from '../rng.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
+import { packLatentSigns } from './binary-weights.js';
+
+export class ConvLayer implements Layer {
+  readonly kind = 'conv';
+  readonly rowsPerExample: number;
+  readonly latent: ParamStore;
+  readonly wbits: Uint32Array;
+  readonly grad: ParamGrad;
+  private input: Activation | null = null;
+  private readonly param: Param;
+
+  constructor(
+    readonly name: string,
+    readonly g: ConvGeometry,
+    readonly first: boolean,
+    recipe: Recipe,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+    rng: Rng,
+  ) {
+    this.rowsPerExample = g.hi * g.wi;
+    const size = g.co * TAPS * g.ci;
+    const rows = g.co * TAPS; // one packed row per (output channel, tap)
+    const wpc = wordsFor(g.ci);
+    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', name, 'latent weights');
+    this.wbits = ledger.u32(rows * wpc, 'weights', name, 'binary weights (packed)');
+    this.grad =
+      recipe.dw === 'float32'
+        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', name, 'dW') }
+        : { kind: 'sign', bits: ledger.u32(rows * wpc, 'weight-grads', name, 'sign(dW) (packed)'), rows, cols: g.ci, scale: 1 / Math.sqrt(size) };
+    const std = 1 / Math.sqrt(TAPS * g.ci); // N(0, 1/fan_in)
+    for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
+    this.repack();
+    this.param = { owner: name, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate: () => this.repack() };
+  }
+
+  repack(): void {
+    packLatentSigns(this.latent, this.g.co * TAPS, this.g.ci, this.wbits);
+  }
+
+  params(): Param[] {
+    return [this.param];
+  }
+
+  state() {
+    return { W: this.latent.raw };
+  }
+
+  /** Example b of the input, as the kernels take it (a view, or pixels decoded to chunkX). */
+  private example(x: Activation, b: number): Floats | Uint32Array {
+    const { hi, wi, ci } = this.g;
+    const pix = hi * wi;
+    if (x.kind === 'float') return x.data.subarray(b * pix * ci, (b + 1) * pix * ci);
+    if (x.kind === 'bits') return x.data.subarray(b * pix * wordsFor(ci), (b + 1) * pix * wordsFor(ci));
+    pixelsToFloat(x.images, x.index[b] * pix * ci, pix * ci, this.ws.chunkX, 0);
+    return this.ws.chunkX;
+  }
+
+  forward(x: Activation, rows: number, training: boolean): Activation {
+    const { g, ws } = this;
+    if (x.cols !== g.ci) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${g.ci}`);
+    const B = rows / this.rowsPerExample;
+    const out = g.ho * g.wo * g.co;
+    for (let b = 0; b < B; b++) {
+      const y = ws.act.subarray(b * out, (b + 1) * out);
+      const xb = this.example(x, b);
+      if (x.kind === 'bits') ws.kernels.convFwdBin(xb as Uint32Array, this.wbits, g, y);
+      else ws.kernels.convFwdFloat(xb as Floats, this.wbits, g, y);
+    }
+    this.input = training ? x : null;
+    return { kind: 'float', data: ws.act, cols: g.co };
+  }
+
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
+    const x = this.input;
+    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const { g, ws } = this;
+    const B = rows / this.rowsPerExample;
+    const outPix = g.ho * g.wo;
+    const bits = x.kind === 'bits';
+    if (this.grad.kind === 'float') {
+      const dw = this.grad.data;
+      dw.fill(0);
+      for (let b = 0; b < B; b++) {
+        grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+        ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, g.co, dw);
+      }
+    } else {
+      // 1-bit dW: accumulate a tile of output channels in float, keep only its sign
+      const perChannel = TAPS * g.ci;
+      const tile = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
+      const acc = ws.chunkDx;
+      for (let c0 = 0; c0 < g.co; c0 += tile) {
+        const c1 = Math.min(g.co, c0 + tile);
+        acc.fill(0, 0, (c1 - c0) * perChannel);
+        for (let b = 0; b < B; b++) {
+          grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
+          ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
+        }
+        packSignRows(acc, (c1 - c0) * TAPS, g.ci, this.grad.bits, c0 * TAPS * wordsFor(g.ci));
+      }
+    }
+    this.input = null;
+    if (this.first) return null;
+    spare.setShape(rows, g.ci);
+    // one example per chunk
+    fillStore(spare, this.rowsPerExample, ws.chunkDx, (i0, _i1, out) => {
+      const b = i0 / this.rowsPerExample;
+      grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+      ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out);
+    });
+    return spare;
+  }
+}

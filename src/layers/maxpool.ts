@@ -1,0 +1,145 @@
+// 2x2 max-pool, stride 2 (odd edges dropped), channels-last.
+// After a sign (CNV): the input is ±1 (float or packed bits, kept by the sign layer for its own
+// backward anyway), so the argmax is recomputed from it and the pooled output (the next layer's
+// input) is kept in the recipe's format; on bits, max is OR.
+// Before batch norm (BinaryNet): the input is the float pre-activation, pooled in place; the
+// argmax is kept as the float32 input (standard) or as a 1-bit mask per input element.
+import { getBit, wordsFor } from '../bits.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import type { Activation, Layer, Param, Workspace } from './layer.js';
+
+export class MaxPoolLayer implements Layer {
+  readonly kind = 'maxpool';
+  readonly rowsPerExample: number;
+  readonly hp: number;
+  readonly wp: number;
+  private readonly outFloat: Floats | null = null;
+  private readonly outBits: Uint32Array | null = null;
+  private readonly keptInput: Floats | null = null;
+  private readonly argmaxBits: Uint32Array | null = null;
+  private input: Activation | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly h: number,
+    readonly w: number,
+    readonly channels: number,
+    readonly binaryInput: boolean,
+    recipe: Recipe,
+    batch: number,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+  ) {
+    this.rowsPerExample = h * w;
+    this.hp = Math.floor(h / 2);
+    this.wp = Math.floor(w / 2);
+    const C = channels;
+    const outRows = batch * this.hp * this.wp;
+    if (binaryInput) {
+      if (recipe.actInput === 'float32') this.outFloat = ledger.floats(outRows * C, 'retained', name, 'output ±1 (float)');
+      else this.outBits = ledger.u32(outRows * wordsFor(C), 'retained', name, 'output sign bits (packed)');
+    } else if (recipe.poolMask === 'float32') this.keptInput = ledger.floats(batch * h * w * C, 'retained', name, 'input (float, for argmax)');
+    else this.argmaxBits = ledger.u32(batch * h * w * wordsFor(C), 'retained', name, 'argmax mask (packed)');
+  }
+
+  params(): Param[] {
+    return [];
+  }
+  state() {
+    return {};
+  }
+
+  /** Input row (pixel) of window position q (0..3) of pooled pixel (b, py, px). */
+  private inRow(b: number, py: number, px: number, q: number): number {
+    return (b * this.h + 2 * py + (q >> 1)) * this.w + 2 * px + (q & 1);
+  }
+
+  /** Value of input element (row, c) as the forward saw it. */
+  private inputValue(x: Activation, row: number, c: number): number {
+    if (x.kind === 'bits') return getBit(x.data, wordsFor(this.channels), row, c) ? 1 : -1;
+    if (x.kind !== 'float') throw new Error(`${this.name}: pixel input cannot be pooled`);
+    return x.data[row * this.channels + c];
+  }
+
+  forward(x: Activation, rows: number, training: boolean): Activation {
+    const C = this.channels;
+    if (x.cols !== C) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${C}`);
+    const B = rows / this.rowsPerExample;
+    const { hp, wp } = this;
+    if (x.kind === 'bits') {
+      const wpc = wordsFor(C);
+      const out = this.outBits!;
+      for (let b = 0; b < B; b++)
+        for (let py = 0; py < hp; py++)
+          for (let px = 0; px < wp; px++) {
+            const o = ((b * hp + py) * wp + px) * wpc;
+            const r = [0, 1, 2, 3].map((q) => this.inRow(b, py, px, q) * wpc);
+            for (let k = 0; k < wpc; k++) out[o + k] = (x.data[r[0] + k] | x.data[r[1] + k] | x.data[r[2] + k] | x.data[r[3] + k]) >>> 0;
+          }
+      this.input = training ? x : null;
+      return { kind: 'bits', data: out, cols: C };
+    }
+    if (x.kind !== 'float') throw new Error(`${this.name}: pixel input cannot be pooled`);
+    if (training && this.keptInput) this.keptInput.set(x.data.subarray(0, rows * C));
+    if (training && this.argmaxBits) this.argmaxBits.fill(0, 0, rows * wordsFor(C));
+    // pooled output: into our own buffer after a sign, in place otherwise (never overtakes its input)
+    const out = this.outFloat ?? x.data;
+    for (let b = 0; b < B; b++)
+      for (let py = 0; py < hp; py++)
+        for (let px = 0; px < wp; px++) {
+          const o = ((b * hp + py) * wp + px) * C;
+          for (let c = 0; c < C; c++) {
+            let best = 0;
+            let bestV = -Infinity;
+            for (let q = 0; q < 4; q++) {
+              const v = x.data[this.inRow(b, py, px, q) * C + c];
+              if (v > bestV) [best, bestV] = [q, v];
+            }
+            out[o + c] = bestV;
+            if (training && this.argmaxBits) {
+              const row = this.inRow(b, py, px, best);
+              const wi = row * wordsFor(C) + (c >>> 5);
+              this.argmaxBits[wi] = (this.argmaxBits[wi] | (1 << (c & 31))) >>> 0;
+            }
+          }
+        }
+    this.input = training ? x : null;
+    return { kind: 'float', data: out, cols: C };
+  }
+
+  /** Is input element (row of window position q, c) the argmax of its window? */
+  private isArgmax(b: number, py: number, px: number, q: number, c: number): boolean {
+    if (this.argmaxBits) return getBit(this.argmaxBits, wordsFor(this.channels), this.inRow(b, py, px, q), c) === 1;
+    const value = (k: number) =>
+      this.keptInput ? this.keptInput[this.inRow(b, py, px, k) * this.channels + c] : this.inputValue(this.input!, this.inRow(b, py, px, k), c);
+    let best = 0;
+    for (let k = 1; k < 4; k++) if (value(k) > value(best)) best = k;
+    return best === q;
+  }
+
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
+    if (!this.input) throw new Error(`${this.name}: backward without a training forward`);
+    const C = this.channels;
+    const { h, w, hp, wp, ws } = this;
+    spare.setShape(rows, C);
+    // one input image row per chunk: it needs one row of pooled gradients
+    fillStore(spare, w, ws.chunkDx, (i0, _i1, out) => {
+      const b = Math.floor(i0 / (h * w));
+      const y = (i0 - b * h * w) / w;
+      const py = y >> 1;
+      out.fill(0, 0, w * C);
+      if (py >= hp) return;
+      const o = (b * hp + py) * wp;
+      grad.read(o, o + wp, 0, C, ws.chunkDy);
+      for (let x = 0; x < 2 * wp; x++) {
+        const px = x >> 1;
+        const q = ((y & 1) << 1) | (x & 1);
+        for (let c = 0; c < C; c++) if (this.isArgmax(b, py, px, q, c)) out[x * C + c] = ws.chunkDy[px * C + c];
+      }
+    });
+    this.input = null;
+    return spare;
+  }
+}
