@@ -31,6 +31,25 @@ for (const preset of Object.keys(PRESETS))
       t.equal(net.ledger.totalBytes, model.total, 'total');
     });
 
+for (const model of ['cnv', 'binarynet', 'mnist-conv'])
+  for (const preset of Object.keys(PRESETS))
+    for (const batch of [40, 100])
+      t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {
+        const spec = MODELS[model];
+        const net = new Network({ spec, recipe: PRESETS[preset], batch, kernels: referenceKernels, seed: 1 });
+        new Adam(net.params(), net.ledger);
+        const mm = modelMemory(spec, PRESETS[preset], batch);
+        t.same(Object.fromEntries(net.ledger.byOwner()), Object.fromEntries(mm.byOwner), 'by layer');
+        t.equal(net.ledger.totalBytes, mm.total, 'total');
+      });
+
+t.test('conv nets at batch 100: ledger ratio standard / low-memory beats the published modeled figures', async (t) => {
+  for (const [model, published] of [['cnv', 4.17], ['binarynet', 3.71]] as const) {
+    const ratio = measureLedger(MODELS[model], PRESETS.standard, 100) / measureLedger(MODELS[model], PRESETS['low-memory'], 100);
+    t.ok(ratio >= published, `${model}: ${ratio.toFixed(2)}x (published ${published}x)`);
+  }
+});
+
 t.test('random knob combinations: modeled == ledger', async (t) => {
   const rng = new Rng(77);
   let checked = 0;

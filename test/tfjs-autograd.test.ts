@@ -1,7 +1,8 @@
 // The standard-recipe MLP's gradients against TF.js autograd on the same weights and batch
 // (sign with a clipped straight-through estimator written with tf.customGrad).
 import * as tf from '@tensorflow/tfjs';
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { planModel, type ModelSpec } from '../src/model/spec.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import type { Floats } from '../src/ledger.js';
 import { BN_EPS } from '../src/layers/batchnorm.js';
@@ -66,3 +67,58 @@ t.test('standard recipe: every weight and beta gradient equals TF.js autograd', 
     t.ok(maxAbs(g) > 0, `${p.owner}.${p.name} is not all zero`);
   });
 });
+
+/** A small conv net through bitlearn and through TF.js on the same weights and batch. */
+async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
+  const spec: ModelSpec = {
+    name: 'small-conv',
+    input: { h: 8, w: 8, c: 3 },
+    classes: 4,
+    ops: [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { dense: 6 }],
+    poolBeforeBn,
+  };
+  const B = 5;
+  const data = syntheticDataset(8, B, 8 * 8 * 3, spec.classes);
+  const net = new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 3 });
+  for (const p of net.params()) if (!p.binary) for (let i = 0; i < p.size; i++) p.value.set(i, 0.1 * Math.cos(i + p.size));
+  net.computeGradients(data, identityOrder(B), 0, B);
+  const plan = planModel(spec);
+  const params = net.params();
+  const vars = params.map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
+  const x = tf.tensor4d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, 8, 8, 3]);
+  const onehot = tf.oneHot(tf.tensor1d(Array.from(data.labels), 'int32'), spec.classes);
+  const lossFn = () => {
+    let a: tf.Tensor = x;
+    let v = 0;
+    for (const l of plan) {
+      if (l.type === 'conv') {
+        const { g } = l;
+        // ours: co × (ky, kx, ci); TF: [ky, kx, ci, co]
+        const W = signIdentity(vars[v++].reshape([g.co, 3, 3, g.ci]).transpose([1, 2, 3, 0]));
+        a = tf.conv2d(a as tf.Tensor4D, W as tf.Tensor4D, 1, g.pad ? 'same' : 'valid');
+      } else if (l.type === 'dense') {
+        const W = signIdentity(vars[v++].reshape([l.nOut, l.nIn]));
+        if (a.rank === 4) a = a.reshape([B, l.nIn]); // a 1x1 feature map needs no flatten layer
+        a = tf.matMul(a as tf.Tensor2D, W as tf.Tensor2D, false, true);
+      } else if (l.type === 'bn') {
+        const axes = a.rank === 4 ? [0, 1, 2] : [0];
+        const { mean, variance } = tf.moments(a, axes);
+        a = a.sub(mean).div(tf.sqrt(variance.add(BN_EPS))).add(vars[v++]);
+      } else if (l.type === 'sign') a = signSte(a);
+      else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+      else a = a.reshape([B, l.h * l.w * l.channels]);
+    }
+    return onehot.mul(tf.logSoftmax(a)).sum().neg().div(B) as tf.Scalar;
+  };
+  const { grads } = tf.variableGrads(lossFn, vars);
+  params.forEach((p, i) => {
+    const g = (p.grad as { data: Floats }).data;
+    const ref = grads[vars[i].name].dataSync();
+    const rel = maxAbsDiff(g, ref) / Math.max(1e-12, maxAbs(ref));
+    t.ok(rel < 1e-4, `${p.owner}.${p.name}: max rel. difference ${rel.toExponential(2)}`);
+    t.ok(maxAbs(g) > 0, `${p.owner}.${p.name} is not all zero`);
+  });
+}
+
+t.test('conv net, pool after sign (CNV style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, false));
+t.test('conv net, pool before batch norm (BinaryNet style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, true));

@@ -1,0 +1,35 @@
+// Keeping activations as bits must not change the gradients: the 1-bit storage knobs
+// (layer inputs, STE masks, max-pool argmax, first-layer re-read) against their float32 forms.
+import t from 'tap';
+import { referenceKernels } from '../src/kernels/reference.js';
+import type { Floats } from '../src/ledger.js';
+import { Network } from '../src/model/network.js';
+import type { ModelSpec } from '../src/model/spec.js';
+import { PRESETS, type Recipe } from '../src/recipe.js';
+import { identityOrder, maxAbs, maxAbsDiff, mlpSpec, syntheticDataset } from './helpers.js';
+
+const bitsEverywhere: Partial<Recipe> = { actInput: 'bit', steMask: 'bit', poolMask: 'bit', firstInput: 'reread' };
+
+const SPECS: ModelSpec[] = [
+  mlpSpec(40, [33, 64], 5),
+  { name: 'cnv-like', input: { h: 10, w: 10, c: 3 }, classes: 4, ops: [{ conv: 16, padding: 'valid' }, { pool: 2 }, { conv: 32, padding: 'same' }, { dense: 12 }] },
+  { name: 'binarynet-like', input: { h: 9, w: 9, c: 2 }, classes: 3, ops: [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { pool: 2 }, { dense: 7 }], poolBeforeBn: true },
+];
+
+for (const spec of SPECS)
+  for (const base of ['standard', 'low-memory'] as const)
+    t.test(`${spec.name}, ${base} precisions: 1-bit storage gives the float32-storage gradients`, async (t) => {
+      const features = spec.input.h * spec.input.w * spec.input.c;
+      const data = syntheticDataset(3, 6, features, spec.classes);
+      const floatStore: Partial<Recipe> = { actInput: 'float32', steMask: 'float32', poolMask: 'float32', firstInput: 'float32' };
+      const grads = [floatStore, bitsEverywhere].map((knobs) => {
+        const recipe = { ...PRESETS[base], ...knobs, dw: 'float32' as const };
+        const net = new Network({ spec, recipe, batch: 6, kernels: referenceKernels, seed: 2 });
+        const r = net.computeGradients(data, identityOrder(6), 0, 6);
+        return { loss: r.loss, g: net.params().map((p) => Float64Array.from((p.grad as { data: Floats }).data)) };
+      });
+      t.equal(grads[1].loss, grads[0].loss, 'same loss');
+      let worst = 0;
+      grads[0].g.forEach((g, i) => (worst = Math.max(worst, maxAbsDiff(g, grads[1].g[i]) / Math.max(1e-12, maxAbs(g)))));
+      t.ok(worst < 1e-5, `worst rel. difference ${worst.toExponential(1)}`);
+    });
