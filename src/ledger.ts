@@ -21,7 +21,7 @@ export interface LedgerEntry {
   bytes: number;
 }
 
-type Typed = Floats | Uint8Array | Uint16Array | Uint32Array | Int32Array;
+type Typed = Floats | Uint8Array | Int8Array | Uint16Array | Uint32Array | Int32Array;
 
 /** Where buffers live when not in ordinary JS memory (e.g. a WebAssembly linear memory). */
 export interface Arena {
@@ -55,6 +55,9 @@ export class MemoryLedger {
   }
   u8(n: number, category: Category, owner: string, what: string): Uint8Array {
     return this.track(this.make(Uint8Array, n), category, owner, what);
+  }
+  i8(n: number, category: Category, owner: string, what: string): Int8Array {
+    return this.track(this.make(Int8Array, n), category, owner, what);
   }
   u16(n: number, category: Category, owner: string, what: string): Uint16Array {
     return this.track(this.make(Uint16Array, n), category, owner, what);

@@ -26,6 +26,8 @@ export interface TrainConfig {
   resume?: boolean;
   /** Epochs without a training-loss improvement before the learning rate is halved. */
   plateauPatience?: number;
+  /** Random shift and horizontal flip of training images. */
+  augment?: boolean;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
 }
@@ -93,11 +95,11 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const spec = modelSpec(cfg.model);
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
-  const modeled = modelMemory(spec, cfg.recipe, cfg.batch);
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
   checkFits(modeled, data, cfg.ramBudget);
 
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
-  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed });
+  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment });
   const opt = new Adam(net.params(), net.ledger);
   const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[] };
   if (ck) restore(ck, cfg, net, opt, state);
@@ -182,6 +184,8 @@ function save(cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
     lr: s.lr,
     plateau: { best: s.best, bad: s.bad },
     rng: s.rng.state(),
+    augment: Boolean(cfg.augment),
+    augRng: net.input.augRng.state(),
     history: s.history,
     optimizer: opt.stateMeta(),
   };
@@ -196,6 +200,7 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam
   if (m.model !== cfg.model) throw mismatch('model', m.model, cfg.model);
   if (JSON.stringify(m.recipe) !== JSON.stringify(cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
   if (m.batch !== cfg.batch) throw mismatch('batch', m.batch, cfg.batch);
+  if (Boolean(m.augment) !== Boolean(cfg.augment)) throw mismatch('augmentation', Boolean(m.augment), Boolean(cfg.augment));
   for (const [k, t] of Object.entries({ ...net.stateTensors(), ...opt.stateTensors() })) restoreTensor(ck, k, t);
   net.refreshDerived();
   opt.restoreMeta(m.optimizer);
@@ -204,5 +209,6 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam
   s.best = m.plateau.best ?? Infinity;
   s.bad = m.plateau.bad;
   s.rng = new Rng(Uint32Array.from(m.rng as number[]));
+  if (m.augRng) net.input.augRng = new Rng(Uint32Array.from(m.augRng as number[]));
   s.history = m.history;
 }

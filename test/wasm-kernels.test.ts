@@ -8,6 +8,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import { Network } from '../src/model/network.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
+import { convGeometry } from '../src/kernels/conv-geometry.js';
 import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
@@ -104,3 +105,51 @@ t.test('a network on wasm kernels computes the reference gradients; its memory i
     t.equal(nets[1].ledger.totalBytes, nets[0].ledger.totalBytes, `${preset}: same ledger bytes in kernel memory`);
   }
 });
+
+const CONV_SHAPES: [number, number, number, number, 'valid' | 'same'][] = [
+  // hi, wi, ci, co, padding: odd sizes, channels below/at/above a word and above 128
+  [5, 5, 1, 3, 'valid'],
+  [4, 6, 3, 5, 'same'],
+  [6, 5, 31, 7, 'valid'],
+  [5, 5, 32, 4, 'same'],
+  [4, 4, 33, 6, 'same'],
+  [3, 5, 130, 5, 'valid'],
+];
+
+for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
+  t.test(`wasm conv == reference, ${hi}x${wi}x${ci} -> ${co} ${padding}`, async (t) => {
+    const g = convGeometry(hi, wi, ci, co, padding);
+    const { kernels: K, ledger } = wasmKernels.instantiate!();
+    const rng = new Rng(hi * 100 + ci * 10 + co);
+    const inArena = <T extends Float32Array | Uint32Array>(src: T): T => {
+      const a = (src instanceof Uint32Array ? ledger.u32(src.length, 'workspace', 't', 'b') : ledger.floats(src.length, 'workspace', 't', 'f')) as T;
+      a.set(src);
+      return a;
+    };
+    const X = randomSigns(rng, hi * wi, ci);
+    const W = randomSigns(rng, co * 9, ci);
+    const xf = Float32Array.from(randomFloats(rng, hi * wi * ci));
+    const dy = Float32Array.from(randomFloats(rng, g.ho * g.wo * co));
+    dy[1] = 0;
+    const rel = (a: Floats, b: Floats) => maxAbsDiff(a, b) / Math.max(1e-6, maxAbs(b));
+    const yR = new Float32Array(g.ho * g.wo * co);
+    const yW = inArena(new Float32Array(yR.length));
+    R.convFwdBin(X.bits, W.bits, g, yR);
+    K.convFwdBin(inArena(X.bits), inArena(W.bits), g, yW);
+    t.same(Array.from(yW), Array.from(yR), 'convFwdBin exact');
+    R.convFwdFloat(xf, W.bits, g, yR);
+    K.convFwdFloat(inArena(xf), inArena(W.bits), g, yW);
+    t.ok(rel(yW, yR) < 1e-5, 'convFwdFloat');
+    const dxR = new Float32Array(hi * wi * ci).fill(2);
+    const dxW = inArena(dxR);
+    R.convBwdData(dy, W.bits, g, dxR);
+    K.convBwdData(inArena(dy), inArena(W.bits), g, dxW);
+    t.ok(rel(dxW, dxR) < 1e-5, 'convBwdData');
+    for (const bits of [false, true]) {
+      const dwR = new Float32Array(co * 9 * ci).fill(0.5);
+      const dwW = inArena(dwR);
+      R.convBwdFilter(dy, bits ? X.bits : xf, bits, g, co, dwR);
+      K.convBwdFilter(inArena(dy), bits ? inArena(X.bits) : inArena(xf), bits, g, co, dwW);
+      t.ok(rel(dwW, dwR) < 1e-5, `convBwdFilter (${bits ? 'bit' : 'float'} input)`);
+    }
+  });

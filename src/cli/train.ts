@@ -18,7 +18,8 @@ export function trainCommand(): Command {
     .description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')
     .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
     .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
-    .option('--data-dir <dir>', 'directory with the data set files (default: the bundled copy)')
+    .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
+    .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
     .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, [])
     .option('--epochs <n>', 'epochs', positiveInt, 5)
@@ -53,6 +54,7 @@ export function trainCommand(): Command {
         checkpoint,
         resume: Boolean(o.resume),
         plateauPatience: o.patience,
+        augment: Boolean(o.augment),
       };
       const t0 = performance.now();
       const result = await train(cfg, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));

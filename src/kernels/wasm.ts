@@ -5,7 +5,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
-import { convBwdData, convBwdFilter, convFwdBin, convFwdFloat } from './conv-reference.js';
 
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
@@ -18,6 +17,10 @@ interface Exports {
   gemmFloatBinT(dy: number, w: number, B: number, m: number, n: number, dx: number): void;
   gemmTnFloat(dy: number, x: number, B: number, m: number, n: number, dw: number): void;
   gemmTnBin(dy: number, x: number, B: number, m: number, n: number, dw: number): void;
+  convFwdBin(x: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, y: number): void;
+  convFwdFloat(x: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, y: number): void;
+  convBwdData(dy: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, dx: number): void;
+  convBwdFilter(dy: number, x: number, xBits: number, hi: number, wi: number, ci: number, ho: number, wo: number, count: number, pad: number, dw: number): void;
 }
 
 /** A bump allocator over a shared WebAssembly memory (network buffers are allocated once). */
@@ -95,11 +98,11 @@ function bind(): { kernels: Kernels; ledger: MemoryLedger } {
     gemmFloatBinT: (dy, w, B, m, n, dx) => ex.gemmFloatBinT(at(dy), at(w), B, m, n, at(dx)),
     gemmTnFloat: (dy, x, B, m, n, dw) => ex.gemmTnFloat(at(dy), at(x), B, m, n, at(dw)),
     gemmTnBin: (dy, x, B, m, n, dw) => ex.gemmTnBin(at(dy), at(x), B, m, n, at(dw)),
-    // convolutions run the reference code until their WebAssembly versions land
-    convFwdBin,
-    convFwdFloat,
-    convBwdData,
-    convBwdFilter,
+    convFwdBin: (x, w, g, y) => ex.convFwdBin(at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y)),
+    convFwdFloat: (x, w, g, y) => ex.convFwdFloat(at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y)),
+    convBwdData: (dy, w, g, dx) => ex.convBwdData(at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx)),
+    convBwdFilter: (dy, x, xBits, g, count, dw) =>
+      ex.convBwdFilter(at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw)),
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }

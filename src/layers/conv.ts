@@ -3,14 +3,13 @@
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
 import { packSignRows, wordsFor } from '../bits.js';
-import { pixelsToFloat } from '../data/pixels.js';
 import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
+import { readExamplePixels, type Activation, type Layer, type Param, type ParamGrad, type Workspace } from './layer.js';
 import { packLatentSigns } from './binary-weights.js';
 
 export class ConvLayer implements Layer {
@@ -65,7 +64,7 @@ export class ConvLayer implements Layer {
     const pix = hi * wi;
     if (x.kind === 'float') return x.data.subarray(b * pix * ci, (b + 1) * pix * ci);
     if (x.kind === 'bits') return x.data.subarray(b * pix * wordsFor(ci), (b + 1) * pix * wordsFor(ci));
-    pixelsToFloat(x.images, x.index[b] * pix * ci, pix * ci, this.ws.chunkX, 0);
+    readExamplePixels(x, b, this.ws.chunkX, 0);
     return this.ws.chunkX;
   }
 

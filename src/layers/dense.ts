@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
-import { pixelsToFloat } from '../data/pixels.js';
+import { readExamplePixels } from './layer.js';
 import { packLatentSigns } from './binary-weights.js';
 
 export class DenseLayer implements Layer {
@@ -97,7 +97,7 @@ export class DenseLayer implements Layer {
     if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
     if (x.kind !== 'pixels') throw new Error('inputChunk: bits input has no float view');
     const out = this.ws.chunkX;
-    for (let i = i0; i < i1; i++) pixelsToFloat(x.images, x.index[i] * n, n, out, (i - i0) * n);
+    for (let i = i0; i < i1; i++) readExamplePixels(x, i, out, (i - i0) * n);
     return out;
   }
 

@@ -3,13 +3,22 @@ import type { Floats } from '../ledger.js';
 import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { ParamFormat, ParamStore } from '../storage/param-store.js';
+import { readImage } from '../data/pixels.js';
 
 /** A forward activation: rows × cols, in one of the engine's representations. */
 export type Activation =
   | { kind: 'float'; data: Floats; cols: number }
   | { kind: 'bits'; data: Uint32Array; cols: number }
   /** Pixels read straight from the data set (value = p·2/255 − 1): nothing copied, nothing kept. */
-  | { kind: 'pixels'; images: Uint8Array; index: Int32Array; cols: number };
+  | {
+      kind: 'pixels';
+      images: Uint8Array;
+      index: Int32Array;
+      cols: number;
+      shape: { h: number; w: number; c: number };
+      /** Per example (dy, dx, flip) of the augmentation, or null. */
+      aug: Int8Array | null;
+    };
 
 /** Buffers shared by all layers (sized once for the largest layer and reused in place). */
 export interface Workspace {
@@ -59,4 +68,10 @@ export interface Layer {
   params(): Param[];
   /** Tensors that define the trained layer (saved in checkpoints), by name. */
   state(): Record<string, Float32Array | Float64Array | Uint16Array>;
+}
+
+/** Row `i` (one example) of a pixel activation, decoded and augmented, into out. */
+export function readExamplePixels(x: Extract<Activation, { kind: 'pixels' }>, i: number, out: Floats, offset: number): void {
+  const a = x.aug;
+  readImage(x.images, x.index[i], x.shape, a ? a[3 * i] : 0, a ? a[3 * i + 1] : 0, a ? a[3 * i + 2] : 0, out, offset);
 }

@@ -1,46 +1,65 @@
 // The first stage: turns a list of example indices into the first layer's input. The standard
 // recipe gathers a float32 batch (and keeps it for dW); the low-memory recipe keeps only the
-// indices and lets the first layer read pixels from the data set, in forward and again in backward.
+// indices (and augmentation parameters) and lets the first layer read pixels from the data set,
+// in forward and again in backward.
 import type { Dataset } from '../data/dataset.js';
+import { MAX_SHIFT, readImage, type ImageShape } from '../data/pixels.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Activation } from '../layers/layer.js';
 import type { Recipe } from '../recipe.js';
-import { pixelsToFloat } from '../data/pixels.js';
+import { Rng } from '../rng.js';
 
 export class InputStage {
   readonly labels: Uint8Array;
-  private readonly batchFloat: Floats | null;
-  private readonly index: Int32Array | null;
-
   /** Values per example. */
   readonly features: number;
+  private readonly batchFloat: Floats | null;
+  private readonly index: Int32Array | null;
+  /** (dy, dx, flip) per example when augmenting. */
+  private readonly aug: Int8Array | null;
+  /** Draws the augmentation; its state is part of a checkpoint. */
+  augRng: Rng;
 
   constructor(
-    private readonly mode: Recipe['firstInput'],
+    mode: Recipe['firstInput'],
     /** Input shape; activations are (examples·h·w) × c, channels-last. */
-    private readonly shape: { h: number; w: number; c: number },
+    private readonly shape: ImageShape,
     readonly batch: number,
     ledger: MemoryLedger,
+    augment = false,
+    seed = 1,
   ) {
     const features = (this.features = shape.h * shape.w * shape.c);
+    if (augment && (shape.h < 2 || shape.w < 2)) throw new Error('augmentation (shift, flip) needs image-shaped input, not vectors');
     this.labels = ledger.u8(batch, 'input', 'input', 'labels');
     this.batchFloat = mode === 'float32' ? ledger.floats(batch * features, 'input', 'input', 'batch (float)') : null;
     this.index = mode === 'reread' ? ledger.i32(batch, 'input', 'input', 'example indices') : null;
+    this.aug = augment ? ledger.i8(3 * batch, 'input', 'input', 'augmentation (dy, dx, flip)') : null;
+    this.augRng = new Rng(seed ^ 0xa06);
   }
 
-  /** Load examples order[offset .. offset+rows) of `data`. */
-  load(data: Dataset, order: Int32Array, offset: number, rows: number): Activation {
+  /** Load examples order[offset .. offset+rows) of `data`; augmented when training and enabled. */
+  load(data: Dataset, order: Int32Array, offset: number, rows: number, training = true): Activation {
     if (rows > this.batch) throw new Error(`input: ${rows} rows do not fit a batch of ${this.batch}`);
     if (data.features !== this.features)
       throw new Error(`input: data set ${data.name} has ${data.features} features, model expects ${this.features}`);
-    const n = this.features;
     for (let i = 0; i < rows; i++) this.labels[i] = data.labels[order[offset + i]];
+    const aug = this.aug;
+    if (aug)
+      for (let i = 0; i < rows; i++) {
+        const on = training;
+        aug[3 * i] = on ? this.augRng.int(2 * MAX_SHIFT + 1) - MAX_SHIFT : 0;
+        aug[3 * i + 1] = on ? this.augRng.int(2 * MAX_SHIFT + 1) - MAX_SHIFT : 0;
+        aug[3 * i + 2] = on ? this.augRng.int(2) : 0;
+      }
     if (this.index) {
       for (let i = 0; i < rows; i++) this.index[i] = order[offset + i];
-      return { kind: 'pixels', images: data.images, index: this.index, cols: this.shape.c };
+      return { kind: 'pixels', images: data.images, index: this.index, cols: this.shape.c, shape: this.shape, aug };
     }
     const x = this.batchFloat!;
-    for (let i = 0; i < rows; i++) pixelsToFloat(data.images, order[offset + i] * n, n, x, i * n);
+    const n = this.features;
+    for (let i = 0; i < rows; i++)
+      readImage(data.images, order[offset + i], this.shape, aug ? aug[3 * i] : 0, aug ? aug[3 * i + 1] : 0, aug ? aug[3 * i + 2] : 0, x, i * n);
     return { kind: 'float', data: x, cols: this.shape.c };
   }
 }

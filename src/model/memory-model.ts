@@ -22,7 +22,7 @@ function zero(): Bytes {
   return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Bytes;
 }
 
-export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number): MemoryModel {
+export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean } = {}): MemoryModel {
   const F = 4; // float32
   const B = batch;
   const byOwner = new Map<string, Bytes>();
@@ -50,6 +50,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number): Mem
 
   add('input', 'input', B);
   add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
+  if (opts.augment) add('input', 'input', 3 * B); // (dy, dx, flip) per example
 
   for (const l of plan) {
     if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);

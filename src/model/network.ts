@@ -25,6 +25,8 @@ export interface NetworkOptions {
   kernels: Kernels;
   seed: number;
   ledger?: MemoryLedger;
+  /** Random shift and horizontal flip of training images. */
+  augment?: boolean;
 }
 
 export interface StepResult {
@@ -62,7 +64,7 @@ export class Network {
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
     ];
-    this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger);
+    this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
     for (const l of plan) {
       if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
       else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
@@ -91,7 +93,7 @@ export class Network {
   }
 
   private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean): StepResult {
-    let a = this.input.load(data, order, offset, rows);
+    let a = this.input.load(data, order, offset, rows, training);
     for (const layer of this.layers) a = layer.forward(a, rows * layer.rowsPerExample, training);
     return this.loss.forward(a, this.input.labels, rows);
   }

@@ -26,7 +26,7 @@ export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): n
 }
 
 export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number): MemoryReport {
-  const modeled = modelMemory(spec, recipe, net.batch);
+  const modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment });
   const standard = measureLedger(spec, PRESETS.standard, net.batch);
   const lowMemory = measureLedger(spec, PRESETS['low-memory'], net.batch);
   return {

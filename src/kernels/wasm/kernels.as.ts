@@ -198,3 +198,124 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
     }
   }
 }
+
+// ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
+
+/** y = conv(X̂ bits, Ŵ bits): per output pixel and channel, xnor-popcount over in-bounds taps. */
+export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize): void {
+  const wpc = (ci + 31) >>> 5;
+  const pixBytes = <usize>wpc << 2;
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        let diff = 0;
+        let valid = 0;
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            const xr = x + <usize>(iy * wi + ix) * pixBytes;
+            const wr = w + <usize>(c * 9 + ky * 3 + kx) * pixBytes;
+            let k = 0;
+            if (wpc >= 4) {
+              let acc = i16x8.splat(0);
+              for (; k + 4 <= wpc; k += 4) {
+                const off = <usize>k << 2;
+                acc = i16x8.add(acc, i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.xor(v128.load(xr + off), v128.load(wr + off)))));
+              }
+              const s = i32x4.dot_i16x8_s(acc, i16x8.splat(1));
+              diff += i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
+            }
+            diff += xorPopRow(xr, wr, k, wpc);
+            valid += ci;
+          }
+        }
+        store<f32>(yo + (<usize>c << 2), <f32>(valid - 2 * diff));
+      }
+    }
+}
+
+/** y = conv(X float, Ŵ bits). */
+export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        let s: f32 = 0;
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            s += dotFloatBits(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes, ci);
+          }
+        }
+        store<f32>(yo + (<usize>c << 2), s);
+      }
+    }
+}
+
+/** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
+export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        const d = load<f32>(yo + (<usize>c << 2));
+        if (d == 0) continue;
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            addSignedRow(dx + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes, d, ci);
+          }
+        }
+      }
+    }
+}
+
+/** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
+export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * count) << 2);
+      for (let c = 0; c < count; c++) {
+        const d = load<f32>(yo + (<usize>c << 2));
+        if (d == 0) continue;
+        const dv = f32x4.splat(d);
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            const wr = dw + (<usize>((c * 9 + ky * 3 + kx) * ci) << 2);
+            const p = iy * wi + ix;
+            if (xBits) addSignedRow(wr, x + <usize>p * pixBytes, d, ci);
+            else {
+              const xr = x + (<usize>(p * ci) << 2);
+              let k = 0;
+              for (; k + 4 <= ci; k += 4) {
+                const off = <usize>k << 2;
+                v128.store(wr + off, f32x4.add(v128.load(wr + off), f32x4.mul(dv, v128.load(xr + off))));
+              }
+              for (; k < ci; k++) {
+                const off = <usize>k << 2;
+                store<f32>(wr + off, load<f32>(wr + off) + d * load<f32>(xr + off));
+              }
+            }
+          }
+        }
+      }
+    }
+}
