@@ -160,7 +160,7 @@ t.test('dense layer: pixel input re-read in backward gives the float-input gradi
   const grads: Floats[] = [];
   for (const x of [
     { kind: 'float', data: xf, cols: nIn },
-    { kind: 'pixels', images, index, cols: nIn },
+    { kind: 'pixels', images, index, cols: nIn, shape: { h: 1, w: 1, c: nIn }, aug: null },
   ] as Activation[]) {
     const { dense, g, spare } = denseSetup(nIn, nOut, B, true, PRESETS.standard, 3);
     dense.forward(x, B, true);

@@ -3,7 +3,7 @@
 //   l2 exact:     dy = (1/σ)[g − mean(g) − x̂·mean(g·x̂)]
 //   l1 exact:     dy = (1/σ)[g − mean(g) − mean(g·x̂)·(sign x̂ − mean(sign x̂))]
 //   sign-approx:  dy = g/σ − mean(g/σ) − sign(x̂)·mean((g/σ)·sign x̂)   (keeps sign(x̂) bits + σ only)
-import { getBit, packSignRows, wordsFor } from '../bits.js';
+import { packSignRows, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
@@ -118,10 +118,16 @@ export class BatchNormLayer implements Layer {
     return x;
   }
 
-  /** x̂ (exact) or sign(x̂) (approx) of element (i, c). */
-  private xhatAt(i: number, c: number): number {
-    if (this.xhat) return this.xhat[i * this.channels + c];
-    return getBit(this.xhatSign!, wordsFor(this.channels), i, c) ? 1 : -1;
+  /** x̂ (exact) or sign(x̂) (approx) of row i into out[0..C). */
+  private xhatRow(i: number, out: Floats, offset: number): void {
+    const C = this.channels;
+    if (this.xhat) {
+      for (let c = 0; c < C; c++) out[offset + c] = this.xhat[i * C + c];
+      return;
+    }
+    const wpr = wordsFor(C);
+    const bits = this.xhatSign!;
+    for (let c = 0; c < C; c++) out[offset + c] = (bits[i * wpr + (c >>> 5)] >>> (c & 31)) & 1 ? 1 : -1;
   }
 
   backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
@@ -136,10 +142,11 @@ export class BatchNormLayer implements Layer {
     for (let i0 = 0; i0 < rows; i0 += R) {
       const i1 = Math.min(rows, i0 + R);
       grad.read(i0, i1, 0, C, ws.chunkDy);
+      for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
       for (let i = i0; i < i1; i++)
         for (let c = 0; c < C; c++) {
           const g = ws.chunkDy[(i - i0) * C + c];
-          const xh = this.xhatAt(i, c);
+          const xh = ws.chunkX[(i - i0) * C + c];
           sums[c] += g;
           sums[C + c] += g * xh;
           if (l1Exact) sums[2 * C + c] += xh >= 0 ? 1 : -1;
@@ -151,11 +158,12 @@ export class BatchNormLayer implements Layer {
     const l2 = this.kindOfNorm === 'l2';
     fillStore(grad, R, ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
+      for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
       for (let i = i0; i < i1; i++)
         for (let c = 0; c < C; c++) {
           const k = (i - i0) * C + c;
           const g = out[k];
-          const xh = this.xhatAt(i, c);
+          const xh = ws.chunkX[k];
           const s = sigma[c];
           // sign-approx has the l2 form with x̂ replaced by sign(x̂), which xhatAt already returns
           if (approx || l2) out[k] = (g - sums[c] - xh * sums[C + c]) / s;

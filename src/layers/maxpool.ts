@@ -4,7 +4,7 @@
 // input) is kept in the recipe's format; on bits, max is OR.
 // Before batch norm (BinaryNet): the input is the float pre-activation, pooled in place; the
 // argmax is kept as the float32 input (standard) or as a 1-bit mask per input element.
-import { getBit, wordsFor } from '../bits.js';
+import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
@@ -56,13 +56,6 @@ export class MaxPoolLayer implements Layer {
     return (b * this.h + 2 * py + (q >> 1)) * this.w + 2 * px + (q & 1);
   }
 
-  /** Value of input element (row, c) as the forward saw it. */
-  private inputValue(x: Activation, row: number, c: number): number {
-    if (x.kind === 'bits') return getBit(x.data, wordsFor(this.channels), row, c) ? 1 : -1;
-    if (x.kind !== 'float') throw new Error(`${this.name}: pixel input cannot be pooled`);
-    return x.data[row * this.channels + c];
-  }
-
   forward(x: Activation, rows: number, training: boolean): Activation {
     const C = this.channels;
     if (x.cols !== C) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${C}`);
@@ -109,14 +102,29 @@ export class MaxPoolLayer implements Layer {
     return { kind: 'float', data: out, cols: C };
   }
 
-  /** Is input element (row of window position q, c) the argmax of its window? */
-  private isArgmax(b: number, py: number, px: number, q: number, c: number): boolean {
-    if (this.argmaxBits) return getBit(this.argmaxBits, wordsFor(this.channels), this.inRow(b, py, px, q), c) === 1;
-    const value = (k: number) =>
-      this.keptInput ? this.keptInput[this.inRow(b, py, px, k) * this.channels + c] : this.inputValue(this.input!, this.inRow(b, py, px, k), c);
+  /** Window position (0..3) of the max of pooled element (b, py, px, c), first one on ties. */
+  private argmax(b: number, py: number, px: number, c: number): number {
+    const C = this.channels;
+    if (this.argmaxBits) {
+      const wpc = wordsFor(C);
+      for (let q = 0; q < 3; q++) if ((this.argmaxBits[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
+      return 3;
+    }
+    const x = this.input!;
+    if (x.kind === 'bits') {
+      // binary values: the first +1, or the first position if all are -1
+      const wpc = wordsFor(C);
+      for (let q = 0; q < 4; q++) if ((x.data[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
+      return 0;
+    }
+    const v = this.keptInput ?? (x as { data: Floats }).data;
     let best = 0;
-    for (let k = 1; k < 4; k++) if (value(k) > value(best)) best = k;
-    return best === q;
+    let bestV = v[this.inRow(b, py, px, 0) * C + c];
+    for (let q = 1; q < 4; q++) {
+      const val = v[this.inRow(b, py, px, q) * C + c];
+      if (val > bestV) [best, bestV] = [q, val];
+    }
+    return best;
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
@@ -133,11 +141,12 @@ export class MaxPoolLayer implements Layer {
       if (py >= hp) return;
       const o = (b * hp + py) * wp;
       grad.read(o, o + wp, 0, C, ws.chunkDy);
-      for (let x = 0; x < 2 * wp; x++) {
-        const px = x >> 1;
-        const q = ((y & 1) << 1) | (x & 1);
-        for (let c = 0; c < C; c++) if (this.isArgmax(b, py, px, q, c)) out[x * C + c] = ws.chunkDy[px * C + c];
-      }
+      const row = (y & 1) << 1;
+      for (let px = 0; px < wp; px++)
+        for (let c = 0; c < C; c++) {
+          const q = this.argmax(b, py, px, c);
+          if (q >> 1 === row >> 1) out[(2 * px + (q & 1)) * C + c] = ws.chunkDy[px * C + c];
+        }
     });
     this.input = null;
     return spare;

@@ -1,7 +1,7 @@
 // Sign activation with the clipped straight-through estimator: forward x̂ = sign(z),
 // backward dz = dx̂ ⊙ 1{|z| <= 1}. Keeps the next layer's input (float32 ±1 or packed bits)
 // and the STE mask (float32 z or packed mask bits), as the recipe says.
-import { getBit, packSignRows, wordsFor } from '../bits.js';
+import { packSignRows, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
@@ -72,18 +72,21 @@ export class SignLayer implements Layer {
     return { kind: 'bits', data: this.outBits!, cols: C };
   }
 
-  private passes(i: number, c: number): boolean {
-    if (this.zKept) return Math.abs(this.zKept[i * this.channels + c]) <= STE_CLIP;
-    return getBit(this.maskBits!, wordsFor(this.channels), i, c) === 1;
-  }
-
   backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
+    const wpr = wordsFor(C);
+    const z = this.zKept;
+    const mask = this.maskBits;
     fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
-      for (let i = i0; i < i1; i++)
-        for (let c = 0; c < C; c++) if (!this.passes(i, c)) out[(i - i0) * C + c] = 0;
+      for (let i = i0; i < i1; i++) {
+        const o = (i - i0) * C;
+        if (z) {
+          for (let c = 0; c < C; c++) if (Math.abs(z[i * C + c]) > STE_CLIP) out[o + c] = 0;
+        } else
+          for (let c = 0; c < C; c++) if (!((mask![i * wpr + (c >>> 5)] >>> (c & 31)) & 1)) out[o + c] = 0;
+      }
     });
     this.trained = false;
     return grad;
