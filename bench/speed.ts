@@ -14,8 +14,11 @@ export interface SpeedResult {
   recipe: string;
   batch: number;
   kernels: string;
+  threads: number;
   msPerBatchMedian: number;
   msPerBatchMin: number;
+  ledgerBytes: number;
+  peakRssBytes: number;
   samplesPerSecond: number;
   batchesTimed: number;
 }
@@ -25,6 +28,7 @@ export interface SpeedOptions {
   recipes: string[];
   batches: number[];
   kernels: string[];
+  threads: number[];
   repeats: number;
   warmup: number;
 }
@@ -35,12 +39,14 @@ export function runSpeedSuite(opts: SpeedOptions, data: DataSplit, onResult?: (r
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
   for (const kernelName of opts.kernels)
+    for (const threads of kernelName === 'reference' ? [1] : opts.threads)
     for (const batch of opts.batches)
       for (const recipe of opts.recipes) {
         const kernels = selectKernels(kernelName);
-        const net = new Network({ spec, recipe: PRESETS[recipe], batch, kernels, seed: 1 });
-        const opt = new Adam(net.params(), net.ledger);
+        const net = new Network({ spec, recipe: PRESETS[recipe], batch, kernels, seed: 1, threads });
+        const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
         const times: number[] = [];
+        const peakBefore = process.resourceUsage().maxRSS;
         for (let s = 0; s < opts.warmup + opts.repeats; s++) {
           const offset = ((s * batch) % (order.length - batch)) | 0;
           const t0 = performance.now();
@@ -54,11 +60,16 @@ export function runSpeedSuite(opts: SpeedOptions, data: DataSplit, onResult?: (r
           recipe,
           batch,
           kernels: kernels.name,
+          threads,
           msPerBatchMedian: med,
           msPerBatchMin: Math.min(...times),
+          ledgerBytes: net.ledger.totalBytes,
+          // the process peak so far: it only grows, so later rows include earlier configurations
+          peakRssBytes: Math.max(peakBefore, process.resourceUsage().maxRSS) * 1024,
           samplesPerSecond: (1000 * batch) / med,
           batchesTimed: times.length,
         };
+        net.dispose();
         results.push(r);
         onResult?.(r);
       }

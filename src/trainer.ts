@@ -1,6 +1,6 @@
 // The training loop: epochs of shuffled mini-batches, Adam, evaluation on the test split,
 // learning rate halved on plateau, an atomic checkpoint every epoch, and resume.
-import { freemem } from 'node:os';
+import { availableParallelism, freemem } from 'node:os';
 import { readCheckpoint, restoreTensor, writeCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
 import type { DataSplit } from './data/dataset.js';
 import { selectKernels } from './kernels/select.js';
@@ -20,6 +20,8 @@ export interface TrainConfig {
   seed: number;
   lr: number;
   kernels?: string;
+  /** Kernel threads (default: all cores). */
+  threads?: number;
   /** Checkpoint file written atomically after every epoch. */
   checkpoint?: string;
   /** Continue from `checkpoint`. */
@@ -99,8 +101,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   checkFits(modeled, data, cfg.ramBudget);
 
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
-  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment });
-  const opt = new Adam(net.params(), net.ledger);
+  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment, threads: cfg.threads ?? availableParallelism() });
+  const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
   const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[] };
   if (ck) restore(ck, cfg, net, opt, state);
   const resumedFromEpoch = state.epoch;

@@ -4,7 +4,8 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
-import { runSpeedSuite } from '../../bench/speed.js';
+import { runSpeedSuite, type SpeedResult } from '../../bench/speed.js';
+import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
 import { loadData } from '../data/registry.js';
 import { kernelNames } from '../kernels/select.js';
@@ -34,6 +35,7 @@ export function benchCommand(): Command {
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
     .option('--batches <sizes>', 'batch sizes, comma-separated', intList, [100, 200])
     .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
+    .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
     .option('--warmup <n>', 'untimed batches first (speed)', positiveInt, 3)
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
@@ -44,16 +46,26 @@ export function benchCommand(): Command {
       let results: object[];
       let table: string;
       if (suite === 'speed') {
-        const data = loadData('mnist');
-        const rows = runSpeedSuite(
-          { model: o.model[0], recipes: o.recipes, batches: o.batches, kernels: o.kernels, repeats: o.repeats, warmup: o.warmup },
-          data,
-          (r) => progress(`  ${r.recipe} batch ${r.batch} (${r.kernels}): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
-        );
+        const rows: SpeedResult[] = [];
+        for (const model of o.model) {
+          const spec = MODELS[model];
+          // image models get CIFAR-shaped synthetic data; MNIST-shaped ones the real MNIST
+          const data = spec.input.c === 3 ? loadData('synthetic-cifar', { limitTrain: 1000, limitTest: 10 }) : loadData('mnist');
+          rows.push(
+            ...runSpeedSuite(
+              { model, recipes: o.recipes, batches: o.batches, kernels: o.kernels, threads: o.threads, repeats: o.repeats, warmup: o.warmup },
+              data,
+              (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch} (${r.kernels}, ${r.threads} thr): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
+            ),
+          );
+        }
         results = rows;
         table = formatTable(
-          ['model', 'recipe', 'batch', 'kernels', 'ms/batch (median)', 'min', 'samples/s'],
-          rows.map((r) => [r.model, r.recipe, r.batch, r.kernels, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1), r.samplesPerSecond.toFixed(0)]),
+          ['model', 'recipe', 'batch', 'kernels', 'threads', 'ms/batch (median)', 'min', 'samples/s', 'ledger MiB', 'peak RSS MiB'],
+          rows.map((r) => [
+            r.model, r.recipe, r.batch, r.kernels, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
+            r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
+          ]),
         );
       } else if (suite === 'kernels') {
         const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>

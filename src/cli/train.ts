@@ -28,6 +28,7 @@ export function trainCommand(): Command {
     .option('--lr <x>', 'Adam learning rate (halved when the training loss plateaus)', positiveNumber, 1e-3)
     .option('--patience <n>', 'epochs without improvement before halving the learning rate', positiveInt, 2)
     .option('--kernels <name>', `kernel set (auto, ${kernelNames().join(', ')})`, 'auto')
+    .option('--threads <n>', 'kernel threads (default: all cores)', positiveInt)
     .option('--checkpoint <file>', 'checkpoint written atomically after every epoch (default checkpoints/<model>-<recipe>.ckpt)')
     .option('--no-checkpoint', 'do not write checkpoints')
     .option('--resume', 'continue from the checkpoint file')
@@ -51,6 +52,7 @@ export function trainCommand(): Command {
         seed: o.seed,
         lr: o.lr,
         kernels: o.kernels,
+        threads: o.threads,
         checkpoint,
         resume: Boolean(o.resume),
         plateauPatience: o.patience,
@@ -70,6 +72,7 @@ export function trainCommand(): Command {
         config: { ...cfg, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
         weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
         kernels: result.network.kernels.name,
+        threads: result.network.kernels.threads ?? 1,
         resumedFromEpoch: result.resumedFromEpoch,
         history: result.history,
         final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,
@@ -86,7 +89,7 @@ export function trainCommand(): Command {
         return;
       }
       const lines = [
-        `bitlearn train: ${spec.name} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels}`,
+        `bitlearn train: ${spec.name} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
         '',
         formatTable(
           ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch'],

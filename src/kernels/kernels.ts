@@ -4,8 +4,36 @@
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { ConvGeometry } from './conv-geometry.js';
 
+/** One parameter tensor as Adam sees it (see src/optim/adam.ts for the reference update). */
+export interface AdamTensor {
+  w: Float32Array | Float64Array | Uint16Array;
+  m: Float32Array | Float64Array | Uint16Array;
+  v: Float32Array | Float64Array | Uint16Array;
+  grad: Floats | Uint32Array;
+  /** Gradient as packed sign bits (rows of `cols` bits) times gradScale. */
+  gradBits: boolean;
+  cols: number;
+  gradScale: number;
+  n: number;
+  binary: boolean;
+  clip: number;
+}
+
+export interface AdamStep {
+  lr: number;
+  b1: number;
+  b2: number;
+  c1: number;
+  c2: number;
+  epsScaled: number;
+  scale: number;
+  ratio: number;
+}
+
 export interface Kernels {
   readonly name: string;
+  /** Threads a call may use (1 for single-threaded kernel sets). */
+  readonly threads?: number;
   /** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ  (xnor-popcount; exact integers). */
   gemmBinBin(x: Uint32Array, w: Uint32Array, B: number, m: number, n: number, y: Floats): void;
   /** y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. */
@@ -25,5 +53,10 @@ export interface Kernels {
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
    * instance and a ledger that allocates there, so operands are used in place, never copied.
    */
-  instantiate?(): { kernels: Kernels; ledger: MemoryLedger };
+  instantiate?(opts?: { threads?: number }): { kernels: Kernels; ledger: MemoryLedger };
+  /** Optional fast Adam (the block loop in adam.ts is the reference). */
+  adamMaxAbs?(t: AdamTensor): number;
+  adamUpdate?(t: AdamTensor, s: AdamStep): void;
+  /** Release threads an instance holds. */
+  dispose?(): void;
 }

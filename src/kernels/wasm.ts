@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
+import { splitRange, WasmPool } from './wasm-pool.js';
 
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
@@ -15,12 +16,6 @@ interface Exports {
   gemmBinBin(x: number, w: number, B: number, m: number, n: number, y: number): void;
   gemmFloatBin(x: number, w: number, B: number, m: number, n: number, y: number): void;
   gemmFloatBinT(dy: number, w: number, B: number, m: number, n: number, dx: number): void;
-  gemmTnFloat(dy: number, x: number, B: number, m: number, n: number, dw: number): void;
-  gemmTnBin(dy: number, x: number, B: number, m: number, n: number, dw: number): void;
-  convFwdBin(x: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, y: number): void;
-  convFwdFloat(x: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, y: number): void;
-  convBwdData(dy: number, w: number, hi: number, wi: number, ci: number, ho: number, wo: number, co: number, pad: number, dx: number): void;
-  convBwdFilter(dy: number, x: number, xBits: number, hi: number, wi: number, ci: number, ho: number, wo: number, count: number, pad: number, dw: number): void;
 }
 
 /** A bump allocator over a shared WebAssembly memory (network buffers are allocated once). */
@@ -79,33 +74,63 @@ export function wasmAvailable(): boolean {
   return wasmModule() !== null;
 }
 
-function bind(): { kernels: Kernels; ledger: MemoryLedger } {
+/** Below this much work (multiply-adds) a call is not worth splitting across threads. */
+const SPLIT_WORK = 1 << 18;
+
+function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: MemoryLedger } {
   const module = wasmModule();
   if (!module) throw new Error('wasm kernels are not available on this platform (WebAssembly SIMD and threads are needed)');
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
   const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } })
-    .exports as unknown as Exports;
+    .exports as unknown as Exports & Record<string, (...a: number[]) => void>;
   const arena = new WasmArena(memory, ex.heapBase());
-  const at = (a: Floats | Uint32Array): number => {
+  const pool = threads > 1 ? new WasmPool(module, memory, threads, ex, KERNEL_EXPORTS) : null;
+  const at = (a: Floats | Uint32Array | Uint16Array): number => {
     if (!arena.buffers.has(a.buffer) || a instanceof Float64Array)
       throw new Error('wasm kernels: operand is not a float32/uint32 buffer of this network\'s kernel memory');
     return a.byteOffset;
   };
+  /** Run fn over slices of [0, n) when the work is large enough, else in one call. */
+  const par = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
+    if (!pool || work < SPLIT_WORK || n < 2 * align) ex[fn](...args(0, n));
+    else pool.run(fn, splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)));
+  };
+  const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
   const kernels: Kernels = {
     name: 'wasm-simd',
-    gemmBinBin: (x, w, B, m, n, y) => ex.gemmBinBin(at(x), at(w), B, m, n, at(y)),
-    gemmFloatBin: (x, w, B, m, n, y) => ex.gemmFloatBin(at(x), at(w), B, m, n, at(y)),
-    gemmFloatBinT: (dy, w, B, m, n, dx) => ex.gemmFloatBinT(at(dy), at(w), B, m, n, at(dx)),
-    gemmTnFloat: (dy, x, B, m, n, dw) => ex.gemmTnFloat(at(dy), at(x), B, m, n, at(dw)),
-    gemmTnBin: (dy, x, B, m, n, dw) => ex.gemmTnBin(at(dy), at(x), B, m, n, at(dw)),
-    convFwdBin: (x, w, g, y) => ex.convFwdBin(at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y)),
-    convFwdFloat: (x, w, g, y) => ex.convFwdFloat(at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y)),
-    convBwdData: (dy, w, g, dx) => ex.convBwdData(at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx)),
+    threads,
+    gemmBinBin: (x, w, B, m, n, y) =>
+      par('gemmBinBin', (B * m * n) >>> 5, B, 1, (r0, r1) => [at(x) + r0 * wordsBytes(n), at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    gemmFloatBin: (x, w, B, m, n, y) =>
+      par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    gemmFloatBinT: (dy, w, B, m, n, dx) =>
+      par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
+    gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
+    gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
+    convFwdBin: (x, w, g, y) =>
+      par('convFwdBin', (g.ho * g.wo * g.co * 9 * g.ci) >>> 5, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
+    convFwdFloat: (x, w, g, y) =>
+      par('convFwdFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
+    convBwdData: (dy, w, g, dx) =>
+      par('convBwdData', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 32, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
     convBwdFilter: (dy, x, xBits, g, count, dw) =>
-      ex.convBwdFilter(at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw)),
+      par('convBwdFilter', g.ho * g.wo * count * 9 * g.ci, count, 1, (a, b) => [
+        at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw), a, b,
+      ]),
+    adamMaxAbs: (t) =>
+      ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip) as unknown as number,
+    adamUpdate: (t, s) =>
+      ex.adamUpdate(
+        at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.m), at(t.v), t.m instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0,
+        t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip, s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio,
+      ),
+    dispose: () => void pool?.terminate(),
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }
+
+const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter'];
 
 const unbound = (): never => {
   throw new Error('wasm kernels: call instantiate() and use the kernels it returns');

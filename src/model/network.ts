@@ -27,6 +27,8 @@ export interface NetworkOptions {
   ledger?: MemoryLedger;
   /** Random shift and horizontal flip of training images. */
   augment?: boolean;
+  /** Threads for kernels that can use them (default 1). */
+  threads?: number;
 }
 
 export interface StepResult {
@@ -52,7 +54,7 @@ export class Network {
     let ledger = opts.ledger;
     if (kernels.instantiate) {
       if (ledger) throw new Error(`kernel set ${kernels.name} allocates its own buffers: do not pass a ledger`);
-      ({ kernels, ledger } = kernels.instantiate());
+      ({ kernels, ledger } = kernels.instantiate({ threads: opts.threads }));
     }
     this.kernels = kernels;
     this.ledger = ledger ??= new MemoryLedger();
@@ -78,6 +80,11 @@ export class Network {
 
   params(): Param[] {
     return this.layers.flatMap((l) => l.params());
+  }
+
+  /** Stop the kernel threads; call when done with the network. */
+  dispose(): void {
+    this.kernels.dispose?.();
   }
 
   /** Everything that defines the trained model, keyed `layer.tensor`. */

@@ -6,6 +6,7 @@
 import { getBit } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Param } from '../layers/layer.js';
+import type { AdamStep, AdamTensor, Kernels } from '../kernels/kernels.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 
 export interface AdamOptions {
@@ -38,7 +39,11 @@ export class Adam {
   private readonly bv: Floats;
   private readonly bg: Floats;
 
-  constructor(params: Param[], ledger: MemoryLedger, opts: Partial<AdamOptions> = {}) {
+  /** Kernels with a fast Adam (the network's own, for kernels that live in their own memory). */
+  private readonly kernels: Kernels | null;
+
+  constructor(params: Param[], ledger: MemoryLedger, opts: Partial<AdamOptions> = {}, kernels?: Kernels) {
+    this.kernels = kernels?.adamUpdate ? kernels : null;
     this.opts = { ...ADAM_DEFAULTS, ...opts };
     this.slots = params.map((p) => ({
       param: p,
@@ -86,30 +91,69 @@ export class Adam {
     for (let k = 0; k < i1 - i0; k++) if (Math.abs(this.bw[k]) > clip) this.bg[k] = 0;
   }
 
-  private updateSlot(slot: Slot, lr: number): void {
-    const { beta1, beta2, eps, weightClip } = this.opts;
+  private tensor(slot: Slot): AdamTensor {
     const { param, m, v } = slot;
-    const { bw, bm, bv, bg } = this;
-    const n = param.size;
-    const w = param.value;
-    let newScale = 1;
+    const g = param.grad;
+    return {
+      w: param.value.raw,
+      m: m.raw,
+      v: v.raw,
+      grad: g.kind === 'float' ? g.data : g.bits,
+      gradBits: g.kind === 'sign',
+      cols: g.kind === 'sign' ? g.cols : param.size,
+      gradScale: g.kind === 'sign' ? g.scale : 1,
+      n: param.size,
+      binary: param.binary,
+      clip: this.opts.weightClip,
+    };
+  }
+
+  private updateSlot(slot: Slot, lr: number): void {
+    const { beta1, beta2, eps } = this.opts;
+    const { param } = slot;
+    const k = this.kernels;
+    const t = this.tensor(slot);
+    let scale = 1;
     if (param.momentFormat === 'float16') {
-      let maxAbs = 0;
-      for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
-        const i1 = Math.min(n, i0 + ADAM_BLOCK);
-        w.readBlock(i0, i1, bw);
-        this.loadGradient(param, i0, i1);
-        for (let k = 0; k < i1 - i0; k++) maxAbs = Math.max(maxAbs, Math.abs(bg[k]));
-      }
-      newScale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : slot.scale;
+      const maxAbs = k ? k.adamMaxAbs!(t) : this.maxAbs(slot);
+      scale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : slot.scale;
     }
-    const ratio = newScale / slot.scale;
-    const ratio2 = ratio * ratio;
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
-    const epsScaled = eps * newScale;
-    const lo = param.binary ? -weightClip : -Infinity;
-    const hi = param.binary ? weightClip : Infinity;
+    const step: AdamStep = { lr, b1: beta1, b2: beta2, c1, c2, epsScaled: eps * scale, scale, ratio: scale / slot.scale };
+    if (k) k.adamUpdate!(t, step);
+    else this.referenceUpdate(slot, step);
+    slot.scale = scale;
+    param.afterUpdate?.();
+  }
+
+  /** Largest |masked gradient| of a parameter (reference). */
+  private maxAbs(slot: Slot): number {
+    const { param } = slot;
+    const n = param.size;
+    let maxAbs = 0;
+    for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
+      const i1 = Math.min(n, i0 + ADAM_BLOCK);
+      param.value.readBlock(i0, i1, this.bw);
+      this.loadGradient(param, i0, i1);
+      for (let k = 0; k < i1 - i0; k++) maxAbs = Math.max(maxAbs, Math.abs(this.bg[k]));
+    }
+    return maxAbs;
+  }
+
+  /** The reference update: blocks decoded to float32 scratch, arithmetic in double. */
+  private referenceUpdate(slot: Slot, s: AdamStep): void {
+    const { param, m, v } = slot;
+    const { bw, bm, bv, bg } = this;
+    const clip = this.opts.weightClip;
+    const n = param.size;
+    const w = param.value;
+    const ratio2 = s.ratio * s.ratio;
+    const lo = param.binary ? -clip : -Infinity;
+    const hi = param.binary ? clip : Infinity;
+    // one division and one square root per element
+    const lrOverC1 = s.lr / s.c1;
+    const invC2 = 1 / s.c2;
     for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
       const i1 = Math.min(n, i0 + ADAM_BLOCK);
       const len = i1 - i0;
@@ -118,20 +162,18 @@ export class Adam {
       v.readBlock(i0, i1, bv);
       this.loadGradient(param, i0, i1);
       for (let k = 0; k < len; k++) {
-        const g = bg[k] * newScale;
-        const mi = beta1 * bm[k] * ratio + (1 - beta1) * g;
-        const vi = beta2 * bv[k] * ratio2 + (1 - beta2) * g * g;
+        const g = bg[k] * s.scale;
+        const mi = s.b1 * bm[k] * s.ratio + (1 - s.b1) * g;
+        const vi = s.b2 * bv[k] * ratio2 + (1 - s.b2) * g * g;
         bm[k] = mi;
         bv[k] = vi;
-        const wi = bw[k] - (lr * (mi / c1)) / (Math.sqrt(vi / c2) + epsScaled);
+        const wi = bw[k] - (lrOverC1 * mi) / (Math.sqrt(vi * invC2) + s.epsScaled);
         bw[k] = wi < lo ? lo : wi > hi ? hi : wi;
       }
       m.writeBlock(i0, i1, bm);
       v.writeBlock(i0, i1, bv);
       w.writeBlock(i0, i1, bw);
     }
-    slot.scale = newScale;
-    param.afterUpdate?.();
   }
 }
 

@@ -165,10 +165,10 @@ export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: u
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
-export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize): void {
+export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
   for (let i = 0; i < B; i++) {
     const xr = x + (<usize>(i * n) << 2);
-    for (let j = 0; j < m; j++) {
+    for (let j = j0; j < j1; j++) {
       const d = load<f32>(dy + (<usize>(i * m + j) << 2));
       if (d == 0) continue;
       const dv = f32x4.splat(d);
@@ -187,11 +187,11 @@ export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usi
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
-export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize): void {
+export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
   const rowBytes = <usize>((n + 31) >>> 5) << 2;
   for (let i = 0; i < B; i++) {
     const xr = x + <usize>i * rowBytes;
-    for (let j = 0; j < m; j++) {
+    for (let j = j0; j < j1; j++) {
       const d = load<f32>(dy + (<usize>(i * m + j) << 2));
       if (d == 0) continue;
       addSignedRow(dw + (<usize>(j * n) << 2), xr, d, n);
@@ -202,10 +202,10 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
 
 /** y = conv(X̂ bits, Ŵ bits): per output pixel and channel, xnor-popcount over in-bounds taps. */
-export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize): void {
+export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
   const wpc = (ci + 31) >>> 5;
   const pixBytes = <usize>wpc << 2;
-  for (let oy = 0; oy < ho; oy++)
+  for (let oy = oy0; oy < oy1; oy++)
     for (let ox = 0; ox < wo; ox++) {
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
       for (let c = 0; c < co; c++) {
@@ -239,9 +239,9 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
 }
 
 /** y = conv(X float, Ŵ bits). */
-export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize): void {
+export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
-  for (let oy = 0; oy < ho; oy++)
+  for (let oy = oy0; oy < oy1; oy++)
     for (let ox = 0; ox < wo; ox++) {
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
       for (let c = 0; c < co; c++) {
@@ -261,9 +261,13 @@ export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
 }
 
 /** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
-export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize): void {
+/** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
+export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
-  memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
+  const wOff = <usize>(ci0 >>> 5) << 2;
+  const part = ci1 - ci0;
+  if (ci0 == 0 && ci1 == ci) memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
+  else for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
   for (let oy = 0; oy < ho; oy++)
     for (let ox = 0; ox < wo; ox++) {
       const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
@@ -276,7 +280,7 @@ export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
           for (let kx = 0; kx < 3; kx++) {
             const ix = ox + kx - pad;
             if (ix < 0 || ix >= wi) continue;
-            addSignedRow(dx + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes, d, ci);
+            addSignedRow(dx + (<usize>((iy * wi + ix) * ci + ci0) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes + wOff, d, part);
           }
         }
       }
@@ -284,12 +288,12 @@ export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
 }
 
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
-export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize): void {
+export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
   for (let oy = 0; oy < ho; oy++)
     for (let ox = 0; ox < wo; ox++) {
       const yo = dy + (<usize>((oy * wo + ox) * count) << 2);
-      for (let c = 0; c < count; c++) {
+      for (let c = c0; c < c1; c++) {
         const d = load<f32>(yo + (<usize>c << 2));
         if (d == 0) continue;
         const dv = f32x4.splat(d);
@@ -317,5 +321,107 @@ export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32,
           }
         }
       }
+    }
+}
+
+// ---- Adam over one parameter tensor (same arithmetic, in f64, as src/optim/adam.ts) ----
+
+// @ts-ignore: decorator
+@inline
+function halfToF64(h: u32): f64 {
+  const e = (h >>> 10) & 31;
+  if (e == 0) return (h & 0x8000 ? -1.0 : 1.0) * <f64>(h & 1023) * 5.9604644775390625e-8;
+  if (e == 31) return h & 1023 ? NaN : h & 0x8000 ? -Infinity : Infinity;
+  // a normal half is exactly a float32 with the exponent rebiased
+  return <f64>reinterpret<f32>(((h & 0x8000) << 16) | ((e + 112) << 23) | ((h & 1023) << 13));
+}
+
+/** float32 bits -> IEEE half bits, round to nearest even, saturating at ±65504 (as quant/fp16.ts). */
+// @ts-ignore: decorator
+@inline
+function f64ToHalf(value: f64): u32 {
+  const x = reinterpret<u32>(<f32>value);
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp == 0xff) return mant ? sign | 0x7e00 : sign | 0x7bff;
+  const e = <i32>exp - 112;
+  if (e >= 31) return sign | 0x7bff;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = <u32>(14 - e);
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = <u32>1 << (shift - 1);
+    if (rem > halfway || (rem == halfway && (half & 1))) half++;
+    return sign | half;
+  }
+  let half = (<u32>e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+  if ((half & 0x7c00) == 0x7c00) half = 0x7bff;
+  return sign | half;
+}
+
+// @ts-ignore: decorator
+@inline
+function loadP(p: usize, i: i32, half: i32): f64 {
+  return half ? halfToF64(load<u16>(p + (<usize>i << 1))) : <f64>load<f32>(p + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function storeP(p: usize, i: i32, half: i32, v: f64): void {
+  if (half) store<u16>(p + (<usize>i << 1), <u16>f64ToHalf(v));
+  else store<f32>(p + (<usize>i << 2), <f32>v);
+}
+
+/** Gradient element (r, c) = i, masked by 1{|w| <= clip} for binary weights. */
+// @ts-ignore: decorator
+@inline
+function gradAt(g: usize, gBits: i32, wpr: i32, gScale: f64, r: i32, c: i32, i: i32, w: usize, wHalf: i32, binary: i32, clip: f64): f64 {
+  let v: f64;
+  if (gBits) v = (load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gScale : -gScale;
+  else v = <f64>load<f32>(g + (<usize>i << 2));
+  if (binary && Math.abs(loadP(w, i, wHalf)) > clip) v = 0;
+  return v;
+}
+
+export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32, binary: i32, clip: f64): f64 {
+  let mx: f64 = 0;
+  gScale = <f64><f32>gScale;
+  const wpr = (cols + 31) >>> 5;
+  const rows = n / cols;
+  for (let r = 0, i = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++, i++) mx = Math.max(mx, Math.abs(gradAt(g, gBits, wpr, gScale, r, c, i, w, wHalf, binary, clip)));
+  return mx;
+}
+
+export function adamUpdate(
+  w: usize, wHalf: i32, m: usize, v: usize, momHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32,
+  binary: i32, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
+): void {
+  const ratio2 = ratio * ratio;
+  gScale = <f64><f32>gScale; // the reference holds gradients in float32
+  const lo = binary ? -clip : -Infinity;
+  const hi = binary ? clip : Infinity;
+  const wpr = (cols + 31) >>> 5;
+  const rows = n / cols;
+  // one division and one square root per element (the reference does the same, in the same order)
+  const lrOverC1 = lr / c1;
+  const invC2 = 1 / c2;
+  for (let r = 0, i = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++, i++) {
+      const w0 = loadP(w, i, wHalf);
+      let gi = gBits ? ((load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gScale : -gScale) : <f64>load<f32>(g + (<usize>i << 2));
+      if (binary && Math.abs(w0) > clip) gi = 0;
+      gi *= scale;
+      const mi = b1 * loadP(m, i, momHalf) * ratio + (1 - b1) * gi;
+      const vi = b2 * loadP(v, i, momHalf) * ratio2 + (1 - b2) * gi * gi;
+      storeP(m, i, momHalf, mi);
+      storeP(v, i, momHalf, vi);
+      const wi = w0 - (lrOverC1 * mi) / (Math.sqrt(vi * invC2) + epsScaled);
+      storeP(w, i, wHalf, wi < lo ? lo : wi > hi ? hi : wi);
     }
 }

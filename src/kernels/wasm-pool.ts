@@ -1,0 +1,74 @@
+// A pool of worker threads over one network's shared WebAssembly memory. A kernel call is cut
+// into slices that write disjoint outputs; the main thread runs the first slice itself while the
+// workers run the others, then waits for them (Atomics on a shared control block: no messages,
+// no copies).
+import { Worker } from 'node:worker_threads';
+import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
+
+export class WasmPool {
+  private readonly workers: Worker[] = [];
+  private readonly ctrl: Int32Array;
+  private readonly index: Map<string, number>;
+
+  constructor(
+    module: WebAssembly.Module,
+    memory: WebAssembly.Memory,
+    readonly threads: number,
+    private readonly main: Record<string, (...args: number[]) => void>,
+    names: string[],
+  ) {
+    this.index = new Map(names.map((n, i) => [n, i]));
+    const control = new SharedArrayBuffer(4 * (2 + (threads - 1) * SLOT));
+    this.ctrl = new Int32Array(control);
+    const url = new URL('./wasm-worker.js', import.meta.url);
+    for (let i = 0; i < threads - 1; i++) {
+      const w = new Worker(url, { workerData: { module, memory, control, index: i, names } });
+      w.unref(); // idle workers never keep the process alive
+      this.workers.push(w);
+    }
+  }
+
+  /** Run `fn` once per argument list, concurrently; returns when all are done. */
+  run(fn: string, slices: number[][]): void {
+    const n = this.workers.length;
+    if (slices.length === 0) return;
+    if (slices.length > n + 1) throw new Error(`wasm pool: ${slices.length} slices for ${n + 1} threads`);
+    const id = this.index.get(fn);
+    if (id === undefined) throw new Error(`wasm pool: unknown kernel ${fn}`);
+    const ctrl = this.ctrl;
+    for (let w = 0; w < n; w++) {
+      const base = 2 + w * SLOT;
+      const args = slices[w + 1];
+      if (!args) {
+        ctrl[base] = -1;
+        continue;
+      }
+      if (args.length > MAX_ARGS) throw new Error('wasm pool: too many arguments');
+      ctrl[base] = id;
+      ctrl[base + 1] = args.length;
+      for (let a = 0; a < args.length; a++) ctrl[base + 2 + a] = args[a] | 0;
+    }
+    Atomics.store(ctrl, DONE, 0);
+    Atomics.add(ctrl, SEQ, 1);
+    Atomics.notify(ctrl, SEQ);
+    this.main[fn](...slices[0]);
+    for (let done = Atomics.load(ctrl, DONE); done < n; done = Atomics.load(ctrl, DONE)) Atomics.wait(ctrl, DONE, done);
+  }
+
+  terminate(): Promise<number[]> {
+    return Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+/** Cut [0, n) into at most `parts` contiguous ranges of about equal size (multiples of `align`). */
+export function splitRange(n: number, parts: number, align = 1): [number, number][] {
+  const units = Math.ceil(n / align);
+  const k = Math.max(1, Math.min(parts, units));
+  const out: [number, number][] = [];
+  for (let p = 0; p < k; p++) {
+    const a = Math.min(n, Math.floor((units * p) / k) * align);
+    const b = p === k - 1 ? n : Math.min(n, Math.floor((units * (p + 1)) / k) * align);
+    if (b > a) out.push([a, b]);
+  }
+  return out;
+}

@@ -1,0 +1,37 @@
+// A kernel worker: runs slices of WebAssembly kernels on the network's shared memory.
+// It sleeps on the control block (Atomics.wait) between jobs; see wasm-pool.ts for the protocol.
+import { workerData } from 'node:worker_threads';
+import { SLOT, DONE, SEQ } from './wasm-pool-layout.js';
+
+const { module, memory, control, index, names } = workerData as {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  index: number;
+  names: string[];
+};
+const exports = new WebAssembly.Instance(module, {
+  env: {
+    memory,
+    abort: () => {
+      throw new Error('wasm kernel abort');
+    },
+  },
+}).exports as Record<string, (...args: number[]) => void>;
+const fns = names.map((n) => exports[n]);
+const ctrl = new Int32Array(control);
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctrl, SEQ, seen);
+  seen = Atomics.load(ctrl, SEQ);
+  const base = 2 + index * SLOT;
+  const fn = ctrl[base];
+  if (fn >= 0) {
+    const argc = ctrl[base + 1];
+    const args: number[] = [];
+    for (let a = 0; a < argc; a++) args.push(ctrl[base + 2 + a]);
+    fns[fn](...args);
+  }
+  Atomics.add(ctrl, DONE, 1);
+  Atomics.notify(ctrl, DONE);
+}
