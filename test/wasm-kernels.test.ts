@@ -6,6 +6,8 @@ import { selectKernels } from '../src/kernels/select.js';
 import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { Network } from '../src/model/network.js';
+import type { ModelSpec } from '../src/model/spec.js';
+import { Adam } from '../src/optim/adam.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { convGeometry } from '../src/kernels/conv-geometry.js';
@@ -153,3 +155,28 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
       t.ok(rel(dwW, dwR) < 1e-5, `convBwdFilter (${bits ? 'bit' : 'float'} input)`);
     }
   });
+
+t.test('two kernel threads give bit-identical results (kernels split into disjoint slices)', async (t) => {
+  const specs: ModelSpec[] = [
+    mlpSpec(784, [256, 256], 10),
+    { name: 'conv', input: { h: 16, w: 16, c: 3 }, classes: 10, ops: [{ conv: 64, padding: 'same' }, { pool: 2 }, { conv: 96, padding: 'valid' }, { dense: 32 }] },
+  ];
+  for (const spec of specs)
+    for (const preset of Object.keys(PRESETS)) {
+      const features = spec.input.h * spec.input.w * spec.input.c;
+      const data = syntheticDataset(6, 40, features, spec.classes);
+      const run = (threads: number) => {
+        const net = new Network({ spec, recipe: PRESETS[preset], batch: 40, kernels: wasmKernels, seed: 4, threads });
+        const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
+        const r = net.computeGradients(data, identityOrder(40), 0, 40);
+        opt.update(1e-3);
+        const out = { loss: r.loss, state: Object.values(net.stateTensors()).map((x) => Array.from(x)) };
+        net.dispose();
+        return out;
+      };
+      const one = run(1);
+      const two = run(2);
+      t.equal(two.loss, one.loss, `${spec.name} ${preset}: same loss`);
+      t.same(two.state, one.state, `${spec.name} ${preset}: same weights after a step`);
+    }
+});
