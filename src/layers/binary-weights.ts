@@ -1,25 +1,55 @@
-// The packed sign(W) of a layer's latent weights, rows × cols bits (rows padded to whole words).
-// Reads the raw storage: this runs after every optimizer step.
+// A binary weight tensor as the recipe stores it: latent weights (float32 or float16), their
+// packed signs (rows × cols bits, rows padded to whole words), the weight gradient (float32 or
+// 1-bit sign), and the Param the optimizer updates. Dense layers have one row per output unit;
+// convolutions one row per (output channel, tap).
 import { wordsFor } from '../bits.js';
-import type { ParamStore } from '../storage/param-store.js';
+import type { MemoryLedger } from '../ledger.js';
+import type { Recipe } from '../recipe.js';
+import type { Rng } from '../rng.js';
+import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import type { Param, ParamGrad } from './layer.js';
 
-export function packLatentSigns(latent: ParamStore, rows: number, cols: number, dst: Uint32Array): void {
-  const raw = latent.raw;
-  const half = latent.format === 'float16';
-  const wpr = wordsFor(cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let w = 0; w < wpr; w++) {
-      let word = 0;
-      const c0 = w << 5;
-      const c1 = Math.min(cols, c0 + 32);
-      for (let c = c0; c < c1; c++) {
-        const h = raw[base + c];
-        // float16: non-negative when the sign bit is clear, or for -0 (sign(0) = +1)
-        const nonNegative = half ? (h & 0x8000) === 0 || (h & 0x7fff) === 0 : h >= 0;
-        if (nonNegative) word |= 1 << (c - c0);
+export class BinaryWeights {
+  readonly latent: ParamStore;
+  readonly bits: Uint32Array;
+  readonly grad: ParamGrad;
+  readonly param: Param;
+
+  constructor(owner: string, readonly rows: number, readonly cols: number, fanIn: number, recipe: Recipe, ledger: MemoryLedger, rng: Rng) {
+    const size = rows * cols;
+    const words = rows * wordsFor(cols);
+    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
+    this.bits = ledger.u32(words, 'weights', owner, 'binary weights (packed)');
+    this.grad =
+      recipe.dw === 'float32'
+        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
+        : { kind: 'sign', bits: ledger.u32(words, 'weight-grads', owner, 'sign(dW) (packed)'), rows, cols, scale: 1 / Math.sqrt(size) };
+    const std = 1 / Math.sqrt(fanIn); // N(0, 1/fan_in)
+    for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
+    this.repack();
+    this.param = { owner, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate: () => this.repack() };
+  }
+
+  /** Re-derive the packed sign(W) from the latent weights (reads raw storage: runs every step). */
+  repack(): void {
+    const raw = this.latent.raw;
+    const half = this.latent.format === 'float16';
+    const { rows, cols, bits } = this;
+    const wpr = wordsFor(cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      for (let w = 0; w < wpr; w++) {
+        let word = 0;
+        const c0 = w << 5;
+        const c1 = Math.min(cols, c0 + 32);
+        for (let c = c0; c < c1; c++) {
+          const h = raw[base + c];
+          // float16: non-negative when the sign bit is clear, or for -0 (sign(0) = +1)
+          const nonNegative = half ? (h & 0x8000) === 0 || (h & 0x7fff) === 0 : h >= 0;
+          if (nonNegative) word |= 1 << (c - c0);
+        }
+        bits[r * wpr + w] = word >>> 0;
       }
-      dst[r * wpr + w] = word >>> 0;
     }
   }
 }

@@ -8,18 +8,14 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import { readExamplePixels, type Activation, type Layer, type Param, type ParamGrad, type Workspace } from './layer.js';
-import { packLatentSigns } from './binary-weights.js';
+import { readExamplePixels, type Activation, type Layer, type Param, type Workspace } from './layer.js';
+import { BinaryWeights } from './binary-weights.js';
 
 export class ConvLayer implements Layer {
   readonly kind = 'conv';
   readonly rowsPerExample: number;
-  readonly latent: ParamStore;
-  readonly wbits: Uint32Array;
-  readonly grad: ParamGrad;
+  readonly weights: BinaryWeights;
   private input: Activation | null = null;
-  private readonly param: Param;
 
   constructor(
     readonly name: string,
@@ -31,27 +27,22 @@ export class ConvLayer implements Layer {
     rng: Rng,
   ) {
     this.rowsPerExample = g.hi * g.wi;
-    const size = g.co * TAPS * g.ci;
-    const rows = g.co * TAPS; // one packed row per (output channel, tap)
-    const wpc = wordsFor(g.ci);
-    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', name, 'latent weights');
-    this.wbits = ledger.u32(rows * wpc, 'weights', name, 'binary weights (packed)');
-    this.grad =
-      recipe.dw === 'float32'
-        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', name, 'dW') }
-        : { kind: 'sign', bits: ledger.u32(rows * wpc, 'weight-grads', name, 'sign(dW) (packed)'), rows, cols: g.ci, scale: 1 / Math.sqrt(size) };
-    const std = 1 / Math.sqrt(TAPS * g.ci); // N(0, 1/fan_in)
-    for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
-    this.repack();
-    this.param = { owner: name, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate: () => this.repack() };
+    // one packed row per (output channel, tap), its bits along input channels
+    this.weights = new BinaryWeights(name, g.co * TAPS, g.ci, TAPS * g.ci, recipe, ledger, rng);
   }
 
-  repack(): void {
-    packLatentSigns(this.latent, this.g.co * TAPS, this.g.ci, this.wbits);
+  get latent() {
+    return this.weights.latent;
+  }
+  get wbits() {
+    return this.weights.bits;
+  }
+  get grad() {
+    return this.weights.grad;
   }
 
   params(): Param[] {
-    return [this.param];
+    return [this.weights.param];
   }
 
   state() {

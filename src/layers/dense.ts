@@ -5,19 +5,15 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import type { Activation, Layer, Param, ParamGrad, Workspace } from './layer.js';
+import type { Activation, Layer, Param, Workspace } from './layer.js';
 import { readExamplePixels } from './layer.js';
-import { packLatentSigns } from './binary-weights.js';
+import { BinaryWeights } from './binary-weights.js';
 
 export class DenseLayer implements Layer {
   readonly kind = 'dense';
   readonly rowsPerExample = 1;
-  readonly latent: ParamStore;
-  readonly wbits: Uint32Array;
-  readonly grad: ParamGrad;
+  readonly weights: BinaryWeights;
   private input: Activation | null = null;
-  private readonly param: Param;
 
   constructor(
     readonly name: string,
@@ -29,43 +25,21 @@ export class DenseLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
-    const size = nIn * nOut;
-    const wpr = wordsFor(nIn);
-    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', name, 'latent weights');
-    this.wbits = ledger.u32(nOut * wpr, 'weights', name, 'binary weights (packed)');
-    this.grad =
-      recipe.dw === 'float32'
-        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', name, 'dW') }
-        : {
-            kind: 'sign',
-            bits: ledger.u32(nOut * wpr, 'weight-grads', name, 'sign(dW) (packed)'),
-            rows: nOut,
-            cols: nIn,
-            scale: 1 / Math.sqrt(size),
-          };
-    // N(0, 1/fan_in)
-    const std = 1 / Math.sqrt(nIn);
-    for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
-    this.repack();
-    this.param = {
-      owner: name,
-      name: 'W',
-      size,
-      value: this.latent,
-      grad: this.grad,
-      binary: true,
-      momentFormat: recipe.moments,
-      afterUpdate: () => this.repack(),
-    };
+    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng);
   }
 
-  /** Re-derive the packed sign(W) from the latent weights. */
-  repack(): void {
-    packLatentSigns(this.latent, this.nOut, this.nIn, this.wbits);
+  get latent() {
+    return this.weights.latent;
+  }
+  get wbits() {
+    return this.weights.bits;
+  }
+  get grad() {
+    return this.weights.grad;
   }
 
   params(): Param[] {
-    return [this.param];
+    return [this.weights.param];
   }
 
   state() {

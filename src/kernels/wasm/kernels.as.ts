@@ -150,6 +150,22 @@ function addSignedRow(out: usize, wr: usize, d: f32, n: i32): void {
   }
 }
 
+/** out[0..n) += d·x[0..n) (float rows). */
+// @ts-ignore: decorator
+@inline
+function saxpyRow(out: usize, xr: usize, d: f32, n: i32): void {
+  const dv = f32x4.splat(d);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const off = <usize>k << 2;
+    v128.store(out + off, f32x4.add(v128.load(out + off), f32x4.mul(dv, v128.load(xr + off))));
+  }
+  for (; k < n; k++) {
+    const off = <usize>k << 2;
+    store<f32>(out + off, load<f32>(out + off) + d * load<f32>(xr + off));
+  }
+}
+
 /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
 export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
   const rowBytes = <usize>((n + 31) >>> 5) << 2;
@@ -171,17 +187,7 @@ export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usi
     for (let j = j0; j < j1; j++) {
       const d = load<f32>(dy + (<usize>(i * m + j) << 2));
       if (d == 0) continue;
-      const dv = f32x4.splat(d);
-      const wr = dw + (<usize>(j * n) << 2);
-      let k = 0;
-      for (; k + 4 <= n; k += 4) {
-        const off = <usize>k << 2;
-        v128.store(wr + off, f32x4.add(v128.load(wr + off), f32x4.mul(dv, v128.load(xr + off))));
-      }
-      for (; k < n; k++) {
-        const off = <usize>k << 2;
-        store<f32>(wr + off, load<f32>(wr + off) + d * load<f32>(xr + off));
-      }
+      saxpyRow(dw + (<usize>(j * n) << 2), xr, d, n);
     }
   }
 }
@@ -296,7 +302,6 @@ export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32,
       for (let c = c0; c < c1; c++) {
         const d = load<f32>(yo + (<usize>c << 2));
         if (d == 0) continue;
-        const dv = f32x4.splat(d);
         for (let ky = 0; ky < 3; ky++) {
           const iy = oy + ky - pad;
           if (iy < 0 || iy >= hi) continue;
@@ -306,18 +311,7 @@ export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32,
             const wr = dw + (<usize>((c * 9 + ky * 3 + kx) * ci) << 2);
             const p = iy * wi + ix;
             if (xBits) addSignedRow(wr, x + <usize>p * pixBytes, d, ci);
-            else {
-              const xr = x + (<usize>(p * ci) << 2);
-              let k = 0;
-              for (; k + 4 <= ci; k += 4) {
-                const off = <usize>k << 2;
-                v128.store(wr + off, f32x4.add(v128.load(wr + off), f32x4.mul(dv, v128.load(xr + off))));
-              }
-              for (; k < ci; k++) {
-                const off = <usize>k << 2;
-                store<f32>(wr + off, load<f32>(wr + off) + d * load<f32>(xr + off));
-              }
-            }
+            else saxpyRow(wr, x + (<usize>(p * ci) << 2), d, ci);
           }
         }
       }
