@@ -1,6 +1,10 @@
-// Speed suite: time per training batch (forward + backward + Adam) for each recipe and batch
-// size, median over repeated batches after warm-up, on real MNIST.
+// Speed suite: time per training batch (forward + backward + Adam) for each model, recipe, batch,
+// kernel set and thread count; median over repeated batches after warm-up. Each configuration
+// runs in a child process of its own, so the peak RSS it reports is its own.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { DataSplit } from '../src/data/dataset.js';
+import { loadData } from '../src/data/registry.js';
 import { selectKernels } from '../src/kernels/select.js';
 import { Network } from '../src/model/network.js';
 import { modelSpec } from '../src/model/spec.js';
@@ -9,22 +13,61 @@ import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { median } from '../src/trainer.js';
 
-export interface SpeedResult {
+export interface SpeedConfig {
   model: string;
   recipe: string;
   batch: number;
   kernels: string;
   threads: number;
+  repeats: number;
+  warmup: number;
+}
+
+export interface SpeedResult extends SpeedConfig {
+  kernelSet: string;
   msPerBatchMedian: number;
   msPerBatchMin: number;
   ledgerBytes: number;
   peakRssBytes: number;
   samplesPerSecond: number;
-  batchesTimed: number;
+}
+
+/** The data a model is timed on: real MNIST for MNIST-shaped models, synthetic CIFAR otherwise. */
+export function benchData(model: string, batch: number): DataSplit {
+  const spec = modelSpec(model);
+  return spec.input.c === 3 ? loadData('synthetic-cifar', { limitTrain: Math.max(1000, 2 * batch), limitTest: 10 }) : loadData('mnist');
+}
+
+/** Time one configuration in this process. */
+export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
+  const spec = modelSpec(c.model);
+  const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
+  new Rng(1).shuffle(order);
+  const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads });
+  const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
+  const times: number[] = [];
+  for (let s = 0; s < c.warmup + c.repeats; s++) {
+    const offset = (s * c.batch) % (order.length - c.batch + 1);
+    const t0 = performance.now();
+    net.computeGradients(data.train, order, offset, c.batch);
+    opt.update(1e-3);
+    if (s >= c.warmup) times.push(performance.now() - t0);
+  }
+  net.dispose();
+  const med = median(times);
+  return {
+    ...c,
+    kernelSet: net.kernels.name,
+    msPerBatchMedian: med,
+    msPerBatchMin: Math.min(...times),
+    ledgerBytes: net.ledger.totalBytes,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    samplesPerSecond: (1000 * c.batch) / med,
+  };
 }
 
 export interface SpeedOptions {
-  model: string;
+  models: string[];
   recipes: string[];
   batches: number[];
   kernels: string[];
@@ -33,45 +76,21 @@ export interface SpeedOptions {
   warmup: number;
 }
 
-export function runSpeedSuite(opts: SpeedOptions, data: DataSplit, onResult?: (r: SpeedResult) => void): SpeedResult[] {
-  const spec = modelSpec(opts.model);
+/** Every configuration, each in a child process (bench/speed-child.js). */
+export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) => void): SpeedResult[] {
+  const child = fileURLToPath(new URL('./speed-child.js', import.meta.url));
   const results: SpeedResult[] = [];
-  const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
-  new Rng(1).shuffle(order);
-  for (const kernelName of opts.kernels)
-    for (const threads of kernelName === 'reference' ? [1] : opts.threads)
-    for (const batch of opts.batches)
-      for (const recipe of opts.recipes) {
-        const kernels = selectKernels(kernelName);
-        const net = new Network({ spec, recipe: PRESETS[recipe], batch, kernels, seed: 1, threads });
-        const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
-        const times: number[] = [];
-        const peakBefore = process.resourceUsage().maxRSS;
-        for (let s = 0; s < opts.warmup + opts.repeats; s++) {
-          const offset = ((s * batch) % (order.length - batch)) | 0;
-          const t0 = performance.now();
-          net.computeGradients(data.train, order, offset, batch);
-          opt.update(1e-3);
-          if (s >= opts.warmup) times.push(performance.now() - t0);
-        }
-        const med = median(times);
-        const r: SpeedResult = {
-          model: spec.name,
-          recipe,
-          batch,
-          kernels: kernels.name,
-          threads,
-          msPerBatchMedian: med,
-          msPerBatchMin: Math.min(...times),
-          ledgerBytes: net.ledger.totalBytes,
-          // the process peak so far: it only grows, so later rows include earlier configurations
-          peakRssBytes: Math.max(peakBefore, process.resourceUsage().maxRSS) * 1024,
-          samplesPerSecond: (1000 * batch) / med,
-          batchesTimed: times.length,
-        };
-        net.dispose();
-        results.push(r);
-        onResult?.(r);
-      }
+  for (const model of opts.models)
+    for (const kernels of opts.kernels)
+      for (const threads of kernels === 'reference' ? [1] : opts.threads)
+        for (const batch of opts.batches)
+          for (const recipe of opts.recipes) {
+            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup };
+            const run = spawnSync(process.execPath, [child, JSON.stringify(config)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+            if (run.status !== 0) throw new Error(`speed benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim()}`);
+            const r = JSON.parse(run.stdout) as SpeedResult;
+            results.push(r);
+            onResult?.(r);
+          }
   return results;
 }

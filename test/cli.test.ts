@@ -117,3 +117,23 @@ t.test('a kill during a checkpoint write leaves the previous checkpoint intact; 
   t.same(rep.history.map((h: { epoch: number }) => h.epoch), [1, 2]);
   t.notOk(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the next write removed the dead writer\'s temp file');
 });
+
+t.test('bench suites print tables and write JSON results', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bench-'));
+  const mem = run(['bench', '--suite', 'memory', '--model', 'mlp,cnv', '--batches', '40', '--json', '--out', join(dir, 'm.json')]);
+  t.equal(mem.status, 0, mem.stderr);
+  const m = JSON.parse(mem.stdout);
+  t.equal(m.results.length, 4);
+  for (const r of m.results) t.equal(r.modeledBytes, r.ledgerBytes, `${r.model} ${r.recipe}: modeled == ledger`);
+  t.same(JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8')).results, m.results);
+  const speed = run(['bench', '--suite', 'speed', '--model', 'mlp', '--batches', '20', '--recipes', 'low-memory', '--kernels', 'reference,wasm', '--threads', '1,2', '--repeats', '2', '--warmup', '0', '--out', join(dir, 's.json')]);
+  t.equal(speed.status, 0, speed.stderr);
+  t.match(speed.stdout, /ms\/batch \(median\)/);
+  const s = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
+  t.same(s.results.map((r: { kernelSet: string; threads: number }) => `${r.kernelSet}/${r.threads}`), ['reference/1', 'wasm-simd/1', 'wasm-simd/2']);
+  for (const r of s.results) t.ok(r.msPerBatchMedian > 0 && r.peakRssBytes > r.ledgerBytes, 'timed, with its own peak RSS');
+  t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
+  const bad = run(['bench', '--suite', 'fastest']);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels\)/);
+});

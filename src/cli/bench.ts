@@ -4,15 +4,14 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
-import { runSpeedSuite, type SpeedResult } from '../../bench/speed.js';
+import { runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
-import { loadData } from '../data/registry.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
-import { positiveInt } from './options.js';
+import { nonNegativeInt, positiveInt } from './options.js';
 
 const SUITES = ['speed', 'memory', 'kernels'];
 
@@ -37,7 +36,7 @@ export function benchCommand(): Command {
     .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
-    .option('--warmup <n>', 'untimed batches first (speed)', positiveInt, 3)
+    .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
     .action((o) => {
@@ -46,24 +45,15 @@ export function benchCommand(): Command {
       let results: object[];
       let table: string;
       if (suite === 'speed') {
-        const rows: SpeedResult[] = [];
-        for (const model of o.model) {
-          const spec = MODELS[model];
-          // image models get CIFAR-shaped synthetic data; MNIST-shaped ones the real MNIST
-          const data = spec.input.c === 3 ? loadData('synthetic-cifar', { limitTrain: 1000, limitTest: 10 }) : loadData('mnist');
-          rows.push(
-            ...runSpeedSuite(
-              { model, recipes: o.recipes, batches: o.batches, kernels: o.kernels, threads: o.threads, repeats: o.repeats, warmup: o.warmup },
-              data,
-              (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch} (${r.kernels}, ${r.threads} thr): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
-            ),
-          );
-        }
+        const rows = runSpeedSuite(
+          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: o.kernels, threads: o.threads, repeats: o.repeats, warmup: o.warmup },
+          (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch} (${r.kernelSet}, ${r.threads} thr): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
+        );
         results = rows;
         table = formatTable(
           ['model', 'recipe', 'batch', 'kernels', 'threads', 'ms/batch (median)', 'min', 'samples/s', 'ledger MiB', 'peak RSS MiB'],
           rows.map((r) => [
-            r.model, r.recipe, r.batch, r.kernels, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
+            r.model, r.recipe, r.batch, r.kernelSet, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
