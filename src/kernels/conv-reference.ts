@@ -5,35 +5,44 @@ import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
 import { KERNEL, TAPS, type ConvGeometry } from './conv-geometry.js';
 
-/** Calls f(tap, iy, ix) for every in-bounds tap of output pixel (oy, ox). */
-function forTaps(g: ConvGeometry, oy: number, ox: number, f: (tap: number, pixel: number) => void): void {
+/**
+ * The in-bounds taps of output pixel (oy, ox): fills taps[] with tap indices and pixels[] with
+ * input pixel indices; returns how many.
+ */
+function taps(g: ConvGeometry, oy: number, ox: number, tapOut: Int32Array, pixOut: Int32Array): number {
+  let n = 0;
   for (let ky = 0; ky < KERNEL; ky++) {
     const iy = oy + ky - g.pad;
     if (iy < 0 || iy >= g.hi) continue;
     for (let kx = 0; kx < KERNEL; kx++) {
       const ix = ox + kx - g.pad;
       if (ix < 0 || ix >= g.wi) continue;
-      f(ky * KERNEL + kx, iy * g.wi + ix);
+      tapOut[n] = ky * KERNEL + kx;
+      pixOut[n++] = iy * g.wi + ix;
     }
   }
+  return n;
 }
+
+// scratch for taps(): nine entries, never more
+const TAP = new Int32Array(TAPS);
+const PIX = new Int32Array(TAPS);
 
 /** y[ho·wo × co] = conv(X̂ bits, Ŵ bits). */
 export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void {
   const wpc = wordsFor(g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
       const yo = (oy * g.wo + ox) * g.co;
       for (let c = 0; c < g.co; c++) {
         let diff = 0;
-        let valid = 0;
-        forTaps(g, oy, ox, (tap, p) => {
-          const xo = p * wpc;
-          const wo = (c * TAPS + tap) * wpc;
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * wpc;
+          const wo = (c * TAPS + TAP[t]) * wpc;
           for (let k = 0; k < wpc; k++) diff += popcount32(x[xo + k] ^ w[wo + k]);
-          valid += g.ci;
-        });
-        y[yo + c] = valid - 2 * diff;
+        }
+        y[yo + c] = nt * g.ci - 2 * diff;
       }
     }
 }
@@ -43,14 +52,15 @@ export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floa
   const wpc = wordsFor(g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
       const yo = (oy * g.wo + ox) * g.co;
       for (let c = 0; c < g.co; c++) {
         let s = 0;
-        forTaps(g, oy, ox, (tap, p) => {
-          const xo = p * g.ci;
-          const wo = (c * TAPS + tap) * wpc;
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * g.ci;
+          const wo = (c * TAPS + TAP[t]) * wpc;
           for (let ci = 0; ci < g.ci; ci++) s += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? x[xo + ci] : -x[xo + ci];
-        });
+        }
         y[yo + c] = s;
       }
     }
@@ -62,15 +72,16 @@ export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Flo
   dx.fill(0, 0, g.hi * g.wi * g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
       const yo = (oy * g.wo + ox) * g.co;
       for (let c = 0; c < g.co; c++) {
         const d = dy[yo + c];
         if (d === 0) continue;
-        forTaps(g, oy, ox, (tap, p) => {
-          const xo = p * g.ci;
-          const wo = (c * TAPS + tap) * wpc;
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * g.ci;
+          const wo = (c * TAPS + TAP[t]) * wpc;
           for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
-        });
+        }
       }
     }
 }
@@ -83,20 +94,21 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
   const wpc = wordsFor(g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
       const yo = (oy * g.wo + ox) * count;
       for (let c = 0; c < count; c++) {
         const d = dy[yo + c];
         if (d === 0) continue;
-        forTaps(g, oy, ox, (tap, p) => {
-          const wo = (c * TAPS + tap) * g.ci;
+        for (let t = 0; t < nt; t++) {
+          const wo = (c * TAPS + TAP[t]) * g.ci;
           if (xBits) {
-            const xo = p * wpc;
+            const xo = PIX[t] * wpc;
             for (let ci = 0; ci < g.ci; ci++) dw[wo + ci] += (x[xo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
           } else {
-            const xo = p * g.ci;
+            const xo = PIX[t] * g.ci;
             for (let ci = 0; ci < g.ci; ci++) dw[wo + ci] += d * x[xo + ci];
           }
-        });
+        }
       }
     }
 }
