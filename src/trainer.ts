@@ -10,6 +10,7 @@ import { inputFeatures, modelSpec } from './model/spec.js';
 import { Adam } from './optim/adam.js';
 import type { Recipe } from './recipe.js';
 import { Rng } from './rng.js';
+import { parseLrSchedule } from './lr-schedule.js';
 
 export interface TrainConfig {
   model: string;
@@ -26,6 +27,8 @@ export interface TrainConfig {
   checkpoint?: string;
   /** Continue from `checkpoint`. */
   resume?: boolean;
+  /** Learning rate as an expression of the (0-based) epoch, e.g. "1e-3 * 0.5^floor(epoch/2)"; replaces halving on plateau. */
+  lrSchedule?: string;
   /** Epochs without a training-loss improvement before the learning rate is halved. */
   plateauPatience?: number;
   /** Random shift and horizontal flip of training images. */
@@ -100,6 +103,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
   checkFits(modeled, data, cfg.ramBudget);
 
+  const schedule = cfg.lrSchedule ? parseLrSchedule(cfg.lrSchedule) : null;
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
   const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment, threads: cfg.threads ?? availableParallelism() });
   const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
@@ -112,6 +116,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const batchMs: number[] = [];
   for (let epoch = state.epoch + 1; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
+    if (schedule) state.lr = schedule.at(epoch - 1);
     for (let i = 0; i < order.length; i++) order[i] = i;
     state.rng.shuffle(order);
     const batches = Math.ceil(order.length / cfg.batch);
@@ -154,7 +159,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     if (trainLoss < state.best * (1 - 1e-4)) {
       state.best = trainLoss;
       state.bad = 0;
-    } else if (++state.bad >= patience) {
+    } else if (++state.bad >= patience && !schedule) {
       state.lr /= 2;
       state.bad = 0;
     }

@@ -1,0 +1,33 @@
+// Learning-rate schedules as expressions of the epoch (DESIGN: "--lr '1e-3 * 0.5^floor(epoch/50)'"),
+// evaluated by mathjs, which only does mathematics: no access to JavaScript, files or the network.
+import { compile, type EvalFunction } from 'mathjs';
+
+export class ScheduleError extends Error {}
+
+export interface LrSchedule {
+  readonly expression: string;
+  /** Learning rate for an epoch (0-based). */
+  at(epoch: number): number;
+}
+
+export function parseLrSchedule(expression: string): LrSchedule {
+  let code: EvalFunction;
+  try {
+    code = compile(expression);
+  } catch (e) {
+    throw new ScheduleError(`learning-rate schedule "${expression}" does not parse: ${(e as Error).message}`);
+  }
+  const at = (epoch: number): number => {
+    let v: unknown;
+    try {
+      v = code.evaluate({ epoch });
+    } catch (e) {
+      throw new ScheduleError(`learning-rate schedule "${expression}" fails at epoch ${epoch}: ${(e as Error).message}`);
+    }
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new ScheduleError(`learning-rate schedule "${expression}" gives ${String(v)} at epoch ${epoch}: it must be a positive number`);
+    return v;
+  };
+  at(0); // fail before training starts
+  return { expression, at };
+}
