@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { benchCommand } from './bench.js';
+import { planCommand } from './plan.js';
 import { trainCommand } from './train.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -11,7 +12,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .exitOverride()
     .addCommand(trainCommand().exitOverride())
-    .addCommand(benchCommand().exitOverride());
+    .addCommand(benchCommand().exitOverride())
+    .addCommand(planCommand().exitOverride());
   try {
     await program.parseAsync(argv);
     return 0;

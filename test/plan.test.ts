@@ -1,0 +1,57 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import t from 'tap';
+import { modelMemory } from '../src/model/memory-model.js';
+import { MODELS } from '../src/model/spec.js';
+import { knobSavings, largestBatch, planBatches } from '../src/planner.js';
+import { PRESETS } from '../src/recipe.js';
+import { parseBytes } from '../src/units.js';
+
+t.test('sizes', async (t) => {
+  t.equal(parseBytes('512MiB'), 512 * 2 ** 20);
+  t.equal(parseBytes('1.5 GB'), 1.5e9);
+  t.equal(parseBytes('300000'), 300000);
+  t.equal(parseBytes('2 KiB'), 2048);
+  t.throws(() => parseBytes('10kg'), /"10kg" is not a size/);
+  t.throws(() => parseBytes('-5 MiB'), /not a (positive )?size/);
+});
+
+t.test('the largest batch fits and one more does not', async (t) => {
+  for (const model of ['mlp', 'cnv'])
+    for (const [name, recipe] of Object.entries(PRESETS)) {
+      const budget = 64 * 2 ** 20;
+      const b = largestBatch(MODELS[model], recipe, budget);
+      if (b === 0) {
+        t.ok(modelMemory(MODELS[model], recipe, 1).total > budget, `${model} ${name}: nothing fits`);
+        continue;
+      }
+      t.ok(modelMemory(MODELS[model], recipe, b).total <= budget, `${model} ${name}: batch ${b} fits`);
+      t.ok(modelMemory(MODELS[model], recipe, b + 1).total > budget, `${model} ${name}: batch ${b + 1} does not`);
+    }
+  const plans = planBatches(MODELS.cnv, PRESETS, 256 * 2 ** 20);
+  t.ok(plans[1].largestBatch > 4 * plans[0].largestBatch, 'low-memory fits more than 4x the batch on CNV');
+  t.equal(largestBatch(MODELS.binarynet, PRESETS.standard, 2 ** 20), 0, 'too small a budget fits nothing');
+});
+
+t.test('knob savings: each knob alone, from standard', async (t) => {
+  const k = knobSavings(MODELS.mlp, 100);
+  const by = Object.fromEntries(k.map((s) => [s.knob, s]));
+  // dW 1-bit: 399,872 weights from 32 bits to 1 bit (rows padded to words)
+  t.ok(by.dw.savedBytes > 399872 * 3.8 && by.dw.savedBytes < 399872 * 4, `dw saves ${by.dw.savedBytes} bytes`);
+  t.equal(by.moments.savedBytes, 2 * (399872 * 2), 'fp16 Adam moments halve 2 × 4 bytes per binary weight');
+  t.ok(k.every((s, i) => i === 0 || k[i - 1].savedBytes >= s.savedBytes), 'sorted by saving');
+});
+
+t.test('plan CLI', async (t) => {
+  const cli = join(process.cwd(), 'build/src/cli/main.js');
+  const r = spawnSync(process.execPath, [cli, 'plan', '--model', 'cnv', '--ram', '512MiB', '--json'], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  t.equal(p.ramBytes, 512 * 2 ** 20);
+  t.same(p.batches.map((b: { recipe: string }) => b.recipe), ['standard', 'low-memory']);
+  const human = spawnSync(process.execPath, [cli, 'plan', '--ram', '4MiB'], { encoding: 'utf8' });
+  t.match(human.stdout, /standard\s+does not fit/);
+  const bad = spawnSync(process.execPath, [cli, 'plan', '--ram', 'lots'], { encoding: 'utf8' });
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /"lots" is not a size/);
+});
