@@ -53,3 +53,24 @@ export class BinaryWeights {
     }
   }
 }
+
+/** What dense and conv layers share: one binary weight tensor, its parameter and its state. */
+export abstract class BinaryWeightLayer {
+  abstract readonly weights: BinaryWeights;
+
+  get latent(): ParamStore {
+    return this.weights.latent;
+  }
+  get wbits(): Uint32Array {
+    return this.weights.bits;
+  }
+  get grad(): ParamGrad {
+    return this.weights.grad;
+  }
+  params(): Param[] {
+    return [this.weights.param];
+  }
+  state() {
+    return { W: this.weights.latent.raw };
+  }
+}

@@ -8,10 +8,10 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { readExamplePixels, type Activation, type Layer, type Param, type Workspace } from './layer.js';
-import { BinaryWeights } from './binary-weights.js';
+import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
-export class ConvLayer implements Layer {
+export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'conv';
   readonly rowsPerExample: number;
   readonly weights: BinaryWeights;
@@ -26,27 +26,10 @@ export class ConvLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
+    super();
     this.rowsPerExample = g.hi * g.wi;
     // one packed row per (output channel, tap), its bits along input channels
     this.weights = new BinaryWeights(name, g.co * TAPS, g.ci, TAPS * g.ci, recipe, ledger, rng);
-  }
-
-  get latent() {
-    return this.weights.latent;
-  }
-  get wbits() {
-    return this.weights.bits;
-  }
-  get grad() {
-    return this.weights.grad;
-  }
-
-  params(): Param[] {
-    return [this.weights.param];
-  }
-
-  state() {
-    return { W: this.latent.raw };
   }
 
   /** Example b of the input, as the kernels take it (a view, or pixels decoded to chunkX). */

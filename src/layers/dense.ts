@@ -5,11 +5,10 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import type { Activation, Layer, Param, Workspace } from './layer.js';
-import { readExamplePixels } from './layer.js';
-import { BinaryWeights } from './binary-weights.js';
+import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
-export class DenseLayer implements Layer {
+export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'dense';
   readonly rowsPerExample = 1;
   readonly weights: BinaryWeights;
@@ -25,25 +24,8 @@ export class DenseLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
+    super();
     this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng);
-  }
-
-  get latent() {
-    return this.weights.latent;
-  }
-  get wbits() {
-    return this.weights.bits;
-  }
-  get grad() {
-    return this.weights.grad;
-  }
-
-  params(): Param[] {
-    return [this.weights.param];
-  }
-
-  state() {
-    return { W: this.latent.raw };
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
