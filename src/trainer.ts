@@ -6,7 +6,9 @@ import type { DataSplit } from './data/dataset.js';
 import { selectKernels } from './kernels/select.js';
 import { modelMemory, type MemoryModel } from './model/memory-model.js';
 import { Network } from './model/network.js';
-import { inputFeatures, modelSpec } from './model/spec.js';
+import { inputFeatures, modelSpec, type ModelSpec } from './model/spec.js';
+import { probeDevice } from '../device/probe.js';
+import { largestBatch } from './planner.js';
 import { Adam } from './optim/adam.js';
 import type { Recipe } from './recipe.js';
 import { Rng } from './rng.js';
@@ -85,14 +87,27 @@ function validate(cfg: TrainConfig, data: DataSplit): void {
   if (cfg.resume && !cfg.checkpoint) throw new TrainingError('resume needs a checkpoint file');
 }
 
-/** Refuse before starting when the engine's buffers plus the data set cannot fit. */
-export function checkFits(modeled: MemoryModel, data: DataSplit, budget = freemem()): void {
-  const dataBytes = data.train.images.byteLength + data.test.images.byteLength;
-  const need = modeled.total + dataBytes;
-  if (need > budget)
-    throw new TrainingError(
-      `this run needs ${(need / 2 ** 20).toFixed(1)} MiB (model ${(modeled.total / 2 ** 20).toFixed(1)} MiB + data ${(dataBytes / 2 ** 20).toFixed(1)} MiB) but only ${(budget / 2 ** 20).toFixed(1)} MiB is available: use a smaller --batch or the low-memory recipe`,
-    );
+/** Memory this process can still use: the device's MemAvailable, else the OS's free memory. */
+export function availableMemory(): number {
+  return probeDevice().memAvailableBytes ?? freemem();
+}
+
+/**
+ * Refuse before starting when the engine's buffers plus what the process already holds (Node.js,
+ * the loaded data set) exceed the memory available; name the largest batch that would fit.
+ */
+export function checkFits(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean; budget?: number } = {}): void {
+  const budget = opts.budget ?? availableMemory();
+  const engine = modelMemory(spec, recipe, batch, { augment: opts.augment }).total;
+  const runtime = process.memoryUsage().rss;
+  if (engine + runtime <= budget) return;
+  const fits = largestBatch(spec, recipe, budget - runtime);
+  const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  throw new TrainingError(
+    `this run needs ${MiB(engine + runtime)} (engine buffers ${MiB(engine)} + ${MiB(runtime)} already in use by Node.js and the data set) ` +
+      `but only ${MiB(budget)} is available: ${fits > 0 ? `the largest batch that fits is ${fits}` : 'not even batch 1 fits'}` +
+      `${recipe.actInput === 'float32' ? '; the low-memory recipe needs far less' : ''}`,
+  );
 }
 
 export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
@@ -101,7 +116,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
-  checkFits(modeled, data, cfg.ramBudget);
+  checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget });
 
   const schedule = cfg.lrSchedule ? parseLrSchedule(cfg.lrSchedule) : null;
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { benchCommand } from './bench.js';
 import { planCommand } from './plan.js';
+import { probeCommand } from './probe.js';
 import { trainCommand } from './train.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -13,7 +14,8 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .addCommand(trainCommand().exitOverride())
     .addCommand(benchCommand().exitOverride())
-    .addCommand(planCommand().exitOverride());
+    .addCommand(planCommand().exitOverride())
+    .addCommand(probeCommand().exitOverride());
   try {
     await program.parseAsync(argv);
     return 0;
