@@ -35,6 +35,8 @@ export interface TrainConfig {
   plateauPatience?: number;
   /** Random shift and horizontal flip of training images. */
   augment?: boolean;
+  /** Training batches used to re-estimate batch-norm statistics after each epoch (0 = keep the running averages). */
+  bnRecalibrate?: number;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
 }
@@ -159,6 +161,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     }
     batchMs.push(...epochMs);
     const trainLoss = lossSum / order.length;
+    const recal = cfg.bnRecalibrate ?? 20;
+    if (recal > 0) net.recalibrateBatchNorm(data.train, recal);
     const test = net.evaluate(data.test);
     const record: EpochRecord = {
       epoch,

@@ -90,3 +90,24 @@ t.test('checkpoint files: corruption and truncation are detected', async (t) => 
   writeFileSync(p, 'hello');
   t.throws(() => readCheckpoint(p), new CheckpointError(`${p} is not a bitlearn checkpoint`));
 });
+
+t.test('batch-norm recalibration: statistics of the final weights, whatever the running averages were', async (t) => {
+  const { Network } = await import('../src/model/network.js');
+  const { BatchNormLayer } = await import('../src/layers/batchnorm.js');
+  const { selectKernels } = await import('../src/kernels/select.js');
+  const net = new Network({ spec: MODELS['mnist-conv'], recipe: PRESETS['low-memory'], batch: 50, kernels: selectKernels('reference'), seed: 2 });
+  const bns = net.layers.filter((l): l is InstanceType<typeof BatchNormLayer> => l instanceof BatchNormLayer);
+  net.recalibrateBatchNorm(data.train, 3);
+  const first = bns.map((b) => [Array.from(b.runMean), Array.from(b.runSigma)]);
+  for (const b of bns) {
+    b.runMean.fill(1000);
+    b.runSigma.fill(0.001);
+  }
+  net.recalibrateBatchNorm(data.train, 3);
+  t.same(bns.map((b) => [Array.from(b.runMean), Array.from(b.runSigma)]), first, 'independent of the previous running statistics');
+  // a single batch: the running statistics are exactly that batch's
+  net.recalibrateBatchNorm(data.train, 1);
+  const order = Int32Array.from({ length: 50 }, (_, i) => i);
+  const trainMode = net.computeGradients(data.train, order, 0, 50).correct;
+  t.equal(net.evaluate({ ...data.train, count: 50, images: data.train.images.subarray(0, 50 * 784), labels: data.train.labels.subarray(0, 50) }).accuracy * 50, trainMode, 'inference with them predicts like the batch statistics did');
+});

@@ -27,6 +27,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed (initialisation and shuffling)', nonNegativeInt, 1)
     .option('--lr <x>', 'Adam learning rate (halved when the training loss plateaus)', positiveNumber, 1e-3)
     .option('--lr-schedule <expr>', 'learning rate as an expression of the 0-based epoch, e.g. "1e-3 * 0.5^floor(epoch/2)" (replaces halving on plateau)')
+    .option('--bn-recalibrate <n>', 'after each epoch, re-estimate batch-norm statistics over n training batches with the final weights (0: keep running averages)', nonNegativeInt, 20)
     .option('--patience <n>', 'epochs without improvement before halving the learning rate', positiveInt, 2)
     .option('--kernels <name>', `kernel set (auto, ${kernelNames().join(', ')})`, 'auto')
     .option('--threads <n>', 'kernel threads (default: all cores)', positiveInt)
@@ -58,6 +59,7 @@ export function trainCommand(): Command {
         resume: Boolean(o.resume),
         plateauPatience: o.patience,
         lrSchedule: o.lrSchedule,
+        bnRecalibrate: o.bnRecalibrate,
         augment: Boolean(o.augment),
       };
       const t0 = performance.now();

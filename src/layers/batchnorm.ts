@@ -24,6 +24,13 @@ export class BatchNormLayer implements Layer {
   private readonly xhat: Floats | null;
   private readonly xhatSign: Uint32Array | null;
   private trained = false;
+  /** Batches averaged so far while recalibrating; -1 when training normally. */
+  private calibrated = -1;
+
+  /** Start (true) or end (false) re-estimating the running statistics from scratch. */
+  recalibrate(on: boolean): void {
+    this.calibrated = on ? 0 : -1;
+  }
   private readonly param: Param;
 
   constructor(
@@ -110,10 +117,14 @@ export class BatchNormLayer implements Layer {
     if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
     else packSignRows(y, rows, C, this.xhatSign!);
     for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) y[i * C + c] += beta[c];
+    // running statistics: an exponential average while training, a plain average of the
+    // batches seen while recalibrating (then the stats belong to the final weights only)
+    const keep = this.calibrated >= 0 ? this.calibrated / (this.calibrated + 1) : BN_MOMENTUM;
     for (let c = 0; c < C; c++) {
-      this.runMean[c] = BN_MOMENTUM * this.runMean[c] + (1 - BN_MOMENTUM) * mean[c];
-      this.runSigma[c] = BN_MOMENTUM * this.runSigma[c] + (1 - BN_MOMENTUM) * sigma[c];
+      this.runMean[c] = keep * this.runMean[c] + (1 - keep) * mean[c];
+      this.runSigma[c] = keep * this.runSigma[c] + (1 - keep) * sigma[c];
     }
+    if (this.calibrated >= 0) this.calibrated++;
     this.trained = true;
     return x;
   }

@@ -119,6 +119,26 @@ export class Network {
     return result;
   }
 
+  /**
+   * Re-estimate every batch norm's running statistics as the plain average over `batches`
+   * batches of `data` (in order) with the current weights. Binary weights flip from step to
+   * step, so an exponential average over training steps can describe weights that no longer
+   * exist; inference then needs statistics of the final weights. No weight changes.
+   */
+  recalibrateBatchNorm(data: Dataset, batches: number): void {
+    const bns = this.layers.filter((l): l is BatchNormLayer => l instanceof BatchNormLayer);
+    for (const bn of bns) bn.recalibrate(true);
+    const order = new Int32Array(data.count);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    for (let b = 0; b < batches; b++) {
+      const offset = b * this.batch;
+      const rows = Math.min(this.batch, data.count - offset);
+      if (rows < 2) break;
+      this.forward(data, order, offset, rows, true);
+    }
+    for (const bn of bns) bn.recalibrate(false);
+  }
+
   /** Inference with running batch-norm statistics over a whole data set. */
   evaluate(data: Dataset): { loss: number; accuracy: number } {
     const order = new Int32Array(data.count);
