@@ -12,6 +12,7 @@ import { largestBatch } from './planner.js';
 import { Adam } from './optim/adam.js';
 import type { Recipe } from './recipe.js';
 import { Rng } from './rng.js';
+import type { EnergyMeter } from '../device/meters.js';
 import { parseLrSchedule } from './lr-schedule.js';
 
 export interface TrainConfig {
@@ -37,6 +38,10 @@ export interface TrainConfig {
   augment?: boolean;
   /** Training batches used to re-estimate batch-norm statistics after each epoch (0 = keep the running averages). */
   bnRecalibrate?: number;
+  /** Energy meter measuring each epoch (the region is the epoch's training batches). */
+  meter?: EnergyMeter;
+  /** Seconds of idle baseline measured before training (meters that measure). */
+  idleSeconds?: number;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
 }
@@ -50,6 +55,22 @@ export interface EpochRecord {
   testAccuracy: number;
   msPerBatchMedian: number;
   seconds: number;
+  /** Energy of the epoch's training batches, when a meter is configured. */
+  energy?: EpochEnergy;
+}
+
+export interface EpochEnergy {
+  meter: string;
+  /** false: estimated from a power model, never to be mixed with measurements. */
+  measured: boolean;
+  seconds: number;
+  joules: number | null;
+  netJoules: number | null;
+  joulesPerBatch: number | null;
+  joulesPerSample: number | null;
+  watts: number | null;
+  startNs: string;
+  endNs: string;
 }
 
 export interface TrainHooks {
@@ -131,6 +152,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
 
   const order = new Int32Array(data.train.count);
   const batchMs: number[] = [];
+  const meter = cfg.meter;
+  if (meter && state.epoch < cfg.epochs) await meter.measureIdle(cfg.idleSeconds ?? 3);
   for (let epoch = state.epoch + 1; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     if (schedule) state.lr = schedule.at(epoch - 1);
@@ -141,6 +164,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     let lossSum = 0;
     let correct = 0;
     const epochMs: number[] = [];
+    meter?.start(`epoch ${epoch}`);
     for (let b = 0; b < batches; b++) {
       const offset = b * cfg.batch;
       const rows = Math.min(cfg.batch, order.length - offset);
@@ -159,6 +183,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       hooks.onBatch?.(epoch, b + 1, r.loss);
       if (hooks.onBatch) await new Promise((res) => setImmediate(res)); // let progress output render
     }
+    const reading = meter?.stop();
     batchMs.push(...epochMs);
     const trainLoss = lossSum / order.length;
     const recal = cfg.bnRecalibrate ?? 20;
@@ -174,6 +199,22 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       msPerBatchMedian: median(epochMs),
       seconds: (performance.now() - t0) / 1000,
     };
+    if (meter && reading) {
+      const per = (j: number | null, n: number) => (j === null ? null : j / n);
+      const net_ = reading.netJoules ?? reading.joules;
+      record.energy = {
+        meter: meter.spec,
+        measured: meter.measured,
+        seconds: reading.seconds,
+        joules: reading.joules,
+        netJoules: reading.netJoules,
+        joulesPerBatch: per(net_, epochMs.length),
+        joulesPerSample: per(net_, order.length),
+        watts: reading.watts,
+        startNs: reading.startNs.toString(),
+        endNs: reading.endNs.toString(),
+      };
+    }
     state.history.push(record);
     if (trainLoss < state.best * (1 - 1e-4)) {
       state.best = trainLoss;

@@ -137,3 +137,19 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.equal(bad.status, 2);
   t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels\)/);
 });
+
+t.test('train --meter: energy per epoch, labelled measured or estimated; a missing GPIO is a clear error', async (t) => {
+  const r = run(['train', '--epochs', '1', ...QUICK, '--no-checkpoint', '--meter', 'estimate', '--json']);
+  t.equal(r.status, 0, r.stderr);
+  const e = JSON.parse(r.stdout).history[0].energy;
+  t.equal(e.measured, false, 'an estimate says so');
+  t.equal(e.meter, 'estimate');
+  t.ok(e.joules > 0 && e.joulesPerBatch > 0 && e.joulesPerSample > 0 && e.netJoules <= e.joules);
+  const human = run(['train', '--epochs', '1', ...QUICK, '--no-checkpoint', '--meter', 'estimate']);
+  t.match(human.stdout, /ESTIMATED from a power model, not measured/);
+  if (!existsSync('/sys/class/gpio')) {
+    const bad = run(['train', '--epochs', '1', ...QUICK, '--no-checkpoint', '--meter', 'gpio-pulse:17:0.5']);
+    t.equal(bad.status, 1);
+    t.match(bad.stderr, /GPIO 17 \(sysfs 17\) cannot be used: \/sys\/class\/gpio does not exist/);
+  }
+});

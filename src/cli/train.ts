@@ -8,7 +8,9 @@ import { MODELS, modelSpec } from '../model/spec.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
-import { train } from '../trainer.js';
+import { train, type EpochRecord } from '../trainer.js';
+import { createMeter } from '../../device/meters.js';
+import { onoffProvider } from '../../device/gpio.js';
 import { collect, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
@@ -36,6 +38,8 @@ export function trainCommand(): Command {
     .option('--resume', 'continue from the checkpoint file')
     .option('--limit-train <n>', 'use only the first n training examples', positiveInt)
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
+    .option('--meter <spec>', 'energy meter: gpio-pulse:PIN:JOULES, gpio-trigger:PIN, or estimate[:BOARD] (labelled as an estimate)')
+    .option('--idle-seconds <n>', 'idle baseline measured before training, seconds', nonNegativeInt, 3)
     .option('--out <file>', 'write the run report as JSON to this file')
     .option('--json', 'print the run report as JSON on stdout (progress stays on stderr)')
     .option('--quiet', 'no progress output')
@@ -60,10 +64,17 @@ export function trainCommand(): Command {
         plateauPatience: o.patience,
         lrSchedule: o.lrSchedule,
         bnRecalibrate: o.bnRecalibrate,
+        meter: o.meter ? createMeter(o.meter, () => onoffProvider()) : undefined,
+        idleSeconds: o.idleSeconds,
         augment: Boolean(o.augment),
       };
       const t0 = performance.now();
-      const result = await train(cfg, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));
+      let result: Awaited<ReturnType<typeof train>>;
+      try {
+        result = await train(cfg, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));
+      } finally {
+        cfg.meter?.close();
+      }
       const datasetBytes = data.train.images.byteLength + data.test.images.byteLength;
       const memory = memoryReport(result.network, spec, recipe, datasetBytes);
       const last = result.history[result.history.length - 1];
@@ -73,7 +84,7 @@ export function trainCommand(): Command {
         command: 'train',
         date: new Date().toISOString(),
         machine: { node: process.version, arch: process.arch, platform: process.platform },
-        config: { ...cfg, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
+        config: { ...cfg, meter: o.meter ?? null, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
         weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
         kernels: result.network.kernels.name,
         threads: result.network.kernels.threads ?? 1,
@@ -107,6 +118,7 @@ export function trainCommand(): Command {
             r.msPerBatchMedian.toFixed(1),
           ]),
         ),
+        ...energyLines(result.history),
         '',
         last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
         `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,
@@ -117,6 +129,24 @@ export function trainCommand(): Command {
       if (o.out) lines.push(`run report: ${o.out}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+function energyLines(history: EpochRecord[]): string[] {
+  const e = history.filter((r) => r.energy);
+  if (!e.length) return [];
+  const first = e[0].energy!;
+  const j = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
+  return [
+    '',
+    `Energy per epoch (${first.meter}): ${first.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
+    formatTable(
+      ['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample', 'watts'],
+      e.map((r) => {
+        const x = r.energy!;
+        return [r.epoch, x.seconds.toFixed(1), j(x.joules), j(x.netJoules), j(x.joulesPerBatch, 3), j(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3), j(x.watts)];
+      }),
+    ),
+  ];
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {
