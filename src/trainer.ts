@@ -119,9 +119,14 @@ export function availableMemory(): number {
  * Refuse before starting when the engine's buffers plus what the process already holds (Node.js,
  * the loaded data set) exceed the memory available; name the largest batch that would fit.
  */
-export function checkFits(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean; budget?: number } = {}): void {
+export function checkFits(
+  spec: ModelSpec,
+  recipe: Recipe,
+  batch: number,
+  opts: { augment?: boolean; budget?: number; engineBytes?: number } = {},
+): void {
   const budget = opts.budget ?? availableMemory();
-  const engine = modelMemory(spec, recipe, batch, { augment: opts.augment }).total;
+  const engine = opts.engineBytes ?? modelMemory(spec, recipe, batch, { augment: opts.augment }).total;
   const runtime = process.memoryUsage().rss;
   if (engine + runtime <= budget) return;
   const fits = largestBatch(spec, recipe, budget - runtime);
@@ -139,7 +144,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
-  checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget });
+  checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total });
 
   const schedule = cfg.lrSchedule ? parseLrSchedule(cfg.lrSchedule) : null;
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
