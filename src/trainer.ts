@@ -123,11 +123,11 @@ export function checkFits(
   spec: ModelSpec,
   recipe: Recipe,
   batch: number,
-  opts: { augment?: boolean; budget?: number; engineBytes?: number } = {},
+  opts: { augment?: boolean; budget?: number; engineBytes?: number; runtimeBytes?: number } = {},
 ): void {
   const budget = opts.budget ?? availableMemory();
   const engine = opts.engineBytes ?? modelMemory(spec, recipe, batch, { augment: opts.augment }).total;
-  const runtime = process.memoryUsage().rss;
+  const runtime = opts.runtimeBytes ?? process.memoryUsage().rss;
   if (engine + runtime <= budget) return;
   const fits = largestBatch(spec, recipe, budget - runtime);
   const MiB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;

@@ -7,7 +7,8 @@ import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { MODELS } from '../src/model/spec.js';
-import { train, TrainingError, type TrainConfig } from '../src/trainer.js';
+import { checkFits, train, TrainingError, type TrainConfig } from '../src/trainer.js';
+import { largestBatch } from '../src/planner.js';
 
 const data = loadData('mnist', { limitTrain: 1000, limitTest: 500 });
 const base = (recipe: keyof typeof PRESETS, extra: Partial<TrainConfig> = {}): TrainConfig => ({
@@ -56,9 +57,13 @@ t.test('bad training input is refused before any work', async (t) => {
   await t.rejects(train(base('standard', { batch: 1001 }), data), new TrainingError('batch size 1001 is larger than the training set (1000 examples)'));
   await t.rejects(train(base('standard', { epochs: 0 }), data), /epochs must be a positive integer/);
   await t.rejects(train(base('standard', { ramBudget: 1e6 }), data), /needs .* MiB \(engine buffers .* MiB \+ .* MiB already in use by Node\.js and the data set\) but only 1\.0 MiB is available: not even batch 1 fits; the low-memory recipe needs far less/);
-  // room for the fixed part and a few examples: refused, with the batch that would fit
-  const budget = process.memoryUsage().rss + modelMemory(MODELS.mlp, PRESETS.standard, 1).total + 512 * 1024;
-  await t.rejects(train(base('standard', { ramBudget: budget }), data), /the largest batch that fits is \d+/);
+  // room for the fixed part and a few examples: refused, with the batch that would fit (the
+  // process's own memory is given, so the figure does not drift with the test process's RSS)
+  const runtime = 100 * 2 ** 20;
+  const budget = runtime + modelMemory(MODELS.mlp, PRESETS.standard, 1).total + 512 * 1024;
+  const fits = largestBatch(MODELS.mlp, PRESETS.standard, budget - runtime);
+  t.ok(fits >= 1 && fits < 50, `${fits} examples fit`);
+  t.throws(() => checkFits(MODELS.mlp, PRESETS.standard, 50, { budget, runtimeBytes: runtime }), new RegExp(`the largest batch that fits is ${fits}\\b`));
   await t.rejects(train(base('standard', { model: 'resnet' }), data), /unknown model "resnet"/);
 });
 
