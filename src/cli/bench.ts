@@ -1,7 +1,6 @@
 // `bitlearn bench`: benchmark suites, a readable table and a JSON result file per run.
 import { Command, InvalidArgumentError } from 'commander';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeJsonAtomic } from '../atomic-write.js';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
 import { runSpeedSuite } from '../../bench/speed.js';
@@ -76,9 +75,7 @@ export function benchCommand(): Command {
       }
       const report = { suite, date: new Date().toISOString(), machine: machineInfo(), results };
       const out = o.out ?? `bench/results/${suite}-${report.date.replace(/[:.]/g, '-')}.json`;
-      mkdirSync(dirname(out), { recursive: true });
-      writeFileSync(`${out}.tmp-${process.pid}`, JSON.stringify(report, null, 2) + '\n');
-      renameSync(`${out}.tmp-${process.pid}`, out);
+      writeJsonAtomic(out, report);
       if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
       else process.stdout.write(`${table}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; times are medians\nresults: ${out}\n`);
     });

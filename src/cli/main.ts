@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { benchCommand } from './bench.js';
+import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
 import { probeCommand } from './probe.js';
 import { trainCommand } from './train.js';
@@ -15,7 +16,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(trainCommand().exitOverride())
     .addCommand(benchCommand().exitOverride())
     .addCommand(planCommand().exitOverride())
-    .addCommand(probeCommand().exitOverride());
+    .addCommand(probeCommand().exitOverride())
+    .addCommand(exportCommand().exitOverride());
   try {
     await program.parseAsync(argv);
     return 0;

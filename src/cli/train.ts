@@ -1,7 +1,6 @@
 // `bitlearn train`: train a model, print the accuracy / time / memory report.
 import { Command } from 'commander';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS, modelSpec } from '../model/spec.js';
@@ -147,11 +146,4 @@ function energyLines(history: EpochRecord[]): string[] {
       }),
     ),
   ];
-}
-
-function writeJsonAtomic(path: string, value: unknown): void {
-  mkdirSync(dirname(path) || '.', { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
 }

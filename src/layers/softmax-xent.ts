@@ -17,8 +17,11 @@ export class SoftmaxCrossEntropy {
     this.probs = ledger.floats(batch * classes, 'workspace', 'softmax', 'probabilities');
   }
 
-  /** Mean loss and number of correct predictions; keeps probabilities for backward. */
-  forward(x: Activation, labels: Uint8Array, rows: number): { loss: number; correct: number } {
+  /**
+   * Mean loss and number of correct predictions; keeps probabilities for backward. With
+   * `predicted`, the arg-max class of row i is written to predicted[i].
+   */
+  forward(x: Activation, labels: Uint8Array, rows: number, predicted?: Int32Array): { loss: number; correct: number } {
     if (x.kind !== 'float' || x.cols !== this.classes)
       throw new Error(`softmax: expected float logits with ${this.classes} columns`);
     const K = this.classes;
@@ -46,6 +49,7 @@ export class SoftmaxCrossEntropy {
       const y = labels[i];
       loss -= z[i * K + y] - max - Math.log(sum);
       if (arg === y) correct++;
+      if (predicted) predicted[i] = arg;
     }
     this.labels = labels;
     return { loss: loss / rows, correct };

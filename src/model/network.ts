@@ -99,10 +99,10 @@ export class Network {
     for (const p of this.params()) p.afterUpdate?.();
   }
 
-  private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean): StepResult {
+  private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean, predicted?: Int32Array): StepResult {
     let a = this.input.load(data, order, offset, rows, training);
     for (const layer of this.layers) a = layer.forward(a, rows * layer.rowsPerExample, training);
-    return this.loss.forward(a, this.input.labels, rows);
+    return this.loss.forward(a, this.input.labels, rows, predicted);
   }
 
   /** Forward and backward on examples order[offset .. offset+rows): gradients land in the params. */
@@ -139,15 +139,18 @@ export class Network {
     for (const bn of bns) bn.recalibrate(false);
   }
 
-  /** Inference with running batch-norm statistics over a whole data set. */
-  evaluate(data: Dataset): { loss: number; accuracy: number } {
+  /**
+   * Inference with running batch-norm statistics over a whole data set; with `predicted`
+   * (data.count entries), each example's predicted class is written there.
+   */
+  evaluate(data: Dataset, predicted?: Int32Array): { loss: number; accuracy: number } {
     const order = new Int32Array(data.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
     let loss = 0;
     let correct = 0;
     for (let off = 0; off < data.count; off += this.batch) {
       const rows = Math.min(this.batch, data.count - off);
-      const r = this.forward(data, order, off, rows, false);
+      const r = this.forward(data, order, off, rows, false, predicted?.subarray(off, off + rows));
       loss += r.loss * rows;
       correct += r.correct;
     }

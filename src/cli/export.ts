@@ -1,0 +1,63 @@
+// `bitlearn export`: a trained checkpoint as a TF.js LayersModel (model.json + weights.bin).
+import { Command, InvalidArgumentError } from 'commander';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
+import { loadData, DATA_SETS } from '../data/registry.js';
+import { modelJson, tfjsArtifacts } from '../export/tfjs.js';
+import { checkExport } from '../export/verify.js';
+import { loadTrainedNetwork } from '../model/load.js';
+import { VERSION } from '../version.js';
+import { positiveInt } from './options.js';
+
+const FORMATS = ['tfjs'];
+
+export function exportCommand(): Command {
+  return new Command('export')
+    .description('export a trained checkpoint as a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is)')
+    .argument('<checkpoint>', 'training checkpoint (bitlearn train --checkpoint)')
+    .option('--format <name>', `export format (${FORMATS.join(', ')})`, (v) => {
+      if (!FORMATS.includes(v)) throw new InvalidArgumentError(`unknown format "${v}" (available: ${FORMATS.join(', ')})`);
+      return v;
+    }, 'tfjs')
+    .option('--out <dir>', 'output directory (model.json and weights.bin)', 'export')
+    .option('--verify', "load the export with tf.loadLayersModel and compare its predictions with bitlearn's on the test set")
+    .option('--data <name>', `data set for --verify (${DATA_SETS.join(', ')})`, 'mnist')
+    .option('--data-dir <dir>', 'directory with the data set files')
+    .option('--limit-test <n>', 'verify on the first n test examples', positiveInt)
+    .option('--json', 'print the result as JSON')
+    .action(async (ckpt: string, o) => {
+      const loaded = loadTrainedNetwork(ckpt);
+      tf.env().set('PROD', true); // no console banner about tfjs-node
+      await tf.setBackend('cpu');
+      const artifacts = await tfjsArtifacts(loaded.network, loaded.spec);
+      // weights first: a model.json never points at weights that are not there
+      writeFileAtomic(join(o.out, 'weights.bin'), new Uint8Array(artifacts.weightData));
+      writeJsonAtomic(join(o.out, 'model.json'), modelJson(artifacts, 'weights.bin', `bitlearn ${VERSION}`));
+      const result: Record<string, unknown> = {
+        checkpoint: ckpt,
+        model: loaded.spec.name,
+        recipe: loaded.recipeName,
+        epoch: loaded.epoch,
+        format: o.format,
+        files: [join(o.out, 'model.json'), join(o.out, 'weights.bin')],
+        weightBytes: artifacts.weightData.byteLength,
+      };
+      if (o.verify) {
+        const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
+        result.verify = await checkExport(artifacts, loaded.network, loaded.spec, data.test);
+      }
+      loaded.network.dispose();
+      if (o.json) {
+        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        return;
+      }
+      const lines = [`exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`];
+      const v = result.verify as Awaited<ReturnType<typeof checkExport>> | undefined;
+      if (v)
+        lines.push(
+          `verify on ${v.examples} test examples: TF.js and bitlearn agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy TF.js ${(100 * v.tfjsAccuracy).toFixed(2)}%, bitlearn ${(100 * v.bitlearnAccuracy).toFixed(2)}%`,
+        );
+      process.stdout.write(lines.join('\n') + '\n');
+    });
+}

@@ -1,0 +1,30 @@
+// A trained network rebuilt from a training checkpoint (for export and inference).
+import { CheckpointError, readCheckpoint, restoreTensor } from '../checkpoint.js';
+import { selectKernels } from '../kernels/select.js';
+import { validateRecipe, type Recipe } from '../recipe.js';
+import { Network } from './network.js';
+import { modelSpec, type ModelSpec } from './spec.js';
+
+export interface LoadedModel {
+  network: Network;
+  spec: ModelSpec;
+  recipe: Recipe;
+  recipeName: string;
+  epoch: number;
+}
+
+/** Inference batch: the buffers are sized for it, and it does not change any result. */
+const EVAL_BATCH = 100;
+
+export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel {
+  const ck = readCheckpoint(path);
+  const m = ck.meta as Record<string, any>;
+  if (m.format !== 'bitlearn-train') throw new CheckpointError(`${path} is not a bitlearn training checkpoint`);
+  const spec = modelSpec(String(m.model));
+  const recipe = m.recipe as Recipe;
+  validateRecipe(recipe);
+  const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });
+  for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);
+  network.refreshDerived();
+  return { network, spec, recipe, recipeName: String(m.recipeName), epoch: Number(m.epoch) };
+}
