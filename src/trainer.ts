@@ -71,6 +71,9 @@ export interface EpochEnergy {
   watts: number | null;
   startNs: string;
   endNs: string;
+  /** Wall-clock bounds of the region (ms since 1970), to line up with an external logger's CSV. */
+  startUnixMs: number;
+  endUnixMs: number;
 }
 
 export interface TrainHooks {
@@ -169,6 +172,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     let lossSum = 0;
     let correct = 0;
     const epochMs: number[] = [];
+    const startUnixMs = Date.now();
     meter?.start(`epoch ${epoch}`);
     for (let b = 0; b < batches; b++) {
       const offset = b * cfg.batch;
@@ -189,6 +193,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       if (hooks.onBatch) await new Promise((res) => setImmediate(res)); // let progress output render
     }
     const reading = meter?.stop();
+    const endUnixMs = Date.now();
     batchMs.push(...epochMs);
     const trainLoss = lossSum / order.length;
     const recal = cfg.bnRecalibrate ?? 20;
@@ -218,6 +223,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
         watts: reading.watts,
         startNs: reading.startNs.toString(),
         endNs: reading.endNs.toString(),
+        startUnixMs,
+        endUnixMs,
       };
     }
     state.history.push(record);

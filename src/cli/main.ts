@@ -6,6 +6,7 @@ import { benchCommand } from './bench.js';
 import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
 import { probeCommand } from './probe.js';
+import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -17,7 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(benchCommand().exitOverride())
     .addCommand(planCommand().exitOverride())
     .addCommand(probeCommand().exitOverride())
-    .addCommand(exportCommand().exitOverride());
+    .addCommand(exportCommand().exitOverride())
+    .addCommand(reportCommand().exitOverride());
   try {
     await program.parseAsync(argv);
     return 0;

@@ -1,0 +1,138 @@
+// The run report for people: one self-contained HTML page with SVG charts (no scripts, no
+// network), or a Markdown summary with the same figures as tables.
+import { CATEGORIES } from '../ledger.js';
+import type { LayerSeries, RunReport } from './run-report.js';
+import { barChart, lineChart, type Series } from './svg.js';
+
+const KiB = 1024;
+const pct = (v: number) => (100 * v).toFixed(2);
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const sumBytes = (b: Record<string, number> | undefined) => (b ? CATEGORIES.reduce((s, c) => s + (b[c] ?? 0), 0) : 0);
+
+function summaryRows(r: RunReport): [string, string][] {
+  const m = r.memory;
+  return [
+    ['model / data', `${r.config.model} on ${r.config.data}`],
+    ['recipe', r.config.recipeName],
+    ['batch / epochs / seed', `${r.config.batch} / ${r.history.length} of ${r.config.epochs} / ${r.config.seed}`],
+    ['kernels', `${r.kernels} (${r.threads} thread${r.threads > 1 ? 's' : ''})`],
+    ['test accuracy', r.final ? `${pct(r.final.testAccuracy)}%` : '-'],
+    ['time per batch (median)', `${r.timing.msPerBatchMedian.toFixed(1)} ms over ${r.timing.batchesTimed} batches`],
+    ['engine memory (ledger = modeled)', `${(m.ledger.total / KiB).toFixed(1)} KiB (modeled ${(m.modeled.total / KiB).toFixed(1)} KiB)`],
+    ['process peak RSS', `${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB`],
+    ['standard / this run (ledger)', `${m.presets.ratioStandardToThis.toFixed(2)}x`],
+    ['machine', `${r.machine.platform}-${r.machine.arch}, Node ${r.machine.node}, bitlearn ${r.version}, ${r.date}`],
+  ];
+}
+
+function layerSeries(s: LayerSeries): Series[] {
+  return Object.entries(s.layers).map(([name, values]) => ({ name, points: values.map((v, i) => [s.steps[i], v] as [number, number]) }));
+}
+
+/** The charts of a report, by id. */
+export function charts(r: RunReport): { id: string; svg: string }[] {
+  const h = r.history;
+  const out = [
+    { id: 'loss', svg: lineChart('Loss per epoch', 'epoch', 'loss', [
+      { name: 'train', points: h.map((e) => [e.epoch, e.trainLoss]) },
+      { name: 'test', points: h.map((e) => [e.epoch, e.testLoss]) },
+    ]) },
+    { id: 'accuracy', svg: lineChart('Accuracy per epoch', 'epoch', 'accuracy %', [
+      { name: 'train', points: h.map((e) => [e.epoch, 100 * e.trainAccuracy]) },
+      { name: 'test', points: h.map((e) => [e.epoch, 100 * e.testAccuracy]) },
+    ]) },
+  ];
+  const m = r.memory;
+  out.push({ id: 'memory-category', svg: barChart('Memory by category: modeled vs measured (ledger)', 'KiB', [...CATEGORIES], [
+    { name: 'modeled', values: CATEGORIES.map((c) => m.modeled.byCategory[c] / KiB) },
+    { name: 'ledger', values: CATEGORIES.map((c) => m.ledger.byCategory[c] / KiB) },
+  ]) });
+  const layers = Object.keys(m.ledger.byLayer);
+  out.push({ id: 'memory-layer', svg: barChart('Memory by layer: modeled vs measured (ledger)', 'KiB', layers, [
+    { name: 'modeled', values: layers.map((l) => sumBytes(m.modeled.byLayer[l]) / KiB) },
+    { name: 'ledger', values: layers.map((l) => sumBytes(m.ledger.byLayer[l]) / KiB) },
+  ]) });
+  const energy = h.filter((e) => e.energy && e.energy.joules !== null);
+  if (energy.length) {
+    const kind = energy[0].energy!.measured ? 'measured' : 'ESTIMATED';
+    out.push({ id: 'energy', svg: lineChart(`Energy per epoch (${energy[0].energy!.meter}, ${kind})`, 'epoch', 'joules', [
+      { name: 'total', points: energy.map((e) => [e.epoch, e.energy!.joules!]) },
+      { name: 'net of idle', points: energy.map((e) => [e.epoch, e.energy!.netJoules ?? NaN]) },
+    ]) });
+  }
+  if (r.externalEnergy?.regions.length) {
+    const regions = r.externalEnergy.regions;
+    out.push({ id: 'external-energy', svg: barChart(`Energy per region from the power log (measured)`, 'joules', regions.map((g) => g.label), [
+      { name: 'total', values: regions.map((g) => g.joules) },
+      { name: 'net of idle', values: regions.map((g) => g.netJoules ?? 0) },
+    ]) });
+  }
+  if (r.coherence) out.push({ id: 'coherence', svg: lineChart('m-coherence per layer', 'step', 'm-coherence', layerSeries(r.coherence)) });
+  if (r.quantizerExponents) out.push({ id: 'exponents', svg: lineChart('Quantizer scale exponent per layer', 'step', 'exponent', layerSeries(r.quantizerExponents)) });
+  return out;
+}
+
+function htmlTable(header: string[] | null, rows: (string | number)[][]): string {
+  const head = header ? `<thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>` : '';
+  return `<table>${head}<tbody>${rows
+    .map((row) => `<tr>${row.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+function epochRows(r: RunReport): (string | number)[][] {
+  return r.history.map((e) => [e.epoch, e.lr.toExponential(2), e.trainLoss.toFixed(4), pct(e.trainAccuracy), e.testLoss.toFixed(4), pct(e.testAccuracy), e.msPerBatchMedian.toFixed(1)]);
+}
+const EPOCH_HEADER = ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch'];
+
+export function renderHtml(r: RunReport): string {
+  const title = `bitlearn run: ${r.config.model}, ${r.config.recipeName}, batch ${r.config.batch}`;
+  const body = [
+    `<h1>${esc(title)}</h1>`,
+    htmlTable(null, summaryRows(r)),
+    '<h2>Training</h2>',
+    htmlTable(EPOCH_HEADER, epochRows(r)),
+    ...charts(r).map((c) => `<figure id="${c.id}">${c.svg}</figure>`),
+  ];
+  if (!r.coherence) body.push('<p class="note">No m-coherence series in this run.</p>');
+  const style = 'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
+  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`;
+}
+
+function mdTable(header: string[], rows: (string | number)[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+export function renderMarkdown(r: RunReport): string {
+  const m = r.memory;
+  const parts = [
+    `# bitlearn run: ${r.config.model}, ${r.config.recipeName}, batch ${r.config.batch}`,
+    '',
+    mdTable(['', ''], summaryRows(r)),
+    '',
+    '## Training',
+    '',
+    mdTable(EPOCH_HEADER, epochRows(r)),
+    '',
+    '## Memory (KiB): modeled vs measured',
+    '',
+    mdTable(['category', 'modeled', 'ledger'], CATEGORIES.map((c) => [c, (m.modeled.byCategory[c] / KiB).toFixed(1), (m.ledger.byCategory[c] / KiB).toFixed(1)])),
+    '',
+    mdTable(['layer', 'modeled', 'ledger'], Object.keys(m.ledger.byLayer).map((l) => [l, (sumBytes(m.modeled.byLayer[l]) / KiB).toFixed(1), (sumBytes(m.ledger.byLayer[l]) / KiB).toFixed(1)])),
+  ];
+  const energy = r.history.filter((e) => e.energy);
+  if (energy.length) {
+    const e0 = energy[0].energy!;
+    parts.push('', `## Energy (${e0.meter}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
+    parts.push(mdTable(['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample'], energy.map((e) => {
+      const x = e.energy!;
+      const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
+      return [e.epoch, x.seconds.toFixed(1), f(x.joules), f(x.netJoules), f(x.joulesPerBatch, 3), f(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3)];
+    })));
+  }
+  if (r.externalEnergy) {
+    const x = r.externalEnergy;
+    parts.push('', `## Energy from the power log ${x.file} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`, '');
+    parts.push(mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, g.joules.toFixed(2), g.meanWatts.toFixed(2), g.netJoules === null ? '-' : g.netJoules.toFixed(2)])));
+  }
+  return parts.join('\n') + '\n';
+}
