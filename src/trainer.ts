@@ -149,7 +149,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
   checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total });
 
-  const schedule = cfg.lrSchedule ? parseLrSchedule(cfg.lrSchedule) : null;
+  const schedule = cfg.lrSchedule ? await parseLrSchedule(cfg.lrSchedule) : null;
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
   const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment, threads: cfg.threads ?? availableParallelism() });
   const opt = new Adam(net.params(), net.ledger, {}, net.kernels);

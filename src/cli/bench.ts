@@ -6,13 +6,14 @@ import { runMemorySuite } from '../../bench/memory.js';
 import { runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
+import { runPeersSuite } from '../../bench/peers.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -27,7 +28,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios) or kernels (reference vs wasm)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm) or peers (bitlearn vs TF.js on the MNIST MLP)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -36,6 +37,9 @@ export function benchCommand(): Command {
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
+    .option('--epochs <n>', 'training epochs per contestant (peers)', positiveInt, 1)
+    .option('--limit-train <n>', 'train on the first n MNIST examples (peers)', positiveInt)
+    .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
     .action((o) => {
@@ -56,6 +60,29 @@ export function benchCommand(): Command {
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
+      } else if (suite === 'peers') {
+        const batch = o.batches[0];
+        const threads = Math.max(...o.threads);
+        const contestants = [
+          ...o.recipes.map((recipe: string) => ({ recipe, threads: 1 })),
+          ...(threads > 1 ? [{ recipe: 'low-memory', threads }] : []),
+        ];
+        const rep = runPeersSuite({ epochs: o.epochs, batch, limitTrain: o.limitTrain, bitlearn: contestants, tfjs: o.tfjsBackends }, (r) =>
+          progress(`  ${r.engine} ${r.backend}: ${r.msPerBatchMedian.toFixed(1)} ms/batch, ${(100 * r.testAccuracy).toFixed(2)}%`),
+        );
+        results = [rep];
+        table = [
+          formatTable(
+            ['engine', 'backend / recipe', 'batch', 'epochs', 'ms/batch (median)', 'peak RSS MiB', 'test acc %'],
+            rep.results.map((r) => [r.engine, r.backend, r.batch, r.epochs, r.msPerBatchMedian.toFixed(1), (r.peakRssBytes / 2 ** 20).toFixed(0), (100 * r.testAccuracy).toFixed(2)]),
+          ),
+          '',
+          formatTable(
+            ['baseline', 'contender', 'time ratio (baseline/contender)', 'peak RSS ratio'],
+            rep.ratios.map((r) => [r.baseline, r.contender, `${r.timeRatio.toFixed(2)}x`, `${r.rssRatio.toFixed(2)}x`]),
+          ),
+          ...rep.skipped.map((s) => `skipped ${s.contestant}: ${s.why}`),
+        ].join('\n');
       } else if (suite === 'kernels') {
         const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>
           progress(`  ${r.kernel} ${r.shape}: ${r.speedup.toFixed(1)}x`),

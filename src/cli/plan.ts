@@ -1,30 +1,29 @@
 // `bitlearn plan`: what batch fits a memory budget, per recipe, and what each knob saves.
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { MODELS, modelSpec } from '../model/spec.js';
 import { knobSavings, planBatches } from '../planner.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatTable, mib } from '../report/table.js';
-import { parseBytes } from '../units.js';
+import { parseBytes, UnitError } from '../units.js';
 import { collect, positiveInt } from './options.js';
 
-function bytesOption(v: string): number {
-  try {
-    return parseBytes(v);
-  } catch (e) {
-    throw new InvalidArgumentError((e as Error).message);
-  }
-}
 
 export function planCommand(): Command {
   return new Command('plan')
     .description('largest batch that fits a memory budget, per recipe, and what each recipe knob saves (from the memory model)')
     .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
-    .requiredOption('--ram <size>', 'memory for the engine, e.g. 512MiB, 1.5GB', bytesOption)
+    .requiredOption('--ram <size>', 'memory for the engine, e.g. 512MiB, 1.5GB')
     .option('--recipe <preset|file.json>', 'plan only this recipe (default: every preset)')
     .option('--set <knob=value>', 'override one knob of --recipe (repeatable)', collect, [])
     .option('--batch <n>', 'batch size for the knob table (default: the largest batch standard fits, at least 1)', positiveInt)
     .option('--json', 'print the plan as JSON')
-    .action((o) => {
+    .action(async (o, cmd: Command) => {
+      try {
+        o.ram = await parseBytes(o.ram);
+      } catch (e) {
+        if (!(e instanceof UnitError)) throw e;
+        cmd.error(`error: option '--ram <size>' argument '${o.ram}' is invalid. ${e.message}`); // a usage error: exit code 2
+      }
       const spec = modelSpec(o.model);
       const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : PRESETS;
       const batches = planBatches(spec, recipes, o.ram);

@@ -1,0 +1,78 @@
+// Peers suite: the MNIST MLP trained by bitlearn and by TF.js (the way a TF.js user writes it),
+// each contestant in a process of its own, same data, batch and epochs: time per batch (median),
+// peak RSS, test accuracy, and the ratios TF.js / bitlearn.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+export interface PeerResult {
+  engine: string;
+  backend: string;
+  epochs: number;
+  batch: number;
+  msPerBatchMedian: number;
+  batchesTimed: number;
+  testAccuracy: number;
+  peakRssBytes: number;
+  ledgerBytes?: number;
+}
+
+export interface PeersOptions {
+  epochs: number;
+  batch: number;
+  limitTrain?: number;
+  /** bitlearn contestants: recipe and kernel threads. */
+  bitlearn: { recipe: string; threads: number }[];
+  /** TF.js backends to run (tensorflow = tfjs-node, only when installed). */
+  tfjs: string[];
+}
+
+export interface PeersReport {
+  results: PeerResult[];
+  skipped: { contestant: string; why: string }[];
+  ratios: { baseline: string; contender: string; timeRatio: number; rssRatio: number }[];
+}
+
+function tfjsNodeInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('@tensorflow/tfjs-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => void): PeersReport {
+  const child = fileURLToPath(new URL('./peers-child.js', import.meta.url));
+  const results: PeerResult[] = [];
+  const skipped: PeersReport['skipped'] = [];
+  const contest = (config: object) => {
+    const run = spawnSync(process.execPath, [child, JSON.stringify({ ...config, epochs: o.epochs, batch: o.batch, limitTrain: o.limitTrain })], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 20,
+    });
+    if (run.status !== 0) throw new Error(`peer benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim().split('\n').slice(-3).join(' ')}`);
+    const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as PeerResult;
+    results.push(r);
+    onResult?.(r);
+    return r;
+  };
+  for (const backend of o.tfjs) {
+    if (backend === 'tensorflow' && !tfjsNodeInstalled()) {
+      skipped.push({ contestant: 'tfjs-node', why: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow: impossible offline, and there is none for arm64)' });
+      continue;
+    }
+    contest({ engine: 'tfjs', backend });
+  }
+  for (const b of o.bitlearn) contest({ engine: 'bitlearn', recipe: b.recipe, threads: b.threads });
+  const ratios: PeersReport['ratios'] = [];
+  for (const base of results.filter((r) => r.engine === 'tfjs'))
+    for (const c of results.filter((r) => r.engine === 'bitlearn'))
+      ratios.push({
+        baseline: `tfjs ${base.backend}`,
+        contender: `bitlearn ${c.backend}`,
+        timeRatio: base.msPerBatchMedian / c.msPerBatchMedian,
+        rssRatio: base.peakRssBytes / c.peakRssBytes,
+      });
+  return { results, skipped, ratios };
+}
