@@ -135,7 +135,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
   const bad = run(['bench', '--suite', 'fastest']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels\)/);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers\)/);
 });
 
 t.test('train --meter: energy per epoch, labelled measured or estimated; a missing GPIO is a clear error', async (t) => {
@@ -152,4 +152,36 @@ t.test('train --meter: energy per epoch, labelled measured or estimated; a missi
     t.equal(bad.status, 1);
     t.match(bad.stderr, /GPIO 17 \(sysfs 17\) cannot be used: \/sys\/class\/gpio does not exist/);
   }
+});
+
+t.test('bench --suite peers: TF.js and bitlearn on the same MLP, each in its own process, with ratios', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-peers-'));
+  const r = run(['bench', '--suite', 'peers', '--limit-train', '600', '--batches', '100', '--recipes', 'low-memory', '--threads', '1', '--out', join(dir, 'p.json')]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /tfjs\s+wasm/);
+  t.match(r.stdout, /time ratio/);
+  const rep = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).results[0];
+  t.same(rep.results.map((x: { engine: string }) => x.engine), ['tfjs', 'bitlearn']);
+  for (const x of rep.results) t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
+  t.equal(rep.ratios.length, 1);
+  t.equal(rep.ratios[0].rssRatio, rep.results[0].peakRssBytes / rep.results[1].peakRssBytes);
+  t.match(rep.skipped[0]?.contestant ?? 'tfjs-node installed', /tfjs-node/);
+});
+
+t.test('export and report: help, bad input is one clear line and writes nothing', async (t) => {
+  for (const cmd of ['export', 'report']) t.equal(run([cmd, '--help']).status, 0);
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-export-'));
+  writeFileSync(join(dir, 'bad.ckpt'), 'not a checkpoint');
+  const r = run(['export', join(dir, 'bad.ckpt'), '--out', join(dir, 'out')]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /^bitlearn: error: .*bad\.ckpt is not a bitlearn checkpoint\n$/);
+  t.notOk(existsSync(join(dir, 'out')));
+  const ck = join(dir, 'c.ckpt');
+  t.equal(run(['train', '--epochs', '1', ...QUICK, '--checkpoint', ck]).status, 0);
+  const e = run(['export', ck, '--out', join(dir, 'out'), '--verify', '--limit-test', '200', '--json']);
+  t.equal(e.status, 0, e.stderr);
+  const x = JSON.parse(e.stdout);
+  t.equal(x.verify.agree, 200, 'TF.js and bitlearn agree on every test example');
+  t.ok(existsSync(join(dir, 'out', 'model.json')) && existsSync(join(dir, 'out', 'weights.bin')));
+  t.equal(readdirSync(join(dir, 'out')).length, 2, 'no temp files left');
 });
