@@ -5,7 +5,8 @@ import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/trainer.js';
 
 const c = JSON.parse(process.argv[2] ?? '{}');
-const data = loadData('mnist', { limitTrain: c.limitTrain });
+// TF.js users hold the data set in memory; bitlearn streams it unless told otherwise
+const data = loadData('mnist', { limitTrain: c.limitTrain, stream: c.engine === 'bitlearn' && c.stream !== false });
 if (c.engine === 'tfjs') {
   // loaded only here: the bitlearn contestant's peak RSS must not include TF.js
   const { runPeer } = await import('./peer-tfjs.js');
@@ -18,7 +19,7 @@ if (c.engine === 'tfjs') {
   process.stdout.write(
     JSON.stringify({
       engine: 'bitlearn',
-      backend: `${r.network.kernels.name}, ${c.recipe}, ${r.network.kernels.threads ?? 1} thread(s)`,
+      backend: `${r.network.kernels.name}, ${c.recipe}, ${r.network.kernels.threads ?? 1} thread(s), data ${data.train.streamed ? 'streamed' : 'in memory'}`,
       epochs: c.epochs,
       batch: c.batch,
       msPerBatchMedian: r.msPerBatchMedian,

@@ -22,7 +22,7 @@ export interface PeersOptions {
   batch: number;
   limitTrain?: number;
   /** bitlearn contestants: recipe and kernel threads. */
-  bitlearn: { recipe: string; threads: number }[];
+  bitlearn: { recipe: string; threads: number; stream: boolean }[];
   /** TF.js backends to run (tensorflow = tfjs-node, only when installed). */
   tfjs: string[];
 }
@@ -64,7 +64,7 @@ export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => voi
     }
     contest({ engine: 'tfjs', backend });
   }
-  for (const b of o.bitlearn) contest({ engine: 'bitlearn', recipe: b.recipe, threads: b.threads });
+  for (const b of o.bitlearn) contest({ engine: 'bitlearn', recipe: b.recipe, threads: b.threads, stream: b.stream });
   const ratios: PeersReport['ratios'] = [];
   for (const base of results.filter((r) => r.engine === 'tfjs'))
     for (const c of results.filter((r) => r.engine === 'bitlearn'))

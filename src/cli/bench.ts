@@ -64,8 +64,9 @@ export function benchCommand(): Command {
         const batch = o.batches[0];
         const threads = Math.max(...o.threads);
         const contestants = [
-          ...o.recipes.map((recipe: string) => ({ recipe, threads: 1 })),
-          ...(threads > 1 ? [{ recipe: 'low-memory', threads }] : []),
+          ...o.recipes.map((recipe: string) => ({ recipe, threads: 1, stream: true })),
+          ...(o.recipes.includes('low-memory') ? [{ recipe: 'low-memory', threads: 1, stream: false }] : []),
+          ...(threads > 1 ? [{ recipe: 'low-memory', threads, stream: true }] : []),
         ];
         const rep = runPeersSuite({ epochs: o.epochs, batch, limitTrain: o.limitTrain, bitlearn: contestants, tfjs: o.tfjsBackends }, (r) =>
           progress(`  ${r.engine} ${r.backend}: ${r.msPerBatchMedian.toFixed(1)} ms/batch, ${(100 * r.testAccuracy).toFixed(2)}%`),

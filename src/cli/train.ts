@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
+import { residentBytes } from '../data/dataset.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS, modelSpec } from '../model/spec.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
@@ -20,6 +21,7 @@ export function trainCommand(): Command {
     .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
     .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
     .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
+    .option('--in-memory', 'load the whole data set into memory (default for mnist: examples stay in their file and are read a batch at a time)')
     .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
     .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, [])
@@ -45,7 +47,7 @@ export function trainCommand(): Command {
     .action(async (o) => {
       const spec = modelSpec(o.model);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
-      const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest });
+      const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: !o.inMemory });
       const checkpoint =
         o.checkpoint === false ? undefined : (o.checkpoint ?? `checkpoints/${o.model}-${recipeName.replace(/[^\w.-]+/g, '_')}.ckpt`);
       const cfg = {
@@ -74,7 +76,7 @@ export function trainCommand(): Command {
       } finally {
         cfg.meter?.close();
       }
-      const datasetBytes = data.train.images.byteLength + data.test.images.byteLength;
+      const datasetBytes = residentBytes(data.train) + residentBytes(data.test);
       const memory = memoryReport(result.network, spec, recipe, datasetBytes);
       const last = result.history[result.history.length - 1];
       const report = {
@@ -83,7 +85,7 @@ export function trainCommand(): Command {
         command: 'train',
         date: new Date().toISOString(),
         machine: { node: process.version, arch: process.arch, platform: process.platform },
-        config: { ...cfg, meter: o.meter ?? null, data: o.data, trainExamples: data.train.count, testExamples: data.test.count },
+        config: { ...cfg, meter: o.meter ?? null, data: o.data, streamed: Boolean(data.train.streamed), trainExamples: data.train.count, testExamples: data.test.count },
         weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
         kernels: result.network.kernels.name,
         threads: result.network.kernels.threads ?? 1,

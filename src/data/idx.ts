@@ -1,5 +1,5 @@
 // IDX file reader (the MNIST format): big-endian header, magic 0x0000 <type> <ndims>, dims, data.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export class DataFileError extends Error {}
 
@@ -19,7 +19,8 @@ export function readIdx(path: string, expectedDims?: number): IdxTensor {
   return parseIdx(buf, path, expectedDims);
 }
 
-export function parseIdx(buf: Uint8Array, path: string, expectedDims?: number): IdxTensor {
+/** Magic number and dimensions of an IDX file from its first bytes. */
+export function parseIdxHeader(buf: Uint8Array, path: string, expectedDims?: number): { dims: number[]; headerBytes: number } {
   if (buf.length < 4) throw new DataFileError(`${path}: truncated IDX file (${buf.length} bytes, no header)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const magic = view.getUint32(0);
@@ -35,6 +36,28 @@ export function parseIdx(buf: Uint8Array, path: string, expectedDims?: number): 
   if (buf.length < headerBytes) throw new DataFileError(`${path}: truncated IDX header (${buf.length} bytes)`);
   const dims: number[] = [];
   for (let d = 0; d < ndims; d++) dims.push(view.getUint32(4 + 4 * d));
+  return { dims, headerBytes };
+}
+
+/** The header of an IDX file without reading its data (for streamed data sets). */
+export function readIdxHeader(path: string, expectedDims?: number): { dims: number[]; headerBytes: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new DataFileError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  try {
+    const buf = new Uint8Array(4 + 4 * 4);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return parseIdxHeader(buf.subarray(0, n), path, expectedDims);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function parseIdx(buf: Uint8Array, path: string, expectedDims?: number): IdxTensor {
+  const { dims, headerBytes } = parseIdxHeader(buf, path, expectedDims);
   const expected = dims.reduce((a, b) => a * b, 1);
   const actual = buf.length - headerBytes;
   if (actual < expected)

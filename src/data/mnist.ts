@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { DataSplit, Dataset } from './dataset.js';
-import { DataFileError, readIdx } from './idx.js';
+import { DataFileError, readIdx, readIdxHeader } from './idx.js';
+import { streamedDataset } from './streamed.js';
 
 export function defaultMnistDir(): string {
   const require = createRequire(import.meta.url);
@@ -14,21 +15,24 @@ export function defaultMnistDir(): string {
   }
 }
 
-export function loadMnistSplit(dir: string, split: 'train' | 't10k'): Dataset {
+/** One split; `stream`: the images stay in their file and are read a batch at a time. */
+export function loadMnistSplit(dir: string, split: 'train' | 't10k', stream = false): Dataset {
   const imagesPath = join(dir, `${split}-images-idx3-ubyte`);
   const labelsPath = join(dir, `${split}-labels-idx1-ubyte`);
   for (const p of [imagesPath, labelsPath])
     if (!existsSync(p)) throw new DataFileError(`MNIST: missing file ${p}`);
-  const images = readIdx(imagesPath, 3);
+  const images = stream ? { ...readIdxHeader(imagesPath, 3), data: null } : readIdx(imagesPath, 3);
   const labels = readIdx(labelsPath, 1);
   const [count, h, w] = images.dims;
   if (labels.dims[0] !== count)
     throw new DataFileError(`MNIST: ${imagesPath} has ${count} images but ${labelsPath} has ${labels.dims[0]} labels`);
   for (let i = 0; i < labels.data.length; i++)
     if (labels.data[i] > 9) throw new DataFileError(`MNIST: ${labelsPath}: label ${labels.data[i]} at index ${i} is not a digit`);
-  return { name: `mnist-${split}`, count, features: h * w, classes: 10, images: images.data, labels: labels.data };
+  const name = `mnist-${split}`;
+  if (!images.data) return streamedDataset(name, { path: imagesPath, headerBytes: images.headerBytes, rowBytes: h * w }, labels.data, 10);
+  return { name, count, features: h * w, classes: 10, images: images.data, labels: labels.data };
 }
 
-export function loadMnist(dir = defaultMnistDir()): DataSplit {
-  return { train: loadMnistSplit(dir, 'train'), test: loadMnistSplit(dir, 't10k') };
+export function loadMnist(dir = defaultMnistDir(), stream = false): DataSplit {
+  return { train: loadMnistSplit(dir, 'train', stream), test: loadMnistSplit(dir, 't10k', stream) };
 }

@@ -7,9 +7,13 @@ import { syntheticCifar } from './synthetic.js';
 
 export const DATA_SETS = ['mnist', 'cifar10', 'synthetic-cifar'] as const;
 
-export function loadData(name: string, opts: { dir?: string; limitTrain?: number; limitTest?: number } = {}): DataSplit {
+/**
+ * A data set by name. `stream`: examples stay in their files and are read a batch at a time
+ * (MNIST; the other data sets are held in memory).
+ */
+export function loadData(name: string, opts: { dir?: string; limitTrain?: number; limitTest?: number; stream?: boolean } = {}): DataSplit {
   let split: DataSplit;
-  if (name === 'mnist') split = loadMnist(opts.dir ?? defaultMnistDir());
+  if (name === 'mnist') split = loadMnist(opts.dir ?? defaultMnistDir(), opts.stream);
   else if (name === 'cifar10') {
     if (!opts.dir) throw new DataFileError('cifar10: give the directory of the binary version with --data-dir (it cannot be downloaded here)');
     split = loadCifar10(opts.dir);

@@ -1,6 +1,6 @@
 // Check an exported TF.js model against bitlearn's own inference on a data set.
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/dataset.js';
+import { stageRows, type Dataset } from '../data/dataset.js';
 import type { Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { modelJson, type TfjsArtifacts } from './tfjs.js';
@@ -24,10 +24,12 @@ export async function loadArtifacts(a: TfjsArtifacts): Promise<tf.LayersModel> {
 /** Predicted classes of `model` for every example of `data` (pixels scaled to [-1, 1]). */
 export function tfjsPredict(model: tf.LayersModel, spec: ModelSpec, data: Dataset, batch = 500): Int32Array {
   const out = new Int32Array(data.count);
+  const all = Int32Array.from({ length: data.count }, (_, i) => i);
   const { h, w, c } = spec.input;
   for (let off = 0; off < data.count; off += batch) {
     const n = Math.min(batch, data.count - off);
-    const px = data.images.subarray(off * data.features, (off + n) * data.features);
+    const staged = stageRows(data, all, off, n);
+    const px = staged.data.images.subarray(staged.offset * data.features, (staged.offset + n) * data.features);
     const x = Float32Array.from(px, (p) => p * (2 / 255) - 1);
     const classes = tf.tidy(() => {
       const input = h * w > 1 ? tf.tensor4d(x, [n, h, w, c]) : tf.tensor2d(x, [n, data.features]);

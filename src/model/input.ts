@@ -40,6 +40,8 @@ export class InputStage {
 
   /** Load examples order[offset .. offset+rows) of `data`; augmented when training and enabled. */
   load(data: Dataset, order: Int32Array, offset: number, rows: number, training = true): Activation {
+    // a streamed data set reads the batch's examples now; they stay readable until the next load
+    if (data.stage) ({ data, order, offset } = data.stage(order, offset, rows));
     if (rows > this.batch) throw new Error(`input: ${rows} rows do not fit a batch of ${this.batch}`);
     if (data.features !== this.features)
       throw new Error(`input: data set ${data.name} has ${data.features} features, model expects ${this.features}`);
