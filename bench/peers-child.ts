@@ -1,10 +1,12 @@
-// One peer-benchmark contestant in a process of its own (its peak RSS is its own). Argument: JSON
+// One peer-benchmark contestant in a process of its own (bitlearn __child peers JSON; its peak
+// RSS is its own). JSON:
 // { engine: 'tfjs' | 'bitlearn', backend | recipe, epochs, batch, limitTrain?, threads? }; prints JSON.
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/trainer.js';
 
-const c = JSON.parse(process.argv[2] ?? '{}');
+export async function peersChild(json: string): Promise<void> {
+const c = JSON.parse(json);
 // TF.js users hold the data set in memory; bitlearn streams it unless told otherwise
 const data = loadData('mnist', { limitTrain: c.limitTrain, stream: c.engine === 'bitlearn' && c.stream !== false });
 if (c.engine === 'tfjs') {
@@ -30,4 +32,5 @@ if (c.engine === 'tfjs') {
     }) + '\n',
   );
   r.network.dispose();
+}
 }

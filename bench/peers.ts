@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { selfCommand } from '../src/runtime/bundle.js';
 
 export interface PeerResult {
   engine: string;
@@ -43,11 +44,11 @@ function tfjsNodeInstalled(): boolean {
 }
 
 export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => void): PeersReport {
-  const child = fileURLToPath(new URL('./peers-child.js', import.meta.url));
+  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
   const results: PeerResult[] = [];
   const skipped: PeersReport['skipped'] = [];
   const contest = (config: object) => {
-    const run = spawnSync(process.execPath, [child, JSON.stringify({ ...config, epochs: o.epochs, batch: o.batch, limitTrain: o.limitTrain })], {
+    const run = spawnSync(self.command, [...self.args, '__child', 'peers', JSON.stringify({ ...config, epochs: o.epochs, batch: o.batch, limitTrain: o.limitTrain })], {
       encoding: 'utf8',
       maxBuffer: 1 << 20,
     });

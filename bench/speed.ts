@@ -3,6 +3,7 @@
 // runs in a child process of its own, so the peak RSS it reports is its own.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { selfCommand } from '../src/runtime/bundle.js';
 import type { DataSplit } from '../src/data/dataset.js';
 import { loadData } from '../src/data/registry.js';
 import { selectKernels } from '../src/kernels/select.js';
@@ -78,7 +79,7 @@ export interface SpeedOptions {
 
 /** Every configuration, each in a child process (bench/speed-child.js). */
 export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) => void): SpeedResult[] {
-  const child = fileURLToPath(new URL('./speed-child.js', import.meta.url));
+  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
   const results: SpeedResult[] = [];
   for (const model of opts.models)
     for (const kernels of opts.kernels)
@@ -86,7 +87,7 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
         for (const batch of opts.batches)
           for (const recipe of opts.recipes) {
             const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup };
-            const run = spawnSync(process.execPath, [child, JSON.stringify(config)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+            const run = spawnSync(self.command, [...self.args, '__child', 'speed', JSON.stringify(config)], { encoding: 'utf8', maxBuffer: 1 << 20 });
             if (run.status !== 0) throw new Error(`speed benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim()}`);
             const r = JSON.parse(run.stdout) as SpeedResult;
             results.push(r);

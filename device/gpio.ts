@@ -1,7 +1,7 @@
 // GPIO behind a small interface: the real one is onoff (sysfs GPIO on a Raspberry Pi); tests
 // inject a fake. Pins are given as BCM numbers and mapped to sysfs numbers with the GPIO base
 // the kernel uses (512 on Raspberry Pi OS kernels 6.6+), read by the device probe.
-import { createRequire } from 'node:module';
+import { loadOnoff } from './onoff-loader.js';
 import { existsSync } from 'node:fs';
 import { probeDevice } from './probe.js';
 
@@ -35,7 +35,7 @@ interface OnoffModule {
 export function onoffProvider(sysRoot = '/'): GpioProvider {
   let onoff: OnoffModule;
   try {
-    onoff = createRequire(import.meta.url)('onoff') as OnoffModule;
+    onoff = loadOnoff() as OnoffModule;
   } catch (e) {
     throw new GpioError(`GPIO is not available: the onoff module (and its epoll addon) cannot be loaded: ${(e as Error).message}`);
   }

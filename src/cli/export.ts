@@ -1,12 +1,10 @@
 // `bitlearn export`: a trained checkpoint as a TF.js LayersModel (model.json + weights.bin).
 import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
-import { modelJson, tfjsArtifacts } from '../export/tfjs.js';
-import { checkExport } from '../export/verify.js';
 import { loadTrainedNetwork } from '../model/load.js';
+import type { ExportCheck } from '../export/verify.js';
 import { VERSION } from '../version.js';
 import { positiveInt } from './options.js';
 
@@ -28,6 +26,10 @@ export function exportCommand(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (ckpt: string, o) => {
       const loaded = loadTrainedNetwork(ckpt);
+      // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
+      const tf = await import('@tensorflow/tfjs');
+      const { modelJson, tfjsArtifacts } = await import('../export/tfjs.js');
+      const { checkExport } = await import('../export/verify.js');
       tf.env().set('PROD', true); // no console banner about tfjs-node
       await tf.setBackend('cpu');
       const artifacts = await tfjsArtifacts(loaded.network, loaded.spec);
@@ -53,7 +55,7 @@ export function exportCommand(): Command {
         return;
       }
       const lines = [`exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`];
-      const v = result.verify as Awaited<ReturnType<typeof checkExport>> | undefined;
+      const v = result.verify as ExportCheck | undefined;
       if (v)
         lines.push(
           `verify on ${v.examples} test examples: TF.js and bitlearn agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy TF.js ${(100 * v.tfjsAccuracy).toFixed(2)}%, bitlearn ${(100 * v.bitlearnAccuracy).toFixed(2)}%`,

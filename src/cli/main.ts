@@ -8,6 +8,21 @@ import { planCommand } from './plan.js';
 import { probeCommand } from './probe.js';
 import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
+import { peersChild } from '../../bench/peers-child.js';
+import { speedChild } from '../../bench/speed-child.js';
+
+/** Benchmark configurations run in a process of their own (this program started again). */
+function childCommand(): Command {
+  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild };
+  return new Command('__child')
+    .argument('<kind>')
+    .argument('<config>')
+    .action(async (kind: string, config: string) => {
+      const run = kinds[kind];
+      if (!run) throw new Error(`unknown child kind ${kind}`);
+      await run(config);
+    });
+}
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('bitlearn')
@@ -19,7 +34,8 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(planCommand().exitOverride())
     .addCommand(probeCommand().exitOverride())
     .addCommand(exportCommand().exitOverride())
-    .addCommand(reportCommand().exitOverride());
+    .addCommand(reportCommand().exitOverride())
+    .addCommand(childCommand().exitOverride(), { hidden: true });
   try {
     await program.parseAsync(argv);
     return 0;

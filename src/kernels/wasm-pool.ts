@@ -3,6 +3,7 @@
 // workers run the others, then waits for them (Atomics on a shared control block: no messages,
 // no copies).
 import { Worker } from 'node:worker_threads';
+import { bundled } from '../runtime/bundle.js';
 import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
 
 export class WasmPool {
@@ -20,9 +21,10 @@ export class WasmPool {
     this.index = new Map(names.map((n, i) => [n, i]));
     const control = new SharedArrayBuffer(4 * (2 + (threads - 1) * SLOT));
     this.ctrl = new Int32Array(control);
-    const url = new URL('./wasm-worker.js', import.meta.url);
+    // a single executable has no worker file: it carries the worker's code
+    const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
     for (let i = 0; i < threads - 1; i++) {
-      const w = new Worker(url, { workerData: { module, memory, control, index: i, names } });
+      const w = new Worker(script, { eval: Boolean(bundled), workerData: { module, memory, control, index: i, names } });
       w.unref(); // idle workers never keep the process alive
       this.workers.push(w);
     }

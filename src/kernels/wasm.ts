@@ -3,6 +3,7 @@
 // kernels read and write the engine's buffers in place.
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
@@ -60,6 +61,7 @@ let compiled: WebAssembly.Module | null | undefined;
 function wasmModule(): WebAssembly.Module | null {
   if (compiled !== undefined) return compiled;
   try {
+    if (bundled) return (compiled = new WebAssembly.Module(Buffer.from(bundled.kernelsWasm, 'base64')));
     // next to the compiled JS (build/src/kernels -> build/), or from the sources (src/kernels -> build/)
     const candidates = ['../../kernels.wasm', '../../build/kernels.wasm'].map((p) => fileURLToPath(new URL(p, import.meta.url)));
     const path = candidates.find((p) => existsSync(p));
