@@ -2,7 +2,7 @@
 NODE ?= node
 TAP_FLAGS ?=
 
-.PHONY: all build typecheck test bench demo clean
+.PHONY: all build typecheck test bench demo clean dist deploy
 
 all: build
 
@@ -30,5 +30,14 @@ bench: build
 	$(NODE) build/src/cli/main.js bench --suite speed
 	$(NODE) build/src/cli/main.js bench --suite kernels --batches 100
 
+# one executable per architecture in dist/ (needs Debian's g++ cross compilers, binutils and
+# qemu-user-static for the ARM targets: see .ci/run)
+dist: build
+	$(NODE) build/device/dist.js $(TARGETS)
+
+# copy the matching executable to a Raspberry Pi and run `bitlearn probe` there
+deploy:
+	device/deploy.sh $(PI) $(REMOTE)
+
 clean:
-	rm -rf build .tap
+	rm -rf build .tap dist .dist-cache
