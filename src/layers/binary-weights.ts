@@ -8,6 +8,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Param, ParamGrad } from './layer.js';
+import type { LayerCoherence } from '../coherence/coherence.js';
 
 export class BinaryWeights {
   readonly latent: ParamStore;
@@ -57,6 +58,8 @@ export class BinaryWeights {
 /** What dense and conv layers share: one binary weight tensor, its parameter and its state. */
 export abstract class BinaryWeightLayer {
   abstract readonly weights: BinaryWeights;
+  /** What the last backward on a coherence step measured (see src/coherence). */
+  lastCoherence: LayerCoherence | null = null;
 
   get latent(): ParamStore {
     return this.weights.latent;

@@ -8,6 +8,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { addInto, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
@@ -64,7 +65,8 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const B = rows / this.rowsPerExample;
     const outPix = g.ho * g.wo;
     const bits = x.kind === 'bits';
-    if (this.grad.kind === 'float') {
+    const coh = ws.coherence?.active ? ws.coherence : null;
+    if (this.grad.kind === 'float' && !coh) {
       const dw = this.grad.data;
       dw.fill(0);
       for (let b = 0; b < B; b++) {
@@ -72,19 +74,32 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
         ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, g.co, dw);
       }
     } else {
-      // 1-bit dW: accumulate a tile of output channels in float, keep only its sign
+      // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
+      // or copied (float dW); with coherence, each example's term goes through a scratch tile
+      // first, so ||g_i||² adds up over tiles without per-example gradients ever being whole
       const perChannel = TAPS * g.ci;
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
       const acc = ws.chunkDx;
+      let sumSq = 0;
+      let exampleSq = 0;
       for (let c0 = 0; c0 < g.co; c0 += tile) {
         const c1 = Math.min(g.co, c0 + tile);
-        acc.fill(0, 0, (c1 - c0) * perChannel);
+        const len = (c1 - c0) * perChannel;
+        acc.fill(0, 0, len);
         for (let b = 0; b < B; b++) {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
-          ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
+          if (coh) {
+            coh.scratch.fill(0, 0, len);
+            ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch);
+            exampleSq += sumSquares(coh.scratch, len);
+            addInto(acc, coh.scratch, len);
+          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
         }
-        packSignRows(acc, (c1 - c0) * TAPS, g.ci, this.grad.bits, c0 * TAPS * wordsFor(g.ci));
+        if (coh) sumSq += sumSquares(acc, len);
+        if (this.grad.kind === 'float') this.grad.data.set(acc.subarray(0, len), c0 * perChannel);
+        else packSignRows(acc, (c1 - c0) * TAPS, g.ci, this.grad.bits, c0 * TAPS * wordsFor(g.ci));
       }
+      if (coh) this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }
     this.input = null;
     if (this.first) return null;

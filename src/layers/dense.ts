@@ -5,6 +5,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { addRowNormsSq, inputRowNormSq, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
@@ -72,14 +73,21 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
     const { nIn: n, nOut: m, ws } = this;
     const R = ws.chunkRows;
+    // coherence: example i's term of dW is dY_iᵀ·x_i, so ||g_i||² = ||x_i||²·||dY_i||²
+    const coh = ws.coherence?.active ? ws.coherence : null;
+    const dyNorm = coh?.perExample;
+    if (dyNorm) dyNorm.fill(0, 0, rows);
+    let sumSq = 0;
     if (this.grad.kind === 'float') {
       const dw = this.grad.data;
       dw.fill(0);
       for (let i0 = 0; i0 < rows; i0 += R) {
         const i1 = Math.min(rows, i0 + R);
         grad.read(i0, i1, 0, m, ws.chunkDy);
+        if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
         this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
       }
+      if (coh) sumSq = sumSquares(dw, m * n);
     } else {
       // 1-bit dW: accumulate a tile of output rows in float, keep only its sign.
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
@@ -92,10 +100,17 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         for (let i0 = 0; i0 < rows; i0 += R) {
           const i1 = Math.min(rows, i0 + R);
           grad.read(i0, i1, j0, j1, ws.chunkDy);
+          if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, t, dyNorm, i0);
           this.accumulate(x, ws.chunkDy, i0, i1, t, acc);
         }
+        if (coh) sumSq += sumSquares(acc, t * n);
         packSignRows(acc, t, n, bits, j0 * wordsFor(n));
       }
+    }
+    if (dyNorm) {
+      let exampleSq = 0;
+      for (let i = 0; i < rows; i++) exampleSq += inputRowNormSq(x, i, n, ws.chunkX) * dyNorm[i];
+      this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }
     this.input = null;
     if (this.first) return null;

@@ -32,6 +32,16 @@ export interface Workspace {
   /** Per-channel statistics. */
   readonly chan: Floats;
   readonly kernels: Kernels;
+  /** Gradient-coherence buffers, when the network tracks it; `active` on the steps it measures. */
+  readonly coherence: CoherenceWorkspace | null;
+}
+
+export interface CoherenceWorkspace {
+  active: boolean;
+  /** One example's dW tile (conv layers), as large as chunkDx. */
+  readonly scratch: Floats;
+  /** Per example of the batch: Σ of squared dY entries (dense layers). */
+  readonly perExample: Floats;
 }
 
 export type ParamGrad =

@@ -55,8 +55,11 @@ export class SoftmaxCrossEntropy {
     return { loss: loss / rows, correct };
   }
 
-  /** dL/dz = (p − onehot(y)) / rows, into grad. */
-  backward(grad: GradStore, rows: number): GradStore {
+  /**
+   * dL/dz = (p − onehot(y)) / rows, into grad. With `onlyRow`, the gradient of that example's
+   * term of the loss alone (other rows zero): the exact per-example gradients of the batch loss.
+   */
+  backward(grad: GradStore, rows: number, onlyRow = -1): GradStore {
     const labels = this.labels;
     if (!labels) throw new Error('softmax: backward without forward');
     const K = this.classes;
@@ -64,7 +67,7 @@ export class SoftmaxCrossEntropy {
     fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
       for (let i = i0; i < i1; i++)
         for (let c = 0; c < K; c++)
-          out[(i - i0) * K + c] = (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
+          out[(i - i0) * K + c] = onlyRow >= 0 && i !== onlyRow ? 0 : (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
     });
     return grad;
   }

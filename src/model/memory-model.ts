@@ -22,7 +22,7 @@ function zero(): Bytes {
   return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Bytes;
 }
 
-export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean } = {}): MemoryModel {
+export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean; coherence?: boolean } = {}): MemoryModel {
   const F = 4; // float32
   const B = batch;
   const byOwner = new Map<string, Bytes>();
@@ -51,6 +51,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts
   add('input', 'input', B);
   add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
   if (opts.augment) add('input', 'input', 3 * B); // (dy, dx, flip) per example
+  if (opts.coherence) add('coherence', 'workspace', (ws.chunk + B) * F);
 
   for (const l of plan) {
     if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);

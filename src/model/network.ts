@@ -4,7 +4,9 @@ import type { Dataset } from '../data/dataset.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { BatchNormLayer } from '../layers/batchnorm.js';
 import { DenseLayer } from '../layers/dense.js';
-import type { Layer, Param } from '../layers/layer.js';
+import type { Layer, Param, Workspace } from '../layers/layer.js';
+import { BinaryWeightLayer } from '../layers/binary-weights.js';
+import type { LayerCoherence } from '../coherence/coherence.js';
 import { SignLayer } from '../layers/sign.js';
 import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
 import { MemoryLedger } from '../ledger.js';
@@ -29,6 +31,8 @@ export interface NetworkOptions {
   augment?: boolean;
   /** Threads for kernels that can use them (default 1). */
   threads?: number;
+  /** Allocate the buffers gradient-coherence tracking needs (see setCoherence). */
+  coherence?: boolean;
 }
 
 export interface StepResult {
@@ -45,6 +49,7 @@ export class Network {
   /** The kernels this network runs (its own instance, for kernels with their own memory). */
   readonly kernels: Kernels;
   private readonly grads: [GradStore, GradStore];
+  private readonly ws: Workspace;
 
   constructor(readonly opts: NetworkOptions) {
     const { spec, recipe, batch } = opts;
@@ -61,7 +66,7 @@ export class Network {
     const rng = new Rng(opts.seed);
     const plan = planModel(spec);
     const sizes = workspaceSizes(plan, batch);
-    const ws = createWorkspace(sizes, kernels, ledger);
+    const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0));
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
@@ -76,6 +81,18 @@ export class Network {
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
+  }
+
+  /** Measure gradient coherence in the backward passes that follow (needs opts.coherence). */
+  setCoherence(on: boolean): void {
+    if (!this.ws.coherence) throw new Error('this network was built without coherence buffers (NetworkOptions.coherence)');
+    this.ws.coherence.active = on;
+    if (on) for (const l of this.layers) if (l instanceof BinaryWeightLayer) l.lastCoherence = null;
+  }
+
+  /** Per binary-weight layer, what the last coherence backward measured. */
+  coherenceStats(): LayerCoherence[] {
+    return this.layers.flatMap((l) => (l instanceof BinaryWeightLayer && l.lastCoherence ? [l.lastCoherence] : []));
   }
 
   params(): Param[] {
@@ -105,11 +122,14 @@ export class Network {
     return this.loss.forward(a, this.input.labels, rows, predicted);
   }
 
-  /** Forward and backward on examples order[offset .. offset+rows): gradients land in the params. */
-  computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number): StepResult {
+  /**
+   * Forward and backward on examples order[offset .. offset+rows): gradients land in the params.
+   * `onlyExample`: backward from that example's loss term alone (batch statistics unchanged).
+   */
+  computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number, onlyExample = -1): StepResult {
     const result = this.forward(data, order, offset, rows, true);
     let [grad, spare] = this.grads;
-    grad = this.loss.backward(grad, rows);
+    grad = this.loss.backward(grad, rows, onlyExample);
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const layer = this.layers[l];
       const out = layer.backward(grad, spare, rows * layer.rowsPerExample);

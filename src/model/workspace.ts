@@ -4,7 +4,7 @@ import type { Workspace } from '../layers/layer.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { workspaceSizes } from './spec.js';
 
-export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernels: Kernels, ledger: MemoryLedger): Workspace {
+export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernels: Kernels, ledger: MemoryLedger, coherenceBatch = 0): Workspace {
   return {
     chunkRows: sizes.chunkRows,
     act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
@@ -13,5 +13,12 @@ export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernel
     chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
     chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
     kernels,
+    coherence: coherenceBatch
+      ? {
+          active: false,
+          scratch: ledger.floats(sizes.chunk, 'workspace', 'coherence', 'one example dW tile'),
+          perExample: ledger.floats(coherenceBatch, 'workspace', 'coherence', 'per-example squared norms'),
+        }
+      : null,
   };
 }
