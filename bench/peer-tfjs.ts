@@ -42,7 +42,10 @@ class BinaryDense extends tf.layers.Layer {
   }
   /** Larq's weight_clip: latent weights stay in [-1, 1]. */
   clip(): void {
-    this.kernel.write(tf.clipByValue(this.kernel.read(), -1, 1));
+    // tidy: the clipped tensor is assigned into the variable; nothing else may outlive the step
+    tf.tidy(() => {
+      this.kernel.write(tf.clipByValue(this.kernel.read(), -1, 1));
+    });
   }
 }
 
@@ -107,6 +110,9 @@ export interface PeerRun {
   batchesTimed: number;
   testAccuracy: number;
   peakRssBytes: number;
+  /** Live TF.js tensors after the first and after the last batch: equal when nothing leaks. */
+  tensorsAfterFirstBatch: number;
+  tensorsAtEnd: number;
 }
 
 /** Train for `epochs` over the data, timing every batch; then test accuracy (inference mode). */
@@ -116,6 +122,7 @@ export async function runPeer(backend: PeerBackend, data: DataSplit, epochs: num
   const rng = new Rng(seed ^ 0x5eed);
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   const times: number[] = [];
+  let tensorsAfterFirstBatch = -1;
   for (let e = 0; e < epochs; e++) {
     rng.shuffle(order);
     for (let off = 0; off + batch <= order.length; off += batch) {
@@ -125,6 +132,7 @@ export async function runPeer(backend: PeerBackend, data: DataSplit, epochs: num
       for (const d of dense) d.clip();
       times.push(performance.now() - t0);
       tf.dispose([x, y]);
+      if (tensorsAfterFirstBatch < 0) tensorsAfterFirstBatch = tf.memory().numTensors;
     }
   }
   const testOrder = Int32Array.from({ length: data.test.count }, (_, i) => i);
@@ -145,5 +153,7 @@ export async function runPeer(backend: PeerBackend, data: DataSplit, epochs: num
     batchesTimed: Math.max(0, times.length - 3),
     testAccuracy: correct / data.test.count,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    tensorsAfterFirstBatch,
+    tensorsAtEnd: tf.memory().numTensors,
   };
 }

@@ -14,6 +14,9 @@ import type { Recipe } from './recipe.js';
 import { Rng } from './rng.js';
 import type { EnergyMeter } from '../device/meters.js';
 import { parseLrSchedule } from './lr-schedule.js';
+import { CoherenceTracker, type CoherenceSeries, type EpochCoherence } from './coherence/tracker.js';
+import { CoherenceProbe, type ProbeResult } from './coherence/probe.js';
+import { stageRows } from './data/dataset.js';
 
 export interface TrainConfig {
   model: string;
@@ -44,6 +47,14 @@ export interface TrainConfig {
   idleSeconds?: number;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
+  /** Gradient coherence: measured every `every` steps; `probe` > 0: the exact per-example probe on that many examples each epoch. */
+  coherence?: { every: number; probe?: number };
+  /** Training examples whose label was replaced (label-noise experiments): memorization is measured. */
+  noisyLabels?: Uint8Array;
+  /** Stop at the first epoch flagged as memorization (coherence fell while training accuracy rose). */
+  stopOnMemorization?: boolean;
+  /** Fraction of its excess over 1 that epoch-mean network coherence must lose from its peak to flag memorization (default 0.8). */
+  memorizationDrop?: number;
 }
 
 export interface EpochRecord {
@@ -57,6 +68,12 @@ export interface EpochRecord {
   seconds: number;
   /** Energy of the epoch's training batches, when a meter is configured. */
   energy?: EpochEnergy;
+  /** m-coherence over the epoch's measured steps (m = batch size), and the exact probe. */
+  coherence?: EpochCoherence & { probe?: ProbeResult };
+  /** With label noise: how much of the training set the network fits, noisy and clean examples apart. */
+  memorization?: { noisyFitted: number; cleanFitted: number; noisyCount: number };
+  /** Coherence fell toward 1 while training accuracy still rose: the suggested early-stopping point. */
+  memorizationSignal?: boolean;
 }
 
 export interface EpochEnergy {
@@ -84,6 +101,10 @@ export interface TrainHooks {
 
 export interface TrainResult {
   history: EpochRecord[];
+  /** m-coherence at every measured step, per layer and for the network. */
+  coherence: CoherenceSeries | null;
+  /** Stopped early: memorization was flagged at this epoch. */
+  stoppedAtEpoch: number | null;
   /** Median milliseconds per training batch over the batches this process ran. */
   msPerBatchMedian: number;
   batchesTimed: number;
@@ -146,15 +167,27 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const spec = modelSpec(cfg.model);
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
-  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment });
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence) });
   checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total });
 
   const schedule = cfg.lrSchedule ? await parseLrSchedule(cfg.lrSchedule) : null;
   const ck = cfg.resume ? readCheckpoint(cfg.checkpoint!) : null;
-  const net = new Network({ spec, recipe: cfg.recipe, batch: cfg.batch, kernels: selectKernels(cfg.kernels), seed: cfg.seed, augment: cfg.augment, threads: cfg.threads ?? availableParallelism() });
+  const net = new Network({
+    spec,
+    recipe: cfg.recipe,
+    batch: cfg.batch,
+    kernels: selectKernels(cfg.kernels),
+    seed: cfg.seed,
+    augment: cfg.augment,
+    threads: cfg.threads ?? availableParallelism(),
+    coherence: Boolean(cfg.coherence),
+  });
   const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
-  const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[] };
+  const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[], coherence: undefined as CoherenceSeries | undefined };
   if (ck) restore(ck, cfg, net, opt, state);
+  const tracker = cfg.coherence ? new CoherenceTracker(cfg.coherence.every, state.coherence) : null;
+  const probe = cfg.coherence?.probe ? coherenceProbe(net, data.train, cfg) : null;
+  let stoppedAtEpoch: number | null = null;
   const resumedFromEpoch = state.epoch;
   const patience = cfg.plateauPatience ?? 2;
 
@@ -172,6 +205,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     let lossSum = 0;
     let correct = 0;
     const epochMs: number[] = [];
+    tracker?.beginEpoch();
     const startUnixMs = Date.now();
     meter?.start(`epoch ${epoch}`);
     for (let b = 0; b < batches; b++) {
@@ -180,7 +214,11 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       // a last batch of one example has no batch statistics: skip it
       if (rows < 2) continue;
       const tb = performance.now();
+      const step = (epoch - 1) * batches + b + 1;
+      const measure = tracker?.measures(step) ?? false;
+      if (tracker) net.setCoherence(measure);
       const r = net.computeGradients(data.train, order, offset, rows);
+      if (measure) tracker!.record(step, net.coherenceStats());
       if (!Number.isFinite(r.loss))
         throw new TrainingError(
           `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
@@ -209,6 +247,10 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       msPerBatchMedian: median(epochMs),
       seconds: (performance.now() - t0) / 1000,
     };
+    const coherence = tracker?.endEpoch();
+    if (coherence) record.coherence = { ...coherence, ...(probe ? { probe: probe.run() } : {}) };
+    if (cfg.noisyLabels) record.memorization = memorization(net, data.train, cfg.noisyLabels);
+    if (coherence && flagsMemorization(state.history, record, cfg.memorizationDrop ?? 0.8)) record.memorizationSignal = true;
     if (meter && reading) {
       const per = (j: number | null, n: number) => (j === null ? null : j / n);
       const net_ = reading.netJoules ?? reading.joules;
@@ -236,13 +278,70 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       state.bad = 0;
     }
     state.epoch = epoch;
+    if (tracker) state.coherence = tracker.series;
     if (cfg.checkpoint) save(cfg, net, opt, state);
     hooks.onEpochEnd?.(record);
+    if (record.memorizationSignal && cfg.stopOnMemorization) {
+      stoppedAtEpoch = epoch;
+      break;
+    }
   }
-  return { history: state.history, msPerBatchMedian: median(batchMs), batchesTimed: batchMs.length, network: net, modeled, resumedFromEpoch };
+  probe?.dispose();
+  return {
+    history: state.history,
+    coherence: tracker?.series ?? null,
+    stoppedAtEpoch,
+    msPerBatchMedian: median(batchMs),
+    batchesTimed: batchMs.length,
+    network: net,
+    modeled,
+    resumedFromEpoch,
+  };
+}
+
+/** The exact coherence probe on a fixed, seeded sample of the training set. */
+function coherenceProbe(net: Network, train: DataSplit['train'], cfg: TrainConfig): CoherenceProbe {
+  const m = Math.min(cfg.coherence!.probe!, train.count);
+  const order = Int32Array.from({ length: train.count }, (_, i) => i);
+  new Rng(cfg.seed ^ 0x9be).shuffle(order);
+  const sample = order.slice(0, m);
+  // a streamed data set: the probe keeps its own copy of its few examples
+  const staged = stageRows(train, sample, 0, m);
+  const own = { ...staged.data, images: staged.data.images.slice(), labels: staged.data.labels.slice() };
+  return new CoherenceProbe(net, own, Int32Array.from(staged.order.subarray(staged.offset, staged.offset + m)), cfg.recipe);
+}
+
+/** Fractions of the noisy-label and clean training examples the network predicts as labelled. */
+function memorization(net: Network, train: DataSplit['train'], noisy: Uint8Array) {
+  const predicted = new Int32Array(train.count);
+  net.evaluate(train, predicted);
+  let noisyFit = 0;
+  let noisyCount = 0;
+  let cleanFit = 0;
+  for (let i = 0; i < train.count; i++) {
+    const fit = predicted[i] === train.labels[i] ? 1 : 0;
+    if (noisy[i]) {
+      noisyCount++;
+      noisyFit += fit;
+    } else cleanFit += fit;
+  }
+  return { noisyFitted: noisyCount ? noisyFit / noisyCount : 0, cleanFitted: cleanFit / Math.max(1, train.count - noisyCount), noisyCount };
+}
+
+/**
+ * Memorization signal: the epoch's mean network coherence has lost `drop` of its excess over 1
+ * since the peak epoch, while training accuracy still rises.
+ */
+export function flagsMemorization(history: EpochRecord[], record: EpochRecord, drop: number): boolean {
+  const c = record.coherence?.mean.network;
+  const prev = history[history.length - 1];
+  if (c === undefined || !prev) return false;
+  const peak = Math.max(c, ...history.map((h) => h.coherence?.mean.network ?? -Infinity));
+  return peak > 1 && c <= 1 + (1 - drop) * (peak - 1) && record.trainAccuracy > prev.trainAccuracy;
 }
 
 interface LoopState {
+  coherence?: CoherenceSeries;
   epoch: number;
   lr: number;
   best: number;
@@ -266,6 +365,7 @@ function save(cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
     augment: Boolean(cfg.augment),
     augRng: net.input.augRng.state(),
     history: s.history,
+    coherence: s.coherence ?? null,
     optimizer: opt.stateMeta(),
   };
   writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors() });
@@ -290,4 +390,5 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam
   s.rng = new Rng(Uint32Array.from(m.rng as number[]));
   if (m.augRng) net.input.augRng = new Rng(Uint32Array.from(m.augRng as number[]));
   s.history = m.history;
+  s.coherence = m.coherence ?? undefined;
 }

@@ -164,6 +164,7 @@ t.test('bench --suite peers: TF.js and bitlearn on the same MLP, each in its own
   t.same(rep.results.map((x: { engine: string; backend: string }) => `${x.engine}: ${x.backend.split(', ').pop()}`), ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data in memory']);
   for (const x of rep.results) t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
   t.equal(rep.ratios.length, 2);
+  t.equal(rep.results[0].tensorsAtEnd, rep.results[0].tensorsAfterFirstBatch, 'the TF.js peer leaks no tensors');
   t.equal(rep.ratios[0].rssRatio, rep.results[0].peakRssBytes / rep.results[1].peakRssBytes);
   t.match(rep.skipped[0]?.contestant ?? 'tfjs-node installed', /tfjs-node/);
 });

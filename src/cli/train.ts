@@ -12,6 +12,23 @@ import { train, type EpochRecord } from '../trainer.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
 import { collect, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { parseCoherenceSpec } from '../coherence/tracker.js';
+import { withLabelNoise } from '../data/label-noise.js';
+import { InvalidArgumentError } from 'commander';
+
+function parseCoherenceOption(v: string) {
+  try {
+    return parseCoherenceSpec(v);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+function fractionOption(v: string): number {
+  const n = Number(v);
+  if (!(n >= 0 && n <= 1) || v.trim() === '') throw new InvalidArgumentError(`expected a fraction from 0 to 1, got "${v}"`);
+  return n;
+}
 import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
 
@@ -41,13 +58,20 @@ export function trainCommand(): Command {
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--meter <spec>', 'energy meter: gpio-pulse:PIN:JOULES, gpio-trigger:PIN, or estimate[:BOARD] (labelled as an estimate)')
     .option('--idle-seconds <n>', 'idle baseline measured before training, seconds', nonNegativeInt, 3)
+    .option('--coherence <spec>', 'track gradient m-coherence: every=N steps (per layer and network), probe=M: the exact per-example probe on M examples each epoch', parseCoherenceOption)
+    .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fractionOption)
+    .option('--stop-on-memorization', 'stop at the first epoch where coherence has fallen toward 1 while training accuracy still rises (needs --coherence)')
+    .option('--memorization-drop <fraction>', 'share of its excess over 1 that epoch-mean coherence must lose from its peak to flag memorization', fractionOption, 0.8)
     .option('--out <file>', 'write the run report as JSON to this file')
     .option('--json', 'print the run report as JSON on stdout (progress stays on stderr)')
     .option('--quiet', 'no progress output')
     .action(async (o) => {
       const spec = modelSpec(o.model);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
+      if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
       const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: !o.inMemory });
+      const noise = o.labelNoise ? withLabelNoise(data.train, o.labelNoise, o.seed) : null;
+      if (noise) data.train = noise.data;
       const checkpoint =
         o.checkpoint === false ? undefined : (o.checkpoint ?? `checkpoints/${o.model}-${recipeName.replace(/[^\w.-]+/g, '_')}.ckpt`);
       const cfg = {
@@ -68,6 +92,10 @@ export function trainCommand(): Command {
         meter: o.meter ? createMeter(o.meter, () => onoffProvider()) : undefined,
         idleSeconds: o.idleSeconds,
         augment: Boolean(o.augment),
+        coherence: o.coherence,
+        noisyLabels: noise?.noisy,
+        stopOnMemorization: Boolean(o.stopOnMemorization),
+        memorizationDrop: o.memorizationDrop,
       };
       const t0 = performance.now();
       let result: Awaited<ReturnType<typeof train>>;
@@ -85,12 +113,14 @@ export function trainCommand(): Command {
         command: 'train',
         date: new Date().toISOString(),
         machine: { node: process.version, arch: process.arch, platform: process.platform },
-        config: { ...cfg, meter: o.meter ?? null, data: o.data, streamed: Boolean(data.train.streamed), trainExamples: data.train.count, testExamples: data.test.count },
+        config: { ...cfg, noisyLabels: undefined, labelNoise: o.labelNoise ?? 0, meter: o.meter ?? null, data: o.data, streamed: Boolean(data.train.streamed), trainExamples: data.train.count, testExamples: data.test.count },
         weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
         kernels: result.network.kernels.name,
         threads: result.network.kernels.threads ?? 1,
         resumedFromEpoch: result.resumedFromEpoch,
         history: result.history,
+        coherence: result.coherence ?? undefined,
+        stoppedAtEpoch: result.stoppedAtEpoch,
         final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,
         timing: {
           msPerBatchMedian: result.msPerBatchMedian,
@@ -120,6 +150,7 @@ export function trainCommand(): Command {
           ]),
         ),
         ...energyLines(result.history),
+        ...coherenceLines(result.history, result.stoppedAtEpoch),
         '',
         last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
         `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,
@@ -130,6 +161,32 @@ export function trainCommand(): Command {
       if (o.out) lines.push(`run report: ${o.out}`);
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+function coherenceLines(history: EpochRecord[], stoppedAt: number | null): string[] {
+  const rows = history.filter((r) => r.coherence || r.memorization);
+  if (!rows.length) return [];
+  const f = (v: number | undefined, d = 2) => (v === undefined || !Number.isFinite(v) ? '-' : v.toFixed(d));
+  const flagged = history.find((r) => r.memorizationSignal);
+  return [
+    '',
+    `Gradient coherence (m-coherence, m = batch; 1 = orthogonal per-example gradients, m = identical)${rows.some((r) => r.memorization) ? ' and memorization of the noisy labels' : ''}`,
+    formatTable(
+      ['epoch', 'samples', 'network mean', 'network peak', 'probe exact', 'probe estimate', 'noisy fitted %', 'clean fitted %', 'signal'],
+      rows.map((r) => [
+        r.epoch,
+        r.coherence?.samples ?? '-',
+        f(r.coherence?.mean.network),
+        f(r.coherence?.peak.network),
+        f(r.coherence?.probe?.exact.network),
+        f(r.coherence?.probe?.estimate.network),
+        r.memorization ? (100 * r.memorization.noisyFitted).toFixed(1) : '-',
+        r.memorization ? (100 * r.memorization.cleanFitted).toFixed(1) : '-',
+        r.memorizationSignal ? 'memorizing' : '',
+      ]),
+    ),
+    flagged ? `memorization signal at epoch ${flagged.epoch}: suggested early stop after epoch ${flagged.epoch - 1}${stoppedAt ? ` (training stopped at epoch ${stoppedAt})` : ''}` : 'no memorization signal',
+  ];
 }
 
 function energyLines(history: EpochRecord[]): string[] {

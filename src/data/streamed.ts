@@ -44,7 +44,10 @@ export function streamedDataset(name: string, file: RowFile, labels: Uint8Array,
     images: new Uint8Array(0),
     labels,
     streamed: true,
-    stage(order: Int32Array, offset: number, rows: number): StagedBatch {
+    // labels come from the data set the call is made on (`this`), so a copy with other labels
+    // (label noise) stages its own labels
+    stage(this: Dataset, order: Int32Array, offset: number, rows: number): StagedBatch {
+      const labelsNow = this.labels;
       if (window.length < rows * f) {
         window = new Uint8Array(rows * f);
         windowLabels = new Uint8Array(rows);
@@ -57,7 +60,7 @@ export function streamedDataset(name: string, file: RowFile, labels: Uint8Array,
         let n = 1;
         while (i + n < rows && order[offset + i + n] === first + n) n++;
         read(i, first, n);
-        for (let k = 0; k < n; k++) windowLabels[i + k] = labels[first + k];
+        for (let k = 0; k < n; k++) windowLabels[i + k] = labelsNow[first + k];
         i += n;
       }
       const data: Dataset = { name, count: rows, features: f, classes, images: window.subarray(0, rows * f), labels: windowLabels.subarray(0, rows) };

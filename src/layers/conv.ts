@@ -8,7 +8,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { addInto, sumSquares } from '../coherence/norms.js';
+import { addInto, centredTileNormSq, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
@@ -58,6 +58,18 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return { kind: 'float', data: ws.act, cols: g.co };
   }
 
+  /** p̄ = the mean input patch (9·ci) over the batch and output pixels; padded taps count as 0. */
+  private meanPatch(x: Activation, B: number, mean: Floats): void {
+    const { g, ws } = this;
+    const outPix = g.ho * g.wo;
+    const perChannel = TAPS * g.ci;
+    // Σ_p patch_p is the weight gradient of one output channel whose dY is 1 everywhere
+    ws.chunkDy.fill(1, 0, outPix);
+    mean.fill(0, 0, perChannel);
+    for (let b = 0; b < B; b++) ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), x.kind === 'bits', g, 1, mean);
+    for (let k = 0; k < perChannel; k++) mean[k] /= B * outPix;
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = this.input;
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
@@ -76,8 +88,11 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     } else {
       // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
       // or copied (float dW); with coherence, each example's term goes through a scratch tile
-      // first, so ||g_i||² adds up over tiles without per-example gradients ever being whole
+      // first, so ||g_i||² adds up over tiles without per-example gradients ever being whole.
+      // As for dense layers the terms are centred: g_i = Σ_p (patch_ip − p̄)ᵀ dY_ip, which is
+      // example i's raw term minus s_i ⊗ p̄ (s_i: its dY summed over pixels, p̄: the mean patch)
       const perChannel = TAPS * g.ci;
+      if (coh) this.meanPatch(x, B, coh.mean);
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
       const acc = ws.chunkDx;
       let sumSq = 0;
@@ -91,7 +106,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           if (coh) {
             coh.scratch.fill(0, 0, len);
             ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch);
-            exampleSq += sumSquares(coh.scratch, len);
+            exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
           } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
         }

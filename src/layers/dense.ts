@@ -5,7 +5,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { addRowNormsSq, inputRowNormSq, sumSquares } from '../coherence/norms.js';
+import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
 
@@ -73,7 +73,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
     const { nIn: n, nOut: m, ws } = this;
     const R = ws.chunkRows;
-    // coherence: example i's term of dW is dY_iᵀ·x_i, so ||g_i||² = ||x_i||²·||dY_i||²
+    // coherence: example i's term of dW is dY_iᵀ·(x_i − x̄) (see centredRowNormsSq), so
+    // ||g_i||² = ||x_i − x̄||²·||dY_i||²: O(batch · (n + m)), nothing per example kept
     const coh = ws.coherence?.active ? ws.coherence : null;
     const dyNorm = coh?.perExample;
     if (dyNorm) dyNorm.fill(0, 0, rows);
@@ -107,9 +108,11 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         packSignRows(acc, t, n, bits, j0 * wordsFor(n));
       }
     }
-    if (dyNorm) {
+    if (coh && dyNorm) {
+      const xNorm = coh.perExample.subarray(rows);
+      centredRowNormsSq(x, rows, n, coh.mean, coh.scratch, xNorm);
       let exampleSq = 0;
-      for (let i = 0; i < rows; i++) exampleSq += inputRowNormSq(x, i, n, ws.chunkX) * dyNorm[i];
+      for (let i = 0; i < rows; i++) exampleSq += xNorm[i] * dyNorm[i];
       this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }
     this.input = null;

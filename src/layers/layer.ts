@@ -40,7 +40,9 @@ export interface CoherenceWorkspace {
   active: boolean;
   /** One example's dW tile (conv layers), as large as chunkDx. */
   readonly scratch: Floats;
-  /** Per example of the batch: Σ of squared dY entries (dense layers). */
+  /** The batch mean of the layer's input rows (dense) or input patches (conv), chunk-sized. */
+  readonly mean: Floats;
+  /** Per example of the batch: squared norms of dY rows, then of centred input rows (2 × batch). */
   readonly perExample: Floats;
 }
 

@@ -51,7 +51,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts
   add('input', 'input', B);
   add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
   if (opts.augment) add('input', 'input', 3 * B); // (dy, dx, flip) per example
-  if (opts.coherence) add('coherence', 'workspace', (ws.chunk + B) * F);
+  if (opts.coherence) add('coherence', 'workspace', (2 * ws.chunk + 2 * B) * F);
 
   for (const l of plan) {
     if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);

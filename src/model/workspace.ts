@@ -17,7 +17,8 @@ export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernel
       ? {
           active: false,
           scratch: ledger.floats(sizes.chunk, 'workspace', 'coherence', 'one example dW tile'),
-          perExample: ledger.floats(coherenceBatch, 'workspace', 'coherence', 'per-example squared norms'),
+          mean: ledger.floats(sizes.chunk, 'workspace', 'coherence', 'batch-mean input row / patch'),
+          perExample: ledger.floats(2 * coherenceBatch, 'workspace', 'coherence', 'per-example squared norms'),
         }
       : null,
   };
