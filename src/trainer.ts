@@ -17,6 +17,7 @@ import { parseLrSchedule } from './lr-schedule.js';
 import { CoherenceTracker, type CoherenceSeries, type EpochCoherence } from './coherence/tracker.js';
 import { CoherenceProbe, type ProbeResult } from './coherence/probe.js';
 import { stageRows } from './data/dataset.js';
+import { createGradientMethod, type GradientMethod, type GradientMethodName } from './optim/robust-gradients.js';
 
 export interface TrainConfig {
   model: string;
@@ -47,6 +48,8 @@ export interface TrainConfig {
   idleSeconds?: number;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
+  /** Gradient the optimizer receives: plain (default), rm3 or m3 (see src/optim/robust-gradients.ts). */
+  gradients?: GradientMethodName;
   /** Gradient coherence: measured every `every` steps; `probe` > 0: the exact per-example probe on that many examples each epoch. */
   coherence?: { every: number; probe?: number };
   /** Training examples whose label was replaced (label-noise experiments): memorization is measured. */
@@ -167,7 +170,9 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const spec = modelSpec(cfg.model);
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
-  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence) });
+  if (cfg.gradients === 'm3' && cfg.coherence)
+    throw new TrainingError('m3 computes three group gradients per step: measure coherence with --gradients plain or rm3');
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence), gradients: cfg.gradients });
   checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total });
 
   const schedule = cfg.lrSchedule ? await parseLrSchedule(cfg.lrSchedule) : null;
@@ -183,8 +188,9 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     coherence: Boolean(cfg.coherence),
   });
   const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
+  const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
   const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[], coherence: undefined as CoherenceSeries | undefined };
-  if (ck) restore(ck, cfg, net, opt, state);
+  if (ck) restore(ck, cfg, net, opt, gradients, state);
   const tracker = cfg.coherence ? new CoherenceTracker(cfg.coherence.every, state.coherence) : null;
   const probe = cfg.coherence?.probe ? coherenceProbe(net, data.train, cfg) : null;
   let stoppedAtEpoch: number | null = null;
@@ -217,7 +223,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       const step = (epoch - 1) * batches + b + 1;
       const measure = tracker?.measures(step) ?? false;
       if (tracker) net.setCoherence(measure);
-      const r = net.computeGradients(data.train, order, offset, rows);
+      const r = gradients.compute(data.train, order, offset, rows);
       if (measure) tracker!.record(step, net.coherenceStats());
       if (!Number.isFinite(r.loss))
         throw new TrainingError(
@@ -279,7 +285,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     }
     state.epoch = epoch;
     if (tracker) state.coherence = tracker.series;
-    if (cfg.checkpoint) save(cfg, net, opt, state);
+    if (cfg.checkpoint) save(cfg, net, opt, gradients, state);
     hooks.onEpochEnd?.(record);
     if (record.memorizationSignal && cfg.stopOnMemorization) {
       stoppedAtEpoch = epoch;
@@ -350,7 +356,7 @@ interface LoopState {
   history: EpochRecord[];
 }
 
-function save(cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
+function save(cfg: TrainConfig, net: Network, opt: Adam, gradients: GradientMethod, s: LoopState): void {
   const meta = {
     format: 'bitlearn-train',
     model: cfg.model,
@@ -367,11 +373,12 @@ function save(cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
     history: s.history,
     coherence: s.coherence ?? null,
     optimizer: opt.stateMeta(),
+    gradients: { method: gradients.name, ...gradients.stateMeta() },
   };
-  writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors() });
+  writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors(), ...gradients.stateTensors() });
 }
 
-function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam, s: LoopState): void {
+function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam, gradients: GradientMethod, s: LoopState): void {
   const m = ck.meta as Record<string, any>;
   const mismatch = (what: string, have: unknown, want: unknown) =>
     new TrainingError(`cannot resume from ${cfg.checkpoint}: it was trained with ${what} ${JSON.stringify(have)}, this run asks for ${JSON.stringify(want)}`);
@@ -380,7 +387,10 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam
   if (JSON.stringify(m.recipe) !== JSON.stringify(cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
   if (m.batch !== cfg.batch) throw mismatch('batch', m.batch, cfg.batch);
   if (Boolean(m.augment) !== Boolean(cfg.augment)) throw mismatch('augmentation', Boolean(m.augment), Boolean(cfg.augment));
-  for (const [k, t] of Object.entries({ ...net.stateTensors(), ...opt.stateTensors() })) restoreTensor(ck, k, t);
+  const method = (m.gradients?.method as string | undefined) ?? 'plain';
+  if (method !== gradients.name) throw mismatch('gradients', method, gradients.name);
+  for (const [k, t] of Object.entries({ ...net.stateTensors(), ...opt.stateTensors(), ...gradients.stateTensors() })) restoreTensor(ck, k, t);
+  gradients.restoreMeta(m.gradients);
   net.refreshDerived();
   opt.restoreMeta(m.optimizer);
   s.epoch = m.epoch;

@@ -14,6 +14,7 @@ import { onoffProvider } from '../../device/gpio.js';
 import { collect, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
+import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
 import { InvalidArgumentError } from 'commander';
 
 function parseCoherenceOption(v: string) {
@@ -58,6 +59,10 @@ export function trainCommand(): Command {
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--meter <spec>', 'energy meter: gpio-pulse:PIN:JOULES, gpio-trigger:PIN, or estimate[:BOARD] (labelled as an estimate)')
     .option('--idle-seconds <n>', 'idle baseline measured before training, seconds', nonNegativeInt, 3)
+    .option('--gradients <method>', 'what the optimizer gets: plain, rm3 (median of the last three batch gradients) or m3 (median of three group means)', (v) => {
+      if (!(GRADIENT_METHODS as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown gradient method "${v}" (available: ${GRADIENT_METHODS.join(', ')})`);
+      return v;
+    }, 'plain')
     .option('--coherence <spec>', 'track gradient m-coherence: every=N steps (per layer and network), probe=M: the exact per-example probe on M examples each epoch', parseCoherenceOption)
     .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fractionOption)
     .option('--stop-on-memorization', 'stop at the first epoch where coherence has fallen toward 1 while training accuracy still rises (needs --coherence)')
@@ -93,6 +98,7 @@ export function trainCommand(): Command {
         idleSeconds: o.idleSeconds,
         augment: Boolean(o.augment),
         coherence: o.coherence,
+        gradients: o.gradients,
         noisyLabels: noise?.noisy,
         stopOnMemorization: Boolean(o.stopOnMemorization),
         memorizationDrop: o.memorizationDrop,

@@ -22,7 +22,14 @@ function zero(): Bytes {
   return Object.fromEntries(CATEGORIES.map((c) => [c, 0])) as Bytes;
 }
 
-export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts: { augment?: boolean; coherence?: boolean } = {}): MemoryModel {
+export function modelMemory(
+  spec: ModelSpec,
+  recipe: Recipe,
+  batch: number,
+  opts: { augment?: boolean; coherence?: boolean; gradients?: string } = {},
+): MemoryModel {
+  /** rm3 and m3 keep two more copies of every gradient. */
+  const gradCopies = opts.gradients === 'rm3' || opts.gradients === 'm3' ? 3 : 1;
   const F = 4; // float32
   const B = batch;
   const byOwner = new Map<string, Bytes>();
@@ -36,7 +43,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts
   const binaryWeights = (owner: string, packedRows: number, cols: number) => {
     const size = packedRows * cols;
     add(owner, 'weights', paramBytes(recipe.weights, size) + bitRows(packedRows, cols));
-    add(owner, 'weight-grads', recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols));
+    add(owner, 'weight-grads', gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
     add(owner, 'optimizer', 2 * paramBytes(recipe.moments, size));
   };
   /** A tensor kept for backward as float32 or as packed bits. */
@@ -59,7 +66,7 @@ export function modelMemory(spec: ModelSpec, recipe: Recipe, batch: number, opts
     else if (l.type === 'bn') {
       const C = l.channels;
       add(l.name, 'weights', 3 * C * F); // beta, running mean, running sigma
-      add(l.name, 'weight-grads', C * F);
+      add(l.name, 'weight-grads', gradCopies * C * F);
       add(l.name, 'optimizer', 2 * C * F);
       add(l.name, 'retained', C * F); // sigma
       kept(l.name, recipe.bnBackward === 'exact' ? 'float32' : 'bit', B * l.spatial, C);
