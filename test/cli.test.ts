@@ -186,3 +186,27 @@ t.test('export and report: help, bad input is one clear line and writes nothing'
   t.ok(existsSync(join(dir, 'out', 'model.json')) && existsSync(join(dir, 'out', 'weights.bin')));
   t.equal(readdirSync(join(dir, 'out')).length, 2, 'no temp files left');
 });
+
+t.test('coherence: the experiment command and train --coherence / --label-noise', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-coh-'));
+  const r = run(['coherence', '--label-noise', '0,1', '--epochs', '1', '--limit-train', '400', '--limit-test', '100', '--batch', '50', '--every', '2', '--quiet', '--html', join(dir, 'c.html'), '--out', join(dir, 'c.json')]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /peak network m-coherence, real labels \/ random labels: [\d.]+x/);
+  const res = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
+  t.same(res.runs.map((x: { labelNoise: number }) => x.labelNoise), [0, 1]);
+  t.equal(res.runs[0].series.steps.length, 4, '8 steps, measured every 2');
+  t.ok(res.runs[1].history[0].memorization.noisyCount > 300, 'about 90% of random labels are wrong');
+  t.match(readFileSync(join(dir, 'c.html'), 'utf8'), /<svg[^>]*aria-label="Network m-coherence/);
+  const tr = run(['train', '--epochs', '1', ...QUICK, '--no-checkpoint', '--coherence', 'every=3,probe=20', '--label-noise', '0.5', '--gradients', 'rm3', '--json']);
+  t.equal(tr.status, 0, tr.stderr);
+  const rep = JSON.parse(tr.stdout);
+  t.equal(rep.coherence.steps.length, 4);
+  t.ok(rep.history[0].coherence.probe.exact.network > 0);
+  t.ok(rep.history[0].memorization.noisyCount > 0);
+  t.equal(rep.memory.modeled.total, rep.memory.ledger.total, 'coherence and rm3 buffers modeled');
+  const bad = run(['train', '--coherence', 'sometimes', '--quiet']);
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /--coherence: "sometimes" is not every=N/);
+  const bad2 = run(['train', '--label-noise', '1.5', '--quiet']);
+  t.match(bad2.stderr, /expected a fraction from 0 to 1, got "1.5"/);
+});

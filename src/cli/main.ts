@@ -7,6 +7,7 @@ import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
 import { probeCommand } from './probe.js';
 import { reportCommand } from './report.js';
+import { coherenceCommand } from './coherence.js';
 import { trainCommand } from './train.js';
 import { peersChild } from '../../bench/peers-child.js';
 import { speedChild } from '../../bench/speed-child.js';
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(probeCommand().exitOverride())
     .addCommand(exportCommand().exitOverride())
     .addCommand(reportCommand().exitOverride())
+    .addCommand(coherenceCommand().exitOverride())
     .addCommand(childCommand().exitOverride(), { hidden: true });
   try {
     await program.parseAsync(argv);

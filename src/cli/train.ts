@@ -111,7 +111,7 @@ export function trainCommand(): Command {
         cfg.meter?.close();
       }
       const datasetBytes = residentBytes(data.train) + residentBytes(data.test);
-      const memory = memoryReport(result.network, spec, recipe, datasetBytes);
+      const memory = memoryReport(result.network, spec, recipe, datasetBytes, result.modeled);
       const last = result.history[result.history.length - 1];
       const report = {
         tool: 'bitlearn',

@@ -1,12 +1,13 @@
 // Label noise for coherence and memorization experiments: a seeded fraction of the training
-// examples get a different label, drawn uniformly among the other classes, so every noisy example
-// is truly mislabelled and fitting it is memorization. 1.0 gives random labels throughout.
+// examples get a label drawn uniformly among all classes (so 1.0 is the random-labels experiment);
+// those whose drawn label differs from the true one are marked noisy, and fitting them is
+// memorization.
 import type { Dataset } from './dataset.js';
 import { Rng } from '../rng.js';
 
 export interface NoisyLabels {
   data: Dataset;
-  /** 1 where the label was replaced. */
+  /** 1 where the label was replaced by a wrong one. */
   noisy: Uint8Array;
   noisyCount: number;
 }
@@ -19,10 +20,15 @@ export function withLabelNoise(d: Dataset, fraction: number, seed: number): Nois
   const rng = new Rng(seed ^ 0x1abe1);
   const order = Int32Array.from({ length: d.count }, (_, i) => i);
   rng.shuffle(order);
+  let noisyCount = 0;
   for (let k = 0; k < n; k++) {
     const i = order[k];
-    labels[i] = (labels[i] + 1 + rng.int(d.classes - 1)) % d.classes;
-    noisy[i] = 1;
+    const drawn = rng.int(d.classes);
+    if (drawn !== labels[i]) {
+      noisy[i] = 1;
+      noisyCount++;
+    }
+    labels[i] = drawn;
   }
-  return { data: { ...d, labels }, noisy, noisyCount: n };
+  return { data: { ...d, labels }, noisy, noisyCount };
 }

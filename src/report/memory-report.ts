@@ -25,8 +25,8 @@ export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): n
   return net.ledger.totalBytes;
 }
 
-export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number): MemoryReport {
-  const modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment });
+/** `modeled`: the run's memory model when it has extras (coherence buffers, gradient methods). */
+export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number, modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment })): MemoryReport {
   const standard = measureLedger(spec, PRESETS.standard, net.batch);
   const lowMemory = measureLedger(spec, PRESETS['low-memory'], net.batch);
   return {
