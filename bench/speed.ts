@@ -22,12 +22,16 @@ export interface SpeedConfig {
   threads: number;
   repeats: number;
   warmup: number;
+  /** Measure gradient coherence every n steps (absent: not tracked). */
+  coherenceEvery?: number;
 }
 
 export interface SpeedResult extends SpeedConfig {
   kernelSet: string;
   msPerBatchMedian: number;
   msPerBatchMin: number;
+  /** Mean: what a 1-in-n extra cost (coherence every n steps) shows up in. */
+  msPerBatchMean: number;
   ledgerBytes: number;
   peakRssBytes: number;
   samplesPerSecond: number;
@@ -44,12 +48,13 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
   const spec = modelSpec(c.model);
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
-  const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads });
+  const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads, coherence: Boolean(c.coherenceEvery) });
   const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
   const times: number[] = [];
   for (let s = 0; s < c.warmup + c.repeats; s++) {
     const offset = (s * c.batch) % (order.length - c.batch + 1);
     const t0 = performance.now();
+    if (c.coherenceEvery) net.setCoherence((s + 1) % c.coherenceEvery === 0);
     net.computeGradients(data.train, order, offset, c.batch);
     opt.update(1e-3);
     if (s >= c.warmup) times.push(performance.now() - t0);
@@ -61,6 +66,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
     kernelSet: net.kernels.name,
     msPerBatchMedian: med,
     msPerBatchMin: Math.min(...times),
+    msPerBatchMean: times.reduce((a, b) => a + b, 0) / times.length,
     ledgerBytes: net.ledger.totalBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     samplesPerSecond: (1000 * c.batch) / med,
@@ -68,6 +74,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
 }
 
 export interface SpeedOptions {
+  coherenceEvery?: number;
   models: string[];
   recipes: string[];
   batches: number[];
@@ -86,7 +93,7 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
       for (const threads of kernels === 'reference' ? [1] : opts.threads)
         for (const batch of opts.batches)
           for (const recipe of opts.recipes) {
-            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup };
+            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup, coherenceEvery: opts.coherenceEvery };
             const run = spawnSync(self.command, [...self.args, '__child', 'speed', JSON.stringify(config)], { encoding: 'utf8', maxBuffer: 1 << 20 });
             if (run.status !== 0) throw new Error(`speed benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim()}`);
             const r = JSON.parse(run.stdout) as SpeedResult;
@@ -94,4 +101,32 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
             onResult?.(r);
           }
   return results;
+}
+
+export interface CoherenceCost {
+  model: string;
+  recipe: string;
+  batch: number;
+  every: number;
+  msPerBatchMean: number;
+  baselineMsPerBatchMean: number;
+  overheadPercent: number;
+}
+
+/** Time per batch with coherence measured every 1 and every 50 steps against none (means). */
+export function runCoherenceCostSuite(opts: Omit<SpeedOptions, 'coherenceEvery'>, everies = [1, 50], onResult?: (r: CoherenceCost) => void): CoherenceCost[] {
+  const out: CoherenceCost[] = [];
+  for (const model of opts.models)
+    for (const recipe of opts.recipes)
+      for (const batch of opts.batches) {
+        const one = { ...opts, models: [model], recipes: [recipe], batches: [batch], kernels: [opts.kernels[0]], threads: [opts.threads[0]] };
+        const base = runSpeedSuite(one)[0];
+        for (const every of everies) {
+          const r = runSpeedSuite({ ...one, coherenceEvery: every })[0];
+          const cost = { model, recipe, batch, every, msPerBatchMean: r.msPerBatchMean, baselineMsPerBatchMean: base.msPerBatchMean, overheadPercent: (100 * (r.msPerBatchMean - base.msPerBatchMean)) / base.msPerBatchMean };
+          out.push(cost);
+          onResult?.(cost);
+        }
+      }
+  return out;
 }

@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
-import { runSpeedSuite } from '../../bench/speed.js';
+import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
 import { runPeersSuite } from '../../bench/peers.js';
@@ -13,7 +13,7 @@ import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -28,7 +28,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm) or peers (bitlearn vs TF.js on the MNIST MLP)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP) or coherence (cost of measuring it)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -59,6 +59,17 @@ export function benchCommand(): Command {
             r.model, r.recipe, r.batch, r.kernelSet, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
+        );
+      } else if (suite === 'coherence') {
+        const rows = runCoherenceCostSuite(
+          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]], threads: [Math.min(...o.threads)], repeats: Math.max(o.repeats, 100), warmup: o.warmup },
+          [1, 50],
+          (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch}, every ${r.every}: +${r.overheadPercent.toFixed(1)}%`),
+        );
+        results = rows;
+        table = formatTable(
+          ['model', 'recipe', 'batch', 'coherence every', 'ms/batch (mean)', 'without', 'overhead'],
+          rows.map((r) => [r.model, r.recipe, r.batch, r.every, r.msPerBatchMean.toFixed(2), r.baselineMsPerBatchMean.toFixed(2), `${r.overheadPercent.toFixed(1)}%`]),
         );
       } else if (suite === 'peers') {
         const batch = o.batches[0];
