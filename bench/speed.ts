@@ -9,7 +9,7 @@ import { loadData } from '../src/data/registry.js';
 import { selectKernels } from '../src/kernels/select.js';
 import { Network } from '../src/model/network.js';
 import { modelSpec } from '../src/model/spec.js';
-import { Adam } from '../src/optim/adam.js';
+import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { median } from '../src/trainer.js';
@@ -49,7 +49,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
   const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads, coherence: Boolean(c.coherenceEvery) });
-  const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
+  const opt = createOptimizer(net.params(), PRESETS[c.recipe], net.ledger, net.kernels);
   const times: number[] = [];
   for (let s = 0; s < c.warmup + c.repeats; s++) {
     const offset = (s * c.batch) % (order.length - c.batch + 1);

@@ -2,7 +2,7 @@
 // Two presets plus free ablation of each knob: `--recipe low-memory --set dy=float32`.
 import { readFileSync } from 'node:fs';
 import { GRAD_FORMATS, type GradFormat } from './storage/grad-store.js';
-import { PARAM_FORMATS, type ParamFormat } from './storage/param-store.js';
+import { MOMENT_FORMATS, WEIGHT_FORMATS, type MomentFormat, type WeightFormat } from './storage/param-store.js';
 
 export interface Recipe {
   /** First layer's input: kept as a float32 batch, or re-read from the data set (uint8) in backward. */
@@ -21,10 +21,16 @@ export interface Recipe {
   dw: 'float32' | 'sign';
   /** Activation gradients between layers. */
   dy: GradFormat;
-  /** Latent (real-valued) weights. */
-  weights: ParamFormat;
-  /** Adam first and second moments. */
-  moments: ParamFormat;
+  /** Latent (real-valued) weights; `bit`: none, the packed signs are the weights (needs optimizer=bop). */
+  weights: WeightFormat;
+  /** Optimizer state: Adam m and v, or Bop's momentum (int8: 8-bit block-quantized). */
+  moments: MomentFormat;
+  /** Binary weights: Adam on latent weights, or Bop (flips signs, no latent weights). BN shifts always use Adam. */
+  optimizer: 'adam' | 'bop';
+  /** Statistics of batch norm over ghost batches of this many examples (0: the whole batch). */
+  ghostBatch: number;
+  /** Sign's straight-through estimator: clipped (1{|z| <= 1}) or ReSTE (rectified power law; needs steMask=float32). */
+  ste: 'clipped' | 'reste';
 }
 
 export type RecipeKnob = keyof Recipe;
@@ -38,8 +44,11 @@ export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   poolMask: ['float32', 'bit'],
   dw: ['float32', 'sign'],
   dy: GRAD_FORMATS,
-  weights: PARAM_FORMATS,
-  moments: PARAM_FORMATS,
+  weights: WEIGHT_FORMATS,
+  moments: MOMENT_FORMATS,
+  optimizer: ['adam', 'bop'],
+  ghostBatch: [0, 32, 64, 128, 256],
+  ste: ['clipped', 'reste'],
 };
 
 export const PRESETS: Record<string, Recipe> = {
@@ -55,6 +64,9 @@ export const PRESETS: Record<string, Recipe> = {
     dy: 'float32',
     weights: 'float32',
     moments: 'float32',
+    optimizer: 'adam',
+    ghostBatch: 0,
+    ste: 'clipped',
   },
   // Wang et al. 2021/2023
   'low-memory': {
@@ -68,6 +80,26 @@ export const PRESETS: Record<string, Recipe> = {
     dy: 'float16',
     weights: 'float16',
     moments: 'float16',
+    optimizer: 'adam',
+    ghostBatch: 0,
+    ste: 'clipped',
+  },
+  // beyond the published recipe (DESIGN section 6): no latent weights (Bop), 8-bit momentum,
+  // 5-bit power-of-two activation gradients, everything else as low-memory
+  tiny: {
+    firstInput: 'reread',
+    actInput: 'bit',
+    steMask: 'bit',
+    bn: 'l1',
+    bnBackward: 'sign-approx',
+    poolMask: 'bit',
+    dw: 'sign',
+    dy: 'po2',
+    weights: 'bit',
+    moments: 'int8',
+    optimizer: 'bop',
+    ghostBatch: 0,
+    ste: 'clipped',
   },
 };
 
@@ -93,14 +125,30 @@ export function applySettings(base: Recipe, settings: string[]): Recipe {
 function setKnob(r: Recipe, knob: string, value: unknown): void {
   if (!(knob in KNOB_VALUES)) throw new RecipeError(`unknown recipe knob "${knob}" (knobs: ${knobList()})`);
   const allowed = KNOB_VALUES[knob as RecipeKnob] as readonly unknown[];
+  // numeric knobs (ghostBatch) arrive as text from --set
+  if (typeof allowed[0] === 'number' && typeof value === 'string' && value.trim() !== '') value = Number(value);
   if (!allowed.includes(value))
     throw new RecipeError(`recipe knob ${knob} cannot be "${String(value)}" (allowed: ${allowed.join(', ')})`);
   (r as unknown as Record<string, unknown>)[knob] = value;
 }
 
+/** Knobs added after the first release, for recipes saved before them (checkpoints, files). */
+export function withDefaults(r: Partial<Recipe>): Recipe {
+  return { optimizer: 'adam', ghostBatch: 0, ste: 'clipped', ...r } as Recipe;
+}
+
+/** Same knob values (key order aside). */
+export function sameRecipe(a: Recipe, b: Recipe): boolean {
+  return (Object.keys(KNOB_VALUES) as RecipeKnob[]).every((k) => a[k] === b[k]);
+}
+
 export function validateRecipe(r: Recipe): Recipe {
   if (r.bnBackward === 'sign-approx' && r.bn !== 'l1')
     throw new RecipeError('bnBackward=sign-approx relies on mean|x-hat| = 1, which only l1 batch norm gives: set bn=l1');
+  if ((r.weights === 'bit') !== (r.optimizer === 'bop'))
+    throw new RecipeError('weights=bit (no latent weights) and optimizer=bop go together: Adam needs latent weights, Bop has none');
+  if (r.ste === 'reste' && r.steMask !== 'float32')
+    throw new RecipeError('ste=reste needs the pre-activation value in backward: set steMask=float32');
   return r;
 }
 

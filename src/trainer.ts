@@ -9,8 +9,8 @@ import { Network } from './model/network.js';
 import { inputFeatures, modelSpec, type ModelSpec } from './model/spec.js';
 import { probeDevice } from '../device/probe.js';
 import { largestBatch } from './planner.js';
-import { Adam } from './optim/adam.js';
-import type { Recipe } from './recipe.js';
+import { createOptimizer, type Optimizer } from './optim/optimizer.js';
+import { sameRecipe, withDefaults, type Recipe } from './recipe.js';
 import { Rng } from './rng.js';
 import type { EnergyMeter } from '../device/meters.js';
 import { parseLrSchedule } from './lr-schedule.js';
@@ -48,6 +48,8 @@ export interface TrainConfig {
   idleSeconds?: number;
   /** Memory the run may use (bytes); default: the machine's free memory. */
   ramBudget?: number;
+  /** Bop (recipes with optimizer=bop): rate γ (default 1e-4), threshold τ (default 1e-8), and γ as an expression of the epoch. */
+  bop?: { gamma?: number; tau?: number; gammaSchedule?: string };
   /** Gradient the optimizer receives: plain (default), rm3 or m3 (see src/optim/robust-gradients.ts). */
   gradients?: GradientMethodName;
   /** Gradient coherence: measured every `every` steps; `probe` > 0: the exact per-example probe on that many examples each epoch. */
@@ -71,6 +73,8 @@ export interface EpochRecord {
   seconds: number;
   /** Energy of the epoch's training batches, when a meter is configured. */
   energy?: EpochEnergy;
+  /** Bop: mean share of binary weights flipped per step. */
+  flipRatio?: number;
   /** m-coherence over the epoch's measured steps (m = batch size), and the exact probe. */
   coherence?: EpochCoherence & { probe?: ProbeResult };
   /** With label noise: how much of the training set the network fits, noisy and clean examples apart. */
@@ -187,7 +191,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     threads: cfg.threads ?? availableParallelism(),
     coherence: Boolean(cfg.coherence),
   });
-  const opt = new Adam(net.params(), net.ledger, {}, net.kernels);
+  const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
+  const gammaSchedule = cfg.bop?.gammaSchedule ? await parseLrSchedule(cfg.bop.gammaSchedule) : null;
   const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
   const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[], coherence: undefined as CoherenceSeries | undefined };
   if (ck) restore(ck, cfg, net, opt, gradients, state);
@@ -204,12 +209,14 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   for (let epoch = state.epoch + 1; epoch <= cfg.epochs; epoch++) {
     const t0 = performance.now();
     if (schedule) state.lr = schedule.at(epoch - 1);
+    net.setTrainingProgress(cfg.epochs > 1 ? (epoch - 1) / (cfg.epochs - 1) : 0);
     for (let i = 0; i < order.length; i++) order[i] = i;
     state.rng.shuffle(order);
     const batches = Math.ceil(order.length / cfg.batch);
     hooks.onEpochStart?.(epoch, batches);
     let lossSum = 0;
     let correct = 0;
+    let flipSum = 0;
     const epochMs: number[] = [];
     tracker?.beginEpoch();
     const startUnixMs = Date.now();
@@ -229,7 +236,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
         throw new TrainingError(
           `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
         );
-      opt.update(state.lr);
+      opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
+      flipSum += opt.flipRatio() ?? 0;
       epochMs.push(performance.now() - tb);
       lossSum += r.loss * rows;
       correct += r.correct;
@@ -253,6 +261,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       msPerBatchMedian: median(epochMs),
       seconds: (performance.now() - t0) / 1000,
     };
+    if (opt.flipRatio() !== null) record.flipRatio = flipSum / Math.max(1, epochMs.length);
     const coherence = tracker?.endEpoch();
     if (coherence) record.coherence = { ...coherence, ...(probe ? { probe: probe.run() } : {}) };
     if (cfg.noisyLabels) record.memorization = memorization(net, data.train, cfg.noisyLabels);
@@ -356,7 +365,7 @@ interface LoopState {
   history: EpochRecord[];
 }
 
-function save(cfg: TrainConfig, net: Network, opt: Adam, gradients: GradientMethod, s: LoopState): void {
+function save(cfg: TrainConfig, net: Network, opt: Optimizer, gradients: GradientMethod, s: LoopState): void {
   const meta = {
     format: 'bitlearn-train',
     model: cfg.model,
@@ -378,13 +387,13 @@ function save(cfg: TrainConfig, net: Network, opt: Adam, gradients: GradientMeth
   writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors(), ...gradients.stateTensors() });
 }
 
-function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Adam, gradients: GradientMethod, s: LoopState): void {
+function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Optimizer, gradients: GradientMethod, s: LoopState): void {
   const m = ck.meta as Record<string, any>;
   const mismatch = (what: string, have: unknown, want: unknown) =>
     new TrainingError(`cannot resume from ${cfg.checkpoint}: it was trained with ${what} ${JSON.stringify(have)}, this run asks for ${JSON.stringify(want)}`);
   if (m.format !== 'bitlearn-train') throw new TrainingError(`${cfg.checkpoint} is not a training checkpoint`);
   if (m.model !== cfg.model) throw mismatch('model', m.model, cfg.model);
-  if (JSON.stringify(m.recipe) !== JSON.stringify(cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
+  if (!sameRecipe(withDefaults(m.recipe), cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
   if (m.batch !== cfg.batch) throw mismatch('batch', m.batch, cfg.batch);
   if (Boolean(m.augment) !== Boolean(cfg.augment)) throw mismatch('augmentation', Boolean(m.augment), Boolean(cfg.augment));
   const method = (m.gradients?.method as string | undefined) ?? 'plain';

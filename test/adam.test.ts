@@ -7,7 +7,7 @@ import { wasmKernels } from '../src/kernels/wasm.js';
 import { MemoryLedger } from '../src/ledger.js';
 import { Adam } from '../src/optim/adam.js';
 import { Rng } from '../src/rng.js';
-import { createParamStore, type ParamFormat } from '../src/storage/param-store.js';
+import { createParamStore, type MomentFormat as ParamFormat } from '../src/storage/param-store.js';
 
 function makeParam(ledger: MemoryLedger, format: ParamFormat, signGrad: boolean, binary: boolean, rows: number, cols: number, seed: number): Param {
   const n = rows * cols;

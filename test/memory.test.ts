@@ -6,7 +6,7 @@ import { CATEGORIES, MemoryLedger } from '../src/ledger.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
 import { MODELS } from '../src/model/spec.js';
-import { Adam } from '../src/optim/adam.js';
+import { createOptimizer } from '../src/optim/optimizer.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { measureLedger } from '../src/report/memory-report.js';
@@ -17,7 +17,7 @@ const mlp = MODELS.mlp;
 
 function build(recipe: Recipe, batch: number) {
   const net = new Network({ spec: mlp, recipe, batch, kernels: referenceKernels, seed: 1 });
-  new Adam(net.params(), net.ledger);
+  createOptimizer(net.params(), recipe, net.ledger);
   return net;
 }
 
@@ -37,7 +37,7 @@ for (const model of ['cnv', 'binarynet', 'mnist-conv'])
       t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {
         const spec = MODELS[model];
         const net = new Network({ spec, recipe: PRESETS[preset], batch, kernels: referenceKernels, seed: 1 });
-        new Adam(net.params(), net.ledger);
+        createOptimizer(net.params(), PRESETS[preset], net.ledger);
         const mm = modelMemory(spec, PRESETS[preset], batch);
         t.same(Object.fromEntries(net.ledger.byOwner()), Object.fromEntries(mm.byOwner), 'by layer');
         t.equal(net.ledger.totalBytes, mm.total, 'total');
@@ -57,6 +57,9 @@ t.test('random knob combinations: modeled == ledger', async (t) => {
     const r = { ...PRESETS.standard } as Record<string, unknown>;
     for (const [knob, values] of Object.entries(KNOB_VALUES)) r[knob] = values[rng.int(values.length)];
     if (r.bnBackward === 'sign-approx') r.bn = 'l1';
+    if (r.optimizer === 'bop') r.weights = 'bit';
+    else if (r.weights === 'bit') r.weights = 'float16';
+    if (r.ste === 'reste') r.steMask = 'float32';
     const recipe = validateRecipe(r as unknown as Recipe);
     const batch = 1 + rng.int(150);
     t.equal(build(recipe, batch).ledger.totalBytes, modelMemory(mlp, recipe, batch).total, JSON.stringify({ ...recipe, batch }));
@@ -93,7 +96,7 @@ t.test('training allocates nothing more: the ledger is the same after steps, and
   for (const preset of Object.keys(PRESETS)) {
     const ledger = new MemoryLedger();
     const net = new Network({ spec, recipe: PRESETS[preset], batch: 16, kernels: referenceKernels, seed: 1, ledger });
-    const opt = new Adam(net.params(), ledger);
+    const opt = createOptimizer(net.params(), PRESETS[preset], ledger);
     const before = ledger.totalBytes;
     for (let s = 0; s < 4; s++) {
       net.computeGradients(data, identityOrder(64), s * 16, 16);

@@ -48,7 +48,7 @@ t.test('plan CLI', async (t) => {
   t.equal(r.status, 0, r.stderr);
   const p = JSON.parse(r.stdout);
   t.equal(p.ramBytes, 512 * 2 ** 20);
-  t.same(p.batches.map((b: { recipe: string }) => b.recipe), ['standard', 'low-memory']);
+  t.same(p.batches.map((b: { recipe: string }) => b.recipe), ['standard', 'low-memory', 'tiny']);
   const human = spawnSync(process.execPath, [cli, 'plan', '--ram', '4MiB'], { encoding: 'utf8' });
   t.match(human.stdout, /standard\s+does not fit/);
   const bad = spawnSync(process.execPath, [cli, 'plan', '--ram', 'lots'], { encoding: 'utf8' });

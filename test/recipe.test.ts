@@ -7,12 +7,23 @@ import { PRESETS, resolveRecipe } from '../src/recipe.js';
 t.test('presets match DESIGN section 2', async (t) => {
   t.same(PRESETS.standard, {
     firstInput: 'float32', actInput: 'float32', steMask: 'float32', bn: 'l2', bnBackward: 'exact', poolMask: 'float32',
-    dw: 'float32', dy: 'float32', weights: 'float32', moments: 'float32',
+    dw: 'float32', dy: 'float32', weights: 'float32', moments: 'float32', optimizer: 'adam', ghostBatch: 0, ste: 'clipped',
   });
   t.same(PRESETS['low-memory'], {
     firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx', poolMask: 'bit',
-    dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16',
+    dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16', optimizer: 'adam', ghostBatch: 0, ste: 'clipped',
   });
+  // beyond the paper: no latent weights (Bop), 8-bit momentum, 5-bit po2 gradients
+  t.same(PRESETS.tiny, { ...PRESETS['low-memory'], dy: 'po2', weights: 'bit', moments: 'int8', optimizer: 'bop' });
+});
+
+t.test('knobs that go together, and numeric knobs', async (t) => {
+  t.throws(() => resolveRecipe('low-memory', ['optimizer=bop']), /weights=bit \(no latent weights\) and optimizer=bop go together/);
+  t.throws(() => resolveRecipe('tiny', ['weights=float16']), /go together/);
+  t.throws(() => resolveRecipe('low-memory', ['ste=reste']), /ste=reste needs the pre-activation value in backward: set steMask=float32/);
+  t.equal(resolveRecipe('low-memory', ['ste=reste', 'steMask=float32']).recipe.ste, 'reste');
+  t.equal(resolveRecipe('low-memory', ['ghostBatch=128']).recipe.ghostBatch, 128);
+  t.throws(() => resolveRecipe('low-memory', ['ghostBatch=100']), /ghostBatch cannot be "100" \(allowed: 0, 32, 64, 128, 256\)/);
 });
 
 t.test('knobs are set one at a time', async (t) => {

@@ -1,4 +1,6 @@
 // Batch norm over the batch, per channel, beta only (no scale): x̂ = (y − μ)/σ, z = x̂ + β.
+// Ghost batch norm: with ghostBatch G, the statistics (and the backward's means) run over each
+// group of G examples separately, as large-batch training wants (Hoffer et al. 2017).
 // l2: σ = sqrt(var + ε); l1: σ = mean|y − μ| + ε.  Backward (g = dL/dz):
 //   l2 exact:     dy = (1/σ)[g − mean(g) − x̂·mean(g·x̂)]
 //   l1 exact:     dy = (1/σ)[g − mean(g) − mean(g·x̂)·(sign x̂ − mean(sign x̂))]
@@ -32,6 +34,10 @@ export class BatchNormLayer implements Layer {
     this.calibrated = on ? 0 : -1;
   }
   private readonly param: Param;
+  /** Rows per ghost batch (the whole batch when ghost batch norm is off). */
+  private readonly ghostRows: number;
+  /** Per ghost batch: 3·C backward sums (or C means in forward); ws.chan when there is one group. */
+  private readonly groupStats: Floats;
 
   constructor(
     readonly name: string,
@@ -43,15 +49,19 @@ export class BatchNormLayer implements Layer {
     ledger: MemoryLedger,
     /** Pixels per example for feature maps (statistics run over batch × pixels). */
     readonly rowsPerExample = 1,
+    ghostBatch = 0,
   ) {
     const C = channels;
     const rowsCap = batch * rowsPerExample;
+    const groups = ghostBatch > 0 ? Math.ceil(batch / ghostBatch) : 1;
+    this.ghostRows = ghostBatch > 0 ? ghostBatch * rowsPerExample : rowsCap;
     this.beta = createParamStore('float32', C, ledger, 'weights', name, 'beta');
     this.runMean = ledger.floats(C, 'weights', name, 'running mean');
     this.runSigma = ledger.floats(C, 'weights', name, 'running sigma');
     this.runSigma.fill(1);
     this.dBeta = ledger.floats(C, 'weight-grads', name, 'dbeta');
-    this.sigma = ledger.floats(C, 'retained', name, 'sigma');
+    this.sigma = ledger.floats(groups * C, 'retained', name, groups > 1 ? 'sigma per ghost batch' : 'sigma');
+    this.groupStats = groups > 1 ? ledger.floats(3 * groups * C, 'workspace', name, 'ghost-batch statistics') : ws.chan;
     if (backwardKind === 'exact') {
       this.xhat = ledger.floats(rowsCap * C, 'retained', name, 'x-hat (float)');
       this.xhatSign = null;
@@ -92,28 +102,45 @@ export class BatchNormLayer implements Layer {
         }
       return x;
     }
-    const mean = this.ws.chan;
-    const sigma = this.sigma;
-    mean.fill(0, 0, C);
-    sigma.fill(0);
-    for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) mean[c] += y[i * C + c];
-    for (let c = 0; c < C; c++) mean[c] /= rows;
-    if (this.kindOfNorm === 'l2') {
-      for (let i = 0; i < rows; i++)
-        for (let c = 0; c < C; c++) {
-          const d = y[i * C + c] - mean[c];
-          sigma[c] += d * d;
-        }
-      for (let c = 0; c < C; c++) sigma[c] = Math.sqrt(sigma[c] / rows + BN_EPS);
-    } else {
-      for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) sigma[c] += Math.abs(y[i * C + c] - mean[c]);
-      for (let c = 0; c < C; c++) sigma[c] = sigma[c] / rows + BN_EPS;
-    }
-    for (let i = 0; i < rows; i++)
-      for (let c = 0; c < C; c++) {
-        const k = i * C + c;
-        y[k] = (y[k] - mean[c]) / sigma[c];
+    // per ghost batch g (rows [r0, r1)): μ_g, σ_g; the running statistics take their average
+    const G = this.ghostRows;
+    const groups = Math.ceil(rows / G);
+    const stats = this.groupStats;
+    const avgMean = stats.subarray(0, C);
+    const avgSigma = this.ws.chan.subarray(C, 2 * C);
+    const mean = groups > 1 ? stats.subarray(C, 2 * C) : this.ws.chan.subarray(2 * C, 3 * C);
+    avgMean.fill(0);
+    avgSigma.fill(0);
+    for (let g = 0; g < groups; g++) {
+      const r0 = g * G;
+      const r1 = Math.min(rows, r0 + G);
+      const n = r1 - r0;
+      const sigma = this.sigma.subarray(g * C, (g + 1) * C);
+      mean.fill(0);
+      sigma.fill(0);
+      for (let i = r0; i < r1; i++) for (let c = 0; c < C; c++) mean[c] += y[i * C + c];
+      for (let c = 0; c < C; c++) mean[c] /= n;
+      if (this.kindOfNorm === 'l2') {
+        for (let i = r0; i < r1; i++)
+          for (let c = 0; c < C; c++) {
+            const d = y[i * C + c] - mean[c];
+            sigma[c] += d * d;
+          }
+        for (let c = 0; c < C; c++) sigma[c] = Math.sqrt(sigma[c] / n + BN_EPS);
+      } else {
+        for (let i = r0; i < r1; i++) for (let c = 0; c < C; c++) sigma[c] += Math.abs(y[i * C + c] - mean[c]);
+        for (let c = 0; c < C; c++) sigma[c] = sigma[c] / n + BN_EPS;
       }
+      for (let i = r0; i < r1; i++)
+        for (let c = 0; c < C; c++) {
+          const k = i * C + c;
+          y[k] = (y[k] - mean[c]) / sigma[c];
+        }
+      for (let c = 0; c < C; c++) {
+        avgMean[c] += mean[c] / groups;
+        avgSigma[c] += sigma[c] / groups;
+      }
+    }
     if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
     else packSignRows(y, rows, C, this.xhatSign!);
     for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) y[i * C + c] += beta[c];
@@ -121,8 +148,8 @@ export class BatchNormLayer implements Layer {
     // batches seen while recalibrating (then the stats belong to the final weights only)
     const keep = this.calibrated >= 0 ? this.calibrated / (this.calibrated + 1) : BN_MOMENTUM;
     for (let c = 0; c < C; c++) {
-      this.runMean[c] = keep * this.runMean[c] + (1 - keep) * mean[c];
-      this.runSigma[c] = keep * this.runSigma[c] + (1 - keep) * sigma[c];
+      this.runMean[c] = keep * this.runMean[c] + (1 - keep) * avgMean[c];
+      this.runSigma[c] = keep * this.runSigma[c] + (1 - keep) * avgSigma[c];
     }
     if (this.calibrated >= 0) this.calibrated++;
     this.trained = true;
@@ -146,40 +173,53 @@ export class BatchNormLayer implements Layer {
     const C = this.channels;
     const { ws, sigma, dBeta } = this;
     const R = ws.chunkRows;
-    // chan: [0, C) Σg, [C, 2C) Σ g·x̂ (or g·sign x̂), [2C, 3C) Σ sign x̂ (l1 exact)
-    const sums = ws.chan;
-    sums.fill(0, 0, 3 * C);
+    // per ghost batch g, at stats[3C·g ..]: [0, C) Σg, [C, 2C) Σ g·x̂ (or g·sign x̂), [2C, 3C) Σ sign x̂ (l1 exact)
+    const G = this.ghostRows;
+    const groups = Math.ceil(rows / G);
+    const stats = this.groupStats;
+    stats.fill(0, 0, 3 * C * groups);
     const l1Exact = this.backwardKind === 'exact' && this.kindOfNorm === 'l1';
     for (let i0 = 0; i0 < rows; i0 += R) {
       const i1 = Math.min(rows, i0 + R);
       grad.read(i0, i1, 0, C, ws.chunkDy);
       for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
-      for (let i = i0; i < i1; i++)
+      for (let i = i0; i < i1; i++) {
+        const o = 3 * C * Math.floor(i / G);
         for (let c = 0; c < C; c++) {
           const g = ws.chunkDy[(i - i0) * C + c];
           const xh = ws.chunkX[(i - i0) * C + c];
-          sums[c] += g;
-          sums[C + c] += g * xh;
-          if (l1Exact) sums[2 * C + c] += xh >= 0 ? 1 : -1;
+          stats[o + c] += g;
+          stats[o + C + c] += g * xh;
+          if (l1Exact) stats[o + 2 * C + c] += xh >= 0 ? 1 : -1;
         }
+      }
     }
-    dBeta.set(sums.subarray(0, C));
-    for (let k = 0; k < 3 * C; k++) sums[k] /= rows;
+    dBeta.fill(0);
+    for (let g = 0; g < groups; g++) {
+      const o = 3 * C * g;
+      for (let c = 0; c < C; c++) dBeta[c] += stats[o + c];
+      const n = Math.min(rows, (g + 1) * G) - g * G;
+      for (let k = 0; k < 3 * C; k++) stats[o + k] /= n;
+    }
     const approx = this.backwardKind === 'sign-approx';
     const l2 = this.kindOfNorm === 'l2';
     fillStore(grad, R, ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
       for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
-      for (let i = i0; i < i1; i++)
+      for (let i = i0; i < i1; i++) {
+        const g0 = Math.floor(i / G);
+        const o = 3 * C * g0;
+        const so = C * g0;
         for (let c = 0; c < C; c++) {
           const k = (i - i0) * C + c;
           const g = out[k];
           const xh = ws.chunkX[k];
-          const s = sigma[c];
-          // sign-approx has the l2 form with x̂ replaced by sign(x̂), which xhatAt already returns
-          if (approx || l2) out[k] = (g - sums[c] - xh * sums[C + c]) / s;
-          else out[k] = (g - sums[c] - sums[C + c] * ((xh >= 0 ? 1 : -1) - sums[2 * C + c])) / s;
+          const s = sigma[so + c];
+          // sign-approx has the l2 form with x̂ replaced by sign(x̂), which xhatRow already returns
+          if (approx || l2) out[k] = (g - stats[o + c] - xh * stats[o + C + c]) / s;
+          else out[k] = (g - stats[o + c] - stats[o + C + c] * ((xh >= 0 ? 1 : -1) - stats[o + 2 * C + c])) / s;
         }
+      }
     });
     this.trained = false;
     return grad;

@@ -6,7 +6,7 @@ import { wordsFor } from '../bits.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
-import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import { bitStore, createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Param, ParamGrad } from './layer.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
@@ -19,8 +19,9 @@ export class BinaryWeights {
   constructor(owner: string, readonly rows: number, readonly cols: number, fanIn: number, recipe: Recipe, ledger: MemoryLedger, rng: Rng) {
     const size = rows * cols;
     const words = rows * wordsFor(cols);
-    this.latent = createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
-    this.bits = ledger.u32(words, 'weights', owner, 'binary weights (packed)');
+    this.bits = ledger.u32(words, 'weights', owner, recipe.weights === 'bit' ? 'binary weights (packed; no latent copy)' : 'binary weights (packed)');
+    // `bit`: the packed signs are the weights (Bop flips them); else latent weights + packed signs
+    this.latent = recipe.weights === 'bit' ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
     this.grad =
       recipe.dw === 'float32'
         ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
@@ -28,11 +29,13 @@ export class BinaryWeights {
     const std = 1 / Math.sqrt(fanIn); // N(0, 1/fan_in)
     for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
     this.repack();
-    this.param = { owner, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate: () => this.repack() };
+    const afterUpdate = recipe.weights === 'bit' ? undefined : () => this.repack();
+    this.param = { owner, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate };
   }
 
   /** Re-derive the packed sign(W) from the latent weights (reads raw storage: runs every step). */
   repack(): void {
+    if (this.latent.format === 'bit') return; // the bits are the weights
     const raw = this.latent.raw;
     const half = this.latent.format === 'float16';
     const { rows, cols, bits } = this;

@@ -2,7 +2,7 @@
 import type { Floats } from '../ledger.js';
 import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
-import type { ParamFormat, ParamStore } from '../storage/param-store.js';
+import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
 
 /** A forward activation: rows × cols, in one of the engine's representations. */
@@ -60,7 +60,7 @@ export interface Param {
   /** Sign-binarized in forward: Adam applies the STE mask 1{|w| <= 1} and clips to [-1, 1]. */
   readonly binary: boolean;
   /** Storage format for this parameter's optimizer moments. */
-  readonly momentFormat: ParamFormat;
+  readonly momentFormat: MomentFormat;
   /** Called after the optimizer changed the value (e.g. to repack the binary copy). */
   afterUpdate?(): void;
 }
@@ -79,7 +79,7 @@ export interface Layer {
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null;
   params(): Param[];
   /** Tensors that define the trained layer (saved in checkpoints), by name. */
-  state(): Record<string, Float32Array | Float64Array | Uint16Array>;
+  state(): Record<string, StateTensor>;
 }
 
 /** Row `i` (one example) of a pixel activation, decoded and augmented, into out. */

@@ -8,6 +8,8 @@ import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export const STE_CLIP = 1;
+/** ReSTE (Wu et al. 2023): backward (1/o)·max(|z|, m)^(1/o − 1) for |z| <= t, else 0; o rises 1 → 3 over training. */
+export const RESTE = { m: 0.1, t: 1.5, oStart: 1, oEnd: 3 };
 
 export class SignLayer implements Layer {
   readonly kind = 'sign';
@@ -16,6 +18,9 @@ export class SignLayer implements Layer {
   private readonly zKept: Floats | null;
   private readonly maskBits: Uint32Array | null;
   private trained = false;
+  /** ReSTE's power o for the current stage of training (see setTrainingProgress). */
+  private resteO = RESTE.oStart;
+  private readonly reste: boolean;
 
   constructor(
     readonly name: string,
@@ -33,6 +38,12 @@ export class SignLayer implements Layer {
     this.outBits = recipe.actInput === 'bit' ? ledger.u32(words, 'retained', name, 'output sign bits (packed)') : null;
     this.zKept = recipe.steMask === 'float32' ? ledger.floats(n, 'retained', name, 'pre-activation z (float)') : null;
     this.maskBits = recipe.steMask === 'bit' ? ledger.u32(words, 'retained', name, 'STE mask bits (packed)') : null;
+    this.reste = recipe.ste === 'reste';
+  }
+
+  /** Fraction of training done (0 .. 1): sets ReSTE's o, rising linearly from 1 to 3. */
+  setTrainingProgress(p: number): void {
+    this.resteO = RESTE.oStart + (RESTE.oEnd - RESTE.oStart) * Math.min(1, Math.max(0, p));
   }
 
   params(): Param[] {
@@ -82,7 +93,13 @@ export class SignLayer implements Layer {
       grad.read(i0, i1, 0, C, out);
       for (let i = i0; i < i1; i++) {
         const o = (i - i0) * C;
-        if (z) {
+        if (z && this.reste) {
+          const inv = 1 / this.resteO;
+          for (let c = 0; c < C; c++) {
+            const a = Math.abs(z[i * C + c]);
+            out[o + c] = a > RESTE.t ? 0 : out[o + c] * inv * Math.max(a, RESTE.m) ** (inv - 1);
+          }
+        } else if (z) {
           for (let c = 0; c < C; c++) if (Math.abs(z[i * C + c]) > STE_CLIP) out[o + c] = 0;
         } else
           for (let c = 0; c < C; c++) if (!((mask![i * wpr + (c >>> 5)] >>> (c & 31)) & 1)) out[o + c] = 0;

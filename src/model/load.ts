@@ -1,7 +1,7 @@
 // A trained network rebuilt from a training checkpoint (for export and inference).
 import { CheckpointError, readCheckpoint, restoreTensor } from '../checkpoint.js';
 import { selectKernels } from '../kernels/select.js';
-import { validateRecipe, type Recipe } from '../recipe.js';
+import { validateRecipe, withDefaults, type Recipe } from '../recipe.js';
 import { Network } from './network.js';
 import { modelSpec, type ModelSpec } from './spec.js';
 
@@ -21,7 +21,7 @@ export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel 
   const m = ck.meta as Record<string, any>;
   if (m.format !== 'bitlearn-train') throw new CheckpointError(`${path} is not a bitlearn training checkpoint`);
   const spec = modelSpec(String(m.model));
-  const recipe = m.recipe as Recipe;
+  const recipe = withDefaults(m.recipe as Recipe);
   validateRecipe(recipe);
   const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });
   for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);

@@ -5,6 +5,7 @@ import { wordsFor } from '../bits.js';
 import { TAPS } from '../kernels/conv-geometry.js';
 import { CATEGORIES, type Category } from '../ledger.js';
 import { ADAM_BLOCK } from '../optim/adam.js';
+import { BOP_BLOCK } from '../optim/bop.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';
@@ -42,9 +43,10 @@ export function modelMemory(
   /** A binary weight tensor: latent + packed copy, gradient, Adam moments. */
   const binaryWeights = (owner: string, packedRows: number, cols: number) => {
     const size = packedRows * cols;
-    add(owner, 'weights', paramBytes(recipe.weights, size) + bitRows(packedRows, cols));
+    add(owner, 'weights', (recipe.weights === 'bit' ? 0 : paramBytes(recipe.weights, size)) + bitRows(packedRows, cols));
     add(owner, 'weight-grads', gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
-    add(owner, 'optimizer', 2 * paramBytes(recipe.moments, size));
+    // Adam: m and v; Bop: one momentum
+    add(owner, 'optimizer', (recipe.optimizer === 'bop' ? 1 : 2) * paramBytes(recipe.moments, size));
   };
   /** A tensor kept for backward as float32 or as packed bits. */
   const kept = (owner: string, format: 'float32' | 'bit', rows: number, cols: number) =>
@@ -68,7 +70,9 @@ export function modelMemory(
       add(l.name, 'weights', 3 * C * F); // beta, running mean, running sigma
       add(l.name, 'weight-grads', gradCopies * C * F);
       add(l.name, 'optimizer', 2 * C * F);
-      add(l.name, 'retained', C * F); // sigma
+      const groups = recipe.ghostBatch > 0 ? Math.ceil(B / recipe.ghostBatch) : 1;
+      add(l.name, 'retained', groups * C * F); // sigma (per ghost batch)
+      if (groups > 1) add(l.name, 'workspace', 3 * groups * C * F); // per-ghost statistics
       kept(l.name, recipe.bnBackward === 'exact' ? 'float32' : 'bit', B * l.spatial, C);
     } else if (l.type === 'sign') {
       kept(l.name, recipe.actInput, B * l.spatial, l.channels);
@@ -80,6 +84,7 @@ export function modelMemory(
   }
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);
+  if (recipe.optimizer === 'bop') add('bop', 'workspace', 3 * BOP_BLOCK * F);
 
   const byCategory = zero();
   for (const row of byOwner.values()) for (const c of CATEGORIES) byCategory[c] += row[c];

@@ -11,6 +11,7 @@ import { SignLayer } from '../layers/sign.js';
 import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
 import { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
+import type { StateTensor } from '../storage/param-store.js';
 import { Rng } from '../rng.js';
 import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
@@ -75,12 +76,17 @@ export class Network {
     for (const l of plan) {
       if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
       else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
-      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial));
+      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch));
       else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
+  }
+
+  /** Fraction of training done (0 .. 1), for estimators that change over training (ReSTE). */
+  setTrainingProgress(p: number): void {
+    for (const l of this.layers) if (l instanceof SignLayer) l.setTrainingProgress(p);
   }
 
   /** Measure gradient coherence in the backward passes that follow (needs opts.coherence). */
@@ -105,8 +111,8 @@ export class Network {
   }
 
   /** Everything that defines the trained model, keyed `layer.tensor`. */
-  stateTensors(): Record<string, Float32Array | Float64Array | Uint16Array> {
-    const out: Record<string, Float32Array | Float64Array | Uint16Array> = {};
+  stateTensors(): Record<string, StateTensor> {
+    const out: Record<string, StateTensor> = {};
     for (const l of this.layers) for (const [k, t] of Object.entries(l.state())) out[`${l.name}.${k}`] = t;
     return out;
   }

@@ -7,7 +7,7 @@ import { getBit } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Param } from '../layers/layer.js';
 import type { AdamStep, AdamTensor, Kernels } from '../kernels/kernels.js';
-import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import { createParamStore, type ParamStore, type StateTensor } from '../storage/param-store.js';
 
 export interface AdamOptions {
   beta1: number;
@@ -48,7 +48,7 @@ export class Adam {
     this.slots = params.map((p) => ({
       param: p,
       m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Adam m (${p.name})`),
-      v: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Adam v (${p.name})`),
+      v: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Adam v (${p.name})`, 'log'),
       scale: 1,
     }));
     const block = (what: string) => ledger.floats(ADAM_BLOCK, 'workspace', 'adam', what);
@@ -59,11 +59,13 @@ export class Adam {
   }
 
   /** Moments keyed `owner.param.adam_m|adam_v`, for checkpoints. */
-  stateTensors(): Record<string, Float32Array | Float64Array | Uint16Array> {
-    const out: Record<string, Float32Array | Float64Array | Uint16Array> = {};
+  stateTensors(): Record<string, StateTensor> {
+    const out: Record<string, StateTensor> = {};
     for (const { param, m, v } of this.slots) {
       out[`${param.owner}.${param.name}.adam_m`] = m.raw;
       out[`${param.owner}.${param.name}.adam_v`] = v.raw;
+      if (m.aux) out[`${param.owner}.${param.name}.adam_m.scales`] = m.aux;
+      if (v.aux) out[`${param.owner}.${param.name}.adam_v.scales`] = v.aux;
     }
     return out;
   }
@@ -95,9 +97,10 @@ export class Adam {
     const { param, m, v } = slot;
     const g = param.grad;
     return {
-      w: param.value.raw,
-      m: m.raw,
-      v: v.raw,
+      // only called for float32/float16 storage (int8 moments take the block path; bit weights use Bop)
+      w: param.value.raw as AdamTensor['w'],
+      m: m.raw as AdamTensor['m'],
+      v: v.raw as AdamTensor['v'],
       grad: g.kind === 'float' ? g.data : g.bits,
       gradBits: g.kind === 'sign',
       cols: g.kind === 'sign' ? g.cols : param.size,
@@ -115,13 +118,14 @@ export class Adam {
     const t = this.tensor(slot);
     let scale = 1;
     if (param.momentFormat === 'float16') {
-      const maxAbs = k ? k.adamMaxAbs!(t) : this.maxAbs(slot);
+      const maxAbs = k && slot.m.format !== 'int8' ? k.adamMaxAbs!(t) : this.maxAbs(slot);
       scale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : slot.scale;
     }
     const c1 = 1 - beta1 ** this.step;
     const c2 = 1 - beta2 ** this.step;
     const step: AdamStep = { lr, b1: beta1, b2: beta2, c1, c2, epsScaled: eps * scale, scale, ratio: scale / slot.scale };
-    if (k) k.adamUpdate!(t, step);
+    // the WebAssembly update handles float32/float16 storage; int8 moments take the block path
+    if (k && slot.m.format !== 'int8') k.adamUpdate!(t, step);
     else this.referenceUpdate(slot, step);
     slot.scale = scale;
     param.afterUpdate?.();

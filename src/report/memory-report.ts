@@ -4,7 +4,7 @@ import { CATEGORIES, type Category } from '../ledger.js';
 import { modelMemory, type Bytes } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
-import { Adam } from '../optim/adam.js';
+import { createOptimizer } from '../optim/optimizer.js';
 import { PRESETS, type Recipe } from '../recipe.js';
 import { referenceKernels } from '../kernels/reference.js';
 import { formatTable, kib, mib } from './table.js';
@@ -21,7 +21,7 @@ export interface MemoryReport {
 /** Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch. */
 export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): number {
   const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1 });
-  new Adam(net.params(), net.ledger);
+  createOptimizer(net.params(), recipe, net.ledger);
   return net.ledger.totalBytes;
 }
 

@@ -101,24 +101,34 @@ class Po2GradStore extends BaseStore implements GradStore {
   readonly format = 'po2' as const;
   readonly needsMaxAbs = true;
   private bias = 0;
+  /**
+   * While a fill is in progress (beginWrite, then writes in row order), rows not yet rewritten
+   * still hold codes of the previous bias: a layer that computes in place reads them back.
+   */
+  private previousBias = 0;
+  private writtenRows = Infinity;
   constructor(private readonly words: Uint32Array, capacity: number) {
     super(capacity);
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
-    const { cols, words, bias } = this;
+    const { cols, words } = this;
     let o = 0;
     for (let i = i0; i < i1; i++) {
       const base = i * cols;
+      const bias = i < this.writtenRows ? this.bias : this.previousBias;
       for (let c = c0; c < c1; c++) out[o++] = po2Decode(po2Get(words, base + c), bias);
     }
   }
   beginWrite(maxAbs: number): void {
+    this.previousBias = this.bias;
     this.bias = po2Bias(maxAbs);
+    this.writtenRows = 0;
   }
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
     for (let k = 0; k < n; k++) po2Put(this.words, base + k, po2Encode(src[k], this.bias));
+    this.writtenRows = Math.max(this.writtenRows, i1);
   }
 }
 

@@ -1,0 +1,131 @@
+// Bop (Helwegen et al. 2019): binary weights without latent weights. One momentum per weight,
+//   m ← (1 − γ)·m + γ·g;   flip w where |m| > τ and sign(m) = sign(w)
+// (the gradient pushes w towards the other sign, consistently enough). Larq's defaults: γ = 1e-4,
+// τ = 1e-8. The momentum is stored as the recipe says: float32, float16 (scaled per tensor by a
+// power of two, as Adam's moments, so γ·g neither underflows nor overflows), or int8 blocks.
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Param } from '../layers/layer.js';
+import { createParamStore, type ParamStore, type StateTensor } from '../storage/param-store.js';
+import { readGradBlock } from './adam.js';
+
+export interface BopOptions {
+  gamma: number;
+  tau: number;
+}
+
+export const BOP_DEFAULTS: BopOptions = { gamma: 1e-4, tau: 1e-8 };
+/** Elements decoded at a time; the three scratch blocks are its workspace. */
+export const BOP_BLOCK = 256;
+const BLOCK = BOP_BLOCK;
+
+interface Slot {
+  param: Param;
+  m: ParamStore;
+  /** Stored momentum = m·scale (float16 storage; 1 otherwise). */
+  scale: number;
+  /** Largest |stored momentum| after the last update. */
+  maxStored: number;
+}
+
+export class Bop {
+  step = 0;
+  readonly opts: BopOptions;
+  private readonly slots: Slot[];
+  private readonly bm: Floats;
+  private readonly bg: Floats;
+  private readonly bw: Floats;
+  /** Weights flipped by the last update, and their share (Larq's flip_ratio). */
+  lastFlips = 0;
+  lastFlipRatio = 0;
+
+  constructor(params: Param[], ledger: MemoryLedger, opts: Partial<BopOptions> = {}) {
+    // options given as undefined keep their defaults
+    this.opts = { gamma: opts.gamma ?? BOP_DEFAULTS.gamma, tau: opts.tau ?? BOP_DEFAULTS.tau };
+    for (const p of params) if (!p.binary || p.value.format !== 'bit') throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
+    this.slots = params.map((p) => ({ param: p, m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`), scale: 1, maxStored: 0 }));
+    const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
+    this.bm = block('momentum block');
+    this.bg = block('gradient block');
+    this.bw = block('weights block');
+  }
+
+  update(gamma = this.opts.gamma): void {
+    this.step++;
+    let flips = 0;
+    let total = 0;
+    for (const slot of this.slots) {
+      flips += this.updateSlot(slot, gamma);
+      total += slot.param.size;
+    }
+    this.lastFlips = flips;
+    this.lastFlipRatio = total ? flips / total : 0;
+  }
+
+  private updateSlot(slot: Slot, gamma: number): number {
+    const { param, m } = slot;
+    const { bm, bg, bw } = this;
+    const n = param.size;
+    const tau = this.opts.tau;
+    // float16: choose this step's scale from a bound on the new momentum, |m'| <= (1-γ)max|m| + γ·max|g|
+    let scale = 1;
+    if (m.format === 'float16') {
+      let gMax = 0;
+      for (let i0 = 0; i0 < n; i0 += BLOCK) {
+        const i1 = Math.min(n, i0 + BLOCK);
+        readGradBlock(param, i0, i1, bg);
+        for (let k = 0; k < i1 - i0; k++) gMax = Math.max(gMax, Math.abs(bg[k]));
+      }
+      const bound = (1 - gamma) * (slot.maxStored / slot.scale) + gamma * gMax;
+      scale = bound > 0 ? 2 ** -Math.round(Math.log2(bound)) : slot.scale;
+    }
+    const ratio = scale / slot.scale;
+    let flips = 0;
+    let maxStored = 0;
+    for (let i0 = 0; i0 < n; i0 += BLOCK) {
+      const i1 = Math.min(n, i0 + BLOCK);
+      const len = i1 - i0;
+      readGradBlock(param, i0, i1, bg);
+      m.readBlock(i0, i1, bm);
+      param.value.readBlock(i0, i1, bw);
+      let changed = false;
+      for (let k = 0; k < len; k++) {
+        const stored = (1 - gamma) * bm[k] * ratio + gamma * bg[k] * scale;
+        bm[k] = stored;
+        maxStored = Math.max(maxStored, Math.abs(stored));
+        const mk = stored / scale;
+        if (Math.abs(mk) > tau && (mk >= 0) === (bw[k] >= 0)) {
+          bw[k] = -bw[k];
+          changed = true;
+          flips++;
+        }
+      }
+      m.writeBlock(i0, i1, bm);
+      if (changed) param.value.writeBlock(i0, i1, bw);
+    }
+    slot.scale = scale;
+    slot.maxStored = maxStored;
+    return flips;
+  }
+
+  stateTensors(): Record<string, StateTensor> {
+    const out: Record<string, StateTensor> = {};
+    for (const { param, m } of this.slots) {
+      out[`${param.owner}.${param.name}.bop_m`] = m.raw;
+      if (m.aux) out[`${param.owner}.${param.name}.bop_m.scales`] = m.aux;
+    }
+    return out;
+  }
+
+  stateMeta(): { step: number; scales: number[]; maxStored: number[] } {
+    return { step: this.step, scales: this.slots.map((s) => s.scale), maxStored: this.slots.map((s) => s.maxStored) };
+  }
+
+  restoreMeta(meta: { step: number; scales: number[]; maxStored: number[] }): void {
+    if (meta.scales.length !== this.slots.length) throw new Error('Bop state does not match the model');
+    this.step = meta.step;
+    this.slots.forEach((s, i) => {
+      s.scale = meta.scales[i];
+      s.maxStored = meta.maxStored[i];
+    });
+  }
+}
