@@ -14,18 +14,38 @@ export function po2Bias(maxAbs: number): number {
   return 8 - Math.round(Math.log2(maxAbs));
 }
 
+// round(log2 a) from the float's exponent and mantissa bits (no Math.log2: this runs for every
+// gradient element): floor(log2 a) + 1 when the mantissa is at least √2's.
+const F64 = new Float64Array(1);
+const U32 = new Uint32Array(F64.buffer);
+const SQRT2_HI = 0x6a09e; // top 20 mantissa bits of √2 (1.0110101000001001111...)
+const SQRT2_LO = 0x667f3bcd;
+const LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+const HI = LITTLE ? 1 : 0;
+const LO = LITTLE ? 0 : 1;
+
+/** 5-bit code of a (already scaled by 2^b, so a = |v|·2^b) with sign `negative`. */
+export function po2CodeOfScaled(a: number, negative: boolean): number {
+  if (!(a > 0)) return 0; // zero, NaN
+  F64[0] = a;
+  const hi = U32[HI];
+  const exp = ((hi >>> 20) & 0x7ff) - 1023;
+  if (exp < -1022) return 0; // subnormal: far below the smallest code
+  const mant = hi & 0xfffff;
+  const e = exp + (mant > SQRT2_HI || (mant === SQRT2_HI && U32[LO] >>> 0 >= SQRT2_LO) ? 1 : 0);
+  if (e < E_MIN) return 0; // below half of the smallest code's geometric midpoint: flush to zero
+  return (negative ? 16 : 0) | ((e > E_MAX ? E_MAX : e) + 8);
+}
+
+/** Decoded value of each 5-bit code under bias b (index = code). */
+export function po2DecodeTable(b: number, out: Float64Array = new Float64Array(32)): Float64Array {
+  for (let code = 0; code < 32; code++) out[code] = po2Decode(code, b);
+  return out;
+}
+
 /** 5-bit code for value v under bias b: bit 4 = sign, bits 0-3 = e + 8 (0 = zero). */
 export function po2Encode(v: number, b: number): number {
-  if (v === 0 || Number.isNaN(v)) return 0;
-  const a = Math.abs(v) * 2 ** b;
-  let e = Math.round(Math.log2(a));
-  if (e < E_MIN) {
-    // below half of the smallest code's geometric midpoint: flush to zero
-    if (Math.log2(a) < E_MIN - 0.5) return 0;
-    e = E_MIN;
-  }
-  if (e > E_MAX) e = E_MAX;
-  return (v < 0 ? 16 : 0) | (e + 8);
+  return po2CodeOfScaled(Math.abs(v) * 2 ** b, v < 0);
 }
 
 const EXP_VALUE = new Float64Array(16);

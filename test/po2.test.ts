@@ -59,3 +59,42 @@ t.test('po2 gradient store: packed at 5 bits, decodes to Q(G)', async (t) => {
   const b = po2Bias(Math.max(...Array.from(G, Math.abs)));
   t.same(Array.from(back), Array.from(G, (g) => Math.fround(po2Decode(po2Encode(g, b), b))));
 });
+
+t.test('the bit-level encoder equals round(log2) on random and boundary values', async (t) => {
+  const rng = new Rng(12);
+  let checked = 0;
+  for (let k = 0; k < 20000; k++) {
+    const v = (rng.next() - 0.5) * 2 ** (rng.int(40) - 20);
+    const b = rng.int(30) - 10;
+    const a = Math.abs(v) * 2 ** b;
+    const e = Math.round(Math.log2(a));
+    const want = v === 0 || e < -7 ? 0 : (v < 0 ? 16 : 0) | (Math.min(7, e) + 8);
+    if (po2Encode(v, b) !== want) t.fail(`v=${v} b=${b}: ${po2Encode(v, b)} vs ${want}`);
+    checked++;
+  }
+  for (let e = -9; e <= 9; e++) {
+    const mid = 2 ** (e + 0.5);
+    // just below and just above the geometric midpoint between 2^e and 2^(e+1)
+    t.equal(po2Encode(mid * (1 - 1e-12), 0) & 15, e < -7 ? 0 : Math.min(7, e) + 8, `below 2^${e + 0.5}`);
+    t.equal(po2Encode(mid * (1 + 1e-12), 0) & 15, e + 1 < -7 ? 0 : Math.min(7, e + 1) + 8, `above 2^${e + 0.5}`);
+  }
+  t.equal(checked, 20000);
+});
+
+t.test('a store filled in place (reading rows not yet rewritten) decodes them with the bias they were written with', async (t) => {
+  const ledger = new MemoryLedger();
+  const store = createGradStore('po2', 64, ledger, 'x', 'g');
+  store.setShape(8, 8);
+  const first = Float32Array.from({ length: 64 }, (_, i) => ((i % 7) - 3) * 0.01);
+  fillStore(store, 2, new Float32Array(16), (i0, i1, out) => out.set(first.subarray(i0 * 8, i1 * 8)));
+  // in place: double every value (a new maximum, so a new bias), reading each row before writing it
+  fillStore(store, 2, new Float32Array(16), (i0, i1, out) => {
+    store.read(i0, i1, 0, 8, out);
+    for (let k = 0; k < (i1 - i0) * 8; k++) out[k] *= 64;
+  });
+  const got = new Float32Array(64);
+  store.read(0, 8, 0, 8, got);
+  const once = Array.from(first, (v) => 64 * po2Quantize(v, po2Bias(0.03)));
+  const b2 = po2Bias(Math.max(...once.map(Math.abs)));
+  for (let i = 0; i < 64; i++) t.equal(got[i], po2Quantize(once[i], b2), `element ${i}`);
+});

@@ -84,7 +84,7 @@ export function modelMemory(
   }
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);
-  if (recipe.optimizer === 'bop') add('bop', 'workspace', 3 * BOP_BLOCK * F);
+  if (recipe.optimizer === 'bop') add('bop', 'workspace', 2 * BOP_BLOCK * F);
 
   const byCategory = zero();
   for (const row of byOwner.values()) for (const c of CATEGORIES) byCategory[c] += row[c];

@@ -14,7 +14,7 @@ export interface BopOptions {
 }
 
 export const BOP_DEFAULTS: BopOptions = { gamma: 1e-4, tau: 1e-8 };
-/** Elements decoded at a time; the three scratch blocks are its workspace. */
+/** Elements decoded at a time; the two scratch blocks are its workspace. */
 export const BOP_BLOCK = 256;
 const BLOCK = BOP_BLOCK;
 
@@ -33,7 +33,6 @@ export class Bop {
   private readonly slots: Slot[];
   private readonly bm: Floats;
   private readonly bg: Floats;
-  private readonly bw: Floats;
   /** Weights flipped by the last update, and their share (Larq's flip_ratio). */
   lastFlips = 0;
   lastFlipRatio = 0;
@@ -41,12 +40,11 @@ export class Bop {
   constructor(params: Param[], ledger: MemoryLedger, opts: Partial<BopOptions> = {}) {
     // options given as undefined keep their defaults
     this.opts = { gamma: opts.gamma ?? BOP_DEFAULTS.gamma, tau: opts.tau ?? BOP_DEFAULTS.tau };
-    for (const p of params) if (!p.binary || p.value.format !== 'bit') throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
+    for (const p of params) if (!p.binary || p.value.format !== 'bit' || !p.value.cols) throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
     this.slots = params.map((p) => ({ param: p, m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`), scale: 1, maxStored: 0 }));
     const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
     this.bm = block('momentum block');
     this.bg = block('gradient block');
-    this.bw = block('weights block');
   }
 
   update(gamma = this.opts.gamma): void {
@@ -63,7 +61,7 @@ export class Bop {
 
   private updateSlot(slot: Slot, gamma: number): number {
     const { param, m } = slot;
-    const { bm, bg, bw } = this;
+    const { bm, bg } = this;
     const n = param.size;
     const tau = this.opts.tau;
     // float16: choose this step's scale from a bound on the new momentum, |m'| <= (1-γ)max|m| + γ·max|g|
@@ -79,28 +77,38 @@ export class Bop {
       scale = bound > 0 ? 2 ** -Math.round(Math.log2(bound)) : slot.scale;
     }
     const ratio = scale / slot.scale;
+    // the weights are packed sign bits (rows × cols, rows padded to whole words): walk them with
+    // a running (row, column) instead of decoding ±1 values element by element
+    const bits = param.value.raw as Uint32Array;
+    const rowLen = param.value.cols!;
+    const wpr = (rowLen + 31) >>> 5;
     let flips = 0;
     let maxStored = 0;
+    let r = 0;
+    let c = 0;
     for (let i0 = 0; i0 < n; i0 += BLOCK) {
       const i1 = Math.min(n, i0 + BLOCK);
       const len = i1 - i0;
       readGradBlock(param, i0, i1, bg);
       m.readBlock(i0, i1, bm);
-      param.value.readBlock(i0, i1, bw);
-      let changed = false;
       for (let k = 0; k < len; k++) {
         const stored = (1 - gamma) * bm[k] * ratio + gamma * bg[k] * scale;
         bm[k] = stored;
-        maxStored = Math.max(maxStored, Math.abs(stored));
-        const mk = stored / scale;
-        if (Math.abs(mk) > tau && (mk >= 0) === (bw[k] >= 0)) {
-          bw[k] = -bw[k];
-          changed = true;
+        const a = stored < 0 ? -stored : stored;
+        if (a > maxStored) maxStored = a;
+        const word = r * wpr + (c >>> 5);
+        const mask = 1 << (c & 31);
+        // flip where |m| > τ and sign(m) = sign(w) (bit set = +1; sign(0) = +1)
+        if (a > tau * scale && (stored >= 0) === ((bits[word] & mask) !== 0)) {
+          bits[word] = (bits[word] ^ mask) >>> 0;
           flips++;
+        }
+        if (++c === rowLen) {
+          c = 0;
+          r++;
         }
       }
       m.writeBlock(i0, i1, bm);
-      if (changed) param.value.writeBlock(i0, i1, bw);
     }
     slot.scale = scale;
     slot.maxStored = maxStored;

@@ -3,7 +3,7 @@
 // low-precision store never needs a full-size float32 twin.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import { fromHalf, toHalf } from '../../quant/fp16.js';
-import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Words } from '../../quant/po2.js';
+import { po2Bias, po2CodeOfScaled, po2DecodeTable, po2Get, po2Put, po2Words } from '../../quant/po2.js';
 
 export const GRAD_FORMATS = ['float32', 'float16', 'po2'] as const;
 export type GradFormat = (typeof GRAD_FORMATS)[number];
@@ -107,6 +107,9 @@ class Po2GradStore extends BaseStore implements GradStore {
    */
   private previousBias = 0;
   private writtenRows = Infinity;
+  /** Decoded values of the 32 codes under the current and the previous bias. */
+  private table: Float64Array = po2DecodeTable(0);
+  private previousTable: Float64Array = po2DecodeTable(0);
   constructor(private readonly words: Uint32Array, capacity: number) {
     super(capacity);
   }
@@ -115,19 +118,25 @@ class Po2GradStore extends BaseStore implements GradStore {
     let o = 0;
     for (let i = i0; i < i1; i++) {
       const base = i * cols;
-      const bias = i < this.writtenRows ? this.bias : this.previousBias;
-      for (let c = c0; c < c1; c++) out[o++] = po2Decode(po2Get(words, base + c), bias);
+      const table = i < this.writtenRows ? this.table : this.previousTable;
+      for (let c = c0; c < c1; c++) out[o++] = table[po2Get(words, base + c)];
     }
   }
   beginWrite(maxAbs: number): void {
     this.previousBias = this.bias;
     this.bias = po2Bias(maxAbs);
+    [this.previousTable, this.table] = [this.table, this.previousTable];
+    po2DecodeTable(this.bias, this.table);
     this.writtenRows = 0;
   }
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
-    for (let k = 0; k < n; k++) po2Put(this.words, base + k, po2Encode(src[k], this.bias));
+    const scale = 2 ** this.bias;
+    for (let k = 0; k < n; k++) {
+      const v = src[k];
+      po2Put(this.words, base + k, po2CodeOfScaled((v < 0 ? -v : v) * scale, v < 0));
+    }
     this.writtenRows = Math.max(this.writtenRows, i1);
   }
 }

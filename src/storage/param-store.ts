@@ -20,6 +20,8 @@ export interface ParamStore {
   readonly raw: StateTensor;
   /** More state for checkpoints (int8: the block scales). */
   readonly aux?: Floats;
+  /** `bit`: values per packed row. */
+  readonly cols?: number;
   /** Decode elements [i0, i1) into out[0 ..]. */
   readBlock(i0: number, i1: number, out: Floats): void;
   /** Encode src[0 ..] into elements [i0, i1). */
@@ -137,6 +139,7 @@ export function bitStore(bits: Uint32Array, rows: number, cols: number): ParamSt
   return {
     format: 'bit',
     length: rows * cols,
+    cols,
     raw: bits,
     get,
     set,
