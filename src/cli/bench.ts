@@ -7,13 +7,14 @@ import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
 import { runPeersSuite } from '../../bench/peers.js';
+import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -37,12 +38,14 @@ export function benchCommand(): Command {
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
-    .option('--epochs <n>', 'training epochs per contestant (peers)', positiveInt, 1)
+    .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers)', positiveInt)
     .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
+    .option('--seeds <list>', 'seeds for the training runs (ablation)', intList, [1, 2, 3])
+    .option('--only <names>', `ablation configurations, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
-    .action((o) => {
+    .action(async (o) => {
       const suite: string = o.suite[0];
       const progress = (line: string) => !o.json && process.stderr.write(line + '\n');
       let results: object[];
@@ -60,6 +63,27 @@ export function benchCommand(): Command {
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
+      } else if (suite === 'ablation') {
+        const batch = o.batches[0];
+        const rows = await runAblationSuite({ model: o.model[0], batch, epochs: o.epochs ?? 3, seeds: o.seeds, only: o.only, limitTrain: o.limitTrain }, (r) =>
+          progress(`  ${r.config}, seed ${r.seed}: ${(100 * r.testAccuracy).toFixed(2)}%`),
+        );
+        results = rows;
+        const ref = rows.find((r) => r.config === 'standard');
+        table = [
+          `${o.model[0]} at batch ${batch}, ${o.epochs ?? 3} epochs, seeds ${o.seeds.join(', ')}: ledger memory and test accuracy (mean, spread = max - min)`,
+          formatTable(
+            ['configuration', 'ledger KiB', 'standard/this', 'test acc % (mean)', 'spread', 'vs standard (points)'],
+            rows.map((r) => [
+              r.config,
+              kib(r.ledgerBytes),
+              `${r.ratioStandardToThis.toFixed(2)}x`,
+              (100 * r.meanAccuracy).toFixed(2),
+              (100 * r.spread).toFixed(2),
+              ref ? (100 * (r.meanAccuracy - ref.meanAccuracy)).toFixed(2) : '-',
+            ]),
+          ),
+        ].join('\n');
       } else if (suite === 'coherence') {
         const rows = runCoherenceCostSuite(
           { models: o.model, recipes: o.recipes, batches: o.batches, kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]], threads: [Math.min(...o.threads)], repeats: Math.max(o.repeats, 100), warmup: o.warmup },
@@ -79,7 +103,7 @@ export function benchCommand(): Command {
           ...(o.recipes.includes('low-memory') ? [{ recipe: 'low-memory', threads: 1, stream: false }] : []),
           ...(threads > 1 ? [{ recipe: 'low-memory', threads, stream: true }] : []),
         ];
-        const rep = runPeersSuite({ epochs: o.epochs, batch, limitTrain: o.limitTrain, bitlearn: contestants, tfjs: o.tfjsBackends }, (r) =>
+        const rep = runPeersSuite({ epochs: o.epochs ?? 1, batch, limitTrain: o.limitTrain, bitlearn: contestants, tfjs: o.tfjsBackends }, (r) =>
           progress(`  ${r.engine} ${r.backend}: ${r.msPerBatchMedian.toFixed(1)} ms/batch, ${(100 * r.testAccuracy).toFixed(2)}%`),
         );
         results = [rep];

@@ -11,10 +11,11 @@ import { coherenceCommand } from './coherence.js';
 import { trainCommand } from './train.js';
 import { peersChild } from '../../bench/peers-child.js';
 import { speedChild } from '../../bench/speed-child.js';
+import { ablationChild } from '../../bench/ablation.js';
 
 /** Benchmark configurations run in a process of their own (this program started again). */
 function childCommand(): Command {
-  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild };
+  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild, ablation: ablationChild };
   return new Command('__child')
     .argument('<kind>')
     .argument('<config>')
