@@ -24,8 +24,10 @@ export const ABLATION_CONFIGS: AblationConfig[] = [
   { name: 'low-memory + dy=po2', base: 'low-memory', settings: ['dy=po2'] },
   { name: 'low-memory + moments=int8', base: 'low-memory', settings: ['moments=int8'] },
   { name: 'low-memory + Bop (weights=bit)', base: 'low-memory', settings: ['optimizer=bop', 'weights=bit'] },
+  { name: 'low-memory + Bop, dw=fused', base: 'low-memory', settings: ['optimizer=bop', 'weights=bit', 'dw=fused', 'moments=float32'] },
   { name: 'low-memory + ReSTE (steMask=float32)', base: 'low-memory', settings: ['ste=reste', 'steMask=float32'] },
   { name: 'tiny', base: 'tiny', settings: [] },
+  { name: 'tiny with dy=float16', base: 'tiny', settings: ['dy=float16'] },
 ];
 
 export interface AblationRun {

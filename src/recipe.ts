@@ -17,8 +17,8 @@ export interface Recipe {
   bnBackward: 'exact' | 'sign-approx';
   /** Max-pool before batch norm: keep the float32 input for the argmax, or a 1-bit argmax mask. */
   poolMask: 'float32' | 'bit';
-  /** Weight gradient: float32, or sign(X^T dY)/sqrt(N) at 1 bit. */
-  dw: 'float32' | 'sign';
+  /** Weight gradient: float32, sign(X^T dY)/sqrt(N) at 1 bit, or fused: no buffer, each float tile goes into Bop's momentum at once. */
+  dw: 'float32' | 'sign' | 'fused';
   /** Activation gradients between layers. */
   dy: GradFormat;
   /** Latent (real-valued) weights; `bit`: none, the packed signs are the weights (needs optimizer=bop). */
@@ -42,7 +42,7 @@ export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   bn: ['l2', 'l1'],
   bnBackward: ['exact', 'sign-approx'],
   poolMask: ['float32', 'bit'],
-  dw: ['float32', 'sign'],
+  dw: ['float32', 'sign', 'fused'],
   dy: GRAD_FORMATS,
   weights: WEIGHT_FORMATS,
   moments: MOMENT_FORMATS,
@@ -84,7 +84,8 @@ export const PRESETS: Record<string, Recipe> = {
     ghostBatch: 0,
     ste: 'clipped',
   },
-  // beyond the published recipe (DESIGN section 6): no latent weights (Bop), 8-bit momentum,
+  // beyond the published recipe (DESIGN section 6): no latent weights (Bop), no weight-gradient
+  // buffer (each float dW tile folds into Bop's momentum as it is computed), 8-bit momentum,
   // 5-bit power-of-two activation gradients, everything else as low-memory
   tiny: {
     firstInput: 'reread',
@@ -93,7 +94,7 @@ export const PRESETS: Record<string, Recipe> = {
     bn: 'l1',
     bnBackward: 'sign-approx',
     poolMask: 'bit',
-    dw: 'sign',
+    dw: 'fused',
     dy: 'po2',
     weights: 'bit',
     moments: 'int8',
@@ -147,6 +148,8 @@ export function validateRecipe(r: Recipe): Recipe {
     throw new RecipeError('bnBackward=sign-approx relies on mean|x-hat| = 1, which only l1 batch norm gives: set bn=l1');
   if ((r.weights === 'bit') !== (r.optimizer === 'bop'))
     throw new RecipeError('weights=bit (no latent weights) and optimizer=bop go together: Adam needs latent weights, Bop has none');
+  if (r.dw === 'fused' && (r.optimizer !== 'bop' || r.moments === 'float16'))
+    throw new RecipeError('dw=fused folds weight gradients into Bop\'s momentum as they are computed: it needs optimizer=bop and moments=float32 or int8');
   if (r.ste === 'reste' && r.steMask !== 'float32')
     throw new RecipeError('ste=reste needs the pre-activation value in backward: set steMask=float32');
   return r;

@@ -24,7 +24,7 @@ function fillGrad(p: Param, rng: Rng, magnitude: number) {
   const g = p.grad;
   const vals = Float32Array.from({ length: p.size }, () => rng.normal() * magnitude);
   if (g.kind === 'float') g.data.set(vals);
-  else packSignRows(vals, g.rows, g.cols, g.bits);
+  else if (g.kind === 'sign') packSignRows(vals, g.rows, g.cols, g.bits);
 }
 
 for (const format of ['float32', 'float16'] as const)

@@ -5,8 +5,11 @@ import { Rng } from '../src/rng.js';
 import { createGradStore, fillStore } from '../src/storage/grad-store.js';
 
 t.test('bias and quantized values follow the DESIGN formula', async (t) => {
-  t.equal(po2Bias(1), 8);
-  t.equal(po2Bias(0.01), 8 - Math.round(Math.log2(0.01)));
+  t.equal(po2Bias(1), 7);
+  t.equal(po2Bias(0.01), 7 - Math.round(Math.log2(0.01)));
+  // the largest entry lands on the top code, not above it
+  t.equal(po2Quantize(1, po2Bias(1)), 1);
+  t.equal(po2Quantize(-0.7, po2Bias(0.7)), -0.5);
   const G = [0.3, -0.02, 0.0011, -0.7, 0.125];
   const b = po2Bias(Math.max(...G.map(Math.abs)));
   for (const g of G) {

@@ -13,8 +13,8 @@ t.test('presets match DESIGN section 2', async (t) => {
     firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx', poolMask: 'bit',
     dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16', optimizer: 'adam', ghostBatch: 0, ste: 'clipped',
   });
-  // beyond the paper: no latent weights (Bop), 8-bit momentum, 5-bit po2 gradients
-  t.same(PRESETS.tiny, { ...PRESETS['low-memory'], dy: 'po2', weights: 'bit', moments: 'int8', optimizer: 'bop' });
+  // beyond the paper: no latent weights (Bop), no dW buffer (fused into Bop's momentum), 8-bit momentum
+  t.same(PRESETS.tiny, { ...PRESETS['low-memory'], dw: 'fused', dy: 'po2', weights: 'bit', moments: 'int8', optimizer: 'bop' });
 });
 
 t.test('knobs that go together, and numeric knobs', async (t) => {
@@ -22,6 +22,8 @@ t.test('knobs that go together, and numeric knobs', async (t) => {
   t.throws(() => resolveRecipe('tiny', ['weights=float16']), /go together/);
   t.throws(() => resolveRecipe('low-memory', ['ste=reste']), /ste=reste needs the pre-activation value in backward: set steMask=float32/);
   t.equal(resolveRecipe('low-memory', ['ste=reste', 'steMask=float32']).recipe.ste, 'reste');
+  t.throws(() => resolveRecipe('low-memory', ['dw=fused']), /dw=fused folds weight gradients into Bop's momentum/);
+  t.throws(() => resolveRecipe('tiny', ['moments=float16']), /moments=float32 or int8/);
   t.equal(resolveRecipe('low-memory', ['ghostBatch=128']).recipe.ghostBatch, 128);
   t.throws(() => resolveRecipe('low-memory', ['ghostBatch=100']), /ghostBatch cannot be "100" \(allowed: 0, 32, 64, 128, 256\)/);
 });

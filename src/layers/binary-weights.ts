@@ -2,11 +2,12 @@
 // packed signs (rows × cols bits, rows padded to whole words), the weight gradient (float32 or
 // 1-bit sign), and the Param the optimizer updates. Dense layers have one row per output unit;
 // convolutions one row per (output channel, tap).
-import { wordsFor } from '../bits.js';
+import { packSignRows, wordsFor } from '../bits.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { bitStore, createParamStore, type ParamStore } from '../storage/param-store.js';
+import type { Floats } from '../ledger.js';
 import type { Param, ParamGrad } from './layer.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
@@ -25,7 +26,9 @@ export class BinaryWeights {
     this.grad =
       recipe.dw === 'float32'
         ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
-        : { kind: 'sign', bits: ledger.u32(words, 'weight-grads', owner, 'sign(dW) (packed)'), rows, cols, scale: 1 / Math.sqrt(size) };
+        : recipe.dw === 'fused'
+          ? { kind: 'fused', consume: null }
+          : { kind: 'sign', bits: ledger.u32(words, 'weight-grads', owner, 'sign(dW) (packed)'), rows, cols, scale: 1 / Math.sqrt(size) };
     const std = 1 / Math.sqrt(fanIn); // N(0, 1/fan_in)
     for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
     this.repack();
@@ -56,6 +59,15 @@ export class BinaryWeights {
       }
     }
   }
+}
+
+/** A finished float tile of dW (elements [flat0, flat0 + len)) goes where the recipe keeps dW. */
+export function storeDwTile(grad: ParamGrad, acc: Floats, flat0: number, len: number, rows: number, cols: number): void {
+  if (grad.kind === 'sign') packSignRows(acc, rows, cols, grad.bits, (flat0 / cols) * wordsFor(cols));
+  else if (grad.kind === 'fused') {
+    if (!grad.consume) throw new Error('dw=fused: no optimizer consumes the weight gradient (Bop registers itself)');
+    grad.consume(flat0, acc, len);
+  } else grad.data.set(acc.subarray(0, len), flat0);
 }
 
 /** What dense and conv layers share: one binary weight tensor, its parameter and its state. */

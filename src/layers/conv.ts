@@ -10,7 +10,7 @@ import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
-import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
+import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'conv';
@@ -111,8 +111,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
         }
         if (coh) sumSq += sumSquares(acc, len);
-        if (this.grad.kind === 'float') this.grad.data.set(acc.subarray(0, len), c0 * perChannel);
-        else packSignRows(acc, (c1 - c0) * TAPS, g.ci, this.grad.bits, c0 * TAPS * wordsFor(g.ci));
+        storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * TAPS, g.ci);
       }
       if (coh) this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }

@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
-import { BinaryWeightLayer, BinaryWeights } from './binary-weights.js';
+import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'dense';
@@ -90,10 +90,10 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       }
       if (coh) sumSq = sumSquares(dw, m * n);
     } else {
-      // 1-bit dW: accumulate a tile of output rows in float, keep only its sign.
+      // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
+      // (sign) or hand it to the optimizer (fused)
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
       const acc = ws.chunkDx;
-      const bits = this.grad.bits;
       for (let j0 = 0; j0 < m; j0 += tile) {
         const j1 = Math.min(m, j0 + tile);
         const t = j1 - j0;
@@ -105,7 +105,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
           this.accumulate(x, ws.chunkDy, i0, i1, t, acc);
         }
         if (coh) sumSq += sumSquares(acc, t * n);
-        packSignRows(acc, t, n, bits, j0 * wordsFor(n));
+        storeDwTile(this.grad, acc, j0 * n, t * n, t, n);
       }
     }
     if (coh && dyNorm) {

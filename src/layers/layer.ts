@@ -48,6 +48,11 @@ export interface CoherenceWorkspace {
 
 export type ParamGrad =
   | { kind: 'float'; data: Floats }
+  /**
+   * No gradient buffer: backward hands each float tile of dW (elements [flat0, flat0 + len)) to
+   * the optimizer, which folds it into its state at once (Bop's momentum).
+   */
+  | { kind: 'fused'; consume: ((flat0: number, tile: Floats, len: number) => void) | null }
   /** 1-bit gradient: entry = ±scale, packed like the binary weights (rows × cols bits). */
   | { kind: 'sign'; bits: Uint32Array; rows: number; cols: number; scale: number };
 

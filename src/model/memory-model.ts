@@ -44,7 +44,7 @@ export function modelMemory(
   const binaryWeights = (owner: string, packedRows: number, cols: number) => {
     const size = packedRows * cols;
     add(owner, 'weights', (recipe.weights === 'bit' ? 0 : paramBytes(recipe.weights, size)) + bitRows(packedRows, cols));
-    add(owner, 'weight-grads', gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
+    add(owner, 'weight-grads', recipe.dw === 'fused' ? 0 : gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
     // Adam: m and v; Bop: one momentum
     add(owner, 'optimizer', (recipe.optimizer === 'bop' ? 1 : 2) * paramBytes(recipe.moments, size));
   };

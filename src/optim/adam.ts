@@ -96,6 +96,7 @@ export class Adam {
   private tensor(slot: Slot): AdamTensor {
     const { param, m, v } = slot;
     const g = param.grad;
+    if (g.kind === 'fused') throw new Error(`Adam needs a stored gradient for ${param.owner}.${param.name} (dw=fused is for Bop)`);
     return {
       // only called for float32/float16 storage (int8 moments take the block path; bit weights use Bop)
       w: param.value.raw as AdamTensor['w'],
@@ -188,6 +189,7 @@ export function readGradBlock(param: Param, i0: number, i1: number, out: Floats)
     out.set(g.data.subarray(i0, i1));
     return;
   }
+  if (g.kind === 'fused') throw new Error(`${param.owner}.${param.name}: dw=fused keeps no gradient to read`);
   const { cols, bits, scale } = g;
   const wpr = (cols + 31) >>> 5;
   let r = Math.floor(i0 / cols);

@@ -40,11 +40,36 @@ export class Bop {
   constructor(params: Param[], ledger: MemoryLedger, opts: Partial<BopOptions> = {}) {
     // options given as undefined keep their defaults
     this.opts = { gamma: opts.gamma ?? BOP_DEFAULTS.gamma, tau: opts.tau ?? BOP_DEFAULTS.tau };
+    this.gamma = this.opts.gamma;
     for (const p of params) if (!p.binary || p.value.format !== 'bit' || !p.value.cols) throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
     this.slots = params.map((p) => ({ param: p, m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`), scale: 1, maxStored: 0 }));
     const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
     this.bm = block('momentum block');
     this.bg = block('gradient block');
+    // dw=fused: backward hands each float tile of dW here, folded into the momentum at once
+    for (const slot of this.slots) {
+      const g = slot.param.grad;
+      if (g.kind === 'fused') {
+        if (slot.m.format === 'float16') throw new Error('dw=fused needs float32 or int8 Bop momentum (float16 needs a per-tensor scale known before the tiles)');
+        g.consume = (flat0, tile, len) => this.foldTile(slot, flat0, tile, len);
+      }
+    }
+  }
+
+  /** γ of the step whose backward is running (fused gradients fold in during backward). */
+  private gamma = BOP_DEFAULTS.gamma;
+
+  /** m ← (1 − γ)·m + γ·g over elements [flat0, flat0 + len), g from a float dW tile. */
+  private foldTile(slot: Slot, flat0: number, tile: Floats, len: number): void {
+    const { m } = slot;
+    const { bm } = this;
+    const gamma = this.gamma;
+    for (let o = 0; o < len; o += BLOCK) {
+      const n = Math.min(BLOCK, len - o);
+      m.readBlock(flat0 + o, flat0 + o + n, bm);
+      for (let k = 0; k < n; k++) bm[k] = (1 - gamma) * bm[k] + gamma * tile[o + k];
+      m.writeBlock(flat0 + o, flat0 + o + n, bm);
+    }
   }
 
   update(gamma = this.opts.gamma): void {
@@ -57,16 +82,18 @@ export class Bop {
     }
     this.lastFlips = flips;
     this.lastFlipRatio = total ? flips / total : 0;
+    this.gamma = gamma; // the next backward's fused tiles use this step's γ
   }
 
   private updateSlot(slot: Slot, gamma: number): number {
     const { param, m } = slot;
+    const fused = param.grad.kind === 'fused';
     const { bm, bg } = this;
     const n = param.size;
     const tau = this.opts.tau;
     // float16: choose this step's scale from a bound on the new momentum, |m'| <= (1-γ)max|m| + γ·max|g|
     let scale = 1;
-    if (m.format === 'float16') {
+    if (m.format === 'float16' && !fused) {
       let gMax = 0;
       for (let i0 = 0; i0 < n; i0 += BLOCK) {
         const i1 = Math.min(n, i0 + BLOCK);
@@ -89,10 +116,11 @@ export class Bop {
     for (let i0 = 0; i0 < n; i0 += BLOCK) {
       const i1 = Math.min(n, i0 + BLOCK);
       const len = i1 - i0;
-      readGradBlock(param, i0, i1, bg);
+      if (!fused) readGradBlock(param, i0, i1, bg);
       m.readBlock(i0, i1, bm);
       for (let k = 0; k < len; k++) {
-        const stored = (1 - gamma) * bm[k] * ratio + gamma * bg[k] * scale;
+        // fused: the momentum already holds this step's gradient
+        const stored = fused ? bm[k] : (1 - gamma) * bm[k] * ratio + gamma * bg[k] * scale;
         bm[k] = stored;
         const a = stored < 0 ? -stored : stored;
         if (a > maxStored) maxStored = a;
@@ -108,7 +136,7 @@ export class Bop {
           r++;
         }
       }
-      m.writeBlock(i0, i1, bm);
+      if (!fused) m.writeBlock(i0, i1, bm);
     }
     slot.scale = scale;
     slot.maxStored = maxStored;

@@ -18,19 +18,20 @@ export type GradientMethodName = (typeof GRADIENT_METHODS)[number];
 
 /** Bytes of one copy of a parameter's gradient (what each extra buffer costs). */
 export function gradBytes(g: ParamGrad, size: number): number {
-  return g.kind === 'float' ? size * 4 : g.bits.length * 4;
+  return g.kind === 'float' ? size * 4 : g.kind === 'sign' ? g.bits.length * 4 : 0;
 }
 
 type GradCopy = Float32Array | Float64Array | Uint32Array;
 
 function gradData(g: ParamGrad): GradCopy {
+  if (g.kind === 'fused') throw new Error('fused gradients are not stored');
   return g.kind === 'float' ? g.data : g.bits;
 }
 
 function allocCopy(p: Param, ledger: MemoryLedger, what: string): GradCopy {
-  return p.grad.kind === 'float'
-    ? ledger.floats(p.size, 'weight-grads', p.owner, `${what} (${p.name})`)
-    : ledger.u32(p.grad.bits.length, 'weight-grads', p.owner, `${what} (${p.name}, 1 bit)`);
+  const g = p.grad;
+  if (g.kind === 'fused') throw new Error('fused gradients are not stored');
+  return g.kind === 'float' ? ledger.floats(p.size, 'weight-grads', p.owner, `${what} (${p.name})`) : ledger.u32(g.bits.length, 'weight-grads', p.owner, `${what} (${p.name}, 1 bit)`);
 }
 
 /** out = median(a, b, c) coordinate-wise (majority for packed signs). */
@@ -144,6 +145,8 @@ class M3 implements GradientMethod {
 }
 
 export function createGradientMethod(name: string, net: Network): GradientMethod {
+  if (name !== 'plain' && net.params().some((p) => p.grad.kind === 'fused'))
+    throw new Error(`${name} needs stored weight gradients; dw=fused keeps none (use dw=sign)`);
   if (name === 'plain') return new Plain(net);
   if (name === 'rm3') return new RM3(net);
   if (name === 'm3') return new M3(net);
