@@ -1,14 +1,17 @@
 // 8-bit block-quantized storage for optimizer state (DESIGN section 6; after Dettmers et al.'s
 // 8-bit optimizers): blocks of 256 values, one float32 scale per block (its largest magnitude)
-// and one byte per value.
-//   signed (Adam m, Bop momentum): linear, code = round(127·x/absmax) as int8.
-//   non-negative (Adam v): logarithmic, code c in 1..255 stands for max·2^((c − 255)/8), 0 for an
-//   exact 0: 8 steps per octave over 32 octaves, so small entries keep ~4% relative precision
-//   instead of rounding to 0 (a zero v next to a non-zero m would blow the Adam step up).
+// and one byte per value, logarithmic (as the dynamic codes of 8-bit optimizers): entries of one
+// block span decades, and a linear code would round the small ones to 0 (Adam normalizes each
+// coordinate, so those still matter; a zero v next to a non-zero m would blow the step up).
+//   log (non-negative: Adam v): c in 1..255 stands for max·2^((c − 255)/8), 0 for an exact 0:
+//     8 steps per octave over 32 octaves, ~4% relative precision.
+//   slog (signed: Adam m, Bop momentum): bit 7 = sign, c in 1..127 stands for max·2^((c − 127)/8):
+//     16 octaves below the block maximum, ~4% relative precision.
+//   linear (signed): round(127·x/absmax) as int8, for values of one scale.
 export const BLOCK8 = 256;
 const LOG_STEPS = 8;
 
-export type Block8Code = 'linear' | 'log';
+export type Block8Code = 'linear' | 'log' | 'slog';
 
 export function block8Count(n: number): number {
   return Math.ceil(n / BLOCK8);
@@ -30,14 +33,16 @@ export function encodeBlock8(code: Block8Code, src: ArrayLike<number>, len: numb
     for (let k = 0; k < len; k++) codes[o + k] = Math.round(src[k] * inv) & 0xff;
     return;
   }
+  const top = code === 'log' ? 255 : 127;
   for (let k = 0; k < len; k++) {
     const v = src[k];
-    if (v <= 0) {
+    const a = code === 'log' ? v : Math.abs(v);
+    if (!(a > 0)) {
       codes[o + k] = 0;
       continue;
     }
-    const c = 255 + Math.round(LOG_STEPS * Math.log2(v / max));
-    codes[o + k] = c < 1 ? 0 : c;
+    const c = top + Math.round(LOG_STEPS * Math.log2(a / max));
+    codes[o + k] = c < 1 ? 0 : c | (code === 'slog' && v < 0 ? 128 : 0);
   }
 }
 
@@ -50,8 +55,17 @@ export function decodeBlock8(code: Block8Code, codes: Uint8Array, scales: ArrayL
     for (let k = 0; k < len; k++) out[k] = ((codes[o + k] << 24) >> 24) * s;
     return;
   }
+  if (code === 'log') {
+    for (let k = 0; k < len; k++) {
+      const c = codes[o + k];
+      out[k] = c === 0 ? 0 : max * 2 ** ((c - 255) / LOG_STEPS);
+    }
+    return;
+  }
   for (let k = 0; k < len; k++) {
     const c = codes[o + k];
-    out[k] = c === 0 ? 0 : max * 2 ** ((c - 255) / LOG_STEPS);
+    const mag = c & 127;
+    const v = mag === 0 ? 0 : max * 2 ** ((mag - 127) / LOG_STEPS);
+    out[k] = c & 128 ? -v : v;
   }
 }

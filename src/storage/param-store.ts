@@ -41,8 +41,8 @@ export function createParamStore(
   category: Category,
   owner: string,
   what: string,
-  /** int8: linear for signed values, log for non-negative ones (Adam v). */
-  code: Block8Code = 'linear',
+  /** int8: slog for signed values, log for non-negative ones (Adam v). */
+  code: Block8Code = 'slog',
 ): ParamStore {
   if (format === 'int8') return int8Store(n, ledger, category, owner, what, code);
   if (format === 'float32') {
