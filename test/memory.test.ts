@@ -53,19 +53,21 @@ t.test('conv nets at batch 100: ledger ratio standard / low-memory beats the pub
 t.test('random knob combinations: modeled == ledger', async (t) => {
   const rng = new Rng(77);
   let checked = 0;
-  for (let k = 0; k < 12; k++) {
+  for (let k = 0; k < 24; k++) {
     const r = { ...PRESETS.standard } as Record<string, unknown>;
     for (const [knob, values] of Object.entries(KNOB_VALUES)) r[knob] = values[rng.int(values.length)];
     if (r.bnBackward === 'sign-approx') r.bn = 'l1';
+    if (r.dw === 'fused') r.optimizer = 'bop';
     if (r.optimizer === 'bop') r.weights = 'bit';
     else if (r.weights === 'bit') r.weights = 'float16';
+    if (r.dw === 'fused' && r.moments === 'float16') r.moments = 'int8';
     if (r.ste === 'reste') r.steMask = 'float32';
     const recipe = validateRecipe(r as unknown as Recipe);
     const batch = 1 + rng.int(150);
     t.equal(build(recipe, batch).ledger.totalBytes, modelMemory(mlp, recipe, batch).total, JSON.stringify({ ...recipe, batch }));
     checked++;
   }
-  t.equal(checked, 12);
+  t.equal(checked, 24);
 });
 
 t.test('low-memory MLP at batch 100 retains exactly the 1-bit figure', async (t) => {

@@ -59,6 +59,9 @@ export function trainCommand(): Command {
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--meter <spec>', 'energy meter: gpio-pulse:PIN:JOULES, gpio-trigger:PIN, or estimate[:BOARD] (labelled as an estimate)')
     .option('--idle-seconds <n>', 'idle baseline measured before training, seconds', nonNegativeInt, 3)
+    .option('--bop-gamma <x>', 'Bop rate γ (recipes with optimizer=bop)', positiveNumber, 1e-4)
+    .option('--bop-tau <x>', 'Bop flip threshold τ', positiveNumber, 1e-8)
+    .option('--bop-gamma-schedule <expr>', 'Bop γ as an expression of the 0-based epoch, e.g. "1e-4 * 0.1^floor(epoch/5)"')
     .option('--gradients <method>', 'what the optimizer gets: plain, rm3 (median of the last three batch gradients) or m3 (median of three group means)', (v) => {
       if (!(GRADIENT_METHODS as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown gradient method "${v}" (available: ${GRADIENT_METHODS.join(', ')})`);
       return v;
@@ -99,6 +102,7 @@ export function trainCommand(): Command {
         augment: Boolean(o.augment),
         coherence: o.coherence,
         gradients: o.gradients,
+        bop: { gamma: o.bopGamma, tau: o.bopTau, gammaSchedule: o.bopGammaSchedule },
         noisyLabels: noise?.noisy,
         stopOnMemorization: Boolean(o.stopOnMemorization),
         memorizationDrop: o.memorizationDrop,
@@ -144,7 +148,7 @@ export function trainCommand(): Command {
         `bitlearn train: ${spec.name} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
         '',
         formatTable(
-          ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch'],
+          ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
           result.history.map((r) => [
             r.epoch,
             r.lr.toExponential(2),
@@ -153,6 +157,7 @@ export function trainCommand(): Command {
             r.testLoss.toFixed(4),
             (100 * r.testAccuracy).toFixed(2),
             r.msPerBatchMedian.toFixed(1),
+            ...(recipe.optimizer === 'bop' ? [r.flipRatio === undefined ? '-' : r.flipRatio.toExponential(2)] : []),
           ]),
         ),
         ...energyLines(result.history),
