@@ -5,18 +5,11 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { selfCommand } from '../src/runtime/bundle.js';
+// type only: the suite itself never loads TF.js (its children do)
+import type { PeerRun } from './peer-tfjs.js';
 
-export interface PeerResult {
-  engine: string;
-  backend: string;
-  epochs: number;
-  batch: number;
-  msPerBatchMedian: number;
-  batchesTimed: number;
-  testAccuracy: number;
-  peakRssBytes: number;
-  ledgerBytes?: number;
-}
+/** A contestant's run: TF.js (a PeerRun) or bitlearn (no tensor counts, its ledger bytes). */
+export type PeerResult = Omit<PeerRun, 'tensorsAfterFirstBatch' | 'tensorsAtEnd'> & Partial<PeerRun> & { ledgerBytes?: number };
 
 export interface PeersOptions {
   epochs: number;

@@ -51,6 +51,23 @@ export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   ste: ['clipped', 'reste'],
 };
 
+// Wang et al. 2021/2023
+const LOW_MEMORY: Recipe = {
+  firstInput: 'reread',
+  actInput: 'bit',
+  steMask: 'bit',
+  bn: 'l1',
+  bnBackward: 'sign-approx',
+  poolMask: 'bit',
+  dw: 'sign',
+  dy: 'float16',
+  weights: 'float16',
+  moments: 'float16',
+  optimizer: 'adam',
+  ghostBatch: 0,
+  ste: 'clipped',
+};
+
 export const PRESETS: Record<string, Recipe> = {
   // Courbariaux & Bengio 2016
   standard: {
@@ -68,39 +85,17 @@ export const PRESETS: Record<string, Recipe> = {
     ghostBatch: 0,
     ste: 'clipped',
   },
-  // Wang et al. 2021/2023
-  'low-memory': {
-    firstInput: 'reread',
-    actInput: 'bit',
-    steMask: 'bit',
-    bn: 'l1',
-    bnBackward: 'sign-approx',
-    poolMask: 'bit',
-    dw: 'sign',
-    dy: 'float16',
-    weights: 'float16',
-    moments: 'float16',
-    optimizer: 'adam',
-    ghostBatch: 0,
-    ste: 'clipped',
-  },
+  'low-memory': LOW_MEMORY,
   // beyond the published recipe (DESIGN section 6): no latent weights (Bop), no weight-gradient
   // buffer (each float dW tile folds into Bop's momentum as it is computed), 8-bit momentum,
   // 5-bit power-of-two activation gradients, everything else as low-memory
   tiny: {
-    firstInput: 'reread',
-    actInput: 'bit',
-    steMask: 'bit',
-    bn: 'l1',
-    bnBackward: 'sign-approx',
-    poolMask: 'bit',
+    ...LOW_MEMORY,
     dw: 'fused',
     dy: 'po2',
     weights: 'bit',
     moments: 'int8',
     optimizer: 'bop',
-    ghostBatch: 0,
-    ste: 'clipped',
   },
 };
 

@@ -5,15 +5,14 @@ import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { NETWORK } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
-import { loadData, DATA_SETS } from '../data/registry.js';
-import { MODELS } from '../model/spec.js';
+import { loadData } from '../data/registry.js';
 import { GRADIENT_METHODS, type GradientMethodName } from '../optim/robust-gradients.js';
 import { resolveRecipe } from '../recipe.js';
 import { barChart, lineChart } from '../report/svg.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { VERSION } from '../version.js';
-import { collect, positiveInt } from './options.js';
+import { modelDataRecipeOptions, nonNegativeInt, positiveInt } from './options.js';
 import { progressHooks } from './progress.js';
 
 export interface CoherenceRun {
@@ -41,19 +40,17 @@ function methods(v: string): GradientMethodName[] {
 }
 
 export function coherenceCommand(): Command {
-  return new Command('coherence')
-    .description('coherence experiments: train with several label-noise levels (and gradient methods), plot m-coherence per layer, measure memorization of noisy labels')
-    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
-    .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
-    .option('--data-dir <dir>', 'directory with the data set files')
+  return modelDataRecipeOptions(
+    new Command('coherence').description(
+      'coherence experiments: train with several label-noise levels (and gradient methods), plot m-coherence per layer, measure memorization of noisy labels',
+    ),
+  )
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
     .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 is not measured (three group gradients per step)`, methods, ['plain'])
-    .option('--recipe <preset|file.json>', 'training recipe', 'low-memory')
-    .option('--set <knob=value>', 'override one recipe knob (repeatable)', collect, [])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--batch <n>', 'mini-batch size (m of m-coherence)', positiveInt, 100)
     .option('--every <n>', 'measure coherence every n steps', positiveInt, 10)
-    .option('--seed <n>', 'random seed', positiveInt, 1)
+    .option('--seed <n>', 'random seed', nonNegativeInt, 1)
     .option('--limit-train <n>', 'use only the first n training examples', positiveInt)
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--stop-on-memorization', 'stop each run at its memorization signal')

@@ -1,5 +1,8 @@
 // Option parsers shared by commands: numbers are checked here so bad input fails before any work.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
+import { DATA_SETS } from '../data/registry.js';
+import { MODELS } from '../model/spec.js';
+import { PRESETS } from '../recipe.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -22,4 +25,14 @@ export function positiveNumber(value: string): number {
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** --model, --data, --data-dir, --recipe, --set: what every training command asks. */
+export function modelDataRecipeOptions(cmd: Command): Command {
+  return cmd
+    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
+    .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
+    .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
+    .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
+    .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, []);
 }

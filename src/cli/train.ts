@@ -1,17 +1,17 @@
 // `bitlearn train`: train a model, print the accuracy / time / memory report.
 import { Command } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
-import { loadData, DATA_SETS } from '../data/registry.js';
+import { loadData } from '../data/registry.js';
 import { residentBytes } from '../data/dataset.js';
 import { kernelNames } from '../kernels/select.js';
-import { MODELS, modelSpec } from '../model/spec.js';
-import { PRESETS, resolveRecipe } from '../recipe.js';
+import { modelSpec } from '../model/spec.js';
+import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
-import { collect, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
 import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
@@ -34,15 +34,9 @@ import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
 
 export function trainCommand(): Command {
-  return new Command('train')
-    .description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')
-    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
-    .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
-    .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
+  return modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)'))
     .option('--in-memory', 'load the whole data set into memory (default for mnist: examples stay in their file and are read a batch at a time)')
     .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
-    .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
-    .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, [])
     .option('--epochs <n>', 'epochs', positiveInt, 5)
     .option('--batch <n>', 'mini-batch size', positiveInt, 100)
     .option('--seed <n>', 'random seed (initialisation and shuffling)', nonNegativeInt, 1)
