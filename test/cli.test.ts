@@ -123,7 +123,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   const mem = run(['bench', '--suite', 'memory', '--model', 'mlp,cnv', '--batches', '40', '--json', '--out', join(dir, 'm.json')]);
   t.equal(mem.status, 0, mem.stderr);
   const m = JSON.parse(mem.stdout);
-  t.equal(m.results.length, 4);
+  t.equal(m.results.length, 6, 'three presets, two models');
   for (const r of m.results) t.equal(r.modeledBytes, r.ledgerBytes, `${r.model} ${r.recipe}: modeled == ledger`);
   t.same(JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8')).results, m.results);
   const speed = run(['bench', '--suite', 'speed', '--model', 'mlp', '--batches', '20', '--recipes', 'low-memory', '--kernels', 'reference,wasm', '--threads', '1,2', '--repeats', '2', '--warmup', '0', '--out', join(dir, 's.json')]);
@@ -135,7 +135,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
   const bad = run(['bench', '--suite', 'fastest']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers\)/);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation\)/);
 });
 
 t.test('train --meter: energy per epoch, labelled measured or estimated; a missing GPIO is a clear error', async (t) => {
