@@ -210,3 +210,16 @@ t.test('coherence: the experiment command and train --coherence / --label-noise'
   const bad2 = run(['train', '--label-noise', '1.5', '--quiet']);
   t.match(bad2.stderr, /expected a fraction from 0 to 1, got "1.5"/);
 });
+
+t.test('bench --suite energy: per recipe, net of idle, labelled estimated', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-energy-'));
+  const r = run(['bench', '--suite', 'energy', '--recipes', 'standard,tiny', '--limit-train', '300', '--idle-seconds', '1', '--out', join(dir, 'e.json')]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /ESTIMATED from a power model, not measured/);
+  const rows = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')).results;
+  t.same(rows.map((x: { recipe: string }) => x.recipe), ['standard', 'tiny']);
+  for (const x of rows) t.ok(x.measured === false && x.joules > 0 && x.batches === 3, `${x.recipe}: ${x.joules} J over ${x.batches} batches`);
+  const bad = run(['bench', '--suite', 'energy', '--meter', 'gpio-pulse:99:1', '--limit-train', '300']);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /not a BCM GPIO number/);
+});

@@ -7,6 +7,7 @@ import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
 import { runPeersSuite } from '../../bench/peers.js';
+import { runEnergySuite } from '../../bench/energy.js';
 import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
@@ -14,7 +15,7 @@ import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -29,7 +30,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP) or coherence (cost of measuring it)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob) or energy (per recipe, with a meter)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -41,6 +42,8 @@ export function benchCommand(): Command {
     .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers)', positiveInt)
     .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
+    .option('--meter <spec>', 'energy meter (energy): gpio-pulse:PIN:JOULES, gpio-trigger:PIN or estimate[:BOARD]', 'estimate')
+    .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
     .option('--seeds <list>', 'seeds for the training runs (ablation)', intList, [1, 2, 3])
     .option('--only <names>', `ablation configurations, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
@@ -63,6 +66,20 @@ export function benchCommand(): Command {
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
+      } else if (suite === 'energy') {
+        const rows = await runEnergySuite(
+          { model: o.model[0], recipes: o.recipes, batch: o.batches[0], limitTrain: o.limitTrain ?? 6000, meter: o.meter, idleSeconds: o.idleSeconds },
+          (r) => progress(`  ${r.recipe}: ${r.netJoulesPerBatch?.toFixed(3) ?? '-'} J/batch net`),
+        );
+        results = rows;
+        const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
+        table = [
+          `${o.model[0]} at batch ${o.batches[0]}, one epoch over ${o.limitTrain ?? 6000} MNIST examples per recipe; meter ${rows[0]?.meter}: ${rows[0]?.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
+          formatTable(
+            ['recipe', 'batches', 'seconds', 'joules', 'net J/batch', 'net mJ/sample', 'watts'],
+            rows.map((r) => [r.recipe, r.batches, r.seconds.toFixed(1), f(r.joules, 2), f(r.netJoulesPerBatch, 4), f(r.netMillijoulesPerSample, 3), f(r.watts, 2)]),
+          ),
+        ].join('\n');
       } else if (suite === 'ablation') {
         const batch = o.batches[0];
         const rows = await runAblationSuite({ model: o.model[0], batch, epochs: o.epochs ?? 3, seeds: o.seeds, only: o.only, limitTrain: o.limitTrain }, (r) =>
