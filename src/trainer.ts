@@ -50,8 +50,10 @@ export interface TrainConfig {
   ramBudget?: number;
   /** Bop (recipes with optimizer=bop): rate γ (default 1e-4), threshold τ (default 1e-8), and γ as an expression of the epoch. */
   bop?: { gamma?: number; tau?: number; gammaSchedule?: string };
-  /** Gradient the optimizer receives: plain (default), rm3 or m3 (see src/optim/robust-gradients.ts). */
+  /** Gradient the optimizer receives: plain (default), rm3, m3 or winsorized (see src/optim/robust-gradients.ts). */
   gradients?: GradientMethodName;
+  /** Winsorized gradients: values clipped on each side per coordinate (default 1). */
+  winsorC?: number;
   /** Gradient coherence: measured every `every` steps; `probe` > 0: the exact per-example probe on that many examples each epoch. */
   coherence?: { every: number; probe?: number };
   /** Training examples whose label was replaced (label-noise experiments): memorization is measured. */
@@ -174,9 +176,9 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const spec = modelSpec(cfg.model);
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
-  if (cfg.gradients === 'm3' && cfg.coherence)
-    throw new TrainingError('m3 computes three group gradients per step: measure coherence with --gradients plain or rm3');
-  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence), gradients: cfg.gradients });
+  if ((cfg.gradients === 'm3' || cfg.gradients === 'winsorized') && cfg.coherence)
+    throw new TrainingError(`${cfg.gradients} changes how the batch gradient is formed: measure coherence with --gradients plain or rm3`);
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence), gradients: cfg.gradients, winsorC: cfg.winsorC });
   checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total });
 
   const schedule = cfg.lrSchedule ? await parseLrSchedule(cfg.lrSchedule) : null;
@@ -190,6 +192,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     augment: cfg.augment,
     threads: cfg.threads ?? availableParallelism(),
     coherence: Boolean(cfg.coherence),
+    winsorize: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : undefined,
   });
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gammaSchedule = cfg.bop?.gammaSchedule ? await parseLrSchedule(cfg.bop.gammaSchedule) : null;

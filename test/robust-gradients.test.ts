@@ -76,4 +76,36 @@ t.test('train with rm3 and m3; rm3 resumes exactly', async (t) => {
   t.same(resumed.history.map((h) => h.trainLoss), whole.history.map((h) => h.trainLoss), 'bit-identical after resume');
   await t.rejects(train({ ...base, epochs: 3, gradients: 'm3', checkpoint: join(dir, 'c.ckpt'), resume: true }, data()), /gradients "rm3", this run asks for "m3"/);
   await t.rejects(train({ ...base, epochs: 1, gradients: 'm3', coherence: { every: 5 } }, data()), /measure coherence with --gradients plain or rm3/);
+  await t.rejects(train({ ...base, epochs: 1, gradients: 'winsorized', coherence: { every: 5 } }, data()), /winsorized changes how the batch gradient is formed/);
+});
+
+t.test('winsorized sums: brute force on random columns; c = 0 is the plain sum; dense layers only', async (t) => {
+  const { winsorizedColumnSums } = await import('../src/optim/winsorize.js');
+  const { Rng } = await import('../src/rng.js');
+  const rng = new Rng(6);
+  for (const c of [0, 1, 3]) {
+    const B = 12;
+    const n = 9;
+    const d = Float64Array.from({ length: B }, () => rng.normal());
+    const x = Float64Array.from({ length: B * n }, () => rng.normal());
+    const out = new Float64Array(n);
+    winsorizedColumnSums(d, x, B, n, c, new Float64Array((2 * c + 3) * n), out);
+    for (let k = 0; k < n; k++) {
+      const v = Array.from({ length: B }, (_, i) => d[i] * x[i * n + k]).sort((a, b) => a - b);
+      const lo = v[c];
+      const hi = v[B - 1 - c];
+      const want = v.reduce((s, y) => s + Math.min(hi, Math.max(lo, y)), 0);
+      t.ok(Math.abs(out[k] - want) < 1e-12, `c=${c} column ${k}`);
+    }
+  }
+  const spec = mlpSpec(20, [16], 4);
+  const data = syntheticDataset(2, 20, 20, 4);
+  const [plain, wins] = [undefined, 1].map((winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: 20, kernels: referenceKernels, seed: 3, winsorize }));
+  for (const n of [plain, wins]) n.computeGradients(data, identityOrder(20), 0, 20);
+  const g = (n: Network) => n.params().filter((p) => p.binary).map((p) => (p.grad as { data: Float32Array }).data);
+  const [gp, gw] = [g(plain), g(wins)];
+  t.ok(gp.every((a, k) => a.some((v, i) => v !== gw[k][i])), 'winsorizing changes the gradient');
+  t.ok(gp.every((a, k) => a.every((v, i) => Math.sign(v) === Math.sign(gw[k][i]) || Math.abs(v - gw[k][i]) < 0.5 * Math.max(...a.map(Math.abs)))), 'and stays close to it');
+  t.equal(wins.ledger.totalBytes - plain.ledger.totalBytes, modelMemory(spec, PRESETS.standard, 20, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, 20).total, 'its buffers are modeled');
+  t.throws(() => new Network({ spec: { name: 'c', input: { h: 5, w: 5, c: 1 }, classes: 2, ops: [{ conv: 32, padding: 'valid' }, { dense: 4 }] }, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
 });

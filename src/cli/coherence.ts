@@ -46,7 +46,7 @@ export function coherenceCommand(): Command {
     ),
   )
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
-    .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 is not measured (three group gradients per step)`, methods, ['plain'])
+    .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`, methods, ['plain'])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--batch <n>', 'mini-batch size (m of m-coherence)', positiveInt, 100)
     .option('--every <n>', 'measure coherence every n steps', positiveInt, 10)
@@ -77,7 +77,7 @@ export function coherenceCommand(): Command {
               seed: o.seed,
               lr: 1e-3,
               gradients,
-              coherence: gradients === 'm3' ? undefined : { every: o.every },
+              coherence: gradients === 'm3' || gradients === 'winsorized' ? undefined : { every: o.every },
               noisyLabels: noise?.noisy,
               stopOnMemorization: Boolean(o.stopOnMemorization),
             },

@@ -56,10 +56,11 @@ export function trainCommand(): Command {
     .option('--bop-gamma <x>', 'Bop rate γ (recipes with optimizer=bop)', positiveNumber, 1e-4)
     .option('--bop-tau <x>', 'Bop flip threshold τ', positiveNumber, 1e-8)
     .option('--bop-gamma-schedule <expr>', 'Bop γ as an expression of the 0-based epoch, e.g. "1e-4 * 0.1^floor(epoch/5)"')
-    .option('--gradients <method>', 'what the optimizer gets: plain, rm3 (median of the last three batch gradients) or m3 (median of three group means)', (v) => {
+    .option('--gradients <method>', 'what the optimizer gets: plain, rm3 (median of the last three batch gradients), m3 (median of three group means) or winsorized (dense layers)', (v) => {
       if (!(GRADIENT_METHODS as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown gradient method "${v}" (available: ${GRADIENT_METHODS.join(', ')})`);
       return v;
     }, 'plain')
+    .option('--winsor-c <n>', 'winsorized gradients: per-example values clipped on each side of every coordinate', positiveInt, 1)
     .option('--coherence <spec>', 'track gradient m-coherence: every=N steps (per layer and network), probe=M: the exact per-example probe on M examples each epoch', parseCoherenceOption)
     .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fractionOption)
     .option('--stop-on-memorization', 'stop at the first epoch where coherence has fallen toward 1 while training accuracy still rises (needs --coherence)')
@@ -96,6 +97,7 @@ export function trainCommand(): Command {
         augment: Boolean(o.augment),
         coherence: o.coherence,
         gradients: o.gradients,
+        winsorC: o.winsorC,
         bop: { gamma: o.bopGamma, tau: o.bopTau, gammaSchedule: o.bopGammaSchedule },
         noisyLabels: noise?.noisy,
         stopOnMemorization: Boolean(o.stopOnMemorization),

@@ -1,11 +1,12 @@
 // Binary dense layer: Y = X · sign(W)ᵀ, no bias. Weights are m×n (row j = output unit j) so the
 // packed binary copy has its bits along the input dimension, where xnor-popcount runs.
-import { packSignRows, wordsFor } from '../bits.js';
+import { getBit, packSignRows, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
+import { winsorizedColumnSums } from '../optim/winsorize.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
@@ -68,6 +69,30 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     } else k.gemmTnFloat(dy, this.inputChunk(x, i0, i1), i1 - i0, mCols, n, dw);
   }
 
+  /** dW with every coordinate's per-example terms winsorized (see src/optim/winsorize.ts). */
+  private winsorizedDw(x: Activation, grad: GradStore, rows: number): void {
+    const { nIn: n, nOut: m, ws } = this;
+    const { c, rows: xs, scratch, column } = ws.winsor!;
+    if (rows < 2 * c + 2) throw new Error(`${this.name}: winsorizing ${c} values each side needs a batch of at least ${2 * c + 2}`);
+    for (let i = 0; i < rows; i++) {
+      if (x.kind === 'float') xs.set(x.data.subarray(i * n, (i + 1) * n), i * n);
+      else if (x.kind === 'pixels') readExamplePixels(x, i, xs, i * n);
+      else for (let k = 0; k < n; k++) xs[i * n + k] = getBit(x.data, wordsFor(n), i, k) ? 1 : -1;
+    }
+    // a tile of output units: their dY columns (rows × t) and their dW rows (t × n)
+    const t = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / n), Math.floor(ws.chunkDy.length / rows)));
+    const acc = ws.chunkDx;
+    for (let j0 = 0; j0 < m; j0 += t) {
+      const j1 = Math.min(m, j0 + t);
+      grad.read(0, rows, j0, j1, ws.chunkDy);
+      for (let j = j0; j < j1; j++) {
+        for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
+        winsorizedColumnSums(column, xs, rows, n, c, scratch, acc.subarray((j - j0) * n, (j - j0 + 1) * n));
+      }
+      storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n);
+    }
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = this.input;
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
@@ -79,7 +104,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const dyNorm = coh?.perExample;
     if (dyNorm) dyNorm.fill(0, 0, rows);
     let sumSq = 0;
-    if (this.grad.kind === 'float') {
+    if (ws.winsor) this.winsorizedDw(x, grad, rows);
+    else if (this.grad.kind === 'float') {
       const dw = this.grad.data;
       dw.fill(0);
       for (let i0 = 0; i0 < rows; i0 += R) {

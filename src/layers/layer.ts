@@ -4,6 +4,7 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
+import type { WinsorWorkspace } from '../optim/winsorize.js';
 
 /** A forward activation: rows × cols, in one of the engine's representations. */
 export type Activation =
@@ -34,6 +35,8 @@ export interface Workspace {
   readonly kernels: Kernels;
   /** Gradient-coherence buffers, when the network tracks it; `active` on the steps it measures. */
   readonly coherence: CoherenceWorkspace | null;
+  /** Winsorized weight gradients (dense layers), when the optimizer asks for them. */
+  readonly winsor: WinsorWorkspace | null;
 }
 
 export interface CoherenceWorkspace {

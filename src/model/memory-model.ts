@@ -6,6 +6,7 @@ import { TAPS } from '../kernels/conv-geometry.js';
 import { CATEGORIES, type Category } from '../ledger.js';
 import { ADAM_BLOCK } from '../optim/adam.js';
 import { BOP_BLOCK } from '../optim/bop.js';
+import { winsorFloats } from '../optim/winsorize.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';
@@ -27,7 +28,7 @@ export function modelMemory(
   spec: ModelSpec,
   recipe: Recipe,
   batch: number,
-  opts: { augment?: boolean; coherence?: boolean; gradients?: string } = {},
+  opts: { augment?: boolean; coherence?: boolean; gradients?: string; winsorC?: number } = {},
 ): MemoryModel {
   /** rm3 and m3 keep two more copies of every gradient. */
   const gradCopies = opts.gradients === 'rm3' || opts.gradients === 'm3' ? 3 : 1;
@@ -61,6 +62,10 @@ export function modelMemory(
   add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
   if (opts.augment) add('input', 'input', 3 * B); // (dy, dx, flip) per example
   if (opts.coherence) add('coherence', 'workspace', (2 * ws.chunk + 2 * B) * F);
+  if (opts.gradients === 'winsorized') {
+    const w = winsorFloats(opts.winsorC ?? 1, B, Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0))));
+    add('winsorized', 'workspace', (w.rows + w.scratch + w.column) * F);
+  }
 
   for (const l of plan) {
     if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);

@@ -34,6 +34,8 @@ export interface NetworkOptions {
   threads?: number;
   /** Allocate the buffers gradient-coherence tracking needs (see setCoherence). */
   coherence?: boolean;
+  /** Winsorized weight gradients with this c (dense layers only). */
+  winsorize?: number;
 }
 
 export interface StepResult {
@@ -67,7 +69,9 @@ export class Network {
     const rng = new Rng(opts.seed);
     const plan = planModel(spec);
     const sizes = workspaceSizes(plan, batch);
-    const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0));
+    if (opts.winsorize && plan.some((l) => l.type === 'conv')) throw new Error('winsorized gradients support dense layers only (conv layers would need per-example weight gradients)');
+    const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0)));
+    const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0, opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null));
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),

@@ -3,8 +3,16 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { Workspace } from '../layers/layer.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { workspaceSizes } from './spec.js';
+import { winsorFloats } from '../optim/winsorize.js';
 
-export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernels: Kernels, ledger: MemoryLedger, coherenceBatch = 0): Workspace {
+export function createWorkspace(
+  sizes: ReturnType<typeof workspaceSizes>,
+  kernels: Kernels,
+  ledger: MemoryLedger,
+  coherenceBatch = 0,
+  winsor: { c: number; batch: number; widestInput: number } | null = null,
+): Workspace {
+  const w = winsor ? winsorFloats(winsor.c, winsor.batch, winsor.widestInput) : null;
   return {
     chunkRows: sizes.chunkRows,
     act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
@@ -21,5 +29,14 @@ export function createWorkspace(sizes: ReturnType<typeof workspaceSizes>, kernel
           perExample: ledger.floats(2 * coherenceBatch, 'workspace', 'coherence', 'per-example squared norms'),
         }
       : null,
+    winsor:
+      winsor && w
+        ? {
+            c: winsor.c,
+            rows: ledger.floats(w.rows, 'workspace', 'winsorized', 'input rows (float)'),
+            scratch: ledger.floats(w.scratch, 'workspace', 'winsorized', 'per-column sums and extremes'),
+            column: ledger.floats(w.column, 'workspace', 'winsorized', 'dY column'),
+          }
+        : null,
   };
 }

@@ -3,6 +3,8 @@
 //   plain  the batch gradient.
 //   rm3    coordinate-wise median of this step's and the two previous steps' batch gradients
 //          (2 extra gradient buffers per parameter, in the ledger; kept in checkpoints).
+//   winsorized  per coordinate, the c largest and smallest per-example terms clipped (dense layers;
+//          done inside their backward, see src/optim/winsorize.ts).
 //   m3     coordinate-wise median of three group means: the batch in three parts, each with its
 //          own forward/backward (batch-norm statistics per part, like ghost batch norm), at the
 //          cost of one backward over the whole batch (2 extra buffers per parameter).
@@ -13,7 +15,7 @@ import type { Param, ParamGrad } from '../layers/layer.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { Network, StepResult } from '../model/network.js';
 
-export const GRADIENT_METHODS = ['plain', 'rm3', 'm3'] as const;
+export const GRADIENT_METHODS = ['plain', 'rm3', 'm3', 'winsorized'] as const;
 export type GradientMethodName = (typeof GRADIENT_METHODS)[number];
 
 /** Bytes of one copy of a parameter's gradient (what each extra buffer costs). */
@@ -59,8 +61,10 @@ export interface GradientMethod {
 }
 
 class Plain implements GradientMethod {
-  readonly name = 'plain';
-  constructor(private readonly net: Network) {}
+  constructor(
+    private readonly net: Network,
+    readonly name: GradientMethodName = 'plain',
+  ) {}
   compute(data: Dataset, order: Int32Array, offset: number, rows: number): StepResult {
     return this.net.computeGradients(data, order, offset, rows);
   }
@@ -145,9 +149,10 @@ class M3 implements GradientMethod {
 }
 
 export function createGradientMethod(name: string, net: Network): GradientMethod {
-  if (name !== 'plain' && net.params().some((p) => p.grad.kind === 'fused'))
+  if ((name === 'rm3' || name === 'm3') && net.params().some((p) => p.grad.kind === 'fused'))
     throw new Error(`${name} needs stored weight gradients; dw=fused keeps none (use dw=sign)`);
-  if (name === 'plain') return new Plain(net);
+  // winsorized: the network's dense layers do it in backward (NetworkOptions.winsorize)
+  if (name === 'plain' || name === 'winsorized') return new Plain(net, name);
   if (name === 'rm3') return new RM3(net);
   if (name === 'm3') return new M3(net);
   throw new Error(`unknown gradient method "${name}" (available: ${GRADIENT_METHODS.join(', ')})`);
