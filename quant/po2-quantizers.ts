@@ -58,15 +58,19 @@ export function initialExponent(w: ArrayLike<number>, f: Po2Format, m?: ArrayLik
   return Math.round(Math.log2(Math.max(max, 1e-30) / qRange(f).hi));
 }
 
-/** Outlier mask weights: 0 where |w| > k·std(w), else the given weight (or 1). */
-export function outlierMasked(w: ArrayLike<number>, m: ArrayLike<number> | undefined, k = 2): Float64Array {
+function std(w: ArrayLike<number>): number {
   let mean = 0;
   for (let i = 0; i < w.length; i++) mean += w[i];
   mean /= w.length;
   let v = 0;
   for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
-  const std = Math.sqrt(v / w.length);
-  return Float64Array.from({ length: w.length }, (_, i) => (Math.abs(w[i]) > k * std ? 0 : m ? m[i] : 1));
+  return Math.sqrt(v / w.length);
+}
+
+/** Outlier mask weights: 0 where |w| > k·std(w), else the given weight (or 1). */
+export function outlierMasked(w: ArrayLike<number>, m: ArrayLike<number> | undefined, k = 2): Float64Array {
+  const sd = std(w);
+  return Float64Array.from({ length: w.length }, (_, i) => (Math.abs(w[i]) > k * sd ? 0 : m ? m[i] : 1));
 }
 
 /**
@@ -109,20 +113,35 @@ export interface MsqeOptions {
   stableFrom?: number;
 }
 
-/** The MSQE-based quantizer of one tensor, with its state (exponent, EMAs, history). */
-export class MsqeQuantizer {
+/** The exponent of each step, and how often it changed (the instability the paper reports). */
+abstract class ExponentHistory {
   exponent: number | null = null;
+  readonly history: number[] = [];
+  flips = 0;
+  abstract readonly format: Po2Format;
+
+  /** Take e as this step's exponent and quantize w with it into out. */
+  protected apply(e: number, w: ArrayLike<number>, out: { [i: number]: number }): number {
+    if (this.exponent !== null && e !== this.exponent) this.flips++;
+    this.exponent = e;
+    this.history.push(e);
+    quantizePo2(w, e, this.format, out);
+    return e;
+  }
+}
+
+/** The MSQE-based quantizer of one tensor, with its state (exponent, EMAs, history). */
+export class MsqeQuantizer extends ExponentHistory {
   emaExponent: number | null = null;
   /** EMA 0.999 of g² on unclipped elements (second-moment weighting). */
   readonly gradSq: Float64Array | null;
-  readonly history: number[] = [];
-  flips = 0;
 
   constructor(
     readonly format: Po2Format,
     readonly size: number,
     readonly opts: MsqeOptions = {},
   ) {
+    super();
     this.gradSq = opts.secondMoment ? new Float64Array(size) : null;
   }
 
@@ -135,11 +154,7 @@ export class MsqeQuantizer {
     let e = msqeExponent(w, this.format, start, m);
     this.emaExponent = this.emaExponent === null ? e : 0.99 * this.emaExponent + 0.01 * e;
     if (this.opts.stableFrom !== undefined && progress >= this.opts.stableFrom) e = Math.round(this.emaExponent);
-    if (this.exponent !== null && e !== this.exponent) this.flips++;
-    this.exponent = e;
-    this.history.push(e);
-    quantizePo2(w, e, this.format, out);
-    return e;
+    return this.apply(e, w, out);
   }
 
   /** dL/dw from dL/dw_q (STE inside the range, 0 where clipped); updates the second-moment EMA. */
@@ -156,26 +171,18 @@ export class MsqeQuantizer {
 }
 
 /** Gradient-based (TQT) quantizer: trainable real exponent ẽ. */
-export class GradientQuantizer {
-  flips = 0;
-  readonly history: number[] = [];
-  private last: number | null = null;
-
+export class GradientQuantizer extends ExponentHistory {
   constructor(
     readonly format: Po2Format,
     /** ceil: TQT; msqe-round: floor(ẽ) or ceil(ẽ), whichever has the lower weighted, masked MSQE. */
     readonly rounding: 'ceil' | 'msqe-round',
     public logScale: number,
-  ) {}
+  ) {
+    super();
+  }
 
   static init(w: ArrayLike<number>, f: Po2Format, rounding: 'ceil' | 'msqe-round'): GradientQuantizer {
-    let mean = 0;
-    for (let i = 0; i < w.length; i++) mean += w[i];
-    mean /= w.length;
-    let v = 0;
-    for (let i = 0; i < w.length; i++) v += (w[i] - mean) ** 2;
-    const std = Math.sqrt(v / w.length);
-    return new GradientQuantizer(f, rounding, Math.log2(Math.max((3 * std) / qRange(f).hi, 1e-5)));
+    return new GradientQuantizer(f, rounding, Math.log2(Math.max((3 * std(w)) / qRange(f).hi, 1e-5)));
   }
 
   /** The integer exponent for w under the rounding rule (outliers beyond the learned range masked). */
@@ -190,12 +197,7 @@ export class GradientQuantizer {
   }
 
   forward(w: ArrayLike<number>, out: { [i: number]: number }): number {
-    const e = this.exponentFor(w);
-    if (this.last !== null && e !== this.last) this.flips++;
-    this.last = e;
-    this.history.push(e);
-    quantizePo2(w, e, this.format, out);
-    return e;
+    return this.apply(this.exponentFor(w), w, out);
   }
 
   /**
@@ -205,7 +207,7 @@ export class GradientQuantizer {
    */
   backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number }): number {
     const { lo, hi } = qRange(this.format);
-    const e = this.last ?? this.exponentFor(w);
+    const e = this.exponent ?? this.exponentFor(w);
     const s = 2 ** e;
     let dLog = 0;
     for (let i = 0; i < w.length; i++) {
