@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { energyOfRegions, readPowerCsv } from '../report/power-csv.js';
-import { renderHtml, renderMarkdown } from '../report/render.js';
+import { externalEnergyMarkdown, renderHtml, renderMarkdown } from '../report/render.js';
 import { meteredRegions, readRunReport, ReportError } from '../report/run-report.js';
 
 export function reportCommand(): Command {
@@ -37,7 +37,7 @@ export function reportCommand(): Command {
         return;
       }
       const lines: string[] = [];
-      if (run.externalEnergy) lines.push(renderMarkdown(run).split('## Energy from the power log')[1] ? `## Energy from the power log${renderMarkdown(run).split('## Energy from the power log')[1]}` : '');
+      if (run.externalEnergy) lines.push(externalEnergyMarkdown(run));
       for (const [flag, file] of [['HTML', o.html], ['Markdown', o.md], ['JSON', o.out]] as const) if (file) lines.push(`${flag} report: ${file}`);
       process.stdout.write(lines.join('\n') + '\n');
     });

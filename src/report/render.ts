@@ -129,10 +129,17 @@ export function renderMarkdown(r: RunReport): string {
       return [e.epoch, x.seconds.toFixed(1), f(x.joules), f(x.netJoules), f(x.joulesPerBatch, 3), f(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3)];
     })));
   }
-  if (r.externalEnergy) {
-    const x = r.externalEnergy;
-    parts.push('', `## Energy from the power log ${x.file} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`, '');
-    parts.push(mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, g.joules.toFixed(2), g.meanWatts.toFixed(2), g.netJoules === null ? '-' : g.netJoules.toFixed(2)])));
-  }
+  if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
   return parts.join('\n') + '\n';
+}
+
+/** The power-log section: energy per region integrated from an external logger's CSV. */
+export function externalEnergyMarkdown(r: RunReport): string {
+  const x = r.externalEnergy;
+  if (!x) return '';
+  return [
+    `## Energy from the power log ${x.file} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
+    '',
+    mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, g.joules.toFixed(2), g.meanWatts.toFixed(2), g.netJoules === null ? '-' : g.netJoules.toFixed(2)])),
+  ].join('\n');
 }
