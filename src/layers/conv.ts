@@ -2,7 +2,7 @@
 // Weights are co × 9 × ci (output channel, tap, input channel); the packed binary copy has
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
-import { packSignRows, wordsFor } from '../bits.js';
+import { wordsFor } from '../bits.js';
 import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';

@@ -1,6 +1,6 @@
 // Binary dense layer: Y = X · sign(W)ᵀ, no bias. Weights are m×n (row j = output unit j) so the
 // packed binary copy has its bits along the input dimension, where xnor-popcount runs.
-import { getBit, packSignRows, wordsFor } from '../bits.js';
+import { getBit, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';

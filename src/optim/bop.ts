@@ -57,7 +57,7 @@ export class Bop {
   }
 
   /** γ of the step whose backward is running (fused gradients fold in during backward). */
-  private gamma = BOP_DEFAULTS.gamma;
+  private gamma: number;
 
   /** m ← (1 − γ)·m + γ·g over elements [flat0, flat0 + len), g from a float dW tile. */
   private foldTile(slot: Slot, flat0: number, tile: Floats, len: number): void {

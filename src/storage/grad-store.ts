@@ -105,7 +105,6 @@ class Po2GradStore extends BaseStore implements GradStore {
    * While a fill is in progress (beginWrite, then writes in row order), rows not yet rewritten
    * still hold codes of the previous bias: a layer that computes in place reads them back.
    */
-  private previousBias = 0;
   private writtenRows = Infinity;
   /** Decoded values of the 32 codes under the current and the previous bias. */
   private table: Float64Array = po2DecodeTable(0);
@@ -123,7 +122,6 @@ class Po2GradStore extends BaseStore implements GradStore {
     }
   }
   beginWrite(maxAbs: number): void {
-    this.previousBias = this.bias;
     this.bias = po2Bias(maxAbs);
     [this.previousTable, this.table] = [this.table, this.previousTable];
     po2DecodeTable(this.bias, this.table);
