@@ -1,14 +1,11 @@
 // Ablation suite: each recipe knob's memory saving (ledger) and accuracy effect (training runs on
 // MNIST, several seeds), from the published low-memory recipe toward `tiny`, with the standard
 // recipe as the reference. Every training run is a child process; runs go in parallel, one per core.
-import { spawn } from 'node:child_process';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { loadData } from '../src/data/registry.js';
 import { modelSpec } from '../src/model/spec.js';
 import { applySettings, PRESETS, type Recipe } from '../src/recipe.js';
 import { measureLedger } from '../src/report/memory-report.js';
-import { selfCommand } from '../src/runtime/bundle.js';
+import { runChildJobs } from './children.js';
 import { train } from '../src/trainer.js';
 
 export interface AblationConfig {
@@ -75,30 +72,8 @@ export async function ablationChild(json: string): Promise<void> {
 
 export async function runAblationSuite(o: AblationOptions, onRun?: (r: AblationRun) => void): Promise<AblationRow[]> {
   const configs = ABLATION_CONFIGS.filter((c) => !o.only || o.only.includes(c.name));
-  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
-  const jobs = configs.flatMap((config) => o.seeds.map((seed) => ({ config, seed })));
-  const runs: AblationRun[] = [];
-  const runOne = (job: (typeof jobs)[number]) =>
-    new Promise<void>((resolve, reject) => {
-      const child = spawn(self.command, [...self.args, '__child', 'ablation', JSON.stringify({ ...o, ...job })], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      child.on('close', (code) => {
-        if (code !== 0) return reject(new Error(`ablation run ${job.config.name} seed ${job.seed} failed: ${err.trim().split('\n').slice(-2).join(' ')}`));
-        const r = JSON.parse(out.trim().split('\n').pop()!) as AblationRun;
-        runs.push(r);
-        onRun?.(r);
-        resolve();
-      });
-    });
-  const queue = [...jobs];
-  await Promise.all(
-    Array.from({ length: Math.min(availableParallelism(), queue.length) }, async () => {
-      for (let job = queue.shift(); job; job = queue.shift()) await runOne(job);
-    }),
-  );
+  const jobs = configs.flatMap((config) => o.seeds.map((seed) => ({ ...o, config, seed, label: `${config.name} seed ${seed}` })));
+  const runs = await runChildJobs<(typeof jobs)[number], AblationRun>('ablation', jobs, onRun);
   const spec = modelSpec(o.model);
   const standard = measureLedger(spec, PRESETS.standard, o.batch);
   return configs.map((config) => {

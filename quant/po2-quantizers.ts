@@ -7,7 +7,7 @@
 //     EMA of g_i² on unclipped elements), stable exponent (EMA 0.99 of e, then 2^round(EMA)).
 //   Gradient-based (TQT/LSQ): a trainable real exponent ẽ, e = ceil(ẽ) (TQT) or MSQE-round (the
 //     neighbour of ẽ with the lower weighted, masked MSQE).
-// This module is the quantizers' arithmetic; layers and models that use them are still to come.
+// Fixed-point layers (src/layers/quant-dense.ts, quant-act.ts) use them through WeightQuantizer.
 
 export interface Po2Format {
   bits: number;
@@ -77,30 +77,46 @@ export function outlierMasked(w: ArrayLike<number>, m: ArrayLike<number> | undef
  * The MSQE-optimal power-of-two exponent: from `start` (last step's exponent), three weighted
  * least-squares iterations (q = clip(round(w/s)); s* = Σ m·w·q / Σ m·q²; s = 2^round(log2 s*)),
  * keeping the best by weighted MSQE, then a line search over best−3 … best+3.
+ * One pass per distinct exponent gives both its MSQE and its least-squares sums (cached: the
+ * iterations usually revisit the same few exponents).
  */
 export function msqeExponent(w: ArrayLike<number>, f: Po2Format, start: number, m?: ArrayLike<number>): number {
   const { lo, hi } = qRange(f);
-  let e = start;
-  let best = start;
-  let bestErr = weightedMsqe(w, start, f, m);
-  for (let it = 0; it < 3; it++) {
+  const cache = new Map<number, { err: number; num: number; den: number }>();
+  const evaluate = (e: number) => {
+    let r = cache.get(e);
+    if (r) return r;
     const s = 2 ** e;
+    const inv = 1 / s; // exact: s is a power of two
+    let err = 0;
     let num = 0;
     let den = 0;
     for (let i = 0; i < w.length; i++) {
-      const q = Math.min(hi, Math.max(lo, Math.round(w[i] / s)));
+      const wi = w[i];
+      let q = Math.round(wi * inv);
+      q = q < lo ? lo : q > hi ? hi : q;
       const mi = m ? m[i] : 1;
-      num += mi * w[i] * q;
+      const d = wi - q * s;
+      err += mi * d * d;
+      num += mi * wi * q;
       den += mi * q * q;
     }
+    cache.set(e, (r = { err, num, den }));
+    return r;
+  };
+  let e = start;
+  let best = start;
+  let bestErr = evaluate(start).err;
+  for (let it = 0; it < 3; it++) {
+    const { num, den } = evaluate(e);
     // everything rounded to 0 (a start far above the weights): restart from the max-based exponent
     e = den > 0 && num > 0 ? Math.round(Math.log2(num / den)) : initialExponent(w, f, m);
-    const err = weightedMsqe(w, e, f, m);
+    const err = evaluate(e).err;
     if (err < bestErr) [best, bestErr] = [e, err];
   }
   let chosen = best;
   for (let d = -3; d <= 3; d++) {
-    const err = weightedMsqe(w, best + d, f, m);
+    const err = evaluate(best + d).err;
     if (err < bestErr) [chosen, bestErr] = [best + d, err];
   }
   return chosen;
@@ -109,14 +125,15 @@ export function msqeExponent(w: ArrayLike<number>, f: Po2Format, start: number, 
 export interface MsqeOptions {
   outlierMask?: boolean;
   secondMoment?: boolean;
-  /** Stable exponent: after this fraction of training, use 2^round(EMA of e). */
+  /** Stable exponent: from this fraction of training on, the exponent is fixed at 2^round(EMA of e). */
   stableFrom?: number;
 }
 
-/** The exponent of each step, and how often it changed (the instability the paper reports). */
+type Buffer = { [i: number]: number; length: number };
+
+/** The exponent in use and how often it changed (the instability the paper reports). */
 abstract class ExponentHistory {
   exponent: number | null = null;
-  readonly history: number[] = [];
   flips = 0;
   abstract readonly format: Po2Format;
 
@@ -124,36 +141,57 @@ abstract class ExponentHistory {
   protected apply(e: number, w: ArrayLike<number>, out: { [i: number]: number }): number {
     if (this.exponent !== null && e !== this.exponent) this.flips++;
     this.exponent = e;
-    this.history.push(e);
     quantizePo2(w, e, this.format, out);
     return e;
   }
 }
 
-/** The MSQE-based quantizer of one tensor, with its state (exponent, EMAs, history). */
+/**
+ * The MSQE-based quantizer of one tensor, with its state (exponent, EMAs, flips). Buffers can be
+ * handed in (the layers take them from the memory ledger): `gradSq` (second-moment EMA) and
+ * `weights` (the per-element weights of the least squares, rebuilt every step).
+ */
 export class MsqeQuantizer extends ExponentHistory {
   emaExponent: number | null = null;
+  /** The stable exponent, once the switch happened (it never changes after that). */
+  frozen: number | null = null;
   /** EMA 0.999 of g² on unclipped elements (second-moment weighting). */
-  readonly gradSq: Float64Array | null;
+  readonly gradSq: Buffer | null;
+  private readonly weights: Buffer | null;
+  private gradsSeen = false;
 
   constructor(
     readonly format: Po2Format,
     readonly size: number,
     readonly opts: MsqeOptions = {},
+    buffers: { gradSq?: Buffer; weights?: Buffer } = {},
   ) {
     super();
-    this.gradSq = opts.secondMoment ? new Float64Array(size) : null;
+    this.gradSq = opts.secondMoment ? (buffers.gradSq ?? new Float64Array(size)) : null;
+    this.weights = opts.secondMoment || opts.outlierMask ? (buffers.weights ?? new Float64Array(size)) : null;
+  }
+
+  /** Per-element weights of this step: sqrt of the second moments (once gradients were seen), 0 for outliers. */
+  private elementWeights(w: ArrayLike<number>): Buffer | undefined {
+    const m = this.weights;
+    if (!m) return undefined;
+    const sm = this.gradsSeen ? this.gradSq : null;
+    for (let i = 0; i < w.length; i++) m[i] = sm ? Math.sqrt(sm[i]) : 1;
+    if (this.opts.outlierMask) {
+      const limit = 2 * std(w);
+      for (let i = 0; i < w.length; i++) if (Math.abs(w[i]) > limit) m[i] = 0;
+    }
+    return m;
   }
 
   /** Choose this step's exponent for w (progress: fraction of training done) and quantize into out. */
   forward(w: ArrayLike<number>, out: { [i: number]: number }, progress = 0): number {
-    // second-moment weights once gradients have been seen (all-zero weights would weigh nothing)
-    const m0 = this.gradSq?.some((v) => v > 0) ? Float64Array.from(this.gradSq, Math.sqrt) : undefined;
-    const m = this.opts.outlierMask ? outlierMasked(w, m0) : m0;
+    if (this.frozen !== null) return this.apply(this.frozen, w, out);
+    const m = this.elementWeights(w) as ArrayLike<number> | undefined;
     const start = this.exponent ?? initialExponent(w, this.format, m);
     let e = msqeExponent(w, this.format, start, m);
     this.emaExponent = this.emaExponent === null ? e : 0.99 * this.emaExponent + 0.01 * e;
-    if (this.opts.stableFrom !== undefined && progress >= this.opts.stableFrom) e = Math.round(this.emaExponent);
+    if (this.opts.stableFrom !== undefined && progress >= this.opts.stableFrom) e = this.frozen = Math.round(this.emaExponent);
     return this.apply(e, w, out);
   }
 
@@ -161,16 +199,29 @@ export class MsqeQuantizer extends ExponentHistory {
   backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number }): void {
     const { lo, hi } = qRange(this.format);
     const s = 2 ** this.exponent!;
+    const sm = this.gradSq;
     for (let i = 0; i < w.length; i++) {
       const r = Math.round(w[i] / s);
       const inside = r >= lo && r <= hi;
       out[i] = inside ? gq[i] : 0;
-      if (this.gradSq && inside) this.gradSq[i] = 0.999 * this.gradSq[i] + 0.001 * gq[i] * gq[i];
+      if (sm && inside) sm[i] = 0.999 * sm[i] + 0.001 * gq[i] * gq[i];
     }
+    if (sm) this.gradsSeen = true;
+  }
+
+  /** Scalar state for checkpoints (NaN = unset). */
+  get scalars(): number[] {
+    return [this.exponent ?? NaN, this.emaExponent ?? NaN, this.frozen ?? NaN, this.flips, this.gradsSeen ? 1 : 0];
+  }
+  set scalars(v: number[]) {
+    const opt = (x: number) => (Number.isNaN(x) ? null : x);
+    [this.exponent, this.emaExponent, this.frozen] = [opt(v[0]), opt(v[1]), opt(v[2])];
+    this.flips = v[3];
+    this.gradsSeen = v[4] === 1;
   }
 }
 
-/** Gradient-based (TQT) quantizer: trainable real exponent ẽ. */
+/** Gradient-based (TQT) quantizer: trainable real exponent ẽ (logScale). */
 export class GradientQuantizer extends ExponentHistory {
   constructor(
     readonly format: Po2Format,
@@ -181,8 +232,12 @@ export class GradientQuantizer extends ExponentHistory {
     super();
   }
 
+  static initialLogScale(w: ArrayLike<number>, f: Po2Format): number {
+    return Math.log2(Math.max((3 * std(w)) / qRange(f).hi, 1e-5));
+  }
+
   static init(w: ArrayLike<number>, f: Po2Format, rounding: 'ceil' | 'msqe-round'): GradientQuantizer {
-    return new GradientQuantizer(f, rounding, Math.log2(Math.max((3 * std(w)) / qRange(f).hi, 1e-5)));
+    return new GradientQuantizer(f, rounding, GradientQuantizer.initialLogScale(w, f));
   }
 
   /** The integer exponent for w under the rounding rule (outliers beyond the learned range masked). */
@@ -192,8 +247,7 @@ export class GradientQuantizer extends ExponentHistory {
     const hi = Math.ceil(this.logScale);
     if (lo === hi) return lo;
     const limit = 2 ** this.logScale * (qRange(this.format).hi + 0.5);
-    const m = Float64Array.from({ length: w.length }, (_, i) => (Math.abs(w[i]) > limit ? 0 : 1));
-    return weightedMsqe(w, lo, this.format, m) <= weightedMsqe(w, hi, this.format, m) ? lo : hi;
+    return maskedMsqe(w, lo, this.format, limit) <= maskedMsqe(w, hi, this.format, limit) ? lo : hi;
   }
 
   forward(w: ArrayLike<number>, out: { [i: number]: number }): number {
@@ -205,7 +259,7 @@ export class GradientQuantizer extends ExponentHistory {
    * Σ g·s·ln2·(round(w/s) − w/s) inside, g·s·ln2·lo below, g·s·ln2·hi above (s = 2^e, the STE
    * through the rounding of ẽ).
    */
-  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number }): number {
+  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number } | null): number {
     const { lo, hi } = qRange(this.format);
     const e = this.exponent ?? this.exponentFor(w);
     const s = 2 ** e;
@@ -214,16 +268,29 @@ export class GradientQuantizer extends ExponentHistory {
       const x = w[i] / s;
       const r = Math.round(x);
       if (r < lo) {
-        out[i] = 0;
-        dLog += gq[i] * s * Math.LN2 * lo;
+        if (out) out[i] = 0;
+        dLog += gq[i] * lo;
       } else if (r > hi) {
-        out[i] = 0;
-        dLog += gq[i] * s * Math.LN2 * hi;
+        if (out) out[i] = 0;
+        dLog += gq[i] * hi;
       } else {
-        out[i] = gq[i];
-        dLog += gq[i] * s * Math.LN2 * (r - x);
+        if (out) out[i] = gq[i];
+        dLog += gq[i] * (r - x);
       }
     }
-    return dLog;
+    return dLog * s * Math.LN2;
   }
+}
+
+/** Σ (w − Q(w))² over the elements with |w| <= limit (no buffer needed). */
+function maskedMsqe(w: ArrayLike<number>, e: number, f: Po2Format, limit: number): number {
+  const { lo, hi } = qRange(f);
+  const s = 2 ** e;
+  let err = 0;
+  for (let i = 0; i < w.length; i++) {
+    if (Math.abs(w[i]) > limit) continue;
+    const q = Math.min(hi, Math.max(lo, Math.round(w[i] / s))) * s;
+    err += (w[i] - q) ** 2;
+  }
+  return err;
 }

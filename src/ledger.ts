@@ -53,6 +53,10 @@ export class MemoryLedger {
   floats(n: number, category: Category, owner: string, what: string): Floats {
     return this.track(this.make<Floats>(this.FloatArray as never, n), category, owner, what);
   }
+  /** Always float64 (scalar state that must survive a checkpoint exactly). */
+  f64(n: number, category: Category, owner: string, what: string): Float64Array {
+    return this.track(this.make(Float64Array, n), category, owner, what);
+  }
   u8(n: number, category: Category, owner: string, what: string): Uint8Array {
     return this.track(this.make(Uint8Array, n), category, owner, what);
   }

@@ -17,10 +17,15 @@ import { parseLrSchedule } from './lr-schedule.js';
 import { CoherenceTracker, type CoherenceSeries, type EpochCoherence } from './coherence/tracker.js';
 import { CoherenceProbe, type ProbeResult } from './coherence/probe.js';
 import { stageRows } from './data/dataset.js';
+import type { QuantConfig } from '../quant/quant-config.js';
+import { QuantizerLog, quantizerStates, type QuantizerState } from './model/quantizer-log.js';
+import type { LayerSeries } from './report/run-report.js';
 import { createGradientMethod, type GradientMethod, type GradientMethodName } from './optim/robust-gradients.js';
 
 export interface TrainConfig {
   model: string;
+  /** A fixed-point (or float32 twin) ReLU network instead of the binary one (see quant/quant-config.ts). */
+  quant?: QuantConfig;
   recipeName: string;
   recipe: Recipe;
   batch: number;
@@ -83,6 +88,8 @@ export interface EpochRecord {
   memorization?: { noisyFitted: number; cleanFitted: number; noisyCount: number };
   /** Coherence fell toward 1 while training accuracy still rose: the suggested early-stopping point. */
   memorizationSignal?: boolean;
+  /** Fixed-point models: each quantizer's exponent at the end of the epoch and its flips so far. */
+  quantizers?: QuantizerState[];
 }
 
 export interface EpochEnergy {
@@ -112,6 +119,8 @@ export interface TrainResult {
   history: EpochRecord[];
   /** m-coherence at every measured step, per layer and for the network. */
   coherence: CoherenceSeries | null;
+  /** Fixed-point models: quantizer exponents over training (sampled steps). */
+  quantizerExponents: LayerSeries | null;
   /** Stopped early: memorization was flagged at this epoch. */
   stoppedAtEpoch: number | null;
   /** Median milliseconds per training batch over the batches this process ran. */
@@ -173,7 +182,7 @@ export function checkFits(
 
 export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
   validate(cfg, data);
-  const spec = modelSpec(cfg.model);
+  const spec = modelSpec(cfg.model, cfg.quant);
   if (data.train.features !== inputFeatures(spec))
     throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${data.train.name} has ${data.train.features}`);
   if ((cfg.gradients === 'm3' || cfg.gradients === 'winsorized') && cfg.coherence)
@@ -197,8 +206,18 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gammaSchedule = cfg.bop?.gammaSchedule ? await parseLrSchedule(cfg.bop.gammaSchedule) : null;
   const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
-  const state = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] as EpochRecord[], coherence: undefined as CoherenceSeries | undefined };
+  const state = {
+    epoch: 0,
+    lr: cfg.lr,
+    best: Infinity,
+    bad: 0,
+    rng: new Rng(cfg.seed ^ 0x5eed),
+    history: [] as EpochRecord[],
+    coherence: undefined as CoherenceSeries | undefined,
+    quantizerExponents: undefined as LayerSeries | undefined,
+  };
   if (ck) restore(ck, cfg, net, opt, gradients, state);
+  const quantLog = spec.quant ? new QuantizerLog(state.quantizerExponents) : null;
   const tracker = cfg.coherence ? new CoherenceTracker(cfg.coherence.every, state.coherence) : null;
   const probe = cfg.coherence?.probe ? coherenceProbe(net, data.train, cfg) : null;
   let stoppedAtEpoch: number | null = null;
@@ -241,6 +260,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
         );
       opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
       flipSum += opt.flipRatio() ?? 0;
+      quantLog?.maybeRecord(net, step, batches);
       epochMs.push(performance.now() - tb);
       lossSum += r.loss * rows;
       correct += r.correct;
@@ -265,6 +285,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       seconds: (performance.now() - t0) / 1000,
     };
     if (opt.flipRatio() !== null) record.flipRatio = flipSum / Math.max(1, epochMs.length);
+    if (quantLog) record.quantizers = quantizerStates(net);
     const coherence = tracker?.endEpoch();
     if (coherence) record.coherence = { ...coherence, ...(probe ? { probe: probe.run() } : {}) };
     if (cfg.noisyLabels) record.memorization = memorization(net, data.train, cfg.noisyLabels);
@@ -297,6 +318,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     }
     state.epoch = epoch;
     if (tracker) state.coherence = tracker.series;
+    if (quantLog) state.quantizerExponents = quantLog.series;
     if (cfg.checkpoint) save(cfg, net, opt, gradients, state);
     hooks.onEpochEnd?.(record);
     if (record.memorizationSignal && cfg.stopOnMemorization) {
@@ -308,6 +330,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   return {
     history: state.history,
     coherence: tracker?.series ?? null,
+    quantizerExponents: quantLog?.series ?? null,
     stoppedAtEpoch,
     msPerBatchMedian: median(batchMs),
     batchesTimed: batchMs.length,
@@ -360,6 +383,7 @@ export function flagsMemorization(history: EpochRecord[], record: EpochRecord, d
 
 interface LoopState {
   coherence?: CoherenceSeries;
+  quantizerExponents?: LayerSeries;
   epoch: number;
   lr: number;
   best: number;
@@ -372,6 +396,7 @@ function save(cfg: TrainConfig, net: Network, opt: Optimizer, gradients: Gradien
   const meta = {
     format: 'bitlearn-train',
     model: cfg.model,
+    quant: cfg.quant ?? null,
     recipeName: cfg.recipeName,
     recipe: cfg.recipe,
     batch: cfg.batch,
@@ -384,6 +409,7 @@ function save(cfg: TrainConfig, net: Network, opt: Optimizer, gradients: Gradien
     augRng: net.input.augRng.state(),
     history: s.history,
     coherence: s.coherence ?? null,
+    quantizerExponents: s.quantizerExponents ?? null,
     optimizer: opt.stateMeta(),
     gradients: { method: gradients.name, ...gradients.stateMeta() },
   };
@@ -396,6 +422,7 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Opti
     new TrainingError(`cannot resume from ${cfg.checkpoint}: it was trained with ${what} ${JSON.stringify(have)}, this run asks for ${JSON.stringify(want)}`);
   if (m.format !== 'bitlearn-train') throw new TrainingError(`${cfg.checkpoint} is not a training checkpoint`);
   if (m.model !== cfg.model) throw mismatch('model', m.model, cfg.model);
+  if (JSON.stringify(m.quant ?? null) !== JSON.stringify(cfg.quant ?? null)) throw mismatch('quantization', m.quant ?? null, cfg.quant ?? null);
   if (!sameRecipe(withDefaults(m.recipe), cfg.recipe)) throw mismatch('recipe', m.recipe, cfg.recipe);
   if (m.batch !== cfg.batch) throw mismatch('batch', m.batch, cfg.batch);
   if (Boolean(m.augment) !== Boolean(cfg.augment)) throw mismatch('augmentation', Boolean(m.augment), Boolean(cfg.augment));
@@ -413,4 +440,5 @@ function restore(ck: LoadedCheckpoint, cfg: TrainConfig, net: Network, opt: Opti
   if (m.augRng) net.input.augRng = new Rng(Uint32Array.from(m.augRng as number[]));
   s.history = m.history;
   s.coherence = m.coherence ?? undefined;
+  s.quantizerExponents = m.quantizerExponents ?? undefined;
 }

@@ -37,6 +37,16 @@ for (const [B, m, n] of SHAPES) {
     K.gemmFloatBinT(dY, W.bits, B, m, n, dx);
     t.ok(maxAbsDiff(dx, matmulT(dY, Wt, B, n, m)) < 1e-9, 'gemmFloatBinT = dY · W');
 
+    // float weights (fixed-point layers): y = X·Wᵀ and dX = dY·W with W's real values
+    const Wf = randomFloats(rng, m * n);
+    K.gemmFloatFloat(Xf, Wf, B, m, n, y);
+    t.ok(maxAbsDiff(y, matmulT(Xf, Wf, B, m, n)) < 1e-9, 'gemmFloatFloat = X · Wᵀ');
+    const Wft = new Float64Array(n * m);
+    for (let j = 0; j < m; j++) for (let k = 0; k < n; k++) Wft[k * m + j] = Wf[j * n + k];
+    dx.fill(7);
+    K.gemmFloatFloatT(dY, Wf, B, m, n, dx);
+    t.ok(maxAbsDiff(dx, matmulT(dY, Wft, B, n, m)) < 1e-9, 'gemmFloatFloatT = dY · W (overwrites)');
+
     // dW = dYᵀ · X, accumulated onto what is there
     const naiveDw = (Xv: ArrayLike<number>) => {
       const out = new Float64Array(m * n).fill(0.5);

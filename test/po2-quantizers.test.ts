@@ -83,7 +83,7 @@ t.test('MSQE quantizer: second-moment weights, STE backward, stable exponent sto
   }
   t.ok(plain.flips > 10, `without the fix the exponent flips (${plain.flips} flips)`);
   t.equal(flipsAfterSwitch, 0, 'with the stable exponent: no flips after the switch');
-  t.ok(stable.gradSq!.some((v) => v > 0), 'second moments collected');
+  t.ok((stable.gradSq as Float64Array).some((v) => v > 0), 'second moments collected');
   // STE: identity inside the range, zero where clipped
   const wq = Float64Array.of(0.01, 100, -100);
   const q = new MsqeQuantizer(f, 3);

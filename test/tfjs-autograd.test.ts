@@ -106,7 +106,8 @@ async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
         a = a.sub(mean).div(tf.sqrt(variance.add(BN_EPS))).add(vars[v++]);
       } else if (l.type === 'sign') a = signSte(a);
       else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
-      else a = a.reshape([B, l.h * l.w * l.channels]);
+      else if (l.type === 'flatten') a = a.reshape([B, l.h * l.w * l.channels]);
+      else throw new Error(`no TF.js twin for ${l.type}`);
     }
     return onehot.mul(tf.logSoftmax(a)).sum().neg().div(B) as tf.Scalar;
   };

@@ -72,6 +72,16 @@ for (const [B, m, n] of SHAPES)
     K.gemmFloatBinT(dyw, ww, B, m, n, dxW);
     close(dxW, dxR, 'gemmFloatBinT');
 
+    const wf = Float32Array.from(randomFloats(rng, m * n));
+    const wfw = f32(wf);
+    R.gemmFloatFloat(xf, wf, B, m, n, yR);
+    K.gemmFloatFloat(xfw, wfw, B, m, n, yW);
+    close(yW, yR, 'gemmFloatFloat');
+    dxW.fill(3);
+    R.gemmFloatFloatT(dy, wf, B, m, n, dxR);
+    K.gemmFloatFloatT(dyw, wfw, B, m, n, dxW);
+    close(dxW, dxR, 'gemmFloatFloatT');
+
     const dwR = new Float32Array(m * n).fill(0.25);
     const dwW = f32(dwR); // accumulates onto what is there
     R.gemmTnFloat(dy, xf, B, m, n, dwR);

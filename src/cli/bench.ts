@@ -9,13 +9,14 @@ import { runKernelSuite } from '../../bench/kernels.js';
 import { runPeersSuite } from '../../bench/peers.js';
 import { runEnergySuite } from '../../bench/energy.js';
 import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
+import { runQuantSuite } from '../../bench/quant.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -30,7 +31,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob) or energy (per recipe, with a meter)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) or quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -39,19 +40,20 @@ export function benchCommand(): Command {
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
-    .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3)', positiveInt)
+    .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3, quant: 6)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers)', positiveInt)
     .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
     .option('--meter <spec>', 'energy meter (energy): gpio-pulse:PIN:JOULES, gpio-trigger:PIN or estimate[:BOARD]', 'estimate')
     .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
-    .option('--seeds <list>', 'seeds for the training runs (ablation)', intList, [1, 2, 3])
-    .option('--only <names>', `ablation configurations, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
+    .option('--seeds <list>', 'seeds for the training runs (ablation, quant)', intList, [1, 2, 3])
+    .option('--only <names>', `ablation configurations or quant variants, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
+    .option('--quant <wNaM>', 'bits of weights and activations (quant suite)', 'w4a8')
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
     .action(async (o) => {
       const suite: string = o.suite[0];
       const progress = (line: string) => !o.json && process.stderr.write(line + '\n');
-      let results: object[];
+      let results: object[] | object;
       let table: string;
       if (suite === 'speed') {
         const rows = runSpeedSuite(
@@ -98,6 +100,29 @@ export function benchCommand(): Command {
               (100 * r.meanAccuracy).toFixed(2),
               (100 * r.spread).toFixed(2),
               ref ? (100 * (r.meanAccuracy - ref.meanAccuracy)).toFixed(2) : '-',
+            ]),
+          ),
+        ].join('\n');
+      } else if (suite === 'quant') {
+        const batch = o.batches[0];
+        const epochs = o.epochs ?? 6;
+        const r = await runQuantSuite({ bits: o.quant, batch, epochs, seeds: o.seeds, only: o.only, limitTrain: o.limitTrain }, (run) =>
+          progress(`  ${run.variant}, seed ${run.seed}: ${(100 * run.testAccuracy).toFixed(2)}%, weight exponent flips ${run.weightFlips} (late ${run.lateWeightFlips})`),
+        );
+        results = r;
+        const twin = r.rows.find((x) => x.variant === 'float32 twin');
+        table = [
+          `mlp ${o.quant} at batch ${batch}, ${epochs} epochs, seeds ${o.seeds.join(', ')}: test accuracy (mean, spread = max - min) and weight-quantizer exponent flips (sum over layers; late = from epoch ${r.lateFromEpoch}, where the stable exponent switches on)`,
+          formatTable(
+            ['variant', 'test acc % (mean)', 'spread', 'vs float32 twin', 'ms/batch', 'flips per seed', 'late flips per seed'],
+            r.rows.map((x) => [
+              x.variant,
+              (100 * x.meanAccuracy).toFixed(2),
+              (100 * x.spread).toFixed(2),
+              twin ? (100 * (x.meanAccuracy - twin.meanAccuracy)).toFixed(2) : '-',
+              x.msPerBatch.toFixed(1),
+              x.variant === 'float32 twin' ? '-' : x.weightFlips.join(' '),
+              x.variant === 'float32 twin' ? '-' : x.lateWeightFlips.join(' '),
             ]),
           ),
         ].join('\n');

@@ -3,29 +3,32 @@ import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
-import { loadTrainedNetwork } from '../model/load.js';
+import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
+import type { IntCheck } from '../export/int.js';
 import type { ExportCheck } from '../export/verify.js';
 import { VERSION } from '../version.js';
 import { positiveInt } from './options.js';
 
-const FORMATS = ['tfjs'];
+const FORMATS = ['tfjs', 'int'];
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('export a trained checkpoint as a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is)')
+    .description('export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)')
     .argument('<checkpoint>', 'training checkpoint (bitlearn train --checkpoint)')
     .option('--format <name>', `export format (${FORMATS.join(', ')})`, (v) => {
       if (!FORMATS.includes(v)) throw new InvalidArgumentError(`unknown format "${v}" (available: ${FORMATS.join(', ')})`);
       return v;
     }, 'tfjs')
-    .option('--out <dir>', 'output directory (model.json and weights.bin)', 'export')
-    .option('--verify', "load the export with tf.loadLayersModel and compare its predictions with bitlearn's on the test set")
+    .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json)', 'export')
+    .option('--verify', "tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; and compare the predictions with bitlearn's on the test set")
     .option('--data <name>', `data set for --verify (${DATA_SETS.join(', ')})`, 'mnist')
     .option('--data-dir <dir>', 'directory with the data set files')
     .option('--limit-test <n>', 'verify on the first n test examples', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (ckpt: string, o) => {
       const loaded = loadTrainedNetwork(ckpt);
+      if (o.format === 'int') return exportInt(ckpt, loaded, o);
+      if (loaded.spec.quant) throw new Error('--format tfjs exports binary models; a fixed-point model exports with --format int');
       // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
       const tf = await import('@tensorflow/tfjs');
       const { modelJson, tfjsArtifacts } = await import('../export/tfjs.js');
@@ -62,4 +65,41 @@ export function exportCommand(): Command {
         );
       process.stdout.write(lines.join('\n') + '\n');
     });
+}
+
+async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean }): Promise<void> {
+  const { intArtifacts, checkIntExport } = await import('../export/int.js');
+  const model = intArtifacts(loaded.network, loaded.spec, `bitlearn ${VERSION}`);
+  const file = join(o.out, 'model.int.json');
+  writeJsonAtomic(file, model);
+  const result: Record<string, unknown> = {
+    checkpoint: ckpt,
+    model: loaded.spec.name,
+    quant: model.quant,
+    epoch: loaded.epoch,
+    format: 'int',
+    files: [file],
+    layers: model.layers.map((l) => ({ name: l.name, weightBits: l.weightBits, weightExponent: l.weightExponent, accExponent: l.accExponent, activation: l.activation })),
+    accumulatorBound: model.accumulatorBound,
+  };
+  if (o.verify) {
+    const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
+    result.verify = checkIntExport(model, loaded.network, data.test);
+  }
+  loaded.network.dispose();
+  if (o.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return;
+  }
+  const lines = [
+    `exported ${loaded.spec.name} ${model.quant} (epoch ${loaded.epoch}) to ${file}: integer weights, one exponent per tensor, int32 biases, one shift per activation`,
+    ...model.layers.map((l) => `  ${l.name}: ${l.nOut}x${l.nIn} int${l.weightBits} weights x 2^${l.weightExponent}, accumulator 2^${l.accExponent}${l.activation ? `, ReLU -> uint${l.activation.bits} x 2^${l.activation.exponent} (shift ${l.activation.shift})` : ', logits'}`),
+    `largest possible |accumulator|: ${model.accumulatorBound}${model.accumulatorBound >= 2 ** 24 ? ' (above 2^24: the float simulation may round where the integer forward does not)' : ' (< 2^24: the float simulation is exact)'}`,
+  ];
+  const v = result.verify as IntCheck | undefined;
+  if (v)
+    lines.push(
+      `verify on ${v.examples} test examples: integer-only forward and float simulation agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy integer ${(100 * v.intAccuracy).toFixed(2)}%, float simulation ${(100 * v.floatAccuracy).toFixed(2)}%`,
+    );
+  process.stdout.write(lines.join('\n') + '\n');
 }

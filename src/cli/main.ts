@@ -12,10 +12,11 @@ import { trainCommand } from './train.js';
 import { peersChild } from '../../bench/peers-child.js';
 import { speedChild } from '../../bench/speed-child.js';
 import { ablationChild } from '../../bench/ablation.js';
+import { quantChild } from '../../bench/quant.js';
 
 /** Benchmark configurations run in a process of their own (this program started again). */
 function childCommand(): Command {
-  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild, ablation: ablationChild };
+  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild, ablation: ablationChild, quant: quantChild };
   return new Command('__child')
     .argument('<kind>')
     .argument('<config>')

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DATA_SETS } from '../data/registry.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
+import { FIXES, QUANTIZERS, parseQuantConfig, type QuantConfig } from '../../quant/quant-config.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -35,4 +36,22 @@ export function modelDataRecipeOptions(cmd: Command): Command {
     .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
     .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, []);
+}
+
+/** --quant, --quantizer, --fix: a fixed-point (or float32 twin) ReLU network instead of a binary one. */
+export function quantOptions(cmd: Command): Command {
+  return cmd
+    .option('--quant <wNaM|float>', 'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), or "float" for the float32 ReLU twin; the recipe then defaults to standard')
+    .option('--quantizer <name>', `weight quantizer: ${QUANTIZERS.join(' or ')} (with --quant)`, 'msqe')
+    .option('--fix <list>', `published fixes, comma-separated: ${FIXES.join(', ')}; stable=F switches at fraction F of training (default 0.5)`);
+}
+
+/** The quantization options as a config (undefined without --quant); the recipe preset defaults to standard with --quant. */
+export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string }, cmd: Command): QuantConfig | undefined {
+  if (!o.quant) {
+    if (o.fix || cmd.getOptionValueSource('quantizer') === 'cli') throw new Error('--quantizer and --fix need --quant (e.g. --quant w4a8)');
+    return undefined;
+  }
+  if (cmd.getOptionValueSource('recipe') === 'default') cmd.setOptionValue('recipe', 'standard');
+  return parseQuantConfig(o.quant, o.quantizer, o.fix);
 }

@@ -4,14 +4,15 @@ import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData } from '../data/registry.js';
 import { residentBytes } from '../data/dataset.js';
 import { kernelNames } from '../kernels/select.js';
-import { modelSpec } from '../model/spec.js';
+import { modelLabel, modelSpec } from '../model/spec.js';
+import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
-import { modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
 import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
@@ -34,7 +35,7 @@ import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
 
 export function trainCommand(): Command {
-  return modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)'))
+  return quantOptions(modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)'))
     .option('--in-memory', 'load the whole data set into memory (default for mnist: examples stay in their file and are read a batch at a time)')
     .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
     .option('--epochs <n>', 'epochs', positiveInt, 5)
@@ -67,18 +68,21 @@ export function trainCommand(): Command {
     .option('--memorization-drop <fraction>', 'share of its excess over 1 that epoch-mean coherence must lose from its peak to flag memorization', fractionOption, 0.8)
     .option('--out <file>', 'write the run report as JSON to this file')
     .option('--json', 'print the run report as JSON on stdout (progress stays on stderr)')
-    .option('--quiet', 'no progress output')
-    .action(async (o) => {
-      const spec = modelSpec(o.model);
+    .option('--quiet', 'no progress output'))
+    .action(async (o, cmd: Command) => {
+      const quant = quantFromOptions(o, cmd);
+      if (quant) o.recipe = cmd.getOptionValue('recipe');
+      const spec = modelSpec(o.model, quant);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
       const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: !o.inMemory });
       const noise = o.labelNoise ? withLabelNoise(data.train, o.labelNoise, o.seed) : null;
       if (noise) data.train = noise.data;
       const checkpoint =
-        o.checkpoint === false ? undefined : (o.checkpoint ?? `checkpoints/${o.model}-${recipeName.replace(/[^\w.-]+/g, '_')}.ckpt`);
+        o.checkpoint === false ? undefined : (o.checkpoint ?? `checkpoints/${modelLabel(spec).replace(/[^\w.=-]+/g, '_')}-${recipeName.replace(/[^\w.-]+/g, '_')}.ckpt`);
       const cfg = {
         model: o.model,
+        quant,
         recipeName,
         recipe,
         batch: o.batch,
@@ -120,12 +124,13 @@ export function trainCommand(): Command {
         date: new Date().toISOString(),
         machine: { node: process.version, arch: process.arch, platform: process.platform },
         config: { ...cfg, noisyLabels: undefined, labelNoise: o.labelNoise ?? 0, meter: o.meter ?? null, data: o.data, streamed: Boolean(data.train.streamed), trainExamples: data.train.count, testExamples: data.test.count },
-        weights: result.network.params().reduce((s, p) => s + (p.binary ? p.size : 0), 0),
+        weights: result.network.params().reduce((s, p) => s + (p.binary || p.name === 'W' ? p.size : 0), 0),
         kernels: result.network.kernels.name,
         threads: result.network.kernels.threads ?? 1,
         resumedFromEpoch: result.resumedFromEpoch,
         history: result.history,
         coherence: result.coherence ?? undefined,
+        quantizerExponents: result.quantizerExponents ?? undefined,
         stoppedAtEpoch: result.stoppedAtEpoch,
         final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,
         timing: {
@@ -141,7 +146,7 @@ export function trainCommand(): Command {
         return;
       }
       const lines = [
-        `bitlearn train: ${spec.name} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
+        `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
         '',
         formatTable(
           ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
@@ -158,6 +163,7 @@ export function trainCommand(): Command {
         ),
         ...energyLines(result.history),
         ...coherenceLines(result.history, result.stoppedAtEpoch),
+        ...quantizerLines(result.history),
         '',
         last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
         `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,

@@ -68,3 +68,13 @@ export function centredTileNormSq(tile: Floats, dy: Floats, outPix: number, coun
   }
   return total;
 }
+
+/** ||x_i||² for every row of a layer input (layers with a bias and no batch norm after them). */
+export function rowNormsSq(x: Activation, rows: number, n: number, scratch: Floats, out: Floats): void {
+  for (let i = 0; i < rows; i++) {
+    const r = inputRow(x, i, n, scratch);
+    let s = 0;
+    for (let k = 0; k < n; k++) s += r[k] * r[k];
+    out[i] = s;
+  }
+}

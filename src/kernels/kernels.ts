@@ -40,6 +40,10 @@ export interface Kernels {
   gemmFloatBin(x: Floats, w: Uint32Array, B: number, m: number, n: number, y: Floats): void;
   /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]  (sign-selected accumulation). */
   gemmFloatBinT(dy: Floats, w: Uint32Array, B: number, m: number, n: number, dx: Floats): void;
+  /** y[B×m] = X[B×n] · W[m×n]ᵀ, float weights (fixed-point layers). */
+  gemmFloatFloat(x: Floats, w: Floats, B: number, m: number, n: number, y: Floats): void;
+  /** dx[B×n] = dY[B×m] · W[m×n], float weights. */
+  gemmFloatFloatT(dy: Floats, w: Floats, B: number, m: number, n: number, dx: Floats): void;
   /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
   gemmTnFloat(dy: Floats, x: Floats, B: number, m: number, n: number, dw: Floats): void;
   /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */

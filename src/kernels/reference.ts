@@ -54,6 +54,27 @@ export const referenceKernels: Kernels = {
     }
   },
 
+  gemmFloatFloat(x, w, B, m, n, y) {
+    for (let i = 0; i < B; i++)
+      for (let j = 0; j < m; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += x[i * n + k] * w[j * n + k];
+        y[i * m + j] = s;
+      }
+  },
+
+  gemmFloatFloatT(dy, w, B, m, n, dx) {
+    for (let i = 0; i < B; i++) {
+      const xo = i * n;
+      dx.fill(0, xo, xo + n);
+      for (let j = 0; j < m; j++) {
+        const d = dy[i * m + j];
+        if (d === 0) continue;
+        for (let k = 0; k < n; k++) dx[xo + k] += d * w[j * n + k];
+      }
+    }
+  },
+
   gemmTnFloat(dy, x, B, m, n, dw) {
     for (let i = 0; i < B; i++) {
       const xo = i * n;

@@ -108,6 +108,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatBinT: (dy, w, B, m, n, dx) =>
       par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
+    gemmFloatFloat: (x, w, B, m, n, y) =>
+      par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    gemmFloatFloatT: (dy, w, B, m, n, dx) =>
+      par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     convFwdBin: (x, w, g, y) =>
@@ -132,7 +136,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }
 
-const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter'];
+const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmFloatFloat', 'gemmFloatFloatT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter'];
 
 const unbound = (): never => {
   throw new Error('wasm kernels: call instantiate() and use the kernels it returns');
@@ -144,6 +148,8 @@ export const wasmKernels: Kernels = {
   gemmBinBin: unbound,
   gemmFloatBin: unbound,
   gemmFloatBinT: unbound,
+  gemmFloatFloat: unbound,
+  gemmFloatFloatT: unbound,
   gemmTnFloat: unbound,
   gemmTnBin: unbound,
   convFwdBin: unbound,

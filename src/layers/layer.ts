@@ -5,10 +5,12 @@ import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
 import type { WinsorWorkspace } from '../optim/winsorize.js';
+import type { LayerCoherence } from '../coherence/coherence.js';
 
 /** A forward activation: rows × cols, in one of the engine's representations. */
 export type Activation =
-  | { kind: 'float'; data: Floats; cols: number }
+  /** exp: fixed-point activations, every value is an integer multiple of 2^exp. */
+  | { kind: 'float'; data: Floats; cols: number; exp?: number }
   | { kind: 'bits'; data: Uint32Array; cols: number }
   /** Pixels read straight from the data set (value = p·2/255 − 1): nothing copied, nothing kept. */
   | {
@@ -88,6 +90,12 @@ export interface Layer {
   params(): Param[];
   /** Tensors that define the trained layer (saved in checkpoints), by name. */
   state(): Record<string, StateTensor>;
+  /** After a checkpoint was loaded: re-derive cached forms from the state (default: the params' afterUpdate). */
+  refresh?(): void;
+  /** Fraction of training done (0 .. 1), for layers whose behaviour changes over training. */
+  setTrainingProgress?(p: number): void;
+  /** What the last backward on a coherence step measured (layers with weights). */
+  lastCoherence?: LayerCoherence | null;
 }
 
 /** Row `i` (one example) of a pixel activation, decoded and augmented, into out. */

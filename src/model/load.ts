@@ -20,7 +20,7 @@ export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel 
   const ck = readCheckpoint(path);
   const m = ck.meta as Record<string, any>;
   if (m.format !== 'bitlearn-train') throw new CheckpointError(`${path} is not a bitlearn training checkpoint`);
-  const spec = modelSpec(String(m.model));
+  const spec = modelSpec(String(m.model), m.quant ?? undefined);
   const recipe = withDefaults(m.recipe as Recipe);
   validateRecipe(recipe);
   const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });

@@ -63,7 +63,7 @@ export function modelMemory(
   if (opts.augment) add('input', 'input', 3 * B); // (dy, dx, flip) per example
   if (opts.coherence) add('coherence', 'workspace', (2 * ws.chunk + 2 * B) * F);
   if (opts.gradients === 'winsorized') {
-    const w = winsorFloats(opts.winsorC ?? 1, B, Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0))));
+    const w = winsorFloats(opts.winsorC ?? 1, B, Math.max(0, ...plan.map((l) => (l.type === 'dense' || l.type === 'qdense' ? l.nIn : 0))));
     add('winsorized', 'workspace', (w.rows + w.scratch + w.column) * F);
   }
 
@@ -82,6 +82,34 @@ export function modelMemory(
     } else if (l.type === 'sign') {
       kept(l.name, recipe.actInput, B * l.spatial, l.channels);
       kept(l.name, recipe.steMask, B * l.spatial, l.channels);
+    } else if (l.type === 'qdense') {
+      const size = l.nIn * l.nOut;
+      const q = l.quant;
+      const adam = (n: number) => 2 * paramBytes(recipe.moments, n);
+      add(l.name, 'weights', (size + l.nOut) * F); // latent W, bias
+      add(l.name, 'weight-grads', gradCopies * (size + l.nOut) * F);
+      add(l.name, 'optimizer', adam(size) + adam(l.nOut));
+      add(l.name, 'workspace', l.nOut * F); // the bias as added
+      if (q.weightBits !== null) {
+        add(l.name, 'weights', size * F); // quantized copy
+        add(l.name, 'optimizer', 6 * 8); // quantizer state (float64)
+        if (q.quantizer === 'gradient') {
+          add(l.name, 'weights', F);
+          add(l.name, 'weight-grads', gradCopies * F);
+          add(l.name, 'optimizer', adam(1));
+        } else {
+          if (q.fixes.secondMoment) add(l.name, 'optimizer', size * F);
+          if (q.fixes.secondMoment || q.fixes.outlier) add(l.name, 'workspace', size * F);
+        }
+      }
+    } else if (l.type === 'qact') {
+      kept(l.name, 'float32', B, l.channels); // output (the next layer's input)
+      if (l.quant.actBits !== null) {
+        kept(l.name, 'float32', B, l.channels); // pre-activation
+        add(l.name, 'weights', F);
+        add(l.name, 'weight-grads', gradCopies * F);
+        add(l.name, 'optimizer', 2 * paramBytes(recipe.moments, 1) + 3 * 8);
+      }
     } else if (l.type === 'pool') {
       if (l.binaryInput) kept(l.name, recipe.actInput, B * Math.floor(l.h / 2) * Math.floor(l.w / 2), l.channels);
       else kept(l.name, recipe.poolMask, B * l.h * l.w, l.channels);

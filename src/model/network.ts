@@ -20,6 +20,8 @@ import { planModel, workspaceSizes, type ModelSpec } from './spec.js';
 import { ConvLayer } from '../layers/conv.js';
 import { MaxPoolLayer } from '../layers/maxpool.js';
 import { FlattenLayer } from '../layers/flatten.js';
+import { QuantDenseLayer } from '../layers/quant-dense.js';
+import { QuantActLayer } from '../layers/quant-act.js';
 
 export interface NetworkOptions {
   spec: ModelSpec;
@@ -68,6 +70,7 @@ export class Network {
     this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
     const plan = planModel(spec);
+    if (spec.quant) checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv')) throw new Error('winsorized gradients support dense layers only (conv layers would need per-example weight gradients)');
     const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0)));
@@ -83,6 +86,8 @@ export class Network {
       else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch));
       else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
+      else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, l.quant, recipe.moments, ws, ledger, rng));
+      else if (l.type === 'qact') this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger));
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
@@ -90,19 +95,19 @@ export class Network {
 
   /** Fraction of training done (0 .. 1), for estimators that change over training (ReSTE). */
   setTrainingProgress(p: number): void {
-    for (const l of this.layers) if (l instanceof SignLayer) l.setTrainingProgress(p);
+    for (const l of this.layers) l.setTrainingProgress?.(p);
   }
 
   /** Measure gradient coherence in the backward passes that follow (needs opts.coherence). */
   setCoherence(on: boolean): void {
     if (!this.ws.coherence) throw new Error('this network was built without coherence buffers (NetworkOptions.coherence)');
     this.ws.coherence.active = on;
-    if (on) for (const l of this.layers) if (l instanceof BinaryWeightLayer) l.lastCoherence = null;
+    if (on) for (const l of this.layers) if (l.lastCoherence !== undefined) l.lastCoherence = null;
   }
 
-  /** Per binary-weight layer, what the last coherence backward measured. */
+  /** Per weight layer, what the last coherence backward measured. */
   coherenceStats(): LayerCoherence[] {
-    return this.layers.flatMap((l) => (l instanceof BinaryWeightLayer && l.lastCoherence ? [l.lastCoherence] : []));
+    return this.layers.flatMap((l) => (l.lastCoherence ? [l.lastCoherence] : []));
   }
 
   params(): Param[] {
@@ -123,7 +128,10 @@ export class Network {
 
   /** Re-derive cached forms (packed binary weights) after parameters were loaded. */
   refreshDerived(): void {
-    for (const p of this.params()) p.afterUpdate?.();
+    for (const l of this.layers) {
+      if (l.refresh) l.refresh();
+      else for (const p of l.params()) p.afterUpdate?.();
+    }
   }
 
   private forward(data: Dataset, order: Int32Array, offset: number, rows: number, training: boolean, predicted?: Int32Array): StepResult {
@@ -157,6 +165,7 @@ export class Network {
    */
   recalibrateBatchNorm(data: Dataset, batches: number): void {
     const bns = this.layers.filter((l): l is BatchNormLayer => l instanceof BatchNormLayer);
+    if (!bns.length) return; // fixed-point models: nothing to re-estimate (and their forwards would move quantizer state)
     for (const bn of bns) bn.recalibrate(true);
     const order = new Int32Array(data.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
@@ -186,4 +195,13 @@ export class Network {
     }
     return { loss: loss / data.count, accuracy: correct / data.count };
   }
+}
+
+/** Fixed-point layers keep float32 latent weights and dW and train with Adam; the other knobs are the binary layers'. */
+export function checkFixedPointRecipe(recipe: Recipe): void {
+  const wrong = (['weights', 'dw', 'optimizer'] as const).filter((k) => recipe[k] !== ({ weights: 'float32', dw: 'float32', optimizer: 'adam' } as const)[k]);
+  if (wrong.length)
+    throw new Error(
+      `fixed-point models train float32 latent weights with a float32 dW and Adam; the recipe sets ${wrong.map((k) => `${k}=${recipe[k]}`).join(', ')} (use --recipe standard; dy, moments and firstInput apply)`,
+    );
 }

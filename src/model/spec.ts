@@ -1,6 +1,7 @@
 // Model specifications by name, and the plan: the list of layers with their shapes, which the
 // network builder and the memory model both read.
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { describeQuant, type QuantConfig } from '../../quant/quant-config.js';
 
 export type ModelOp = { conv: number; padding: 'valid' | 'same' } | { pool: 2 } | { dense: number };
 
@@ -12,6 +13,8 @@ export interface ModelSpec {
   ops: ModelOp[];
   /** BinaryNet style: conv → max-pool → BN → sign (else conv → BN → sign → max-pool). */
   poolBeforeBn?: boolean;
+  /** A fixed-point (or float32) ReLU network instead of a binary one: dense + bias → ReLU + activation quantizer. */
+  quant?: QuantConfig;
 }
 
 const C = (n: number, padding: 'valid' | 'same' = 'valid'): ModelOp => ({ conv: n, padding });
@@ -36,10 +39,17 @@ export const MODELS: Record<string, ModelSpec> = {
   'mnist-conv': { name: 'mnist-conv', input: { h: 28, w: 28, c: 1 }, classes: 10, ops: [C(32), C(32), P, C(64), C(64), P, D(256)] },
 };
 
-export function modelSpec(name: string): ModelSpec {
+export function modelSpec(name: string, quant?: QuantConfig): ModelSpec {
   const spec = MODELS[name];
   if (!spec) throw new Error(`unknown model "${name}" (available: ${Object.keys(MODELS).join(', ')})`);
-  return spec;
+  if (!quant) return spec;
+  if (spec.ops.some((op) => !('dense' in op))) throw new Error(`fixed-point training (--quant) supports dense models (mlp) only so far; ${name} has conv layers`);
+  return { ...spec, quant };
+}
+
+/** "mlp", or "mlp w4a8 msqe+stable=0.5" for a fixed-point variant. */
+export function modelLabel(spec: ModelSpec): string {
+  return spec.quant ? `${spec.name} ${describeQuant(spec.quant)}` : spec.name;
 }
 
 export function inputFeatures(spec: ModelSpec): number {
@@ -53,9 +63,12 @@ export type PlannedLayer =
   | { type: 'bn'; name: string; channels: number; spatial: number }
   | { type: 'sign'; name: string; channels: number; spatial: number }
   | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
-  | { type: 'flatten'; name: string; h: number; w: number; channels: number };
+  | { type: 'flatten'; name: string; h: number; w: number; channels: number }
+  | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
+  | { type: 'qact'; name: string; channels: number; quant: QuantConfig };
 
 export function planModel(spec: ModelSpec): PlannedLayer[] {
+  if (spec.quant) return planFixedPoint(spec, spec.quant);
   const out: PlannedLayer[] = [];
   let { h, w, c } = spec.input;
   let first = true;
@@ -101,9 +114,22 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
   return out;
 }
 
+/** Fixed-point (or float) ReLU MLP: dense + bias → ReLU + activation quantizer, …, dense + bias. */
+function planFixedPoint(spec: ModelSpec, quant: QuantConfig): PlannedLayer[] {
+  const out: PlannedLayer[] = [];
+  let nIn = inputFeatures(spec);
+  const widths = [...spec.ops.map((op) => ('dense' in op ? op.dense : 0)), spec.classes];
+  widths.forEach((nOut, i) => {
+    out.push({ type: 'qdense', name: `fc${i + 1}`, nIn, nOut, first: i === 0, quant });
+    if (i < widths.length - 1) out.push({ type: 'qact', name: `act${i + 1}`, channels: nOut, quant });
+    nIn = nOut;
+  });
+  return out;
+}
+
 /** Binary weights of a model. */
 export function weightCount(spec: ModelSpec): number {
-  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' ? l.nIn * l.nOut : l.type === 'conv' ? l.g.co * 9 * l.g.ci : 0), 0);
+  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' || l.type === 'qdense' ? l.nIn * l.nOut : l.type === 'conv' ? l.g.co * 9 * l.g.ci : 0), 0);
 }
 
 /** Rows processed at a time when streaming dense-layer gradients through stores. */
@@ -117,7 +143,7 @@ export function workspaceSizes(plan: PlannedLayer[], batch: number) {
   let chan = 0;
   let grad = 0;
   for (const l of plan) {
-    if (l.type === 'dense') {
+    if (l.type === 'dense' || l.type === 'qdense') {
       act = Math.max(act, batch * l.nOut);
       chunk = Math.max(chunk, chunkRows * Math.max(l.nIn, l.nOut));
       grad = Math.max(grad, batch * l.nOut, l.first ? 0 : batch * l.nIn);
@@ -134,7 +160,7 @@ export function workspaceSizes(plan: PlannedLayer[], batch: number) {
       grad = Math.max(grad, batch * l.h * l.w * l.channels);
       chunk = Math.max(chunk, l.w * l.channels); // dY of one pooled image row
     }
-    if (l.type === 'bn' || l.type === 'sign') chunk = Math.max(chunk, chunkRows * l.channels);
+    if (l.type === 'bn' || l.type === 'sign' || l.type === 'qact') chunk = Math.max(chunk, chunkRows * l.channels);
   }
   return { chunkRows, act, chunk, chan, grad };
 }

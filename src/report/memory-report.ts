@@ -16,6 +16,8 @@ export interface MemoryReport {
   peakRssBytes: number;
   datasetBytes: number;
   presets: { standard: number; lowMemory: number; ratioStandardToLowMemory: number; ratioStandardToThis: number };
+  /** Fixed-point models: the float32 twin (same ReLU network, nothing quantized, standard recipe) instead of the binary presets. */
+  floatTwin?: { bytes: number; ratioToThis: number };
 }
 
 /** Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch. */
@@ -27,8 +29,11 @@ export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): n
 
 /** `modeled`: the run's memory model when it has extras (coherence buffers, gradient methods). */
 export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number, modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment })): MemoryReport {
-  const standard = measureLedger(spec, PRESETS.standard, net.batch);
-  const lowMemory = measureLedger(spec, PRESETS['low-memory'], net.batch);
+  // fixed-point models: the binary presets are of the binary model of the same shape
+  const binary: ModelSpec = { ...spec, quant: undefined };
+  const standard = measureLedger(binary, PRESETS.standard, net.batch);
+  const lowMemory = measureLedger(binary, PRESETS['low-memory'], net.batch);
+  const twin = spec.quant ? measureLedger({ ...spec, quant: { ...spec.quant, weightBits: null, actBits: null } }, PRESETS.standard, net.batch) : null;
   return {
     batch: net.batch,
     modeled: { total: modeled.total, byCategory: modeled.byCategory, byLayer: Object.fromEntries(modeled.byOwner) },
@@ -46,6 +51,7 @@ export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, data
       ratioStandardToLowMemory: standard / lowMemory,
       ratioStandardToThis: standard / net.ledger.totalBytes,
     },
+    ...(twin ? { floatTwin: { bytes: twin, ratioToThis: twin / net.ledger.totalBytes } } : {}),
   };
 }
 
@@ -68,7 +74,10 @@ export function formatMemoryReport(m: MemoryReport): string {
     formatTable(['layer', ...CATEGORIES, 'modeled', 'ledger'], layerRows),
     '',
     `ledger peak ${mib(m.ledger.peak)}; process peak RSS ${mib(m.peakRssBytes)} (includes Node.js and the data set, ${mib(m.datasetBytes)})`,
-    `presets at this batch (ledger): standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}; ` +
-      `standard/low-memory = ${m.presets.ratioStandardToLowMemory.toFixed(2)}x; standard/this run = ${m.presets.ratioStandardToThis.toFixed(2)}x`,
+    m.floatTwin
+      ? `float32 twin at this batch (ledger): ${mib(m.floatTwin.bytes)}; twin/this run = ${m.floatTwin.ratioToThis.toFixed(2)}x; ` +
+        `binary model of the same shape: standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}`
+      : `presets at this batch (ledger): standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}; ` +
+        `standard/low-memory = ${m.presets.ratioStandardToLowMemory.toFixed(2)}x; standard/this run = ${m.presets.ratioStandardToThis.toFixed(2)}x`,
   ].join('\n');
 }

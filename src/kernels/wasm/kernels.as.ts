@@ -180,6 +180,42 @@ export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: u
   }
 }
 
+/** Σ_k x[k]·w[k] over two float rows. */
+// @ts-ignore: decorator
+@inline
+function dotFloat(xr: usize, wr: usize, n: i32): f32 {
+  let acc = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const off = <usize>k << 2;
+    acc = f32x4.add(acc, f32x4.mul(v128.load(xr + off), v128.load(wr + off)));
+  }
+  let s = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3);
+  for (; k < n; k++) s += load<f32>(xr + (<usize>k << 2)) * load<f32>(wr + (<usize>k << 2));
+  return s;
+}
+
+/** y[B×m] = X[B×n] · W[m×n]ᵀ (fixed-point layers: W holds the quantized weights). */
+export function gemmFloatFloat(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
+  for (let i = 0; i < B; i++) {
+    const xr = x + (<usize>(i * n) << 2);
+    for (let j = 0; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloat(xr, w + (<usize>(j * n) << 2), n));
+  }
+}
+
+/** dx[B×n] = dY[B×m] · W[m×n]. */
+export function gemmFloatFloatT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
+  for (let i = 0; i < B; i++) {
+    const out = dx + (<usize>(i * n) << 2);
+    memory.fill(out, 0, <usize>n << 2);
+    for (let j = 0; j < m; j++) {
+      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
+      if (d == 0) continue;
+      saxpyRow(out, w + (<usize>(j * n) << 2), d, n);
+    }
+  }
+}
+
 /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
 export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
   for (let i = 0; i < B; i++) {
