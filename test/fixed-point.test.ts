@@ -38,37 +38,48 @@ t.test('quantization options: parsed, and bad ones refused with a reason', async
   t.throws(() => parseQuantConfig('w4a8', 'msqe', 'bogus'), /unknown fix "bogus"/);
   t.throws(() => parseQuantConfig('w4a8', 'msqe', 'stable=2'), /fraction of training/);
   t.throws(() => parseQuantConfig('w4a8', 'sgd'), /unknown quantizer/);
-  t.throws(() => modelSpec('mnist-conv', parseQuantConfig('w4a8')), /dense models/);
   t.throws(() => new Network({ spec: quantSpec('w4a8'), recipe: PRESETS['low-memory'], batch: 4, kernels: referenceKernels, seed: 1 }), /weights=float16, dw=sign/);
 });
 
-t.test('float32 twin: the whole network backward matches finite differences', async (t) => {
-  const spec = quantSpec('float');
-  const ledger = new MemoryLedger({ float64: true });
-  const net = new Network({ spec, recipe: PRESETS.standard, batch: 6, kernels: referenceKernels, seed: 4, ledger });
-  const data = syntheticDataset(3, 6, 20, 5);
-  const order = identityOrder(6);
-  // biases away from zero so pre-activations are not at ReLU's kink
-  for (const p of net.params()) if (p.name === 'b') for (let i = 0; i < p.size; i++) p.value.set(i, 0.05 * ((i % 5) - 2));
-  net.computeGradients(data, order, 0, 6);
-  const analytic = net.params().map((p) => Float64Array.from((p.grad as { data: Floats }).data));
-  const H = 1e-6;
-  net.params().forEach((p, pi) => {
-    const raw = p.value.raw as Floats;
-    const numeric = new Float64Array(p.size);
-    for (let k = 0; k < p.size; k++) {
-      const v = raw[k];
-      raw[k] = v + H;
-      const up = net.computeGradients(data, order, 0, 6).loss;
-      raw[k] = v - H;
-      const down = net.computeGradients(data, order, 0, 6).loss;
-      raw[k] = v;
-      numeric[k] = (up - down) / (2 * H);
-    }
-    const rel = maxAbsDiff(analytic[pi], numeric) / Math.max(1e-12, maxAbs(numeric));
-    t.ok(rel < 1e-5, `${p.owner}.${p.name}: rel. error ${rel.toExponential(2)}`);
-  });
+const convSpec = (q: string, quantizer = 'msqe', fixes?: string): ModelSpec => ({
+  name: 't-conv',
+  input: { h: 7, w: 7, c: 2 },
+  classes: 3,
+  ops: [{ conv: 4, padding: 'same' }, { pool: 2 }, { conv: 3, padding: 'valid' }, { dense: 5 }],
+  quant: parseQuantConfig(q, quantizer, fixes),
 });
+
+for (const [what, spec] of [
+  ['MLP', quantSpec('float')],
+  ['conv net (same and valid padding, max-pool, flatten)', convSpec('float')],
+] as const)
+  t.test(`float32 twin, ${what}: the whole network backward matches finite differences`, async (t) => {
+    const ledger = new MemoryLedger({ float64: true });
+    const net = new Network({ spec, recipe: PRESETS.standard, batch: 6, kernels: referenceKernels, seed: 4, ledger });
+    const features = spec.input.h * spec.input.w * spec.input.c;
+    const data = syntheticDataset(3, 6, features, spec.classes);
+    const order = identityOrder(6);
+    // biases away from zero so pre-activations are not at ReLU's kink
+    for (const p of net.params()) if (p.name === 'b') for (let i = 0; i < p.size; i++) p.value.set(i, 0.05 * ((i % 5) - 2));
+    net.computeGradients(data, order, 0, 6);
+    const analytic = net.params().map((p) => Float64Array.from((p.grad as { data: Floats }).data));
+    const H = 1e-6;
+    net.params().forEach((p, pi) => {
+      const raw = p.value.raw as Floats;
+      const numeric = new Float64Array(p.size);
+      for (let k = 0; k < p.size; k++) {
+        const v = raw[k];
+        raw[k] = v + H;
+        const up = net.computeGradients(data, order, 0, 6).loss;
+        raw[k] = v - H;
+        const down = net.computeGradients(data, order, 0, 6).loss;
+        raw[k] = v;
+        numeric[k] = (up - down) / (2 * H);
+      }
+      const rel = maxAbsDiff(analytic[pi], numeric) / Math.max(1e-12, maxAbs(numeric));
+      t.ok(rel < 1e-5, `${p.owner}.${p.name}: rel. error ${rel.toExponential(2)}`);
+    });
+  });
 
 t.test('fixed point: weights, activations and biases sit on their power-of-two grids; STE and dL/dẽ as defined', async (t) => {
   const spec = quantSpec('w3a4', 'gradient', 'msqe-round');
@@ -143,8 +154,11 @@ t.test('memory model == ledger for fixed-point networks, every quantizer and fix
     quantSpec('w2a4', 'msqe', 'outlier'),
     quantSpec('w4a8', 'gradient', 'msqe-round'),
     quantSpec('w4a32', 'gradient'),
+    convSpec('float'),
+    convSpec('w4a8', 'msqe', 'outlier,second-moment,stable=0.5'),
+    convSpec('w3a6', 'gradient', 'msqe-round'),
   ];
-  const recipes = [PRESETS.standard, applySettings(PRESETS.standard, ['dy=po2', 'moments=int8', 'firstInput=reread'])];
+  const recipes = [PRESETS.standard, applySettings(PRESETS.standard, ['dy=po2', 'moments=int8', 'firstInput=reread', 'poolMask=bit'])];
   for (const spec of specs)
     for (const recipe of recipes)
       for (const coherence of [false, true]) {
@@ -213,7 +227,8 @@ t.test('integer export: the integer-only forward predicts exactly what the float
   t.equal(check.intAccuracy, check.floatAccuracy);
   t.ok(check.intAccuracy > 0.6, `integer accuracy ${check.intAccuracy}`);
   // weights really are small integers: 4-bit codes in [-7, 7]
-  const W = Buffer.from(model.layers[0].weights, 'base64');
+  const first = model.ops[0] as { weights: string };
+  const W = Buffer.from(first.weights, 'base64');
   t.ok(new Int8Array(W.buffer, W.byteOffset, W.length).every((v) => v >= -7 && v <= 7));
   t.throws(() => intRunner({ ...model, format: 'x' as 'bitlearn-int' }), /bitlearn-int/);
   loaded.network.dispose();
@@ -222,4 +237,17 @@ t.test('integer export: the integer-only forward predicts exactly what the float
   const f = loadTrainedNetwork(twin);
   t.throws(() => intArtifacts(f.network, f.spec, 'x'), /needs a fixed-point model/);
   f.network.dispose();
+});
+
+t.test('integer export of a fixed-point conv net (conv, max-pool of accumulators, flatten, dense)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-intconv-'));
+  const ck = join(dir, 'conv.ckpt');
+  const small = loadData('mnist', { limitTrain: 300, limitTest: 150 });
+  await train({ ...cfg('w4a8', 'msqe', 'outlier', { epochs: 1, checkpoint: ck }), model: 'mnist-conv', recipe: applySettings(PRESETS.standard, ['firstInput=reread']) }, small);
+  const loaded = loadTrainedNetwork(ck);
+  const model = intArtifacts(loaded.network, loaded.spec, 'test');
+  t.same(model.ops.map((o) => o.op), ['conv', 'act', 'conv', 'maxpool', 'act', 'conv', 'act', 'conv', 'maxpool', 'act', 'dense', 'act', 'dense']);
+  const check = checkIntExport(model, loaded.network, small.test);
+  t.equal(check.agree, check.examples, `agree on ${check.agree} of ${check.examples}`);
+  loaded.network.dispose();
 });

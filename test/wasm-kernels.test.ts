@@ -159,6 +159,23 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
     R.convBwdData(dy, W.bits, g, dxR);
     K.convBwdData(inArena(dy), inArena(W.bits), g, dxW);
     t.ok(rel(dxW, dxR) < 1e-5, 'convBwdData');
+    // float weights (fixed-point layers): with ±1 values the float reference equals the binary
+    // one; with real values wasm equals the float reference
+    const signs = Float32Array.from(W.values);
+    const yF = new Float32Array(yR.length);
+    R.convFwdFloatFloat(xf, signs, g, yF);
+    t.ok(rel(yF, yR) < 1e-5, 'convFwdFloatFloat(±1 weights) == convFwdFloat(bits)');
+    const dxF = new Float32Array(dxR.length);
+    R.convBwdDataFloat(dy, signs, g, dxF);
+    t.ok(rel(dxF, dxR) < 1e-5, 'convBwdDataFloat(±1 weights) == convBwdData(bits)');
+    const wf = Float32Array.from(randomFloats(rng, co * 9 * ci));
+    R.convFwdFloatFloat(xf, wf, g, yR);
+    K.convFwdFloatFloat(inArena(xf), inArena(wf), g, yW);
+    t.ok(rel(yW, yR) < 1e-5, 'convFwdFloatFloat');
+    dxW.fill(5);
+    R.convBwdDataFloat(dy, wf, g, dxR);
+    K.convBwdDataFloat(inArena(dy), inArena(wf), g, dxW);
+    t.ok(rel(dxW, dxR) < 1e-5, 'convBwdDataFloat');
     for (const bits of [false, true]) {
       const dwR = new Float32Array(co * 9 * ci).fill(0.5);
       const dwW = inArena(dwR);

@@ -12,7 +12,8 @@ import { barChart, lineChart } from '../report/svg.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { VERSION } from '../version.js';
-import { modelDataRecipeOptions, nonNegativeInt, positiveInt } from './options.js';
+import { modelDataRecipeOptions, nonNegativeInt, positiveInt, quantFromOptions, quantOptions } from './options.js';
+import { modelLabel, modelSpec } from '../model/spec.js';
 import { progressHooks } from './progress.js';
 
 export interface CoherenceRun {
@@ -40,11 +41,11 @@ function methods(v: string): GradientMethodName[] {
 }
 
 export function coherenceCommand(): Command {
-  return modelDataRecipeOptions(
+  return quantOptions(modelDataRecipeOptions(
     new Command('coherence').description(
       'coherence experiments: train with several label-noise levels (and gradient methods), plot m-coherence per layer, measure memorization of noisy labels',
     ),
-  )
+  ))
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
     .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`, methods, ['plain'])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
@@ -58,7 +59,9 @@ export function coherenceCommand(): Command {
     .option('--out <file>', 'write the results as JSON')
     .option('--json', 'print the results as JSON')
     .option('--quiet', 'no progress output')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
+      const quant = quantFromOptions(o, cmd);
+      if (quant) o.recipe = cmd.getOptionValue('recipe');
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       const runs: CoherenceRun[] = [];
       for (const gradients of o.gradients as GradientMethodName[])
@@ -70,6 +73,7 @@ export function coherenceCommand(): Command {
           const r = await train(
             {
               model: o.model,
+              quant,
               recipeName,
               recipe,
               batch: o.batch,
@@ -92,7 +96,7 @@ export function coherenceCommand(): Command {
       const real = runs.find((r) => r.labelNoise === 0 && r.gradients === 'plain');
       const random = runs.find((r) => r.labelNoise === 1 && r.gradients === 'plain');
       const ratio = real && random ? real.peak[NETWORK] / random.peak[NETWORK] : null;
-      const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: o.model, recipe: recipeName, batch: o.batch, epochs: o.epochs, every: o.every, runs, peakRatioRealToRandom: ratio };
+      const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName, batch: o.batch, epochs: o.epochs, every: o.every, runs, peakRatioRealToRandom: ratio };
       if (o.out) writeJsonAtomic(o.out, result);
       if (o.html) writeFileAtomic(o.html, coherencePage(result));
       if (o.json) {
@@ -103,7 +107,7 @@ export function coherenceCommand(): Command {
       const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(1));
       process.stdout.write(
         [
-          `bitlearn coherence: ${o.model}, recipe ${recipeName}, batch ${o.batch} (m), ${o.epochs} epochs, measured every ${o.every} steps`,
+          `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch} (m), ${o.epochs} epochs, measured every ${o.every} steps`,
           '',
           formatTable(
             ['label noise', 'gradients', ...layers.map((l) => `peak ${l}`), 'noisy fitted %', 'clean fitted %', 'train acc %', 'test acc %', 'signal at epoch'],

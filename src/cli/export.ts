@@ -79,7 +79,7 @@ async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; ve
     epoch: loaded.epoch,
     format: 'int',
     files: [file],
-    layers: model.layers.map((l) => ({ name: l.name, weightBits: l.weightBits, weightExponent: l.weightExponent, accExponent: l.accExponent, activation: l.activation })),
+    ops: model.ops.map((o) => (o.op === 'dense' || o.op === 'conv' ? { op: o.op, name: o.name, weightBits: o.weightBits, weightExponent: o.weightExponent, accExponent: o.accExponent } : o)),
     accumulatorBound: model.accumulatorBound,
   };
   if (o.verify) {
@@ -93,7 +93,13 @@ async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; ve
   }
   const lines = [
     `exported ${loaded.spec.name} ${model.quant} (epoch ${loaded.epoch}) to ${file}: integer weights, one exponent per tensor, int32 biases, one shift per activation`,
-    ...model.layers.map((l) => `  ${l.name}: ${l.nOut}x${l.nIn} int${l.weightBits} weights x 2^${l.weightExponent}, accumulator 2^${l.accExponent}${l.activation ? `, ReLU -> uint${l.activation.bits} x 2^${l.activation.exponent} (shift ${l.activation.shift})` : ', logits'}`),
+    ...model.ops.map((o) =>
+      o.op === 'dense' || o.op === 'conv'
+        ? `  ${o.name}: ${o.op === 'conv' ? `3x3 conv ${o.nIn} -> ${o.nOut} channels` : `${o.nOut}x${o.nIn}`}, int${o.weightBits} weights x 2^${o.weightExponent}, accumulator 2^${o.accExponent}`
+        : o.op === 'maxpool'
+          ? `  ${o.name}: 2x2 max-pool of the accumulators`
+          : `  ${o.name}: ReLU -> uint${o.bits} x 2^${o.exponent} (shift ${o.shift})`,
+    ),
     `largest possible |accumulator|: ${model.accumulatorBound}${model.accumulatorBound >= 2 ** 24 ? ' (above 2^24: the float simulation may round where the integer forward does not)' : ' (< 2^24: the float simulation is exact)'}`,
   ];
   const v = result.verify as IntCheck | undefined;

@@ -1,52 +1,59 @@
 // `bitlearn plan`: what batch fits a memory budget, per recipe, and what each knob saves.
 import { Command } from 'commander';
-import { MODELS, modelSpec } from '../model/spec.js';
+import { MODELS, modelLabel, modelSpec } from '../model/spec.js';
 import { knobSavings, planBatches } from '../planner.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatTable, mib } from '../report/table.js';
 import { parseBytes, UnitError } from '../units.js';
-import { collect, positiveInt } from './options.js';
+import { collect, positiveInt, quantFromOptions, quantOptions } from './options.js';
 
 
 export function planCommand(): Command {
-  return new Command('plan')
+  const cmd = new Command('plan')
     .description('largest batch that fits a memory budget, per recipe, and what each recipe knob saves (from the memory model)')
     .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
     .requiredOption('--ram <size>', 'memory for the engine, e.g. 512MiB, 1.5GB')
     .option('--recipe <preset|file.json>', 'plan only this recipe (default: every preset)')
     .option('--set <knob=value>', 'override one knob of --recipe (repeatable)', collect, [])
     .option('--batch <n>', 'batch size for the knob table (default: the largest batch standard fits, at least 1)', positiveInt)
-    .option('--json', 'print the plan as JSON')
-    .action(async (o, cmd: Command) => {
+    .option('--json', 'print the plan as JSON');
+  return quantOptions(cmd).action(async (o, cmd: Command) => {
       try {
         o.ram = await parseBytes(o.ram);
       } catch (e) {
         if (!(e instanceof UnitError)) throw e;
         cmd.error(`error: option '--ram <size>' argument '${o.ram}' is invalid. ${e.message}`); // a usage error: exit code 2
       }
-      const spec = modelSpec(o.model);
-      const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : PRESETS;
+      const quant = quantFromOptions(o, cmd);
+      const spec = modelSpec(o.model, quant);
+      // fixed-point layers take the standard recipe's storage (dy, moments and firstInput can change)
+      const presets = quant ? { standard: PRESETS.standard } : PRESETS;
+      const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : presets;
       const batches = planBatches(spec, recipes, o.ram);
       const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, o.ram)[0].largestBatch);
-      const knobs = knobSavings(spec, knobBatch);
+      const knobs = quant ? [] : knobSavings(spec, knobBatch);
       if (o.json) {
         process.stdout.write(JSON.stringify({ model: spec.name, ramBytes: o.ram, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2) + '\n');
         return;
       }
       process.stdout.write(
         [
-          `bitlearn plan: ${spec.name} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
+          `bitlearn plan: ${modelLabel(spec)} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
           '',
           formatTable(
             ['recipe', 'largest batch', 'memory at that batch', 'fixed (batch-independent)'],
             batches.map((b) => [b.recipe, b.largestBatch || 'does not fit', b.largestBatch ? mib(b.bytesAtLargest) : '-', mib(b.fixedBytes)]),
           ),
-          '',
-          `What each knob saves alone, from the standard recipe at batch ${knobBatch}:`,
-          formatTable(
-            ['knob', 'standard', 'low-memory', 'saves', 'share'],
-            knobs.map((k) => [k.knob, k.from, k.to, mib(k.savedBytes), `${(100 * k.savedFraction).toFixed(1)}%`]),
-          ),
+          ...(knobs.length
+            ? [
+                '',
+                `What each knob saves alone, from the standard recipe at batch ${knobBatch}:`,
+                formatTable(
+                  ['knob', 'standard', 'low-memory', 'saves', 'share'],
+                  knobs.map((k) => [k.knob, k.from, k.to, mib(k.savedBytes), `${(100 * k.savedFraction).toFixed(1)}%`]),
+                ),
+              ]
+            : []),
         ].join('\n') + '\n',
       );
     });

@@ -6,14 +6,20 @@
 import { stageRows, type Dataset } from '../data/dataset.js';
 import { readImage } from '../data/pixels.js';
 import { QuantActLayer } from '../layers/quant-act.js';
-import { BIAS_LIMIT, inputCode, QuantDenseLayer } from '../layers/quant-dense.js';
+import { QuantConvLayer } from '../layers/quant-conv.js';
+import { MaxPoolLayer } from '../layers/maxpool.js';
+import { FlattenLayer } from '../layers/flatten.js';
+import type { ConvGeometry } from '../kernels/conv-geometry.js';
+import { BIAS_LIMIT, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
 import type { Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { INPUT_BITS, INPUT_EXPONENT, describeQuant } from '../../quant/quant-config.js';
 import { qRange } from '../../quant/po2-quantizers.js';
 
-export interface IntLayer {
+/** A layer with integer weights: acc = W_int ⊛ x + b_int, exponent weightExponent + inputExponent. */
+interface IntWeightFields {
   name: string;
+  /** dense: nOut × nIn; conv: co × 9 × ci (ci = nIn) with its geometry. */
   nIn: number;
   nOut: number;
   weightBits: number;
@@ -21,16 +27,22 @@ export interface IntLayer {
   weightExponent: number;
   /** Exponent of the layer's input codes. */
   inputExponent: number;
-  /** acc = W_int·x + b_int has exponent weightExponent + inputExponent. */
   accExponent: number;
-  /** Row-major nOut × nIn, base64 of an Int8Array (weights of up to 8 bits) or Int16Array. */
+  /** base64 of an Int8Array (weights of up to 8 bits) or Int16Array. */
   weights: string;
   weightType: 'int8' | 'int16';
   /** base64 of an Int32Array (nOut). */
   bias: string;
-  /** ReLU + requantization: a = clamp(round(acc · 2^(accExponent − exponent)), 0, 2^bits − 1); null for the classifier. */
-  activation: { bits: number; exponent: number; shift: number } | null;
 }
+
+export type IntWeightOp = (IntWeightFields & { op: 'dense' }) | (IntWeightFields & { op: 'conv'; conv: ConvGeometry });
+
+export type IntOp =
+  | IntWeightOp
+  /** 2x2 max-pool of accumulators (before requantization: the same result, ReLU and rounding are monotone). */
+  | { op: 'maxpool'; name: string; h: number; w: number; channels: number }
+  /** ReLU + requantization: a = clamp(round(acc · 2^-shift), 0, 2^bits − 1), exponent = acc exponent + shift. */
+  | { op: 'act'; name: string; bits: number; exponent: number; shift: number };
 
 export interface IntModel {
   format: 'bitlearn-int';
@@ -38,7 +50,8 @@ export interface IntModel {
   model: string;
   quant: string;
   input: { bits: number; exponent: number; codeOfPixel: number[]; formula: string };
-  layers: IntLayer[];
+  /** In order; feature maps are channels-last, so flattening moves nothing. */
+  ops: IntOp[];
   /** Largest |accumulator| any input can produce; the float simulation is exact below 2^24. */
   accumulatorBound: number;
 }
@@ -67,50 +80,47 @@ export function intArtifacts(net: Network, spec: ModelSpec, producer: string): I
   const q = spec.quant;
   if (!q || q.weightBits === null || q.actBits === null)
     throw new IntExportError(`integer export needs a fixed-point model with quantized weights and activations (this one is ${q ? describeQuant(q) : 'binary: use --format tfjs'})`);
-  const layers: IntLayer[] = [];
+  const ops: IntOp[] = [];
   let inputExponent = INPUT_EXPONENT;
+  let accExponent = 0;
   let bound = 0;
   let inMax = qRange({ bits: INPUT_BITS }).hi;
-  for (let i = 0; i < net.layers.length; i++) {
-    const l = net.layers[i];
-    if (!(l instanceof QuantDenseLayer)) continue;
-    l.weights.ensure(1); // a quantizer step still pending after the last update
-    const ew = l.weights.exponent;
-    if (ew === null) throw new IntExportError(`${l.name}: weights were never quantized (train at least one step)`);
-    const s = 2 ** ew;
-    const W = l.weights.format!.bits <= 8 ? new Int8Array(l.weights.wq.length) : new Int16Array(l.weights.wq.length);
-    for (let k = 0; k < W.length; k++) W[k] = l.weights.wq[k] / s;
-    const acc = ew + inputExponent;
-    const b = l.bias.raw as Float32Array;
-    const bias = Int32Array.from(b, (v) => Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(v / 2 ** acc))));
-    const next = net.layers[i + 1];
-    let activation: IntLayer['activation'] = null;
-    if (next instanceof QuantActLayer) {
-      const e = next.exponent;
-      if (e === null) throw new IntExportError(`${next.name}: activation quantizer never ran (train at least one step)`);
-      activation = { bits: next.bits!, exponent: e, shift: e - acc };
-    }
-    const wMax = qRange(l.weights.format!).hi;
-    let biasMax = 0;
-    for (const v of bias) biasMax = Math.max(biasMax, Math.abs(v));
-    bound = Math.max(bound, l.nIn * wMax * inMax + biasMax);
-    layers.push({
-      name: l.name,
-      nIn: l.nIn,
-      nOut: l.nOut,
-      weightBits: l.weights.format!.bits,
-      weightExponent: ew,
-      inputExponent,
-      accExponent: acc,
-      weights: b64(W),
-      weightType: W instanceof Int8Array ? 'int8' : 'int16',
-      bias: b64(bias),
-      activation,
-    });
-    if (activation) {
-      inputExponent = activation.exponent;
-      inMax = 2 ** activation.bits - 1;
-    }
+  for (const l of net.layers) {
+    if (l instanceof QuantWeightLayer) {
+      l.weights.ensure(1); // a quantizer step still pending after the last update
+      const ew = l.weights.exponent;
+      if (ew === null) throw new IntExportError(`${l.name}: weights were never quantized (train at least one step)`);
+      const s = 2 ** ew;
+      const wq = l.weights.wq;
+      const W = l.weights.format!.bits <= 8 ? new Int8Array(wq.length) : new Int16Array(wq.length);
+      for (let k = 0; k < W.length; k++) W[k] = wq[k] / s;
+      accExponent = ew + inputExponent;
+      const bias = Int32Array.from(l.bias.raw as Float32Array, (v) => Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(v / 2 ** accExponent))));
+      let biasMax = 0;
+      for (const v of bias) biasMax = Math.max(biasMax, Math.abs(v));
+      const fanIn = l.weights.cols;
+      bound = Math.max(bound, fanIn * qRange(l.weights.format!).hi * inMax + biasMax);
+      const fields: IntWeightFields = {
+        name: l.name,
+        nIn: l instanceof QuantConvLayer ? l.g.ci : fanIn,
+        nOut: l.weights.rows,
+        weightBits: l.weights.format!.bits,
+        weightExponent: ew,
+        inputExponent,
+        accExponent,
+        weights: b64(W),
+        weightType: W instanceof Int8Array ? 'int8' : 'int16',
+        bias: b64(bias),
+      };
+      ops.push(l instanceof QuantConvLayer ? { ...fields, op: 'conv', conv: l.g } : { ...fields, op: 'dense' });
+    } else if (l instanceof MaxPoolLayer) ops.push({ op: 'maxpool', name: l.name, h: l.h, w: l.w, channels: l.channels });
+    else if (l instanceof QuantActLayer) {
+      const e = l.exponent;
+      if (e === null || l.bits === null) throw new IntExportError(`${l.name}: activation quantizer never ran (train at least one step)`);
+      ops.push({ op: 'act', name: l.name, bits: l.bits, exponent: e, shift: e - accExponent });
+      inputExponent = e;
+      inMax = 2 ** l.bits - 1;
+    } else if (!(l instanceof FlattenLayer)) throw new IntExportError(`${l.name}: no integer form for a ${l.kind} layer`);
   }
   return {
     format: 'bitlearn-int',
@@ -118,7 +128,7 @@ export function intArtifacts(net: Network, spec: ModelSpec, producer: string): I
     model: spec.name,
     quant: describeQuant(q),
     input: { bits: INPUT_BITS, exponent: INPUT_EXPONENT, codeOfPixel: pixelCodes(), formula: 'code = clamp(round(((2p - 255) / 255) * 128), -127, 127)' },
-    layers,
+    ops,
     accumulatorBound: bound,
   };
 }
@@ -137,34 +147,74 @@ export interface IntRunner {
 
 export function intRunner(m: IntModel): IntRunner {
   if (m.format !== 'bitlearn-int') throw new IntExportError('not a bitlearn integer model (format bitlearn-int)');
-  const layers = m.layers.map((l) => ({
-    ...l,
-    W: l.weightType === 'int8' ? fromB64(l.weights, Int8Array) : fromB64(l.weights, Int16Array),
-    b: fromB64(l.bias, Int32Array),
-  }));
-  const width = Math.max(...layers.map((l) => Math.max(l.nIn, l.nOut)));
-  let x = new Int32Array(width);
-  let y = new Int32Array(width);
+  const decoded = m.ops.map((o) =>
+    o.op === 'dense' || o.op === 'conv' ? { W: o.weightType === 'int8' ? fromB64(o.weights, Int8Array) : fromB64(o.weights, Int16Array), b: fromB64(o.bias, Int32Array) } : null,
+  );
   const codes = Int32Array.from(m.input.codeOfPixel);
   return {
     classify(pixels: Uint8Array): number {
-      for (let k = 0; k < pixels.length; k++) x[k] = codes[pixels[k]];
-      for (const l of layers) {
-        const { W, b, nIn, nOut } = l;
-        for (let j = 0; j < nOut; j++) {
-          let acc = b[j];
-          const row = j * nIn;
-          for (let k = 0; k < nIn; k++) acc += W[row + k] * x[k];
-          y[j] = l.activation ? requantize(acc, l.activation.shift, 2 ** l.activation.bits - 1) : acc;
+      let x: Int32Array = Int32Array.from(pixels, (p) => codes[p]);
+      m.ops.forEach((o, i) => {
+        const d = decoded[i];
+        if (o.op === 'dense') x = denseInt(x, d!.W, d!.b, o.nIn, o.nOut);
+        else if (o.op === 'conv') x = convInt(x, d!.W, d!.b, o.conv);
+        else if (o.op === 'maxpool') x = maxPoolInt(x, o.h, o.w, o.channels);
+        else {
+          const hi = 2 ** o.bits - 1;
+          for (let k = 0; k < x.length; k++) x[k] = requantize(x[k], o.shift, hi);
         }
-        [x, y] = [y, x];
-      }
-      const out = layers[layers.length - 1].nOut;
+      });
       let best = 0;
-      for (let j = 1; j < out; j++) if (x[j] > x[best]) best = j;
+      for (let j = 1; j < x.length; j++) if (x[j] > x[best]) best = j;
       return best;
     },
   };
+}
+
+function denseInt(x: Int32Array, W: Int8Array | Int16Array, b: Int32Array, nIn: number, nOut: number): Int32Array {
+  const y = new Int32Array(nOut);
+  for (let j = 0; j < nOut; j++) {
+    let acc = b[j];
+    for (let k = 0; k < nIn; k++) acc += W[j * nIn + k] * x[k];
+    y[j] = acc;
+  }
+  return y;
+}
+
+function convInt(x: Int32Array, W: Int8Array | Int16Array, b: Int32Array, g: ConvGeometry): Int32Array {
+  const y = new Int32Array(g.ho * g.wo * g.co);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++)
+      for (let c = 0; c < g.co; c++) {
+        let acc = b[c];
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - g.pad;
+          if (iy < 0 || iy >= g.hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - g.pad;
+            if (ix < 0 || ix >= g.wi) continue;
+            const xo = (iy * g.wi + ix) * g.ci;
+            const wo = (c * 9 + ky * 3 + kx) * g.ci;
+            for (let ci = 0; ci < g.ci; ci++) acc += W[wo + ci] * x[xo + ci];
+          }
+        }
+        y[(oy * g.wo + ox) * g.co + c] = acc;
+      }
+  return y;
+}
+
+function maxPoolInt(x: Int32Array, h: number, w: number, C: number): Int32Array {
+  const hp = Math.floor(h / 2);
+  const wp = Math.floor(w / 2);
+  const y = new Int32Array(hp * wp * C);
+  for (let py = 0; py < hp; py++)
+    for (let px = 0; px < wp; px++)
+      for (let c = 0; c < C; c++) {
+        let best = -Infinity;
+        for (let q = 0; q < 4; q++) best = Math.max(best, x[((2 * py + (q >> 1)) * w + 2 * px + (q & 1)) * C + c]);
+        y[(py * wp + px) * C + c] = best;
+      }
+  return y;
 }
 
 export interface IntCheck {

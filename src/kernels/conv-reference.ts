@@ -112,3 +112,40 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
       }
     }
 }
+
+/** y = conv(X float, W float), W laid out co × 9 × ci (fixed-point layers). */
+export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void {
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c = 0; c < g.co; c++) {
+        let s = 0;
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * g.ci;
+          const wo = (c * TAPS + TAP[t]) * g.ci;
+          for (let ci = 0; ci < g.ci; ci++) s += w[wo + ci] * x[xo + ci];
+        }
+        y[yo + c] = s;
+      }
+    }
+}
+
+/** dx = full convolution of dY with the rotated float kernel. */
+export function convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void {
+  dx.fill(0, 0, g.hi * g.wi * g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c = 0; c < g.co; c++) {
+        const d = dy[yo + c];
+        if (d === 0) continue;
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * g.ci;
+          const wo = (c * TAPS + TAP[t]) * g.ci;
+          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += d * w[wo + ci];
+        }
+      }
+    }
+}

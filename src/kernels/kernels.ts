@@ -52,6 +52,9 @@ export interface Kernels {
   convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void;
   convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void;
   convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void;
+  /** Float weights (fixed-point layers), layout co × 9 × ci like dW. */
+  convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
+  convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;
   convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void;
   /**
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh

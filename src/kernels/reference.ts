@@ -3,7 +3,7 @@
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
-import { convBwdData, convBwdFilter, convFwdBin, convFwdFloat } from './conv-reference.js';
+import { convBwdData, convBwdDataFloat, convBwdFilter, convFwdBin, convFwdFloat, convFwdFloatFloat } from './conv-reference.js';
 
 export const referenceKernels: Kernels = {
   name: 'reference',
@@ -11,6 +11,8 @@ export const referenceKernels: Kernels = {
   convFwdFloat,
   convBwdData,
   convBwdFilter,
+  convFwdFloatFloat,
+  convBwdDataFloat,
 
   gemmBinBin(x, w, B, m, n, y) {
     const wpr = wordsFor(n);

@@ -120,6 +120,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('convFwdFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
     convBwdData: (dy, w, g, dx) =>
       par('convBwdData', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 32, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
+    convFwdFloatFloat: (x, w, g, y) =>
+      par('convFwdFloatFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
+    convBwdDataFloat: (dy, w, g, dx) =>
+      par('convBwdDataFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 4, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
     convBwdFilter: (dy, x, xBits, g, count, dw) =>
       par('convBwdFilter', g.ho * g.wo * count * 9 * g.ci, count, 1, (a, b) => [
         at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw), a, b,
@@ -136,7 +140,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }
 
-const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmFloatFloat', 'gemmFloatFloatT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter'];
+const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmFloatFloat', 'gemmFloatFloatT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter', 'convFwdFloatFloat', 'convBwdDataFloat'];
 
 const unbound = (): never => {
   throw new Error('wasm kernels: call instantiate() and use the kernels it returns');
@@ -156,5 +160,7 @@ export const wasmKernels: Kernels = {
   convFwdFloat: unbound,
   convBwdData: unbound,
   convBwdFilter: unbound,
+  convFwdFloatFloat: unbound,
+  convBwdDataFloat: unbound,
   instantiate: bind,
 };

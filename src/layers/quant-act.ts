@@ -13,7 +13,6 @@ import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export class QuantActLayer implements Layer {
   readonly kind = 'qact';
-  readonly rowsPerExample = 1;
   /** The output: the next layer's input, kept for its dW. */
   private readonly out: Floats;
   /** Pre-activations, kept for the quantizer's backward (fixed point only). */
@@ -35,15 +34,17 @@ export class QuantActLayer implements Layer {
     batch: number,
     private readonly ws: Workspace,
     ledger: MemoryLedger,
+    /** Pixels per example for feature maps. */
+    readonly rowsPerExample = 1,
   ) {
     this.bits = q.actBits;
     this.msqeRound = q.fixes.msqeRound;
-    this.out = ledger.floats(batch * channels, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
+    this.out = ledger.floats(batch * rowsPerExample * channels, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
     if (this.bits === null) {
       this.xKept = this.logScale = this.dLog = this.param = this.scalars = null;
       return;
     }
-    this.xKept = ledger.floats(batch * channels, 'retained', name, 'pre-activation x (float)');
+    this.xKept = ledger.floats(batch * rowsPerExample * channels, 'retained', name, 'pre-activation x (float)');
     this.logScale = createParamStore('float32', 1, ledger, 'weights', name, 'log2 scale ẽ');
     this.dLog = ledger.floats(1, 'weight-grads', name, 'dL/dẽ');
     this.scalars = ledger.f64(3, 'optimizer', name, 'quantizer state');

@@ -1,40 +1,19 @@
 // Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
-// power-of-two copy of the latent weights, bq the bias rounded to the accumulator's scale
-// 2^(e_w + e_x) so that an integer-only forward (export --format int) computes exactly the same
-// numbers. Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
+// power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
+// Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
-import type { LayerCoherence } from '../coherence/coherence.js';
-import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
-import { readExamplePixels, type Activation, type Layer, type Param, type Workspace } from './layer.js';
-import { QuantizedWeights } from './quant-weights.js';
-import { createParamStore, type ParamStore } from '../storage/param-store.js';
+import type { QuantConfig } from '../../quant/quant-config.js';
+import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
-/** Integer biases stay within ±2^22 so float32 sums of products and bias stay exact. */
-export const BIAS_LIMIT = 2 ** 22;
-
-/** Pixel value (2p − 255)/255 as an 8-bit signed code at scale 2^INPUT_EXPONENT. */
-export function inputCode(v: number): number {
-  return Math.max(-127, Math.min(127, Math.round(v * 2 ** -INPUT_EXPONENT)));
-}
-
-export class QuantDenseLayer implements Layer {
+export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qdense';
   readonly rowsPerExample = 1;
-  readonly weights: QuantizedWeights;
-  readonly bias: ParamStore;
-  private readonly db: Floats;
-  private readonly biasParam: Param;
-  /** The bias as added in forward (rounded to the accumulator scale when everything is fixed point). */
-  readonly biasQ: Floats;
-  /** Exponent of the bias rounding in the last forward (null: float bias). */
-  biasExponent: number | null = null;
   private input: Activation | null = null;
-  private progress = 0;
-  lastCoherence: LayerCoherence | null = null;
 
   constructor(
     readonly name: string,
@@ -47,18 +26,7 @@ export class QuantDenseLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
-    this.weights = new QuantizedWeights(name, nOut, nIn, q, moments, ledger, rng);
-    this.bias = createParamStore('float32', nOut, ledger, 'weights', name, 'bias');
-    this.db = ledger.floats(nOut, 'weight-grads', name, 'db');
-    this.biasQ = ledger.floats(nOut, 'workspace', name, 'bias as added (quantized)');
-    this.biasParam = { owner: name, name: 'b', size: nOut, value: this.bias, grad: { kind: 'float', data: this.db }, binary: false, momentFormat: moments };
-    this.quantizeInput = first && q.actBits !== null;
-  }
-  /** First layer of a network with fixed-point activations: pixels become 8-bit codes. */
-  private readonly quantizeInput: boolean;
-
-  setTrainingProgress(p: number): void {
-    this.progress = p;
+    super(name, nOut, nIn, first, q, moments, ledger, rng);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
@@ -69,11 +37,8 @@ export class QuantDenseLayer implements Layer {
     const wq = this.weights.wq;
     const y = ws.act;
     const k = ws.kernels;
-    if (x.kind === 'float' && this.quantizeInput) {
-      // the staged input batch (a fresh copy every step): its 8-bit codes in place
-      const s = 2 ** INPUT_EXPONENT;
-      for (let i = 0; i < rows * n; i++) x.data[i] = inputCode(x.data[i]) * s;
-    }
+    // the staged input batch (a fresh copy every step): its 8-bit codes in place
+    if (x.kind === 'float' && this.quantizeInput) quantizeInputValues(x.data, rows * n);
     if (x.kind === 'float') k.gemmFloatFloat(x.data, wq, rows, m, n, y);
     else
       for (let i0 = 0; i0 < rows; i0 += ws.chunkRows) {
@@ -87,25 +52,6 @@ export class QuantDenseLayer implements Layer {
     return { kind: 'float', data: y, cols: m };
   }
 
-  /** The exponent of this layer's input values (null: not fixed point). */
-  inputExponent(x: Activation): number | null {
-    if (this.quantizeInput) return INPUT_EXPONENT;
-    return x.kind === 'float' ? (x.exp ?? null) : null;
-  }
-
-  private prepareBias(x: Activation): void {
-    const ew = this.weights.exponent;
-    const ex = this.inputExponent(x);
-    this.biasExponent = ew !== null && ex !== null ? ew + ex : null;
-    const b = this.bias.raw as Floats;
-    if (this.biasExponent === null) {
-      this.biasQ.set(b);
-      return;
-    }
-    const s = 2 ** this.biasExponent;
-    for (let j = 0; j < this.nOut; j++) this.biasQ[j] = Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b[j] / s))) * s;
-  }
-
   /** Rows [i0, i1) of the input as floats (a view, or pixels decoded — and quantized — into chunkX). */
   private inputChunk(x: Activation, i0: number, i1: number): Floats {
     const n = this.nIn;
@@ -113,10 +59,7 @@ export class QuantDenseLayer implements Layer {
     if (x.kind !== 'pixels') throw new Error('inputChunk: bits input has no float view');
     const out = this.ws.chunkX;
     for (let i = i0; i < i1; i++) readExamplePixels(x, i, out, (i - i0) * n);
-    if (this.quantizeInput) {
-      const s = 2 ** INPUT_EXPONENT;
-      for (let k = 0; k < (i1 - i0) * n; k++) out[k] = inputCode(out[k]) * s;
-    }
+    if (this.quantizeInput) quantizeInputValues(out, (i1 - i0) * n);
     return out;
   }
 
@@ -157,17 +100,5 @@ export class QuantDenseLayer implements Layer {
       ws.kernels.gemmFloatFloatT(ws.chunkDy, wq, i1 - i0, m, n, out);
     });
     return spare;
-  }
-
-  params(): Param[] {
-    return [...this.weights.params(), this.biasParam];
-  }
-
-  state() {
-    return { ...this.weights.state(), b: this.bias.raw };
-  }
-
-  refresh(): void {
-    this.weights.refresh();
   }
 }

@@ -82,14 +82,15 @@ export function modelMemory(
     } else if (l.type === 'sign') {
       kept(l.name, recipe.actInput, B * l.spatial, l.channels);
       kept(l.name, recipe.steMask, B * l.spatial, l.channels);
-    } else if (l.type === 'qdense') {
-      const size = l.nIn * l.nOut;
+    } else if (l.type === 'qdense' || l.type === 'qconv') {
+      const [outputs, fanIn] = l.type === 'qdense' ? [l.nOut, l.nIn] : [l.g.co, TAPS * l.g.ci];
+      const size = outputs * fanIn;
       const q = l.quant;
       const adam = (n: number) => 2 * paramBytes(recipe.moments, n);
-      add(l.name, 'weights', (size + l.nOut) * F); // latent W, bias
-      add(l.name, 'weight-grads', gradCopies * (size + l.nOut) * F);
-      add(l.name, 'optimizer', adam(size) + adam(l.nOut));
-      add(l.name, 'workspace', l.nOut * F); // the bias as added
+      add(l.name, 'weights', (size + outputs) * F); // latent W, bias
+      add(l.name, 'weight-grads', gradCopies * (size + outputs) * F);
+      add(l.name, 'optimizer', adam(size) + adam(outputs));
+      add(l.name, 'workspace', outputs * F); // the bias as added
       if (q.weightBits !== null) {
         add(l.name, 'weights', size * F); // quantized copy
         add(l.name, 'optimizer', 6 * 8); // quantizer state (float64)
@@ -103,9 +104,9 @@ export function modelMemory(
         }
       }
     } else if (l.type === 'qact') {
-      kept(l.name, 'float32', B, l.channels); // output (the next layer's input)
+      kept(l.name, 'float32', B * l.spatial, l.channels); // output (the next layer's input)
       if (l.quant.actBits !== null) {
-        kept(l.name, 'float32', B, l.channels); // pre-activation
+        kept(l.name, 'float32', B * l.spatial, l.channels); // pre-activation
         add(l.name, 'weights', F);
         add(l.name, 'weight-grads', gradCopies * F);
         add(l.name, 'optimizer', 2 * paramBytes(recipe.moments, 1) + 3 * 8);

@@ -2,12 +2,12 @@
 // over training and how often it changed. Sampled about 50 times per epoch for plots; the flip
 // counts are exact (the quantizers count every change).
 import type { Network } from './network.js';
-import { QuantDenseLayer } from '../layers/quant-dense.js';
+import { QuantWeightLayer } from '../layers/quant-layer.js';
 import { QuantActLayer } from '../layers/quant-act.js';
 import type { LayerSeries } from '../report/run-report.js';
 
 export interface QuantizerState {
-  /** `fc1` (weights) or `act1` (activations). */
+  /** `fc1`/`conv1` (weights) or `act1` (activations). */
   layer: string;
   kind: 'weights' | 'activations';
   bits: number;
@@ -19,7 +19,7 @@ export interface QuantizerState {
 export function quantizerStates(net: Network): QuantizerState[] {
   const out: QuantizerState[] = [];
   for (const l of net.layers) {
-    if (l instanceof QuantDenseLayer && l.weights.format) out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: l.weights.exponent, flips: l.weights.flips });
+    if (l instanceof QuantWeightLayer && l.weights.format) out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: l.weights.exponent, flips: l.weights.flips });
     else if (l instanceof QuantActLayer && l.bits !== null) out.push({ layer: l.name, kind: 'activations', bits: l.bits, exponent: l.exponent, flips: l.flips });
   }
   return out;

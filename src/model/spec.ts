@@ -43,7 +43,6 @@ export function modelSpec(name: string, quant?: QuantConfig): ModelSpec {
   const spec = MODELS[name];
   if (!spec) throw new Error(`unknown model "${name}" (available: ${Object.keys(MODELS).join(', ')})`);
   if (!quant) return spec;
-  if (spec.ops.some((op) => !('dense' in op))) throw new Error(`fixed-point training (--quant) supports dense models (mlp) only so far; ${name} has conv layers`);
   return { ...spec, quant };
 }
 
@@ -65,7 +64,8 @@ export type PlannedLayer =
   | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
   | { type: 'flatten'; name: string; h: number; w: number; channels: number }
   | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
-  | { type: 'qact'; name: string; channels: number; quant: QuantConfig };
+  | { type: 'qconv'; name: string; g: ConvGeometry; first: boolean; quant: QuantConfig }
+  | { type: 'qact'; name: string; channels: number; spatial: number; quant: QuantConfig };
 
 export function planModel(spec: ModelSpec): PlannedLayer[] {
   if (spec.quant) return planFixedPoint(spec, spec.quant);
@@ -114,22 +114,44 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
   return out;
 }
 
-/** Fixed-point (or float) ReLU MLP: dense + bias → ReLU + activation quantizer, …, dense + bias. */
+/**
+ * Fixed-point (or float) ReLU network: conv/dense + bias → [max-pool] → ReLU + activation
+ * quantizer, …, dense + bias. Max-pool goes before the activation (the same result: ReLU and the
+ * quantizer are monotone) and pools the float pre-activations in place.
+ */
 function planFixedPoint(spec: ModelSpec, quant: QuantConfig): PlannedLayer[] {
   const out: PlannedLayer[] = [];
-  let nIn = inputFeatures(spec);
-  const widths = [...spec.ops.map((op) => ('dense' in op ? op.dense : 0)), spec.classes];
-  widths.forEach((nOut, i) => {
-    out.push({ type: 'qdense', name: `fc${i + 1}`, nIn, nOut, first: i === 0, quant });
-    if (i < widths.length - 1) out.push({ type: 'qact', name: `act${i + 1}`, channels: nOut, quant });
-    nIn = nOut;
-  });
+  let { h, w, c } = spec.input;
+  let n = 0;
+  const ops: ModelOp[] = [...spec.ops, { dense: spec.classes }];
+  for (let i = 0; i < ops.length; i++) {
+    const op = ops[i];
+    const last = i === ops.length - 1;
+    if ('pool' in op) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
+    n++;
+    if ('conv' in op) {
+      const g = convGeometry(h, w, c, op.conv, op.padding);
+      out.push({ type: 'qconv', name: `conv${n}`, g, first: n === 1, quant });
+      [h, w, c] = [g.ho, g.wo, g.co];
+      if ('pool' in (ops[i + 1] ?? {})) {
+        if (h < 2 || w < 2) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map`);
+        out.push({ type: 'pool', name: `pool${n}`, h, w, channels: c, binaryInput: false });
+        [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
+        i++;
+      }
+    } else {
+      if (h * w > 1) out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
+      out.push({ type: 'qdense', name: `fc${n}`, nIn: h * w * c, nOut: op.dense, first: n === 1, quant });
+      [h, w, c] = [1, 1, op.dense];
+    }
+    if (!last) out.push({ type: 'qact', name: `act${n}`, channels: c, spatial: h * w, quant });
+  }
   return out;
 }
 
 /** Binary weights of a model. */
 export function weightCount(spec: ModelSpec): number {
-  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' || l.type === 'qdense' ? l.nIn * l.nOut : l.type === 'conv' ? l.g.co * 9 * l.g.ci : 0), 0);
+  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' || l.type === 'qdense' ? l.nIn * l.nOut : l.type === 'conv' || l.type === 'qconv' ? l.g.co * 9 * l.g.ci : 0), 0);
 }
 
 /** Rows processed at a time when streaming dense-layer gradients through stores. */
@@ -147,7 +169,7 @@ export function workspaceSizes(plan: PlannedLayer[], batch: number) {
       act = Math.max(act, batch * l.nOut);
       chunk = Math.max(chunk, chunkRows * Math.max(l.nIn, l.nOut));
       grad = Math.max(grad, batch * l.nOut, l.first ? 0 : batch * l.nIn);
-    } else if (l.type === 'conv') {
+    } else if (l.type === 'conv' || l.type === 'qconv') {
       const { g } = l;
       const inPix = g.hi * g.wi * g.ci;
       const outPix = g.ho * g.wo * g.co;

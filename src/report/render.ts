@@ -1,8 +1,15 @@
 // The run report for people: one self-contained HTML page with SVG charts (no scripts, no
 // network), or a Markdown summary with the same figures as tables.
 import { CATEGORIES } from '../ledger.js';
+import { describeQuant } from '../../quant/quant-config.js';
 import type { LayerSeries, RunReport } from './run-report.js';
 import { barChart, lineChart, type Series } from './svg.js';
+import { quantizerRows } from './quantizer-table.js';
+
+const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch'];
+function quantRows(r: RunReport): (string | number)[][] {
+  return quantizerRows(r.history).map((q) => [q.layer, q.kind, q.bits, q.exponent ?? '-', q.flips, q.flipsPerEpoch.join(' ')]);
+}
 
 const KiB = 1024;
 const pct = (v: number) => (100 * v).toFixed(2);
@@ -12,7 +19,7 @@ const sumBytes = (b: Record<string, number> | undefined) => (b ? CATEGORIES.redu
 function summaryRows(r: RunReport): [string, string][] {
   const m = r.memory;
   return [
-    ['model / data', `${r.config.model} on ${r.config.data}`],
+    ['model / data', `${r.config.model}${r.config.quant ? ` (${describeQuant(r.config.quant)})` : ''} on ${r.config.data}`],
     ['recipe', r.config.recipeName],
     ['batch / epochs / seed', `${r.config.batch} / ${r.history.length} of ${r.config.epochs} / ${r.config.seed}`],
     ['kernels', `${r.kernels} (${r.threads} thread${r.threads > 1 ? 's' : ''})`],
@@ -93,6 +100,8 @@ export function renderHtml(r: RunReport): string {
     htmlTable(EPOCH_HEADER, epochRows(r)),
     ...charts(r).map((c) => `<figure id="${c.id}">${c.svg}</figure>`),
   ];
+  const q = quantRows(r);
+  if (q.length) body.push('<h2>Quantizers: exponents and flips (instability)</h2>', htmlTable(QUANT_HEADER, q));
   if (!r.coherence) body.push('<p class="note">No m-coherence series in this run.</p>');
   const style = 'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`;
@@ -130,6 +139,8 @@ export function renderMarkdown(r: RunReport): string {
     })));
   }
   if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
+  const q = quantRows(r);
+  if (q.length) parts.push('', '## Quantizers: exponents and flips (instability)', '', mdTable(QUANT_HEADER, q));
   return parts.join('\n') + '\n';
 }
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { EpochRecord } from '../trainer.js';
 import type { MemoryReport } from './memory-report.js';
 import type { RegionEnergy } from './power-csv.js';
+import type { QuantConfig } from '../../quant/quant-config.js';
 
 export class ReportError extends Error {}
 
@@ -19,7 +20,7 @@ export interface RunReport {
   command: string;
   date: string;
   machine: { node: string; arch: string; platform: string };
-  config: { model: string; recipeName: string; batch: number; epochs: number; seed: number; data: string; meter: string | null; idleSeconds?: number };
+  config: { model: string; quant?: QuantConfig; recipeName: string; batch: number; epochs: number; seed: number; data: string; meter: string | null; idleSeconds?: number };
   kernels: string;
   threads: number;
   history: EpochRecord[];

@@ -329,6 +329,54 @@ export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
     }
 }
 
+/** y = conv(X float, W float) (fixed-point layers: W holds the quantized weights, co × 9 × ci). */
+export function convFwdFloatFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
+  const tapBytes = <usize>ci << 2;
+  for (let oy = oy0; oy < oy1; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        let s: f32 = 0;
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            s += dotFloat(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * tapBytes, ci);
+          }
+        }
+        store<f32>(yo + (<usize>c << 2), s);
+      }
+    }
+}
+
+/** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
+export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+  const tapBytes = <usize>ci << 2;
+  const wOff = <usize>ci0 << 2;
+  const part = ci1 - ci0;
+  if (ci0 == 0 && ci1 == ci) memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
+  else for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        const d = load<f32>(yo + (<usize>c << 2));
+        if (d == 0) continue;
+        for (let ky = 0; ky < 3; ky++) {
+          const iy = oy + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < 3; kx++) {
+            const ix = ox + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            saxpyRow(dx + (<usize>((iy * wi + ix) * ci + ci0) << 2), w + <usize>(c * 9 + ky * 3 + kx) * tapBytes + wOff, d, part);
+          }
+        }
+      }
+    }
+}
+
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
 export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;

@@ -1,0 +1,91 @@
+// Fixed-point 3x3 convolution, stride 1, valid or same padding, with a bias per output channel
+// (DESIGN section 4): y = conv(X, Wq) + bq, channels-last, one example at a time. Weights are
+// co × 9 × ci (output channel, tap, input channel), quantized per tensor.
+import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Rng } from '../rng.js';
+import type { MomentFormat } from '../storage/param-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
+import type { QuantConfig } from '../../quant/quant-config.js';
+import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
+
+export class QuantConvLayer extends QuantWeightLayer implements Layer {
+  readonly kind = 'qconv';
+  readonly rowsPerExample: number;
+  private input: Activation | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly g: ConvGeometry,
+    readonly first: boolean,
+    q: QuantConfig,
+    moments: MomentFormat,
+    private readonly ws: Workspace,
+    ledger: MemoryLedger,
+    rng: Rng,
+  ) {
+    super(name, g.co, TAPS * g.ci, first, q, moments, ledger, rng);
+    this.rowsPerExample = g.hi * g.wi;
+  }
+
+  /** Example b of the input as floats (a view, or pixels decoded — and quantized — into chunkX). */
+  private example(x: Activation, b: number): Floats {
+    const { hi, wi, ci } = this.g;
+    const n = hi * wi * ci;
+    if (x.kind === 'float') return x.data.subarray(b * n, (b + 1) * n);
+    if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float or pixel input`);
+    readExamplePixels(x, b, this.ws.chunkX, 0);
+    if (this.quantizeInput) quantizeInputValues(this.ws.chunkX, n);
+    return this.ws.chunkX;
+  }
+
+  forward(x: Activation, rows: number, training: boolean): Activation {
+    const { g, ws } = this;
+    if (x.cols !== g.ci) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${g.ci}`);
+    this.weights.ensure(this.progress);
+    // the staged input batch (a fresh copy every step): its 8-bit codes in place
+    if (x.kind === 'float' && this.quantizeInput) quantizeInputValues(x.data, rows * g.ci);
+    const B = rows / this.rowsPerExample;
+    const outPix = g.ho * g.wo;
+    const wq = this.weights.wq;
+    this.prepareBias(x);
+    const bq = this.biasQ;
+    for (let b = 0; b < B; b++) {
+      const y = ws.act.subarray(b * outPix * g.co, (b + 1) * outPix * g.co);
+      ws.kernels.convFwdFloatFloat(this.example(x, b), wq, g, y);
+      for (let p = 0; p < outPix; p++) for (let c = 0; c < g.co; c++) y[p * g.co + c] += bq[c];
+    }
+    this.input = training ? x : null;
+    return { kind: 'float', data: ws.act, cols: g.co };
+  }
+
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
+    const x = this.input;
+    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const { g, ws } = this;
+    const B = rows / this.rowsPerExample;
+    const outPix = g.ho * g.wo;
+    const dw = this.weights.dw;
+    const db = this.db;
+    dw.fill(0);
+    db.fill(0);
+    for (let b = 0; b < B; b++) {
+      grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+      for (let p = 0; p < outPix; p++) for (let c = 0; c < g.co; c++) db[c] += ws.chunkDy[p * g.co + c];
+      ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), false, g, g.co, dw);
+    }
+    this.weights.backward();
+    this.input = null;
+    if (this.first) return null;
+    const wq = this.weights.wq;
+    spare.setShape(rows, g.ci);
+    // one example per chunk
+    fillStore(spare, this.rowsPerExample, ws.chunkDx, (i0, _i1, out) => {
+      const b = i0 / this.rowsPerExample;
+      grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+      ws.kernels.convBwdDataFloat(ws.chunkDy, wq, g, out);
+    });
+    return spare;
+  }
+}

@@ -1,0 +1,84 @@
+// What fixed-point dense and conv layers share: the quantized weights, a bias rounded to the
+// accumulator's scale 2^(e_w + e_x) (so an integer-only forward computes exactly the same
+// numbers), and the first layer's 8-bit input codes.
+import type { Floats, MemoryLedger } from '../ledger.js';
+import type { Rng } from '../rng.js';
+import { createParamStore, type MomentFormat, type ParamStore, type StateTensor } from '../storage/param-store.js';
+import type { LayerCoherence } from '../coherence/coherence.js';
+import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
+import type { Activation, Param } from './layer.js';
+import { QuantizedWeights } from './quant-weights.js';
+
+/** Integer biases stay within ±2^22 so float32 sums of products and bias stay exact. */
+export const BIAS_LIMIT = 2 ** 22;
+
+/** Pixel value (2p − 255)/255 as an 8-bit signed code at scale 2^INPUT_EXPONENT. */
+export function inputCode(v: number): number {
+  return Math.max(-127, Math.min(127, Math.round(v * 2 ** -INPUT_EXPONENT)));
+}
+
+/** Replace n float pixel values by their 8-bit code values, in place. */
+export function quantizeInputValues(x: Floats, n: number): void {
+  const s = 2 ** INPUT_EXPONENT;
+  for (let k = 0; k < n; k++) x[k] = inputCode(x[k]) * s;
+}
+
+export abstract class QuantWeightLayer {
+  readonly weights: QuantizedWeights;
+  readonly bias: ParamStore;
+  protected readonly db: Floats;
+  private readonly biasParam: Param;
+  /** The bias as added in forward (rounded to the accumulator scale when everything is fixed point). */
+  readonly biasQ: Floats;
+  /** Exponent of the bias rounding in the last forward (null: float bias). */
+  biasExponent: number | null = null;
+  /** First layer of a network with fixed-point activations: pixels become 8-bit codes. */
+  protected readonly quantizeInput: boolean;
+  protected progress = 0;
+  lastCoherence: LayerCoherence | null = null;
+
+  constructor(name: string, outputs: number, fanIn: number, first: boolean, q: QuantConfig, moments: MomentFormat, ledger: MemoryLedger, rng: Rng) {
+    this.weights = new QuantizedWeights(name, outputs, fanIn, q, moments, ledger, rng);
+    this.bias = createParamStore('float32', outputs, ledger, 'weights', name, 'bias');
+    this.db = ledger.floats(outputs, 'weight-grads', name, 'db');
+    this.biasQ = ledger.floats(outputs, 'workspace', name, 'bias as added (quantized)');
+    this.biasParam = { owner: name, name: 'b', size: outputs, value: this.bias, grad: { kind: 'float', data: this.db }, binary: false, momentFormat: moments };
+    this.quantizeInput = first && q.actBits !== null;
+  }
+
+  setTrainingProgress(p: number): void {
+    this.progress = p;
+  }
+
+  /** The exponent of this layer's input values (null: not fixed point). */
+  inputExponent(x: Activation): number | null {
+    if (this.quantizeInput) return INPUT_EXPONENT;
+    return x.kind === 'float' ? (x.exp ?? null) : null;
+  }
+
+  /** Fill biasQ for an input like x: b rounded to 2^(e_w + e_x), or b itself. */
+  protected prepareBias(x: Activation): void {
+    const ew = this.weights.exponent;
+    const ex = this.inputExponent(x);
+    this.biasExponent = ew !== null && ex !== null ? ew + ex : null;
+    const b = this.bias.raw as Floats;
+    if (this.biasExponent === null) {
+      this.biasQ.set(b);
+      return;
+    }
+    const s = 2 ** this.biasExponent;
+    for (let j = 0; j < b.length; j++) this.biasQ[j] = Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b[j] / s))) * s;
+  }
+
+  params(): Param[] {
+    return [...this.weights.params(), this.biasParam];
+  }
+
+  state(): Record<string, StateTensor> {
+    return { ...this.weights.state(), b: this.bias.raw };
+  }
+
+  refresh(): void {
+    this.weights.refresh();
+  }
+}
