@@ -14,6 +14,8 @@ export interface QuantConfig {
   /** Bits of the activations after ReLU (null: float32 activations). */
   actBits: number | null;
   quantizer: QuantizerName;
+  /** Batch norm after every hidden weight layer, folded into the weights from this fraction of training on (null: no batch norm). */
+  bnFoldAt?: number | null;
   fixes: {
     /** MSQE: elements beyond 2 std get weight 0; gradient: beyond the learned range. */
     outlier: boolean;
@@ -66,17 +68,23 @@ export function parseFixes(list: string | undefined, quantizer: QuantizerName): 
   return fixes;
 }
 
-export function parseQuantConfig(quant: string, quantizer = 'msqe', fixes?: string): QuantConfig {
+export function parseQuantConfig(quant: string, quantizer = 'msqe', fixes?: string, bnFold?: string): QuantConfig {
   if (!(QUANTIZERS as readonly string[]).includes(quantizer)) throw new QuantConfigError(`unknown quantizer "${quantizer}" (available: ${QUANTIZERS.join(', ')})`);
   const q = quantizer as QuantizerName;
-  return { ...parseQuantBits(quant), quantizer: q, fixes: parseFixes(fixes, q) };
+  let bnFoldAt: number | null = null;
+  if (bnFold !== undefined) {
+    bnFoldAt = Number(bnFold);
+    if (bnFold.trim() === '' || !(bnFoldAt >= 0 && bnFoldAt <= 1)) throw new QuantConfigError(`--bn-fold ${bnFold}: the folding point is a fraction of training, 0 to 1`);
+  }
+  return { ...parseQuantBits(quant), quantizer: q, ...(bnFoldAt !== null ? { bnFoldAt } : {}), fixes: parseFixes(fixes, q) };
 }
 
 /** A short name: "w4a8 msqe+outlier+stable=0.5", "float". */
 export function describeQuant(q: QuantConfig): string {
-  if (q.weightBits === null && q.actBits === null) return 'float';
+  const bn = q.bnFoldAt !== undefined && q.bnFoldAt !== null ? ` bn-fold=${q.bnFoldAt}` : '';
+  if (q.weightBits === null && q.actBits === null) return `float${bn}`;
   const bits = `w${q.weightBits ?? 32}a${q.actBits ?? 32}`;
   const f = q.fixes;
   const fixes = [f.outlier && 'outlier', f.secondMoment && 'second-moment', f.stableFrom !== null && `stable=${f.stableFrom}`, f.msqeRound && 'msqe-round'].filter(Boolean);
-  return `${bits} ${q.quantizer}${fixes.length ? '+' + fixes.join('+') : ''}`;
+  return `${bits} ${q.quantizer}${fixes.length ? '+' + fixes.join('+') : ''}${bn}`;
 }

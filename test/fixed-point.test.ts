@@ -157,6 +157,8 @@ t.test('memory model == ledger for fixed-point networks, every quantizer and fix
     convSpec('float'),
     convSpec('w4a8', 'msqe', 'outlier,second-moment,stable=0.5'),
     convSpec('w3a6', 'gradient', 'msqe-round'),
+    { ...quantSpec('w4a8'), quant: parseQuantConfig('w4a8', 'msqe', 'stable', '0.5') },
+    { ...convSpec('float'), quant: parseQuantConfig('float', 'msqe', undefined, '0.3') },
   ];
   const recipes = [PRESETS.standard, applySettings(PRESETS.standard, ['dy=po2', 'moments=int8', 'firstInput=reread', 'poolMask=bit'])];
   for (const spec of specs)
@@ -250,4 +252,49 @@ t.test('integer export of a fixed-point conv net (conv, max-pool of accumulators
   const check = checkIntExport(model, loaded.network, small.test);
   t.equal(check.agree, check.examples, `agree on ${check.agree} of ${check.examples}`);
   loaded.network.dispose();
+});
+
+t.test('batch-norm folding: the folded network computes what the unfolded one did (inference form), and the export then holds', async (t) => {
+  const spec = { ...quantSpec('float'), quant: parseQuantConfig('float', 'msqe', undefined, '0.5') };
+  const ledger = new MemoryLedger({ float64: true });
+  const net = new Network({ spec, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 3, ledger });
+  const opt = createOptimizer(net.params(), PRESETS.standard, net.ledger);
+  const data = syntheticDataset(9, 40, 20, 5);
+  t.same(net.layers.map((l) => l.kind).join(' '), 'qdense batchnorm qact qdense batchnorm qact qdense');
+  net.setTrainingProgress(0);
+  for (let off = 0; off < 40; off += 8) {
+    net.computeGradients(data, identityOrder(40), off, 8);
+    opt.update(1e-2);
+  }
+  const before = net.evaluate(data);
+  const predictedBefore = new Int32Array(40);
+  net.evaluate(data, predictedBefore);
+  net.setTrainingProgress(0.5);
+  t.ok(net.layers.every((l) => !('folded' in l) || (l as { folded: boolean }).folded), 'every batch norm folded');
+  const after = net.evaluate(data);
+  const predictedAfter = new Int32Array(40);
+  net.evaluate(data, predictedAfter);
+  t.ok(Math.abs(after.loss - before.loss) < 1e-9, `same loss (${before.loss} vs ${after.loss})`);
+  t.same(Array.from(predictedAfter), Array.from(predictedBefore), 'same predictions');
+  // training goes on through the folded layers (batch norm is the identity now)
+  const r = net.computeGradients(data, identityOrder(40), 0, 8);
+  t.ok(Number.isFinite(r.loss));
+});
+
+t.test('batch-norm folding with 4-bit weights: resume is exact across the fold; the integer export refuses an unfolded net', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-fold-'));
+  const q = { quant: parseQuantConfig('w4a8', 'msqe', 'stable=0.9', '0.5') };
+  const full = await train({ ...cfg('w4a8', 'msqe', undefined, { epochs: 3, checkpoint: join(dir, 'full.ckpt') }), ...q }, mnist);
+  const ck = join(dir, 'part.ckpt');
+  await train({ ...cfg('w4a8', 'msqe', undefined, { epochs: 1, checkpoint: ck }), ...q }, mnist);
+  const unfolded = loadTrainedNetwork(ck);
+  t.throws(() => intArtifacts(unfolded.network, unfolded.spec, 'x'), /not folded into the weights yet/);
+  unfolded.network.dispose();
+  const resumed = await train({ ...cfg('w4a8', 'msqe', undefined, { epochs: 3, checkpoint: ck, resume: true }), ...q }, mnist);
+  t.same(resumed.history.map((h) => [h.trainLoss, h.testAccuracy]), full.history.map((h) => [h.trainLoss, h.testAccuracy]), 'same run');
+  const folded = loadTrainedNetwork(join(dir, 'full.ckpt'));
+  const model = intArtifacts(folded.network, folded.spec, 'x');
+  const check = checkIntExport(model, folded.network, mnist.test);
+  t.equal(check.agree, check.examples, `integer forward == float simulation on ${check.examples}`);
+  folded.network.dispose();
 });

@@ -43,15 +43,16 @@ export function quantOptions(cmd: Command): Command {
   return cmd
     .option('--quant <wNaM|float>', 'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), or "float" for the float32 ReLU twin; the recipe then defaults to standard')
     .option('--quantizer <name>', `weight quantizer: ${QUANTIZERS.join(' or ')} (with --quant)`, 'msqe')
-    .option('--fix <list>', `published fixes, comma-separated: ${FIXES.join(', ')}; stable=F switches at fraction F of training (default 0.5)`);
+    .option('--fix <list>', `published fixes, comma-separated: ${FIXES.join(', ')}; stable=F switches at fraction F of training (default 0.5)`)
+    .option('--bn-fold <fraction>', 'batch norm after every hidden layer, folded into the weights (then quantized with them) from this fraction of training on');
 }
 
 /** The quantization options as a config (undefined without --quant); the recipe preset defaults to standard with --quant. */
-export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string }, cmd: Command): QuantConfig | undefined {
+export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string; bnFold?: string }, cmd: Command): QuantConfig | undefined {
   if (!o.quant) {
-    if (o.fix || cmd.getOptionValueSource('quantizer') === 'cli') throw new Error('--quantizer and --fix need --quant (e.g. --quant w4a8)');
+    if (o.fix || o.bnFold || cmd.getOptionValueSource('quantizer') === 'cli') throw new Error('--quantizer, --fix and --bn-fold need --quant (e.g. --quant w4a8)');
     return undefined;
   }
   if (cmd.getOptionValueSource('recipe') === 'default') cmd.setOptionValue('recipe', 'standard');
-  return parseQuantConfig(o.quant, o.quantizer, o.fix);
+  return parseQuantConfig(o.quant, o.quantizer, o.fix, o.bnFold);
 }

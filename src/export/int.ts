@@ -9,6 +9,7 @@ import { QuantActLayer } from '../layers/quant-act.js';
 import { QuantConvLayer } from '../layers/quant-conv.js';
 import { MaxPoolLayer } from '../layers/maxpool.js';
 import { FlattenLayer } from '../layers/flatten.js';
+import { BatchNormLayer } from '../layers/batchnorm.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { BIAS_LIMIT, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
 import type { Network } from '../model/network.js';
@@ -120,6 +121,8 @@ export function intArtifacts(net: Network, spec: ModelSpec, producer: string): I
       ops.push({ op: 'act', name: l.name, bits: l.bits, exponent: e, shift: e - accExponent });
       inputExponent = e;
       inMax = 2 ** l.bits - 1;
+    } else if (l instanceof BatchNormLayer) {
+      if (!l.folded) throw new IntExportError(`${l.name}: batch norm is not folded into the weights yet (train past the --bn-fold point)`);
     } else if (!(l instanceof FlattenLayer)) throw new IntExportError(`${l.name}: no integer form for a ${l.kind} layer`);
   }
   return {

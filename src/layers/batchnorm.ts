@@ -26,6 +26,7 @@ export class BatchNormLayer implements Layer {
   private readonly xhat: Floats | null;
   private readonly xhatSign: Uint32Array | null;
   private trained = false;
+  private readonly foldedFlag: Uint8Array | null;
   /** Batches averaged so far while recalibrating; -1 when training normally. */
   private calibrated = -1;
 
@@ -50,7 +51,10 @@ export class BatchNormLayer implements Layer {
     /** Pixels per example for feature maps (statistics run over batch × pixels). */
     readonly rowsPerExample = 1,
     ghostBatch = 0,
+    /** Fixed-point models: can be folded into the weight layer before it (then it is the identity). */
+    foldable = false,
   ) {
+    this.foldedFlag = foldable ? ledger.u8(1, 'weights', name, 'folded into the weights (flag)') : null;
     const C = channels;
     const rowsCap = batch * rowsPerExample;
     const groups = ghostBatch > 0 ? Math.ceil(batch / ghostBatch) : 1;
@@ -85,10 +89,23 @@ export class BatchNormLayer implements Layer {
   }
 
   state() {
-    return { beta: this.beta.raw, runMean: this.runMean, runSigma: this.runSigma };
+    return { beta: this.beta.raw, runMean: this.runMean, runSigma: this.runSigma, ...(this.foldedFlag ? { folded: this.foldedFlag } : {}) };
+  }
+
+  /** Folded into the weights before it: forward and backward pass through. */
+  get folded(): boolean {
+    return this.foldedFlag?.[0] === 1;
+  }
+
+  /** The layer's inference map z = (y − μ)/σ + β now lives in the weights: become the identity. */
+  markFolded(): void {
+    if (!this.foldedFlag) throw new Error(`${this.name}: this batch norm cannot be folded`);
+    this.foldedFlag[0] = 1;
+    this.dBeta.fill(0);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
+    if (this.folded) return x;
     if (x.kind !== 'float') throw new Error(`${this.name}: batch norm takes float input`);
     const C = this.channels;
     if (x.cols !== C) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${C}`);
@@ -169,6 +186,7 @@ export class BatchNormLayer implements Layer {
   }
 
   backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
+    if (this.folded) return grad;
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
     const { ws, sigma, dBeta } = this;

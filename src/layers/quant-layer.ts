@@ -70,6 +70,21 @@ export abstract class QuantWeightLayer {
     for (let j = 0; j < b.length; j++) this.biasQ[j] = Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b[j] / s))) * s;
   }
 
+  /**
+   * Fold the batch norm that follows (inference form z = (y − μ)/σ + β, per output channel) into
+   * the latent weights and bias: W_j ← W_j/σ_j, b_j ← (b_j − μ_j)/σ_j + β_j. The quantizer then
+   * quantizes the folded weights per tensor, which is what the integer export needs.
+   */
+  foldBatchNorm(mean: Floats, sigma: Floats, beta: ArrayLike<number>): void {
+    const { w, rows, cols } = this.weights;
+    const b = this.bias.raw as Floats;
+    for (let j = 0; j < rows; j++) {
+      for (let k = 0; k < cols; k++) w[j * cols + k] /= sigma[j];
+      b[j] = (b[j] - mean[j]) / sigma[j] + beta[j];
+    }
+    this.weights.restartScale();
+  }
+
   params(): Param[] {
     return [...this.weights.params(), this.biasParam];
   }

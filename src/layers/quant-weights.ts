@@ -94,6 +94,24 @@ export class QuantizedWeights {
     this.push();
   }
 
+  /**
+   * W was rescaled (batch norm folded in): the scale starts over from the new weights. MSQE
+   * forgets its exponent, EMA and stable exponent (re-frozen at once if the switch has passed);
+   * the gradient-based ẽ is re-initialised from the weights. Not counted as a flip.
+   */
+  restartScale(): void {
+    const q = this.quantizer;
+    if (!q || !this.scalars) return;
+    this.pull();
+    if (q instanceof MsqeQuantizer) [q.exponent, q.emaExponent, q.frozen] = [null, null, null];
+    else {
+      q.exponent = null;
+      this.logScale!.store.set(0, GradientQuantizer.initialLogScale(this.w, this.format!));
+    }
+    this.push();
+    this.markPending();
+  }
+
   /** dW holds dL/dWq: turn it into dL/dW (STE, 0 where clipped) and, gradient-based, fill dL/dẽ. */
   backward(): void {
     const q = this.quantizer;

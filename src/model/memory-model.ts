@@ -72,7 +72,7 @@ export function modelMemory(
     else if (l.type === 'conv') binaryWeights(l.name, l.g.co * TAPS, l.g.ci);
     else if (l.type === 'bn') {
       const C = l.channels;
-      add(l.name, 'weights', 3 * C * F); // beta, running mean, running sigma
+      add(l.name, 'weights', 3 * C * F + (spec.quant ? 1 : 0)); // beta, running mean, running sigma (+ folded flag)
       add(l.name, 'weight-grads', gradCopies * C * F);
       add(l.name, 'optimizer', 2 * C * F);
       const groups = recipe.ghostBatch > 0 ? Math.ceil(B / recipe.ghostBatch) : 1;

@@ -23,6 +23,8 @@ import { FlattenLayer } from '../layers/flatten.js';
 import { QuantDenseLayer } from '../layers/quant-dense.js';
 import { QuantActLayer } from '../layers/quant-act.js';
 import { QuantConvLayer } from '../layers/quant-conv.js';
+import { QuantWeightLayer } from '../layers/quant-layer.js';
+import type { Floats } from '../ledger.js';
 
 export interface NetworkOptions {
   spec: ModelSpec;
@@ -84,7 +86,7 @@ export class Network {
     for (const l of plan) {
       if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
       else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
-      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch));
+      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch, Boolean(spec.quant)));
       else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
       else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, l.quant, recipe.moments, ws, ledger, rng));
@@ -98,6 +100,21 @@ export class Network {
   /** Fraction of training done (0 .. 1), for estimators that change over training (ReSTE). */
   setTrainingProgress(p: number): void {
     for (const l of this.layers) l.setTrainingProgress?.(p);
+    const foldAt = this.opts.spec.quant?.bnFoldAt;
+    if (foldAt !== undefined && foldAt !== null && p >= foldAt) this.foldBatchNorms();
+  }
+
+  /** Fixed-point models: fold every batch norm (running statistics) into the weight layer before it. */
+  foldBatchNorms(): void {
+    let owner: QuantWeightLayer | null = null;
+    for (const l of this.layers) {
+      if (l instanceof QuantWeightLayer) owner = l;
+      else if (l instanceof BatchNormLayer && !l.folded) {
+        if (!owner) throw new Error(`${l.name}: no weight layer to fold into`);
+        owner.foldBatchNorm(l.runMean, l.runSigma, l.beta.raw as Floats);
+        l.markFolded();
+      }
+    }
   }
 
   /** Measure gradient coherence in the backward passes that follow (needs opts.coherence). */

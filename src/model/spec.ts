@@ -116,7 +116,8 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
 
 /**
  * Fixed-point (or float) ReLU network: conv/dense + bias → [max-pool] → ReLU + activation
- * quantizer, …, dense + bias. Max-pool goes before the activation (the same result: ReLU and the
+ * quantizer, …, dense + bias; with bnFoldAt, batch norm before each activation (folded into the
+ * weights later in training). Max-pool goes before the activation (the same result: ReLU and the
  * quantizer are monotone) and pools the float pre-activations in place.
  */
 function planFixedPoint(spec: ModelSpec, quant: QuantConfig): PlannedLayer[] {
@@ -144,6 +145,7 @@ function planFixedPoint(spec: ModelSpec, quant: QuantConfig): PlannedLayer[] {
       out.push({ type: 'qdense', name: `fc${n}`, nIn: h * w * c, nOut: op.dense, first: n === 1, quant });
       [h, w, c] = [1, 1, op.dense];
     }
+    if (!last && quant.bnFoldAt !== undefined && quant.bnFoldAt !== null) out.push({ type: 'bn', name: `bn${n}`, channels: c, spatial: h * w });
     if (!last) out.push({ type: 'qact', name: `act${n}`, channels: c, spatial: h * w, quant });
   }
   return out;
