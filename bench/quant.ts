@@ -52,6 +52,8 @@ export interface QuantRun {
   lateWeightFlips: number;
   /** Per quantizer: flips per epoch. */
   flipsPerEpoch: Record<string, number[]>;
+  /** Smallest MSQE margin over the weight quantizers at the end (see quantizer-log.ts). */
+  minMargin: number | null;
 }
 
 /** First epoch of late training: progress (e − 1)/(E − 1) >= LATE_FROM, as the trainer computes it. */
@@ -82,6 +84,7 @@ export async function quantChild(json: string): Promise<void> {
     weightFlips: rows.reduce((s, q) => s + q.flips, 0),
     lateWeightFlips: rows.reduce((s, q) => s + q.flipsPerEpoch.slice(late - 1).reduce((a, b) => a + b, 0), 0),
     flipsPerEpoch: Object.fromEntries(quantizerRows(r.history).map((q) => [q.layer, q.flipsPerEpoch])),
+    minMargin: rows.length ? Math.min(...rows.map((q) => q.margin ?? Infinity)) : null,
   };
   process.stdout.write(JSON.stringify(run) + '\n');
 }
@@ -94,6 +97,7 @@ export interface QuantRow {
   msPerBatch: number;
   weightFlips: number[];
   lateWeightFlips: number[];
+  minMargin: (number | null)[];
 }
 
 export async function runQuantSuite(o: QuantOptions, onRun?: (r: QuantRun) => void): Promise<{ rows: QuantRow[]; runs: QuantRun[]; lateFromEpoch: number }> {
@@ -113,6 +117,7 @@ export async function runQuantSuite(o: QuantOptions, onRun?: (r: QuantRun) => vo
       msPerBatch: mine.map((r) => r.msPerBatchMedian).sort((a, b) => a - b)[Math.floor(mine.length / 2)],
       weightFlips: mine.map((r) => r.weightFlips),
       lateWeightFlips: mine.map((r) => r.lateWeightFlips),
+      minMargin: mine.map((r) => r.minMargin ?? null),
     };
   });
   return { rows, runs, lateFromEpoch: lateFromEpoch(o.epochs) };

@@ -10,6 +10,7 @@ import { runPeersSuite } from '../../bench/peers.js';
 import { runEnergySuite } from '../../bench/energy.js';
 import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
 import { runQuantSuite } from '../../bench/quant.js';
+import { formatMargin } from '../report/quantizer-table.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
@@ -114,7 +115,7 @@ export function benchCommand(): Command {
         table = [
           `mlp ${o.quant} at batch ${batch}, ${epochs} epochs, seeds ${o.seeds.join(', ')}: test accuracy (mean, spread = max - min) and weight-quantizer exponent flips (sum over layers; late = from epoch ${r.lateFromEpoch}, where the stable exponent switches on)`,
           formatTable(
-            ['variant', 'test acc % (mean)', 'spread', 'vs float32 twin', 'ms/batch', 'flips per seed', 'late flips per seed'],
+            ['variant', 'test acc % (mean)', 'spread', 'vs float32 twin', 'ms/batch', 'flips per seed', 'late flips per seed', 'min MSQE margin'],
             r.rows.map((x) => [
               x.variant,
               (100 * x.meanAccuracy).toFixed(2),
@@ -123,6 +124,7 @@ export function benchCommand(): Command {
               x.msPerBatch.toFixed(1),
               x.variant === 'float32 twin' ? '-' : x.weightFlips.join(' '),
               x.variant === 'float32 twin' ? '-' : x.lateWeightFlips.join(' '),
+              x.minMargin.map((m) => formatMargin(m ?? undefined)).join(' '),
             ]),
           ),
         ].join('\n');

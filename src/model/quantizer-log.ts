@@ -5,6 +5,7 @@ import type { Network } from './network.js';
 import { QuantWeightLayer } from '../layers/quant-layer.js';
 import { QuantActLayer } from '../layers/quant-act.js';
 import type { LayerSeries } from '../report/run-report.js';
+import { weightedMsqe, type Po2Format } from '../../quant/po2-quantizers.js';
 
 export interface QuantizerState {
   /** `fc1`/`conv1` (weights) or `act1` (activations). */
@@ -14,12 +15,27 @@ export interface QuantizerState {
   exponent: number | null;
   /** Exponent changes since the start of training. */
   flips: number;
+  /**
+   * Weights: how much larger the MSQE is at the better neighbouring exponent than at the one in
+   * use (relative; near 0 = the tensor sits at a boundary, where the exponent can oscillate).
+   */
+  margin?: number;
+}
+
+/** min(MSQE(e − 1), MSQE(e + 1)) / MSQE(e) − 1 for w at exponent e. */
+export function exponentMargin(w: ArrayLike<number>, e: number, f: Po2Format): number {
+  const at = weightedMsqe(w, e, f);
+  return at > 0 ? Math.min(weightedMsqe(w, e - 1, f), weightedMsqe(w, e + 1, f)) / at - 1 : Infinity;
 }
 
 export function quantizerStates(net: Network): QuantizerState[] {
   const out: QuantizerState[] = [];
   for (const l of net.layers) {
-    if (l instanceof QuantWeightLayer && l.weights.format) out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: l.weights.exponent, flips: l.weights.flips });
+    if (l instanceof QuantWeightLayer && l.weights.format) {
+      const e = l.weights.exponent;
+      const margin = e === null ? undefined : exponentMargin(l.weights.w, e, l.weights.format);
+      out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: e, flips: l.weights.flips, ...(margin !== undefined ? { margin } : {}) });
+    }
     else if (l instanceof QuantActLayer && l.bits !== null) out.push({ layer: l.name, kind: 'activations', bits: l.bits, exponent: l.exponent, flips: l.flips });
   }
   return out;

@@ -10,6 +10,8 @@ export interface QuantizerRow {
   exponent: number | null;
   flips: number;
   flipsPerEpoch: number[];
+  /** Weights, at the end: relative MSQE increase at the better neighbouring exponent. */
+  margin?: number;
 }
 
 export function quantizerRows(history: EpochRecord[]): QuantizerRow[] {
@@ -24,7 +26,7 @@ export function quantizerRows(history: EpochRecord[]): QuantizerRow[] {
       prev = now;
       return d;
     });
-    return { layer: q.layer, kind: q.kind, bits: q.bits, exponent: q.exponent, flips: q.flips, flipsPerEpoch };
+    return { layer: q.layer, kind: q.kind, bits: q.bits, exponent: q.exponent, flips: q.flips, flipsPerEpoch, ...(q.margin !== undefined ? { margin: q.margin } : {}) };
   });
 }
 
@@ -34,10 +36,14 @@ export function quantizerLines(history: EpochRecord[]): string[] {
   const first = history.find((r) => r.quantizers)?.epoch ?? 1;
   return [
     '',
-    `Quantizer exponents (scale 2^e) and exponent flips per epoch (from epoch ${first})`,
+    `Quantizer exponents (scale 2^e), exponent flips per epoch (from epoch ${first}), and the MSQE margin: how much worse the better neighbouring exponent is (near 0%: at a boundary, where the exponent can oscillate)`,
     formatTable(
-      ['quantizer', 'kind', 'bits', 'final e', 'flips', 'flips per epoch'],
-      rows.map((r) => [r.layer, r.kind, r.bits, r.exponent ?? '-', r.flips, r.flipsPerEpoch.join(' ')]),
+      ['quantizer', 'kind', 'bits', 'final e', 'flips', 'flips per epoch', 'MSQE margin'],
+      rows.map((r) => [r.layer, r.kind, r.bits, r.exponent ?? '-', r.flips, r.flipsPerEpoch.join(' '), formatMargin(r.margin)]),
     ),
   ];
+}
+
+export function formatMargin(m: number | undefined): string {
+  return m === undefined ? '-' : Number.isFinite(m) ? `${(100 * m).toFixed(1)}%` : 'inf';
 }

@@ -4,11 +4,11 @@ import { CATEGORIES } from '../ledger.js';
 import { describeQuant } from '../../quant/quant-config.js';
 import type { LayerSeries, RunReport } from './run-report.js';
 import { barChart, lineChart, type Series } from './svg.js';
-import { quantizerRows } from './quantizer-table.js';
+import { formatMargin, quantizerRows } from './quantizer-table.js';
 
-const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch'];
+const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch', 'MSQE margin'];
 function quantRows(r: RunReport): (string | number)[][] {
-  return quantizerRows(r.history).map((q) => [q.layer, q.kind, q.bits, q.exponent ?? '-', q.flips, q.flipsPerEpoch.join(' ')]);
+  return quantizerRows(r.history).map((q) => [q.layer, q.kind, q.bits, q.exponent ?? '-', q.flips, q.flipsPerEpoch.join(' '), formatMargin(q.margin)]);
 }
 
 const KiB = 1024;
