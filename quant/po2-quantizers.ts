@@ -228,6 +228,8 @@ export class GradientQuantizer extends ExponentHistory {
     /** ceil: TQT; msqe-round: floor(ẽ) or ceil(ẽ), whichever has the lower weighted, masked MSQE. */
     readonly rounding: 'ceil' | 'msqe-round',
     public logScale: number,
+    /** Outlier fix: elements clipped beyond the learned range 2^ẽ·(Qp + 0.5) do not pull ẽ. */
+    readonly maskOutliers = false,
   ) {
     super();
   }
@@ -269,10 +271,10 @@ export class GradientQuantizer extends ExponentHistory {
       const r = Math.round(x);
       if (r < lo) {
         if (out) out[i] = 0;
-        dLog += gq[i] * lo;
+        if (!this.maskOutliers) dLog += gq[i] * lo;
       } else if (r > hi) {
         if (out) out[i] = 0;
-        dLog += gq[i] * hi;
+        if (!this.maskOutliers) dLog += gq[i] * hi;
       } else {
         if (out) out[i] = gq[i];
         dLog += gq[i] * (r - x);

@@ -17,7 +17,7 @@ export interface QuantConfig {
   /** Batch norm after every hidden weight layer, folded into the weights from this fraction of training on (null: no batch norm). */
   bnFoldAt?: number | null;
   fixes: {
-    /** MSQE: elements beyond 2 std get weight 0; gradient: beyond the learned range. */
+    /** MSQE: elements beyond 2 std get weight 0; gradient: elements clipped beyond the learned range do not move ẽ. */
     outlier: boolean;
     /** MSQE: weigh elements by sqrt(EMA 0.999 of dL/dw_q²). */
     secondMoment: boolean;

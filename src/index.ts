@@ -22,3 +22,11 @@ export { writeCheckpoint, readCheckpoint, CheckpointError } from './checkpoint.j
 export { toHalf, fromHalf } from '../quant/fp16.js';
 export { po2Bias, po2Quantize } from '../quant/po2.js';
 export { VERSION } from './version.js';
+export { parseQuantConfig, describeQuant, QuantConfigError } from '../quant/quant-config.js';
+export type { QuantConfig } from '../quant/quant-config.js';
+export { MsqeQuantizer, GradientQuantizer, quantizePo2, msqeExponent, weightedMsqe } from '../quant/po2-quantizers.js';
+export { quantizerStates } from './model/quantizer-log.js';
+export type { QuantizerState } from './model/quantizer-log.js';
+export { loadTrainedNetwork } from './model/load.js';
+export { intArtifacts, intRunner, checkIntExport, IntExportError } from './export/int.js';
+export type { IntModel, IntOp } from './export/int.js';

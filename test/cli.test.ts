@@ -135,7 +135,45 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
   const bad = run(['bench', '--suite', 'fastest']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy\)/);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant\)/);
+});
+
+t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-quant-'));
+  const ck = join(dir, 'w4.ckpt');
+  const tr = run(['train', '--quant', 'w4a8', '--quantizer', 'gradient', '--fix', 'msqe-round,outlier', '--epochs', '1', ...QUICK, '--checkpoint', ck, '--out', join(dir, 'run.json')]);
+  t.equal(tr.status, 0, tr.stderr);
+  t.match(tr.stdout, /mlp w4a8 gradient\+outlier\+msqe-round on mnist, recipe standard/);
+  t.match(tr.stdout, /quantizer +kind +bits +final e +flips +flips per epoch +MSQE margin/);
+  t.match(tr.stdout, /fc1 +weights +4 +-?\d+ +\d+ +\d+ +\d+\.\d%/);
+  t.match(tr.stdout, /float32 twin at this batch \(ledger\)/);
+  const rep = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+  t.ok(rep.quantizerExponents.steps.length > 0 && rep.history[0].quantizers.length === 9, 'exponent series and per-epoch states in the report');
+  const html = run(['report', join(dir, 'run.json'), '--md', join(dir, 'r.md')]);
+  t.equal(html.status, 0, html.stderr);
+  t.match(readFileSync(join(dir, 'r.md'), 'utf8'), /## Quantizers: exponents and flips \(instability\)/);
+  const ex = run(['export', ck, '--format', 'int', '--out', join(dir, 'int'), '--verify', '--limit-test', '300']);
+  t.equal(ex.status, 0, ex.stderr);
+  t.match(ex.stdout, /agree on 300 \(100\.00%\)/);
+  t.ok(existsSync(join(dir, 'int', 'model.int.json')));
+  const tfjs = run(['export', ck, '--format', 'tfjs', '--out', join(dir, 'tfjs')]);
+  t.equal(tfjs.status, 1);
+  t.match(tfjs.stderr, /fixed-point model exports with --format int/);
+  const suite = run(['bench', '--suite', 'quant', '--epochs', '1', '--seeds', '1', '--limit-train', '300', '--only', 'float32 twin,gradient + msqe-round', '--out', join(dir, 'q.json')]);
+  t.equal(suite.status, 0, suite.stderr);
+  t.match(suite.stdout, /gradient \+ msqe-round +\d+\.\d\d/);
+  t.same(JSON.parse(readFileSync(join(dir, 'q.json'), 'utf8')).results.rows.map((r: { variant: string }) => r.variant), ['float32 twin', 'gradient + msqe-round']);
+  for (const [args, msg] of [
+    [['--quant', 'w1a8'], /1-bit weights are not supported/],
+    [['--fix', 'stable'], /need --quant/],
+    [['--quant', 'w4a8', '--fix', 'msqe-round'], /belongs to the gradient-based quantizer/],
+    [['--quant', 'w4a8', '--recipe', 'low-memory'], /fixed-point models train float32 latent weights/],
+    [['--quant', 'w4a8', '--bn-fold', '3'], /fraction of training/],
+  ] as [string[], RegExp][]) {
+    const bad = run(['train', ...args, '--epochs', '1', ...QUICK, '--no-checkpoint']);
+    t.equal(bad.status, 1, args.join(' '));
+    t.match(bad.stderr, msg);
+  }
 });
 
 t.test('train --meter: energy per epoch, labelled measured or estimated; a missing GPIO is a clear error', async (t) => {

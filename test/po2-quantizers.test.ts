@@ -129,3 +129,17 @@ t.test('MSQE-round picks the neighbour of ẽ with the lower MSQE; ceil does not
   }
   t.ok(better > 0, `MSQE-round strictly better in ${better} of 30`);
 });
+
+t.test('gradient-based outlier fix: clipped elements do not pull the learned range', async (t) => {
+  const f = { bits: 4 };
+  const w = Float64Array.of(0.1, -0.05, 9, 0.02); // 9 is far beyond 2^-4·7.5
+  const g = Float64Array.of(0.3, -0.2, 1, 0.5);
+  const plain = new GradientQuantizer(f, 'ceil', -4);
+  const masked = new GradientQuantizer(f, 'ceil', -4, true);
+  plain.forward(w, new Float64Array(4));
+  masked.forward(w, new Float64Array(4));
+  const dPlain = plain.backward(w, g, new Float64Array(4));
+  const dMasked = masked.backward(w, g, new Float64Array(4));
+  // the difference is exactly the clipped element's term g·s·ln2·Qp
+  t.ok(Math.abs(dPlain - dMasked - 1 * 2 ** -4 * Math.LN2 * 7) < 1e-12, `${dPlain} - ${dMasked}`);
+});

@@ -47,45 +47,6 @@ export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: F
     }
 }
 
-/** y = conv(X float, Ŵ bits). */
-export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void {
-  const wpc = wordsFor(g.ci);
-  for (let oy = 0; oy < g.ho; oy++)
-    for (let ox = 0; ox < g.wo; ox++) {
-      const nt = taps(g, oy, ox, TAP, PIX);
-      const yo = (oy * g.wo + ox) * g.co;
-      for (let c = 0; c < g.co; c++) {
-        let s = 0;
-        for (let t = 0; t < nt; t++) {
-          const xo = PIX[t] * g.ci;
-          const wo = (c * TAPS + TAP[t]) * wpc;
-          for (let ci = 0; ci < g.ci; ci++) s += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? x[xo + ci] : -x[xo + ci];
-        }
-        y[yo + c] = s;
-      }
-    }
-}
-
-/** dx[hi·wi × ci] = full convolution of dY with the rotated binary kernel. */
-export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
-  const wpc = wordsFor(g.ci);
-  dx.fill(0, 0, g.hi * g.wi * g.ci);
-  for (let oy = 0; oy < g.ho; oy++)
-    for (let ox = 0; ox < g.wo; ox++) {
-      const nt = taps(g, oy, ox, TAP, PIX);
-      const yo = (oy * g.wo + ox) * g.co;
-      for (let c = 0; c < g.co; c++) {
-        const d = dy[yo + c];
-        if (d === 0) continue;
-        for (let t = 0; t < nt; t++) {
-          const xo = PIX[t] * g.ci;
-          const wo = (c * TAPS + TAP[t]) * wpc;
-          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += (w[wo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
-        }
-      }
-    }
-}
-
 /**
  * dw[c × 9·ci] += Σ over output pixels of dY[·, c] · X[tap pixel] for `count` output channels;
  * dy holds those channels only (ho·wo × count). X is float (ci per pixel) or bits (wpc words).
@@ -113,8 +74,15 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
     }
 }
 
-/** y = conv(X float, W float), W laid out co × 9 × ci (fixed-point layers). */
-export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void {
+/** The weight of (output channel c, tap, input channel ci): ±1 from packed bits, or a float. */
+type WeightAt = (c: number, tap: number, ci: number) => number;
+const bitWeights = (w: Uint32Array, g: ConvGeometry): WeightAt => {
+  const wpc = wordsFor(g.ci);
+  return (c, tap, ci) => ((w[(c * TAPS + tap) * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? 1 : -1);
+};
+const floatWeights = (w: Floats, g: ConvGeometry): WeightAt => (c, tap, ci) => w[(c * TAPS + tap) * g.ci + ci];
+
+function convFwdWith(x: Floats, wAt: WeightAt, g: ConvGeometry, y: Floats): void {
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
       const nt = taps(g, oy, ox, TAP, PIX);
@@ -123,16 +91,14 @@ export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floa
         let s = 0;
         for (let t = 0; t < nt; t++) {
           const xo = PIX[t] * g.ci;
-          const wo = (c * TAPS + TAP[t]) * g.ci;
-          for (let ci = 0; ci < g.ci; ci++) s += w[wo + ci] * x[xo + ci];
+          for (let ci = 0; ci < g.ci; ci++) s += wAt(c, TAP[t], ci) * x[xo + ci];
         }
         y[yo + c] = s;
       }
     }
 }
 
-/** dx = full convolution of dY with the rotated float kernel. */
-export function convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void {
+function convBwdDataWith(dy: Floats, wAt: WeightAt, g: ConvGeometry, dx: Floats): void {
   dx.fill(0, 0, g.hi * g.wi * g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
@@ -143,9 +109,28 @@ export function convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Flo
         if (d === 0) continue;
         for (let t = 0; t < nt; t++) {
           const xo = PIX[t] * g.ci;
-          const wo = (c * TAPS + TAP[t]) * g.ci;
-          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += d * w[wo + ci];
+          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += d * wAt(c, TAP[t], ci);
         }
       }
     }
+}
+
+/** y = conv(X float, Ŵ bits). */
+export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void {
+  convFwdWith(x, bitWeights(w, g), g, y);
+}
+
+/** dx[hi·wi × ci] = full convolution of dY with the rotated binary kernel. */
+export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
+  convBwdDataWith(dy, bitWeights(w, g), g, dx);
+}
+
+/** y = conv(X float, W float), W laid out co × 9 × ci (fixed-point layers). */
+export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void {
+  convFwdWith(x, floatWeights(w, g), g, y);
+}
+
+/** dx = full convolution of dY with the rotated float kernel. */
+export function convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void {
+  convBwdDataWith(dy, floatWeights(w, g), g, dx);
 }

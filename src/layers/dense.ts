@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
 import { winsorizedColumnSums } from '../optim/winsorize.js';
-import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { inputRows, readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
@@ -51,12 +51,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
 
   /** Rows [i0, i1) of the input as something a kernel takes (a view, or pixels decoded to chunkX). */
   private inputChunk(x: Activation, i0: number, i1: number): Floats {
-    const n = this.nIn;
-    if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
-    if (x.kind !== 'pixels') throw new Error('inputChunk: bits input has no float view');
-    const out = this.ws.chunkX;
-    for (let i = i0; i < i1; i++) readExamplePixels(x, i, out, (i - i0) * n);
-    return out;
+    return inputRows(x, i0, i1, this.nIn, this.ws.chunkX);
   }
 
   /** dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows. */

@@ -103,3 +103,11 @@ export function readExamplePixels(x: Extract<Activation, { kind: 'pixels' }>, i:
   const a = x.aug;
   readImage(x.images, x.index[i], x.shape, a ? a[3 * i] : 0, a ? a[3 * i + 1] : 0, a ? a[3 * i + 2] : 0, out, offset);
 }
+
+/** Rows [i0, i1) of a dense layer's input (n values each) as floats: a view, or pixels decoded into scratch. */
+export function inputRows(x: Activation, i0: number, i1: number, n: number, scratch: Floats): Floats {
+  if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
+  if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
+  for (let i = i0; i < i1; i++) readExamplePixels(x, i, scratch, (i - i0) * n);
+  return scratch;
+}

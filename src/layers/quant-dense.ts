@@ -7,7 +7,7 @@ import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
-import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { inputRows, type Activation, type Layer, type Workspace } from './layer.js';
 import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
 export class QuantDenseLayer extends QuantWeightLayer implements Layer {
@@ -54,12 +54,8 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
 
   /** Rows [i0, i1) of the input as floats (a view, or pixels decoded — and quantized — into chunkX). */
   private inputChunk(x: Activation, i0: number, i1: number): Floats {
-    const n = this.nIn;
-    if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
-    if (x.kind !== 'pixels') throw new Error('inputChunk: bits input has no float view');
-    const out = this.ws.chunkX;
-    for (let i = i0; i < i1; i++) readExamplePixels(x, i, out, (i - i0) * n);
-    if (this.quantizeInput) quantizeInputValues(out, (i1 - i0) * n);
+    const out = inputRows(x, i0, i1, this.nIn, this.ws.chunkX);
+    if (x.kind === 'pixels' && this.quantizeInput) quantizeInputValues(out, (i1 - i0) * this.nIn);
     return out;
   }
 

@@ -63,7 +63,7 @@ export class QuantizedWeights {
       store.set(0, GradientQuantizer.initialLogScale(this.w, this.format));
       const param: Param = { owner, name: 'log2s', size: 1, value: store, grad: { kind: 'float', data: grad }, binary: false, momentFormat: moments, afterUpdate: () => this.markPending() };
       this.logScale = { store, grad, param };
-      this.quantizer = new GradientQuantizer(this.format, q.fixes.msqeRound ? 'msqe-round' : 'ceil', store.get(0));
+      this.quantizer = new GradientQuantizer(this.format, q.fixes.msqeRound ? 'msqe-round' : 'ceil', store.get(0), q.fixes.outlier);
     }
   }
 

@@ -282,7 +282,17 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
 
 /** y = conv(X float, Ŵ bits). */
 export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
-  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  convFwdX(x, w, false, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
+}
+
+/** y = conv(X float, W float) (fixed-point layers: W holds the quantized weights, co × 9 × ci). */
+export function convFwdFloatFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
+  convFwdX(x, w, true, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
+}
+
+/** Float input; weights as packed signs (wFloat false) or floats, one row of ci per (channel, tap). */
+function convFwdX(x: usize, w: usize, wFloat: bool, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
+  const tapBytes: usize = wFloat ? <usize>ci << 2 : <usize>((ci + 31) >>> 5) << 2;
   for (let oy = oy0; oy < oy1; oy++)
     for (let ox = 0; ox < wo; ox++) {
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
@@ -294,7 +304,9 @@ export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
           for (let kx = 0; kx < 3; kx++) {
             const ix = ox + kx - pad;
             if (ix < 0 || ix >= wi) continue;
-            s += dotFloatBits(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes, ci);
+            const xr = x + (<usize>((iy * wi + ix) * ci) << 2);
+            const wr = w + <usize>(c * 9 + ky * 3 + kx) * tapBytes;
+            s += wFloat ? dotFloat(xr, wr, ci) : dotFloatBits(xr, wr, ci);
           }
         }
         store<f32>(yo + (<usize>c << 2), s);
@@ -305,56 +317,17 @@ export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: 
 /** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
 /** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
 export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
-  const wOff = <usize>(ci0 >>> 5) << 2;
-  const part = ci1 - ci0;
-  if (ci0 == 0 && ci1 == ci) memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
-  else for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
-  for (let oy = 0; oy < ho; oy++)
-    for (let ox = 0; ox < wo; ox++) {
-      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
-      for (let c = 0; c < co; c++) {
-        const d = load<f32>(yo + (<usize>c << 2));
-        if (d == 0) continue;
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - pad;
-          if (iy < 0 || iy >= hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            addSignedRow(dx + (<usize>((iy * wi + ix) * ci + ci0) << 2), w + <usize>(c * 9 + ky * 3 + kx) * pixBytes + wOff, d, part);
-          }
-        }
-      }
-    }
-}
-
-/** y = conv(X float, W float) (fixed-point layers: W holds the quantized weights, co × 9 × ci). */
-export function convFwdFloatFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
-  const tapBytes = <usize>ci << 2;
-  for (let oy = oy0; oy < oy1; oy++)
-    for (let ox = 0; ox < wo; ox++) {
-      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
-      for (let c = 0; c < co; c++) {
-        let s: f32 = 0;
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - pad;
-          if (iy < 0 || iy >= hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            s += dotFloat(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * tapBytes, ci);
-          }
-        }
-        store<f32>(yo + (<usize>c << 2), s);
-      }
-    }
+  convBwdDataX(dy, w, false, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
 }
 
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
 export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  const tapBytes = <usize>ci << 2;
-  const wOff = <usize>ci0 << 2;
+  convBwdDataX(dy, w, true, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+}
+
+function convBwdDataX(dy: usize, w: usize, wFloat: bool, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+  const tapBytes: usize = wFloat ? <usize>ci << 2 : <usize>((ci + 31) >>> 5) << 2;
+  const wOff: usize = wFloat ? <usize>ci0 << 2 : <usize>(ci0 >>> 5) << 2;
   const part = ci1 - ci0;
   if (ci0 == 0 && ci1 == ci) memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
   else for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
@@ -370,7 +343,10 @@ export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32,
           for (let kx = 0; kx < 3; kx++) {
             const ix = ox + kx - pad;
             if (ix < 0 || ix >= wi) continue;
-            saxpyRow(dx + (<usize>((iy * wi + ix) * ci + ci0) << 2), w + <usize>(c * 9 + ky * 3 + kx) * tapBytes + wOff, d, part);
+            const out = dx + (<usize>((iy * wi + ix) * ci + ci0) << 2);
+            const wr = w + <usize>(c * 9 + ky * 3 + kx) * tapBytes + wOff;
+            if (wFloat) saxpyRow(out, wr, d, part);
+            else addSignedRow(out, wr, d, part);
           }
         }
       }
