@@ -298,3 +298,16 @@ t.test('batch-norm folding with 4-bit weights: resume is exact across the fold; 
   t.equal(check.agree, check.examples, `integer forward == float simulation on ${check.examples}`);
   folded.network.dispose();
 });
+
+t.test('coherence on fixed-point layers: with no batch norm the in-backward estimate equals the exact probe', async (t) => {
+  for (const q of ['float', 'w4a8']) {
+    const r = await train(cfg(q, 'gradient', undefined, { epochs: 1, coherence: { every: 5, probe: 32 } }), mnist);
+    const c = r.history[0].coherence!;
+    const { exact, estimate } = c.probe!;
+    t.ok(c.samples > 0 && Number.isFinite(c.peak.network), `${q}: measured (${c.samples} samples, peak ${c.peak.network.toFixed(2)})`);
+    for (const layer of Object.keys(exact)) {
+      const rel = Math.abs(exact[layer] - estimate[layer]) / exact[layer];
+      t.ok(rel < 1e-3, `${q} ${layer}: exact ${exact[layer].toFixed(4)}, estimate ${estimate[layer].toFixed(4)}`);
+    }
+  }
+});

@@ -48,13 +48,19 @@ export class CoherenceProbe {
     const src = this.trained.params();
     const dst = this.net.params();
     for (let k = 0; k < src.length; k++) for (let i = 0; i < src[k].size; i++) dst[k].value.set(i, src[k].value.get(i));
+    // fixed-point layers: the quantizers' state too (exponents in use), so both quantize alike
+    this.trained.layers.forEach((l, i) => {
+      const from = l.state().quantizer;
+      const to = this.net.layers[i].state().quantizer;
+      if (from && to) to.set(from);
+    });
     this.net.refreshDerived();
   }
 
   run(): ProbeResult {
     this.sync();
     const m = this.order.length;
-    const weights = this.net.params().filter((p) => p.binary);
+    const weights = this.net.params().filter((p) => p.binary || p.name === 'W');
     const sums = weights.map((p) => new Float64Array(p.size));
     const exampleSq = weights.map(() => 0);
     this.net.setCoherence(false);
