@@ -22,6 +22,7 @@ import { applySettings, PRESETS } from '../src/recipe.js';
 import { train, type TrainConfig } from '../src/trainer.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { quantizerRows } from '../src/report/quantizer-table.js';
+import { CoherenceProbe } from '../src/coherence/probe.js';
 import { identityOrder, maxAbs, maxAbsDiff, mlpSpec, syntheticDataset } from './helpers.js';
 
 const quantSpec = (q: string, quantizer = 'msqe', fixes?: string): ModelSpec => ({ ...mlpSpec(20, [12, 9], 5), quant: parseQuantConfig(q, quantizer, fixes) });
@@ -309,5 +310,20 @@ t.test('coherence on fixed-point layers: with no batch norm the in-backward esti
       const rel = Math.abs(exact[layer] - estimate[layer]) / exact[layer];
       t.ok(rel < 1e-3, `${q} ${layer}: exact ${exact[layer].toFixed(4)}, estimate ${estimate[layer].toFixed(4)}`);
     }
+  }
+});
+
+t.test('coherence on fixed-point conv layers: estimate == exact probe', async (t) => {
+  const spec = convSpec('w4a8', 'gradient');
+  const net = new Network({ spec, recipe: PRESETS.standard, batch: 12, kernels: referenceKernels, seed: 2, coherence: true });
+  const data = syntheticDataset(4, 12, 7 * 7 * 2, 3);
+  net.computeGradients(data, identityOrder(12), 0, 12); // quantizers initialised
+  const probe = new CoherenceProbe(net, data, identityOrder(12), PRESETS.standard);
+  const r = probe.run();
+  probe.dispose();
+  t.same(Object.keys(r.exact).sort(), ['conv1', 'conv2', 'fc3', 'fc4', 'network']);
+  for (const layer of Object.keys(r.exact)) {
+    const rel = Math.abs(r.exact[layer] - r.estimate[layer]) / r.exact[layer];
+    t.ok(rel < 1e-3, `${layer}: exact ${r.exact[layer].toFixed(4)}, estimate ${r.estimate[layer].toFixed(4)}`);
   }
 });

@@ -8,6 +8,7 @@ import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { sumSquares } from '../coherence/norms.js';
 import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
 export class QuantConvLayer extends QuantWeightLayer implements Layer {
@@ -60,6 +61,30 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     return { kind: 'float', data: ws.act, cols: g.co };
   }
 
+  /**
+   * m-coherence terms: no batch norm couples the examples, so example i's term of dW is its own
+   * Σ_p patch_pᵀ dY_p, formed a tile of output channels at a time in the coherence scratch.
+   */
+  private measureCoherence(x: Activation, grad: GradStore, B: number): void {
+    const { g, ws } = this;
+    const coh = ws.coherence!;
+    const outPix = g.ho * g.wo;
+    const perChannel = TAPS * g.ci;
+    const tile = Math.max(1, Math.floor(coh.scratch.length / perChannel));
+    let exampleSq = 0;
+    for (let c0 = 0; c0 < g.co; c0 += tile) {
+      const c1 = Math.min(g.co, c0 + tile);
+      const len = (c1 - c0) * perChannel;
+      for (let b = 0; b < B; b++) {
+        grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
+        coh.scratch.fill(0, 0, len);
+        ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), false, g, c1 - c0, coh.scratch);
+        exampleSq += sumSquares(coh.scratch, len);
+      }
+    }
+    this.lastCoherence = { layer: this.name, sumSq: sumSquares(this.weights.dw, g.co * perChannel), exampleSq };
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = this.input;
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
@@ -75,6 +100,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
       for (let p = 0; p < outPix; p++) for (let c = 0; c < g.co; c++) db[c] += ws.chunkDy[p * g.co + c];
       ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), false, g, g.co, dw);
     }
+    if (ws.coherence?.active) this.measureCoherence(x, grad, B);
     this.weights.backward();
     this.input = null;
     if (this.first) return null;
