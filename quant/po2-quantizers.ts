@@ -80,28 +80,32 @@ export function outlierMasked(w: ArrayLike<number>, m: ArrayLike<number> | undef
  * One pass per distinct exponent gives both its MSQE and its least-squares sums (cached: the
  * iterations usually revisit the same few exponents).
  */
-export function msqeExponent(w: ArrayLike<number>, f: Po2Format, start: number, m?: ArrayLike<number>): number {
+/** Σ m·(w − s·q)², Σ m·w·q and Σ m·q², q = clip(round(w/s), lo, hi), s = 2^e: one pass (the reference for kernels). */
+export function msqeSums(w: ArrayLike<number>, m: ArrayLike<number> | undefined | null, e: number, lo: number, hi: number): { err: number; num: number; den: number } {
+  const s = 2 ** e;
+  const inv = 1 / s; // exact: s is a power of two
+  let err = 0;
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < w.length; i++) {
+    const wi = w[i];
+    let q = Math.round(wi * inv);
+    q = q < lo ? lo : q > hi ? hi : q;
+    const mi = m ? m[i] : 1;
+    const d = wi - q * s;
+    err += mi * d * d;
+    num += mi * wi * q;
+    den += mi * q * q;
+  }
+  return { err, num, den };
+}
+
+export function msqeExponent(w: ArrayLike<number>, f: Po2Format, start: number, m?: ArrayLike<number>, sums?: MsqeSumsAt): number {
   const { lo, hi } = qRange(f);
   const cache = new Map<number, { err: number; num: number; den: number }>();
   const evaluate = (e: number) => {
     let r = cache.get(e);
-    if (r) return r;
-    const s = 2 ** e;
-    const inv = 1 / s; // exact: s is a power of two
-    let err = 0;
-    let num = 0;
-    let den = 0;
-    for (let i = 0; i < w.length; i++) {
-      const wi = w[i];
-      let q = Math.round(wi * inv);
-      q = q < lo ? lo : q > hi ? hi : q;
-      const mi = m ? m[i] : 1;
-      const d = wi - q * s;
-      err += mi * d * d;
-      num += mi * wi * q;
-      den += mi * q * q;
-    }
-    cache.set(e, (r = { err, num, den }));
+    if (!r) cache.set(e, (r = sums ? sums(e, lo, hi) : msqeSums(w, m, e, lo, hi)));
     return r;
   };
   let e = start;
@@ -121,6 +125,9 @@ export function msqeExponent(w: ArrayLike<number>, f: Po2Format, start: number, 
   }
   return chosen;
 }
+
+/** A fast evaluation of the MSQE sums at exponent e (a kernel), bound to the tensor and its weights. */
+export type MsqeSumsAt = (e: number, lo: number, hi: number) => { err: number; num: number; den: number };
 
 export interface MsqeOptions {
   outlierMask?: boolean;
@@ -165,6 +172,8 @@ export class MsqeQuantizer extends ExponentHistory {
     readonly size: number,
     readonly opts: MsqeOptions = {},
     buffers: { gradSq?: Buffer; weights?: Buffer } = {},
+    /** A kernel for the MSQE sums of the tensor this quantizer serves, given the element weights in use. */
+    private readonly fastSums?: (m: Buffer | undefined) => MsqeSumsAt,
   ) {
     super();
     this.gradSq = opts.secondMoment ? (buffers.gradSq ?? new Float64Array(size)) : null;
@@ -189,7 +198,7 @@ export class MsqeQuantizer extends ExponentHistory {
     if (this.frozen !== null) return this.apply(this.frozen, w, out);
     const m = this.elementWeights(w) as ArrayLike<number> | undefined;
     const start = this.exponent ?? initialExponent(w, this.format, m);
-    let e = msqeExponent(w, this.format, start, m);
+    let e = msqeExponent(w, this.format, start, m, this.fastSums?.(m as Buffer | undefined));
     this.emaExponent = this.emaExponent === null ? e : 0.99 * this.emaExponent + 0.01 * e;
     if (this.opts.stableFrom !== undefined && progress >= this.opts.stableFrom) e = this.frozen = Math.round(this.emaExponent);
     return this.apply(e, w, out);

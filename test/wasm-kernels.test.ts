@@ -14,6 +14,7 @@ import { convGeometry } from '../src/kernels/conv-geometry.js';
 import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
+import { msqeSums } from '../quant/po2-quantizers.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 t.equal(selectKernels('auto').name, 'wasm-simd', 'auto picks wasm where it runs');
@@ -208,4 +209,27 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
       t.equal(two.loss, one.loss, `${spec.name} ${preset}: same loss`);
       t.same(two.state, one.state, `${spec.name} ${preset}: same weights after a step`);
     }
+});
+
+t.test('wasm MSQE sums == the TypeScript reference exactly (JavaScript rounding, ties included)', async (t) => {
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(77);
+  for (const n of [1, 7, 1000, 4099]) {
+    const w = ledger.floats(n, 'workspace', 't', 'w');
+    const m = ledger.floats(n, 'workspace', 't', 'm');
+    for (let i = 0; i < n; i++) {
+      // a third exactly on rounding ties at 2^-5 (k + 0.5)·2^-5, the rest random
+      w[i] = i % 3 === 0 ? ((rng.int(41) - 20 + 0.5) * 2 ** -5) : (rng.next() - 0.5) * 0.3;
+      m[i] = rng.next();
+    }
+    for (const e of [-7, -5, -3, 0])
+      for (const [lo, hi] of [[-7, 7], [0, 15], [-1, 1]]) {
+        for (const weights of [null, m]) {
+          const ref = msqeSums(w, weights, e, lo, hi);
+          const fast = K.msqeSums!(w, weights, e, lo, hi);
+          t.same(fast, ref, `n=${n} e=${e} range [${lo}, ${hi}]${weights ? ' weighted' : ''}`);
+        }
+      }
+  }
+  K.dispose?.();
 });

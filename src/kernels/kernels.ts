@@ -4,6 +4,13 @@
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { ConvGeometry } from './conv-geometry.js';
 
+/** Σ m·(w − Q(w))², Σ m·w·q and Σ m·q² at one exponent. */
+export interface MsqeSums {
+  err: number;
+  num: number;
+  den: number;
+}
+
 /** One parameter tensor as Adam sees it (see src/optim/adam.ts for the reference update). */
 export interface AdamTensor {
   w: Float32Array | Float64Array | Uint16Array;
@@ -61,6 +68,8 @@ export interface Kernels {
    * instance and a ledger that allocates there, so operands are used in place, never copied.
    */
   instantiate?(opts?: { threads?: number }): { kernels: Kernels; ledger: MemoryLedger };
+  /** Optional fast MSQE sums for the fixed-point quantizers (msqeExponent in quant/ is the reference). */
+  msqeSums?(w: Floats, m: Floats | null, e: number, lo: number, hi: number): MsqeSums;
   /** Optional fast Adam (the block loop in adam.ts is the reference). */
   adamMaxAbs?(t: AdamTensor): number;
   adamUpdate?(t: AdamTensor, s: AdamStep): void;

@@ -128,6 +128,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('convBwdFilter', g.ho * g.wo * count * 9 * g.ci, count, 1, (a, b) => [
         at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw), a, b,
       ]),
+    msqeSums: (w, m, e, lo, hi) => {
+      const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
+      return { err, num: (ex.msqeNum as unknown as { value: number }).value, den: (ex.msqeDen as unknown as { value: number }).value };
+    },
     adamMaxAbs: (t) =>
       ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip) as unknown as number,
     adamUpdate: (t, s) =>

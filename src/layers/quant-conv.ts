@@ -26,7 +26,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
-    super(name, g.co, TAPS * g.ci, first, q, moments, ledger, rng);
+    super(name, g.co, TAPS * g.ci, first, q, moments, ledger, rng, ws.kernels);
     this.rowsPerExample = g.hi * g.wi;
   }
 

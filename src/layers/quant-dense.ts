@@ -26,7 +26,7 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
   ) {
-    super(name, nOut, nIn, first, q, moments, ledger, rng);
+    super(name, nOut, nIn, first, q, moments, ledger, rng, ws.kernels);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {

@@ -8,6 +8,7 @@ import type { LayerCoherence } from '../coherence/coherence.js';
 import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
 import type { Activation, Param } from './layer.js';
 import { QuantizedWeights } from './quant-weights.js';
+import type { Kernels } from '../kernels/kernels.js';
 
 /** Integer biases stay within ±2^22 so float32 sums of products and bias stay exact. */
 export const BIAS_LIMIT = 2 ** 22;
@@ -37,8 +38,8 @@ export abstract class QuantWeightLayer {
   protected progress = 0;
   lastCoherence: LayerCoherence | null = null;
 
-  constructor(name: string, outputs: number, fanIn: number, first: boolean, q: QuantConfig, moments: MomentFormat, ledger: MemoryLedger, rng: Rng) {
-    this.weights = new QuantizedWeights(name, outputs, fanIn, q, moments, ledger, rng);
+  constructor(name: string, outputs: number, fanIn: number, first: boolean, q: QuantConfig, moments: MomentFormat, ledger: MemoryLedger, rng: Rng, kernels?: Kernels) {
+    this.weights = new QuantizedWeights(name, outputs, fanIn, q, moments, ledger, rng, kernels);
     this.bias = createParamStore('float32', outputs, ledger, 'weights', name, 'bias');
     this.db = ledger.floats(outputs, 'weight-grads', name, 'db');
     this.biasQ = ledger.floats(outputs, 'workspace', name, 'bias as added (quantized)');

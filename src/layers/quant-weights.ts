@@ -8,6 +8,7 @@ import { createParamStore, type MomentFormat, type ParamStore, type StateTensor 
 import { GradientQuantizer, MsqeQuantizer, quantizePo2, type Po2Format } from '../../quant/po2-quantizers.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import type { Param } from './layer.js';
+import type { Kernels } from '../kernels/kernels.js';
 
 /** Slots of the float64 state vector (checkpointed). */
 const PENDING = 5;
@@ -34,6 +35,8 @@ export class QuantizedWeights {
     moments: MomentFormat,
     ledger: MemoryLedger,
     rng: Rng,
+    /** Kernels with a fast MSQE (the weights and element weights live in their memory). */
+    kernels?: Kernels,
   ) {
     const size = rows * cols;
     const store = createParamStore('float32', size, ledger, 'weights', owner, 'latent weights');
@@ -56,7 +59,7 @@ export class QuantizedWeights {
       this.quantizer = new MsqeQuantizer(this.format, size, { outlierMask: f.outlier, secondMoment: f.secondMoment, stableFrom: f.stableFrom ?? undefined }, {
         gradSq: f.secondMoment ? ledger.floats(size, 'optimizer', owner, 'second moments of dL/dWq (EMA)') : undefined,
         weights: f.secondMoment || f.outlier ? ledger.floats(size, 'workspace', owner, 'MSQE element weights') : undefined,
-      });
+      }, kernels?.msqeSums ? (m) => (e, lo, hi) => kernels.msqeSums!(this.w, (m as Floats | undefined) ?? null, e, lo, hi) : undefined);
     } else {
       const store = createParamStore('float32', 1, ledger, 'weights', owner, 'log2 scale ẽ');
       const grad = ledger.floats(1, 'weight-grads', owner, 'dL/dẽ');

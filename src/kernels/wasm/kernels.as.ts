@@ -479,3 +479,36 @@ export function adamUpdate(
       storeP(w, i, wHalf, wi < lo ? lo : wi > hi ? hi : wi);
     }
 }
+
+// ---- MSQE of a power-of-two quantization (fixed-point weight quantizers) ----
+
+/** Least-squares sums of the last msqeErr call: Σ m·w·q and Σ m·q². */
+export let msqeNum: f64 = 0;
+export let msqeDen: f64 = 0;
+
+/**
+ * Σ m·(w − s·q)², q = clip(round(w/s), lo, hi), s = 2^e, in float64 with JavaScript's rounding
+ * (ties toward +∞) and summation order, so the result equals the TypeScript reference exactly.
+ */
+export function msqeErr(w: usize, m: usize, hasM: i32, n: i32, e: i32, lo: f64, hi: f64): f64 {
+  const s: f64 = Math.pow(2, <f64>e);
+  const inv: f64 = 1 / s;
+  let err: f64 = 0;
+  let num: f64 = 0;
+  let den: f64 = 0;
+  for (let i = 0; i < n; i++) {
+    const wi = <f64>load<f32>(w + (<usize>i << 2));
+    const x = wi * inv;
+    const up = Math.ceil(x);
+    let q = up - 0.5 > x ? up - 1 : up;
+    q = q < lo ? lo : q > hi ? hi : q;
+    const mi: f64 = hasM ? <f64>load<f32>(m + (<usize>i << 2)) : 1;
+    const d = wi - q * s;
+    err += mi * d * d;
+    num += mi * wi * q;
+    den += mi * q * q;
+  }
+  msqeNum = num;
+  msqeDen = den;
+  return err;
+}
