@@ -23,7 +23,7 @@ export interface QuantConfig {
     secondMoment: boolean;
     /** MSQE: fix the exponent at round(EMA 0.99) from this fraction of training on (null: off). */
     stableFrom: number | null;
-    /** Gradient-based: floor(ẽ) or ceil(ẽ) by lower MSQE instead of ceil(ẽ) (weights and activations). */
+    /** Gradient-based weights: floor(ẽ) or ceil(ẽ) by lower MSQE instead of ceil(ẽ) (activations keep ceil). */
     msqeRound: boolean;
   };
 }

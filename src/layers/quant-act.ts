@@ -1,7 +1,7 @@
 // ReLU followed by the learnable activation quantizer of fixed-point networks (DESIGN section 4):
 // a = s·clip(round(x/s), 0, 2^b − 1), s = 2^e, e = R(ẽ) with ẽ trained (TQT gradients, unsigned
 // after ReLU): ∂a/∂ẽ = s·ln2·(round(x/s) − x/s) inside the range, s·ln2·Qp above it, 0 where ReLU
-// cuts (x <= 0). R is ceil (TQT) or MSQE-round (the neighbour with the lower MSQE on the batch).
+// cuts (x <= 0). R is ceil (TQT).
 // With float activations it is a plain ReLU.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
@@ -23,7 +23,6 @@ export class QuantActLayer implements Layer {
   private readonly param: Param | null;
   /** [exponent in use, initialized, flips] (checkpointed). */
   private readonly scalars: Float64Array | null;
-  private readonly msqeRound: boolean;
   private trained = false;
 
   constructor(
@@ -38,7 +37,6 @@ export class QuantActLayer implements Layer {
     readonly rowsPerExample = 1,
   ) {
     this.bits = q.actBits;
-    this.msqeRound = q.fixes.msqeRound;
     this.out = ledger.floats(batch * rowsPerExample * channels, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
     if (this.bits === null) {
       this.xKept = this.logScale = this.dLog = this.param = this.scalars = null;
@@ -67,25 +65,12 @@ export class QuantActLayer implements Layer {
     return this.scalars ? { log2s: this.logScale!.raw, quantizer: this.scalars } : {};
   }
 
-  /** The integer exponent for this batch under the rounding rule. */
-  private chooseExponent(x: Floats, n: number): number {
-    const le = this.logScale!.get(0);
-    const hi = Math.ceil(le);
-    if (!this.msqeRound || Math.floor(le) === hi) return hi;
-    const lo = hi - 1;
-    const Qp = qRange({ bits: this.bits!, unsigned: true }).hi;
-    const limit = 2 ** le * (Qp + 0.5); // beyond the learned range: outliers, not counted
-    const err = (e: number) => {
-      const s = 2 ** e;
-      let sum = 0;
-      for (let k = 0; k < n; k++) {
-        const v = x[k];
-        if (v <= 0 || v > limit) continue;
-        sum += (v - Math.min(Qp, Math.round(v / s)) * s) ** 2;
-      }
-      return sum;
-    };
-    return err(lo) <= err(hi) ? lo : hi;
+  /**
+   * The exponent: ceil(ẽ), as in TQT. (MSQE-round is for weights: on activations it is decided
+   * per batch, and on mnist-conv it made an exponent alternate 232 times in one epoch.)
+   */
+  private chooseExponent(): number {
+    return Math.ceil(this.logScale!.get(0));
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
@@ -107,7 +92,7 @@ export class QuantActLayer implements Layer {
       s0[1] = 1;
     }
     // inference keeps the exponent of the last training step (what export --format int uses)
-    const e = training || Number.isNaN(s0[0]) ? this.chooseExponent(z, n) : s0[0];
+    const e = training || Number.isNaN(s0[0]) ? this.chooseExponent() : s0[0];
     if (training) {
       if (!Number.isNaN(s0[0]) && e !== s0[0]) s0[2]++;
       s0[0] = e;
