@@ -76,7 +76,7 @@ export class Network {
     if (spec.quant) checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type !== 'dense' && l.type !== 'bn' && l.type !== 'sign'))
-      throw new Error('winsorized gradients support binary dense models only (conv and fixed-point layers would need per-example weight gradients)');
+      throw new Error('winsorized gradients support binary dense layers only (conv and fixed-point layers would need per-example weight gradients)');
     const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0)));
     const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0, opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null));
     this.grads = [
