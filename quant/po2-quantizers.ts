@@ -138,6 +138,31 @@ export interface MsqeOptions {
 
 type Buffer = { [i: number]: number; length: number };
 
+/** Scalars a weight quantizer checkpoints (NaN = unset). */
+export const QUANTIZER_SCALARS = 5;
+
+/**
+ * What a fixed-point layer needs from its weight quantizer, MSQE-based or gradient-based: the
+ * quantized weights of each step, the straight-through backward, and state for checkpoints and
+ * reports (the exponent in use and how often it changed).
+ */
+export interface WeightQuantizer {
+  readonly format: Po2Format;
+  readonly exponent: number | null;
+  readonly flips: number;
+  /** Choose this step's exponent (progress: fraction of training done) and quantize w into out. */
+  quantize(w: ArrayLike<number>, out: Buffer, progress: number): number;
+  /** dL/dw from dL/dw_q into out (identity inside the range, 0 where clipped); returns dL/d(log2 scale), 0 when the scale is not trained. */
+  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: Buffer): number;
+  /** The weights were rescaled (batch norm folded in): start the scale over, not counted as a flip. */
+  restart(w: ArrayLike<number>): void;
+  /** QUANTIZER_SCALARS numbers for checkpoints, and back. */
+  saveScalars(): number[];
+  loadScalars(v: ArrayLike<number>): void;
+}
+
+const orNull = (x: number) => (Number.isNaN(x) ? null : x);
+
 /** The exponent in use and how often it changed (the instability the paper reports). */
 abstract class ExponentHistory {
   exponent: number | null = null;
@@ -158,7 +183,7 @@ abstract class ExponentHistory {
  * handed in (the layers take them from the memory ledger): `gradSq` (second-moment EMA) and
  * `weights` (the per-element weights of the least squares, rebuilt every step).
  */
-export class MsqeQuantizer extends ExponentHistory {
+export class MsqeQuantizer extends ExponentHistory implements WeightQuantizer {
   emaExponent: number | null = null;
   /** The stable exponent, once the switch happened (it never changes after that). */
   frozen: number | null = null;
@@ -204,8 +229,8 @@ export class MsqeQuantizer extends ExponentHistory {
     return this.apply(e, w, out);
   }
 
-  /** dL/dw from dL/dw_q (STE inside the range, 0 where clipped); updates the second-moment EMA. */
-  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number }): void {
+  /** dL/dw from dL/dw_q (STE inside the range, 0 where clipped); updates the second-moment EMA. No trained scale: returns 0. */
+  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number }): number {
     const { lo, hi } = qRange(this.format);
     const s = 2 ** this.exponent!;
     const sm = this.gradSq;
@@ -216,31 +241,74 @@ export class MsqeQuantizer extends ExponentHistory {
       if (sm && inside) sm[i] = 0.999 * sm[i] + 0.001 * gq[i] * gq[i];
     }
     if (sm) this.gradsSeen = true;
+    return 0;
   }
 
-  /** Scalar state for checkpoints (NaN = unset). */
-  get scalars(): number[] {
+  quantize(w: ArrayLike<number>, out: Buffer, progress: number): number {
+    return this.forward(w, out, progress);
+  }
+
+  restart(): void {
+    [this.exponent, this.emaExponent, this.frozen] = [null, null, null];
+  }
+
+  saveScalars(): number[] {
     return [this.exponent ?? NaN, this.emaExponent ?? NaN, this.frozen ?? NaN, this.flips, this.gradsSeen ? 1 : 0];
   }
-  set scalars(v: number[]) {
-    const opt = (x: number) => (Number.isNaN(x) ? null : x);
-    [this.exponent, this.emaExponent, this.frozen] = [opt(v[0]), opt(v[1]), opt(v[2])];
-    this.flips = v[3];
+  loadScalars(v: ArrayLike<number>): void {
+    [this.exponent, this.emaExponent, this.frozen] = [orNull(v[0]), orNull(v[1]), orNull(v[2])];
+    this.flips = Number.isNaN(v[3]) ? 0 : v[3];
     this.gradsSeen = v[4] === 1;
   }
 }
 
+/** Where the trainable ẽ lives (a layer keeps it in a parameter the optimizer updates). */
+export interface ScaleCell {
+  get(): number;
+  set(v: number): void;
+}
+
 /** Gradient-based (TQT) quantizer: trainable real exponent ẽ (logScale). */
-export class GradientQuantizer extends ExponentHistory {
+export class GradientQuantizer extends ExponentHistory implements WeightQuantizer {
+  private readonly cell: ScaleCell;
+
   constructor(
     readonly format: Po2Format,
     /** ceil: TQT; msqe-round: floor(ẽ) or ceil(ẽ), whichever has the lower weighted, masked MSQE. */
     readonly rounding: 'ceil' | 'msqe-round',
-    public logScale: number,
+    logScale: number | ScaleCell,
     /** Outlier fix: elements clipped beyond the learned range 2^ẽ·(Qp + 0.5) do not pull ẽ. */
     readonly maskOutliers = false,
   ) {
     super();
+    if (typeof logScale === 'number') {
+      let v = logScale;
+      this.cell = { get: () => v, set: (x) => void (v = x) };
+    } else this.cell = logScale;
+  }
+
+  get logScale(): number {
+    return this.cell.get();
+  }
+  set logScale(v: number) {
+    this.cell.set(v);
+  }
+
+  quantize(w: ArrayLike<number>, out: Buffer): number {
+    return this.forward(w, out);
+  }
+
+  restart(w: ArrayLike<number>): void {
+    this.exponent = null;
+    this.logScale = GradientQuantizer.initialLogScale(w, this.format);
+  }
+
+  saveScalars(): number[] {
+    return [this.exponent ?? NaN, NaN, NaN, this.flips, NaN];
+  }
+  loadScalars(v: ArrayLike<number>): void {
+    this.exponent = orNull(v[0]);
+    this.flips = Number.isNaN(v[3]) ? 0 : v[3];
   }
 
   static initialLogScale(w: ArrayLike<number>, f: Po2Format): number {
@@ -270,7 +338,7 @@ export class GradientQuantizer extends ExponentHistory {
    * Σ g·s·ln2·(round(w/s) − w/s) inside, g·s·ln2·lo below, g·s·ln2·hi above (s = 2^e, the STE
    * through the rounding of ẽ).
    */
-  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: { [i: number]: number } | null): number {
+  backward(w: ArrayLike<number>, gq: ArrayLike<number>, out: Buffer | null): number {
     const { lo, hi } = qRange(this.format);
     const e = this.exponent ?? this.exponentFor(w);
     const s = 2 ** e;

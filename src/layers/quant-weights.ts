@@ -5,14 +5,14 @@
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
 import { createParamStore, type MomentFormat, type ParamStore, type StateTensor } from '../storage/param-store.js';
-import { GradientQuantizer, MsqeQuantizer, quantizePo2, type Po2Format } from '../../quant/po2-quantizers.js';
+import { GradientQuantizer, MsqeQuantizer, QUANTIZER_SCALARS, quantizePo2, type Po2Format, type WeightQuantizer } from '../../quant/po2-quantizers.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import type { Param } from './layer.js';
 import type { Kernels } from '../kernels/kernels.js';
 
-/** Slots of the float64 state vector (checkpointed). */
-const PENDING = 5;
-const STATE_SLOTS = 6;
+/** The float64 state vector (checkpointed): the quantizer's scalars, then the pending flag. */
+const PENDING = QUANTIZER_SCALARS;
+const STATE_SLOTS = QUANTIZER_SCALARS + 1;
 
 export class QuantizedWeights {
   readonly w: Floats;
@@ -22,8 +22,8 @@ export class QuantizedWeights {
   readonly param: Param;
   /** Gradient-based quantizer: the trainable log2 scale ẽ. */
   readonly logScale: { store: ParamStore; grad: Floats; param: Param } | null = null;
-  readonly quantizer: MsqeQuantizer | GradientQuantizer | null = null;
-  /** exponent, EMA, stable exponent, flips, second moments seen, re-quantize pending (NaN = unset). */
+  readonly quantizer: WeightQuantizer | null = null;
+  /** The quantizer's scalars, then the re-quantize-pending flag (checkpointed). */
   private readonly scalars: Float64Array | null = null;
   readonly format: Po2Format | null;
 
@@ -61,12 +61,13 @@ export class QuantizedWeights {
         weights: f.secondMoment || f.outlier ? ledger.floats(size, 'workspace', owner, 'MSQE element weights') : undefined,
       }, kernels?.msqeSums ? (m) => (e, lo, hi) => kernels.msqeSums!(this.w, (m as Floats | undefined) ?? null, e, lo, hi) : undefined);
     } else {
-      const store = createParamStore('float32', 1, ledger, 'weights', owner, 'log2 scale ẽ');
+      const scale = createParamStore('float32', 1, ledger, 'weights', owner, 'log2 scale ẽ');
       const grad = ledger.floats(1, 'weight-grads', owner, 'dL/dẽ');
-      store.set(0, GradientQuantizer.initialLogScale(this.w, this.format));
-      const param: Param = { owner, name: 'log2s', size: 1, value: store, grad: { kind: 'float', data: grad }, binary: false, momentFormat: moments, afterUpdate: () => this.markPending() };
-      this.logScale = { store, grad, param };
-      this.quantizer = new GradientQuantizer(this.format, q.fixes.msqeRound ? 'msqe-round' : 'ceil', store.get(0), q.fixes.outlier);
+      scale.set(0, GradientQuantizer.initialLogScale(this.w, this.format));
+      const param: Param = { owner, name: 'log2s', size: 1, value: scale, grad: { kind: 'float', data: grad }, binary: false, momentFormat: moments, afterUpdate: () => this.markPending() };
+      this.logScale = { store: scale, grad, param };
+      const cell = { get: () => scale.get(0), set: (v: number) => scale.set(0, v) };
+      this.quantizer = new GradientQuantizer(this.format, q.fixes.msqeRound ? 'msqe-round' : 'ceil', cell, q.fixes.outlier);
     }
   }
 
@@ -83,18 +84,21 @@ export class QuantizedWeights {
     return this.quantizer?.flips ?? 0;
   }
 
+  /** Run fn on the quantizer with its checkpointed state loaded, and store the state back. */
+  private withQuantizer(fn: (q: WeightQuantizer) => void): void {
+    const q = this.quantizer;
+    const s = this.scalars;
+    if (!q || !s) return;
+    q.loadScalars(s);
+    fn(q);
+    s.set(q.saveScalars(), 0);
+  }
+
   /** Bring Wq up to date with W (one quantizer step per optimizer update). */
   ensure(progress: number): void {
-    const q = this.quantizer;
-    if (!q || !this.scalars || this.scalars[PENDING] !== 1) return;
-    this.pull();
-    if (q instanceof MsqeQuantizer) q.forward(this.w, this.wq, progress);
-    else {
-      q.logScale = this.logScale!.store.get(0);
-      q.forward(this.w, this.wq);
-    }
+    if (this.scalars?.[PENDING] !== 1) return;
+    this.withQuantizer((q) => q.quantize(this.w, this.wq, progress));
     this.scalars[PENDING] = 0;
-    this.push();
   }
 
   /**
@@ -103,25 +107,16 @@ export class QuantizedWeights {
    * the gradient-based ẽ is re-initialised from the weights. Not counted as a flip.
    */
   restartScale(): void {
-    const q = this.quantizer;
-    if (!q || !this.scalars) return;
-    this.pull();
-    if (q instanceof MsqeQuantizer) [q.exponent, q.emaExponent, q.frozen] = [null, null, null];
-    else {
-      q.exponent = null;
-      this.logScale!.store.set(0, GradientQuantizer.initialLogScale(this.w, this.format!));
-    }
-    this.push();
+    this.withQuantizer((q) => q.restart(this.w));
     this.markPending();
   }
 
   /** dW holds dL/dWq: turn it into dL/dW (STE, 0 where clipped) and, gradient-based, fill dL/dẽ. */
   backward(): void {
-    const q = this.quantizer;
-    if (!q) return;
-    if (q instanceof MsqeQuantizer) q.backward(this.w, this.dw, this.dw);
-    else this.logScale!.grad[0] = q.backward(this.w, this.dw, this.dw);
-    this.push();
+    this.withQuantizer((q) => {
+      const dLog = q.backward(this.w, this.dw, this.dw);
+      if (this.logScale) this.logScale.grad[0] = dLog;
+    });
   }
 
   params(): Param[] {
@@ -138,30 +133,8 @@ export class QuantizedWeights {
 
   /** After a checkpoint was loaded: the quantizer state comes back and Wq is rebuilt with the saved exponent. */
   refresh(): void {
-    const q = this.quantizer;
-    if (!q || !this.scalars) return;
-    this.pull();
-    if (q.exponent !== null) quantizePo2(this.w, q.exponent, this.format!, this.wq);
-  }
-
-  /** Scalar state → quantizer (after a load), quantizer → scalar state (after a change). */
-  private pull(): void {
-    const q = this.quantizer!;
-    const s = this.scalars!;
-    if (q instanceof MsqeQuantizer) q.scalars = Array.from(s.subarray(0, 5), (v, i) => (i === 3 || i === 4) && Number.isNaN(v) ? 0 : v);
-    else {
-      q.exponent = Number.isNaN(s[0]) ? null : s[0];
-      q.flips = Number.isNaN(s[3]) ? 0 : s[3];
-      q.logScale = this.logScale!.store.get(0);
-    }
-  }
-  private push(): void {
-    const q = this.quantizer!;
-    const s = this.scalars!;
-    if (q instanceof MsqeQuantizer) s.set(q.scalars, 0);
-    else {
-      s[0] = q.exponent ?? NaN;
-      s[3] = q.flips;
-    }
+    this.withQuantizer((q) => {
+      if (q.exponent !== null) quantizePo2(this.w, q.exponent, q.format, this.wq);
+    });
   }
 }
