@@ -15,6 +15,7 @@ import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
 import { msqeSums } from '../quant/po2-quantizers.js';
+import { parseQuantConfig } from '../quant/quant-config.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 t.equal(selectKernels('auto').name, 'wasm-simd', 'auto picks wasm where it runs');
@@ -191,8 +192,10 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
     mlpSpec(784, [256, 256], 10),
     { name: 'conv', input: { h: 16, w: 16, c: 3 }, classes: 10, ops: [{ conv: 64, padding: 'same' }, { pool: 2 }, { conv: 96, padding: 'valid' }, { dense: 32 }] },
   ];
-  for (const spec of specs)
-    for (const preset of Object.keys(PRESETS)) {
+  // fixed-point versions (float×float kernels; the recipe must be standard)
+  const fixed = specs.map((s) => ({ ...s, name: `${s.name} w4a8`, quant: parseQuantConfig('w4a8', 'msqe', 'outlier') }));
+  for (const spec of [...specs, ...fixed])
+    for (const preset of spec.quant ? ['standard'] : Object.keys(PRESETS)) {
       const features = spec.input.h * spec.input.w * spec.input.c;
       const data = syntheticDataset(6, 40, features, spec.classes);
       const run = (threads: number) => {
