@@ -162,8 +162,9 @@ t.test('memory model == ledger for fixed-point networks, every quantizer and fix
     { ...convSpec('float'), quant: parseQuantConfig('float', 'msqe', undefined, '0.3') },
   ];
   const recipes = [PRESETS.standard, applySettings(PRESETS.standard, ['dy=po2', 'moments=int8', 'firstInput=reread', 'poolMask=bit'])];
+  const codes = applySettings(PRESETS.standard, ['actInput=bit', 'dy=float16']);
   for (const spec of specs)
-    for (const recipe of recipes)
+    for (const recipe of spec.quant!.actBits === null ? recipes : [...recipes, codes])
       for (const coherence of [false, true]) {
         const net = new Network({ spec, recipe, batch: 7, kernels: referenceKernels, seed: 1, coherence });
         createOptimizer(net.params(), recipe, net.ledger);
@@ -326,4 +327,31 @@ t.test('coherence on fixed-point conv layers: estimate == exact probe', async (t
     const rel = Math.abs(r.exact[layer] - r.estimate[layer]) / r.exact[layer];
     t.ok(rel < 1e-3, `${layer}: exact ${r.exact[layer].toFixed(4)}, estimate ${r.estimate[layer].toFixed(4)}`);
   }
+});
+
+t.test('actInput=bit keeps fixed-point activations as integer codes: the same training, less memory', async (t) => {
+  const codes = applySettings(PRESETS.standard, ['actInput=bit']);
+  for (const spec of [quantSpec('w4a8', 'gradient', 'msqe-round'), convSpec('w4a8', 'msqe', 'outlier'), convSpec('w3a10', 'gradient')]) {
+    const features = spec.input.h * spec.input.w * spec.input.c;
+    const data = syntheticDataset(8, 24, features, spec.classes);
+    const run = (recipe: typeof codes) => {
+      const net = new Network({ spec, recipe, batch: 12, kernels: referenceKernels, seed: 6 });
+      const opt = createOptimizer(net.params(), recipe, net.ledger);
+      const losses: number[] = [];
+      for (let step = 0; step < 4; step++) {
+        losses.push(net.computeGradients(data, identityOrder(24), (step % 2) * 12, 12).loss);
+        opt.update(1e-2);
+      }
+      const predicted = new Int32Array(24);
+      net.evaluate(data, predicted);
+      return { losses, predicted: Array.from(predicted), state: Object.values(net.stateTensors()).map((x) => Array.from(x)), retained: net.ledger.byCategory().retained };
+    };
+    const a = run(PRESETS.standard);
+    const b = run(codes);
+    t.same(b.losses, a.losses, `${JSON.stringify(spec.quant!.weightBits)}-bit ${spec.name}: same losses`);
+    t.same(b.state, a.state, 'same weights and quantizer state');
+    t.same(b.predicted, a.predicted, 'same predictions');
+    t.ok(b.retained < a.retained, `retained bytes ${a.retained} -> ${b.retained}`);
+  }
+  t.throws(() => new Network({ spec: quantSpec('w4a32'), recipe: codes, batch: 4, kernels: referenceKernels, seed: 1 }), /float activations cannot be kept as codes/);
 });

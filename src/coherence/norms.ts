@@ -1,6 +1,6 @@
 // Squared norms the coherence tracker needs inside the backward pass.
 import type { Floats } from '../ledger.js';
-import { readExamplePixels, type Activation } from '../layers/layer.js';
+import { decodeCodes, readExamplePixels, type Activation } from '../layers/layer.js';
 
 export function sumSquares(a: Floats, n: number): number {
   let s = 0;
@@ -21,7 +21,8 @@ export function addRowNormsSq(src: Floats, rows: number, cols: number, out: Floa
 /** Row i (n values) of a layer input as floats: a view, or decoded (bits, pixels) into scratch. */
 function inputRow(x: Activation, i: number, n: number, scratch: Floats): Floats {
   if (x.kind === 'float') return x.data.subarray(i * n, (i + 1) * n);
-  if (x.kind === 'pixels') readExamplePixels(x, i, scratch, 0);
+  if (x.kind === 'codes') decodeCodes(x, i * n, n, scratch);
+  else if (x.kind === 'pixels') readExamplePixels(x, i, scratch, 0);
   else {
     const wpr = (n + 31) >>> 5;
     for (let k = 0; k < n; k++) scratch[k] = (x.data[i * wpr + (k >>> 5)] >>> (k & 31)) & 1 ? 1 : -1;

@@ -39,6 +39,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const pix = hi * wi;
     if (x.kind === 'float') return x.data.subarray(b * pix * ci, (b + 1) * pix * ci);
     if (x.kind === 'bits') return x.data.subarray(b * pix * wordsFor(ci), (b + 1) * pix * wordsFor(ci));
+    if (x.kind === 'codes') throw new Error(`${this.name}: binary layers do not take fixed-point codes`);
     readExamplePixels(x, b, this.ws.chunkX, 0);
     return this.ws.chunkX;
   }

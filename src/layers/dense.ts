@@ -72,7 +72,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     for (let i = 0; i < rows; i++) {
       if (x.kind === 'float') xs.set(x.data.subarray(i * n, (i + 1) * n), i * n);
       else if (x.kind === 'pixels') readExamplePixels(x, i, xs, i * n);
-      else for (let k = 0; k < n; k++) xs[i * n + k] = getBit(x.data, wordsFor(n), i, k) ? 1 : -1;
+      else if (x.kind === 'bits') for (let k = 0; k < n; k++) xs[i * n + k] = getBit(x.data, wordsFor(n), i, k) ? 1 : -1;
+      else throw new Error(`${this.name}: binary layers do not take fixed-point codes`);
     }
     // a tile of output units: their dY columns (rows × t) and their dW rows (t × n)
     const t = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / n), Math.floor(ws.chunkDy.length / rows)));

@@ -11,6 +11,8 @@ import type { LayerCoherence } from '../coherence/coherence.js';
 export type Activation =
   /** exp: fixed-point activations, every value is an integer multiple of 2^exp. */
   | { kind: 'float'; data: Floats; cols: number; exp?: number }
+  /** Fixed-point activations kept as their integer codes: value = code·2^exp. */
+  | { kind: 'codes'; data: Uint8Array | Uint16Array; cols: number; exp: number }
   | { kind: 'bits'; data: Uint32Array; cols: number }
   /** Pixels read straight from the data set (value = p·2/255 − 1): nothing copied, nothing kept. */
   | {
@@ -104,10 +106,20 @@ export function readExamplePixels(x: Extract<Activation, { kind: 'pixels' }>, i:
   readImage(x.images, x.index[i], x.shape, a ? a[3 * i] : 0, a ? a[3 * i + 1] : 0, a ? a[3 * i + 2] : 0, out, offset);
 }
 
-/** Rows [i0, i1) of a dense layer's input (n values each) as floats: a view, or pixels decoded into scratch. */
+/** Rows [i0, i1) of a dense layer's input (n values each) as floats: a view, or pixels or codes decoded into scratch. */
 export function inputRows(x: Activation, i0: number, i1: number, n: number, scratch: Floats): Floats {
   if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
+  if (x.kind === 'codes') {
+    decodeCodes(x, i0 * n, (i1 - i0) * n, scratch);
+    return scratch;
+  }
   if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
   for (let i = i0; i < i1; i++) readExamplePixels(x, i, scratch, (i - i0) * n);
   return scratch;
+}
+
+/** count values of a codes activation from element `from` on, as floats, into out[0 ..]. */
+export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: number, count: number, out: Floats): void {
+  const s = 2 ** x.exp; // exact: code·2^exp is what the float path holds
+  for (let k = 0; k < count; k++) out[k] = x.data[from + k] * s;
 }

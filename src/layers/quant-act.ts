@@ -13,8 +13,9 @@ import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export class QuantActLayer implements Layer {
   readonly kind = 'qact';
-  /** The output: the next layer's input, kept for its dW. */
-  private readonly out: Floats;
+  /** The output: the next layer's input, kept for its dW (float, or the integer codes). */
+  private readonly out: Floats | null;
+  private readonly codes: Uint8Array | Uint16Array | null;
   /** Pre-activations, kept for the quantizer's backward (fixed point only). */
   private readonly xKept: Floats | null;
   readonly bits: number | null;
@@ -35,9 +36,14 @@ export class QuantActLayer implements Layer {
     ledger: MemoryLedger,
     /** Pixels per example for feature maps. */
     readonly rowsPerExample = 1,
+    /** Keep the output as integer codes (1 or 2 bytes per value) instead of float32. */
+    keepCodes = false,
   ) {
     this.bits = q.actBits;
-    this.out = ledger.floats(batch * rowsPerExample * channels, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
+    const n = batch * rowsPerExample * channels;
+    if (keepCodes && this.bits === null) throw new Error(`${name}: float activations cannot be kept as codes (actInput=bit needs fixed-point activations, e.g. --quant w4a8)`);
+    this.codes = !keepCodes ? null : this.bits! <= 8 ? ledger.u8(n, 'retained', name, `output (${this.bits}-bit codes)`) : ledger.u16(n, 'retained', name, `output (${this.bits}-bit codes)`);
+    this.out = this.codes ? null : ledger.floats(n, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
     if (this.bits === null) {
       this.xKept = this.logScale = this.dLog = this.param = this.scalars = null;
       return;
@@ -77,7 +83,7 @@ export class QuantActLayer implements Layer {
     if (x.kind !== 'float') throw new Error(`${this.name}: takes float input`);
     const n = rows * this.channels;
     const z = x.data;
-    const out = this.out;
+    const out = this.out!; // null only with codes, which take their own branch below
     if (this.bits === null) {
       for (let k = 0; k < n; k++) out[k] = z[k] > 0 ? z[k] : 0;
       this.trained = training;
@@ -101,6 +107,11 @@ export class QuantActLayer implements Layer {
     }
     const s = 2 ** e;
     const Qp = 2 ** this.bits - 1;
+    if (this.codes) {
+      const codes = this.codes;
+      for (let k = 0; k < n; k++) codes[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) : 0;
+      return { kind: 'codes', data: codes, cols: this.channels, exp: e };
+    }
     for (let k = 0; k < n; k++) out[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) * s : 0;
     return { kind: 'float', data: out, cols: this.channels, exp: e };
   }
@@ -110,7 +121,7 @@ export class QuantActLayer implements Layer {
     const C = this.channels;
     const ws = this.ws;
     if (this.bits === null) {
-      const out = this.out;
+      const out = this.out!;
       fillStore(grad, ws.chunkRows, ws.chunkDx, (i0, i1, d) => {
         grad.read(i0, i1, 0, C, d);
         for (let k = 0; k < (i1 - i0) * C; k++) if (out[i0 * C + k] <= 0) d[k] = 0;

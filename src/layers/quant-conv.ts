@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
-import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { decodeCodes, readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { sumSquares } from '../coherence/norms.js';
 import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
@@ -36,6 +36,10 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     const n = hi * wi * ci;
     if (x.kind === 'float') return x.data.subarray(b * n, (b + 1) * n);
     if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float or pixel input`);
+    if (x.kind === 'codes') {
+      decodeCodes(x, b * n, n, this.ws.chunkX);
+      return this.ws.chunkX;
+    }
     readExamplePixels(x, b, this.ws.chunkX, 0);
     if (this.quantizeInput) quantizeInputValues(this.ws.chunkX, n);
     return this.ws.chunkX;

@@ -54,7 +54,7 @@ export abstract class QuantWeightLayer {
   /** The exponent of this layer's input values (null: not fixed point). */
   inputExponent(x: Activation): number | null {
     if (this.quantizeInput) return INPUT_EXPONENT;
-    return x.kind === 'float' ? (x.exp ?? null) : null;
+    return x.kind === 'float' || x.kind === 'codes' ? (x.exp ?? null) : null;
   }
 
   /** Fill biasQ for an input like x: b rounded to 2^(e_w + e_x), or b itself. */

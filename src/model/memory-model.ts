@@ -104,7 +104,10 @@ export function modelMemory(
         }
       }
     } else if (l.type === 'qact') {
-      kept(l.name, 'float32', B * l.spatial, l.channels); // output (the next layer's input)
+      // output (the next layer's input): float32, or the integer codes (actInput=bit)
+      const codes = recipe.actInput === 'bit' && l.quant.actBits !== null;
+      if (codes) add(l.name, 'retained', B * l.spatial * l.channels * (l.quant.actBits! <= 8 ? 1 : 2));
+      else kept(l.name, 'float32', B * l.spatial, l.channels);
       if (l.quant.actBits !== null) {
         kept(l.name, 'float32', B * l.spatial, l.channels); // pre-activation
         add(l.name, 'weights', F);

@@ -92,7 +92,7 @@ export class Network {
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
       else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, l.quant, recipe.moments, ws, ledger, rng));
       else if (l.type === 'qconv') this.layers.push(new QuantConvLayer(l.name, l.g, l.first, l.quant, recipe.moments, ws, ledger, rng));
-      else if (l.type === 'qact') this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial));
+      else if (l.type === 'qact') this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial, recipe.actInput === 'bit'));
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
@@ -217,11 +217,14 @@ export class Network {
   }
 }
 
-/** Fixed-point layers keep float32 latent weights and dW and train with Adam; the other knobs are the binary layers'. */
+/**
+ * Fixed-point layers keep float32 latent weights and dW and train with Adam; of the other knobs,
+ * dy, moments, firstInput, poolMask and actInput (bit: activations kept as integer codes) apply.
+ */
 export function checkFixedPointRecipe(recipe: Recipe): void {
   const wrong = (['weights', 'dw', 'optimizer'] as const).filter((k) => recipe[k] !== ({ weights: 'float32', dw: 'float32', optimizer: 'adam' } as const)[k]);
   if (wrong.length)
     throw new Error(
-      `fixed-point models train float32 latent weights with a float32 dW and Adam; the recipe sets ${wrong.map((k) => `${k}=${recipe[k]}`).join(', ')} (use --recipe standard; dy, moments and firstInput apply)`,
+      `fixed-point models train float32 latent weights with a float32 dW and Adam; the recipe sets ${wrong.map((k) => `${k}=${recipe[k]}`).join(', ')} (use --recipe standard; dy, moments, firstInput, poolMask and actInput apply)`,
     );
 }
