@@ -67,16 +67,30 @@ export type PlannedLayer =
   | { type: 'qconv'; name: string; g: ConvGeometry; first: boolean; quant: QuantConfig }
   | { type: 'qact'; name: string; channels: number; spatial: number; quant: QuantConfig };
 
+/**
+ * Binary: conv/dense → batch norm → sign (BinaryNet: a max-pool before the batch norm, else after
+ * the sign), the classifier ending in batch norm. Fixed point (spec.quant): conv/dense + bias →
+ * [max-pool] → [batch norm, folded later in training] → ReLU + activation quantizer, the
+ * classifier ending in its bias; max-pool goes before the activation (the same result: ReLU and
+ * the quantizer are monotone) and pools the float pre-activations in place.
+ */
 export function planModel(spec: ModelSpec): PlannedLayer[] {
-  if (spec.quant) return planFixedPoint(spec, spec.quant);
+  const quant = spec.quant;
   const out: PlannedLayer[] = [];
   let { h, w, c } = spec.input;
   let first = true;
   let n = 0;
   const ops: ModelOp[] = [...spec.ops, { dense: spec.classes }];
-  const norm = (last: boolean) => {
-    out.push({ type: 'bn', name: `bn${n}`, channels: c, spatial: h * w });
-    if (!last) out.push({ type: 'sign', name: `sign${n}`, channels: c, spatial: h * w });
+  /** What follows a weight layer (`last`: the classifier). */
+  const activate = (last: boolean) => {
+    const bn: PlannedLayer = { type: 'bn', name: `bn${n}`, channels: c, spatial: h * w };
+    if (!quant) {
+      out.push(bn);
+      if (!last) out.push({ type: 'sign', name: `sign${n}`, channels: c, spatial: h * w });
+    } else if (!last) {
+      if (quant.bnFoldAt !== undefined && quant.bnFoldAt !== null) out.push(bn);
+      out.push({ type: 'qact', name: `act${n}`, channels: c, spatial: h * w, quant });
+    }
   };
   const pool = (binaryInput: boolean) => {
     if (h < 2 || w < 2) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map`);
@@ -90,63 +104,28 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
     if ('conv' in op) {
       n++;
       const g = convGeometry(h, w, c, op.conv, op.padding);
-      out.push({ type: 'conv', name: `conv${n}`, g, first });
+      out.push(quant ? { type: 'qconv', name: `conv${n}`, g, first, quant } : { type: 'conv', name: `conv${n}`, g, first });
       [h, w, c] = [g.ho, g.wo, g.co];
-      if (spec.poolBeforeBn && 'pool' in (ops[i + 1] ?? {})) {
+      if ((quant || spec.poolBeforeBn) && 'pool' in (ops[i + 1] ?? {})) {
         pool(false);
         i++;
       }
-      norm(false);
-    } else if ('pool' in op) pool(true);
-    else {
+      activate(false);
+    } else if ('pool' in op) {
+      if (quant) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
+      pool(true);
+    } else {
       n++;
       if (h * w > 1) {
-        if (c % 32 && !first) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
+        if (!quant && c % 32 && !first) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
         out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
       }
       const nIn = h * w * c;
-      out.push({ type: 'dense', name: `fc${n}`, nIn, nOut: op.dense, first });
+      out.push(quant ? { type: 'qdense', name: `fc${n}`, nIn, nOut: op.dense, first, quant } : { type: 'dense', name: `fc${n}`, nIn, nOut: op.dense, first });
       [h, w, c] = [1, 1, op.dense];
-      norm(last);
+      activate(last);
     }
     first = false;
-  }
-  return out;
-}
-
-/**
- * Fixed-point (or float) ReLU network: conv/dense + bias → [max-pool] → ReLU + activation
- * quantizer, …, dense + bias; with bnFoldAt, batch norm before each activation (folded into the
- * weights later in training). Max-pool goes before the activation (the same result: ReLU and the
- * quantizer are monotone) and pools the float pre-activations in place.
- */
-function planFixedPoint(spec: ModelSpec, quant: QuantConfig): PlannedLayer[] {
-  const out: PlannedLayer[] = [];
-  let { h, w, c } = spec.input;
-  let n = 0;
-  const ops: ModelOp[] = [...spec.ops, { dense: spec.classes }];
-  for (let i = 0; i < ops.length; i++) {
-    const op = ops[i];
-    const last = i === ops.length - 1;
-    if ('pool' in op) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
-    n++;
-    if ('conv' in op) {
-      const g = convGeometry(h, w, c, op.conv, op.padding);
-      out.push({ type: 'qconv', name: `conv${n}`, g, first: n === 1, quant });
-      [h, w, c] = [g.ho, g.wo, g.co];
-      if ('pool' in (ops[i + 1] ?? {})) {
-        if (h < 2 || w < 2) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map`);
-        out.push({ type: 'pool', name: `pool${n}`, h, w, channels: c, binaryInput: false });
-        [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
-        i++;
-      }
-    } else {
-      if (h * w > 1) out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
-      out.push({ type: 'qdense', name: `fc${n}`, nIn: h * w * c, nOut: op.dense, first: n === 1, quant });
-      [h, w, c] = [1, 1, op.dense];
-    }
-    if (!last && quant.bnFoldAt !== undefined && quant.bnFoldAt !== null) out.push({ type: 'bn', name: `bn${n}`, channels: c, spatial: h * w });
-    if (!last) out.push({ type: 'qact', name: `act${n}`, channels: c, spatial: h * w, quant });
   }
   return out;
 }
