@@ -61,7 +61,6 @@ export function coherenceCommand(): Command {
     .option('--quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
       const quant = quantFromOptions(o, cmd);
-      if (quant) o.recipe = cmd.getOptionValue('recipe');
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       const runs: CoherenceRun[] = [];
       for (const gradients of o.gradients as GradientMethodName[])

@@ -47,12 +47,16 @@ export function quantOptions(cmd: Command): Command {
     .option('--bn-fold <fraction>', 'batch norm after every hidden layer, folded into the weights (then quantized with them) from this fraction of training on');
 }
 
-/** The quantization options as a config (undefined without --quant); the recipe preset defaults to standard with --quant. */
-export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string; bnFold?: string }, cmd: Command): QuantConfig | undefined {
+/**
+ * The quantization options as a config (undefined without --quant). With --quant, a recipe left
+ * at its default becomes standard (fixed-point layers train float32 latent weights with Adam):
+ * o.recipe is set here, so callers read the recipe from o as usual.
+ */
+export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string; bnFold?: string; recipe?: string }, cmd: Command): QuantConfig | undefined {
   if (!o.quant) {
     if (o.fix || o.bnFold || cmd.getOptionValueSource('quantizer') === 'cli') throw new Error('--quantizer, --fix and --bn-fold need --quant (e.g. --quant w4a8)');
     return undefined;
   }
-  if (cmd.getOptionValueSource('recipe') === 'default') cmd.setOptionValue('recipe', 'standard');
+  if (cmd.getOptionValueSource('recipe') === 'default') o.recipe = 'standard';
   return parseQuantConfig(o.quant, o.quantizer, o.fix, o.bnFold);
 }

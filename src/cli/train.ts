@@ -71,7 +71,6 @@ export function trainCommand(): Command {
     .option('--quiet', 'no progress output'))
     .action(async (o, cmd: Command) => {
       const quant = quantFromOptions(o, cmd);
-      if (quant) o.recipe = cmd.getOptionValue('recipe');
       const spec = modelSpec(o.model, quant);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
