@@ -3,7 +3,8 @@
 // activation one shift; plus the 256-entry table from pixel byte to 8-bit input code. The
 // integer-only forward below is the reference a device implements; it gives exactly the float
 // simulation's numbers (every float value of the simulation is an integer times a power of two).
-import { stageRows, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
+import { agreement, forEachPixelBatch } from './agreement.js';
 import { readImage } from '../data/pixels.js';
 import { QuantActLayer } from '../layers/quant-act.js';
 import { QuantConvLayer } from '../layers/quant-conv.js';
@@ -11,7 +12,7 @@ import { MaxPoolLayer } from '../layers/maxpool.js';
 import { FlattenLayer } from '../layers/flatten.js';
 import { BatchNormLayer } from '../layers/batchnorm.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
-import { BIAS_LIMIT, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
+import { biasCode, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
 import type { Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { INPUT_BITS, INPUT_EXPONENT, describeQuant } from '../../quant/quant-config.js';
@@ -96,7 +97,7 @@ export function intArtifacts(net: Network, spec: ModelSpec, producer: string): I
       const W = l.weights.format!.bits <= 8 ? new Int8Array(wq.length) : new Int16Array(wq.length);
       for (let k = 0; k < W.length; k++) W[k] = wq[k] / s;
       accExponent = ew + inputExponent;
-      const bias = Int32Array.from(l.bias.raw as Float32Array, (v) => Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(v / 2 ** accExponent))));
+      const bias = Int32Array.from(l.bias.raw as Float32Array, (v) => biasCode(v, accExponent));
       let biasMax = 0;
       for (const v of bias) biasMax = Math.max(biasMax, Math.abs(v));
       const fanIn = l.weights.cols;
@@ -230,21 +231,11 @@ export interface IntCheck {
 
 /** The integer-only forward against bitlearn's float simulation on every example of `data`. */
 export function checkIntExport(m: IntModel, net: Network, data: Dataset): IntCheck {
-  const simulated = new Int32Array(data.count);
-  const { accuracy } = net.evaluate(data, simulated);
   const runner = intRunner(m);
-  const all = Int32Array.from({ length: data.count }, (_, i) => i);
-  let agree = 0;
-  let correct = 0;
-  for (let off = 0; off < data.count; off += 500) {
-    const n = Math.min(500, data.count - off);
-    const staged = stageRows(data, all, off, n);
-    for (let i = 0; i < n; i++) {
-      const row = staged.offset + i;
-      const p = runner.classify(staged.data.images.subarray(row * data.features, (row + 1) * data.features));
-      if (p === simulated[off + i]) agree++;
-      if (p === staged.data.labels[row]) correct++;
-    }
-  }
-  return { examples: data.count, agree, intAccuracy: correct / data.count, floatAccuracy: accuracy };
+  const predicted = new Int32Array(data.count);
+  forEachPixelBatch(data, 500, (px, off, n) => {
+    for (let i = 0; i < n; i++) predicted[off + i] = runner.classify(px.subarray(i * data.features, (i + 1) * data.features));
+  });
+  const r = agreement(net, data, predicted);
+  return { examples: r.examples, agree: r.agree, intAccuracy: r.theirs, floatAccuracy: r.ours };
 }

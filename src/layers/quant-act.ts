@@ -48,7 +48,7 @@ export class QuantActLayer implements Layer {
       this.xKept = this.logScale = this.dLog = this.param = this.scalars = null;
       return;
     }
-    this.xKept = ledger.floats(batch * rowsPerExample * channels, 'retained', name, 'pre-activation x (float)');
+    this.xKept = ledger.floats(n, 'retained', name, 'pre-activation x (float)');
     this.logScale = createParamStore('float32', 1, ledger, 'weights', name, 'log2 scale ẽ');
     this.dLog = ledger.floats(1, 'weight-grads', name, 'dL/dẽ');
     this.scalars = ledger.f64(3, 'optimizer', name, 'quantizer state');
@@ -105,15 +105,13 @@ export class QuantActLayer implements Layer {
       this.xKept!.set(z.subarray(0, n));
       this.trained = true;
     }
+    // code = ReLU, then clip(round(x/s), 0, Qp); kept as the code itself, or as its value code·s
     const s = 2 ** e;
     const Qp = 2 ** this.bits - 1;
-    if (this.codes) {
-      const codes = this.codes;
-      for (let k = 0; k < n; k++) codes[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) : 0;
-      return { kind: 'codes', data: codes, cols: this.channels, exp: e };
-    }
-    for (let k = 0; k < n; k++) out[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) * s : 0;
-    return { kind: 'float', data: out, cols: this.channels, exp: e };
+    const dest = this.codes ?? out;
+    const scale = this.codes ? 1 : s;
+    for (let k = 0; k < n; k++) dest[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) * scale : 0;
+    return this.codes ? { kind: 'codes', data: this.codes, cols: this.channels, exp: e } : { kind: 'float', data: out, cols: this.channels, exp: e };
   }
 
   backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {

@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
-import { decodeCodes, readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import type { Activation, Layer, Workspace } from './layer.js';
 import { sumSquares } from '../coherence/norms.js';
 import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
@@ -30,19 +30,10 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     this.rowsPerExample = g.hi * g.wi;
   }
 
-  /** Example b of the input as floats (a view, or pixels decoded — and quantized — into chunkX). */
+  /** Example b of the input as floats (a view, or codes or pixels decoded into chunkX). */
   private example(x: Activation, b: number): Floats {
     const { hi, wi, ci } = this.g;
-    const n = hi * wi * ci;
-    if (x.kind === 'float') return x.data.subarray(b * n, (b + 1) * n);
-    if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float or pixel input`);
-    if (x.kind === 'codes') {
-      decodeCodes(x, b * n, n, this.ws.chunkX);
-      return this.ws.chunkX;
-    }
-    readExamplePixels(x, b, this.ws.chunkX, 0);
-    if (this.quantizeInput) quantizeInputValues(this.ws.chunkX, n);
-    return this.ws.chunkX;
+    return this.inputValues(x, b, b + 1, hi * wi * ci, this.ws.chunkX);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
@@ -55,11 +46,10 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     const outPix = g.ho * g.wo;
     const wq = this.weights.wq;
     this.prepareBias(x);
-    const bq = this.biasQ;
     for (let b = 0; b < B; b++) {
       const y = ws.act.subarray(b * outPix * g.co, (b + 1) * outPix * g.co);
       ws.kernels.convFwdFloatFloat(this.example(x, b), wq, g, y);
-      for (let p = 0; p < outPix; p++) for (let c = 0; c < g.co; c++) y[p * g.co + c] += bq[c];
+      this.addBias(y, outPix);
     }
     this.input = training ? x : null;
     return { kind: 'float', data: ws.act, cols: g.co };
@@ -96,12 +86,11 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     const B = rows / this.rowsPerExample;
     const outPix = g.ho * g.wo;
     const dw = this.weights.dw;
-    const db = this.db;
     dw.fill(0);
-    db.fill(0);
+    this.db.fill(0);
     for (let b = 0; b < B; b++) {
       grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
-      for (let p = 0; p < outPix; p++) for (let c = 0; c < g.co; c++) db[c] += ws.chunkDy[p * g.co + c];
+      this.addBiasGrad(ws.chunkDy, outPix);
       ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), false, g, g.co, dw);
     }
     if (ws.coherence?.active) this.measureCoherence(x, grad, B);

@@ -1,13 +1,13 @@
 // Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
-import type { Floats, MemoryLedger } from '../ledger.js';
+import type { MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
-import { inputRows, type Activation, type Layer, type Workspace } from './layer.js';
+import type { Activation, Layer, Workspace } from './layer.js';
 import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
 
 export class QuantDenseLayer extends QuantWeightLayer implements Layer {
@@ -32,7 +32,6 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   forward(x: Activation, rows: number, training: boolean): Activation {
     const { nIn: n, nOut: m, ws } = this;
     if (x.cols !== n) throw new Error(`${this.name}: input has ${x.cols} columns, expected ${n}`);
-    if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float or pixel input`);
     this.weights.ensure(this.progress);
     const wq = this.weights.wq;
     const y = ws.act;
@@ -43,20 +42,12 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     else
       for (let i0 = 0; i0 < rows; i0 += ws.chunkRows) {
         const i1 = Math.min(rows, i0 + ws.chunkRows);
-        k.gemmFloatFloat(this.inputChunk(x, i0, i1), wq, i1 - i0, m, n, y.subarray(i0 * m, i1 * m));
+        k.gemmFloatFloat(this.inputValues(x, i0, i1, n, ws.chunkX), wq, i1 - i0, m, n, y.subarray(i0 * m, i1 * m));
       }
     this.prepareBias(x);
-    const bq = this.biasQ;
-    for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += bq[j];
+    this.addBias(y, rows);
     this.input = training ? x : null;
     return { kind: 'float', data: y, cols: m };
-  }
-
-  /** Rows [i0, i1) of the input as floats (a view, or pixels decoded — and quantized — into chunkX). */
-  private inputChunk(x: Activation, i0: number, i1: number): Floats {
-    const out = inputRows(x, i0, i1, this.nIn, this.ws.chunkX);
-    if (x.kind === 'pixels' && this.quantizeInput) quantizeInputValues(out, (i1 - i0) * this.nIn);
-    return out;
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
@@ -68,15 +59,14 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     const dyNorm = coh?.perExample;
     if (dyNorm) dyNorm.fill(0, 0, rows);
     const dw = this.weights.dw;
-    const db = this.db;
     dw.fill(0);
-    db.fill(0);
+    this.db.fill(0);
     for (let i0 = 0; i0 < rows; i0 += R) {
       const i1 = Math.min(rows, i0 + R);
       grad.read(i0, i1, 0, m, ws.chunkDy);
-      for (let i = 0; i < i1 - i0; i++) for (let j = 0; j < m; j++) db[j] += ws.chunkDy[i * m + j];
+      this.addBiasGrad(ws.chunkDy, i1 - i0);
       if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
-      ws.kernels.gemmTnFloat(ws.chunkDy, this.inputChunk(x, i0, i1), i1 - i0, m, n, dw);
+      ws.kernels.gemmTnFloat(ws.chunkDy, this.inputValues(x, i0, i1, n, ws.chunkX), i1 - i0, m, n, dw);
     }
     if (coh && dyNorm) {
       // no batch norm after this layer: example i's term of dW is exactly dY_iᵀ·x_i

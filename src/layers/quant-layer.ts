@@ -6,7 +6,7 @@ import type { Rng } from '../rng.js';
 import { createParamStore, type MomentFormat, type ParamStore, type StateTensor } from '../storage/param-store.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
-import type { Activation, Param } from './layer.js';
+import { inputRows, type Activation, type Param } from './layer.js';
 import { QuantizedWeights } from './quant-weights.js';
 import type { Kernels } from '../kernels/kernels.js';
 
@@ -18,6 +18,11 @@ export function inputCode(v: number): number {
   return Math.max(-127, Math.min(127, Math.round(v * 2 ** -INPUT_EXPONENT)));
 }
 
+/** A bias value as an integer at scale 2^exponent (the accumulator's), clipped to ±BIAS_LIMIT. */
+export function biasCode(b: number, exponent: number): number {
+  return Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b / 2 ** exponent)));
+}
+
 /** Replace n float pixel values by their 8-bit code values, in place. */
 export function quantizeInputValues(x: Floats, n: number): void {
   const s = 2 ** INPUT_EXPONENT;
@@ -25,6 +30,7 @@ export function quantizeInputValues(x: Floats, n: number): void {
 }
 
 export abstract class QuantWeightLayer {
+  abstract readonly name: string;
   readonly weights: QuantizedWeights;
   readonly bias: ParamStore;
   protected readonly db: Floats;
@@ -68,7 +74,32 @@ export abstract class QuantWeightLayer {
       return;
     }
     const s = 2 ** this.biasExponent;
-    for (let j = 0; j < b.length; j++) this.biasQ[j] = Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b[j] / s))) * s;
+    for (let j = 0; j < b.length; j++) this.biasQ[j] = biasCode(b[j], this.biasExponent) * s;
+  }
+
+  /** y (rows × outputs) += the bias as added. */
+  protected addBias(y: Floats, rows: number): void {
+    const bq = this.biasQ;
+    const m = bq.length;
+    for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += bq[j];
+  }
+
+  /** db += the column sums of dy (rows × outputs). */
+  protected addBiasGrad(dy: Floats, rows: number): void {
+    const db = this.db;
+    const m = db.length;
+    for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) db[j] += dy[i * m + j];
+  }
+
+  /**
+   * Rows [i0, i1) of the input, n values each, as floats: a view of a float input, or codes, or
+   * pixels (as 8-bit codes in a fixed-point first layer) decoded into scratch.
+   */
+  protected inputValues(x: Activation, i0: number, i1: number, n: number, scratch: Floats): Floats {
+    if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float, code or pixel input`);
+    const out = inputRows(x, i0, i1, n, scratch);
+    if (x.kind === 'pixels' && this.quantizeInput) quantizeInputValues(out, (i1 - i0) * n);
+    return out;
   }
 
   /**
