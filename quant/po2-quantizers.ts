@@ -219,7 +219,7 @@ export class MsqeQuantizer extends ExponentHistory implements WeightQuantizer {
   }
 
   /** Choose this step's exponent for w (progress: fraction of training done) and quantize into out. */
-  forward(w: ArrayLike<number>, out: { [i: number]: number }, progress = 0): number {
+  quantize(w: ArrayLike<number>, out: Buffer, progress = 0): number {
     if (this.frozen !== null) return this.apply(this.frozen, w, out);
     const m = this.elementWeights(w) as ArrayLike<number> | undefined;
     const start = this.exponent ?? initialExponent(w, this.format, m);
@@ -242,10 +242,6 @@ export class MsqeQuantizer extends ExponentHistory implements WeightQuantizer {
     }
     if (sm) this.gradsSeen = true;
     return 0;
-  }
-
-  quantize(w: ArrayLike<number>, out: Buffer, progress: number): number {
-    return this.forward(w, out, progress);
   }
 
   restart(): void {
@@ -294,10 +290,6 @@ export class GradientQuantizer extends ExponentHistory implements WeightQuantize
     this.cell.set(v);
   }
 
-  quantize(w: ArrayLike<number>, out: Buffer): number {
-    return this.forward(w, out);
-  }
-
   restart(w: ArrayLike<number>): void {
     this.exponent = null;
     this.logScale = GradientQuantizer.initialLogScale(w, this.format);
@@ -329,7 +321,7 @@ export class GradientQuantizer extends ExponentHistory implements WeightQuantize
     return maskedMsqe(w, lo, this.format, limit) <= maskedMsqe(w, hi, this.format, limit) ? lo : hi;
   }
 
-  forward(w: ArrayLike<number>, out: { [i: number]: number }): number {
+  quantize(w: ArrayLike<number>, out: Buffer): number {
     return this.apply(this.exponentFor(w), w, out);
   }
 

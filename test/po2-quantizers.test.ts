@@ -75,9 +75,9 @@ t.test('MSQE quantizer: second-moment weights, STE backward, stable exponent sto
     // weights drift around a boundary between two exponents: the unstable case of the paper
     const drift = 1 + 0.3 * Math.sin(step / 3);
     const ws = w.map((v) => v * drift);
-    plain.forward(ws, out, step / 200);
+    plain.quantize(ws, out, step / 200);
     const before = stable.flips;
-    stable.forward(ws, out, step / 200);
+    stable.quantize(ws, out, step / 200);
     if (step >= 100) flipsAfterSwitch += stable.flips - before;
     stable.backward(ws, randomFloats(rng, 400), g);
   }
@@ -99,7 +99,7 @@ t.test('gradient-based quantizer: dL/dẽ matches finite differences where w_q i
   const w = Float64Array.of(5, -7, 3.3); // all clipped at e = −2 (levels ±7 × 0.25)
   const g = Float64Array.of(0.5, -1.5, 2);
   const out = new Float64Array(3);
-  q.forward(w, out);
+  q.quantize(w, out);
   const dw = new Float64Array(3);
   const dLog = q.backward(w, g, dw);
   t.same(Array.from(dw), [0, 0, 0]);
@@ -136,8 +136,8 @@ t.test('gradient-based outlier fix: clipped elements do not pull the learned ran
   const g = Float64Array.of(0.3, -0.2, 1, 0.5);
   const plain = new GradientQuantizer(f, 'ceil', -4);
   const masked = new GradientQuantizer(f, 'ceil', -4, true);
-  plain.forward(w, new Float64Array(4));
-  masked.forward(w, new Float64Array(4));
+  plain.quantize(w, new Float64Array(4));
+  masked.quantize(w, new Float64Array(4));
   const dPlain = plain.backward(w, g, new Float64Array(4));
   const dMasked = masked.backward(w, g, new Float64Array(4));
   // the difference is exactly the clipped element's term g·s·ln2·Qp
