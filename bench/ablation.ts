@@ -5,7 +5,7 @@ import { loadData } from '../src/data/registry.js';
 import { modelSpec } from '../src/model/spec.js';
 import { applySettings, PRESETS, type Recipe } from '../src/recipe.js';
 import { measureLedger } from '../src/report/memory-report.js';
-import { runChildJobs } from './children.js';
+import { runChildJobs, seedSummary } from './children.js';
 import { train } from '../src/trainer.js';
 
 export interface AblationConfig {
@@ -86,8 +86,7 @@ export async function runAblationSuite(o: AblationOptions, onRun?: (r: AblationR
       ledgerBytes,
       ratioStandardToThis: standard / ledgerBytes,
       accuracies,
-      meanAccuracy: accuracies.reduce((a, b) => a + b, 0) / accuracies.length,
-      spread: Math.max(...accuracies) - Math.min(...accuracies),
+      ...seedSummary(accuracies),
     };
   });
 }

@@ -32,3 +32,8 @@ export async function runChildJobs<J extends { label: string }, R>(kind: string,
   );
   return results;
 }
+
+/** Mean and spread (max − min) of one configuration's test accuracies over its seeds. */
+export function seedSummary(accuracies: number[]): { meanAccuracy: number; spread: number } {
+  return { meanAccuracy: accuracies.reduce((a, b) => a + b, 0) / accuracies.length, spread: Math.max(...accuracies) - Math.min(...accuracies) };
+}

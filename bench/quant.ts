@@ -4,10 +4,10 @@
 // exponent flips of the weight quantizers in late training (from the stable-exponent switch on).
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { train } from '../src/trainer.js';
+import { median, train } from '../src/trainer.js';
 import { parseQuantConfig, type QuantConfig } from '../quant/quant-config.js';
 import { quantizerRows } from '../src/report/quantizer-table.js';
-import { runChildJobs } from './children.js';
+import { runChildJobs, seedSummary } from './children.js';
 
 export interface QuantVariant {
   name: string;
@@ -74,7 +74,8 @@ export async function quantChild(json: string): Promise<void> {
     loadData('mnist', { limitTrain, stream: true }),
   );
   r.network.dispose();
-  const rows = quantizerRows(r.history).filter((q) => q.kind === 'weights');
+  const all = quantizerRows(r.history);
+  const rows = all.filter((q) => q.kind === 'weights');
   const late = lateFromEpoch(epochs);
   const run: QuantRun = {
     variant: variant.name,
@@ -83,7 +84,7 @@ export async function quantChild(json: string): Promise<void> {
     msPerBatchMedian: r.msPerBatchMedian,
     weightFlips: rows.reduce((s, q) => s + q.flips, 0),
     lateWeightFlips: rows.reduce((s, q) => s + q.flipsPerEpoch.slice(late - 1).reduce((a, b) => a + b, 0), 0),
-    flipsPerEpoch: Object.fromEntries(quantizerRows(r.history).map((q) => [q.layer, q.flipsPerEpoch])),
+    flipsPerEpoch: Object.fromEntries(all.map((q) => [q.layer, q.flipsPerEpoch])),
     minMargin: rows.length ? Math.min(...rows.map((q) => q.margin ?? Infinity)) : null,
   };
   process.stdout.write(JSON.stringify(run) + '\n');
@@ -112,9 +113,8 @@ export async function runQuantSuite(o: QuantOptions, onRun?: (r: QuantRun) => vo
     return {
       variant: v.name,
       accuracies: acc,
-      meanAccuracy: acc.reduce((a, b) => a + b, 0) / acc.length,
-      spread: Math.max(...acc) - Math.min(...acc),
-      msPerBatch: mine.map((r) => r.msPerBatchMedian).sort((a, b) => a - b)[Math.floor(mine.length / 2)],
+      ...seedSummary(acc),
+      msPerBatch: median(mine.map((r) => r.msPerBatchMedian)),
       weightFlips: mine.map((r) => r.weightFlips),
       lateWeightFlips: mine.map((r) => r.lateWeightFlips),
       minMargin: mine.map((r) => r.minMargin ?? null),

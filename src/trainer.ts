@@ -260,8 +260,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
         );
       opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
       flipSum += opt.flipRatio() ?? 0;
-      quantLog?.maybeRecord(net, step, batches);
       epochMs.push(performance.now() - tb);
+      quantLog?.maybeRecord(net, step, batches);
       lossSum += r.loss * rows;
       correct += r.correct;
       hooks.onBatch?.(epoch, b + 1, r.loss);
@@ -285,7 +285,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
       seconds: (performance.now() - t0) / 1000,
     };
     if (opt.flipRatio() !== null) record.flipRatio = flipSum / Math.max(1, epochMs.length);
-    if (quantLog) record.quantizers = quantizerStates(net);
+    if (quantLog) record.quantizers = quantizerStates(net, true);
     const coherence = tracker?.endEpoch();
     if (coherence) record.coherence = { ...coherence, ...(probe ? { probe: probe.run() } : {}) };
     if (cfg.noisyLabels) record.memorization = memorization(net, data.train, cfg.noisyLabels);

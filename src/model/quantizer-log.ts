@@ -28,12 +28,13 @@ export function exponentMargin(w: ArrayLike<number>, e: number, f: Po2Format): n
   return at > 0 ? Math.min(weightedMsqe(w, e - 1, f), weightedMsqe(w, e + 1, f)) / at - 1 : Infinity;
 }
 
-export function quantizerStates(net: Network): QuantizerState[] {
+/** Every quantizer's state; `margins`: also each weight tensor's MSQE margin (three passes over its weights). */
+export function quantizerStates(net: Network, margins = false): QuantizerState[] {
   const out: QuantizerState[] = [];
   for (const l of net.layers) {
     if (l instanceof QuantWeightLayer && l.weights.format) {
       const e = l.weights.exponent;
-      const margin = e === null ? undefined : exponentMargin(l.weights.w, e, l.weights.format);
+      const margin = !margins || e === null ? undefined : exponentMargin(l.weights.w, e, l.weights.format);
       out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: e, flips: l.weights.flips, ...(margin !== undefined ? { margin } : {}) });
     }
     else if (l instanceof QuantActLayer && l.bits !== null) out.push({ layer: l.name, kind: 'activations', bits: l.bits, exponent: l.exponent, flips: l.flips });
