@@ -1,6 +1,7 @@
 // Check an exported TF.js model against bitlearn's own inference on a data set.
 import * as tf from '@tensorflow/tfjs';
-import { stageRows, type Dataset } from '../data/dataset.js';
+import type { Dataset } from '../data/dataset.js';
+import { agreement, forEachPixelBatch } from './agreement.js';
 import type { Network } from '../model/network.js';
 import type { ModelSpec } from '../model/spec.js';
 import { modelJson, type TfjsArtifacts } from './tfjs.js';
@@ -24,19 +25,15 @@ export async function loadArtifacts(a: TfjsArtifacts): Promise<tf.LayersModel> {
 /** Predicted classes of `model` for every example of `data` (pixels scaled to [-1, 1]). */
 export function tfjsPredict(model: tf.LayersModel, spec: ModelSpec, data: Dataset, batch = 500): Int32Array {
   const out = new Int32Array(data.count);
-  const all = Int32Array.from({ length: data.count }, (_, i) => i);
   const { h, w, c } = spec.input;
-  for (let off = 0; off < data.count; off += batch) {
-    const n = Math.min(batch, data.count - off);
-    const staged = stageRows(data, all, off, n);
-    const px = staged.data.images.subarray(staged.offset * data.features, (staged.offset + n) * data.features);
+  forEachPixelBatch(data, batch, (px, off, n) => {
     const x = Float32Array.from(px, (p) => p * (2 / 255) - 1);
     const classes = tf.tidy(() => {
       const input = h * w > 1 ? tf.tensor4d(x, [n, h, w, c]) : tf.tensor2d(x, [n, data.features]);
       return (model.predict(input) as tf.Tensor).argMax(-1).dataSync();
     });
     out.set(classes, off);
-  }
+  });
   return out;
 }
 
@@ -44,13 +41,6 @@ export async function checkExport(a: TfjsArtifacts, net: Network, spec: ModelSpe
   const model = await loadArtifacts(a);
   const theirs = tfjsPredict(model, spec, data);
   model.dispose();
-  const ours = new Int32Array(data.count);
-  const { accuracy } = net.evaluate(data, ours);
-  let agree = 0;
-  let correct = 0;
-  for (let i = 0; i < data.count; i++) {
-    if (ours[i] === theirs[i]) agree++;
-    if (theirs[i] === data.labels[i]) correct++;
-  }
-  return { examples: data.count, agree, bitlearnAccuracy: accuracy, tfjsAccuracy: correct / data.count };
+  const r = agreement(net, data, theirs);
+  return { examples: r.examples, agree: r.agree, bitlearnAccuracy: r.ours, tfjsAccuracy: r.theirs };
 }
