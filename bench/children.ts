@@ -1,23 +1,39 @@
 // Training runs of a benchmark suite, each in its own child process (the program's hidden
 // `__child KIND JSON` command, so it also works from a single executable), one per core.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { selfCommand } from '../src/runtime/bundle.js';
 
-/** Run every job as `__child kind JSON`; each child prints its result as the last JSON line. */
+const self = () => selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
+
+/** The last lines of a failed child's stderr, for the error message. */
+const tail = (stderr: string) => stderr.trim().split('\n').slice(-3).join(' ');
+
+/**
+ * One job as `__child kind JSON`, alone (timed suites run their configurations one after the
+ * other); its result is the last JSON line it prints.
+ */
+export function runChildSync<R>(kind: string, job: object, label = JSON.stringify(job)): R {
+  const { command, args } = self();
+  const run = spawnSync(command, [...args, '__child', kind, JSON.stringify(job)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (run.status !== 0) throw new Error(`${kind} run ${label} failed: ${tail(run.stderr)}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as R;
+}
+
+/** Run every job as `__child kind JSON`, one per core; each child prints its result as the last JSON line. */
 export async function runChildJobs<J extends { label: string }, R>(kind: string, jobs: J[], onResult?: (r: R) => void): Promise<R[]> {
-  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
+  const { command, args } = self();
   const results: R[] = [];
   const runOne = (job: J) =>
     new Promise<void>((resolve, reject) => {
-      const child = spawn(self.command, [...self.args, '__child', kind, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(command, [...args, '__child', kind, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       child.stdout.on('data', (d) => (out += d));
       child.stderr.on('data', (d) => (err += d));
       child.on('close', (code) => {
-        if (code !== 0) return reject(new Error(`${kind} run ${job.label} failed: ${err.trim().split('\n').slice(-2).join(' ')}`));
+        if (code !== 0) return reject(new Error(`${kind} run ${job.label} failed: ${tail(err)}`));
         const r = JSON.parse(out.trim().split('\n').pop()!) as R;
         results.push(r);
         onResult?.(r);

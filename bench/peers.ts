@@ -1,10 +1,8 @@
 // Peers suite: the MNIST MLP trained by bitlearn and by TF.js (the way a TF.js user writes it),
 // each contestant in a process of its own, same data, batch and epochs: time per batch (median),
 // peak RSS, test accuracy, and the ratios TF.js / bitlearn.
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { selfCommand } from '../src/runtime/bundle.js';
+import { runChildSync } from './children.js';
 // type only: the suite itself never loads TF.js (its children do)
 import type { PeerRun } from './peer-tfjs.js';
 
@@ -37,16 +35,10 @@ function tfjsNodeInstalled(): boolean {
 }
 
 export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => void): PeersReport {
-  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
   const results: PeerResult[] = [];
   const skipped: PeersReport['skipped'] = [];
   const contest = (config: object) => {
-    const run = spawnSync(self.command, [...self.args, '__child', 'peers', JSON.stringify({ ...config, epochs: o.epochs, batch: o.batch, limitTrain: o.limitTrain })], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 20,
-    });
-    if (run.status !== 0) throw new Error(`peer benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim().split('\n').slice(-3).join(' ')}`);
-    const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as PeerResult;
+    const r = runChildSync<PeerResult>('peers', { ...config, epochs: o.epochs, batch: o.batch, limitTrain: o.limitTrain }, JSON.stringify(config));
     results.push(r);
     onResult?.(r);
     return r;

@@ -1,9 +1,7 @@
 // Speed suite: time per training batch (forward + backward + Adam) for each model, recipe, batch,
 // kernel set and thread count; median over repeated batches after warm-up. Each configuration
 // runs in a child process of its own, so the peak RSS it reports is its own.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { selfCommand } from '../src/runtime/bundle.js';
+import { runChildSync } from './children.js';
 import type { DataSplit } from '../src/data/dataset.js';
 import { loadData } from '../src/data/registry.js';
 import { selectKernels } from '../src/kernels/select.js';
@@ -86,7 +84,6 @@ export interface SpeedOptions {
 
 /** Every configuration, each in a child process (bench/speed-child.js). */
 export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) => void): SpeedResult[] {
-  const self = selfCommand(fileURLToPath(new URL('../src/cli/main.js', import.meta.url)));
   const results: SpeedResult[] = [];
   for (const model of opts.models)
     for (const kernels of opts.kernels)
@@ -94,9 +91,7 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
         for (const batch of opts.batches)
           for (const recipe of opts.recipes) {
             const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup, coherenceEvery: opts.coherenceEvery };
-            const run = spawnSync(self.command, [...self.args, '__child', 'speed', JSON.stringify(config)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-            if (run.status !== 0) throw new Error(`speed benchmark ${JSON.stringify(config)} failed: ${run.stderr.trim()}`);
-            const r = JSON.parse(run.stdout) as SpeedResult;
+            const r = runChildSync<SpeedResult>('speed', config);
             results.push(r);
             onResult?.(r);
           }
