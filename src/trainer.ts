@@ -206,16 +206,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gammaSchedule = cfg.bop?.gammaSchedule ? await parseLrSchedule(cfg.bop.gammaSchedule) : null;
   const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
-  const state = {
-    epoch: 0,
-    lr: cfg.lr,
-    best: Infinity,
-    bad: 0,
-    rng: new Rng(cfg.seed ^ 0x5eed),
-    history: [] as EpochRecord[],
-    coherence: undefined as CoherenceSeries | undefined,
-    quantizerExponents: undefined as LayerSeries | undefined,
-  };
+  const state: LoopState = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] };
   if (ck) restore(ck, cfg, net, opt, gradients, state);
   const quantLog = spec.quant ? new QuantizerLog(state.quantizerExponents) : null;
   const tracker = cfg.coherence ? new CoherenceTracker(cfg.coherence.every, state.coherence) : null;

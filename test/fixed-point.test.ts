@@ -16,7 +16,7 @@ import { MemoryLedger, type Floats } from '../src/ledger.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
 import { loadTrainedNetwork } from '../src/model/load.js';
-import { modelSpec, type ModelSpec } from '../src/model/spec.js';
+import type { ModelSpec } from '../src/model/spec.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { applySettings, PRESETS } from '../src/recipe.js';
 import { train, type TrainConfig } from '../src/trainer.js';

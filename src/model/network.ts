@@ -5,7 +5,6 @@ import type { Kernels } from '../kernels/kernels.js';
 import { BatchNormLayer } from '../layers/batchnorm.js';
 import { DenseLayer } from '../layers/dense.js';
 import type { Layer, Param, Workspace } from '../layers/layer.js';
-import { BinaryWeightLayer } from '../layers/binary-weights.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 import { SignLayer } from '../layers/sign.js';
 import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
@@ -98,7 +97,7 @@ export class Network {
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
   }
 
-  /** Fraction of training done (0 .. 1), for estimators that change over training (ReSTE). */
+  /** Fraction of training done (0 .. 1), for what changes over training (ReSTE, the stable exponent, batch-norm folding). */
   setTrainingProgress(p: number): void {
     for (const l of this.layers) l.setTrainingProgress?.(p);
     const foldAt = this.opts.spec.quant?.bnFoldAt;
