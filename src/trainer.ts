@@ -59,6 +59,8 @@ export interface TrainConfig {
   gradients?: GradientMethodName;
   /** Winsorized gradients: values clipped on each side per coordinate (default 1). */
   winsorC?: number;
+  /** Multiply the classifier's initial weights by this (--quant models; see NetworkOptions.outputInitScale). */
+  outputInitScale?: number;
   /** Gradient coherence: measured every `every` steps; `probe` > 0: the exact per-example probe on that many examples each epoch. */
   coherence?: { every: number; probe?: number };
   /** Training examples whose label was replaced (label-noise experiments): memorization is measured. */
@@ -202,6 +204,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     threads: cfg.threads ?? availableParallelism(),
     coherence: Boolean(cfg.coherence),
     winsorize: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : undefined,
+    outputInitScale: cfg.outputInitScale,
   });
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gammaSchedule = cfg.bop?.gammaSchedule ? await parseLrSchedule(cfg.bop.gammaSchedule) : null;

@@ -12,11 +12,13 @@ import { barChart, lineChart } from '../report/svg.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { VERSION } from '../version.js';
-import { modelDataRecipeOptions, nonNegativeInt, positiveInt, quantFromOptions, quantOptions } from './options.js';
+import { fraction, modelDataRecipeOptions, nonNegativeInt, OUTPUT_INIT_SCALE_HELP, positiveInt, quantFromOptions, quantOptions } from './options.js';
 import { modelLabel, modelSpec } from '../model/spec.js';
 import { progressHooks } from './progress.js';
 
 export interface CoherenceRun {
+  /** Mini-batch size: the m of m-coherence. */
+  batch: number;
   labelNoise: number;
   gradients: GradientMethodName;
   peak: Record<string, number>;
@@ -27,11 +29,20 @@ export interface CoherenceRun {
 
 function fractions(v: string): number[] {
   return v.split(',').map((s) => {
-    const n = Number(s);
-    if (s.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`label noise must be fractions from 0 to 1, got "${s}"`);
-    return n;
+    try {
+      return fraction(s);
+    } catch {
+      throw new InvalidArgumentError(`label noise must be fractions from 0 to 1, got "${s}"`);
+    }
   });
 }
+
+/**
+ * --quant models start the coherence experiments from nearly uniform predictions: a classifier far
+ * from uniform makes every example pull the same way (toward the label marginal) in the first
+ * steps whatever the labels, a peak that real and random labels share.
+ */
+export const COHERENCE_OUTPUT_INIT_SCALE = 0.01;
 
 function methods(v: string): GradientMethodName[] {
   return v.split(',').map((s) => {
@@ -49,9 +60,10 @@ export function coherenceCommand(): Command {
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
     .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`, methods, ['plain'])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
-    .option('--batch <n>', 'mini-batch size (m of m-coherence)', positiveInt, 100)
+    .option('--batch <list>', 'mini-batch sizes (the m of m-coherence), comma-separated: one set of runs each', (v) => v.split(',').map(positiveInt), [100])
     .option('--every <n>', 'measure coherence every n steps', positiveInt, 10)
     .option('--seed <n>', 'random seed', nonNegativeInt, 1)
+    .option('--output-init-scale <F>', `${OUTPUT_INIT_SCALE_HELP} (default with --quant: ${COHERENCE_OUTPUT_INIT_SCALE})`, fraction)
     .option('--limit-train <n>', 'use only the first n training examples', positiveInt)
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--stop-on-memorization', 'stop each run at its memorization signal')
@@ -62,24 +74,27 @@ export function coherenceCommand(): Command {
     .action(async (o, cmd: Command) => {
       const quant = quantFromOptions(o, cmd);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
+      const outputInitScale: number | undefined = o.outputInitScale ?? (quant ? COHERENCE_OUTPUT_INIT_SCALE : undefined);
       const runs: CoherenceRun[] = [];
+      for (const batch of o.batch as number[])
       for (const gradients of o.gradients as GradientMethodName[])
         for (const labelNoise of o.labelNoise as number[]) {
           const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: true });
           const noise = labelNoise > 0 ? withLabelNoise(data.train, labelNoise, o.seed) : null;
           if (noise) data.train = noise.data;
-          if (!o.quiet) process.stderr.write(`label noise ${labelNoise}, gradients ${gradients}\n`);
+          if (!o.quiet) process.stderr.write(`batch ${batch}, label noise ${labelNoise}, gradients ${gradients}\n`);
           const r = await train(
             {
               model: o.model,
               quant,
               recipeName,
               recipe,
-              batch: o.batch,
+              batch,
               epochs: o.epochs,
               seed: o.seed,
               lr: 1e-3,
               gradients,
+              outputInitScale,
               coherence: gradients === 'm3' || gradients === 'winsorized' ? undefined : { every: o.every },
               noisyLabels: noise?.noisy,
               stopOnMemorization: Boolean(o.stopOnMemorization),
@@ -90,12 +105,10 @@ export function coherenceCommand(): Command {
           r.network.dispose();
           const series = r.coherence ?? { steps: [], layers: {} };
           const peak = Object.fromEntries(Object.entries(series.layers).map(([k, v]) => [k, Math.max(...v.filter(Number.isFinite))]));
-          runs.push({ labelNoise, gradients, peak, history: r.history, series, stoppedAtEpoch: r.stoppedAtEpoch });
+          runs.push({ batch, labelNoise, gradients, peak, history: r.history, series, stoppedAtEpoch: r.stoppedAtEpoch });
         }
-      const real = runs.find((r) => r.labelNoise === 0 && r.gradients === 'plain');
-      const random = runs.find((r) => r.labelNoise === 1 && r.gradients === 'plain');
-      const ratio = real && random ? real.peak[NETWORK] / random.peak[NETWORK] : null;
-      const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName, batch: o.batch, epochs: o.epochs, every: o.every, runs, peakRatioRealToRandom: ratio };
+      const peakRatios = realToRandom(runs);
+      const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName, batches: o.batch as number[], epochs: o.epochs, every: o.every, outputInitScale: outputInitScale ?? null, runs, peakRatios };
       if (o.out) writeJsonAtomic(o.out, result);
       if (o.html) writeFileAtomic(o.html, coherencePage(result));
       if (o.json) {
@@ -106,13 +119,14 @@ export function coherenceCommand(): Command {
       const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(1));
       process.stdout.write(
         [
-          `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch} (m), ${o.epochs} epochs, measured every ${o.every} steps`,
+          `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch.join(', ')} (m), ${o.epochs} epochs, measured every ${o.every} steps${outputInitScale === undefined ? '' : `, classifier initialised at ${outputInitScale}x`}`,
           '',
           formatTable(
-            ['label noise', 'gradients', ...layers.map((l) => `peak ${l}`), 'noisy fitted %', 'clean fitted %', 'train acc %', 'test acc %', 'signal at epoch'],
+            ['batch (m)', 'label noise', 'gradients', ...layers.map((l) => `peak ${l}`), 'noisy fitted %', 'clean fitted %', 'train acc %', 'test acc %', 'signal at epoch'],
             runs.map((r) => {
               const last = r.history[r.history.length - 1];
               return [
+                r.batch,
                 r.labelNoise,
                 r.gradients,
                 ...layers.map((l) => (r.peak[l] === undefined ? '-' : r.peak[l].toFixed(2))),
@@ -125,18 +139,42 @@ export function coherenceCommand(): Command {
             }),
           ),
           '',
-          ratio === null ? 'peak ratio real/random labels: needs label noise 0 and 1 with plain gradients' : `peak network m-coherence, real labels / random labels: ${ratio.toFixed(2)}x (${real!.peak[NETWORK].toFixed(2)} vs ${random!.peak[NETWORK].toFixed(2)})`,
+          ...(peakRatios.length
+            ? peakRatios.map((p) => `peak network m-coherence at m = ${p.batch}, real labels / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)})`)
+            : ['peak ratio real/random labels: needs label noise 0 and 1 with plain gradients']),
           ...(o.html ? [`plots: ${o.html}`] : []),
         ].join('\n') + '\n',
       );
     });
 }
 
-function coherencePage(r: { model: string; recipe: string; batch: number; runs: CoherenceRun[]; peakRatioRealToRandom: number | null }): string {
-  const label = (run: CoherenceRun) => `noise ${run.labelNoise}, ${run.gradients}`;
+export interface PeakRatio {
+  batch: number;
+  real: number;
+  random: number;
+  ratio: number;
+}
+
+/** Per batch size: peak network m-coherence of the real-label and the random-label run (plain gradients). */
+export function realToRandom(runs: CoherenceRun[]): PeakRatio[] {
+  const out: PeakRatio[] = [];
+  for (const batch of new Set(runs.map((r) => r.batch))) {
+    const peakAt = (noise: number) => runs.find((r) => r.batch === batch && r.labelNoise === noise && r.gradients === 'plain')?.peak[NETWORK];
+    const real = peakAt(0);
+    const random = peakAt(1);
+    if (real !== undefined && random !== undefined) out.push({ batch, real, random, ratio: real / random });
+  }
+  return out;
+}
+
+function coherencePage(r: { model: string; recipe: string; batches: number[]; runs: CoherenceRun[]; peakRatios: PeakRatio[] }): string {
+  const several = r.batches.length > 1;
+  const label = (run: CoherenceRun) => `${several ? `m ${run.batch}, ` : ''}noise ${run.labelNoise}, ${run.gradients}`;
   const measured = r.runs.filter((run) => run.series.steps.length);
   const charts = [
-    lineChart(`Network m-coherence (m = ${r.batch})`, 'step', 'm-coherence', measured.map((run) => ({ name: label(run), points: run.series.steps.map((s, i) => [s, run.series.layers[NETWORK][i]] as [number, number]) }))),
+    ...r.batches.map((batch) =>
+      lineChart(`Network m-coherence (m = ${batch})`, 'step', 'm-coherence', measured.filter((run) => run.batch === batch).map((run) => ({ name: label(run), points: run.series.steps.map((s, i) => [s, run.series.layers[NETWORK][i]] as [number, number]) }))),
+    ),
     ...measured.map((run) =>
       lineChart(`m-coherence per layer: ${label(run)}`, 'step', 'm-coherence', Object.entries(run.series.layers).map(([name, v]) => ({ name, points: run.series.steps.map((s, i) => [s, v[i]] as [number, number]) }))),
     ),
@@ -145,7 +183,6 @@ function coherencePage(r: { model: string; recipe: string; batch: number; runs: 
       { name: 'clean labels', values: r.runs.map((run) => 100 * (run.history.at(-1)?.memorization?.cleanFitted ?? run.history.at(-1)?.trainAccuracy ?? 0)) },
     ]),
   ];
-  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ${r.batch}</h1>${
-    r.peakRatioRealToRandom === null ? '' : `<p>Peak network m-coherence, real / random labels: ${r.peakRatioRealToRandom.toFixed(2)}x</p>`
-  }${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`;
+  const ratios = r.peakRatios.map((p) => `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)})</p>`).join('');
+  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ${r.batches.join(', ')}</h1>${ratios}${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`;
 }

@@ -24,6 +24,15 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
+export function fraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`expected a fraction from 0 to 1, got "${value}"`);
+  return n;
+}
+
+/** Help text of --output-init-scale (train and coherence). */
+export const OUTPUT_INIT_SCALE_HELP = "multiply the classifier's initial weights by F (with --quant; 0 only for --quant float): small F makes the first predictions nearly uniform";
+
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

@@ -12,7 +12,7 @@ import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
-import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber } from './options.js';
+import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber, fraction, OUTPUT_INIT_SCALE_HELP } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
 import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
@@ -26,11 +26,6 @@ function parseCoherenceOption(v: string) {
   }
 }
 
-function fractionOption(v: string): number {
-  const n = Number(v);
-  if (!(n >= 0 && n <= 1) || v.trim() === '') throw new InvalidArgumentError(`expected a fraction from 0 to 1, got "${v}"`);
-  return n;
-}
 import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
 
@@ -61,11 +56,12 @@ export function trainCommand(): Command {
       if (!(GRADIENT_METHODS as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown gradient method "${v}" (available: ${GRADIENT_METHODS.join(', ')})`);
       return v;
     }, 'plain')
+    .option('--output-init-scale <F>', OUTPUT_INIT_SCALE_HELP, fraction)
     .option('--winsor-c <n>', 'winsorized gradients: per-example values clipped on each side of every coordinate', positiveInt, 1)
     .option('--coherence <spec>', 'track gradient m-coherence: every=N steps (per layer and network), probe=M: the exact per-example probe on M examples each epoch', parseCoherenceOption)
-    .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fractionOption)
+    .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fraction)
     .option('--stop-on-memorization', 'stop at the first epoch where coherence has fallen toward 1 while training accuracy still rises (needs --coherence)')
-    .option('--memorization-drop <fraction>', 'share of its excess over 1 that epoch-mean coherence must lose from its peak to flag memorization', fractionOption, 0.8)
+    .option('--memorization-drop <fraction>', 'share of its excess over 1 that epoch-mean coherence must lose from its peak to flag memorization', fraction, 0.8)
     .option('--out <file>', 'write the run report as JSON to this file')
     .option('--json', 'print the run report as JSON on stdout (progress stays on stderr)')
     .option('--quiet', 'no progress output'))
@@ -101,6 +97,7 @@ export function trainCommand(): Command {
         coherence: o.coherence,
         gradients: o.gradients,
         winsorC: o.winsorC,
+        outputInitScale: o.outputInitScale,
         bop: { gamma: o.bopGamma, tau: o.bopTau, gammaSchedule: o.bopGammaSchedule },
         noisyLabels: noise?.noisy,
         stopOnMemorization: Boolean(o.stopOnMemorization),

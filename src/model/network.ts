@@ -40,6 +40,11 @@ export interface NetworkOptions {
   coherence?: boolean;
   /** Winsorized weight gradients with this c (dense layers only). */
   winsorize?: number;
+  /**
+   * Multiply the classifier's initial weights by this (fixed-point and float ReLU models; 0 only
+   * for float weights). Small values make the first predictions nearly uniform.
+   */
+  outputInitScale?: number;
 }
 
 export interface StepResult {
@@ -95,6 +100,23 @@ export class Network {
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
+    if (opts.outputInitScale !== undefined && opts.outputInitScale !== 1) this.scaleClassifierInit(opts.outputInitScale);
+  }
+
+  /**
+   * Why: a classifier whose first predictions are far from uniform pulls every example the same
+   * way (toward the label marginal) in the first steps, whatever the labels; coherence
+   * experiments start from nearly uniform predictions to measure only what the labels cause.
+   */
+  private scaleClassifierInit(scale: number): void {
+    let last: QuantWeightLayer | undefined;
+    for (const l of this.layers) if (l instanceof QuantWeightLayer) last = l;
+    if (!last || !this.opts.spec.quant) throw new Error('an output init scale needs a fixed-point or float ReLU model (--quant): a binary classifier ends in batch norm, which sets the scale of its outputs');
+    if (!(scale >= 0 && scale <= 1)) throw new Error(`output init scale must be from 0 to 1, got ${scale}`);
+    const w = last.weights;
+    if (scale === 0 && w.format) throw new Error(`output init scale 0 needs float weights (--quant float): a ${w.format.bits}-bit power-of-two quantizer cannot take its scale from all-zero weights`);
+    for (let i = 0; i < w.w.length; i++) w.w[i] *= scale;
+    w.restartScale();
   }
 
   /** Fraction of training done (0 .. 1), for what changes over training (ReSTE, the stable exponent, batch-norm folding). */
