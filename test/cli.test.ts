@@ -135,7 +135,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
   const bad = run(['bench', '--suite', 'fastest']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant\)/);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant, signal\)/);
 });
 
 t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {

@@ -10,6 +10,7 @@ import { runPeersSuite } from '../../bench/peers.js';
 import { runEnergySuite } from '../../bench/energy.js';
 import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
 import { runQuantSuite } from '../../bench/quant.js';
+import { runSignalSuite } from '../../bench/signal.js';
 import { formatMargin } from '../report/quantizer-table.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
@@ -17,7 +18,7 @@ import { PRESETS } from '../recipe.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -32,7 +33,7 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) or quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -42,7 +43,7 @@ export function benchCommand(): Command {
     .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
     .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3, quant: 6)', positiveInt)
-    .option('--limit-train <n>', 'train on the first n MNIST examples (peers)', positiveInt)
+    .option('--limit-train <n>', 'train on the first n MNIST examples (peers; signal: examples compared, default 1000)', positiveInt)
     .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
     .option('--meter <spec>', 'energy meter (energy): gpio-pulse:PIN:JOULES, gpio-trigger:PIN or estimate[:BOARD]', 'estimate')
     .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
@@ -127,6 +128,15 @@ export function benchCommand(): Command {
               x.minMargin.map((m) => formatMargin(m ?? undefined)).join(' '),
             ]),
           ),
+        ].join('\n');
+      } else if (suite === 'signal') {
+        const examples = o.limitTrain ?? 1000;
+        const rows = runSignalSuite({ examples, depth: 4, width: 256 });
+        results = rows;
+        const path = (v: number[]) => v.map((x) => x.toFixed(3)).join(' → ');
+        table = [
+          `first ${examples} MNIST training images through 4 random layers of 256 at initialisation: mean cosine of batch-centred representations (input, then after each layer)`,
+          formatTable(['layers', 'same class', 'different class'], rows.map((r) => [r.layers, path(r.sameClass), path(r.differentClass)])),
         ].join('\n');
       } else if (suite === 'coherence') {
         const rows = runCoherenceCostSuite(
