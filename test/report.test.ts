@@ -9,7 +9,7 @@ import t from 'tap';
 import { energyOfRegions, integrate, parsePowerCsv, PowerCsvError } from '../src/report/power-csv.js';
 import { renderHtml, renderMarkdown } from '../src/report/render.js';
 import { readRunReport } from '../src/report/run-report.js';
-import { lineChart, ticks } from '../src/report/svg.js';
+import { lineChart, perPixelColumn, ticks } from '../src/report/svg.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -24,6 +24,25 @@ t.test('ticks are round numbers covering the range', async (t) => {
   t.same(ticks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
   t.same(ticks(3, 47), [10, 20, 30, 40]);
   t.equal(lineChart('x', 'a', 'b', []).includes('no data'), true);
+});
+
+t.test('long series are drawn per pixel column, keeping every peak', async (t) => {
+  const pts: [number, number][] = Array.from({ length: 5000 }, (_, i) => [60 + i * 0.1, Math.sin(i) * 10 + (i === 2345 ? 99 : 0) - (i === 4000 ? 50 : 0)]);
+  const drawn = perPixelColumn(pts);
+  t.ok(drawn.length <= 4 * 501, `${drawn.length} points for 501 pixel columns`);
+  t.same(drawn[0], pts[0], 'first point kept');
+  t.same(drawn.at(-1), pts.at(-1), 'last point kept');
+  t.ok(drawn.some((p) => p === pts[2345]) && drawn.some((p) => p === pts[4000]), 'the highest and the lowest points kept');
+  for (let c = 60; c <= 560; c += 97) {
+    const column = (q: [number, number]) => Math.round(q[0]) === c;
+    t.equal(Math.max(...drawn.filter(column).map((q) => q[1])), Math.max(...pts.filter(column).map((q) => q[1])), `column ${c}: same top`);
+    t.equal(Math.min(...drawn.filter(column).map((q) => q[1])), Math.min(...pts.filter(column).map((q) => q[1])), `column ${c}: same bottom`);
+  }
+  const short = pts.slice(0, 50);
+  t.equal(perPixelColumn(short), short, 'short series unchanged');
+  const svg = lineChart('per step', 'step', 'm', [{ name: 'a', points: pts.map(([x, y], i) => [i, y]) }]);
+  t.ok(svg.length < 60_000, `chart of 5000 points: ${svg.length} characters`);
+  t.notOk(svg.includes('<circle'), 'no per-point markers on a per-step series');
 });
 
 t.test('HTML report: self-contained, one SVG chart per figure, renders in headless Chromium', async (t) => {

@@ -30,6 +30,33 @@ function legend(names: string[], x: number, y: number): string {
     .join('');
 }
 
+const MARKED_POINTS = 100;
+
+/**
+ * A long series (a value per training step) drawn point by point makes pages of megabytes that
+ * look the same: keep, per pixel column, its first, lowest, highest and last point (in x order),
+ * so every peak is still drawn. Points are in pixels; short series come back unchanged.
+ */
+export function perPixelColumn(points: [number, number][]): [number, number][] {
+  if (points.length <= MARKED_POINTS) return points;
+  const out: [number, number][] = [];
+  let i = 0;
+  while (i < points.length) {
+    const col = Math.round(points[i][0]);
+    let j = i;
+    let lo = i;
+    let hi = i;
+    while (j + 1 < points.length && Math.round(points[j + 1][0]) === col) {
+      j++;
+      if (points[j][1] < points[lo][1]) lo = j;
+      if (points[j][1] > points[hi][1]) hi = j;
+    }
+    for (const k of [...new Set([i, Math.min(lo, hi), Math.max(lo, hi), j])]) out.push(points[k]);
+    i = j + 1;
+  }
+  return out;
+}
+
 export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], height = 300): string {
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const h = height;
@@ -57,8 +84,10 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
-    if (good.length > 1) parts.push(`<polyline class="series" fill="none" stroke="${c}" stroke-width="2" points="${good.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
-    for (const [x, y] of good) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3" fill="${c}"/>`);
+    const drawn = perPixelColumn(good.map(([x, y]) => [sx(x), sy(y)] as [number, number]));
+    if (drawn.length > 1) parts.push(`<polyline class="series" fill="none" stroke="${c}" stroke-width="${good.length > MARKED_POINTS ? 1 : 2}" points="${drawn.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`);
+    // markers only where they can be told apart (per-epoch series, not per-step ones)
+    if (good.length <= MARKED_POINTS) for (const [x, y] of drawn) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${c}"/>`);
   });
   parts.push(legend(series.map((s) => s.name), PAD.left + pw + 12, PAD.top));
   return parts.join('') + '</svg>';
