@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { parseQuantConfig } from '../quant/quant-config.js';
 import { loadData } from '../src/data/registry.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { modelMemory } from '../src/model/memory-model.js';
@@ -108,4 +109,40 @@ t.test('winsorized sums: brute force on random columns; c = 0 is the plain sum; 
   t.ok(gp.every((a, k) => a.every((v, i) => Math.sign(v) === Math.sign(gw[k][i]) || Math.abs(v - gw[k][i]) < 0.5 * Math.max(...a.map(Math.abs)))), 'and stays close to it');
   t.equal(wins.ledger.totalBytes - plain.ledger.totalBytes, modelMemory(spec, PRESETS.standard, 20, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, 20).total, 'its buffers are modeled');
   t.throws(() => new Network({ spec: { name: 'c', input: { h: 5, w: 5, c: 1 }, classes: 2, ops: [{ conv: 32, padding: 'valid' }, { dense: 4 }] }, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
+});
+
+t.test('winsorized fixed-point and float dense layers: every weight and bias coordinate clipped over the exact per-example terms', async (t) => {
+  const B = 12;
+  const data = syntheticDataset(6, B, 20, 4);
+  for (const q of ['float', 'w4a8']) {
+    const spec = { ...mlpSpec(20, [16, 8], 4), quant: parseQuantConfig(q, 'gradient') };
+    const [plain, wins] = [undefined, 1].map((winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 3, winsorize }));
+    const dense = (n: Network) => n.params().filter((p) => p.name === 'W' || p.name === 'b');
+    const copy = (n: Network) => dense(n).map((p) => Float64Array.from((p.grad as { data: Float32Array }).data));
+    // no batch norm: example i's term of every gradient is the backward of its loss term alone
+    const terms = Array.from({ length: B }, (_, i) => (plain.computeGradients(data, identityOrder(B), 0, B, i), copy(plain)));
+    plain.computeGradients(data, identityOrder(B), 0, B);
+    const batchGrad = copy(plain);
+    wins.computeGradients(data, identityOrder(B), 0, B);
+    const got = copy(wins);
+    let worst = 0;
+    let worstSum = 0;
+    let changed = 0;
+    batchGrad.forEach((g, p) => {
+      const scale = Math.max(1e-12, ...g.map(Math.abs));
+      for (let k = 0; k < g.length; k++) {
+        const v = terms.map((x) => x[p][k]).sort((a, b) => a - b);
+        const want = v.reduce((s, y) => s + Math.min(v[B - 2], Math.max(v[1], y)), 0);
+        worst = Math.max(worst, Math.abs(got[p][k] - want) / scale);
+        worstSum = Math.max(worstSum, Math.abs(v.reduce((s, y) => s + y, 0) - g[k]) / scale);
+        if (Math.abs(got[p][k] - g[k]) > 1e-6 * scale) changed++;
+      }
+    });
+    t.ok(worstSum < 1e-5, `${q}: the per-example terms sum to the batch gradient (${worstSum})`);
+    t.ok(worst < 1e-5, `${q}: winsorized == clipping the exact per-example terms (${worst})`);
+    t.ok(changed > 100, `${q}: ${changed} coordinates changed by winsorizing`);
+    t.equal(wins.ledger.totalBytes - plain.ledger.totalBytes, modelMemory(spec, PRESETS.standard, B, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, B).total, `${q}: its buffers are modeled`);
+  }
+  const conv = { name: 'qc', input: { h: 6, w: 6, c: 1 }, classes: 2, ops: [{ conv: 4, padding: 'valid' as const }, { dense: 4 }], quant: parseQuantConfig('float') };
+  t.throws(() => new Network({ spec: conv, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
 });

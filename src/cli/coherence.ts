@@ -12,7 +12,7 @@ import { barChart, lineChart } from '../report/svg.js';
 import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { VERSION } from '../version.js';
-import { fraction, modelDataRecipeOptions, nonNegativeInt, OUTPUT_INIT_SCALE_HELP, positiveInt, quantFromOptions, quantOptions } from './options.js';
+import { fraction, modelDataRecipeOptions, nonNegativeInt, OUTPUT_INIT_SCALE_HELP, positiveInt, quantFromOptions, quantOptions, winsorOption } from './options.js';
 import { modelLabel, modelSpec } from '../model/spec.js';
 import { progressHooks } from './progress.js';
 
@@ -52,11 +52,11 @@ function methods(v: string): GradientMethodName[] {
 }
 
 export function coherenceCommand(): Command {
-  return quantOptions(modelDataRecipeOptions(
+  return winsorOption(quantOptions(modelDataRecipeOptions(
     new Command('coherence').description(
       'coherence experiments: train with several label-noise levels (and gradient methods), plot m-coherence per layer, measure memorization of noisy labels',
     ),
-  ))
+  )))
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
     .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`, methods, ['plain'])
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
@@ -94,6 +94,7 @@ export function coherenceCommand(): Command {
               seed: o.seed,
               lr: 1e-3,
               gradients,
+              winsorC: o.winsorC,
               outputInitScale,
               coherence: gradients === 'm3' || gradients === 'winsorized' ? undefined : { every: o.every },
               noisyLabels: noise?.noisy,

@@ -30,6 +30,11 @@ export function fraction(value: string): number {
   return n;
 }
 
+/** --winsor-c (train and coherence). */
+export function winsorOption(cmd: Command): Command {
+  return cmd.option('--winsor-c <n>', 'winsorized gradients: per-example values clipped on each side of every coordinate', positiveInt, 1);
+}
+
 /** Help text of --output-init-scale (train and coherence). */
 export const OUTPUT_INIT_SCALE_HELP = "multiply the classifier's initial weights by F (with --quant; 0 only for --quant float): small F makes the first predictions nearly uniform";
 

@@ -12,7 +12,7 @@ import { formatTable } from '../report/table.js';
 import { train, type EpochRecord } from '../trainer.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
-import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber, fraction, OUTPUT_INIT_SCALE_HELP } from './options.js';
+import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber, fraction, OUTPUT_INIT_SCALE_HELP, winsorOption } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
 import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
@@ -30,7 +30,7 @@ import { progressHooks } from './progress.js';
 import { VERSION } from '../version.js';
 
 export function trainCommand(): Command {
-  return quantOptions(modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)'))
+  return winsorOption(quantOptions(modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')))
     .option('--in-memory', 'load the whole data set into memory (default for mnist: examples stay in their file and are read a batch at a time)')
     .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
     .option('--epochs <n>', 'epochs', positiveInt, 5)
@@ -57,7 +57,6 @@ export function trainCommand(): Command {
       return v;
     }, 'plain')
     .option('--output-init-scale <F>', OUTPUT_INIT_SCALE_HELP, fraction)
-    .option('--winsor-c <n>', 'winsorized gradients: per-example values clipped on each side of every coordinate', positiveInt, 1)
     .option('--coherence <spec>', 'track gradient m-coherence: every=N steps (per layer and network), probe=M: the exact per-example probe on M examples each epoch', parseCoherenceOption)
     .option('--label-noise <fraction>', 'replace this fraction of the training labels with wrong ones (seeded) and measure how much of them the network fits', fraction)
     .option('--stop-on-memorization', 'stop at the first epoch where coherence has fallen toward 1 while training accuracy still rises (needs --coherence)')

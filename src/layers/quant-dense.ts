@@ -3,6 +3,7 @@
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import type { MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
+import { winsorizedColumnSums } from '../optim/winsorize.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
@@ -50,6 +51,27 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     return { kind: 'float', data: y, cols: m };
   }
 
+  /**
+   * dW and db with every coordinate's per-example terms (dY_ij·x_ik and dY_ij) winsorized (see
+   * src/optim/winsorize.ts): the input rows decoded once, then one output unit at a time.
+   */
+  private winsorizedGradients(x: Activation, grad: GradStore, rows: number): void {
+    const { nIn: n, nOut: m, ws } = this;
+    const { c, rows: xs, scratch, column, ones } = ws.winsor!;
+    if (rows < 2 * c + 2) throw new Error(`${this.name}: winsorizing ${c} values each side needs a batch of at least ${2 * c + 2}`);
+    const xRows = this.inputValues(x, 0, rows, n, xs);
+    const t = Math.max(1, Math.floor(ws.chunkDy.length / rows));
+    for (let j0 = 0; j0 < m; j0 += t) {
+      const j1 = Math.min(m, j0 + t);
+      grad.read(0, rows, j0, j1, ws.chunkDy);
+      for (let j = j0; j < j1; j++) {
+        for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
+        winsorizedColumnSums(column, xRows, rows, n, c, scratch, this.weights.dw.subarray(j * n, (j + 1) * n));
+        winsorizedColumnSums(column, ones, rows, 1, c, scratch, this.db.subarray(j, j + 1));
+      }
+    }
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = this.input;
     if (!x) throw new Error(`${this.name}: backward without a training forward`);
@@ -61,13 +83,15 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     const dw = this.weights.dw;
     dw.fill(0);
     this.db.fill(0);
-    for (let i0 = 0; i0 < rows; i0 += R) {
-      const i1 = Math.min(rows, i0 + R);
-      grad.read(i0, i1, 0, m, ws.chunkDy);
-      this.addBiasGrad(ws.chunkDy, i1 - i0);
-      if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
-      ws.kernels.gemmTnFloat(ws.chunkDy, this.inputValues(x, i0, i1, n, ws.chunkX), i1 - i0, m, n, dw);
-    }
+    if (ws.winsor) this.winsorizedGradients(x, grad, rows);
+    else
+      for (let i0 = 0; i0 < rows; i0 += R) {
+        const i1 = Math.min(rows, i0 + R);
+        grad.read(i0, i1, 0, m, ws.chunkDy);
+        this.addBiasGrad(ws.chunkDy, i1 - i0);
+        if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
+        ws.kernels.gemmTnFloat(ws.chunkDy, this.inputValues(x, i0, i1, n, ws.chunkX), i1 - i0, m, n, dw);
+      }
     if (coh && dyNorm) {
       // no batch norm after this layer: example i's term of dW is exactly dY_iᵀ·x_i
       const xNorm = coh.perExample.subarray(rows);

@@ -64,7 +64,7 @@ export function modelMemory(
   if (opts.coherence) add('coherence', 'workspace', (2 * ws.chunk + 2 * B) * F);
   if (opts.gradients === 'winsorized') {
     const w = winsorFloats(opts.winsorC ?? 1, B, Math.max(0, ...plan.map((l) => (l.type === 'dense' || l.type === 'qdense' ? l.nIn : 0))));
-    add('winsorized', 'workspace', (w.rows + w.scratch + w.column) * F);
+    add('winsorized', 'workspace', (w.rows + w.scratch + w.column + w.ones) * F);
   }
 
   for (const l of plan) {

@@ -79,9 +79,9 @@ export class Network {
     const plan = planModel(spec);
     if (spec.quant) checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
-    if (opts.winsorize && plan.some((l) => l.type !== 'dense' && l.type !== 'bn' && l.type !== 'sign'))
-      throw new Error('winsorized gradients support binary dense layers only (conv and fixed-point layers would need per-example weight gradients)');
-    const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' ? l.nIn : 0)));
+    if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
+      throw new Error('winsorized gradients support dense layers only (conv layers would need every example\'s weight-gradient term per coordinate)');
+    const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' || l.type === 'qdense' ? l.nIn : 0)));
     const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0, opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null));
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),

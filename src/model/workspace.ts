@@ -36,6 +36,7 @@ export function createWorkspace(
             rows: ledger.floats(w.rows, 'workspace', 'winsorized', 'input rows (float)'),
             scratch: ledger.floats(w.scratch, 'workspace', 'winsorized', 'per-column sums and extremes'),
             column: ledger.floats(w.column, 'workspace', 'winsorized', 'dY column'),
+            ones: ledger.floats(w.ones, 'workspace', 'winsorized', 'ones (bias terms)').fill(1),
           }
         : null,
   };

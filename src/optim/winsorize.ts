@@ -13,11 +13,13 @@ export interface WinsorWorkspace {
   readonly scratch: Floats;
   /** One output unit's dY over the batch. */
   readonly column: Floats;
+  /** Ones, one per example: a bias's per-example terms are its dY column times 1. */
+  readonly ones: Floats;
 }
 
 /** Floats the winsorized workspace needs. */
-export function winsorFloats(c: number, batch: number, widestInput: number): { rows: number; scratch: number; column: number } {
-  return { rows: batch * widestInput, scratch: (2 * c + 3) * widestInput, column: batch };
+export function winsorFloats(c: number, batch: number, widestInput: number): { rows: number; scratch: number; column: number; ones: number } {
+  return { rows: batch * widestInput, scratch: (2 * c + 3) * Math.max(1, widestInput), column: batch, ones: batch };
 }
 
 /**
