@@ -70,6 +70,8 @@ export interface Kernels {
   instantiate?(opts?: { threads?: number }): { kernels: Kernels; ledger: MemoryLedger };
   /** Optional fast MSQE sums for the fixed-point quantizers (msqeExponent in quant/ is the reference). */
   msqeSums?(w: Floats, m: Floats | null, e: number, lo: number, hi: number): MsqeSums;
+  /** Optional fast winsorized column sums (winsorizedColumnSums in src/optim/winsorize.ts is the reference). */
+  winsorizedColumnSums?(d: Floats, x: Floats, B: number, n: number, c: number, scratch: Floats, out: Floats): void;
   /** Optional fast Adam (the block loop in adam.ts is the reference). */
   adamMaxAbs?(t: AdamTensor): number;
   adamUpdate?(t: AdamTensor, s: AdamStep): void;

@@ -132,6 +132,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
       return { err, num: (ex.msqeNum as unknown as { value: number }).value, den: (ex.msqeDen as unknown as { value: number }).value };
     },
+    winsorizedColumnSums: (d, x, B, n, c, scratch, out) => ex.winsorSums(at(d), at(x), B, n, c, at(scratch), at(out)),
     adamMaxAbs: (t) =>
       ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip) as unknown as number,
     adamUpdate: (t, s) =>

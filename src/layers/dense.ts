@@ -78,12 +78,13 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     // a tile of output units: their dY columns (rows × t) and their dW rows (t × n)
     const t = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / n), Math.floor(ws.chunkDy.length / rows)));
     const acc = ws.chunkDx;
+    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
     for (let j0 = 0; j0 < m; j0 += t) {
       const j1 = Math.min(m, j0 + t);
       grad.read(0, rows, j0, j1, ws.chunkDy);
       for (let j = j0; j < j1; j++) {
         for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
-        winsorizedColumnSums(column, xs, rows, n, c, scratch, acc.subarray((j - j0) * n, (j - j0 + 1) * n));
+        sums(column, xs, rows, n, c, scratch, acc.subarray((j - j0) * n, (j - j0 + 1) * n));
       }
       storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n);
     }
@@ -116,6 +117,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // (sign) or hand it to the optimizer (fused)
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
       const acc = ws.chunkDx;
+    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
       for (let j0 = 0; j0 < m; j0 += tile) {
         const j1 = Math.min(m, j0 + tile);
         const t = j1 - j0;

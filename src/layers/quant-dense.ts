@@ -60,14 +60,15 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     const { c, rows: xs, scratch, column, ones } = ws.winsor!;
     if (rows < 2 * c + 2) throw new Error(`${this.name}: winsorizing ${c} values each side needs a batch of at least ${2 * c + 2}`);
     const xRows = this.inputValues(x, 0, rows, n, xs);
+    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
     const t = Math.max(1, Math.floor(ws.chunkDy.length / rows));
     for (let j0 = 0; j0 < m; j0 += t) {
       const j1 = Math.min(m, j0 + t);
       grad.read(0, rows, j0, j1, ws.chunkDy);
       for (let j = j0; j < j1; j++) {
         for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
-        winsorizedColumnSums(column, xRows, rows, n, c, scratch, this.weights.dw.subarray(j * n, (j + 1) * n));
-        winsorizedColumnSums(column, ones, rows, 1, c, scratch, this.db.subarray(j, j + 1));
+        sums(column, xRows, rows, n, c, scratch, this.weights.dw.subarray(j * n, (j + 1) * n));
+        sums(column, ones, rows, 1, c, scratch, this.db.subarray(j, j + 1));
       }
     }
   }

@@ -512,3 +512,86 @@ export function msqeErr(w: usize, m: usize, hasM: i32, n: i32, e: i32, lo: f64, 
   msqeDen = den;
   return err;
 }
+
+// ---- winsorized sums (gradients that suppress weak directions; src/optim/winsorize.ts) ----
+
+/** Columns per block: their 2(c+1) slot rows stay in L1 while every example passes through. */
+const WINSOR_BLOCK = 64;
+
+/**
+ * out[k] = Σ_i d[i]·x[i·n + k] with, per k, the c largest and the c smallest terms clipped to the
+ * (c+1)-th. scratch: n sums, then (c+1)·n largest (slot 0 largest), then (c+1)·n smallest.
+ * The extremes are kept by a branch-free insertion: the new term passes through the slots with
+ * max/min, four columns at a time. Float32 throughout (the reference forms terms in float64).
+ */
+export function winsorSums(d: usize, x: usize, B: i32, n: i32, c: i32, scratch: usize, out: usize): void {
+  const k1 = c + 1;
+  const rowBytes = <usize>n << 2;
+  const sum = scratch;
+  const top = sum + rowBytes;
+  const bot = top + <usize>k1 * rowBytes;
+  memory.fill(sum, 0, rowBytes);
+  for (let s = 0; s < k1 * n; s++) {
+    store<f32>(top + (<usize>s << 2), -Infinity);
+    store<f32>(bot + (<usize>s << 2), Infinity);
+  }
+  const lastTop = top + <usize>c * rowBytes;
+  const lastBot = bot + <usize>c * rowBytes;
+  const n4 = n & ~3;
+  for (let k0 = 0; k0 < n4; k0 += WINSOR_BLOCK) {
+    const kEnd = min(n4, k0 + WINSOR_BLOCK);
+    for (let i = 0; i < B; i++) {
+      const dv = f32x4.splat(load<f32>(d + (<usize>i << 2)));
+      const xr = x + <usize>i * rowBytes;
+      for (let k = k0; k < kEnd; k += 4) {
+        const off = <usize>k << 2;
+        const v = f32x4.mul(dv, v128.load(xr + off));
+        v128.store(sum + off, f32x4.add(v128.load(sum + off), v));
+        // most terms change neither list once it is full: test against the (c+1)-th first
+        const beyond = v128.or(f32x4.gt(v, v128.load(lastTop + off)), f32x4.lt(v, v128.load(lastBot + off)));
+        if (!v128.any_true(beyond)) continue;
+        let hi = v;
+        let lo = v;
+        for (let r = 0; r < k1; r++) {
+          const p = top + <usize>r * rowBytes + off;
+          const q = bot + <usize>r * rowBytes + off;
+          const tp = v128.load(p);
+          const bq = v128.load(q);
+          v128.store(p, f32x4.max(tp, hi));
+          v128.store(q, f32x4.min(bq, lo));
+          hi = f32x4.min(tp, hi);
+          lo = f32x4.max(bq, lo);
+        }
+      }
+    }
+  }
+  for (let i = 0; i < B; i++) {
+    const di = load<f32>(d + (<usize>i << 2));
+    const xr = x + <usize>i * rowBytes;
+    for (let k = n4; k < n; k++) {
+      const off = <usize>k << 2;
+      const v: f32 = di * load<f32>(xr + off);
+      store<f32>(sum + off, load<f32>(sum + off) + v);
+      let hi = v;
+      let lo = v;
+      for (let r = 0; r < k1; r++) {
+        const p = top + <usize>r * rowBytes + off;
+        const q = bot + <usize>r * rowBytes + off;
+        const tp = load<f32>(p);
+        const bq = load<f32>(q);
+        store<f32>(p, max(tp, hi));
+        store<f32>(q, min(bq, lo));
+        hi = min(tp, hi);
+        lo = max(bq, lo);
+      }
+    }
+  }
+  for (let k = 0; k < n; k++) {
+    const off = <usize>k << 2;
+    let s = load<f32>(sum + off);
+    const tc = load<f32>(lastTop + off);
+    const bc = load<f32>(lastBot + off);
+    for (let r = 0; r < c; r++) s += tc - load<f32>(top + <usize>r * rowBytes + off) + bc - load<f32>(bot + <usize>r * rowBytes + off);
+    store<f32>(out + off, s);
+  }
+}
