@@ -233,6 +233,8 @@ t.test('coherence: the experiment command and train --coherence / --label-noise'
   const res = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
   t.same(res.runs.map((x: { labelNoise: number }) => x.labelNoise), [0, 1]);
   t.equal(res.peakRatios[0].ratio, res.runs[0].peak.network / res.runs[1].peak.network);
+  t.ok(res.peakRatios[0].smoothed.real <= res.runs[0].peak.network, 'the smoothed peak is at most the peak');
+  t.match(r.stdout, /peak of the running median of 11 measurements: [\d.]+x/);
   t.equal(res.runs[0].series.steps.length, 4, '8 steps, measured every 2');
   t.ok(res.runs[1].history[0].memorization.noisyCount > 300, 'about 90% of random labels are wrong');
   t.match(readFileSync(join(dir, 'c.html'), 'utf8'), /<svg[^>]*aria-label="Network m-coherence/);

@@ -137,3 +137,17 @@ t.test('measuring coherence does not change training (same losses with and witho
   a.network.dispose();
   b.network.dispose();
 });
+
+t.test('smoothed peak: the largest running median, so one noisy step does not make the peak', async (t) => {
+  const { smoothedPeak } = await import('../src/cli/coherence.js');
+  const flat = Array.from({ length: 60 }, (_, i) => 1 + 0.01 * (i % 3));
+  const spike = [...flat];
+  spike[30] = 40;
+  t.equal(smoothedPeak(spike), smoothedPeak(flat), 'a single spike is ignored');
+  const hump = [...flat];
+  for (let i = 20; i < 35; i++) hump[i] = 6;
+  t.equal(smoothedPeak(hump), 6, 'a sustained rise is kept');
+  t.equal(smoothedPeak([3, 1, 2]), 2, 'shorter than the window: the median');
+  t.equal(smoothedPeak([1, 2, 3, 4], 11), 2.5);
+  t.equal(smoothedPeak([5, NaN, 1, 3]), 3, 'unmeasured steps skipped');
+});

@@ -141,7 +141,11 @@ export function coherenceCommand(): Command {
           ),
           '',
           ...(peakRatios.length
-            ? peakRatios.map((p) => `peak network m-coherence at m = ${p.batch}, real labels / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)})`)
+            ? peakRatios.map(
+                (p) =>
+                  `peak network m-coherence at m = ${p.batch}, real labels / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); ` +
+                  `peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})`,
+              )
             : ['peak ratio real/random labels: needs label noise 0 and 1 with plain gradients']),
           ...(o.html ? [`plots: ${o.html}`] : []),
         ].join('\n') + '\n',
@@ -154,16 +158,41 @@ export interface PeakRatio {
   real: number;
   random: number;
   ratio: number;
+  /** The same from the running median of SMOOTHING_WINDOW measurements (less sensitive to one noisy step). */
+  smoothed: { real: number; random: number; ratio: number };
+}
+
+/** Measurements per running median of the smoothed peak. */
+export const SMOOTHING_WINDOW = 11;
+
+/** Largest running median of `window` consecutive values (the median of all when there are fewer). */
+export function smoothedPeak(values: number[], window = SMOOTHING_WINDOW): number {
+  const v = values.filter(Number.isFinite);
+  const median = (a: number[]) => {
+    const s = [...a].sort((x, y) => x - y);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  if (v.length <= window) return median(v);
+  let best = -Infinity;
+  for (let i = 0; i + window <= v.length; i++) best = Math.max(best, median(v.slice(i, i + window)));
+  return best;
 }
 
 /** Per batch size: peak network m-coherence of the real-label and the random-label run (plain gradients). */
 export function realToRandom(runs: CoherenceRun[]): PeakRatio[] {
   const out: PeakRatio[] = [];
   for (const batch of new Set(runs.map((r) => r.batch))) {
-    const peakAt = (noise: number) => runs.find((r) => r.batch === batch && r.labelNoise === noise && r.gradients === 'plain')?.peak[NETWORK];
-    const real = peakAt(0);
-    const random = peakAt(1);
-    if (real !== undefined && random !== undefined) out.push({ batch, real, random, ratio: real / random });
+    const runAt = (noise: number) => runs.find((r) => r.batch === batch && r.labelNoise === noise && r.gradients === 'plain' && r.peak[NETWORK] !== undefined);
+    const [real, random] = [runAt(0), runAt(1)];
+    if (!real || !random) continue;
+    const smooth = [real, random].map((r) => smoothedPeak(r.series.layers[NETWORK]));
+    out.push({
+      batch,
+      real: real.peak[NETWORK],
+      random: random.peak[NETWORK],
+      ratio: real.peak[NETWORK] / random.peak[NETWORK],
+      smoothed: { real: smooth[0], random: smooth[1], ratio: smooth[0] / smooth[1] },
+    });
   }
   return out;
 }
@@ -184,6 +213,8 @@ function coherencePage(r: { model: string; recipe: string; batches: number[]; ru
       { name: 'clean labels', values: r.runs.map((run) => 100 * (run.history.at(-1)?.memorization?.cleanFitted ?? run.history.at(-1)?.trainAccuracy ?? 0)) },
     ]),
   ];
-  const ratios = r.peakRatios.map((p) => `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)})</p>`).join('');
+  const ratios = r.peakRatios
+    .map((p) => `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})</p>`)
+    .join('');
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ${r.batches.join(', ')}</h1>${ratios}${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`;
 }
