@@ -77,37 +77,37 @@ export function coherenceCommand(): Command {
       const outputInitScale: number | undefined = o.outputInitScale ?? (quant ? COHERENCE_OUTPUT_INIT_SCALE : undefined);
       const runs: CoherenceRun[] = [];
       for (const batch of o.batch as number[])
-      for (const gradients of o.gradients as GradientMethodName[])
-        for (const labelNoise of o.labelNoise as number[]) {
-          const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: true });
-          const noise = labelNoise > 0 ? withLabelNoise(data.train, labelNoise, o.seed) : null;
-          if (noise) data.train = noise.data;
-          if (!o.quiet) process.stderr.write(`batch ${batch}, label noise ${labelNoise}, gradients ${gradients}\n`);
-          const r = await train(
-            {
-              model: o.model,
-              quant,
-              recipeName,
-              recipe,
-              batch,
-              epochs: o.epochs,
-              seed: o.seed,
-              lr: 1e-3,
-              gradients,
-              winsorC: o.winsorC,
-              outputInitScale,
-              coherence: gradients === 'm3' || gradients === 'winsorized' ? undefined : { every: o.every },
-              noisyLabels: noise?.noisy,
-              stopOnMemorization: Boolean(o.stopOnMemorization),
-            },
-            data,
-            progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }),
-          );
-          r.network.dispose();
-          const series = r.coherence ?? { steps: [], layers: {} };
-          const peak = Object.fromEntries(Object.entries(series.layers).map(([k, v]) => [k, Math.max(...v.filter(Number.isFinite))]));
-          runs.push({ batch, labelNoise, gradients, peak, history: r.history, series, stoppedAtEpoch: r.stoppedAtEpoch });
-        }
+        for (const gradients of o.gradients as GradientMethodName[])
+          for (const labelNoise of o.labelNoise as number[]) {
+            const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: true });
+            const noise = labelNoise > 0 ? withLabelNoise(data.train, labelNoise, o.seed) : null;
+            if (noise) data.train = noise.data;
+            if (!o.quiet) process.stderr.write(`batch ${batch}, label noise ${labelNoise}, gradients ${gradients}\n`);
+            const r = await train(
+              {
+                model: o.model,
+                quant,
+                recipeName,
+                recipe,
+                batch,
+                epochs: o.epochs,
+                seed: o.seed,
+                lr: 1e-3,
+                gradients,
+                winsorC: o.winsorC,
+                outputInitScale,
+                coherence: gradients === 'm3' || gradients === 'winsorized' ? undefined : { every: o.every },
+                noisyLabels: noise?.noisy,
+                stopOnMemorization: Boolean(o.stopOnMemorization),
+              },
+              data,
+              progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }),
+            );
+            r.network.dispose();
+            const series = r.coherence ?? { steps: [], layers: {} };
+            const peak = Object.fromEntries(Object.entries(series.layers).map(([k, v]) => [k, Math.max(...v.filter(Number.isFinite))]));
+            runs.push({ batch, labelNoise, gradients, peak, history: r.history, series, stoppedAtEpoch: r.stoppedAtEpoch });
+          }
       const peakRatios = realToRandom(runs);
       const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName, batches: o.batch as number[], epochs: o.epochs, every: o.every, outputInitScale: outputInitScale ?? null, runs, peakRatios };
       if (o.out) writeJsonAtomic(o.out, result);
