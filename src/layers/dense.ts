@@ -117,7 +117,6 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // (sign) or hand it to the optimizer (fused)
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
       const acc = ws.chunkDx;
-    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
       for (let j0 = 0; j0 < m; j0 += tile) {
         const j1 = Math.min(m, j0 + tile);
         const t = j1 - j0;
