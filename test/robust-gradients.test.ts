@@ -146,3 +146,22 @@ t.test('winsorized fixed-point and float dense layers: every weight and bias coo
   const conv = { name: 'qc', input: { h: 6, w: 6, c: 1 }, classes: 2, ops: [{ conv: 4, padding: 'valid' as const }, { dense: 4 }], quant: parseQuantConfig('float') };
   t.throws(() => new Network({ spec: conv, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
 });
+
+t.test('winsorized: a batch too small is refused before training; a short last batch keeps plain sums', async (t) => {
+  const spec = { ...mlpSpec(20, [16], 4), quant: parseQuantConfig('float') };
+  t.throws(() => new Network({ spec, recipe: PRESETS.standard, batch: 5, kernels: referenceKernels, seed: 1, winsorize: 2 }), /winsorizing 2 values on each side needs a batch of at least 6, got 5/);
+  const data = syntheticDataset(4, 23, 20, 4); // batches of 10, 10 and 3 (< 6)
+  for (const quant of [parseQuantConfig('float'), undefined]) {
+    const model = quant ? 'tiny-float' : 'tiny-binary';
+    const net = new Network({ spec: quant ? spec : mlpSpec(20, [32], 4), recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1, winsorize: 2 });
+    const plain = new Network({ spec: quant ? spec : mlpSpec(20, [32], 4), recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1 });
+    const order = identityOrder(23);
+    const grads = (n: Network) => n.params().map((p) => Array.from((p.grad as { data: Float32Array }).data ?? []));
+    net.computeGradients(data, order, 20, 3);
+    plain.computeGradients(data, order, 20, 3);
+    t.same(grads(net), grads(plain), `${model}: the last 3 examples get plain sums`);
+    net.computeGradients(data, order, 0, 10);
+    plain.computeGradients(data, order, 0, 10);
+    t.notSame(grads(net), grads(plain), `${model}: full batches are winsorized`);
+  }
+});

@@ -6,7 +6,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
-import { winsorizedColumnSums } from '../optim/winsorize.js';
+import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
 import { inputRows, readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
@@ -68,7 +68,6 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   private winsorizedDw(x: Activation, grad: GradStore, rows: number): void {
     const { nIn: n, nOut: m, ws } = this;
     const { c, rows: xs, scratch, column } = ws.winsor!;
-    if (rows < 2 * c + 2) throw new Error(`${this.name}: winsorizing ${c} values each side needs a batch of at least ${2 * c + 2}`);
     for (let i = 0; i < rows; i++) {
       if (x.kind === 'float') xs.set(x.data.subarray(i * n, (i + 1) * n), i * n);
       else if (x.kind === 'pixels') readExamplePixels(x, i, xs, i * n);
@@ -101,7 +100,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const dyNorm = coh?.perExample;
     if (dyNorm) dyNorm.fill(0, 0, rows);
     let sumSq = 0;
-    if (ws.winsor) this.winsorizedDw(x, grad, rows);
+    if (winsorizes(ws.winsor, rows)) this.winsorizedDw(x, grad, rows);
     else if (this.grad.kind === 'float') {
       const dw = this.grad.data;
       dw.fill(0);

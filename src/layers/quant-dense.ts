@@ -3,7 +3,7 @@
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import type { MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
-import { winsorizedColumnSums } from '../optim/winsorize.js';
+import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
 import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
@@ -58,7 +58,6 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   private winsorizedGradients(x: Activation, grad: GradStore, rows: number): void {
     const { nIn: n, nOut: m, ws } = this;
     const { c, rows: xs, scratch, column, ones } = ws.winsor!;
-    if (rows < 2 * c + 2) throw new Error(`${this.name}: winsorizing ${c} values each side needs a batch of at least ${2 * c + 2}`);
     const xRows = this.inputValues(x, 0, rows, n, xs);
     const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
     const t = Math.max(1, Math.floor(ws.chunkDy.length / rows));
@@ -84,7 +83,7 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     const dw = this.weights.dw;
     dw.fill(0);
     this.db.fill(0);
-    if (ws.winsor) this.winsorizedGradients(x, grad, rows);
+    if (winsorizes(ws.winsor, rows)) this.winsorizedGradients(x, grad, rows);
     else
       for (let i0 = 0; i0 < rows; i0 += R) {
         const i1 = Math.min(rows, i0 + R);

@@ -15,6 +15,7 @@ import { Rng } from '../rng.js';
 import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
+import { winsorMinRows } from '../optim/winsorize.js';
 import { planModel, workspaceSizes, type ModelSpec } from './spec.js';
 import { ConvLayer } from '../layers/conv.js';
 import { MaxPoolLayer } from '../layers/maxpool.js';
@@ -81,6 +82,8 @@ export class Network {
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
       throw new Error('winsorized gradients support dense layers only (conv layers would need every example\'s weight-gradient term per coordinate)');
+    if (opts.winsorize && batch < winsorMinRows(opts.winsorize))
+      throw new Error(`winsorizing ${opts.winsorize} values on each side needs a batch of at least ${winsorMinRows(opts.winsorize)}, got ${batch}`);
     const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' || l.type === 'qdense' ? l.nIn : 0)));
     const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0, opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null));
     this.grads = [

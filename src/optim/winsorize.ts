@@ -17,6 +17,19 @@ export interface WinsorWorkspace {
   readonly ones: Floats;
 }
 
+/** Smallest batch whose terms can be winsorized with c: c clipped on each side and two kept. */
+export function winsorMinRows(c: number): number {
+  return 2 * c + 2;
+}
+
+/**
+ * Winsorize this batch? A short last batch of an epoch (fewer than winsorMinRows rows) keeps its
+ * plain sums, as m3 does for groups it cannot form; full batches are checked when the network is built.
+ */
+export function winsorizes(w: WinsorWorkspace | null, rows: number): w is WinsorWorkspace {
+  return w !== null && rows >= winsorMinRows(w.c);
+}
+
 /** Floats the winsorized workspace needs. */
 export function winsorFloats(c: number, batch: number, widestInput: number): { rows: number; scratch: number; column: number; ones: number } {
   return { rows: batch * widestInput, scratch: (2 * c + 3) * Math.max(1, widestInput), column: batch, ones: batch };
