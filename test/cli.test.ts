@@ -245,6 +245,11 @@ t.test('coherence: the experiment command and train --coherence / --label-noise'
   t.same(sw.peakRatios.map((p: { batch: number }) => p.batch), [40, 20]);
   t.equal(sw.outputInitScale, 0.01, '--quant models start from nearly uniform predictions');
   t.equal(sw.runs[2].series.steps.length, 2, '10 steps of 20, measured every 5');
+  const partial = join(dir, 'partial.json');
+  const failing = run(['coherence', '--quant', 'float', '--gradients', 'winsorized', '--winsor-c', '2', '--label-noise', '0', '--batch', '20,5', '--epochs', '1', '--limit-train', '100', '--limit-test', '50', '--quiet', '--out', partial]);
+  t.not(failing.status, 0);
+  t.match(failing.stderr, /needs a batch of at least 6, got 5/);
+  t.same(JSON.parse(readFileSync(partial, 'utf8')).runs.map((x: { batch: number }) => x.batch), [20], 'the finished run was kept');
   const binaryScale = run(['coherence', '--output-init-scale', '0', '--epochs', '1', '--limit-train', '100', '--quiet']);
   t.not(binaryScale.status, 0);
   t.match(binaryScale.stderr, /binary classifier ends in batch norm/);

@@ -76,6 +76,10 @@ export function coherenceCommand(): Command {
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       const outputInitScale: number | undefined = o.outputInitScale ?? (quant ? COHERENCE_OUTPUT_INIT_SCALE : undefined);
       const runs: CoherenceRun[] = [];
+      const resultOf = (done: CoherenceRun[]) => ({
+        tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName,
+        batches: o.batch as number[], epochs: o.epochs, every: o.every, outputInitScale: outputInitScale ?? null, runs: done, peakRatios: realToRandom(done),
+      });
       for (const batch of o.batch as number[])
         for (const gradients of o.gradients as GradientMethodName[])
           for (const labelNoise of o.labelNoise as number[]) {
@@ -107,10 +111,11 @@ export function coherenceCommand(): Command {
             const series = r.coherence ?? { steps: [], layers: {} };
             const peak = Object.fromEntries(Object.entries(series.layers).map(([k, v]) => [k, Math.max(...v.filter(Number.isFinite))]));
             runs.push({ batch, labelNoise, gradients, peak, history: r.history, series, stoppedAtEpoch: r.stoppedAtEpoch });
+            // finished runs are on disk even if a later one fails
+            if (o.out) writeJsonAtomic(o.out, resultOf(runs));
           }
-      const peakRatios = realToRandom(runs);
-      const result = { tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName, batches: o.batch as number[], epochs: o.epochs, every: o.every, outputInitScale: outputInitScale ?? null, runs, peakRatios };
-      if (o.out) writeJsonAtomic(o.out, result);
+      const result = resultOf(runs);
+      const { peakRatios } = result;
       if (o.html) writeFileAtomic(o.html, coherencePage(result));
       if (o.json) {
         process.stdout.write(JSON.stringify(result, null, 2) + '\n');
