@@ -9,7 +9,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from '../coherence/norms.js';
-import { readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
@@ -72,8 +72,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
-    const x = this.input;
-    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const x = trainingInput(this, this.input);
     const { g, ws } = this;
     const B = rows / this.rowsPerExample;
     const outPix = g.ho * g.wo;

@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
 import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
-import { inputRows, readExamplePixels, type Activation, type Layer, type Workspace } from './layer.js';
+import { dyNormsToFill, inputRows, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
@@ -90,15 +90,13 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
-    const x = this.input;
-    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const x = trainingInput(this, this.input);
     const { nIn: n, nOut: m, ws } = this;
     const R = ws.chunkRows;
     // coherence: example i's term of dW is dY_iᵀ·(x_i − x̄) (see centredRowNormsSq), so
     // ||g_i||² = ||x_i − x̄||²·||dY_i||²: O(batch · (n + m)), nothing per example kept
     const coh = ws.coherence?.active ? ws.coherence : null;
-    const dyNorm = coh?.perExample;
-    if (dyNorm) dyNorm.fill(0, 0, rows);
+    const dyNorm = dyNormsToFill(ws, rows);
     let sumSq = 0;
     if (winsorizes(ws.winsor, rows)) this.winsorizedDw(x, grad, rows);
     else if (this.grad.kind === 'float') {

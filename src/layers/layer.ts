@@ -123,3 +123,16 @@ export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: num
   const s = 2 ** x.exp; // exact: code·2^exp is what the float path holds
   for (let k = 0; k < count; k++) out[k] = x.data[from + k] * s;
 }
+
+/** The input a weight layer kept in its training forward (its backward needs it). */
+export function trainingInput(layer: { name: string }, x: Activation | null): Activation {
+  if (!x) throw new Error(`${layer.name}: backward without a training forward`);
+  return x;
+}
+
+/** The per-example dY norms of a dense layer's measured backward, cleared (null when this step is not measured). */
+export function dyNormsToFill(ws: Workspace, rows: number): Floats | null {
+  if (!ws.coherence?.active) return null;
+  ws.coherence.perExample.fill(0, 0, rows);
+  return ws.coherence.perExample;
+}

@@ -2,31 +2,26 @@
 // (DESIGN section 4): y = conv(X, Wq) + bq, channels-last, one example at a time. Weights are
 // co × 9 × ci (output channel, tap, input channel), quantized per tensor.
 import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
-import type { Floats, MemoryLedger } from '../ledger.js';
-import type { Rng } from '../rng.js';
-import type { MomentFormat } from '../storage/param-store.js';
+import type { Floats } from '../ledger.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import type { QuantConfig } from '../../quant/quant-config.js';
-import type { Activation, Layer, Workspace } from './layer.js';
+import { trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { sumSquares } from '../coherence/norms.js';
-import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
+import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
 
 export class QuantConvLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qconv';
   readonly rowsPerExample: number;
   private input: Activation | null = null;
+  private readonly ws: Workspace;
 
   constructor(
     readonly name: string,
     readonly g: ConvGeometry,
     readonly first: boolean,
-    q: QuantConfig,
-    moments: MomentFormat,
-    private readonly ws: Workspace,
-    ledger: MemoryLedger,
-    rng: Rng,
+    ctx: QuantLayerContext,
   ) {
-    super(name, g.co, TAPS * g.ci, first, q, moments, ledger, rng, ws.kernels);
+    super(name, g.co, TAPS * g.ci, first, ctx);
+    this.ws = ctx.ws;
     this.rowsPerExample = g.hi * g.wi;
   }
 
@@ -80,8 +75,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
-    const x = this.input;
-    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const x = trainingInput(this, this.input);
     const { g, ws } = this;
     const B = rows / this.rowsPerExample;
     const outPix = g.ho * g.wo;

@@ -1,33 +1,27 @@
 // Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
-import type { MemoryLedger } from '../ledger.js';
-import type { Rng } from '../rng.js';
 import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
-import type { MomentFormat } from '../storage/param-store.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
-import type { QuantConfig } from '../../quant/quant-config.js';
-import type { Activation, Layer, Workspace } from './layer.js';
-import { QuantWeightLayer, quantizeInputValues } from './quant-layer.js';
+import { dyNormsToFill, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
 
 export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qdense';
   readonly rowsPerExample = 1;
   private input: Activation | null = null;
+  private readonly ws: Workspace;
 
   constructor(
     readonly name: string,
     readonly nIn: number,
     readonly nOut: number,
     readonly first: boolean,
-    q: QuantConfig,
-    moments: MomentFormat,
-    private readonly ws: Workspace,
-    ledger: MemoryLedger,
-    rng: Rng,
+    ctx: QuantLayerContext,
   ) {
-    super(name, nOut, nIn, first, q, moments, ledger, rng, ws.kernels);
+    super(name, nOut, nIn, first, ctx);
+    this.ws = ctx.ws;
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
@@ -73,13 +67,11 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
-    const x = this.input;
-    if (!x) throw new Error(`${this.name}: backward without a training forward`);
+    const x = trainingInput(this, this.input);
     const { nIn: n, nOut: m, ws } = this;
     const R = ws.chunkRows;
     const coh = ws.coherence?.active ? ws.coherence : null;
-    const dyNorm = coh?.perExample;
-    if (dyNorm) dyNorm.fill(0, 0, rows);
+    const dyNorm = dyNormsToFill(ws, rows);
     const dw = this.weights.dw;
     dw.fill(0);
     this.db.fill(0);

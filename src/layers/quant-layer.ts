@@ -6,9 +6,8 @@ import type { Rng } from '../rng.js';
 import { createParamStore, type MomentFormat, type ParamStore, type StateTensor } from '../storage/param-store.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
-import { inputRows, type Activation, type Param } from './layer.js';
+import { inputRows, type Activation, type Param, type Workspace } from './layer.js';
 import { QuantizedWeights } from './quant-weights.js';
-import type { Kernels } from '../kernels/kernels.js';
 
 /** Integer biases stay within ±2^22 so float32 sums of products and bias stay exact. */
 export const BIAS_LIMIT = 2 ** 22;
@@ -29,6 +28,15 @@ export function quantizeInputValues(x: Floats, n: number): void {
   for (let k = 0; k < n; k++) x[k] = inputCode(x[k]) * s;
 }
 
+/** What every fixed-point weight layer is built with, besides its name and shape. */
+export interface QuantLayerContext {
+  quant: QuantConfig;
+  moments: MomentFormat;
+  ws: Workspace;
+  ledger: MemoryLedger;
+  rng: Rng;
+}
+
 export abstract class QuantWeightLayer {
   abstract readonly name: string;
   readonly weights: QuantizedWeights;
@@ -44,8 +52,9 @@ export abstract class QuantWeightLayer {
   protected progress = 0;
   lastCoherence: LayerCoherence | null = null;
 
-  constructor(name: string, outputs: number, fanIn: number, first: boolean, q: QuantConfig, moments: MomentFormat, ledger: MemoryLedger, rng: Rng, kernels?: Kernels) {
-    this.weights = new QuantizedWeights(name, outputs, fanIn, q, moments, ledger, rng, kernels);
+  constructor(name: string, outputs: number, fanIn: number, first: boolean, ctx: QuantLayerContext) {
+    const { quant: q, moments, ledger } = ctx;
+    this.weights = new QuantizedWeights(name, outputs, fanIn, q, moments, ledger, ctx.rng, ctx.ws.kernels);
     this.bias = createParamStore('float32', outputs, ledger, 'weights', name, 'bias');
     this.db = ledger.floats(outputs, 'weight-grads', name, 'db');
     this.biasQ = ledger.floats(outputs, 'workspace', name, 'bias as added (quantized)');

@@ -97,8 +97,8 @@ export class Network {
       else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch, Boolean(spec.quant)));
       else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
-      else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, l.quant, recipe.moments, ws, ledger, rng));
-      else if (l.type === 'qconv') this.layers.push(new QuantConvLayer(l.name, l.g, l.first, l.quant, recipe.moments, ws, ledger, rng));
+      else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
+      else if (l.type === 'qconv') this.layers.push(new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
       else if (l.type === 'qact') this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial, recipe.actInput === 'bit'));
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
