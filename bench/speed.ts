@@ -10,6 +10,7 @@ import { modelSpec } from '../src/model/spec.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
+import { parseQuantConfig } from '../quant/quant-config.js';
 import { median } from '../src/trainer.js';
 
 export interface SpeedConfig {
@@ -22,6 +23,8 @@ export interface SpeedConfig {
   warmup: number;
   /** Measure gradient coherence every n steps (absent: not tracked). */
   coherenceEvery?: number;
+  /** A fixed-point (wNaM) or float ("float") ReLU model with the gradient-based quantizer instead of the binary one. */
+  quant?: string;
 }
 
 export interface SpeedResult extends SpeedConfig {
@@ -43,7 +46,7 @@ export function benchData(model: string, batch: number): DataSplit {
 
 /** Time one configuration in this process. */
 export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
-  const spec = modelSpec(c.model);
+  const spec = modelSpec(c.model, c.quant ? parseQuantConfig(c.quant, 'gradient') : undefined);
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
   const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads, coherence: Boolean(c.coherenceEvery) });
@@ -73,6 +76,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
 
 export interface SpeedOptions {
   coherenceEvery?: number;
+  quant?: string;
   models: string[];
   recipes: string[];
   batches: number[];
@@ -90,7 +94,7 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
       for (const threads of kernels === 'reference' ? [1] : opts.threads)
         for (const batch of opts.batches)
           for (const recipe of opts.recipes) {
-            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup, coherenceEvery: opts.coherenceEvery };
+            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup, coherenceEvery: opts.coherenceEvery, quant: opts.quant };
             const r = runChildSync<SpeedResult>('speed', config);
             results.push(r);
             onResult?.(r);
@@ -100,6 +104,7 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
 
 export interface CoherenceCost {
   model: string;
+  quant?: string;
   recipe: string;
   batch: number;
   every: number;
@@ -118,7 +123,7 @@ export function runCoherenceCostSuite(opts: Omit<SpeedOptions, 'coherenceEvery'>
         const base = runSpeedSuite(one)[0];
         for (const every of everies) {
           const r = runSpeedSuite({ ...one, coherenceEvery: every })[0];
-          const cost = { model, recipe, batch, every, msPerBatchMean: r.msPerBatchMean, baselineMsPerBatchMean: base.msPerBatchMean, overheadPercent: (100 * (r.msPerBatchMean - base.msPerBatchMean)) / base.msPerBatchMean };
+          const cost = { model, quant: opts.quant, recipe, batch, every, msPerBatchMean: r.msPerBatchMean, baselineMsPerBatchMean: base.msPerBatchMean, overheadPercent: (100 * (r.msPerBatchMean - base.msPerBatchMean)) / base.msPerBatchMean };
           out.push(cost);
           onResult?.(cost);
         }

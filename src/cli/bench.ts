@@ -15,6 +15,8 @@ import { formatMargin } from '../report/quantizer-table.js';
 import { kernelNames } from '../kernels/select.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
+import { checkFixedPointRecipe } from '../model/network.js';
+import { parseQuantConfig } from '../../quant/quant-config.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
@@ -49,24 +51,32 @@ export function benchCommand(): Command {
     .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
     .option('--seeds <list>', 'seeds for the training runs (ablation, quant)', intList, [1, 2, 3])
     .option('--only <names>', `ablation configurations or quant variants, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
-    .option('--quant <wNaM>', 'bits of weights and activations (quant suite)', 'w4a8')
+    .option('--quant <wNaM|float>', 'bits of weights and activations (quant suite); speed and coherence suites: time this fixed-point (or float) ReLU model with the gradient-based quantizer instead of the binary one (recipes then default to standard)', 'w4a8')
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
-    .action(async (o) => {
+    .action(async (o, cmd: Command) => {
       const suite: string = o.suite[0];
+      // speed and coherence time the binary model unless --quant is given
+      const quant: string | undefined = cmd.getOptionValueSource('quant') === 'cli' ? o.quant : undefined;
+      if (quant) {
+        parseQuantConfig(quant, 'gradient'); // a bad format fails here, not in a child process
+        if (cmd.getOptionValueSource('recipes') !== 'cli') o.recipes = ['standard'];
+        for (const r of o.recipes as string[]) checkFixedPointRecipe(PRESETS[r]);
+      }
+      const label = (model: string) => (quant ? `${model} ${quant}` : model);
       const progress = (line: string) => !o.json && process.stderr.write(line + '\n');
       let results: object[] | object;
       let table: string;
       if (suite === 'speed') {
         const rows = runSpeedSuite(
-          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: o.kernels, threads: o.threads, repeats: o.repeats, warmup: o.warmup },
-          (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch} (${r.kernelSet}, ${r.threads} thr): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
+          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: o.kernels, threads: o.threads, repeats: o.repeats, warmup: o.warmup, quant },
+          (r) => progress(`  ${label(r.model)} ${r.recipe} batch ${r.batch} (${r.kernelSet}, ${r.threads} thr): ${r.msPerBatchMedian.toFixed(1)} ms/batch`),
         );
         results = rows;
         table = formatTable(
           ['model', 'recipe', 'batch', 'kernels', 'threads', 'ms/batch (median)', 'min', 'samples/s', 'ledger MiB', 'peak RSS MiB'],
           rows.map((r) => [
-            r.model, r.recipe, r.batch, r.kernelSet, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
+            label(r.model), r.recipe, r.batch, r.kernelSet, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
             r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
@@ -140,14 +150,14 @@ export function benchCommand(): Command {
         ].join('\n');
       } else if (suite === 'coherence') {
         const rows = runCoherenceCostSuite(
-          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]], threads: [Math.min(...o.threads)], repeats: Math.max(o.repeats, 100), warmup: o.warmup },
+          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]], threads: [Math.min(...o.threads)], repeats: Math.max(o.repeats, 100), warmup: o.warmup, quant },
           [1, 50],
-          (r) => progress(`  ${r.model} ${r.recipe} batch ${r.batch}, every ${r.every}: +${r.overheadPercent.toFixed(1)}%`),
+          (r) => progress(`  ${label(r.model)} ${r.recipe} batch ${r.batch}, every ${r.every}: +${r.overheadPercent.toFixed(1)}%`),
         );
         results = rows;
         table = formatTable(
           ['model', 'recipe', 'batch', 'coherence every', 'ms/batch (mean)', 'without', 'overhead'],
-          rows.map((r) => [r.model, r.recipe, r.batch, r.every, r.msPerBatchMean.toFixed(2), r.baselineMsPerBatchMean.toFixed(2), `${r.overheadPercent.toFixed(1)}%`]),
+          rows.map((r) => [label(r.model), r.recipe, r.batch, r.every, r.msPerBatchMean.toFixed(2), r.baselineMsPerBatchMean.toFixed(2), `${r.overheadPercent.toFixed(1)}%`]),
         );
       } else if (suite === 'peers') {
         const batch = o.batches[0];
