@@ -54,7 +54,7 @@ function methods(v: string): GradientMethodName[] {
 export function coherenceCommand(): Command {
   return winsorOption(quantOptions(modelDataRecipeOptions(
     new Command('coherence').description(
-      'coherence experiments: train with several label-noise levels (and gradient methods), plot m-coherence per layer, measure memorization of noisy labels',
+      'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes m), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
     ),
   )))
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
