@@ -133,7 +133,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.same(s.results.map((r: { kernelSet: string; threads: number }) => `${r.kernelSet}/${r.threads}`), ['reference/1', 'wasm-simd/1', 'wasm-simd/2']);
   for (const r of s.results) t.ok(r.msPerBatchMedian > 0 && r.peakRssBytes > r.ledgerBytes, 'timed, with its own peak RSS');
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
-  const fixed = run(['bench', '--suite', 'coherence', '--quant', 'w4a8', '--batches', '20', '--repeats', '2', '--warmup', '0', '--json']);
+  const fixed = run(['bench', '--suite', 'coherence', '--quant', 'w4a8', '--batches', '20', '--repeats', '2', '--warmup', '0', '--json', '--out', join(dir, 'fc.json')]);
   t.equal(fixed.status, 0, fixed.stderr);
   const fc = JSON.parse(fixed.stdout);
   t.same(fc.results.map((r: { quant: string; recipe: string; every: number }) => `${r.quant} ${r.recipe} ${r.every}`), ['w4a8 standard 1', 'w4a8 standard 50'], 'the fixed-point model, recipe standard by default');
