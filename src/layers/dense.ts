@@ -6,8 +6,8 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
-import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
-import { dyNormsToFill, inputRows, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { winsorizedDense, winsorizes } from '../optim/winsorize.js';
+import { dyNormsToFill, inputRows, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
@@ -67,26 +67,16 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   /** dW with every coordinate's per-example terms winsorized (see src/optim/winsorize.ts). */
   private winsorizedDw(x: Activation, grad: GradStore, rows: number): void {
     const { nIn: n, nOut: m, ws } = this;
-    const { c, rows: xs, scratch, column } = ws.winsor!;
-    for (let i = 0; i < rows; i++) {
-      if (x.kind === 'float') xs.set(x.data.subarray(i * n, (i + 1) * n), i * n);
-      else if (x.kind === 'pixels') readExamplePixels(x, i, xs, i * n);
-      else if (x.kind === 'bits') for (let k = 0; k < n; k++) xs[i * n + k] = getBit(x.data, wordsFor(n), i, k) ? 1 : -1;
-      else throw new Error(`${this.name}: binary layers do not take fixed-point codes`);
-    }
-    // a tile of output units: their dY columns (rows × t) and their dW rows (t × n)
-    const t = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / n), Math.floor(ws.chunkDy.length / rows)));
+    const xs = ws.winsor!.rows;
+    if (x.kind === 'codes') throw new Error(`${this.name}: binary layers do not take fixed-point codes`);
+    if (x.kind === 'bits') for (let i = 0; i < rows; i++) for (let k = 0; k < n; k++) xs[i * n + k] = getBit(x.data, wordsFor(n), i, k) ? 1 : -1;
+    // dW rows accumulate a tile of output units in chunkDx, stored (or handed on) tile by tile
     const acc = ws.chunkDx;
-    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
-    for (let j0 = 0; j0 < m; j0 += t) {
-      const j1 = Math.min(m, j0 + t);
-      grad.read(0, rows, j0, j1, ws.chunkDy);
-      for (let j = j0; j < j1; j++) {
-        for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
-        sums(column, xs, rows, n, c, scratch, acc.subarray((j - j0) * n, (j - j0 + 1) * n));
-      }
-      storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n);
-    }
+    winsorizedDense(ws, grad, rows, m, n, x.kind === 'bits' ? xs : inputRows(x, 0, rows, n, xs), {
+      tileUnits: Math.floor(acc.length / n),
+      dwRow: (j, j0) => acc.subarray((j - j0) * n, (j - j0 + 1) * n),
+      afterTile: (j0, j1) => storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n),
+    });
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {

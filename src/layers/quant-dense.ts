@@ -1,7 +1,7 @@
 // Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
-import { winsorizedColumnSums, winsorizes } from '../optim/winsorize.js';
+import { winsorizedDense, winsorizes } from '../optim/winsorize.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
 import { dyNormsToFill, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
@@ -51,19 +51,10 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
    */
   private winsorizedGradients(x: Activation, grad: GradStore, rows: number): void {
     const { nIn: n, nOut: m, ws } = this;
-    const { c, rows: xs, scratch, column, ones } = ws.winsor!;
-    const xRows = this.inputValues(x, 0, rows, n, xs);
-    const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
-    const t = Math.max(1, Math.floor(ws.chunkDy.length / rows));
-    for (let j0 = 0; j0 < m; j0 += t) {
-      const j1 = Math.min(m, j0 + t);
-      grad.read(0, rows, j0, j1, ws.chunkDy);
-      for (let j = j0; j < j1; j++) {
-        for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
-        sums(column, xRows, rows, n, c, scratch, this.weights.dw.subarray(j * n, (j + 1) * n));
-        sums(column, ones, rows, 1, c, scratch, this.db.subarray(j, j + 1));
-      }
-    }
+    winsorizedDense(ws, grad, rows, m, n, this.inputValues(x, 0, rows, n, ws.winsor!.rows), {
+      dwRow: (j) => this.weights.dw.subarray(j * n, (j + 1) * n),
+      dbCell: (j) => this.db.subarray(j, j + 1),
+    });
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {

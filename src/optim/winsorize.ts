@@ -3,7 +3,9 @@
 // smallest values are clipped to the (c+1)-th largest / smallest before summing, so a few examples
 // cannot dominate a direction. O(batch·n) per output unit, nothing per example kept beyond the
 // layer's input rows, decoded once per backward.
+import type { Kernels } from '../kernels/kernels.js';
 import type { Floats } from '../ledger.js';
+import type { GradStore } from '../storage/grad-store.js';
 
 export interface WinsorWorkspace {
   readonly c: number;
@@ -28,6 +30,46 @@ export function winsorMinRows(c: number): number {
  */
 export function winsorizes(w: WinsorWorkspace | null, rows: number): w is WinsorWorkspace {
   return w !== null && rows >= winsorMinRows(w.c);
+}
+
+/** Where dense layers' winsorized backward must go: dW rows, the bias cells, what to do after each tile. */
+export interface WinsorTargets {
+  /** Output unit j's dW row (n floats); j0 starts the tile it is in. */
+  dwRow(j: number, j0: number): Floats;
+  /** Output unit j's bias gradient (one float), for layers with a bias. */
+  dbCell?(j: number): Floats;
+  /** At most this many output units per tile (default: as many as the dY tile holds). */
+  tileUnits?: number;
+  afterTile?(j0: number, j1: number): void;
+}
+
+/**
+ * Winsorized gradients of a dense layer with m output units over n inputs, input rows x (rows × n):
+ * dY is read from grad a tile of output units at a time into ws.chunkDy, each unit's column copied
+ * out and its terms summed (fast kernel when there is one) against x and, for a bias, against ones.
+ */
+export function winsorizedDense(
+  ws: { winsor: WinsorWorkspace | null; kernels: Kernels; chunkDy: Floats },
+  grad: GradStore,
+  rows: number,
+  m: number,
+  n: number,
+  x: Floats,
+  to: WinsorTargets,
+): void {
+  const { c, scratch, column, ones } = ws.winsor!;
+  const sums = ws.kernels.winsorizedColumnSums ?? winsorizedColumnSums;
+  const t = Math.max(1, Math.min(to.tileUnits ?? Infinity, Math.floor(ws.chunkDy.length / rows)));
+  for (let j0 = 0; j0 < m; j0 += t) {
+    const j1 = Math.min(m, j0 + t);
+    grad.read(0, rows, j0, j1, ws.chunkDy);
+    for (let j = j0; j < j1; j++) {
+      for (let i = 0; i < rows; i++) column[i] = ws.chunkDy[i * (j1 - j0) + (j - j0)];
+      sums(column, x, rows, n, c, scratch, to.dwRow(j, j0));
+      if (to.dbCell) sums(column, ones, rows, 1, c, scratch, to.dbCell(j));
+    }
+    to.afterTile?.(j0, j1);
+  }
 }
 
 /** Floats the winsorized workspace needs. */
