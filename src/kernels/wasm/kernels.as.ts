@@ -117,13 +117,279 @@ function dotFloatBits(xr: usize, wr: usize, n: i32): f32 {
   return s;
 }
 
-/** y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. */
+/** The sign-flip mask of the 4 lanes at bit offset `shift` of a packed row word. */
+// @ts-ignore: decorator
+@inline
+function flipAt(word: u32, shift: u32): v128 {
+  return signFlip((word >>> shift) & 15);
+}
+
+/** Horizontal sum of 4 lanes, in lane order (the order dotFloatBits uses). */
+// @ts-ignore: decorator
+@inline
+function lanesSum(a: v128): f32 {
+  return f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1) + f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3);
+}
+
+/** x[k]·ŵ[k] summed over k in [full, n) in order, added to s (the scalar tail of dotFloatBits). */
+// @ts-ignore: decorator
+@inline
+function tailFloatBits(s: f32, xr: usize, wr: usize, full: i32, n: i32): f32 {
+  if (full < n) {
+    const bits = load<u32>(wr + (<usize>full >>> 3));
+    for (let k = full, b = 0; k < n; k++, b++) {
+      const v = load<f32>(xr + (<usize>k << 2));
+      s += (bits >>> b) & 1 ? v : -v;
+    }
+  }
+  return s;
+}
+
+/**
+ * y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. Register-blocked: 4 input rows × 2 weight rows share every
+ * load (8 independent accumulators); each output is summed in exactly dotFloatBits' order (lanes
+ * over 32-column blocks, then the lanes, then the scalar tail), so the result does not depend
+ * on the blocking, the row chunking or the thread split.
+ */
 export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
   const rowBytes = <usize>((n + 31) >>> 5) << 2;
-  for (let i = 0; i < B; i++) {
-    const xr = x + (<usize>(i * n) << 2);
+  const xBytes = <usize>n << 2;
+  const full = n & ~31;
+  let i = 0;
+  for (; i + 4 <= B; i += 4) {
+    const x0 = x + <usize>i * xBytes;
+    const x1 = x0 + xBytes;
+    const x2 = x1 + xBytes;
+    const x3 = x2 + xBytes;
+    let j = 0;
+    for (; j + 2 <= m; j += 2) {
+      const w0 = w + <usize>j * rowBytes;
+      const w1 = w0 + rowBytes;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      for (let k = 0; k < full; k += 32) {
+        const b0 = load<u32>(w0 + (<usize>k >>> 3));
+        const b1 = load<u32>(w1 + (<usize>k >>> 3));
+        const off = <usize>k << 2;
+        for (let g: u32 = 0; g < 8; g++) {
+          const m0 = flipAt(b0, g << 2);
+          const m1 = flipAt(b1, g << 2);
+          const o = off + (<usize>g << 4);
+          let v = v128.load(x0 + o);
+          a00 = f32x4.add(a00, v128.xor(v, m0));
+          a01 = f32x4.add(a01, v128.xor(v, m1));
+          v = v128.load(x1 + o);
+          a10 = f32x4.add(a10, v128.xor(v, m0));
+          a11 = f32x4.add(a11, v128.xor(v, m1));
+          v = v128.load(x2 + o);
+          a20 = f32x4.add(a20, v128.xor(v, m0));
+          a21 = f32x4.add(a21, v128.xor(v, m1));
+          v = v128.load(x3 + o);
+          a30 = f32x4.add(a30, v128.xor(v, m0));
+          a31 = f32x4.add(a31, v128.xor(v, m1));
+        }
+      }
+      const y0 = y + (<usize>(i * m + j) << 2);
+      const yStride = <usize>m << 2;
+      store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
+      store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
+      store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
+      store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
+      store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
+      store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
+      store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
+      store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
+    }
+    for (; j < m; j++)
+      for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * m + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
+  }
+  for (; i < B; i++) {
+    const xr = x + <usize>i * xBytes;
     for (let j = 0; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
   }
+}
+
+/**
+ * out[r, k] (+)= Σ_t d(r, t)·ŝ[t, k] for rows r in [r0, r1) and all n columns, t in order from
+ * 0 to T, with d(r, t) = d[r·dR + t·dT] and ŝ the packed sign rows `s` (row t at t·rowBytes).
+ * Each output is summed in t order starting from 0 (zero) or from its stored value (accumulate),
+ * so the result is the same as adding one whole row at a time (addSignedRow). Blocked: 2 output
+ * rows × 16 columns held in 8 registers while t runs, every output written once.
+ */
+function signedRowsSum(d: usize, dR: i32, dT: i32, s: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const outBytes = <usize>n << 2;
+  const n16 = n & ~15;
+  const dRb = <usize>dR << 2;
+  const dTb = <usize>dT << 2;
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const o0 = out + <usize>r * outBytes;
+    const o1 = o0 + outBytes;
+    const dr0 = d + <usize>r * dRb;
+    const dr1 = dr0 + dRb;
+    for (let k = 0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      if (accumulate) {
+        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
+        c0 = v128.load(o1 + off); c1 = v128.load(o1 + off + 16); c2 = v128.load(o1 + off + 32); c3 = v128.load(o1 + off + 48);
+      }
+      const wordOff = <usize>(k >>> 5) << 2;
+      const shift = <u32>(k & 31);
+      let sp = s + wordOff;
+      let dp = <usize>0;
+      for (let t = 0; t < T; t++, sp += rowBytes, dp += dTb) {
+        const bits = load<u32>(sp) >>> shift;
+        const f0 = signFlip(bits & 15);
+        const f1 = signFlip((bits >>> 4) & 15);
+        const f2 = signFlip((bits >>> 8) & 15);
+        const f3 = signFlip((bits >>> 12) & 15);
+        const v0 = f32x4.splat(load<f32>(dr0 + dp));
+        const v1 = f32x4.splat(load<f32>(dr1 + dp));
+        a0 = f32x4.add(a0, v128.xor(v0, f0));
+        a1 = f32x4.add(a1, v128.xor(v0, f1));
+        a2 = f32x4.add(a2, v128.xor(v0, f2));
+        a3 = f32x4.add(a3, v128.xor(v0, f3));
+        c0 = f32x4.add(c0, v128.xor(v1, f0));
+        c1 = f32x4.add(c1, v128.xor(v1, f1));
+        c2 = f32x4.add(c2, v128.xor(v1, f2));
+        c3 = f32x4.add(c3, v128.xor(v1, f3));
+      }
+      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+      v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
+    }
+    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o0, r, accumulate);
+    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o1, r + 1, accumulate);
+  }
+  for (; r < r1; r++) {
+    const o0 = out + <usize>r * outBytes;
+    const dr0 = d + <usize>r * dRb;
+    for (let k = 0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      if (accumulate) {
+        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
+      }
+      const wordOff = <usize>(k >>> 5) << 2;
+      const shift = <u32>(k & 31);
+      for (let t = 0; t < T; t++) {
+        const bits = load<u32>(s + <usize>t * rowBytes + wordOff) >>> shift;
+        const v0 = f32x4.splat(load<f32>(dr0 + <usize>t * dTb));
+        a0 = f32x4.add(a0, v128.xor(v0, signFlip(bits & 15)));
+        a1 = f32x4.add(a1, v128.xor(v0, signFlip((bits >>> 4) & 15)));
+        a2 = f32x4.add(a2, v128.xor(v0, signFlip((bits >>> 8) & 15)));
+        a3 = f32x4.add(a3, v128.xor(v0, signFlip((bits >>> 12) & 15)));
+      }
+      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+    }
+    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o0, r, accumulate);
+  }
+}
+
+/** Columns [k0, n) of one output row of signedRowsSum, scalar, in t order. */
+// @ts-ignore: decorator
+@inline
+function signedRowsTail(d: usize, dRb: usize, dTb: usize, s: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, r: i32, accumulate: bool): void {
+  const dr = d + <usize>r * dRb;
+  for (let k = k0; k < n; k++) {
+    let a: f32 = accumulate ? load<f32>(o + (<usize>k << 2)) : 0;
+    const wordOff = <usize>(k >>> 5) << 2;
+    const bit = <u32>(k & 31);
+    for (let t = 0; t < T; t++) {
+      const v = load<f32>(dr + <usize>t * dTb);
+      a += (load<u32>(s + <usize>t * rowBytes + wordOff) >>> bit) & 1 ? v : -v;
+    }
+    store<f32>(o + (<usize>k << 2), a);
+  }
+}
+
+/**
+ * out[r, k] (+)= Σ_t d(r, t)·x[t, k] over float rows x (row t at t·n floats): signedRowsSum with
+ * float products (one multiply and one add per term, as saxpyRow does).
+ */
+function floatRowsSum(d: usize, dR: i32, dT: i32, x: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  const rowBytes = <usize>n << 2;
+  const n16 = n & ~15;
+  const dRb = <usize>dR << 2;
+  const dTb = <usize>dT << 2;
+  let r = r0;
+  for (; r + 2 <= r1; r += 2) {
+    const o0 = out + <usize>r * rowBytes;
+    const o1 = o0 + rowBytes;
+    const dr0 = d + <usize>r * dRb;
+    const dr1 = dr0 + dRb;
+    for (let k = 0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+      if (accumulate) {
+        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
+        c0 = v128.load(o1 + off); c1 = v128.load(o1 + off + 16); c2 = v128.load(o1 + off + 32); c3 = v128.load(o1 + off + 48);
+      }
+      let xp = x + off;
+      let dp = <usize>0;
+      for (let t = 0; t < T; t++, xp += rowBytes, dp += dTb) {
+        const x0 = v128.load(xp);
+        const x1 = v128.load(xp + 16);
+        const x2 = v128.load(xp + 32);
+        const x3 = v128.load(xp + 48);
+        const v0 = f32x4.splat(load<f32>(dr0 + dp));
+        const v1 = f32x4.splat(load<f32>(dr1 + dp));
+        a0 = f32x4.add(a0, f32x4.mul(v0, x0));
+        a1 = f32x4.add(a1, f32x4.mul(v0, x1));
+        a2 = f32x4.add(a2, f32x4.mul(v0, x2));
+        a3 = f32x4.add(a3, f32x4.mul(v0, x3));
+        c0 = f32x4.add(c0, f32x4.mul(v1, x0));
+        c1 = f32x4.add(c1, f32x4.mul(v1, x1));
+        c2 = f32x4.add(c2, f32x4.mul(v1, x2));
+        c3 = f32x4.add(c3, f32x4.mul(v1, x3));
+      }
+      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+      v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
+    }
+    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o0, r, accumulate);
+    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o1, r + 1, accumulate);
+  }
+  for (; r < r1; r++) {
+    const o0 = out + <usize>r * rowBytes;
+    const dr0 = d + <usize>r * dRb;
+    for (let k = 0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      if (accumulate) {
+        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
+      }
+      for (let t = 0; t < T; t++) {
+        const xp = x + <usize>t * rowBytes + off;
+        const v0 = f32x4.splat(load<f32>(dr0 + <usize>t * dTb));
+        a0 = f32x4.add(a0, f32x4.mul(v0, v128.load(xp)));
+        a1 = f32x4.add(a1, f32x4.mul(v0, v128.load(xp + 16)));
+        a2 = f32x4.add(a2, f32x4.mul(v0, v128.load(xp + 32)));
+        a3 = f32x4.add(a3, f32x4.mul(v0, v128.load(xp + 48)));
+      }
+      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+    }
+    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o0, r, accumulate);
+  }
+}
+
+/** Columns [k0, n) of one output row of floatRowsSum, scalar, in t order. */
+// @ts-ignore: decorator
+@inline
+function floatRowsTail(d: usize, dRb: usize, dTb: usize, x: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, r: i32, accumulate: bool): void {
+  const dr = d + <usize>r * dRb;
+  for (let k = k0; k < n; k++) {
+    let a: f32 = accumulate ? load<f32>(o + (<usize>k << 2)) : 0;
+    for (let t = 0; t < T; t++) a += load<f32>(dr + <usize>t * dTb) * load<f32>(x + <usize>t * rowBytes + (<usize>k << 2));
+    store<f32>(o + (<usize>k << 2), a);
+  }
+}
+
+/** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
+export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
+  signedRowsSum(dy, m, 1, w, m, n, dx, 0, B, false);
 }
 
 /** out[0..n) += d·ŵ[k] for one packed sign row. */
@@ -166,20 +432,6 @@ function saxpyRow(out: usize, xr: usize, d: f32, n: i32): void {
   }
 }
 
-/** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
-export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  const rowBytes = <usize>((n + 31) >>> 5) << 2;
-  for (let i = 0; i < B; i++) {
-    const out = dx + (<usize>(i * n) << 2);
-    memory.fill(out, 0, <usize>n << 2);
-    for (let j = 0; j < m; j++) {
-      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
-      if (d == 0) continue; // STE-masked gradients are often exactly zero
-      addSignedRow(out, w + <usize>j * rowBytes, d, n);
-    }
-  }
-}
-
 /** Σ_k x[k]·w[k] over two float rows. */
 // @ts-ignore: decorator
 @inline
@@ -205,40 +457,17 @@ export function gemmFloatFloat(x: usize, w: usize, B: i32, m: i32, n: i32, y: us
 
 /** dx[B×n] = dY[B×m] · W[m×n]. */
 export function gemmFloatFloatT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  for (let i = 0; i < B; i++) {
-    const out = dx + (<usize>(i * n) << 2);
-    memory.fill(out, 0, <usize>n << 2);
-    for (let j = 0; j < m; j++) {
-      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
-      if (d == 0) continue;
-      saxpyRow(out, w + (<usize>(j * n) << 2), d, n);
-    }
-  }
+  floatRowsSum(dy, m, 1, w, m, n, dx, 0, B, false);
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
 export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  for (let i = 0; i < B; i++) {
-    const xr = x + (<usize>(i * n) << 2);
-    for (let j = j0; j < j1; j++) {
-      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
-      if (d == 0) continue;
-      saxpyRow(dw + (<usize>(j * n) << 2), xr, d, n);
-    }
-  }
+  floatRowsSum(dy, 1, m, x, B, n, dw, j0, j1, true);
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
 export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  const rowBytes = <usize>((n + 31) >>> 5) << 2;
-  for (let i = 0; i < B; i++) {
-    const xr = x + <usize>i * rowBytes;
-    for (let j = j0; j < j1; j++) {
-      const d = load<f32>(dy + (<usize>(i * m + j) << 2));
-      if (d == 0) continue;
-      addSignedRow(dw + (<usize>(j * n) << 2), xr, d, n);
-    }
-  }
+  signedRowsSum(dy, 1, m, x, B, n, dw, j0, j1, true);
 }
 
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
