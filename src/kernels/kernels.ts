@@ -75,6 +75,8 @@ export interface Kernels {
   /** Optional fast Adam (the block loop in adam.ts is the reference). */
   adamMaxAbs?(t: AdamTensor): number;
   adamUpdate?(t: AdamTensor, s: AdamStep): void;
+  /** Optional fast sign packing of latent weights (BinaryWeights.repack is the reference). */
+  packLatentSigns?(latent: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array): void;
   /** Release threads an instance holds. */
   dispose?(): void;
 }

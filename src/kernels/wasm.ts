@@ -140,6 +140,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.m), at(t.v), t.m instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0,
         t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip, s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio,
       ),
+    packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
     dispose: () => void pool?.terminate(),
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };

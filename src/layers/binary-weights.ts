@@ -8,6 +8,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { bitStore, createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Floats } from '../ledger.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Param, ParamGrad } from './layer.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
@@ -17,7 +18,17 @@ export class BinaryWeights {
   readonly grad: ParamGrad;
   readonly param: Param;
 
-  constructor(owner: string, readonly rows: number, readonly cols: number, fanIn: number, recipe: Recipe, ledger: MemoryLedger, rng: Rng) {
+  constructor(
+    owner: string,
+    readonly rows: number,
+    readonly cols: number,
+    fanIn: number,
+    recipe: Recipe,
+    ledger: MemoryLedger,
+    rng: Rng,
+    /** Kernels whose packLatentSigns repacks in place (the loop below is the reference). */
+    private readonly kernels?: Kernels,
+  ) {
     const size = rows * cols;
     const words = rows * wordsFor(cols);
     this.bits = ledger.u32(words, 'weights', owner, recipe.weights === 'bit' ? 'binary weights (packed; no latent copy)' : 'binary weights (packed)');
@@ -40,23 +51,32 @@ export class BinaryWeights {
   repack(): void {
     if (this.latent.format === 'bit') return; // the bits are the weights
     const raw = this.latent.raw;
-    const half = this.latent.format === 'float16';
     const { rows, cols, bits } = this;
-    const wpr = wordsFor(cols);
-    for (let r = 0; r < rows; r++) {
-      const base = r * cols;
-      for (let w = 0; w < wpr; w++) {
-        let word = 0;
-        const c0 = w << 5;
-        const c1 = Math.min(cols, c0 + 32);
-        for (let c = c0; c < c1; c++) {
-          const h = raw[base + c];
-          // float16: non-negative when the sign bit is clear, or for -0 (sign(0) = +1)
-          const nonNegative = half ? (h & 0x8000) === 0 || (h & 0x7fff) === 0 : h >= 0;
-          if (nonNegative) word |= 1 << (c - c0);
-        }
-        bits[r * wpr + w] = word >>> 0;
+    const pack = this.kernels?.packLatentSigns ?? packLatentSignsReference;
+    pack(raw as Float32Array | Uint16Array, rows, cols, bits);
+  }
+}
+
+/**
+ * Packed sign(W) of float32 or float16 latent weights (rows × cols, rows padded to whole words):
+ * bit set for w >= 0, -0 included (sign(0) = +1). The reference for kernels' packLatentSigns.
+ */
+export function packLatentSignsReference(raw: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array): void {
+  const half = raw instanceof Uint16Array;
+  const wpr = wordsFor(cols);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let w = 0; w < wpr; w++) {
+      let word = 0;
+      const c0 = w << 5;
+      const c1 = Math.min(cols, c0 + 32);
+      for (let c = c0; c < c1; c++) {
+        const h = raw[base + c];
+        // float16: non-negative when the sign bit is clear, or for -0 (sign(0) = +1)
+        const nonNegative = half ? (h & 0x8000) === 0 || (h & 0x7fff) === 0 : h >= 0;
+        if (nonNegative) word |= 1 << (c - c0);
       }
+      bits[r * wpr + w] = word >>> 0;
     }
   }
 }

@@ -30,7 +30,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     super();
     this.rowsPerExample = g.hi * g.wi;
     // one packed row per (output channel, tap), its bits along input channels
-    this.weights = new BinaryWeights(name, g.co * TAPS, g.ci, TAPS * g.ci, recipe, ledger, rng);
+    this.weights = new BinaryWeights(name, g.co * TAPS, g.ci, TAPS * g.ci, recipe, ledger, rng, ws.kernels);
   }
 
   /** Example b of the input, as the kernels take it (a view, or pixels decoded to chunkX). */

@@ -27,7 +27,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     rng: Rng,
   ) {
     super();
-    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng);
+    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng, ws.kernels);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {

@@ -671,16 +671,105 @@ function gradAt(g: usize, gBits: i32, wpr: i32, gScale: f64, r: i32, c: i32, i: 
   return v;
 }
 
+// ---- SIMD codecs: 4 float16 values <-> f32x4, exactly as halfToF64 / f64ToHalf ----
+
+/** 4 half floats (8 bytes at p) -> f32x4, exact (subnormals, ±0, Inf and NaN kept). */
+// @ts-ignore: decorator
+@inline
+function loadHalf4(p: usize): v128 {
+  const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
+  const em = v128.and(h, i32x4.splat(0x7fff));
+  // exponent and mantissa moved into float32 position, scaled by 2^112: exact for normals and
+  // subnormals alike (a float32 subnormal times a power of two)
+  let mag = f32x4.mul(i32x4.shl(em, 13), f32x4.splat(5.192296858534828e33));
+  // Inf/NaN (exponent 31) keep their mantissa bits under an all-ones exponent
+  mag = v128.bitselect(v128.or(i32x4.shl(em, 13), i32x4.splat(0x7f800000)), mag, i32x4.ge_s(em, i32x4.splat(0x7c00)));
+  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+}
+
+/** f32x4 -> 4 half floats (round to nearest even, saturating at ±65504, NaN -> 0x7e00) at p. */
+// @ts-ignore: decorator
+@inline
+function storeHalf4(p: usize, x: v128): void {
+  const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
+  const abs = v128.and(x, i32x4.splat(0x7fffffff));
+  // normal halves: rebias, round the 13 dropped bits to nearest even, saturate
+  const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
+  let normal = i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
+  normal = i32x4.min_u(normal, i32x4.splat(0x7bff));
+  // subnormal halves (|x| < 2^-14): adding 0.5 rounds |x| to a multiple of 2^-24, to nearest even
+  const sub = i32x4.sub(f32x4.add(abs, f32x4.splat(0.5)), f32x4.splat(0.5));
+  let h = v128.bitselect(sub, normal, i32x4.lt_u(abs, i32x4.splat(113 << 23)));
+  h = v128.bitselect(i32x4.splat(0x7e00), h, i32x4.gt_u(abs, i32x4.splat(0x7f800000)));
+  v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(h, sign), i32x4.splat(0)), 0);
+}
+
+/** dst[0..n) = half codes of float32 src[0..n) (n a multiple of 4): the SIMD encoder, for its test. */
+export function halfEncode(src: usize, n: i32, dst: usize): void {
+  for (let i = 0; i < n; i += 4) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)));
+}
+
+/** dst[0..n) = float32 values of half codes src[0..n) (n a multiple of 4): the SIMD decoder, for its test. */
+export function halfDecode(src: usize, n: i32, dst: usize): void {
+  for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1)));
+}
+
+/** 4 consecutive values of a float32 (half = 0) or float16 (half = 1) tensor as f32x4. */
+// @ts-ignore: decorator
+@inline
+function loadP4(p: usize, i: i32, half: i32): v128 {
+  return half ? loadHalf4(p + (<usize>i << 1)) : v128.load(p + (<usize>i << 2));
+}
+
+// @ts-ignore: decorator
+@inline
+function storeP4(p: usize, i: i32, half: i32, v: v128): void {
+  if (half) storeHalf4(p + (<usize>i << 1), v);
+  else v128.store(p + (<usize>i << 2), v);
+}
+
+/** Two f64x2 halves -> f32x4 (each rounded to nearest, as a float32 store does). */
+// @ts-ignore: decorator
+@inline
+function demote4(lo: v128, hi: v128): v128 {
+  return v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** Gradients of elements i..i+3 (row r, columns c..c+3, c a multiple of 4) as f32x4, STE-masked for binary weights (w4: their weights). */
+// @ts-ignore: decorator
+@inline
+function grad4(g: usize, gBits: i32, wpr: i32, gScale: f32, r: i32, c: i32, i: i32, w4: v128, binary: i32, clip: f32): v128 {
+  let v: v128;
+  if (gBits) {
+    const word = load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2));
+    v = v128.xor(f32x4.splat(gScale), signFlip((word >>> (<u32>c & 31)) & 15));
+  } else v = v128.load(g + (<usize>i << 2));
+  if (binary) v = v128.andnot(v, f32x4.gt(f32x4.abs(w4), f32x4.splat(clip)));
+  return v;
+}
+
 export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32, binary: i32, clip: f64): f64 {
   let mx: f64 = 0;
   gScale = <f64><f32>gScale;
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
-  for (let r = 0, i = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++, i++) mx = Math.max(mx, Math.abs(gradAt(g, gBits, wpr, gScale, r, c, i, w, wHalf, binary, clip)));
-  return mx;
+  const cols4 = cols & ~3;
+  const clip32 = <f32>clip;
+  // |w| > clip compared in float32: exact, since clip (1) and every stored weight are float32 values
+  let mv = f32x4.splat(0);
+  for (let r = 0, i = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < cols4; c += 4, i += 4) mv = f32x4.max(mv, f32x4.abs(grad4(g, gBits, wpr, <f32>gScale, r, c, i, loadP4(w, i, wHalf), binary, clip32)));
+    for (; c < cols; c++, i++) mx = Math.max(mx, Math.abs(gradAt(g, gBits, wpr, gScale, r, c, i, w, wHalf, binary, clip)));
+  }
+  const lanes = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
+  return Math.max(mx, <f64>lanes);
 }
 
+/**
+ * Adam over one tensor, 4 elements at a time: storage decoded with the SIMD codecs, arithmetic in
+ * float64 pairs in the reference's order (so every stored bit equals the scalar update's).
+ */
 export function adamUpdate(
   w: usize, wHalf: i32, m: usize, v: usize, momHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32,
   binary: i32, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
@@ -691,11 +780,39 @@ export function adamUpdate(
   const hi = binary ? clip : Infinity;
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
+  const cols4 = cols & ~3;
   // one division and one square root per element (the reference does the same, in the same order)
   const lrOverC1 = lr / c1;
   const invC2 = 1 / c2;
-  for (let r = 0, i = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++, i++) {
+  const vB1 = f64x2.splat(b1), vB2 = f64x2.splat(b2), v1B1 = f64x2.splat(1 - b1), v1B2 = f64x2.splat(1 - b2);
+  const vScale = f64x2.splat(scale), vRatio = f64x2.splat(ratio), vRatio2 = f64x2.splat(ratio2);
+  const vLr = f64x2.splat(lrOverC1), vInvC2 = f64x2.splat(invC2), vEps = f64x2.splat(epsScaled);
+  const vLo = f64x2.splat(lo), vHi = f64x2.splat(hi);
+  const clip32 = <f32>clip;
+  for (let r = 0, i = 0; r < rows; r++) {
+    let c = 0;
+    for (; c < cols4; c += 4, i += 4) {
+      const w4 = loadP4(w, i, wHalf);
+      const g4 = grad4(g, gBits, wpr, <f32>gScale, r, c, i, w4, binary, clip32);
+      const m4 = loadP4(m, i, momHalf);
+      const v4 = loadP4(v, i, momHalf);
+      // low and high pairs
+      const gL = f64x2.mul(f64x2.promote_low_f32x4(g4), vScale);
+      const gH = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(g4, g4, 2, 3, 0, 1)), vScale);
+      const mL = f64x2.add(f64x2.mul(f64x2.mul(vB1, f64x2.promote_low_f32x4(m4)), vRatio), f64x2.mul(v1B1, gL));
+      const mH = f64x2.add(f64x2.mul(f64x2.mul(vB1, f64x2.promote_low_f32x4(v128.shuffle<i32>(m4, m4, 2, 3, 0, 1))), vRatio), f64x2.mul(v1B1, gH));
+      const vL = f64x2.add(f64x2.mul(f64x2.mul(vB2, f64x2.promote_low_f32x4(v4)), vRatio2), f64x2.mul(f64x2.mul(v1B2, gL), gL));
+      const vH = f64x2.add(f64x2.mul(f64x2.mul(vB2, f64x2.promote_low_f32x4(v128.shuffle<i32>(v4, v4, 2, 3, 0, 1))), vRatio2), f64x2.mul(f64x2.mul(v1B2, gH), gH));
+      storeP4(m, i, momHalf, demote4(mL, mH));
+      storeP4(v, i, momHalf, demote4(vL, vH));
+      let wL = f64x2.sub(f64x2.promote_low_f32x4(w4), f64x2.div(f64x2.mul(vLr, mL), f64x2.add(f64x2.sqrt(f64x2.mul(vL, vInvC2)), vEps)));
+      let wH = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<i32>(w4, w4, 2, 3, 0, 1)), f64x2.div(f64x2.mul(vLr, mH), f64x2.add(f64x2.sqrt(f64x2.mul(vH, vInvC2)), vEps)));
+      // clip as the reference does: wi < lo ? lo : wi > hi ? hi : wi (NaN stays NaN)
+      wL = v128.bitselect(vLo, v128.bitselect(vHi, wL, f64x2.gt(wL, vHi)), f64x2.lt(wL, vLo));
+      wH = v128.bitselect(vLo, v128.bitselect(vHi, wH, f64x2.gt(wH, vHi)), f64x2.lt(wH, vLo));
+      storeP4(w, i, wHalf, demote4(wL, wH));
+    }
+    for (; c < cols; c++, i++) {
       const w0 = loadP(w, i, wHalf);
       let gi = gBits ? ((load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gScale : -gScale) : <f64>load<f32>(g + (<usize>i << 2));
       if (binary && Math.abs(w0) > clip) gi = 0;
@@ -707,6 +824,41 @@ export function adamUpdate(
       const wi = w0 - (lrOverC1 * mi) / (Math.sqrt(vi * invC2) + epsScaled);
       storeP(w, i, wHalf, wi < lo ? lo : wi > hi ? hi : wi);
     }
+  }
+}
+
+/**
+ * Packed signs of a float32 (half = 0) or float16 (half = 1) rows × cols tensor into rows of
+ * whole 32-bit words: bit set for w >= 0, -0 included (sign(0) = +1); float32 NaN clears it.
+ */
+export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usize): void {
+  const wpr = (cols + 31) >>> 5;
+  for (let r = 0; r < rows; r++) {
+    const row = r * cols;
+    const out = bits + (<usize>(r * wpr) << 2);
+    for (let k = 0; k < wpr; k++) {
+      const c0 = k << 5;
+      const c1 = min(cols, c0 + 32);
+      let word: u32 = 0;
+      let c = c0;
+      if (half) {
+        for (; c + 8 <= c1; c += 8) {
+          const h = v128.load(src + (<usize>(row + c) << 1));
+          // non-negative: sign bit clear, or a zero of either sign
+          const neg = v128.andnot(i16x8.lt_s(h, i16x8.splat(0)), i16x8.eq(v128.and(h, i16x8.splat(0x7fff)), i16x8.splat(0)));
+          word |= (<u32>(~i16x8.bitmask(neg) & 0xff)) << (c - c0);
+        }
+        for (; c < c1; c++) {
+          const h = load<u16>(src + (<usize>(row + c) << 1));
+          if ((h & 0x8000) == 0 || (h & 0x7fff) == 0) word |= <u32>1 << (c - c0);
+        }
+      } else {
+        for (; c + 4 <= c1; c += 4) word |= (<u32>i32x4.bitmask(f32x4.ge(v128.load(src + (<usize>(row + c) << 2)), f32x4.splat(0)))) << (c - c0);
+        for (; c < c1; c++) if (load<f32>(src + (<usize>(row + c) << 2)) >= 0) word |= <u32>1 << (c - c0);
+      }
+      store<u32>(out + (<usize>k << 2), word);
+    }
+  }
 }
 
 // ---- MSQE of a power-of-two quantization (fixed-point weight quantizers) ----
