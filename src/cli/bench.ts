@@ -7,6 +7,8 @@ import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
 import { runPeersSuite } from '../../bench/peers.js';
+import { PEER_BATCHES, runStepContest } from '../../bench/step-contest.js';
+import { formatStepContest } from '../../bench/step-contest-table.js';
 import { runEnergySuite } from '../../bench/energy.js';
 import { ABLATION_CONFIGS, runAblationSuite } from '../../bench/ablation.js';
 import { runQuantSuite } from '../../bench/quant.js';
@@ -35,18 +37,19 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (bitlearn vs TF.js on the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)')
+    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (time per training step against PyTorch on the same model, batch and threads, interleaved rounds, with the ratio to the hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)')
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
     .option('--batches <sizes>', 'batch sizes, comma-separated', intList, [100, 200])
     .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
-    .option('--repeats <n>', 'timed batches per configuration (speed)', positiveInt, 20)
+    .option('--repeats <n>', 'timed batches per configuration (speed; peers: per round, default 20 for the MLP, 3 for conv nets)', positiveInt, 20)
+    .option('--rounds <n>', 'peers: rounds in which every contestant takes its turn', positiveInt, 3)
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
     .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3, quant: 6)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers; signal: examples compared, default 1000)', positiveInt)
-    .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow'], 'backend'), ['wasm', 'tensorflow'])
+    .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow', 'none'], 'backend'), ['wasm', 'tensorflow'])
     .option('--meter <spec>', 'energy meter (energy): gpio-pulse:PIN:JOULES, gpio-trigger:PIN or estimate[:BOARD]', 'estimate')
     .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
     .option('--seeds <list>', 'seeds for the training runs (ablation, quant)', intList, [1, 2, 3])
@@ -160,6 +163,25 @@ export function benchCommand(): Command {
           rows.map((r) => [label(r.model), r.recipe, r.batch, r.every, r.msPerBatchMean.toFixed(2), r.baselineMsPerBatchMean.toFixed(2), `${r.overheadPercent.toFixed(1)}%`]),
         );
       } else if (suite === 'peers') {
+        const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
+        const contest = runStepContest(
+          {
+            models: o.model,
+            batches: (model) => (given('batches') ? o.batches : PEER_BATCHES[model]),
+            recipes: o.recipes,
+            threads: o.threads,
+            rounds: o.rounds,
+            repeatsFor: (model) => (given('repeats') ? o.repeats : model === 'mlp' ? 20 : 3),
+            warmupFor: (model) => (given('warmup') ? o.warmup : model === 'mlp' ? 3 : 1),
+          },
+          progress,
+        );
+        const tfjs = o.model.includes('mlp') ? o.tfjsBackends.filter((b: string) => b !== 'none') : [];
+        const peerTable = formatStepContest(contest);
+        if (tfjs.length === 0) {
+          results = [contest];
+          table = peerTable;
+        } else {
         const batch = o.batches[0];
         const threads = Math.max(...o.threads);
         const contestants = [
@@ -183,6 +205,9 @@ export function benchCommand(): Command {
           ),
           ...rep.skipped.map((s) => `skipped ${s.contestant}: ${s.why}`),
         ].join('\n');
+        results = [contest, rep];
+        table = `${peerTable}\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${table}`;
+        }
       } else if (suite === 'kernels') {
         const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>
           progress(`  ${r.kernel} ${r.shape}: ${r.speedup.toFixed(1)}x`),

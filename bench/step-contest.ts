@@ -1,0 +1,116 @@
+// Step-time contest (bench --suite peers): bitlearn's recipes against PyTorch on the same model,
+// batch and thread count. Every contestant runs in a process of its own; the contestants take
+// turns over several rounds (so a noisy spell on this shared machine hits them all), each round
+// gives a median step time, and the result is the median of the rounds with their range, the
+// ratio to PyTorch at the same thread count, and the ratio to the hardware floor.
+import { median } from '../src/trainer.js';
+import { modelSpec } from '../src/model/spec.js';
+import { runChildSync } from './children.js';
+import { clockGhz, floorMs, stepWork, type StepWork } from './floor.js';
+import { findTorch, runTorch } from './peer-torch.js';
+import type { SpeedConfig, SpeedResult } from './speed.js';
+
+export interface ContestOptions {
+  models: string[];
+  /** Batch sizes per model. */
+  batches: (model: string) => number[];
+  recipes: string[];
+  threads: number[];
+  rounds: number;
+  /** Timed and untimed steps per round, per model (conv nets take seconds a step). */
+  repeatsFor: (model: string) => number;
+  warmupFor: (model: string) => number;
+}
+
+/** The batches the speed issue compares at: MLP 100 and 200, CNV 100, BinaryNet 40. */
+export const PEER_BATCHES: Record<string, number[]> = { mlp: [100, 200], cnv: [100], binarynet: [40], 'mnist-conv': [100] };
+
+export interface ContestRow {
+  model: string;
+  batch: number;
+  engine: 'bitlearn' | 'pytorch';
+  /** Recipe (bitlearn) or "float latent weights + Adam" (PyTorch). */
+  variant: string;
+  threads: number;
+  /** Median over rounds of each round's median step time. */
+  msMedian: number;
+  msMin: number;
+  msMax: number;
+  peakRssBytes: number;
+  floorMs: number;
+  /** This row's time / PyTorch's at the same model, batch and threads (below 1: faster). */
+  vsPyTorch: number | null;
+  vsFloor: number;
+}
+
+export interface ContestReport {
+  rows: ContestRow[];
+  work: { model: string; batch: number; work: StepWork }[];
+  clock: { ghz: number; source: string };
+  torch: string | null;
+  skipped: { contestant: string; why: string }[];
+}
+
+interface Contestant {
+  model: string;
+  batch: number;
+  engine: ContestRow['engine'];
+  variant: string;
+  threads: number;
+  roundMedians: number[];
+  peakRss: number;
+}
+
+export function runStepContest(o: ContestOptions, progress: (line: string) => void = () => {}): ContestReport {
+  const torch = findTorch();
+  const skipped: ContestReport['skipped'] = 'why' in torch ? [{ contestant: 'pytorch', why: torch.why }] : [];
+  const contestants: Contestant[] = [];
+  for (const model of o.models)
+    for (const batch of o.batches(model))
+      for (const threads of o.threads) {
+        for (const recipe of o.recipes) contestants.push({ model, batch, engine: 'bitlearn', variant: recipe, threads, roundMedians: [], peakRss: 0 });
+        if ('python' in torch) contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], peakRss: 0 });
+      }
+  for (let round = 1; round <= o.rounds; round++)
+    for (const c of contestants) {
+      let times: number[];
+      let rss: number;
+      if (c.engine === 'bitlearn') {
+        const config: SpeedConfig = { model: c.model, recipe: c.variant, batch: c.batch, kernels: 'wasm', threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) };
+        const r = runChildSync<SpeedResult>('speed', config);
+        times = [r.msPerBatchMedian];
+        rss = r.peakRssBytes;
+      } else {
+        const r = runTorch((torch as { python: string }).python, { model: c.model, batch: c.batch, threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) });
+        times = r.msPerBatch;
+        rss = r.peakRssBytes;
+      }
+      c.roundMedians.push(median(times));
+      c.peakRss = Math.max(c.peakRss, rss);
+      progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${median(times).toFixed(2)} ms/step`);
+    }
+  const clock = clockGhz();
+  const work = new Map<string, StepWork>();
+  for (const c of contestants) work.set(`${c.model}/${c.batch}`, stepWork(modelSpec(c.model), c.batch));
+  const rows: ContestRow[] = contestants.map((c) => {
+    const w = work.get(`${c.model}/${c.batch}`)!;
+    const floor = floorMs(w, c.threads, clock.ghz);
+    const ms = median(c.roundMedians);
+    return {
+      model: c.model, batch: c.batch, engine: c.engine, variant: c.variant, threads: c.threads,
+      msMedian: ms, msMin: Math.min(...c.roundMedians), msMax: Math.max(...c.roundMedians),
+      peakRssBytes: c.peakRss, floorMs: floor, vsPyTorch: null, vsFloor: ms / floor,
+    };
+  });
+  for (const r of rows) {
+    const peer = rows.find((p) => p.engine === 'pytorch' && p.model === r.model && p.batch === r.batch && p.threads === r.threads);
+    r.vsPyTorch = peer && r.engine === 'bitlearn' ? r.msMedian / peer.msMedian : null;
+  }
+  return {
+    rows,
+    work: [...work].map(([k, w]) => ({ model: k.split('/')[0], batch: Number(k.split('/')[1]), work: w })),
+    clock,
+    torch: 'version' in torch ? torch.version : null,
+    skipped,
+  };
+}
