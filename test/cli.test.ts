@@ -199,13 +199,21 @@ t.test('train --meter: energy per epoch, labelled measured or estimated; a missi
   }
 });
 
-t.test('bench --suite peers: TF.js and bitlearn on the same MLP, each in its own process, with ratios', async (t) => {
+t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bitlearn on the same MLP, with ratios', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-peers-'));
-  const r = run(['bench', '--suite', 'peers', '--limit-train', '600', '--batches', '100', '--recipes', 'low-memory', '--threads', '1', '--out', join(dir, 'p.json')]);
+  const r = run(['bench', '--suite', 'peers', '--limit-train', '600', '--batches', '100', '--recipes', 'low-memory', '--threads', '1', '--rounds', '2', '--repeats', '2', '--warmup', '1', '--out', join(dir, 'p.json')]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /tfjs\s+wasm/);
   t.match(r.stdout, /time ratio/);
-  const rep = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).results[0];
+  t.match(r.stdout, /vs floor/);
+  const [contest, rep] = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).results;
+  const mine = contest.rows.find((x: { engine: string }) => x.engine === 'bitlearn');
+  t.match(mine, { model: 'mlp', batch: 100, variant: 'low-memory', threads: 1 }, 'bitlearn contestant');
+  t.ok(mine.msMin <= mine.msMedian && mine.msMedian <= mine.msMax, 'median within the range over rounds');
+  t.ok(mine.vsFloor > 1, `slower than the hardware floor (${mine.vsFloor.toFixed(2)}x)`);
+  const torch = contest.rows.find((x: { engine: string }) => x.engine === 'pytorch');
+  if (torch) t.equal(mine.vsPyTorch, mine.msMedian / torch.msMedian, 'ratio to PyTorch at the same threads');
+  else t.match(contest.skipped[0], { contestant: 'pytorch' }, 'PyTorch skipped with a reason');
   t.same(rep.results.map((x: { engine: string; backend: string }) => `${x.engine}: ${x.backend.split(', ').pop()}`), ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data in memory']);
   for (const x of rep.results) t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
   t.equal(rep.ratios.length, 2);

@@ -1,0 +1,39 @@
+// The peers suite's step-time contest: multiply-add counts from the model plan, the floor, the
+// PyTorch contestant (run for real when a python3 with torch is here, else skipped with a reason).
+import t from 'tap';
+import { floorMs, stepWork, WASM_MACS_PER_CYCLE } from '../bench/floor.js';
+import { findTorch, runTorch } from '../bench/peer-torch.js';
+import { modelSpec } from '../src/model/spec.js';
+
+t.test('multiply-adds of a step, counted by hand for the MLP and CNV', async (t) => {
+  const mlp = stepWork(modelSpec('mlp'), 100);
+  const fwd = 100 * (784 * 256 + 3 * 256 * 256 + 256 * 10);
+  t.equal(mlp.forwardMacs, fwd, 'MLP forward: Σ B·n_in·n_out');
+  t.equal(mlp.weightGradMacs, fwd, 'weight gradients: as many as forward');
+  t.equal(mlp.inputGradMacs, fwd - 100 * 784 * 256, 'input gradients: every layer but the first');
+  t.equal(mlp.totalMacs, 2 * fwd + fwd - 100 * 784 * 256);
+  const cnv = stepWork(modelSpec('cnv'), 1);
+  // valid 3x3 convolutions: 30x30x64 (from 3), 28x28x64, pool, 12x12x128, 10x10x128, pool, 3x3x256, 1x1x256, then 256-512-512-10
+  const conv = 30 * 30 * 64 * 9 * 3 + 28 * 28 * 64 * 9 * 64 + 12 * 12 * 128 * 9 * 64 + 10 * 10 * 128 * 9 * 128 + 3 * 3 * 256 * 9 * 128 + 1 * 1 * 256 * 9 * 256;
+  t.equal(cnv.forwardMacs, conv + 256 * 512 + 512 * 512 + 512 * 10, 'CNV forward');
+});
+
+t.test('the floor: work / (threads × clock × MACs per cycle)', async (t) => {
+  const w = { forwardMacs: 0, weightGradMacs: 0, inputGradMacs: 0, totalMacs: 3.6e9 * WASM_MACS_PER_CYCLE };
+  t.equal(floorMs(w, 1, 3.6), 1000, 'one second of one core');
+  t.equal(floorMs(w, 2, 3.6), 500, 'two cores halve it');
+});
+
+t.test('PyTorch contestant', async (t) => {
+  const torch = findTorch();
+  if ('why' in torch) {
+    t.match(torch.why, /torch|single executable/, `skipped with a reason: ${torch.why}`);
+    return;
+  }
+  const r = runTorch(torch.python, { model: 'mlp', batch: 8, threads: 1, repeats: 2, warmup: 1 });
+  t.equal(r.msPerBatch.length, 2, 'one time per timed step');
+  t.ok(r.msPerBatch.every((ms) => ms > 0), 'positive times');
+  t.equal(r.threads, 1, 'held to one thread');
+  t.ok(r.peakRssBytes > 2 ** 20, 'peak RSS reported');
+  t.throws(() => runTorch(torch.python, { model: 'nope', batch: 8, threads: 1, repeats: 1, warmup: 0 }), /PyTorch run .* failed: .*unknown model/, 'a failed run names the job and the reason');
+});
