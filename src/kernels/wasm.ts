@@ -77,7 +77,7 @@ export function wasmAvailable(): boolean {
 }
 
 /** Below this much work (multiply-adds) a call is not worth splitting across threads. */
-const SPLIT_WORK = 1 << 18;
+const SPLIT_WORK = 1 << 21;
 
 function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: MemoryLedger } {
   const module = wasmModule();
