@@ -210,14 +210,49 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
 }
 
 /**
- * out[r, k] (+)= Σ_t d(r, t)·ŝ[t, k] for rows r in [r0, r1) and all n columns, t in order from
- * 0 to T, with d(r, t) = d[r·dR + t·dT] and ŝ the packed sign rows `s` (row t at t·rowBytes).
- * Each output is summed in t order starting from 0 (zero) or from its stored value (accumulate),
- * so the result is the same as adding one whole row at a time (addSignedRow). Blocked: 2 output
- * rows × 16 columns held in 8 registers while t runs, every output written once.
+ * The operand of 4 columns (group g of 16) of source row t: S = u32, packed sign rows: the
+ * sign-flip mask of the row's bits (already shifted to the 16 columns); S = f32, float rows: the
+ * 4 floats at sp.
  */
-function signedRowsSum(d: usize, dR: i32, dT: i32, s: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
-  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+// @ts-ignore: decorator
+@inline
+function operand4<S>(sp: usize, bits: u32, g: u32): v128 {
+  if (isInteger<S>()) return signFlip((bits >>> (g << 2)) & 15);
+  return v128.load(sp + (<usize>g << 4));
+}
+
+/** One term d·operand: the sign applied to d (sign rows) or the product (float rows, as saxpyRow). */
+// @ts-ignore: decorator
+@inline
+function term4<S>(d: v128, operand: v128): v128 {
+  if (isInteger<S>()) return v128.xor(d, operand);
+  return f32x4.mul(d, operand);
+}
+
+/** Bytes of one source row of n columns: packed sign bits in whole words, or floats. */
+// @ts-ignore: decorator
+@inline
+function sourceRowBytes<S>(n: i32): usize {
+  return isInteger<S>() ? <usize>((n + 31) >>> 5) << 2 : <usize>n << 2;
+}
+
+/** Where columns [k, k+16) of source row 0 start (sign rows: the word holding them). */
+// @ts-ignore: decorator
+@inline
+function sourceColumn<S>(src: usize, k: i32): usize {
+  return isInteger<S>() ? src + (<usize>(k >>> 5) << 2) : src + (<usize>k << 2);
+}
+
+/**
+ * out[r, k] (+)= Σ_t d(r, t)·src[t, k] for rows r in [r0, r1) and all n columns, t in order from
+ * 0 to T, with d(r, t) = d[r·dR + t·dT]; src is T packed sign rows (S = u32) or float rows
+ * (S = f32). Each output is summed in t order starting from 0 or, with `accumulate`, from its
+ * stored value, so the result is the same as adding one whole row at a time (addSignedRow,
+ * saxpyRow). Blocked: 2 output rows × 16 columns held in 8 registers while t runs, each source
+ * operand loaded once for both rows, every output written once.
+ */
+function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  const rowBytes = sourceRowBytes<S>(n);
   const outBytes = <usize>n << 2;
   const n16 = n & ~15;
   const dRb = <usize>dR << 2;
@@ -236,32 +271,31 @@ function signedRowsSum(d: usize, dR: i32, dT: i32, s: usize, T: i32, n: i32, out
         a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
         c0 = v128.load(o1 + off); c1 = v128.load(o1 + off + 16); c2 = v128.load(o1 + off + 32); c3 = v128.load(o1 + off + 48);
       }
-      const wordOff = <usize>(k >>> 5) << 2;
       const shift = <u32>(k & 31);
-      let sp = s + wordOff;
+      let sp = sourceColumn<S>(src, k);
       let dp = <usize>0;
       for (let t = 0; t < T; t++, sp += rowBytes, dp += dTb) {
-        const bits = load<u32>(sp) >>> shift;
-        const f0 = signFlip(bits & 15);
-        const f1 = signFlip((bits >>> 4) & 15);
-        const f2 = signFlip((bits >>> 8) & 15);
-        const f3 = signFlip((bits >>> 12) & 15);
+        const bits: u32 = isInteger<S>() ? load<u32>(sp) >>> shift : 0;
+        const f0 = operand4<S>(sp, bits, 0);
+        const f1 = operand4<S>(sp, bits, 1);
+        const f2 = operand4<S>(sp, bits, 2);
+        const f3 = operand4<S>(sp, bits, 3);
         const v0 = f32x4.splat(load<f32>(dr0 + dp));
         const v1 = f32x4.splat(load<f32>(dr1 + dp));
-        a0 = f32x4.add(a0, v128.xor(v0, f0));
-        a1 = f32x4.add(a1, v128.xor(v0, f1));
-        a2 = f32x4.add(a2, v128.xor(v0, f2));
-        a3 = f32x4.add(a3, v128.xor(v0, f3));
-        c0 = f32x4.add(c0, v128.xor(v1, f0));
-        c1 = f32x4.add(c1, v128.xor(v1, f1));
-        c2 = f32x4.add(c2, v128.xor(v1, f2));
-        c3 = f32x4.add(c3, v128.xor(v1, f3));
+        a0 = f32x4.add(a0, term4<S>(v0, f0));
+        a1 = f32x4.add(a1, term4<S>(v0, f1));
+        a2 = f32x4.add(a2, term4<S>(v0, f2));
+        a3 = f32x4.add(a3, term4<S>(v0, f3));
+        c0 = f32x4.add(c0, term4<S>(v1, f0));
+        c1 = f32x4.add(c1, term4<S>(v1, f1));
+        c2 = f32x4.add(c2, term4<S>(v1, f2));
+        c3 = f32x4.add(c3, term4<S>(v1, f3));
       }
       v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
       v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
     }
-    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o0, r, accumulate);
-    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o1, r + 1, accumulate);
+    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, n, o0, accumulate);
+    rowsTail<S>(dr1, dTb, src, rowBytes, T, n16, n, o1, accumulate);
   }
   for (; r < r1; r++) {
     const o0 = out + <usize>r * outBytes;
@@ -272,124 +306,41 @@ function signedRowsSum(d: usize, dR: i32, dT: i32, s: usize, T: i32, n: i32, out
       if (accumulate) {
         a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
       }
-      const wordOff = <usize>(k >>> 5) << 2;
       const shift = <u32>(k & 31);
-      for (let t = 0; t < T; t++) {
-        const bits = load<u32>(s + <usize>t * rowBytes + wordOff) >>> shift;
+      let sp = sourceColumn<S>(src, k);
+      for (let t = 0; t < T; t++, sp += rowBytes) {
+        const bits: u32 = isInteger<S>() ? load<u32>(sp) >>> shift : 0;
         const v0 = f32x4.splat(load<f32>(dr0 + <usize>t * dTb));
-        a0 = f32x4.add(a0, v128.xor(v0, signFlip(bits & 15)));
-        a1 = f32x4.add(a1, v128.xor(v0, signFlip((bits >>> 4) & 15)));
-        a2 = f32x4.add(a2, v128.xor(v0, signFlip((bits >>> 8) & 15)));
-        a3 = f32x4.add(a3, v128.xor(v0, signFlip((bits >>> 12) & 15)));
+        a0 = f32x4.add(a0, term4<S>(v0, operand4<S>(sp, bits, 0)));
+        a1 = f32x4.add(a1, term4<S>(v0, operand4<S>(sp, bits, 1)));
+        a2 = f32x4.add(a2, term4<S>(v0, operand4<S>(sp, bits, 2)));
+        a3 = f32x4.add(a3, term4<S>(v0, operand4<S>(sp, bits, 3)));
       }
       v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
     }
-    signedRowsTail(d, dRb, dTb, s, rowBytes, T, n16, n, o0, r, accumulate);
+    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, n, o0, accumulate);
   }
 }
 
-/** Columns [k0, n) of one output row of signedRowsSum, scalar, in t order. */
+/** Columns [k0, n) of one output row o of rowsSum (dr: its d row), scalar, in t order. */
 // @ts-ignore: decorator
 @inline
-function signedRowsTail(d: usize, dRb: usize, dTb: usize, s: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, r: i32, accumulate: bool): void {
-  const dr = d + <usize>r * dRb;
+function rowsTail<S>(dr: usize, dTb: usize, src: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, accumulate: bool): void {
   for (let k = k0; k < n; k++) {
     let a: f32 = accumulate ? load<f32>(o + (<usize>k << 2)) : 0;
-    const wordOff = <usize>(k >>> 5) << 2;
-    const bit = <u32>(k & 31);
     for (let t = 0; t < T; t++) {
       const v = load<f32>(dr + <usize>t * dTb);
-      a += (load<u32>(s + <usize>t * rowBytes + wordOff) >>> bit) & 1 ? v : -v;
+      const row = src + <usize>t * rowBytes;
+      if (isInteger<S>()) a += (load<u32>(row + (<usize>(k >>> 5) << 2)) >>> (<u32>k & 31)) & 1 ? v : -v;
+      else a += v * load<f32>(row + (<usize>k << 2));
     }
-    store<f32>(o + (<usize>k << 2), a);
-  }
-}
-
-/**
- * out[r, k] (+)= Σ_t d(r, t)·x[t, k] over float rows x (row t at t·n floats): signedRowsSum with
- * float products (one multiply and one add per term, as saxpyRow does).
- */
-function floatRowsSum(d: usize, dR: i32, dT: i32, x: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
-  const rowBytes = <usize>n << 2;
-  const n16 = n & ~15;
-  const dRb = <usize>dR << 2;
-  const dTb = <usize>dT << 2;
-  let r = r0;
-  for (; r + 2 <= r1; r += 2) {
-    const o0 = out + <usize>r * rowBytes;
-    const o1 = o0 + rowBytes;
-    const dr0 = d + <usize>r * dRb;
-    const dr1 = dr0 + dRb;
-    for (let k = 0; k < n16; k += 16) {
-      const off = <usize>k << 2;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
-      if (accumulate) {
-        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
-        c0 = v128.load(o1 + off); c1 = v128.load(o1 + off + 16); c2 = v128.load(o1 + off + 32); c3 = v128.load(o1 + off + 48);
-      }
-      let xp = x + off;
-      let dp = <usize>0;
-      for (let t = 0; t < T; t++, xp += rowBytes, dp += dTb) {
-        const x0 = v128.load(xp);
-        const x1 = v128.load(xp + 16);
-        const x2 = v128.load(xp + 32);
-        const x3 = v128.load(xp + 48);
-        const v0 = f32x4.splat(load<f32>(dr0 + dp));
-        const v1 = f32x4.splat(load<f32>(dr1 + dp));
-        a0 = f32x4.add(a0, f32x4.mul(v0, x0));
-        a1 = f32x4.add(a1, f32x4.mul(v0, x1));
-        a2 = f32x4.add(a2, f32x4.mul(v0, x2));
-        a3 = f32x4.add(a3, f32x4.mul(v0, x3));
-        c0 = f32x4.add(c0, f32x4.mul(v1, x0));
-        c1 = f32x4.add(c1, f32x4.mul(v1, x1));
-        c2 = f32x4.add(c2, f32x4.mul(v1, x2));
-        c3 = f32x4.add(c3, f32x4.mul(v1, x3));
-      }
-      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
-      v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
-    }
-    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o0, r, accumulate);
-    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o1, r + 1, accumulate);
-  }
-  for (; r < r1; r++) {
-    const o0 = out + <usize>r * rowBytes;
-    const dr0 = d + <usize>r * dRb;
-    for (let k = 0; k < n16; k += 16) {
-      const off = <usize>k << 2;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      if (accumulate) {
-        a0 = v128.load(o0 + off); a1 = v128.load(o0 + off + 16); a2 = v128.load(o0 + off + 32); a3 = v128.load(o0 + off + 48);
-      }
-      for (let t = 0; t < T; t++) {
-        const xp = x + <usize>t * rowBytes + off;
-        const v0 = f32x4.splat(load<f32>(dr0 + <usize>t * dTb));
-        a0 = f32x4.add(a0, f32x4.mul(v0, v128.load(xp)));
-        a1 = f32x4.add(a1, f32x4.mul(v0, v128.load(xp + 16)));
-        a2 = f32x4.add(a2, f32x4.mul(v0, v128.load(xp + 32)));
-        a3 = f32x4.add(a3, f32x4.mul(v0, v128.load(xp + 48)));
-      }
-      v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
-    }
-    floatRowsTail(d, dRb, dTb, x, rowBytes, T, n16, n, o0, r, accumulate);
-  }
-}
-
-/** Columns [k0, n) of one output row of floatRowsSum, scalar, in t order. */
-// @ts-ignore: decorator
-@inline
-function floatRowsTail(d: usize, dRb: usize, dTb: usize, x: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, r: i32, accumulate: bool): void {
-  const dr = d + <usize>r * dRb;
-  for (let k = k0; k < n; k++) {
-    let a: f32 = accumulate ? load<f32>(o + (<usize>k << 2)) : 0;
-    for (let t = 0; t < T; t++) a += load<f32>(dr + <usize>t * dTb) * load<f32>(x + <usize>t * rowBytes + (<usize>k << 2));
     store<f32>(o + (<usize>k << 2), a);
   }
 }
 
 /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
 export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  signedRowsSum(dy, m, 1, w, m, n, dx, 0, B, false);
+  rowsSum<u32>(dy, m, 1, w, m, n, dx, 0, B, false);
 }
 
 /** out[0..n) += d·ŵ[k] for one packed sign row. */
@@ -457,17 +408,17 @@ export function gemmFloatFloat(x: usize, w: usize, B: i32, m: i32, n: i32, y: us
 
 /** dx[B×n] = dY[B×m] · W[m×n]. */
 export function gemmFloatFloatT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  floatRowsSum(dy, m, 1, w, m, n, dx, 0, B, false);
+  rowsSum<f32>(dy, m, 1, w, m, n, dx, 0, B, false);
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X[B×n]. */
 export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  floatRowsSum(dy, 1, m, x, B, n, dw, j0, j1, true);
+  rowsSum<f32>(dy, 1, m, x, B, n, dw, j0, j1, true);
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
 export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  signedRowsSum(dy, 1, m, x, B, n, dw, j0, j1, true);
+  rowsSum<u32>(dy, 1, m, x, B, n, dw, j0, j1, true);
 }
 
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
