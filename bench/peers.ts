@@ -2,6 +2,7 @@
 // each contestant in a process of its own, same data, batch and epochs: time per batch (median),
 // peak RSS, test accuracy, and the ratios TF.js / bitlearn.
 import { createRequire } from 'node:module';
+import { formatTable } from '../src/report/table.js';
 import { runChildSync } from './children.js';
 // type only: the suite itself never loads TF.js (its children do)
 import type { PeerRun } from './peer-tfjs.js';
@@ -61,4 +62,20 @@ export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => voi
         rssRatio: base.peakRssBytes / c.peakRssBytes,
       });
   return { results, skipped, ratios };
+}
+
+/** The TF.js comparison as terminal tables: the contestants, then the ratios, then what was skipped. */
+export function formatPeersReport(rep: PeersReport): string {
+  return [
+    formatTable(
+      ['engine', 'backend / recipe', 'batch', 'epochs', 'ms/batch (median)', 'peak RSS MiB', 'test acc %'],
+      rep.results.map((r) => [r.engine, r.backend, r.batch, r.epochs, r.msPerBatchMedian.toFixed(1), (r.peakRssBytes / 2 ** 20).toFixed(0), (100 * r.testAccuracy).toFixed(2)]),
+    ),
+    '',
+    formatTable(
+      ['baseline', 'contender', 'time ratio (baseline/contender)', 'peak RSS ratio'],
+      rep.ratios.map((r) => [r.baseline, r.contender, `${r.timeRatio.toFixed(2)}x`, `${r.rssRatio.toFixed(2)}x`]),
+    ),
+    ...rep.skipped.map((s) => `skipped ${s.contestant}: ${s.why}`),
+  ].join('\n');
 }

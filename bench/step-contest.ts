@@ -63,38 +63,36 @@ interface Contestant {
 
 export function runStepContest(o: ContestOptions, progress: (line: string) => void = () => {}): ContestReport {
   const torch = findTorch();
+  const python = 'python' in torch ? torch.python : null;
   const skipped: ContestReport['skipped'] = 'why' in torch ? [{ contestant: 'pytorch', why: torch.why }] : [];
   const contestants: Contestant[] = [];
   for (const model of o.models)
     for (const batch of o.batches(model))
       for (const threads of o.threads) {
         for (const recipe of o.recipes) contestants.push({ model, batch, engine: 'bitlearn', variant: recipe, threads, roundMedians: [], peakRss: 0 });
-        if ('python' in torch) contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], peakRss: 0 });
+        if (python) contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], peakRss: 0 });
       }
   for (let round = 1; round <= o.rounds; round++)
     for (const c of contestants) {
-      let times: number[];
+      let ms: number;
       let rss: number;
       if (c.engine === 'bitlearn') {
         const config: SpeedConfig = { model: c.model, recipe: c.variant, batch: c.batch, kernels: 'wasm', threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) };
         const r = runChildSync<SpeedResult>('speed', config);
-        times = [r.msPerBatchMedian];
-        rss = r.peakRssBytes;
+        [ms, rss] = [r.msPerBatchMedian, r.peakRssBytes];
       } else {
-        const r = runTorch((torch as { python: string }).python, { model: c.model, batch: c.batch, threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) });
-        times = r.msPerBatch;
-        rss = r.peakRssBytes;
+        const r = runTorch(python!, { model: c.model, batch: c.batch, threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) });
+        [ms, rss] = [median(r.msPerBatch), r.peakRssBytes];
       }
-      c.roundMedians.push(median(times));
+      c.roundMedians.push(ms);
       c.peakRss = Math.max(c.peakRss, rss);
-      progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${median(times).toFixed(2)} ms/step`);
+      progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${ms.toFixed(2)} ms/step`);
     }
   const clock = clockGhz();
-  const work = new Map<string, StepWork>();
-  for (const c of contestants) work.set(`${c.model}/${c.batch}`, stepWork(modelSpec(c.model), c.batch));
+  const work = new Map<string, ContestReport['work'][number]>();
+  for (const { model, batch } of contestants) work.set(`${model}/${batch}`, { model, batch, work: stepWork(modelSpec(model), batch) });
   const rows: ContestRow[] = contestants.map((c) => {
-    const w = work.get(`${c.model}/${c.batch}`)!;
-    const floor = floorMs(w, c.threads, clock.ghz);
+    const floor = floorMs(work.get(`${c.model}/${c.batch}`)!.work, c.threads, clock.ghz);
     const ms = median(c.roundMedians);
     return {
       model: c.model, batch: c.batch, engine: c.engine, variant: c.variant, threads: c.threads,
@@ -108,7 +106,7 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
   }
   return {
     rows,
-    work: [...work].map(([k, w]) => ({ model: k.split('/')[0], batch: Number(k.split('/')[1]), work: w })),
+    work: [...work.values()],
     clock,
     torch: 'version' in torch ? torch.version : null,
     skipped,

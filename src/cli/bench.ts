@@ -6,7 +6,7 @@ import { runMemorySuite } from '../../bench/memory.js';
 import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
 import { availableParallelism } from 'node:os';
 import { runKernelSuite } from '../../bench/kernels.js';
-import { runPeersSuite } from '../../bench/peers.js';
+import { formatPeersReport, runPeersSuite } from '../../bench/peers.js';
 import { PEER_BATCHES, runStepContest } from '../../bench/step-contest.js';
 import { formatStepContest } from '../../bench/step-contest-table.js';
 import { runEnergySuite } from '../../bench/energy.js';
@@ -176,37 +176,22 @@ export function benchCommand(): Command {
           },
           progress,
         );
-        const tfjs = o.model.includes('mlp') ? o.tfjsBackends.filter((b: string) => b !== 'none') : [];
-        const peerTable = formatStepContest(contest);
-        if (tfjs.length === 0) {
-          results = [contest];
-          table = peerTable;
-        } else {
-        const batch = o.batches[0];
-        const threads = Math.max(...o.threads);
-        const contestants = [
-          ...o.recipes.map((recipe: string) => ({ recipe, threads: 1, stream: true })),
-          ...(o.recipes.includes('low-memory') ? [{ recipe: 'low-memory', threads: 1, stream: false }] : []),
-          ...(threads > 1 ? [{ recipe: 'low-memory', threads, stream: true }] : []),
-        ];
-        const rep = runPeersSuite({ epochs: o.epochs ?? 1, batch, limitTrain: o.limitTrain, bitlearn: contestants, tfjs: o.tfjsBackends }, (r) =>
-          progress(`  ${r.engine} ${r.backend}: ${r.msPerBatchMedian.toFixed(1)} ms/batch, ${(100 * r.testAccuracy).toFixed(2)}%`),
-        );
-        results = [rep];
-        table = [
-          formatTable(
-            ['engine', 'backend / recipe', 'batch', 'epochs', 'ms/batch (median)', 'peak RSS MiB', 'test acc %'],
-            rep.results.map((r) => [r.engine, r.backend, r.batch, r.epochs, r.msPerBatchMedian.toFixed(1), (r.peakRssBytes / 2 ** 20).toFixed(0), (100 * r.testAccuracy).toFixed(2)]),
-          ),
-          '',
-          formatTable(
-            ['baseline', 'contender', 'time ratio (baseline/contender)', 'peak RSS ratio'],
-            rep.ratios.map((r) => [r.baseline, r.contender, `${r.timeRatio.toFixed(2)}x`, `${r.rssRatio.toFixed(2)}x`]),
-          ),
-          ...rep.skipped.map((s) => `skipped ${s.contestant}: ${s.why}`),
-        ].join('\n');
-        results = [contest, rep];
-        table = `${peerTable}\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${table}`;
+        const tfjs: string[] = o.model.includes('mlp') ? o.tfjsBackends.filter((b: string) => b !== 'none') : [];
+        results = [contest];
+        table = formatStepContest(contest);
+        if (tfjs.length > 0) {
+          // then the older comparison: TF.js and bitlearn training the MNIST MLP for whole epochs
+          const threads = Math.max(...o.threads);
+          const contestants = [
+            ...o.recipes.map((recipe: string) => ({ recipe, threads: 1, stream: true })),
+            ...(o.recipes.includes('low-memory') ? [{ recipe: 'low-memory', threads: 1, stream: false }] : []),
+            ...(threads > 1 ? [{ recipe: 'low-memory', threads, stream: true }] : []),
+          ];
+          const rep = runPeersSuite({ epochs: o.epochs ?? 1, batch: o.batches[0], limitTrain: o.limitTrain, bitlearn: contestants, tfjs }, (r) =>
+            progress(`  ${r.engine} ${r.backend}: ${r.msPerBatchMedian.toFixed(1)} ms/batch, ${(100 * r.testAccuracy).toFixed(2)}%`),
+          );
+          results = [contest, rep];
+          table += `\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${formatPeersReport(rep)}`;
         }
       } else if (suite === 'kernels') {
         const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>
