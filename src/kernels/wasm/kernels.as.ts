@@ -630,9 +630,12 @@ function gradAt(g: usize, gBits: i32, wpr: i32, gScale: f64, r: i32, c: i32, i: 
 function loadHalf4(p: usize): v128 {
   const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
   const em = v128.and(h, i32x4.splat(0x7fff));
-  // exponent and mantissa moved into float32 position, scaled by 2^112: exact for normals and
-  // subnormals alike (a float32 subnormal times a power of two)
-  let mag = f32x4.mul(i32x4.shl(em, 13), f32x4.splat(5.192296858534828e33));
+  // No float32 subnormal may enter vector arithmetic: 32-bit ARM NEON flushes them to zero.
+  // Normals: exponent and mantissa moved into float32 position and rebiased, in integers.
+  let mag = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
+  // subnormals (exponent 0): the 10-bit mantissa as an integer times 2^-24 (normal, exact)
+  const sub = f32x4.mul(f32x4.convert_i32x4_u(em), f32x4.splat(5.960464477539063e-8));
+  mag = v128.bitselect(sub, mag, i32x4.lt_s(em, i32x4.splat(0x400)));
   // Inf/NaN (exponent 31) keep their mantissa bits under an all-ones exponent
   mag = v128.bitselect(v128.or(i32x4.shl(em, 13), i32x4.splat(0x7f800000)), mag, i32x4.ge_s(em, i32x4.splat(0x7c00)));
   return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
@@ -707,14 +710,16 @@ export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32
   const cols4 = cols & ~3;
   const clip32 = <f32>clip;
   // |w| > clip compared in float32: exact, since clip (1) and every stored weight are float32 values
-  let mv = f32x4.splat(0);
+  // the largest |g| compared as integers (the order of non-negative float32 bit patterns, NaN
+  // above Infinity): 32-bit ARM NEON would flush subnormal gradients to zero in a float max
+  let mv = i32x4.splat(0);
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
-    for (; c < cols4; c += 4, i += 4) mv = f32x4.max(mv, f32x4.abs(grad4(g, gBits, wpr, <f32>gScale, r, c, i, loadP4(w, i, wHalf), binary, clip32)));
+    for (; c < cols4; c += 4, i += 4) mv = i32x4.max_s(mv, f32x4.abs(grad4(g, gBits, wpr, <f32>gScale, r, c, i, loadP4(w, i, wHalf), binary, clip32)));
     for (; c < cols; c++, i++) mx = Math.max(mx, Math.abs(gradAt(g, gBits, wpr, gScale, r, c, i, w, wHalf, binary, clip)));
   }
-  const lanes = max(max(f32x4.extract_lane(mv, 0), f32x4.extract_lane(mv, 1)), max(f32x4.extract_lane(mv, 2), f32x4.extract_lane(mv, 3)));
-  return Math.max(mx, <f64>lanes);
+  const lanes = max(max(i32x4.extract_lane(mv, 0), i32x4.extract_lane(mv, 1)), max(i32x4.extract_lane(mv, 2), i32x4.extract_lane(mv, 3)));
+  return Math.max(mx, <f64>reinterpret<f32>(lanes));
 }
 
 /**
@@ -804,7 +809,16 @@ export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usi
           if ((h & 0x8000) == 0 || (h & 0x7fff) == 0) word |= <u32>1 << (c - c0);
         }
       } else {
-        for (; c + 4 <= c1; c += 4) word |= (<u32>i32x4.bitmask(f32x4.ge(v128.load(src + (<usize>(row + c) << 2)), f32x4.splat(0)))) << (c - c0);
+        for (; c + 4 <= c1; c += 4) {
+          // w >= 0 decided on the bits (NEON would flush a negative subnormal to -0 >= 0):
+          // sign clear and not NaN, or exactly -0
+          const x = v128.load(src + (<usize>(row + c) << 2));
+          const nonNeg = v128.or(
+            v128.andnot(i32x4.ge_s(x, i32x4.splat(0)), i32x4.gt_s(x, i32x4.splat(0x7f800000))),
+            i32x4.eq(x, i32x4.splat(0x80000000)),
+          );
+          word |= (<u32>i32x4.bitmask(nonNeg)) << (c - c0);
+        }
         for (; c < c1; c++) if (load<f32>(src + (<usize>(row + c) << 2)) >= 0) word |= <u32>1 << (c - c0);
       }
       store<u32>(out + (<usize>k << 2), word);
