@@ -35,9 +35,11 @@ bench: build
 dist: build
 	$(NODE) build/device/dist.js $(TARGETS)
 
-# copy the matching executable to a Raspberry Pi and run `bitlearn probe` there
+# copy the matching executable to a Raspberry Pi and run `bitlearn probe` there. PI and REMOTE
+# reach the script through the environment, never pasted into the shell line (no injection).
+export PI REMOTE
 deploy:
-	device/deploy.sh $(PI) $(REMOTE)
+	device/deploy.sh "$$PI" "$${REMOTE:-bitlearn}"
 
 clean:
 	rm -rf build .tap dist .dist-cache

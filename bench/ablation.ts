@@ -6,7 +6,7 @@ import { modelSpec } from '../src/model/spec.js';
 import { applySettings, PRESETS, type Recipe } from '../src/recipe.js';
 import { measureLedger } from '../src/report/memory-report.js';
 import { runChildJobs, seedSummary } from './children.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 
 export interface AblationConfig {
   name: string;

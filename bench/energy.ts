@@ -5,7 +5,7 @@ import { onoffProvider } from '../device/gpio.js';
 import { createMeter } from '../device/meters.js';
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 
 export interface EnergyRow {
   recipe: string;

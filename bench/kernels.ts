@@ -6,7 +6,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import { wasmKernels } from '../src/kernels/wasm.js';
 import { MemoryLedger } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
-import { median } from '../src/trainer.js';
+import { median } from '../src/stats.js';
 
 export interface KernelResult {
   kernel: string;

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { DataSplit, Dataset } from '../src/data/dataset.js';
 import { modelSpec } from '../src/model/spec.js';
 import { Rng } from '../src/rng.js';
-import { median } from '../src/trainer.js';
+import { median } from '../src/stats.js';
 
 export const PEER_BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 export type PeerBackend = (typeof PEER_BACKENDS)[number];

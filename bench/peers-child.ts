@@ -3,7 +3,7 @@
 // { engine: 'tfjs' | 'bitlearn', backend | recipe, epochs, batch, limitTrain?, threads? }; prints JSON.
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 
 export async function peersChild(json: string): Promise<void> {
 const c = JSON.parse(json);

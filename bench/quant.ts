@@ -4,7 +4,8 @@
 // exponent flips of the weight quantizers in late training (from the stable-exponent switch on).
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { median, train } from '../src/trainer.js';
+import { median } from '../src/stats.js';
+import { train } from '../src/train/loop.js';
 import { parseQuantConfig, type QuantConfig } from '../quant/quant-config.js';
 import { quantizerRows } from '../src/report/quantizer-table.js';
 import { runChildJobs, seedSummary } from './children.js';

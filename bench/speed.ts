@@ -11,7 +11,7 @@ import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
-import { median } from '../src/trainer.js';
+import { median } from '../src/stats.js';
 
 export interface SpeedConfig {
   model: string;

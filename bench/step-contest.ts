@@ -3,7 +3,7 @@
 // turns over several rounds (so a noisy spell on this shared machine hits them all), each round
 // gives a median step time, and the result is the median of the rounds with their range, the
 // ratio to PyTorch at the same thread count, and the ratio to the hardware floor.
-import { median } from '../src/trainer.js';
+import { median } from '../src/stats.js';
 import { modelSpec } from '../src/model/spec.js';
 import { runChildSync } from './children.js';
 import { clockGhz, floorMs, stepWork, type StepWork } from './floor.js';

@@ -251,7 +251,7 @@ export function createMeter(spec: string, gpio: () => GpioProvider, timing: Mete
   try {
     if (kind === 'estimate') {
       const board = args[0] ?? 'pi4';
-      const power = BOARD_POWER[board];
+      const power = Object.hasOwn(BOARD_POWER, board) ? BOARD_POWER[board] : undefined;
       if (!power) throw new MeterError(`meter "${spec}": no power model for board "${board}" (known: ${Object.keys(BOARD_POWER).join(', ')})`);
       return new EstimateMeter(spec, power, clock);
     }

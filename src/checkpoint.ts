@@ -1,11 +1,17 @@
-// Checkpoints: one file holding a JSON header and raw tensor bytes, with a SHA-256 of the
-// payload. Written atomically (temp file in the same directory, fsync, rename), so a crash or
-// kill during a write leaves the previous checkpoint as it was.
+// Checkpoints: one file holding a JSON header and raw tensor bytes, with one SHA-256 over both
+// (format 2; format 1 covered only the payload, so an edited header went unnoticed). Written
+// atomically (temp file in the same directory, fsync, rename), so a crash or kill during a write
+// leaves the previous checkpoint as it was. Layout (format 2):
+//   MAGIC | u32 LE header length | header JSON | 32-byte SHA-256(header JSON, payload) | payload
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { own } from './own.js';
 
-const MAGIC = 'BITLEARN-CKPT-1\n';
+const MAGIC = 'BITLEARN-CKPT-2\n';
+/** Format 1: the payload's SHA-256 in the header, the header itself unchecked (still read, strictly bounds-checked). */
+const MAGIC_V1 = 'BITLEARN-CKPT-1\n';
+const SHA_BYTES = 32;
 
 export type TensorData = Float32Array | Float64Array | Uint16Array | Uint32Array | Uint8Array;
 
@@ -27,9 +33,10 @@ export function writeCheckpoint(path: string, meta: object, tensors: Record<stri
     parts.push(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
     offset += t.byteLength;
   }
-  const hash = createHash('sha256');
+  const header = Buffer.from(JSON.stringify({ meta, tensors: entries, payloadBytes: offset }));
+  const hash = createHash('sha256').update(header);
   for (const p of parts) hash.update(p);
-  const header = Buffer.from(JSON.stringify({ meta, tensors: entries, payloadBytes: offset, sha256: hash.digest('hex') }));
+  const digest = hash.digest();
   const lead = Buffer.alloc(MAGIC.length + 4);
   lead.write(MAGIC, 0, 'latin1');
   lead.writeUInt32LE(header.length, MAGIC.length);
@@ -40,6 +47,7 @@ export function writeCheckpoint(path: string, meta: object, tensors: Record<stri
   try {
     writeAll(fd, lead);
     writeAll(fd, header);
+    writeAll(fd, digest);
     const stallMs = Number(process.env.BITLEARN_TEST_CHECKPOINT_STALL_MS ?? 0);
     parts.forEach((p, i) => {
       writeAll(fd, p);
@@ -103,29 +111,71 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   } catch (e) {
     throw new CheckpointError(`cannot read checkpoint ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
-  if (buf.length < MAGIC.length + 4 || buf.toString('latin1', 0, MAGIC.length) !== MAGIC)
-    throw new CheckpointError(`${path} is not a bitlearn checkpoint`);
+  const magic = buf.length >= MAGIC.length + 4 ? buf.toString('latin1', 0, MAGIC.length) : '';
+  if (magic !== MAGIC && magic !== MAGIC_V1) throw new CheckpointError(`${path} is not a bitlearn checkpoint`);
+  const v1 = magic === MAGIC_V1;
   const headerLen = buf.readUInt32LE(MAGIC.length);
   const start = MAGIC.length + 4;
-  if (buf.length < start + headerLen) throw new CheckpointError(`${path}: truncated checkpoint header`);
-  let header: { meta: Record<string, unknown>; tensors: TensorEntry[]; payloadBytes: number; sha256: string };
+  const payloadStart = start + headerLen + (v1 ? 0 : SHA_BYTES);
+  if (buf.length < payloadStart) throw new CheckpointError(`${path}: truncated checkpoint header`);
+  const headerBytes = buf.subarray(start, start + headerLen);
+  const payload = buf.subarray(payloadStart);
+  if (!v1) {
+    const stored = buf.subarray(start + headerLen, payloadStart);
+    const actual = createHash('sha256').update(headerBytes).update(payload).digest();
+    if (!actual.equals(stored)) throw new CheckpointError(`${path}: checkpoint does not match its checksum (changed or truncated)`);
+  }
+  let header: unknown;
   try {
-    header = JSON.parse(buf.toString('utf8', start, start + headerLen));
+    header = JSON.parse(headerBytes.toString('utf8'));
   } catch {
     throw new CheckpointError(`${path}: corrupt checkpoint header`);
   }
-  const payload = buf.subarray(start + headerLen);
-  if (payload.length !== header.payloadBytes)
-    throw new CheckpointError(`${path}: truncated checkpoint (${payload.length} of ${header.payloadBytes} payload bytes)`);
-  if (createHash('sha256').update(payload).digest('hex') !== header.sha256)
+  const h = checkHeader(header, path, v1);
+  if (payload.length !== h.payloadBytes)
+    throw new CheckpointError(`${path}: truncated checkpoint (${payload.length} of ${h.payloadBytes} payload bytes)`);
+  if (v1 && createHash('sha256').update(payload).digest('hex') !== h.sha256)
     throw new CheckpointError(`${path}: checkpoint payload does not match its checksum`);
   const tensors = new Map<string, { dtype: string; length: number; bytes: Uint8Array }>();
-  for (const e of header.tensors) {
-    const size = BYTES[e.dtype];
-    if (!size) throw new CheckpointError(`${path}: unknown tensor type ${e.dtype}`);
-    tensors.set(e.key, { dtype: e.dtype, length: e.length, bytes: payload.subarray(e.offset, e.offset + e.length * size) });
-  }
-  return { meta: header.meta, tensors };
+  for (const e of h.tensors) tensors.set(e.key, { dtype: e.dtype, length: e.length, bytes: payload.subarray(e.offset, e.offset + e.length * BYTES[e.dtype]) });
+  return { meta: h.meta, tensors };
+}
+
+interface Header {
+  meta: Record<string, unknown>;
+  tensors: TensorEntry[];
+  payloadBytes: number;
+  sha256?: string;
+}
+
+/**
+ * Every field of the header checked before anything is read through it: tensors lie back to back
+ * in the payload, in order, each inside it, each key once (the writer never writes otherwise).
+ */
+function checkHeader(header: unknown, path: string, v1: boolean): Header {
+  const bad = (why: string) => new CheckpointError(`${path}: invalid checkpoint header: ${why}`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!isObject(header)) throw bad('not an object');
+  if (!isObject(header.meta)) throw bad('"meta" is not an object');
+  if (!Array.isArray(header.tensors)) throw bad('"tensors" is not a list');
+  if (!count(header.payloadBytes)) throw bad('"payloadBytes" is not a byte count');
+  if (v1 && typeof header.sha256 !== 'string') throw bad('"sha256" is missing');
+  let offset = 0;
+  const keys = new Set<string>();
+  header.tensors.forEach((e: unknown, i: number) => {
+    if (!isObject(e) || typeof e.key !== 'string') throw bad(`tensor ${i} has no key`);
+    const what = `tensor "${e.key}"`;
+    if (keys.has(e.key)) throw bad(`${what} appears twice`);
+    keys.add(e.key);
+    if (typeof e.dtype !== 'string' || !own(BYTES, e.dtype)) throw bad(`${what} has unknown type ${JSON.stringify(e.dtype)}`);
+    if (!count(e.length)) throw bad(`${what} has length ${JSON.stringify(e.length)}`);
+    if (e.offset !== offset) throw bad(`${what} starts at byte ${JSON.stringify(e.offset)}, expected ${offset}`);
+    offset += (e.length as number) * BYTES[e.dtype];
+    if (offset > (header.payloadBytes as number)) throw bad(`${what} ends past the payload (${header.payloadBytes} bytes)`);
+  });
+  if (offset !== header.payloadBytes) throw bad(`the tensors cover ${offset} of ${header.payloadBytes} payload bytes`);
+  return header as unknown as Header;
 }
 
 const BYTES: Record<string, number> = {

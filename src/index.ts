@@ -1,6 +1,10 @@
 // bitlearn library API.
-export { train, checkFits, median, TrainingError } from './trainer.js';
-export type { TrainConfig, TrainHooks, TrainResult, EpochRecord } from './trainer.js';
+export { train, MAX_THREADS } from './train/loop.js';
+export { checkFits, checkOutputPath, checkDiskSpace } from './train/preflight.js';
+export { OutputError, writeFileAtomic, writeJsonAtomic } from './atomic-write.js';
+export { TrainingError } from './train/records.js';
+export { median } from './stats.js';
+export type { TrainConfig, TrainHooks, TrainResult, EpochRecord, EpochEnergy } from './train/records.js';
 export { PRESETS, KNOB_VALUES, resolveRecipe, applySettings, validateRecipe, RecipeError } from './recipe.js';
 export type { Recipe, RecipeKnob } from './recipe.js';
 export { loadData, DATA_SETS } from './data/registry.js';

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { GRAD_FORMATS, type GradFormat } from './storage/grad-store.js';
 import { MOMENT_FORMATS, WEIGHT_FORMATS, type MomentFormat, type WeightFormat } from './storage/param-store.js';
+import { own } from './own.js';
 
 export interface Recipe {
   /** First layer's input: kept as a float32 batch, or re-read from the data set (uint8) in backward. */
@@ -119,7 +120,7 @@ export function applySettings(base: Recipe, settings: string[]): Recipe {
 }
 
 function setKnob(r: Recipe, knob: string, value: unknown): void {
-  if (!(knob in KNOB_VALUES)) throw new RecipeError(`unknown recipe knob "${knob}" (knobs: ${knobList()})`);
+  if (!Object.hasOwn(KNOB_VALUES, knob)) throw new RecipeError(`unknown recipe knob "${knob}" (knobs: ${knobList()})`);
   const allowed = KNOB_VALUES[knob as RecipeKnob] as readonly unknown[];
   // numeric knobs (ghostBatch) arrive as text from --set
   if (typeof allowed[0] === 'number' && typeof value === 'string' && value.trim() !== '') value = Number(value);
@@ -157,7 +158,8 @@ export function validateRecipe(r: Recipe): Recipe {
 export function resolveRecipe(nameOrFile: string, settings: string[] = []): { name: string; recipe: Recipe } {
   let recipe: Recipe;
   let name = nameOrFile;
-  if (PRESETS[nameOrFile]) recipe = { ...PRESETS[nameOrFile] };
+  const preset = own(PRESETS, nameOrFile);
+  if (preset) recipe = { ...preset };
   else if (nameOrFile.endsWith('.json')) {
     let parsed: unknown;
     try {
@@ -168,9 +170,9 @@ export function resolveRecipe(nameOrFile: string, settings: string[] = []): { na
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
       throw new RecipeError(`recipe file ${nameOrFile} must hold a JSON object`);
     const { preset = 'standard', ...knobs } = parsed as Record<string, unknown>;
-    if (typeof preset !== 'string' || !PRESETS[preset])
-      throw new RecipeError(`recipe file ${nameOrFile}: unknown preset "${String(preset)}" (presets: ${Object.keys(PRESETS).join(', ')})`);
-    recipe = { ...PRESETS[preset] };
+    const base = typeof preset === 'string' ? own(PRESETS, preset) : undefined;
+    if (!base) throw new RecipeError(`recipe file ${nameOrFile}: unknown preset "${String(preset)}" (presets: ${Object.keys(PRESETS).join(', ')})`);
+    recipe = { ...base };
     for (const [k, v] of Object.entries(knobs)) setKnob(recipe, k, v);
   } else
     throw new RecipeError(`unknown recipe "${nameOrFile}" (presets: ${Object.keys(PRESETS).join(', ')}, or a .json file)`);

@@ -22,7 +22,7 @@ import { applySettings, PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore } from '../src/storage/grad-store.js';
 import { bitStore, createParamStore } from '../src/storage/param-store.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 import { identityOrder, mlpSpec, randomFloats, syntheticDataset } from './helpers.js';
 
 t.test('8-bit blocks: linear error <= absmax/254, log code within 4.4% relative, zeros exact', async (t) => {

@@ -125,7 +125,7 @@ t.test('exact per-example probe: the same batch gradient; coherence close to the
 });
 
 t.test('measuring coherence does not change training (same losses with and without)', async (t) => {
-  const { train } = await import('../src/trainer.js');
+  const { train } = await import('../src/train/loop.js');
   const { loadData } = await import('../src/data/registry.js');
   const run = (coherence?: { every: number }) =>
     train({ model: 'mlp', recipeName: 'low-memory', recipe: PRESETS['low-memory'], batch: 50, epochs: 1, seed: 2, lr: 1e-3, threads: 1, coherence }, loadData('mnist', { limitTrain: 400, limitTest: 100 }));

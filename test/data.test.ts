@@ -43,9 +43,13 @@ t.test('MNIST directory problems are named', async (t) => {
   copyFileSync(join(src, 't10k-images-idx3-ubyte'), join(dir, 't10k-images-idx3-ubyte'));
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([5], [1, 2, 3, 4, 5]));
   t.throws(() => loadMnistSplit(dir, 't10k'), /has 10000 images but .* has 5 labels/);
-  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([1, 2, 2], [1, 2, 3, 4]));
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([1, 28, 28], new Array(784).fill(0)));
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([1], [12]));
   t.throws(() => loadMnistSplit(dir, 't10k'), /label 12 at index 0 is not a digit/);
+  // 14x56 holds as many pixels as 28x28, but it is not MNIST: refused, streamed or not
+  writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([1, 14, 56], new Array(784).fill(0)));
+  writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([1], [3]));
+  for (const stream of [false, true]) t.throws(() => loadMnistSplit(dir, 't10k', stream), /t10k-images-idx3-ubyte declares 14x56 images; MNIST images are 28x28/);
 });
 
 t.test('limitDataset takes views of the first n examples', async (t) => {

@@ -63,27 +63,61 @@ t.test('an executable away from any npm install says the data set must be passed
   rmSync(dir, { recursive: true });
 });
 
-t.test('make deploy copies the executable matching the Pi and runs probe there (fake ssh/scp)', async (t) => {
+/** Fake ssh/scp that log each argument (between | marks) and never reach a host. */
+function fakeClients(answer = 'aarch64') {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-deploy-'));
   const logFile = join(dir, 'calls.log');
   const fake = (name: string, body: string) => {
-    writeFileSync(join(dir, name), `#!/bin/sh\necho "${name} $*" >> ${logFile}\n${body}\n`);
+    writeFileSync(join(dir, name), `#!/bin/sh\nprintf '%s' "${name}" >> '${logFile}'\nfor a in "$@"; do printf ' |%s|' "$a" >> '${logFile}'; done\necho >> '${logFile}'\n${body}\n`);
     chmodSync(join(dir, name), 0o755);
   };
-  fake('ssh', 'case "$2" in uname*) echo aarch64;; esac');
+  fake('ssh', `case "$3" in uname*) echo ${answer};; esac`);
   fake('scp', '');
+  const calls = () => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trim().split('\n') : []);
+  return { dir, calls, env: { ...process.env, SSH: join(dir, 'ssh'), SCP: join(dir, 'scp') } };
+}
+
+t.test('make deploy copies the executable matching the Pi and runs probe there (fake ssh/scp)', async (t) => {
+  const f = fakeClients();
   const exe = join(ROOT, 'dist/bitlearn-linux-arm64');
-  const r = spawnSync('make', ['-s', 'deploy', 'PI=pi@raspberrypi.local'], { encoding: 'utf8', env: { ...process.env, SSH: join(dir, 'ssh'), SCP: join(dir, 'scp') } });
+  const r = spawnSync('make', ['-s', 'deploy', 'PI=pi@raspberrypi.local'], { encoding: 'utf8', env: f.env });
   if (!existsSync(exe)) {
     t.equal(r.status, 2);
     t.match(r.stderr, /dist\/bitlearn-linux-arm64 is missing: run make dist first/);
     return;
   }
   t.equal(r.status, 0, r.stderr);
-  const calls = readFileSync(logFile, 'utf8').trim().split('\n');
-  t.same(calls, [
-    'ssh pi@raspberrypi.local uname -m',
-    `scp dist/bitlearn-linux-arm64 pi@raspberrypi.local:bitlearn`,
-    "ssh pi@raspberrypi.local chmod +x 'bitlearn' && './bitlearn' probe",
+  t.same(f.calls(), [
+    'ssh |--| |pi@raspberrypi.local| |uname| |-m|',
+    'scp |--| |dist/bitlearn-linux-arm64| |pi@raspberrypi.local:bitlearn|',
+    "ssh |--| |pi@raspberrypi.local| |chmod +x -- 'bitlearn' && './bitlearn' probe|",
   ]);
+  const abs = spawnSync('device/deploy.sh', ['pi@10.0.0.7', '/home/pi/bin/bitlearn'], { cwd: ROOT, encoding: 'utf8', env: f.env });
+  if (abs.status === 0) t.match(f.calls().at(-1), "|chmod +x -- '/home/pi/bin/bitlearn' && '/home/pi/bin/bitlearn' probe|", 'an absolute remote path runs as itself');
+});
+
+t.test('deploy: no host or path from the command line reaches a shell or an option (fake ssh/scp)', async (t) => {
+  const f = fakeClients();
+  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-inject-'));
+  const pwned = () => existsSync(join(cwd, 'pwned')) || existsSync(join(ROOT, 'pwned'));
+  const make = (...vars: string[]) => spawnSync('make', ['-s', '-C', ROOT, 'deploy', ...vars], { cwd, encoding: 'utf8', env: f.env });
+  const script = (...args: string[]) => spawnSync(join(ROOT, 'device/deploy.sh'), args, { cwd, encoding: 'utf8', env: f.env });
+  const cases: [string, ReturnType<typeof make>, RegExp][] = [
+    ["make deploy PI='x;touch pwned'", make('PI=x;touch pwned'), /deploy: "x;touch pwned" is not a user@host/],
+    ["make deploy PI='$$(touch pwned)x'", make('PI=$$(touch pwned)x'), /deploy: "\$\(touch pwned\)x" is not a user@host/],
+    ['make deploy PI=`touch pwned`', make('PI=`touch pwned`'), /is not a user@host/],
+    ["make deploy PI=pi@h REMOTE='x;touch pwned'", make('PI=pi@h', 'REMOTE=x;touch pwned'), /remote path "x;touch pwned" must be a file path/],
+    ['make deploy (no PI)', make(), /deploy: no Pi given/],
+    [`deploy.sh pi@h "x'; touch pwned; echo '"`, script('pi@h', "x'; touch pwned; echo '"), /remote path .* must be a file path/],
+    ["deploy.sh '-oProxyCommand=touch pwned'", script('-oProxyCommand=touch pwned'), /is not a user@host/],
+    ["deploy.sh pi@-oProxyCommand=x", script('pi@-oProxyCommand=x'), /is not a user@host/],
+    ["deploy.sh pi@h -rf", script('pi@h', '-rf'), /remote path "-rf" must be a file path/],
+  ];
+  for (const [what, r, message] of cases) {
+    t.equal(r.status === 0, false, `${what}: refused`);
+    t.match(r.stderr, message, what);
+    t.notOk(pwned(), `${what}: nothing ran`);
+  }
+  t.same(f.calls(), [], 'neither ssh nor scp was called');
+  rmSync(cwd, { recursive: true, force: true });
 });

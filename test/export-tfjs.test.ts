@@ -9,7 +9,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import { Network } from '../src/model/network.js';
 import { modelSpec, type ModelSpec } from '../src/model/spec.js';
 import { PRESETS } from '../src/recipe.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 import { syntheticDataset } from './helpers.js';
 
 tf.env().set('PROD', true);

@@ -93,6 +93,14 @@ t.test('power CSV: parsing, interpolation, trapezoid integral, idle baseline', a
   t.ok(Math.abs(e.idleWatts! - 2.4) < 1e-12, `idle ${e.idleWatts}`);
   t.equal(e.regions[0].joules, 54);
   t.ok(Math.abs(e.regions[0].netJoules! - (54 - 2.4 * 9)) < 1e-9);
+  // an epoch between two samples (a logger slower than the epoch) is not measured: no interpolated figure
+  const sparse = energyOfRegions(parsePowerCsv('time,watts\n0,2\n10,2\n20,6\n30,6\n'), [{ label: 'epoch 1', startUnixMs: 12000, endUnixMs: 15000 }, { label: 'epoch 2', startUnixMs: 15000, endUnixMs: 29000 }], 5);
+  t.same(sparse.regions.map((g) => [g.samples, g.joules, g.meanWatts, g.netJoules]), [[0, null, null, null], [1, null, null, null]]);
+  t.equal(sparse.idleWatts, null, 'idle window [7, 12) holds one sample: no baseline');
+  const md = renderMarkdown({ ...readRunReport(runJson), externalEnergy: { file: 'p.csv', ...sparse } });
+  t.match(md, /\| epoch 1 \| 3\.0 \| 0 \| not measured \| not measured \| not measured \|/);
+  t.match(md, /Not measured: epoch 1, epoch 2: fewer than 2 samples of the power log fall inside/);
+  t.notMatch(renderHtml({ ...readRunReport(runJson), externalEnergy: { file: 'p.csv', ...sparse } }), /id="external-energy"/, 'no bars for regions not measured');
   t.throws(() => parsePowerCsv('time,watts\n1,2\n1,3\n5,4\n'), /line 3: time does not increase/);
   t.ok(new PowerCsvError('x') instanceof Error);
   t.throws(() => parsePowerCsv('when,watts\n1,2\n2,3\n'), /no time column/);
@@ -125,4 +133,15 @@ t.test('report --power-csv integrates a logger CSV over the run regions', async 
   const notRun = run(['report', csv, '--html', join(dir, 'x.html')]);
   t.match(notRun.stderr, /is not JSON|not a bitlearn train report/);
   t.notOk(existsSync(join(dir, 'x.html')), 'nothing written on bad input');
+});
+
+t.test('Markdown report: text from run.json is escaped, never markup (like the HTML one)', async (t) => {
+  const rep = readRunReport(runJson);
+  const evil = '<img src=x onerror=alert(1)>|**bold**_[link](http://x)`code`\n# heading';
+  const md = renderMarkdown({ ...rep, config: { ...rep.config, model: evil, recipeName: '<script>alert(2)</script>' } });
+  t.notMatch(md, /<img|<script/, 'no raw HTML');
+  t.match(md, /^# bitlearn run: &lt;img src=x onerror=alert\(1\)&gt;\\\|\\\*\\\*bold\\\*\\\*\\_\\\[link\\\]\(http:\/\/x\)\\`code\\` \\# heading, &lt;script&gt;/);
+  t.notMatch(md, /\n# heading/, 'a line break in a value cannot start a block');
+  // every table row keeps its column count: a | inside a value is escaped
+  for (const line of md.split('\n').filter((l) => l.startsWith('| model / data'))) t.equal(line.split(/(?<!\\)\|/).length, 4, line);
 });

@@ -8,7 +8,7 @@ import { residentBytes, stageRows } from '../src/data/dataset.js';
 import { defaultMnistDir, loadMnist, loadMnistSplit } from '../src/data/mnist.js';
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { train } from '../src/trainer.js';
+import { train } from '../src/train/loop.js';
 
 t.test('staged batches hold exactly the examples asked for, in order', async (t) => {
   const mem = loadMnist().test;

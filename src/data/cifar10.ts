@@ -28,7 +28,7 @@ export function parseCifarBatches(buffers: { path: string; bytes: Uint8Array }[]
       for (let p = 0; p < SIDE * SIDE; p++)
         for (let c = 0; c < 3; c++) images[n * 3072 + p * 3 + c] = bytes[rec + 1 + c * 1024 + p];
     }
-  return { name, count, features: 3072, classes: 10, images, labels };
+  return { name, count, features: 3072, classes: 10, shape: { h: 32, w: 32, c: 3 }, images, labels };
 }
 
 function readAll(dir: string, files: string[], name: string): Dataset {

@@ -6,6 +6,8 @@ export interface Dataset {
   /** Values per example (e.g. 784 for MNIST). */
   readonly features: number;
   readonly classes: number;
+  /** Image height x width x channels, where the source says (features = h * w * c). */
+  readonly shape?: { h: number; w: number; c: number };
   /** Every example, one row each; empty for a streamed data set (use stageRows / stage). */
   readonly images: Uint8Array;
   readonly labels: Uint8Array;

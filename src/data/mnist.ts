@@ -30,13 +30,15 @@ export function loadMnistSplit(dir: string, split: 'train' | 't10k', stream = fa
   if (!images.data) checkIdxDataBytes(imagesPath, images.dims, statSync(imagesPath).size - images.headerBytes);
   const labels = readIdx(labelsPath, 1);
   const [count, h, w] = images.dims;
+  if (h !== 28 || w !== 28) throw new DataFileError(`MNIST: ${imagesPath} declares ${h}x${w} images; MNIST images are 28x28`);
   if (labels.dims[0] !== count)
     throw new DataFileError(`MNIST: ${imagesPath} has ${count} images but ${labelsPath} has ${labels.dims[0]} labels`);
   for (let i = 0; i < labels.data.length; i++)
     if (labels.data[i] > 9) throw new DataFileError(`MNIST: ${labelsPath}: label ${labels.data[i]} at index ${i} is not a digit`);
   const name = `mnist-${split}`;
-  if (!images.data) return streamedDataset(name, { path: imagesPath, headerBytes: images.headerBytes, rowBytes: h * w }, labels.data, 10);
-  return { name, count, features: h * w, classes: 10, images: images.data, labels: labels.data };
+  const shape = { h, w, c: 1 };
+  if (!images.data) return { ...streamedDataset(name, { path: imagesPath, headerBytes: images.headerBytes, rowBytes: h * w }, labels.data, 10), shape };
+  return { name, count, features: h * w, classes: 10, shape, images: images.data, labels: labels.data };
 }
 
 export function loadMnist(dir = defaultMnistDir(), stream = false): DataSplit {

@@ -17,7 +17,7 @@ function make(name: string, count: number, seed: number): Dataset {
         images[n * 3072 + p * 3 + c] = Math.min(255, rng.int(196) + band);
       }
   }
-  return { name, count, features: 3072, classes: 10, images, labels };
+  return { name, count, features: 3072, classes: 10, shape: { h: 32, w: 32, c: 3 }, images, labels };
 }
 
 export function syntheticCifar(trainCount = 5000, testCount = 1000, seed = 1): DataSplit {

@@ -3,6 +3,7 @@
 import type { Kernels } from './kernels.js';
 import { referenceKernels } from './reference.js';
 import { wasmAvailable, wasmKernels } from './wasm.js';
+import { own } from '../own.js';
 
 const KERNEL_SETS: Record<string, () => Kernels> = {
   reference: () => referenceKernels,
@@ -18,7 +19,7 @@ export function kernelNames(): string[] {
 
 export function selectKernels(name = 'auto'): Kernels {
   if (name === 'auto') return wasmAvailable() ? wasmKernels : referenceKernels;
-  const k = KERNEL_SETS[name];
+  const k = own(KERNEL_SETS, name);
   if (!k) throw new Error(`unknown kernel set "${name}" (available: auto, ${kernelNames().join(', ')})`);
   return k();
 }

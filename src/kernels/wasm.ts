@@ -11,6 +11,8 @@ import { splitRange, WasmPool } from './wasm-pool.js';
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
 const MAX_PAGES = 32768;
+/** The most engine buffers one network's kernel memory holds (less the module's own data at its start). */
+export const WASM_ARENA_LIMIT_BYTES = MAX_PAGES * PAGE - 2 ** 20;
 
 interface Exports {
   heapBase(): number;

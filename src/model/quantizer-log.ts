@@ -4,8 +4,13 @@
 import type { Network } from './network.js';
 import { QuantWeightLayer } from '../layers/quant-layer.js';
 import { QuantActLayer } from '../layers/quant-act.js';
-import type { LayerSeries } from '../report/run-report.js';
 import { weightedMsqe, type Po2Format } from '../../quant/po2-quantizers.js';
+
+/** A per-layer time series (quantizer exponents here; m-coherence has the same shape). */
+export interface LayerSeries {
+  steps: number[];
+  layers: Record<string, number[]>;
+}
 
 export interface QuantizerState {
   /** `fc1`/`conv1` (weights) or `act1` (activations). */

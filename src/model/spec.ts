@@ -2,6 +2,7 @@
 // network builder and the memory model both read.
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
 import { describeQuant, type QuantConfig } from '../../quant/quant-config.js';
+import { own } from '../own.js';
 
 export type ModelOp = { conv: number; padding: 'valid' | 'same' } | { pool: 2 } | { dense: number };
 
@@ -40,7 +41,7 @@ export const MODELS: Record<string, ModelSpec> = {
 };
 
 export function modelSpec(name: string, quant?: QuantConfig): ModelSpec {
-  const spec = MODELS[name];
+  const spec = own(MODELS, name);
   if (!spec) throw new Error(`unknown model "${name}" (available: ${Object.keys(MODELS).join(', ')})`);
   if (!quant) return spec;
   return { ...spec, quant };

@@ -21,11 +21,18 @@ export interface RegionEnergy {
   label: string;
   seconds: number;
   samples: number;
-  joules: number;
-  meanWatts: number;
+  /** null: fewer than MIN_REGION_SAMPLES samples fall inside the region, so it was not measured. */
+  joules: number | null;
+  meanWatts: number | null;
   /** joules − idle watts × seconds, when the CSV covers an idle stretch before the first region. */
   netJoules: number | null;
 }
+
+/**
+ * Samples a region (or the idle stretch) needs inside it to count as measured: with fewer, its
+ * energy would only be interpolated from samples taken outside it.
+ */
+export const MIN_REGION_SAMPLES = 2;
 
 const TIME_COLUMNS = ['time', 'timestamp', 't', 'unix', 'seconds'];
 const POWER_COLUMNS = ['watts', 'power', 'w', 'power_w', 'p'];
@@ -103,15 +110,16 @@ export function integrate(s: PowerSample[], a: number, b: number): { joules: num
   let joules = 0;
   let t = a;
   let w = start.watts;
-  let samples = 0;
   for (let i = start.index + 1; i < s.length && s[i].t < b; i++) {
     joules += ((w + s[i].watts) / 2) * (s[i].t - t);
     t = s[i].t;
     w = s[i].watts;
-    samples++;
   }
   const end = powerAt(s, b, start.index);
   joules += ((w + end.watts) / 2) * (b - t);
+  // samples taken within [a, b], its ends included
+  let samples = 0;
+  for (let i = start.index; i < s.length && s[i].t <= b; i++) if (s[i].t >= a) samples++;
   return { joules, samples };
 }
 
@@ -121,7 +129,10 @@ export function energyOfRegions(s: PowerSample[], regions: Region[], idleSeconds
   if (regions.length && idleSeconds > 0) {
     const end = regions[0].startUnixMs / 1000;
     const begin = end - idleSeconds;
-    if (begin >= s[0].t) idleWatts = integrate(s, begin, end).joules / idleSeconds;
+    if (begin >= s[0].t) {
+      const idle = integrate(s, begin, end);
+      if (idle.samples >= MIN_REGION_SAMPLES) idleWatts = idle.joules / idleSeconds;
+    }
   }
   return {
     idleWatts,
@@ -130,6 +141,7 @@ export function energyOfRegions(s: PowerSample[], regions: Region[], idleSeconds
       const b = r.endUnixMs / 1000;
       const { joules, samples } = integrate(s, a, b);
       const seconds = b - a;
+      if (samples < MIN_REGION_SAMPLES) return { label: r.label, seconds, samples, joules: null, meanWatts: null, netJoules: null };
       return { label: r.label, seconds, samples, joules, meanWatts: seconds > 0 ? joules / seconds : 0, netJoules: idleWatts === null ? null : joules - idleWatts * seconds };
     }),
   };

@@ -1,6 +1,6 @@
 // The quantizer instability table: per quantizer, its exponent at the end of training and how
 // many times it changed in each epoch (the oscillation the stable-exponent fix removes).
-import type { EpochRecord } from '../trainer.js';
+import type { EpochRecord } from '../train/records.js';
 import { formatTable } from './table.js';
 
 export interface QuantizerRow {

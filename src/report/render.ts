@@ -5,6 +5,7 @@ import { describeQuant } from '../../quant/quant-config.js';
 import type { LayerSeries, RunReport } from './run-report.js';
 import { barChart, lineChart, type Series } from './svg.js';
 import { formatMargin, quantizerRows } from './quantizer-table.js';
+import { MIN_REGION_SAMPLES, type RegionEnergy } from './power-csv.js';
 
 const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch', 'MSQE margin'];
 function quantRows(r: RunReport): (string | number)[][] {
@@ -67,10 +68,11 @@ export function charts(r: RunReport): { id: string; svg: string }[] {
       { name: 'net of idle', points: energy.map((e) => [e.epoch, e.energy!.netJoules ?? NaN]) },
     ]) });
   }
-  if (r.externalEnergy?.regions.length) {
-    const regions = r.externalEnergy.regions;
+  // regions without samples inside were not measured: no bar rather than an interpolated one
+  const regions = r.externalEnergy?.regions.filter((g) => g.joules !== null) ?? [];
+  if (regions.length) {
     out.push({ id: 'external-energy', svg: barChart(`Energy per region from the power log (measured)`, 'joules', regions.map((g) => g.label), [
-      { name: 'total', values: regions.map((g) => g.joules) },
+      { name: 'total', values: regions.map((g) => g.joules!) },
       { name: 'net of idle', values: regions.map((g) => g.netJoules ?? 0) },
     ]) });
   }
@@ -107,14 +109,29 @@ export function renderHtml(r: RunReport): string {
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`;
 }
 
+/**
+ * Text from the run report as Markdown shows it, never as markup: HTML (which Markdown passes
+ * through) and the characters that start emphasis, links, code or a table cell are escaped, and a
+ * line break cannot start a new block. Run reports are files anyone can hand over.
+ */
+export function mdText(v: string | number): string {
+  return String(v)
+    .replace(/[\r\n]+/g, ' ')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/[\\`*_[\]|#!~]/g, (c) => `\\${c}`);
+}
+
 function mdTable(header: string[], rows: (string | number)[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+  const line = (cells: (string | number)[]) => `| ${cells.map(mdText).join(' | ')} |`;
+  return [line(header), `|${header.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
 }
 
 export function renderMarkdown(r: RunReport): string {
   const m = r.memory;
   const parts = [
-    `# bitlearn run: ${r.config.model}, ${r.config.recipeName}, batch ${r.config.batch}`,
+    `# bitlearn run: ${mdText(r.config.model)}, ${mdText(r.config.recipeName)}, batch ${mdText(r.config.batch)}`,
     '',
     mdTable(['', ''], summaryRows(r)),
     '',
@@ -131,7 +148,7 @@ export function renderMarkdown(r: RunReport): string {
   const energy = r.history.filter((e) => e.energy);
   if (energy.length) {
     const e0 = energy[0].energy!;
-    parts.push('', `## Energy (${e0.meter}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
+    parts.push('', `## Energy (${mdText(e0.meter)}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
     parts.push(mdTable(['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample'], energy.map((e) => {
       const x = e.energy!;
       const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
@@ -149,8 +166,17 @@ export function externalEnergyMarkdown(r: RunReport): string {
   const x = r.externalEnergy;
   if (!x) return '';
   return [
-    `## Energy from the power log ${x.file} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
+    `## Energy from the power log ${mdText(x.file)} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
     '',
-    mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, g.joules.toFixed(2), g.meanWatts.toFixed(2), g.netJoules === null ? '-' : g.netJoules.toFixed(2)])),
+    mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, fixed(g.joules), fixed(g.meanWatts), fixed(g.netJoules)])),
+    ...unmeasuredNote(x.regions),
   ].join('\n');
+}
+
+const fixed = (v: number | null) => (v === null ? 'not measured' : v.toFixed(2));
+
+function unmeasuredNote(regions: RegionEnergy[]): string[] {
+  const missed = regions.filter((g) => g.joules === null);
+  if (!missed.length) return [];
+  return ['', `Not measured: ${missed.map((g) => mdText(g.label)).join(', ')}: fewer than ${MIN_REGION_SAMPLES} samples of the power log fall inside (log faster, or measure longer regions).`];
 }

@@ -1,18 +1,15 @@
 // A run report (the JSON `bitlearn train --out/--json` writes) read back, checked, and turned
 // into the sections a person reads: charts for HTML, tables for Markdown.
 import { readFileSync } from 'node:fs';
-import type { EpochRecord } from '../trainer.js';
+import type { EpochRecord } from '../train/records.js';
+import type { LayerSeries } from '../model/quantizer-log.js';
 import type { MemoryReport } from './memory-report.js';
 import type { RegionEnergy } from './power-csv.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
 export class ReportError extends Error {}
 
-/** A per-layer time series (m-coherence, quantizer exponents), when a run recorded one. */
-export interface LayerSeries {
-  steps: number[];
-  layers: Record<string, number[]>;
-}
+export type { LayerSeries };
 
 export interface RunReport {
   tool: string;

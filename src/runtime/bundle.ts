@@ -1,6 +1,6 @@
 // What a single executable carries inside its one JavaScript file: the WebAssembly kernels, the
 // kernel worker's code, the version, and the onoff epoll addon built for its architecture. The
-// bundler (device/dist/build.ts) puts them on globalThis before any module runs; from an npm
+// bundler (device/dist.ts) puts them on globalThis before any module runs; from an npm
 // install this is null and everything comes from files as usual.
 export interface BundleAssets {
   version: string;
