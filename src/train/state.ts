@@ -112,7 +112,7 @@ function dataDifference(stored: unknown, current: unknown): string {
 }
 
 function describe(v: unknown): string {
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
+  const text = typeof v === 'string' ? v : v === undefined ? 'none' : JSON.stringify(v);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
