@@ -1,6 +1,7 @@
 // `bitlearn bench`: benchmark suites, a readable table and a JSON result file per run.
 import { Command, InvalidArgumentError } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
+import { checkOutputPath } from '../train/preflight.js';
 import { machineInfo } from '../../bench/machine.js';
 import { runMemorySuite } from '../../bench/memory.js';
 import { runCoherenceCostSuite, runSpeedSuite } from '../../bench/speed.js';
@@ -59,6 +60,7 @@ export function benchCommand(): Command {
     .option('--json', 'print the results as JSON on stdout')
     .action(async (o, cmd: Command) => {
       const suite: string = o.suite[0];
+      if (o.out) checkOutputPath(o.out, '--out');
       // speed and coherence time the binary model unless --quant is given
       const quant: string | undefined = cmd.getOptionValueSource('quant') === 'cli' ? o.quant : undefined;
       if (quant) {

@@ -3,6 +3,7 @@
 // of the noisy labels each run fits, and a page of plots.
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
+import { checkOutputPath } from '../train/preflight.js';
 import { NETWORK } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
 import { loadData } from '../data/registry.js';
@@ -73,6 +74,7 @@ export function coherenceCommand(): Command {
     .option('--json', 'print the results as JSON')
     .option('--quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
+      for (const [path, what] of [[o.out, '--out'], [o.html, '--html']]) if (path) checkOutputPath(path, what);
       const quant = quantFromOptions(o, cmd);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       const outputInitScale: number | undefined = o.outputInitScale ?? (quant ? COHERENCE_OUTPUT_INIT_SCALE : undefined);

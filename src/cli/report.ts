@@ -2,6 +2,7 @@
 // --power-csv integrates an external logger's power log over the regions the run marked.
 import { Command } from 'commander';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
+import { checkOutputPath } from '../train/preflight.js';
 import { energyOfRegions, readPowerCsv } from '../report/power-csv.js';
 import { externalEnergyMarkdown, renderHtml, renderMarkdown } from '../report/render.js';
 import { meteredRegions, readRunReport, ReportError } from '../report/run-report.js';
@@ -21,6 +22,7 @@ export function reportCommand(): Command {
     .option('--out <file>', 'write the run report, with the power-log energy added, as JSON')
     .option('--json', 'print the (augmented) run report as JSON')
     .action((path: string, o) => {
+      for (const [file, what] of [[o.html, '--html'], [o.md, '--md'], [o.out, '--out']]) if (file) checkOutputPath(file, what);
       const run = readRunReport(path);
       if (o.powerCsv) {
         const regions = meteredRegions(run);
