@@ -60,6 +60,11 @@ t.test('an executable away from any npm install says the data set must be passed
   const r = spawnSync(exe, ['train', '--limit-train', '100', '--batch', '50', '--quiet', '--no-checkpoint'], { encoding: 'utf8', cwd: dir });
   t.equal(r.status, 1);
   t.match(r.stderr, /^bitlearn: error: MNIST: this executable does not carry the data set: give --data-dir DIR/);
+  // its help says so too, rather than offering a bundled copy it does not have
+  const help = spawnSync(exe, ['train', '--help'], { encoding: 'utf8', cwd: dir });
+  t.equal(help.status, 0);
+  t.match(help.stdout.replace(/\s+/g, ' '), /required: this executable carries no data set/);
+  t.notMatch(help.stdout, /bundled copy|installed with the npm package/);
   rmSync(dir, { recursive: true });
 });
 

@@ -99,6 +99,7 @@ const cases: Case[] = [
   { what: 'cifar10 in an empty directory', args: ['train', ...QUICK, '--model', 'cnv', '--data', 'cifar10', '--data-dir', dirPath], expect: /cifar|data_batch/i },
   { what: 'model and data disagree', args: ['train', ...QUICK, '--model', 'cnv', '--data', 'mnist', '--data-dir', goodDir], expect: /takes 3072 inputs per example|takes 32x32x3/ },
   { what: '--limit-train 1', args: ['train', '--limit-train', '1', '--limit-test', '50', '--epochs', '1', '--quiet', '--no-checkpoint', '--data-dir', goodDir], expect: /batch size 100 is larger than the training set \(1 examples\)/ },
+  { what: 'binarynet batch 4000 (beyond one WebAssembly memory)', args: ['train', '--model', 'binarynet', '--data', 'synthetic-cifar', '--batch', '4000', '--limit-train', '4000', '--epochs', '1', '--quiet', '--no-checkpoint'], expect: /exceed the 2047\.0 MiB one WebAssembly kernel memory can hold: the largest batch that fits is \d+/ },
   // recipe files and knobs
   { what: 'recipe file: not JSON', args: ['train', ...QUICK, '--recipe', notJson], expect: /cannot read recipe file .*not\.json/ },
   { what: 'recipe file: an array', args: ['train', ...QUICK, '--recipe', arrayJson], expect: /must hold a JSON object/ },

@@ -51,6 +51,15 @@ t.test('plan CLI', async (t) => {
   t.same(p.batches.map((b: { recipe: string }) => b.recipe), ['standard', 'low-memory', 'tiny']);
   const human = spawnSync(process.execPath, [cli, 'plan', '--ram', '4MiB'], { encoding: 'utf8' });
   t.match(human.stdout, /standard\s+does not fit/);
+  // 8 GiB of RAM, but one WebAssembly memory holds 2 GiB less 1 MiB: batches planned within that
+  const big = JSON.parse(spawnSync(process.execPath, [cli, 'plan', '--model', 'binarynet', '--ram', '8GiB', '--json'], { encoding: 'utf8' }).stdout);
+  t.equal(big.kernelLimitBytes, 2 ** 31 - 2 ** 20);
+  const { largestBatch } = await import('../src/planner.js');
+  const { MODELS } = await import('../src/model/spec.js');
+  const { PRESETS } = await import('../src/recipe.js');
+  t.equal(big.batches[0].largestBatch, largestBatch(MODELS.binarynet, PRESETS.standard, 2 ** 31 - 2 ** 20));
+  t.ok(big.batches[0].largestBatch < 4000 && big.batches[0].bytesAtLargest <= big.kernelLimitBytes);
+  t.match(spawnSync(process.execPath, [cli, 'plan', '--model', 'binarynet', '--ram', '8GiB'], { encoding: 'utf8' }).stdout, /the WebAssembly kernels hold at most 2047\.00 MiB of engine buffers/);
   const bad = spawnSync(process.execPath, [cli, 'plan', '--ram', 'lots'], { encoding: 'utf8' });
   t.equal(bad.status, 2);
   t.match(bad.stderr, /"lots" is not a size/);

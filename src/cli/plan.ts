@@ -5,6 +5,7 @@ import { knobSavings, planBatches } from '../planner.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatTable, mib } from '../report/table.js';
 import { parseBytes, UnitError } from '../units.js';
+import { WASM_ARENA_LIMIT_BYTES, wasmAvailable } from '../kernels/wasm.js';
 import { collect, positiveInt, quantFromOptions, quantOptions } from './options.js';
 
 
@@ -29,16 +30,20 @@ export function planCommand(): Command {
       // fixed-point layers take the standard recipe's storage (dy, moments and firstInput can change)
       const presets = quant ? { standard: PRESETS.standard } : PRESETS;
       const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : presets;
-      const batches = planBatches(spec, recipes, o.ram);
-      const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, o.ram)[0].largestBatch);
+      // the WebAssembly kernels keep every engine buffer in one memory of at most 2 GiB
+      const kernelLimit = wasmAvailable() ? WASM_ARENA_LIMIT_BYTES : null;
+      const budget = Math.min(o.ram, kernelLimit ?? Infinity);
+      const batches = planBatches(spec, recipes, budget);
+      const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
       const knobs = quant ? [] : knobSavings(spec, knobBatch);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ model: spec.name, ramBytes: o.ram, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2) + '\n');
+        process.stdout.write(JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2) + '\n');
         return;
       }
       process.stdout.write(
         [
           `bitlearn plan: ${modelLabel(spec)} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
+          ...(kernelLimit !== null && o.ram > kernelLimit ? [`the WebAssembly kernels hold at most ${mib(kernelLimit)} of engine buffers: batches are planned within that`] : []),
           '',
           formatTable(
             ['recipe', 'largest batch', 'memory at that batch', 'fixed (batch-independent)'],
