@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { own } from './own.js';
+import { reason } from './atomic-write.js';
 
 const MAGIC = 'BITLEARN-CKPT-2\n';
 /** Format 1: the payload's SHA-256 in the header, the header itself unchecked (still read, strictly bounds-checked). */
@@ -61,10 +62,15 @@ export function writeCheckpoint(path: string, meta: object, tensors: Record<stri
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw new CheckpointError(`cannot write checkpoint ${path}: ${(e as Error).message}`);
+    throw new CheckpointError(`cannot write checkpoint ${path}: ${reason(e)}`);
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new CheckpointError(`cannot write checkpoint ${path}: ${reason(e)}`);
+  }
   removeStaleTemps(path);
   try {
     const dfd = openSync(dirname(path) || '.', 'r');
