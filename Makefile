@@ -2,7 +2,7 @@
 NODE ?= node
 TAP_FLAGS ?=
 
-.PHONY: all build typecheck test bench demo clean dist deploy
+.PHONY: all build typecheck lint format test bench demo clean dist deploy
 
 all: build
 
@@ -17,8 +17,15 @@ build: node_modules/.package-lock.json
 typecheck: node_modules/.package-lock.json
 	npx tsc -p tsconfig.test.json
 
-# type-check everything (tests included), build the CLI the tests run, then the tap suite
-test: typecheck build
+# formatter and linter (Biome, biome.json): `make lint` checks, `make format` rewrites
+lint: node_modules/.package-lock.json
+	npx biome ci --reporter=summary .
+
+format: node_modules/.package-lock.json
+	npx biome format --write .
+
+# lint, type-check everything (tests included), build the CLI the tests run, then the tap suite
+test: lint typecheck build
 	npx tap $(TAP_FLAGS)
 
 # the main job: binary MLP on MNIST, low-memory recipe, memory/accuracy report

@@ -67,7 +67,7 @@ export async function ablationChild(json: string): Promise<void> {
   );
   r.network.dispose();
   const run: AblationRun = { config: config.name, seed, testAccuracy: r.history[r.history.length - 1].testAccuracy, msPerBatchMedian: r.msPerBatchMedian };
-  process.stdout.write(JSON.stringify(run) + '\n');
+  process.stdout.write(`${JSON.stringify(run)}\n`);
 }
 
 export async function runAblationSuite(o: AblationOptions, onRun?: (r: AblationRun) => void): Promise<AblationRow[]> {

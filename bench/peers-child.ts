@@ -12,14 +12,14 @@ const data = loadData('mnist', { limitTrain: c.limitTrain, stream: c.engine === 
 if (c.engine === 'tfjs') {
   // loaded only here: the bitlearn contestant's peak RSS must not include TF.js
   const { runPeer } = await import('./peer-tfjs.js');
-  process.stdout.write(JSON.stringify(await runPeer(c.backend, data, c.epochs, c.batch)) + '\n');
+  process.stdout.write(`${JSON.stringify(await runPeer(c.backend, data, c.epochs, c.batch))}\n`);
 } else {
   const r = await train(
     { model: 'mlp', recipeName: c.recipe, recipe: PRESETS[c.recipe], batch: c.batch, epochs: c.epochs, seed: 1, lr: 1e-3, threads: c.threads, kernels: 'auto' },
     data,
   );
   process.stdout.write(
-    JSON.stringify({
+    `${JSON.stringify({
       engine: 'bitlearn',
       backend: `${r.network.kernels.name}, ${c.recipe}, ${r.network.kernels.threads ?? 1} thread(s), data ${data.train.streamed ? 'streamed' : 'in memory'}`,
       epochs: c.epochs,
@@ -29,7 +29,7 @@ if (c.engine === 'tfjs') {
       testAccuracy: r.history[r.history.length - 1].testAccuracy,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ledgerBytes: r.network.ledger.totalBytes,
-    }) + '\n',
+    })}\n`,
   );
   r.network.dispose();
 }

@@ -88,7 +88,7 @@ export async function quantChild(json: string): Promise<void> {
     flipsPerEpoch: Object.fromEntries(all.map((q) => [q.layer, q.flipsPerEpoch])),
     minMargin: rows.length ? Math.min(...rows.map((q) => q.margin ?? Infinity)) : null,
   };
-  process.stdout.write(JSON.stringify(run) + '\n');
+  process.stdout.write(`${JSON.stringify(run)}\n`);
 }
 
 export interface QuantRow {

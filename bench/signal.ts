@@ -24,8 +24,13 @@ function centredCosines(rows: Rows, labels: Uint8Array): { same: number; differe
     for (let j = i + 1; j < n; j++) {
       let dot = 0;
       for (let k = 0; k < d; k++) dot += unit[i][k] * unit[j][k];
-      if (labels[i] === labels[j]) (same += dot), nSame++;
-      else (different += dot), nDifferent++;
+      if (labels[i] === labels[j]) {
+        same += dot;
+        nSame++;
+      } else {
+        different += dot;
+        nDifferent++;
+      }
     }
   return { same: same / nSame, different: different / nDifferent };
 }

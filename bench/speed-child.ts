@@ -4,5 +4,5 @@ import { benchData, measureSpeed, type SpeedConfig } from './speed.js';
 
 export async function speedChild(json: string): Promise<void> {
   const config = JSON.parse(json) as SpeedConfig;
-  process.stdout.write(JSON.stringify(measureSpeed(config, benchData(config.model, config.batch))) + '\n');
+  process.stdout.write(`${JSON.stringify(measureSpeed(config, benchData(config.model, config.batch)))}\n`);
 }

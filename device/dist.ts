@@ -201,7 +201,7 @@ async function main(): Promise<void> {
   const manifestFile = join(DIST, 'manifest.json');
   const previous: BuiltExecutable[] = existsSync(manifestFile) ? (JSON.parse(readFileSync(manifestFile, 'utf8')).built ?? []) : [];
   const all = [...previous.filter((p) => !built.some((b) => b.target === p.target) && existsSync(p.file)), ...built];
-  writeFileSync(manifestFile, JSON.stringify({ version, built: all }, null, 2) + '\n');
+  writeFileSync(manifestFile, `${JSON.stringify({ version, built: all }, null, 2)}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {

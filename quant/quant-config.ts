@@ -86,5 +86,5 @@ export function describeQuant(q: QuantConfig): string {
   const bits = `w${q.weightBits ?? 32}a${q.actBits ?? 32}`;
   const f = q.fixes;
   const fixes = [f.outlier && 'outlier', f.secondMoment && 'second-moment', f.stableFrom !== null && `stable=${f.stableFrom}`, f.msqeRound && 'msqe-round'].filter(Boolean);
-  return `${bits} ${q.quantizer}${fixes.length ? '+' + fixes.join('+') : ''}${bn}`;
+  return `${bits} ${q.quantizer}${fixes.length ? `+${fixes.join('+')}` : ''}${bn}`;
 }

@@ -19,7 +19,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, what = 
 }
 
 export function writeJsonAtomic(path: string, value: unknown, what = 'output file'): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n', what);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`, what);
 }
 
 /** "permission denied (EACCES)" rather than Node's full message with the syscall. */

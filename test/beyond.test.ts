@@ -111,7 +111,9 @@ t.test('Bop: momentum and the flip rule (|m| > τ and sign(m) = sign(w)), on pac
   const ledger = new MemoryLedger();
   const bits = new Uint32Array(2); // 2 rows × 3 columns
   const value = bitStore(bits, 2, 3);
-  [1, -1, 1, -1, 1, -1].forEach((v, i) => value.set(i, v));
+  [1, -1, 1, -1, 1, -1].forEach((v, i) => {
+    value.set(i, v);
+  });
   const grad = new Float32Array([1, 1, -1, -1, 1e-9, 0]);
   const p: Param = { owner: 'l', name: 'W', size: 6, value, grad: { kind: 'float', data: grad }, binary: true, momentFormat: 'float32' };
   const bop = new Bop([p], ledger, { gamma: 0.5, tau: 1e-3 });
@@ -221,7 +223,9 @@ t.test('ReSTE: (1/o)·max(|z|, m)^(1/o − 1) inside |z| <= t, o rising from 1 t
   t.same(back(0), [0, 1, 1, 1, 1, 0], 'o = 1: the clipped STE with t = 1.5');
   const o = RESTE.oEnd;
   const want = Array.from(z, (v) => (Math.abs(v) > RESTE.t ? 0 : (1 / o) * Math.max(Math.abs(v), RESTE.m) ** (1 / o - 1)));
-  back(1).forEach((v, k) => t.ok(Math.abs(v - want[k]) < 1e-6, `o = 3, z = ${z[k]}: ${v} vs ${want[k]}`));
+  back(1).forEach((v, k) => {
+    t.ok(Math.abs(v - want[k]) < 1e-6, `o = 3, z = ${z[k]}: ${v} vs ${want[k]}`);
+  });
 });
 
 t.test('tiny trains, checkpoints Bop state and resumes exactly', async (t) => {

@@ -63,7 +63,9 @@ t.test('augmented training: re-reading pixels gives the gradients of the gathere
     return net.params().map((p) => Float64Array.from((p.grad as { data: Floats }).data));
   });
   let worst = 0;
-  grads[0].forEach((g, i) => (worst = Math.max(worst, maxAbsDiff(g, grads[1][i]))));
+  grads[0].forEach((g, i) => {
+    worst = Math.max(worst, maxAbsDiff(g, grads[1][i]));
+  });
   t.equal(worst, 0, 'identical');
   const plain = new Network({ spec, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 5 });
   plain.computeGradients(data.train, identityOrder(8), 0, 8);

@@ -114,7 +114,9 @@ t.test('exact per-example probe: the same batch gradient; coherence close to the
     const net = new Network({ spec, recipe: PRESETS[name], batch: 32, kernels: referenceKernels, seed: 2 });
     const probe = new CoherenceProbe(net, data, identityOrder(m), PRESETS[name]);
     const r = probe.run();
-    r.exactStats.forEach((e, k) => t.ok(Math.abs(e.sumSq - r.estimateStats[k].sumSq) <= 1e-6 * e.sumSq, `${name} ${e.layer}: Σ g_i is the batch gradient in both`));
+    r.exactStats.forEach((e, k) => {
+      t.ok(Math.abs(e.sumSq - r.estimateStats[k].sumSq) <= 1e-6 * e.sumSq, `${name} ${e.layer}: Σ g_i is the batch gradient in both`);
+    });
     for (const layer of ['fc1', 'fc2', 'fc3', 'network']) {
       const [ex, es] = [r.exact[layer], r.estimate[layer]];
       const tol = 0.25;

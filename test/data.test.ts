@@ -9,7 +9,9 @@ import { defaultMnistDir, loadMnist, loadMnistSplit } from '../src/data/mnist.js
 function idx(dims: number[], data: number[] | Uint8Array, magicType = 0x08): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head.writeUInt32BE((magicType << 8) | dims.length, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    head.writeUInt32BE(d, 4 + 4 * i);
+  });
   return Buffer.concat([head, Buffer.from(data)]);
 }
 

@@ -16,7 +16,9 @@ const QUICK = ['--limit-train', '100', '--limit-test', '50', '--batch', '50', '-
 function idx(dims: number[], data: Uint8Array | number[]): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
   head.writeUInt32BE((0x08 << 8) | dims.length, 0);
-  dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+  dims.forEach((d, i) => {
+    head.writeUInt32BE(d, 4 + 4 * i);
+  });
   return Buffer.concat([head, Buffer.from(data)]);
 }
 

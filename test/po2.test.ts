@@ -36,7 +36,9 @@ t.test('5-bit packing across word boundaries', async (t) => {
   const words = new Uint32Array(po2Words(n));
   t.equal(words.length, Math.ceil((n * 5) / 32));
   const codes = Array.from({ length: n }, () => rng.int(32));
-  codes.forEach((c, i) => po2Put(words, i, c));
+  codes.forEach((c, i) => {
+    po2Put(words, i, c);
+  });
   // overwrite some in place: neighbours must be untouched
   for (let i = 0; i < n; i += 7) {
     codes[i] = 31 - codes[i];

@@ -40,7 +40,7 @@ t.test('long series are drawn per pixel column, keeping every peak', async (t) =
   }
   const short = pts.slice(0, 50);
   t.equal(perPixelColumn(short), short, 'short series unchanged');
-  const svg = lineChart('per step', 'step', 'm', [{ name: 'a', points: pts.map(([x, y], i) => [i, y]) }]);
+  const svg = lineChart('per step', 'step', 'm', [{ name: 'a', points: pts.map(([_x, y], i) => [i, y]) }]);
   t.ok(svg.length < 60_000, `chart of 5000 points: ${svg.length} characters`);
   t.notOk(svg.includes('<circle'), 'no per-point markers on a per-step series');
 });
@@ -116,7 +116,7 @@ t.test('report --power-csv integrates a logger CSV over the run regions', async 
   const rows = ['time,watts'];
   for (let x = t0; x <= last.endUnixMs / 1000 + 5; x += 0.05) rows.push(`${x.toFixed(3)},${x < first.startUnixMs / 1000 ? 3 : 5}`);
   const csv = join(dir, 'power.csv');
-  writeFileSync(csv, rows.join('\n') + '\n');
+  writeFileSync(csv, `${rows.join('\n')}\n`);
   const r = run(['report', runJson, '--power-csv', csv, '--json']);
   t.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);

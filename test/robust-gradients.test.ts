@@ -120,7 +120,10 @@ t.test('winsorized fixed-point and float dense layers: every weight and bias coo
     const dense = (n: Network) => n.params().filter((p) => p.name === 'W' || p.name === 'b');
     const copy = (n: Network) => dense(n).map((p) => Float64Array.from((p.grad as { data: Float32Array }).data));
     // no batch norm: example i's term of every gradient is the backward of its loss term alone
-    const terms = Array.from({ length: B }, (_, i) => (plain.computeGradients(data, identityOrder(B), 0, B, i), copy(plain)));
+    const terms = Array.from({ length: B }, (_, i) => {
+      plain.computeGradients(data, identityOrder(B), 0, B, i);
+      return copy(plain);
+    });
     plain.computeGradients(data, identityOrder(B), 0, B);
     const batchGrad = copy(plain);
     wins.computeGradients(data, identityOrder(B), 0, B);

@@ -30,6 +30,8 @@ for (const spec of SPECS)
       });
       t.equal(grads[1].loss, grads[0].loss, 'same loss');
       let worst = 0;
-      grads[0].g.forEach((g, i) => (worst = Math.max(worst, maxAbsDiff(g, grads[1].g[i]) / Math.max(1e-12, maxAbs(g)))));
+      grads[0].g.forEach((g, i) => {
+        worst = Math.max(worst, maxAbsDiff(g, grads[1].g[i]) / Math.max(1e-12, maxAbs(g)));
+      });
       t.ok(worst < 1e-5, `worst rel. difference ${worst.toExponential(1)}`);
     });

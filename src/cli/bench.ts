@@ -69,7 +69,7 @@ export function benchCommand(): Command {
         for (const r of o.recipes as string[]) checkFixedPointRecipe(PRESETS[r]);
       }
       const label = (model: string) => (quant ? `${model} ${quant}` : model);
-      const progress = (line: string) => !o.json && process.stderr.write(line + '\n');
+      const progress = (line: string) => !o.json && process.stderr.write(`${line}\n`);
       let results: object[] | object;
       let table: string;
       if (suite === 'speed') {
@@ -215,7 +215,7 @@ export function benchCommand(): Command {
       const report = { suite, date: new Date().toISOString(), machine: machineInfo(), results };
       const out = o.out ?? `bench/results/${suite}-${report.date.replace(/[:.]/g, '-')}.json`;
       writeJsonAtomic(out, report);
-      if (o.json) process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+      if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else process.stdout.write(`${table}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; times are medians\nresults: ${out}\n`);
     });
 }

@@ -121,13 +121,13 @@ export function coherenceCommand(): Command {
       const { peakRatios } = result;
       if (o.html) writeFileAtomic(o.html, coherencePage(result));
       if (o.json) {
-        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;
       }
       const layers = Object.keys(runs.find((r) => Object.keys(r.peak).length)?.peak ?? {});
       const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(1));
       process.stdout.write(
-        [
+        `${[
           `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch.join(', ')} (m), ${o.epochs} epochs, measured every ${o.every} steps${outputInitScale === undefined ? '' : `, classifier initialised at ${outputInitScale}x`}`,
           '',
           formatTable(
@@ -156,7 +156,7 @@ export function coherenceCommand(): Command {
               )
             : ['peak ratio real/random labels: needs label noise 0 and 1 with plain gradients']),
           ...(o.html ? [`plots: ${o.html}`] : []),
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
       );
     });
 }

@@ -54,7 +54,7 @@ export function exportCommand(): Command {
       }
       loaded.network.dispose();
       if (o.json) {
-        process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;
       }
       const lines = [`exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`];
@@ -63,7 +63,7 @@ export function exportCommand(): Command {
         lines.push(
           `verify on ${v.examples} test examples: TF.js and bitlearn agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy TF.js ${(100 * v.tfjsAccuracy).toFixed(2)}%, bitlearn ${(100 * v.bitlearnAccuracy).toFixed(2)}%`,
         );
-      process.stdout.write(lines.join('\n') + '\n');
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }
 
@@ -88,7 +88,7 @@ async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; ve
   }
   loaded.network.dispose();
   if (o.json) {
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return;
   }
   const lines = [
@@ -107,5 +107,5 @@ async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; ve
     lines.push(
       `verify on ${v.examples} test examples: integer-only forward and float simulation agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy integer ${(100 * v.intAccuracy).toFixed(2)}%, float simulation ${(100 * v.floatAccuracy).toFixed(2)}%`,
     );
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -37,11 +37,11 @@ export function planCommand(): Command {
       const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
       const knobs = quant ? [] : knobSavings(spec, knobBatch);
       if (o.json) {
-        process.stdout.write(JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2)}\n`);
         return;
       }
       process.stdout.write(
-        [
+        `${[
           `bitlearn plan: ${modelLabel(spec)} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
           ...(kernelLimit !== null && o.ram > kernelLimit ? [`the WebAssembly kernels hold at most ${mib(kernelLimit)} of engine buffers: batches are planned within that`] : []),
           '',
@@ -59,7 +59,7 @@ export function planCommand(): Command {
                 ),
               ]
             : []),
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
       );
     });
 }

@@ -11,7 +11,7 @@ export function probeCommand(): Command {
     .action((o) => {
       const p = probeDevice(o.root);
       if (o.json) {
-        process.stdout.write(JSON.stringify(p, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
         return;
       }
       const t = p.throttled;
@@ -33,6 +33,6 @@ export function probeCommand(): Command {
         ['GPIO base (BCM 0)', p.gpioBase === null ? 'no Raspberry Pi GPIO chip in /sys/class/gpio' : String(p.gpioBase)],
       ];
       const w = Math.max(...rows.map(([k]) => k.length));
-      process.stdout.write(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n');
+      process.stdout.write(`${rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n')}\n`);
     });
 }

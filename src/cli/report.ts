@@ -35,12 +35,12 @@ export function reportCommand(): Command {
       if (o.md) writeFileAtomic(o.md, renderMarkdown(run));
       if (o.out) writeJsonAtomic(o.out, run);
       if (o.json) {
-        process.stdout.write(JSON.stringify(run, null, 2) + '\n');
+        process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
         return;
       }
       const lines: string[] = [];
       if (run.externalEnergy) lines.push(externalEnergyMarkdown(run));
       for (const [flag, file] of [['HTML', o.html], ['Markdown', o.md], ['JSON', o.out]] as const) if (file) lines.push(`${flag} report: ${file}`);
-      process.stdout.write(lines.join('\n') + '\n');
+      process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -156,7 +156,7 @@ export function trainCommand(): Command {
         if (result.interrupted) throw new Interrupted();
       };
       if (o.json) {
-        await writeStdout(JSON.stringify(report, null, 2) + '\n');
+        await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
         return finish();
       }
       const lines = [
@@ -186,7 +186,7 @@ export function trainCommand(): Command {
       ];
       if (checkpoint) lines.push('', `checkpoint: ${checkpoint}`);
       if (o.out && !writeError) lines.push(`run report: ${o.out}`);
-      await writeStdout(lines.join('\n') + '\n');
+      await writeStdout(`${lines.join('\n')}\n`);
       return finish();
     });
 }

@@ -83,7 +83,7 @@ export class SignLayer implements Layer {
     return { kind: 'bits', data: this.outBits!, cols: C };
   }
 
-  backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
+  backward(grad: GradStore, _spare: GradStore, _rows: number): GradStore {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
     const wpr = wordsFor(C);

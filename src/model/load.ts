@@ -4,6 +4,7 @@ import { selectKernels } from '../kernels/select.js';
 import { validateRecipe, withDefaults, type Recipe } from '../recipe.js';
 import { Network } from './network.js';
 import { modelSpec, type ModelSpec } from './spec.js';
+import type { QuantConfig } from '../../quant/quant-config.js';
 
 export interface LoadedModel {
   network: Network;
@@ -18,10 +19,10 @@ const EVAL_BATCH = 100;
 
 export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel {
   const ck = readCheckpoint(path);
-  const m = ck.meta as Record<string, any>;
+  const m = ck.meta as { format?: unknown; model?: unknown; quant?: QuantConfig | null; recipe?: Partial<Recipe>; recipeName?: unknown; epoch?: unknown };
   if (m.format !== 'bitlearn-train') throw new CheckpointError(`${path} is not a bitlearn training checkpoint`);
   const spec = modelSpec(String(m.model), m.quant ?? undefined);
-  const recipe = withDefaults(m.recipe as Recipe);
+  const recipe = withDefaults(m.recipe ?? {});
   validateRecipe(recipe);
   const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });
   for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);

@@ -77,7 +77,9 @@ export class Adam {
   restoreMeta(meta: { step: number; scales: number[] }): void {
     if (meta.scales.length !== this.slots.length) throw new Error('optimizer state does not match the model');
     this.step = meta.step;
-    meta.scales.forEach((s, i) => (this.slots[i].scale = s));
+    meta.scales.forEach((s, i) => {
+      this.slots[i].scale = s;
+    });
   }
 
   update(lr: number): void {

@@ -158,7 +158,7 @@ export function renderMarkdown(r: RunReport): string {
   if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
   const q = quantRows(r);
   if (q.length) parts.push('', '## Quantizers: exponents and flips (instability)', '', mdTable(QUANT_HEADER, q));
-  return parts.join('\n') + '\n';
+  return `${parts.join('\n')}\n`;
 }
 
 /** The power-log section: energy per region integrated from an external logger's CSV. */

@@ -90,7 +90,7 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     if (good.length <= MARKED_POINTS) for (const [x, y] of drawn) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${c}"/>`);
   });
   parts.push(legend(series.map((s) => s.name), PAD.left + pw + 12, PAD.top));
-  return parts.join('') + '</svg>';
+  return `${parts.join('')}</svg>`;
 }
 
 /** Horizontal bars: one group per category, one bar per series (e.g. modeled vs measured). */
@@ -119,5 +119,5 @@ export function barChart(title: string, unit: string, categories: string[], seri
     });
   });
   parts.push(legend(series.map((s) => s.name), left + pw + 12, PAD.top));
-  return parts.join('') + '</svg>';
+  return `${parts.join('')}</svg>`;
 }
