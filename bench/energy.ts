@@ -19,13 +19,28 @@ export interface EnergyRow {
   watts: number | null;
 }
 
-export async function runEnergySuite(o: { model: string; recipes: string[]; batch: number; limitTrain: number; meter: string; idleSeconds: number }, onRow?: (r: EnergyRow) => void): Promise<EnergyRow[]> {
+export async function runEnergySuite(
+  o: { model: string; recipes: string[]; batch: number; limitTrain: number; meter: string; idleSeconds: number },
+  onRow?: (r: EnergyRow) => void,
+): Promise<EnergyRow[]> {
   const rows: EnergyRow[] = [];
   for (const recipe of o.recipes) {
     const meter = createMeter(o.meter, () => onoffProvider());
     try {
       const r = await train(
-        { model: o.model, recipeName: recipe, recipe: PRESETS[recipe], batch: o.batch, epochs: 1, seed: 1, lr: 1e-3, threads: 1, meter, idleSeconds: o.idleSeconds, bnRecalibrate: 0 },
+        {
+          model: o.model,
+          recipeName: recipe,
+          recipe: PRESETS[recipe],
+          batch: o.batch,
+          epochs: 1,
+          seed: 1,
+          lr: 1e-3,
+          threads: 1,
+          meter,
+          idleSeconds: o.idleSeconds,
+          bnRecalibrate: 0,
+        },
         loadData('mnist', { limitTrain: o.limitTrain, limitTest: 100, stream: true }),
       );
       r.network.dispose();

@@ -25,7 +25,10 @@ const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFu
 class BinaryDense extends tf.layers.Layer {
   static className = 'BinaryDense';
   private kernel!: tf.LayerVariable;
-  constructor(private readonly units: number, name: string) {
+  constructor(
+    private readonly units: number,
+    name: string,
+  ) {
     super({ name });
   }
   override build(shape: tf.Shape | tf.Shape[]): void {

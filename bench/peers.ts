@@ -46,7 +46,10 @@ export function runPeersSuite(o: PeersOptions, onResult?: (r: PeerResult) => voi
   };
   for (const backend of o.tfjs) {
     if (backend === 'tensorflow' && !tfjsNodeInstalled()) {
-      skipped.push({ contestant: 'tfjs-node', why: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow: impossible offline, and there is none for arm64)' });
+      skipped.push({
+        contestant: 'tfjs-node',
+        why: '@tensorflow/tfjs-node is not installed (its install downloads libtensorflow: impossible offline, and there is none for arm64)',
+      });
       continue;
     }
     contest({ engine: 'tfjs', backend });
@@ -69,7 +72,15 @@ export function formatPeersReport(rep: PeersReport): string {
   return [
     formatTable(
       ['engine', 'backend / recipe', 'batch', 'epochs', 'ms/batch (median)', 'peak RSS MiB', 'test acc %'],
-      rep.results.map((r) => [r.engine, r.backend, r.batch, r.epochs, r.msPerBatchMedian.toFixed(1), (r.peakRssBytes / 2 ** 20).toFixed(0), (100 * r.testAccuracy).toFixed(2)]),
+      rep.results.map((r) => [
+        r.engine,
+        r.backend,
+        r.batch,
+        r.epochs,
+        r.msPerBatchMedian.toFixed(1),
+        (r.peakRssBytes / 2 ** 20).toFixed(0),
+        (100 * r.testAccuracy).toFixed(2),
+      ]),
     ),
     '',
     formatTable(

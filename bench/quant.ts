@@ -104,7 +104,12 @@ export interface QuantRow {
 
 export async function runQuantSuite(o: QuantOptions, onRun?: (r: QuantRun) => void): Promise<{ rows: QuantRow[]; runs: QuantRun[]; lateFromEpoch: number }> {
   const variants = quantVariants(o.bits).filter((v) => !o.only || o.only.includes(v.name));
-  if (!variants.length) throw new Error(`no variant named ${o.only?.join(', ')} (variants: ${quantVariants(o.bits).map((v) => v.name).join('; ')})`);
+  if (!variants.length)
+    throw new Error(
+      `no variant named ${o.only?.join(', ')} (variants: ${quantVariants(o.bits)
+        .map((v) => v.name)
+        .join('; ')})`,
+    );
   for (const v of variants) configOf(v); // bad bits fail here, before any run
   const jobs = variants.flatMap((variant) => o.seeds.map((seed) => ({ ...o, variant, seed, label: `${variant.name} seed ${seed}` })));
   const runs = await runChildJobs<(typeof jobs)[number], QuantRun>('quant', jobs, onRun);

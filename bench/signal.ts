@@ -19,7 +19,10 @@ function centredCosines(rows: Rows, labels: Uint8Array): { same: number; differe
     const norm = Math.hypot(...c) || 1;
     return c.map((v) => v / norm);
   });
-  let same = 0, nSame = 0, different = 0, nDifferent = 0;
+  let same = 0,
+    nSame = 0,
+    different = 0,
+    nDifferent = 0;
   for (let i = 0; i < n; i++)
     for (let j = i + 1; j < n; j++) {
       let dot = 0;

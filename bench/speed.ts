@@ -49,7 +49,15 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
   const spec = modelSpec(c.model, c.quant ? parseQuantConfig(c.quant, 'gradient') : undefined);
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
-  const net = new Network({ spec, recipe: PRESETS[c.recipe], batch: c.batch, kernels: selectKernels(c.kernels), seed: 1, threads: c.threads, coherence: Boolean(c.coherenceEvery) });
+  const net = new Network({
+    spec,
+    recipe: PRESETS[c.recipe],
+    batch: c.batch,
+    kernels: selectKernels(c.kernels),
+    seed: 1,
+    threads: c.threads,
+    coherence: Boolean(c.coherenceEvery),
+  });
   const opt = createOptimizer(net.params(), PRESETS[c.recipe], net.ledger, net.kernels);
   const times: number[] = [];
   for (let s = 0; s < c.warmup + c.repeats; s++) {
@@ -94,7 +102,17 @@ export function runSpeedSuite(opts: SpeedOptions, onResult?: (r: SpeedResult) =>
       for (const threads of kernels === 'reference' ? [1] : opts.threads)
         for (const batch of opts.batches)
           for (const recipe of opts.recipes) {
-            const config: SpeedConfig = { model, recipe, batch, kernels, threads, repeats: opts.repeats, warmup: opts.warmup, coherenceEvery: opts.coherenceEvery, quant: opts.quant };
+            const config: SpeedConfig = {
+              model,
+              recipe,
+              batch,
+              kernels,
+              threads,
+              repeats: opts.repeats,
+              warmup: opts.warmup,
+              coherenceEvery: opts.coherenceEvery,
+              quant: opts.quant,
+            };
             const r = runChildSync<SpeedResult>('speed', config);
             results.push(r);
             onResult?.(r);
@@ -123,7 +141,16 @@ export function runCoherenceCostSuite(opts: Omit<SpeedOptions, 'coherenceEvery'>
         const base = runSpeedSuite(one)[0];
         for (const every of everies) {
           const r = runSpeedSuite({ ...one, coherenceEvery: every })[0];
-          const cost = { model, quant: opts.quant, recipe, batch, every, msPerBatchMean: r.msPerBatchMean, baselineMsPerBatchMean: base.msPerBatchMean, overheadPercent: (100 * (r.msPerBatchMean - base.msPerBatchMean)) / base.msPerBatchMean };
+          const cost = {
+            model,
+            quant: opts.quant,
+            recipe,
+            batch,
+            every,
+            msPerBatchMean: r.msPerBatchMean,
+            baselineMsPerBatchMean: base.msPerBatchMean,
+            overheadPercent: (100 * (r.msPerBatchMean - base.msPerBatchMean)) / base.msPerBatchMean,
+          };
           out.push(cost);
           onResult?.(cost);
         }

@@ -8,8 +8,17 @@ export function formatStepContest(r: ContestReport): string {
   const table = formatTable(
     ['model', 'batch', 'engine', 'recipe', 'threads', 'ms/step (median)', 'range over rounds', 'vs PyTorch', 'floor ms', 'vs floor', 'peak RSS MiB'],
     r.rows.map((row) => [
-      row.model, row.batch, row.engine, row.variant, row.threads, row.msMedian.toFixed(2), `${row.msMin.toFixed(2)}-${row.msMax.toFixed(2)}`,
-      x(row.vsPyTorch), row.floorMs.toFixed(2), x(row.vsFloor), (row.peakRssBytes / 2 ** 20).toFixed(0),
+      row.model,
+      row.batch,
+      row.engine,
+      row.variant,
+      row.threads,
+      row.msMedian.toFixed(2),
+      `${row.msMin.toFixed(2)}-${row.msMax.toFixed(2)}`,
+      x(row.vsPyTorch),
+      row.floorMs.toFixed(2),
+      x(row.vsFloor),
+      (row.peakRssBytes / 2 ** 20).toFixed(0),
     ]),
   );
   const work = r.work.map((w) => `${w.model} B=${w.batch}: ${(w.work.totalMacs / 1e6).toFixed(1)} M multiply-adds a step`).join('; ');

@@ -77,7 +77,15 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
       let ms: number;
       let rss: number;
       if (c.engine === 'bitlearn') {
-        const config: SpeedConfig = { model: c.model, recipe: c.variant, batch: c.batch, kernels: 'wasm', threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) };
+        const config: SpeedConfig = {
+          model: c.model,
+          recipe: c.variant,
+          batch: c.batch,
+          kernels: 'wasm',
+          threads: c.threads,
+          repeats: o.repeatsFor(c.model),
+          warmup: o.warmupFor(c.model),
+        };
         const r = runChildSync<SpeedResult>('speed', config);
         [ms, rss] = [r.msPerBatchMedian, r.peakRssBytes];
       } else {
@@ -95,9 +103,18 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
     const floor = floorMs(work.get(`${c.model}/${c.batch}`)!.work, c.threads, clock.ghz);
     const ms = median(c.roundMedians);
     return {
-      model: c.model, batch: c.batch, engine: c.engine, variant: c.variant, threads: c.threads,
-      msMedian: ms, msMin: Math.min(...c.roundMedians), msMax: Math.max(...c.roundMedians),
-      peakRssBytes: c.peakRss, floorMs: floor, vsPyTorch: null, vsFloor: ms / floor,
+      model: c.model,
+      batch: c.batch,
+      engine: c.engine,
+      variant: c.variant,
+      threads: c.threads,
+      msMedian: ms,
+      msMin: Math.min(...c.roundMedians),
+      msMax: Math.max(...c.roundMedians),
+      peakRssBytes: c.peakRss,
+      floorMs: floor,
+      vsPyTorch: null,
+      vsFloor: ms / floor,
     };
   });
   for (const r of rows) {

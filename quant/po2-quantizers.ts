@@ -81,7 +81,13 @@ export function outlierMasked(w: ArrayLike<number>, m: ArrayLike<number> | undef
  * iterations usually revisit the same few exponents).
  */
 /** Σ m·(w − s·q)², Σ m·w·q and Σ m·q², q = clip(round(w/s), lo, hi), s = 2^e: one pass (the reference for kernels). */
-export function msqeSums(w: ArrayLike<number>, m: ArrayLike<number> | undefined | null, e: number, lo: number, hi: number): { err: number; num: number; den: number } {
+export function msqeSums(
+  w: ArrayLike<number>,
+  m: ArrayLike<number> | undefined | null,
+  e: number,
+  lo: number,
+  hi: number,
+): { err: number; num: number; den: number } {
   const s = 2 ** e;
   const inv = 1 / s; // exact: s is a power of two
   let err = 0;

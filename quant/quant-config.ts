@@ -49,7 +49,10 @@ export function parseQuantBits(spec: string): { weightBits: number | null; actBi
 
 export function parseFixes(list: string | undefined, quantizer: QuantizerName): QuantConfig['fixes'] {
   const fixes: QuantConfig['fixes'] = { outlier: false, secondMoment: false, stableFrom: null, msqeRound: false };
-  for (const raw of (list ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const raw of (list ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, value] = raw.split('=');
     if (!(FIXES as readonly string[]).includes(name)) throw new QuantConfigError(`unknown fix "${name}" (available: ${FIXES.join(', ')})`);
     if (value !== undefined && name !== 'stable') throw new QuantConfigError(`fix "${name}" takes no value`);
@@ -69,12 +72,14 @@ export function parseFixes(list: string | undefined, quantizer: QuantizerName): 
 }
 
 export function parseQuantConfig(quant: string, quantizer = 'msqe', fixes?: string, bnFold?: string): QuantConfig {
-  if (!(QUANTIZERS as readonly string[]).includes(quantizer)) throw new QuantConfigError(`unknown quantizer "${quantizer}" (available: ${QUANTIZERS.join(', ')})`);
+  if (!(QUANTIZERS as readonly string[]).includes(quantizer))
+    throw new QuantConfigError(`unknown quantizer "${quantizer}" (available: ${QUANTIZERS.join(', ')})`);
   const q = quantizer as QuantizerName;
   let bnFoldAt: number | null = null;
   if (bnFold !== undefined) {
     bnFoldAt = Number(bnFold);
-    if (bnFold.trim() === '' || !(bnFoldAt >= 0 && bnFoldAt <= 1)) throw new QuantConfigError(`--bn-fold ${bnFold}: the folding point is a fraction of training, 0 to 1`);
+    if (bnFold.trim() === '' || !(bnFoldAt >= 0 && bnFoldAt <= 1))
+      throw new QuantConfigError(`--bn-fold ${bnFold}: the folding point is a fraction of training, 0 to 1`);
   }
   return { ...parseQuantBits(quant), quantizer: q, ...(bnFoldAt !== null ? { bnFoldAt } : {}), fixes: parseFixes(fixes, q) };
 }
@@ -85,6 +90,11 @@ export function describeQuant(q: QuantConfig): string {
   if (q.weightBits === null && q.actBits === null) return `float${bn}`;
   const bits = `w${q.weightBits ?? 32}a${q.actBits ?? 32}`;
   const f = q.fixes;
-  const fixes = [f.outlier && 'outlier', f.secondMoment && 'second-moment', f.stableFrom !== null && `stable=${f.stableFrom}`, f.msqeRound && 'msqe-round'].filter(Boolean);
+  const fixes = [
+    f.outlier && 'outlier',
+    f.secondMoment && 'second-moment',
+    f.stableFrom !== null && `stable=${f.stableFrom}`,
+    f.msqeRound && 'msqe-round',
+  ].filter(Boolean);
   return `${bits} ${q.quantizer}${fixes.length ? `+${fixes.join('+')}` : ''}${bn}`;
 }

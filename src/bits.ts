@@ -14,13 +14,7 @@ export function popcount32(x: number): number {
 }
 
 /** Pack sign(src[row*cols + c] >= 0) into rows of wordsFor(cols) words. */
-export function packSignRows(
-  src: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  dst: Uint32Array,
-  dstOffset = 0,
-): void {
+export function packSignRows(src: ArrayLike<number>, rows: number, cols: number, dst: Uint32Array, dstOffset = 0): void {
   const wpr = wordsFor(cols);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
@@ -42,6 +36,5 @@ export function getBit(bits: Uint32Array, rowWords: number, row: number, col: nu
 /** Unpack rows of bits to ±1 values. */
 export function unpackSignRows(bits: Uint32Array, rows: number, cols: number, dst: { [i: number]: number }): void {
   const wpr = wordsFor(cols);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) dst[r * cols + c] = getBit(bits, wpr, r, c) ? 1 : -1;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[r * cols + c] = getBit(bits, wpr, r, c) ? 1 : -1;
 }

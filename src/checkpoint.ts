@@ -138,8 +138,7 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     throw new CheckpointError(`${path}: corrupt checkpoint header`);
   }
   const h = checkHeader(header, path, v1);
-  if (payload.length !== h.payloadBytes)
-    throw new CheckpointError(`${path}: truncated checkpoint (${payload.length} of ${h.payloadBytes} payload bytes)`);
+  if (payload.length !== h.payloadBytes) throw new CheckpointError(`${path}: truncated checkpoint (${payload.length} of ${h.payloadBytes} payload bytes)`);
   if (v1 && createHash('sha256').update(payload).digest('hex') !== h.sha256)
     throw new CheckpointError(`${path}: checkpoint payload does not match its checksum`);
   const tensors = new Map<string, { dtype: string; length: number; bytes: Uint8Array }>();
@@ -197,8 +196,6 @@ export function restoreTensor(ck: LoadedCheckpoint, key: string, target: TensorD
   const t = ck.tensors.get(key);
   if (!t) throw new CheckpointError(`checkpoint has no tensor "${key}"`);
   if (t.dtype !== target.constructor.name || t.length !== target.length)
-    throw new CheckpointError(
-      `checkpoint tensor "${key}" is ${t.dtype}[${t.length}], the model needs ${target.constructor.name}[${target.length}]`,
-    );
+    throw new CheckpointError(`checkpoint tensor "${key}" is ${t.dtype}[${t.length}], the model needs ${target.constructor.name}[${target.length}]`);
   new Uint8Array(target.buffer, target.byteOffset, target.byteLength).set(t.bytes);
 }

@@ -27,7 +27,8 @@ export function lockFile(path: string, what: string): () => void {
       writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
       break;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw new LockError(`${what} ${path}: cannot create its lock file ${lock} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0)
+        throw new LockError(`${what} ${path}: cannot create its lock file ${lock} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     let holder = NaN;
     try {

@@ -1,14 +1,7 @@
 // The memory ledger: every buffer the engine owns is allocated here, so the bytes the engine
 // uses are known exactly (by category and by owning layer) instead of guessed.
 
-export const CATEGORIES = [
-  'weights',
-  'weight-grads',
-  'optimizer',
-  'retained',
-  'workspace',
-  'input',
-] as const;
+export const CATEGORIES = ['weights', 'weight-grads', 'optimizer', 'retained', 'workspace', 'input'] as const;
 export type Category = (typeof CATEGORIES)[number];
 
 export type Floats = Float32Array | Float64Array;

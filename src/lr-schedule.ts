@@ -17,7 +17,25 @@ export interface LrSchedule {
 export const MAX_SCHEDULE_LENGTH = 500;
 
 const FUNCTIONS = ['floor', 'ceil', 'round', 'abs', 'min', 'max', 'exp', 'log', 'log2', 'log10', 'sqrt', 'cbrt', 'sin', 'cos', 'tan', 'sign'];
-const OPERATORS = ['add', 'subtract', 'multiply', 'divide', 'pow', 'mod', 'unaryMinus', 'unaryPlus', 'smaller', 'larger', 'smallerEq', 'largerEq', 'equal', 'unequal', 'and', 'or', 'not'];
+const OPERATORS = [
+  'add',
+  'subtract',
+  'multiply',
+  'divide',
+  'pow',
+  'mod',
+  'unaryMinus',
+  'unaryPlus',
+  'smaller',
+  'larger',
+  'smallerEq',
+  'largerEq',
+  'equal',
+  'unequal',
+  'and',
+  'or',
+  'not',
+];
 const SYMBOLS = ['epoch', 'e', 'pi', 'E', 'PI'];
 const ALLOWED = `numbers, epoch, pi, e, + - * / ^ %, comparisons, and/or/not, a ? b : c, ${FUNCTIONS.join(' ')}`;
 
@@ -78,7 +96,9 @@ export async function parseLrSchedule(expression: string, opts: { epochs?: numbe
       throw new ScheduleError(`${name} fails at epoch ${epoch}: ${(e as Error).message}`);
     }
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
-      throw new ScheduleError(`${name} gives ${typeof v === 'number' || typeof v === 'boolean' ? String(v) : 'a non-number'} at epoch ${epoch}: it must be a positive number`);
+      throw new ScheduleError(
+        `${name} gives ${typeof v === 'number' || typeof v === 'boolean' ? String(v) : 'a non-number'} at epoch ${epoch}: it must be a positive number`,
+      );
     return v;
   };
   for (let e = 0; e < Math.max(1, opts.epochs ?? 1); e++) at(e); // fail before training starts

@@ -124,8 +124,7 @@ function setKnob(r: Recipe, knob: string, value: unknown): void {
   const allowed = KNOB_VALUES[knob as RecipeKnob] as readonly unknown[];
   // numeric knobs (ghostBatch) arrive as text from --set
   if (typeof allowed[0] === 'number' && typeof value === 'string' && value.trim() !== '') value = Number(value);
-  if (!allowed.includes(value))
-    throw new RecipeError(`recipe knob ${knob} cannot be "${String(value)}" (allowed: ${allowed.join(', ')})`);
+  if (!allowed.includes(value)) throw new RecipeError(`recipe knob ${knob} cannot be "${String(value)}" (allowed: ${allowed.join(', ')})`);
   (r as unknown as Record<string, unknown>)[knob] = value;
 }
 
@@ -145,9 +144,8 @@ export function validateRecipe(r: Recipe): Recipe {
   if ((r.weights === 'bit') !== (r.optimizer === 'bop'))
     throw new RecipeError('weights=bit (no latent weights) and optimizer=bop go together: Adam needs latent weights, Bop has none');
   if (r.dw === 'fused' && (r.optimizer !== 'bop' || r.moments === 'float16'))
-    throw new RecipeError('dw=fused folds weight gradients into Bop\'s momentum as they are computed: it needs optimizer=bop and moments=float32 or int8');
-  if (r.ste === 'reste' && r.steMask !== 'float32')
-    throw new RecipeError('ste=reste needs the pre-activation value in backward: set steMask=float32');
+    throw new RecipeError("dw=fused folds weight gradients into Bop's momentum as they are computed: it needs optimizer=bop and moments=float32 or int8");
+  if (r.ste === 'reste' && r.steMask !== 'float32') throw new RecipeError('ste=reste needs the pre-activation value in backward: set steMask=float32');
   return r;
 }
 
@@ -167,15 +165,13 @@ export function resolveRecipe(nameOrFile: string, settings: string[] = []): { na
     } catch (e) {
       throw new RecipeError(`cannot read recipe file ${nameOrFile}: ${(e as Error).message}`);
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
-      throw new RecipeError(`recipe file ${nameOrFile} must hold a JSON object`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new RecipeError(`recipe file ${nameOrFile} must hold a JSON object`);
     const { preset = 'standard', ...knobs } = parsed as Record<string, unknown>;
     const base = typeof preset === 'string' ? own(PRESETS, preset) : undefined;
     if (!base) throw new RecipeError(`recipe file ${nameOrFile}: unknown preset "${String(preset)}" (presets: ${Object.keys(PRESETS).join(', ')})`);
     recipe = { ...base };
     for (const [k, v] of Object.entries(knobs)) setKnob(recipe, k, v);
-  } else
-    throw new RecipeError(`unknown recipe "${nameOrFile}" (presets: ${Object.keys(PRESETS).join(', ')}, or a .json file)`);
+  } else throw new RecipeError(`unknown recipe "${nameOrFile}" (presets: ${Object.keys(PRESETS).join(', ')}, or a .json file)`);
   if (settings.length) name += ` (${settings.join(', ')})`;
   return { name, recipe: applySettings(validateRecipe(recipe), settings) };
 }

@@ -28,34 +28,44 @@ function fillGrad(p: Param, rng: Rng, magnitude: number) {
 }
 
 // 13 × 37: rows whose length is not a multiple of 4 (the SIMD loop's scalar tails); 4 × 256: SIMD only
-for (const [rows, cols, binary] of [[13, 37, true], [4, 256, true], [4, 256, false]] as const)
-for (const format of ['float32', 'float16'] as const)
-  for (const signGrad of [false, true])
-    t.test(`wasm Adam == reference Adam (${format} storage, ${signGrad ? '1-bit' : 'float'} gradient, ${rows}x${cols}${binary ? ', binary' : ''})`, async (t) => {
-      const { kernels, ledger } = wasmKernels.instantiate!();
-      const ref = new MemoryLedger();
-      const pw = makeParam(ledger, format, signGrad, binary, rows, cols, 1);
-      const pr = makeParam(ref, format, signGrad, binary, rows, cols, 1);
-      const aw = new Adam([pw], ledger, {}, kernels);
-      const ar = new Adam([pr], ref);
-      const rng1 = new Rng(5);
-      const rng2 = new Rng(5);
-      for (let s = 0; s < 6; s++) {
-        const mag = s < 3 ? 1e-3 : 20; // the moment scale changes between steps
-        fillGrad(pw, rng1, mag);
-        fillGrad(pr, rng2, mag);
-        aw.update(1e-2);
-        ar.update(1e-2);
-      }
-      t.same(Buffer.from(new Uint8Array(pw.value.raw.buffer, pw.value.raw.byteOffset, pw.value.raw.byteLength)),
-        Buffer.from(new Uint8Array(pr.value.raw.buffer, pr.value.raw.byteOffset, pr.value.raw.byteLength)), 'weights identical');
-      const ms = (a: Adam) => Object.values(a.stateTensors()).map((x) => Array.from(x));
-      t.same(ms(aw), ms(ar), 'moments identical');
-      t.same(aw.stateMeta(), ar.stateMeta(), 'scales identical');
-      let clipped = 0;
-      for (let i = 0; i < pw.size; i++) if (Math.abs(pw.value.get(i)) > 1) clipped++;
-      if (binary) t.equal(clipped, 0, 'binary weights clipped to [-1, 1]');
-    });
+for (const [rows, cols, binary] of [
+  [13, 37, true],
+  [4, 256, true],
+  [4, 256, false],
+] as const)
+  for (const format of ['float32', 'float16'] as const)
+    for (const signGrad of [false, true])
+      t.test(
+        `wasm Adam == reference Adam (${format} storage, ${signGrad ? '1-bit' : 'float'} gradient, ${rows}x${cols}${binary ? ', binary' : ''})`,
+        async (t) => {
+          const { kernels, ledger } = wasmKernels.instantiate!();
+          const ref = new MemoryLedger();
+          const pw = makeParam(ledger, format, signGrad, binary, rows, cols, 1);
+          const pr = makeParam(ref, format, signGrad, binary, rows, cols, 1);
+          const aw = new Adam([pw], ledger, {}, kernels);
+          const ar = new Adam([pr], ref);
+          const rng1 = new Rng(5);
+          const rng2 = new Rng(5);
+          for (let s = 0; s < 6; s++) {
+            const mag = s < 3 ? 1e-3 : 20; // the moment scale changes between steps
+            fillGrad(pw, rng1, mag);
+            fillGrad(pr, rng2, mag);
+            aw.update(1e-2);
+            ar.update(1e-2);
+          }
+          t.same(
+            Buffer.from(new Uint8Array(pw.value.raw.buffer, pw.value.raw.byteOffset, pw.value.raw.byteLength)),
+            Buffer.from(new Uint8Array(pr.value.raw.buffer, pr.value.raw.byteOffset, pr.value.raw.byteLength)),
+            'weights identical',
+          );
+          const ms = (a: Adam) => Object.values(a.stateTensors()).map((x) => Array.from(x));
+          t.same(ms(aw), ms(ar), 'moments identical');
+          t.same(aw.stateMeta(), ar.stateMeta(), 'scales identical');
+          let clipped = 0;
+          for (let i = 0; i < pw.size; i++) if (Math.abs(pw.value.get(i)) > 1) clipped++;
+          if (binary) t.equal(clipped, 0, 'binary weights clipped to [-1, 1]');
+        },
+      );
 
 t.test('float16 moments: tiny gradients neither vanish nor blow the step up', async (t) => {
   const ledger = new MemoryLedger();

@@ -35,13 +35,19 @@ t.test('8-bit blocks: linear error <= absmax/254, log code within 4.4% relative,
   encodeBlock8('linear', v, BLOCK8, codes, scales, 0);
   decodeBlock8('linear', codes, scales, 0, BLOCK8, out);
   const absmax = Math.max(...v.map(Math.abs));
-  t.ok(v.every((x, k) => Math.abs(out[k] - x) <= absmax / 254 + 1e-18), 'linear');
+  t.ok(
+    v.every((x, k) => Math.abs(out[k] - x) <= absmax / 254 + 1e-18),
+    'linear',
+  );
   t.equal(out[7], 0);
-  const pos = v.map((x) => x * x * 10 ** (-rng.int(8)));
+  const pos = v.map((x) => x * x * 10 ** -rng.int(8));
   encodeBlock8('log', pos, BLOCK8, codes, scales, 0);
   decodeBlock8('log', codes, scales, 0, BLOCK8, out);
   const pmax = Math.max(...pos);
-  t.ok(pos.every((x, k) => (x < pmax * 2 ** -31 ? out[k] <= pmax * 2 ** -31 : Math.abs(out[k] - x) <= 0.045 * x)), 'log: relative error');
+  t.ok(
+    pos.every((x, k) => (x < pmax * 2 ** -31 ? out[k] <= pmax * 2 ** -31 : Math.abs(out[k] - x) <= 0.045 * x)),
+    'log: relative error',
+  );
   t.equal(out[7], 0, 'zero stays zero');
   encodeBlock8('linear', Float64Array.of(1, NaN), 2, codes, scales, 0);
   t.ok(Number.isNaN(scales[0]), 'NaN propagates to the block scale');
@@ -57,7 +63,10 @@ t.test('int8 store: aligned and partial block writes, get/set', async (t) => {
   const out = new Float64Array(600);
   s.readBlock(0, 600, out);
   const m = Math.max(...v.map(Math.abs));
-  t.ok(v.every((x, k) => Math.abs(out[k] - x) <= 0.09 * Math.abs(x) + m * 2 ** -16), 'within two log steps');
+  t.ok(
+    v.every((x, k) => Math.abs(out[k] - x) <= 0.09 * Math.abs(x) + m * 2 ** -16),
+    'within two log steps',
+  );
   s.set(5, 0.5);
   t.ok(Math.abs(s.get(5) - 0.5) < 0.05);
   t.equal(s.raw.length, 600);
@@ -119,7 +128,10 @@ t.test('Bop: momentum and the flip rule (|m| > τ and sign(m) = sign(w)), on pac
   const bop = new Bop([p], ledger, { gamma: 0.5, tau: 1e-3 });
   bop.update();
   // m = 0.5·g: flip where m·w > 0 and |m| > τ: elements 0 (+,+) and 3 (−,−); 4 is below τ
-  t.same(Array.from({ length: 6 }, (_, i) => value.get(i)), [-1, -1, 1, 1, 1, -1]);
+  t.same(
+    Array.from({ length: 6 }, (_, i) => value.get(i)),
+    [-1, -1, 1, 1, 1, -1],
+  );
   t.equal(bop.lastFlips, 2);
   t.equal(bop.lastFlipRatio, 2 / 6);
   grad.fill(0);
@@ -143,7 +155,11 @@ t.test('Bop with fused dW (no gradient buffer) is bit-identical to Bop with a fl
       net.computeGradients(data, identityOrder(60), (s % 3) * 20, 20);
       opt.update(1e-3, 1e-2);
     }
-  const bitsOf = (n: Network) => n.params().filter((p) => p.binary).map((p) => Array.from(p.value.raw));
+  const bitsOf = (n: Network) =>
+    n
+      .params()
+      .filter((p) => p.binary)
+      .map((p) => Array.from(p.value.raw));
   t.same(bitsOf(nets[1].net), bitsOf(nets[0].net));
   t.ok(nets[0].opt.flipRatio()! >= 0);
   const fused = nets[1].net.params().filter((p) => p.binary);
@@ -196,9 +212,14 @@ t.test('ghost batch norm: ghost = whole batch is plain BN; groups are normalized
     h.bn.backward(hg, createGradStore('float32', 4 * C, h.ledger, 't', 's'), 4).read(0, 4, 0, C, ho);
     t.same(out.subarray(half * 4 * C, (half + 1) * 4 * C), ho, `ghost ${half}: dy`);
   }
-  t.equal(new Network({ spec: mlpSpec(8, [8], 3), recipe: applySettings(PRESETS.standard, ['ghostBatch=32']), batch: 100, kernels: referenceKernels, seed: 1 }).ledger.totalBytes,
-    modelMemory(mlpSpec(8, [8], 3), applySettings(PRESETS.standard, ['ghostBatch=32']), 100).total - (modelMemory(mlpSpec(8, [8], 3), PRESETS.standard, 100).total - new Network({ spec: mlpSpec(8, [8], 3), recipe: PRESETS.standard, batch: 100, kernels: referenceKernels, seed: 1 }).ledger.totalBytes),
-    'ghost statistics buffers are modeled');
+  t.equal(
+    new Network({ spec: mlpSpec(8, [8], 3), recipe: applySettings(PRESETS.standard, ['ghostBatch=32']), batch: 100, kernels: referenceKernels, seed: 1 }).ledger
+      .totalBytes,
+    modelMemory(mlpSpec(8, [8], 3), applySettings(PRESETS.standard, ['ghostBatch=32']), 100).total -
+      (modelMemory(mlpSpec(8, [8], 3), PRESETS.standard, 100).total -
+        new Network({ spec: mlpSpec(8, [8], 3), recipe: PRESETS.standard, batch: 100, kernels: referenceKernels, seed: 1 }).ledger.totalBytes),
+    'ghost statistics buffers are modeled',
+  );
 });
 
 t.test('ReSTE: (1/o)·max(|z|, m)^(1/o − 1) inside |z| <= t, o rising from 1 to 3', async (t) => {
@@ -237,7 +258,10 @@ t.test('tiny trains, checkpoints Bop state and resumes exactly', async (t) => {
   t.ok(whole.history[1].flipRatio! > 0 && whole.history[1].flipRatio! < 0.2, `flip ratio ${whole.history[1].flipRatio}`);
   await train({ ...base, epochs: 1, checkpoint: join(dir, 'c.ckpt') }, data());
   const resumed = await train({ ...base, epochs: 2, checkpoint: join(dir, 'c.ckpt'), resume: true }, data());
-  t.same(resumed.history.map((h) => h.trainLoss), whole.history.map((h) => h.trainLoss));
+  t.same(
+    resumed.history.map((h) => h.trainLoss),
+    whole.history.map((h) => h.trainLoss),
+  );
   t.equal(whole.network.ledger.totalBytes, modelMemory(whole.network.opts.spec, PRESETS.tiny, 50).total);
 });
 

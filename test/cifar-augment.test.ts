@@ -29,12 +29,22 @@ t.test('CIFAR-10 records become channels-last images', async (t) => {
 });
 
 t.test('CIFAR-10 file problems are named', async (t) => {
-  t.throws(() => parseCifarBatches([{ path: 'b.bin', bytes: new Uint8Array(3000) }], 'x'), /b\.bin: 3000 bytes is not a whole number of CIFAR-10 records \(3073 bytes each\)/);
+  t.throws(
+    () => parseCifarBatches([{ path: 'b.bin', bytes: new Uint8Array(3000) }], 'x'),
+    /b\.bin: 3000 bytes is not a whole number of CIFAR-10 records \(3073 bytes each\)/,
+  );
   t.throws(() => parseCifarBatches([{ path: 'b.bin', bytes: record(12, () => 0) }], 'x'), /b\.bin: record 0 has label 12/);
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-cifar-'));
   t.throws(() => loadCifar10(dir), /CIFAR-10: missing file .*data_batch_1\.bin/);
-  for (let i = 1; i <= 5; i++) writeFileSync(join(dir, `data_batch_${i}.bin`), record(i, () => i));
-  writeFileSync(join(dir, 'test_batch.bin'), record(0, () => 0));
+  for (let i = 1; i <= 5; i++)
+    writeFileSync(
+      join(dir, `data_batch_${i}.bin`),
+      record(i, () => i),
+    );
+  writeFileSync(
+    join(dir, 'test_batch.bin'),
+    record(0, () => 0),
+  );
   const split = loadCifar10(dir);
   t.equal(split.train.count, 5);
   t.equal(split.test.count, 1);

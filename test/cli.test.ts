@@ -17,8 +17,7 @@ t.test('--help for the program and every command', async (t) => {
   t.match(top.stdout, /train\b.*train a binary network/);
   const train = run(['train', '--help']);
   t.equal(train.status, 0);
-  for (const opt of ['--recipe', '--set', '--epochs', '--batch', '--seed', '--json', '--resume', '--checkpoint'])
-    t.match(train.stdout, opt);
+  for (const opt of ['--recipe', '--set', '--epochs', '--batch', '--seed', '--json', '--resume', '--checkpoint']) t.match(train.stdout, opt);
   t.match(run(['--version']).stdout, /^\d+\.\d+\.\d+/);
 });
 
@@ -63,7 +62,11 @@ t.test('bad input: clear error, non-zero exit, nothing written', async (t) => {
   writeFileSync(join(badMagic, 'train-labels-idx1-ubyte'), lbl);
 
   const cases: [string, string[], RegExp][] = [
-    ['truncated IDX file', ['--data-dir', truncated], /t10k-images-idx3-ubyte: truncated IDX file: header says 10000x28x28 = 7840000 bytes of data, file has 7839900/],
+    [
+      'truncated IDX file',
+      ['--data-dir', truncated],
+      /t10k-images-idx3-ubyte: truncated IDX file: header says 10000x28x28 = 7840000 bytes of data, file has 7839900/,
+    ],
     ['wrong magic number', ['--data-dir', badMagic], /train-labels-idx1-ubyte: wrong magic number 0x00000901/],
     ['batch larger than the data set', ['--limit-train', '100', '--batch', '200'], /batch size 200 is larger than the training set \(100 examples\)/],
     ['unknown recipe knob', ['--set', 'gradients=int3'], /unknown recipe knob "gradients"/],
@@ -108,14 +111,23 @@ t.test('a kill during a checkpoint write leaves the previous checkpoint intact; 
   });
   await new Promise((r) => child.on('exit', r));
   t.same(readFileSync(ck), good, 'the checkpoint is byte-for-byte the previous one');
-  t.ok(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the half-written file was a temp file');
+  t.ok(
+    readdirSync(dir).some((f) => f.includes('.tmp-')),
+    'the half-written file was a temp file',
+  );
 
   const resumed = run(['train', '--epochs', '2', ...QUICK, '--checkpoint', ck, '--resume', '--json']);
   t.equal(resumed.status, 0, resumed.stderr);
   const rep = JSON.parse(resumed.stdout);
   t.equal(rep.resumedFromEpoch, 1);
-  t.same(rep.history.map((h: { epoch: number }) => h.epoch), [1, 2]);
-  t.notOk(readdirSync(dir).some((f) => f.includes('.tmp-')), 'the next write removed the dead writer\'s temp file');
+  t.same(
+    rep.history.map((h: { epoch: number }) => h.epoch),
+    [1, 2],
+  );
+  t.notOk(
+    readdirSync(dir).some((f) => f.includes('.tmp-')),
+    "the next write removed the dead writer's temp file",
+  );
 });
 
 t.test('bench suites print tables and write JSON results', async (t) => {
@@ -126,17 +138,59 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.equal(m.results.length, 6, 'three presets, two models');
   for (const r of m.results) t.equal(r.modeledBytes, r.ledgerBytes, `${r.model} ${r.recipe}: modeled == ledger`);
   t.same(JSON.parse(readFileSync(join(dir, 'm.json'), 'utf8')).results, m.results);
-  const speed = run(['bench', '--suite', 'speed', '--model', 'mlp', '--batches', '20', '--recipes', 'low-memory', '--kernels', 'reference,wasm', '--threads', '1,2', '--repeats', '2', '--warmup', '0', '--out', join(dir, 's.json')]);
+  const speed = run([
+    'bench',
+    '--suite',
+    'speed',
+    '--model',
+    'mlp',
+    '--batches',
+    '20',
+    '--recipes',
+    'low-memory',
+    '--kernels',
+    'reference,wasm',
+    '--threads',
+    '1,2',
+    '--repeats',
+    '2',
+    '--warmup',
+    '0',
+    '--out',
+    join(dir, 's.json'),
+  ]);
   t.equal(speed.status, 0, speed.stderr);
   t.match(speed.stdout, /ms\/batch \(median\)/);
   const s = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8'));
-  t.same(s.results.map((r: { kernelSet: string; threads: number }) => `${r.kernelSet}/${r.threads}`), ['reference/1', 'wasm-simd/1', 'wasm-simd/2']);
+  t.same(
+    s.results.map((r: { kernelSet: string; threads: number }) => `${r.kernelSet}/${r.threads}`),
+    ['reference/1', 'wasm-simd/1', 'wasm-simd/2'],
+  );
   for (const r of s.results) t.ok(r.msPerBatchMedian > 0 && r.peakRssBytes > r.ledgerBytes, 'timed, with its own peak RSS');
   t.ok(s.machine.cores >= 1 && s.machine.node === process.version, 'machine recorded');
-  const fixed = run(['bench', '--suite', 'coherence', '--quant', 'w4a8', '--batches', '20', '--repeats', '2', '--warmup', '0', '--json', '--out', join(dir, 'fc.json')]);
+  const fixed = run([
+    'bench',
+    '--suite',
+    'coherence',
+    '--quant',
+    'w4a8',
+    '--batches',
+    '20',
+    '--repeats',
+    '2',
+    '--warmup',
+    '0',
+    '--json',
+    '--out',
+    join(dir, 'fc.json'),
+  ]);
   t.equal(fixed.status, 0, fixed.stderr);
   const fc = JSON.parse(fixed.stdout);
-  t.same(fc.results.map((r: { quant: string; recipe: string; every: number }) => `${r.quant} ${r.recipe} ${r.every}`), ['w4a8 standard 1', 'w4a8 standard 50'], 'the fixed-point model, recipe standard by default');
+  t.same(
+    fc.results.map((r: { quant: string; recipe: string; every: number }) => `${r.quant} ${r.recipe} ${r.every}`),
+    ['w4a8 standard 1', 'w4a8 standard 50'],
+    'the fixed-point model, recipe standard by default',
+  );
   const wrongRecipe = run(['bench', '--suite', 'speed', '--quant', 'w4a8', '--recipes', 'tiny']);
   t.not(wrongRecipe.status, 0);
   t.match(wrongRecipe.stderr, /fixed-point models train float32 latent weights/);
@@ -148,7 +202,22 @@ t.test('bench suites print tables and write JSON results', async (t) => {
 t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-quant-'));
   const ck = join(dir, 'w4.ckpt');
-  const tr = run(['train', '--quant', 'w4a8', '--quantizer', 'gradient', '--fix', 'msqe-round,outlier', '--epochs', '1', ...QUICK, '--checkpoint', ck, '--out', join(dir, 'run.json')]);
+  const tr = run([
+    'train',
+    '--quant',
+    'w4a8',
+    '--quantizer',
+    'gradient',
+    '--fix',
+    'msqe-round,outlier',
+    '--epochs',
+    '1',
+    ...QUICK,
+    '--checkpoint',
+    ck,
+    '--out',
+    join(dir, 'run.json'),
+  ]);
   t.equal(tr.status, 0, tr.stderr);
   t.match(tr.stdout, /mlp w4a8 gradient\+outlier\+msqe-round on mnist, recipe standard/);
   t.match(tr.stdout, /quantizer +kind +bits +final e +flips +flips per epoch +MSQE margin/);
@@ -166,10 +235,27 @@ t.test('fixed point from the command line: train, the instability table, export 
   const tfjs = run(['export', ck, '--format', 'tfjs', '--out', join(dir, 'tfjs')]);
   t.equal(tfjs.status, 1);
   t.match(tfjs.stderr, /fixed-point model exports with --format int/);
-  const suite = run(['bench', '--suite', 'quant', '--epochs', '1', '--seeds', '1', '--limit-train', '300', '--only', 'float32 twin,gradient + msqe-round', '--out', join(dir, 'q.json')]);
+  const suite = run([
+    'bench',
+    '--suite',
+    'quant',
+    '--epochs',
+    '1',
+    '--seeds',
+    '1',
+    '--limit-train',
+    '300',
+    '--only',
+    'float32 twin,gradient + msqe-round',
+    '--out',
+    join(dir, 'q.json'),
+  ]);
   t.equal(suite.status, 0, suite.stderr);
   t.match(suite.stdout, /gradient \+ msqe-round +\d+\.\d\d/);
-  t.same(JSON.parse(readFileSync(join(dir, 'q.json'), 'utf8')).results.rows.map((r: { variant: string }) => r.variant), ['float32 twin', 'gradient + msqe-round']);
+  t.same(
+    JSON.parse(readFileSync(join(dir, 'q.json'), 'utf8')).results.rows.map((r: { variant: string }) => r.variant),
+    ['float32 twin', 'gradient + msqe-round'],
+  );
   for (const [args, msg] of [
     [['--quant', 'w1a8'], /1-bit weights are not supported/],
     [['--fix', 'stable'], /need --quant/],
@@ -201,7 +287,27 @@ t.test('train --meter: energy per epoch, labelled measured or estimated; a missi
 
 t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bitlearn on the same MLP, with ratios', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-peers-'));
-  const r = run(['bench', '--suite', 'peers', '--limit-train', '600', '--batches', '100', '--recipes', 'low-memory', '--threads', '1', '--rounds', '2', '--repeats', '2', '--warmup', '1', '--out', join(dir, 'p.json')]);
+  const r = run([
+    'bench',
+    '--suite',
+    'peers',
+    '--limit-train',
+    '600',
+    '--batches',
+    '100',
+    '--recipes',
+    'low-memory',
+    '--threads',
+    '1',
+    '--rounds',
+    '2',
+    '--repeats',
+    '2',
+    '--warmup',
+    '1',
+    '--out',
+    join(dir, 'p.json'),
+  ]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /tfjs\s+wasm/);
   t.match(r.stdout, /time ratio/);
@@ -214,8 +320,12 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
   const torch = contest.rows.find((x: { engine: string }) => x.engine === 'pytorch');
   if (torch) t.equal(mine.vsPyTorch, mine.msMedian / torch.msMedian, 'ratio to PyTorch at the same threads');
   else t.match(contest.skipped[0], { contestant: 'pytorch' }, 'PyTorch skipped with a reason');
-  t.same(rep.results.map((x: { engine: string; backend: string }) => `${x.engine}: ${x.backend.split(', ').pop()}`), ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data in memory']);
-  for (const x of rep.results) t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
+  t.same(
+    rep.results.map((x: { engine: string; backend: string }) => `${x.engine}: ${x.backend.split(', ').pop()}`),
+    ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data in memory'],
+  );
+  for (const x of rep.results)
+    t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
   t.equal(rep.ratios.length, 2);
   t.equal(rep.results[0].tensorsAtEnd, rep.results[0].tensorsAfterFirstBatch, 'the TF.js peer leaks no tensors');
   t.equal(rep.ratios[0].rssRatio, rep.results[0].peakRssBytes / rep.results[1].peakRssBytes);
@@ -242,33 +352,123 @@ t.test('export and report: help, bad input is one clear line and writes nothing'
 
 t.test('coherence: the experiment command and train --coherence / --label-noise', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-coh-'));
-  const r = run(['coherence', '--label-noise', '0,1', '--epochs', '1', '--limit-train', '400', '--limit-test', '100', '--batch', '50', '--every', '2', '--quiet', '--html', join(dir, 'c.html'), '--out', join(dir, 'c.json')]);
+  const r = run([
+    'coherence',
+    '--label-noise',
+    '0,1',
+    '--epochs',
+    '1',
+    '--limit-train',
+    '400',
+    '--limit-test',
+    '100',
+    '--batch',
+    '50',
+    '--every',
+    '2',
+    '--quiet',
+    '--html',
+    join(dir, 'c.html'),
+    '--out',
+    join(dir, 'c.json'),
+  ]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /peak network m-coherence at m = 50, real labels \/ random labels: [\d.]+x/);
   const res = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));
-  t.same(res.runs.map((x: { labelNoise: number }) => x.labelNoise), [0, 1]);
+  t.same(
+    res.runs.map((x: { labelNoise: number }) => x.labelNoise),
+    [0, 1],
+  );
   t.equal(res.peakRatios[0].ratio, res.runs[0].peak.network / res.runs[1].peak.network);
   t.ok(res.peakRatios[0].smoothed.real <= res.runs[0].peak.network, 'the smoothed peak is at most the peak');
   t.match(r.stdout, /peak of the running median of 11 measurements: [\d.]+x/);
   t.equal(res.runs[0].series.steps.length, 4, '8 steps, measured every 2');
   t.ok(res.runs[1].history[0].memorization.noisyCount > 300, 'about 90% of random labels are wrong');
   t.match(readFileSync(join(dir, 'c.html'), 'utf8'), /<svg[^>]*aria-label="Network m-coherence/);
-  const sweep = run(['coherence', '--quant', 'float', '--label-noise', '0,1', '--epochs', '1', '--limit-train', '200', '--limit-test', '50', '--batch', '40,20', '--every', '5', '--quiet', '--json']);
+  const sweep = run([
+    'coherence',
+    '--quant',
+    'float',
+    '--label-noise',
+    '0,1',
+    '--epochs',
+    '1',
+    '--limit-train',
+    '200',
+    '--limit-test',
+    '50',
+    '--batch',
+    '40,20',
+    '--every',
+    '5',
+    '--quiet',
+    '--json',
+  ]);
   t.equal(sweep.status, 0, sweep.stderr);
   const sw = JSON.parse(sweep.stdout);
-  t.same(sw.runs.map((x: { batch: number; labelNoise: number }) => [x.batch, x.labelNoise]), [[40, 0], [40, 1], [20, 0], [20, 1]], 'every batch size x label noise');
-  t.same(sw.peakRatios.map((p: { batch: number }) => p.batch), [40, 20]);
+  t.same(
+    sw.runs.map((x: { batch: number; labelNoise: number }) => [x.batch, x.labelNoise]),
+    [
+      [40, 0],
+      [40, 1],
+      [20, 0],
+      [20, 1],
+    ],
+    'every batch size x label noise',
+  );
+  t.same(
+    sw.peakRatios.map((p: { batch: number }) => p.batch),
+    [40, 20],
+  );
   t.equal(sw.outputInitScale, 0.01, '--quant models start from nearly uniform predictions');
   t.equal(sw.runs[2].series.steps.length, 2, '10 steps of 20, measured every 5');
   const partial = join(dir, 'partial.json');
-  const failing = run(['coherence', '--quant', 'float', '--gradients', 'winsorized', '--winsor-c', '2', '--label-noise', '0', '--batch', '20,5', '--epochs', '1', '--limit-train', '100', '--limit-test', '50', '--quiet', '--out', partial]);
+  const failing = run([
+    'coherence',
+    '--quant',
+    'float',
+    '--gradients',
+    'winsorized',
+    '--winsor-c',
+    '2',
+    '--label-noise',
+    '0',
+    '--batch',
+    '20,5',
+    '--epochs',
+    '1',
+    '--limit-train',
+    '100',
+    '--limit-test',
+    '50',
+    '--quiet',
+    '--out',
+    partial,
+  ]);
   t.not(failing.status, 0);
   t.match(failing.stderr, /needs a batch of at least 6, got 5/);
-  t.same(JSON.parse(readFileSync(partial, 'utf8')).runs.map((x: { batch: number }) => x.batch), [20], 'the finished run was kept');
+  t.same(
+    JSON.parse(readFileSync(partial, 'utf8')).runs.map((x: { batch: number }) => x.batch),
+    [20],
+    'the finished run was kept',
+  );
   const binaryScale = run(['coherence', '--output-init-scale', '0', '--epochs', '1', '--limit-train', '100', '--quiet']);
   t.not(binaryScale.status, 0);
   t.match(binaryScale.stderr, /binary classifier ends in batch norm/);
-  const tr = run(['train', '--epochs', '1', ...QUICK, '--no-checkpoint', '--coherence', 'every=3,probe=20', '--label-noise', '0.5', '--gradients', 'rm3', '--json']);
+  const tr = run([
+    'train',
+    '--epochs',
+    '1',
+    ...QUICK,
+    '--no-checkpoint',
+    '--coherence',
+    'every=3,probe=20',
+    '--label-noise',
+    '0.5',
+    '--gradients',
+    'rm3',
+    '--json',
+  ]);
   t.equal(tr.status, 0, tr.stderr);
   const rep = JSON.parse(tr.stdout);
   t.equal(rep.coherence.steps.length, 4);
@@ -288,7 +488,10 @@ t.test('bench --suite energy: per recipe, net of idle, labelled estimated', asyn
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /ESTIMATED from a power model, not measured/);
   const rows = JSON.parse(readFileSync(join(dir, 'e.json'), 'utf8')).results;
-  t.same(rows.map((x: { recipe: string }) => x.recipe), ['standard', 'tiny']);
+  t.same(
+    rows.map((x: { recipe: string }) => x.recipe),
+    ['standard', 'tiny'],
+  );
   for (const x of rows) t.ok(x.measured === false && x.joules > 0 && x.batches === 3, `${x.recipe}: ${x.joules} J over ${x.batches} batches`);
   const bad = run(['bench', '--suite', 'energy', '--meter', 'gpio-pulse:99:1', '--limit-train', '300']);
   t.equal(bad.status, 1);

@@ -27,12 +27,21 @@ t.test('formula: duplicated example gives m, random high-dimensional vectors abo
   }
   t.ok(coherenceOfVectors([Float64Array.of(1, 0), Float64Array.of(-1, 0)]) === 0, 'opposite gradients cancel: 0');
   t.ok(Number.isNaN(mCoherence(0, 0)));
-  t.equal(networkCoherence([{ layer: 'a', sumSq: 6, exampleSq: 2 }, { layer: 'b', sumSq: 2, exampleSq: 2 }]), 2);
+  t.equal(
+    networkCoherence([
+      { layer: 'a', sumSq: 6, exampleSq: 2 },
+      { layer: 'b', sumSq: 2, exampleSq: 2 },
+    ]),
+    2,
+  );
 });
 
 t.test('tracker: series per layer and network, epoch mean and peak; spec parsing', async (t) => {
   const tr = new CoherenceTracker(2);
-  t.same([1, 2, 3, 4].map((s) => tr.measures(s)), [false, true, false, true]);
+  t.same(
+    [1, 2, 3, 4].map((s) => tr.measures(s)),
+    [false, true, false, true],
+  );
   tr.beginEpoch();
   tr.record(2, [{ layer: 'fc1', sumSq: 4, exampleSq: 2 }]);
   tr.record(4, [{ layer: 'fc1', sumSq: 8, exampleSq: 2 }]);
@@ -100,7 +109,10 @@ t.test('coherence buffers are in the ledger and the memory model', async (t) => 
   new Adam(net.params(), net.ledger);
   t.equal(net.ledger.totalBytes, modelMemory(spec, PRESETS['low-memory'], 10, { coherence: true }).total);
   t.ok(modelMemory(spec, PRESETS['low-memory'], 10, { coherence: true }).total > modelMemory(spec, PRESETS['low-memory'], 10).total);
-  t.throws(() => new Network({ spec, recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1 }).setCoherence(true), /built without coherence buffers/);
+  t.throws(
+    () => new Network({ spec, recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1 }).setCoherence(true),
+    /built without coherence buffers/,
+  );
 });
 
 t.test('exact per-example probe: the same batch gradient; coherence close to the estimate (they differ by batch-norm centring)', async (t) => {
@@ -130,9 +142,15 @@ t.test('measuring coherence does not change training (same losses with and witho
   const { train } = await import('../src/train/loop.js');
   const { loadData } = await import('../src/data/registry.js');
   const run = (coherence?: { every: number }) =>
-    train({ model: 'mlp', recipeName: 'low-memory', recipe: PRESETS['low-memory'], batch: 50, epochs: 1, seed: 2, lr: 1e-3, threads: 1, coherence }, loadData('mnist', { limitTrain: 400, limitTest: 100 }));
+    train(
+      { model: 'mlp', recipeName: 'low-memory', recipe: PRESETS['low-memory'], batch: 50, epochs: 1, seed: 2, lr: 1e-3, threads: 1, coherence },
+      loadData('mnist', { limitTrain: 400, limitTest: 100 }),
+    );
   const [a, b] = [await run(), await run({ every: 1 })];
-  t.same(b.history.map((h) => [h.trainLoss, h.testLoss]), a.history.map((h) => [h.trainLoss, h.testLoss]));
+  t.same(
+    b.history.map((h) => [h.trainLoss, h.testLoss]),
+    a.history.map((h) => [h.trainLoss, h.testLoss]),
+  );
   t.equal(b.coherence!.steps.length, 8, 'every step measured');
   t.same(Object.keys(b.coherence!.layers).sort(), ['fc1', 'fc2', 'fc3', 'fc4', 'fc5', 'network']);
   t.equal(a.coherence, null);

@@ -23,7 +23,10 @@ t.test('the bundled MNIST loads: 60000 + 10000 examples of 784 pixels, digit lab
   t.equal(train.images.length, 60000 * 784);
   const counts = new Array(10).fill(0);
   for (const l of train.labels) counts[l]++;
-  t.ok(counts.every((c) => c > 5000), `every digit is present: ${counts.join(',')}`);
+  t.ok(
+    counts.every((c) => c > 5000),
+    `every digit is present: ${counts.join(',')}`,
+  );
 });
 
 t.test('IDX parsing', async (t) => {
@@ -51,7 +54,8 @@ t.test('MNIST directory problems are named', async (t) => {
   // 14x56 holds as many pixels as 28x28, but it is not MNIST: refused, streamed or not
   writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([1, 14, 56], new Array(784).fill(0)));
   writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([1], [3]));
-  for (const stream of [false, true]) t.throws(() => loadMnistSplit(dir, 't10k', stream), /t10k-images-idx3-ubyte declares 14x56 images; MNIST images are 28x28/);
+  for (const stream of [false, true])
+    t.throws(() => loadMnistSplit(dir, 't10k', stream), /t10k-images-idx3-ubyte declares 14x56 images; MNIST images are 28x28/);
 });
 
 t.test('limitDataset takes views of the first n examples', async (t) => {

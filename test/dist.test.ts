@@ -15,7 +15,22 @@ const TARGETS = [
   { name: 'linux-arm64', qemu: 'qemu-aarch64-static', sysroot: '/usr/aarch64-linux-gnu', arch: 'arm64' },
   { name: 'linux-armv7l', qemu: 'qemu-arm-static', sysroot: '/usr/arm-linux-gnueabihf', arch: 'arm' },
 ];
-const TINY = ['train', '--data-dir', defaultMnistDir(), '--limit-train', '300', '--limit-test', '100', '--epochs', '1', '--batch', '50', '--no-checkpoint', '--quiet', '--json'];
+const TINY = [
+  'train',
+  '--data-dir',
+  defaultMnistDir(),
+  '--limit-train',
+  '300',
+  '--limit-test',
+  '100',
+  '--epochs',
+  '1',
+  '--batch',
+  '50',
+  '--no-checkpoint',
+  '--quiet',
+  '--json',
+];
 const built = existsSync(join(ROOT, 'dist/manifest.json'));
 
 if (!built) {
@@ -34,7 +49,12 @@ if (!built) {
       t.comment(`${target.name}: ${(statSync(exe).size / 2 ** 20).toFixed(1)} MiB, node ${entry?.node}`);
       const run = (args: string[]) => {
         const [cmd, argv] = target.qemu ? [target.qemu, [exe, ...args]] : [exe, args];
-        return spawnSync(cmd, argv, { encoding: 'utf8', timeout: 300_000, cwd: tmpdir(), env: { ...process.env, ...(target.sysroot ? { QEMU_LD_PREFIX: target.sysroot } : {}) } });
+        return spawnSync(cmd, argv, {
+          encoding: 'utf8',
+          timeout: 300_000,
+          cwd: tmpdir(),
+          env: { ...process.env, ...(target.sysroot ? { QEMU_LD_PREFIX: target.sysroot } : {}) },
+        });
       };
       const version = run(['--version']);
       t.equal(version.status, 0, version.stderr);
@@ -47,7 +67,11 @@ if (!built) {
       const r = JSON.parse(tiny.stdout);
       t.equal(r.machine.arch, target.arch, `runs as ${target.arch}`);
       t.equal(r.kernels, 'wasm-simd', 'the WebAssembly kernels travel inside');
-      t.same(r.history.map((h: { trainLoss: number; testAccuracy: number }) => [h.trainLoss, h.testAccuracy]), reference.history.map((h: { trainLoss: number; testAccuracy: number }) => [h.trainLoss, h.testAccuracy]), 'same numbers as the npm install');
+      t.same(
+        r.history.map((h: { trainLoss: number; testAccuracy: number }) => [h.trainLoss, h.testAccuracy]),
+        reference.history.map((h: { trainLoss: number; testAccuracy: number }) => [h.trainLoss, h.testAccuracy]),
+        'same numbers as the npm install',
+      );
       t.equal(r.memory.ledger.total, r.memory.modeled.total);
     });
   }
@@ -73,7 +97,10 @@ function fakeClients(answer = 'aarch64') {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-deploy-'));
   const logFile = join(dir, 'calls.log');
   const fake = (name: string, body: string) => {
-    writeFileSync(join(dir, name), `#!/bin/sh\nprintf '%s' "${name}" >> '${logFile}'\nfor a in "$@"; do printf ' |%s|' "$a" >> '${logFile}'; done\necho >> '${logFile}'\n${body}\n`);
+    writeFileSync(
+      join(dir, name),
+      `#!/bin/sh\nprintf '%s' "${name}" >> '${logFile}'\nfor a in "$@"; do printf ' |%s|' "$a" >> '${logFile}'; done\necho >> '${logFile}'\n${body}\n`,
+    );
     chmodSync(join(dir, name), 0o755);
   };
   fake('ssh', `case "$3" in uname*) echo ${answer};; esac`);
@@ -98,7 +125,8 @@ t.test('make deploy copies the executable matching the Pi and runs probe there (
     "ssh |--| |pi@raspberrypi.local| |chmod +x -- 'bitlearn' && './bitlearn' probe|",
   ]);
   const abs = spawnSync('device/deploy.sh', ['pi@10.0.0.7', '/home/pi/bin/bitlearn'], { cwd: ROOT, encoding: 'utf8', env: f.env });
-  if (abs.status === 0) t.match(f.calls().at(-1), "|chmod +x -- '/home/pi/bin/bitlearn' && '/home/pi/bin/bitlearn' probe|", 'an absolute remote path runs as itself');
+  if (abs.status === 0)
+    t.match(f.calls().at(-1), "|chmod +x -- '/home/pi/bin/bitlearn' && '/home/pi/bin/bitlearn' probe|", 'an absolute remote path runs as itself');
 });
 
 t.test('deploy: no host or path from the command line reaches a shell or an option (fake ssh/scp)', async (t) => {
@@ -115,8 +143,8 @@ t.test('deploy: no host or path from the command line reaches a shell or an opti
     ['make deploy (no PI)', make(), /deploy: no Pi given/],
     [`deploy.sh pi@h "x'; touch pwned; echo '"`, script('pi@h', "x'; touch pwned; echo '"), /remote path .* must be a file path/],
     ["deploy.sh '-oProxyCommand=touch pwned'", script('-oProxyCommand=touch pwned'), /is not a user@host/],
-    ["deploy.sh pi@-oProxyCommand=x", script('pi@-oProxyCommand=x'), /is not a user@host/],
-    ["deploy.sh pi@h -rf", script('pi@h', '-rf'), /remote path "-rf" must be a file path/],
+    ['deploy.sh pi@-oProxyCommand=x', script('pi@-oProxyCommand=x'), /is not a user@host/],
+    ['deploy.sh pi@h -rf', script('pi@h', '-rf'), /remote path "-rf" must be a file path/],
   ];
   for (const [what, r, message] of cases) {
     t.equal(r.status === 0, false, `${what}: refused`);

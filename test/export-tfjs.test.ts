@@ -41,7 +41,12 @@ async function convCase(t: Test, spec: ModelSpec) {
 }
 
 t.test('valid conv, pool after sign, flatten (mnist-conv shape, small)', async (t) => {
-  await convCase(t, { name: 'conv-valid', input: { h: 10, w: 10, c: 1 }, classes: 4, ops: [{ conv: 8, padding: 'valid' }, { conv: 32, padding: 'valid' }, { pool: 2 }, { dense: 16 }] });
+  await convCase(t, {
+    name: 'conv-valid',
+    input: { h: 10, w: 10, c: 1 },
+    classes: 4,
+    ops: [{ conv: 8, padding: 'valid' }, { conv: 32, padding: 'valid' }, { pool: 2 }, { dense: 16 }],
+  });
 });
 
 t.test('same conv, pool before BN (BinaryNet style), RGB input', async (t) => {

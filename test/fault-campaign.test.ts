@@ -27,10 +27,22 @@ function mnistDir(name: string, replace: Record<string, Buffer | null> = {}): st
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const files: Record<string, Buffer> = {
-    'train-images-idx3-ubyte': idx([100, 28, 28], new Uint8Array(100 * 784).map((_, i) => (i * 7) & 255)),
-    'train-labels-idx1-ubyte': idx([100], new Uint8Array(100).map((_, i) => i % 10)),
-    't10k-images-idx3-ubyte': idx([50, 28, 28], new Uint8Array(50 * 784).map((_, i) => (i * 3) & 255)),
-    't10k-labels-idx1-ubyte': idx([50], new Uint8Array(50).map((_, i) => i % 10)),
+    'train-images-idx3-ubyte': idx(
+      [100, 28, 28],
+      new Uint8Array(100 * 784).map((_, i) => (i * 7) & 255),
+    ),
+    'train-labels-idx1-ubyte': idx(
+      [100],
+      new Uint8Array(100).map((_, i) => i % 10),
+    ),
+    't10k-images-idx3-ubyte': idx(
+      [50, 28, 28],
+      new Uint8Array(50 * 784).map((_, i) => (i * 3) & 255),
+    ),
+    't10k-labels-idx1-ubyte': idx(
+      [50],
+      new Uint8Array(50).map((_, i) => i % 10),
+    ),
   };
   for (const [f, b] of Object.entries({ ...files, ...replace })) if (b) writeFileSync(join(dir, f), b);
   return dir;
@@ -88,20 +100,95 @@ interface Case {
 const cases: Case[] = [
   // data files
   { what: 'IDX: missing directory', args: ['train', ...QUICK, '--data-dir', join(root, 'nowhere')], expect: /MNIST: missing file/ },
-  { what: 'IDX: truncated images', args: ['train', ...QUICK, '--data-dir', mnistDir('trunc', { 'train-images-idx3-ubyte': idx([100, 28, 28], new Uint8Array(500)) })], expect: /truncated IDX file|bytes, expected/ },
-  { what: 'IDX: bytes past the data', args: ['train', ...QUICK, '--in-memory', '--data-dir', mnistDir('long', { 't10k-labels-idx1-ubyte': idx([50], new Uint8Array(60)) })], expect: /bytes past the/ },
-  { what: 'IDX: wrong magic', args: ['train', ...QUICK, '--data-dir', mnistDir('magic', { 'train-labels-idx1-ubyte': Buffer.from('hello world, not idx') })], expect: /IDX|magic/i },
-  { what: 'IDX: empty file', args: ['train', ...QUICK, '--data-dir', mnistDir('empty', { 'train-labels-idx1-ubyte': Buffer.alloc(0) })], expect: /train-labels-idx1-ubyte/ },
-  { what: 'IDX: 14x56 images', args: ['train', ...QUICK, '--data-dir', mnistDir('shape', { 'train-images-idx3-ubyte': idx([100, 14, 56], new Uint8Array(100 * 784)) })], expect: /declares 14x56 images; MNIST images are 28x28/ },
-  { what: 'IDX: label 12', args: ['train', ...QUICK, '--data-dir', mnistDir('label', { 'train-labels-idx1-ubyte': idx([100], new Uint8Array(100).fill(12)) })], expect: /label 12 at index 0 is not a digit/ },
-  { what: 'IDX: labels and images disagree', args: ['train', ...QUICK, '--data-dir', mnistDir('count', { 'train-labels-idx1-ubyte': idx([90], new Uint8Array(90)) })], expect: /has 100 images but .* has 90 labels/ },
-  { what: 'IDX: 4-dimensional images', args: ['train', ...QUICK, '--data-dir', mnistDir('dims', { 'train-images-idx3-ubyte': idx([100, 28, 28, 1], new Uint8Array(100 * 784)) })], expect: /dimensions, expected 3/ },
-  { what: 'IDX: a directory where a file should be', args: ['train', ...QUICK, '--data-dir', (() => { const d = mnistDir('dirfile', { 'train-labels-idx1-ubyte': null }); mkdirSync(join(d, 'train-labels-idx1-ubyte')); return d; })()], expect: /train-labels-idx1-ubyte/ },
+  {
+    what: 'IDX: truncated images',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('trunc', { 'train-images-idx3-ubyte': idx([100, 28, 28], new Uint8Array(500)) })],
+    expect: /truncated IDX file|bytes, expected/,
+  },
+  {
+    what: 'IDX: bytes past the data',
+    args: ['train', ...QUICK, '--in-memory', '--data-dir', mnistDir('long', { 't10k-labels-idx1-ubyte': idx([50], new Uint8Array(60)) })],
+    expect: /bytes past the/,
+  },
+  {
+    what: 'IDX: wrong magic',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('magic', { 'train-labels-idx1-ubyte': Buffer.from('hello world, not idx') })],
+    expect: /IDX|magic/i,
+  },
+  {
+    what: 'IDX: empty file',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('empty', { 'train-labels-idx1-ubyte': Buffer.alloc(0) })],
+    expect: /train-labels-idx1-ubyte/,
+  },
+  {
+    what: 'IDX: 14x56 images',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('shape', { 'train-images-idx3-ubyte': idx([100, 14, 56], new Uint8Array(100 * 784)) })],
+    expect: /declares 14x56 images; MNIST images are 28x28/,
+  },
+  {
+    what: 'IDX: label 12',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('label', { 'train-labels-idx1-ubyte': idx([100], new Uint8Array(100).fill(12)) })],
+    expect: /label 12 at index 0 is not a digit/,
+  },
+  {
+    what: 'IDX: labels and images disagree',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('count', { 'train-labels-idx1-ubyte': idx([90], new Uint8Array(90)) })],
+    expect: /has 100 images but .* has 90 labels/,
+  },
+  {
+    what: 'IDX: 4-dimensional images',
+    args: ['train', ...QUICK, '--data-dir', mnistDir('dims', { 'train-images-idx3-ubyte': idx([100, 28, 28, 1], new Uint8Array(100 * 784)) })],
+    expect: /dimensions, expected 3/,
+  },
+  {
+    what: 'IDX: a directory where a file should be',
+    args: [
+      'train',
+      ...QUICK,
+      '--data-dir',
+      (() => {
+        const d = mnistDir('dirfile', { 'train-labels-idx1-ubyte': null });
+        mkdirSync(join(d, 'train-labels-idx1-ubyte'));
+        return d;
+      })(),
+    ],
+    expect: /train-labels-idx1-ubyte/,
+  },
   { what: 'cifar10 without --data-dir', args: ['train', ...QUICK, '--model', 'cnv', '--data', 'cifar10'], expect: /cifar10: give the directory/ },
-  { what: 'cifar10 in an empty directory', args: ['train', ...QUICK, '--model', 'cnv', '--data', 'cifar10', '--data-dir', dirPath], expect: /cifar|data_batch/i },
-  { what: 'model and data disagree', args: ['train', ...QUICK, '--model', 'cnv', '--data', 'mnist', '--data-dir', goodDir], expect: /takes 3072 inputs per example|takes 32x32x3/ },
-  { what: '--limit-train 1', args: ['train', '--limit-train', '1', '--limit-test', '50', '--epochs', '1', '--quiet', '--no-checkpoint', '--data-dir', goodDir], expect: /batch size 100 is larger than the training set \(1 examples\)/ },
-  { what: 'binarynet batch 4000 (beyond one WebAssembly memory)', args: ['train', '--model', 'binarynet', '--data', 'synthetic-cifar', '--batch', '4000', '--limit-train', '4000', '--epochs', '1', '--quiet', '--no-checkpoint'], expect: /exceed the 2047\.0 MiB one WebAssembly kernel memory can hold: the largest batch that fits is \d+/ },
+  {
+    what: 'cifar10 in an empty directory',
+    args: ['train', ...QUICK, '--model', 'cnv', '--data', 'cifar10', '--data-dir', dirPath],
+    expect: /cifar|data_batch/i,
+  },
+  {
+    what: 'model and data disagree',
+    args: ['train', ...QUICK, '--model', 'cnv', '--data', 'mnist', '--data-dir', goodDir],
+    expect: /takes 3072 inputs per example|takes 32x32x3/,
+  },
+  {
+    what: '--limit-train 1',
+    args: ['train', '--limit-train', '1', '--limit-test', '50', '--epochs', '1', '--quiet', '--no-checkpoint', '--data-dir', goodDir],
+    expect: /batch size 100 is larger than the training set \(1 examples\)/,
+  },
+  {
+    what: 'binarynet batch 4000 (beyond one WebAssembly memory)',
+    args: [
+      'train',
+      '--model',
+      'binarynet',
+      '--data',
+      'synthetic-cifar',
+      '--batch',
+      '4000',
+      '--limit-train',
+      '4000',
+      '--epochs',
+      '1',
+      '--quiet',
+      '--no-checkpoint',
+    ],
+    expect: /exceed the 2047\.0 MiB one WebAssembly kernel memory can hold: the largest batch that fits is \d+/,
+  },
   // recipe files and knobs
   { what: 'recipe file: not JSON', args: ['train', ...QUICK, '--recipe', notJson], expect: /cannot read recipe file .*not\.json/ },
   { what: 'recipe file: an array', args: ['train', ...QUICK, '--recipe', arrayJson], expect: /must hold a JSON object/ },
@@ -133,12 +220,28 @@ const cases: Case[] = [
   { what: 'resume: a directory', args: ['train', ...QUICK, '--resume', '--checkpoint', dirPath], expect: /a-directory: is a directory/ },
   { what: 'fresh run onto a foreign file', args: ['train', ...QUICK, '--checkpoint', plainFile], expect: /exists and is not a readable bitlearn checkpoint/ },
   { what: 'export: random bytes', args: ['export', randomCkpt, '--format', 'tfjs', '--out', join(root, 'exp1')], expect: /is not a bitlearn checkpoint/ },
-  { what: 'export: foreign checkpoint', args: ['export', foreignCkpt, '--format', 'tfjs', '--out', join(root, 'exp2')], expect: /not a bitlearn training checkpoint/ },
-  { what: 'export: other model metadata', args: ['export', otherModelCkpt, '--format', 'int', '--out', join(root, 'exp3')], expect: /checkpoint|recipe|tensor/ },
+  {
+    what: 'export: foreign checkpoint',
+    args: ['export', foreignCkpt, '--format', 'tfjs', '--out', join(root, 'exp2')],
+    expect: /not a bitlearn training checkpoint/,
+  },
+  {
+    what: 'export: other model metadata',
+    args: ['export', otherModelCkpt, '--format', 'int', '--out', join(root, 'exp3')],
+    expect: /checkpoint|recipe|tensor/,
+  },
   // outputs
   { what: '--out onto a directory', args: ['train', ...QUICK, '--no-checkpoint', '--out', dirPath], expect: /--out .*a-directory: is a directory/ },
-  { what: '--out under a file', args: ['train', ...QUICK, '--no-checkpoint', '--out', join(plainFile, 'run.json')], expect: /--out .*: a part of the path is not a directory/ },
-  { what: '--out in /proc', args: ['train', ...QUICK, '--no-checkpoint', '--out', '/proc/run.json'], expect: /--out \/proc\/run\.json: cannot write in \/proc/ },
+  {
+    what: '--out under a file',
+    args: ['train', ...QUICK, '--no-checkpoint', '--out', join(plainFile, 'run.json')],
+    expect: /--out .*: a part of the path is not a directory/,
+  },
+  {
+    what: '--out in /proc',
+    args: ['train', ...QUICK, '--no-checkpoint', '--out', '/proc/run.json'],
+    expect: /--out \/proc\/run\.json: cannot write in \/proc/,
+  },
   { what: '--checkpoint in /proc', args: ['train', ...QUICK, '--checkpoint', '/proc/a.ckpt'], expect: /checkpoint \/proc\/a\.ckpt: cannot write in \/proc/ },
   { what: '--checkpoint onto a directory', args: ['train', ...QUICK, '--checkpoint', dirPath], expect: /checkpoint .*a-directory: is a directory/ },
   { what: 'report --html onto a directory', args: ['report', runReport, '--html', dirPath], expect: /--html .*a-directory: is a directory/ },
@@ -155,10 +258,26 @@ const cases: Case[] = [
   { what: '--gradients toString', args: ['train', '--gradients', 'toString'], expect: /unknown gradient method "toString"/ },
   { what: '--coherence nonsense', args: ['train', '--coherence', 'every=abc'], expect: /coherence|every/ },
   { what: '--stop-on-memorization alone', args: ['train', ...QUICK, '--stop-on-memorization'], expect: /needs --coherence/ },
-  { what: '--lr-schedule negative later', args: ['train', ...QUICK, '--epochs', '3', '--no-checkpoint', '--lr-schedule', 'epoch < 1 ? 1e-3 : -1'], expect: /gives -1 at epoch 1: it must be a positive number/ },
-  { what: '--lr-schedule zeros(30000,30000)', args: ['train', ...QUICK, '--no-checkpoint', '--lr-schedule', 'zeros(30000,30000)'], expect: /uses the function zeros/ },
-  { what: '--lr-schedule 120 KB', args: ['train', ...QUICK, '--no-checkpoint', '--lr-schedule', longSchedule], expect: /\(120004 characters\) is longer than 500 characters/ },
-  { what: '--bop-gamma-schedule bad', args: ['train', ...QUICK, '--no-checkpoint', '--recipe', 'tiny', '--bop-gamma-schedule', 'epoch - 1'], expect: /Bop gamma schedule "epoch - 1" gives -1 at epoch 0/ },
+  {
+    what: '--lr-schedule negative later',
+    args: ['train', ...QUICK, '--epochs', '3', '--no-checkpoint', '--lr-schedule', 'epoch < 1 ? 1e-3 : -1'],
+    expect: /gives -1 at epoch 1: it must be a positive number/,
+  },
+  {
+    what: '--lr-schedule zeros(30000,30000)',
+    args: ['train', ...QUICK, '--no-checkpoint', '--lr-schedule', 'zeros(30000,30000)'],
+    expect: /uses the function zeros/,
+  },
+  {
+    what: '--lr-schedule 120 KB',
+    args: ['train', ...QUICK, '--no-checkpoint', '--lr-schedule', longSchedule],
+    expect: /\(120004 characters\) is longer than 500 characters/,
+  },
+  {
+    what: '--bop-gamma-schedule bad',
+    args: ['train', ...QUICK, '--no-checkpoint', '--recipe', 'tiny', '--bop-gamma-schedule', 'epoch - 1'],
+    expect: /Bop gamma schedule "epoch - 1" gives -1 at epoch 0/,
+  },
   { what: 'unknown option', args: ['train', '--epoch', '3'], expect: /unknown option '--epoch'/ },
   { what: 'unknown command', args: ['trian'], expect: /unknown command 'trian'/ },
   { what: 'plan --ram nonsense', args: ['plan', '--ram', 'lots'], expect: /--ram/ },
@@ -170,14 +289,27 @@ const cases: Case[] = [
   { what: 'report --clock-offset x', args: ['report', runReport, '--clock-offset', 'x'], expect: /--clock-offset: "x" is not a number/ },
   // meters
   { what: '--meter nonsense', args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'nonsense'], expect: /unknown meter "nonsense"/ },
-  { what: '--meter estimate:constructor', args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'estimate:constructor'], expect: /no power model for board "constructor"/ },
+  {
+    what: '--meter estimate:constructor',
+    args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'estimate:constructor'],
+    expect: /no power model for board "constructor"/,
+  },
   { what: '--meter gpio-pulse:abc:1', args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'gpio-pulse:abc:1'], expect: /meter "gpio-pulse:abc:1"/ },
-  { what: '--meter gpio-pulse:17:-1', args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'gpio-pulse:17:-1'], expect: /joules per pulse must be a positive number/ },
-  { what: '--meter gpio-trigger (no GPIO here)', args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'gpio-trigger:27'], expect: /meter "gpio-trigger:27"/ },
+  {
+    what: '--meter gpio-pulse:17:-1',
+    args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'gpio-pulse:17:-1'],
+    expect: /joules per pulse must be a positive number/,
+  },
+  {
+    what: '--meter gpio-trigger (no GPIO here)',
+    args: ['train', ...QUICK, '--no-checkpoint', '--meter', 'gpio-trigger:27'],
+    expect: /meter "gpio-trigger:27"/,
+  },
 ];
 
 type Outcome = 'clear error' | 'stack trace' | 'internal message' | 'hang' | 'accepted' | 'temp file left';
-const INTERNAL = /TypeError|ReferenceError|RangeError|Cannot read properties|is not a function|is not iterable|undefined|\[object Object\]|Invalid typed array|Maximum call stack/;
+const INTERNAL =
+  /TypeError|ReferenceError|RangeError|Cannot read properties|is not a function|is not iterable|undefined|\[object Object\]|Invalid typed array|Maximum call stack/;
 
 function runCase(c: Case, cwd: string): Promise<{ status: number | null; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {
@@ -194,7 +326,11 @@ function runCase(c: Case, cwd: string): Promise<{ status: number | null; stderr:
 }
 
 function leftovers(dirs: string[]): string[] {
-  return dirs.flatMap((d) => readdirSync(d).filter((f) => /\.tmp-\d+|\.probe-\d+|\.lock$/.test(f)).map((f) => join(d, f)));
+  return dirs.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => /\.tmp-\d+|\.probe-\d+|\.lock$/.test(f))
+      .map((f) => join(d, f)),
+  );
 }
 
 t.test(`fault campaign: ${cases.length} bad inputs each end in one clear line`, async (t) => {
@@ -205,7 +341,10 @@ t.test(`fault campaign: ${cases.length} bad inputs each end in one clear line`, 
     for (let c = queue.shift(); c; c = queue.shift()) {
       const cwd = mkdtempSync(join(root, 'cwd-'));
       const r = await runCase(c, cwd);
-      const lines = r.stderr.trim().split('\n').filter((l) => l && !l.startsWith('bitlearn: warning:') && !l.startsWith('(Did you mean'));
+      const lines = r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l && !l.startsWith('bitlearn: warning:') && !l.startsWith('(Did you mean'));
       let outcome: Outcome = 'clear error';
       if (r.timedOut) outcome = 'hang';
       else if (r.status === 0) outcome = 'accepted';
@@ -222,5 +361,9 @@ t.test(`fault campaign: ${cases.length} bad inputs each end in one clear line`, 
     if (outcome === 'clear error') t.match(line, c.expect, `${c.what}: says why`);
   }
   t.same(leftovers([root, dirPath, goodDir]), [], 'no temp, probe or lock file left beside the inputs');
-  t.comment(`fault campaign (${CLI}): ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  t.comment(
+    `fault campaign (${CLI}): ${Object.entries(counts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
 });

@@ -40,7 +40,10 @@ t.test('quantization options: parsed, and bad ones refused with a reason', async
   t.throws(() => parseQuantConfig('w4a8', 'msqe', 'bogus'), /unknown fix "bogus"/);
   t.throws(() => parseQuantConfig('w4a8', 'msqe', 'stable=2'), /fraction of training/);
   t.throws(() => parseQuantConfig('w4a8', 'sgd'), /unknown quantizer/);
-  t.throws(() => new Network({ spec: quantSpec('w4a8'), recipe: PRESETS['low-memory'], batch: 4, kernels: referenceKernels, seed: 1 }), /weights=float16, dw=sign/);
+  t.throws(
+    () => new Network({ spec: quantSpec('w4a8'), recipe: PRESETS['low-memory'], batch: 4, kernels: referenceKernels, seed: 1 }),
+    /weights=float16, dw=sign/,
+  );
 });
 
 const convSpec = (q: string, quantizer = 'msqe', fixes?: string): ModelSpec => ({
@@ -105,14 +108,26 @@ t.test('fixed point: weights, activations and biases sit on their power-of-two g
     if (l instanceof QuantDenseLayer) {
       const e = l.weights.exponent!;
       const codes = Array.from(l.weights.wq, (v) => v / 2 ** e);
-      t.ok(codes.every((c) => Number.isInteger(c) && c >= -3 && c <= 3), `${l.name}: 3-bit weight codes in [-3, 3] at 2^${e}`);
-      t.ok(Array.from(l.biasQ).every((b) => Number.isInteger(b / 2 ** l.biasExponent!)), `${l.name}: bias on the accumulator grid 2^${l.biasExponent}`);
+      t.ok(
+        codes.every((c) => Number.isInteger(c) && c >= -3 && c <= 3),
+        `${l.name}: 3-bit weight codes in [-3, 3] at 2^${e}`,
+      );
+      t.ok(
+        Array.from(l.biasQ).every((b) => Number.isInteger(b / 2 ** l.biasExponent!)),
+        `${l.name}: bias on the accumulator grid 2^${l.biasExponent}`,
+      );
     }
   t.equal(acts.length, 2);
   for (const a of acts) {
     const s = 2 ** a.exp;
-    t.ok(Array.from(a.out).every((v) => Number.isInteger(v / s) && v >= 0 && v <= 15 * s), `${a.layer.name}: 4-bit unsigned codes at 2^${a.exp}`);
-    t.ok(a.out.every((v, k) => (a.x[k] <= 0 ? v === 0 : true)), 'ReLU: non-positive inputs give 0');
+    t.ok(
+      Array.from(a.out).every((v) => Number.isInteger(v / s) && v >= 0 && v <= 15 * s),
+      `${a.layer.name}: 4-bit unsigned codes at 2^${a.exp}`,
+    );
+    t.ok(
+      a.out.every((v, k) => (a.x[k] <= 0 ? v === 0 : true)),
+      'ReLU: non-positive inputs give 0',
+    );
   }
   // the activation quantizer's backward, against its definition (one layer, its own gradient)
   const a = acts[1];
@@ -248,10 +263,16 @@ t.test('integer export of a fixed-point conv net (conv, max-pool of accumulators
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-intconv-'));
   const ck = join(dir, 'conv.ckpt');
   const small = loadData('mnist', { limitTrain: 300, limitTest: 150 });
-  await train({ ...cfg('w4a8', 'msqe', 'outlier', { epochs: 1, checkpoint: ck }), model: 'mnist-conv', recipe: applySettings(PRESETS.standard, ['firstInput=reread']) }, small);
+  await train(
+    { ...cfg('w4a8', 'msqe', 'outlier', { epochs: 1, checkpoint: ck }), model: 'mnist-conv', recipe: applySettings(PRESETS.standard, ['firstInput=reread']) },
+    small,
+  );
   const loaded = loadTrainedNetwork(ck);
   const model = intArtifacts(loaded.network, loaded.spec, 'test');
-  t.same(model.ops.map((o) => o.op), ['conv', 'act', 'conv', 'maxpool', 'act', 'conv', 'act', 'conv', 'maxpool', 'act', 'dense', 'act', 'dense']);
+  t.same(
+    model.ops.map((o) => o.op),
+    ['conv', 'act', 'conv', 'maxpool', 'act', 'conv', 'act', 'conv', 'maxpool', 'act', 'dense', 'act', 'dense'],
+  );
   const check = checkIntExport(model, loaded.network, small.test);
   t.equal(check.agree, check.examples, `agree on ${check.agree} of ${check.examples}`);
   loaded.network.dispose();
@@ -273,7 +294,10 @@ t.test('batch-norm folding: the folded network computes what the unfolded one di
   const predictedBefore = new Int32Array(40);
   net.evaluate(data, predictedBefore);
   net.setTrainingProgress(0.5);
-  t.ok(net.layers.every((l) => !('folded' in l) || (l as { folded: boolean }).folded), 'every batch norm folded');
+  t.ok(
+    net.layers.every((l) => !('folded' in l) || (l as { folded: boolean }).folded),
+    'every batch norm folded',
+  );
   const after = net.evaluate(data);
   const predictedAfter = new Int32Array(40);
   net.evaluate(data, predictedAfter);
@@ -294,7 +318,11 @@ t.test('batch-norm folding with 4-bit weights: resume is exact across the fold; 
   t.throws(() => intArtifacts(unfolded.network, unfolded.spec, 'x'), /not folded into the weights yet/);
   unfolded.network.dispose();
   const resumed = await train({ ...cfg('w4a8', 'msqe', undefined, { epochs: 3, checkpoint: ck, resume: true }), ...q }, mnist);
-  t.same(resumed.history.map((h) => [h.trainLoss, h.testAccuracy]), full.history.map((h) => [h.trainLoss, h.testAccuracy]), 'same run');
+  t.same(
+    resumed.history.map((h) => [h.trainLoss, h.testAccuracy]),
+    full.history.map((h) => [h.trainLoss, h.testAccuracy]),
+    'same run',
+  );
   const folded = loadTrainedNetwork(join(dir, 'full.ckpt'));
   const model = intArtifacts(folded.network, folded.spec, 'x');
   const check = checkIntExport(model, folded.network, mnist.test);
@@ -345,7 +373,12 @@ t.test('actInput=bit keeps fixed-point activations as integer codes: the same tr
       }
       const predicted = new Int32Array(24);
       net.evaluate(data, predicted);
-      return { losses, predicted: Array.from(predicted), state: Object.values(net.stateTensors()).map((x) => Array.from(x)), retained: net.ledger.byCategory().retained };
+      return {
+        losses,
+        predicted: Array.from(predicted),
+        state: Object.values(net.stateTensors()).map((x) => Array.from(x)),
+        retained: net.ledger.byCategory().retained,
+      };
     };
     const a = run(PRESETS.standard);
     const b = run(codes);
@@ -354,5 +387,8 @@ t.test('actInput=bit keeps fixed-point activations as integer codes: the same tr
     t.same(b.predicted, a.predicted, 'same predictions');
     t.ok(b.retained < a.retained, `retained bytes ${a.retained} -> ${b.retained}`);
   }
-  t.throws(() => new Network({ spec: quantSpec('w4a32'), recipe: codes, batch: 4, kernels: referenceKernels, seed: 1 }), /float activations cannot be kept as codes/);
+  t.throws(
+    () => new Network({ spec: quantSpec('w4a32'), recipe: codes, batch: 4, kernels: referenceKernels, seed: 1 }),
+    /float activations cannot be kept as codes/,
+  );
 });

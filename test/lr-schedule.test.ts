@@ -6,7 +6,10 @@ import { train } from '../src/train/loop.js';
 
 t.test('expressions of the epoch', async (t) => {
   const s = await parseLrSchedule('1e-3 * 0.5^floor(epoch/2)');
-  t.same([0, 1, 2, 3, 4].map((e) => s.at(e)), [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4]);
+  t.same(
+    [0, 1, 2, 3, 4].map((e) => s.at(e)),
+    [1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4],
+  );
   t.equal((await parseLrSchedule('0.01 / (1 + epoch)')).at(3), 0.0025);
 });
 
@@ -47,6 +50,12 @@ t.test('a schedule is checked at every epoch of the run, bounded, and quoted sho
 
 t.test('the trainer follows the schedule', async (t) => {
   const data = loadData('mnist', { limitTrain: 200, limitTest: 50 });
-  const r = await train({ model: 'mlp', recipeName: 'low-memory', recipe: PRESETS['low-memory'], batch: 50, epochs: 3, seed: 1, lr: 1, lrSchedule: '2e-3 * 0.5^epoch' }, data);
-  t.same(r.history.map((h) => h.lr), [2e-3, 1e-3, 5e-4]);
+  const r = await train(
+    { model: 'mlp', recipeName: 'low-memory', recipe: PRESETS['low-memory'], batch: 50, epochs: 3, seed: 1, lr: 1, lrSchedule: '2e-3 * 0.5^epoch' },
+    data,
+  );
+  t.same(
+    r.history.map((h) => h.lr),
+    [2e-3, 1e-3, 5e-4],
+  );
 });

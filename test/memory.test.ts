@@ -44,7 +44,10 @@ for (const model of ['cnv', 'binarynet', 'mnist-conv'])
       });
 
 t.test('conv nets at batch 100: ledger ratio standard / low-memory beats the published modeled figures', async (t) => {
-  for (const [model, published] of [['cnv', 4.17], ['binarynet', 3.71]] as const) {
+  for (const [model, published] of [
+    ['cnv', 4.17],
+    ['binarynet', 3.71],
+  ] as const) {
     const ratio = measureLedger(MODELS[model], PRESETS.standard, 100) / measureLedger(MODELS[model], PRESETS['low-memory'], 100);
     t.ok(ratio >= published, `${model}: ${ratio.toFixed(2)}x (published ${published}x)`);
   }
@@ -77,8 +80,7 @@ t.test('low-memory MLP at batch 100 retains exactly the 1-bit figure', async (t)
   // per hidden block: next-layer input bits + STE mask bits; per batch norm: sign(x-hat) bits + sigma
   const bitsPerBlock = (C: number) => B * wordsFor(C) * 4;
   const bnChannels = [...hidden, 10];
-  const expected =
-    hidden.reduce((s, C) => s + 2 * bitsPerBlock(C), 0) + bnChannels.reduce((s, C) => s + bitsPerBlock(C) + 4 * C, 0);
+  const expected = hidden.reduce((s, C) => s + 2 * bitsPerBlock(C), 0) + bnChannels.reduce((s, C) => s + bitsPerBlock(C) + 4 * C, 0);
   t.equal(net.ledger.byCategory().retained, expected, `${expected} bytes`);
   // 1 bit per element (+ sigma): against 32 bits for the standard recipe
   const std = build(PRESETS.standard, B).ledger.byCategory().retained;

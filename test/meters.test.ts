@@ -80,7 +80,9 @@ t.test('gpio-pulse counts 20k pulses/s; energy, power from intervals, idle subtr
 
 t.test('gpio-trigger drives the pin high exactly while a region runs', async (t) => {
   const f = fake();
-  const meter = createMeter('gpio-trigger:27', () => f.provider, f.timing) as ReturnType<typeof createMeter> & { regions: { label: string; seconds: number }[] };
+  const meter = createMeter('gpio-trigger:27', () => f.provider, f.timing) as ReturnType<typeof createMeter> & {
+    regions: { label: string; seconds: number }[];
+  };
   const pin = f.pins[0];
   t.same([pin.pin, pin.direction], [27, 'out']);
   meter.start('epoch 1');
@@ -90,7 +92,10 @@ t.test('gpio-trigger drives the pin high exactly while a region runs', async (t)
   t.same(pin.fake.writes, [0, 1, 0]);
   t.equal(r.seconds, 2);
   t.equal(r.joules, null, 'energy comes from the external logger');
-  t.same(meter.regions.map((x) => [x.label, x.seconds]), [['epoch 1', 2]]);
+  t.same(
+    meter.regions.map((x) => [x.label, x.seconds]),
+    [['epoch 1', 2]],
+  );
   meter.close();
   t.ok(pin.fake.released);
 });
@@ -116,7 +121,10 @@ t.test('bad meter specs and missing GPIO are clear errors naming the pin and the
   t.throws(() => createMeter('gpio-pulse:99:1', f0), /"99" is not a BCM GPIO number/);
   t.throws(() => createMeter('gpio-pulse:17:-1', f0), /joules per pulse must be a positive number/);
   if (!existsSync('/sys/class/gpio'))
-    t.throws(() => createMeter('gpio-pulse:17:0.5', () => onoffProvider()), /meter "gpio-pulse:17:0.5": GPIO 17 \(sysfs 17\) cannot be used: \/sys\/class\/gpio does not exist/);
+    t.throws(
+      () => createMeter('gpio-pulse:17:0.5', () => onoffProvider()),
+      /meter "gpio-pulse:17:0.5": GPIO 17 \(sysfs 17\) cannot be used: \/sys\/class\/gpio does not exist/,
+    );
 });
 
 t.test('pins are released when the process is interrupted (SIGINT)', async (t) => {

@@ -9,7 +9,8 @@ import { parseQuantConfig } from '../quant/quant-config.js';
 import { identityOrder, mlpSpec, syntheticDataset } from './helpers.js';
 
 const spec = (q?: string): ModelSpec => ({ ...mlpSpec(20, [12, 9], 5), ...(q ? { quant: parseQuantConfig(q, 'gradient') } : {}) });
-const net = (s: ModelSpec, outputInitScale?: number) => new Network({ spec: s, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 4, outputInitScale });
+const net = (s: ModelSpec, outputInitScale?: number) =>
+  new Network({ spec: s, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 4, outputInitScale });
 const data = syntheticDataset(2, 8, 20, 5);
 const firstLoss = (n: Network) => n.computeGradients(data, identityOrder(8), 0, 8).loss;
 

@@ -39,7 +39,10 @@ t.test('knob savings: each knob alone, from standard', async (t) => {
   // dW 1-bit: 399,872 weights from 32 bits to 1 bit (rows padded to words)
   t.ok(by.dw.savedBytes > 399872 * 3.8 && by.dw.savedBytes < 399872 * 4, `dw saves ${by.dw.savedBytes} bytes`);
   t.equal(by.moments.savedBytes, 2 * (399872 * 2), 'fp16 Adam moments halve 2 × 4 bytes per binary weight');
-  t.ok(k.every((s, i) => i === 0 || k[i - 1].savedBytes >= s.savedBytes), 'sorted by saving');
+  t.ok(
+    k.every((s, i) => i === 0 || k[i - 1].savedBytes >= s.savedBytes),
+    'sorted by saving',
+  );
 });
 
 t.test('plan CLI', async (t) => {
@@ -48,7 +51,10 @@ t.test('plan CLI', async (t) => {
   t.equal(r.status, 0, r.stderr);
   const p = JSON.parse(r.stdout);
   t.equal(p.ramBytes, 512 * 2 ** 20);
-  t.same(p.batches.map((b: { recipe: string }) => b.recipe), ['standard', 'low-memory', 'tiny']);
+  t.same(
+    p.batches.map((b: { recipe: string }) => b.recipe),
+    ['standard', 'low-memory', 'tiny'],
+  );
   const human = spawnSync(process.execPath, [cli, 'plan', '--ram', '4MiB'], { encoding: 'utf8' });
   t.match(human.stdout, /standard\s+does not fit/);
   // 8 GiB of RAM, but one WebAssembly memory holds 2 GiB less 1 MiB: batches planned within that
@@ -59,7 +65,10 @@ t.test('plan CLI', async (t) => {
   const { PRESETS } = await import('../src/recipe.js');
   t.equal(big.batches[0].largestBatch, largestBatch(MODELS.binarynet, PRESETS.standard, 2 ** 31 - 2 ** 20));
   t.ok(big.batches[0].largestBatch < 4000 && big.batches[0].bytesAtLargest <= big.kernelLimitBytes);
-  t.match(spawnSync(process.execPath, [cli, 'plan', '--model', 'binarynet', '--ram', '8GiB'], { encoding: 'utf8' }).stdout, /the WebAssembly kernels hold at most 2047\.00 MiB of engine buffers/);
+  t.match(
+    spawnSync(process.execPath, [cli, 'plan', '--model', 'binarynet', '--ram', '8GiB'], { encoding: 'utf8' }).stdout,
+    /the WebAssembly kernels hold at most 2047\.00 MiB of engine buffers/,
+  );
   const bad = spawnSync(process.execPath, [cli, 'plan', '--ram', 'lots'], { encoding: 'utf8' });
   t.equal(bad.status, 2);
   t.match(bad.stderr, /"lots" is not a size/);

@@ -3,16 +3,7 @@
 // the MSQE search finds the true minimum, the outlier mask ignores planted outliers, the stable
 // exponent stops flipping, and MSQE-round picks the better neighbour of ẽ.
 import t from 'tap';
-import {
-  GradientQuantizer,
-  initialExponent,
-  MsqeQuantizer,
-  msqeExponent,
-  outlierMasked,
-  qRange,
-  quantizePo2,
-  weightedMsqe,
-} from '../quant/po2-quantizers.js';
+import { GradientQuantizer, initialExponent, MsqeQuantizer, msqeExponent, outlierMasked, qRange, quantizePo2, weightedMsqe } from '../quant/po2-quantizers.js';
 import { Rng } from '../src/rng.js';
 import { randomFloats } from './helpers.js';
 
@@ -56,7 +47,7 @@ t.test('outlier mask: planted outliers do not set the scale', async (t) => {
   for (const i of [10, 200, 777]) planted[i] = 40;
   const f = { bits: 4 };
   const eClean = msqeExponent(clean, f, 0);
-  t.equal(msqeExponent(planted, f, 0, outlierMasked(planted, undefined)), eClean, 'masked: the clean tensor\'s exponent');
+  t.equal(msqeExponent(planted, f, 0, outlierMasked(planted, undefined)), eClean, "masked: the clean tensor's exponent");
   t.ok(msqeExponent(planted, f, 0) > eClean, 'unmasked: the outliers pull the scale up');
   const m = outlierMasked(planted, undefined);
   t.same([m[10], m[200], m[777]], [0, 0, 0]);
@@ -83,7 +74,10 @@ t.test('MSQE quantizer: second-moment weights, STE backward, stable exponent sto
   }
   t.ok(plain.flips > 10, `without the fix the exponent flips (${plain.flips} flips)`);
   t.equal(flipsAfterSwitch, 0, 'with the stable exponent: no flips after the switch');
-  t.ok((stable.gradSq as Float64Array).some((v) => v > 0), 'second moments collected');
+  t.ok(
+    (stable.gradSq as Float64Array).some((v) => v > 0),
+    'second moments collected',
+  );
   // STE: identity inside the range, zero where clipped
   const wq = Float64Array.of(0.01, 100, -100);
   const q = new MsqeQuantizer(f, 3);

@@ -44,7 +44,10 @@ t.test('5-bit packing across word boundaries', async (t) => {
     codes[i] = 31 - codes[i];
     po2Put(words, i, codes[i]);
   }
-  t.same(Array.from({ length: n }, (_, i) => po2Get(words, i)), codes);
+  t.same(
+    Array.from({ length: n }, (_, i) => po2Get(words, i)),
+    codes,
+  );
 });
 
 t.test('po2 gradient store: packed at 5 bits, decodes to Q(G)', async (t) => {
@@ -62,7 +65,10 @@ t.test('po2 gradient store: packed at 5 bits, decodes to Q(G)', async (t) => {
   const back = new Float32Array(rows * cols);
   store.read(0, rows, 0, cols, back);
   const b = po2Bias(Math.max(...Array.from(G, Math.abs)));
-  t.same(Array.from(back), Array.from(G, (g) => Math.fround(po2Decode(po2Encode(g, b), b))));
+  t.same(
+    Array.from(back),
+    Array.from(G, (g) => Math.fround(po2Decode(po2Encode(g, b), b))),
+  );
 });
 
 t.test('the bit-level encoder equals round(log2) on random and boundary values', async (t) => {

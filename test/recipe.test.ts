@@ -6,12 +6,34 @@ import { PRESETS, resolveRecipe } from '../src/recipe.js';
 
 t.test('presets match DESIGN section 2', async (t) => {
   t.same(PRESETS.standard, {
-    firstInput: 'float32', actInput: 'float32', steMask: 'float32', bn: 'l2', bnBackward: 'exact', poolMask: 'float32',
-    dw: 'float32', dy: 'float32', weights: 'float32', moments: 'float32', optimizer: 'adam', ghostBatch: 0, ste: 'clipped',
+    firstInput: 'float32',
+    actInput: 'float32',
+    steMask: 'float32',
+    bn: 'l2',
+    bnBackward: 'exact',
+    poolMask: 'float32',
+    dw: 'float32',
+    dy: 'float32',
+    weights: 'float32',
+    moments: 'float32',
+    optimizer: 'adam',
+    ghostBatch: 0,
+    ste: 'clipped',
   });
   t.same(PRESETS['low-memory'], {
-    firstInput: 'reread', actInput: 'bit', steMask: 'bit', bn: 'l1', bnBackward: 'sign-approx', poolMask: 'bit',
-    dw: 'sign', dy: 'float16', weights: 'float16', moments: 'float16', optimizer: 'adam', ghostBatch: 0, ste: 'clipped',
+    firstInput: 'reread',
+    actInput: 'bit',
+    steMask: 'bit',
+    bn: 'l1',
+    bnBackward: 'sign-approx',
+    poolMask: 'bit',
+    dw: 'sign',
+    dy: 'float16',
+    weights: 'float16',
+    moments: 'float16',
+    optimizer: 'adam',
+    ghostBatch: 0,
+    ste: 'clipped',
   });
   // beyond the paper: no latent weights (Bop), no dW buffer (fused into Bop's momentum), 8-bit momentum
   t.same(PRESETS.tiny, { ...PRESETS['low-memory'], dw: 'fused', dy: 'po2', weights: 'bit', moments: 'int8', optimizer: 'bop' });

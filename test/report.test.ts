@@ -18,7 +18,25 @@ const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => 
 const dir = mkdtempSync(join(tmpdir(), 'bitlearn-report-'));
 const runJson = join(dir, 'run.json');
 // a real run with an estimate meter, so energy records and region bounds are present
-const trained = run(['train', '--epochs', '2', '--limit-train', '600', '--limit-test', '200', '--batch', '50', '--quiet', '--no-checkpoint', '--meter', 'estimate', '--idle-seconds', '1', '--out', runJson]);
+const trained = run([
+  'train',
+  '--epochs',
+  '2',
+  '--limit-train',
+  '600',
+  '--limit-test',
+  '200',
+  '--batch',
+  '50',
+  '--quiet',
+  '--no-checkpoint',
+  '--meter',
+  'estimate',
+  '--idle-seconds',
+  '1',
+  '--out',
+  runJson,
+]);
 
 t.test('ticks are round numbers covering the range', async (t) => {
   t.same(ticks(0, 1), [0, 0.2, 0.4, 0.6, 0.8, 1]);
@@ -62,7 +80,25 @@ t.test('HTML report: self-contained, one SVG chart per figure, renders in headle
     return;
   }
   const png = join(dir, 'r.png');
-  const shot = spawnSync(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`, '--hide-scrollbars', '--window-size=1000,2600', `--screenshot=${png}`, `file://${html}`], { encoding: 'utf8', timeout: 120_000 });
+  const shot = spawnSync(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
+      '--hide-scrollbars',
+      '--window-size=1000,2600',
+      `--screenshot=${png}`,
+      `file://${html}`,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   t.ok(existsSync(png), `screenshot written (${shot.stderr.slice(-300)})`);
   const img = PNG.sync.read(readFileSync(png));
   t.equal(img.width, 1000);
@@ -76,15 +112,31 @@ t.test('HTML report: self-contained, one SVG chart per figure, renders in headle
   }
   t.ok(blue > 2000 && red > 2000, `plots drawn: ${blue} blue and ${red} red pixels`);
   // and Chromium's DOM has every chart as an SVG element
-  const dom = spawnSync(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`, '--dump-dom', `file://${html}`], { encoding: 'utf8', timeout: 120_000 });
+  const dom = spawnSync(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--no-first-run',
+      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
+      '--dump-dom',
+      `file://${html}`,
+    ],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
   t.equal((dom.stdout.match(/<svg/g) ?? []).length, 5, 'five charts in the rendered DOM');
 });
 
 t.test('power CSV: parsing, interpolation, trapezoid integral, idle baseline', async (t) => {
   const s = parsePowerCsv('time,watts\n100,2\n101,4\n102,4\n103,2\n');
-  t.same(s.map((x) => x.watts), [2, 4, 4, 2]);
+  t.same(
+    s.map((x) => x.watts),
+    [2, 4, 4, 2],
+  );
   t.equal(integrate(s, 100, 103).joules, 3 + 4 + 3);
-  t.equal(integrate(s, 100.5, 101).joules, (3 + 4) / 2 * 0.5, 'a region starting between samples is interpolated');
+  t.equal(integrate(s, 100.5, 101).joules, ((3 + 4) / 2) * 0.5, 'a region starting between samples is interpolated');
   const va = parsePowerCsv('timestamp,volts,amps\n1700000000000,5,0.5\n1700000001000,5,1\n1700000002000,5,1\n');
   t.equal(va[0].t, 1700000000, 'milliseconds since 1970 recognised');
   t.equal(va[1].watts, 5);
@@ -94,13 +146,30 @@ t.test('power CSV: parsing, interpolation, trapezoid integral, idle baseline', a
   t.equal(e.regions[0].joules, 54);
   t.ok(Math.abs(e.regions[0].netJoules! - (54 - 2.4 * 9)) < 1e-9);
   // an epoch between two samples (a logger slower than the epoch) is not measured: no interpolated figure
-  const sparse = energyOfRegions(parsePowerCsv('time,watts\n0,2\n10,2\n20,6\n30,6\n'), [{ label: 'epoch 1', startUnixMs: 12000, endUnixMs: 15000 }, { label: 'epoch 2', startUnixMs: 15000, endUnixMs: 29000 }], 5);
-  t.same(sparse.regions.map((g) => [g.samples, g.joules, g.meanWatts, g.netJoules]), [[0, null, null, null], [1, null, null, null]]);
+  const sparse = energyOfRegions(
+    parsePowerCsv('time,watts\n0,2\n10,2\n20,6\n30,6\n'),
+    [
+      { label: 'epoch 1', startUnixMs: 12000, endUnixMs: 15000 },
+      { label: 'epoch 2', startUnixMs: 15000, endUnixMs: 29000 },
+    ],
+    5,
+  );
+  t.same(
+    sparse.regions.map((g) => [g.samples, g.joules, g.meanWatts, g.netJoules]),
+    [
+      [0, null, null, null],
+      [1, null, null, null],
+    ],
+  );
   t.equal(sparse.idleWatts, null, 'idle window [7, 12) holds one sample: no baseline');
   const md = renderMarkdown({ ...readRunReport(runJson), externalEnergy: { file: 'p.csv', ...sparse } });
   t.match(md, /\| epoch 1 \| 3\.0 \| 0 \| not measured \| not measured \| not measured \|/);
   t.match(md, /Not measured: epoch 1, epoch 2: fewer than 2 samples of the power log fall inside/);
-  t.notMatch(renderHtml({ ...readRunReport(runJson), externalEnergy: { file: 'p.csv', ...sparse } }), /id="external-energy"/, 'no bars for regions not measured');
+  t.notMatch(
+    renderHtml({ ...readRunReport(runJson), externalEnergy: { file: 'p.csv', ...sparse } }),
+    /id="external-energy"/,
+    'no bars for regions not measured',
+  );
   t.throws(() => parsePowerCsv('time,watts\n1,2\n1,3\n5,4\n'), /line 3: time does not increase/);
   t.ok(new PowerCsvError('x') instanceof Error);
   t.throws(() => parsePowerCsv('when,watts\n1,2\n2,3\n'), /no time column/);
@@ -140,7 +209,10 @@ t.test('Markdown report: text from run.json is escaped, never markup (like the H
   const evil = '<img src=x onerror=alert(1)>|**bold**_[link](http://x)`code`\n# heading';
   const md = renderMarkdown({ ...rep, config: { ...rep.config, model: evil, recipeName: '<script>alert(2)</script>' } });
   t.notMatch(md, /<img|<script/, 'no raw HTML');
-  t.match(md, /^# bitlearn run: &lt;img src=x onerror=alert\(1\)&gt;\\\|\\\*\\\*bold\\\*\\\*\\_\\\[link\\\]\(http:\/\/x\)\\`code\\` \\# heading, &lt;script&gt;/);
+  t.match(
+    md,
+    /^# bitlearn run: &lt;img src=x onerror=alert\(1\)&gt;\\\|\\\*\\\*bold\\\*\\\*\\_\\\[link\\\]\(http:\/\/x\)\\`code\\` \\# heading, &lt;script&gt;/,
+  );
   t.notMatch(md, /\n# heading/, 'a line break in a value cannot start a block');
   // every table row keeps its column count: a | inside a value is escaped
   for (const line of md.split('\n').filter((l) => l.startsWith('| model / data'))) t.equal(line.split(/(?<!\\)\|/).length, 4, line);

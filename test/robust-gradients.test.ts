@@ -34,7 +34,8 @@ t.test('RM3: from the third step the gradient is the median of the last three ra
     const rmNet = new Network({ spec, recipe: PRESETS[name], batch: 10, kernels: referenceKernels, seed: 3 });
     const rm3 = createGradientMethod('rm3', rmNet);
     const raw: (Float32Array | Float64Array | Uint32Array)[][] = [];
-    const copy = (net: Network) => net.params().map((p) => (p.grad.kind === 'float' ? p.grad.data.slice() : p.grad.kind === 'sign' ? p.grad.bits.slice() : new Uint32Array(0)));
+    const copy = (net: Network) =>
+      net.params().map((p) => (p.grad.kind === 'float' ? p.grad.data.slice() : p.grad.kind === 'sign' ? p.grad.bits.slice() : new Uint32Array(0)));
     for (let step = 0; step < 4; step++) {
       plainNet.computeGradients(data, identityOrder(40), step * 10, 10);
       raw.push(copy(plainNet));
@@ -74,10 +75,20 @@ t.test('train with rm3 and m3; rm3 resumes exactly', async (t) => {
   const whole = await train({ ...base, epochs: 2, gradients: 'rm3' }, data());
   await train({ ...base, epochs: 1, gradients: 'rm3', checkpoint: join(dir, 'c.ckpt') }, data());
   const resumed = await train({ ...base, epochs: 2, gradients: 'rm3', checkpoint: join(dir, 'c.ckpt'), resume: true }, data());
-  t.same(resumed.history.map((h) => h.trainLoss), whole.history.map((h) => h.trainLoss), 'bit-identical after resume');
-  await t.rejects(train({ ...base, epochs: 3, gradients: 'm3', checkpoint: join(dir, 'c.ckpt'), resume: true }, data()), /trained with gradients rm3 \(this run: m3\)/);
+  t.same(
+    resumed.history.map((h) => h.trainLoss),
+    whole.history.map((h) => h.trainLoss),
+    'bit-identical after resume',
+  );
+  await t.rejects(
+    train({ ...base, epochs: 3, gradients: 'm3', checkpoint: join(dir, 'c.ckpt'), resume: true }, data()),
+    /trained with gradients rm3 \(this run: m3\)/,
+  );
   await t.rejects(train({ ...base, epochs: 1, gradients: 'm3', coherence: { every: 5 } }, data()), /measure coherence with --gradients plain or rm3/);
-  await t.rejects(train({ ...base, epochs: 1, gradients: 'winsorized', coherence: { every: 5 } }, data()), /winsorized changes how the batch gradient is formed/);
+  await t.rejects(
+    train({ ...base, epochs: 1, gradients: 'winsorized', coherence: { every: 5 } }, data()),
+    /winsorized changes how the batch gradient is formed/,
+  );
 });
 
 t.test('winsorized sums: brute force on random columns; c = 0 is the plain sum; dense layers only', async (t) => {
@@ -101,14 +112,41 @@ t.test('winsorized sums: brute force on random columns; c = 0 is the plain sum; 
   }
   const spec = mlpSpec(20, [16], 4);
   const data = syntheticDataset(2, 20, 20, 4);
-  const [plain, wins] = [undefined, 1].map((winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: 20, kernels: referenceKernels, seed: 3, winsorize }));
+  const [plain, wins] = [undefined, 1].map(
+    (winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: 20, kernels: referenceKernels, seed: 3, winsorize }),
+  );
   for (const n of [plain, wins]) n.computeGradients(data, identityOrder(20), 0, 20);
-  const g = (n: Network) => n.params().filter((p) => p.binary).map((p) => (p.grad as { data: Float32Array }).data);
+  const g = (n: Network) =>
+    n
+      .params()
+      .filter((p) => p.binary)
+      .map((p) => (p.grad as { data: Float32Array }).data);
   const [gp, gw] = [g(plain), g(wins)];
-  t.ok(gp.every((a, k) => a.some((v, i) => v !== gw[k][i])), 'winsorizing changes the gradient');
-  t.ok(gp.every((a, k) => a.every((v, i) => Math.sign(v) === Math.sign(gw[k][i]) || Math.abs(v - gw[k][i]) < 0.5 * Math.max(...a.map(Math.abs)))), 'and stays close to it');
-  t.equal(wins.ledger.totalBytes - plain.ledger.totalBytes, modelMemory(spec, PRESETS.standard, 20, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, 20).total, 'its buffers are modeled');
-  t.throws(() => new Network({ spec: { name: 'c', input: { h: 5, w: 5, c: 1 }, classes: 2, ops: [{ conv: 32, padding: 'valid' }, { dense: 4 }] }, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
+  t.ok(
+    gp.every((a, k) => a.some((v, i) => v !== gw[k][i])),
+    'winsorizing changes the gradient',
+  );
+  t.ok(
+    gp.every((a, k) => a.every((v, i) => Math.sign(v) === Math.sign(gw[k][i]) || Math.abs(v - gw[k][i]) < 0.5 * Math.max(...a.map(Math.abs)))),
+    'and stays close to it',
+  );
+  t.equal(
+    wins.ledger.totalBytes - plain.ledger.totalBytes,
+    modelMemory(spec, PRESETS.standard, 20, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, 20).total,
+    'its buffers are modeled',
+  );
+  t.throws(
+    () =>
+      new Network({
+        spec: { name: 'c', input: { h: 5, w: 5, c: 1 }, classes: 2, ops: [{ conv: 32, padding: 'valid' }, { dense: 4 }] },
+        recipe: PRESETS.standard,
+        batch: 8,
+        kernels: referenceKernels,
+        seed: 1,
+        winsorize: 1,
+      }),
+    /dense layers only/,
+  );
 });
 
 t.test('winsorized fixed-point and float dense layers: every weight and bias coordinate clipped over the exact per-example terms', async (t) => {
@@ -116,7 +154,9 @@ t.test('winsorized fixed-point and float dense layers: every weight and bias coo
   const data = syntheticDataset(6, B, 20, 4);
   for (const q of ['float', 'w4a8']) {
     const spec = { ...mlpSpec(20, [16, 8], 4), quant: parseQuantConfig(q, 'gradient') };
-    const [plain, wins] = [undefined, 1].map((winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 3, winsorize }));
+    const [plain, wins] = [undefined, 1].map(
+      (winsorize) => new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 3, winsorize }),
+    );
     const dense = (n: Network) => n.params().filter((p) => p.name === 'W' || p.name === 'b');
     const copy = (n: Network) => dense(n).map((p) => Float64Array.from((p.grad as { data: Float32Array }).data));
     // no batch norm: example i's term of every gradient is the backward of its loss term alone
@@ -144,19 +184,39 @@ t.test('winsorized fixed-point and float dense layers: every weight and bias coo
     t.ok(worstSum < 1e-5, `${q}: the per-example terms sum to the batch gradient (${worstSum})`);
     t.ok(worst < 1e-5, `${q}: winsorized == clipping the exact per-example terms (${worst})`);
     t.ok(changed > 100, `${q}: ${changed} coordinates changed by winsorizing`);
-    t.equal(wins.ledger.totalBytes - plain.ledger.totalBytes, modelMemory(spec, PRESETS.standard, B, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, B).total, `${q}: its buffers are modeled`);
+    t.equal(
+      wins.ledger.totalBytes - plain.ledger.totalBytes,
+      modelMemory(spec, PRESETS.standard, B, { gradients: 'winsorized', winsorC: 1 }).total - modelMemory(spec, PRESETS.standard, B).total,
+      `${q}: its buffers are modeled`,
+    );
   }
-  const conv = { name: 'qc', input: { h: 6, w: 6, c: 1 }, classes: 2, ops: [{ conv: 4, padding: 'valid' as const }, { dense: 4 }], quant: parseQuantConfig('float') };
+  const conv = {
+    name: 'qc',
+    input: { h: 6, w: 6, c: 1 },
+    classes: 2,
+    ops: [{ conv: 4, padding: 'valid' as const }, { dense: 4 }],
+    quant: parseQuantConfig('float'),
+  };
   t.throws(() => new Network({ spec: conv, recipe: PRESETS.standard, batch: 8, kernels: referenceKernels, seed: 1, winsorize: 1 }), /dense layers only/);
 });
 
 t.test('winsorized: a batch too small is refused before training; a short last batch keeps plain sums', async (t) => {
   const spec = { ...mlpSpec(20, [16], 4), quant: parseQuantConfig('float') };
-  t.throws(() => new Network({ spec, recipe: PRESETS.standard, batch: 5, kernels: referenceKernels, seed: 1, winsorize: 2 }), /winsorizing 2 values on each side needs a batch of at least 6, got 5/);
+  t.throws(
+    () => new Network({ spec, recipe: PRESETS.standard, batch: 5, kernels: referenceKernels, seed: 1, winsorize: 2 }),
+    /winsorizing 2 values on each side needs a batch of at least 6, got 5/,
+  );
   const data = syntheticDataset(4, 23, 20, 4); // batches of 10, 10 and 3 (< 6)
   for (const quant of [parseQuantConfig('float'), undefined]) {
     const model = quant ? 'tiny-float' : 'tiny-binary';
-    const net = new Network({ spec: quant ? spec : mlpSpec(20, [32], 4), recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1, winsorize: 2 });
+    const net = new Network({
+      spec: quant ? spec : mlpSpec(20, [32], 4),
+      recipe: PRESETS.standard,
+      batch: 10,
+      kernels: referenceKernels,
+      seed: 1,
+      winsorize: 2,
+    });
     const plain = new Network({ spec: quant ? spec : mlpSpec(20, [32], 4), recipe: PRESETS.standard, batch: 10, kernels: referenceKernels, seed: 1 });
     const order = identityOrder(23);
     const grads = (n: Network) => n.params().map((p) => Array.from((p.grad as { data: Float32Array }).data ?? []));

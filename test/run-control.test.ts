@@ -20,11 +20,14 @@ t.test('the default checkpoint of one run is not replaced by the next run', asyn
   const before = readFileSync(ck);
   const again = run(['train', ...QUICK, '--quiet'], cwd);
   t.equal(again.status, 1);
-  t.equal(again.stderr, 'bitlearn: error: checkpoint checkpoints/mlp-low-memory.ckpt already holds this run at epoch 1: --resume continues it, --overwrite replaces it, --checkpoint FILE (or --no-checkpoint) keeps it\n');
+  t.equal(
+    again.stderr,
+    'bitlearn: error: checkpoint checkpoints/mlp-low-memory.ckpt already holds this run at epoch 1: --resume continues it, --overwrite replaces it, --checkpoint FILE (or --no-checkpoint) keeps it\n',
+  );
   const other = run(['train', '--limit-train', '100', '--limit-test', '100', '--batch', '50', '--epochs', '1', '--quiet'], cwd);
   t.equal(other.status, 1);
   t.match(other.stderr, /already holds another run \(data mnist-train, 300 training and 100 test examples \(this run: mnist-train, 100 training/);
-  t.ok(readFileSync(ck).equals(before), 'the first run\'s checkpoint is untouched');
+  t.ok(readFileSync(ck).equals(before), "the first run's checkpoint is untouched");
   const replaced = run(['train', ...QUICK, '--quiet', '--overwrite', '--seed', '2'], cwd);
   t.equal(replaced.status, 0, replaced.stderr);
   t.notOk(readFileSync(ck).equals(before), '--overwrite replaces it');
@@ -88,7 +91,10 @@ t.test('Ctrl-C: stops after the batch, writes the report of the epochs done, say
   await interrupted;
   t.equal(status, 130);
   t.match(stderr, /Ctrl-C: stopping after this batch \(press Ctrl-C again to quit at once\)/);
-  t.match(stderr, /interrupted in epoch 2 after batch \d+ of 150; the last checkpoint is a\.ckpt \(epoch 1\): run the same command with --resume to continue from there\n$/);
+  t.match(
+    stderr,
+    /interrupted in epoch 2 after batch \d+ of 150; the last checkpoint is a\.ckpt \(epoch 1\): run the same command with --resume to continue from there\n$/,
+  );
   t.notMatch(stderr, /^\s+at /m, 'no stack trace');
   t.match(stdout, /test accuracy/, 'the report of the epochs done is printed');
   const report = JSON.parse(readFileSync(join(cwd, 'run.json'), 'utf8'));

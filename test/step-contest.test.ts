@@ -32,8 +32,15 @@ t.test('PyTorch contestant', async (t) => {
   }
   const r = runTorch(torch.python, { model: 'mlp', batch: 8, threads: 1, repeats: 2, warmup: 1 });
   t.equal(r.msPerBatch.length, 2, 'one time per timed step');
-  t.ok(r.msPerBatch.every((ms) => ms > 0), 'positive times');
+  t.ok(
+    r.msPerBatch.every((ms) => ms > 0),
+    'positive times',
+  );
   t.equal(r.threads, 1, 'held to one thread');
   t.ok(r.peakRssBytes > 2 ** 20, 'peak RSS reported');
-  t.throws(() => runTorch(torch.python, { model: 'nope', batch: 8, threads: 1, repeats: 1, warmup: 0 }), /PyTorch run .* failed: .*unknown model/, 'a failed run names the job and the reason');
+  t.throws(
+    () => runTorch(torch.python, { model: 'nope', batch: 8, threads: 1, repeats: 1, warmup: 0 }),
+    /PyTorch run .* failed: .*unknown model/,
+    'a failed run names the job and the reason',
+  );
 });

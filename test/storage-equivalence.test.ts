@@ -12,8 +12,19 @@ const bitsEverywhere: Partial<Recipe> = { actInput: 'bit', steMask: 'bit', poolM
 
 const SPECS: ModelSpec[] = [
   mlpSpec(40, [33, 64], 5),
-  { name: 'cnv-like', input: { h: 10, w: 10, c: 3 }, classes: 4, ops: [{ conv: 16, padding: 'valid' }, { pool: 2 }, { conv: 32, padding: 'same' }, { dense: 12 }] },
-  { name: 'binarynet-like', input: { h: 9, w: 9, c: 2 }, classes: 3, ops: [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { pool: 2 }, { dense: 7 }], poolBeforeBn: true },
+  {
+    name: 'cnv-like',
+    input: { h: 10, w: 10, c: 3 },
+    classes: 4,
+    ops: [{ conv: 16, padding: 'valid' }, { pool: 2 }, { conv: 32, padding: 'same' }, { dense: 12 }],
+  },
+  {
+    name: 'binarynet-like',
+    input: { h: 9, w: 9, c: 2 },
+    classes: 3,
+    ops: [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { pool: 2 }, { dense: 7 }],
+    poolBeforeBn: true,
+  },
 ];
 
 for (const spec of SPECS)

@@ -32,9 +32,16 @@ t.test('staged batches hold exactly the examples asked for, in order', async (t)
 t.test('training on streamed data is bit-identical to training in memory (both recipes)', async (t) => {
   for (const name of ['low-memory', 'standard']) {
     const runOn = (stream: boolean) =>
-      train({ model: 'mlp', recipeName: name, recipe: PRESETS[name], batch: 50, epochs: 2, seed: 4, lr: 1e-3, threads: 1 }, loadData('mnist', { limitTrain: 500, limitTest: 300, stream }));
+      train(
+        { model: 'mlp', recipeName: name, recipe: PRESETS[name], batch: 50, epochs: 2, seed: 4, lr: 1e-3, threads: 1 },
+        loadData('mnist', { limitTrain: 500, limitTest: 300, stream }),
+      );
     const [a, b] = [await runOn(false), await runOn(true)];
-    t.same(b.history.map((h) => [h.trainLoss, h.testAccuracy]), a.history.map((h) => [h.trainLoss, h.testAccuracy]), name);
+    t.same(
+      b.history.map((h) => [h.trainLoss, h.testAccuracy]),
+      a.history.map((h) => [h.trainLoss, h.testAccuracy]),
+      name,
+    );
     a.network.dispose();
     b.network.dispose();
   }
@@ -44,7 +51,10 @@ t.test('a truncated or wrong streamed file is named before training', async (t) 
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-stream-'));
   for (const f of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(defaultMnistDir(), f), join(dir, f));
   truncateSync(join(dir, 't10k-images-idx3-ubyte'), 16 + 784 * 9999);
-  t.throws(() => loadMnistSplit(dir, 't10k', true), /t10k-images-idx3-ubyte: truncated IDX file: header says 10000x28x28 = 7840000 bytes of data, file has 7839216/);
+  t.throws(
+    () => loadMnistSplit(dir, 't10k', true),
+    /t10k-images-idx3-ubyte: truncated IDX file: header says 10000x28x28 = 7840000 bytes of data, file has 7839216/,
+  );
   writeFileSync(join(dir, 't10k-images-idx3-ubyte'), Buffer.from([0, 0, 0x0d, 3]));
   t.throws(() => loadMnistSplit(dir, 't10k', true), /wrong magic number/);
 });

@@ -23,9 +23,7 @@ const signSte = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
   };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor) => tf.Tensor;
 /** Weight sign: identity gradient (bitlearn applies the |w| <= 1 mask inside Adam). */
-const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFunc: (dy) => dy as tf.Tensor })) as (
-  x: tf.Tensor,
-) => tf.Tensor;
+const signIdentity = tf.customGrad((x) => ({ value: sign(x as tf.Tensor), gradFunc: (dy) => dy as tf.Tensor })) as (x: tf.Tensor) => tf.Tensor;
 
 t.test('standard recipe: every weight and beta gradient equals TF.js autograd', async (t) => {
   const inputs = 20;
@@ -41,7 +39,10 @@ t.test('standard recipe: every weight and beta gradient equals TF.js autograd', 
   const params = net.params();
   const weights = params.filter((p) => p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
   const betas = params.filter((p) => !p.binary).map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
-  const x = tf.tensor2d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, inputs]);
+  const x = tf.tensor2d(
+    Array.from(data.images, (v) => (v * 2) / 255 - 1),
+    [B, inputs],
+  );
   const onehot = tf.oneHot(tf.tensor1d(Array.from(data.labels), 'int32'), spec.classes);
   const widths = [inputs, ...hidden, spec.classes];
 
@@ -51,7 +52,10 @@ t.test('standard recipe: every weight and beta gradient equals TF.js autograd', 
       const W = signIdentity(w.reshape([widths[l + 1], widths[l]]));
       const y = tf.matMul(a as tf.Tensor2D, W as tf.Tensor2D, false, true);
       const { mean, variance } = tf.moments(y, 0);
-      const z = y.sub(mean).div(tf.sqrt(variance.add(BN_EPS))).add(betas[l]);
+      const z = y
+        .sub(mean)
+        .div(tf.sqrt(variance.add(BN_EPS)))
+        .add(betas[l]);
       a = l < weights.length - 1 ? signSte(z) : z;
     });
     const logp = tf.logSoftmax(a);
@@ -85,7 +89,10 @@ async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
   const plan = planModel(spec);
   const params = net.params();
   const vars = params.map((p) => tf.variable(tf.tensor(Array.from({ length: p.size }, (_, i) => p.value.get(i)))));
-  const x = tf.tensor4d(Array.from(data.images, (v) => (v * 2) / 255 - 1), [B, 8, 8, 3]);
+  const x = tf.tensor4d(
+    Array.from(data.images, (v) => (v * 2) / 255 - 1),
+    [B, 8, 8, 3],
+  );
   const onehot = tf.oneHot(tf.tensor1d(Array.from(data.labels), 'int32'), spec.classes);
   const lossFn = () => {
     let a: tf.Tensor = x;
@@ -103,7 +110,10 @@ async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
       } else if (l.type === 'bn') {
         const axes = a.rank === 4 ? [0, 1, 2] : [0];
         const { mean, variance } = tf.moments(a, axes);
-        a = a.sub(mean).div(tf.sqrt(variance.add(BN_EPS))).add(vars[v++]);
+        a = a
+          .sub(mean)
+          .div(tf.sqrt(variance.add(BN_EPS)))
+          .add(vars[v++]);
       } else if (l.type === 'sign') a = signSte(a);
       else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
       else if (l.type === 'flatten') a = a.reshape([B, l.h * l.w * l.channels]);

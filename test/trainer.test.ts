@@ -40,7 +40,11 @@ t.test('resume from a checkpoint continues exactly where the run stopped', async
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
   const resumed = await train(base('low-memory', { epochs: 2, checkpoint: ck, resume: true }), data);
   t.equal(resumed.resumedFromEpoch, 1);
-  t.same(resumed.history, full.history.map((h, i) => ({ ...h, seconds: resumed.history[i].seconds, msPerBatchMedian: resumed.history[i].msPerBatchMedian })), 'same losses and accuracies');
+  t.same(
+    resumed.history,
+    full.history.map((h, i) => ({ ...h, seconds: resumed.history[i].seconds, msPerBatchMedian: resumed.history[i].msPerBatchMedian })),
+    'same losses and accuracies',
+  );
   const a = readCheckpoint(join(dir, 'full.ckpt'));
   const b = readCheckpoint(ck);
   for (const [k, v] of a.tensors) t.same(Buffer.from(b.tensors.get(k)!.bytes), Buffer.from(v.bytes), `tensor ${k} identical`);
@@ -54,10 +58,19 @@ t.test('resume refuses a checkpoint of another configuration', async (t) => {
   await t.rejects(train(base('low-memory', { batch: 20, checkpoint: ck, resume: true }), data), /trained with batch 50 \(this run: 20\)/);
   await t.rejects(train(base('low-memory', { checkpoint: join(dir, 'none.ckpt'), resume: true }), data), /cannot read checkpoint .*ENOENT/);
   // what the run's results depend on cannot change on resume: each named, with both values
-  await t.rejects(train(base('low-memory', { seed: 5, lr: 1e-2, checkpoint: ck, resume: true }), data), /trained with seed 3 \(this run: 5\); learning rate \(--lr\) 0\.001 \(this run: 0\.01\): resume with the run's own options \(only --epochs may change\)/);
-  await t.rejects(train(base('low-memory', { checkpoint: ck, resume: true }), loadData('mnist', { limitTrain: 900, limitTest: 500 })), /data mnist-train, 1000 training and 500 test examples \(this run: mnist-train, 900 training/);
+  await t.rejects(
+    train(base('low-memory', { seed: 5, lr: 1e-2, checkpoint: ck, resume: true }), data),
+    /trained with seed 3 \(this run: 5\); learning rate \(--lr\) 0\.001 \(this run: 0\.01\): resume with the run's own options \(only --epochs may change\)/,
+  );
+  await t.rejects(
+    train(base('low-memory', { checkpoint: ck, resume: true }), loadData('mnist', { limitTrain: 900, limitTest: 500 })),
+    /data mnist-train, 1000 training and 500 test examples \(this run: mnist-train, 900 training/,
+  );
   const noisy = { ...data, train: { ...data.train, labels: data.train.labels.map((l, i) => (i === 7 ? (l + 1) % 10 : l)) } };
-  await t.rejects(train(base('low-memory', { checkpoint: ck, resume: true }), noisy), /other data \(mnist-train, 1000 training and 500 test examples, but other labels or images\)/);
+  await t.rejects(
+    train(base('low-memory', { checkpoint: ck, resume: true }), noisy),
+    /other data \(mnist-train, 1000 training and 500 test examples, but other labels or images\)/,
+  );
   await t.rejects(train(base('low-memory', { lrSchedule: '1e-3', checkpoint: ck, resume: true }), data), /learning-rate schedule null \(this run: 1e-3\)/);
   // only --epochs: accepted
   t.equal((await train(base('low-memory', { epochs: 2, checkpoint: ck, resume: true }), data)).resumedFromEpoch, 1);
@@ -68,8 +81,14 @@ t.test('a fresh run never replaces the checkpoint of a run unless told to', asyn
   const ck = join(dir, 'a.ckpt');
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
   const before = readFileSync(ck);
-  await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: ck }), data), /checkpoint .*a\.ckpt already holds this run at epoch 1: --resume continues it, --overwrite replaces it/);
-  await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: ck }), loadData('mnist', { limitTrain: 300, limitTest: 500 })), /already holds another run \(data mnist-train, 1000 training/);
+  await t.rejects(
+    train(base('low-memory', { epochs: 1, checkpoint: ck }), data),
+    /checkpoint .*a\.ckpt already holds this run at epoch 1: --resume continues it, --overwrite replaces it/,
+  );
+  await t.rejects(
+    train(base('low-memory', { epochs: 1, checkpoint: ck }), loadData('mnist', { limitTrain: 300, limitTest: 500 })),
+    /already holds another run \(data mnist-train, 1000 training/,
+  );
   t.same(readFileSync(ck), before, 'untouched');
   writeFileSync(ck, 'not a checkpoint');
   await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: ck }), data), /exists and is not a readable bitlearn checkpoint: --overwrite replaces it/);
@@ -85,7 +104,10 @@ t.test('one run per checkpoint: a second one is refused while the first holds it
   // another process holds the lock
   const holder = spawn('sleep', ['60']);
   writeFileSync(`${ck}.lock`, `${holder.pid}\n`);
-  await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: ck }), data), new RegExp(`checkpoint .*a\\.ckpt is in use by another bitlearn run \\(process ${holder.pid}\\)`));
+  await t.rejects(
+    train(base('low-memory', { epochs: 1, checkpoint: ck }), data),
+    new RegExp(`checkpoint .*a\\.ckpt is in use by another bitlearn run \\(process ${holder.pid}\\)`),
+  );
   t.notOk(existsSync(ck), 'nothing written');
   holder.kill();
   await new Promise((r) => holder.once('exit', r));
@@ -96,7 +118,10 @@ t.test('one run per checkpoint: a second one is refused while the first holds it
   let second: Promise<unknown> | null = null;
   await train(base('low-memory', { epochs: 1, checkpoint: join(dir, 'b.ckpt') }), data, {
     onBatch: () => {
-      second ??= train(base('low-memory', { epochs: 1, checkpoint: join(dir, 'b.ckpt') }), data).then(() => null, (e: Error) => e.message);
+      second ??= train(base('low-memory', { epochs: 1, checkpoint: join(dir, 'b.ckpt') }), data).then(
+        () => null,
+        (e: Error) => e.message,
+      );
     },
   });
   t.match(await second, /b\.ckpt is in use by another run in this process/);
@@ -120,10 +145,12 @@ t.test('a checkpoint whose fields were edited (checksum recomputed) is refused f
   ];
   for (const [edit, why] of edits) {
     // the tensors as written, with their dtypes
-    const typed = Object.fromEntries(Object.entries(tensors).map(([k, bytes]) => {
-      const Ctor = { Float32Array, Float64Array, Uint16Array, Uint32Array, Uint8Array }[good.tensors.get(k)!.dtype as 'Uint8Array'];
-      return [k, new Ctor(bytes.buffer, 0, good.tensors.get(k)!.length)];
-    }));
+    const typed = Object.fromEntries(
+      Object.entries(tensors).map(([k, bytes]) => {
+        const Ctor = { Float32Array, Float64Array, Uint16Array, Uint32Array, Uint8Array }[good.tensors.get(k)!.dtype as 'Uint8Array'];
+        return [k, new Ctor(bytes.buffer, 0, good.tensors.get(k)!.length)];
+      }),
+    );
     writeCheckpoint(ck, { ...good.meta, ...edit }, typed);
     await t.rejects(train(base('low-memory', { epochs: 2, checkpoint: ck, resume: true }), data), why, JSON.stringify(edit));
   }
@@ -152,7 +179,10 @@ t.test('outputs are checked before the first step', async (t) => {
   const file = join(dir, 'file');
   writeFileSync(file, 'x');
   await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: dir }), data), new RegExp(`checkpoint ${dir}: is a directory`));
-  await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: join(file, 'a.ckpt') }), data), /checkpoint .*file\/a\.ckpt: a part of the path is not a directory \(ENOTDIR\)/);
+  await t.rejects(
+    train(base('low-memory', { epochs: 1, checkpoint: join(file, 'a.ckpt') }), data),
+    /checkpoint .*file\/a\.ckpt: a part of the path is not a directory \(ENOTDIR\)/,
+  );
   await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: '/proc/a.ckpt' }), data), /checkpoint \/proc\/a\.ckpt: cannot write in \/proc: /);
   t.throws(() => checkDiskSpace(join(dir, 'big.json'), '--out', 2 ** 60), /--out .*big\.json: needs .* MiB but the disk has .* MiB free/);
   t.throws(() => checkOutputPath(join(dir, 'sub', 'x'.repeat(300)), '--out'), /--out .*\.\.\.: file name longer than 230 bytes/);
@@ -163,7 +193,10 @@ t.test('outputs are checked before the first step', async (t) => {
 t.test('the pre-flight knows one WebAssembly memory holds at most 2 GiB of engine buffers', async (t) => {
   const limit = 2 ** 31 - 2 ** 20;
   const huge = 10 ** 12;
-  t.throws(() => checkFits(MODELS.binarynet, PRESETS.standard, 4000, { budget: huge, runtimeBytes: 0, kernelLimit: limit }), /engine buffers \(.* MiB\) exceed the 2047\.0 MiB one WebAssembly kernel memory can hold: the largest batch that fits is \d+ \(or --kernels reference/);
+  t.throws(
+    () => checkFits(MODELS.binarynet, PRESETS.standard, 4000, { budget: huge, runtimeBytes: 0, kernelLimit: limit }),
+    /engine buffers \(.* MiB\) exceed the 2047\.0 MiB one WebAssembly kernel memory can hold: the largest batch that fits is \d+ \(or --kernels reference/,
+  );
   const fits = largestBatch(MODELS.binarynet, PRESETS.standard, limit);
   t.doesNotThrow(() => checkFits(MODELS.binarynet, PRESETS.standard, fits, { budget: huge, runtimeBytes: 0, kernelLimit: limit }));
   t.throws(() => checkFits(MODELS.binarynet, PRESETS.standard, fits + 1, { budget: huge, runtimeBytes: 0, kernelLimit: limit }));
@@ -173,7 +206,10 @@ t.test('the pre-flight knows one WebAssembly memory holds at most 2 GiB of engin
 t.test('bad training input is refused before any work', async (t) => {
   await t.rejects(train(base('standard', { batch: 1001 }), data), new TrainingError('batch size 1001 is larger than the training set (1000 examples)'));
   await t.rejects(train(base('standard', { epochs: 0 }), data), /epochs must be a positive integer/);
-  await t.rejects(train(base('standard', { ramBudget: 1e6 }), data), /needs .* MiB \(engine buffers .* MiB \+ .* MiB already in use by Node\.js and the data set\) but only 1\.0 MiB is available: not even batch 1 fits; the low-memory recipe needs far less/);
+  await t.rejects(
+    train(base('standard', { ramBudget: 1e6 }), data),
+    /needs .* MiB \(engine buffers .* MiB \+ .* MiB already in use by Node\.js and the data set\) but only 1\.0 MiB is available: not even batch 1 fits; the low-memory recipe needs far less/,
+  );
   // room for the fixed part and a few examples: refused, with the batch that would fit (the
   // process's own memory is given, so the figure does not drift with the test process's RSS)
   const runtime = 100 * 2 ** 20;
@@ -190,7 +226,10 @@ t.test('a NaN/inf loss stops training with a clear error and keeps the last good
   await train(base('standard', { epochs: 1, checkpoint: ck }), data);
   const before = readFileSync(ck);
   // an absurd learning rate drives batch-norm betas to infinity within a few steps
-  await t.rejects(train(base('standard', { epochs: 1, lr: 1e308, checkpoint: ck, overwrite: true }), data), /loss became (NaN|Infinity) at epoch 1, batch \d+: training stopped\. Try a lower --lr/);
+  await t.rejects(
+    train(base('standard', { epochs: 1, lr: 1e308, checkpoint: ck, overwrite: true }), data),
+    /loss became (NaN|Infinity) at epoch 1, batch \d+: training stopped\. Try a lower --lr/,
+  );
   t.same(readFileSync(ck), before, 'checkpoint untouched');
 });
 
@@ -212,7 +251,10 @@ t.test('checkpoint files: corruption and truncation are detected', async (t) => 
   writeFileSync(p, 'hello');
   t.throws(() => readCheckpoint(p), new CheckpointError(`${p} is not a bitlearn checkpoint`));
   // the header is covered too: a tensor offset or a meta field edited in place is caught
-  for (const [from, to] of [['"offset":12', '"offset":10'], ['"a":1', '"a":7']]) {
+  for (const [from, to] of [
+    ['"offset":12', '"offset":10'],
+    ['"a":1', '"a":7'],
+  ]) {
     const text = buf.toString('latin1');
     t.ok(text.includes(from), `header holds ${from}`);
     writeFileSync(p, Buffer.from(text.replace(from, to), 'latin1'));
@@ -267,10 +309,18 @@ t.test('batch-norm recalibration: statistics of the final weights, whatever the 
     b.runSigma.fill(0.001);
   }
   net.recalibrateBatchNorm(data.train, 3);
-  t.same(bns.map((b) => [Array.from(b.runMean), Array.from(b.runSigma)]), first, 'independent of the previous running statistics');
+  t.same(
+    bns.map((b) => [Array.from(b.runMean), Array.from(b.runSigma)]),
+    first,
+    'independent of the previous running statistics',
+  );
   // a single batch: the running statistics are exactly that batch's
   net.recalibrateBatchNorm(data.train, 1);
   const order = Int32Array.from({ length: 50 }, (_, i) => i);
   const trainMode = net.computeGradients(data.train, order, 0, 50).correct;
-  t.equal(net.evaluate({ ...data.train, count: 50, images: data.train.images.subarray(0, 50 * 784), labels: data.train.labels.subarray(0, 50) }).accuracy * 50, trainMode, 'inference with them predicts like the batch statistics did');
+  t.equal(
+    net.evaluate({ ...data.train, count: 50, images: data.train.images.subarray(0, 50 * 784), labels: data.train.labels.subarray(0, 50) }).accuracy * 50,
+    trainMode,
+    'inference with them predicts like the batch statistics did',
+  );
 });

@@ -97,7 +97,10 @@ for (const [B, m, n] of SHAPES)
 t.test('wasm kernels refuse operands outside their memory', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const y = ledger.floats(4, 'workspace', 't', 'y');
-  t.throws(() => K.gemmFloatBin(new Float32Array(4), ledger.u32(1, 'workspace', 't', 'w'), 1, 4, 4, y), /not a float32\/uint32 buffer of this network's kernel memory/);
+  t.throws(
+    () => K.gemmFloatBin(new Float32Array(4), ledger.u32(1, 'workspace', 't', 'w'), 1, 4, 4, y),
+    /not a float32\/uint32 buffer of this network's kernel memory/,
+  );
   t.throws(() => wasmKernels.gemmBinBin(new Uint32Array(1), new Uint32Array(1), 1, 1, 1, new Float32Array(1)), /instantiate/);
 });
 
@@ -190,7 +193,12 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
 t.test('two kernel threads give bit-identical results (kernels split into disjoint slices)', async (t) => {
   const specs: ModelSpec[] = [
     mlpSpec(784, [256, 256], 10),
-    { name: 'conv', input: { h: 16, w: 16, c: 3 }, classes: 10, ops: [{ conv: 64, padding: 'same' }, { pool: 2 }, { conv: 96, padding: 'valid' }, { dense: 32 }] },
+    {
+      name: 'conv',
+      input: { h: 16, w: 16, c: 3 },
+      classes: 10,
+      ops: [{ conv: 64, padding: 'same' }, { pool: 2 }, { conv: 96, padding: 'valid' }, { dense: 32 }],
+    },
   ];
   // fixed-point versions (float×float kernels; the recipe must be standard)
   const fixed = specs.map((s) => ({ ...s, name: `${s.name} w4a8`, quant: parseQuantConfig('w4a8', 'msqe', 'outlier') }));
@@ -222,11 +230,15 @@ t.test('wasm MSQE sums == the TypeScript reference exactly (JavaScript rounding,
     const m = ledger.floats(n, 'workspace', 't', 'm');
     for (let i = 0; i < n; i++) {
       // a third exactly on rounding ties at 2^-5 (k + 0.5)·2^-5, the rest random
-      w[i] = i % 3 === 0 ? ((rng.int(41) - 20 + 0.5) * 2 ** -5) : (rng.next() - 0.5) * 0.3;
+      w[i] = i % 3 === 0 ? (rng.int(41) - 20 + 0.5) * 2 ** -5 : (rng.next() - 0.5) * 0.3;
       m[i] = rng.next();
     }
     for (const e of [-7, -5, -3, 0])
-      for (const [lo, hi] of [[-7, 7], [0, 15], [-1, 1]]) {
+      for (const [lo, hi] of [
+        [-7, 7],
+        [0, 15],
+        [-1, 1],
+      ]) {
         for (const weights of [null, m]) {
           const ref = msqeSums(w, weights, e, lo, hi);
           const fast = K.msqeSums!(w, weights, e, lo, hi);
@@ -271,7 +283,14 @@ t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, od
   const { toHalf } = await import('../quant/fp16.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(17);
-  for (const [rows, cols] of [[1, 1], [3, 7], [13, 37], [4, 256], [2, 784], [5, 33]])
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 7],
+    [13, 37],
+    [4, 256],
+    [2, 784],
+    [5, 33],
+  ])
     for (const half of [false, true]) {
       const n = rows * cols;
       const vals = Array.from({ length: n }, (_, i) => [0, -0, NaN, -NaN, 1e-40, -1e-40][i % 13] ?? rng.normal());

@@ -27,7 +27,10 @@ const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    const items = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     for (const i of items) if (!allowed.includes(i)) throw new InvalidArgumentError(`unknown ${what} "${i}" (available: ${allowed.join(', ')})`);
     return items;
   };
@@ -38,7 +41,9 @@ function intList(value: string): number[] {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (time per training step against PyTorch on the same model, batch and threads, interleaved rounds, with the ratio to the hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)')
+    .description(
+      'run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (time per training step against PyTorch on the same model, batch and threads, interleaved rounds, with the ratio to the hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)',
+    )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
@@ -50,12 +55,23 @@ export function benchCommand(): Command {
     .option('--warmup <n>', 'untimed batches first (speed)', nonNegativeInt, 3)
     .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3, quant: 6)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers; signal: examples compared, default 1000)', positiveInt)
-    .option('--tfjs-backends <names>', 'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)', list(['wasm', 'cpu', 'tensorflow', 'none'], 'backend'), ['wasm', 'tensorflow'])
+    .option(
+      '--tfjs-backends <names>',
+      'TF.js backends for peers (wasm, cpu, tensorflow = tfjs-node when installed)',
+      list(['wasm', 'cpu', 'tensorflow', 'none'], 'backend'),
+      ['wasm', 'tensorflow'],
+    )
     .option('--meter <spec>', 'energy meter (energy): gpio-pulse:PIN:JOULES, gpio-trigger:PIN or estimate[:BOARD]', 'estimate')
     .option('--idle-seconds <n>', 'idle baseline before each recipe (energy)', nonNegativeInt, 3)
     .option('--seeds <list>', 'seeds for the training runs (ablation, quant)', intList, [1, 2, 3])
-    .option('--only <names>', `ablation configurations or quant variants, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) => v.split(',').map((s) => s.trim()))
-    .option('--quant <wNaM|float>', 'bits of weights and activations (quant suite); speed and coherence suites: time this fixed-point (or float) ReLU model with the gradient-based quantizer instead of the binary one (recipes then default to standard)', 'w4a8')
+    .option('--only <names>', `ablation configurations or quant variants, comma-separated (${ABLATION_CONFIGS.map((c) => c.name).join('; ')})`, (v: string) =>
+      v.split(',').map((s) => s.trim()),
+    )
+    .option(
+      '--quant <wNaM|float>',
+      'bits of weights and activations (quant suite); speed and coherence suites: time this fixed-point (or float) ReLU model with the gradient-based quantizer instead of the binary one (recipes then default to standard)',
+      'w4a8',
+    )
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
     .option('--json', 'print the results as JSON on stdout')
     .action(async (o, cmd: Command) => {
@@ -81,8 +97,16 @@ export function benchCommand(): Command {
         table = formatTable(
           ['model', 'recipe', 'batch', 'kernels', 'threads', 'ms/batch (median)', 'min', 'samples/s', 'ledger MiB', 'peak RSS MiB'],
           rows.map((r) => [
-            label(r.model), r.recipe, r.batch, r.kernelSet, r.threads, r.msPerBatchMedian.toFixed(1), r.msPerBatchMin.toFixed(1),
-            r.samplesPerSecond.toFixed(0), (r.ledgerBytes / 2 ** 20).toFixed(2), (r.peakRssBytes / 2 ** 20).toFixed(0),
+            label(r.model),
+            r.recipe,
+            r.batch,
+            r.kernelSet,
+            r.threads,
+            r.msPerBatchMedian.toFixed(1),
+            r.msPerBatchMin.toFixed(1),
+            r.samplesPerSecond.toFixed(0),
+            (r.ledgerBytes / 2 ** 20).toFixed(2),
+            (r.peakRssBytes / 2 ** 20).toFixed(0),
           ]),
         );
       } else if (suite === 'energy') {
@@ -96,7 +120,15 @@ export function benchCommand(): Command {
           `${o.model[0]} at batch ${o.batches[0]}, one epoch over ${o.limitTrain ?? 6000} MNIST examples per recipe; meter ${rows[0]?.meter}: ${rows[0]?.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
           formatTable(
             ['recipe', 'batches', 'seconds', 'joules', 'net J/batch', 'net mJ/sample', 'watts'],
-            rows.map((r) => [r.recipe, r.batches, r.seconds.toFixed(1), f(r.joules, 2), f(r.netJoulesPerBatch, 4), f(r.netMillijoulesPerSample, 3), f(r.watts, 2)]),
+            rows.map((r) => [
+              r.recipe,
+              r.batches,
+              r.seconds.toFixed(1),
+              f(r.joules, 2),
+              f(r.netJoulesPerBatch, 4),
+              f(r.netMillijoulesPerSample, 3),
+              f(r.watts, 2),
+            ]),
           ),
         ].join('\n');
       } else if (suite === 'ablation') {
@@ -124,7 +156,9 @@ export function benchCommand(): Command {
         const batch = o.batches[0];
         const epochs = o.epochs ?? 6;
         const r = await runQuantSuite({ bits: o.quant, batch, epochs, seeds: o.seeds, only: o.only, limitTrain: o.limitTrain }, (run) =>
-          progress(`  ${run.variant}, seed ${run.seed}: ${(100 * run.testAccuracy).toFixed(2)}%, weight exponent flips ${run.weightFlips} (late ${run.lateWeightFlips})`),
+          progress(
+            `  ${run.variant}, seed ${run.seed}: ${(100 * run.testAccuracy).toFixed(2)}%, weight exponent flips ${run.weightFlips} (late ${run.lateWeightFlips})`,
+          ),
         );
         results = r;
         const twin = r.rows.find((x) => x.variant === 'float32 twin');
@@ -151,18 +185,38 @@ export function benchCommand(): Command {
         const path = (v: number[]) => v.map((x) => x.toFixed(3)).join(' → ');
         table = [
           `first ${examples} MNIST training images through 4 random layers of 256 at initialisation: mean cosine of batch-centred representations (input, then after each layer)`,
-          formatTable(['layers', 'same class', 'different class'], rows.map((r) => [r.layers, path(r.sameClass), path(r.differentClass)])),
+          formatTable(
+            ['layers', 'same class', 'different class'],
+            rows.map((r) => [r.layers, path(r.sameClass), path(r.differentClass)]),
+          ),
         ].join('\n');
       } else if (suite === 'coherence') {
         const rows = runCoherenceCostSuite(
-          { models: o.model, recipes: o.recipes, batches: o.batches, kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]], threads: [Math.min(...o.threads)], repeats: Math.max(o.repeats, 100), warmup: o.warmup, quant },
+          {
+            models: o.model,
+            recipes: o.recipes,
+            batches: o.batches,
+            kernels: [o.kernels.find((k: string) => k !== 'reference') ?? o.kernels[0]],
+            threads: [Math.min(...o.threads)],
+            repeats: Math.max(o.repeats, 100),
+            warmup: o.warmup,
+            quant,
+          },
           [1, 50],
           (r) => progress(`  ${label(r.model)} ${r.recipe} batch ${r.batch}, every ${r.every}: +${r.overheadPercent.toFixed(1)}%`),
         );
         results = rows;
         table = formatTable(
           ['model', 'recipe', 'batch', 'coherence every', 'ms/batch (mean)', 'without', 'overhead'],
-          rows.map((r) => [label(r.model), r.recipe, r.batch, r.every, r.msPerBatchMean.toFixed(2), r.baselineMsPerBatchMean.toFixed(2), `${r.overheadPercent.toFixed(1)}%`]),
+          rows.map((r) => [
+            label(r.model),
+            r.recipe,
+            r.batch,
+            r.every,
+            r.msPerBatchMean.toFixed(2),
+            r.baselineMsPerBatchMean.toFixed(2),
+            `${r.overheadPercent.toFixed(1)}%`,
+          ]),
         );
       } else if (suite === 'peers') {
         const given = (name: string) => cmd.getOptionValueSource(name) === 'cli';
@@ -196,8 +250,16 @@ export function benchCommand(): Command {
           table += `\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${formatPeersReport(rep)}`;
         }
       } else if (suite === 'kernels') {
-        const rows = runKernelSuite({ shapes: [[o.batches[0], 256, 256], [o.batches[0], 256, 784], [o.batches[0], 256, 2304]], repeats: o.repeats }, (r) =>
-          progress(`  ${r.kernel} ${r.shape}: ${r.speedup.toFixed(1)}x`),
+        const rows = runKernelSuite(
+          {
+            shapes: [
+              [o.batches[0], 256, 256],
+              [o.batches[0], 256, 784],
+              [o.batches[0], 256, 2304],
+            ],
+            repeats: o.repeats,
+          },
+          (r) => progress(`  ${r.kernel} ${r.shape}: ${r.speedup.toFixed(1)}x`),
         );
         results = rows;
         table = formatTable(
@@ -216,6 +278,9 @@ export function benchCommand(): Command {
       const out = o.out ?? `bench/results/${suite}-${report.date.replace(/[:.]/g, '-')}.json`;
       writeJsonAtomic(out, report);
       if (o.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${table}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; times are medians\nresults: ${out}\n`);
+      else
+        process.stdout.write(
+          `${table}\n\nmachine: ${report.machine.cpu}, ${report.machine.cores} cores, Node ${report.machine.node}; times are medians\nresults: ${out}\n`,
+        );
     });
 }

@@ -14,7 +14,16 @@ import { formatTable } from '../report/table.js';
 import { train } from '../train/loop.js';
 import type { EpochRecord } from '../train/records.js';
 import { VERSION } from '../version.js';
-import { fraction, modelDataRecipeOptions, nonNegativeInt, OUTPUT_INIT_SCALE_HELP, positiveInt, quantFromOptions, quantOptions, winsorOption } from './options.js';
+import {
+  fraction,
+  modelDataRecipeOptions,
+  nonNegativeInt,
+  OUTPUT_INIT_SCALE_HELP,
+  positiveInt,
+  quantFromOptions,
+  quantOptions,
+  winsorOption,
+} from './options.js';
 import { modelLabel, modelSpec } from '../model/spec.js';
 import { progressHooks } from './progress.js';
 
@@ -48,19 +57,29 @@ export const COHERENCE_OUTPUT_INIT_SCALE = 0.01;
 
 function methods(v: string): GradientMethodName[] {
   return v.split(',').map((s) => {
-    if (!(GRADIENT_METHODS as readonly string[]).includes(s)) throw new InvalidArgumentError(`unknown gradient method "${s}" (available: ${GRADIENT_METHODS.join(', ')})`);
+    if (!(GRADIENT_METHODS as readonly string[]).includes(s))
+      throw new InvalidArgumentError(`unknown gradient method "${s}" (available: ${GRADIENT_METHODS.join(', ')})`);
     return s as GradientMethodName;
   });
 }
 
 export function coherenceCommand(): Command {
-  return winsorOption(quantOptions(modelDataRecipeOptions(
-    new Command('coherence').description(
-      'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes m), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
+  return winsorOption(
+    quantOptions(
+      modelDataRecipeOptions(
+        new Command('coherence').description(
+          'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes m), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
+        ),
+      ),
     ),
-  )))
+  )
     .option('--label-noise <list>', 'fractions of wrong training labels, comma-separated', fractions, [0, 1])
-    .option('--gradients <list>', `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`, methods, ['plain'])
+    .option(
+      '--gradients <list>',
+      `gradient methods, comma-separated (${GRADIENT_METHODS.join(', ')}); m3 and winsorized are not measured (they change how the batch gradient is formed)`,
+      methods,
+      ['plain'],
+    )
     .option('--epochs <n>', 'epochs per run', positiveInt, 3)
     .option('--batch <list>', 'mini-batch sizes (the m of m-coherence), comma-separated: one set of runs each', (v) => v.split(',').map(positiveInt), [100])
     .option('--every <n>', 'measure coherence every n steps', positiveInt, 10)
@@ -74,14 +93,28 @@ export function coherenceCommand(): Command {
     .option('--json', 'print the results as JSON')
     .option('--quiet', 'no progress output')
     .action(async (o, cmd: Command) => {
-      for (const [path, what] of [[o.out, '--out'], [o.html, '--html']]) if (path) checkOutputPath(path, what);
+      for (const [path, what] of [
+        [o.out, '--out'],
+        [o.html, '--html'],
+      ])
+        if (path) checkOutputPath(path, what);
       const quant = quantFromOptions(o, cmd);
       const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
       const outputInitScale: number | undefined = o.outputInitScale ?? (quant ? COHERENCE_OUTPUT_INIT_SCALE : undefined);
       const runs: CoherenceRun[] = [];
       const resultOf = (done: CoherenceRun[]) => ({
-        tool: 'bitlearn', version: VERSION, command: 'coherence', date: new Date().toISOString(), model: modelLabel(modelSpec(o.model, quant)), recipe: recipeName,
-        batches: o.batch as number[], epochs: o.epochs, every: o.every, outputInitScale: outputInitScale ?? null, runs: done, peakRatios: realToRandom(done),
+        tool: 'bitlearn',
+        version: VERSION,
+        command: 'coherence',
+        date: new Date().toISOString(),
+        model: modelLabel(modelSpec(o.model, quant)),
+        recipe: recipeName,
+        batches: o.batch as number[],
+        epochs: o.epochs,
+        every: o.every,
+        outputInitScale: outputInitScale ?? null,
+        runs: done,
+        peakRatios: realToRandom(done),
       });
       for (const batch of o.batch as number[])
         for (const gradients of o.gradients as GradientMethodName[])
@@ -131,7 +164,17 @@ export function coherenceCommand(): Command {
           `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch.join(', ')} (m), ${o.epochs} epochs, measured every ${o.every} steps${outputInitScale === undefined ? '' : `, classifier initialised at ${outputInitScale}x`}`,
           '',
           formatTable(
-            ['batch (m)', 'label noise', 'gradients', ...layers.map((l) => `peak ${l}`), 'noisy fitted %', 'clean fitted %', 'train acc %', 'test acc %', 'signal at epoch'],
+            [
+              'batch (m)',
+              'label noise',
+              'gradients',
+              ...layers.map((l) => `peak ${l}`),
+              'noisy fitted %',
+              'clean fitted %',
+              'train acc %',
+              'test acc %',
+              'signal at epoch',
+            ],
             runs.map((r) => {
               const last = r.history[r.history.length - 1];
               return [
@@ -211,10 +254,22 @@ function coherencePage(r: { model: string; recipe: string; batches: number[]; ru
   const measured = r.runs.filter((run) => run.series.steps.length);
   const charts = [
     ...r.batches.map((batch) =>
-      lineChart(`Network m-coherence (m = ${batch})`, 'step', 'm-coherence', measured.filter((run) => run.batch === batch).map((run) => ({ name: label(run), points: run.series.steps.map((s, i) => [s, run.series.layers[NETWORK][i]] as [number, number]) }))),
+      lineChart(
+        `Network m-coherence (m = ${batch})`,
+        'step',
+        'm-coherence',
+        measured
+          .filter((run) => run.batch === batch)
+          .map((run) => ({ name: label(run), points: run.series.steps.map((s, i) => [s, run.series.layers[NETWORK][i]] as [number, number]) })),
+      ),
     ),
     ...measured.map((run) =>
-      lineChart(`m-coherence per layer: ${label(run)}`, 'step', 'm-coherence', Object.entries(run.series.layers).map(([name, v]) => ({ name, points: run.series.steps.map((s, i) => [s, v[i]] as [number, number]) }))),
+      lineChart(
+        `m-coherence per layer: ${label(run)}`,
+        'step',
+        'm-coherence',
+        Object.entries(run.series.layers).map(([name, v]) => ({ name, points: run.series.steps.map((s, i) => [s, v[i]] as [number, number]) })),
+      ),
     ),
     barChart('Training labels fitted at the end (%)', '%', r.runs.map(label), [
       { name: 'noisy labels', values: r.runs.map((run) => 100 * (run.history.at(-1)?.memorization?.noisyFitted ?? 0)) },
@@ -222,7 +277,10 @@ function coherencePage(r: { model: string; recipe: string; batches: number[]; ru
     ]),
   ];
   const ratios = r.peakRatios
-    .map((p) => `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})</p>`)
+    .map(
+      (p) =>
+        `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})</p>`,
+    )
     .join('');
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ${r.batches.join(', ')}</h1>${ratios}${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`;
 }

@@ -13,14 +13,24 @@ const FORMATS = ['tfjs', 'int'];
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)')
+    .description(
+      'export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)',
+    )
     .argument('<checkpoint>', 'training checkpoint (bitlearn train --checkpoint)')
-    .option('--format <name>', `export format (${FORMATS.join(', ')})`, (v) => {
-      if (!FORMATS.includes(v)) throw new InvalidArgumentError(`unknown format "${v}" (available: ${FORMATS.join(', ')})`);
-      return v;
-    }, 'tfjs')
+    .option(
+      '--format <name>',
+      `export format (${FORMATS.join(', ')})`,
+      (v) => {
+        if (!FORMATS.includes(v)) throw new InvalidArgumentError(`unknown format "${v}" (available: ${FORMATS.join(', ')})`);
+        return v;
+      },
+      'tfjs',
+    )
     .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json)', 'export')
-    .option('--verify', "tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; and compare the predictions with bitlearn's on the test set")
+    .option(
+      '--verify',
+      "tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; and compare the predictions with bitlearn's on the test set",
+    )
     .option('--data <name>', `data set for --verify (${DATA_SETS.join(', ')})`, 'mnist')
     .option('--data-dir <dir>', 'directory with the data set files')
     .option('--limit-test <n>', 'verify on the first n test examples', positiveInt)
@@ -57,7 +67,9 @@ export function exportCommand(): Command {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
         return;
       }
-      const lines = [`exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`];
+      const lines = [
+        `exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`,
+      ];
       const v = result.verify as ExportCheck | undefined;
       if (v)
         lines.push(
@@ -67,7 +79,11 @@ export function exportCommand(): Command {
     });
 }
 
-async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean }): Promise<void> {
+async function exportInt(
+  ckpt: string,
+  loaded: LoadedModel,
+  o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean },
+): Promise<void> {
   const { intArtifacts, checkIntExport } = await import('../export/int.js');
   const model = intArtifacts(loaded.network, loaded.spec, `bitlearn ${VERSION}`);
   const file = join(o.out, 'model.int.json');
@@ -79,7 +95,11 @@ async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; ve
     epoch: loaded.epoch,
     format: 'int',
     files: [file],
-    ops: model.ops.map((o) => (o.op === 'dense' || o.op === 'conv' ? { op: o.op, name: o.name, weightBits: o.weightBits, weightExponent: o.weightExponent, accExponent: o.accExponent } : o)),
+    ops: model.ops.map((o) =>
+      o.op === 'dense' || o.op === 'conv'
+        ? { op: o.op, name: o.name, weightBits: o.weightBits, weightExponent: o.weightExponent, accExponent: o.accExponent }
+        : o,
+    ),
     accumulatorBound: model.accumulatorBound,
   };
   if (o.verify) {

@@ -8,8 +8,7 @@ import { FIXES, QUANTIZERS, parseQuantConfig, type QuantConfig } from '../../qua
 
 export function positiveInt(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1)
-    throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
 }
 
@@ -37,7 +36,8 @@ export function winsorOption(cmd: Command): Command {
 }
 
 /** Help text of --output-init-scale (train and coherence). */
-export const OUTPUT_INIT_SCALE_HELP = "multiply the classifier's initial weights by F (with --quant; 0 only for --quant float): small F makes the first predictions nearly uniform";
+export const OUTPUT_INIT_SCALE_HELP =
+  "multiply the classifier's initial weights by F (with --quant; 0 only for --quant float): small F makes the first predictions nearly uniform";
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -61,10 +61,16 @@ export function modelDataRecipeOptions(cmd: Command): Command {
 /** --quant, --quantizer, --fix: a fixed-point (or float32 twin) ReLU network instead of a binary one. */
 export function quantOptions(cmd: Command): Command {
   return cmd
-    .option('--quant <wNaM|float>', 'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), or "float" for the float32 ReLU twin; the recipe then defaults to standard')
+    .option(
+      '--quant <wNaM|float>',
+      'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), or "float" for the float32 ReLU twin; the recipe then defaults to standard',
+    )
     .option('--quantizer <name>', `weight quantizer: ${QUANTIZERS.join(' or ')} (with --quant)`, 'msqe')
     .option('--fix <list>', `published fixes, comma-separated: ${FIXES.join(', ')}; stable=F switches at fraction F of training (default 0.5)`)
-    .option('--bn-fold <fraction>', 'batch norm after every hidden layer, folded into the weights (then quantized with them) from this fraction of training on');
+    .option(
+      '--bn-fold <fraction>',
+      'batch norm after every hidden layer, folded into the weights (then quantized with them) from this fraction of training on',
+    );
 }
 
 /**
@@ -72,9 +78,13 @@ export function quantOptions(cmd: Command): Command {
  * at its default becomes standard (fixed-point layers train float32 latent weights with Adam):
  * o.recipe is set here, so callers read the recipe from o as usual.
  */
-export function quantFromOptions(o: { quant?: string; quantizer: string; fix?: string; bnFold?: string; recipe?: string }, cmd: Command): QuantConfig | undefined {
+export function quantFromOptions(
+  o: { quant?: string; quantizer: string; fix?: string; bnFold?: string; recipe?: string },
+  cmd: Command,
+): QuantConfig | undefined {
   if (!o.quant) {
-    if (o.fix || o.bnFold || cmd.getOptionValueSource('quantizer') === 'cli') throw new Error('--quantizer, --fix and --bn-fold need --quant (e.g. --quant w4a8)');
+    if (o.fix || o.bnFold || cmd.getOptionValueSource('quantizer') === 'cli')
+      throw new Error('--quantizer, --fix and --bn-fold need --quant (e.g. --quant w4a8)');
     return undefined;
   }
   if (cmd.getOptionValueSource('recipe') === 'default') o.recipe = 'standard';

@@ -8,7 +8,6 @@ import { parseBytes, UnitError } from '../units.js';
 import { WASM_ARENA_LIMIT_BYTES, wasmAvailable } from '../kernels/wasm.js';
 import { collect, positiveInt, quantFromOptions, quantOptions } from './options.js';
 
-
 export function planCommand(): Command {
   const cmd = new Command('plan')
     .description('largest batch that fits a memory budget, per recipe, and what each recipe knob saves (from the memory model)')
@@ -19,47 +18,51 @@ export function planCommand(): Command {
     .option('--batch <n>', 'batch size for the knob table (default: the largest batch standard fits, at least 1)', positiveInt)
     .option('--json', 'print the plan as JSON');
   return quantOptions(cmd).action(async (o, cmd: Command) => {
-      try {
-        o.ram = await parseBytes(o.ram);
-      } catch (e) {
-        if (!(e instanceof UnitError)) throw e;
-        cmd.error(`error: option '--ram <size>' argument '${o.ram}' is invalid. ${e.message}`); // a usage error: exit code 2
-      }
-      const quant = quantFromOptions(o, cmd);
-      const spec = modelSpec(o.model, quant);
-      // fixed-point layers take the standard recipe's storage (dy, moments and firstInput can change)
-      const presets = quant ? { standard: PRESETS.standard } : PRESETS;
-      const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : presets;
-      // the WebAssembly kernels keep every engine buffer in one memory of at most 2 GiB
-      const kernelLimit = wasmAvailable() ? WASM_ARENA_LIMIT_BYTES : null;
-      const budget = Math.min(o.ram, kernelLimit ?? Infinity);
-      const batches = planBatches(spec, recipes, budget);
-      const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
-      const knobs = quant ? [] : knobSavings(spec, knobBatch);
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2)}\n`);
-        return;
-      }
+    try {
+      o.ram = await parseBytes(o.ram);
+    } catch (e) {
+      if (!(e instanceof UnitError)) throw e;
+      cmd.error(`error: option '--ram <size>' argument '${o.ram}' is invalid. ${e.message}`); // a usage error: exit code 2
+    }
+    const quant = quantFromOptions(o, cmd);
+    const spec = modelSpec(o.model, quant);
+    // fixed-point layers take the standard recipe's storage (dy, moments and firstInput can change)
+    const presets = quant ? { standard: PRESETS.standard } : PRESETS;
+    const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : presets;
+    // the WebAssembly kernels keep every engine buffer in one memory of at most 2 GiB
+    const kernelLimit = wasmAvailable() ? WASM_ARENA_LIMIT_BYTES : null;
+    const budget = Math.min(o.ram, kernelLimit ?? Infinity);
+    const batches = planBatches(spec, recipes, budget);
+    const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
+    const knobs = quant ? [] : knobSavings(spec, knobBatch);
+    if (o.json) {
       process.stdout.write(
-        `${[
-          `bitlearn plan: ${modelLabel(spec)} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
-          ...(kernelLimit !== null && o.ram > kernelLimit ? [`the WebAssembly kernels hold at most ${mib(kernelLimit)} of engine buffers: batches are planned within that`] : []),
-          '',
-          formatTable(
-            ['recipe', 'largest batch', 'memory at that batch', 'fixed (batch-independent)'],
-            batches.map((b) => [b.recipe, b.largestBatch || 'does not fit', b.largestBatch ? mib(b.bytesAtLargest) : '-', mib(b.fixedBytes)]),
-          ),
-          ...(knobs.length
-            ? [
-                '',
-                `What each knob saves alone, from the standard recipe at batch ${knobBatch}:`,
-                formatTable(
-                  ['knob', 'standard', 'low-memory', 'saves', 'share'],
-                  knobs.map((k) => [k.knob, k.from, k.to, mib(k.savedBytes), `${(100 * k.savedFraction).toFixed(1)}%`]),
-                ),
-              ]
-            : []),
-        ].join('\n')}\n`,
+        `${JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2)}\n`,
       );
-    });
+      return;
+    }
+    process.stdout.write(
+      `${[
+        `bitlearn plan: ${modelLabel(spec)} in ${mib(o.ram)} (engine buffers, from the memory model; Node.js and the data set come on top)`,
+        ...(kernelLimit !== null && o.ram > kernelLimit
+          ? [`the WebAssembly kernels hold at most ${mib(kernelLimit)} of engine buffers: batches are planned within that`]
+          : []),
+        '',
+        formatTable(
+          ['recipe', 'largest batch', 'memory at that batch', 'fixed (batch-independent)'],
+          batches.map((b) => [b.recipe, b.largestBatch || 'does not fit', b.largestBatch ? mib(b.bytesAtLargest) : '-', mib(b.fixedBytes)]),
+        ),
+        ...(knobs.length
+          ? [
+              '',
+              `What each knob saves alone, from the standard recipe at batch ${knobBatch}:`,
+              formatTable(
+                ['knob', 'standard', 'low-memory', 'saves', 'share'],
+                knobs.map((k) => [k.knob, k.from, k.to, mib(k.savedBytes), `${(100 * k.savedFraction).toFixed(1)}%`]),
+              ),
+            ]
+          : []),
+      ].join('\n')}\n`,
+    );
+  });
 }

@@ -13,16 +13,29 @@ export function reportCommand(): Command {
     .argument('<run.json>', 'run report written by bitlearn train --out')
     .option('--html <file>', 'write a self-contained HTML page (SVG plots: loss, accuracy, memory, energy, coherence)')
     .option('--md <file>', 'write a Markdown summary')
-    .option('--power-csv <file>', "an external power logger's CSV (time + watts, or volts and amps) integrated over the run's metered regions (train --meter gpio-trigger:PIN)")
-    .option('--clock-offset <seconds>', "add this to the logger's timestamps to line them up with the device clock", (v) => {
-      const n = Number(v);
-      if (!Number.isFinite(n)) throw new ReportError(`--clock-offset: "${v}" is not a number of seconds`);
-      return n;
-    }, 0)
+    .option(
+      '--power-csv <file>',
+      "an external power logger's CSV (time + watts, or volts and amps) integrated over the run's metered regions (train --meter gpio-trigger:PIN)",
+    )
+    .option(
+      '--clock-offset <seconds>',
+      "add this to the logger's timestamps to line them up with the device clock",
+      (v) => {
+        const n = Number(v);
+        if (!Number.isFinite(n)) throw new ReportError(`--clock-offset: "${v}" is not a number of seconds`);
+        return n;
+      },
+      0,
+    )
     .option('--out <file>', 'write the run report, with the power-log energy added, as JSON')
     .option('--json', 'print the (augmented) run report as JSON')
     .action((path: string, o) => {
-      for (const [file, what] of [[o.html, '--html'], [o.md, '--md'], [o.out, '--out']]) if (file) checkOutputPath(file, what);
+      for (const [file, what] of [
+        [o.html, '--html'],
+        [o.md, '--md'],
+        [o.out, '--out'],
+      ])
+        if (file) checkOutputPath(file, what);
       const run = readRunReport(path);
       if (o.powerCsv) {
         const regions = meteredRegions(run);
@@ -40,7 +53,12 @@ export function reportCommand(): Command {
       }
       const lines: string[] = [];
       if (run.externalEnergy) lines.push(externalEnergyMarkdown(run));
-      for (const [flag, file] of [['HTML', o.html], ['Markdown', o.md], ['JSON', o.out]] as const) if (file) lines.push(`${flag} report: ${file}`);
+      for (const [flag, file] of [
+        ['HTML', o.html],
+        ['Markdown', o.md],
+        ['JSON', o.out],
+      ] as const)
+        if (file) lines.push(`${flag} report: ${file}`);
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

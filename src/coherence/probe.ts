@@ -40,7 +40,15 @@ export class CoherenceProbe {
     const m = order.length;
     if (m < 2) throw new Error('coherence probe: needs at least 2 examples');
     const probeRecipe: Recipe = { ...PRESETS.standard, bn: recipe.bn, bnBackward: 'exact' };
-    this.net = new Network({ spec: trained.opts.spec, recipe: probeRecipe, batch: m, kernels: selectKernels(trained.kernels.name === 'reference' ? 'reference' : 'auto'), seed: 0, threads: trained.kernels.threads ?? 1, coherence: true });
+    this.net = new Network({
+      spec: trained.opts.spec,
+      recipe: probeRecipe,
+      batch: m,
+      kernels: selectKernels(trained.kernels.name === 'reference' ? 'reference' : 'auto'),
+      seed: 0,
+      threads: trained.kernels.threads ?? 1,
+      coherence: true,
+    });
   }
 
   /** Copy the trained network's weights and batch-norm shifts into the probe network. */

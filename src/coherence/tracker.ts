@@ -71,7 +71,10 @@ export class CoherenceTracker {
 /** `every=50,probe=256` (or a bare number: every). */
 export function parseCoherenceSpec(text: string): { every: number; probe: number } {
   const out = { every: 50, probe: 0 };
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const [k, v] = part.includes('=') ? part.split('=') : ['every', part];
     const n = Number(v);
     if (!(k in out) || !Number.isInteger(n) || n < (k === 'probe' ? 0 : 1))

@@ -25,8 +25,7 @@ export function parseCifarBatches(buffers: { path: string; bytes: Uint8Array }[]
       const label = bytes[rec];
       if (label > 9) throw new DataFileError(`${path}: record ${r} has label ${label}, CIFAR-10 labels are 0-9`);
       labels[n] = label;
-      for (let p = 0; p < SIDE * SIDE; p++)
-        for (let c = 0; c < 3; c++) images[n * 3072 + p * 3 + c] = bytes[rec + 1 + c * 1024 + p];
+      for (let p = 0; p < SIDE * SIDE; p++) for (let c = 0; c < 3; c++) images[n * 3072 + p * 3 + c] = bytes[rec + 1 + c * 1024 + p];
     }
   return { name, count, features: 3072, classes: 10, shape: { h: 32, w: 32, c: 3 }, images, labels };
 }
@@ -41,7 +40,11 @@ function readAll(dir: string, files: string[], name: string): Dataset {
 }
 
 export function loadCifar10(dir: string): DataSplit {
-  const train = readAll(dir, [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`), 'cifar10-train');
+  const train = readAll(
+    dir,
+    [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`),
+    'cifar10-train',
+  );
   const test = readAll(dir, ['test_batch.bin'], 'cifar10-test');
   return { train, test };
 }

@@ -27,11 +27,8 @@ export function parseIdxHeader(buf: Uint8Array, path: string, expectedDims?: num
   const type = (magic >>> 8) & 0xff;
   const ndims = magic & 0xff;
   if (magic >>> 16 !== 0 || type !== 0x08 || ndims < 1 || ndims > 4)
-    throw new DataFileError(
-      `${path}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (expected 0x000008NN: unsigned bytes, NN dimensions)`,
-    );
-  if (expectedDims !== undefined && ndims !== expectedDims)
-    throw new DataFileError(`${path}: has ${ndims} dimensions, expected ${expectedDims}`);
+    throw new DataFileError(`${path}: wrong magic number 0x${magic.toString(16).padStart(8, '0')} (expected 0x000008NN: unsigned bytes, NN dimensions)`);
+  if (expectedDims !== undefined && ndims !== expectedDims) throw new DataFileError(`${path}: has ${ndims} dimensions, expected ${expectedDims}`);
   const headerBytes = 4 + 4 * ndims;
   if (buf.length < headerBytes) throw new DataFileError(`${path}: truncated IDX header (${buf.length} bytes)`);
   const dims: number[] = [];
@@ -65,8 +62,6 @@ export function parseIdx(buf: Uint8Array, path: string, expectedDims?: number): 
 /** The data after the header must be exactly what the dimensions declare. */
 export function checkIdxDataBytes(path: string, dims: number[], actual: number): void {
   const expected = dims.reduce((a, b) => a * b, 1);
-  if (actual < expected)
-    throw new DataFileError(`${path}: truncated IDX file: header says ${dims.join('x')} = ${expected} bytes of data, file has ${actual}`);
-  if (actual > expected)
-    throw new DataFileError(`${path}: IDX file has ${actual - expected} bytes past the ${dims.join('x')} data it declares`);
+  if (actual < expected) throw new DataFileError(`${path}: truncated IDX file: header says ${dims.join('x')} = ${expected} bytes of data, file has ${actual}`);
+  if (actual > expected) throw new DataFileError(`${path}: IDX file has ${actual - expected} bytes past the ${dims.join('x')} data it declares`);
 }

@@ -24,15 +24,13 @@ export function defaultMnistDir(): string {
 export function loadMnistSplit(dir: string, split: 'train' | 't10k', stream = false): Dataset {
   const imagesPath = join(dir, `${split}-images-idx3-ubyte`);
   const labelsPath = join(dir, `${split}-labels-idx1-ubyte`);
-  for (const p of [imagesPath, labelsPath])
-    if (!existsSync(p)) throw new DataFileError(`MNIST: missing file ${p}`);
+  for (const p of [imagesPath, labelsPath]) if (!existsSync(p)) throw new DataFileError(`MNIST: missing file ${p}`);
   const images = stream ? { ...readIdxHeader(imagesPath, 3), data: null } : readIdx(imagesPath, 3);
   if (!images.data) checkIdxDataBytes(imagesPath, images.dims, statSync(imagesPath).size - images.headerBytes);
   const labels = readIdx(labelsPath, 1);
   const [count, h, w] = images.dims;
   if (h !== 28 || w !== 28) throw new DataFileError(`MNIST: ${imagesPath} declares ${h}x${w} images; MNIST images are 28x28`);
-  if (labels.dims[0] !== count)
-    throw new DataFileError(`MNIST: ${imagesPath} has ${count} images but ${labelsPath} has ${labels.dims[0]} labels`);
+  if (labels.dims[0] !== count) throw new DataFileError(`MNIST: ${imagesPath} has ${count} images but ${labelsPath} has ${labels.dims[0]} labels`);
   for (let i = 0; i < labels.data.length; i++)
     if (labels.data[i] > 9) throw new DataFileError(`MNIST: ${labelsPath}: label ${labels.data[i]} at index ${i} is not a digit`);
   const name = `mnist-${split}`;

@@ -25,7 +25,9 @@ export function streamedDataset(name: string, file: RowFile, labels: Uint8Array,
   const expected = file.headerBytes + count * file.rowBytes;
   if (size !== expected) {
     closeSync(fd);
-    throw new DataFileError(`${file.path}: ${size} bytes, expected ${expected} (${count} examples of ${file.rowBytes} bytes after a ${file.headerBytes}-byte header)`);
+    throw new DataFileError(
+      `${file.path}: ${size} bytes, expected ${expected} (${count} examples of ${file.rowBytes} bytes after a ${file.headerBytes}-byte header)`,
+    );
   }
   const f = file.rowBytes;
   let window = new Uint8Array(0);

@@ -63,7 +63,10 @@ export class IntExportError extends Error {}
 function b64(a: Int8Array | Int16Array | Int32Array): string {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
 }
-function fromB64<T extends Int8Array | Int16Array | Int32Array>(s: string, Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number }): T {
+function fromB64<T extends Int8Array | Int16Array | Int32Array>(
+  s: string,
+  Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number },
+): T {
   const buf = Buffer.from(s, 'base64');
   const copy = new ArrayBuffer(buf.length);
   new Uint8Array(copy).set(buf);
@@ -81,7 +84,9 @@ function pixelCodes(): number[] {
 export function intArtifacts(net: Network, spec: ModelSpec, producer: string): IntModel {
   const q = spec.quant;
   if (!q || q.weightBits === null || q.actBits === null)
-    throw new IntExportError(`integer export needs a fixed-point model with quantized weights and activations (this one is ${q ? describeQuant(q) : 'binary: use --format tfjs'})`);
+    throw new IntExportError(
+      `integer export needs a fixed-point model with quantized weights and activations (this one is ${q ? describeQuant(q) : 'binary: use --format tfjs'})`,
+    );
   const ops: IntOp[] = [];
   let inputExponent = INPUT_EXPONENT;
   let accExponent = 0;
@@ -152,7 +157,9 @@ export interface IntRunner {
 export function intRunner(m: IntModel): IntRunner {
   if (m.format !== 'bitlearn-int') throw new IntExportError('not a bitlearn integer model (format bitlearn-int)');
   const decoded = m.ops.map((o) =>
-    o.op === 'dense' || o.op === 'conv' ? { W: o.weightType === 'int8' ? fromB64(o.weights, Int8Array) : fromB64(o.weights, Int16Array), b: fromB64(o.bias, Int32Array) } : null,
+    o.op === 'dense' || o.op === 'conv'
+      ? { W: o.weightType === 'int8' ? fromB64(o.weights, Int8Array) : fromB64(o.weights, Int16Array), b: fromB64(o.bias, Int32Array) }
+      : null,
   );
   const codes = Int32Array.from(m.input.codeOfPixel);
   return {

@@ -17,9 +17,7 @@ export interface ExportCheck {
 /** Load artifacts the way a TF.js user would (tf.loadLayersModel) from memory. */
 export async function loadArtifacts(a: TfjsArtifacts): Promise<tf.LayersModel> {
   const json = modelJson(a, 'weights.bin', 'bitlearn') as { modelTopology: object };
-  return tf.loadLayersModel(
-    tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }),
-  );
+  return tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
 }
 
 /** Predicted classes of `model` for every example of `data` (pixels scaled to [-1, 1]). */

@@ -80,7 +80,10 @@ const bitWeights = (w: Uint32Array, g: ConvGeometry): WeightAt => {
   const wpc = wordsFor(g.ci);
   return (c, tap, ci) => ((w[(c * TAPS + tap) * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? 1 : -1);
 };
-const floatWeights = (w: Floats, g: ConvGeometry): WeightAt => (c, tap, ci) => w[(c * TAPS + tap) * g.ci + ci];
+const floatWeights =
+  (w: Floats, g: ConvGeometry): WeightAt =>
+  (c, tap, ci) =>
+    w[(c * TAPS + tap) * g.ci + ci];
 
 function convFwdWith(x: Floats, wAt: WeightAt, g: ConvGeometry, y: Floats): void {
   for (let oy = 0; oy < g.ho; oy++)

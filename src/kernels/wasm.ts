@@ -86,19 +86,29 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   if (!module) throw new Error('wasm kernels are not available on this platform (WebAssembly SIMD and threads are needed)');
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
-  const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => { throw new Error('wasm kernel abort'); } } })
-    .exports as unknown as Exports & Record<string, (...a: number[]) => void>;
+  const ex = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error('wasm kernel abort');
+      },
+    },
+  }).exports as unknown as Exports & Record<string, (...a: number[]) => void>;
   const arena = new WasmArena(memory, ex.heapBase());
   const pool = threads > 1 ? new WasmPool(module, memory, threads, ex, KERNEL_EXPORTS) : null;
   const at = (a: Floats | Uint32Array | Uint16Array): number => {
     if (!arena.buffers.has(a.buffer) || a instanceof Float64Array)
-      throw new Error('wasm kernels: operand is not a float32/uint32 buffer of this network\'s kernel memory');
+      throw new Error("wasm kernels: operand is not a float32/uint32 buffer of this network's kernel memory");
     return a.byteOffset;
   };
   /** Run fn over slices of [0, n) when the work is large enough, else in one call. */
   const par = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
     if (!pool || work < SPLIT_WORK || n < 2 * align) ex[fn](...args(0, n));
-    else pool.run(fn, splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)));
+    else
+      pool.run(
+        fn,
+        splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
+      );
   };
   const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
   const kernels: Kernels = {
@@ -106,12 +116,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     threads,
     gemmBinBin: (x, w, B, m, n, y) =>
       par('gemmBinBin', (B * m * n) >>> 5, B, 1, (r0, r1) => [at(x) + r0 * wordsBytes(n), at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
-    gemmFloatBin: (x, w, B, m, n, y) =>
-      par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
-    gemmFloatBinT: (dy, w, B, m, n, dx) =>
-      par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
-    gemmFloatFloat: (x, w, B, m, n, y) =>
-      par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    gemmFloatBin: (x, w, B, m, n, y) => par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    gemmFloatBinT: (dy, w, B, m, n, dx) => par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
+    gemmFloatFloat: (x, w, B, m, n, y) => par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatFloatT: (dy, w, B, m, n, dx) =>
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
@@ -128,7 +135,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('convBwdDataFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 4, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
     convBwdFilter: (dy, x, xBits, g, count, dw) =>
       par('convBwdFilter', g.ho * g.wo * count * 9 * g.ci, count, 1, (a, b) => [
-        at(dy), at(x), xBits ? 1 : 0, g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad, at(dw), a, b,
+        at(dy),
+        at(x),
+        xBits ? 1 : 0,
+        g.hi,
+        g.wi,
+        g.ci,
+        g.ho,
+        g.wo,
+        count,
+        g.pad,
+        at(dw),
+        a,
+        b,
       ]),
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
@@ -136,11 +155,39 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     winsorizedColumnSums: (d, x, B, n, c, scratch, out) => ex.winsorSums(at(d), at(x), B, n, c, at(scratch), at(out)),
     adamMaxAbs: (t) =>
-      ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip) as unknown as number,
+      ex.adamMaxAbs(
+        at(t.w),
+        t.w instanceof Uint16Array ? 1 : 0,
+        at(t.grad),
+        t.gradBits ? 1 : 0,
+        t.cols,
+        t.gradScale,
+        t.n,
+        t.binary ? 1 : 0,
+        t.clip,
+      ) as unknown as number,
     adamUpdate: (t, s) =>
       ex.adamUpdate(
-        at(t.w), t.w instanceof Uint16Array ? 1 : 0, at(t.m), at(t.v), t.m instanceof Uint16Array ? 1 : 0, at(t.grad), t.gradBits ? 1 : 0,
-        t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip, s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio,
+        at(t.w),
+        t.w instanceof Uint16Array ? 1 : 0,
+        at(t.m),
+        at(t.v),
+        t.m instanceof Uint16Array ? 1 : 0,
+        at(t.grad),
+        t.gradBits ? 1 : 0,
+        t.cols,
+        t.gradScale,
+        t.n,
+        t.binary ? 1 : 0,
+        t.clip,
+        s.lr,
+        s.b1,
+        s.b2,
+        s.c1,
+        s.c2,
+        s.epsScaled,
+        s.scale,
+        s.ratio,
       ),
     packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
     dispose: () => void pool?.terminate(),
@@ -148,7 +195,21 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   return { kernels, ledger: new MemoryLedger({ arena }) };
 }
 
-const KERNEL_EXPORTS = ['gemmBinBin', 'gemmFloatBin', 'gemmFloatBinT', 'gemmFloatFloat', 'gemmFloatFloatT', 'gemmTnFloat', 'gemmTnBin', 'convFwdBin', 'convFwdFloat', 'convBwdData', 'convBwdFilter', 'convFwdFloatFloat', 'convBwdDataFloat'];
+const KERNEL_EXPORTS = [
+  'gemmBinBin',
+  'gemmFloatBin',
+  'gemmFloatBinT',
+  'gemmFloatFloat',
+  'gemmFloatFloatT',
+  'gemmTnFloat',
+  'gemmTnBin',
+  'convFwdBin',
+  'convFwdFloat',
+  'convBwdData',
+  'convBwdFilter',
+  'convFwdFloatFloat',
+  'convBwdDataFloat',
+];
 
 const unbound = (): never => {
   throw new Error('wasm kernels: call instantiate() and use the kernels it returns');

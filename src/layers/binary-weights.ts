@@ -33,7 +33,8 @@ export class BinaryWeights {
     const words = rows * wordsFor(cols);
     this.bits = ledger.u32(words, 'weights', owner, recipe.weights === 'bit' ? 'binary weights (packed; no latent copy)' : 'binary weights (packed)');
     // `bit`: the packed signs are the weights (Bop flips them); else latent weights + packed signs
-    this.latent = recipe.weights === 'bit' ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
+    this.latent =
+      recipe.weights === 'bit' ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
     this.grad =
       recipe.dw === 'float32'
         ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }

@@ -41,8 +41,13 @@ export class QuantActLayer implements Layer {
   ) {
     this.bits = q.actBits;
     const n = batch * rowsPerExample * channels;
-    if (keepCodes && this.bits === null) throw new Error(`${name}: float activations cannot be kept as codes (actInput=bit needs fixed-point activations, e.g. --quant w4a8)`);
-    this.codes = !keepCodes ? null : this.bits! <= 8 ? ledger.u8(n, 'retained', name, `output (${this.bits}-bit codes)`) : ledger.u16(n, 'retained', name, `output (${this.bits}-bit codes)`);
+    if (keepCodes && this.bits === null)
+      throw new Error(`${name}: float activations cannot be kept as codes (actInput=bit needs fixed-point activations, e.g. --quant w4a8)`);
+    this.codes = !keepCodes
+      ? null
+      : this.bits! <= 8
+        ? ledger.u8(n, 'retained', name, `output (${this.bits}-bit codes)`)
+        : ledger.u16(n, 'retained', name, `output (${this.bits}-bit codes)`);
     this.out = this.codes ? null : ledger.floats(n, 'retained', name, this.bits ? `output (${this.bits}-bit values, float)` : 'output (float)');
     if (this.bits === null) {
       this.xKept = this.logScale = this.dLog = this.param = this.scalars = null;

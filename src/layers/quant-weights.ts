@@ -45,7 +45,16 @@ export class QuantizedWeights {
     for (let i = 0; i < size; i++) this.w[i] = rng.normal() * std;
     this.dw = ledger.floats(size, 'weight-grads', owner, 'dW');
     this.format = q.weightBits === null ? null : { bits: q.weightBits };
-    this.param = { owner, name: 'W', size, value: store, grad: { kind: 'float', data: this.dw }, binary: false, momentFormat: moments, afterUpdate: () => this.markPending() };
+    this.param = {
+      owner,
+      name: 'W',
+      size,
+      value: store,
+      grad: { kind: 'float', data: this.dw },
+      binary: false,
+      momentFormat: moments,
+      afterUpdate: () => this.markPending(),
+    };
     if (!this.format) {
       this.wq = this.w;
       return;
@@ -56,15 +65,30 @@ export class QuantizedWeights {
     this.scalars[PENDING] = 1;
     if (q.quantizer === 'msqe') {
       const f = q.fixes;
-      this.quantizer = new MsqeQuantizer(this.format, size, { outlierMask: f.outlier, secondMoment: f.secondMoment, stableFrom: f.stableFrom ?? undefined }, {
-        gradSq: f.secondMoment ? ledger.floats(size, 'optimizer', owner, 'second moments of dL/dWq (EMA)') : undefined,
-        weights: f.secondMoment || f.outlier ? ledger.floats(size, 'workspace', owner, 'MSQE element weights') : undefined,
-      }, kernels?.msqeSums ? (m) => (e, lo, hi) => kernels.msqeSums!(this.w, (m as Floats | undefined) ?? null, e, lo, hi) : undefined);
+      this.quantizer = new MsqeQuantizer(
+        this.format,
+        size,
+        { outlierMask: f.outlier, secondMoment: f.secondMoment, stableFrom: f.stableFrom ?? undefined },
+        {
+          gradSq: f.secondMoment ? ledger.floats(size, 'optimizer', owner, 'second moments of dL/dWq (EMA)') : undefined,
+          weights: f.secondMoment || f.outlier ? ledger.floats(size, 'workspace', owner, 'MSQE element weights') : undefined,
+        },
+        kernels?.msqeSums ? (m) => (e, lo, hi) => kernels.msqeSums!(this.w, (m as Floats | undefined) ?? null, e, lo, hi) : undefined,
+      );
     } else {
       const scale = createParamStore('float32', 1, ledger, 'weights', owner, 'log2 scale ẽ');
       const grad = ledger.floats(1, 'weight-grads', owner, 'dL/dẽ');
       scale.set(0, GradientQuantizer.initialLogScale(this.w, this.format));
-      const param: Param = { owner, name: 'log2s', size: 1, value: scale, grad: { kind: 'float', data: grad }, binary: false, momentFormat: moments, afterUpdate: () => this.markPending() };
+      const param: Param = {
+        owner,
+        name: 'log2s',
+        size: 1,
+        value: scale,
+        grad: { kind: 'float', data: grad },
+        binary: false,
+        momentFormat: moments,
+        afterUpdate: () => this.markPending(),
+      };
       this.logScale = { store: scale, grad, param };
       const cell = { get: () => scale.get(0), set: (v: number) => scale.set(0, v) };
       this.quantizer = new GradientQuantizer(this.format, q.fixes.msqeRound ? 'msqe-round' : 'ceil', cell, q.fixes.outlier);

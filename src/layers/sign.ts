@@ -101,8 +101,7 @@ export class SignLayer implements Layer {
           }
         } else if (z) {
           for (let c = 0; c < C; c++) if (Math.abs(z[i * C + c]) > STE_CLIP) out[o + c] = 0;
-        } else
-          for (let c = 0; c < C; c++) if (!((mask![i * wpr + (c >>> 5)] >>> (c & 31)) & 1)) out[o + c] = 0;
+        } else for (let c = 0; c < C; c++) if (!((mask![i * wpr + (c >>> 5)] >>> (c & 31)) & 1)) out[o + c] = 0;
       }
     });
     this.trained = false;

@@ -22,8 +22,7 @@ export class SoftmaxCrossEntropy {
    * `predicted`, the arg-max class of row i is written to predicted[i].
    */
   forward(x: Activation, labels: Uint8Array, rows: number, predicted?: Int32Array): { loss: number; correct: number } {
-    if (x.kind !== 'float' || x.cols !== this.classes)
-      throw new Error(`softmax: expected float logits with ${this.classes} columns`);
+    if (x.kind !== 'float' || x.cols !== this.classes) throw new Error(`softmax: expected float logits with ${this.classes} columns`);
     const K = this.classes;
     const z = x.data;
     const p = this.probs;
@@ -66,8 +65,7 @@ export class SoftmaxCrossEntropy {
     grad.setShape(rows, K);
     fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
       for (let i = i0; i < i1; i++)
-        for (let c = 0; c < K; c++)
-          out[(i - i0) * K + c] = onlyRow >= 0 && i !== onlyRow ? 0 : (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
+        for (let c = 0; c < K; c++) out[(i - i0) * K + c] = onlyRow >= 0 && i !== onlyRow ? 0 : (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
     });
     return grad;
   }

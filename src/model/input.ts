@@ -43,8 +43,7 @@ export class InputStage {
     // a streamed data set reads the batch's examples now; they stay readable until the next load
     if (data.stage) ({ data, order, offset } = data.stage(order, offset, rows));
     if (rows > this.batch) throw new Error(`input: ${rows} rows do not fit a batch of ${this.batch}`);
-    if (data.features !== this.features)
-      throw new Error(`input: data set ${data.name} has ${data.features} features, model expects ${this.features}`);
+    if (data.features !== this.features) throw new Error(`input: data set ${data.name} has ${data.features} features, model expects ${this.features}`);
     for (let i = 0; i < rows; i++) this.labels[i] = data.labels[order[offset + i]];
     const aug = this.aug;
     if (aug)

@@ -81,11 +81,17 @@ export class Network {
     if (spec.quant) checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
-      throw new Error('winsorized gradients support dense layers only (conv layers would need every example\'s weight-gradient term per coordinate)');
+      throw new Error("winsorized gradients support dense layers only (conv layers would need every example's weight-gradient term per coordinate)");
     if (opts.winsorize && batch < winsorMinRows(opts.winsorize))
       throw new Error(`winsorizing ${opts.winsorize} values on each side needs a batch of at least ${winsorMinRows(opts.winsorize)}, got ${batch}`);
     const widestInput = Math.max(0, ...plan.map((l) => (l.type === 'dense' || l.type === 'qdense' ? l.nIn : 0)));
-    const ws = (this.ws = createWorkspace(sizes, kernels, ledger, opts.coherence ? batch : 0, opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null));
+    const ws = (this.ws = createWorkspace(
+      sizes,
+      kernels,
+      ledger,
+      opts.coherence ? batch : 0,
+      opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null,
+    ));
     this.grads = [
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
@@ -94,12 +100,17 @@ export class Network {
     for (const l of plan) {
       if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
       else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
-      else if (l.type === 'bn') this.layers.push(new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch, Boolean(spec.quant)));
+      else if (l.type === 'bn')
+        this.layers.push(
+          new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch, Boolean(spec.quant)),
+        );
       else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
       else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
-      else if (l.type === 'qdense') this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
+      else if (l.type === 'qdense')
+        this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
       else if (l.type === 'qconv') this.layers.push(new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
-      else if (l.type === 'qact') this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial, recipe.actInput === 'bit'));
+      else if (l.type === 'qact')
+        this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial, recipe.actInput === 'bit'));
       else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
     }
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
@@ -114,10 +125,16 @@ export class Network {
   private scaleClassifierInit(scale: number): void {
     let last: QuantWeightLayer | undefined;
     for (const l of this.layers) if (l instanceof QuantWeightLayer) last = l;
-    if (!last || !this.opts.spec.quant) throw new Error('an output init scale needs a fixed-point or float ReLU model (--quant): a binary classifier ends in batch norm, which sets the scale of its outputs');
+    if (!last || !this.opts.spec.quant)
+      throw new Error(
+        'an output init scale needs a fixed-point or float ReLU model (--quant): a binary classifier ends in batch norm, which sets the scale of its outputs',
+      );
     if (!(scale >= 0 && scale <= 1)) throw new Error(`output init scale must be from 0 to 1, got ${scale}`);
     const w = last.weights;
-    if (scale === 0 && w.format) throw new Error(`output init scale 0 needs float weights (--quant float): a ${w.format.bits}-bit power-of-two quantizer cannot take its scale from all-zero weights`);
+    if (scale === 0 && w.format)
+      throw new Error(
+        `output init scale 0 needs float weights (--quant float): a ${w.format.bits}-bit power-of-two quantizer cannot take its scale from all-zero weights`,
+      );
     for (let i = 0; i < w.w.length; i++) w.w[i] *= scale;
     w.restartScale();
   }

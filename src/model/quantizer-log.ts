@@ -40,9 +40,16 @@ export function quantizerStates(net: Network, margins = false): QuantizerState[]
     if (l instanceof QuantWeightLayer && l.weights.format) {
       const e = l.weights.exponent;
       const margin = !margins || e === null ? undefined : exponentMargin(l.weights.w, e, l.weights.format);
-      out.push({ layer: l.name, kind: 'weights', bits: l.weights.format.bits, exponent: e, flips: l.weights.flips, ...(margin !== undefined ? { margin } : {}) });
-    }
-    else if (l instanceof QuantActLayer && l.bits !== null) out.push({ layer: l.name, kind: 'activations', bits: l.bits, exponent: l.exponent, flips: l.flips });
+      out.push({
+        layer: l.name,
+        kind: 'weights',
+        bits: l.weights.format.bits,
+        exponent: e,
+        flips: l.weights.flips,
+        ...(margin !== undefined ? { margin } : {}),
+      });
+    } else if (l instanceof QuantActLayer && l.bits !== null)
+      out.push({ layer: l.name, kind: 'activations', bits: l.bits, exponent: l.exponent, flips: l.flips });
   }
   return out;
 }

@@ -133,7 +133,10 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
 
 /** Binary weights of a model. */
 export function weightCount(spec: ModelSpec): number {
-  return planModel(spec).reduce((s, l) => s + (l.type === 'dense' || l.type === 'qdense' ? l.nIn * l.nOut : l.type === 'conv' || l.type === 'qconv' ? l.g.co * 9 * l.g.ci : 0), 0);
+  return planModel(spec).reduce(
+    (s, l) => s + (l.type === 'dense' || l.type === 'qdense' ? l.nIn * l.nOut : l.type === 'conv' || l.type === 'qconv' ? l.g.co * 9 * l.g.ci : 0),
+    0,
+  );
 }
 
 /** Rows processed at a time when streaming dense-layer gradients through stores. */

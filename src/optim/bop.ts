@@ -41,8 +41,15 @@ export class Bop {
     // options given as undefined keep their defaults
     this.opts = { gamma: opts.gamma ?? BOP_DEFAULTS.gamma, tau: opts.tau ?? BOP_DEFAULTS.tau };
     this.gamma = this.opts.gamma;
-    for (const p of params) if (!p.binary || p.value.format !== 'bit' || !p.value.cols) throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
-    this.slots = params.map((p) => ({ param: p, m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`), scale: 1, maxStored: 0 }));
+    for (const p of params)
+      if (!p.binary || p.value.format !== 'bit' || !p.value.cols)
+        throw new Error(`Bop updates binary weights without latent copies; ${p.owner}.${p.name} is not one`);
+    this.slots = params.map((p) => ({
+      param: p,
+      m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`),
+      scale: 1,
+      maxStored: 0,
+    }));
     const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
     this.bm = block('momentum block');
     this.bg = block('gradient block');
@@ -50,7 +57,8 @@ export class Bop {
     for (const slot of this.slots) {
       const g = slot.param.grad;
       if (g.kind === 'fused') {
-        if (slot.m.format === 'float16') throw new Error('dw=fused needs float32 or int8 Bop momentum (float16 needs a per-tensor scale known before the tiles)');
+        if (slot.m.format === 'float16')
+          throw new Error('dw=fused needs float32 or int8 Bop momentum (float16 needs a per-tensor scale known before the tiles)');
         g.consume = (flat0, tile, len) => this.foldTile(slot, flat0, tile, len);
       }
     }
@@ -127,7 +135,7 @@ export class Bop {
         const word = r * wpr + (c >>> 5);
         const mask = 1 << (c & 31);
         // flip where |m| > τ and sign(m) = sign(w) (bit set = +1; sign(0) = +1)
-        if (a > tau * scale && (stored >= 0) === ((bits[word] & mask) !== 0)) {
+        if (a > tau * scale && stored >= 0 === ((bits[word] & mask) !== 0)) {
           bits[word] = (bits[word] ^ mask) >>> 0;
           flips++;
         }

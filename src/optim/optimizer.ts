@@ -29,8 +29,17 @@ export function createOptimizer(params: Param[], recipe: Recipe, ledger: MemoryL
       flipRatio: () => null,
     };
   }
-  const adam = new Adam(params.filter((p) => !p.binary), ledger, {}, kernels);
-  const b = new Bop(params.filter((p) => p.binary), ledger, bop);
+  const adam = new Adam(
+    params.filter((p) => !p.binary),
+    ledger,
+    {},
+    kernels,
+  );
+  const b = new Bop(
+    params.filter((p) => p.binary),
+    ledger,
+    bop,
+  );
   return {
     update(lr, gamma) {
       b.update(gamma);

@@ -28,7 +28,13 @@ export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): n
 }
 
 /** `modeled`: the run's memory model when it has extras (coherence buffers, gradient methods). */
-export function memoryReport(net: Network, spec: ModelSpec, recipe: Recipe, datasetBytes: number, modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment })): MemoryReport {
+export function memoryReport(
+  net: Network,
+  spec: ModelSpec,
+  recipe: Recipe,
+  datasetBytes: number,
+  modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment }),
+): MemoryReport {
   // fixed-point models: the binary presets are of the binary model of the same shape
   const binary: ModelSpec = { ...spec, quant: undefined };
   const standard = measureLedger(binary, PRESETS.standard, net.batch);

@@ -69,7 +69,8 @@ export function parsePowerCsv(text: string, clockOffsetSeconds = 0): PowerSample
     const f = lines[i].split(',');
     const num = (j: number) => {
       const n = Number(f[j]);
-      if (f[j] === undefined || f[j].trim() === '' || !Number.isFinite(n)) throw new PowerCsvError(`line ${i + 1}: "${f[j] ?? ''}" in column ${header[j]} is not a number`);
+      if (f[j] === undefined || f[j].trim() === '' || !Number.isFinite(n))
+        throw new PowerCsvError(`line ${i + 1}: "${f[j] ?? ''}" in column ${header[j]} is not a number`);
       return n;
     };
     const t = parseTime(f[ti] ?? '', i + 1) + clockOffsetSeconds;
@@ -105,7 +106,9 @@ function powerAt(s: PowerSample[], t: number, from: number): { watts: number; in
 /** Trapezoid integral of power over [a, b] seconds. */
 export function integrate(s: PowerSample[], a: number, b: number): { joules: number; samples: number } {
   if (a < s[0].t || b > s[s.length - 1].t)
-    throw new PowerCsvError(`the power log (${new Date(s[0].t * 1000).toISOString()} .. ${new Date(s[s.length - 1].t * 1000).toISOString()}) does not cover ${new Date(a * 1000).toISOString()} .. ${new Date(b * 1000).toISOString()}: check the logger's clock (--clock-offset)`);
+    throw new PowerCsvError(
+      `the power log (${new Date(s[0].t * 1000).toISOString()} .. ${new Date(s[s.length - 1].t * 1000).toISOString()}) does not cover ${new Date(a * 1000).toISOString()} .. ${new Date(b * 1000).toISOString()}: check the logger's clock (--clock-offset)`,
+    );
   const start = powerAt(s, a, 0);
   let joules = 0;
   let t = a;
@@ -142,7 +145,14 @@ export function energyOfRegions(s: PowerSample[], regions: Region[], idleSeconds
       const { joules, samples } = integrate(s, a, b);
       const seconds = b - a;
       if (samples < MIN_REGION_SAMPLES) return { label: r.label, seconds, samples, joules: null, meanWatts: null, netJoules: null };
-      return { label: r.label, seconds, samples, joules, meanWatts: seconds > 0 ? joules / seconds : 0, netJoules: idleWatts === null ? null : joules - idleWatts * seconds };
+      return {
+        label: r.label,
+        seconds,
+        samples,
+        joules,
+        meanWatts: seconds > 0 ? joules / seconds : 0,
+        netJoules: idleWatts === null ? null : joules - idleWatts * seconds,
+      };
     }),
   };
 }

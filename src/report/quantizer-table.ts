@@ -26,7 +26,15 @@ export function quantizerRows(history: EpochRecord[]): QuantizerRow[] {
       prev = now;
       return d;
     });
-    return { layer: q.layer, kind: q.kind, bits: q.bits, exponent: q.exponent, flips: q.flips, flipsPerEpoch, ...(q.margin !== undefined ? { margin: q.margin } : {}) };
+    return {
+      layer: q.layer,
+      kind: q.kind,
+      bits: q.bits,
+      exponent: q.exponent,
+      flips: q.flips,
+      flipsPerEpoch,
+      ...(q.margin !== undefined ? { margin: q.margin } : {}),
+    };
   });
 }
 

@@ -41,55 +41,90 @@ function layerSeries(s: LayerSeries): Series[] {
 export function charts(r: RunReport): { id: string; svg: string }[] {
   const h = r.history;
   const out = [
-    { id: 'loss', svg: lineChart('Loss per epoch', 'epoch', 'loss', [
-      { name: 'train', points: h.map((e) => [e.epoch, e.trainLoss]) },
-      { name: 'test', points: h.map((e) => [e.epoch, e.testLoss]) },
-    ]) },
-    { id: 'accuracy', svg: lineChart('Accuracy per epoch', 'epoch', 'accuracy %', [
-      { name: 'train', points: h.map((e) => [e.epoch, 100 * e.trainAccuracy]) },
-      { name: 'test', points: h.map((e) => [e.epoch, 100 * e.testAccuracy]) },
-    ]) },
+    {
+      id: 'loss',
+      svg: lineChart('Loss per epoch', 'epoch', 'loss', [
+        { name: 'train', points: h.map((e) => [e.epoch, e.trainLoss]) },
+        { name: 'test', points: h.map((e) => [e.epoch, e.testLoss]) },
+      ]),
+    },
+    {
+      id: 'accuracy',
+      svg: lineChart('Accuracy per epoch', 'epoch', 'accuracy %', [
+        { name: 'train', points: h.map((e) => [e.epoch, 100 * e.trainAccuracy]) },
+        { name: 'test', points: h.map((e) => [e.epoch, 100 * e.testAccuracy]) },
+      ]),
+    },
   ];
   const m = r.memory;
-  out.push({ id: 'memory-category', svg: barChart('Memory by category: modeled vs measured (ledger)', 'KiB', [...CATEGORIES], [
-    { name: 'modeled', values: CATEGORIES.map((c) => m.modeled.byCategory[c] / KiB) },
-    { name: 'ledger', values: CATEGORIES.map((c) => m.ledger.byCategory[c] / KiB) },
-  ]) });
+  out.push({
+    id: 'memory-category',
+    svg: barChart(
+      'Memory by category: modeled vs measured (ledger)',
+      'KiB',
+      [...CATEGORIES],
+      [
+        { name: 'modeled', values: CATEGORIES.map((c) => m.modeled.byCategory[c] / KiB) },
+        { name: 'ledger', values: CATEGORIES.map((c) => m.ledger.byCategory[c] / KiB) },
+      ],
+    ),
+  });
   const layers = Object.keys(m.ledger.byLayer);
-  out.push({ id: 'memory-layer', svg: barChart('Memory by layer: modeled vs measured (ledger)', 'KiB', layers, [
-    { name: 'modeled', values: layers.map((l) => sumBytes(m.modeled.byLayer[l]) / KiB) },
-    { name: 'ledger', values: layers.map((l) => sumBytes(m.ledger.byLayer[l]) / KiB) },
-  ]) });
+  out.push({
+    id: 'memory-layer',
+    svg: barChart('Memory by layer: modeled vs measured (ledger)', 'KiB', layers, [
+      { name: 'modeled', values: layers.map((l) => sumBytes(m.modeled.byLayer[l]) / KiB) },
+      { name: 'ledger', values: layers.map((l) => sumBytes(m.ledger.byLayer[l]) / KiB) },
+    ]),
+  });
   const energy = h.filter((e) => e.energy && e.energy.joules !== null);
   if (energy.length) {
     const kind = energy[0].energy!.measured ? 'measured' : 'ESTIMATED';
-    out.push({ id: 'energy', svg: lineChart(`Energy per epoch (${energy[0].energy!.meter}, ${kind})`, 'epoch', 'joules', [
-      { name: 'total', points: energy.map((e) => [e.epoch, e.energy!.joules!]) },
-      { name: 'net of idle', points: energy.map((e) => [e.epoch, e.energy!.netJoules ?? NaN]) },
-    ]) });
+    out.push({
+      id: 'energy',
+      svg: lineChart(`Energy per epoch (${energy[0].energy!.meter}, ${kind})`, 'epoch', 'joules', [
+        { name: 'total', points: energy.map((e) => [e.epoch, e.energy!.joules!]) },
+        { name: 'net of idle', points: energy.map((e) => [e.epoch, e.energy!.netJoules ?? NaN]) },
+      ]),
+    });
   }
   // regions without samples inside were not measured: no bar rather than an interpolated one
   const regions = r.externalEnergy?.regions.filter((g) => g.joules !== null) ?? [];
   if (regions.length) {
-    out.push({ id: 'external-energy', svg: barChart(`Energy per region from the power log (measured)`, 'joules', regions.map((g) => g.label), [
-      { name: 'total', values: regions.map((g) => g.joules!) },
-      { name: 'net of idle', values: regions.map((g) => g.netJoules ?? 0) },
-    ]) });
+    out.push({
+      id: 'external-energy',
+      svg: barChart(
+        `Energy per region from the power log (measured)`,
+        'joules',
+        regions.map((g) => g.label),
+        [
+          { name: 'total', values: regions.map((g) => g.joules!) },
+          { name: 'net of idle', values: regions.map((g) => g.netJoules ?? 0) },
+        ],
+      ),
+    });
   }
   if (r.coherence) out.push({ id: 'coherence', svg: lineChart('m-coherence per layer', 'step', 'm-coherence', layerSeries(r.coherence)) });
-  if (r.quantizerExponents) out.push({ id: 'exponents', svg: lineChart('Quantizer scale exponent per layer', 'step', 'exponent', layerSeries(r.quantizerExponents)) });
+  if (r.quantizerExponents)
+    out.push({ id: 'exponents', svg: lineChart('Quantizer scale exponent per layer', 'step', 'exponent', layerSeries(r.quantizerExponents)) });
   return out;
 }
 
 function htmlTable(header: string[] | null, rows: (string | number)[][]): string {
   const head = header ? `<thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead>` : '';
-  return `<table>${head}<tbody>${rows
-    .map((row) => `<tr>${row.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
+  return `<table>${head}<tbody>${rows.map((row) => `<tr>${row.map((c) => `<td>${esc(String(c))}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
 function epochRows(r: RunReport): (string | number)[][] {
-  return r.history.map((e) => [e.epoch, e.lr.toExponential(2), e.trainLoss.toFixed(4), pct(e.trainAccuracy), e.testLoss.toFixed(4), pct(e.testAccuracy), e.msPerBatchMedian.toFixed(1)]);
+  return r.history.map((e) => [
+    e.epoch,
+    e.lr.toExponential(2),
+    e.trainLoss.toFixed(4),
+    pct(e.trainAccuracy),
+    e.testLoss.toFixed(4),
+    pct(e.testAccuracy),
+    e.msPerBatchMedian.toFixed(1),
+  ]);
 }
 const EPOCH_HEADER = ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch'];
 
@@ -105,7 +140,8 @@ export function renderHtml(r: RunReport): string {
   const q = quantRows(r);
   if (q.length) body.push('<h2>Quantizers: exponents and flips (instability)</h2>', htmlTable(QUANT_HEADER, q));
   if (!r.coherence) body.push('<p class="note">No m-coherence series in this run.</p>');
-  const style = 'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
+  const style =
+    'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
   return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`;
 }
 
@@ -141,19 +177,37 @@ export function renderMarkdown(r: RunReport): string {
     '',
     '## Memory (KiB): modeled vs measured',
     '',
-    mdTable(['category', 'modeled', 'ledger'], CATEGORIES.map((c) => [c, (m.modeled.byCategory[c] / KiB).toFixed(1), (m.ledger.byCategory[c] / KiB).toFixed(1)])),
+    mdTable(
+      ['category', 'modeled', 'ledger'],
+      CATEGORIES.map((c) => [c, (m.modeled.byCategory[c] / KiB).toFixed(1), (m.ledger.byCategory[c] / KiB).toFixed(1)]),
+    ),
     '',
-    mdTable(['layer', 'modeled', 'ledger'], Object.keys(m.ledger.byLayer).map((l) => [l, (sumBytes(m.modeled.byLayer[l]) / KiB).toFixed(1), (sumBytes(m.ledger.byLayer[l]) / KiB).toFixed(1)])),
+    mdTable(
+      ['layer', 'modeled', 'ledger'],
+      Object.keys(m.ledger.byLayer).map((l) => [l, (sumBytes(m.modeled.byLayer[l]) / KiB).toFixed(1), (sumBytes(m.ledger.byLayer[l]) / KiB).toFixed(1)]),
+    ),
   ];
   const energy = r.history.filter((e) => e.energy);
   if (energy.length) {
     const e0 = energy[0].energy!;
     parts.push('', `## Energy (${mdText(e0.meter)}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
-    parts.push(mdTable(['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample'], energy.map((e) => {
-      const x = e.energy!;
-      const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
-      return [e.epoch, x.seconds.toFixed(1), f(x.joules), f(x.netJoules), f(x.joulesPerBatch, 3), f(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3)];
-    })));
+    parts.push(
+      mdTable(
+        ['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample'],
+        energy.map((e) => {
+          const x = e.energy!;
+          const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
+          return [
+            e.epoch,
+            x.seconds.toFixed(1),
+            f(x.joules),
+            f(x.netJoules),
+            f(x.joulesPerBatch, 3),
+            f(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3),
+          ];
+        }),
+      ),
+    );
   }
   if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
   const q = quantRows(r);
@@ -168,7 +222,10 @@ export function externalEnergyMarkdown(r: RunReport): string {
   return [
     `## Energy from the power log ${mdText(x.file)} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
     '',
-    mdTable(['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'], x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, fixed(g.joules), fixed(g.meanWatts), fixed(g.netJoules)])),
+    mdTable(
+      ['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'],
+      x.regions.map((g) => [g.label, g.seconds.toFixed(1), g.samples, fixed(g.joules), fixed(g.meanWatts), fixed(g.netJoules)]),
+    ),
     ...unmeasuredNote(x.regions),
   ].join('\n');
 }
@@ -178,5 +235,8 @@ const fixed = (v: number | null) => (v === null ? 'not measured' : v.toFixed(2))
 function unmeasuredNote(regions: RegionEnergy[]): string[] {
   const missed = regions.filter((g) => g.joules === null);
   if (!missed.length) return [];
-  return ['', `Not measured: ${missed.map((g) => mdText(g.label)).join(', ')}: fewer than ${MIN_REGION_SAMPLES} samples of the power log fall inside (log faster, or measure longer regions).`];
+  return [
+    '',
+    `Not measured: ${missed.map((g) => mdText(g.label)).join(', ')}: fewer than ${MIN_REGION_SAMPLES} samples of the power log fall inside (log faster, or measure longer regions).`,
+  ];
 }

@@ -17,7 +17,17 @@ export interface RunReport {
   command: string;
   date: string;
   machine: { node: string; arch: string; platform: string };
-  config: { model: string; quant?: QuantConfig; recipeName: string; batch: number; epochs: number; seed: number; data: string; meter: string | null; idleSeconds?: number };
+  config: {
+    model: string;
+    quant?: QuantConfig;
+    recipeName: string;
+    batch: number;
+    epochs: number;
+    seed: number;
+    data: string;
+    meter: string | null;
+    idleSeconds?: number;
+  };
   kernels: string;
   threads: number;
   history: EpochRecord[];

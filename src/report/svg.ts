@@ -26,7 +26,10 @@ const fmt = (v: number) => (Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-2 && v !== 0
 
 function legend(names: string[], x: number, y: number): string {
   return names
-    .map((n, i) => `<g transform="translate(${x},${y + i * 18})"><rect width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="18" y="11">${esc(n)}</text></g>`)
+    .map(
+      (n, i) =>
+        `<g transform="translate(${x},${y + i * 18})"><rect width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="18" y="11">${esc(n)}</text></g>`,
+    )
     .join('');
 }
 
@@ -73,11 +76,15 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const sy = (y: number) => PAD.top + ph - ((y - y0) / (y1 - y0)) * ph;
   const parts = [head];
   for (const t of ticks(y0, y1))
-    parts.push(`<line x1="${PAD.left}" x2="${PAD.left + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`);
+    parts.push(
+      `<line x1="${PAD.left}" x2="${PAD.left + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+    );
   // whole-number x values (epochs, steps) get whole-number ticks
   const wholeX = pts.every(([x]) => Number.isInteger(x));
   for (const t of ticks(x0, x1).filter((v) => !wholeX || Number.isInteger(v)))
-    parts.push(`<line x1="${sx(t)}" x2="${sx(t)}" y1="${PAD.top + ph}" y2="${PAD.top + ph + 4}" stroke="#333"/><text x="${sx(t)}" y="${PAD.top + ph + 16}" text-anchor="middle">${fmt(t)}</text>`);
+    parts.push(
+      `<line x1="${sx(t)}" x2="${sx(t)}" y1="${PAD.top + ph}" y2="${PAD.top + ph + 4}" stroke="#333"/><text x="${sx(t)}" y="${PAD.top + ph + 16}" text-anchor="middle">${fmt(t)}</text>`,
+    );
   parts.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${PAD.left + pw / 2}" y="${h - 6}" text-anchor="middle">${esc(xLabel)}</text>`);
   parts.push(`<text transform="translate(14,${PAD.top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`);
@@ -85,11 +92,20 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const c = COLORS[i % COLORS.length];
     const good = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     const drawn = perPixelColumn(good.map(([x, y]) => [sx(x), sy(y)] as [number, number]));
-    if (drawn.length > 1) parts.push(`<polyline class="series" fill="none" stroke="${c}" stroke-width="${good.length > MARKED_POINTS ? 1 : 2}" points="${drawn.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`);
+    if (drawn.length > 1)
+      parts.push(
+        `<polyline class="series" fill="none" stroke="${c}" stroke-width="${good.length > MARKED_POINTS ? 1 : 2}" points="${drawn.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`,
+      );
     // markers only where they can be told apart (per-epoch series, not per-step ones)
     if (good.length <= MARKED_POINTS) for (const [x, y] of drawn) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${c}"/>`);
   });
-  parts.push(legend(series.map((s) => s.name), PAD.left + pw + 12, PAD.top));
+  parts.push(
+    legend(
+      series.map((s) => s.name),
+      PAD.left + pw + 12,
+      PAD.top,
+    ),
+  );
   return `${parts.join('')}</svg>`;
 }
 
@@ -107,7 +123,9 @@ export function barChart(title: string, unit: string, categories: string[], seri
   ];
   for (const t of ticks(0, max)) {
     const x = left + (t / max) * pw;
-    parts.push(`<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${h - PAD.bottom}" stroke="#ddd"/><text x="${x}" y="${h - PAD.bottom + 14}" text-anchor="middle">${fmt(t)}</text>`);
+    parts.push(
+      `<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${h - PAD.bottom}" stroke="#ddd"/><text x="${x}" y="${h - PAD.bottom + 14}" text-anchor="middle">${fmt(t)}</text>`,
+    );
   }
   parts.push(`<text x="${left + pw / 2}" y="${h - 6}" text-anchor="middle">${esc(unit)}</text>`);
   categories.forEach((cat, ci) => {
@@ -115,9 +133,17 @@ export function barChart(title: string, unit: string, categories: string[], seri
     parts.push(`<text x="${left - 6}" y="${y + (bar * series.length) / 2 + 4}" text-anchor="end">${esc(cat)}</text>`);
     series.forEach((s, si) => {
       const v = s.values[ci] ?? 0;
-      parts.push(`<rect class="bar" x="${left}" y="${y + si * bar}" width="${Math.max(0, (v / max) * pw).toFixed(1)}" height="${bar - 2}" fill="${COLORS[si % COLORS.length]}"><title>${esc(`${cat} ${s.name}: ${fmt(v)} ${unit}`)}</title></rect>`);
+      parts.push(
+        `<rect class="bar" x="${left}" y="${y + si * bar}" width="${Math.max(0, (v / max) * pw).toFixed(1)}" height="${bar - 2}" fill="${COLORS[si % COLORS.length]}"><title>${esc(`${cat} ${s.name}: ${fmt(v)} ${unit}`)}</title></rect>`,
+      );
     });
   });
-  parts.push(legend(series.map((s) => s.name), left + pw + 12, PAD.top));
+  parts.push(
+    legend(
+      series.map((s) => s.name),
+      left + pw + 12,
+      PAD.top,
+    ),
+  );
   return `${parts.join('')}</svg>`;
 }

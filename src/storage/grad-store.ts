@@ -29,13 +29,7 @@ export function gradStoreBytes(format: GradFormat, elements: number): number {
   return po2Words(elements) * 4;
 }
 
-export function createGradStore(
-  format: GradFormat,
-  capacity: number,
-  ledger: MemoryLedger,
-  owner: string,
-  what: string,
-): GradStore {
+export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string): GradStore {
   if (format === 'float32') return new Float32GradStore(ledger.floats(capacity, 'workspace', owner, what), capacity);
   if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity);
   return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity);
@@ -46,8 +40,7 @@ abstract class BaseStore {
   cols = 0;
   constructor(readonly capacity: number) {}
   setShape(rows: number, cols: number): void {
-    if (rows * cols > this.capacity)
-      throw new Error(`gradient store too small: ${rows}x${cols} > capacity ${this.capacity}`);
+    if (rows * cols > this.capacity) throw new Error(`gradient store too small: ${rows}x${cols} > capacity ${this.capacity}`);
     this.rows = rows;
     this.cols = cols;
   }
@@ -56,7 +49,10 @@ abstract class BaseStore {
 class Float32GradStore extends BaseStore implements GradStore {
   readonly format = 'float32' as const;
   readonly needsMaxAbs = false;
-  constructor(private readonly data: Floats, capacity: number) {
+  constructor(
+    private readonly data: Floats,
+    capacity: number,
+  ) {
     super(capacity);
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
@@ -78,7 +74,10 @@ class Float32GradStore extends BaseStore implements GradStore {
 class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
-  constructor(private readonly data: Uint16Array, capacity: number) {
+  constructor(
+    private readonly data: Uint16Array,
+    capacity: number,
+  ) {
     super(capacity);
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
@@ -109,7 +108,10 @@ class Po2GradStore extends BaseStore implements GradStore {
   /** Decoded values of the 32 codes under the current and the previous bias. */
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
-  constructor(private readonly words: Uint32Array, capacity: number) {
+  constructor(
+    private readonly words: Uint32Array,
+    capacity: number,
+  ) {
     super(capacity);
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
@@ -144,12 +146,7 @@ class Po2GradStore extends BaseStore implements GradStore {
  * get a first pass that only measures max |value| (compute must then be repeatable: it may read
  * the store it writes only through rows it has not yet written, which chunk order guarantees).
  */
-export function fillStore(
-  store: GradStore,
-  chunkRows: number,
-  scratch: Floats,
-  compute: (i0: number, i1: number, out: Floats) => void,
-): void {
+export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void): void {
   const { rows, cols } = store;
   if (store.needsMaxAbs) {
     let maxAbs = 0;

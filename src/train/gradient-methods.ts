@@ -33,7 +33,9 @@ function gradData(g: ParamGrad): GradCopy {
 function allocCopy(p: Param, ledger: MemoryLedger, what: string): GradCopy {
   const g = p.grad;
   if (g.kind === 'fused') throw new Error('fused gradients are not stored');
-  return g.kind === 'float' ? ledger.floats(p.size, 'weight-grads', p.owner, `${what} (${p.name})`) : ledger.u32(g.bits.length, 'weight-grads', p.owner, `${what} (${p.name}, 1 bit)`);
+  return g.kind === 'float'
+    ? ledger.floats(p.size, 'weight-grads', p.owner, `${what} (${p.name})`)
+    : ledger.u32(g.bits.length, 'weight-grads', p.owner, `${what} (${p.name}, 1 bit)`);
 }
 
 /** out = median(a, b, c) coordinate-wise (majority for packed signs). */
@@ -105,7 +107,12 @@ class RM3 implements GradientMethod {
     return r;
   }
   stateTensors() {
-    return Object.fromEntries(this.prev.flatMap((s) => [[`rm3.${s.p.owner}.${s.p.name}.t1`, s.a], [`rm3.${s.p.owner}.${s.p.name}.t2`, s.b]]));
+    return Object.fromEntries(
+      this.prev.flatMap((s) => [
+        [`rm3.${s.p.owner}.${s.p.name}.t1`, s.a],
+        [`rm3.${s.p.owner}.${s.p.name}.t2`, s.b],
+      ]),
+    );
   }
   stateMeta() {
     return { held: this.held };

@@ -33,8 +33,7 @@ function validate(cfg: TrainConfig, data: DataSplit): void {
   posInt(cfg.batch, 'batch size');
   posInt(cfg.epochs, 'epochs');
   if (!(cfg.lr > 0) || !Number.isFinite(cfg.lr)) throw new TrainingError(`learning rate must be a positive number, got ${cfg.lr}`);
-  if (cfg.batch > data.train.count)
-    throw new TrainingError(`batch size ${cfg.batch} is larger than the training set (${data.train.count} examples)`);
+  if (cfg.batch > data.train.count) throw new TrainingError(`batch size ${cfg.batch} is larger than the training set (${data.train.count} examples)`);
   if (cfg.resume && !cfg.checkpoint) throw new TrainingError('resume needs a checkpoint file');
   if (cfg.threads !== undefined && (!Number.isInteger(cfg.threads) || cfg.threads < 1 || cfg.threads > MAX_THREADS))
     throw new TrainingError(`threads must be a whole number from 1 to ${MAX_THREADS}, got ${cfg.threads}`);
@@ -47,8 +46,18 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   if ((cfg.gradients === 'm3' || cfg.gradients === 'winsorized') && cfg.coherence)
     throw new TrainingError(`${cfg.gradients} changes how the batch gradient is formed: measure coherence with --gradients plain or rm3`);
   const kernels = selectKernels(cfg.kernels);
-  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, coherence: Boolean(cfg.coherence), gradients: cfg.gradients, winsorC: cfg.winsorC });
-  checkFits(spec, cfg.recipe, cfg.batch, { augment: cfg.augment, budget: cfg.ramBudget, engineBytes: modeled.total, kernelLimit: kernelMemoryLimit(kernels.name) });
+  const modeled = modelMemory(spec, cfg.recipe, cfg.batch, {
+    augment: cfg.augment,
+    coherence: Boolean(cfg.coherence),
+    gradients: cfg.gradients,
+    winsorC: cfg.winsorC,
+  });
+  checkFits(spec, cfg.recipe, cfg.batch, {
+    augment: cfg.augment,
+    budget: cfg.ramBudget,
+    engineBytes: modeled.total,
+    kernelLimit: kernelMemoryLimit(kernels.name),
+  });
   const identity = runIdentity(cfg, data);
   if (cfg.checkpoint) checkOutputPath(cfg.checkpoint, 'checkpoint');
   checkReplaceable(cfg, identity);
@@ -234,7 +243,6 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
   };
 }
 
-
 /**
  * The data's examples have the model's input shape: as many values, the same image shape in both
  * splits, and, for a model that starts with a convolution, the model's height x width x channels.
@@ -264,4 +272,3 @@ function coherenceProbe(net: Network, train: DataSplit['train'], cfg: TrainConfi
   const own = { ...staged.data, images: staged.data.images.slice(), labels: staged.data.labels.slice() };
   return new CoherenceProbe(net, own, Int32Array.from(staged.order.subarray(staged.offset, staged.offset + m)), cfg.recipe);
 }
-

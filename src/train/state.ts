@@ -78,7 +78,12 @@ function dataFingerprint(data: DataSplit): Record<string, unknown> {
   const part = (d: Dataset) => {
     hash.update(d.labels.subarray(0, d.count));
     const k = Math.min(16, d.count);
-    const staged = stageRows(d, Int32Array.from({ length: k }, (_, i) => i), 0, k);
+    const staged = stageRows(
+      d,
+      Int32Array.from({ length: k }, (_, i) => i),
+      0,
+      k,
+    );
     for (let i = 0; i < k; i++) {
       const row = staged.order[staged.offset + i];
       hash.update(staged.data.images.subarray(row * d.features, (row + 1) * d.features));
@@ -93,14 +98,23 @@ function dataFingerprint(data: DataSplit): Record<string, unknown> {
 function storedIdentity(m: Record<string, unknown>): Partial<RunIdentity> {
   if (isObject(m.run)) return m.run;
   const gradients = isObject(m.gradients) ? (m.gradients.method ?? 'plain') : 'plain';
-  return { model: m.model, quant: m.quant ?? null, recipe: isObject(m.recipe) ? canonicalRecipe(m.recipe) : m.recipe, batch: m.batch, augment: Boolean(m.augment), gradients };
+  return {
+    model: m.model,
+    quant: m.quant ?? null,
+    recipe: isObject(m.recipe) ? canonicalRecipe(m.recipe) : m.recipe,
+    batch: m.batch,
+    augment: Boolean(m.augment),
+    gradients,
+  };
 }
 
 /** "seed 1 (this run: 5)", one entry per field the stored identity has and this run changes. */
 function differences(stored: Partial<RunIdentity>, current: RunIdentity): string[] {
   return Object.keys(IDENTITY_LABELS)
     .filter((k) => k in stored && JSON.stringify(stored[k]) !== JSON.stringify(current[k]))
-    .map((k) => (k === 'data' ? dataDifference(stored.data, current.data) : `${IDENTITY_LABELS[k]} ${describe(stored[k])} (this run: ${describe(current[k])})`));
+    .map((k) =>
+      k === 'data' ? dataDifference(stored.data, current.data) : `${IDENTITY_LABELS[k]} ${describe(stored[k])} (this run: ${describe(current[k])})`,
+    );
 }
 
 function dataDifference(stored: unknown, current: unknown): string {
@@ -160,7 +174,15 @@ export function saveState(cfg: TrainConfig, identity: RunIdentity, net: Network,
   writeCheckpoint(cfg.checkpoint!, meta, { ...net.stateTensors(), ...opt.stateTensors(), ...gradients.stateTensors() });
 }
 
-export function restoreState(ck: LoadedCheckpoint, cfg: TrainConfig, identity: RunIdentity, net: Network, opt: Optimizer, gradients: GradientMethod, s: LoopState): void {
+export function restoreState(
+  ck: LoadedCheckpoint,
+  cfg: TrainConfig,
+  identity: RunIdentity,
+  net: Network,
+  opt: Optimizer,
+  gradients: GradientMethod,
+  s: LoopState,
+): void {
   const path = cfg.checkpoint;
   const m = ck.meta;
   if (m.format !== 'bitlearn-train') throw new TrainingError(`${path} is not a training checkpoint`);
@@ -195,20 +217,23 @@ function isObject(v: unknown): v is Record<string, unknown> {
 function checkMeta(m: Record<string, unknown>, context: string) {
   const bad = (field: string, why: string) => new TrainingError(`${context}: field "${field}" ${why}`);
   const count = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
-  const rngState = (v: unknown) => Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff) && v.some((x) => x !== 0);
+  const rngState = (v: unknown) =>
+    Array.isArray(v) && v.length === 4 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff) && v.some((x) => x !== 0);
   if (!count(m.epoch)) throw bad('epoch', `must be a whole number >= 0, is ${describe(m.epoch)}`);
   const epoch = m.epoch as number;
   if (typeof m.lr !== 'number' || !(m.lr > 0) || !Number.isFinite(m.lr)) throw bad('lr', `must be a positive number, is ${describe(m.lr)}`);
   const plateau = m.plateau;
   if (!isObject(plateau)) throw bad('plateau', 'is missing');
   // Infinity (no epoch yet) is stored as null by JSON
-  if (plateau.best !== null && (typeof plateau.best !== 'number' || !Number.isFinite(plateau.best))) throw bad('plateau.best', `must be a number, is ${describe(plateau.best)}`);
+  if (plateau.best !== null && (typeof plateau.best !== 'number' || !Number.isFinite(plateau.best)))
+    throw bad('plateau.best', `must be a number, is ${describe(plateau.best)}`);
   if (!count(plateau.bad)) throw bad('plateau.bad', `must be a whole number >= 0, is ${describe(plateau.bad)}`);
   if (!rngState(m.rng)) throw bad('rng', 'is not a random-generator state (4 words, not all zero)');
   if (m.augRng !== undefined && m.augRng !== null && !rngState(m.augRng)) throw bad('augRng', 'is not a random-generator state');
   if (!Array.isArray(m.history) || m.history.length !== epoch) throw bad('history', `must list the ${epoch} epochs done`);
   m.history.forEach((r: unknown, i: number) => {
-    if (!isObject(r) || r.epoch !== i + 1 || typeof r.trainLoss !== 'number' || typeof r.lr !== 'number') throw bad(`history[${i}]`, `is not the record of epoch ${i + 1}`);
+    if (!isObject(r) || r.epoch !== i + 1 || typeof r.trainLoss !== 'number' || typeof r.lr !== 'number')
+      throw bad(`history[${i}]`, `is not the record of epoch ${i + 1}`);
   });
   if (!isObject(m.optimizer) || !count(m.optimizer.step) || !Array.isArray(m.optimizer.scales)) throw bad('optimizer', 'is not an optimizer state');
   if (m.gradients !== undefined && !isObject(m.gradients)) throw bad('gradients', 'is not a gradient-method state');
