@@ -19,7 +19,7 @@ typecheck: node_modules/.package-lock.json
 
 # formatter and linter (Biome, biome.json): `make lint` checks, `make format` rewrites
 lint: node_modules/.package-lock.json
-	npx biome ci --reporter=summary .
+	npx biome ci --colors=off --error-on-warnings --reporter=summary .
 
 format: node_modules/.package-lock.json
 	npx biome format --write .

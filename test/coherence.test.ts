@@ -2,7 +2,7 @@
 // both recipes), and the exact per-example probe.
 import t from 'tap';
 import { coherenceOfVectors, coherencePairwise, mCoherence, networkCoherence } from '../src/coherence/coherence.js';
-import { CoherenceProbe } from '../src/coherence/probe.js';
+import { CoherenceProbe } from '../src/train/coherence-probe.js';
 import { CoherenceTracker, parseCoherenceSpec } from '../src/coherence/tracker.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { selectKernels } from '../src/kernels/select.js';

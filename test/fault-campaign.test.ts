@@ -308,8 +308,20 @@ const cases: Case[] = [
 ];
 
 type Outcome = 'clear error' | 'stack trace' | 'internal message' | 'hang' | 'accepted' | 'temp file left';
-const INTERNAL =
-  /TypeError|ReferenceError|RangeError|Cannot read properties|is not a function|is not iterable|undefined|\[object Object\]|Invalid typed array|Maximum call stack/;
+const INTERNAL = new RegExp(
+  [
+    'TypeError',
+    'ReferenceError',
+    'RangeError',
+    'Cannot read properties',
+    'is not a function',
+    'is not iterable',
+    'undefined',
+    '\\[object Object\\]',
+    'Invalid typed array',
+    'Maximum call stack',
+  ].join('|'),
+);
 
 function runCase(c: Case, cwd: string): Promise<{ status: number | null; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {

@@ -23,7 +23,7 @@ import { train } from '../src/train/loop.js';
 import type { TrainConfig } from '../src/train/records.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { quantizerRows } from '../src/report/quantizer-table.js';
-import { CoherenceProbe } from '../src/coherence/probe.js';
+import { CoherenceProbe } from '../src/train/coherence-probe.js';
 import { identityOrder, maxAbs, maxAbsDiff, mlpSpec, syntheticDataset } from './helpers.js';
 
 const quantSpec = (q: string, quantizer = 'msqe', fixes?: string): ModelSpec => ({ ...mlpSpec(20, [12, 9], 5), quant: parseQuantConfig(q, quantizer, fixes) });

@@ -92,7 +92,7 @@ t.test('train with rm3 and m3; rm3 resumes exactly', async (t) => {
 });
 
 t.test('winsorized sums: brute force on random columns; c = 0 is the plain sum; dense layers only', async (t) => {
-  const { winsorizedColumnSums } = await import('../src/optim/winsorize.js');
+  const { winsorizedColumnSums } = await import('../src/layers/winsorize.js');
   const { Rng } = await import('../src/rng.js');
   const rng = new Rng(6);
   for (const c of [0, 1, 3]) {

@@ -22,7 +22,8 @@ t.test('the default checkpoint of one run is not replaced by the next run', asyn
   t.equal(again.status, 1);
   t.equal(
     again.stderr,
-    'bitlearn: error: checkpoint checkpoints/mlp-low-memory.ckpt already holds this run at epoch 1: --resume continues it, --overwrite replaces it, --checkpoint FILE (or --no-checkpoint) keeps it\n',
+    'bitlearn: error: checkpoint checkpoints/mlp-low-memory.ckpt already holds this run at epoch 1: ' +
+      '--resume continues it, --overwrite replaces it, --checkpoint FILE (or --no-checkpoint) keeps it\n',
   );
   const other = run(['train', '--limit-train', '100', '--limit-test', '100', '--batch', '50', '--epochs', '1', '--quiet'], cwd);
   t.equal(other.status, 1);

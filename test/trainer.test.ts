@@ -208,7 +208,10 @@ t.test('bad training input is refused before any work', async (t) => {
   await t.rejects(train(base('standard', { epochs: 0 }), data), /epochs must be a positive integer/);
   await t.rejects(
     train(base('standard', { ramBudget: 1e6 }), data),
-    /needs .* MiB \(engine buffers .* MiB \+ .* MiB already in use by Node\.js and the data set\) but only 1\.0 MiB is available: not even batch 1 fits; the low-memory recipe needs far less/,
+    new RegExp(
+      'needs .* MiB \\(engine buffers .* MiB \\+ .* MiB already in use by Node\\.js and the data set\\) ' +
+        'but only 1\\.0 MiB is available: not even batch 1 fits; the low-memory recipe needs far less',
+    ),
   );
   // room for the fixed part and a few examples: refused, with the batch that would fit (the
   // process's own memory is given, so the figure does not drift with the test process's RSS)

@@ -252,7 +252,7 @@ t.test('wasm MSQE sums == the TypeScript reference exactly (JavaScript rounding,
 t.test('wasm winsorized column sums == the TypeScript reference (ties, zeros, odd widths)', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(91);
-  const { winsorizedColumnSums } = await import('../src/optim/winsorize.js');
+  const { winsorizedColumnSums } = await import('../src/layers/winsorize.js');
   for (const n of [1, 3, 4, 7, 33, 784])
     for (const B of [4, 12, 100])
       for (const c of [0, 1, 4]) {

@@ -42,7 +42,14 @@ function intList(value: string): number[] {
 export function benchCommand(): Command {
   return new Command('bench')
     .description(
-      'run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ratios), kernels (reference vs wasm), peers (time per training step against PyTorch on the same model, batch and threads, interleaved rounds, with the ratio to the hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer and fix, vs the float32 twin) or signal (how similar same-class MNIST examples stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)',
+      'run a benchmark suite: speed (time per training batch), memory (modeled vs ledger, ' +
+        'ratios), kernels (reference vs wasm), peers (time per training step against PyTorch ' +
+        'on the same model, batch and threads, interleaved rounds, with the ratio to the ' +
+        'hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost ' +
+        'of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, ' +
+        'with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer ' +
+        'and fix, vs the float32 twin) or signal (how similar same-class MNIST examples ' +
+        'stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)',
     )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
@@ -69,7 +76,8 @@ export function benchCommand(): Command {
     )
     .option(
       '--quant <wNaM|float>',
-      'bits of weights and activations (quant suite); speed and coherence suites: time this fixed-point (or float) ReLU model with the gradient-based quantizer instead of the binary one (recipes then default to standard)',
+      'bits of weights and activations (quant suite); speed and coherence suites: time this fixed-point (or float) ' +
+        'ReLU model with the gradient-based quantizer instead of the binary one (recipes then default to standard)',
       'w4a8',
     )
     .option('--out <file>', 'write the results as JSON (default bench/results/<suite>-<date>.json)')
@@ -117,7 +125,8 @@ export function benchCommand(): Command {
         results = rows;
         const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
         table = [
-          `${o.model[0]} at batch ${o.batches[0]}, one epoch over ${o.limitTrain ?? 6000} MNIST examples per recipe; meter ${rows[0]?.meter}: ${rows[0]?.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
+          `${o.model[0]} at batch ${o.batches[0]}, one epoch over ${o.limitTrain ?? 6000} MNIST examples per recipe; meter ${rows[0]?.meter}: ` +
+            `${rows[0]?.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
           formatTable(
             ['recipe', 'batches', 'seconds', 'joules', 'net J/batch', 'net mJ/sample', 'watts'],
             rows.map((r) => [
@@ -157,13 +166,15 @@ export function benchCommand(): Command {
         const epochs = o.epochs ?? 6;
         const r = await runQuantSuite({ bits: o.quant, batch, epochs, seeds: o.seeds, only: o.only, limitTrain: o.limitTrain }, (run) =>
           progress(
-            `  ${run.variant}, seed ${run.seed}: ${(100 * run.testAccuracy).toFixed(2)}%, weight exponent flips ${run.weightFlips} (late ${run.lateWeightFlips})`,
+            `  ${run.variant}, seed ${run.seed}: ${(100 * run.testAccuracy).toFixed(2)}%, ` +
+              `weight exponent flips ${run.weightFlips} (late ${run.lateWeightFlips})`,
           ),
         );
         results = r;
         const twin = r.rows.find((x) => x.variant === 'float32 twin');
         table = [
-          `mlp ${o.quant} at batch ${batch}, ${epochs} epochs, seeds ${o.seeds.join(', ')}: test accuracy (mean, spread = max - min) and weight-quantizer exponent flips (sum over layers; late = from epoch ${r.lateFromEpoch}, where the stable exponent switches on)`,
+          `mlp ${o.quant} at batch ${batch}, ${epochs} epochs, seeds ${o.seeds.join(', ')}: test accuracy (mean, spread = max - min) and ` +
+            `weight-quantizer exponent flips (sum over layers; late = from epoch ${r.lateFromEpoch}, where the stable exponent switches on)`,
           formatTable(
             ['variant', 'test acc % (mean)', 'spread', 'vs float32 twin', 'ms/batch', 'flips per seed', 'late flips per seed', 'min MSQE margin'],
             r.rows.map((x) => [
@@ -184,7 +195,8 @@ export function benchCommand(): Command {
         results = rows;
         const path = (v: number[]) => v.map((x) => x.toFixed(3)).join(' → ');
         table = [
-          `first ${examples} MNIST training images through 4 random layers of 256 at initialisation: mean cosine of batch-centred representations (input, then after each layer)`,
+          `first ${examples} MNIST training images through 4 random layers of 256 at initialisation: ` +
+            `mean cosine of batch-centred representations (input, then after each layer)`,
           formatTable(
             ['layers', 'same class', 'different class'],
             rows.map((r) => [r.layers, path(r.sameClass), path(r.differentClass)]),

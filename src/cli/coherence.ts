@@ -68,7 +68,8 @@ export function coherenceCommand(): Command {
     quantOptions(
       modelDataRecipeOptions(
         new Command('coherence').description(
-          'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes m), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
+          'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes ' +
+            'm), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
         ),
       ),
     ),
@@ -161,7 +162,8 @@ export function coherenceCommand(): Command {
       const pct = (v: number | undefined) => (v === undefined ? '-' : (100 * v).toFixed(1));
       process.stdout.write(
         `${[
-          `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch.join(', ')} (m), ${o.epochs} epochs, measured every ${o.every} steps${outputInitScale === undefined ? '' : `, classifier initialised at ${outputInitScale}x`}`,
+          `bitlearn coherence: ${result.model}, recipe ${recipeName}, batch ${o.batch.join(', ')} (m), ${o.epochs} epochs, measured ` +
+            `every ${o.every} steps${outputInitScale === undefined ? '' : `, classifier initialised at ${outputInitScale}x`}`,
           '',
           formatTable(
             [
@@ -194,8 +196,10 @@ export function coherenceCommand(): Command {
           ...(peakRatios.length
             ? peakRatios.map(
                 (p) =>
-                  `peak network m-coherence at m = ${p.batch}, real labels / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); ` +
-                  `peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})`,
+                  `peak network m-coherence at m = ${p.batch}, real labels / random labels: ` +
+                  `${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); ` +
+                  `peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x ` +
+                  `(${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})`,
               )
             : ['peak ratio real/random labels: needs label noise 0 and 1 with plain gradients']),
           ...(o.html ? [`plots: ${o.html}`] : []),
@@ -279,8 +283,16 @@ function coherencePage(r: { model: string; recipe: string; batches: number[]; ru
   const ratios = r.peakRatios
     .map(
       (p) =>
-        `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); peak of the running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x (${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})</p>`,
+        `<p>Peak network m-coherence at m = ${p.batch}, real / random labels: ` +
+        `${p.ratio.toFixed(2)}x (${p.real.toFixed(2)} vs ${p.random.toFixed(2)}); peak of the ` +
+        `running median of ${SMOOTHING_WINDOW} measurements: ${p.smoothed.ratio.toFixed(2)}x ` +
+        `(${p.smoothed.real.toFixed(2)} vs ${p.smoothed.random.toFixed(2)})</p>`,
     )
     .join('');
-  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ${r.batches.join(', ')}</h1>${ratios}${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`;
+  return (
+    `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>bitlearn coherence: ` +
+    `${r.model}</title><style>body{font-family:sans-serif;max-width:900px;margin:2em ` +
+    `auto}</style></head><body><h1>Gradient coherence: ${r.model}, ${r.recipe}, batch ` +
+    `${r.batches.join(', ')}</h1>${ratios}${charts.map((c) => `<figure>${c}</figure>`).join('\n')}</body></html>\n`
+  );
 }

@@ -14,7 +14,8 @@ const FORMATS = ['tfjs', 'int'];
 export function exportCommand(): Command {
   return new Command('export')
     .description(
-      'export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)',
+      'export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads ' +
+        'it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)',
     )
     .argument('<checkpoint>', 'training checkpoint (bitlearn train --checkpoint)')
     .option(
@@ -68,12 +69,14 @@ export function exportCommand(): Command {
         return;
       }
       const lines = [
-        `exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`,
+        `exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ` +
+          `${o.out}/model.json + weights.bin (${artifacts.weightData.byteLength} bytes of weights)`,
       ];
       const v = result.verify as ExportCheck | undefined;
       if (v)
         lines.push(
-          `verify on ${v.examples} test examples: TF.js and bitlearn agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy TF.js ${(100 * v.tfjsAccuracy).toFixed(2)}%, bitlearn ${(100 * v.bitlearnAccuracy).toFixed(2)}%`,
+          `verify on ${v.examples} test examples: TF.js and bitlearn agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); ` +
+            `accuracy TF.js ${(100 * v.tfjsAccuracy).toFixed(2)}%, bitlearn ${(100 * v.bitlearnAccuracy).toFixed(2)}%`,
         );
       process.stdout.write(`${lines.join('\n')}\n`);
     });
@@ -112,20 +115,27 @@ async function exportInt(
     return;
   }
   const lines = [
-    `exported ${loaded.spec.name} ${model.quant} (epoch ${loaded.epoch}) to ${file}: integer weights, one exponent per tensor, int32 biases, one shift per activation`,
+    `exported ${loaded.spec.name} ${model.quant} (epoch ${loaded.epoch}) to ${file}: ` +
+      `integer weights, one exponent per tensor, int32 biases, one shift per activation`,
     ...model.ops.map((o) =>
       o.op === 'dense' || o.op === 'conv'
-        ? `  ${o.name}: ${o.op === 'conv' ? `3x3 conv ${o.nIn} -> ${o.nOut} channels` : `${o.nOut}x${o.nIn}`}, int${o.weightBits} weights x 2^${o.weightExponent}, accumulator 2^${o.accExponent}`
+        ? `  ${o.name}: ${o.op === 'conv' ? `3x3 conv ${o.nIn} -> ${o.nOut} channels` : `${o.nOut}x${o.nIn}`}, ` +
+          `int${o.weightBits} weights x 2^${o.weightExponent}, accumulator 2^${o.accExponent}`
         : o.op === 'maxpool'
           ? `  ${o.name}: 2x2 max-pool of the accumulators`
           : `  ${o.name}: ReLU -> uint${o.bits} x 2^${o.exponent} (shift ${o.shift})`,
     ),
-    `largest possible |accumulator|: ${model.accumulatorBound}${model.accumulatorBound >= 2 ** 24 ? ' (above 2^24: the float simulation may round where the integer forward does not)' : ' (< 2^24: the float simulation is exact)'}`,
+    `largest possible |accumulator|: ` +
+      String(model.accumulatorBound) +
+      (model.accumulatorBound >= 2 ** 24
+        ? ' (above 2^24: the float simulation may round where the integer forward does not)'
+        : ' (< 2^24: the float simulation is exact)'),
   ];
   const v = result.verify as IntCheck | undefined;
   if (v)
     lines.push(
-      `verify on ${v.examples} test examples: integer-only forward and float simulation agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); accuracy integer ${(100 * v.intAccuracy).toFixed(2)}%, float simulation ${(100 * v.floatAccuracy).toFixed(2)}%`,
+      `verify on ${v.examples} test examples: integer-only forward and float simulation agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); ` +
+        `accuracy integer ${(100 * v.intAccuracy).toFixed(2)}%, float simulation ${(100 * v.floatAccuracy).toFixed(2)}%`,
     );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

@@ -63,7 +63,8 @@ export function quantOptions(cmd: Command): Command {
   return cmd
     .option(
       '--quant <wNaM|float>',
-      'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), or "float" for the float32 ReLU twin; the recipe then defaults to standard',
+      'fixed-point network: N-bit weights, M-bit activations (e.g. w4a8; 32 = float), ' +
+        'or "float" for the float32 ReLU twin; the recipe then defaults to standard',
     )
     .option('--quantizer <name>', `weight quantizer: ${QUANTIZERS.join(' or ')} (with --quant)`, 'msqe')
     .option('--fix <list>', `published fixes, comma-separated: ${FIXES.join(', ')}; stable=F switches at fraction F of training (default 0.5)`)

@@ -36,9 +36,8 @@ export function planCommand(): Command {
     const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
     const knobs = quant ? [] : knobSavings(spec, knobBatch);
     if (o.json) {
-      process.stdout.write(
-        `${JSON.stringify({ model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } }, null, 2)}\n`,
-      );
+      const plan = { model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } };
+      process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return;
     }
     process.stdout.write(

@@ -28,7 +28,15 @@ export function probeCommand(): Command {
           'throttling',
           t === null
             ? 'not readable'
-            : `0x${t.raw.toString(16)}${t.underVoltage ? ' under-voltage' : ''}${t.frequencyCapped ? ' frequency-capped' : ''}${t.throttled ? ' throttled' : ''}${t.softTempLimit ? ' soft-temperature-limit' : ''}${t.occurred ? ' (has occurred since boot)' : ''}${t.raw === 0 ? ' none' : ''}`,
+            : [
+                `0x${t.raw.toString(16)}`,
+                t.underVoltage ? ' under-voltage' : '',
+                t.frequencyCapped ? ' frequency-capped' : '',
+                t.throttled ? ' throttled' : '',
+                t.softTempLimit ? ' soft-temperature-limit' : '',
+                t.occurred ? ' (has occurred since boot)' : '',
+                t.raw === 0 ? ' none' : '',
+              ].join(''),
         ],
         ['GPIO base (BCM 0)', p.gpioBase === null ? 'no Raspberry Pi GPIO chip in /sys/class/gpio' : String(p.gpioBase)],
       ];

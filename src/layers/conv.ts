@@ -8,7 +8,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { addInto, centredTileNormSq, sumSquares } from '../coherence/norms.js';
+import { addInto, centredTileNormSq, sumSquares } from './norms.js';
 import { readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 

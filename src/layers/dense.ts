@@ -5,8 +5,8 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { addRowNormsSq, centredRowNormsSq, sumSquares } from '../coherence/norms.js';
-import { winsorizedDense, winsorizes } from '../optim/winsorize.js';
+import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
+import { winsorizedDense, winsorizes } from './winsorize.js';
 import { dyNormsToFill, inputRows, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 

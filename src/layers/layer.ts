@@ -4,7 +4,7 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
-import type { WinsorWorkspace } from '../optim/winsorize.js';
+import type { WinsorWorkspace } from './winsorize.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
 /** A forward activation: rows × cols, in one of the engine's representations. */

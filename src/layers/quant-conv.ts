@@ -5,7 +5,7 @@ import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats } from '../ledger.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
-import { sumSquares } from '../coherence/norms.js';
+import { sumSquares } from './norms.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
 
 export class QuantConvLayer extends QuantWeightLayer implements Layer {

@@ -1,9 +1,9 @@
 // Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
-import { winsorizedDense, winsorizes } from '../optim/winsorize.js';
+import { winsorizedDense, winsorizes } from './winsorize.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { addRowNormsSq, rowNormsSq, sumSquares } from '../coherence/norms.js';
+import { addRowNormsSq, rowNormsSq, sumSquares } from './norms.js';
 import { dyNormsToFill, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
 

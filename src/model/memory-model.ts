@@ -6,7 +6,7 @@ import { TAPS } from '../kernels/conv-geometry.js';
 import { CATEGORIES, type Category } from '../ledger.js';
 import { ADAM_BLOCK } from '../optim/adam.js';
 import { BOP_BLOCK } from '../optim/bop.js';
-import { winsorFloats } from '../optim/winsorize.js';
+import { winsorFloats } from '../layers/winsorize.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';

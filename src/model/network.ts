@@ -15,7 +15,7 @@ import { Rng } from '../rng.js';
 import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
-import { winsorMinRows } from '../optim/winsorize.js';
+import { winsorMinRows } from '../layers/winsorize.js';
 import { planModel, workspaceSizes, type ModelSpec } from './spec.js';
 import { ConvLayer } from '../layers/conv.js';
 import { MaxPoolLayer } from '../layers/maxpool.js';
@@ -266,6 +266,7 @@ export function checkFixedPointRecipe(recipe: Recipe): void {
   const wrong = (['weights', 'dw', 'optimizer'] as const).filter((k) => recipe[k] !== ({ weights: 'float32', dw: 'float32', optimizer: 'adam' } as const)[k]);
   if (wrong.length)
     throw new Error(
-      `fixed-point models train float32 latent weights with a float32 dW and Adam; the recipe sets ${wrong.map((k) => `${k}=${recipe[k]}`).join(', ')} (use --recipe standard; dy, moments, firstInput, poolMask and actInput apply)`,
+      `fixed-point models train float32 latent weights with a float32 dW and Adam; the recipe sets ` +
+        `${wrong.map((k) => `${k}=${recipe[k]}`).join(', ')} (use --recipe standard; dy, moments, firstInput, poolMask and actInput apply)`,
     );
 }

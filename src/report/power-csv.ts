@@ -107,7 +107,8 @@ function powerAt(s: PowerSample[], t: number, from: number): { watts: number; in
 export function integrate(s: PowerSample[], a: number, b: number): { joules: number; samples: number } {
   if (a < s[0].t || b > s[s.length - 1].t)
     throw new PowerCsvError(
-      `the power log (${new Date(s[0].t * 1000).toISOString()} .. ${new Date(s[s.length - 1].t * 1000).toISOString()}) does not cover ${new Date(a * 1000).toISOString()} .. ${new Date(b * 1000).toISOString()}: check the logger's clock (--clock-offset)`,
+      `the power log (${new Date(s[0].t * 1000).toISOString()} .. ${new Date(s[s.length - 1].t * 1000).toISOString()}) does not ` +
+        `cover ${new Date(a * 1000).toISOString()} .. ${new Date(b * 1000).toISOString()}: check the logger's clock (--clock-offset)`,
     );
   const start = powerAt(s, a, 0);
   let joules = 0;

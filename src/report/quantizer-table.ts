@@ -44,7 +44,8 @@ export function quantizerLines(history: EpochRecord[]): string[] {
   const first = history.find((r) => r.quantizers)?.epoch ?? 1;
   return [
     '',
-    `Quantizer exponents (scale 2^e), exponent flips per epoch (from epoch ${first}), and the MSQE margin: how much worse the better neighbouring exponent is (near 0%: at a boundary, where the exponent can oscillate)`,
+    `Quantizer exponents (scale 2^e), exponent flips per epoch (from epoch ${first}), and the MSQE margin: how ` +
+      `much worse the better neighbouring exponent is (near 0%: at a boundary, where the exponent can oscillate)`,
     formatTable(
       ['quantizer', 'kind', 'bits', 'final e', 'flips', 'flips per epoch', 'MSQE margin'],
       rows.map((r) => [r.layer, r.kind, r.bits, r.exponent ?? '-', r.flips, r.flipsPerEpoch.join(' '), formatMargin(r.margin)]),

@@ -141,8 +141,12 @@ export function renderHtml(r: RunReport): string {
   if (q.length) body.push('<h2>Quantizers: exponents and flips (instability)</h2>', htmlTable(QUANT_HEADER, q));
   if (!r.coherence) body.push('<p class="note">No m-coherence series in this run.</p>');
   const style =
-    'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
-  return `<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`;
+    'body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px ' +
+    'solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}figure{margin:1.5em 0}.note{color:#666}';
+  return (
+    `<!DOCTYPE html>\n<html lang="en"><head><meta ` +
+    `charset="utf-8"><title>${esc(title)}</title><style>${style}</style></head><body>${body.join('\n')}</body></html>\n`
+  );
 }
 
 /**
@@ -220,7 +224,8 @@ export function externalEnergyMarkdown(r: RunReport): string {
   const x = r.externalEnergy;
   if (!x) return '';
   return [
-    `## Energy from the power log ${mdText(x.file)} (measured; idle baseline ${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
+    `## Energy from the power log ${mdText(x.file)} (measured; idle baseline ` +
+      `${x.idleWatts === null ? 'not covered by the log' : `${x.idleWatts.toFixed(2)} W`})`,
     '',
     mdTable(
       ['region', 'seconds', 'samples', 'joules', 'mean W', 'net J'],
@@ -237,6 +242,7 @@ function unmeasuredNote(regions: RegionEnergy[]): string[] {
   if (!missed.length) return [];
   return [
     '',
-    `Not measured: ${missed.map((g) => mdText(g.label)).join(', ')}: fewer than ${MIN_REGION_SAMPLES} samples of the power log fall inside (log faster, or measure longer regions).`,
+    `Not measured: ${missed.map((g) => mdText(g.label)).join(', ')}: fewer than ${MIN_REGION_SAMPLES} ` +
+      `samples of the power log fall inside (log faster, or measure longer regions).`,
   ];
 }

@@ -28,7 +28,8 @@ function legend(names: string[], x: number, y: number): string {
   return names
     .map(
       (n, i) =>
-        `<g transform="translate(${x},${y + i * 18})"><rect width="12" height="12" fill="${COLORS[i % COLORS.length]}"/><text x="18" y="11">${esc(n)}</text></g>`,
+        `<g transform="translate(${x},${y + i * 18})"><rect width="12" height="12" ` +
+        `fill="${COLORS[i % COLORS.length]}"/><text x="18" y="11">${esc(n)}</text></g>`,
     )
     .join('');
 }
@@ -63,7 +64,9 @@ export function perPixelColumn(points: [number, number][]): [number, number][] {
 export function lineChart(title: string, xLabel: string, yLabel: string, series: Series[], height = 300): string {
   const pts = series.flatMap((s) => s.points).filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
   const h = height;
-  const svgOpen = `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="${esc(title)}" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`;
+  const svgOpen =
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="${esc(title)}" ` +
+    `width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`;
   const head = `${svgOpen}<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`;
   if (!pts.length) return `${head}<text x="${W / 2}" y="${h / 2}" text-anchor="middle">no data</text></svg>`;
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
@@ -77,13 +80,15 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   const parts = [head];
   for (const t of ticks(y0, y1))
     parts.push(
-      `<line x1="${PAD.left}" x2="${PAD.left + pw}" y1="${sy(t)}" y2="${sy(t)}" stroke="#ddd"/><text x="${PAD.left - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
+      `<line x1="${PAD.left}" x2="${PAD.left + pw}" y1="${sy(t)}" y2="${sy(t)}" ` +
+        `stroke="#ddd"/><text x="${PAD.left - 6}" y="${sy(t) + 4}" text-anchor="end">${fmt(t)}</text>`,
     );
   // whole-number x values (epochs, steps) get whole-number ticks
   const wholeX = pts.every(([x]) => Number.isInteger(x));
   for (const t of ticks(x0, x1).filter((v) => !wholeX || Number.isInteger(v)))
     parts.push(
-      `<line x1="${sx(t)}" x2="${sx(t)}" y1="${PAD.top + ph}" y2="${PAD.top + ph + 4}" stroke="#333"/><text x="${sx(t)}" y="${PAD.top + ph + 16}" text-anchor="middle">${fmt(t)}</text>`,
+      `<line x1="${sx(t)}" x2="${sx(t)}" y1="${PAD.top + ph}" y2="${PAD.top + ph + 4}" ` +
+        `stroke="#333"/><text x="${sx(t)}" y="${PAD.top + ph + 16}" text-anchor="middle">${fmt(t)}</text>`,
     );
   parts.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${PAD.left + pw / 2}" y="${h - 6}" text-anchor="middle">${esc(xLabel)}</text>`);
@@ -94,7 +99,8 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const drawn = perPixelColumn(good.map(([x, y]) => [sx(x), sy(y)] as [number, number]));
     if (drawn.length > 1)
       parts.push(
-        `<polyline class="series" fill="none" stroke="${c}" stroke-width="${good.length > MARKED_POINTS ? 1 : 2}" points="${drawn.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`,
+        `<polyline class="series" fill="none" stroke="${c}" stroke-width="${good.length > MARKED_POINTS ? 1 : 2}" ` +
+          `points="${drawn.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}"/>`,
       );
     // markers only where they can be told apart (per-epoch series, not per-step ones)
     if (good.length <= MARKED_POINTS) for (const [x, y] of drawn) parts.push(`<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="3" fill="${c}"/>`);
@@ -118,13 +124,15 @@ export function barChart(title: string, unit: string, categories: string[], seri
   const pw = W - left - PAD.right;
   const max = Math.max(1e-12, ...series.flatMap((s) => s.values));
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="${esc(title)}" width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="${esc(title)}" ` +
+      `width="${W}" height="${h}" viewBox="0 0 ${W} ${h}" font-family="sans-serif" font-size="12">`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`,
   ];
   for (const t of ticks(0, max)) {
     const x = left + (t / max) * pw;
     parts.push(
-      `<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${h - PAD.bottom}" stroke="#ddd"/><text x="${x}" y="${h - PAD.bottom + 14}" text-anchor="middle">${fmt(t)}</text>`,
+      `<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${h - PAD.bottom}" stroke="#ddd"/><text ` +
+        `x="${x}" y="${h - PAD.bottom + 14}" text-anchor="middle">${fmt(t)}</text>`,
     );
   }
   parts.push(`<text x="${left + pw / 2}" y="${h - 6}" text-anchor="middle">${esc(unit)}</text>`);
@@ -134,7 +142,8 @@ export function barChart(title: string, unit: string, categories: string[], seri
     series.forEach((s, si) => {
       const v = s.values[ci] ?? 0;
       parts.push(
-        `<rect class="bar" x="${left}" y="${y + si * bar}" width="${Math.max(0, (v / max) * pw).toFixed(1)}" height="${bar - 2}" fill="${COLORS[si % COLORS.length]}"><title>${esc(`${cat} ${s.name}: ${fmt(v)} ${unit}`)}</title></rect>`,
+        `<rect class="bar" x="${left}" y="${y + si * bar}" width="${Math.max(0, (v / max) * pw).toFixed(1)}" height="${bar - 2}" ` +
+          `fill="${COLORS[si % COLORS.length]}"><title>${esc(`${cat} ${s.name}: ${fmt(v)} ${unit}`)}</title></rect>`,
       );
     });
   });

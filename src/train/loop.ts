@@ -4,7 +4,7 @@
 // training state in state.ts, the memorization signal in memorization.ts.
 import { availableParallelism } from 'node:os';
 import { readCheckpoint } from '../checkpoint.js';
-import { CoherenceProbe } from '../coherence/probe.js';
+import { CoherenceProbe } from './coherence-probe.js';
 import { CoherenceTracker } from '../coherence/tracker.js';
 import { stageRows, type DataSplit } from '../data/dataset.js';
 import { lockFile } from '../file-lock.js';
@@ -149,7 +149,8 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
       if (measure) tracker!.record(step, net.coherenceStats());
       if (!Number.isFinite(r.loss))
         throw new TrainingError(
-          `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
+          `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training ` +
+            `stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
         );
       opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
       flipSum += opt.flipRatio() ?? 0;

@@ -3,7 +3,7 @@
 import type { EnergyMeter } from '../../device/meters.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import type { CoherenceSeries, EpochCoherence } from '../coherence/tracker.js';
-import type { ProbeResult } from '../coherence/probe.js';
+import type { ProbeResult } from './coherence-probe.js';
 import type { MemoryModel } from '../model/memory-model.js';
 import type { Network } from '../model/network.js';
 import type { LayerSeries, QuantizerState } from '../model/quantizer-log.js';

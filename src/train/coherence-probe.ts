@@ -14,8 +14,8 @@ import type { Dataset } from '../data/dataset.js';
 import { selectKernels } from '../kernels/select.js';
 import { Network } from '../model/network.js';
 import { PRESETS, type Recipe } from '../recipe.js';
-import { mCoherence, networkCoherence, type LayerCoherence } from './coherence.js';
-import { NETWORK } from './tracker.js';
+import { mCoherence, networkCoherence, type LayerCoherence } from '../coherence/coherence.js';
+import { NETWORK } from '../coherence/tracker.js';
 
 export interface ProbeResult {
   examples: number;

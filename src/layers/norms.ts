@@ -1,6 +1,6 @@
 // Squared norms the coherence tracker needs inside the backward pass.
 import type { Floats } from '../ledger.js';
-import { decodeCodes, readExamplePixels, type Activation } from '../layers/layer.js';
+import { decodeCodes, readExamplePixels, type Activation } from './layer.js';
 
 export function sumSquares(a: Floats, n: number): number {
   let s = 0;
