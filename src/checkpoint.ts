@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, r
 import { basename, dirname, join } from 'node:path';
 import { own } from './own.js';
 import { reason } from './atomic-write.js';
+import { processAlive } from './file-lock.js';
 
 const MAGIC = 'BITLEARN-CKPT-2\n';
 /** Format 1: the payload's SHA-256 in the header, the header itself unchecked (still read, strictly bounds-checked). */
@@ -88,15 +89,6 @@ function removeStaleTemps(path: string): void {
     if (!f.startsWith(prefix)) continue;
     const pid = Number(f.slice(prefix.length));
     if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(path), f), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -6,7 +6,8 @@ import { resolve } from 'node:path';
 
 export class LockError extends Error {}
 
-function processAlive(pid: number): boolean {
+/** A process with this id is running (EPERM: it runs as another user). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

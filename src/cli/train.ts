@@ -9,6 +9,7 @@ import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
+import { ENERGY_HEADER, energyRows } from '../report/energy-table.js';
 import { train } from '../train/loop.js';
 import type { EpochRecord } from '../train/records.js';
 import { createMeter } from '../../device/meters.js';
@@ -279,24 +280,9 @@ function energyLines(history: EpochRecord[]): string[] {
   const e = history.filter((r) => r.energy);
   if (!e.length) return [];
   const first = e[0].energy!;
-  const j = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
   return [
     '',
     `Energy per epoch (${first.meter}): ${first.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
-    formatTable(
-      ['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample', 'watts'],
-      e.map((r) => {
-        const x = r.energy!;
-        return [
-          r.epoch,
-          x.seconds.toFixed(1),
-          j(x.joules),
-          j(x.netJoules),
-          j(x.joulesPerBatch, 3),
-          j(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3),
-          j(x.watts),
-        ];
-      }),
-    ),
+    formatTable(ENERGY_HEADER, energyRows(history)),
   ];
 }

@@ -6,6 +6,7 @@ import type { LayerSeries, RunReport } from './run-report.js';
 import { barChart, lineChart, type Series } from './svg.js';
 import { formatMargin, quantizerRows } from './quantizer-table.js';
 import { MIN_REGION_SAMPLES, type RegionEnergy } from './power-csv.js';
+import { ENERGY_HEADER, energyRows } from './energy-table.js';
 
 const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch', 'MSQE margin'];
 function quantRows(r: RunReport): (string | number)[][] {
@@ -195,23 +196,7 @@ export function renderMarkdown(r: RunReport): string {
   if (energy.length) {
     const e0 = energy[0].energy!;
     parts.push('', `## Energy (${mdText(e0.meter)}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
-    parts.push(
-      mdTable(
-        ['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample'],
-        energy.map((e) => {
-          const x = e.energy!;
-          const f = (v: number | null, d = 2) => (v === null ? '-' : v.toFixed(d));
-          return [
-            e.epoch,
-            x.seconds.toFixed(1),
-            f(x.joules),
-            f(x.netJoules),
-            f(x.joulesPerBatch, 3),
-            f(x.joulesPerSample === null ? null : 1000 * x.joulesPerSample, 3),
-          ];
-        }),
-      ),
-    );
+    parts.push(mdTable(ENERGY_HEADER, energyRows(r.history)));
   }
   if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
   const q = quantRows(r);
