@@ -1,4 +1,4 @@
-// Fixed-point suite (DESIGN section 4, issue acceptance): the MNIST MLP with b-bit weights and
+// Fixed-point suite (docs/method.md §4, issue acceptance): the MNIST MLP with b-bit weights and
 // activations trained with each weight quantizer and fix, next to its float32 twin, several
 // seeds. Reports test accuracy (mean, spread), time per batch, and the instability figures:
 // exponent flips of the weight quantizers in late training (from the stable-exponent switch on).

@@ -1,4 +1,4 @@
-// Energy meters behind one interface (DESIGN section 7):
+// Energy meters behind one interface (docs/method.md §7):
 //   gpio-pulse:PIN:JOULES  counts rising edges of a meter's pulse output, one per JOULES joules;
 //   gpio-trigger:PIN       holds PIN high while a measured region runs, for an external logger;
 //   estimate[:BOARD]       P = P_idle + (P_load − P_idle)·utilisation, always labelled an estimate.
@@ -44,7 +44,7 @@ export interface MeterTiming {
 }
 const realTiming: MeterTiming = { clock: () => process.hrtime.bigint(), wait: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
-/** Power model per board, watts (DESIGN: Pi 4 B 2.7 W idle, 6.4 W with four cores busy). */
+/** Power model per board, watts (docs/method.md §7: Pi 4 B 2.7 W idle, 6.4 W with four cores busy). */
 export const BOARD_POWER: Record<string, { idle: number; load: number }> = {
   pi4: { idle: 2.7, load: 6.4 },
 };

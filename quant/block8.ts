@@ -1,4 +1,4 @@
-// 8-bit block-quantized storage for optimizer state (DESIGN section 6; after Dettmers et al.'s
+// 8-bit block-quantized storage for optimizer state (docs/method.md §6; after Dettmers et al.'s
 // 8-bit optimizers): blocks of 256 values, one float32 scale per block (its largest magnitude)
 // and one byte per value, logarithmic (as the dynamic codes of 8-bit optimizers): entries of one
 // block span decades, and a linear code would round the small ones to 0 (Adam normalizes each

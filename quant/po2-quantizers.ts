@@ -1,4 +1,4 @@
-// Hardware-friendly fixed-point weight quantizers (DESIGN section 4; Bae, Zielinski, Chatterjee
+// Hardware-friendly fixed-point weight quantizers (docs/method.md §4; Bae, Zielinski, Chatterjee
 // 2022): uniform, symmetric, per-tensor, power-of-two scale s = 2^e, b bits, Qn = Qp = 2^(b−1) − 1:
 //   w_q = s · clip(round(w/s), −Qn, Qp)     round with the identity gradient (STE)
 // Two ways to choose e, each with the paper's fixes as options:

@@ -1,5 +1,5 @@
 // How a fixed-point model is quantized: bits of weights and activations, the weight quantizer,
-// and which of the published fixes are on (DESIGN section 4). Parsed from the command line:
+// and which of the published fixes are on (docs/method.md §4). Parsed from the command line:
 //   --quant w4a8 --quantizer msqe --fix outlier,second-moment,stable=0.5
 //   --quant w4a8 --quantizer gradient --fix msqe-round
 //   --quant float   (the float32 twin: the same ReLU network, nothing quantized)

@@ -1,4 +1,4 @@
-// A recipe decides every precision and storage choice of training (DESIGN section 2).
+// A recipe decides every precision and storage choice of training (docs/method.md §2).
 // Two presets plus free ablation of each knob: `--recipe low-memory --set dy=float32`.
 import { readFileSync } from 'node:fs';
 import { GRAD_FORMATS, type GradFormat } from './storage/grad-store.js';
@@ -87,7 +87,7 @@ export const PRESETS: Record<string, Recipe> = {
     ste: 'clipped',
   },
   'low-memory': LOW_MEMORY,
-  // beyond the published recipe (DESIGN section 6): no latent weights (Bop), no weight-gradient
+  // beyond the published recipe (docs/method.md §6): no latent weights (Bop), no weight-gradient
   // buffer (each float dW tile folds into Bop's momentum as it is computed), 8-bit momentum,
   // 5-bit power-of-two activation gradients, everything else as low-memory
   tiny: {

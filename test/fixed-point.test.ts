@@ -1,4 +1,4 @@
-// Fixed-point networks (DESIGN section 4): backward vs finite differences (float twin, where the
+// Fixed-point networks (docs/method.md §4): backward vs finite differences (float twin, where the
 // network is differentiable), fixed-point values on their power-of-two grids, the activation
 // quantizer's gradients vs their formula, memory model == ledger, exact resume with quantizer
 // state, the instability record, and the integer-only forward of the export == the float

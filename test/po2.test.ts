@@ -4,7 +4,7 @@ import { MemoryLedger } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, fillStore } from '../src/storage/grad-store.js';
 
-t.test('bias and quantized values follow the DESIGN formula', async (t) => {
+t.test('bias and quantized values follow the formula of docs/method.md §3', async (t) => {
   t.equal(po2Bias(1), 7);
   t.equal(po2Bias(0.01), 7 - Math.round(Math.log2(0.01)));
   // the largest entry lands on the top code, not above it

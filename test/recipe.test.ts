@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { PRESETS, resolveRecipe } from '../src/recipe.js';
 
-t.test('presets match DESIGN section 2', async (t) => {
+t.test('presets match docs/method.md §2', async (t) => {
   t.same(PRESETS.standard, {
     firstInput: 'float32',
     actInput: 'float32',

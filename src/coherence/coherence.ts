@@ -1,4 +1,4 @@
-// m-coherence of per-example gradients g_1 … g_m (Chatterjee & Zielinski; DESIGN section 5):
+// m-coherence of per-example gradients g_1 … g_m (Chatterjee & Zielinski; docs/method.md §5):
 //   m-coherence = ||Σ g_i||² / Σ ||g_i||²
 // 1 when the g_i are pairwise orthogonal, m when identical; below 1 when they cancel. Computed in
 // O(m) from a running sum and a running sum of squared norms: no pairwise products.

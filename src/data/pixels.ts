@@ -1,4 +1,4 @@
-// Pixels are scaled to [-1, 1] (DESIGN section 2). Augmentation (random shift and horizontal
+// Pixels are scaled to [-1, 1] (docs/method.md §2). Augmentation (random shift and horizontal
 // flip) is applied while pixels are read, so the low-memory recipe's re-read in backward sees
 // exactly the image the forward saw: the per-example parameters are kept, not the image.
 const PIXEL_SCALE = 2 / 255;

@@ -1,4 +1,4 @@
-// Integer export of a fixed-point model (DESIGN section 4): per layer, integer weights with one
+// Integer export of a fixed-point model (docs/method.md §4): per layer, integer weights with one
 // power-of-two exponent per tensor, int32 biases at the accumulator's exponent, and per
 // activation one shift; plus the 256-entry table from pixel byte to 8-bit input code. The
 // integer-only forward below is the reference a device implements; it gives exactly the float

@@ -1,4 +1,4 @@
-// ReLU followed by the learnable activation quantizer of fixed-point networks (DESIGN section 4):
+// ReLU followed by the learnable activation quantizer of fixed-point networks (docs/method.md §4):
 // a = s·clip(round(x/s), 0, 2^b − 1), s = 2^e, e = R(ẽ) with ẽ trained (TQT gradients, unsigned
 // after ReLU): ∂a/∂ẽ = s·ln2·(round(x/s) − x/s) inside the range, s·ln2·Qp above it, 0 where ReLU
 // cuts (x <= 0). R is ceil (TQT).

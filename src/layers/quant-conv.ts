@@ -1,5 +1,5 @@
 // Fixed-point 3x3 convolution, stride 1, valid or same padding, with a bias per output channel
-// (DESIGN section 4): y = conv(X, Wq) + bq, channels-last, one example at a time. Weights are
+// (docs/method.md §4): y = conv(X, Wq) + bq, channels-last, one example at a time. Weights are
 // co × 9 × ci (output channel, tap, input channel), quantized per tensor.
 import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats } from '../ledger.js';

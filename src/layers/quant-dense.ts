@@ -1,4 +1,4 @@
-// Fixed-point dense layer (DESIGN section 4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
+// Fixed-point dense layer (docs/method.md §4): Y = X · Wqᵀ + bq, Wq = the weight quantizer's
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import { winsorizedDense, winsorizes } from './winsorize.js';

@@ -1,4 +1,4 @@
-// Winsorized weight gradients (Chatterjee & Zielinski; DESIGN section 5) for dense layers: per
+// Winsorized weight gradients (Chatterjee & Zielinski; docs/method.md §5) for dense layers: per
 // coordinate (j, k), over the per-example terms v_i = dY_ij·x_ik of the batch, the c largest and c
 // smallest values are clipped to the (c+1)-th largest / smallest before summing, so a few examples
 // cannot dominate a direction. O(batch·n) per output unit, nothing per example kept beyond the

@@ -1,4 +1,4 @@
-// The instability report of fixed-point training (DESIGN section 4): each quantizer's exponent
+// The instability report of fixed-point training (docs/method.md §4): each quantizer's exponent
 // over training and how often it changed. Sampled about 50 times per epoch for plots; the flip
 // counts are exact (the quantizers count every change).
 import type { Network } from './network.js';

@@ -24,7 +24,7 @@ const P: ModelOp = { pool: 2 };
 const D = (n: number): ModelOp => ({ dense: n });
 
 export const MODELS: Record<string, ModelSpec> = {
-  // DESIGN section 2: 784 -> 4 x [FC256-BN-sign] -> FC10-BN; 399,872 weights.
+  // docs/method.md §2: 784 -> 4 x [FC256-BN-sign] -> FC10-BN; 399,872 weights.
   mlp: { name: 'mlp', input: { h: 1, w: 1, c: 784 }, classes: 10, ops: [D(256), D(256), D(256), D(256)] },
   // CIFAR-10, valid padding: C64 C64 MP2 C128 C128 MP2 C256 C256 FC512 FC512 FC10
   cnv: { name: 'cnv', input: { h: 32, w: 32, c: 3 }, classes: 10, ops: [C(64), C(64), P, C(128), C(128), P, C(256), C(256), D(512), D(512)] },

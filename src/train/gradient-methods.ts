@@ -1,4 +1,4 @@
-// Gradients that suppress weak directions (Chatterjee & Zielinski; DESIGN section 5): what the
+// Gradients that suppress weak directions (Chatterjee & Zielinski; docs/method.md §5): what the
 // optimizer receives instead of the plain batch gradient.
 //   plain  the batch gradient.
 //   rm3    coordinate-wise median of this step's and the two previous steps' batch gradients
