@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { BLOCK8, decodeBlock8, encodeBlock8 } from '../quant/block8.js';
+import { BLOCK8, decodeBlock8, encodeBlock8 } from '../src/storage/block8.js';
 import { BatchNormLayer } from '../src/layers/batchnorm.js';
 import type { Param } from '../src/layers/layer.js';
 import { RESTE, SignLayer } from '../src/layers/sign.js';

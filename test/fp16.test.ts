@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FP16_MAX, FP16_MIN_NORMAL, FP16_MIN_SUBNORMAL, fromHalf, toHalf } from '../quant/fp16.js';
+import { FP16_MAX, FP16_MIN_NORMAL, FP16_MIN_SUBNORMAL, fromHalf, toHalf } from '../src/storage/fp16.js';
 import { Rng } from '../src/rng.js';
 
 t.test('exact values round-trip', async (t) => {

@@ -1,6 +1,6 @@
 // The import graph of the house (source files, not tests) and the floors every import must run
 // down; used by test/house.test.ts and to print the floors block of docs/architecture.md:
-//   node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs -e "import('./test/house-graph.ts').then((h) => console.log(h.floorsPicture()))"
+//   node --import=./node_modules/@tapjs/typescript/dist/esm/import.mjs -e "import('./test/house-graph.js').then((h) => console.log(h.floorsPicture()))"
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join, normalize } from 'node:path';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Quantize, po2Words } from '../quant/po2.js';
+import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Quantize, po2Words } from '../src/storage/po2.js';
 import { MemoryLedger } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, fillStore } from '../src/storage/grad-store.js';

@@ -1,10 +1,10 @@
 // The WebAssembly SIMD float16 codec (used by Adam on float16 weights and moments) against the
-// TypeScript codec in quant/fp16.ts: every one of the 65,536 half codes decoded, and float32
+// TypeScript codec in src/storage/fp16.ts: every one of the 65,536 half codes decoded, and float32
 // values around every rounding boundary encoded (ties to even, subnormals, saturation, NaN).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { fromHalf, toHalf } from '../quant/fp16.js';
+import { fromHalf, toHalf } from '../src/storage/fp16.js';
 
 const wasmPath = fileURLToPath(new URL('../build/kernels.wasm', import.meta.url));
 const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });

@@ -280,7 +280,7 @@ t.test('wasm winsorized column sums == the TypeScript reference (ties, zeros, od
 
 t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, odd widths)', async (t) => {
   const { packLatentSignsReference } = await import('../src/layers/binary-weights.js');
-  const { toHalf } = await import('../quant/fp16.js');
+  const { toHalf } = await import('../src/storage/fp16.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(17);
   for (const [rows, cols] of [

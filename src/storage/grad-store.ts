@@ -2,8 +2,8 @@
 // Layers compute in float32 chunks of rows and move whole chunks in and out of a store, so a
 // low-precision store never needs a full-size float32 twin.
 import type { Floats, MemoryLedger } from '../ledger.js';
-import { fromHalf, toHalf } from '../../quant/fp16.js';
-import { po2Bias, po2CodeOfScaled, po2DecodeTable, po2Get, po2Put, po2Words } from '../../quant/po2.js';
+import { fromHalf, toHalf } from './fp16.js';
+import { po2Bias, po2CodeOfScaled, po2DecodeTable, po2Get, po2Put, po2Words } from './po2.js';
 
 export const GRAD_FORMATS = ['float32', 'float16', 'po2'] as const;
 export type GradFormat = (typeof GRAD_FORMATS)[number];

@@ -1,8 +1,8 @@
 // Parameter-sized storage: latent weights (float32, float16, or `bit`: the packed signs are the
 // weights, for Bop) and optimizer state (float32, float16, or int8: 8-bit block-quantized).
 import type { Category, Floats, MemoryLedger } from '../ledger.js';
-import { fromHalf, toHalf } from '../../quant/fp16.js';
-import { BLOCK8, block8Count, decodeBlock8, encodeBlock8, type Block8Code } from '../../quant/block8.js';
+import { fromHalf, toHalf } from './fp16.js';
+import { BLOCK8, block8Count, decodeBlock8, encodeBlock8, type Block8Code } from './block8.js';
 
 export const WEIGHT_FORMATS = ['float32', 'float16', 'bit'] as const;
 export const MOMENT_FORMATS = ['float32', 'float16', 'int8'] as const;

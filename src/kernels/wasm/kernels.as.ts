@@ -570,7 +570,7 @@ function halfToF64(h: u32): f64 {
   return <f64>reinterpret<f32>(((h & 0x8000) << 16) | ((e + 112) << 23) | ((h & 1023) << 13));
 }
 
-/** float32 bits -> IEEE half bits, round to nearest even, saturating at ±65504 (as quant/fp16.ts). */
+/** float32 bits -> IEEE half bits, round to nearest even, saturating at ±65504 (as src/storage/fp16.ts). */
 // @ts-ignore: decorator
 @inline
 function f64ToHalf(value: f64): u32 {
