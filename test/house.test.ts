@@ -84,3 +84,15 @@ t.test('no source line wider than the formatter width (biome.json)', async (t) =
   );
   t.same(wide, [], `lines over ${width} characters`);
 });
+
+t.test('every file docs/architecture.md names exists (the "where to add" lists stay true)', async (t) => {
+  const { existsSync } = await import('node:fs');
+  const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
+  const named = [...doc.matchAll(/`((?:src|device|quant|bench|test)\/[\w./-]+\.(?:ts|sh))`/g)].map((m) => m[1]);
+  t.ok(named.length > 20, `${named.length} files named`);
+  t.same(
+    named.filter((f) => !existsSync(join(ROOT, f))),
+    [],
+    'named in docs/architecture.md but missing',
+  );
+});
