@@ -314,6 +314,8 @@ const INTERNAL = new RegExp(
     'ReferenceError',
     'RangeError',
     'Cannot read properties',
+    'Cannot set properties',
+    'Cannot destructure',
     'is not a function',
     'is not iterable',
     'undefined',
