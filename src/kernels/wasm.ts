@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
-import type { Kernels } from './kernels.js';
+import type { AdamTensor, Kernels } from './kernels.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 
 const PAGE = 65536;
@@ -110,6 +110,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
       );
   };
+  /** The gradient and shape arguments both Adam kernels take, in their order. */
+  const adamGradArgs = (t: AdamTensor) => [at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip];
   const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
   const kernels: Kernels = {
     name: 'wasm-simd',
@@ -154,18 +156,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return { err, num: (ex.msqeNum as unknown as { value: number }).value, den: (ex.msqeDen as unknown as { value: number }).value };
     },
     winsorizedColumnSums: (d, x, B, n, c, scratch, out) => ex.winsorSums(at(d), at(x), B, n, c, at(scratch), at(out)),
-    adamMaxAbs: (t) =>
-      ex.adamMaxAbs(
-        at(t.w),
-        t.w instanceof Uint16Array ? 1 : 0,
-        at(t.grad),
-        t.gradBits ? 1 : 0,
-        t.cols,
-        t.gradScale,
-        t.n,
-        t.binary ? 1 : 0,
-        t.clip,
-      ) as unknown as number,
+    adamMaxAbs: (t) => ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, ...adamGradArgs(t)) as unknown as number,
     adamUpdate: (t, s) =>
       ex.adamUpdate(
         at(t.w),
@@ -173,21 +164,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         at(t.m),
         at(t.v),
         t.m instanceof Uint16Array ? 1 : 0,
-        at(t.grad),
-        t.gradBits ? 1 : 0,
-        t.cols,
-        t.gradScale,
-        t.n,
-        t.binary ? 1 : 0,
-        t.clip,
-        s.lr,
-        s.b1,
-        s.b2,
-        s.c1,
-        s.c2,
-        s.epsScaled,
-        s.scale,
-        s.ratio,
+        ...adamGradArgs(t),
+        ...[s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio],
       ),
     packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
     dispose: () => void pool?.terminate(),
