@@ -38,3 +38,22 @@ export function unpackSignRows(bits: Uint32Array, rows: number, cols: number, ds
   const wpr = wordsFor(cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) dst[r * cols + c] = getBit(bits, wpr, r, c) ? 1 : -1;
 }
+
+/** bits of rows x cols: bit c of row r set where |z[r, c]| <= clip (the reference of Kernels.packMask). */
+export function packMaskReference(z: ArrayLike<number>, rows: number, cols: number, bits: Uint32Array, clip: number): void {
+  const wpr = wordsFor(cols);
+  for (let i = 0; i < rows; i++)
+    for (let w = 0; w < wpr; w++) {
+      let word = 0;
+      const c0 = w << 5;
+      const c1 = Math.min(cols, c0 + 32);
+      for (let c = c0; c < c1; c++) if (Math.abs(z[i * cols + c]) <= clip) word |= 1 << (c - c0);
+      bits[i * wpr + w] = word >>> 0;
+    }
+}
+
+/** x[r, c] = 0 where bit c of mask row row0 + r is 0 (the reference of Kernels.applyMask). */
+export function applyMaskReference(x: { [i: number]: number }, rows: number, cols: number, mask: Uint32Array, row0: number): void {
+  const wpr = wordsFor(cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (!((mask[(row0 + r) * wpr + (c >>> 5)] >>> (c & 31)) & 1)) x[r * cols + c] = 0;
+}

@@ -306,3 +306,64 @@ t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, od
     }
   K.dispose?.();
 });
+
+t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN, ±0, ±1, subnormals, odd widths, tails)', async (t) => {
+  const { packMaskReference, applyMaskReference, packSignRows } = await import('../src/bits.js');
+  const { toHalf, fromHalf } = await import('../src/storage/fp16.js');
+  const { packSigns } = await import('../src/layers/layer.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(23);
+  const special = [0, -0, NaN, 1, -1, 1.0000001, -0.9999999, 1e-40, -1e-40, Infinity, -Infinity, 65520, -7e4];
+  for (const [rows, cols] of [
+    [1, 1],
+    [3, 7],
+    [13, 37],
+    [4, 256],
+    [2, 784],
+    [5, 33],
+    [8, 36],
+  ]) {
+    const n = rows * cols;
+    const z = ledger.floats(n, 'workspace', 't', 'z');
+    for (let i = 0; i < n; i++) z[i] = special[i % 17] ?? rng.normal() * 1.5;
+    const words = rows * ((cols + 31) >>> 5);
+    const want = new Uint32Array(words);
+    const got = ledger.u32(words, 'workspace', 't', 'mask');
+    got.fill(0xdeadbeef);
+    packMaskReference(z, rows, cols, want, 1);
+    K.packMask!(z, rows, cols, got, 1);
+    t.same(Array.from(got), Array.from(want), `packMask ${rows}x${cols}`);
+    const signsWant = new Uint32Array(words);
+    const signsGot = ledger.u32(words, 'workspace', 't', 'signs');
+    packSignRows(z, rows, cols, signsWant);
+    packSigns(K, z, rows, cols, signsGot);
+    t.same(Array.from(signsGot), Array.from(signsWant), `packSigns ${rows}x${cols} (the sign layer's output bits)`);
+    // applyMask on rows 1.. of the mask (row0 = 1)
+    const r = Math.max(1, rows - 1);
+    const x = ledger.floats(r * cols, 'workspace', 't', 'x');
+    for (let i = 0; i < r * cols; i++) x[i] = special[(i + 3) % 13] ?? rng.normal();
+    const ref = Float32Array.from(x);
+    applyMaskReference(ref, r, cols, got, rows > 1 ? 1 : 0);
+    K.applyMask!(x, r, cols, got, rows > 1 ? 1 : 0);
+    t.ok(
+      Array.from(ref).every((v, i) => Object.is(v, x[i])),
+      `applyMask ${r}x${cols}: same values, signed zeros and NaNs included`,
+    );
+    // float16 codecs, with lengths that leave a tail of 1-3 values
+    const h = ledger.u16(n, 'workspace', 't', 'h');
+    K.floatToHalf!(z, n, h);
+    t.ok(
+      Array.from(z).every((v, i) => h[i] === toHalf(v, true)),
+      `floatToHalf ${n} values`,
+    );
+    const back = ledger.floats(n, 'workspace', 't', 'back');
+    K.halfToFloat!(h, n, back);
+    t.ok(
+      Array.from(h).every((v, i) => Object.is(back[i], Math.fround(fromHalf(v))) || (Number.isNaN(back[i]) && Number.isNaN(fromHalf(v)))),
+      `halfToFloat ${n} values`,
+    );
+  }
+  t.notOk(K.holds!(new Float32Array(4)), 'an array outside the kernel memory is not held');
+  t.ok(K.holds!(ledger.floats(4, 'workspace', 't', 'held')));
+  K.dispose?.();
+});

@@ -77,6 +77,15 @@ export interface Kernels {
   adamUpdate?(t: AdamTensor, s: AdamStep): void;
   /** Optional fast sign packing of latent weights (BinaryWeights.repack is the reference). */
   packLatentSigns?(latent: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array): void;
+  /** Optional: bit c of each row set where |z| <= clip (a sign's STE mask; packMaskReference in src/bits.ts). */
+  packMask?(z: Floats, rows: number, cols: number, bits: Uint32Array, clip: number): void;
+  /** Optional: x[r, c] = 0 where bit c of mask row row0 + r is 0 (applyMaskReference in src/bits.ts). */
+  applyMask?(x: Floats, rows: number, cols: number, mask: Uint32Array, row0: number): void;
+  /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
+  floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
+  halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  /** Whether an array lives where these kernels can use it in place (their own memory). */
+  holds?(a: Floats | Uint16Array | Uint32Array): boolean;
   /** Release threads an instance holds. */
   dispose?(): void;
 }

@@ -7,6 +7,7 @@ import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, Kernels } from './kernels.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
+import { fromHalf, toHalf } from '../storage/fp16.js';
 
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
@@ -167,6 +168,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         ...adamGradArgs(t),
         ...[s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio],
       ),
+    packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
+    applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
+    floatToHalf: (src, n, dst) => {
+      const body = n & ~3;
+      if (body) ex.halfEncode(at(src), body, at(dst));
+      for (let i = body; i < n; i++) dst[i] = toHalf(src[i], true);
+    },
+    halfToFloat: (src, n, dst) => {
+      const body = n & ~3;
+      if (body) ex.halfDecode(at(src), body, at(dst));
+      for (let i = body; i < n; i++) dst[i] = fromHalf(src[i]);
+    },
+    holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
     packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
     dispose: () => void pool?.terminate(),
   };

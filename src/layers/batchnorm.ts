@@ -5,12 +5,12 @@
 //   l2 exact:     dy = (1/σ)[g − mean(g) − x̂·mean(g·x̂)]
 //   l1 exact:     dy = (1/σ)[g − mean(g) − mean(g·x̂)·(sign x̂ − mean(sign x̂))]
 //   sign-approx:  dy = g/σ − mean(g/σ) − sign(x̂)·mean((g/σ)·sign x̂)   (keeps sign(x̂) bits + σ only)
-import { packSignRows, wordsFor } from '../bits.js';
+import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import type { Activation, Layer, Param, Workspace } from './layer.js';
+import { packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const BN_EPS = 1e-5;
 export const BN_MOMENTUM = 0.9;
@@ -159,7 +159,7 @@ export class BatchNormLayer implements Layer {
       }
     }
     if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
-    else packSignRows(y, rows, C, this.xhatSign!);
+    else packSigns(this.ws.kernels, y, rows, C, this.xhatSign!);
     for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) y[i * C + c] += beta[c];
     // running statistics: an exponential average while training, a plain average of the
     // batches seen while recalibrating (then the stats belong to the final weights only)

@@ -4,6 +4,7 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
+import { packSignRows } from '../bits.js';
 import type { WinsorWorkspace } from './winsorize.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
@@ -122,6 +123,12 @@ export function inputRows(x: Activation, i0: number, i1: number, n: number, scra
 export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: number, count: number, out: Floats): void {
   const s = 2 ** x.exp; // exact: code·2^exp is what the float path holds
   for (let k = 0; k < count; k++) out[k] = x.data[from + k] * s;
+}
+
+/** Bits of z >= 0 (sign(0) = +1), rows x cols: the kernels' packer where they hold both arrays, else packSignRows. */
+export function packSigns(k: Kernels, z: Floats, rows: number, cols: number, bits: Uint32Array): void {
+  if (k.packLatentSigns && z instanceof Float32Array && k.holds?.(z) && k.holds(bits)) k.packLatentSigns(z, rows, cols, bits);
+  else packSignRows(z, rows, cols, bits);
 }
 
 /** The input a weight layer kept in its training forward (its backward needs it). */

@@ -1,11 +1,11 @@
 // Sign activation with the clipped straight-through estimator: forward x̂ = sign(z),
 // backward dz = dx̂ ⊙ 1{|z| <= 1}. Keeps the next layer's input (float32 ±1 or packed bits)
 // and the STE mask (float32 z or packed mask bits), as the recipe says.
-import { packSignRows, wordsFor } from '../bits.js';
+import { packMaskReference, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import type { Activation, Layer, Param, Workspace } from './layer.js';
+import { packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const STE_CLIP = 1;
 /** ReSTE (Wu et al. 2023): backward (1/o)·max(|z|, m)^(1/o − 1) for |z| <= t, else 0; o rises 1 → 3 over training. */
@@ -59,27 +59,18 @@ export class SignLayer implements Layer {
     const C = this.channels;
     const z = x.data;
     const n = rows * C;
+    const k = this.ws.kernels;
     if (training) {
       if (this.zKept) this.zKept.set(z.subarray(0, n));
-      else {
-        const wpr = wordsFor(C);
-        const mask = this.maskBits!;
-        for (let i = 0; i < rows; i++)
-          for (let w = 0; w < wpr; w++) {
-            let word = 0;
-            const c0 = w << 5;
-            const c1 = Math.min(C, c0 + 32);
-            for (let c = c0; c < c1; c++) if (Math.abs(z[i * C + c]) <= STE_CLIP) word |= 1 << (c - c0);
-            mask[i * wpr + w] = word >>> 0;
-          }
-      }
+      else if (k.packMask && k.holds?.(z) && k.holds(this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
+      else packMaskReference(z, rows, C, this.maskBits!, STE_CLIP);
       this.trained = true;
     }
     if (this.outFloat) {
       for (let k = 0; k < n; k++) this.outFloat[k] = z[k] >= 0 ? 1 : -1;
       return { kind: 'float', data: this.outFloat, cols: C };
     }
-    packSignRows(z, rows, C, this.outBits!);
+    packSigns(k, z, rows, C, this.outBits!);
     return { kind: 'bits', data: this.outBits!, cols: C };
   }
 
@@ -89,8 +80,13 @@ export class SignLayer implements Layer {
     const wpr = wordsFor(C);
     const z = this.zKept;
     const mask = this.maskBits;
+    const k = this.ws.kernels;
     fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
+      if (mask && k.applyMask && k.holds?.(out) && k.holds(mask)) {
+        k.applyMask(out, i1 - i0, C, mask, i0);
+        return;
+      }
       for (let i = i0; i < i1; i++) {
         const o = (i - i0) * C;
         if (z && this.reste) {

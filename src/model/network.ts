@@ -93,8 +93,8 @@ export class Network {
       opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null,
     ));
     this.grads = [
-      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`),
-      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`),
+      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`, kernels),
+      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`, kernels),
     ];
     this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
     for (const l of plan) {

@@ -29,9 +29,16 @@ export function gradStoreBytes(format: GradFormat, elements: number): number {
   return po2Words(elements) * 4;
 }
 
-export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string): GradStore {
+/** Fast float16 codecs (the WebAssembly kernels have them): used where they hold both arrays. */
+export interface HalfCodec {
+  floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
+  halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  holds?(a: Floats | Uint16Array | Uint32Array): boolean;
+}
+
+export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string, codec?: HalfCodec): GradStore {
   if (format === 'float32') return new Float32GradStore(ledger.floats(capacity, 'workspace', owner, what), capacity);
-  if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity);
+  if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity, codec);
   return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity);
 }
 
@@ -74,14 +81,24 @@ class Float32GradStore extends BaseStore implements GradStore {
 class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
+  /** The codec, when it holds this store's codes (then only `out`/`src` remain to check). */
+  private readonly fast: HalfCodec | null;
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
+    codec?: HalfCodec,
   ) {
     super(capacity);
+    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? codec : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
-    const { cols, data } = this;
+    const { cols, data, fast } = this;
+    if (fast?.holds!(out)) {
+      const w = c1 - c0;
+      if (w === cols) fast.halfToFloat!(data.subarray(i0 * cols, i1 * cols), (i1 - i0) * cols, out);
+      else for (let i = i0; i < i1; i++) fast.halfToFloat!(data.subarray(i * cols + c0, i * cols + c1), w, out.subarray((i - i0) * w));
+      return;
+    }
     let o = 0;
     for (let i = i0; i < i1; i++) {
       const base = i * cols;
@@ -92,7 +109,8 @@ class Float16GradStore extends BaseStore implements GradStore {
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
-    for (let k = 0; k < n; k++) this.data[base + k] = toHalf(src[k], true);
+    if (this.fast?.holds!(src)) this.fast.floatToHalf!(src, n, this.data.subarray(base));
+    else for (let k = 0; k < n; k++) this.data[base + k] = toHalf(src[k], true);
   }
 }
 

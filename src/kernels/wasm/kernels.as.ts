@@ -826,6 +826,46 @@ export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usi
   }
 }
 
+/**
+ * bits of rows x cols: bit c of row r set where |z[r, c]| <= clip (the straight-through mask of a
+ * sign; NaN gives 0). A subnormal |z| flushed to 0 by NEON still compares <= clip, as in JS.
+ */
+export function packMask(z: usize, rows: i32, cols: i32, bits: usize, clip: f32): void {
+  const wpr = (cols + 31) >>> 5;
+  const limit = f32x4.splat(clip);
+  for (let r = 0; r < rows; r++) {
+    const row = z + (<usize>(r * cols) << 2);
+    const out = bits + (<usize>(r * wpr) << 2);
+    for (let k = 0; k < wpr; k++) {
+      const c0 = k << 5;
+      const c1 = min(cols, c0 + 32);
+      let word: u32 = 0;
+      let c = c0;
+      for (; c + 4 <= c1; c += 4) word |= (<u32>i32x4.bitmask(f32x4.le(f32x4.abs(v128.load(row + (<usize>c << 2))), limit))) << (c - c0);
+      for (; c < c1; c++) if (abs<f32>(load<f32>(row + (<usize>c << 2))) <= clip) word |= <u32>1 << (c - c0);
+      store<u32>(out + (<usize>k << 2), word);
+    }
+  }
+}
+
+/** x[r, c] = 0 for r < rows, c < cols where bit c of mask row (row0 + r) is 0; other values untouched. */
+export function applyMask(x: usize, rows: i32, cols: i32, mask: usize, row0: i32): void {
+  const wpr = (cols + 31) >>> 5;
+  const lanes = i32x4(1, 2, 4, 8);
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * cols) << 2);
+    const m = mask + (<usize>((row0 + r) * wpr) << 2);
+    let c = 0;
+    for (; c + 4 <= cols; c += 4) {
+      const nibble = (load<u32>(m + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 15;
+      const keep = i32x4.ne(v128.and(i32x4.splat(nibble), lanes), i32x4.splat(0));
+      const p = row + (<usize>c << 2);
+      v128.store(p, v128.and(v128.load(p), keep));
+    }
+    for (; c < cols; c++) if (((load<u32>(m + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 1) == 0) store<f32>(row + (<usize>c << 2), 0);
+  }
+}
+
 // ---- MSQE of a power-of-two quantization (fixed-point weight quantizers) ----
 
 /** Least-squares sums of the last msqeErr call: Σ m·w·q and Σ m·q². */
