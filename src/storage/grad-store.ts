@@ -82,21 +82,21 @@ class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
   /** The codec, when it holds this store's codes (then only `out`/`src` remain to check). */
-  private readonly fast: HalfCodec | null;
+  private readonly fast: Required<HalfCodec> | null;
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
     codec?: HalfCodec,
   ) {
     super(capacity);
-    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? codec : null;
+    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? (codec as Required<HalfCodec>) : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, data, fast } = this;
-    if (fast?.holds!(out)) {
+    if (fast?.holds(out)) {
       const w = c1 - c0;
-      if (w === cols) fast.halfToFloat!(data.subarray(i0 * cols, i1 * cols), (i1 - i0) * cols, out);
-      else for (let i = i0; i < i1; i++) fast.halfToFloat!(data.subarray(i * cols + c0, i * cols + c1), w, out.subarray((i - i0) * w));
+      if (w === cols) fast.halfToFloat(data.subarray(i0 * cols, i1 * cols), (i1 - i0) * cols, out);
+      else for (let i = i0; i < i1; i++) fast.halfToFloat(data.subarray(i * cols + c0, i * cols + c1), w, out.subarray((i - i0) * w));
       return;
     }
     let o = 0;
@@ -109,7 +109,7 @@ class Float16GradStore extends BaseStore implements GradStore {
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
-    if (this.fast?.holds!(src)) this.fast.floatToHalf!(src, n, this.data.subarray(base));
+    if (this.fast?.holds(src)) this.fast.floatToHalf(src, n, this.data.subarray(base));
     else for (let k = 0; k < n; k++) this.data[base + k] = toHalf(src[k], true);
   }
 }
