@@ -9,7 +9,7 @@ import type { Rng } from '../rng.js';
 import { bitStore, createParamStore, type ParamStore } from '../storage/param-store.js';
 import type { Floats } from '../ledger.js';
 import type { Kernels } from '../kernels/kernels.js';
-import type { Param, ParamGrad } from './layer.js';
+import { packSigns, type Param, type ParamGrad } from './layer.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
 export class BinaryWeights {
@@ -83,9 +83,12 @@ export function packLatentSignsReference(raw: Float32Array | Uint16Array, rows: 
 }
 
 /** A finished float tile of dW (elements [flat0, flat0 + len)) goes where the recipe keeps dW. */
-export function storeDwTile(grad: ParamGrad, acc: Floats, flat0: number, len: number, rows: number, cols: number): void {
-  if (grad.kind === 'sign') packSignRows(acc, rows, cols, grad.bits, (flat0 / cols) * wordsFor(cols));
-  else if (grad.kind === 'fused') {
+export function storeDwTile(grad: ParamGrad, acc: Floats, flat0: number, len: number, rows: number, cols: number, kernels?: Kernels): void {
+  if (grad.kind === 'sign') {
+    const bits = grad.bits.subarray((flat0 / cols) * wordsFor(cols));
+    if (kernels) packSigns(kernels, acc, rows, cols, bits);
+    else packSignRows(acc, rows, cols, bits);
+  } else if (grad.kind === 'fused') {
     if (!grad.consume) throw new Error('dw=fused: no optimizer consumes the weight gradient (Bop registers itself)');
     grad.consume(flat0, acc, len);
   } else grad.data.set(acc.subarray(0, len), flat0);

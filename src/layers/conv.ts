@@ -111,7 +111,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
         }
         if (coh) sumSq += sumSquares(acc, len);
-        storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * TAPS, g.ci);
+        storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * TAPS, g.ci, this.ws.kernels);
       }
       if (coh) this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }

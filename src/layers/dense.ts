@@ -75,7 +75,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     winsorizedDense(ws, grad, rows, m, n, x.kind === 'bits' ? xs : inputRows(x, 0, rows, n, xs), {
       tileUnits: Math.floor(acc.length / n),
       dwRow: (j, j0) => acc.subarray((j - j0) * n, (j - j0 + 1) * n),
-      afterTile: (j0, j1) => storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n),
+      afterTile: (j0, j1) => storeDwTile(this.grad, acc, j0 * n, (j1 - j0) * n, j1 - j0, n, ws.kernels),
     });
   }
 
@@ -115,7 +115,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
           this.accumulate(x, ws.chunkDy, i0, i1, t, acc);
         }
         if (coh) sumSq += sumSquares(acc, t * n);
-        storeDwTile(this.grad, acc, j0 * n, t * n, t, n);
+        storeDwTile(this.grad, acc, j0 * n, t * n, t, n, ws.kernels);
       }
     }
     if (coh && dyNorm) {
