@@ -57,3 +57,13 @@ export function applyMaskReference(x: { [i: number]: number }, rows: number, col
   const wpr = wordsFor(cols);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) if (!((mask[(row0 + r) * wpr + (c >>> 5)] >>> (c & 31)) & 1)) x[r * cols + c] = 0;
 }
+
+/** out[k] = z[k] >= 0 ? 1 : -1 (sign(0) = +1; the reference of Kernels.signFloat). */
+export function signFloatReference(z: ArrayLike<number>, n: number, out: { [i: number]: number }): void {
+  for (let k = 0; k < n; k++) out[k] = z[k] >= 0 ? 1 : -1;
+}
+
+/** x[k] = 0 where |z[k]| > clip (the reference of Kernels.clipZero). */
+export function clipZeroReference(x: { [i: number]: number }, z: ArrayLike<number>, n: number, clip: number): void {
+  for (let k = 0; k < n; k++) if (Math.abs(z[k]) > clip) x[k] = 0;
+}

@@ -308,7 +308,7 @@ t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, od
 });
 
 t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN, ±0, ±1, subnormals, odd widths, tails)', async (t) => {
-  const { packMaskReference, applyMaskReference, packSignRows } = await import('../src/bits.js');
+  const { packMaskReference, applyMaskReference, packSignRows, signFloatReference, clipZeroReference } = await import('../src/bits.js');
   const { toHalf, fromHalf } = await import('../src/storage/fp16.js');
   const { packSigns } = await import('../src/layers/layer.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
@@ -348,6 +348,21 @@ t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN
     t.ok(
       Array.from(ref).every((v, i) => Object.is(v, x[i])),
       `applyMask ${r}x${cols}: same values, signed zeros and NaNs included`,
+    );
+    // the float forms of the sign layer (standard recipe): ±1 output and the clipped STE on kept z
+    const pm = ledger.floats(n, 'workspace', 't', 'pm');
+    const pmWant = new Float32Array(n);
+    signFloatReference(z, n, pmWant);
+    K.signFloat!(z, n, pm);
+    t.same(Array.from(pm), Array.from(pmWant), `signFloat ${n}`);
+    const g = ledger.floats(n, 'workspace', 't', 'g');
+    for (let i = 0; i < n; i++) g[i] = special[(i + 5) % 13] ?? rng.normal();
+    const gWant = Float32Array.from(g);
+    clipZeroReference(gWant, z, n, 1);
+    K.clipZero!(g, z, n, 1);
+    t.ok(
+      Array.from(gWant).every((v, i) => Object.is(v, g[i])),
+      `clipZero ${n}: same values, signed zeros and NaNs included`,
     );
     // float16 codecs, with lengths that leave a tail of 1-3 values
     const h = ledger.u16(n, 'workspace', 't', 'h');

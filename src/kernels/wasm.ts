@@ -170,6 +170,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       ),
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
+    signFloat: (z, n, out) => ex.signFloat(at(z), n, at(out)),
+    clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
       if (body) ex.halfEncode(at(src), body, at(dst));

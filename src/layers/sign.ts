@@ -1,7 +1,7 @@
 // Sign activation with the clipped straight-through estimator: forward x̂ = sign(z),
 // backward dz = dx̂ ⊙ 1{|z| <= 1}. Keeps the next layer's input (float32 ±1 or packed bits)
 // and the STE mask (float32 z or packed mask bits), as the recipe says.
-import { packMaskReference, wordsFor } from '../bits.js';
+import { packMaskReference, signFloatReference, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
@@ -67,7 +67,8 @@ export class SignLayer implements Layer {
       this.trained = true;
     }
     if (this.outFloat) {
-      for (let k = 0; k < n; k++) this.outFloat[k] = z[k] >= 0 ? 1 : -1;
+      if (k.signFloat && k.holds?.(z) && k.holds(this.outFloat)) k.signFloat(z, n, this.outFloat);
+      else signFloatReference(z, n, this.outFloat);
       return { kind: 'float', data: this.outFloat, cols: C };
     }
     packSigns(k, z, rows, C, this.outBits!);
@@ -85,6 +86,10 @@ export class SignLayer implements Layer {
       grad.read(i0, i1, 0, C, out);
       if (mask && k.applyMask && k.holds?.(out) && k.holds(mask)) {
         k.applyMask(out, i1 - i0, C, mask, i0);
+        return;
+      }
+      if (z && !this.reste && k.clipZero && k.holds?.(out) && k.holds(z)) {
+        k.clipZero(out, z.subarray(i0 * C, i1 * C), (i1 - i0) * C, STE_CLIP);
         return;
       }
       for (let i = i0; i < i1; i++) {

@@ -848,6 +848,33 @@ export function packMask(z: usize, rows: i32, cols: i32, bits: usize, clip: f32)
   }
 }
 
+/** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
+// @ts-ignore: decorator
+@inline
+function nonNegative4(x: v128): v128 {
+  return v128.or(v128.andnot(i32x4.ge_s(x, i32x4.splat(0)), i32x4.gt_s(x, i32x4.splat(0x7f800000))), i32x4.eq(x, i32x4.splat(0x80000000)));
+}
+
+/** out[k] = z[k] >= 0 ? 1 : -1 for k < n (NaN gives -1, -0 gives 1, as in JavaScript). */
+export function signFloat(z: usize, n: i32, out: usize): void {
+  const one = f32x4.splat(1);
+  const minusOne = f32x4.splat(-1);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) v128.store(out + (<usize>k << 2), v128.bitselect(one, minusOne, nonNegative4(v128.load(z + (<usize>k << 2)))));
+  for (; k < n; k++) store<f32>(out + (<usize>k << 2), load<f32>(z + (<usize>k << 2)) >= 0 ? 1 : -1);
+}
+
+/** x[k] = 0 where |z[k]| > clip, k < n (the clipped straight-through estimator on kept z; NaN keeps x). */
+export function clipZero(x: usize, z: usize, n: i32, clip: f32): void {
+  const limit = f32x4.splat(clip);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const p = x + (<usize>k << 2);
+    v128.store(p, v128.andnot(v128.load(p), f32x4.gt(f32x4.abs(v128.load(z + (<usize>k << 2))), limit)));
+  }
+  for (; k < n; k++) if (abs<f32>(load<f32>(z + (<usize>k << 2))) > clip) store<f32>(x + (<usize>k << 2), 0);
+}
+
 /** x[r, c] = 0 for r < rows, c < cols where bit c of mask row (row0 + r) is 0; other values untouched. */
 export function applyMask(x: usize, rows: i32, cols: i32, mask: usize, row0: i32): void {
   const wpr = (cols + 31) >>> 5;
