@@ -382,3 +382,31 @@ t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN
   t.ok(K.holds!(ledger.floats(4, 'workspace', 't', 'held')));
   K.dispose?.();
 });
+
+t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == the TypeScript decode', async (t) => {
+  const { inputRows } = await import('../src/layers/layer.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const n = 784;
+  const images = Uint8Array.from({ length: 20 * n }, (_, i) => (i * 37 + (i >> 5)) & 255);
+  images[0] = 0;
+  images[1] = 255;
+  const index = Int32Array.from({ length: 12 }, (_, i) => (i * 7) % 20);
+  const x = { kind: 'pixels' as const, images, index, cols: n, shape: { h: 28, w: 28, c: 1 }, aug: null };
+  for (const [i0, i1, room] of [
+    [0, 8, 8],
+    [3, 11, 8],
+    [5, 6, 8],
+    [0, 12, 12],
+    [2, 5, 3],
+  ]) {
+    const scratch = ledger.floats(room * n, 'workspace', 't', 'chunkX');
+    const got = inputRows(x, i0, i1, n, scratch, K);
+    const want = inputRows(x, i0, i1, n, new Float32Array(room * n));
+    t.same(Array.from(got.subarray(0, (i1 - i0) * n)), Array.from(want.subarray(0, (i1 - i0) * n)), `rows [${i0}, ${i1}) in a ${room}-row scratch`);
+  }
+  // with augmentation the TypeScript path decodes (the kernel takes plain rows only)
+  const aug = Int8Array.from({ length: 36 }, (_, i) => (i % 3 === 2 ? 1 : (i % 5) - 2));
+  const scratch = ledger.floats(8 * n, 'workspace', 't', 'chunkX aug');
+  t.same(Array.from(inputRows({ ...x, aug }, 0, 8, n, scratch, K)), Array.from(inputRows({ ...x, aug }, 0, 8, n, new Float32Array(8 * n))), 'augmented rows');
+  K.dispose?.();
+});

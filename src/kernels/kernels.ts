@@ -85,6 +85,11 @@ export interface Kernels {
   signFloat?(z: Floats, n: number, out: Floats): void;
   /** Optional: x[k] = 0 where |z[k]| > clip (clipZeroReference in src/bits.ts). */
   clipZero?(x: Floats, z: Floats, n: number, clip: number): void;
+  /**
+   * Optional: out[k] = bytes[k]·2/255 − 1 (pixelsToFloat in src/data/pixels.ts is the reference);
+   * bytes may be staged in out's own tail, at or after byte 3n of it.
+   */
+  pixelsToFloat?(bytes: Uint8Array, n: number, out: Floats): void;
   /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;

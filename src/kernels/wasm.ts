@@ -102,6 +102,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       throw new Error("wasm kernels: operand is not a float32/uint32 buffer of this network's kernel memory");
     return a.byteOffset;
   };
+  const atBytes = (a: Uint8Array): number => {
+    if (!arena.buffers.has(a.buffer)) throw new Error("wasm kernels: operand is not a byte buffer of this network's kernel memory");
+    return a.byteOffset;
+  };
   /** Run fn over slices of [0, n) when the work is large enough, else in one call. */
   const par = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
     if (!pool || work < SPLIT_WORK || n < 2 * align) ex[fn](...args(0, n));
@@ -171,6 +175,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     signFloat: (z, n, out) => ex.signFloat(at(z), n, at(out)),
+    pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;

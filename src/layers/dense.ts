@@ -51,7 +51,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
 
   /** Rows [i0, i1) of the input as something a kernel takes (a view, or pixels decoded to chunkX). */
   private inputChunk(x: Activation, i0: number, i1: number): Floats {
-    return inputRows(x, i0, i1, this.nIn, this.ws.chunkX);
+    return inputRows(x, i0, i1, this.nIn, this.ws.chunkX, this.ws.kernels);
   }
 
   /** dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows. */

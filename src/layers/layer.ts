@@ -108,13 +108,22 @@ export function readExamplePixels(x: Extract<Activation, { kind: 'pixels' }>, i:
 }
 
 /** Rows [i0, i1) of a dense layer's input (n values each) as floats: a view, or pixels or codes decoded into scratch. */
-export function inputRows(x: Activation, i0: number, i1: number, n: number, scratch: Floats): Floats {
+export function inputRows(x: Activation, i0: number, i1: number, n: number, scratch: Floats, kernels?: Kernels): Floats {
   if (x.kind === 'float') return x.data.subarray(i0 * n, i1 * n);
   if (x.kind === 'codes') {
     decodeCodes(x, i0 * n, (i1 - i0) * n, scratch);
     return scratch;
   }
   if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
+  const { h, w, c } = x.shape;
+  if (!x.aug && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && kernels.holds?.(scratch)) {
+    // the rows' bytes staged in the scratch's own tail (no extra buffer), decoded in place
+    const count = (i1 - i0) * n;
+    const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
+    for (let i = i0; i < i1; i++) bytes.set(x.images.subarray(x.index[i] * n, (x.index[i] + 1) * n), (i - i0) * n);
+    kernels.pixelsToFloat(bytes, count, scratch);
+    return scratch;
+  }
   for (let i = i0; i < i1; i++) readExamplePixels(x, i, scratch, (i - i0) * n);
   return scratch;
 }

@@ -848,6 +848,23 @@ export function packMask(z: usize, rows: i32, cols: i32, bits: usize, clip: f32)
   }
 }
 
+/** p·(2/255) − 1 for every byte p, as float32, filled on first use (static data, below the heap). */
+const PIXEL_TABLE: usize = memory.data(256 * 4, 16);
+let pixelTableReady = false;
+
+/**
+ * out[k] = bytes[k]·2/255 − 1 as float32 for k < n, computed as JavaScript does (in f64, rounded
+ * once). out may overlap bytes when bytes sit at or after out + 3n (each value is read before the
+ * float written over it): the layers stage a chunk's pixel bytes in the tail of its float buffer.
+ */
+export function pixelsToFloat(bytes: usize, n: i32, out: usize): void {
+  if (!pixelTableReady) {
+    for (let p = 0; p < 256; p++) store<f32>(PIXEL_TABLE + (<usize>p << 2), <f32>(<f64>p * (2.0 / 255.0) - 1.0));
+    pixelTableReady = true;
+  }
+  for (let k = 0; k < n; k++) store<f32>(out + (<usize>k << 2), load<f32>(PIXEL_TABLE + (<usize>load<u8>(bytes + <usize>k) << 2)));
+}
+
 /** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
 // @ts-ignore: decorator
 @inline
