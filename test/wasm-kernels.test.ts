@@ -410,3 +410,32 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
   t.same(Array.from(inputRows({ ...x, aug }, 0, 8, n, scratch, K)), Array.from(inputRows({ ...x, aug }, 0, 8, n, new Float32Array(8 * n))), 'augmented rows');
   K.dispose?.();
 });
+
+t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnormals, unaligned bases, extreme biases)', async (t) => {
+  const { po2CodeOfScaled, po2Put, po2Words } = await import('../src/storage/po2.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(31);
+  const special = [0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40, 1.4e-45, 3.4e38, -1, 1, Math.SQRT2, -Math.SQRT2, 1.4142135, 1.4142136];
+  for (const n of [1, 3, 4, 7, 33, 100, 257]) {
+    const src = ledger.floats(n, 'workspace', 't', 'src');
+    for (let i = 0; i < n; i++) src[i] = special[(i * 7) % 23] ?? rng.normal() * 10 ** rng.int(6);
+    let want = 0;
+    for (let k = 0; k < n; k++) if (Math.abs(src[k]) > want) want = Math.abs(src[k]);
+    t.equal(K.maxAbs!(src, n), want, `maxAbs over ${n}`);
+    for (const b of [-20, -3, 0, 5, 60, 140])
+      for (const base of [0, 1, 6, 31]) {
+        const words = po2Words(base + n) + 1;
+        const got = ledger.u32(words, 'workspace', 't', 'words');
+        const ref = new Uint32Array(words);
+        for (let w = 0; w < words; w++) got[w] = ref[w] = (w * 2654435761) >>> 0; // neighbours must survive
+        const scale = 2 ** b;
+        for (let k = 0; k < n; k++) po2Put(ref, base + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * scale, src[k] < 0));
+        K.po2Write!(src, n, got, base, scale);
+        t.same(Array.from(got), Array.from(ref), `po2Write n=${n} b=${b} base=${base}`);
+      }
+  }
+  const nanOnly = ledger.floats(4, 'workspace', 't', 'nan');
+  nanOnly.fill(NaN);
+  t.equal(K.maxAbs!(nanOnly, 4), 0, 'NaN never becomes the maximum');
+  K.dispose?.();
+});

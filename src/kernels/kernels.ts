@@ -90,6 +90,10 @@ export interface Kernels {
    * bytes may be staged in out's own tail, at or after byte 3n of it.
    */
   pixelsToFloat?(bytes: Uint8Array, n: number, out: Floats): void;
+  /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
+  maxAbs?(x: Floats, n: number): number;
+  /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */
+  po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
   /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;

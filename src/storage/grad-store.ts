@@ -21,6 +21,8 @@ export interface GradStore {
   beginWrite(maxAbs: number): void;
   /** Store rows [i0, i1) (all columns) from src. */
   write(i0: number, i1: number, src: Floats): void;
+  /** max |x[k]| over k < n, NaN ignored, where the store has a fast way (else fillStore measures). */
+  maxAbsOf?(x: Floats, n: number): number | null;
 }
 
 export function gradStoreBytes(format: GradFormat, elements: number): number {
@@ -29,17 +31,19 @@ export function gradStoreBytes(format: GradFormat, elements: number): number {
   return po2Words(elements) * 4;
 }
 
-/** Fast float16 codecs (the WebAssembly kernels have them): used where they hold both arrays. */
+/** Fast codecs (the WebAssembly kernels have them): used where they hold the arrays involved. */
 export interface HalfCodec {
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  maxAbs?(x: Floats, n: number): number;
+  po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
   holds?(a: Floats | Uint16Array | Uint32Array): boolean;
 }
 
 export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string, codec?: HalfCodec): GradStore {
   if (format === 'float32') return new Float32GradStore(ledger.floats(capacity, 'workspace', owner, what), capacity);
   if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity, codec);
-  return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity);
+  return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity, codec);
 }
 
 abstract class BaseStore {
@@ -126,11 +130,18 @@ class Po2GradStore extends BaseStore implements GradStore {
   /** Decoded values of the 32 codes under the current and the previous bias. */
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
+  /** The codec, when it holds this store's words (then only the float side remains to check). */
+  private readonly fast: (HalfCodec & Required<Pick<HalfCodec, 'maxAbs' | 'po2Write' | 'holds'>>) | null;
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
+    codec?: HalfCodec,
   ) {
     super(capacity);
+    this.fast = codec?.maxAbs && codec.po2Write && codec.holds?.(words) ? (codec as NonNullable<Po2GradStore['fast']>) : null;
+  }
+  maxAbsOf(x: Floats, n: number): number | null {
+    return this.fast?.holds(x) ? this.fast.maxAbs(x, n) : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;
@@ -151,10 +162,12 @@ class Po2GradStore extends BaseStore implements GradStore {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
     const scale = 2 ** this.bias;
-    for (let k = 0; k < n; k++) {
-      const v = src[k];
-      po2Put(this.words, base + k, po2CodeOfScaled((v < 0 ? -v : v) * scale, v < 0));
-    }
+    if (this.fast?.holds(src)) this.fast.po2Write(src, n, this.words, base, scale);
+    else
+      for (let k = 0; k < n; k++) {
+        const v = src[k];
+        po2Put(this.words, base + k, po2CodeOfScaled((v < 0 ? -v : v) * scale, v < 0));
+      }
     this.writtenRows = Math.max(this.writtenRows, i1);
   }
 }
@@ -172,6 +185,11 @@ export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, 
       const i1 = Math.min(rows, i0 + chunkRows);
       compute(i0, i1, scratch);
       const n = (i1 - i0) * cols;
+      const fast = store.maxAbsOf?.(scratch, n);
+      if (fast != null) {
+        if (fast > maxAbs) maxAbs = fast;
+        continue;
+      }
       for (let k = 0; k < n; k++) {
         const a = Math.abs(scratch[k]);
         if (a > maxAbs) maxAbs = a;

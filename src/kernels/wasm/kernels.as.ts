@@ -848,21 +848,72 @@ export function packMask(z: usize, rows: i32, cols: i32, bits: usize, clip: f32)
   }
 }
 
-/** p·(2/255) − 1 for every byte p, as float32, filled on first use (static data, below the heap). */
-const PIXEL_TABLE: usize = memory.data(256 * 4, 16);
-let pixelTableReady = false;
-
 /**
  * out[k] = bytes[k]·2/255 − 1 as float32 for k < n, computed as JavaScript does (in f64, rounded
  * once). out may overlap bytes when bytes sit at or after out + 3n (each value is read before the
  * float written over it): the layers stage a chunk's pixel bytes in the tail of its float buffer.
  */
 export function pixelsToFloat(bytes: usize, n: i32, out: usize): void {
-  if (!pixelTableReady) {
-    for (let p = 0; p < 256; p++) store<f32>(PIXEL_TABLE + (<usize>p << 2), <f32>(<f64>p * (2.0 / 255.0) - 1.0));
-    pixelTableReady = true;
+  // no lookup table in static memory: every worker instance re-initializes the module's data
+  // segments in the shared memory when it starts, which would race with a table filled here
+  for (let k = 0; k < n; k++) store<f32>(out + (<usize>k << 2), <f32>(<f64>load<u8>(bytes + <usize>k) * (2.0 / 255.0) - 1.0));
+}
+
+/**
+ * max |x[k]| over k < n, NaN ignored (as JavaScript's a > max test), decided on the bits: for
+ * non-negative floats the integer order is the float order, and no subnormal is flushed.
+ */
+export function maxAbs(x: usize, n: i32): f32 {
+  const absMask = i32x4.splat(0x7fffffff);
+  const inf = i32x4.splat(0x7f800000);
+  let m = i32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const a = v128.and(v128.load(x + (<usize>k << 2)), absMask);
+    m = v128.bitselect(a, m, v128.and(i32x4.gt_s(a, m), v128.not(i32x4.gt_s(a, inf))));
   }
-  for (let k = 0; k < n; k++) store<f32>(out + (<usize>k << 2), load<f32>(PIXEL_TABLE + (<usize>load<u8>(bytes + <usize>k) << 2)));
+  let best: u32 = 0;
+  for (let l = 0; l < 4; l++) {
+    const v = <u32>i32x4.extract_lane(m, 0);
+    if (v > best) best = v;
+    m = i8x16.shuffle(m, m, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+  }
+  for (; k < n; k++) {
+    const a = load<u32>(x + (<usize>k << 2)) & 0x7fffffff;
+    if (a <= 0x7f800000 && a > best) best = a;
+  }
+  return reinterpret<f32>(best);
+}
+
+/**
+ * Power-of-two codes (src/storage/po2.ts) of src[0 .. n) under scale 2^b, packed 5 bits each into
+ * words from code index `base` on: the same f64 arithmetic and bit tests as po2CodeOfScaled + po2Put.
+ */
+export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64): void {
+  for (let k = 0; k < n; k++) {
+    const v = <f64>load<f32>(src + (<usize>k << 2));
+    const a = (v < 0 ? -v : v) * scale;
+    let code: u32 = 0;
+    if (a > 0) {
+      const bits = reinterpret<u64>(a);
+      const hi = <u32>(bits >>> 32);
+      const exp = <i32>((hi >>> 20) & 0x7ff) - 1023;
+      if (exp >= -1022) {
+        const mant = hi & 0xfffff;
+        const e = exp + (mant > 0x6a09e || (mant == 0x6a09e && <u32>bits >= 0x667f3bcd) ? 1 : 0);
+        if (e >= -7) code = (v < 0 ? 16 : 0) | <u32>((e > 7 ? 7 : e) + 8);
+      }
+    }
+    const bit = (base + k) * 5;
+    const w = words + (<usize>(bit >>> 5) << 2);
+    const off = bit & 31;
+    store<u32>(w, (load<u32>(w) & ~(<u32>31 << off)) | (code << off));
+    if (off > 27) {
+      const spill = off + 5 - 32;
+      const hiMask: u32 = (<u32>1 << spill) - 1;
+      store<u32>(w + 4, (load<u32>(w + 4) & ~hiMask) | (code >>> (5 - spill)));
+    }
+  }
 }
 
 /** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
