@@ -415,7 +415,23 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
   const { po2CodeOfScaled, po2Put, po2Words } = await import('../src/storage/po2.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(31);
-  const special = [0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40, 1.4e-45, 3.4e38, -1, 1, Math.SQRT2, -Math.SQRT2, 1.4142135, 1.4142136];
+  const special = [
+    0,
+    -0,
+    NaN,
+    Infinity,
+    -Infinity,
+    1e-40,
+    -1e-40,
+    1.4e-45,
+    3.4e38,
+    -1,
+    1,
+    Math.SQRT2,
+    -Math.SQRT2,
+    Math.fround(Math.SQRT2 * (1 - 2 ** -23)),
+    Math.fround(Math.SQRT2 * (1 + 2 ** -23)),
+  ];
   for (const n of [1, 3, 4, 7, 33, 100, 257]) {
     const src = ledger.floats(n, 'workspace', 't', 'src');
     for (let i = 0; i < n; i++) src[i] = special[(i * 7) % 23] ?? rng.normal() * 10 ** rng.int(6);
