@@ -455,3 +455,30 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
   t.equal(K.maxAbs!(nanOnly, 4), 0, 'NaN never becomes the maximum');
   K.dispose?.();
 });
+
+t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel counts, large offsets)', async (t) => {
+  const { bnNormalizeReference, BN_EPS } = await import('../src/layers/batchnorm.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(41);
+  for (const [n, C] of [
+    [2, 1],
+    [5, 3],
+    [32, 256],
+    [100, 10],
+    [7, 33],
+  ])
+    for (const l2 of [false, true]) {
+      const y = ledger.floats(n * C, 'workspace', 't', 'y');
+      for (let i = 0; i < n * C; i++) y[i] = rng.normal() * 40 + (i % C) * 1e3 + (i % 5 === 0 ? 1e-30 : 0);
+      const yRef = Float32Array.from(y);
+      const mean = ledger.floats(C, 'workspace', 't', 'mean');
+      const sigma = ledger.floats(C, 'workspace', 't', 'sigma');
+      const meanRef = new Float32Array(C);
+      const sigmaRef = new Float32Array(C);
+      bnNormalizeReference(yRef, n, C, l2, meanRef, sigmaRef, BN_EPS);
+      K.bnNormalize!(y, n, C, l2, mean, sigma, BN_EPS);
+      t.same([Array.from(mean), Array.from(sigma)], [Array.from(meanRef), Array.from(sigmaRef)], `${n}x${C} ${l2 ? 'l2' : 'l1'}: statistics`);
+      t.same(Array.from(y), Array.from(yRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}: normalized values`);
+    }
+  K.dispose?.();
+});

@@ -13,6 +13,34 @@ import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import { packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const BN_EPS = 1e-5;
+
+/**
+ * One (ghost) batch in training: mean[c] and sigma[c] of y's rows (l2: the standard deviation,
+ * else the mean absolute deviation; + eps), then y = (y − mean) / sigma in place. The reference
+ * of Kernels.bnNormalize.
+ */
+export function bnNormalizeReference(y: Floats, n: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number): void {
+  mean.fill(0);
+  sigma.fill(0);
+  for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) mean[c] += y[i * C + c];
+  for (let c = 0; c < C; c++) mean[c] /= n;
+  if (l2) {
+    for (let i = 0; i < n; i++)
+      for (let c = 0; c < C; c++) {
+        const d = y[i * C + c] - mean[c];
+        sigma[c] += d * d;
+      }
+    for (let c = 0; c < C; c++) sigma[c] = Math.sqrt(sigma[c] / n + eps);
+  } else {
+    for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) sigma[c] += Math.abs(y[i * C + c] - mean[c]);
+    for (let c = 0; c < C; c++) sigma[c] = sigma[c] / n + eps;
+  }
+  for (let i = 0; i < n; i++)
+    for (let c = 0; c < C; c++) {
+      const k = i * C + c;
+      y[k] = (y[k] - mean[c]) / sigma[c];
+    }
+}
 export const BN_MOMENTUM = 0.9;
 
 export class BatchNormLayer implements Layer {
@@ -133,26 +161,11 @@ export class BatchNormLayer implements Layer {
       const r1 = Math.min(rows, r0 + G);
       const n = r1 - r0;
       const sigma = this.sigma.subarray(g * C, (g + 1) * C);
-      mean.fill(0);
-      sigma.fill(0);
-      for (let i = r0; i < r1; i++) for (let c = 0; c < C; c++) mean[c] += y[i * C + c];
-      for (let c = 0; c < C; c++) mean[c] /= n;
-      if (this.kindOfNorm === 'l2') {
-        for (let i = r0; i < r1; i++)
-          for (let c = 0; c < C; c++) {
-            const d = y[i * C + c] - mean[c];
-            sigma[c] += d * d;
-          }
-        for (let c = 0; c < C; c++) sigma[c] = Math.sqrt(sigma[c] / n + BN_EPS);
-      } else {
-        for (let i = r0; i < r1; i++) for (let c = 0; c < C; c++) sigma[c] += Math.abs(y[i * C + c] - mean[c]);
-        for (let c = 0; c < C; c++) sigma[c] = sigma[c] / n + BN_EPS;
-      }
-      for (let i = r0; i < r1; i++)
-        for (let c = 0; c < C; c++) {
-          const k = i * C + c;
-          y[k] = (y[k] - mean[c]) / sigma[c];
-        }
+      const k = this.ws.kernels;
+      const yg = y.subarray(r0 * C, r1 * C);
+      const l2 = this.kindOfNorm === 'l2';
+      if (k.bnNormalize && k.holds?.(y) && k.holds(mean) && k.holds(sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
+      else bnNormalizeReference(yg, n, C, l2, mean, sigma, BN_EPS);
       for (let c = 0; c < C; c++) {
         avgMean[c] += mean[c] / groups;
         avgSigma[c] += sigma[c] / groups;

@@ -916,6 +916,69 @@ export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64
   }
 }
 
+// ---- batch norm, in JavaScript's arithmetic: f64 lanes, rounded to float32 where JS stores ----
+
+/** 2 consecutive float32 values as f64x2. */
+// @ts-ignore: decorator
+@inline
+function load2(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
+}
+
+// @ts-ignore: decorator
+@inline
+function store2(p: usize, v: v128): void {
+  v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
+}
+
+/**
+ * One (ghost) batch of batch norm, training: mean[c] and sigma[c] of y's rows (l2: the standard
+ * deviation, else the mean absolute deviation, each + eps as in BatchNormLayer.forward), then
+ * y[i, c] = (y[i, c] − mean[c]) / sigma[c] in place. Every value is what the TypeScript loop
+ * computes: each f64 operation in its order, rounded to float32 where it stores.
+ */
+export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64): void {
+  memory.fill(mean, 0, <usize>C << 2);
+  memory.fill(sigma, 0, <usize>C << 2);
+  const n = <f64>rows;
+  for (let i = 0; i < rows; i++) {
+    const row = y + (<usize>(i * C) << 2);
+    let c = 0;
+    for (; c + 2 <= C; c += 2) store2(mean + (<usize>c << 2), f64x2.add(load2(mean + (<usize>c << 2)), load2(row + (<usize>c << 2))));
+    for (; c < C; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) + <f64>load<f32>(row + (<usize>c << 2))));
+  }
+  for (let c = 0; c < C; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) / n));
+  for (let i = 0; i < rows; i++) {
+    const row = y + (<usize>(i * C) << 2);
+    let c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const d = f64x2.sub(load2(row + (<usize>c << 2)), load2(mean + (<usize>c << 2)));
+      const t = l2 ? f64x2.mul(d, d) : f64x2.abs(d);
+      store2(sigma + (<usize>c << 2), f64x2.add(load2(sigma + (<usize>c << 2)), t));
+    }
+    for (; c < C; c++) {
+      const d = <f64>load<f32>(row + (<usize>c << 2)) - <f64>load<f32>(mean + (<usize>c << 2));
+      store<f32>(sigma + (<usize>c << 2), <f32>(<f64>load<f32>(sigma + (<usize>c << 2)) + (l2 ? d * d : abs<f64>(d))));
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
+    store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
+  }
+  for (let i = 0; i < rows; i++) {
+    const row = y + (<usize>(i * C) << 2);
+    let c = 0;
+    for (; c + 2 <= C; c += 2) {
+      const p = row + (<usize>c << 2);
+      store2(p, f64x2.div(f64x2.sub(load2(p), load2(mean + (<usize>c << 2))), load2(sigma + (<usize>c << 2))));
+    }
+    for (; c < C; c++) {
+      const p = row + (<usize>c << 2);
+      store<f32>(p, <f32>((<f64>load<f32>(p) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2))));
+    }
+  }
+}
+
 /** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
 // @ts-ignore: decorator
 @inline
