@@ -96,6 +96,12 @@ export interface Kernels {
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
   /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */
   bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number): void;
+  /**
+   * Optional batch-norm backward passes over rows row0 .. row0 + rows (BatchNormLayer.backward is
+   * the reference): the per-group sums, then dx in place of dy. x̂ is float32 or packed sign bits.
+   */
+  bnBackStats?(dy: Floats, xh: Floats | Uint32Array, rows: number, C: number, row0: number, G: number, stats: Floats, l1Exact: boolean): void;
+  bnBackDx?(out: Floats, xh: Floats | Uint32Array, rows: number, C: number, row0: number, G: number, stats: Floats, sigma: Floats, l1Exact: boolean): void;
   /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;

@@ -175,6 +175,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     signFloat: (z, n, out) => ex.signFloat(at(z), n, at(out)),
+    bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
+      ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0),
+    bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
+      ex.bnBackDx(at(out), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), at(sigma), l1Exact ? 1 : 0),
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),

@@ -14,6 +14,73 @@ import { packSigns, type Activation, type Layer, type Param, type Workspace } fr
 
 export const BN_EPS = 1e-5;
 
+/** x̂ of element c of row i: the kept float32 x̂, or ±1 from its packed sign bits. */
+function xhatAt(xh: Floats | Uint32Array, i: number, C: number, c: number): number {
+  if (xh instanceof Uint32Array) return (xh[i * wordsFor(C) + (c >>> 5)] >>> (c & 31)) & 1 ? 1 : -1;
+  return xh[i * C + c];
+}
+
+/**
+ * Batch-norm backward, first pass over rows row0 .. row0 + rows (dy holds them from its row 0): per
+ * ghost batch g of G rows, at stats[3C·g ..], [0, C) Σ dy, [C, 2C) Σ dy·x̂ (or dy·sign x̂), and for
+ * the exact l1 form [2C, 3C) Σ sign x̂. The reference of Kernels.bnBackStats.
+ */
+export function bnBackStatsReference(
+  dy: Floats,
+  xh: Floats | Uint32Array,
+  rows: number,
+  C: number,
+  row0: number,
+  G: number,
+  stats: Floats,
+  l1Exact: boolean,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const i = row0 + r;
+    const o = 3 * C * Math.floor(i / G);
+    for (let c = 0; c < C; c++) {
+      const g = dy[r * C + c];
+      const x = xhatAt(xh, i, C, c);
+      stats[o + c] += g;
+      stats[o + C + c] += g * x;
+      if (l1Exact) stats[o + 2 * C + c] += x >= 0 ? 1 : -1;
+    }
+  }
+}
+
+/**
+ * Batch-norm backward, second pass: out (rows row0 ..) holds dy and becomes dx, from the group
+ * means in stats and sigma per group. sign-approx has the l2 form with x̂ replaced by sign(x̂)
+ * (its bits give ±1); the exact l1 form subtracts mean(g·x̂)·(sign x̂ − mean sign x̂). The
+ * reference of Kernels.bnBackDx.
+ */
+export function bnBackDxReference(
+  out: Floats,
+  xh: Floats | Uint32Array,
+  rows: number,
+  C: number,
+  row0: number,
+  G: number,
+  stats: Floats,
+  sigma: Floats,
+  l1Exact: boolean,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const i = row0 + r;
+    const g0 = Math.floor(i / G);
+    const o = 3 * C * g0;
+    const so = C * g0;
+    for (let c = 0; c < C; c++) {
+      const k = r * C + c;
+      const g = out[k];
+      const x = xhatAt(xh, i, C, c);
+      const s = sigma[so + c];
+      if (!l1Exact) out[k] = (g - stats[o + c] - x * stats[o + C + c]) / s;
+      else out[k] = (g - stats[o + c] - stats[o + C + c] * ((x >= 0 ? 1 : -1) - stats[o + 2 * C + c])) / s;
+    }
+  }
+}
+
 /**
  * One (ghost) batch in training: mean[c] and sigma[c] of y's rows (l2: the standard deviation,
  * else the mean absolute deviation; + eps), then y = (y − mean) / sigma in place. The reference
@@ -186,18 +253,6 @@ export class BatchNormLayer implements Layer {
     return x;
   }
 
-  /** x̂ (exact) or sign(x̂) (approx) of row i into out[0..C). */
-  private xhatRow(i: number, out: Floats, offset: number): void {
-    const C = this.channels;
-    if (this.xhat) {
-      for (let c = 0; c < C; c++) out[offset + c] = this.xhat[i * C + c];
-      return;
-    }
-    const wpr = wordsFor(C);
-    const bits = this.xhatSign!;
-    for (let c = 0; c < C; c++) out[offset + c] = (bits[i * wpr + (c >>> 5)] >>> (c & 31)) & 1 ? 1 : -1;
-  }
-
   backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
     if (this.folded) return grad;
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
@@ -210,20 +265,16 @@ export class BatchNormLayer implements Layer {
     const stats = this.groupStats;
     stats.fill(0, 0, 3 * C * groups);
     const l1Exact = this.backwardKind === 'exact' && this.kindOfNorm === 'l1';
+    const k = ws.kernels;
+    // x̂ as the kernels take it: the kept float32 x̂, or its packed sign bits
+    const xh = this.xhat ?? this.xhatSign!;
+    const fast = k.bnBackStats && k.bnBackDx && k.holds?.(xh) && k.holds(stats) && k.holds(sigma) && k.holds(ws.chunkDy) && k.holds(ws.chunkDx);
+    const backStats = fast ? k.bnBackStats! : bnBackStatsReference;
+    const backDx = fast ? k.bnBackDx! : bnBackDxReference;
     for (let i0 = 0; i0 < rows; i0 += R) {
       const i1 = Math.min(rows, i0 + R);
       grad.read(i0, i1, 0, C, ws.chunkDy);
-      for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
-      for (let i = i0; i < i1; i++) {
-        const o = 3 * C * Math.floor(i / G);
-        for (let c = 0; c < C; c++) {
-          const g = ws.chunkDy[(i - i0) * C + c];
-          const xh = ws.chunkX[(i - i0) * C + c];
-          stats[o + c] += g;
-          stats[o + C + c] += g * xh;
-          if (l1Exact) stats[o + 2 * C + c] += xh >= 0 ? 1 : -1;
-        }
-      }
+      backStats(ws.chunkDy, xh, i1 - i0, C, i0, G, stats, l1Exact);
     }
     dBeta.fill(0);
     for (let g = 0; g < groups; g++) {
@@ -232,25 +283,9 @@ export class BatchNormLayer implements Layer {
       const n = Math.min(rows, (g + 1) * G) - g * G;
       for (let k = 0; k < 3 * C; k++) stats[o + k] /= n;
     }
-    const approx = this.backwardKind === 'sign-approx';
-    const l2 = this.kindOfNorm === 'l2';
     fillStore(grad, R, ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
-      for (let i = i0; i < i1; i++) this.xhatRow(i, ws.chunkX, (i - i0) * C);
-      for (let i = i0; i < i1; i++) {
-        const g0 = Math.floor(i / G);
-        const o = 3 * C * g0;
-        const so = C * g0;
-        for (let c = 0; c < C; c++) {
-          const k = (i - i0) * C + c;
-          const g = out[k];
-          const xh = ws.chunkX[k];
-          const s = sigma[so + c];
-          // sign-approx has the l2 form with x̂ replaced by sign(x̂), which xhatRow already returns
-          if (approx || l2) out[k] = (g - stats[o + c] - xh * stats[o + C + c]) / s;
-          else out[k] = (g - stats[o + c] - stats[o + C + c] * ((xh >= 0 ? 1 : -1) - stats[o + 2 * C + c])) / s;
-        }
-      }
+      backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact);
     });
     this.trained = false;
     return grad;

@@ -979,6 +979,66 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
   }
 }
 
+/** x̂ of element c of row i: from float32 x̂ (xhBits = 0) or from packed sign bits (±1). */
+// @ts-ignore: decorator
+@inline
+function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
+  if (xhBits) return (load<u32>(xh + (<usize>(i * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? 1.0 : -1.0;
+  return <f64>load<f32>(xh + (<usize>(i * C + c) << 2));
+}
+
+/**
+ * Batch-norm backward, first pass over rows row0 .. row0 + rows (dy holds them from its row 0):
+ * per ghost batch g of G rows, at stats[3C·g ..]: Σ dy, Σ dy·x̂ and, for the exact l1 form, Σ sign x̂,
+ * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference).
+ */
+export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32): void {
+  const wpr = (C + 31) >>> 5;
+  for (let r = 0; r < rows; r++) {
+    const i = row0 + r;
+    const o = stats + (<usize>(3 * C * (i / G)) << 2);
+    for (let c = 0; c < C; c++) {
+      const g = <f64>load<f32>(dy + (<usize>(r * C + c) << 2));
+      const x = xhatAt(xh, xhBits, wpr, i, C, c);
+      const p0 = o + (<usize>c << 2);
+      const p1 = o + (<usize>(C + c) << 2);
+      store<f32>(p0, <f32>(<f64>load<f32>(p0) + g));
+      store<f32>(p1, <f32>(<f64>load<f32>(p1) + g * x));
+      if (l1Exact) {
+        const p2 = o + (<usize>(2 * C + c) << 2);
+        store<f32>(p2, <f32>(<f64>load<f32>(p2) + (x >= 0 ? 1.0 : -1.0)));
+      }
+    }
+  }
+}
+
+/**
+ * Batch-norm backward, second pass: out (rows row0 ..) holds dy and becomes dx, with the group
+ * means in stats and sigma per group: (g − mean g − x̂·mean(g·x̂)) / σ, or for the exact l1 form
+ * (g − mean g − mean(g·x̂)·(sign x̂ − mean sign x̂)) / σ, in JavaScript's order of operations.
+ */
+export function bnBackDx(out: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, sigma: usize, l1Exact: i32): void {
+  const wpr = (C + 31) >>> 5;
+  for (let r = 0; r < rows; r++) {
+    const i = row0 + r;
+    const g0 = i / G;
+    const o = stats + (<usize>(3 * C * g0) << 2);
+    const so = sigma + (<usize>(C * g0) << 2);
+    for (let c = 0; c < C; c++) {
+      const p = out + (<usize>(r * C + c) << 2);
+      const g = <f64>load<f32>(p);
+      const x = xhatAt(xh, xhBits, wpr, i, C, c);
+      const s = <f64>load<f32>(so + (<usize>c << 2));
+      const m0 = <f64>load<f32>(o + (<usize>c << 2));
+      const m1 = <f64>load<f32>(o + (<usize>(C + c) << 2));
+      if (l1Exact) {
+        const m2 = <f64>load<f32>(o + (<usize>(2 * C + c) << 2));
+        store<f32>(p, <f32>((g - m0 - m1 * ((x >= 0 ? 1.0 : -1.0) - m2)) / s));
+      } else store<f32>(p, <f32>((g - m0 - x * m1) / s));
+    }
+  }
+}
+
 /** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
 // @ts-ignore: decorator
 @inline
