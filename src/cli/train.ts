@@ -111,6 +111,7 @@ export function trainCommand(): Command {
     const spec = modelSpec(o.model, quant);
     const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
     if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
+    if (o.out) checkOutputPath(o.out, '--out');
     const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: !o.inMemory });
     const noise = o.labelNoise ? withLabelNoise(data.train, o.labelNoise, o.seed) : null;
     if (noise) data.train = noise.data;
@@ -146,7 +147,6 @@ export function trainCommand(): Command {
       stopOnMemorization: Boolean(o.stopOnMemorization),
       memorizationDrop: o.memorizationDrop,
     };
-    if (o.out) checkOutputPath(o.out, '--out');
     const t0 = performance.now();
     let result: Awaited<ReturnType<typeof train>>;
     const stop = stopOnInterrupt();
@@ -203,46 +203,43 @@ export function trainCommand(): Command {
     } catch (e) {
       writeError = e as Error;
     }
-    const finish = async () => {
-      if (result.interrupted)
-        process.stderr.write(`${interruptedMessage(result.interrupted, checkpoint, result.history.at(-1)?.epoch ?? result.resumedFromEpoch)}\n`);
-      if (writeError) throw writeError;
-      if (result.interrupted) throw new Interrupted();
-    };
-    if (o.json) {
-      await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
-      return finish();
+    if (o.json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
+    else await writeStdout(humanReport());
+    if (result.interrupted) process.stderr.write(`${interruptedMessage(result.interrupted, checkpoint, last?.epoch ?? result.resumedFromEpoch)}\n`);
+    if (writeError) throw writeError;
+    if (result.interrupted) throw new Interrupted();
+
+    function humanReport(): string {
+      const lines = [
+        `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} ` +
+          `epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
+        '',
+        formatTable(
+          ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
+          result.history.map((r) => [
+            r.epoch,
+            r.lr.toExponential(2),
+            r.trainLoss.toFixed(4),
+            (100 * r.trainAccuracy).toFixed(2),
+            r.testLoss.toFixed(4),
+            (100 * r.testAccuracy).toFixed(2),
+            r.msPerBatchMedian.toFixed(1),
+            ...(recipe.optimizer === 'bop' ? [r.flipRatio === undefined ? '-' : r.flipRatio.toExponential(2)] : []),
+          ]),
+        ),
+        ...energyLines(result.history),
+        ...coherenceLines(result.history, result.stoppedAtEpoch),
+        ...quantizerLines(result.history),
+        '',
+        last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
+        `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,
+        '',
+        formatMemoryReport(memory),
+      ];
+      if (checkpoint) lines.push('', `checkpoint: ${checkpoint}`);
+      if (o.out && !writeError) lines.push(`run report: ${o.out}`);
+      return `${lines.join('\n')}\n`;
     }
-    const lines = [
-      `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} ` +
-        `epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
-      '',
-      formatTable(
-        ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
-        result.history.map((r) => [
-          r.epoch,
-          r.lr.toExponential(2),
-          r.trainLoss.toFixed(4),
-          (100 * r.trainAccuracy).toFixed(2),
-          r.testLoss.toFixed(4),
-          (100 * r.testAccuracy).toFixed(2),
-          r.msPerBatchMedian.toFixed(1),
-          ...(recipe.optimizer === 'bop' ? [r.flipRatio === undefined ? '-' : r.flipRatio.toExponential(2)] : []),
-        ]),
-      ),
-      ...energyLines(result.history),
-      ...coherenceLines(result.history, result.stoppedAtEpoch),
-      ...quantizerLines(result.history),
-      '',
-      last ? `test accuracy ${(100 * last.testAccuracy).toFixed(2)}%` : 'no epoch run (checkpoint already complete)',
-      `time per batch (median of ${result.batchesTimed}): ${result.msPerBatchMedian.toFixed(1)} ms`,
-      '',
-      formatMemoryReport(memory),
-    ];
-    if (checkpoint) lines.push('', `checkpoint: ${checkpoint}`);
-    if (o.out && !writeError) lines.push(`run report: ${o.out}`);
-    await writeStdout(`${lines.join('\n')}\n`);
-    return finish();
   });
 }
 

@@ -10,7 +10,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import { packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
+import { holdsAll, packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const BN_EPS = 1e-5;
 
@@ -231,7 +231,7 @@ export class BatchNormLayer implements Layer {
       const k = this.ws.kernels;
       const yg = y.subarray(r0 * C, r1 * C);
       const l2 = this.kindOfNorm === 'l2';
-      if (k.bnNormalize && k.holds?.(y) && k.holds(mean) && k.holds(sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
+      if (k.bnNormalize && holdsAll(k, y, mean, sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
       else bnNormalizeReference(yg, n, C, l2, mean, sigma, BN_EPS);
       for (let c = 0; c < C; c++) {
         avgMean[c] += mean[c] / groups;
@@ -268,7 +268,7 @@ export class BatchNormLayer implements Layer {
     const k = ws.kernels;
     // x̂ as the kernels take it: the kept float32 x̂, or its packed sign bits
     const xh = this.xhat ?? this.xhatSign!;
-    const fast = k.bnBackStats && k.bnBackDx && k.holds?.(xh) && k.holds(stats) && k.holds(sigma) && k.holds(ws.chunkDy) && k.holds(ws.chunkDx);
+    const fast = k.bnBackStats && k.bnBackDx && holdsAll(k, xh, stats, sigma, ws.chunkDy, ws.chunkDx);
     const backStats = fast ? k.bnBackStats! : bnBackStatsReference;
     const backDx = fast ? k.bnBackDx! : bnBackDxReference;
     for (let i0 = 0; i0 < rows; i0 += R) {

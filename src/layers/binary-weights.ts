@@ -2,7 +2,7 @@
 // packed signs (rows × cols bits, rows padded to whole words), the weight gradient (float32 or
 // 1-bit sign), and the Param the optimizer updates. Dense layers have one row per output unit;
 // convolutions one row per (output channel, tap).
-import { packSignRows, wordsFor } from '../bits.js';
+import { wordsFor } from '../bits.js';
 import type { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -83,12 +83,9 @@ export function packLatentSignsReference(raw: Float32Array | Uint16Array, rows: 
 }
 
 /** A finished float tile of dW (elements [flat0, flat0 + len)) goes where the recipe keeps dW. */
-export function storeDwTile(grad: ParamGrad, acc: Floats, flat0: number, len: number, rows: number, cols: number, kernels?: Kernels): void {
-  if (grad.kind === 'sign') {
-    const bits = grad.bits.subarray((flat0 / cols) * wordsFor(cols));
-    if (kernels) packSigns(kernels, acc, rows, cols, bits);
-    else packSignRows(acc, rows, cols, bits);
-  } else if (grad.kind === 'fused') {
+export function storeDwTile(grad: ParamGrad, acc: Floats, flat0: number, len: number, rows: number, cols: number, kernels: Kernels): void {
+  if (grad.kind === 'sign') packSigns(kernels, acc, rows, cols, grad.bits.subarray((flat0 / cols) * wordsFor(cols)));
+  else if (grad.kind === 'fused') {
     if (!grad.consume) throw new Error('dw=fused: no optimizer consumes the weight gradient (Bop registers itself)');
     grad.consume(flat0, acc, len);
   } else grad.data.set(acc.subarray(0, len), flat0);

@@ -116,7 +116,7 @@ export function inputRows(x: Activation, i0: number, i1: number, n: number, scra
   }
   if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
   const { h, w, c } = x.shape;
-  if (!x.aug && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && kernels.holds?.(scratch)) {
+  if (!x.aug && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && holdsAll(kernels, scratch)) {
     // the rows' bytes staged in the scratch's own tail (no extra buffer), decoded in place
     const count = (i1 - i0) * n;
     const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
@@ -134,9 +134,14 @@ export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: num
   for (let k = 0; k < count; k++) out[k] = x.data[from + k] * s;
 }
 
+/** The kernels can use every one of these arrays in place (they live in the kernels' own memory). */
+export function holdsAll(k: Kernels, ...arrays: (Floats | Uint16Array | Uint32Array)[]): boolean {
+  return k.holds !== undefined && arrays.every((a) => k.holds!(a));
+}
+
 /** Bits of z >= 0 (sign(0) = +1), rows x cols: the kernels' packer where they hold both arrays, else packSignRows. */
 export function packSigns(k: Kernels, z: Floats, rows: number, cols: number, bits: Uint32Array): void {
-  if (k.packLatentSigns && z instanceof Float32Array && k.holds?.(z) && k.holds(bits)) k.packLatentSigns(z, rows, cols, bits);
+  if (k.packLatentSigns && z instanceof Float32Array && holdsAll(k, z, bits)) k.packLatentSigns(z, rows, cols, bits);
   else packSignRows(z, rows, cols, bits);
 }
 

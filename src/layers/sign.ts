@@ -1,11 +1,11 @@
 // Sign activation with the clipped straight-through estimator: forward x̂ = sign(z),
 // backward dz = dx̂ ⊙ 1{|z| <= 1}. Keeps the next layer's input (float32 ±1 or packed bits)
 // and the STE mask (float32 z or packed mask bits), as the recipe says.
-import { packMaskReference, signFloatReference, wordsFor } from '../bits.js';
+import { applyMaskReference, clipZeroReference, packMaskReference, signFloatReference, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
+import { holdsAll, packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const STE_CLIP = 1;
 /** ReSTE (Wu et al. 2023): backward (1/o)·max(|z|, m)^(1/o − 1) for |z| <= t, else 0; o rises 1 → 3 over training. */
@@ -62,12 +62,12 @@ export class SignLayer implements Layer {
     const k = this.ws.kernels;
     if (training) {
       if (this.zKept) this.zKept.set(z.subarray(0, n));
-      else if (k.packMask && k.holds?.(z) && k.holds(this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
+      else if (k.packMask && holdsAll(k, z, this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
       else packMaskReference(z, rows, C, this.maskBits!, STE_CLIP);
       this.trained = true;
     }
     if (this.outFloat) {
-      if (k.signFloat && k.holds?.(z) && k.holds(this.outFloat)) k.signFloat(z, n, this.outFloat);
+      if (k.signFloat && holdsAll(k, z, this.outFloat)) k.signFloat(z, n, this.outFloat);
       else signFloatReference(z, n, this.outFloat);
       return { kind: 'float', data: this.outFloat, cols: C };
     }
@@ -78,31 +78,26 @@ export class SignLayer implements Layer {
   backward(grad: GradStore, _spare: GradStore, _rows: number): GradStore {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
-    const wpr = wordsFor(C);
     const z = this.zKept;
     const mask = this.maskBits;
     const k = this.ws.kernels;
     fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
-      if (mask && k.applyMask && k.holds?.(out) && k.holds(mask)) {
-        k.applyMask(out, i1 - i0, C, mask, i0);
-        return;
-      }
-      if (z && !this.reste && k.clipZero && k.holds?.(out) && k.holds(z)) {
-        k.clipZero(out, z.subarray(i0 * C, i1 * C), (i1 - i0) * C, STE_CLIP);
-        return;
-      }
-      for (let i = i0; i < i1; i++) {
-        const o = (i - i0) * C;
-        if (z && this.reste) {
-          const inv = 1 / this.resteO;
+      if (mask) {
+        if (k.applyMask && holdsAll(k, out, mask)) k.applyMask(out, i1 - i0, C, mask, i0);
+        else applyMaskReference(out, i1 - i0, C, mask, i0);
+      } else if (!this.reste) {
+        const zc = z!.subarray(i0 * C, i1 * C);
+        if (k.clipZero && holdsAll(k, out, zc)) k.clipZero(out, zc, (i1 - i0) * C, STE_CLIP);
+        else clipZeroReference(out, zc, (i1 - i0) * C, STE_CLIP);
+      } else {
+        const inv = 1 / this.resteO;
+        for (let i = i0; i < i1; i++)
           for (let c = 0; c < C; c++) {
-            const a = Math.abs(z[i * C + c]);
-            out[o + c] = a > RESTE.t ? 0 : out[o + c] * inv * Math.max(a, RESTE.m) ** (inv - 1);
+            const o = (i - i0) * C + c;
+            const a = Math.abs(z![i * C + c]);
+            out[o] = a > RESTE.t ? 0 : out[o] * inv * Math.max(a, RESTE.m) ** (inv - 1);
           }
-        } else if (z) {
-          for (let c = 0; c < C; c++) if (Math.abs(z[i * C + c]) > STE_CLIP) out[o + c] = 0;
-        } else for (let c = 0; c < C; c++) if (!((mask![i * wpr + (c >>> 5)] >>> (c & 31)) & 1)) out[o + c] = 0;
       }
     });
     this.trained = false;

@@ -31,8 +31,8 @@ export function gradStoreBytes(format: GradFormat, elements: number): number {
   return po2Words(elements) * 4;
 }
 
-/** Fast codecs (the WebAssembly kernels have them): used where they hold the arrays involved. */
-export interface HalfCodec {
+/** The kernels a gradient store can use (the WebAssembly ones have them), where they hold the arrays involved. */
+export interface StoreKernels {
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
   maxAbs?(x: Floats, n: number): number;
@@ -40,7 +40,7 @@ export interface HalfCodec {
   holds?(a: Floats | Uint16Array | Uint32Array): boolean;
 }
 
-export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string, codec?: HalfCodec): GradStore {
+export function createGradStore(format: GradFormat, capacity: number, ledger: MemoryLedger, owner: string, what: string, codec?: StoreKernels): GradStore {
   if (format === 'float32') return new Float32GradStore(ledger.floats(capacity, 'workspace', owner, what), capacity);
   if (format === 'float16') return new Float16GradStore(ledger.u16(capacity, 'workspace', owner, what), capacity, codec);
   return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity, codec);
@@ -86,14 +86,14 @@ class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
   /** The codec, when it holds this store's codes (then only `out`/`src` remain to check). */
-  private readonly fast: Required<HalfCodec> | null;
+  private readonly fast: Required<Pick<StoreKernels, 'floatToHalf' | 'halfToFloat' | 'holds'>> | null;
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
-    codec?: HalfCodec,
+    codec?: StoreKernels,
   ) {
     super(capacity);
-    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? (codec as Required<HalfCodec>) : null;
+    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? (codec as NonNullable<Float16GradStore['fast']>) : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, data, fast } = this;
@@ -131,11 +131,11 @@ class Po2GradStore extends BaseStore implements GradStore {
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
   /** The codec, when it holds this store's words (then only the float side remains to check). */
-  private readonly fast: (HalfCodec & Required<Pick<HalfCodec, 'maxAbs' | 'po2Write' | 'holds'>>) | null;
+  private readonly fast: (StoreKernels & Required<Pick<StoreKernels, 'maxAbs' | 'po2Write' | 'holds'>>) | null;
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
-    codec?: HalfCodec,
+    codec?: StoreKernels,
   ) {
     super(capacity);
     this.fast = codec?.maxAbs && codec.po2Write && codec.holds?.(words) ? (codec as NonNullable<Po2GradStore['fast']>) : null;

@@ -58,9 +58,12 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     engineBytes: modeled.total,
     kernelLimit: kernelMemoryLimit(kernels.name),
   });
-  const identity = runIdentity(cfg, data);
-  if (cfg.checkpoint) checkOutputPath(cfg.checkpoint, 'checkpoint');
-  checkReplaceable(cfg, identity);
+  // the run's identity (it hashes the data) matters only to a checkpoint
+  const identity = cfg.checkpoint ? runIdentity(cfg, data) : null;
+  if (cfg.checkpoint) {
+    checkOutputPath(cfg.checkpoint, 'checkpoint');
+    checkReplaceable(cfg, identity!);
+  }
 
   // schedules are checked at every epoch of the run before the first step
   const schedule = cfg.lrSchedule ? await parseLrSchedule(cfg.lrSchedule, { epochs: cfg.epochs, what: 'learning-rate schedule' }) : null;
@@ -81,7 +84,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
   const state: LoopState = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] };
-  if (ck) restoreState(ck, cfg, identity, net, opt, gradients, state);
+  if (ck) restoreState(ck, cfg, identity!, net, opt, gradients, state);
   let release = () => {};
   if (cfg.checkpoint) {
     const bytes = Object.values({ ...net.stateTensors(), ...opt.stateTensors(), ...gradients.stateTensors() }).reduce((s, t) => s + t.byteLength, 0);
@@ -104,7 +107,7 @@ interface RunParts {
   schedule: LrSchedule | null;
   gammaSchedule: LrSchedule | null;
   modeled: MemoryModel;
-  identity: RunIdentity;
+  identity: RunIdentity | null;
 }
 
 async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, parts: RunParts): Promise<TrainResult> {
@@ -222,7 +225,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
     state.epoch = epoch;
     if (tracker) state.coherence = tracker.series;
     if (quantLog) state.quantizerExponents = quantLog.series;
-    if (cfg.checkpoint) saveState(cfg, identity, net, opt, gradients, state);
+    if (identity) saveState(cfg, identity, net, opt, gradients, state);
     hooks.onEpochEnd?.(record);
     if (record.memorizationSignal && cfg.stopOnMemorization) {
       stoppedAtEpoch = epoch;

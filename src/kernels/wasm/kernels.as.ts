@@ -783,6 +783,13 @@ export function adamUpdate(
   }
 }
 
+/** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
+// @ts-ignore: decorator
+@inline
+function nonNegative4(x: v128): v128 {
+  return v128.or(v128.andnot(i32x4.ge_s(x, i32x4.splat(0)), i32x4.gt_s(x, i32x4.splat(0x7f800000))), i32x4.eq(x, i32x4.splat(0x80000000)));
+}
+
 /**
  * Packed signs of a float32 (half = 0) or float16 (half = 1) rows × cols tensor into rows of
  * whole 32-bit words: bit set for w >= 0, -0 included (sign(0) = +1); float32 NaN clears it.
@@ -810,14 +817,7 @@ export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usi
         }
       } else {
         for (; c + 4 <= c1; c += 4) {
-          // w >= 0 decided on the bits (NEON would flush a negative subnormal to -0 >= 0):
-          // sign clear and not NaN, or exactly -0
-          const x = v128.load(src + (<usize>(row + c) << 2));
-          const nonNeg = v128.or(
-            v128.andnot(i32x4.ge_s(x, i32x4.splat(0)), i32x4.gt_s(x, i32x4.splat(0x7f800000))),
-            i32x4.eq(x, i32x4.splat(0x80000000)),
-          );
-          word |= (<u32>i32x4.bitmask(nonNeg)) << (c - c0);
+          word |= (<u32>i32x4.bitmask(nonNegative4(v128.load(src + (<usize>(row + c) << 2))))) << (c - c0);
         }
         for (; c < c1; c++) if (load<f32>(src + (<usize>(row + c) << 2)) >= 0) word |= <u32>1 << (c - c0);
       }
@@ -1061,13 +1061,6 @@ export function bnBackDx(out: usize, xh: usize, xhBits: i32, rows: i32, C: i32, 
       } else store<f32>(p, <f32>((g - m0 - x * m1) / s));
     }
   }
-}
-
-/** z >= 0 as JavaScript decides it, on the bits (NEON flushes a negative subnormal to -0): sign clear and not NaN, or -0. */
-// @ts-ignore: decorator
-@inline
-function nonNegative4(x: v128): v128 {
-  return v128.or(v128.andnot(i32x4.ge_s(x, i32x4.splat(0)), i32x4.gt_s(x, i32x4.splat(0x7f800000))), i32x4.eq(x, i32x4.splat(0x80000000)));
 }
 
 /** out[k] = z[k] >= 0 ? 1 : -1 for k < n (NaN gives -1, -0 gives 1, as in JavaScript). */
