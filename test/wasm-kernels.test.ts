@@ -133,6 +133,12 @@ const CONV_SHAPES: [number, number, number, number, 'valid' | 'same'][] = [
   [5, 5, 32, 4, 'same'],
   [4, 4, 33, 6, 'same'],
   [3, 5, 130, 5, 'valid'],
+  // wide enough for the blocked paths (4 pixels, channel pairs and quads) with odd leftovers
+  [10, 11, 3, 18, 'same'],
+  [9, 10, 2, 7, 'valid'],
+  [11, 13, 64, 9, 'same'],
+  [9, 12, 48, 6, 'valid'],
+  [7, 9, 96, 7, 'same'],
 ];
 
 for (const [hi, wi, ci, co, padding] of CONV_SHAPES)

@@ -422,140 +422,560 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
 }
 
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
+// Output pixels whose nine taps are all in bounds take register-blocked paths; the rest (the
+// border of a same-padded map, and leftovers of the blocks) go one pixel or one channel at a
+// time. Every float output is summed in the order the one-row-at-a-time kernels used, so the
+// blocking, the border split and the thread split never change a result.
 
-/** y = conv(X̂ bits, Ŵ bits): per output pixel and channel, xnor-popcount over in-bounds taps. */
+/** First output index (along one axis) where tap offset k lands in bounds. */
+// @ts-ignore: decorator
+@inline
+function tapFrom(k: i32, pad: i32): i32 {
+  return max(0, pad - k);
+}
+
+/** One past the last output index (along one axis) where tap offset k lands in bounds. */
+// @ts-ignore: decorator
+@inline
+function tapTo(k: i32, pad: i32, inSize: i32, outSize: i32): i32 {
+  return min(outSize, inSize + pad - k);
+}
+
+/** Differing bits of x against 4 rows (w0 + j·wStride), over `words` words: 4 popcounts in one vector. */
+// @ts-ignore: decorator
+@inline
+function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
+  const w1 = w0 + wStride;
+  const w2 = w1 + wStride;
+  const w3 = w2 + wStride;
+  const full = words & ~3;
+  const ones = i16x8.splat(1);
+  let a0 = i16x8.splat(0);
+  let a1 = i16x8.splat(0);
+  let a2 = i16x8.splat(0);
+  let a3 = i16x8.splat(0);
+  // byte counters take up to 31 chunks (31 × 8 < 256) before widening to 16 bits
+  for (let k0 = 0; k0 < full; k0 += 124) {
+    const kEnd = min(full, k0 + 124);
+    let b0 = i8x16.splat(0);
+    let b1 = i8x16.splat(0);
+    let b2 = i8x16.splat(0);
+    let b3 = i8x16.splat(0);
+    for (let k = k0; k < kEnd; k += 4) {
+      const off = <usize>k << 2;
+      const xv = v128.load(xr + off);
+      b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
+      b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
+      b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
+      b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
+    }
+    a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
+    a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
+    a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
+    a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+  }
+  const u0 = i32x4.dot_i16x8_s(a0, ones);
+  const u1 = i32x4.dot_i16x8_s(a1, ones);
+  const u2 = i32x4.dot_i16x8_s(a2, ones);
+  const u3 = i32x4.dot_i16x8_s(a3, ones);
+  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
+  let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+  if (full < words)
+    diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, words), xorPopRow(xr, w1, full, words), xorPopRow(xr, w2, full, words), xorPopRow(xr, w3, full, words)));
+  return diff;
+}
+
+/** Output pixel (oy, ox), channels [c0, co) of convFwdBin, one in-bounds tap at a time. */
+function fwdBinPixel(x: usize, w: usize, hi: i32, wi: i32, ci: i32, co: i32, pad: i32, y: usize, oy: i32, ox: i32, wo: i32, c0: i32): void {
+  const wpc = (ci + 31) >>> 5;
+  const pixBytes = <usize>wpc << 2;
+  const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+  for (let c = c0; c < co; c++) {
+    let diff = 0;
+    let valid = 0;
+    for (let ky = 0; ky < 3; ky++) {
+      const iy = oy + ky - pad;
+      if (iy < 0 || iy >= hi) continue;
+      for (let kx = 0; kx < 3; kx++) {
+        const ix = ox + kx - pad;
+        if (ix < 0 || ix >= wi) continue;
+        diff += xorPopRow(x + <usize>(iy * wi + ix) * pixBytes, w + <usize>(c * 9 + ky * 3 + kx) * pixBytes, 0, wpc);
+        valid += ci;
+      }
+    }
+    store<f32>(yo + (<usize>c << 2), <f32>(valid - 2 * diff));
+  }
+}
+
+/**
+ * y = conv(X̂ bits, Ŵ bits): xnor-popcount over the in-bounds taps. Integer sums, so any order
+ * is exact: an interior pixel's patch is three runs of three adjacent pixels' words, matched
+ * against each kernel row's run for 4 output channels at a time.
+ */
 export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
   const wpc = (ci + 31) >>> 5;
   const pixBytes = <usize>wpc << 2;
-  for (let oy = oy0; oy < oy1; oy++)
+  const chanBytes = <usize>9 * pixBytes;
+  const run = 3 * wpc;
+  const co4 = co & ~3;
+  const valid = i32x4.splat(9 * ci);
+  for (let oy = oy0; oy < oy1; oy++) {
+    const inside = oy >= pad && oy < ho - pad;
     for (let ox = 0; ox < wo; ox++) {
-      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
-      for (let c = 0; c < co; c++) {
-        let diff = 0;
-        let valid = 0;
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - pad;
-          if (iy < 0 || iy >= hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            const xr = x + <usize>(iy * wi + ix) * pixBytes;
-            const wr = w + <usize>(c * 9 + ky * 3 + kx) * pixBytes;
-            let k = 0;
-            if (wpc >= 4) {
-              let acc = i16x8.splat(0);
-              for (; k + 4 <= wpc; k += 4) {
-                const off = <usize>k << 2;
-                acc = i16x8.add(acc, i16x8.extadd_pairwise_i8x16_u(i8x16.popcnt(v128.xor(v128.load(xr + off), v128.load(wr + off)))));
-              }
-              const s = i32x4.dot_i16x8_s(acc, i16x8.splat(1));
-              diff += i32x4.extract_lane(s, 0) + i32x4.extract_lane(s, 1) + i32x4.extract_lane(s, 2) + i32x4.extract_lane(s, 3);
-            }
-            diff += xorPopRow(xr, wr, k, wpc);
-            valid += ci;
-          }
-        }
-        store<f32>(yo + (<usize>c << 2), <f32>(valid - 2 * diff));
+      if (!inside || ox < pad || ox >= wo - pad) {
+        fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, 0);
+        continue;
       }
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co4; c += 4) {
+        let diff = i32x4.splat(0);
+        for (let ky = 0; ky < 3; ky++) {
+          const xr = x + <usize>((oy + ky - pad) * wi + ox - pad) * pixBytes;
+          diff = i32x4.add(diff, xorPop4(xr, w + <usize>c * chanBytes + <usize>(ky * 3) * pixBytes, chanBytes, run));
+        }
+        v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
+      }
+      if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
     }
+  }
 }
 
 /** y = conv(X float, Ŵ bits). */
 export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
-  convFwdX(x, w, false, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
+  convFwdX<u32>(x, w, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
 }
 
 /** y = conv(X float, W float) (fixed-point layers: W holds the quantized weights, co × 9 × ci). */
 export function convFwdFloatFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
-  convFwdX(x, w, true, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
+  convFwdX<f32>(x, w, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
 }
 
-/** Float input; weights as packed signs (wFloat false) or floats, one row of ci per (channel, tap). */
-function convFwdX(x: usize, w: usize, wFloat: bool, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
-  const tapBytes: usize = wFloat ? <usize>ci << 2 : <usize>((ci + 31) >>> 5) << 2;
-  for (let oy = oy0; oy < oy1; oy++)
-    for (let ox = 0; ox < wo; ox++) {
-      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
-      for (let c = 0; c < co; c++) {
-        let s: f32 = 0;
+/** Σ x·w over one tap (dotFloatBits for sign rows, dotFloat for float rows). */
+// @ts-ignore: decorator
+@inline
+function tapDot<S>(xr: usize, wr: usize, n: i32): f32 {
+  return isInteger<S>() ? dotFloatBits(xr, wr, n) : dotFloat(xr, wr, n);
+}
+
+/** Lanes then the scalar tail of one tap's dot product: x[k]·w[k] for k in [full, n) added in order. */
+// @ts-ignore: decorator
+@inline
+function tapFinish<S>(acc: v128, xr: usize, wr: usize, full: i32, n: i32): f32 {
+  let s = lanesSum(acc);
+  if (isInteger<S>()) return tailFloatBits(s, xr, wr, full, n);
+  for (let k = full; k < n; k++) s += load<f32>(xr + (<usize>k << 2)) * load<f32>(wr + (<usize>k << 2));
+  return s;
+}
+
+/** Output pixel (oy, ox), channels [c0, co): each in-bounds tap's dot added in tap order. */
+function fwdFloatPixel<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, co: i32, pad: i32, y: usize, oy: i32, ox: i32, wo: i32, c0: i32): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+  for (let c = c0; c < co; c++) {
+    let s: f32 = 0;
+    for (let ky = 0; ky < 3; ky++) {
+      const iy = oy + ky - pad;
+      if (iy < 0 || iy >= hi) continue;
+      for (let kx = 0; kx < 3; kx++) {
+        const ix = ox + kx - pad;
+        if (ix < 0 || ix >= wi) continue;
+        s += tapDot<S>(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * 9 + ky * 3 + kx) * tapBytes, ci);
+      }
+    }
+    store<f32>(yo + (<usize>c << 2), s);
+  }
+}
+
+/** The sign-flip masks (bits) or the weights (floats) of input channel k of one tap for output channels c..c+3. */
+// @ts-ignore: decorator
+@inline
+function narrowOperand<S>(words: v128, w0: usize, chanBytes: usize, k: i32): v128 {
+  if (isInteger<S>()) return i32x4.shl(v128.and(i32x4.shr_u(v128.not(words), k), i32x4.splat(1)), 31);
+  const o = <usize>k << 2;
+  return f32x4(load<f32>(w0 + o), load<f32>(w0 + chanBytes + o), load<f32>(w0 + 2 * chanBytes + o), load<f32>(w0 + 3 * chanBytes + o));
+}
+
+/**
+ * convFwdX for inputs too narrow for a vector along the input channels (fewer than 32 with sign
+ * weights, 4 with float weights: a first layer on pixels): 4 output channels in the lanes
+ * instead. Each lane sums one output exactly as the one-output kernel did (a tap's terms from
+ * +0 in input-channel order, then the tap added to the running sum), so the result is the same.
+ * Interior pixels go 4 at a time sharing each tap's weights.
+ */
+function fwdFloatNarrow<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const chanBytes = <usize>9 * tapBytes;
+  const xPix = <usize>ci << 2;
+  const yPix = <usize>co << 2;
+  const co4 = co & ~3;
+  for (let oy = oy0; oy < oy1; oy++) {
+    const inside = oy >= pad && oy < ho - pad && wo - 2 * pad >= 4;
+    let ox = 0;
+    while (ox < wo) {
+      const block = inside && ox >= pad && ox < wo - pad;
+      if (block) ox = min(ox, wo - pad - 4);
+      const y0 = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co4; c += 4) {
+        let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
         for (let ky = 0; ky < 3; ky++) {
           const iy = oy + ky - pad;
           if (iy < 0 || iy >= hi) continue;
           for (let kx = 0; kx < 3; kx++) {
             const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            const xr = x + (<usize>((iy * wi + ix) * ci) << 2);
-            const wr = w + <usize>(c * 9 + ky * 3 + kx) * tapBytes;
-            s += wFloat ? dotFloat(xr, wr, ci) : dotFloatBits(xr, wr, ci);
+            if (!block && (ix < 0 || ix >= wi)) continue;
+            const w0 = w + <usize>c * chanBytes + <usize>(ky * 3 + kx) * tapBytes;
+            let words = i32x4.splat(0);
+            if (isInteger<S>()) words = i32x4(load<i32>(w0), load<i32>(w0 + chanBytes), load<i32>(w0 + 2 * chanBytes), load<i32>(w0 + 3 * chanBytes));
+            const x0 = x + <usize>(iy * wi + ix) * xPix;
+            let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+            for (let k = 0; k < ci; k++) {
+              const f = narrowOperand<S>(words, w0, chanBytes, k);
+              const o = x0 + (<usize>k << 2);
+              d0 = f32x4.add(d0, term4<S>(f32x4.splat(load<f32>(o)), f));
+              if (block) {
+                d1 = f32x4.add(d1, term4<S>(f32x4.splat(load<f32>(o + xPix)), f));
+                d2 = f32x4.add(d2, term4<S>(f32x4.splat(load<f32>(o + 2 * xPix)), f));
+                d3 = f32x4.add(d3, term4<S>(f32x4.splat(load<f32>(o + 3 * xPix)), f));
+              }
+            }
+            s0 = f32x4.add(s0, d0);
+            if (block) {
+              s1 = f32x4.add(s1, d1);
+              s2 = f32x4.add(s2, d2);
+              s3 = f32x4.add(s3, d3);
+            }
           }
         }
-        store<f32>(yo + (<usize>c << 2), s);
+        const o = y0 + (<usize>c << 2);
+        v128.store(o, s0);
+        if (block) {
+          v128.store(o + yPix, s1);
+          v128.store(o + 2 * yPix, s2);
+          v128.store(o + 3 * yPix, s3);
+        }
       }
+      const n = block ? 4 : 1;
+      if (co4 < co) for (let r = 0; r < n; r++) fwdFloatPixel<S>(x, w, hi, wi, ci, co, pad, y, oy, ox + r, wo, co4);
+      ox += n;
     }
+  }
+}
+
+/**
+ * Float input; weights as packed signs (S = u32) or floats (S = f32), one row of ci per (channel,
+ * tap). Interior pixels 4 at a time (adjacent along x) × 2 output channels: each tap's 8 dot
+ * products run in 8 independent accumulators sharing the loads, each finished in its own order
+ * (lanes, then the scalar tail) and added to its output's running sum in tap order.
+ */
+function convFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const chanBytes = <usize>9 * tapBytes;
+  const xPix = <usize>ci << 2;
+  const yPix = <usize>co << 2;
+  const full = isInteger<S>() ? ci & ~31 : ci & ~3;
+  const co2 = co & ~1;
+  if (full == 0) {
+    fwdFloatNarrow<S>(x, w, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
+    return;
+  }
+  for (let oy = oy0; oy < oy1; oy++) {
+    const inside = oy >= pad && oy < ho - pad && wo - 2 * pad >= 4;
+    let ox = 0;
+    while (ox < wo) {
+      if (!inside || ox < pad || ox >= wo - pad) {
+        fwdFloatPixel<S>(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, 0);
+        ox++;
+        continue;
+      }
+      // the last block of a row steps back to end at the border: pixels computed twice get the
+      // same value twice
+      ox = min(ox, wo - pad - 4);
+      const y0 = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co2; c += 2) {
+        let s00: f32 = 0, s01: f32 = 0, s10: f32 = 0, s11: f32 = 0;
+        let s20: f32 = 0, s21: f32 = 0, s30: f32 = 0, s31: f32 = 0;
+        for (let tap = 0; tap < 9; tap++) {
+          const ky = tap / 3;
+          const kx = tap - 3 * ky;
+          const x0 = x + <usize>((oy + ky - pad) * wi + ox + kx - pad) * xPix;
+          const x1 = x0 + xPix;
+          const x2 = x1 + xPix;
+          const x3 = x2 + xPix;
+          const w0 = w + <usize>c * chanBytes + <usize>tap * tapBytes;
+          const w1 = w0 + chanBytes;
+          let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+          let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+          if (isInteger<S>()) {
+            for (let k = 0; k < full; k += 32) {
+              const b0 = load<u32>(w0 + (<usize>k >>> 3));
+              const b1 = load<u32>(w1 + (<usize>k >>> 3));
+              const off = <usize>k << 2;
+              for (let g: u32 = 0; g < 8; g++) {
+                const m0 = flipAt(b0, g << 2);
+                const m1 = flipAt(b1, g << 2);
+                const o = off + (<usize>g << 4);
+                let v = v128.load(x0 + o);
+                a00 = f32x4.add(a00, v128.xor(v, m0));
+                a01 = f32x4.add(a01, v128.xor(v, m1));
+                v = v128.load(x1 + o);
+                a10 = f32x4.add(a10, v128.xor(v, m0));
+                a11 = f32x4.add(a11, v128.xor(v, m1));
+                v = v128.load(x2 + o);
+                a20 = f32x4.add(a20, v128.xor(v, m0));
+                a21 = f32x4.add(a21, v128.xor(v, m1));
+                v = v128.load(x3 + o);
+                a30 = f32x4.add(a30, v128.xor(v, m0));
+                a31 = f32x4.add(a31, v128.xor(v, m1));
+              }
+            }
+          } else {
+            for (let k = 0; k < full; k += 4) {
+              const o = <usize>k << 2;
+              const m0 = v128.load(w0 + o);
+              const m1 = v128.load(w1 + o);
+              let v = v128.load(x0 + o);
+              a00 = f32x4.add(a00, f32x4.mul(v, m0));
+              a01 = f32x4.add(a01, f32x4.mul(v, m1));
+              v = v128.load(x1 + o);
+              a10 = f32x4.add(a10, f32x4.mul(v, m0));
+              a11 = f32x4.add(a11, f32x4.mul(v, m1));
+              v = v128.load(x2 + o);
+              a20 = f32x4.add(a20, f32x4.mul(v, m0));
+              a21 = f32x4.add(a21, f32x4.mul(v, m1));
+              v = v128.load(x3 + o);
+              a30 = f32x4.add(a30, f32x4.mul(v, m0));
+              a31 = f32x4.add(a31, f32x4.mul(v, m1));
+            }
+          }
+          s00 += tapFinish<S>(a00, x0, w0, full, ci);
+          s01 += tapFinish<S>(a01, x0, w1, full, ci);
+          s10 += tapFinish<S>(a10, x1, w0, full, ci);
+          s11 += tapFinish<S>(a11, x1, w1, full, ci);
+          s20 += tapFinish<S>(a20, x2, w0, full, ci);
+          s21 += tapFinish<S>(a21, x2, w1, full, ci);
+          s30 += tapFinish<S>(a30, x3, w0, full, ci);
+          s31 += tapFinish<S>(a31, x3, w1, full, ci);
+        }
+        const o = y0 + (<usize>c << 2);
+        store<f32>(o, s00);
+        store<f32>(o + 4, s01);
+        store<f32>(o + yPix, s10);
+        store<f32>(o + yPix + 4, s11);
+        store<f32>(o + 2 * yPix, s20);
+        store<f32>(o + 2 * yPix + 4, s21);
+        store<f32>(o + 3 * yPix, s30);
+        store<f32>(o + 3 * yPix + 4, s31);
+      }
+      if (co2 < co) for (let r = 0; r < 4; r++) fwdFloatPixel<S>(x, w, hi, wi, ci, co, pad, y, oy, ox + r, wo, co2);
+      ox += 4;
+    }
+  }
 }
 
 /** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
 /** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
 export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  convBwdDataX(dy, w, false, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  convBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
 }
 
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
 export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  convBwdDataX(dy, w, true, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  convBwdDataX<f32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
 }
 
-function convBwdDataX(dy: usize, w: usize, wFloat: bool, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  const tapBytes: usize = wFloat ? <usize>ci << 2 : <usize>((ci + 31) >>> 5) << 2;
-  const wOff: usize = wFloat ? <usize>ci0 << 2 : <usize>(ci0 >>> 5) << 2;
-  const part = ci1 - ci0;
-  if (ci0 == 0 && ci1 == ci) memory.fill(dx, 0, <usize>(hi * wi * ci) << 2);
-  else for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
-  for (let oy = 0; oy < ho; oy++)
-    for (let ox = 0; ox < wo; ox++) {
-      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
-      for (let c = 0; c < co; c++) {
-        const d = load<f32>(yo + (<usize>c << 2));
-        if (d == 0) continue;
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - pad;
-          if (iy < 0 || iy >= hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            const out = dx + (<usize>((iy * wi + ix) * ci + ci0) << 2);
-            const wr = w + <usize>(c * 9 + ky * 3 + kx) * tapBytes + wOff;
-            if (wFloat) saxpyRow(out, wr, d, part);
-            else addSignedRow(out, wr, d, part);
+/**
+ * dx at input pixel (iy, ix) and, with `pair`, at (iy, ix + 1) (both with the same in-bounds
+ * taps), columns [ci0, ci1). Gathered: each output's terms come in the order the scattering
+ * kernel added them (output pixels in order, so taps from the last to the first, then output
+ * channels in order), 16 columns held in registers per pixel while they run, every output
+ * written once. A zero dY adds ±0 to a sum that is never -0, so no term needs skipping.
+ */
+// @ts-ignore: decorator
+@inline
+function bwdDataPixels<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, iy: i32, ix: i32, pair: bool): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const chanBytes = <usize>9 * tapBytes;
+  const dyPix = <usize>co << 2;
+  const o0 = dx + (<usize>((iy * wi + ix) * ci) << 2);
+  const o1 = o0 + (<usize>ci << 2);
+  const n16 = ci0 + ((ci1 - ci0) & ~15);
+  for (let k = ci0; k < n16; k += 16) {
+    const off = <usize>k << 2;
+    const shift = <u32>(k & 31);
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    for (let ky = 2; ky >= 0; ky--) {
+      const oy = iy + pad - ky;
+      if (oy < 0 || oy >= ho) continue;
+      for (let kx = 2; kx >= 0; kx--) {
+        const ox = ix + pad - kx;
+        if (ox < 0 || ox >= wo) continue;
+        let dp = dy + <usize>(oy * wo + ox) * dyPix;
+        let sp = sourceColumn<S>(w + <usize>(ky * 3 + kx) * tapBytes, k);
+        for (let c = 0; c < co; c++, sp += chanBytes, dp += 4) {
+          const bits: u32 = isInteger<S>() ? load<u32>(sp) >>> shift : 0;
+          const f0 = operand4<S>(sp, bits, 0);
+          const f1 = operand4<S>(sp, bits, 1);
+          const f2 = operand4<S>(sp, bits, 2);
+          const f3 = operand4<S>(sp, bits, 3);
+          const v0 = f32x4.splat(load<f32>(dp));
+          a0 = f32x4.add(a0, term4<S>(v0, f0));
+          a1 = f32x4.add(a1, term4<S>(v0, f1));
+          a2 = f32x4.add(a2, term4<S>(v0, f2));
+          a3 = f32x4.add(a3, term4<S>(v0, f3));
+          if (pair) {
+            const v1 = f32x4.splat(load<f32>(dp + dyPix));
+            c0 = f32x4.add(c0, term4<S>(v1, f0));
+            c1 = f32x4.add(c1, term4<S>(v1, f1));
+            c2 = f32x4.add(c2, term4<S>(v1, f2));
+            c3 = f32x4.add(c3, term4<S>(v1, f3));
           }
         }
       }
     }
+    v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+    if (pair) {
+      v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
+    }
+  }
+  const last = pair ? 2 : 1;
+  for (let r = 0; r < last; r++)
+    for (let k = n16; k < ci1; k++) {
+      let a: f32 = 0;
+      for (let ky = 2; ky >= 0; ky--) {
+        const oy = iy + pad - ky;
+        if (oy < 0 || oy >= ho) continue;
+        for (let kx = 2; kx >= 0; kx--) {
+          const ox = ix + r + pad - kx;
+          if (ox < 0 || ox >= wo) continue;
+          const dp = dy + <usize>(oy * wo + ox) * dyPix;
+          const row = w + <usize>(ky * 3 + kx) * tapBytes;
+          for (let c = 0; c < co; c++) {
+            const v = load<f32>(dp + (<usize>c << 2));
+            const wr = row + <usize>c * chanBytes;
+            if (isInteger<S>()) a += (load<u32>(wr + (<usize>(k >>> 5) << 2)) >>> (<u32>k & 31)) & 1 ? v : -v;
+            else a += v * load<f32>(wr + (<usize>k << 2));
+          }
+        }
+      }
+      store<f32>(o0 + (<usize>(r * ci + k) << 2), a);
+    }
+}
+
+function convBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+  // pixels ix and ix + 1 pair up where all nine taps of both are in bounds
+  const pairFrom = 2 - pad;
+  const pairTo = wo - pad - 1;
+  for (let iy = 0; iy < hi; iy++) {
+    let ix = 0;
+    while (ix < wi) {
+      if (ix >= pairFrom && ix < pairTo && ix + 1 < wi) {
+        bwdDataPixels<S>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1, iy, ix, true);
+        ix += 2;
+      } else {
+        bwdDataPixels<S>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1, iy, ix, false);
+        ix++;
+      }
+    }
+  }
 }
 
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
 export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
-  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
-  for (let oy = 0; oy < ho; oy++)
-    for (let ox = 0; ox < wo; ox++) {
-      const yo = dy + (<usize>((oy * wo + ox) * count) << 2);
-      for (let c = c0; c < c1; c++) {
-        const d = load<f32>(yo + (<usize>c << 2));
-        if (d == 0) continue;
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - pad;
-          if (iy < 0 || iy >= hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - pad;
-            if (ix < 0 || ix >= wi) continue;
-            const wr = dw + (<usize>((c * 9 + ky * 3 + kx) * ci) << 2);
-            const p = iy * wi + ix;
-            if (xBits) addSignedRow(wr, x + <usize>p * pixBytes, d, ci);
-            else saxpyRow(wr, x + (<usize>(p * ci) << 2), d, ci);
+  if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  else filterSum<f32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+}
+
+/**
+ * dw rows (channel c, tap) for c in [c0, c1): Σ over the output pixels where the tap is in
+ * bounds, in pixel order, of dY[p, c]·X[p + tap] (X: packed signs S = u32, or floats). Two
+ * channels × 16 columns held in registers while the pixels run (both read the same X), each
+ * output loaded and stored once; the same order as adding one row per pixel.
+ */
+function filterSum<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
+  const pixBytes = sourceRowBytes<S>(ci);
+  const rowBytes = <usize>ci << 2;
+  const chanBytes = <usize>9 * rowBytes;
+  const dyPix = <usize>count << 2;
+  const n16 = ci & ~15;
+  for (let tap = 0; tap < 9; tap++) {
+    const ky = tap / 3;
+    const kx = tap - 3 * ky;
+    const oyFrom = tapFrom(ky, pad);
+    const oyTo = tapTo(ky, pad, hi, ho);
+    const oxFrom = tapFrom(kx, pad);
+    const oxTo = tapTo(kx, pad, wi, wo);
+    let c = c0;
+    for (; c < c1; c += 2) {
+      const pair = c + 1 < c1;
+      const o0 = dw + <usize>c * chanBytes + <usize>tap * rowBytes;
+      const o1 = o0 + chanBytes;
+      for (let k = 0; k < n16; k += 16) {
+        const off = <usize>k << 2;
+        const shift = <u32>(k & 31);
+        let a0 = v128.load(o0 + off), a1 = v128.load(o0 + off + 16), a2 = v128.load(o0 + off + 32), a3 = v128.load(o0 + off + 48);
+        let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+        if (pair) {
+          b0 = v128.load(o1 + off); b1 = v128.load(o1 + off + 16); b2 = v128.load(o1 + off + 32); b3 = v128.load(o1 + off + 48);
+        }
+        for (let oy = oyFrom; oy < oyTo; oy++) {
+          let dp = dy + (<usize>((oy * wo + oxFrom) * count + c) << 2);
+          let sp = sourceColumn<S>(x + <usize>((oy + ky - pad) * wi + oxFrom + kx - pad) * pixBytes, k);
+          for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, sp += pixBytes) {
+            const bits: u32 = isInteger<S>() ? load<u32>(sp) >>> shift : 0;
+            const f0 = operand4<S>(sp, bits, 0);
+            const f1 = operand4<S>(sp, bits, 1);
+            const f2 = operand4<S>(sp, bits, 2);
+            const f3 = operand4<S>(sp, bits, 3);
+            const v0 = f32x4.splat(load<f32>(dp));
+            a0 = f32x4.add(a0, term4<S>(v0, f0));
+            a1 = f32x4.add(a1, term4<S>(v0, f1));
+            a2 = f32x4.add(a2, term4<S>(v0, f2));
+            a3 = f32x4.add(a3, term4<S>(v0, f3));
+            if (pair) {
+              const v1 = f32x4.splat(load<f32>(dp + 4));
+              b0 = f32x4.add(b0, term4<S>(v1, f0));
+              b1 = f32x4.add(b1, term4<S>(v1, f1));
+              b2 = f32x4.add(b2, term4<S>(v1, f2));
+              b3 = f32x4.add(b3, term4<S>(v1, f3));
+            }
           }
+        }
+        v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
+        if (pair) {
+          v128.store(o1 + off, b0); v128.store(o1 + off + 16, b1); v128.store(o1 + off + 32, b2); v128.store(o1 + off + 48, b3);
         }
       }
     }
+    // the last ci % 16 columns: 4 channels in the lanes (dY of one pixel is contiguous in channels)
+    for (let k = n16; k < ci; k++) {
+      const xk = x + (isInteger<S>() ? <usize>(k >>> 5) << 2 : <usize>k << 2);
+      for (c = c0; c < c1; c += 4) {
+        const lanes = min(4, c1 - c);
+        const o = dw + <usize>c * chanBytes + <usize>tap * rowBytes + (<usize>k << 2);
+        let a = f32x4(
+          load<f32>(o),
+          lanes > 1 ? load<f32>(o + chanBytes) : 0,
+          lanes > 2 ? load<f32>(o + 2 * chanBytes) : 0,
+          lanes > 3 ? load<f32>(o + 3 * chanBytes) : 0,
+        );
+        for (let oy = oyFrom; oy < oyTo; oy++) {
+          let dp = dy + (<usize>((oy * wo + oxFrom) * count + c) << 2);
+          let xp = xk + <usize>((oy + ky - pad) * wi + oxFrom + kx - pad) * pixBytes;
+          for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, xp += pixBytes) {
+            const d = lanes == 4 ? v128.load(dp) : f32x4(load<f32>(dp), lanes > 1 ? load<f32>(dp + 4) : 0, lanes > 2 ? load<f32>(dp + 8) : 0, 0);
+            if (isInteger<S>()) a = f32x4.add(a, v128.xor(d, i32x4.splat(((~load<u32>(xp) >>> (<u32>k & 31)) & 1) << 31)));
+            else a = f32x4.add(a, f32x4.mul(d, f32x4.splat(load<f32>(xp))));
+          }
+        }
+        store<f32>(o, f32x4.extract_lane(a, 0));
+        if (lanes > 1) store<f32>(o + chanBytes, f32x4.extract_lane(a, 1));
+        if (lanes > 2) store<f32>(o + 2 * chanBytes, f32x4.extract_lane(a, 2));
+        if (lanes > 3) store<f32>(o + 3 * chanBytes, f32x4.extract_lane(a, 3));
+      }
+    }
+  }
 }
 
 // ---- Adam over one parameter tensor (same arithmetic, in f64, as src/optim/adam.ts) ----
