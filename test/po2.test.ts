@@ -2,7 +2,7 @@ import t from 'tap';
 import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Quantize, po2Words } from '../src/storage/po2.js';
 import { MemoryLedger } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
-import { createGradStore, fillStore } from '../src/storage/grad-store.js';
+import { createGradStore, fillHint, fillStore } from '../src/storage/grad-store.js';
 
 t.test('bias and quantized values follow the formula of docs/method.md §3', async (t) => {
   t.equal(po2Bias(1), 7);
@@ -108,4 +108,53 @@ t.test('a store filled in place (reading rows not yet rewritten) decodes them wi
   const once = Array.from(first, (v) => 64 * po2Quantize(v, po2Bias(0.03)));
   const b2 = po2Bias(Math.max(...once.map(Math.abs)));
   for (let i = 0; i < 64; i++) t.equal(got[i], po2Quantize(once[i], b2), `element ${i}`);
+});
+
+t.test('a filled store reshaped by a flatten layer (B rows -> B·h·w rows) decodes every row under its bias', async (t) => {
+  const ledger = new MemoryLedger();
+  const store = createGradStore('po2', 64, ledger, 'x', 'g');
+  // an earlier fill with another bias (the store is shared by layers)
+  store.setShape(64, 1);
+  fillStore(store, 8, new Float32Array(64), (_i0, _i1, out) => out.fill(1000));
+  // dense backward writes 2 rows of 32; flatten turns them into 16 rows of 4 for the pool below
+  const G = Float32Array.from({ length: 64 }, (_, i) => ((i % 9) - 4) * 0.013);
+  store.setShape(2, 32);
+  fillStore(store, 1, new Float32Array(32), (i0, i1, out) => out.set(G.subarray(i0 * 32, i1 * 32)));
+  store.setShape(16, 4);
+  const got = new Float32Array(64);
+  store.read(0, 16, 0, 4, got);
+  const b = po2Bias(Math.max(...Array.from(G, Math.abs)));
+  t.same(
+    Array.from(got),
+    Array.from(G, (g) => Math.fround(po2Quantize(g, b))),
+  );
+});
+
+t.test('a hinted fill writes in one pass when the scale repeats and equals the two-pass fill always', async (t) => {
+  const ledger = new MemoryLedger();
+  const hinted = createGradStore('po2', 96, ledger, 'x', 'h');
+  const plain = createGradStore('po2', 96, ledger, 'x', 'p');
+  const hint = fillHint();
+  const rng = new Rng(5);
+  // the max changes a little (same bias), then by 4x (a new bias), then back
+  for (const [step, scale] of [1, 1.05, 4, 4.1, 1].entries()) {
+    const G = Float32Array.from({ length: 96 }, () => (rng.next() - 0.5) * scale);
+    let calls = 0;
+    const compute = (i0: number, i1: number, out: Float32Array) => {
+      calls++;
+      out.set(G.subarray(i0 * 12, i1 * 12));
+    };
+    hinted.setShape(8, 12);
+    plain.setShape(8, 12);
+    fillStore(hinted, 2, new Float32Array(24), compute, hint);
+    const hintedCalls = calls;
+    fillStore(plain, 2, new Float32Array(24), compute);
+    const a = new Float32Array(96);
+    const b = new Float32Array(96);
+    hinted.read(0, 8, 0, 12, a);
+    plain.read(0, 8, 0, 12, b);
+    t.same(Array.from(a), Array.from(b), `step ${step}: same codes`);
+    const repeated = step === 1 || step === 3;
+    t.equal(hintedCalls, repeated ? 4 : 8, `step ${step}: ${repeated ? 'one pass' : 'two passes'}`);
+  }
 });

@@ -7,7 +7,7 @@ import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
-import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
 import { readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
@@ -17,6 +17,8 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly rowsPerExample: number;
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
+  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
+  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -119,11 +121,17 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     if (this.first) return null;
     spare.setShape(rows, g.ci);
     // one example per chunk
-    fillStore(spare, this.rowsPerExample, ws.chunkDx, (i0, _i1, out) => {
-      const b = i0 / this.rowsPerExample;
-      grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
-      ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out);
-    });
+    fillStore(
+      spare,
+      this.rowsPerExample,
+      ws.chunkDx,
+      (i0, _i1, out) => {
+        const b = i0 / this.rowsPerExample;
+        grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+        ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out);
+      },
+      this.dxHint,
+    );
     return spare;
   }
 }

@@ -4,7 +4,7 @@ import { getBit, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
-import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
 import { dyNormsToFill, inputRows, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
@@ -15,6 +15,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly rowsPerExample = 1;
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
+  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
+  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -128,10 +130,16 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     this.input = null;
     if (this.first) return null;
     spare.setShape(rows, n);
-    fillStore(spare, R, ws.chunkDx, (i0, i1, out) => {
-      grad.read(i0, i1, 0, m, ws.chunkDy);
-      ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out);
-    });
+    fillStore(
+      spare,
+      R,
+      ws.chunkDx,
+      (i0, i1, out) => {
+        grad.read(i0, i1, 0, m, ws.chunkDy);
+        ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out);
+      },
+      this.dxHint,
+    );
     return spare;
   }
 }

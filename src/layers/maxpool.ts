@@ -7,7 +7,7 @@
 import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export class MaxPoolLayer implements Layer {
@@ -20,6 +20,8 @@ export class MaxPoolLayer implements Layer {
   private readonly keptInput: Floats | null = null;
   private readonly argmaxBits: Uint32Array | null = null;
   private input: Activation | null = null;
+  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
+  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -133,21 +135,27 @@ export class MaxPoolLayer implements Layer {
     const { h, w, hp, wp, ws } = this;
     spare.setShape(rows, C);
     // one input image row per chunk: it needs one row of pooled gradients
-    fillStore(spare, w, ws.chunkDx, (i0, _i1, out) => {
-      const b = Math.floor(i0 / (h * w));
-      const y = (i0 - b * h * w) / w;
-      const py = y >> 1;
-      out.fill(0, 0, w * C);
-      if (py >= hp) return;
-      const o = (b * hp + py) * wp;
-      grad.read(o, o + wp, 0, C, ws.chunkDy);
-      const row = (y & 1) << 1;
-      for (let px = 0; px < wp; px++)
-        for (let c = 0; c < C; c++) {
-          const q = this.argmax(b, py, px, c);
-          if (q >> 1 === row >> 1) out[(2 * px + (q & 1)) * C + c] = ws.chunkDy[px * C + c];
-        }
-    });
+    fillStore(
+      spare,
+      w,
+      ws.chunkDx,
+      (i0, _i1, out) => {
+        const b = Math.floor(i0 / (h * w));
+        const y = (i0 - b * h * w) / w;
+        const py = y >> 1;
+        out.fill(0, 0, w * C);
+        if (py >= hp) return;
+        const o = (b * hp + py) * wp;
+        grad.read(o, o + wp, 0, C, ws.chunkDy);
+        const row = (y & 1) << 1;
+        for (let px = 0; px < wp; px++)
+          for (let c = 0; c < C; c++) {
+            const q = this.argmax(b, py, px, c);
+            if (q >> 1 === row >> 1) out[(2 * px + (q & 1)) * C + c] = ws.chunkDy[px * C + c];
+          }
+      },
+      this.dxHint,
+    );
     this.input = null;
     return spare;
   }

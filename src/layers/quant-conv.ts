@@ -3,7 +3,7 @@
 // co × 9 × ci (output channel, tap, input channel), quantized per tensor.
 import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats } from '../ledger.js';
-import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { sumSquares } from './norms.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
@@ -12,6 +12,8 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qconv';
   readonly rowsPerExample: number;
   private input: Activation | null = null;
+  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
+  private readonly dxHint = fillHint();
   private readonly ws: Workspace;
 
   constructor(
@@ -94,11 +96,17 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     const wq = this.weights.wq;
     spare.setShape(rows, g.ci);
     // one example per chunk
-    fillStore(spare, this.rowsPerExample, ws.chunkDx, (i0, _i1, out) => {
-      const b = i0 / this.rowsPerExample;
-      grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
-      ws.kernels.convBwdDataFloat(ws.chunkDy, wq, g, out);
-    });
+    fillStore(
+      spare,
+      this.rowsPerExample,
+      ws.chunkDx,
+      (i0, _i1, out) => {
+        const b = i0 / this.rowsPerExample;
+        grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+        ws.kernels.convBwdDataFloat(ws.chunkDy, wq, g, out);
+      },
+      this.dxHint,
+    );
     return spare;
   }
 }

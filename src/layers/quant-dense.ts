@@ -2,7 +2,7 @@
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from './norms.js';
 import { dyNormsToFill, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
@@ -11,6 +11,8 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qdense';
   readonly rowsPerExample = 1;
   private input: Activation | null = null;
+  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
+  private readonly dxHint = fillHint();
   private readonly ws: Workspace;
 
   constructor(
@@ -88,10 +90,16 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
     if (this.first) return null;
     const wq = this.weights.wq;
     spare.setShape(rows, n);
-    fillStore(spare, R, ws.chunkDx, (i0, i1, out) => {
-      grad.read(i0, i1, 0, m, ws.chunkDy);
-      ws.kernels.gemmFloatFloatT(ws.chunkDy, wq, i1 - i0, m, n, out);
-    });
+    fillStore(
+      spare,
+      R,
+      ws.chunkDx,
+      (i0, i1, out) => {
+        grad.read(i0, i1, 0, m, ws.chunkDy);
+        ws.kernels.gemmFloatFloatT(ws.chunkDy, wq, i1 - i0, m, n, out);
+      },
+      this.dxHint,
+    );
     return spare;
   }
 }

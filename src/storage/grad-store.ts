@@ -23,6 +23,8 @@ export interface GradStore {
   write(i0: number, i1: number, src: Floats): void;
   /** max |x[k]| over k < n, NaN ignored, where the store has a fast way (else fillStore measures). */
   maxAbsOf?(x: Floats, n: number): number | null;
+  /** Whether two max |values| give the same per-tensor scale (formats that have one). */
+  sameScale?(a: number, b: number): boolean;
 }
 
 export function gradStoreBytes(format: GradFormat, elements: number): number {
@@ -125,8 +127,10 @@ class Po2GradStore extends BaseStore implements GradStore {
   /**
    * While a fill is in progress (beginWrite, then writes in row order), rows not yet rewritten
    * still hold codes of the previous bias: a layer that computes in place reads them back.
+   * Counted in elements, not rows: a flatten layer reshapes a filled store (B rows become B·h·w),
+   * and every one of its rows must still decode under the bias it was written with.
    */
-  private writtenRows = Infinity;
+  private written = Infinity;
   /** Decoded values of the 32 codes under the current and the previous bias. */
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
@@ -143,12 +147,15 @@ class Po2GradStore extends BaseStore implements GradStore {
   maxAbsOf(x: Floats, n: number): number | null {
     return this.fast?.holds(x) ? this.fast.maxAbs(x, n) : null;
   }
+  sameScale(a: number, b: number): boolean {
+    return po2Bias(a) === po2Bias(b);
+  }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;
     let o = 0;
     for (let i = i0; i < i1; i++) {
       const base = i * cols;
-      const table = i < this.writtenRows ? this.table : this.previousTable;
+      const table = base + cols <= this.written ? this.table : this.previousTable;
       for (let c = c0; c < c1; c++) out[o++] = table[po2Get(words, base + c)];
     }
   }
@@ -156,7 +163,7 @@ class Po2GradStore extends BaseStore implements GradStore {
     this.bias = po2Bias(maxAbs);
     [this.previousTable, this.table] = [this.table, this.previousTable];
     po2DecodeTable(this.bias, this.table);
-    this.writtenRows = 0;
+    this.written = 0;
   }
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
@@ -168,33 +175,58 @@ class Po2GradStore extends BaseStore implements GradStore {
         const v = src[k];
         po2Put(this.words, base + k, po2CodeOfScaled((v < 0 ? -v : v) * scale, v < 0));
       }
-    this.writtenRows = Math.max(this.writtenRows, i1);
+    this.written = Math.max(this.written, base + n);
   }
 }
 
 /**
- * Fill a store row-chunk by row-chunk from `compute(i0, i1, out)`. Formats with a per-tensor scale
- * get a first pass that only measures max |value| (compute must then be repeatable: it may read
- * the store it writes only through rows it has not yet written, which chunk order guarantees).
+ * What a producer remembers between fills: the max |value| of its last tensor. A per-tensor scale
+ * changes rarely from one step to the next, so the next fill writes at once under the scale of
+ * that max and only computes a second time when the new max asks for another scale.
  */
-export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void): void {
+export interface FillHint {
+  maxAbs: number | null;
+}
+
+/** A fresh hint for a producer that never reads the store it fills. */
+export function fillHint(): FillHint {
+  return { maxAbs: null };
+}
+
+/** max |x[k]| over k < n, NaN ignored. */
+function chunkMaxAbs(store: GradStore, x: Floats, n: number): number {
+  const fast = store.maxAbsOf?.(x, n);
+  if (fast != null) return fast;
+  let maxAbs = 0;
+  for (let k = 0; k < n; k++) {
+    const a = Math.abs(x[k]);
+    if (a > maxAbs) maxAbs = a;
+  }
+  return maxAbs;
+}
+
+/**
+ * Fill a store row-chunk by row-chunk from `compute(i0, i1, out)`. Formats with a per-tensor scale
+ * need max |value| before the first write: a first pass only measures it (compute must then be
+ * repeatable: it may read the store it writes only through rows it has not yet written, which
+ * chunk order guarantees). With a `hint` (only for a compute that never reads the store it
+ * fills), the first pass writes under the hinted scale and is kept when the measured max gives
+ * the same scale: the codes are then exactly those of the two-pass fill.
+ */
+export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void, hint?: FillHint): void {
   const { rows, cols } = store;
+  const guess = store.needsMaxAbs && hint?.maxAbs != null && store.sameScale ? hint.maxAbs : null;
   if (store.needsMaxAbs) {
+    if (guess !== null) store.beginWrite(guess);
     let maxAbs = 0;
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const i1 = Math.min(rows, i0 + chunkRows);
       compute(i0, i1, scratch);
-      const n = (i1 - i0) * cols;
-      const fast = store.maxAbsOf?.(scratch, n);
-      if (fast != null) {
-        if (fast > maxAbs) maxAbs = fast;
-        continue;
-      }
-      for (let k = 0; k < n; k++) {
-        const a = Math.abs(scratch[k]);
-        if (a > maxAbs) maxAbs = a;
-      }
+      maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
+      if (guess !== null) store.write(i0, i1, scratch);
     }
+    if (hint) hint.maxAbs = maxAbs;
+    if (guess !== null && store.sameScale?.(guess, maxAbs)) return;
     store.beginWrite(maxAbs);
   }
   for (let i0 = 0; i0 < rows; i0 += chunkRows) {
