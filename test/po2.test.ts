@@ -1,6 +1,6 @@
 import t from 'tap';
 import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Quantize, po2Words } from '../src/storage/po2.js';
-import { MemoryLedger } from '../src/ledger.js';
+import { MemoryLedger, type Floats } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, fillHint, fillStore } from '../src/storage/grad-store.js';
 
@@ -140,7 +140,7 @@ t.test('a hinted fill writes in one pass when the scale repeats and equals the t
   for (const [step, scale] of [1, 1.05, 4, 4.1, 1].entries()) {
     const G = Float32Array.from({ length: 96 }, () => (rng.next() - 0.5) * scale);
     let calls = 0;
-    const compute = (i0: number, i1: number, out: Float32Array) => {
+    const compute = (i0: number, i1: number, out: Floats) => {
       calls++;
       out.set(G.subarray(i0 * 12, i1 * 12));
     };
