@@ -228,6 +228,25 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
     }
 });
 
+t.test('±1 activations kept as floats run by xnor-popcount give the same forward as bits', async (t) => {
+  const spec: ModelSpec = {
+    name: 'conv',
+    input: { h: 12, w: 12, c: 3 },
+    classes: 10,
+    ops: [{ conv: 32, padding: 'same' }, { pool: 2 }, { conv: 64, padding: 'valid' }, { dense: 40 }, { dense: 24 }],
+  };
+  const data = syntheticDataset(9, 24, 12 * 12 * 3, 10);
+  for (const kernels of [referenceKernels, wasmKernels]) {
+    const loss = (actInput: 'float32' | 'bit') => {
+      const net = new Network({ spec, recipe: { ...PRESETS.standard, actInput }, batch: 24, kernels, seed: 8 });
+      const r = net.computeGradients(data, identityOrder(24), 0, 24);
+      net.dispose();
+      return r.loss;
+    };
+    t.equal(loss('float32'), loss('bit'), `${kernels.name}: float ±1 and packed bits give the same loss`);
+  }
+});
+
 t.test('wasm MSQE sums == the TypeScript reference exactly (JavaScript rounding, ties included)', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(77);

@@ -9,7 +9,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
-import { readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
@@ -55,7 +55,11 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       const y = ws.act.subarray(b * out, (b + 1) * out);
       const xb = this.example(x, b);
       if (x.kind === 'bits') ws.kernels.convFwdBin(xb as Uint32Array, this.wbits, g, y);
-      else ws.kernels.convFwdFloat(xb as Floats, this.wbits, g, y);
+      else if (x.kind === 'float' && x.signs) {
+        // ±1 kept as floats: packed per pixel and run by xnor-popcount (exact integers either way)
+        packSigns(ws.kernels, xb as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
+        ws.kernels.convFwdBin(ws.chunkXBits, this.wbits, g, y);
+      } else ws.kernels.convFwdFloat(xb as Floats, this.wbits, g, y);
     }
     this.input = training ? x : null;
     return { kind: 'float', data: ws.act, cols: g.co };

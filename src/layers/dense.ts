@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { dyNormsToFill, inputRows, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { dyNormsToFill, inputRows, packSigns, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
@@ -37,7 +37,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     if (x.cols !== n) throw new Error(`${this.name}: input has ${x.cols} columns, expected ${n}`);
     const y = ws.act;
     const k = ws.kernels;
-    if (x.kind === 'float') k.gemmFloatBin(x.data, wbits, rows, m, n, y);
+    if (x.kind === 'float' && x.signs) this.forwardSigns(x.data, rows, y);
+    else if (x.kind === 'float') k.gemmFloatBin(x.data, wbits, rows, m, n, y);
     else if (x.kind === 'bits') k.gemmBinBin(x.data, wbits, rows, m, n, y);
     else {
       const R = ws.chunkRows;
@@ -49,6 +50,21 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     }
     this.input = training ? x : null;
     return { kind: 'float', data: y, cols: m };
+  }
+
+  /**
+   * ±1 inputs kept as floats: packed to bits (as many rows as chunkX holds at a time) and run by
+   * xnor-popcount. A float sum of ±1 terms is an exact integer, so y is the same as gemmFloatBin's.
+   */
+  private forwardSigns(x: Floats, rows: number, y: Floats): void {
+    const { nIn: n, nOut: m, wbits, ws } = this;
+    const wpr = wordsFor(n);
+    const step = Math.floor(ws.chunkXBits.length / wpr);
+    for (let i0 = 0; i0 < rows; i0 += step) {
+      const i1 = Math.min(rows, i0 + step);
+      packSigns(ws.kernels, x.subarray(i0 * n, i1 * n), i1 - i0, n, ws.chunkXBits);
+      ws.kernels.gemmBinBin(ws.chunkXBits, wbits, i1 - i0, m, n, y.subarray(i0 * m, i1 * m));
+    }
   }
 
   /** Rows [i0, i1) of the input as something a kernel takes (a view, or pixels decoded to chunkX). */

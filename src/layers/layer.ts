@@ -11,7 +11,8 @@ import type { LayerCoherence } from '../coherence/coherence.js';
 /** A forward activation: rows × cols, in one of the engine's representations. */
 export type Activation =
   /** exp: fixed-point activations, every value is an integer multiple of 2^exp. */
-  | { kind: 'float'; data: Floats; cols: number; exp?: number }
+  /** signs: every value is exactly ±1 (a sign output kept as floats), so it packs to bits losslessly. */
+  | { kind: 'float'; data: Floats; cols: number; exp?: number; signs?: true }
   /** Fixed-point activations kept as their integer codes: value = code·2^exp. */
   | { kind: 'codes'; data: Uint8Array | Uint16Array; cols: number; exp: number }
   | { kind: 'bits'; data: Uint32Array; cols: number }
@@ -34,6 +35,8 @@ export interface Workspace {
   readonly act: Floats;
   readonly chunkDy: Floats;
   readonly chunkX: Floats;
+  /** chunkX's memory seen as words: ±1 inputs packed to sign bits for the xnor-popcount kernels. */
+  readonly chunkXBits: Uint32Array;
   readonly chunkDx: Floats;
   /** Per-channel statistics. */
   readonly chan: Floats;

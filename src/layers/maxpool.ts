@@ -101,7 +101,8 @@ export class MaxPoolLayer implements Layer {
           }
         }
     this.input = training ? x : null;
-    return { kind: 'float', data: out, cols: C };
+    // the max of ±1 values is ±1
+    return x.signs ? { kind: 'float', data: out, cols: C, signs: true } : { kind: 'float', data: out, cols: C };
   }
 
   /** Window position (0..3) of the max of pooled element (b, py, px, c), first one on ties. */

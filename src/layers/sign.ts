@@ -69,7 +69,7 @@ export class SignLayer implements Layer {
     if (this.outFloat) {
       if (k.signFloat && holdsAll(k, z, this.outFloat)) k.signFloat(z, n, this.outFloat);
       else signFloatReference(z, n, this.outFloat);
-      return { kind: 'float', data: this.outFloat, cols: C };
+      return { kind: 'float', data: this.outFloat, cols: C, signs: true };
     }
     packSigns(k, z, rows, C, this.outBits!);
     return { kind: 'bits', data: this.outBits!, cols: C };

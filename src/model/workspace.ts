@@ -13,11 +13,13 @@ export function createWorkspace(
   winsor: { c: number; batch: number; widestInput: number } | null = null,
 ): Workspace {
   const w = winsor ? winsorFloats(winsor.c, winsor.batch, winsor.widestInput) : null;
+  const chunkX = ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk / decoded pixels / packed ±1 input');
   return {
     chunkRows: sizes.chunkRows,
     act: ledger.floats(sizes.act, 'workspace', 'shared', 'pre-activations'),
     chunkDy: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dY chunk'),
-    chunkX: ledger.floats(sizes.chunk, 'workspace', 'shared', 'input chunk / decoded pixels'),
+    chunkX,
+    chunkXBits: new Uint32Array(chunkX.buffer, chunkX.byteOffset, chunkX.length),
     chunkDx: ledger.floats(sizes.chunk, 'workspace', 'shared', 'dX chunk / dW tile'),
     chan: ledger.floats(sizes.chan, 'workspace', 'shared', 'channel statistics'),
     kernels,
