@@ -463,7 +463,7 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
     let want = 0;
     for (let k = 0; k < n; k++) if (Math.abs(src[k]) > want) want = Math.abs(src[k]);
     t.equal(K.maxAbs!(src, n), want, `maxAbs over ${n}`);
-    for (const b of [-20, -3, 0, 5, 60, 140])
+    for (const b of [-150, -20, -3, 0, 5, 60, 140, 200])
       for (const base of [0, 1, 6, 31]) {
         const words = po2Words(base + n) + 1;
         const got = ledger.u32(words, 'workspace', 't', 'words');
@@ -474,6 +474,19 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
         K.po2Write!(src, n, got, base, scale);
         t.same(Array.from(got), Array.from(ref), `po2Write n=${n} b=${b} base=${base}`);
       }
+  }
+  // every kind of float32 bit pattern (random words, and mantissas around √2's at each exponent)
+  const n = 40000;
+  const src = ledger.floats(n, 'workspace', 't', 'patterns');
+  const asWords = new Uint32Array(src.buffer, src.byteOffset, n);
+  for (let i = 0; i < n; i++) asWords[i] = i % 2 ? (rng.next() * 2 ** 32) >>> 0 : (((i >> 1) % 512) << 23) | (0x3504f2 + ((i >> 10) % 5));
+  for (const b of [-130, -7, 0, 9, 127]) {
+    const words = po2Words(n + 3) + 1;
+    const got = ledger.u32(words, 'workspace', 't', 'words');
+    const ref = new Uint32Array(words);
+    for (let k = 0; k < n; k++) po2Put(ref, 3 + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * 2 ** b, src[k] < 0));
+    K.po2Write!(src, n, got, 3, 2 ** b);
+    t.same(Array.from(got), Array.from(ref), `po2Write on ${n} bit patterns, b=${b}`);
   }
   const nanOnly = ledger.floats(4, 'workspace', 't', 'nan');
   nanOnly.fill(NaN);

@@ -1329,35 +1329,96 @@ export function maxAbs(x: usize, n: i32): f32 {
   return reinterpret<f32>(best);
 }
 
+/** The 5-bit power-of-two code of v under scale 2^b: po2CodeOfScaled's f64 arithmetic and bit tests. */
+// @ts-ignore: decorator
+@inline
+function po2Code(v: f32, scale: f64): u32 {
+  const d = <f64>v;
+  const a = (d < 0 ? -d : d) * scale;
+  if (!(a > 0)) return 0;
+  const bits = reinterpret<u64>(a);
+  const hi = <u32>(bits >>> 32);
+  const exp = <i32>((hi >>> 20) & 0x7ff) - 1023;
+  if (exp < -1022) return 0;
+  const mant = hi & 0xfffff;
+  const e = exp + (mant > 0x6a09e || (mant == 0x6a09e && <u32>bits >= 0x667f3bcd) ? 1 : 0);
+  return e < -7 ? 0 : (d < 0 ? 16 : 0) | <u32>((e > 7 ? 7 : e) + 8);
+}
+
+/**
+ * The codes of 4 float32 values under scale 2^b, from their bits: for a normal value |v|·2^b has
+ * v's mantissa and exponent E + b, and round(log2) adds 1 from √2's mantissa on (the 23-bit
+ * threshold 0x3504f4 is where v's mantissa, widened to 52 bits, reaches √2's); zero and NaN give
+ * 0, infinities the top code. Subnormal inputs are not handled here (po2Write sends them to po2Code).
+ */
+// @ts-ignore: decorator
+@inline
+function po2Codes4(x: v128, b: i32): v128 {
+  const zero = i32x4.splat(0);
+  const expf = v128.and(i32x4.shr_u(x, 23), i32x4.splat(0xff));
+  const mant = v128.and(x, i32x4.splat(0x7fffff));
+  const e = i32x4.sub(i32x4.add(expf, i32x4.splat(b - 127)), i32x4.ge_u(mant, i32x4.splat(0x3504f4)));
+  const sign = v128.and(i32x4.shr_u(x, 27), i32x4.splat(16));
+  const code = v128.or(i32x4.add(i32x4.min_s(e, i32x4.splat(7)), i32x4.splat(8)), sign);
+  const top = i32x4.eq(expf, i32x4.splat(0xff));
+  const infinite = v128.and(top, i32x4.eq(mant, zero));
+  const keep = v128.andnot(i32x4.gt_s(e, i32x4.splat(-8)), v128.or(i32x4.eq(expf, zero), top));
+  return v128.or(v128.and(code, keep), v128.and(v128.or(i32x4.splat(15), sign), infinite));
+}
+
 /**
  * Power-of-two codes (src/storage/po2.ts) of src[0 .. n) under scale 2^b, packed 5 bits each into
- * words from code index `base` on: the same f64 arithmetic and bit tests as po2CodeOfScaled + po2Put.
+ * words from code index `base` on: the same codes as po2CodeOfScaled + po2Put. Four codes at a
+ * time from the float bits (po2Codes4) where the scale is a plain power of two and no value is
+ * subnormal, else po2Code; the packed bits gather in a 64-bit register and each word is written
+ * once (the first and last merged with their neighbours' bits).
  */
 export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64): void {
-  for (let k = 0; k < n; k++) {
-    const v = <f64>load<f32>(src + (<usize>k << 2));
-    const a = (v < 0 ? -v : v) * scale;
-    let code: u32 = 0;
-    if (a > 0) {
-      const bits = reinterpret<u64>(a);
-      const hi = <u32>(bits >>> 32);
-      const exp = <i32>((hi >>> 20) & 0x7ff) - 1023;
-      if (exp >= -1022) {
-        const mant = hi & 0xfffff;
-        const e = exp + (mant > 0x6a09e || (mant == 0x6a09e && <u32>bits >= 0x667f3bcd) ? 1 : 0);
-        if (e >= -7) code = (v < 0 ? 16 : 0) | <u32>((e > 7 ? 7 : e) + 8);
+  const sBits = reinterpret<u64>(scale);
+  const sExp = <i32>((sBits >>> 52) & 0x7ff);
+  // b from the scale's exponent, when the scale is exactly 2^b with b far from the f64 limits
+  const vector = (sBits & 0xfffffffffffff) == 0 && sExp > 200 && sExp < 1846;
+  const b = sExp - 1023;
+  const bit = base * 5;
+  let wp = words + (<usize>(bit >>> 5) << 2);
+  let nb = bit & 31;
+  let acc: u64 = nb ? <u64>(load<u32>(wp) & ((<u32>1 << nb) - 1)) : 0;
+  const weights = i32x4(1, 32, 1024, 32768);
+  let k = 0;
+  if (vector)
+    for (; k + 4 <= n; k += 4) {
+      const p = src + (<usize>k << 2);
+      const x = v128.load(p);
+      let packed: u32;
+      const subnormal = v128.andnot(i32x4.eq(v128.and(x, i32x4.splat(0x7f800000)), i32x4.splat(0)), i32x4.eq(v128.and(x, i32x4.splat(0x7fffff)), i32x4.splat(0)));
+      if (v128.any_true(subnormal))
+        packed = po2Code(load<f32>(p), scale) | (po2Code(load<f32>(p + 4), scale) << 5) | (po2Code(load<f32>(p + 8), scale) << 10) | (po2Code(load<f32>(p + 12), scale) << 15);
+      else {
+        let c = i32x4.mul(po2Codes4(x, b), weights);
+        c = i32x4.add(c, v128.shuffle<i32>(c, c, 2, 3, 0, 1));
+        c = i32x4.add(c, v128.shuffle<i32>(c, c, 1, 0, 3, 2));
+        packed = <u32>i32x4.extract_lane(c, 0);
+      }
+      acc |= <u64>packed << nb;
+      nb += 20;
+      if (nb >= 32) {
+        store<u32>(wp, <u32>acc);
+        wp += 4;
+        acc >>= 32;
+        nb -= 32;
       }
     }
-    const bit = (base + k) * 5;
-    const w = words + (<usize>(bit >>> 5) << 2);
-    const off = bit & 31;
-    store<u32>(w, (load<u32>(w) & ~(<u32>31 << off)) | (code << off));
-    if (off > 27) {
-      const spill = off + 5 - 32;
-      const hiMask: u32 = (<u32>1 << spill) - 1;
-      store<u32>(w + 4, (load<u32>(w + 4) & ~hiMask) | (code >>> (5 - spill)));
+  for (; k < n; k++) {
+    acc |= <u64>po2Code(load<f32>(src + (<usize>k << 2)), scale) << nb;
+    nb += 5;
+    if (nb >= 32) {
+      store<u32>(wp, <u32>acc);
+      wp += 4;
+      acc >>= 32;
+      nb -= 32;
     }
   }
+  if (nb > 0) store<u32>(wp, (load<u32>(wp) & ~((<u32>1 << nb) - 1)) | <u32>acc);
 }
 
 // ---- batch norm, in JavaScript's arithmetic: f64 lanes, rounded to float32 where JS stores ----
