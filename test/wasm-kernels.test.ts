@@ -567,3 +567,68 @@ t.test('wasm bnBackStats and bnBackDx == the TypeScript batch-norm backward (flo
       }
   K.dispose?.();
 });
+
+t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaScript path bit for bit', async (t) => {
+  const { Bop } = await import('../src/optim/bop.js');
+  const { bitStore } = await import('../src/storage/param-store.js');
+  const { LOG_MANT_TABLE, POW_SLOG_TABLE } = await import('../src/storage/block8.js');
+  const { MemoryLedger } = await import('../src/ledger.js');
+  const { kernels: K, ledger: arenaLedger } = wasmKernels.instantiate!();
+  // rows × cols binary weights: cols 300 (rows not aligned to 256-blocks), 5 rows + 1 short block
+  const rows = 5;
+  const cols = 300;
+  const n = rows * cols;
+  const wpr = (cols + 31) >>> 5;
+  const rng = new Rng(41);
+  const bits0 = Uint32Array.from({ length: rows * wpr }, () => (rng.next() * 2 ** 32) >>> 0);
+  const make = (ledger: InstanceType<typeof MemoryLedger>, kernels?: typeof K) => {
+    const bits = ledger.u32(bits0.length, 'retained', 'fc', 'w');
+    bits.set(bits0);
+    const param = {
+      owner: 'fc',
+      name: 'w',
+      size: n,
+      value: bitStore(bits, rows, cols),
+      grad: { kind: 'fused' as const, consume: null as ((f: number, tile: Floats, len: number) => void) | null },
+      binary: true,
+      momentFormat: 'int8' as const,
+    };
+    const bop = new Bop([param], ledger, { gamma: 0.05, tau: 1e-6 }, kernels);
+    const tile = ledger.floats(4 * cols, 'workspace', 't', 'tile');
+    return { bop, param, bits, tile };
+  };
+  const fast = make(arenaLedger, K);
+  const slow = make(new MemoryLedger());
+  // tiles of the dW (whole rows, as dense layers hand them): normal values, zeros, subnormals, signs
+  const special = [0, -0, 1e-40, -3e-42, 1e-30, 5, -5];
+  for (let step = 0; step < 6; step++) {
+    for (let r0 = 0; r0 < rows; r0 += 2) {
+      const r1 = Math.min(rows, r0 + 2);
+      const len = (r1 - r0) * cols;
+      for (let k = 0; k < len; k++) {
+        const v = k % 37 === 0 ? special[(k / 37 + step) % special.length] : rng.normal() * 10 ** (rng.int(7) - 5);
+        fast.tile[k] = v;
+        slow.tile[k] = v;
+      }
+      fast.param.grad.consume!(r0 * cols, fast.tile, len);
+      slow.param.grad.consume!(r0 * cols, slow.tile, len);
+    }
+    fast.bop.update(0.05);
+    slow.bop.update(0.05);
+    const [sf, ss] = [fast.bop.stateTensors(), slow.bop.stateTensors()];
+    t.same(Array.from(sf['fc.w.bop_m']), Array.from(ss['fc.w.bop_m']), `step ${step}: same momentum codes`);
+    t.same(Array.from(sf['fc.w.bop_m.scales']), Array.from(ss['fc.w.bop_m.scales']), `step ${step}: same block scales`);
+    t.same(Array.from(fast.bits), Array.from(slow.bits), `step ${step}: same weights`);
+    t.equal(fast.bop.lastFlips, slow.bop.lastFlips, `step ${step}: ${slow.bop.lastFlips} flips`);
+    t.same(fast.bop.stateMeta(), slow.bop.stateMeta(), `step ${step}: same max |m|`);
+  }
+  t.ok(slow.bop.lastFlips > 0, 'weights flip');
+  // the tables compiled into the module are block8.ts's own, bit for bit
+  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as { block8Table(k: number): number };
+  let same = 0;
+  for (let k = 0; k < LOG_MANT_TABLE.length; k++) same += Object.is(ex.block8Table(k), LOG_MANT_TABLE[k]) ? 1 : 0;
+  for (let k = 0; k < POW_SLOG_TABLE.length; k++) same += Object.is(ex.block8Table(4096 + k), POW_SLOG_TABLE[k]) ? 1 : 0;
+  t.equal(same, LOG_MANT_TABLE.length + POW_SLOG_TABLE.length, 'compiled log tables == block8.ts tables');
+});

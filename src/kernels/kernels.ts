@@ -105,8 +105,15 @@ export interface Kernels {
   /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  /**
+   * Optional: Bop's fused fold into 8-bit slog momentum, elements [flat0, flat0 + len) of n, in
+   * chunks of 256 through scratch (Bop.foldTile on the int8 store is the reference).
+   */
+  bopFoldSlog?(codes: Uint8Array, scales: Floats, n: number, flat0: number, tile: Floats, len: number, gamma: number, scratch: Floats): void;
+  /** Optional: Bop's update on fused 8-bit slog momentum; returns the flips, out[0] = max |m| (Bop.updateSlot is the reference). */
+  bopFlipSlog?(codes: Uint8Array, scales: Floats, n: number, bits: Uint32Array, rowLen: number, tau: number, out: Floats): number;
   /** Whether an array lives where these kernels can use it in place (their own memory). */
-  holds?(a: Floats | Uint16Array | Uint32Array): boolean;
+  holds?(a: Floats | Uint8Array | Uint16Array | Uint32Array): boolean;
   /** Release threads an instance holds. */
   dispose?(): void;
 }

@@ -182,6 +182,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
+    bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) =>
+      ex.bopFoldSlog(atBytes(codes), at(scales), n, flat0, at(tile), len, gamma, at(scratch)),
+    bopFlipSlog: (codes, scales, n, bits, rowLen, tau, out) =>
+      ex.bopFlipSlog(atBytes(codes), at(scales), n, at(bits), rowLen, tau, at(out)) as unknown as number,
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
     floatToHalf: (src, n, dst) => {

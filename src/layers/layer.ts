@@ -138,7 +138,7 @@ export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: num
 }
 
 /** The kernels can use every one of these arrays in place (they live in the kernels' own memory). */
-export function holdsAll(k: Kernels, ...arrays: (Floats | Uint16Array | Uint32Array)[]): boolean {
+export function holdsAll(k: Kernels, ...arrays: (Floats | Uint8Array | Uint16Array | Uint32Array)[]): boolean {
   return k.holds !== undefined && arrays.every((a) => k.holds!(a));
 }
 

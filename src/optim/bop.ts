@@ -4,7 +4,8 @@
 // τ = 1e-8. The momentum is stored as the recipe says: float32, float16 (scaled per tensor by a
 // power of two, as Adam's moments, so γ·g neither underflows nor overflows), or int8 blocks.
 import type { Floats, MemoryLedger } from '../ledger.js';
-import type { Param } from '../layers/layer.js';
+import type { Kernels } from '../kernels/kernels.js';
+import { holdsAll, type Param } from '../layers/layer.js';
 import { createParamStore, type ParamStore, type StateTensor } from '../storage/param-store.js';
 import { readGradBlock } from './adam.js';
 
@@ -25,6 +26,8 @@ interface Slot {
   scale: number;
   /** Largest |stored momentum| after the last update. */
   maxStored: number;
+  /** Kernels that fold and flip this slot in place (fused gradients into int8 slog momentum), or null. */
+  fast: Required<Pick<Kernels, 'bopFoldSlog' | 'bopFlipSlog' | 'holds'>> | null;
 }
 
 export class Bop {
@@ -37,7 +40,7 @@ export class Bop {
   lastFlips = 0;
   lastFlipRatio = 0;
 
-  constructor(params: Param[], ledger: MemoryLedger, opts: Partial<BopOptions> = {}) {
+  constructor(params: Param[], ledger: MemoryLedger, opts: Partial<BopOptions> = {}, kernels?: Kernels) {
     // options given as undefined keep their defaults
     this.opts = { gamma: opts.gamma ?? BOP_DEFAULTS.gamma, tau: opts.tau ?? BOP_DEFAULTS.tau };
     this.gamma = this.opts.gamma;
@@ -49,10 +52,17 @@ export class Bop {
       m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`),
       scale: 1,
       maxStored: 0,
+      fast: null,
     }));
     const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
     this.bm = block('momentum block');
     this.bg = block('gradient block');
+    for (const slot of this.slots) {
+      const { m, param } = slot;
+      const k = kernels;
+      if (k?.bopFoldSlog && k.bopFlipSlog && k.holds && param.grad.kind === 'fused' && m.code === 'slog' && m.aux)
+        if (holdsAll(k, m.raw as Uint8Array, m.aux, param.value.raw as Uint32Array, this.bm, this.bg)) slot.fast = k as NonNullable<Slot['fast']>;
+    }
     // dw=fused: backward hands each float tile of dW here, folded into the momentum at once
     for (const slot of this.slots) {
       const g = slot.param.grad;
@@ -72,6 +82,10 @@ export class Bop {
     const { m } = slot;
     const { bm } = this;
     const gamma = this.gamma;
+    if (slot.fast?.holds(tile)) {
+      slot.fast.bopFoldSlog(m.raw as Uint8Array, m.aux!, m.length, flat0, tile, len, gamma, bm);
+      return;
+    }
     for (let o = 0; o < len; o += BLOCK) {
       const n = Math.min(BLOCK, len - o);
       m.readBlock(flat0 + o, flat0 + o + n, bm);
@@ -110,6 +124,12 @@ export class Bop {
       }
       const bound = (1 - gamma) * (slot.maxStored / slot.scale) + gamma * gMax;
       scale = bound > 0 ? 2 ** -Math.round(Math.log2(bound)) : slot.scale;
+    }
+    if (slot.fast) {
+      const flips = slot.fast.bopFlipSlog(m.raw as Uint8Array, m.aux!, n, param.value.raw as Uint32Array, param.value.cols!, tau, bg);
+      slot.scale = 1;
+      slot.maxStored = bg[0];
+      return flips;
     }
     const ratio = scale / slot.scale;
     // the weights are packed sign bits (rows × cols, rows padded to whole words): walk them with

@@ -39,6 +39,7 @@ export function createOptimizer(params: Param[], recipe: Recipe, ledger: MemoryL
     params.filter((p) => p.binary),
     ledger,
     bop,
+    kernels,
   );
   return {
     update(lr, gamma) {

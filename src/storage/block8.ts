@@ -20,16 +20,17 @@ const F64 = new Float64Array(1);
 const U32 = new Uint32Array(F64.buffer);
 const HI = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1 ? 1 : 0;
 const MANT_BITS = 12;
-const LOG_MANT = Float64Array.from({ length: 1 << MANT_BITS }, (_, k) => LOG_STEPS * Math.log2(1 + (k + 0.5) / (1 << MANT_BITS)));
+/** 8·log2(1 + (k + 0.5)/4096): the log code's mantissa table (src/kernels/wasm/tables.gen.mjs compiles the same one). */
+export const LOG_MANT_TABLE = Float64Array.from({ length: 1 << MANT_BITS }, (_, k) => LOG_STEPS * Math.log2(1 + (k + 0.5) / (1 << MANT_BITS)));
 /** 8·log2(a) for a > 0 (normal numbers). */
 function log2x8(a: number): number {
   F64[0] = a;
   const hi = U32[HI];
-  return LOG_STEPS * (((hi >>> 20) & 0x7ff) - 1023) + LOG_MANT[(hi >>> (20 - MANT_BITS)) & ((1 << MANT_BITS) - 1)];
+  return LOG_STEPS * (((hi >>> 20) & 0x7ff) - 1023) + LOG_MANT_TABLE[(hi >>> (20 - MANT_BITS)) & ((1 << MANT_BITS) - 1)];
 }
 /** 2^((c − top)/8) for c = 0 .. 255 (top = 255) and 0 .. 127 (top = 127). */
 const POW_LOG = Float64Array.from({ length: 256 }, (_, c) => 2 ** ((c - 255) / LOG_STEPS));
-const POW_SLOG = Float64Array.from({ length: 128 }, (_, c) => 2 ** ((c - 127) / LOG_STEPS));
+export const POW_SLOG_TABLE = Float64Array.from({ length: 128 }, (_, c) => 2 ** ((c - 127) / LOG_STEPS));
 
 export function block8Count(n: number): number {
   return Math.ceil(n / BLOCK8);
@@ -84,7 +85,7 @@ export function decodeBlock8(code: Block8Code, codes: Uint8Array, scales: ArrayL
   for (let k = 0; k < len; k++) {
     const c = codes[o + k];
     const mag = c & 127;
-    const v = mag === 0 ? 0 : max * POW_SLOG[mag];
+    const v = mag === 0 ? 0 : max * POW_SLOG_TABLE[mag];
     out[k] = c & 128 ? -v : v;
   }
 }

@@ -22,6 +22,8 @@ export interface ParamStore {
   readonly aux?: Floats;
   /** `bit`: values per packed row. */
   readonly cols?: number;
+  /** int8: how the bytes code the values. */
+  readonly code?: Block8Code;
   /** Decode elements [i0, i1) into out[0 ..]. */
   readBlock(i0: number, i1: number, out: Floats): void;
   /** Encode src[0 ..] into elements [i0, i1). */
@@ -95,6 +97,7 @@ function int8Store(n: number, ledger: MemoryLedger, category: Category, owner: s
     length: n,
     raw,
     aux: scales,
+    code,
     get(i) {
       decodeBlock8(code, raw, scales, Math.floor(i / BLOCK8), blockLen(Math.floor(i / BLOCK8)), tmp);
       return tmp[i % BLOCK8];

@@ -3,6 +3,8 @@
 // 32-bit words, padding bits 0. Arguments are byte addresses in the shared linear memory.
 // Binary operands are never expanded to float: bits select the sign of the float operand.
 
+import { LOG_MANT, POW_SLOG } from './block8-tables.as';
+
 // Sign-flip masks for 4 lanes from 4 bits: lane l gets 0x80000000 when bit l is 0 (weight -1).
 // A 16-entry table in static memory: one load instead of computing the mask.
 const SIGN_FLIP = memory.data<u32>([
@@ -1696,4 +1698,213 @@ export function winsorSums(d: usize, x: usize, B: i32, n: i32, c: i32, scratch: 
     for (let r = 0; r < c; r++) s += tc - load<f32>(top + <usize>r * rowBytes + off) + bc - load<f32>(bot + <usize>r * rowBytes + off);
     store<f32>(out + off, s);
   }
+}
+
+// ---- 8-bit slog blocks (src/storage/block8.ts) and Bop's momentum on them (src/optim/bop.ts) ----
+// In JavaScript's arithmetic: f64 throughout, float32 where JavaScript stores into a Float32Array,
+// Math.round as JavaScript rounds (halves up), and the log tables computed by V8 at build time.
+
+/** 8·log2(a) for a > 0 (block8.ts log2x8). */
+// @ts-ignore: decorator
+@inline
+function log2x8(a: f64): f64 {
+  const hi = <u32>(reinterpret<u64>(a) >>> 32);
+  return 8 * <f64>(<i32>((hi >>> 20) & 0x7ff) - 1023) + load<f64>(LOG_MANT + (<usize>((hi >>> 8) & 4095) << 3));
+}
+
+/** JavaScript's Math.round: the nearest integer, halves towards +∞. */
+// @ts-ignore: decorator
+@inline
+function roundHalfUp(x: f64): f64 {
+  const r = Math.ceil(x);
+  return r - 0.5 > x ? r - 1 : r;
+}
+
+/** Value of slog code c in a block whose scale is max (decodeBlock8). */
+// @ts-ignore: decorator
+@inline
+function slogValue(c: u32, max: f64): f64 {
+  const mag = c & 127;
+  const v = mag == 0 ? 0 : max * load<f64>(POW_SLOG + (<usize>mag << 3));
+  return c & 128 ? -v : v;
+}
+
+/** Element i of a slog store as decodeBlock8 gives it. */
+// @ts-ignore: decorator
+@inline
+function slogAt(raw: usize, scales: usize, i: i32): f64 {
+  return slogValue(load<u8>(raw + <usize>i), <f64>load<f32>(scales + (<usize>(i >>> 8) << 2)));
+}
+
+/** 8·log2(a) for a float32 a > 0, from its own bits where it is normal (the same exponent and top 12 mantissa bits as the f64's). */
+// @ts-ignore: decorator
+@inline
+function log2x8f(a: f32): f64 {
+  const bits = reinterpret<u32>(a);
+  const e = <i32>(bits >>> 23);
+  if (e == 0) return log2x8(<f64>a);
+  return 8 * <f64>(e - 127) + load<f64>(LOG_MANT + (<usize>((bits >>> 11) & 4095) << 3));
+}
+
+/**
+ * A whole slog block from float32 values (encodeBlock8 when every value is written): the max of
+ * |v| four lanes at a time (float32 max propagates NaN as Math.max does), then the codes.
+ */
+function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): void {
+  let m4 = f32x4.splat(0);
+  let k = 0;
+  for (; k + 4 <= len; k += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(src + (<usize>k << 2))));
+  let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  for (; k < len; k++) m = max<f32>(m, abs<f32>(load<f32>(src + (<usize>k << 2))));
+  store<f32>(scale, m);
+  if (m == 0 || !isFinite(m)) {
+    memory.fill(codes, 0, <usize>len);
+    return;
+  }
+  const logMax = log2x8f(m);
+  k = 0;
+  for (; k + 4 <= len; k += 4) {
+    const bits = v128.load(src + (<usize>k << 2));
+    const magnitude = v128.and(bits, i32x4.splat(0x7fffffff));
+    const e = i32x4.shr_u(magnitude, 23);
+    // a subnormal float32 is normal as f64: its log needs the f64 path below
+    if (v128.any_true(v128.andnot(i32x4.eq(e, i32x4.splat(0)), i32x4.eq(magnitude, i32x4.splat(0))))) {
+      slogCodesScalar(codes, src, k, k + 4, logMax);
+      continue;
+    }
+    const idx = v128.and(i32x4.shr_u(bits, 11), i32x4.splat(4095));
+    const t0 = f64x2(logMantAt(i32x4.extract_lane(idx, 0)), logMantAt(i32x4.extract_lane(idx, 1)));
+    const t1 = f64x2(logMantAt(i32x4.extract_lane(idx, 2)), logMantAt(i32x4.extract_lane(idx, 3)));
+    const eb = i32x4.sub(e, i32x4.splat(127));
+    const eight = f64x2.splat(8);
+    const x0 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(eb), eight), t0), f64x2.splat(logMax));
+    const x1 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(eb, eb, 2, 3, 0, 1)), eight), t1), f64x2.splat(logMax));
+    const r0 = roundHalfUp2(x0);
+    const r1 = roundHalfUp2(x1);
+    const c = i32x4.add(v128.shuffle<i32>(i32x4.trunc_sat_f64x2_s_zero(r0), i32x4.trunc_sat_f64x2_s_zero(r1), 0, 1, 4, 5), i32x4.splat(127));
+    const none = v128.or(i32x4.lt_s(c, i32x4.splat(1)), i32x4.eq(magnitude, i32x4.splat(0)));
+    const code = v128.andnot(v128.or(c, v128.and(i32x4.shr_u(bits, 24), i32x4.splat(128))), none);
+    const b16 = i16x8.narrow_i32x4_u(code, code);
+    v128.store32_lane(codes + <usize>k, i8x16.narrow_i16x8_u(b16, b16), 0);
+  }
+  slogCodesScalar(codes, src, k, len, logMax);
+}
+
+/** LOG_MANT[i]. */
+// @ts-ignore: decorator
+@inline
+function logMantAt(i: i32): f64 {
+  return load<f64>(LOG_MANT + (<usize>i << 3));
+}
+
+/** roundHalfUp on two lanes. */
+// @ts-ignore: decorator
+@inline
+function roundHalfUp2(x: v128): v128 {
+  const r = f64x2.ceil(x);
+  return f64x2.sub(r, v128.and(f64x2.gt(f64x2.sub(r, f64x2.splat(0.5)), x), f64x2.splat(1)));
+}
+
+/** Codes of src[k0 .. k1) of a slog block whose 8·log2(max) is logMax, one at a time. */
+function slogCodesScalar(codes: usize, src: usize, k0: i32, k1: i32, logMax: f64): void {
+  for (let k = k0; k < k1; k++) {
+    const v = load<f32>(src + (<usize>k << 2));
+    const a = abs<f32>(v);
+    let code: u32 = 0;
+    if (a > 0) {
+      const c = 127 + <i32>roundHalfUp(log2x8f(a) - logMax);
+      code = c < 1 ? 0 : <u32>c | (v < 0 ? 128 : 0);
+    }
+    store<u8>(codes + <usize>k, <u8>code);
+  }
+}
+
+/**
+ * Re-encode slog block b of a store of n elements (encodeBlock8) after elements [i0, i1) took the
+ * float32 values src[0 ..]; the block's other elements keep the values their codes decode to.
+ */
+function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, i0: i32, i1: i32): void {
+  const start = b << 8;
+  const end = min(n, start + 256);
+  if (start >= i0 && end <= i1) {
+    slogEncodeFloats(raw + <usize>start, scales + (<usize>b << 2), src + (<usize>(start - i0) << 2), end - start);
+    return;
+  }
+  const oldMax = <f64>load<f32>(scales + (<usize>b << 2));
+  let max: f64 = 0;
+  for (let i = start; i < end; i++) {
+    const v = i >= i0 && i < i1 ? <f64>load<f32>(src + (<usize>(i - i0) << 2)) : slogValue(load<u8>(raw + <usize>i), oldMax);
+    max = Math.max(max, Math.abs(v));
+  }
+  store<f32>(scales + (<usize>b << 2), <f32>max);
+  if (max == 0 || !isFinite(max)) {
+    memory.fill(raw + <usize>start, 0, <usize>(end - start));
+    return;
+  }
+  const logMax = log2x8(max);
+  for (let i = start; i < end; i++) {
+    const p = raw + <usize>i;
+    const v = i >= i0 && i < i1 ? <f64>load<f32>(src + (<usize>(i - i0) << 2)) : slogValue(load<u8>(p), oldMax);
+    const a = Math.abs(v);
+    let code: u32 = 0;
+    if (a > 0) {
+      const c = 127 + <i32>roundHalfUp(log2x8(a) - logMax);
+      code = c < 1 ? 0 : <u32>c | (v < 0 ? 128 : 0);
+    }
+    store<u8>(p, <u8>code);
+  }
+}
+
+/**
+ * Bop's fused fold into slog momentum, over elements [flat0, flat0 + len) of a store of n (the
+ * dW tile's order): per chunk of 256, m ← (1 − γ)·m + γ·g in float32 (bm: the chunk), then every
+ * block the chunk touches re-encoded (Bop.foldTile through the int8 store's readBlock/writeBlock).
+ */
+export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile: usize, len: i32, gamma: f64, bm: usize): void {
+  const keep = 1 - gamma;
+  for (let o = 0; o < len; o += 256) {
+    const count = min(256, len - o);
+    const i0 = flat0 + o;
+    const i1 = i0 + count;
+    for (let k = 0; k < count; k++) {
+      const m = <f64>(<f32>slogAt(raw, scales, i0 + k));
+      store<f32>(bm + (<usize>k << 2), <f32>(keep * m + gamma * <f64>load<f32>(tile + (<usize>(o + k) << 2))));
+    }
+    for (let b = i0 >>> 8; b << 8 < i1; b++) slogEncodeBlock(raw, scales, n, b, bm, i0, i1);
+  }
+}
+
+/**
+ * Bop's update on fused slog momentum (it already holds this step's gradient): flip the packed
+ * weight bit where |m| > τ and sign(m) = sign(w) (bit set = +1, sign(0) = +1), m as the float32 it
+ * decodes to. Returns the flips; out[0] (float32) gets max |m|.
+ */
+export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize): i32 {
+  const wpr = (rowLen + 31) >>> 5;
+  let flips = 0;
+  let maxStored: f32 = 0;
+  let r = 0;
+  let c = 0;
+  for (let i = 0; i < n; i++) {
+    const stored = <f32>slogAt(raw, scales, i);
+    const a = stored < 0 ? -stored : stored;
+    if (a > maxStored) maxStored = a;
+    const word = bits + (<usize>(r * wpr + (c >>> 5)) << 2);
+    const mask: u32 = 1 << (c & 31);
+    if (<f64>a > tau && (stored >= 0) == ((load<u32>(word) & mask) != 0)) {
+      store<u32>(word, load<u32>(word) ^ mask);
+      flips++;
+    }
+    if (++c == rowLen) {
+      c = 0;
+      r++;
+    }
+  }
+  store<f32>(out, maxStored);
+  return flips;
+}
+
+/** The compiled tables, for the test that they equal block8.ts's: LOG_MANT[k] (k < 4096), then POW_SLOG[k − 4096]. */
+export function block8Table(k: i32): f64 {
+  return k < 4096 ? load<f64>(LOG_MANT + (<usize>k << 3)) : load<f64>(POW_SLOG + (<usize>(k - 4096) << 3));
 }
