@@ -9,6 +9,7 @@ import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
 export class WasmPool {
   private readonly workers: Worker[] = [];
   private readonly ctrl: Int32Array;
+  private readonly argv: Float64Array;
   private readonly index: Map<string, number>;
 
   constructor(
@@ -21,10 +22,12 @@ export class WasmPool {
     this.index = new Map(names.map((n, i) => [n, i]));
     const control = new SharedArrayBuffer(4 * (2 + (threads - 1) * SLOT));
     this.ctrl = new Int32Array(control);
+    const args = new SharedArrayBuffer(8 * (threads - 1) * MAX_ARGS);
+    this.argv = new Float64Array(args);
     // a single executable has no worker file: it carries the worker's code
     const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
     for (let i = 0; i < threads - 1; i++) {
-      const w = new Worker(script, { eval: Boolean(bundled), workerData: { module, memory, control, index: i, names } });
+      const w = new Worker(script, { eval: Boolean(bundled), workerData: { module, memory, control, args, index: i, names } });
       w.unref(); // idle workers never keep the process alive
       this.workers.push(w);
     }
@@ -48,7 +51,7 @@ export class WasmPool {
       if (args.length > MAX_ARGS) throw new Error('wasm pool: too many arguments');
       ctrl[base] = id;
       ctrl[base + 1] = args.length;
-      for (let a = 0; a < args.length; a++) ctrl[base + 2 + a] = args[a] | 0;
+      this.argv.set(args, w * MAX_ARGS);
     }
     Atomics.store(ctrl, DONE, 0);
     Atomics.add(ctrl, SEQ, 1);

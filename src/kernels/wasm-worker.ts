@@ -1,12 +1,20 @@
 // A kernel worker: runs slices of WebAssembly kernels on the network's shared memory.
 // It sleeps on the control block (Atomics.wait) between jobs; see wasm-pool.ts for the protocol.
 import { workerData } from 'node:worker_threads';
-import { SLOT, DONE, SEQ } from './wasm-pool-layout.js';
+import { SLOT, DONE, SEQ, MAX_ARGS } from './wasm-pool-layout.js';
 
-const { module, memory, control, index, names } = workerData as {
+const {
+  module,
+  memory,
+  control,
+  args: argBlock,
+  index,
+  names,
+} = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
   control: SharedArrayBuffer;
+  args: SharedArrayBuffer;
   index: number;
   names: string[];
 };
@@ -20,6 +28,7 @@ const exports = new WebAssembly.Instance(module, {
 }).exports as Record<string, (...args: number[]) => void>;
 const fns = names.map((n) => exports[n]);
 const ctrl = new Int32Array(control);
+const argv = new Float64Array(argBlock);
 let seen = 0;
 for (;;) {
   Atomics.wait(ctrl, SEQ, seen);
@@ -29,7 +38,7 @@ for (;;) {
   if (fn >= 0) {
     const argc = ctrl[base + 1];
     const args: number[] = [];
-    for (let a = 0; a < argc; a++) args.push(ctrl[base + 2 + a]);
+    for (let a = 0; a < argc; a++) args.push(argv[index * MAX_ARGS + a]);
     fns[fn](...args);
   }
   Atomics.add(ctrl, DONE, 1);

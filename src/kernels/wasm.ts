@@ -81,6 +81,8 @@ export function wasmAvailable(): boolean {
 
 /** Below this much work (multiply-adds) a call is not worth splitting across threads. */
 const SPLIT_WORK = 1 << 21;
+/** An Adam element (a division, a square root, float64 pairs) costs about this many multiply-adds. */
+const ADAM_WORK = 32;
 
 function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: MemoryLedger } {
   const module = wasmModule();
@@ -162,16 +164,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     winsorizedColumnSums: (d, x, B, n, c, scratch, out) => ex.winsorSums(at(d), at(x), B, n, c, at(scratch), at(out)),
     adamMaxAbs: (t) => ex.adamMaxAbs(at(t.w), t.w instanceof Uint16Array ? 1 : 0, ...adamGradArgs(t)) as unknown as number,
-    adamUpdate: (t, s) =>
-      ex.adamUpdate(
-        at(t.w),
-        t.w instanceof Uint16Array ? 1 : 0,
-        at(t.m),
-        at(t.v),
-        t.m instanceof Uint16Array ? 1 : 0,
-        ...adamGradArgs(t),
-        ...[s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio],
-      ),
+    adamUpdate: (t, s) => {
+      // element-wise, so threads take slices: whole rows of a 1-bit gradient, else element ranges
+      const wBytes = t.w instanceof Uint16Array ? 2 : 4;
+      const mBytes = t.m instanceof Uint16Array ? 2 : 4;
+      const unit = t.gradBits ? t.cols : 1;
+      const step = [s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled, s.scale, s.ratio];
+      par('adamUpdate', t.n * ADAM_WORK, t.n / unit, t.gradBits ? 1 : 16, (a, b) => {
+        const [e0, e1] = [a * unit, b * unit];
+        const grad = at(t.grad) + (t.gradBits ? a * wordsBytes(t.cols) : e0 * 4);
+        const gradArgs = [grad, t.gradBits ? 1 : 0, t.gradBits ? t.cols : e1 - e0, t.gradScale, e1 - e0, t.binary ? 1 : 0, t.clip];
+        return [at(t.w) + e0 * wBytes, wBytes === 2 ? 1 : 0, at(t.m) + e0 * mBytes, at(t.v) + e0 * mBytes, mBytes === 2 ? 1 : 0, ...gradArgs, ...step];
+      });
+    },
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     signFloat: (z, n, out) => ex.signFloat(at(z), n, at(out)),
@@ -219,6 +224,7 @@ const KERNEL_EXPORTS = [
   'convBwdFilter',
   'convFwdFloatFloat',
   'convBwdDataFloat',
+  'adamUpdate',
 ];
 
 const unbound = (): never => {
