@@ -3,6 +3,7 @@
 // in WebAssembly SIMD (128 bits, no fused multiply-add in Node 20: 4 lanes × (1 add + 1 multiply
 // or sign-select) per cycle on two vector pipes, about 8 float multiply-adds per cycle).
 import { readFileSync } from 'node:fs';
+import { kindOf } from '../src/model/kinds/registry.js';
 import { planModel, type ModelSpec } from '../src/model/spec.js';
 
 /** Float multiply-adds per cycle per core that wasm SIMD allows (see the file comment). */
@@ -22,12 +23,10 @@ export function stepWork(spec: ModelSpec, batch: number): StepWork {
   let forward = 0;
   let inputGrad = 0;
   for (const l of planModel(spec)) {
-    let macs = 0;
-    if (l.type === 'dense' || l.type === 'qdense') macs = batch * l.nIn * l.nOut;
-    else if (l.type === 'conv' || l.type === 'qconv') macs = batch * l.g.ho * l.g.wo * l.g.co * 9 * l.g.ci;
-    else continue;
+    const macs = batch * kindOf(l).forwardMacs(l);
+    if (!macs) continue;
     forward += macs;
-    if (!l.first) inputGrad += macs;
+    if (!('first' in l && l.first)) inputGrad += macs;
   }
   return { forwardMacs: forward, weightGradMacs: forward, inputGradMacs: inputGrad, totalMacs: 2 * forward + inputGrad };
 }

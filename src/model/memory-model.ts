@@ -2,7 +2,6 @@
 // alone. It must equal what the ledger measures when the network is built (tested), so it can
 // answer "what fits" without building anything.
 import { wordsFor } from '../bits.js';
-import { TAPS } from '../kernels/conv-geometry.js';
 import { CATEGORIES, type Category } from '../ledger.js';
 import { ADAM_BLOCK } from '../optim/adam.js';
 import { BOP_BLOCK } from '../optim/bop.js';
@@ -10,7 +9,10 @@ import { winsorFloats } from '../layers/winsorize.js';
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { paramBytes } from '../storage/param-store.js';
-import { inputFeatures, planModel, workspaceSizes, type ModelSpec } from './spec.js';
+import { inputFeatures, planModel, type ModelSpec } from './spec.js';
+import { workspaceSizes } from './sizes.js';
+import { kindOf } from './kinds/registry.js';
+import type { MemoryContext } from './kinds/kind.js';
 
 export type Bytes = Record<Category, number>;
 
@@ -67,58 +69,8 @@ export function modelMemory(
     add('winsorized', 'workspace', (w.rows + w.scratch + w.column + w.ones) * F);
   }
 
-  for (const l of plan) {
-    if (l.type === 'dense') binaryWeights(l.name, l.nOut, l.nIn);
-    else if (l.type === 'conv') binaryWeights(l.name, l.g.co * TAPS, l.g.ci);
-    else if (l.type === 'bn') {
-      const C = l.channels;
-      add(l.name, 'weights', 3 * C * F + (spec.quant ? 1 : 0)); // beta, running mean, running sigma (+ folded flag)
-      add(l.name, 'weight-grads', gradCopies * C * F);
-      add(l.name, 'optimizer', 2 * C * F);
-      const groups = recipe.ghostBatch > 0 ? Math.ceil(B / recipe.ghostBatch) : 1;
-      add(l.name, 'retained', groups * C * F); // sigma (per ghost batch)
-      if (groups > 1) add(l.name, 'workspace', 3 * groups * C * F); // per-ghost statistics
-      kept(l.name, recipe.bnBackward === 'exact' ? 'float32' : 'bit', B * l.spatial, C);
-    } else if (l.type === 'sign') {
-      kept(l.name, recipe.actInput, B * l.spatial, l.channels);
-      kept(l.name, recipe.steMask, B * l.spatial, l.channels);
-    } else if (l.type === 'qdense' || l.type === 'qconv') {
-      const [outputs, fanIn] = l.type === 'qdense' ? [l.nOut, l.nIn] : [l.g.co, TAPS * l.g.ci];
-      const size = outputs * fanIn;
-      const q = l.quant;
-      const adam = (n: number) => 2 * paramBytes(recipe.moments, n);
-      add(l.name, 'weights', (size + outputs) * F); // latent W, bias
-      add(l.name, 'weight-grads', gradCopies * (size + outputs) * F);
-      add(l.name, 'optimizer', adam(size) + adam(outputs));
-      add(l.name, 'workspace', outputs * F); // the bias as added
-      if (q.weightBits !== null) {
-        add(l.name, 'weights', size * F); // quantized copy
-        add(l.name, 'optimizer', 6 * 8); // quantizer state (float64)
-        if (q.quantizer === 'gradient') {
-          add(l.name, 'weights', F);
-          add(l.name, 'weight-grads', gradCopies * F);
-          add(l.name, 'optimizer', adam(1));
-        } else {
-          if (q.fixes.secondMoment) add(l.name, 'optimizer', size * F);
-          if (q.fixes.secondMoment || q.fixes.outlier) add(l.name, 'workspace', size * F);
-        }
-      }
-    } else if (l.type === 'qact') {
-      // output (the next layer's input): float32, or the integer codes (actInput=bit)
-      const codes = recipe.actInput === 'bit' && l.quant.actBits !== null;
-      if (codes) add(l.name, 'retained', B * l.spatial * l.channels * (l.quant.actBits! <= 8 ? 1 : 2));
-      else kept(l.name, 'float32', B * l.spatial, l.channels);
-      if (l.quant.actBits !== null) {
-        kept(l.name, 'float32', B * l.spatial, l.channels); // pre-activation
-        add(l.name, 'weights', F);
-        add(l.name, 'weight-grads', gradCopies * F);
-        add(l.name, 'optimizer', 2 * paramBytes(recipe.moments, 1) + 3 * 8);
-      }
-    } else if (l.type === 'pool') {
-      if (l.binaryInput) kept(l.name, recipe.actInput, B * Math.floor(l.h / 2) * Math.floor(l.w / 2), l.channels);
-      else kept(l.name, recipe.poolMask, B * l.h * l.w, l.channels);
-    }
-  }
+  const context: MemoryContext = { spec, recipe, batch: B, gradCopies, add, kept, binaryWeights };
+  for (const l of plan) kindOf(l).memory(l, context);
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);
   if (recipe.optimizer === 'bop') add('bop', 'workspace', 2 * BOP_BLOCK * F);

@@ -3,10 +3,8 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Kernels } from '../kernels/kernels.js';
 import { BatchNormLayer } from '../layers/batchnorm.js';
-import { DenseLayer } from '../layers/dense.js';
 import type { Layer, Param, Workspace } from '../layers/layer.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
-import { SignLayer } from '../layers/sign.js';
 import { SoftmaxCrossEntropy } from '../layers/softmax-xent.js';
 import { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
@@ -16,13 +14,9 @@ import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
-import { planModel, workspaceSizes, type ModelSpec } from './spec.js';
-import { ConvLayer } from '../layers/conv.js';
-import { MaxPoolLayer } from '../layers/maxpool.js';
-import { FlattenLayer } from '../layers/flatten.js';
-import { QuantDenseLayer } from '../layers/quant-dense.js';
-import { QuantActLayer } from '../layers/quant-act.js';
-import { QuantConvLayer } from '../layers/quant-conv.js';
+import { planModel, type ModelSpec } from './spec.js';
+import { workspaceSizes } from './sizes.js';
+import { kindOf } from './kinds/registry.js';
 import { QuantWeightLayer } from '../layers/quant-layer.js';
 import type { Floats } from '../ledger.js';
 
@@ -97,22 +91,8 @@ export class Network {
       createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`, kernels),
     ];
     this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
-    for (const l of plan) {
-      if (l.type === 'dense') this.layers.push(new DenseLayer(l.name, l.nIn, l.nOut, l.first, recipe, ws, ledger, rng));
-      else if (l.type === 'conv') this.layers.push(new ConvLayer(l.name, l.g, l.first, recipe, ws, ledger, rng));
-      else if (l.type === 'bn')
-        this.layers.push(
-          new BatchNormLayer(l.name, l.channels, recipe.bn, recipe.bnBackward, batch, ws, ledger, l.spatial, recipe.ghostBatch, Boolean(spec.quant)),
-        );
-      else if (l.type === 'sign') this.layers.push(new SignLayer(l.name, l.channels, recipe, batch, ws, ledger, l.spatial));
-      else if (l.type === 'pool') this.layers.push(new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, recipe, batch, ws, ledger));
-      else if (l.type === 'qdense')
-        this.layers.push(new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
-      else if (l.type === 'qconv') this.layers.push(new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: recipe.moments, ws, ledger, rng }));
-      else if (l.type === 'qact')
-        this.layers.push(new QuantActLayer(l.name, l.channels, l.quant, recipe.moments, batch, ws, ledger, l.spatial, recipe.actInput === 'bit'));
-      else this.layers.push(new FlattenLayer(l.name, l.h, l.w, l.channels));
-    }
+    const context = { spec, recipe, batch, ws, ledger, rng };
+    for (const l of plan) this.layers.push(kindOf(l).build(l, context));
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
     if (opts.outputInitScale !== undefined && opts.outputInitScale !== 1) this.scaleClassifierInit(opts.outputInitScale);
   }

@@ -2,7 +2,7 @@
 import type { Kernels } from '../kernels/kernels.js';
 import type { Workspace } from '../layers/layer.js';
 import type { MemoryLedger } from '../ledger.js';
-import type { workspaceSizes } from './spec.js';
+import type { workspaceSizes } from './sizes.js';
 import { winsorFloats } from '../layers/winsorize.js';
 
 export function createWorkspace(

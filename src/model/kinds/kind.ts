@@ -1,0 +1,55 @@
+// A layer kind: everything the engine needs to know about one type of planned layer, in one
+// place. The network builder, the memory model, the workspace sizing and the hardware floor ask
+// the kind (registry.ts) instead of switching on the type, so a new kind is one file and one
+// registration.
+import type { Layer, Workspace } from '../../layers/layer.js';
+import type { Category, MemoryLedger } from '../../ledger.js';
+import type { Recipe } from '../../recipe.js';
+import type { Rng } from '../../rng.js';
+import type { ModelSpec, PlannedLayer } from '../spec.js';
+
+export interface BuildContext {
+  spec: ModelSpec;
+  recipe: Recipe;
+  batch: number;
+  ws: Workspace;
+  ledger: MemoryLedger;
+  rng: Rng;
+}
+
+export interface MemoryContext {
+  spec: ModelSpec;
+  recipe: Recipe;
+  batch: number;
+  /** 3 where the gradient method keeps two more copies of every gradient (rm3, m3), else 1. */
+  gradCopies: number;
+  add(owner: string, category: Category, bytes: number): void;
+  /** A tensor kept for backward as float32 or as packed bits (rows × cols). */
+  kept(owner: string, format: 'float32' | 'bit', rows: number, cols: number): void;
+  /** A binary weight tensor: latent and packed copies, its gradient and its optimizer state. */
+  binaryWeights(owner: string, packedRows: number, cols: number): void;
+}
+
+/** Sizes (in elements) of the buffers all layers share; each kind raises what it needs. */
+export interface WorkspaceNeeds {
+  /** Rows streamed at a time through gradient stores. */
+  readonly chunkRows: number;
+  readonly batch: number;
+  act: number;
+  chunk: number;
+  chan: number;
+  grad: number;
+}
+
+export interface LayerKind<L extends PlannedLayer = PlannedLayer> {
+  /** The engine layer for this plan entry. */
+  build(l: L, ctx: BuildContext): Layer;
+  /** Its bytes per category, exactly as the ledger will count them when it is built. */
+  memory(l: L, ctx: MemoryContext): void;
+  /** Raise the shared buffer sizes to what it needs. */
+  workspace(l: L, need: WorkspaceNeeds): void;
+  /** Multiply-adds of its forward pass for one example (0 where it has no weights). */
+  forwardMacs(l: L): number;
+  /** Its weights (trained parameters of its weight tensor; 0 where it has none). */
+  weights(l: L): number;
+}

@@ -1,0 +1,29 @@
+// ReLU + activation quantizer of a fixed-point network (src/layers/quant-act.ts).
+import { QuantActLayer } from '../../layers/quant-act.js';
+import { paramBytes } from '../../storage/param-store.js';
+import type { PlannedLayer } from '../spec.js';
+import type { LayerKind } from './kind.js';
+
+type QAct = Extract<PlannedLayer, { type: 'qact' }>;
+const F = 4;
+
+export const quantActKind: LayerKind<QAct> = {
+  build: (l, c) => new QuantActLayer(l.name, l.channels, l.quant, c.recipe.moments, c.batch, c.ws, c.ledger, l.spatial, c.recipe.actInput === 'bit'),
+  memory(l, c) {
+    const rows = c.batch * l.spatial;
+    // output (the next layer's input): float32, or the integer codes (actInput=bit)
+    const codes = c.recipe.actInput === 'bit' && l.quant.actBits !== null;
+    if (codes) c.add(l.name, 'retained', rows * l.channels * (l.quant.actBits! <= 8 ? 1 : 2));
+    else c.kept(l.name, 'float32', rows, l.channels);
+    if (l.quant.actBits === null) return;
+    c.kept(l.name, 'float32', rows, l.channels); // pre-activation
+    c.add(l.name, 'weights', F);
+    c.add(l.name, 'weight-grads', c.gradCopies * F);
+    c.add(l.name, 'optimizer', 2 * paramBytes(c.recipe.moments, 1) + 3 * 8);
+  },
+  workspace(l, need) {
+    need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
+  },
+  forwardMacs: () => 0,
+  weights: () => 0,
+};

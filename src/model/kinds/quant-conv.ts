@@ -1,0 +1,17 @@
+// Fixed-point (or float) 3x3 convolution with bias (src/layers/quant-conv.ts).
+import { TAPS } from '../../kernels/conv-geometry.js';
+import { QuantConvLayer } from '../../layers/quant-conv.js';
+import type { PlannedLayer } from '../spec.js';
+import { convMacs, convWorkspace } from './conv-sizes.js';
+import type { LayerKind } from './kind.js';
+import { quantWeightMemory } from './quant-memory.js';
+
+type QConv = Extract<PlannedLayer, { type: 'qconv' }>;
+
+export const quantConvKind: LayerKind<QConv> = {
+  build: (l, c) => new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: c.recipe.moments, ws: c.ws, ledger: c.ledger, rng: c.rng }),
+  memory: (l, c) => quantWeightMemory(l.name, l.g.co, TAPS * l.g.ci, l.quant, c),
+  workspace: (l, need) => convWorkspace(l.g, l.first, need),
+  forwardMacs: (l) => convMacs(l.g),
+  weights: (l) => l.g.co * TAPS * l.g.ci,
+};

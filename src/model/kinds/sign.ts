@@ -1,0 +1,19 @@
+// Sign activation with the straight-through estimator (src/layers/sign.ts).
+import { SignLayer } from '../../layers/sign.js';
+import type { PlannedLayer } from '../spec.js';
+import type { LayerKind } from './kind.js';
+
+type Sign = Extract<PlannedLayer, { type: 'sign' }>;
+
+export const signKind: LayerKind<Sign> = {
+  build: (l, c) => new SignLayer(l.name, l.channels, c.recipe, c.batch, c.ws, c.ledger, l.spatial),
+  memory(l, c) {
+    c.kept(l.name, c.recipe.actInput, c.batch * l.spatial, l.channels);
+    c.kept(l.name, c.recipe.steMask, c.batch * l.spatial, l.channels);
+  },
+  workspace(l, need) {
+    need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
+  },
+  forwardMacs: () => 0,
+  weights: () => 0,
+};

@@ -1,0 +1,20 @@
+// Sizes that follow from a model's plan: its weights, and the shared workspace buffers, each
+// layer kind saying what it needs.
+import { kindOf } from './kinds/registry.js';
+import type { WorkspaceNeeds } from './kinds/kind.js';
+import { planModel, type ModelSpec, type PlannedLayer } from './spec.js';
+
+/** Weights of a model (every weight layer's weight tensor). */
+export function weightCount(spec: ModelSpec): number {
+  return planModel(spec).reduce((s, l) => s + kindOf(l).weights(l), 0);
+}
+
+/** Rows processed at a time when streaming dense-layer gradients through stores. */
+export const CHUNK_ROWS = 8;
+
+/** Sizes (in elements) of the buffers all layers share, for this plan and batch. */
+export function workspaceSizes(plan: PlannedLayer[], batch: number): WorkspaceNeeds {
+  const need: WorkspaceNeeds = { chunkRows: Math.min(CHUNK_ROWS, batch), batch, act: 0, chunk: 0, chan: 0, grad: 0 };
+  for (const l of plan) kindOf(l).workspace(l, need);
+  return need;
+}
