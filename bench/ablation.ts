@@ -2,7 +2,7 @@
 // MNIST, several seeds), from the published low-memory recipe toward `tiny`, with the standard
 // recipe as the reference. Every training run is a child process; runs go in parallel, one per core.
 import { loadData } from '../src/data/registry.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 import { applySettings, PRESETS, type Recipe } from '../src/recipe.js';
 import { measureLedger } from '../src/report/memory-report.js';
 import { runChildJobs, seedSummary } from './children.js';

@@ -1,7 +1,7 @@
 // Memory suite: per model, batch and recipe, the modeled bytes, the ledger-measured bytes of a
 // built network, and the standard/recipe ratio.
 import { modelMemory } from '../src/model/memory-model.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 import { PRESETS } from '../src/recipe.js';
 import { measureLedger } from '../src/report/memory-report.js';
 

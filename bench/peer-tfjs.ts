@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { DataSplit, Dataset } from '../src/data/dataset.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 import { Rng } from '../src/rng.js';
 import { median } from '../src/stats.js';
 

@@ -6,7 +6,7 @@ import type { DataSplit } from '../src/data/dataset.js';
 import { loadData } from '../src/data/registry.js';
 import { selectKernels } from '../src/kernels/select.js';
 import { Network } from '../src/model/network.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';

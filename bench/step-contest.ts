@@ -4,7 +4,7 @@
 // gives a median step time, and the result is the median of the rounds with their range, the
 // ratio to PyTorch at the same thread count, and the ratio to the hardware floor.
 import { median } from '../src/stats.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 import { runChildSync } from './children.js';
 import { clockGhz, floorMs, stepWork, type StepWork } from './floor.js';
 import { findTorch, runTorch } from './peer-torch.js';

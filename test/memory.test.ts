@@ -5,7 +5,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import { CATEGORIES, MemoryLedger } from '../src/ledger.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
-import { MODELS } from '../src/model/spec.js';
+import { MODELS } from '../src/model/models.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';

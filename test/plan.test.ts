@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import t from 'tap';
 import { modelMemory } from '../src/model/memory-model.js';
-import { MODELS } from '../src/model/spec.js';
+import { MODELS } from '../src/model/models.js';
 import { knobSavings, largestBatch, planBatches } from '../src/planner.js';
 import { PRESETS } from '../src/recipe.js';
 import { parseBytes } from '../src/units.js';
@@ -61,7 +61,7 @@ t.test('plan CLI', async (t) => {
   const big = JSON.parse(spawnSync(process.execPath, [cli, 'plan', '--model', 'binarynet', '--ram', '8GiB', '--json'], { encoding: 'utf8' }).stdout);
   t.equal(big.kernelLimitBytes, 2 ** 31 - 2 ** 20);
   const { largestBatch } = await import('../src/planner.js');
-  const { MODELS } = await import('../src/model/spec.js');
+  const { MODELS } = await import('../src/model/models.js');
   const { PRESETS } = await import('../src/recipe.js');
   t.equal(big.batches[0].largestBatch, largestBatch(MODELS.binarynet, PRESETS.standard, 2 ** 31 - 2 ** 20));
   t.ok(big.batches[0].largestBatch < 4000 && big.batches[0].bytesAtLargest <= big.kernelLimitBytes);

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { floorMs, stepWork, WASM_MACS_PER_CYCLE } from '../bench/floor.js';
 import { findTorch, runTorch } from '../bench/peer-torch.js';
-import { modelSpec } from '../src/model/spec.js';
+import { modelSpec } from '../src/model/models.js';
 
 t.test('multiply-adds of a step, counted by hand for the MLP and CNV', async (t) => {
   const mlp = stepWork(modelSpec('mlp'), 100);

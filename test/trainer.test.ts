@@ -6,7 +6,7 @@ import { readCheckpoint, writeCheckpoint, CheckpointError } from '../src/checkpo
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
 import { modelMemory } from '../src/model/memory-model.js';
-import { MODELS } from '../src/model/spec.js';
+import { MODELS } from '../src/model/models.js';
 import { train } from '../src/train/loop.js';
 import { checkDiskSpace, checkFits, checkOutputPath } from '../src/train/preflight.js';
 import { TrainingError, type TrainConfig } from '../src/train/records.js';

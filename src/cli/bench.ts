@@ -16,7 +16,7 @@ import { runQuantSuite } from '../../bench/quant.js';
 import { runSignalSuite } from '../../bench/signal.js';
 import { formatMargin } from '../report/quantizer-table.js';
 import { kernelNames } from '../kernels/select.js';
-import { MODELS } from '../model/spec.js';
+import { MODELS } from '../model/models.js';
 import { PRESETS } from '../recipe.js';
 import { checkFixedPointRecipe } from '../model/network.js';
 import { parseQuantConfig } from '../../quant/quant-config.js';

@@ -24,7 +24,7 @@ import {
   quantOptions,
   winsorOption,
 } from './options.js';
-import { modelLabel, modelSpec } from '../model/spec.js';
+import { modelLabel, modelSpec } from '../model/models.js';
 import { progressHooks } from './progress.js';
 
 export interface CoherenceRun {

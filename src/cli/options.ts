@@ -1,7 +1,7 @@
 // Option parsers shared by commands: numbers are checked here so bad input fails before any work.
 import { InvalidArgumentError, type Command } from 'commander';
 import { DATA_SETS } from '../data/registry.js';
-import { MODELS } from '../model/spec.js';
+import { MODELS } from '../model/models.js';
 import { PRESETS } from '../recipe.js';
 import { bundled } from '../runtime/bundle.js';
 import { FIXES, QUANTIZERS, parseQuantConfig, type QuantConfig } from '../../quant/quant-config.js';
@@ -51,7 +51,7 @@ const DATA_DIR_HELP = bundled
 /** --model, --data, --data-dir, --recipe, --set: what every training command asks. */
 export function modelDataRecipeOptions(cmd: Command): Command {
   return cmd
-    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
+    .option('--model <name|file.json>', `model: ${Object.keys(MODELS).join(', ')}, or a JSON model file (docs/models.md)`, 'mlp')
     .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')

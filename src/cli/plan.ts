@@ -1,6 +1,6 @@
 // `bitlearn plan`: what batch fits a memory budget, per recipe, and what each knob saves.
 import { Command } from 'commander';
-import { MODELS, modelLabel, modelSpec } from '../model/spec.js';
+import { MODELS, modelLabel, modelSpec } from '../model/models.js';
 import { knobSavings, planBatches } from '../planner.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatTable, mib } from '../report/table.js';
@@ -11,7 +11,7 @@ import { collect, positiveInt, quantFromOptions, quantOptions } from './options.
 export function planCommand(): Command {
   const cmd = new Command('plan')
     .description('largest batch that fits a memory budget, per recipe, and what each recipe knob saves (from the memory model)')
-    .option('--model <name>', `model (${Object.keys(MODELS).join(', ')})`, 'mlp')
+    .option('--model <name|file.json>', `model: ${Object.keys(MODELS).join(', ')}, or a JSON model file (docs/models.md)`, 'mlp')
     .requiredOption('--ram <size>', 'memory for the engine, e.g. 512MiB, 1.5GB')
     .option('--recipe <preset|file.json>', 'plan only this recipe (default: every preset)')
     .option('--set <knob=value>', 'override one knob of --recipe (repeatable)', collect, [])

@@ -4,7 +4,7 @@ import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData } from '../data/registry.js';
 import { residentBytes } from '../data/dataset.js';
 import { kernelNames } from '../kernels/select.js';
-import { modelLabel, modelSpec } from '../model/spec.js';
+import { isModelFile, modelLabel, modelSpec } from '../model/models.js';
 import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
@@ -171,6 +171,8 @@ export function trainCommand(): Command {
       machine: { node: process.version, arch: process.arch, platform: process.platform },
       config: {
         ...cfg,
+        model: spec.name,
+        modelFile: isModelFile(o.model) ? o.model : undefined,
         noisyLabels: undefined,
         labelNoise: o.labelNoise ?? 0,
         meter: o.meter ?? null,

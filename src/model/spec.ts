@@ -1,8 +1,7 @@
-// Model specifications by name, and the plan: the list of layers with their shapes, which the
-// network builder and the memory model both read.
+// Model specifications and their plan: the list of layers with their shapes, which the network
+// builder and the memory model both read. Built-in models and model files: models.ts.
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
-import { describeQuant, type QuantConfig } from '../../quant/quant-config.js';
-import { own } from '../own.js';
+import type { QuantConfig } from '../../quant/quant-config.js';
 
 export type ModelOp = { conv: number; padding: 'valid' | 'same' } | { pool: 2 } | { dense: number };
 
@@ -16,40 +15,6 @@ export interface ModelSpec {
   poolBeforeBn?: boolean;
   /** A fixed-point (or float32) ReLU network instead of a binary one: dense + bias → ReLU + activation quantizer. */
   quant?: QuantConfig;
-}
-
-const C = (n: number, padding: 'valid' | 'same' = 'valid'): ModelOp => ({ conv: n, padding });
-const S = (n: number): ModelOp => ({ conv: n, padding: 'same' });
-const P: ModelOp = { pool: 2 };
-const D = (n: number): ModelOp => ({ dense: n });
-
-export const MODELS: Record<string, ModelSpec> = {
-  // docs/method.md §2: 784 -> 4 x [FC256-BN-sign] -> FC10-BN; 399,872 weights.
-  mlp: { name: 'mlp', input: { h: 1, w: 1, c: 784 }, classes: 10, ops: [D(256), D(256), D(256), D(256)] },
-  // CIFAR-10, valid padding: C64 C64 MP2 C128 C128 MP2 C256 C256 FC512 FC512 FC10
-  cnv: { name: 'cnv', input: { h: 32, w: 32, c: 3 }, classes: 10, ops: [C(64), C(64), P, C(128), C(128), P, C(256), C(256), D(512), D(512)] },
-  // CIFAR-10, same padding, pool before BN: C128 C128-MP2 C256 C256-MP2 C512 C512-MP2 FC1024 FC1024 FC10
-  binarynet: {
-    name: 'binarynet',
-    input: { h: 32, w: 32, c: 3 },
-    classes: 10,
-    ops: [S(128), S(128), P, S(256), S(256), P, S(512), S(512), P, D(1024), D(1024)],
-    poolBeforeBn: true,
-  },
-  // a small conv net for MNIST: C32 C32 MP2 C64 C64 MP2 FC256 FC10 (valid padding)
-  'mnist-conv': { name: 'mnist-conv', input: { h: 28, w: 28, c: 1 }, classes: 10, ops: [C(32), C(32), P, C(64), C(64), P, D(256)] },
-};
-
-export function modelSpec(name: string, quant?: QuantConfig): ModelSpec {
-  const spec = own(MODELS, name);
-  if (!spec) throw new Error(`unknown model "${name}" (available: ${Object.keys(MODELS).join(', ')})`);
-  if (!quant) return spec;
-  return { ...spec, quant };
-}
-
-/** "mlp", or "mlp w4a8 msqe+stable=0.5" for a fixed-point variant. */
-export function modelLabel(spec: ModelSpec): string {
-  return spec.quant ? `${spec.name} ${describeQuant(spec.quant)}` : spec.name;
 }
 
 export function inputFeatures(spec: ModelSpec): number {

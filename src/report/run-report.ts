@@ -19,6 +19,8 @@ export interface RunReport {
   machine: { node: string; arch: string; platform: string };
   config: {
     model: string;
+    /** The model file trained, when not a built-in model. */
+    modelFile?: string;
     quant?: QuantConfig;
     recipeName: string;
     batch: number;

@@ -13,7 +13,8 @@ import { parseLrSchedule, type LrSchedule } from '../lr-schedule.js';
 import { modelMemory, type MemoryModel } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
 import { QuantizerLog, quantizerStates } from '../model/quantizer-log.js';
-import { inputFeatures, modelSpec, type ModelSpec } from '../model/spec.js';
+import { inputFeatures, type ModelSpec } from '../model/spec.js';
+import { modelSpec } from '../model/models.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { Rng } from '../rng.js';
 import { createGradientMethod, type GradientMethod } from './gradient-methods.js';
@@ -41,7 +42,7 @@ function validate(cfg: TrainConfig, data: DataSplit): void {
 
 export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
   validate(cfg, data);
-  const spec = modelSpec(cfg.model, cfg.quant);
+  const spec = cfg.spec ?? modelSpec(cfg.model, cfg.quant);
   checkDataShape(spec, data);
   if ((cfg.gradients === 'm3' || cfg.gradients === 'winsorized') && cfg.coherence)
     throw new TrainingError(`${cfg.gradients} changes how the batch gradient is formed: measure coherence with --gradients plain or rm3`);
@@ -59,7 +60,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     kernelLimit: kernelMemoryLimit(kernels.name),
   });
   // the run's identity (it hashes the data) matters only to a checkpoint
-  const identity = cfg.checkpoint ? runIdentity(cfg, data) : null;
+  const identity = cfg.checkpoint ? runIdentity(cfg, spec, data) : null;
   if (cfg.checkpoint) {
     checkOutputPath(cfg.checkpoint, 'checkpoint');
     checkReplaceable(cfg, identity!);
@@ -225,7 +226,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
     state.epoch = epoch;
     if (tracker) state.coherence = tracker.series;
     if (quantLog) state.quantizerExponents = quantLog.series;
-    if (identity) saveState(cfg, identity, net, opt, gradients, state);
+    if (identity) saveState(cfg, spec, identity, net, opt, gradients, state);
     hooks.onEpochEnd?.(record);
     if (record.memorizationSignal && cfg.stopOnMemorization) {
       stoppedAtEpoch = epoch;

@@ -2,6 +2,7 @@
 // the hooks for progress output, and the result.
 import type { EnergyMeter } from '../../device/meters.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
+import type { ModelSpec } from '../model/spec.js';
 import type { CoherenceSeries, EpochCoherence } from '../coherence/tracker.js';
 import type { ProbeResult } from './coherence-probe.js';
 import type { MemoryModel } from '../model/memory-model.js';
@@ -11,7 +12,10 @@ import type { Recipe } from '../recipe.js';
 import type { GradientMethodName } from './gradient-methods.js';
 
 export interface TrainConfig {
+  /** A built-in model's name or a model file's path (src/model/models.ts). */
   model: string;
+  /** The model itself (library use): takes the place of `model`, which then only names it. */
+  spec?: ModelSpec;
   /** A fixed-point (or float32 twin) ReLU network instead of the binary one (see quant/quant-config.ts). */
   quant?: QuantConfig;
   recipeName: string;

@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 import { readCheckpoint, restoreTensor, writeCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import type { CoherenceSeries } from '../coherence/tracker.js';
 import { stageRows, type DataSplit, type Dataset } from '../data/dataset.js';
+import { definitionOf } from '../model/definition.js';
+import { isModelFile } from '../model/models.js';
 import type { Network } from '../model/network.js';
+import type { ModelSpec } from '../model/spec.js';
 import type { LayerSeries } from '../model/quantizer-log.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { KNOB_VALUES, withDefaults, type Recipe, type RecipeKnob } from '../recipe.js';
@@ -47,9 +50,10 @@ const IDENTITY_LABELS: Record<string, string> = {
 
 export type RunIdentity = Record<keyof typeof IDENTITY_LABELS, unknown>;
 
-export function runIdentity(cfg: TrainConfig, data: DataSplit): RunIdentity {
+export function runIdentity(cfg: TrainConfig, spec: ModelSpec, data: DataSplit): RunIdentity {
   return {
-    model: cfg.model,
+    // a built-in model by its name (as checkpoints always stored it), any other by its definition
+    model: cfg.spec || isModelFile(cfg.model) ? definitionOf(spec) : cfg.model,
     quant: cfg.quant ?? null,
     recipe: canonicalRecipe(cfg.recipe),
     batch: cfg.batch,
@@ -149,11 +153,21 @@ export function checkReplaceable(cfg: TrainConfig, identity: RunIdentity): void 
   throw new TrainingError(`checkpoint ${path} already holds ${held}: ${options}`);
 }
 
-export function saveState(cfg: TrainConfig, identity: RunIdentity, net: Network, opt: Optimizer, gradients: GradientMethod, s: LoopState): void {
+export function saveState(
+  cfg: TrainConfig,
+  spec: ModelSpec,
+  identity: RunIdentity,
+  net: Network,
+  opt: Optimizer,
+  gradients: GradientMethod,
+  s: LoopState,
+): void {
   const meta = {
     format: 'bitlearn-train',
     run: identity,
     model: cfg.model,
+    /** The whole model: a checkpoint loads in a fresh process with nothing else. */
+    definition: definitionOf(spec),
     quant: cfg.quant ?? null,
     recipeName: cfg.recipeName,
     recipe: cfg.recipe,

@@ -1,0 +1,251 @@
+// Model definitions: the JSON form a user writes (`bitlearn train --model my-model.json`) and the
+// form checkpoints carry. Checked whole before anything is allocated: every error names the file,
+// the layer (its position and type) and the field. The built-in models are definitions of the
+// same form (builtin-models.ts). docs/models.md describes the format.
+import { readFileSync } from 'node:fs';
+import { parseQuantConfig, QuantConfigError, type QuantConfig } from '../../quant/quant-config.js';
+import { KERNEL } from '../kernels/conv-geometry.js';
+import type { ModelOp, ModelSpec } from './spec.js';
+
+export interface DenseDefinition {
+  type: 'dense';
+  units: number;
+  precision?: string;
+}
+export interface ConvDefinition {
+  type: 'conv';
+  filters: number;
+  kernel?: number;
+  stride?: number;
+  padding?: 'valid' | 'same';
+  precision?: string;
+}
+export interface MaxPoolDefinition {
+  type: 'maxpool';
+  size?: number;
+  stride?: number;
+}
+export interface FlattenDefinition {
+  type: 'flatten';
+}
+export type LayerDefinition = DenseDefinition | ConvDefinition | MaxPoolDefinition | FlattenDefinition;
+
+export interface ModelDefinition {
+  name: string;
+  /** Image input (height × width × channels, channels-last) or a vector of features. */
+  input: { height: number; width: number; channels: number } | { features: number };
+  classes: number;
+  /** Hidden layers in order; bitlearn adds the classifier (dense to `classes`, then batch norm or a bias). */
+  layers: LayerDefinition[];
+  /** binary (default), fixed-point wNaM (e.g. w4a8) or float: the precision of every weight layer. */
+  precision?: string;
+  /** Fixed-point models: the weight quantizer (msqe, gradient) and its fixes (e.g. "outlier,stable=0.5"). */
+  quantizer?: string;
+  fixes?: string;
+  /** Fixed-point models: batch norm after every hidden weight layer, folded into the weights from this fraction of training on. */
+  batchNormFoldAt?: number;
+  /** BinaryNet style: conv -> max-pool -> batch norm -> sign (else conv -> batch norm -> sign -> max-pool). */
+  poolBeforeBatchNorm?: boolean;
+}
+
+export class ModelDefinitionError extends Error {}
+
+const LIMIT = 1 << 16;
+const KEYS: Record<string, string[]> = {
+  model: ['name', 'input', 'classes', 'layers', 'precision', 'quantizer', 'fixes', 'batchNormFoldAt', 'poolBeforeBatchNorm'],
+  dense: ['type', 'units', 'precision'],
+  conv: ['type', 'filters', 'kernel', 'stride', 'padding', 'precision'],
+  maxpool: ['type', 'size', 'stride'],
+  flatten: ['type'],
+};
+/** Kinds the format names but the engine does not train yet: refused with the reason. */
+const NOT_YET: Record<string, string> = {
+  avgpool: 'average pooling is not supported yet (use maxpool)',
+  globalavgpool: 'global average pooling is not supported yet (flatten, then dense)',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A ModelSpec from a parsed JSON definition; `where` names the source in errors (a file, "checkpoint"). */
+export function parseModelDefinition(def: unknown, where: string): ModelSpec {
+  const fail = (what: string, reason: string): never => {
+    throw new ModelDefinitionError(`${where}: ${what}: ${reason}`);
+  };
+  if (!isObject(def)) return fail('model', 'a model definition is a JSON object');
+  unknownKeys(def, KEYS.model, 'model', fail);
+  const name = def.name ?? 'model';
+  if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) fail('name', 'letters, digits, "_", "." or "-", 1 to 64 characters');
+  const input = parseInput(def.input, fail);
+  const classes = count(def.classes, 'classes', fail, 2, 256);
+  const precision = def.precision ?? 'binary';
+  if (typeof precision !== 'string') fail('precision', 'binary, float or wNaM (e.g. w4a8)');
+  const quant = parsePrecision(precision as string, def, fail);
+  if (def.poolBeforeBatchNorm !== undefined && typeof def.poolBeforeBatchNorm !== 'boolean') fail('poolBeforeBatchNorm', 'true or false');
+  if (!Array.isArray(def.layers)) return fail('layers', 'a list of layers (may be empty: the classifier alone)');
+  if (def.layers.length > 256) fail('layers', `${def.layers.length} layers; at most 256`);
+  const ops: ModelOp[] = [];
+  let { h, w } = input;
+  let flat = h * w === 1;
+  def.layers.forEach((raw: unknown, i: number) => {
+    const at = (field: string) => `layer ${i + 1}${isObject(raw) && typeof raw.type === 'string' ? ` (${raw.type})` : ''}${field ? `, ${field}` : ''}`;
+    if (!isObject(raw)) return fail(at(''), 'each layer is an object with a "type"');
+    const type = raw.type;
+    if (typeof type !== 'string')
+      return fail(
+        at('type'),
+        `one of ${Object.keys(KEYS)
+          .filter((k) => k !== 'model')
+          .join(', ')}`,
+      );
+    if (NOT_YET[type]) return fail(at('type'), NOT_YET[type]);
+    if (!KEYS[type] || type === 'model') return fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, flatten)`);
+    unknownKeys(raw, KEYS[type], at(''), fail);
+    if ('precision' in raw && raw.precision !== precision)
+      fail(at('precision'), `"${String(raw.precision)}" differs from the model's "${precision}": mixed precision is not supported yet`);
+    if (type === 'dense') {
+      ops.push({ dense: count(raw.units, at('units'), fail, 1, LIMIT) });
+      [h, w, flat] = [1, 1, true];
+    } else if (type === 'conv') {
+      if (input.h * input.w === 1) fail(at(''), 'a convolution needs image input ({"height", "width", "channels"}), not features');
+      if (flat) fail(at(''), 'a convolution cannot follow a dense layer or a flatten');
+      const filters = count(raw.filters, at('filters'), fail, 1, LIMIT);
+      if ((raw.kernel ?? KERNEL) !== KERNEL) fail(at('kernel'), `${String(raw.kernel)}: only 3x3 kernels are supported yet`);
+      if ((raw.stride ?? 1) !== 1) fail(at('stride'), `${String(raw.stride)}: only stride 1 is supported yet`);
+      const padding = raw.padding ?? 'valid';
+      if (padding !== 'valid' && padding !== 'same') fail(at('padding'), `"${String(padding)}": valid or same`);
+      const pad = padding === 'same' ? 1 : 0;
+      const [ho, wo] = [h - KERNEL + 1 + 2 * pad, w - KERNEL + 1 + 2 * pad];
+      if (ho < 1 || wo < 1) fail(at(''), `a ${KERNEL}x${KERNEL} ${padding} convolution does not fit its ${h}x${w} input`);
+      ops.push({ conv: filters, padding: padding as 'valid' | 'same' });
+      [h, w] = [ho, wo];
+    } else if (type === 'maxpool') {
+      if ((raw.size ?? 2) !== 2) fail(at('size'), `${String(raw.size)}: only 2x2 max-pooling is supported yet`);
+      if ((raw.stride ?? 2) !== 2) fail(at('stride'), `${String(raw.stride)}: only stride 2 is supported yet`);
+      if (flat || h < 2 || w < 2) fail(at(''), `cannot max-pool a ${flat ? 'vector' : `${h}x${w} feature map`}`);
+      if (!ops.length) fail(at(''), 'a max-pool needs a convolution before it (the input is not pooled)');
+      if (quant && !('conv' in (ops.at(-1) ?? {}))) fail(at(''), 'in a fixed-point model a max-pool must follow a convolution');
+      ops.push({ pool: 2 });
+      [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
+    } else {
+      if (flat) fail(at(''), 'nothing to flatten: the input of this layer is already a vector');
+      flat = true;
+    }
+  });
+  // the dense layer after a feature map reads its pixels' channels as one row
+  const denseAfterMap = ops.findIndex((op, i) => 'dense' in op && i > 0 && !('dense' in ops[i - 1]));
+  if (!quant && denseAfterMap > 0) {
+    const channels = channelsBefore(ops, denseAfterMap, input.c);
+    if (channels % 32) fail(`layer ${denseAfterMap + 1} (dense)`, `flattening packed bits needs a multiple of 32 channels before it, got ${channels}`);
+  }
+  return {
+    name: name as string,
+    input: { h: input.h, w: input.w, c: input.c },
+    classes,
+    ops,
+    ...(def.poolBeforeBatchNorm ? { poolBeforeBn: true } : {}),
+    ...(quant ? { quant } : {}),
+  };
+}
+
+function channelsBefore(ops: ModelOp[], index: number, inputChannels: number): number {
+  for (let i = index - 1; i >= 0; i--) {
+    const op = ops[i];
+    if ('conv' in op) return op.conv;
+    if ('dense' in op) return op.dense;
+  }
+  return inputChannels;
+}
+
+function unknownKeys(o: Record<string, unknown>, allowed: string[], what: string, fail: (w: string, r: string) => never): void {
+  for (const k of Object.keys(o)) if (!allowed.includes(k)) fail(what, `unknown field "${k}" (allowed: ${allowed.join(', ')})`);
+}
+
+function count(v: unknown, what: string, fail: (w: string, r: string) => never, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+    fail(what, `${JSON.stringify(v) ?? 'missing'}: a whole number from ${min} to ${max}`);
+  return v as number;
+}
+
+function parseInput(v: unknown, fail: (w: string, r: string) => never): { h: number; w: number; c: number } {
+  if (!isObject(v)) return fail('input', '{"height", "width", "channels"} for images or {"features"} for vectors');
+  if ('features' in v) {
+    unknownKeys(v, ['features'], 'input', fail);
+    return { h: 1, w: 1, c: count(v.features, 'input.features', fail, 1, 1 << 20) };
+  }
+  unknownKeys(v, ['height', 'width', 'channels'], 'input', fail);
+  const h = count(v.height, 'input.height', fail, 1, 4096);
+  const w = count(v.width, 'input.width', fail, 1, 4096);
+  const c = count(v.channels, 'input.channels', fail, 1, 4096);
+  return { h, w, c };
+}
+
+function parsePrecision(precision: string, def: Record<string, unknown>, fail: (w: string, r: string) => never): QuantConfig | undefined {
+  if (precision === 'binary') {
+    for (const k of ['quantizer', 'fixes', 'batchNormFoldAt']) if (def[k] !== undefined) fail(k, 'applies to fixed-point and float models only');
+    return undefined;
+  }
+  const fold = def.batchNormFoldAt;
+  if (fold !== undefined && (typeof fold !== 'number' || !(fold >= 0 && fold <= 1)))
+    fail('batchNormFoldAt', `${JSON.stringify(fold)}: a fraction of training, 0 to 1`);
+  if (def.quantizer !== undefined && typeof def.quantizer !== 'string') fail('quantizer', 'msqe or gradient');
+  if (def.fixes !== undefined && typeof def.fixes !== 'string') fail('fixes', 'a comma-separated list, e.g. "outlier,stable=0.5"');
+  try {
+    return parseQuantConfig(
+      precision,
+      (def.quantizer as string | undefined) ?? 'msqe',
+      def.fixes as string | undefined,
+      fold === undefined ? undefined : String(fold),
+    );
+  } catch (e) {
+    if (e instanceof QuantConfigError) return fail('precision', e.message.replace(/^--quant /, ''));
+    throw e;
+  }
+}
+
+/** The definition of a spec (what a checkpoint stores: it rebuilds the same spec). */
+export function definitionOf(spec: ModelSpec): ModelDefinition {
+  const { h, w, c } = spec.input;
+  const layers: LayerDefinition[] = spec.ops.map((op) =>
+    'dense' in op ? { type: 'dense', units: op.dense } : 'conv' in op ? { type: 'conv', filters: op.conv, padding: op.padding } : { type: 'maxpool' },
+  );
+  const q = spec.quant;
+  return {
+    name: spec.name,
+    input: h * w === 1 ? { features: c } : { height: h, width: w, channels: c },
+    classes: spec.classes,
+    layers,
+    ...(spec.poolBeforeBn ? { poolBeforeBatchNorm: true } : {}),
+    ...(q ? { precision: quantBits(q), quantizer: q.quantizer, ...(fixesText(q) ? { fixes: fixesText(q) } : {}) } : {}),
+    ...(q?.bnFoldAt !== undefined && q.bnFoldAt !== null ? { batchNormFoldAt: q.bnFoldAt } : {}),
+  };
+}
+
+function quantBits(q: QuantConfig): string {
+  if (q.weightBits === null && q.actBits === null) return 'float';
+  return `w${q.weightBits ?? 32}a${q.actBits ?? 32}`;
+}
+
+function fixesText(q: QuantConfig): string {
+  const f = q.fixes;
+  return [f.outlier && 'outlier', f.secondMoment && 'second-moment', f.stableFrom !== null && `stable=${f.stableFrom}`, f.msqeRound && 'msqe-round']
+    .filter(Boolean)
+    .join(',');
+}
+
+/** Read and check a model file. */
+export function loadModelFile(path: string): ModelSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ModelDefinitionError(`model file ${path}: cannot read it (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new ModelDefinitionError(`model file ${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return parseModelDefinition(json, `model file ${path}`);
+}
