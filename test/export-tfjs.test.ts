@@ -7,7 +7,7 @@ import { tfjsArtifacts } from '../src/export/tfjs.js';
 import { checkExport } from '../src/export/verify.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { Network } from '../src/model/network.js';
-import { type ModelSpec } from '../src/model/spec.js';
+import type { ModelSpec } from '../src/model/spec.js';
 import { modelSpec } from '../src/model/models.js';
 import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/train/loop.js';

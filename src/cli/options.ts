@@ -52,7 +52,11 @@ const DATA_DIR_HELP = bundled
 export function modelDataRecipeOptions(cmd: Command): Command {
   return cmd
     .option('--model <name|file.json>', `model: ${Object.keys(MODELS).join(', ')}, or a JSON model file (docs/models.md)`, 'mlp')
-    .option('--data <name>', `data set (${DATA_SETS.join(', ')})`, 'mnist')
+    .option(
+      '--data <name|source>',
+      `data set (${DATA_SETS.join(', ')}) or your own: csv:FILE.csv (with --label), npy:X.npy,Y.npy, images:DIR (DIR/<class>/*.png|jpg); docs/data.md`,
+      'mnist',
+    )
     .option('--data-dir <dir>', DATA_DIR_HELP)
     .option('--recipe <preset|file.json>', `training recipe: ${Object.keys(PRESETS).join(', ')}, or a JSON file`, 'low-memory')
     .option('--set <knob=value>', 'override one recipe knob (repeatable), e.g. --set dy=float32', collect, []);

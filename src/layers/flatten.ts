@@ -25,7 +25,7 @@ export class FlattenLayer implements Layer {
   }
 
   forward(x: Activation, _rows: number): Activation {
-    if (x.kind === 'pixels') throw new Error(`${this.name}: cannot flatten data-set pixels`);
+    // data-set pixels (a first dense layer on image input): read whole examples, h·w·c values each
     if (x.kind === 'bits' && wordsFor(this.channels) * 32 !== this.channels)
       throw new Error(`${this.name}: flattening packed bits needs a multiple of 32 channels, got ${this.channels}`);
     return { ...x, cols: this.rowsPerExample * this.channels };

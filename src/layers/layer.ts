@@ -16,10 +16,14 @@ export type Activation =
   /** Fixed-point activations kept as their integer codes: value = code·2^exp. */
   | { kind: 'codes'; data: Uint8Array | Uint16Array; cols: number; exp: number }
   | { kind: 'bits'; data: Uint32Array; cols: number }
-  /** Pixels read straight from the data set (value = p·2/255 − 1): nothing copied, nothing kept. */
+  /**
+   * Examples read straight from the data set: pixels (value = p·2/255 − 1), or its float features
+   * (`values`) where it has them. Nothing copied, nothing kept.
+   */
   | {
       kind: 'pixels';
       images: Uint8Array;
+      values?: Float32Array;
       index: Int32Array;
       cols: number;
       shape: { h: number; w: number; c: number };
@@ -106,6 +110,11 @@ export interface Layer {
 
 /** Row `i` (one example) of a pixel activation, decoded and augmented, into out. */
 export function readExamplePixels(x: Extract<Activation, { kind: 'pixels' }>, i: number, out: Floats, offset: number): void {
+  if (x.values) {
+    const n = x.shape.h * x.shape.w * x.shape.c;
+    out.set(x.values.subarray(x.index[i] * n, (x.index[i] + 1) * n), offset);
+    return;
+  }
   const a = x.aug;
   readImage(x.images, x.index[i], x.shape, a ? a[3 * i] : 0, a ? a[3 * i + 1] : 0, a ? a[3 * i + 2] : 0, out, offset);
 }
@@ -119,7 +128,7 @@ export function inputRows(x: Activation, i0: number, i1: number, n: number, scra
   }
   if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
   const { h, w, c } = x.shape;
-  if (!x.aug && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && holdsAll(kernels, scratch)) {
+  if (!x.aug && !x.values && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && holdsAll(kernels, scratch)) {
     // the rows' bytes staged in the scratch's own tail (no extra buffer), decoded in place
     const count = (i1 - i0) * n;
     const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);

@@ -68,9 +68,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** A ModelSpec from a parsed JSON definition; `where` names the source in errors (a file, "checkpoint"). */
 export function parseModelDefinition(def: unknown, where: string): ModelSpec {
-  const fail = (what: string, reason: string): never => {
+  function fail(what: string, reason: string): never {
     throw new ModelDefinitionError(`${where}: ${what}: ${reason}`);
-  };
+  }
   if (!isObject(def)) return fail('model', 'a model definition is a JSON object');
   unknownKeys(def, KEYS.model, 'model', fail);
   const name = def.name ?? 'model';
@@ -86,19 +86,22 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   const ops: ModelOp[] = [];
   let { h, w } = input;
   let flat = h * w === 1;
-  def.layers.forEach((raw: unknown, i: number) => {
+  (def.layers as unknown[]).forEach((raw, i) => {
+    parseLayer(raw, i);
+  });
+  function parseLayer(raw: unknown, i: number): void {
     const at = (field: string) => `layer ${i + 1}${isObject(raw) && typeof raw.type === 'string' ? ` (${raw.type})` : ''}${field ? `, ${field}` : ''}`;
-    if (!isObject(raw)) return fail(at(''), 'each layer is an object with a "type"');
+    if (!isObject(raw)) fail(at(''), 'each layer is an object with a "type"');
     const type = raw.type;
     if (typeof type !== 'string')
-      return fail(
+      fail(
         at('type'),
         `one of ${Object.keys(KEYS)
           .filter((k) => k !== 'model')
           .join(', ')}`,
       );
-    if (NOT_YET[type]) return fail(at('type'), NOT_YET[type]);
-    if (!KEYS[type] || type === 'model') return fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, flatten)`);
+    if (NOT_YET[type]) fail(at('type'), NOT_YET[type]);
+    if (!KEYS[type] || type === 'model') fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, flatten)`);
     unknownKeys(raw, KEYS[type], at(''), fail);
     if ('precision' in raw && raw.precision !== precision)
       fail(at('precision'), `"${String(raw.precision)}" differs from the model's "${precision}": mixed precision is not supported yet`);
@@ -130,7 +133,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       if (flat) fail(at(''), 'nothing to flatten: the input of this layer is already a vector');
       flat = true;
     }
-  });
+  }
   // the dense layer after a feature map reads its pixels' channels as one row
   const denseAfterMap = ops.findIndex((op, i) => 'dense' in op && i > 0 && !('dense' in ops[i - 1]));
   if (!quant && denseAfterMap > 0) {

@@ -46,6 +46,7 @@ export class InputStage {
     if (data.features !== this.features) throw new Error(`input: data set ${data.name} has ${data.features} features, model expects ${this.features}`);
     for (let i = 0; i < rows; i++) this.labels[i] = data.labels[order[offset + i]];
     const aug = this.aug;
+    if (aug && data.values) throw new Error(`input: augmentation (shift, flip) needs images; data set ${data.name} holds float features`);
     if (aug)
       for (let i = 0; i < rows; i++) {
         const on = training;
@@ -55,12 +56,23 @@ export class InputStage {
       }
     if (this.index) {
       for (let i = 0; i < rows; i++) this.index[i] = order[offset + i];
-      return { kind: 'pixels', images: data.images, index: this.index, cols: this.shape.c, shape: this.shape, aug };
+      return {
+        kind: 'pixels',
+        images: data.images,
+        ...(data.values ? { values: data.values } : {}),
+        index: this.index,
+        cols: this.shape.c,
+        shape: this.shape,
+        aug,
+      };
     }
     const x = this.batchFloat!;
     const n = this.features;
-    for (let i = 0; i < rows; i++)
-      readImage(data.images, order[offset + i], this.shape, aug ? aug[3 * i] : 0, aug ? aug[3 * i + 1] : 0, aug ? aug[3 * i + 2] : 0, x, i * n);
+    if (data.values) {
+      for (let i = 0; i < rows; i++) x.set(data.values.subarray(order[offset + i] * n, (order[offset + i] + 1) * n), i * n);
+    } else
+      for (let i = 0; i < rows; i++)
+        readImage(data.images, order[offset + i], this.shape, aug ? aug[3 * i] : 0, aug ? aug[3 * i + 1] : 0, aug ? aug[3 * i + 2] : 0, x, i * n);
     return { kind: 'float', data: x, cols: this.shape.c };
   }
 }

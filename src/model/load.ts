@@ -3,13 +3,16 @@ import { CheckpointError, readCheckpoint, restoreTensor } from '../checkpoint.js
 import { selectKernels } from '../kernels/select.js';
 import { validateRecipe, withDefaults, type Recipe } from '../recipe.js';
 import { Network } from './network.js';
-import { type ModelSpec } from './spec.js';
+import { inputFeatures, type ModelSpec } from './spec.js';
+import type { InputMeta } from '../data/dataset.js';
 import { modelSpec } from './models.js';
 import { parseModelDefinition } from './definition.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
 export interface LoadedModel {
   network: Network;
+  /** How inputs were prepared in training (checkpoints from before this was saved: pixels). */
+  input: InputMeta;
   spec: ModelSpec;
   recipe: Recipe;
   recipeName: string;
@@ -25,6 +28,7 @@ export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel 
     format?: unknown;
     model?: unknown;
     definition?: unknown;
+    input?: unknown;
     quant?: QuantConfig | null;
     recipe?: Partial<Recipe>;
     recipeName?: unknown;
@@ -38,5 +42,20 @@ export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel 
   const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });
   for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);
   network.refreshDerived();
-  return { network, spec, recipe, recipeName: String(m.recipeName), epoch: Number(m.epoch) };
+  return { network, spec, recipe, recipeName: String(m.recipeName), epoch: Number(m.epoch), input: inputMeta(m.input, inputFeatures(spec), path) };
+}
+
+/** The checkpoint's input preparation, checked against the model's input size. */
+function inputMeta(raw: unknown, features: number, path: string): InputMeta {
+  if (raw === undefined) return { kind: 'pixels' };
+  const m = raw as Partial<InputMeta>;
+  const bad = (what: string) => new CheckpointError(`${path}: input ${what}`);
+  if (m.kind !== 'pixels' && m.kind !== 'features') throw bad(`kind ${JSON.stringify(m.kind)}`);
+  const n = m.normalization;
+  if (n !== undefined) {
+    const ok = (a: unknown) => Array.isArray(a) && a.length === features && a.every((v) => typeof v === 'number' && Number.isFinite(v));
+    if (!ok(n.mean) || !ok(n.std) || n.std.some((v) => !(v > 0))) throw bad(`normalization: ${features} means and ${features} positive deviations expected`);
+  }
+  if (m.classNames !== undefined && !(Array.isArray(m.classNames) && m.classNames.every((c) => typeof c === 'string'))) throw bad('class names');
+  return { kind: m.kind, ...(n ? { normalization: n } : {}), ...(m.classNames ? { classNames: m.classNames } : {}) };
 }

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { readCheckpoint } from '../checkpoint.js';
 import { CoherenceProbe } from './coherence-probe.js';
 import { CoherenceTracker } from '../coherence/tracker.js';
-import { stageRows, type DataSplit } from '../data/dataset.js';
+import { ownedCopy, stageRows, type DataSplit, type InputMeta } from '../data/dataset.js';
 import { lockFile } from '../file-lock.js';
 import { selectKernels } from '../kernels/select.js';
 import { parseLrSchedule, type LrSchedule } from '../lr-schedule.js';
@@ -226,7 +226,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
     state.epoch = epoch;
     if (tracker) state.coherence = tracker.series;
     if (quantLog) state.quantizerExponents = quantLog.series;
-    if (identity) saveState(cfg, spec, identity, net, opt, gradients, state);
+    if (identity) saveState(cfg, spec, identity, net, opt, gradients, state, inputMeta(data.train));
     hooks.onEpochEnd?.(record);
     if (record.memorizationSignal && cfg.stopOnMemorization) {
       stoppedAtEpoch = epoch;
@@ -259,11 +259,30 @@ function checkDataShape(spec: ModelSpec, data: DataSplit): void {
   if (a && b && text(a) !== text(b)) throw new TrainingError(`the training images are ${text(a)} but the test images are ${text(b)}`);
   for (const d of [data.train, data.test]) {
     if (d.features !== inputFeatures(spec))
-      throw new TrainingError(`model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${d.name} has ${d.features}`);
+      throw new TrainingError(
+        `model ${spec.name} takes ${inputFeatures(spec)} inputs per example, data set ${d.name} has ${d.features}` +
+          (d.values ? ` (a model file with "input": {"features": ${d.features}} takes them: docs/models.md)` : ''),
+      );
+    if (d.classes > spec.classes)
+      throw new TrainingError(`data set ${d.name} has ${d.classes} classes (labels 0 to ${d.classes - 1}), model ${spec.name} has ${spec.classes}`);
+    if (d.values && spec.quant?.actBits != null)
+      throw new TrainingError(
+        `model ${spec.name} quantizes its input to 8-bit pixel codes; data set ${d.name} holds float features: use a binary model or "precision": "float"`,
+      );
     const s = d.shape;
     if (s && spec.ops.length && 'conv' in spec.ops[0] && text(s) !== text(spec.input))
       throw new TrainingError(`model ${spec.name} takes ${text(spec.input)} images, data set ${d.name} holds ${text(s)}`);
   }
+}
+
+/** What a checkpoint needs to prepare new inputs as training did: the standardization and the class names. */
+function inputMeta(d: DataSplit['train']): InputMeta {
+  const n = d.normalization;
+  return {
+    kind: d.values ? 'features' : 'pixels',
+    ...(n ? { normalization: { mean: Array.from(n.mean), std: Array.from(n.std) } } : {}),
+    ...(d.classNames ? { classNames: d.classNames } : {}),
+  };
 }
 
 /** The exact coherence probe on a fixed, seeded sample of the training set. */
@@ -274,6 +293,6 @@ function coherenceProbe(net: Network, train: DataSplit['train'], cfg: TrainConfi
   const sample = order.slice(0, m);
   // a streamed data set: the probe keeps its own copy of its few examples
   const staged = stageRows(train, sample, 0, m);
-  const own = { ...staged.data, images: staged.data.images.slice(), labels: staged.data.labels.slice() };
+  const own = ownedCopy(staged.data);
   return new CoherenceProbe(net, own, Int32Array.from(staged.order.subarray(staged.offset, staged.offset + m)), cfg.recipe);
 }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readCheckpoint, restoreTensor, writeCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
 import type { CoherenceSeries } from '../coherence/tracker.js';
-import { stageRows, type DataSplit, type Dataset } from '../data/dataset.js';
+import { exampleBytes, stageRows, type DataSplit, type Dataset, type InputMeta } from '../data/dataset.js';
 import { definitionOf } from '../model/definition.js';
 import { isModelFile } from '../model/models.js';
 import type { Network } from '../model/network.js';
@@ -90,7 +90,7 @@ function dataFingerprint(data: DataSplit): Record<string, unknown> {
     );
     for (let i = 0; i < k; i++) {
       const row = staged.order[staged.offset + i];
-      hash.update(staged.data.images.subarray(row * d.features, (row + 1) * d.features));
+      hash.update(exampleBytes(staged.data, row, 1));
     }
   };
   part(data.train);
@@ -161,6 +161,7 @@ export function saveState(
   opt: Optimizer,
   gradients: GradientMethod,
   s: LoopState,
+  input: InputMeta,
 ): void {
   const meta = {
     format: 'bitlearn-train',
@@ -168,6 +169,7 @@ export function saveState(
     model: cfg.model,
     /** The whole model: a checkpoint loads in a fresh process with nothing else. */
     definition: definitionOf(spec),
+    input,
     quant: cfg.quant ?? null,
     recipeName: cfg.recipeName,
     recipe: cfg.recipe,
