@@ -19,7 +19,7 @@ const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], {
 /** A .npy file (version 1.0, C order) of `dtype` ('<f4', '<f8', '<i8', '|u1', ...) and shape. */
 function npy(path: string, dtype: string, shape: number[], data: ArrayBufferView): void {
   let header = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
   const head = Buffer.alloc(10);
   head.write('\x93NUMPY', 0, 'latin1');
   head[6] = 1;
