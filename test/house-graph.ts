@@ -38,7 +38,7 @@ export const FLOORS: string[][] = [
 
 export const sources = execFileSync('git', ['ls-files', '*.ts'], { cwd: ROOT, encoding: 'utf8' })
   .split('\n')
-  .filter((f) => f && !f.startsWith('test/') && !f.endsWith('.d.ts') && !f.startsWith('src/kernels/wasm/'));
+  .filter((f) => f && !f.startsWith('test/') && !f.startsWith('examples/') && !f.endsWith('.d.ts') && !f.startsWith('src/kernels/wasm/'));
 
 export function unitOf(file: string): string {
   const parts = file.split('/');

@@ -17,6 +17,11 @@ export class SoftmaxCrossEntropy {
     this.probs = ledger.floats(batch * classes, 'workspace', 'softmax', 'probabilities');
   }
 
+  /** The class probabilities of the last forward's rows (rows × classes), a view. */
+  probabilities(rows: number): Floats {
+    return this.probs.subarray(0, rows * this.classes);
+  }
+
   /**
    * Mean loss and number of correct predictions; keeps probabilities for backward. With
    * `predicted`, the arg-max class of row i is written to predicted[i].

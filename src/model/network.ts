@@ -236,6 +236,20 @@ export class Network {
     }
     return { loss: loss / data.count, accuracy: correct / data.count };
   }
+
+  /**
+   * Inference on every example of `data` (its labels are ignored): the class of each, and with
+   * `probabilities` (count × classes) the softmax of its logits.
+   */
+  predict(data: Dataset, classes: Int32Array, probabilities?: Float32Array): void {
+    const order = Int32Array.from({ length: data.count }, (_, i) => i);
+    const K = this.loss.classes;
+    for (let off = 0; off < data.count; off += this.batch) {
+      const rows = Math.min(this.batch, data.count - off);
+      this.forward(data, order, off, rows, false, classes.subarray(off, off + rows));
+      probabilities?.set(this.loss.probabilities(rows), off * K);
+    }
+  }
 }
 
 /**

@@ -1,0 +1,60 @@
+// The library's way to use a trained model on new inputs: rows prepared exactly as training
+// prepared them (float features standardized with the checkpoint's statistics; images as 8-bit
+// pixels), then the forward pass with the running batch-norm statistics.
+import type { Dataset, FeatureNormalization } from '../data/dataset.js';
+import { standardize } from '../data/features.js';
+import type { LoadedModel } from './load.js';
+import { inputFeatures } from './spec.js';
+
+export interface Prediction {
+  /** The predicted class of each example. */
+  classes: Int32Array;
+  /** count × classes softmax probabilities. */
+  probabilities: Float32Array;
+  /** The class names the model was trained with, where the data had them. */
+  classNames?: string[];
+}
+
+/** Rows of raw inputs: float features (count × features, or one array per example), or 8-bit pixels for image models. */
+export type InputRows = Float32Array | Float64Array | number[][] | Uint8Array;
+
+/** A Dataset of new inputs for `model`, standardized as its training data was (labels all 0). */
+export function inputDataset(model: LoadedModel, rows: InputRows): Dataset {
+  const f = inputFeatures(model.spec);
+  const features = model.input.kind === 'features';
+  if (rows instanceof Uint8Array) {
+    if (features) throw new Error(`predict: model ${model.spec.name} takes float features, not 8-bit pixels`);
+    if (rows.length % f) throw new Error(`predict: ${rows.length} bytes is not a whole number of ${f}-pixel examples`);
+    const count = rows.length / f;
+    const { h, w, c } = model.spec.input;
+    return { name: 'input', count, features: f, classes: model.spec.classes, shape: { h, w, c }, images: rows, labels: new Uint8Array(count) };
+  }
+  if (!features) throw new Error(`predict: model ${model.spec.name} was trained on 8-bit pixels: give a Uint8Array of examples`);
+  const values = Array.isArray(rows) ? flatten(rows, f) : Float32Array.from(rows);
+  if (values.length % f || values.length === 0) throw new Error(`predict: ${values.length} values is not a whole number of ${f}-feature examples`);
+  for (let i = 0; i < values.length; i++)
+    if (!Number.isFinite(values[i])) throw new Error(`predict: example ${Math.floor(i / f)}, feature ${i % f}: ${values[i]} is not a finite number`);
+  const n = model.input.normalization;
+  const norm: FeatureNormalization | undefined = n ? { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) } : undefined;
+  if (norm) standardize(values, norm);
+  const count = values.length / f;
+  return { name: 'input', count, features: f, classes: model.spec.classes, images: new Uint8Array(0), values, labels: new Uint8Array(count) };
+}
+
+function flatten(rows: number[][], f: number): Float32Array {
+  const out = new Float32Array(rows.length * f);
+  rows.forEach((row, i) => {
+    if (row.length !== f) throw new Error(`predict: example ${i} has ${row.length} features, the model takes ${f}`);
+    out.set(row, i * f);
+  });
+  return out;
+}
+
+/** Classes and probabilities of new inputs. */
+export function predict(model: LoadedModel, rows: InputRows): Prediction {
+  const data = inputDataset(model, rows);
+  const classes = new Int32Array(data.count);
+  const probabilities = new Float32Array(data.count * model.spec.classes);
+  model.network.predict(data, classes, probabilities);
+  return { classes, probabilities, ...(model.input.classNames ? { classNames: model.input.classNames } : {}) };
+}

@@ -1,0 +1,20 @@
+// The runnable examples run as a user runs them and do what they say.
+import { spawnSync } from 'node:child_process';
+import t from 'tap';
+
+const LOADER = './node_modules/@tapjs/typescript/dist/esm/import.mjs';
+
+t.test('examples/own-data.ts: trains on arrays, saves, reloads and predicts', async (t) => {
+  const r = spawnSync(process.execPath, [`--import=${LOADER}`, 'examples/own-data.ts'], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /engine memory at batch 50: [\d.]+ KiB/);
+  const accuracy = Number(/test accuracy after 8 epochs: ([\d.]+)%/.exec(r.stdout)?.[1]);
+  t.ok(accuracy >= 90, `test accuracy ${accuracy}%`);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('example '));
+  t.equal(lines.length, 6, 'a prediction per new example');
+  const right = lines.filter((l) => {
+    const m = /: (\w+) \(p = ([\d.]+)\), truth (\w+)/.exec(l);
+    return m && m[1] === m[3];
+  });
+  t.ok(right.length >= 4, `${right.length} of 6 predictions right`);
+});
