@@ -60,6 +60,26 @@ t.test('same conv, pool before BN (BinaryNet style), RGB input', async (t) => {
   });
 });
 
+t.test('5x5 stride-2 (same), 1x1 and 3x3 stride-2 (valid) convolutions', async (t) => {
+  await convCase(t, {
+    name: 'conv-general',
+    input: { h: 12, w: 12, c: 3 },
+    classes: 4,
+    ops: [
+      { conv: 8, padding: 'same', kernel: 5, stride: 2 },
+      { conv: 32, padding: 'valid', kernel: 1 },
+      { conv: 32, padding: 'valid', stride: 2 },
+      { dense: 16 },
+    ],
+  });
+  await convCase(t, {
+    name: 'conv-5x5-same',
+    input: { h: 9, w: 9, c: 1 },
+    classes: 3,
+    ops: [{ conv: 32, padding: 'same', kernel: 5 }, { pool: 2 }, { dense: 8 }],
+  });
+});
+
 t.test('the exported mnist-conv model loads with its documented layer types only', async (t) => {
   const net = new Network({ spec: modelSpec('mnist-conv'), recipe: PRESETS['low-memory'], batch: 2, kernels: referenceKernels, seed: 1 });
   const a = await tfjsArtifacts(net, modelSpec('mnist-conv'));

@@ -6,6 +6,7 @@ import { CATEGORIES, MemoryLedger } from '../src/ledger.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
 import { MODELS } from '../src/model/models.js';
+import type { ModelSpec } from '../src/model/spec.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
@@ -31,11 +32,26 @@ for (const preset of Object.keys(PRESETS))
       t.equal(net.ledger.totalBytes, model.total, 'total');
     });
 
-for (const model of ['cnv', 'binarynet', 'mnist-conv'])
+/** 5x5 stride-2, 1x1 and 3x3 stride-2 convolutions (model files may use them). */
+const GENERAL: ModelSpec = {
+  name: 'general-conv',
+  input: { h: 20, w: 20, c: 3 },
+  classes: 10,
+  ops: [
+    { conv: 32, padding: 'same', kernel: 5, stride: 2 },
+    { conv: 64, padding: 'valid', kernel: 1 },
+    { pool: 2 },
+    { conv: 32, padding: 'same', stride: 2 },
+    { dense: 64 },
+  ],
+};
+const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL };
+
+for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv'])
   for (const preset of Object.keys(PRESETS))
     for (const batch of [40, 100])
       t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {
-        const spec = MODELS[model];
+        const spec = SPECS[model];
         const net = new Network({ spec, recipe: PRESETS[preset], batch, kernels: referenceKernels, seed: 1 });
         createOptimizer(net.params(), PRESETS[preset], net.ledger);
         const mm = modelMemory(spec, PRESETS[preset], batch);

@@ -17,7 +17,24 @@ t.test('the built-in models are definitions of the file format, and every spec s
   t.same(Object.keys(MODELS), Object.keys(BUILTIN_DEFINITIONS));
   t.same(MODELS.mlp, { name: 'mlp', input: { h: 1, w: 1, c: 784 }, classes: 10, ops: [{ dense: 256 }, { dense: 256 }, { dense: 256 }, { dense: 256 }] });
   t.equal(MODELS.binarynet.poolBeforeBn, true);
+  const general = parseModelDefinition(
+    {
+      name: 'general',
+      input: { height: 20, width: 20, channels: 3 },
+      classes: 4,
+      layers: [
+        { type: 'conv', filters: 32, kernel: 5, stride: 2, padding: 'same' },
+        { type: 'conv', filters: 32, kernel: 1 },
+        { type: 'maxpool' },
+        { type: 'dense', units: 16 },
+      ],
+    },
+    'general',
+  );
+  t.same(general.ops[0], { conv: 32, padding: 'same', kernel: 5, stride: 2 });
+  t.same(planModel(general)[0], { type: 'conv', name: 'conv1', first: true, g: { hi: 20, wi: 20, ci: 3, ho: 10, wo: 10, co: 32, pad: 2, k: 5, stride: 2 } });
   const variants = [
+    general,
     ...Object.values(MODELS),
     { ...MODELS.mlp, quant: parseQuantConfig('w4a8', 'msqe', 'outlier,stable=0.5', '0.8') },
     { ...MODELS['mnist-conv'], quant: parseQuantConfig('float') },
@@ -39,8 +56,12 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
     [{ ...base, input: { height: 8 }, layers: [] }, /input.width: missing: a whole number/],
     [{ ...base, input: { features: 4, height: 2 }, layers: [] }, /input: unknown field "height"/],
     [{ ...base, layers: {} }, /layers: a list of layers/],
-    [{ ...base, layers: [{ type: 'conv', filters: 4, kernel: 5 }] }, /layer 1 \(conv\), kernel: 5: only 3x3 kernels are supported yet/],
-    [{ ...base, layers: [{ type: 'conv', filters: 4, stride: 2 }] }, /layer 1 \(conv\), stride: 2: only stride 1/],
+    [{ ...base, layers: [{ type: 'conv', filters: 4, kernel: 7 }] }, /layer 1 \(conv\), kernel: 7: 1, 3, 5 \(a square kernel\)/],
+    [{ ...base, layers: [{ type: 'conv', filters: 4, stride: 3 }] }, /layer 1 \(conv\), stride: 3: 1 or 2/],
+    [
+      { ...base, input: { height: 4, width: 4, channels: 1 }, layers: [{ type: 'conv', filters: 4, kernel: 5 }] },
+      /layer 1 \(conv\): a 5x5 valid convolution does not fit its 4x4 input/,
+    ],
     [{ ...base, layers: [{ type: 'conv', filters: 4, padding: 'full' }] }, /layer 1 \(conv\), padding: "full": valid or same/],
     [{ ...base, layers: [{ type: 'conv', filters: 2.5 }] }, /layer 1 \(conv\), filters: 2.5: a whole number/],
     [{ ...base, layers: [{ type: 'conv', filters: 4, units: 3 }] }, /layer 1 \(conv\): unknown field "units"/],

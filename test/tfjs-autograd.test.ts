@@ -73,14 +73,12 @@ t.test('standard recipe: every weight and beta gradient equals TF.js autograd', 
 });
 
 /** A small conv net through bitlearn and through TF.js on the same weights and batch. */
-async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
-  const spec: ModelSpec = {
-    name: 'small-conv',
-    input: { h: 8, w: 8, c: 3 },
-    classes: 4,
-    ops: [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { dense: 6 }],
-    poolBeforeBn,
-  };
+async function convNetAgainstTf(
+  t: Test,
+  poolBeforeBn: boolean,
+  ops: ModelSpec['ops'] = [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { dense: 6 }],
+) {
+  const spec: ModelSpec = { name: 'small-conv', input: { h: 8, w: 8, c: 3 }, classes: 4, ops, poolBeforeBn };
   const B = 5;
   const data = syntheticDataset(8, B, 8 * 8 * 3, spec.classes);
   const net = new Network({ spec, recipe: PRESETS.standard, batch: B, kernels: referenceKernels, seed: 3 });
@@ -101,8 +99,17 @@ async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
       if (l.type === 'conv') {
         const { g } = l;
         // ours: co × (ky, kx, ci); TF: [ky, kx, ci, co]
-        const W = signIdentity(vars[v++].reshape([g.co, 3, 3, g.ci]).transpose([1, 2, 3, 0]));
-        a = tf.conv2d(a as tf.Tensor4D, W as tf.Tensor4D, 1, g.pad ? 'same' : 'valid');
+        const W = signIdentity(vars[v++].reshape([g.co, g.k, g.k, g.ci]).transpose([1, 2, 3, 0]));
+        // bitlearn pads (k − 1)/2 zeros on every side, then a valid convolution with the stride
+        const padded = g.pad
+          ? tf.pad(a, [
+              [0, 0],
+              [g.pad, g.pad],
+              [g.pad, g.pad],
+              [0, 0],
+            ])
+          : a;
+        a = tf.conv2d(padded as tf.Tensor4D, W as tf.Tensor4D, g.stride, 'valid');
       } else if (l.type === 'dense') {
         const W = signIdentity(vars[v++].reshape([l.nOut, l.nIn]));
         if (a.rank === 4) a = a.reshape([B, l.nIn]); // a 1x1 feature map needs no flatten layer
@@ -133,3 +140,11 @@ async function convNetAgainstTf(t: Test, poolBeforeBn: boolean) {
 
 t.test('conv net, pool after sign (CNV style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, false));
 t.test('conv net, pool before batch norm (BinaryNet style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, true));
+t.test('5x5 stride-2 and 1x1 convolutions: gradients equal TF.js autograd', (t) =>
+  convNetAgainstTf(t, false, [
+    { conv: 8, padding: 'same', kernel: 5, stride: 2 },
+    { conv: 32, padding: 'valid', kernel: 1 },
+    { conv: 32, padding: 'valid', kernel: 3, stride: 2 },
+    { dense: 6 },
+  ]),
+);

@@ -125,7 +125,7 @@ t.test('a network on wasm kernels computes the reference gradients; its memory i
   }
 });
 
-const CONV_SHAPES: [number, number, number, number, 'valid' | 'same'][] = [
+const CONV_SHAPES: [number, number, number, number, 'valid' | 'same', number?, number?][] = [
   // hi, wi, ci, co, padding: odd sizes, channels below/at/above a word and above 128
   [5, 5, 1, 3, 'valid'],
   [4, 6, 3, 5, 'same'],
@@ -139,11 +139,18 @@ const CONV_SHAPES: [number, number, number, number, 'valid' | 'same'][] = [
   [11, 13, 64, 9, 'same'],
   [9, 12, 48, 6, 'valid'],
   [7, 9, 96, 7, 'same'],
+  // the general kernels: 1x1 and 5x5, stride 2 (hi, wi, ci, co, padding, k, stride)
+  [5, 6, 33, 5, 'valid', 1, 1],
+  [7, 6, 64, 6, 'same', 1, 2],
+  [9, 8, 3, 7, 'same', 5, 2],
+  [9, 11, 40, 5, 'valid', 5, 1],
+  [8, 8, 32, 9, 'valid', 3, 2],
+  [6, 7, 2, 4, 'same', 5, 1],
 ];
 
-for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
-  t.test(`wasm conv == reference, ${hi}x${wi}x${ci} -> ${co} ${padding}`, async (t) => {
-    const g = convGeometry(hi, wi, ci, co, padding);
+for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
+  t.test(`wasm conv == reference, ${hi}x${wi}x${ci} -> ${co} ${padding} ${k}x${k} stride ${stride}`, async (t) => {
+    const g = convGeometry(hi, wi, ci, co, padding, k, stride);
     const { kernels: K, ledger } = wasmKernels.instantiate!();
     const rng = new Rng(hi * 100 + ci * 10 + co);
     const inArena = <T extends Float32Array | Uint32Array>(src: T): T => {
@@ -152,7 +159,7 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
       return a;
     };
     const X = randomSigns(rng, hi * wi, ci);
-    const W = randomSigns(rng, co * 9, ci);
+    const W = randomSigns(rng, co * k * k, ci);
     const xf = Float32Array.from(randomFloats(rng, hi * wi * ci));
     const dy = Float32Array.from(randomFloats(rng, g.ho * g.wo * co));
     dy[1] = 0;
@@ -179,7 +186,7 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
     const dxF = new Float32Array(dxR.length);
     R.convBwdDataFloat(dy, signs, g, dxF);
     t.ok(rel(dxF, dxR) < 1e-5, 'convBwdDataFloat(±1 weights) == convBwdData(bits)');
-    const wf = Float32Array.from(randomFloats(rng, co * 9 * ci));
+    const wf = Float32Array.from(randomFloats(rng, co * k * k * ci));
     R.convFwdFloatFloat(xf, wf, g, yR);
     K.convFwdFloatFloat(inArena(xf), inArena(wf), g, yW);
     t.ok(rel(yW, yR) < 1e-5, 'convFwdFloatFloat');
@@ -188,7 +195,7 @@ for (const [hi, wi, ci, co, padding] of CONV_SHAPES)
     K.convBwdDataFloat(inArena(dy), inArena(wf), g, dxW);
     t.ok(rel(dxW, dxR) < 1e-5, 'convBwdDataFloat');
     for (const bits of [false, true]) {
-      const dwR = new Float32Array(co * 9 * ci).fill(0.5);
+      const dwR = new Float32Array(co * k * k * ci).fill(0.5);
       const dwW = inArena(dwR);
       R.convBwdFilter(dy, bits ? X.bits : xf, bits, g, co, dwR);
       K.convBwdFilter(inArena(dy), bits ? inArena(X.bits) : inArena(xf), bits, g, co, dwW);
@@ -204,6 +211,17 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
       input: { h: 16, w: 16, c: 3 },
       classes: 10,
       ops: [{ conv: 64, padding: 'same' }, { pool: 2 }, { conv: 96, padding: 'valid' }, { dense: 32 }],
+    },
+    {
+      name: 'general-conv',
+      input: { h: 20, w: 20, c: 3 },
+      classes: 10,
+      ops: [
+        { conv: 64, padding: 'same', kernel: 5, stride: 2 },
+        { conv: 64, padding: 'valid', kernel: 1 },
+        { conv: 64, padding: 'same', stride: 2 },
+        { dense: 32 },
+      ],
     },
   ];
   // fixed-point versions (float×float kernels; the recipe must be standard)

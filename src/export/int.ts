@@ -198,14 +198,14 @@ function convInt(x: Int32Array, W: Int8Array | Int16Array, b: Int32Array, g: Con
     for (let ox = 0; ox < g.wo; ox++)
       for (let c = 0; c < g.co; c++) {
         let acc = b[c];
-        for (let ky = 0; ky < 3; ky++) {
-          const iy = oy + ky - g.pad;
+        for (let ky = 0; ky < g.k; ky++) {
+          const iy = oy * g.stride + ky - g.pad;
           if (iy < 0 || iy >= g.hi) continue;
-          for (let kx = 0; kx < 3; kx++) {
-            const ix = ox + kx - g.pad;
+          for (let kx = 0; kx < g.k; kx++) {
+            const ix = ox * g.stride + kx - g.pad;
             if (ix < 0 || ix >= g.wi) continue;
             const xo = (iy * g.wi + ix) * g.ci;
-            const wo = (c * 9 + ky * 3 + kx) * g.ci;
+            const wo = (c * g.k * g.k + ky * g.k + kx) * g.ci;
             for (let ci = 0; ci < g.ci; ci++) acc += W[wo + ci] * x[xo + ci];
           }
         }

@@ -33,11 +33,12 @@ function signKernel(w: BinaryWeights, l: PlannedLayer, scale: number): tf.Tensor
     return tf.tensor2d(out, [l.nIn, l.nOut]);
   }
   if (l.type !== 'conv') throw new Error(`no kernel for layer ${l.name}`);
-  const { ci, co } = l.g;
-  const out = new Float32Array(9 * ci * co);
+  const { ci, co, k } = l.g;
+  const kk = k * k;
+  const out = new Float32Array(kk * ci * co);
   // bitlearn: row (output channel c, tap t) holds ci weights; TF.js: [ky][kx][ci][co]
-  for (let c = 0; c < co; c++) for (let t = 0; t < 9; t++) for (let i = 0; i < ci; i++) out[(t * ci + i) * co + c] = get((c * 9 + t) * ci + i);
-  return tf.tensor4d(out, [3, 3, ci, co]);
+  for (let c = 0; c < co; c++) for (let t = 0; t < kk; t++) for (let i = 0; i < ci; i++) out[(t * ci + i) * co + c] = get((c * kk + t) * ci + i);
+  return tf.tensor4d(out, [k, k, ci, co]);
 }
 
 /** Per channel, the threshold t' (in units of y) between the lattice points around μ − β·σ. */
@@ -82,11 +83,14 @@ export function toTfjsModel(net: Network, spec: ModelSpec): tf.Sequential {
       const bn = net.layers[j] as BatchNormLayer;
       const last = plan[j + 1]?.type !== 'sign';
       const layerOf = (kernel: tf.Tensor, bias: tf.Tensor | null, activation: 'tanh' | 'softmax' | 'linear') => {
+        // TF.js pads a strided 'same' convolution unevenly; bitlearn pads (k − 1)/2 on every side
+        const padFirst = l.type === 'conv' && l.g.pad > 0 && l.g.stride > 1;
+        if (padFirst) add(tf.layers.zeroPadding2d({ name: `${name}_pad`, padding: [l.g.pad, l.g.pad], ...opts() }));
         const common = { name, useBias: bias !== null, activation, ...opts() };
         const layer =
           l.type === 'dense'
             ? tf.layers.dense({ units: l.nOut, ...common })
-            : tf.layers.conv2d({ filters: l.g.co, kernelSize: 3, strides: 1, padding: l.g.pad ? 'same' : 'valid', ...common });
+            : tf.layers.conv2d({ filters: l.g.co, kernelSize: l.g.k, strides: l.g.stride, padding: l.g.pad && !padFirst ? 'same' : 'valid', ...common });
         add(layer, bias ? [kernel, bias] : [kernel]);
       };
       const C = bn.channels;

@@ -1,9 +1,9 @@
-// Reference 3x3 convolution kernels, one example at a time, channels-last. Binary operands are
+// Reference convolution kernels (k×k, stride 1 or 2), one example at a time, channels-last. Binary operands are
 // packed per pixel (input) or per (output channel, tap) (weights): wpc = ceil(channels/32) words,
 // so xnor-popcount runs along channels. Taps that fall in the padding contribute nothing.
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
-import { KERNEL, TAPS, type ConvGeometry } from './conv-geometry.js';
+import { taps as tapCount, type ConvGeometry } from './conv-geometry.js';
 
 /**
  * The in-bounds taps of output pixel (oy, ox): fills taps[] with tap indices and pixels[] with
@@ -11,22 +11,22 @@ import { KERNEL, TAPS, type ConvGeometry } from './conv-geometry.js';
  */
 function taps(g: ConvGeometry, oy: number, ox: number, tapOut: Int32Array, pixOut: Int32Array): number {
   let n = 0;
-  for (let ky = 0; ky < KERNEL; ky++) {
-    const iy = oy + ky - g.pad;
+  for (let ky = 0; ky < g.k; ky++) {
+    const iy = oy * g.stride + ky - g.pad;
     if (iy < 0 || iy >= g.hi) continue;
-    for (let kx = 0; kx < KERNEL; kx++) {
-      const ix = ox + kx - g.pad;
+    for (let kx = 0; kx < g.k; kx++) {
+      const ix = ox * g.stride + kx - g.pad;
       if (ix < 0 || ix >= g.wi) continue;
-      tapOut[n] = ky * KERNEL + kx;
+      tapOut[n] = ky * g.k + kx;
       pixOut[n++] = iy * g.wi + ix;
     }
   }
   return n;
 }
 
-// scratch for taps(): nine entries, never more
-const TAP = new Int32Array(TAPS);
-const PIX = new Int32Array(TAPS);
+// scratch for taps(): as many entries as the largest kernel has taps
+const TAP = new Int32Array(25);
+const PIX = new Int32Array(25);
 
 /** y[ho·wo × co] = conv(X̂ bits, Ŵ bits). */
 export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void {
@@ -39,7 +39,7 @@ export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: F
         let diff = 0;
         for (let t = 0; t < nt; t++) {
           const xo = PIX[t] * wpc;
-          const wo = (c * TAPS + TAP[t]) * wpc;
+          const wo = (c * tapCount(g) + TAP[t]) * wpc;
           for (let k = 0; k < wpc; k++) diff += popcount32(x[xo + k] ^ w[wo + k]);
         }
         y[yo + c] = nt * g.ci - 2 * diff;
@@ -61,7 +61,7 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
         const d = dy[yo + c];
         if (d === 0) continue;
         for (let t = 0; t < nt; t++) {
-          const wo = (c * TAPS + TAP[t]) * g.ci;
+          const wo = (c * tapCount(g) + TAP[t]) * g.ci;
           if (xBits) {
             const xo = PIX[t] * wpc;
             for (let ci = 0; ci < g.ci; ci++) dw[wo + ci] += (x[xo + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d;
@@ -78,12 +78,12 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
 type WeightAt = (c: number, tap: number, ci: number) => number;
 const bitWeights = (w: Uint32Array, g: ConvGeometry): WeightAt => {
   const wpc = wordsFor(g.ci);
-  return (c, tap, ci) => ((w[(c * TAPS + tap) * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? 1 : -1);
+  return (c, tap, ci) => ((w[(c * tapCount(g) + tap) * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? 1 : -1);
 };
 const floatWeights =
   (w: Floats, g: ConvGeometry): WeightAt =>
   (c, tap, ci) =>
-    w[(c * TAPS + tap) * g.ci + ci];
+    w[(c * tapCount(g) + tap) * g.ci + ci];
 
 function convFwdWith(x: Floats, wAt: WeightAt, g: ConvGeometry, y: Floats): void {
   for (let oy = 0; oy < g.ho; oy++)

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, Kernels } from './kernels.js';
+import { isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 
@@ -120,6 +121,15 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   /** The gradient and shape arguments both Adam kernels take, in their order. */
   const adamGradArgs = (t: AdamTensor) => [at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip];
   const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
+  /**
+   * A convolution kernel: the register-blocked 3x3 stride-1 export, or its general twin (named
+   * with G, taking k and stride after pad); split over `n` (rows or channels) above SPLIT_WORK.
+   */
+  const conv = (fn: string, g: ConvGeometry, outputs: number, n: number, align: number, args: (dims: number[], a: number, b: number) => number[]) => {
+    const blocked = isBlocked3x3(g);
+    const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, ...(blocked ? [] : [g.k, g.stride])];
+    par(blocked ? fn : fn.replace(/^conv/, 'convG'), g.ho * g.wo * outputs * taps(g) * g.ci, n, align, (a, b) => args(dims, a, b));
+  };
   const kernels: Kernels = {
     name: 'wasm-simd',
     threads,
@@ -132,32 +142,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
-    convFwdBin: (x, w, g, y) =>
-      par('convFwdBin', (g.ho * g.wo * g.co * 9 * g.ci) >>> 5, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
-    convFwdFloat: (x, w, g, y) =>
-      par('convFwdFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
-    convBwdData: (dy, w, g, dx) =>
-      par('convBwdData', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 32, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
-    convFwdFloatFloat: (x, w, g, y) =>
-      par('convFwdFloatFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ho, 1, (a, b) => [at(x), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(y), a, b]),
-    convBwdDataFloat: (dy, w, g, dx) =>
-      par('convBwdDataFloat', g.ho * g.wo * g.co * 9 * g.ci, g.ci, 4, (a, b) => [at(dy), at(w), g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, at(dx), a, b]),
+    convFwdBin: (x, w, g, y) => conv('convFwdBin', g, g.co / 32, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    convFwdFloat: (x, w, g, y) => conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    convBwdData: (dy, w, g, dx) => conv('convBwdData', g, g.co, g.ci, 32, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
+    convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
     convBwdFilter: (dy, x, xBits, g, count, dw) =>
-      par('convBwdFilter', g.ho * g.wo * count * 9 * g.ci, count, 1, (a, b) => [
-        at(dy),
-        at(x),
-        xBits ? 1 : 0,
-        g.hi,
-        g.wi,
-        g.ci,
-        g.ho,
-        g.wo,
-        count,
-        g.pad,
-        at(dw),
-        a,
-        b,
-      ]),
+      conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy), at(x), xBits ? 1 : 0, ...d, at(dw), a, b]),
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
       return { err, num: (ex.msqeNum as unknown as { value: number }).value, den: (ex.msqeDen as unknown as { value: number }).value };
@@ -224,6 +215,12 @@ const KERNEL_EXPORTS = [
   'convBwdFilter',
   'convFwdFloatFloat',
   'convBwdDataFloat',
+  'convGFwdBin',
+  'convGFwdFloat',
+  'convGBwdData',
+  'convGBwdFilter',
+  'convGFwdFloatFloat',
+  'convGBwdDataFloat',
   'adamUpdate',
 ];
 

@@ -3,7 +3,7 @@
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
 import { wordsFor } from '../bits.js';
-import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -32,7 +32,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     super();
     this.rowsPerExample = g.hi * g.wi;
     // one packed row per (output channel, tap), its bits along input channels
-    this.weights = new BinaryWeights(name, g.co * TAPS, g.ci, TAPS * g.ci, recipe, ledger, rng, ws.kernels);
+    this.weights = new BinaryWeights(name, g.co * taps(g), g.ci, taps(g) * g.ci, recipe, ledger, rng, ws.kernels);
   }
 
   /** Example b of the input, as the kernels take it (a view, or pixels decoded to chunkX). */
@@ -69,7 +69,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   private meanPatch(x: Activation, B: number, mean: Floats): void {
     const { g, ws } = this;
     const outPix = g.ho * g.wo;
-    const perChannel = TAPS * g.ci;
+    const perChannel = taps(g) * g.ci;
     // Σ_p patch_p is the weight gradient of one output channel whose dY is 1 everywhere
     ws.chunkDy.fill(1, 0, outPix);
     mean.fill(0, 0, perChannel);
@@ -97,7 +97,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       // first, so ||g_i||² adds up over tiles without per-example gradients ever being whole.
       // As for dense layers the terms are centred: g_i = Σ_p (patch_ip − p̄)ᵀ dY_ip, which is
       // example i's raw term minus s_i ⊗ p̄ (s_i: its dY summed over pixels, p̄: the mean patch)
-      const perChannel = TAPS * g.ci;
+      const perChannel = taps(g) * g.ci;
       if (coh) this.meanPatch(x, B, coh.mean);
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
       const acc = ws.chunkDx;
@@ -117,7 +117,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
         }
         if (coh) sumSq += sumSquares(acc, len);
-        storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * TAPS, g.ci, this.ws.kernels);
+        storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);
       }
       if (coh) this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }

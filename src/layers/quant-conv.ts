@@ -1,7 +1,7 @@
 // Fixed-point 3x3 convolution, stride 1, valid or same padding, with a bias per output channel
 // (docs/method.md §4): y = conv(X, Wq) + bq, channels-last, one example at a time. Weights are
 // co × 9 × ci (output channel, tap, input channel), quantized per tensor.
-import { TAPS, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats } from '../ledger.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
@@ -22,7 +22,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     readonly first: boolean,
     ctx: QuantLayerContext,
   ) {
-    super(name, g.co, TAPS * g.ci, first, ctx);
+    super(name, g.co, taps(g) * g.ci, first, ctx);
     this.ws = ctx.ws;
     this.rowsPerExample = g.hi * g.wi;
   }
@@ -60,7 +60,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
     const { g, ws } = this;
     const coh = ws.coherence!;
     const outPix = g.ho * g.wo;
-    const perChannel = TAPS * g.ci;
+    const perChannel = taps(g) * g.ci;
     const tile = Math.max(1, Math.floor(coh.scratch.length / perChannel));
     let exampleSq = 0;
     for (let c0 = 0; c0 < g.co; c0 += tile) {

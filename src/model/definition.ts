@@ -4,7 +4,7 @@
 // same form (builtin-models.ts). docs/models.md describes the format.
 import { readFileSync } from 'node:fs';
 import { parseQuantConfig, QuantConfigError, type QuantConfig } from '../../quant/quant-config.js';
-import { KERNEL } from '../kernels/conv-geometry.js';
+import { convGeometry, KERNELS, STRIDES } from '../kernels/conv-geometry.js';
 import type { ModelOp, ModelSpec } from './spec.js';
 
 export interface DenseDefinition {
@@ -112,15 +112,20 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       if (input.h * input.w === 1) fail(at(''), 'a convolution needs image input ({"height", "width", "channels"}), not features');
       if (flat) fail(at(''), 'a convolution cannot follow a dense layer or a flatten');
       const filters = count(raw.filters, at('filters'), fail, 1, LIMIT);
-      if ((raw.kernel ?? KERNEL) !== KERNEL) fail(at('kernel'), `${String(raw.kernel)}: only 3x3 kernels are supported yet`);
-      if ((raw.stride ?? 1) !== 1) fail(at('stride'), `${String(raw.stride)}: only stride 1 is supported yet`);
+      const kernel = raw.kernel ?? 3;
+      if (!(KERNELS as readonly unknown[]).includes(kernel)) fail(at('kernel'), `${JSON.stringify(kernel)}: ${KERNELS.join(', ')} (a square kernel)`);
+      const stride = raw.stride ?? 1;
+      if (!(STRIDES as readonly unknown[]).includes(stride)) fail(at('stride'), `${JSON.stringify(stride)}: ${STRIDES.join(' or ')}`);
       const padding = raw.padding ?? 'valid';
       if (padding !== 'valid' && padding !== 'same') fail(at('padding'), `"${String(padding)}": valid or same`);
-      const pad = padding === 'same' ? 1 : 0;
-      const [ho, wo] = [h - KERNEL + 1 + 2 * pad, w - KERNEL + 1 + 2 * pad];
-      if (ho < 1 || wo < 1) fail(at(''), `a ${KERNEL}x${KERNEL} ${padding} convolution does not fit its ${h}x${w} input`);
-      ops.push({ conv: filters, padding: padding as 'valid' | 'same' });
-      [h, w] = [ho, wo];
+      let g: ReturnType<typeof convGeometry>;
+      try {
+        g = convGeometry(h, w, 1, filters, padding, kernel as number, stride as number);
+      } catch {
+        fail(at(''), `a ${kernel}x${kernel} ${padding} convolution does not fit its ${h}x${w} input`);
+      }
+      ops.push({ conv: filters, padding, ...(kernel !== 3 ? { kernel: kernel as number } : {}), ...(stride !== 1 ? { stride: stride as number } : {}) });
+      [h, w] = [g.ho, g.wo];
     } else if (type === 'maxpool') {
       if ((raw.size ?? 2) !== 2) fail(at('size'), `${String(raw.size)}: only 2x2 max-pooling is supported yet`);
       if ((raw.stride ?? 2) !== 2) fail(at('stride'), `${String(raw.stride)}: only stride 2 is supported yet`);
@@ -209,7 +214,11 @@ function parsePrecision(precision: string, def: Record<string, unknown>, fail: (
 export function definitionOf(spec: ModelSpec): ModelDefinition {
   const { h, w, c } = spec.input;
   const layers: LayerDefinition[] = spec.ops.map((op) =>
-    'dense' in op ? { type: 'dense', units: op.dense } : 'conv' in op ? { type: 'conv', filters: op.conv, padding: op.padding } : { type: 'maxpool' },
+    'dense' in op
+      ? { type: 'dense', units: op.dense }
+      : 'conv' in op
+        ? { type: 'conv', filters: op.conv, padding: op.padding, ...(op.kernel ? { kernel: op.kernel } : {}), ...(op.stride ? { stride: op.stride } : {}) }
+        : { type: 'maxpool' },
   );
   const q = spec.quant;
   return {

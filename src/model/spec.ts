@@ -3,7 +3,7 @@
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
-export type ModelOp = { conv: number; padding: 'valid' | 'same' } | { pool: 2 } | { dense: number };
+export type ModelOp = { conv: number; padding: 'valid' | 'same'; kernel?: number; stride?: number } | { pool: 2 } | { dense: number };
 
 export interface ModelSpec {
   name: string;
@@ -69,7 +69,7 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
     const last = i === ops.length - 1;
     if ('conv' in op) {
       n++;
-      const g = convGeometry(h, w, c, op.conv, op.padding);
+      const g = convGeometry(h, w, c, op.conv, op.padding, op.kernel ?? 3, op.stride ?? 1);
       out.push(quant ? { type: 'qconv', name: `conv${n}`, g, first, quant } : { type: 'conv', name: `conv${n}`, g, first });
       [h, w, c] = [g.ho, g.wo, g.co];
       if ((quant || spec.poolBeforeBn) && 'pool' in (ops[i + 1] ?? {})) {

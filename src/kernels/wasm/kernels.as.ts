@@ -1908,3 +1908,131 @@ export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowL
 export function block8Table(k: i32): f64 {
   return k < 4096 ? load<f64>(LOG_MANT + (<usize>k << 3)) : load<f64>(POW_SLOG + (<usize>(k - 4096) << 3));
 }
+
+// ---- General convolutions (k×k kernels, stride s; the 3x3 stride-1 ones above are blocked) ----
+// One output at a time, each summed tap by tap in tap order (kernel row, then column): the same
+// order at any thread split (rows of output pixels, or channels).
+
+/** y = conv(X̂ bits, Ŵ bits) by xnor-popcount over the in-bounds taps; weights co × k² × ci. */
+export function convGFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, oy0: i32, oy1: i32): void {
+  const wpc = (ci + 31) >>> 5;
+  const pixBytes = <usize>wpc << 2;
+  const kk = k * k;
+  for (let oy = oy0; oy < oy1; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        let diff = 0;
+        let valid = 0;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            diff += xorPopRow(x + <usize>(iy * wi + ix) * pixBytes, w + <usize>(c * kk + ky * k + kx) * pixBytes, 0, wpc);
+            valid += ci;
+          }
+        }
+        store<f32>(yo + (<usize>c << 2), <f32>(valid - 2 * diff));
+      }
+    }
+}
+
+/** y = conv(X float, Ŵ bits). */
+export function convGFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, oy0: i32, oy1: i32): void {
+  convGFwdX<u32>(x, w, hi, wi, ci, ho, wo, co, pad, k, s, y, oy0, oy1);
+}
+
+/** y = conv(X float, W float). */
+export function convGFwdFloatFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, oy0: i32, oy1: i32): void {
+  convGFwdX<f32>(x, w, hi, wi, ci, ho, wo, co, pad, k, s, y, oy0, oy1);
+}
+
+function convGFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, oy0: i32, oy1: i32): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const kk = k * k;
+  for (let oy = oy0; oy < oy1; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        let acc: f32 = 0;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            acc += tapDot<S>(x + (<usize>((iy * wi + ix) * ci) << 2), w + <usize>(c * kk + ky * k + kx) * tapBytes, ci);
+          }
+        }
+        store<f32>(yo + (<usize>c << 2), acc);
+      }
+    }
+}
+
+/** dx = the transposed convolution of dY with Ŵ (bits), input channels [ci0, ci1) (ci0 a multiple of 32); dx overwritten there. */
+export function convGBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, dx: usize, ci0: i32, ci1: i32): void {
+  convGBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, k, s, dx, ci0, ci1);
+}
+
+/** dx for float weights, input channels [ci0, ci1). */
+export function convGBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, dx: usize, ci0: i32, ci1: i32): void {
+  convGBwdDataX<f32>(dy, w, hi, wi, ci, ho, wo, co, pad, k, s, dx, ci0, ci1);
+}
+
+function convGBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, dx: usize, ci0: i32, ci1: i32): void {
+  const tapBytes = sourceRowBytes<S>(ci);
+  const wOff: usize = isInteger<S>() ? <usize>(ci0 >>> 5) << 2 : <usize>ci0 << 2;
+  const part = ci1 - ci0;
+  const kk = k * k;
+  for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c = 0; c < co; c++) {
+        const d = load<f32>(yo + (<usize>c << 2));
+        if (d == 0) continue;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            const out = dx + (<usize>((iy * wi + ix) * ci + ci0) << 2);
+            const wr = w + <usize>(c * kk + ky * k + kx) * tapBytes + wOff;
+            if (isInteger<S>()) addSignedRow(out, wr, d, part);
+            else saxpyRow(out, wr, d, part);
+          }
+        }
+      }
+    }
+}
+
+/** dw[c × k²·ci] += Σ over output pixels of dY[·, c]·X[tap pixel], channels [c0, c1) of `count` (dy: ho·wo × count). */
+export function convGBwdFilter(
+  dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, k: i32, s: i32, dw: usize, c0: i32, c1: i32,
+): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  const kk = k * k;
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * count) << 2);
+      for (let c = c0; c < c1; c++) {
+        const d = load<f32>(yo + (<usize>c << 2));
+        if (d == 0) continue;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            const wr = dw + (<usize>((c * kk + ky * k + kx) * ci) << 2);
+            const p = iy * wi + ix;
+            if (xBits) addSignedRow(wr, x + <usize>p * pixBytes, d, ci);
+            else saxpyRow(wr, x + (<usize>(p * ci) << 2), d, ci);
+          }
+        }
+      }
+    }
+}

@@ -1,5 +1,5 @@
 // What every 3x3 convolution kind (binary or fixed-point) needs of the shared workspace.
-import { TAPS, type ConvGeometry } from '../../kernels/conv-geometry.js';
+import { taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
 import type { WorkspaceNeeds } from './kind.js';
 
 export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNeeds): void {
@@ -7,11 +7,11 @@ export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNe
   const outPix = g.ho * g.wo * g.co;
   need.act = Math.max(need.act, need.batch * outPix);
   // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (>= 9·ci)
-  need.chunk = Math.max(need.chunk, outPix, inPix, TAPS * g.ci);
+  need.chunk = Math.max(need.chunk, outPix, inPix, taps(g) * g.ci);
   need.grad = Math.max(need.grad, need.batch * outPix, first ? 0 : need.batch * inPix);
 }
 
 /** Multiply-adds of one example's forward pass. */
 export function convMacs(g: ConvGeometry): number {
-  return g.ho * g.wo * g.co * TAPS * g.ci;
+  return g.ho * g.wo * g.co * taps(g) * g.ci;
 }

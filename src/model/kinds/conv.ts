@@ -1,5 +1,5 @@
 // Binary 3x3 convolution (src/layers/conv.ts).
-import { TAPS } from '../../kernels/conv-geometry.js';
+import { taps } from '../../kernels/conv-geometry.js';
 import { ConvLayer } from '../../layers/conv.js';
 import type { PlannedLayer } from '../spec.js';
 import { convMacs, convWorkspace } from './conv-sizes.js';
@@ -9,8 +9,8 @@ type Conv = Extract<PlannedLayer, { type: 'conv' }>;
 
 export const convKind: LayerKind<Conv> = {
   build: (l, c) => new ConvLayer(l.name, l.g, l.first, c.recipe, c.ws, c.ledger, c.rng),
-  memory: (l, c) => c.binaryWeights(l.name, l.g.co * TAPS, l.g.ci),
+  memory: (l, c) => c.binaryWeights(l.name, l.g.co * taps(l.g), l.g.ci),
   workspace: (l, need) => convWorkspace(l.g, l.first, need),
   forwardMacs: (l) => convMacs(l.g),
-  weights: (l) => l.g.co * TAPS * l.g.ci,
+  weights: (l) => l.g.co * taps(l.g) * l.g.ci,
 };

@@ -1,5 +1,5 @@
 // Fixed-point (or float) 3x3 convolution with bias (src/layers/quant-conv.ts).
-import { TAPS } from '../../kernels/conv-geometry.js';
+import { taps } from '../../kernels/conv-geometry.js';
 import { QuantConvLayer } from '../../layers/quant-conv.js';
 import type { PlannedLayer } from '../spec.js';
 import { convMacs, convWorkspace } from './conv-sizes.js';
@@ -10,8 +10,8 @@ type QConv = Extract<PlannedLayer, { type: 'qconv' }>;
 
 export const quantConvKind: LayerKind<QConv> = {
   build: (l, c) => new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: c.recipe.moments, ws: c.ws, ledger: c.ledger, rng: c.rng }),
-  memory: (l, c) => quantWeightMemory(l.name, l.g.co, TAPS * l.g.ci, l.quant, c),
+  memory: (l, c) => quantWeightMemory(l.name, l.g.co, taps(l.g) * l.g.ci, l.quant, c),
   workspace: (l, need) => convWorkspace(l.g, l.first, need),
   forwardMacs: (l) => convMacs(l.g),
-  weights: (l) => l.g.co * TAPS * l.g.ci,
+  weights: (l) => l.g.co * taps(l.g) * l.g.ci,
 };
