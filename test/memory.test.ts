@@ -7,6 +7,7 @@ import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
 import { MODELS } from '../src/model/models.js';
 import type { ModelSpec } from '../src/model/spec.js';
+import { parseQuantConfig } from '../quant/quant-config.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
@@ -45,9 +46,16 @@ const GENERAL: ModelSpec = {
     { dense: 64 },
   ],
 };
-const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL };
+/** A float first layer, binary hidden layers and an 8-bit classifier. */
+const MIXED: ModelSpec = {
+  ...GENERAL,
+  name: 'mixed',
+  ops: GENERAL.ops.map((op, i) => (i === 0 ? { ...op, quant: parseQuantConfig('float') } : op)),
+  classifierQuant: parseQuantConfig('w8a8'),
+};
+const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL, mixed: MIXED };
 
-for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv'])
+for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv', 'mixed'])
   for (const preset of Object.keys(PRESETS))
     for (const batch of [40, 100])
       t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {

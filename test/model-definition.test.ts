@@ -96,13 +96,16 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
     [{ ...base, layers: [{ type: 'avgpool' }] }, /layer 1 \(avgpool\), type: average pooling is not supported yet/],
     [{ ...base, layers: [{ type: 'lstm' }] }, /layer 1 \(lstm\), type: unknown layer type "lstm"/],
     [{ ...base, layers: [{ units: 3 }] }, /layer 1, type: one of dense, conv, maxpool, flatten/],
+    [{ ...base, layers: [{ type: 'dense', units: 8, precision: 'w8' }] }, /layer 1 \(dense\), precision: "w8" is not wNaM/],
+    [{ ...base, layers: [{ type: 'dense', units: 8, precision: 7 }] }, /layer 1 \(dense\), precision: 7: binary, float or wNaM/],
+    [{ ...base, classifierPrecision: 'w40a8', layers: [] }, /classifierPrecision: w40a8: 40-bit weights are not supported/],
     [
-      { ...base, layers: [{ type: 'dense', units: 8, precision: 'w8a8' }] },
-      /layer 1 \(dense\), precision: "w8a8" differs from the model's "binary": mixed precision/,
+      { ...base, layers: [{ type: 'conv', filters: 32 }, { type: 'conv', filters: 8, precision: 'w4a8' }, { type: 'maxpool' }, { type: 'maxpool' }] },
+      /layer 4 \(maxpool\): after a fixed-point layer a max-pool must follow a convolution directly/,
     ],
     [{ ...base, precision: 'w9', layers: [] }, /precision: "w9" is not wNaM/],
     [{ ...base, precision: 'w4a8', quantizer: 'adam', layers: [] }, /precision: unknown quantizer "adam"/],
-    [{ ...base, quantizer: 'msqe', layers: [] }, /quantizer: applies to fixed-point and float models only/],
+    [{ ...base, quantizer: 'msqe', layers: [] }, /quantizer: applies to fixed-point and float layers only/],
     [{ ...base, precision: 'w4a8', batchNormFoldAt: 2, layers: [] }, /batchNormFoldAt: 2: a fraction of training/],
     [
       {
@@ -130,6 +133,28 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
       t.notOk((e as Error).message.includes('\n'), 'one line');
     }
   }
+  // mixed precision: a float first layer, binary hidden layers, an 8-bit classifier
+  const mixed = parseModelDefinition(
+    {
+      ...base,
+      classifierPrecision: 'w8a8',
+      fixes: 'outlier',
+      layers: [
+        { type: 'conv', filters: 20, precision: 'float' },
+        { type: 'conv', filters: 32 },
+        { type: 'dense', units: 16, precision: 'binary' },
+      ],
+    },
+    'mixed',
+  );
+  t.same(mixed.ops[0], { conv: 20, padding: 'valid', quant: parseQuantConfig('float', 'msqe', 'outlier') });
+  t.equal((mixed.ops[1] as { quant?: unknown }).quant, undefined, 'the model precision (binary)');
+  t.same(mixed.classifierQuant, parseQuantConfig('w8a8', 'msqe', 'outlier'));
+  t.same(
+    planModel(mixed).map((l) => l.type),
+    ['qconv', 'qact', 'conv', 'bn', 'sign', 'flatten', 'dense', 'bn', 'sign', 'qdense'],
+  );
+  t.same(parseModelDefinition(JSON.parse(JSON.stringify(definitionOf(mixed))), 'round trip'), mixed, 'mixed precision survives definitionOf');
   // a fixed-point model may flatten any channel count
   t.ok(
     parseModelDefinition(

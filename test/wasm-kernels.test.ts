@@ -226,7 +226,15 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
   ];
   // fixed-point versions (float×float kernels; the recipe must be standard)
   const fixed = specs.map((s) => ({ ...s, name: `${s.name} w4a8`, quant: parseQuantConfig('w4a8', 'msqe', 'outlier') }));
-  for (const spec of [...specs, ...fixed])
+  // and a model mixing them (every recipe trains it)
+  const mixed: ModelSpec = {
+    name: 'mixed',
+    input: { h: 20, w: 20, c: 3 },
+    classes: 10,
+    ops: [{ conv: 64, padding: 'same', kernel: 5, stride: 2, quant: parseQuantConfig('w8a8') }, { conv: 64, padding: 'valid', kernel: 1 }, { dense: 32 }],
+    classifierQuant: parseQuantConfig('w8a8'),
+  };
+  for (const spec of [...specs, ...fixed, mixed])
     for (const preset of spec.quant ? ['standard'] : Object.keys(PRESETS)) {
       const features = spec.input.h * spec.input.w * spec.input.c;
       const data = syntheticDataset(6, 40, features, spec.classes);

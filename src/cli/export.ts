@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
 import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
+import { precisionKind } from '../model/spec.js';
 import type { IntCheck } from '../export/int.js';
 import type { ExportCheck } from '../export/verify.js';
 import { VERSION } from '../version.js';
@@ -39,7 +40,11 @@ export function exportCommand(): Command {
     .action(async (ckpt: string, o) => {
       const loaded = loadTrainedNetwork(ckpt);
       if (o.format === 'int') return exportInt(ckpt, loaded, o);
-      if (loaded.spec.quant) throw new Error('--format tfjs exports binary models; a fixed-point model exports with --format int');
+      const kind = precisionKind(loaded.spec);
+      if (kind !== 'binary')
+        throw new Error(
+          `--format tfjs exports binary models; ${kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing binary and fixed-point layers is not exported yet'}`,
+        );
       // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
       const tf = await import('@tensorflow/tfjs');
       const { modelJson, tfjsArtifacts } = await import('../export/tfjs.js');

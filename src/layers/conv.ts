@@ -9,7 +9,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
-import { packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
@@ -41,7 +41,11 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const pix = hi * wi;
     if (x.kind === 'float') return x.data.subarray(b * pix * ci, (b + 1) * pix * ci);
     if (x.kind === 'bits') return x.data.subarray(b * pix * wordsFor(ci), (b + 1) * pix * wordsFor(ci));
-    if (x.kind === 'codes') throw new Error(`${this.name}: binary layers do not take fixed-point codes`);
+    if (x.kind === 'codes') {
+      // a fixed-point layer's outputs kept as integer codes (a model mixing precisions)
+      decodeCodes(x, b * pix * ci, pix * ci, this.ws.chunkX);
+      return this.ws.chunkX;
+    }
     readExamplePixels(x, b, this.ws.chunkX, 0);
     return this.ws.chunkX;
   }

@@ -3,6 +3,7 @@
 // numbers), and the first layer's 8-bit input codes.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Rng } from '../rng.js';
+import { unpackSignRows, wordsFor } from '../bits.js';
 import { createParamStore, type MomentFormat, type ParamStore, type StateTensor } from '../storage/param-store.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 import { INPUT_EXPONENT, type QuantConfig } from '../../quant/quant-config.js';
@@ -105,7 +106,13 @@ export abstract class QuantWeightLayer {
    * pixels (as 8-bit codes in a fixed-point first layer) decoded into scratch.
    */
   protected inputValues(x: Activation, i0: number, i1: number, n: number, scratch: Floats): Floats {
-    if (x.kind === 'bits') throw new Error(`${this.name}: fixed-point layers take float, code or pixel input`);
+    if (x.kind === 'bits') {
+      // a binary layer's sign outputs kept as bits (a model mixing precisions): ±1
+      const per = n / x.cols;
+      const wpr = wordsFor(x.cols);
+      unpackSignRows(x.data.subarray(i0 * per * wpr, i1 * per * wpr), (i1 - i0) * per, x.cols, scratch);
+      return scratch;
+    }
     const out = inputRows(x, i0, i1, n, scratch);
     if (x.kind === 'pixels' && this.quantizeInput) quantizeInputValues(out, (i1 - i0) * n);
     return out;

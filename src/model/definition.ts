@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseQuantConfig, QuantConfigError, type QuantConfig } from '../../quant/quant-config.js';
 import { convGeometry, KERNELS, STRIDES } from '../kernels/conv-geometry.js';
-import type { ModelOp, ModelSpec } from './spec.js';
+import { fixedPointConfig, type ModelOp, type ModelSpec } from './spec.js';
 
 export interface DenseDefinition {
   type: 'dense';
@@ -37,9 +37,11 @@ export interface ModelDefinition {
   classes: number;
   /** Hidden layers in order; bitlearn adds the classifier (dense to `classes`, then batch norm or a bias). */
   layers: LayerDefinition[];
-  /** binary (default), fixed-point wNaM (e.g. w4a8) or float: the precision of every weight layer. */
+  /** binary (default), fixed-point wNaM (e.g. w4a8) or float: the precision of every weight layer that sets none. */
   precision?: string;
-  /** Fixed-point models: the weight quantizer (msqe, gradient) and its fixes (e.g. "outlier,stable=0.5"). */
+  /** The classifier's precision (default: the model's), e.g. "w8a8" for an 8-bit last layer. */
+  classifierPrecision?: string;
+  /** Fixed-point layers: the weight quantizer (msqe, gradient) and its fixes (e.g. "outlier,stable=0.5"), shared by all of them. */
   quantizer?: string;
   fixes?: string;
   /** Fixed-point models: batch norm after every hidden weight layer, folded into the weights from this fraction of training on. */
@@ -52,7 +54,7 @@ export class ModelDefinitionError extends Error {}
 
 const LIMIT = 1 << 16;
 const KEYS: Record<string, string[]> = {
-  model: ['name', 'input', 'classes', 'layers', 'precision', 'quantizer', 'fixes', 'batchNormFoldAt', 'poolBeforeBatchNorm'],
+  model: ['name', 'input', 'classes', 'layers', 'precision', 'classifierPrecision', 'quantizer', 'fixes', 'batchNormFoldAt', 'poolBeforeBatchNorm'],
   dense: ['type', 'units', 'precision'],
   conv: ['type', 'filters', 'kernel', 'stride', 'padding', 'precision'],
   maxpool: ['type', 'size', 'stride'],
@@ -77,9 +79,25 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name)) fail('name', 'letters, digits, "_", "." or "-", 1 to 64 characters');
   const input = parseInput(def.input, fail);
   const classes = count(def.classes, 'classes', fail, 2, 256);
-  const precision = def.precision ?? 'binary';
-  if (typeof precision !== 'string') fail('precision', 'binary, float or wNaM (e.g. w4a8)');
-  const quant = parsePrecision(precision as string, def, fail);
+  const texts = [
+    def.precision,
+    def.classifierPrecision,
+    ...(Array.isArray(def.layers) ? def.layers.map((l: unknown) => (isObject(l) ? l.precision : undefined)) : []),
+  ];
+  const settings = fixedPointSettings(
+    def,
+    texts.some((p) => p !== undefined && p !== 'binary'),
+    fail,
+  );
+  const precisionOf = (text: unknown, where: string): QuantConfig | null => parsePrecision(text, settings, where, fail);
+  const modelText = def.precision ?? 'binary';
+  const quant = precisionOf(modelText, 'precision') ?? undefined;
+  /** A layer's own precision: undefined where it is the model's. */
+  const ownPrecision = (text: unknown, where: string): QuantConfig | null | undefined =>
+    text === undefined || text === modelText ? undefined : precisionOf(text, where);
+  const classifierQuant = ownPrecision(def.classifierPrecision, 'classifierPrecision');
+  /** The precision of weight op i (binary: undefined). */
+  const opPrecision = (op: ModelOp): QuantConfig | undefined => ('pool' in op ? undefined : op.quant === undefined ? quant : (op.quant ?? undefined));
   if (def.poolBeforeBatchNorm !== undefined && typeof def.poolBeforeBatchNorm !== 'boolean') fail('poolBeforeBatchNorm', 'true or false');
   if (!Array.isArray(def.layers)) return fail('layers', 'a list of layers (may be empty: the classifier alone)');
   if (def.layers.length > 256) fail('layers', `${def.layers.length} layers; at most 256`);
@@ -103,10 +121,10 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
     if (NOT_YET[type]) fail(at('type'), NOT_YET[type]);
     if (!KEYS[type] || type === 'model') fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, flatten)`);
     unknownKeys(raw, KEYS[type], at(''), fail);
-    if ('precision' in raw && raw.precision !== precision)
-      fail(at('precision'), `"${String(raw.precision)}" differs from the model's "${precision}": mixed precision is not supported yet`);
+    const own = type === 'dense' || type === 'conv' ? ownPrecision(raw.precision, at('precision')) : undefined;
+    const precision = own === undefined ? {} : { quant: own };
     if (type === 'dense') {
-      ops.push({ dense: count(raw.units, at('units'), fail, 1, LIMIT) });
+      ops.push({ dense: count(raw.units, at('units'), fail, 1, LIMIT), ...precision });
       [h, w, flat] = [1, 1, true];
     } else if (type === 'conv') {
       if (input.h * input.w === 1) fail(at(''), 'a convolution needs image input ({"height", "width", "channels"}), not features');
@@ -124,14 +142,22 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       } catch {
         fail(at(''), `a ${kernel}x${kernel} ${padding} convolution does not fit its ${h}x${w} input`);
       }
-      ops.push({ conv: filters, padding, ...(kernel !== 3 ? { kernel: kernel as number } : {}), ...(stride !== 1 ? { stride: stride as number } : {}) });
+      ops.push({
+        conv: filters,
+        padding,
+        ...(kernel !== 3 ? { kernel: kernel as number } : {}),
+        ...(stride !== 1 ? { stride: stride as number } : {}),
+        ...precision,
+      });
       [h, w] = [g.ho, g.wo];
     } else if (type === 'maxpool') {
       if ((raw.size ?? 2) !== 2) fail(at('size'), `${String(raw.size)}: only 2x2 max-pooling is supported yet`);
       if ((raw.stride ?? 2) !== 2) fail(at('stride'), `${String(raw.stride)}: only stride 2 is supported yet`);
       if (flat || h < 2 || w < 2) fail(at(''), `cannot max-pool a ${flat ? 'vector' : `${h}x${w} feature map`}`);
       if (!ops.length) fail(at(''), 'a max-pool needs a convolution before it (the input is not pooled)');
-      if (quant && !('conv' in (ops.at(-1) ?? {}))) fail(at(''), 'in a fixed-point model a max-pool must follow a convolution');
+      const previous = ops.at(-1)!;
+      if (!('conv' in previous) && opPrecision([...ops].reverse().find((op) => !('pool' in op))!))
+        fail(at(''), 'after a fixed-point layer a max-pool must follow a convolution directly');
       ops.push({ pool: 2 });
       [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
     } else {
@@ -141,7 +167,8 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   }
   // the dense layer after a feature map reads its pixels' channels as one row
   const denseAfterMap = ops.findIndex((op, i) => 'dense' in op && i > 0 && !('dense' in ops[i - 1]));
-  if (!quant && denseAfterMap > 0) {
+  const producer = denseAfterMap > 0 ? [...ops.slice(0, denseAfterMap)].reverse().find((op) => !('pool' in op)) : undefined;
+  if (producer && !opPrecision(producer)) {
     const channels = channelsBefore(ops, denseAfterMap, input.c);
     if (channels % 32) fail(`layer ${denseAfterMap + 1} (dense)`, `flattening packed bits needs a multiple of 32 channels before it, got ${channels}`);
   }
@@ -152,6 +179,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
     ops,
     ...(def.poolBeforeBatchNorm ? { poolBeforeBn: true } : {}),
     ...(quant ? { quant } : {}),
+    ...(classifierQuant !== undefined ? { classifierQuant } : {}),
   };
 }
 
@@ -187,25 +215,38 @@ function parseInput(v: unknown, fail: (w: string, r: string) => never): { h: num
   return { h, w, c };
 }
 
-function parsePrecision(precision: string, def: Record<string, unknown>, fail: (w: string, r: string) => never): QuantConfig | undefined {
-  if (precision === 'binary') {
-    for (const k of ['quantizer', 'fixes', 'batchNormFoldAt']) if (def[k] !== undefined) fail(k, 'applies to fixed-point and float models only');
-    return undefined;
+interface FixedPointSettings {
+  quantizer: string;
+  fixes?: string;
+  fold?: string;
+}
+
+/** quantizer, fixes and batchNormFoldAt: checked, and only where some layer is fixed point. */
+function fixedPointSettings(def: Record<string, unknown>, anyFixed: boolean, fail: (w: string, r: string) => never): FixedPointSettings {
+  if (!anyFixed) {
+    for (const k of ['quantizer', 'fixes', 'batchNormFoldAt']) if (def[k] !== undefined) fail(k, 'applies to fixed-point and float layers only');
+    return { quantizer: 'msqe' };
   }
   const fold = def.batchNormFoldAt;
   if (fold !== undefined && (typeof fold !== 'number' || !(fold >= 0 && fold <= 1)))
     fail('batchNormFoldAt', `${JSON.stringify(fold)}: a fraction of training, 0 to 1`);
   if (def.quantizer !== undefined && typeof def.quantizer !== 'string') fail('quantizer', 'msqe or gradient');
   if (def.fixes !== undefined && typeof def.fixes !== 'string') fail('fixes', 'a comma-separated list, e.g. "outlier,stable=0.5"');
+  return {
+    quantizer: (def.quantizer as string | undefined) ?? 'msqe',
+    fixes: def.fixes as string | undefined,
+    fold: fold === undefined ? undefined : String(fold),
+  };
+}
+
+/** A precision text: binary (null), or a fixed-point / float configuration with the model's settings. */
+function parsePrecision(text: unknown, s: FixedPointSettings, where: string, fail: (w: string, r: string) => never): QuantConfig | null {
+  if (typeof text !== 'string') return fail(where, `${JSON.stringify(text)}: binary, float or wNaM (e.g. w4a8)`);
+  if (text === 'binary') return null;
   try {
-    return parseQuantConfig(
-      precision,
-      (def.quantizer as string | undefined) ?? 'msqe',
-      def.fixes as string | undefined,
-      fold === undefined ? undefined : String(fold),
-    );
+    return parseQuantConfig(text, s.quantizer, s.fixes, s.fold);
   } catch (e) {
-    if (e instanceof QuantConfigError) return fail('precision', e.message.replace(/^--quant /, ''));
+    if (e instanceof QuantConfigError) return fail(where, e.message.replace(/^--quant /, ''));
     throw e;
   }
 }
@@ -213,21 +254,32 @@ function parsePrecision(precision: string, def: Record<string, unknown>, fail: (
 /** The definition of a spec (what a checkpoint stores: it rebuilds the same spec). */
 export function definitionOf(spec: ModelSpec): ModelDefinition {
   const { h, w, c } = spec.input;
+  const precision = (q: QuantConfig | null | undefined) => (q === undefined ? {} : { precision: q ? quantBits(q) : 'binary' });
   const layers: LayerDefinition[] = spec.ops.map((op) =>
     'dense' in op
-      ? { type: 'dense', units: op.dense }
+      ? { type: 'dense', units: op.dense, ...precision(op.quant) }
       : 'conv' in op
-        ? { type: 'conv', filters: op.conv, padding: op.padding, ...(op.kernel ? { kernel: op.kernel } : {}), ...(op.stride ? { stride: op.stride } : {}) }
+        ? {
+            type: 'conv',
+            filters: op.conv,
+            padding: op.padding,
+            ...(op.kernel ? { kernel: op.kernel } : {}),
+            ...(op.stride ? { stride: op.stride } : {}),
+            ...precision(op.quant),
+          }
         : { type: 'maxpool' },
   );
-  const q = spec.quant;
+  // the settings every fixed-point layer shares, from the model's or the first such layer's
+  const q = spec.quant ?? fixedPointConfig(spec);
   return {
     name: spec.name,
     input: h * w === 1 ? { features: c } : { height: h, width: w, channels: c },
     classes: spec.classes,
     layers,
     ...(spec.poolBeforeBn ? { poolBeforeBatchNorm: true } : {}),
-    ...(q ? { precision: quantBits(q), quantizer: q.quantizer, ...(fixesText(q) ? { fixes: fixesText(q) } : {}) } : {}),
+    ...(spec.quant ? { precision: quantBits(spec.quant) } : {}),
+    ...(spec.classifierQuant !== undefined ? { classifierPrecision: spec.classifierQuant ? quantBits(spec.classifierQuant) : 'binary' } : {}),
+    ...(q ? { quantizer: q.quantizer, ...(fixesText(q) ? { fixes: fixesText(q) } : {}) } : {}),
     ...(q?.bnFoldAt !== undefined && q.bnFoldAt !== null ? { batchNormFoldAt: q.bnFoldAt } : {}),
   };
 }

@@ -14,7 +14,7 @@ import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
-import { planModel, type ModelSpec } from './spec.js';
+import { fixedPointConfig, planModel, precisionKind, type ModelSpec } from './spec.js';
 import { workspaceSizes } from './sizes.js';
 import { kindOf } from './kinds/registry.js';
 import { QuantWeightLayer } from '../layers/quant-layer.js';
@@ -72,7 +72,7 @@ export class Network {
     this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
     const plan = planModel(spec);
-    if (spec.quant) checkFixedPointRecipe(recipe);
+    if (precisionKind(spec) === 'fixed') checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
       throw new Error("winsorized gradients support dense layers only (conv layers would need every example's weight-gradient term per coordinate)");
@@ -105,7 +105,7 @@ export class Network {
   private scaleClassifierInit(scale: number): void {
     let last: QuantWeightLayer | undefined;
     for (const l of this.layers) if (l instanceof QuantWeightLayer) last = l;
-    if (!last || !this.opts.spec.quant)
+    if (!last || (this.layers[this.layers.length - 1] as unknown) !== last)
       throw new Error(
         'an output init scale needs a fixed-point or float ReLU model (--quant): a binary classifier ends in batch norm, which sets the scale of its outputs',
       );
@@ -122,7 +122,7 @@ export class Network {
   /** Fraction of training done (0 .. 1), for what changes over training (ReSTE, the stable exponent, batch-norm folding). */
   setTrainingProgress(p: number): void {
     for (const l of this.layers) l.setTrainingProgress?.(p);
-    const foldAt = this.opts.spec.quant?.bnFoldAt;
+    const foldAt = fixedPointConfig(this.opts.spec)?.bnFoldAt;
     if (foldAt !== undefined && foldAt !== null && p >= foldAt) this.foldBatchNorms();
   }
 

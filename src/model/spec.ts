@@ -3,7 +3,14 @@
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
-export type ModelOp = { conv: number; padding: 'valid' | 'same'; kernel?: number; stride?: number } | { pool: 2 } | { dense: number };
+/**
+ * A hidden layer. `quant` on a weight layer sets its own precision: a QuantConfig (fixed point or
+ * float), or null for binary; left out, the layer takes the model's (spec.quant).
+ */
+export type ModelOp =
+  | { conv: number; padding: 'valid' | 'same'; kernel?: number; stride?: number; quant?: QuantConfig | null }
+  | { pool: 2 }
+  | { dense: number; quant?: QuantConfig | null };
 
 export interface ModelSpec {
   name: string;
@@ -15,6 +22,34 @@ export interface ModelSpec {
   poolBeforeBn?: boolean;
   /** A fixed-point (or float32) ReLU network instead of a binary one: dense + bias → ReLU + activation quantizer. */
   quant?: QuantConfig;
+  /** The classifier's own precision (as ModelOp.quant); left out, the model's. */
+  classifierQuant?: QuantConfig | null;
+}
+
+/** The precision of a weight op: its own, else the model's (undefined = binary). */
+export function opQuant(spec: ModelSpec, op: ModelOp): QuantConfig | undefined {
+  if ('pool' in op) return undefined;
+  return op.quant === undefined ? spec.quant : (op.quant ?? undefined);
+}
+
+/** binary: every weight layer binary; fixed: every one fixed point (or float); mixed: some of each. */
+export function precisionKind(spec: ModelSpec): 'binary' | 'fixed' | 'mixed' {
+  const plan = planModel(spec);
+  const binary = plan.some((l) => l.type === 'dense' || l.type === 'conv');
+  const fixed = plan.some((l) => l.type === 'qdense' || l.type === 'qconv');
+  return binary && fixed ? 'mixed' : fixed ? 'fixed' : 'binary';
+}
+
+/** The fixed-point settings a model's fixed-point layers share (quantizer, fixes, batch-norm folding): the first such layer's. */
+export function fixedPointConfig(spec: ModelSpec): QuantConfig | undefined {
+  for (const l of planModel(spec)) if (l.type === 'qdense' || l.type === 'qconv') return l.quant;
+  return undefined;
+}
+
+/** The same model with every weight layer binary. */
+export function binaryTwin(spec: ModelSpec): ModelSpec {
+  const { quant: _q, classifierQuant: _c, ...rest } = spec;
+  return { ...rest, ops: spec.ops.map((op) => ('pool' in op ? op : ((({ quant: _, ...o }) => o)(op as { quant?: unknown } & ModelOp) as ModelOp))) };
 }
 
 export function inputFeatures(spec: ModelSpec): number {
@@ -25,7 +60,8 @@ export function inputFeatures(spec: ModelSpec): number {
 export type PlannedLayer =
   | { type: 'dense'; name: string; nIn: number; nOut: number; first: boolean }
   | { type: 'conv'; name: string; g: ConvGeometry; first: boolean }
-  | { type: 'bn'; name: string; channels: number; spatial: number }
+  /** folding: after a fixed-point layer (folded into it from bnFoldAt on), else after a binary one. */
+  | { type: 'bn'; name: string; channels: number; spatial: number; folding: boolean }
   | { type: 'sign'; name: string; channels: number; spatial: number }
   | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
   | { type: 'flatten'; name: string; h: number; w: number; channels: number }
@@ -41,15 +77,17 @@ export type PlannedLayer =
  * the quantizer are monotone) and pools the float pre-activations in place.
  */
 export function planModel(spec: ModelSpec): PlannedLayer[] {
-  const quant = spec.quant;
   const out: PlannedLayer[] = [];
   let { h, w, c } = spec.input;
   let first = true;
   let n = 0;
-  const ops: ModelOp[] = [...spec.ops, { dense: spec.classes }];
-  /** What follows a weight layer (`last`: the classifier). */
-  const activate = (last: boolean) => {
-    const bn: PlannedLayer = { type: 'bn', name: `bn${n}`, channels: c, spatial: h * w };
+  const classifier: ModelOp = spec.classifierQuant === undefined ? { dense: spec.classes } : { dense: spec.classes, quant: spec.classifierQuant };
+  const ops: ModelOp[] = [...spec.ops, classifier];
+  /** The precision of the last weight layer (what a pool or a flatten receives). */
+  let before: QuantConfig | undefined;
+  /** What follows a weight layer of this precision (`last`: the classifier). */
+  const activate = (quant: QuantConfig | undefined, last: boolean) => {
+    const bn: PlannedLayer = { type: 'bn', name: `bn${n}`, channels: c, spatial: h * w, folding: Boolean(quant) };
     if (!quant) {
       out.push(bn);
       if (!last) out.push({ type: 'sign', name: `sign${n}`, channels: c, spatial: h * w });
@@ -67,30 +105,33 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
     const last = i === ops.length - 1;
+    const quant = opQuant(spec, op);
     if ('conv' in op) {
       n++;
       const g = convGeometry(h, w, c, op.conv, op.padding, op.kernel ?? 3, op.stride ?? 1);
       out.push(quant ? { type: 'qconv', name: `conv${n}`, g, first, quant } : { type: 'conv', name: `conv${n}`, g, first });
       [h, w, c] = [g.ho, g.wo, g.co];
+      // fixed point pools the pre-activations (the same result: ReLU and the quantizer are monotone)
       if ((quant || spec.poolBeforeBn) && 'pool' in (ops[i + 1] ?? {})) {
         pool(false);
         i++;
       }
-      activate(false);
+      activate(quant, false);
     } else if ('pool' in op) {
-      if (quant) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
+      if (before) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
       pool(true);
     } else {
       n++;
       if (h * w > 1) {
-        if (!quant && c % 32 && !first) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
+        if (!first && !before && c % 32) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
         out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
       }
       const nIn = h * w * c;
       out.push(quant ? { type: 'qdense', name: `fc${n}`, nIn, nOut: op.dense, first, quant } : { type: 'dense', name: `fc${n}`, nIn, nOut: op.dense, first });
       [h, w, c] = [1, 1, op.dense];
-      activate(last);
+      activate(quant, last);
     }
+    if (!('pool' in op)) before = quant;
     first = false;
   }
   return out;

@@ -3,7 +3,7 @@
 import { CATEGORIES, type Category } from '../ledger.js';
 import { modelMemory, type Bytes } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
-import type { ModelSpec } from '../model/spec.js';
+import { binaryTwin, type ModelSpec } from '../model/spec.js';
 import { createOptimizer } from '../optim/optimizer.js';
 import { PRESETS, type Recipe } from '../recipe.js';
 import { referenceKernels } from '../kernels/reference.js';
@@ -36,7 +36,7 @@ export function memoryReport(
   modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment }),
 ): MemoryReport {
   // fixed-point models: the binary presets are of the binary model of the same shape
-  const binary: ModelSpec = { ...spec, quant: undefined };
+  const binary: ModelSpec = binaryTwin(spec);
   const standard = measureLedger(binary, PRESETS.standard, net.batch);
   const lowMemory = measureLedger(binary, PRESETS['low-memory'], net.batch);
   const twin = spec.quant ? measureLedger({ ...spec, quant: { ...spec.quant, weightBits: null, actBits: null } }, PRESETS.standard, net.batch) : null;

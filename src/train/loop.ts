@@ -13,7 +13,7 @@ import { parseLrSchedule, type LrSchedule } from '../lr-schedule.js';
 import { modelMemory, type MemoryModel } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
 import { QuantizerLog, quantizerStates } from '../model/quantizer-log.js';
-import { inputFeatures, type ModelSpec } from '../model/spec.js';
+import { inputFeatures, planModel, precisionKind, type ModelSpec } from '../model/spec.js';
 import { modelSpec } from '../model/models.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { Rng } from '../rng.js';
@@ -113,7 +113,7 @@ interface RunParts {
 
 async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, parts: RunParts): Promise<TrainResult> {
   const { spec, net, opt, gradients, state, schedule, gammaSchedule, modeled, identity } = parts;
-  const quantLog = spec.quant ? new QuantizerLog(state.quantizerExponents) : null;
+  const quantLog = precisionKind(spec) !== 'binary' ? new QuantizerLog(state.quantizerExponents) : null;
   const tracker = cfg.coherence ? new CoherenceTracker(cfg.coherence.every, state.coherence) : null;
   const probe = cfg.coherence?.probe ? coherenceProbe(net, data.train, cfg) : null;
   let stoppedAtEpoch: number | null = null;
@@ -265,7 +265,7 @@ function checkDataShape(spec: ModelSpec, data: DataSplit): void {
       );
     if (d.classes > spec.classes)
       throw new TrainingError(`data set ${d.name} has ${d.classes} classes (labels 0 to ${d.classes - 1}), model ${spec.name} has ${spec.classes}`);
-    if (d.values && spec.quant?.actBits != null)
+    if (d.values && firstQuantizesInput(spec))
       throw new TrainingError(
         `model ${spec.name} quantizes its input to 8-bit pixel codes; data set ${d.name} holds float features: use a binary model or "precision": "float"`,
       );
@@ -273,6 +273,12 @@ function checkDataShape(spec: ModelSpec, data: DataSplit): void {
     if (s && spec.ops.length && 'conv' in spec.ops[0] && text(s) !== text(spec.input))
       throw new TrainingError(`model ${spec.name} takes ${text(spec.input)} images, data set ${d.name} holds ${text(s)}`);
   }
+}
+
+/** Whether the model's first layer turns its input into 8-bit codes (a fixed-point first layer with quantized activations). */
+function firstQuantizesInput(spec: ModelSpec): boolean {
+  const l = planModel(spec).find((p) => p.type === 'dense' || p.type === 'conv' || p.type === 'qdense' || p.type === 'qconv');
+  return l !== undefined && (l.type === 'qdense' || l.type === 'qconv') && l.quant.actBits !== null;
 }
 
 /** What a checkpoint needs to prepare new inputs as training did: the standardization and the class names. */

@@ -7,11 +7,10 @@ type Bn = Extract<PlannedLayer, { type: 'bn' }>;
 const F = 4;
 
 export const batchNormKind: LayerKind<Bn> = {
-  build: (l, c) =>
-    new BatchNormLayer(l.name, l.channels, c.recipe.bn, c.recipe.bnBackward, c.batch, c.ws, c.ledger, l.spatial, c.recipe.ghostBatch, Boolean(c.spec.quant)),
+  build: (l, c) => new BatchNormLayer(l.name, l.channels, c.recipe.bn, c.recipe.bnBackward, c.batch, c.ws, c.ledger, l.spatial, c.recipe.ghostBatch, l.folding),
   memory(l, c) {
     const C = l.channels;
-    c.add(l.name, 'weights', 3 * C * F + (c.spec.quant ? 1 : 0)); // beta, running mean, running sigma (+ folded flag)
+    c.add(l.name, 'weights', 3 * C * F + (l.folding ? 1 : 0)); // beta, running mean, running sigma (+ folded flag)
     c.add(l.name, 'weight-grads', c.gradCopies * C * F);
     c.add(l.name, 'optimizer', 2 * C * F);
     const groups = c.recipe.ghostBatch > 0 ? Math.ceil(c.batch / c.recipe.ghostBatch) : 1;

@@ -1,14 +1,19 @@
 // ReLU + activation quantizer of a fixed-point network (src/layers/quant-act.ts).
 import { QuantActLayer } from '../../layers/quant-act.js';
 import { paramBytes } from '../../storage/param-store.js';
-import type { PlannedLayer } from '../spec.js';
+import { precisionKind, type PlannedLayer } from '../spec.js';
 import type { LayerKind } from './kind.js';
 
 type QAct = Extract<PlannedLayer, { type: 'qact' }>;
 const F = 4;
 
 export const quantActKind: LayerKind<QAct> = {
-  build: (l, c) => new QuantActLayer(l.name, l.channels, l.quant, c.recipe.moments, c.batch, c.ws, c.ledger, l.spatial, c.recipe.actInput === 'bit'),
+  // actInput=bit keeps fixed-point activations as codes; float ones (a float layer in a model
+  // mixing precisions) stay float32, while a float model asking for codes is refused by the layer
+  build: (l, c) => {
+    const codes = c.recipe.actInput === 'bit' && (l.quant.actBits !== null || precisionKind(c.spec) !== 'mixed');
+    return new QuantActLayer(l.name, l.channels, l.quant, c.recipe.moments, c.batch, c.ws, c.ledger, l.spatial, codes);
+  },
   memory(l, c) {
     const rows = c.batch * l.spatial;
     // output (the next layer's input): float32, or the integer codes (actInput=bit)
