@@ -43,7 +43,7 @@ export function exportCommand(): Command {
       const kind = precisionKind(loaded.spec);
       if (kind !== 'binary')
         throw new Error(
-          `--format tfjs exports binary models; ${kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing binary and fixed-point layers is not exported yet'}`,
+          `--format tfjs exports binary models; ${kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet'}`,
         );
       // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
       const tf = await import('@tensorflow/tfjs');
