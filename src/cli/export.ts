@@ -41,10 +41,8 @@ export function exportCommand(): Command {
       const loaded = loadTrainedNetwork(ckpt);
       if (o.format === 'int') return exportInt(ckpt, loaded, o);
       const kind = precisionKind(loaded.spec);
-      if (kind !== 'binary')
-        throw new Error(
-          `--format tfjs exports binary models; ${kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet'}`,
-        );
+      const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet';
+      if (kind !== 'binary') throw new Error(`--format tfjs exports binary models; ${other}`);
       // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
       const tf = await import('@tensorflow/tfjs');
       const { modelJson, tfjsArtifacts } = await import('../export/tfjs.js');
