@@ -51,55 +51,53 @@ t.test('junctions: sign bits into a fixed-point layer and codes into a binary on
   );
 });
 
-t.test(
-  'a 5x5 stride-2 float first layer, a 1x1 conv and an 8-bit classifier train on an image folder with every preset; the checkpoint predicts the same in a fresh process',
-  async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bitlearn-mixed-'));
-    const images = join(dir, 'images');
-    const rng = new Rng(9);
-    // three classes: a bright band at the top, the middle or the bottom of a 20x20 image
-    ['top', 'middle', 'bottom'].forEach((name, c) => {
-      mkdirSync(join(images, name), { recursive: true });
-      for (let i = 0; i < 40; i++) {
-        const png = new pngjs.PNG({ width: 20, height: 20 });
-        for (let y = 0; y < 20; y++)
-          for (let x = 0; x < 20; x++) {
-            const v = Math.max(0, Math.min(255, Math.round((Math.floor(y / 7) === c ? 180 : 60) + 40 * rng.normal())));
-            png.data.set([v, v, v, 255], (y * 20 + x) * 4);
-          }
-        writeFileSync(join(images, name, `${i}.png`), pngjs.PNG.sync.write(png));
-      }
-    });
-    const modelFile = join(dir, 'mixed.json');
-    writeFileSync(
-      modelFile,
-      JSON.stringify({
-        name: 'mixed',
-        input: { height: 16, width: 16, channels: 1 },
-        classes: 3,
-        classifierPrecision: 'w8a8',
-        layers: [
-          { type: 'conv', filters: 32, kernel: 5, stride: 2, padding: 'same', precision: 'float' },
-          { type: 'conv', filters: 64, kernel: 1 },
-          { type: 'maxpool' },
-          { type: 'dense', units: 64 },
-        ],
-      }),
+t.test('5x5 stride-2 float first layer, 1x1 conv, 8-bit classifier: every preset trains it on images; a fresh process predicts the same', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-mixed-'));
+  const images = join(dir, 'images');
+  const rng = new Rng(9);
+  // three classes: a bright band at the top, the middle or the bottom of a 20x20 image
+  ['top', 'middle', 'bottom'].forEach((name, c) => {
+    mkdirSync(join(images, name), { recursive: true });
+    for (let i = 0; i < 40; i++) {
+      const png = new pngjs.PNG({ width: 20, height: 20 });
+      for (let y = 0; y < 20; y++)
+        for (let x = 0; x < 20; x++) {
+          const v = Math.max(0, Math.min(255, Math.round((Math.floor(y / 7) === c ? 180 : 60) + 40 * rng.normal())));
+          png.data.set([v, v, v, 255], (y * 20 + x) * 4);
+        }
+      writeFileSync(join(images, name, `${i}.png`), pngjs.PNG.sync.write(png));
+    }
+  });
+  const modelFile = join(dir, 'mixed.json');
+  writeFileSync(
+    modelFile,
+    JSON.stringify({
+      name: 'mixed',
+      input: { height: 16, width: 16, channels: 1 },
+      classes: 3,
+      classifierPrecision: 'w8a8',
+      layers: [
+        { type: 'conv', filters: 32, kernel: 5, stride: 2, padding: 'same', precision: 'float' },
+        { type: 'conv', filters: 64, kernel: 1 },
+        { type: 'maxpool' },
+        { type: 'dense', units: 64 },
+      ],
+    }),
+  );
+  const spec = loadModelFile(modelFile);
+  for (const preset of ['standard', 'low-memory', 'tiny']) {
+    const data = await loadOwnData(parseDataSource(`images:${images}`)!, { shape: spec.input, seed: 2 });
+    const checkpoint = join(dir, `${preset}.ckpt`);
+    const r = await train(
+      { model: modelFile, recipeName: preset, recipe: PRESETS[preset], batch: 16, epochs: 6, seed: 1, lr: 1e-3, threads: 1, checkpoint },
+      data,
     );
-    const spec = loadModelFile(modelFile);
-    for (const preset of ['standard', 'low-memory', 'tiny']) {
-      const data = await loadOwnData(parseDataSource(`images:${images}`)!, { shape: spec.input, seed: 2 });
-      const checkpoint = join(dir, `${preset}.ckpt`);
-      const r = await train(
-        { model: modelFile, recipeName: preset, recipe: PRESETS[preset], batch: 16, epochs: 6, seed: 1, lr: 1e-3, threads: 1, checkpoint },
-        data,
-      );
-      const accuracy = r.history.at(-1)!.testAccuracy;
-      t.ok(accuracy >= 0.8, `${preset}: test accuracy ${accuracy}`);
-      const ours = new Int32Array(data.test.count);
-      r.network.predict(data.test, ours);
-      r.network.dispose();
-      const probe = `
+    const accuracy = r.history.at(-1)!.testAccuracy;
+    t.ok(accuracy >= 0.8, `${preset}: test accuracy ${accuracy}`);
+    const ours = new Int32Array(data.test.count);
+    r.network.predict(data.test, ours);
+    r.network.dispose();
+    const probe = `
       import { loadTrainedNetwork } from ${JSON.stringify(join(process.cwd(), 'build/src/model/load.js'))};
       import { loadOwnData, parseDataSource } from ${JSON.stringify(join(process.cwd(), 'build/src/data/own.js'))};
       const m = loadTrainedNetwork(${JSON.stringify(checkpoint)});
@@ -108,9 +106,8 @@ t.test(
       m.network.predict(data.test, classes);
       console.log(JSON.stringify(Array.from(classes)));
     `;
-      const p = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
-      t.equal(p.status, 0, p.stderr);
-      t.same(JSON.parse(p.stdout), Array.from(ours), `${preset}: the reloaded checkpoint predicts every test image as the trained network did`);
-    }
-  },
-);
+    const p = spawnSync(process.execPath, ['--input-type=module', '-e', probe], { encoding: 'utf8' });
+    t.equal(p.status, 0, p.stderr);
+    t.same(JSON.parse(p.stdout), Array.from(ours), `${preset}: the reloaded checkpoint predicts every test image as the trained network did`);
+  }
+});
