@@ -53,9 +53,16 @@ const MIXED: ModelSpec = {
   ops: GENERAL.ops.map((op, i) => (i === 0 ? { ...op, quant: parseQuantConfig('float') } : op)),
   classifierQuant: parseQuantConfig('w8a8'),
 };
-const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL, mixed: MIXED };
+/** Average pooling after a sign, and global average pooling before the classifier. */
+const AVERAGED: ModelSpec = {
+  name: 'averaged',
+  input: { h: 16, w: 16, c: 3 },
+  classes: 10,
+  ops: [{ conv: 32, padding: 'same' }, { avgpool: 2 }, { conv: 24, padding: 'same', quant: parseQuantConfig('w4a8') }, { avgpool: 'global' }, { dense: 40 }],
+};
+const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL, mixed: MIXED, averaged: AVERAGED };
 
-for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv', 'mixed'])
+for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv', 'mixed', 'averaged'])
   for (const preset of Object.keys(PRESETS))
     for (const batch of [40, 100])
       t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { loadOwnData, parseDataSource } from '../src/data/own.js';
 import { referenceKernels } from '../src/kernels/reference.js';
@@ -19,19 +19,27 @@ import { Rng } from '../src/rng.js';
 import { train } from '../src/train/loop.js';
 import { identityOrder, maxAbs, maxAbsDiff, syntheticDataset } from './helpers.js';
 
-t.test('junctions: sign bits into a fixed-point layer and codes into a binary one give the float-kept gradients', async (t) => {
-  const spec: ModelSpec = {
-    name: 'junctions',
-    input: { h: 10, w: 10, c: 2 },
-    classes: 4,
-    ops: [
-      { conv: 16, padding: 'same', kernel: 5, stride: 2, quant: parseQuantConfig('w8a8') },
-      { conv: 32, padding: 'valid', kernel: 1 },
-      { dense: 24, quant: parseQuantConfig('w4a8') },
-      { dense: 32 },
-    ],
-    classifierQuant: parseQuantConfig('w8a8'),
-  };
+const AVERAGED: ModelSpec = {
+  name: 'averaged',
+  input: { h: 10, w: 10, c: 2 },
+  classes: 4,
+  ops: [{ conv: 16, padding: 'same' }, { avgpool: 2 }, { conv: 16, padding: 'same', quant: parseQuantConfig('w8a8') }, { avgpool: 'global' }, { dense: 8 }],
+};
+
+const JUNCTIONS: ModelSpec = {
+  name: 'junctions',
+  input: { h: 10, w: 10, c: 2 },
+  classes: 4,
+  ops: [
+    { conv: 16, padding: 'same', kernel: 5, stride: 2, quant: parseQuantConfig('w8a8') },
+    { conv: 32, padding: 'valid', kernel: 1 },
+    { dense: 24, quant: parseQuantConfig('w4a8') },
+    { dense: 32 },
+  ],
+  classifierQuant: parseQuantConfig('w8a8'),
+};
+
+async function junctions(t: Test, spec: ModelSpec) {
   const data = syntheticDataset(3, 12, 200, 4);
   const run = (actInput: 'float32' | 'bit') => {
     const net = new Network({ spec, recipe: { ...PRESETS.standard, actInput }, batch: 12, kernels: referenceKernels, seed: 5 });
@@ -47,8 +55,12 @@ t.test('junctions: sign bits into a fixed-point layer and codes into a binary on
   });
   t.ok(
     kept.grads.some((g) => maxAbs(g) > 0),
-    'gradients are not all zero',
+    `${spec.name}: gradients are not all zero`,
   );
+}
+
+t.test('junctions: sign bits into a fixed-point layer and codes into a binary one give the float-kept gradients', async (t) => {
+  for (const spec of [JUNCTIONS, AVERAGED]) await junctions(t, spec);
 });
 
 t.test('5x5 stride-2 float first layer, 1x1 conv, 8-bit classifier: every preset trains it on images; a fresh process predicts the same', async (t) => {

@@ -93,9 +93,34 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
     ],
     [{ ...base, layers: [{ type: 'dense', units: 4 }, { type: 'maxpool' }] }, /layer 2 \(maxpool\): cannot max-pool a vector/],
     [{ ...base, layers: [{ type: 'flatten' }, { type: 'flatten' }] }, /layer 2 \(flatten\): nothing to flatten/],
-    [{ ...base, layers: [{ type: 'avgpool' }] }, /layer 1 \(avgpool\), type: average pooling is not supported yet/],
+    [{ ...base, layers: [{ type: 'avgpool' }] }, /layer 1 \(avgpool\): an average pool needs a convolution before it/],
+    [
+      {
+        ...base,
+        layers: [
+          { type: 'conv', filters: 8 },
+          { type: 'avgpool', size: 1 },
+        ],
+      },
+      /layer 2 \(avgpool\), size: 1: a whole number from 2 to 16/,
+    ],
+    [
+      {
+        ...base,
+        layers: [
+          { type: 'conv', filters: 8 },
+          { type: 'avgpool', size: 7 },
+        ],
+      },
+      /layer 2 \(avgpool\): a 7x7 average pool does not fit its 6x6 input/,
+    ],
+    [
+      { ...base, layers: [{ type: 'conv', filters: 32 }, { type: 'avgpool' }, { type: 'maxpool' }] },
+      /layer 3 \(maxpool\): a max-pool cannot follow an average pool/,
+    ],
+    [{ ...base, layers: [{ type: 'dense', units: 8 }, { type: 'globalavgpool' }] }, /layer 2 \(globalavgpool\): cannot average-pool a vector/],
     [{ ...base, layers: [{ type: 'lstm' }] }, /layer 1 \(lstm\), type: unknown layer type "lstm"/],
-    [{ ...base, layers: [{ units: 3 }] }, /layer 1, type: one of dense, conv, maxpool, flatten/],
+    [{ ...base, layers: [{ units: 3 }] }, /layer 1, type: one of dense, conv, maxpool, avgpool, globalavgpool, flatten/],
     [{ ...base, layers: [{ type: 'dense', units: 8, precision: 'w8' }] }, /layer 1 \(dense\), precision: "w8" is not wNaM/],
     [{ ...base, layers: [{ type: 'dense', units: 8, precision: 7 }] }, /layer 1 \(dense\), precision: 7: binary, float or wNaM/],
     [{ ...base, classifierPrecision: 'w40a8', layers: [] }, /classifierPrecision: w40a8: 40-bit weights are not supported/],
@@ -155,6 +180,24 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
     ['qconv', 'qact', 'conv', 'bn', 'sign', 'flatten', 'dense', 'bn', 'sign', 'qdense'],
   );
   t.same(parseModelDefinition(JSON.parse(JSON.stringify(definitionOf(mixed))), 'round trip'), mixed, 'mixed precision survives definitionOf');
+  // average pooling: a float map, so a dense layer after it takes any channel count
+  const averaged = parseModelDefinition(
+    {
+      ...base,
+      layers: [
+        { type: 'conv', filters: 20 },
+        { type: 'avgpool', size: 3 },
+        { type: 'conv', filters: 12, kernel: 1 },
+        { type: 'globalavgpool' },
+        { type: 'dense', units: 8 },
+      ],
+    },
+    'averaged',
+  );
+  t.same(averaged.ops[1], { avgpool: 3 });
+  t.same(averaged.ops[3], { avgpool: 'global' });
+  t.same(planModel(averaged)[3], { type: 'avgpool', name: 'avgpool1', h: 6, w: 6, channels: 20, sh: 3, sw: 3 });
+  t.same(parseModelDefinition(JSON.parse(JSON.stringify(definitionOf(averaged))), 'round trip'), averaged, 'average pooling survives definitionOf');
   // a fixed-point model may flatten any channel count
   t.ok(
     parseModelDefinition(

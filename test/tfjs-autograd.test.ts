@@ -123,6 +123,7 @@ async function convNetAgainstTf(
           .add(vars[v++]);
       } else if (l.type === 'sign') a = signSte(a);
       else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+      else if (l.type === 'avgpool') a = tf.avgPool(a as tf.Tensor4D, [l.sh, l.sw], [l.sh, l.sw], 'valid');
       else if (l.type === 'flatten') a = a.reshape([B, l.h * l.w * l.channels]);
       else throw new Error(`no TF.js twin for ${l.type}`);
     }
@@ -140,6 +141,9 @@ async function convNetAgainstTf(
 
 t.test('conv net, pool after sign (CNV style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, false));
 t.test('conv net, pool before batch norm (BinaryNet style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, true));
+t.test('average pooling (2x2, after a sign, then global): gradients equal TF.js autograd', (t) =>
+  convNetAgainstTf(t, false, [{ conv: 8, padding: 'same' }, { avgpool: 2 }, { conv: 12, padding: 'same' }, { avgpool: 'global' }, { dense: 6 }]),
+);
 t.test('5x5 stride-2 and 1x1 convolutions: gradients equal TF.js autograd', (t) =>
   convNetAgainstTf(t, false, [
     { conv: 8, padding: 'same', kernel: 5, stride: 2 },

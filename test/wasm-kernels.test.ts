@@ -231,7 +231,14 @@ t.test('two kernel threads give bit-identical results (kernels split into disjoi
     name: 'mixed',
     input: { h: 20, w: 20, c: 3 },
     classes: 10,
-    ops: [{ conv: 64, padding: 'same', kernel: 5, stride: 2, quant: parseQuantConfig('w8a8') }, { conv: 64, padding: 'valid', kernel: 1 }, { dense: 32 }],
+    ops: [
+      { conv: 64, padding: 'same', kernel: 5, stride: 2, quant: parseQuantConfig('w8a8') },
+      { conv: 64, padding: 'valid', kernel: 1 },
+      { avgpool: 2 },
+      { conv: 40, padding: 'same' },
+      { avgpool: 'global' },
+      { dense: 32 },
+    ],
     classifierQuant: parseQuantConfig('w8a8'),
   };
   for (const spec of [...specs, ...fixed, mixed])

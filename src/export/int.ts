@@ -14,7 +14,7 @@ import { BatchNormLayer } from '../layers/batchnorm.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
 import { biasCode, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
 import type { Network } from '../model/network.js';
-import { precisionKind, type ModelSpec } from '../model/spec.js';
+import { planModel, precisionKind, type ModelSpec } from '../model/spec.js';
 import { INPUT_BITS, INPUT_EXPONENT, describeQuant } from '../../quant/quant-config.js';
 import { qRange } from '../../quant/po2-quantizers.js';
 
@@ -83,6 +83,7 @@ function pixelCodes(): number[] {
 
 export function intArtifacts(net: Network, spec: ModelSpec, producer: string): IntModel {
   if (precisionKind(spec) === 'mixed') throw new IntExportError('integer export of a model mixing binary and fixed-point layers is not supported yet');
+  if (planModel(spec).some((l) => l.type === 'avgpool')) throw new IntExportError('integer export of average pooling is not supported yet');
   const q = spec.quant;
   if (!q || q.weightBits === null || q.actBits === null)
     throw new IntExportError(

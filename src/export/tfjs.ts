@@ -55,6 +55,8 @@ function thresholds(bn: BatchNormLayer, steps: number): Float32Array {
 export function toTfjsModel(net: Network, spec: ModelSpec): tf.Sequential {
   const plan = planModel(spec);
   if (plan.length !== net.layers.length) throw new Error('network does not match its model plan');
+  // after an average pool a binary layer's inputs leave the lattice its exact thresholds rely on
+  if (plan.some((l) => l.type === 'avgpool')) throw new Error('the TF.js export does not take average pooling yet');
   const model = tf.sequential({ name: `bitlearn_${spec.name.replace(/\W/g, '_')}` });
   const { h, w, c } = spec.input;
   const inputShape = h * w > 1 ? [h, w, c] : [c];

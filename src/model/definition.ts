@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseQuantConfig, QuantConfigError, type QuantConfig } from '../../quant/quant-config.js';
 import { convGeometry, KERNELS, STRIDES } from '../kernels/conv-geometry.js';
-import { fixedPointConfig, type ModelOp, type ModelSpec } from './spec.js';
+import { fixedPointConfig, isWeightOp, type ModelOp, type ModelSpec } from './spec.js';
 
 export interface DenseDefinition {
   type: 'dense';
@@ -28,7 +28,15 @@ export interface MaxPoolDefinition {
 export interface FlattenDefinition {
   type: 'flatten';
 }
-export type LayerDefinition = DenseDefinition | ConvDefinition | MaxPoolDefinition | FlattenDefinition;
+export interface AvgPoolDefinition {
+  type: 'avgpool';
+  /** Window and stride (default 2). */
+  size?: number;
+}
+export interface GlobalAvgPoolDefinition {
+  type: 'globalavgpool';
+}
+export type LayerDefinition = DenseDefinition | ConvDefinition | MaxPoolDefinition | AvgPoolDefinition | GlobalAvgPoolDefinition | FlattenDefinition;
 
 export interface ModelDefinition {
   name: string;
@@ -58,13 +66,12 @@ const KEYS: Record<string, string[]> = {
   dense: ['type', 'units', 'precision'],
   conv: ['type', 'filters', 'kernel', 'stride', 'padding', 'precision'],
   maxpool: ['type', 'size', 'stride'],
+  avgpool: ['type', 'size'],
+  globalavgpool: ['type'],
   flatten: ['type'],
 };
 /** Kinds the format names but the engine does not train yet: refused with the reason. */
-const NOT_YET: Record<string, string> = {
-  avgpool: 'average pooling is not supported yet (use maxpool)',
-  globalavgpool: 'global average pooling is not supported yet (flatten, then dense)',
-};
+const NOT_YET: Record<string, string> = {};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -97,7 +104,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
     text === undefined || text === modelText ? undefined : precisionOf(text, where);
   const classifierQuant = ownPrecision(def.classifierPrecision, 'classifierPrecision');
   /** The precision of weight op i (binary: undefined). */
-  const opPrecision = (op: ModelOp): QuantConfig | undefined => ('pool' in op ? undefined : op.quant === undefined ? quant : (op.quant ?? undefined));
+  const opPrecision = (op: ModelOp): QuantConfig | undefined => (!isWeightOp(op) ? undefined : op.quant === undefined ? quant : (op.quant ?? undefined));
   if (def.poolBeforeBatchNorm !== undefined && typeof def.poolBeforeBatchNorm !== 'boolean') fail('poolBeforeBatchNorm', 'true or false');
   if (!Array.isArray(def.layers)) return fail('layers', 'a list of layers (may be empty: the classifier alone)');
   if (def.layers.length > 256) fail('layers', `${def.layers.length} layers; at most 256`);
@@ -119,7 +126,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
           .join(', ')}`,
       );
     if (NOT_YET[type]) fail(at('type'), NOT_YET[type]);
-    if (!KEYS[type] || type === 'model') fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, flatten)`);
+    if (!KEYS[type] || type === 'model') fail(at('type'), `unknown layer type "${type}" (available: dense, conv, maxpool, avgpool, globalavgpool, flatten)`);
     unknownKeys(raw, KEYS[type], at(''), fail);
     const own = type === 'dense' || type === 'conv' ? ownPrecision(raw.precision, at('precision')) : undefined;
     const precision = own === undefined ? {} : { quant: own };
@@ -156,10 +163,20 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       if (flat || h < 2 || w < 2) fail(at(''), `cannot max-pool a ${flat ? 'vector' : `${h}x${w} feature map`}`);
       if (!ops.length) fail(at(''), 'a max-pool needs a convolution before it (the input is not pooled)');
       const previous = ops.at(-1)!;
-      if (!('conv' in previous) && opPrecision([...ops].reverse().find((op) => !('pool' in op))!))
+      if ('avgpool' in previous) fail(at(''), 'a max-pool cannot follow an average pool');
+      if (!('conv' in previous) && opPrecision([...ops].reverse().find(isWeightOp)!))
         fail(at(''), 'after a fixed-point layer a max-pool must follow a convolution directly');
       ops.push({ pool: 2 });
       [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
+    } else if (type === 'avgpool' || type === 'globalavgpool') {
+      if (flat) fail(at(''), 'cannot average-pool a vector');
+      if (!ops.some(isWeightOp)) fail(at(''), 'an average pool needs a convolution before it (the input is not pooled)');
+      const size = type === 'globalavgpool' ? 'global' : (raw.size ?? 2);
+      if (size !== 'global' && (typeof size !== 'number' || !Number.isInteger(size) || size < 2 || size > 16))
+        fail(at('size'), `${JSON.stringify(size)}: a whole number from 2 to 16 (window and stride)`);
+      if (size !== 'global' && (h < (size as number) || w < (size as number))) fail(at(''), `a ${size}x${size} average pool does not fit its ${h}x${w} input`);
+      ops.push({ avgpool: size as number | 'global' });
+      [h, w] = size === 'global' ? [1, 1] : [Math.floor(h / (size as number)), Math.floor(w / (size as number))];
     } else {
       if (flat) fail(at(''), 'nothing to flatten: the input of this layer is already a vector');
       flat = true;
@@ -167,7 +184,10 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   }
   // the dense layer after a feature map reads its pixels' channels as one row
   const denseAfterMap = ops.findIndex((op, i) => 'dense' in op && i > 0 && !('dense' in ops[i - 1]));
-  const producer = denseAfterMap > 0 ? [...ops.slice(0, denseAfterMap)].reverse().find((op) => !('pool' in op)) : undefined;
+  // the map's producer: the last weight layer before it (an average pool in between makes it float)
+  const since = denseAfterMap > 0 ? ops.slice(0, denseAfterMap) : [];
+  const last = since.map((op, i) => (isWeightOp(op) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
+  const producer = last >= 0 && !since.slice(last).some((op) => 'avgpool' in op) ? since[last] : undefined;
   if (producer && !opPrecision(producer)) {
     const channels = channelsBefore(ops, denseAfterMap, input.c);
     if (channels % 32) fail(`layer ${denseAfterMap + 1} (dense)`, `flattening packed bits needs a multiple of 32 channels before it, got ${channels}`);
@@ -267,7 +287,11 @@ export function definitionOf(spec: ModelSpec): ModelDefinition {
             ...(op.stride ? { stride: op.stride } : {}),
             ...precision(op.quant),
           }
-        : { type: 'maxpool' },
+        : 'avgpool' in op
+          ? op.avgpool === 'global'
+            ? { type: 'globalavgpool' }
+            : { type: 'avgpool', size: op.avgpool }
+          : { type: 'maxpool' },
   );
   // the settings every fixed-point layer shares, from the model's or the first such layer's
   const q = spec.quant ?? fixedPointConfig(spec);

@@ -10,7 +10,14 @@ import type { QuantConfig } from '../../quant/quant-config.js';
 export type ModelOp =
   | { conv: number; padding: 'valid' | 'same'; kernel?: number; stride?: number; quant?: QuantConfig | null }
   | { pool: 2 }
+  /** Average pooling: size × size windows with stride = size, or the whole map ('global'). */
+  | { avgpool: number | 'global' }
   | { dense: number; quant?: QuantConfig | null };
+
+/** Whether an op has weights (a convolution or a dense layer). */
+export function isWeightOp(op: ModelOp): op is Extract<ModelOp, { conv: number } | { dense: number }> {
+  return 'conv' in op || 'dense' in op;
+}
 
 export interface ModelSpec {
   name: string;
@@ -28,7 +35,7 @@ export interface ModelSpec {
 
 /** The precision of a weight op: its own, else the model's (undefined = binary). */
 export function opQuant(spec: ModelSpec, op: ModelOp): QuantConfig | undefined {
-  if ('pool' in op) return undefined;
+  if (!isWeightOp(op)) return undefined;
   return op.quant === undefined ? spec.quant : (op.quant ?? undefined);
 }
 
@@ -49,7 +56,7 @@ export function fixedPointConfig(spec: ModelSpec): QuantConfig | undefined {
 /** The same model with every weight layer binary. */
 export function binaryTwin(spec: ModelSpec): ModelSpec {
   const { quant: _q, classifierQuant: _c, ...rest } = spec;
-  return { ...rest, ops: spec.ops.map((op) => ('pool' in op ? op : ((({ quant: _, ...o }) => o)(op as { quant?: unknown } & ModelOp) as ModelOp))) };
+  return { ...rest, ops: spec.ops.map((op) => (isWeightOp(op) ? ((({ quant: _, ...o }) => o)(op) as ModelOp) : op)) };
 }
 
 export function inputFeatures(spec: ModelSpec): number {
@@ -64,6 +71,7 @@ export type PlannedLayer =
   | { type: 'bn'; name: string; channels: number; spatial: number; folding: boolean }
   | { type: 'sign'; name: string; channels: number; spatial: number }
   | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
+  | { type: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number }
   | { type: 'flatten'; name: string; h: number; w: number; channels: number }
   | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
   | { type: 'qconv'; name: string; g: ConvGeometry; first: boolean; quant: QuantConfig }
@@ -85,6 +93,8 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
   const ops: ModelOp[] = [...spec.ops, classifier];
   /** The precision of the last weight layer (what a pool or a flatten receives). */
   let before: QuantConfig | undefined;
+  /** An average pool since the last weight layer: the map is float, not sign bits. */
+  let averaged = false;
   /** What follows a weight layer of this precision (`last`: the classifier). */
   const activate = (quant: QuantConfig | undefined, last: boolean) => {
     const bn: PlannedLayer = { type: 'bn', name: `bn${n}`, channels: c, spatial: h * w, folding: Boolean(quant) };
@@ -118,12 +128,18 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
       }
       activate(quant, false);
     } else if ('pool' in op) {
-      if (before) throw new Error(`${spec.name}: a max-pool must follow a convolution`);
+      if (before || averaged) throw new Error(`${spec.name}: a max-pool must follow a convolution${averaged ? ', not an average pool' : ''}`);
       pool(true);
+    } else if ('avgpool' in op) {
+      const [sh, sw] = op.avgpool === 'global' ? [h, w] : [op.avgpool, op.avgpool];
+      if (first || h < sh || w < sw) throw new Error(`${spec.name}: cannot average-pool a ${h}x${w} map with ${sh}x${sw} windows`);
+      out.push({ type: 'avgpool', name: `avgpool${n}`, h, w, channels: c, sh, sw });
+      [h, w] = [Math.floor(h / sh), Math.floor(w / sw)];
+      averaged = true;
     } else {
       n++;
       if (h * w > 1) {
-        if (!first && !before && c % 32) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
+        if (!first && !before && !averaged && c % 32) throw new Error(`${spec.name}: flattening packed bits needs a multiple of 32 channels, got ${c}`);
         out.push({ type: 'flatten', name: `flatten${n}`, h, w, channels: c });
       }
       const nIn = h * w * c;
@@ -131,8 +147,11 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
       [h, w, c] = [1, 1, op.dense];
       activate(quant, last);
     }
-    if (!('pool' in op)) before = quant;
-    first = false;
+    if (isWeightOp(op)) {
+      before = quant;
+      averaged = false;
+      first = false;
+    }
   }
   return out;
 }

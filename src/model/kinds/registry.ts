@@ -1,6 +1,7 @@
 // Every layer kind by its plan type. The network, the memory model, the workspace sizing and the
 // hardware floor go through kindOf(); adding a kind is a file in this folder and a line here.
 import type { PlannedLayer } from '../spec.js';
+import { avgPoolKind } from './avgpool.js';
 import { batchNormKind } from './batchnorm.js';
 import { convKind } from './conv.js';
 import { denseKind } from './dense.js';
@@ -20,6 +21,7 @@ const KINDS: KindTable = {
   bn: batchNormKind,
   sign: signKind,
   pool: maxPoolKind,
+  avgpool: avgPoolKind,
   flatten: flattenKind,
   qdense: quantDenseKind,
   qconv: quantConvKind,

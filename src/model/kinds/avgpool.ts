@@ -1,0 +1,17 @@
+// Average pooling (src/layers/avgpool.ts): keeps its float output for the next layer's backward.
+import { AvgPoolLayer } from '../../layers/avgpool.js';
+import type { PlannedLayer } from '../spec.js';
+import type { LayerKind } from './kind.js';
+
+type AvgPool = Extract<PlannedLayer, { type: 'avgpool' }>;
+
+export const avgPoolKind: LayerKind<AvgPool> = {
+  build: (l, c) => new AvgPoolLayer(l.name, l.h, l.w, l.channels, l.sh, l.sw, c.batch, c.ws, c.ledger),
+  memory: (l, c) => c.kept(l.name, 'float32', c.batch * Math.floor(l.h / l.sh) * Math.floor(l.w / l.sw), l.channels),
+  workspace(l, need) {
+    need.grad = Math.max(need.grad, need.batch * l.h * l.w * l.channels);
+    need.chunk = Math.max(need.chunk, l.w * l.channels); // dX of one input image row
+  },
+  forwardMacs: () => 0,
+  weights: () => 0,
+};
