@@ -4,6 +4,14 @@ import t from 'tap';
 
 const LOADER = './node_modules/@tapjs/typescript/dist/esm/import.mjs';
 
+t.test('examples/csv-data.ts: trains a binary MLP on a CSV file from the library', async (t) => {
+  const r = spawnSync(process.execPath, [`--import=${LOADER}`, 'examples/csv-data.ts'], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /720 training rows, 180 test rows, 3 features, classes ok, warn, alarm/);
+  const accuracy = Number(/test accuracy: ([\d.]+)%/.exec(r.stdout)?.[1]);
+  t.ok(accuracy >= 90, `test accuracy ${accuracy}%`);
+});
+
 t.test('examples/own-data.ts: trains on arrays, saves, reloads and predicts', async (t) => {
   const r = spawnSync(process.execPath, [`--import=${LOADER}`, 'examples/own-data.ts'], { encoding: 'utf8', timeout: 120_000 });
   t.equal(r.status, 0, r.stderr);

@@ -38,8 +38,8 @@ export interface OwnDataOptions {
   seed?: number;
   /** Float features streamed from their row file (default) or held in memory. */
   stream?: boolean;
-  /** The model's input: images are resized to it. */
-  shape: { h: number; w: number; c: number };
+  /** The model's input: images are resized to it (needed for images:DIR only). */
+  shape?: { h: number; w: number; c: number };
   limitTrain?: number;
   limitTest?: number;
 }
@@ -60,6 +60,7 @@ type Loaded = { kind: 'features'; source: FeatureSource & Partial<Pick<CsvSource
 async function load(src: DataSource, opts: OwnDataOptions, like?: Loaded): Promise<Loaded> {
   if (src.kind === 'images') {
     const classNames = like?.kind === 'images' ? like.data.classNames : undefined;
+    if (!opts.shape) throw new DataFileError(`images:${src.dir}: the model's input shape is needed to resize the images`);
     return { kind: 'images', data: readImageFolder(src.dir, { shape: opts.shape, classNames }) };
   }
   if (src.kind === 'npy') return { kind: 'features', source: readNpyPair(src.x, src.y, cache()) };
