@@ -99,6 +99,13 @@ t.test('random knob combinations: modeled == ledger', async (t) => {
     const recipe = validateRecipe(r as unknown as Recipe);
     const batch = 1 + rng.int(150);
     t.equal(build(recipe, batch).ledger.totalBytes, modelMemory(mlp, recipe, batch).total, JSON.stringify({ ...recipe, batch }));
+    // the model-file kinds too: general convolutions, average pooling, mixed precision
+    for (const spec of [GENERAL, MIXED, AVERAGED]) {
+      const small = 1 + (batch % 24);
+      const net = new Network({ spec, recipe, batch: small, kernels: referenceKernels, seed: 1 });
+      createOptimizer(net.params(), recipe, net.ledger);
+      t.equal(net.ledger.totalBytes, modelMemory(spec, recipe, small).total, `${spec.name} ${JSON.stringify({ ...recipe, batch: small })}`);
+    }
     checked++;
   }
   t.equal(checked, 24);
