@@ -37,56 +37,62 @@ function xorPopRow(xr: usize, wr: usize, k0: i32, wpr: i32): i32 {
   return d;
 }
 
+/** Differing bits of x against 4 rows (w0 + j·wStride), over `words` words: 4 popcounts in one vector. */
+// @ts-ignore: decorator
+@inline
+function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
+  const w1 = w0 + wStride;
+  const w2 = w1 + wStride;
+  const w3 = w2 + wStride;
+  const full = words & ~3;
+  const ones = i16x8.splat(1);
+  let a0 = i16x8.splat(0);
+  let a1 = i16x8.splat(0);
+  let a2 = i16x8.splat(0);
+  let a3 = i16x8.splat(0);
+  // byte counters take up to 31 chunks (31 × 8 < 256) before widening to 16 bits
+  for (let k0 = 0; k0 < full; k0 += 124) {
+    const kEnd = min(full, k0 + 124);
+    let b0 = i8x16.splat(0);
+    let b1 = i8x16.splat(0);
+    let b2 = i8x16.splat(0);
+    let b3 = i8x16.splat(0);
+    for (let k = k0; k < kEnd; k += 4) {
+      const off = <usize>k << 2;
+      const xv = v128.load(xr + off);
+      b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
+      b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
+      b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
+      b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
+    }
+    a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
+    a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
+    a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
+    a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+  }
+  const u0 = i32x4.dot_i16x8_s(a0, ones);
+  const u1 = i32x4.dot_i16x8_s(a1, ones);
+  const u2 = i32x4.dot_i16x8_s(a2, ones);
+  const u3 = i32x4.dot_i16x8_s(a3, ones);
+  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
+  let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+  if (full < words)
+    diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, words), xorPopRow(xr, w1, full, words), xorPopRow(xr, w2, full, words), xorPopRow(xr, w3, full, words)));
+  return diff;
+}
+
 /** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ, by xnor-popcount: 4 outputs at a time share the input loads. */
 export function gemmBinBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
   const wpr = (n + 31) >>> 5;
   const rowBytes = <usize>wpr << 2;
-  const full = wpr & ~3;
-  const ones = i16x8.splat(1);
   const nv = i32x4.splat(n);
   for (let i = 0; i < B; i++) {
     const xr = x + <usize>i * rowBytes;
     const yr = y + (<usize>(i * m) << 2);
     let j = 0;
     for (; j + 4 <= m; j += 4) {
-      const w0 = w + <usize>j * rowBytes;
-      const w1 = w0 + rowBytes;
-      const w2 = w1 + rowBytes;
-      const w3 = w2 + rowBytes;
-      let a0 = i16x8.splat(0);
-      let a1 = i16x8.splat(0);
-      let a2 = i16x8.splat(0);
-      let a3 = i16x8.splat(0);
-      // byte counters take up to 31 chunks (31 × 8 < 256) before widening to 16 bits
-      for (let k0 = 0; k0 < full; k0 += 124) {
-        const kEnd = min(full, k0 + 124);
-        let b0 = i8x16.splat(0);
-        let b1 = i8x16.splat(0);
-        let b2 = i8x16.splat(0);
-        let b3 = i8x16.splat(0);
-        for (let k = k0; k < kEnd; k += 4) {
-          const off = <usize>k << 2;
-          const xv = v128.load(xr + off);
-          b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
-          b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
-          b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
-          b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
-        }
-        a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
-        a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
-        a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
-        a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
-      }
-      // horizontal sums of the four accumulators into one i32x4 (transpose-add)
-      const u0 = i32x4.dot_i16x8_s(a0, ones);
-      const u1 = i32x4.dot_i16x8_s(a1, ones);
-      const u2 = i32x4.dot_i16x8_s(a2, ones);
-      const u3 = i32x4.dot_i16x8_s(a3, ones);
-      const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
-      const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
-      let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
-      if (full < wpr)
-        diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, wpr), xorPopRow(xr, w1, full, wpr), xorPopRow(xr, w2, full, wpr), xorPopRow(xr, w3, full, wpr)));
+      const diff = xorPop4(xr, w + <usize>j * rowBytes, rowBytes, wpr);
       v128.store(yr + (<usize>j << 2), f32x4.convert_i32x4_s(i32x4.sub(nv, i32x4.shl(diff, 1))));
     }
     for (; j < m; j++) store<f32>(yr + (<usize>j << 2), <f32>(n - 2 * xorPopRow(xr, w + <usize>j * rowBytes, 0, wpr)));
@@ -441,51 +447,6 @@ function tapFrom(k: i32, pad: i32): i32 {
 @inline
 function tapTo(k: i32, pad: i32, inSize: i32, outSize: i32): i32 {
   return min(outSize, inSize + pad - k);
-}
-
-/** Differing bits of x against 4 rows (w0 + j·wStride), over `words` words: 4 popcounts in one vector. */
-// @ts-ignore: decorator
-@inline
-function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
-  const w1 = w0 + wStride;
-  const w2 = w1 + wStride;
-  const w3 = w2 + wStride;
-  const full = words & ~3;
-  const ones = i16x8.splat(1);
-  let a0 = i16x8.splat(0);
-  let a1 = i16x8.splat(0);
-  let a2 = i16x8.splat(0);
-  let a3 = i16x8.splat(0);
-  // byte counters take up to 31 chunks (31 × 8 < 256) before widening to 16 bits
-  for (let k0 = 0; k0 < full; k0 += 124) {
-    const kEnd = min(full, k0 + 124);
-    let b0 = i8x16.splat(0);
-    let b1 = i8x16.splat(0);
-    let b2 = i8x16.splat(0);
-    let b3 = i8x16.splat(0);
-    for (let k = k0; k < kEnd; k += 4) {
-      const off = <usize>k << 2;
-      const xv = v128.load(xr + off);
-      b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
-      b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
-      b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
-      b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
-    }
-    a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
-    a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
-    a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
-    a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
-  }
-  const u0 = i32x4.dot_i16x8_s(a0, ones);
-  const u1 = i32x4.dot_i16x8_s(a1, ones);
-  const u2 = i32x4.dot_i16x8_s(a2, ones);
-  const u3 = i32x4.dot_i16x8_s(a3, ones);
-  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
-  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
-  let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
-  if (full < words)
-    diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, words), xorPopRow(xr, w1, full, words), xorPopRow(xr, w2, full, words), xorPopRow(xr, w3, full, words)));
-  return diff;
 }
 
 /** Output pixel (oy, ox), channels [c0, co) of convFwdBin, one in-bounds tap at a time. */
