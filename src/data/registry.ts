@@ -18,6 +18,8 @@ export function loadData(name: string, opts: { dir?: string; limitTrain?: number
     if (!opts.dir) throw new DataFileError('cifar10: give the directory of the binary version with --data-dir (it cannot be downloaded here)');
     split = loadCifar10(opts.dir);
   } else if (name === 'synthetic-cifar') split = syntheticCifar(opts.limitTrain ?? 5000, opts.limitTest ?? 1000);
+  else if (/^(csv|npy|images):/.test(name))
+    throw new DataFileError(`${name}: this command takes the built-in data sets (${DATA_SETS.join(', ')}); your own data trains with bitlearn train`);
   else throw new Error(`unknown data set "${name}" (available: ${DATA_SETS.join(', ')})`);
   return { train: limitDataset(split.train, opts.limitTrain), test: limitDataset(split.test, opts.limitTest) };
 }
