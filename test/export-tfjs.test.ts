@@ -73,6 +73,13 @@ t.test('5x5 stride-2 (same), 1x1 and 3x3 stride-2 (valid) convolutions', async (
     ],
   });
   await convCase(t, {
+    name: 'pool-3x3',
+    input: { h: 12, w: 12, c: 1 },
+    classes: 3,
+    ops: [{ conv: 32, padding: 'same' }, { pool: 3 }, { conv: 32, padding: 'same' }, { pool: 4 }, { dense: 8 }],
+    poolBeforeBn: true,
+  });
+  await convCase(t, {
     name: 'conv-5x5-same',
     input: { h: 9, w: 9, c: 1 },
     classes: 3,

@@ -60,9 +60,23 @@ const AVERAGED: ModelSpec = {
   classes: 10,
   ops: [{ conv: 32, padding: 'same' }, { avgpool: 2 }, { conv: 24, padding: 'same', quant: parseQuantConfig('w4a8') }, { avgpool: 'global' }, { dense: 40 }],
 };
-const SPECS: Record<string, ModelSpec> = { ...MODELS, 'general-conv': GENERAL, mixed: MIXED, averaged: AVERAGED };
+/** 3x3 and 4x4 max-pooling, after a sign and (BinaryNet style) before batch norm. */
+const POOLED: ModelSpec = {
+  name: 'pooled',
+  input: { h: 26, w: 26, c: 1 },
+  classes: 10,
+  ops: [{ conv: 32, padding: 'same' }, { pool: 3 }, { conv: 64, padding: 'same' }, { pool: 4 }, { dense: 32 }],
+};
+const SPECS: Record<string, ModelSpec> = {
+  ...MODELS,
+  'general-conv': GENERAL,
+  mixed: MIXED,
+  averaged: AVERAGED,
+  pooled: POOLED,
+  'pooled before bn': { ...POOLED, poolBeforeBn: true },
+};
 
-for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv', 'mixed', 'averaged'])
+for (const model of ['cnv', 'binarynet', 'mnist-conv', 'general-conv', 'mixed', 'averaged', 'pooled', 'pooled before bn'])
   for (const preset of Object.keys(PRESETS))
     for (const batch of [40, 100])
       t.test(`${model}, ${preset} at batch ${batch}: modeled == ledger, per category and per layer`, async (t) => {

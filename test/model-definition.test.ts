@@ -86,10 +86,31 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
         ...base,
         layers: [
           { type: 'conv', filters: 32 },
-          { type: 'maxpool', size: 3 },
+          { type: 'maxpool', size: 5 },
         ],
       },
-      /layer 2 \(maxpool\), size: 3: only 2x2/,
+      /layer 2 \(maxpool\), size: 5: 2, 3, 4/,
+    ],
+    [
+      {
+        ...base,
+        layers: [
+          { type: 'conv', filters: 32 },
+          { type: 'maxpool', size: 3, stride: 2 },
+        ],
+      },
+      /layer 2 \(maxpool\), stride: 2: the stride is the window size \(3\); overlapping windows are not supported/,
+    ],
+    [
+      {
+        ...base,
+        input: { height: 5, width: 5, channels: 1 },
+        layers: [
+          { type: 'conv', filters: 32 },
+          { type: 'maxpool', size: 4 },
+        ],
+      },
+      /layer 2 \(maxpool\): cannot max-pool a 3x3 feature map with 4x4 windows/,
     ],
     [{ ...base, layers: [{ type: 'dense', units: 4 }, { type: 'maxpool' }] }, /layer 2 \(maxpool\): cannot max-pool a vector/],
     [{ ...base, layers: [{ type: 'flatten' }, { type: 'flatten' }] }, /layer 2 \(flatten\): nothing to flatten/],
@@ -180,6 +201,19 @@ t.test('a wrong definition gets one clear error naming the layer and the field',
     ['qconv', 'qact', 'conv', 'bn', 'sign', 'flatten', 'dense', 'bn', 'sign', 'qdense'],
   );
   t.same(parseModelDefinition(JSON.parse(JSON.stringify(definitionOf(mixed))), 'round trip'), mixed, 'mixed precision survives definitionOf');
+  // 3x3 max-pooling survives the round trip
+  const pooled = parseModelDefinition(
+    {
+      ...base,
+      layers: [
+        { type: 'conv', filters: 32, padding: 'same' },
+        { type: 'maxpool', size: 3 },
+      ],
+    },
+    'pooled',
+  );
+  t.same(pooled.ops[1], { pool: 3 });
+  t.same(parseModelDefinition(JSON.parse(JSON.stringify(definitionOf(pooled))), 'round trip'), pooled);
   // average pooling: a float map, so a dense layer after it takes any channel count
   const averaged = parseModelDefinition(
     {

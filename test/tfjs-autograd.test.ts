@@ -77,6 +77,8 @@ async function convNetAgainstTf(
   t: Test,
   poolBeforeBn: boolean,
   ops: ModelSpec['ops'] = [{ conv: 8, padding: 'same' }, { pool: 2 }, { conv: 32, padding: 'valid' }, { dense: 6 }],
+  /** Compare only these parameters (owner names); default all. */
+  only?: string[],
 ) {
   const spec: ModelSpec = { name: 'small-conv', input: { h: 8, w: 8, c: 3 }, classes: 4, ops, poolBeforeBn };
   const B = 5;
@@ -122,7 +124,7 @@ async function convNetAgainstTf(
           .div(tf.sqrt(variance.add(BN_EPS)))
           .add(vars[v++]);
       } else if (l.type === 'sign') a = signSte(a);
-      else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid');
+      else if (l.type === 'pool') a = tf.maxPool(a as tf.Tensor4D, l.size, l.size, 'valid');
       else if (l.type === 'avgpool') a = tf.avgPool(a as tf.Tensor4D, [l.sh, l.sw], [l.sh, l.sw], 'valid');
       else if (l.type === 'flatten') a = a.reshape([B, l.h * l.w * l.channels]);
       else throw new Error(`no TF.js twin for ${l.type}`);
@@ -131,6 +133,7 @@ async function convNetAgainstTf(
   };
   const { grads } = tf.variableGrads(lossFn, vars);
   params.forEach((p, i) => {
+    if (only && !only.includes(p.owner)) return;
     const g = (p.grad as { data: Floats }).data;
     const ref = grads[vars[i].name].dataSync();
     const rel = maxAbsDiff(g, ref) / Math.max(1e-12, maxAbs(ref));
@@ -141,6 +144,34 @@ async function convNetAgainstTf(
 
 t.test('conv net, pool after sign (CNV style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, false));
 t.test('conv net, pool before batch norm (BinaryNet style): gradients equal TF.js autograd', (t) => convNetAgainstTf(t, true));
+t.test('3x3 max-pooling, after a sign and before batch norm: gradients equal TF.js autograd', async (t) => {
+  // After a sign, a 3x3 window of balanced signs is +1 in 99.8% of cases: the next batch norm sees
+  // almost constant inputs (here one example in five differs), so float32 (TF.js) and float64
+  // (bitlearn's statistics) rounding decide its signs and every gradient after it. The routing
+  // through the pool shows in the layers before it, which must agree; the layers after it are
+  // checked by the float-kept == bit-kept test below.
+  await convNetAgainstTf(t, false, [{ conv: 32, padding: 'same' }, { pool: 3 }, { dense: 6 }], ['conv1', 'bn1']);
+  await convNetAgainstTf(t, true, [{ conv: 32, padding: 'same' }, { pool: 3 }, { dense: 6 }]);
+});
+t.test('3x3 and 4x4 max-pooling: activations kept as floats and as bits give the same gradients', async (t) => {
+  const spec: ModelSpec = {
+    name: 'pooled',
+    input: { h: 13, w: 13, c: 3 },
+    classes: 4,
+    ops: [{ conv: 32, padding: 'same' }, { pool: 3 }, { conv: 32, padding: 'same' }, { pool: 4 }, { dense: 6 }],
+  };
+  const B = 6;
+  const data = syntheticDataset(9, B, 13 * 13 * 3, 4);
+  const grads = (actInput: 'float32' | 'bit', poolMask: 'float32' | 'bit') => {
+    const net = new Network({ spec, recipe: { ...PRESETS.standard, actInput, poolMask }, batch: B, kernels: referenceKernels, seed: 3 });
+    const r = net.computeGradients(data, identityOrder(B), 0, B);
+    return { loss: r.loss, g: net.params().map((p) => Array.from((p.grad as { data: Floats }).data)) };
+  };
+  const a = grads('float32', 'float32');
+  const b = grads('bit', 'bit');
+  t.equal(b.loss, a.loss, 'same loss');
+  t.same(b.g, a.g, 'same gradients');
+});
 t.test('average pooling (2x2, after a sign, then global): gradients equal TF.js autograd', (t) =>
   convNetAgainstTf(t, false, [{ conv: 8, padding: 'same' }, { avgpool: 2 }, { conv: 12, padding: 'same' }, { avgpool: 'global' }, { dense: 6 }]),
 );

@@ -42,7 +42,7 @@ export type IntWeightOp = (IntWeightFields & { op: 'dense' }) | (IntWeightFields
 export type IntOp =
   | IntWeightOp
   /** 2x2 max-pool of accumulators (before requantization: the same result, ReLU and rounding are monotone). */
-  | { op: 'maxpool'; name: string; h: number; w: number; channels: number }
+  | { op: 'maxpool'; name: string; h: number; w: number; channels: number; size?: number }
   /** ReLU + requantization: a = clamp(round(acc · 2^-shift), 0, 2^bits − 1), exponent = acc exponent + shift. */
   | { op: 'act'; name: string; bits: number; exponent: number; shift: number };
 
@@ -122,7 +122,8 @@ export function intArtifacts(net: Network, spec: ModelSpec, producer: string): I
         bias: b64(bias),
       };
       ops.push(l instanceof QuantConvLayer ? { ...fields, op: 'conv', conv: l.g } : { ...fields, op: 'dense' });
-    } else if (l instanceof MaxPoolLayer) ops.push({ op: 'maxpool', name: l.name, h: l.h, w: l.w, channels: l.channels });
+    } else if (l instanceof MaxPoolLayer)
+      ops.push({ op: 'maxpool', name: l.name, h: l.h, w: l.w, channels: l.channels, ...(l.size !== 2 ? { size: l.size } : {}) });
     else if (l instanceof QuantActLayer) {
       const e = l.exponent;
       if (e === null || l.bits === null) throw new IntExportError(`${l.name}: activation quantizer never ran (train at least one step)`);
@@ -171,7 +172,7 @@ export function intRunner(m: IntModel): IntRunner {
         const d = decoded[i];
         if (o.op === 'dense') x = denseInt(x, d!.W, d!.b, o.nIn, o.nOut);
         else if (o.op === 'conv') x = convInt(x, d!.W, d!.b, o.conv);
-        else if (o.op === 'maxpool') x = maxPoolInt(x, o.h, o.w, o.channels);
+        else if (o.op === 'maxpool') x = maxPoolInt(x, o.h, o.w, o.channels, o.size ?? 2);
         else {
           const hi = 2 ** o.bits - 1;
           for (let k = 0; k < x.length; k++) x[k] = requantize(x[k], o.shift, hi);
@@ -216,15 +217,15 @@ function convInt(x: Int32Array, W: Int8Array | Int16Array, b: Int32Array, g: Con
   return y;
 }
 
-function maxPoolInt(x: Int32Array, h: number, w: number, C: number): Int32Array {
-  const hp = Math.floor(h / 2);
-  const wp = Math.floor(w / 2);
+function maxPoolInt(x: Int32Array, h: number, w: number, C: number, size: number): Int32Array {
+  const hp = Math.floor(h / size);
+  const wp = Math.floor(w / size);
   const y = new Int32Array(hp * wp * C);
   for (let py = 0; py < hp; py++)
     for (let px = 0; px < wp; px++)
       for (let c = 0; c < C; c++) {
         let best = -Infinity;
-        for (let q = 0; q < 4; q++) best = Math.max(best, x[((2 * py + (q >> 1)) * w + 2 * px + (q & 1)) * C + c]);
+        for (let q = 0; q < size * size; q++) best = Math.max(best, x[((size * py + Math.floor(q / size)) * w + size * px + (q % size)) * C + c]);
         y[(py * wp + px) * C + c] = best;
       }
   return y;

@@ -73,7 +73,7 @@ export function toTfjsModel(net: Network, spec: ModelSpec): tf.Sequential {
     const name = l.name;
     if (l.type === 'flatten') add(tf.layers.flatten({ name, ...opts() }));
     else if (l.type === 'pool') {
-      if (l.binaryInput) add(tf.layers.maxPooling2d({ name, poolSize: 2, strides: 2, padding: 'valid', ...opts() }));
+      if (l.binaryInput) add(tf.layers.maxPooling2d({ name, poolSize: l.size, strides: l.size, padding: 'valid', ...opts() }));
     } else if (l.type === 'dense' || l.type === 'conv') {
       const weights = (net.layers[i] as unknown as { weights: BinaryWeights }).weights;
       const steps = first ? FIRST_LAYER_STEPS : 1;
@@ -81,7 +81,9 @@ export function toTfjsModel(net: Network, spec: ModelSpec): tf.Sequential {
       const K = 2 ** Math.ceil(Math.log2(2 * SATURATE * steps));
       // the layers that follow: [pool (before BN)] bn [sign]
       let j = i + 1;
-      const poolBefore = plan[j].type === 'pool' ? plan[j++] : null;
+      const next = plan[j];
+      const poolBefore = next.type === 'pool' ? next : null;
+      if (poolBefore) j++;
       const bn = net.layers[j] as BatchNormLayer;
       const last = plan[j + 1]?.type !== 'sign';
       const layerOf = (kernel: tf.Tensor, bias: tf.Tensor | null, activation: 'tanh' | 'softmax' | 'linear') => {
@@ -111,7 +113,7 @@ export function toTfjsModel(net: Network, spec: ModelSpec): tf.Sequential {
         if (poolBefore) {
           // max-pool commutes with the positive scale K; then subtract K·t' per channel
           layerOf(signKernel(weights, l, K), null, 'linear');
-          add(tf.layers.maxPooling2d({ name: poolBefore.name, poolSize: 2, strides: 2, padding: 'valid' }));
+          add(tf.layers.maxPooling2d({ name: poolBefore.name, poolSize: poolBefore.size, strides: poolBefore.size, padding: 'valid' }));
           add(tf.layers.batchNormalization({ name: bn.name, epsilon: 1e-3, axis: -1 }), [
             tf.fill([C], Math.sqrt(1 + 1e-3)),
             tf.zeros([C]),

@@ -1,4 +1,5 @@
-// 2x2 max-pool, stride 2 (odd edges dropped), channels-last.
+// Max-pool over size × size windows, stride = size (2 by default; edges that do not fill a window
+// dropped), channels-last.
 // After a sign (CNV): the input is ±1 (float or packed bits, kept by the sign layer for its own
 // backward anyway), so the argmax is recomputed from it and the pooled output (the next layer's
 // input) is kept in the recipe's format; on bits, max is OR.
@@ -14,6 +15,8 @@ export class MaxPoolLayer implements Layer {
   readonly kind = 'maxpool';
   readonly rowsPerExample: number;
   readonly hp: number;
+  /** Window positions: size². */
+  private readonly area: number;
   readonly wp: number;
   private readonly outFloat: Floats | null = null;
   private readonly outBits: Uint32Array | null = null;
@@ -33,10 +36,13 @@ export class MaxPoolLayer implements Layer {
     batch: number,
     private readonly ws: Workspace,
     ledger: MemoryLedger,
+    /** Window side and stride. */
+    readonly size = 2,
   ) {
     this.rowsPerExample = h * w;
-    this.hp = Math.floor(h / 2);
-    this.wp = Math.floor(w / 2);
+    this.hp = Math.floor(h / size);
+    this.wp = Math.floor(w / size);
+    this.area = size * size;
     const C = channels;
     const outRows = batch * this.hp * this.wp;
     if (binaryInput) {
@@ -53,9 +59,10 @@ export class MaxPoolLayer implements Layer {
     return {};
   }
 
-  /** Input row (pixel) of window position q (0..3) of pooled pixel (b, py, px). */
+  /** Input row (pixel) of window position q (0 .. size² − 1, row by row) of pooled pixel (b, py, px). */
   private inRow(b: number, py: number, px: number, q: number): number {
-    return (b * this.h + 2 * py + (q >> 1)) * this.w + 2 * px + (q & 1);
+    const s = this.size;
+    return (b * this.h + s * py + Math.floor(q / s)) * this.w + s * px + (q % s);
   }
 
   forward(x: Activation, rows: number, training: boolean): Activation {
@@ -70,8 +77,12 @@ export class MaxPoolLayer implements Layer {
         for (let py = 0; py < hp; py++)
           for (let px = 0; px < wp; px++) {
             const o = ((b * hp + py) * wp + px) * wpc;
-            const r = [0, 1, 2, 3].map((q) => this.inRow(b, py, px, q) * wpc);
-            for (let k = 0; k < wpc; k++) out[o + k] = (x.data[r[0] + k] | x.data[r[1] + k] | x.data[r[2] + k] | x.data[r[3] + k]) >>> 0;
+            // the max of ±1 values is their OR
+            for (let k = 0; k < wpc; k++) {
+              let word = 0;
+              for (let q = 0; q < this.area; q++) word |= x.data[this.inRow(b, py, px, q) * wpc + k];
+              out[o + k] = word >>> 0;
+            }
           }
       this.input = training ? x : null;
       return { kind: 'bits', data: out, cols: C };
@@ -88,7 +99,7 @@ export class MaxPoolLayer implements Layer {
           for (let c = 0; c < C; c++) {
             let best = 0;
             let bestV = -Infinity;
-            for (let q = 0; q < 4; q++) {
+            for (let q = 0; q < this.area; q++) {
               const v = x.data[this.inRow(b, py, px, q) * C + c];
               if (v > bestV) [best, bestV] = [q, v];
             }
@@ -105,25 +116,26 @@ export class MaxPoolLayer implements Layer {
     return x.signs ? { kind: 'float', data: out, cols: C, signs: true } : { kind: 'float', data: out, cols: C };
   }
 
-  /** Window position (0..3) of the max of pooled element (b, py, px, c), first one on ties. */
+  /** Window position (0 .. size² − 1) of the max of pooled element (b, py, px, c), first one on ties. */
   private argmax(b: number, py: number, px: number, c: number): number {
     const C = this.channels;
     if (this.argmaxBits) {
       const wpc = wordsFor(C);
-      for (let q = 0; q < 3; q++) if ((this.argmaxBits[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
-      return 3;
+      const lastQ = this.area - 1;
+      for (let q = 0; q < lastQ; q++) if ((this.argmaxBits[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
+      return lastQ;
     }
     const x = this.input!;
     if (x.kind === 'bits') {
       // binary values: the first +1, or the first position if all are -1
       const wpc = wordsFor(C);
-      for (let q = 0; q < 4; q++) if ((x.data[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
+      for (let q = 0; q < this.area; q++) if ((x.data[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
       return 0;
     }
     const v = this.keptInput ?? (x as { data: Floats }).data;
     let best = 0;
     let bestV = v[this.inRow(b, py, px, 0) * C + c];
-    for (let q = 1; q < 4; q++) {
+    for (let q = 1; q < this.area; q++) {
       const val = v[this.inRow(b, py, px, q) * C + c];
       if (val > bestV) [best, bestV] = [q, val];
     }
@@ -143,16 +155,16 @@ export class MaxPoolLayer implements Layer {
       (i0, _i1, out) => {
         const b = Math.floor(i0 / (h * w));
         const y = (i0 - b * h * w) / w;
-        const py = y >> 1;
+        const py = Math.floor(y / this.size);
         out.fill(0, 0, w * C);
         if (py >= hp) return;
         const o = (b * hp + py) * wp;
         grad.read(o, o + wp, 0, C, ws.chunkDy);
-        const row = (y & 1) << 1;
+        const row = y - py * this.size;
         for (let px = 0; px < wp; px++)
           for (let c = 0; c < C; c++) {
             const q = this.argmax(b, py, px, c);
-            if (q >> 1 === row >> 1) out[(2 * px + (q & 1)) * C + c] = ws.chunkDy[px * C + c];
+            if (Math.floor(q / this.size) === row) out[(this.size * px + (q % this.size)) * C + c] = ws.chunkDy[px * C + c];
           }
       },
       this.dxHint,

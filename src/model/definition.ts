@@ -61,6 +61,7 @@ export interface ModelDefinition {
 export class ModelDefinitionError extends Error {}
 
 const LIMIT = 1 << 16;
+const POOL_SIZES = [2, 3, 4] as const;
 const KEYS: Record<string, string[]> = {
   model: ['name', 'input', 'classes', 'layers', 'precision', 'classifierPrecision', 'quantizer', 'fixes', 'batchNormFoldAt', 'poolBeforeBatchNorm'],
   dense: ['type', 'units', 'precision'],
@@ -158,16 +159,19 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       });
       [h, w] = [g.ho, g.wo];
     } else if (type === 'maxpool') {
-      if ((raw.size ?? 2) !== 2) fail(at('size'), `${String(raw.size)}: only 2x2 max-pooling is supported yet`);
-      if ((raw.stride ?? 2) !== 2) fail(at('stride'), `${String(raw.stride)}: only stride 2 is supported yet`);
-      if (flat || h < 2 || w < 2) fail(at(''), `cannot max-pool a ${flat ? 'vector' : `${h}x${w} feature map`}`);
+      const size = raw.size ?? 2;
+      if (!(POOL_SIZES as readonly unknown[]).includes(size)) fail(at('size'), `${JSON.stringify(size)}: ${POOL_SIZES.join(', ')}`);
+      if ((raw.stride ?? size) !== size)
+        fail(at('stride'), `${JSON.stringify(raw.stride)}: the stride is the window size (${size}); overlapping windows are not supported`);
+      const s = size as number;
+      if (flat || h < s || w < s) fail(at(''), `cannot max-pool a ${flat ? 'vector' : `${h}x${w} feature map with ${s}x${s} windows`}`);
       if (!ops.length) fail(at(''), 'a max-pool needs a convolution before it (the input is not pooled)');
       const previous = ops.at(-1)!;
       if ('avgpool' in previous) fail(at(''), 'a max-pool cannot follow an average pool');
       if (!('conv' in previous) && opPrecision([...ops].reverse().find(isWeightOp)!))
         fail(at(''), 'after a fixed-point layer a max-pool must follow a convolution directly');
-      ops.push({ pool: 2 });
-      [h, w] = [Math.floor(h / 2), Math.floor(w / 2)];
+      ops.push({ pool: s });
+      [h, w] = [Math.floor(h / s), Math.floor(w / s)];
     } else if (type === 'avgpool' || type === 'globalavgpool') {
       if (flat) fail(at(''), 'cannot average-pool a vector');
       if (!ops.some(isWeightOp)) fail(at(''), 'an average pool needs a convolution before it (the input is not pooled)');
@@ -291,7 +295,7 @@ export function definitionOf(spec: ModelSpec): ModelDefinition {
           ? op.avgpool === 'global'
             ? { type: 'globalavgpool' }
             : { type: 'avgpool', size: op.avgpool }
-          : { type: 'maxpool' },
+          : { type: 'maxpool', ...(op.pool !== 2 ? { size: op.pool } : {}) },
   );
   // the settings every fixed-point layer shares, from the model's or the first such layer's
   const q = spec.quant ?? fixedPointConfig(spec);

@@ -9,7 +9,8 @@ import type { QuantConfig } from '../../quant/quant-config.js';
  */
 export type ModelOp =
   | { conv: number; padding: 'valid' | 'same'; kernel?: number; stride?: number; quant?: QuantConfig | null }
-  | { pool: 2 }
+  /** Max-pooling: size × size windows with stride = size. */
+  | { pool: number }
   /** Average pooling: size × size windows with stride = size, or the whole map ('global'). */
   | { avgpool: number | 'global' }
   | { dense: number; quant?: QuantConfig | null };
@@ -70,7 +71,7 @@ export type PlannedLayer =
   /** folding: after a fixed-point layer (folded into it from bnFoldAt on), else after a binary one. */
   | { type: 'bn'; name: string; channels: number; spatial: number; folding: boolean }
   | { type: 'sign'; name: string; channels: number; spatial: number }
-  | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean }
+  | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean; size: number }
   | { type: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number }
   | { type: 'flatten'; name: string; h: number; w: number; channels: number }
   | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
@@ -106,11 +107,11 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
       out.push({ type: 'qact', name: `act${n}`, channels: c, spatial: h * w, quant });
     }
   };
-  const pool = (binaryInput: boolean) => {
-    if (h < 2 || w < 2) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map`);
-    out.push({ type: 'pool', name: `pool${n}`, h, w, channels: c, binaryInput });
-    h = Math.floor(h / 2);
-    w = Math.floor(w / 2);
+  const pool = (binaryInput: boolean, size: number) => {
+    if (h < size || w < size) throw new Error(`${spec.name}: cannot max-pool a ${h}x${w} feature map with ${size}x${size} windows`);
+    out.push({ type: 'pool', name: `pool${n}`, h, w, channels: c, binaryInput, size });
+    h = Math.floor(h / size);
+    w = Math.floor(w / size);
   };
   for (let i = 0; i < ops.length; i++) {
     const op = ops[i];
@@ -122,14 +123,15 @@ export function planModel(spec: ModelSpec): PlannedLayer[] {
       out.push(quant ? { type: 'qconv', name: `conv${n}`, g, first, quant } : { type: 'conv', name: `conv${n}`, g, first });
       [h, w, c] = [g.ho, g.wo, g.co];
       // fixed point pools the pre-activations (the same result: ReLU and the quantizer are monotone)
-      if ((quant || spec.poolBeforeBn) && 'pool' in (ops[i + 1] ?? {})) {
-        pool(false);
+      const next = ops[i + 1];
+      if ((quant || spec.poolBeforeBn) && next && 'pool' in next) {
+        pool(false, next.pool);
         i++;
       }
       activate(quant, false);
     } else if ('pool' in op) {
       if (before || averaged) throw new Error(`${spec.name}: a max-pool must follow a convolution${averaged ? ', not an average pool' : ''}`);
-      pool(true);
+      pool(true, op.pool);
     } else if ('avgpool' in op) {
       const [sh, sw] = op.avgpool === 'global' ? [h, w] : [op.avgpool, op.avgpool];
       if (first || h < sh || w < sw) throw new Error(`${spec.name}: cannot average-pool a ${h}x${w} map with ${sh}x${sw} windows`);

@@ -1,4 +1,4 @@
-// 2x2 max-pool (src/layers/maxpool.ts): on sign outputs (binary input) or on float pre-activations.
+// Max-pool, size × size windows with stride = size (src/layers/maxpool.ts): on sign outputs (binary input) or on float pre-activations.
 import { MaxPoolLayer } from '../../layers/maxpool.js';
 import type { PlannedLayer } from '../spec.js';
 import type { LayerKind } from './kind.js';
@@ -6,9 +6,9 @@ import type { LayerKind } from './kind.js';
 type Pool = Extract<PlannedLayer, { type: 'pool' }>;
 
 export const maxPoolKind: LayerKind<Pool> = {
-  build: (l, c) => new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, c.recipe, c.batch, c.ws, c.ledger),
+  build: (l, c) => new MaxPoolLayer(l.name, l.h, l.w, l.channels, l.binaryInput, c.recipe, c.batch, c.ws, c.ledger, l.size),
   memory(l, c) {
-    if (l.binaryInput) c.kept(l.name, c.recipe.actInput, c.batch * Math.floor(l.h / 2) * Math.floor(l.w / 2), l.channels);
+    if (l.binaryInput) c.kept(l.name, c.recipe.actInput, c.batch * Math.floor(l.h / l.size) * Math.floor(l.w / l.size), l.channels);
     else c.kept(l.name, c.recipe.poolMask, c.batch * l.h * l.w, l.channels);
   },
   workspace(l, need) {
