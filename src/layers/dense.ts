@@ -110,12 +110,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     else if (this.grad.kind === 'float') {
       const dw = this.grad.data;
       dw.fill(0);
-      for (let i0 = 0; i0 < rows; i0 += R) {
-        const i1 = Math.min(rows, i0 + R);
-        grad.read(i0, i1, 0, m, ws.chunkDy);
-        if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
-        this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
-      }
+      // a float32 store: the whole batch in one call (large enough to split across threads; the
+      // sums run over rows in the same order as chunk by chunk, so nothing changes)
+      const whole = grad.floatView?.();
+      if (whole && (x.kind === 'float' || x.kind === 'bits')) {
+        if (dyNorm) addRowNormsSq(whole, rows, m, dyNorm, 0);
+        this.accumulate(x, whole, 0, rows, m, dw);
+      } else
+        for (let i0 = 0; i0 < rows; i0 += R) {
+          const i1 = Math.min(rows, i0 + R);
+          grad.read(i0, i1, 0, m, ws.chunkDy);
+          if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
+          this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
+        }
       if (coh) sumSq = sumSquares(dw, m * n);
     } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
@@ -146,6 +153,12 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     this.input = null;
     if (this.first) return null;
     spare.setShape(rows, n);
+    const dy = grad.floatView?.();
+    const dx = spare.floatView?.();
+    if (dy && dx) {
+      ws.kernels.gemmFloatBinT(dy, this.wbits, rows, m, n, dx);
+      return spare;
+    }
     fillStore(
       spare,
       R,

@@ -25,6 +25,8 @@ export interface GradStore {
   maxAbsOf?(x: Floats, n: number): number | null;
   /** Whether two max |values| give the same per-tensor scale (formats that have one). */
   sameScale?(a: number, b: number): boolean;
+  /** float32 stores: the rows × cols values themselves, so a layer can read or write the whole batch in one kernel call. */
+  floatView?(): Floats;
 }
 
 export function gradStoreBytes(format: GradFormat, elements: number): number {
@@ -67,6 +69,9 @@ class Float32GradStore extends BaseStore implements GradStore {
     capacity: number,
   ) {
     super(capacity);
+  }
+  floatView(): Floats {
+    return this.data.subarray(0, this.rows * this.cols);
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, data } = this;
