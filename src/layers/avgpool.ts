@@ -5,7 +5,8 @@
 // holds it. Backward needs nothing kept: dX = dY of the window / its area.
 import { getBit, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, type GradStore } from '../storage/grad-store.js';
+import { fillPoolGradient } from './pool-gradient.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export class AvgPoolLayer implements Layer {
@@ -83,26 +84,11 @@ export class AvgPoolLayer implements Layer {
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
-    const { h, w, hp, wp, sh, sw, ws } = this;
+    const { wp, sh, sw } = this;
     const area = sh * sw;
-    spare.setShape(rows, C);
-    // one input image row per chunk: it needs one row of pooled gradients
-    fillStore(
-      spare,
-      w,
-      ws.chunkDx,
-      (i0, _i1, out) => {
-        const b = Math.floor(i0 / (h * w));
-        const y = (i0 - b * h * w) / w;
-        const py = Math.floor(y / sh);
-        out.fill(0, 0, w * C);
-        if (py >= hp) return;
-        const o = (b * hp + py) * wp;
-        grad.read(o, o + wp, 0, C, ws.chunkDy);
-        for (let px = 0; px < wp; px++) for (let dx = 0; dx < sw; dx++) for (let c = 0; c < C; c++) out[(px * sw + dx) * C + c] = ws.chunkDy[px * C + c] / area;
-      },
-      this.dxHint,
-    );
+    fillPoolGradient(spare, grad, rows, this, this.ws, this.dxHint, (_b, _y, _py, dy, out) => {
+      for (let px = 0; px < wp; px++) for (let dx = 0; dx < sw; dx++) for (let c = 0; c < C; c++) out[(px * sw + dx) * C + c] = dy[px * C + c] / area;
+    });
     this.trained = false;
     return spare;
   }

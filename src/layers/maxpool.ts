@@ -8,7 +8,8 @@
 import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillHint, type GradStore } from '../storage/grad-store.js';
+import { fillPoolGradient } from './pool-gradient.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
 export class MaxPoolLayer implements Layer {
@@ -145,30 +146,16 @@ export class MaxPoolLayer implements Layer {
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
     if (!this.input) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
-    const { h, w, hp, wp, ws } = this;
-    spare.setShape(rows, C);
-    // one input image row per chunk: it needs one row of pooled gradients
-    fillStore(
-      spare,
-      w,
-      ws.chunkDx,
-      (i0, _i1, out) => {
-        const b = Math.floor(i0 / (h * w));
-        const y = (i0 - b * h * w) / w;
-        const py = Math.floor(y / this.size);
-        out.fill(0, 0, w * C);
-        if (py >= hp) return;
-        const o = (b * hp + py) * wp;
-        grad.read(o, o + wp, 0, C, ws.chunkDy);
-        const row = y - py * this.size;
-        for (let px = 0; px < wp; px++)
-          for (let c = 0; c < C; c++) {
-            const q = this.argmax(b, py, px, c);
-            if (Math.floor(q / this.size) === row) out[(this.size * px + (q % this.size)) * C + c] = ws.chunkDy[px * C + c];
-          }
-      },
-      this.dxHint,
-    );
+    const { size, wp } = this;
+    const shape = { h: this.h, w: this.w, hp: this.hp, wp, channels: C, sh: size };
+    fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, py, dy, out) => {
+      const row = y - py * size;
+      for (let px = 0; px < wp; px++)
+        for (let c = 0; c < C; c++) {
+          const q = this.argmax(b, py, px, c);
+          if (Math.floor(q / size) === row) out[(size * px + (q % size)) * C + c] = dy[px * C + c];
+        }
+    });
     this.input = null;
     return spare;
   }
