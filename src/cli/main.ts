@@ -8,6 +8,7 @@ import { own } from '../own.js';
 import { benchCommand } from './bench.js';
 import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
+import { predictCommand } from './predict.js';
 import { probeCommand } from './probe.js';
 import { reportCommand } from './report.js';
 import { coherenceCommand } from './coherence.js';
@@ -38,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(trainCommand().exitOverride())
     .addCommand(benchCommand().exitOverride())
     .addCommand(planCommand().exitOverride())
+    .addCommand(predictCommand().exitOverride())
     .addCommand(probeCommand().exitOverride())
     .addCommand(exportCommand().exitOverride())
     .addCommand(reportCommand().exitOverride())

@@ -13,8 +13,8 @@ import { LabelCoder } from './labels.js';
 const FLUSH_BYTES = 1 << 20;
 
 export interface CsvOptions {
-  /** The label column's name. */
-  label: string;
+  /** The label column's name; null for inputs without labels (prediction). */
+  label: string | null;
   /** The feature columns' names (default: every column but the label). */
   features?: string[];
   /** Where the float32 row file goes. */
@@ -37,7 +37,9 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
     used = 0;
   };
   const coder = new LabelCoder(opts.like?.classNames);
+  let headerSeen = false;
   let labelColumn = -1;
+  let unlabeled = 0;
   let columns: string[] = [];
   /** Cell index of each feature, in feature order. */
   let cells: number[] = [];
@@ -54,17 +56,20 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
       const where = `${path} line ${info.lines}`;
-      if (labelColumn < 0) {
-        labelColumn = record.indexOf(opts.label);
-        if (labelColumn < 0) throw new DataFileError(`${path}: no column "${opts.label}" for the label (columns: ${shortList(record)})`);
+      if (!headerSeen) {
+        headerSeen = true;
+        if (opts.label !== null) {
+          labelColumn = record.indexOf(opts.label);
+          if (labelColumn < 0) throw new DataFileError(`${path}: no column "${opts.label}" for the label (columns: ${shortList(record)})`);
+        }
         if (opts.features) {
           const missing = opts.features.filter((name) => !record.includes(name));
           if (missing.length) throw new DataFileError(`${path}: no column ${shortList(missing)} (columns: ${shortList(record)})`);
-          if (opts.features.includes(opts.label)) throw new DataFileError(`${path}: "${opts.label}" is the label, not a feature`);
+          if (opts.label !== null && opts.features.includes(opts.label)) throw new DataFileError(`${path}: "${opts.label}" is the label, not a feature`);
           cells = opts.features.map((name) => record.indexOf(name));
         } else cells = record.map((_, i) => i).filter((i) => i !== labelColumn);
         columns = cells.map((i) => record[i]);
-        if (!columns.length) throw new DataFileError(`${path}: no feature columns besides the label "${opts.label}"`);
+        if (!columns.length) throw new DataFileError(`${path}: no feature columns${opts.label !== null ? ` besides the label "${opts.label}"` : ''}`);
         if (opts.like && columns.join('\u0000') !== opts.like.columns.join('\u0000'))
           throw new DataFileError(`${path}: feature columns ${shortList(columns)} differ from the training file's ${shortList(opts.like.columns)}`);
         features = columns.length;
@@ -81,7 +86,8 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
         buffer.writeFloatLE(v, used);
         used += 4;
       }
-      coder.add(record[labelColumn], where);
+      if (labelColumn >= 0) coder.add(record[labelColumn], where);
+      else unlabeled++;
     }
     flush();
   } catch (e) {
@@ -92,8 +98,9 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
   } finally {
     closeSync(fd);
   }
-  if (labelColumn < 0) throw new DataFileError(`${path}: empty (no header row)`);
-  if (coder.count === 0) throw new DataFileError(`${path}: a header and no examples`);
+  if (!headerSeen) throw new DataFileError(`${path}: empty (no header row)`);
+  if (coder.count + unlabeled === 0) throw new DataFileError(`${path}: a header and no examples`);
+  if (labelColumn < 0) return { name: basename(path), features, classes: 0, labels: new Uint8Array(unlabeled), columns, file: rowFile, headerBytes: 0 };
   const { labels, classes, classNames } = coder.finish();
   return { name: basename(path), features, classes, labels, classNames, columns, file: rowFile, headerBytes: 0 };
 }

@@ -16,12 +16,14 @@ const MAX_PIXELS = 1 << 26;
 
 export interface ImageFolderOptions {
   shape: { h: number; w: number; c: number };
+  /** Prediction inputs: a folder of images without class folders is taken too (every label 0). */
+  unlabeled?: boolean;
   /** The training folder's class names (a test folder must have the same classes). */
   classNames?: string[];
 }
 
-export function readImageFolder(dir: string, opts: ImageFolderOptions): Dataset & { classNames: string[]; skipped: number } {
-  const { h, w, c } = opts.shape;
+export function readImageFolder(dir: string, opts: ImageFolderOptions): Images {
+  const { c } = opts.shape;
   if (c !== 1 && c !== 3) throw new DataFileError(`${dir}: images become 1 (grayscale) or 3 (RGB) channels; the model takes ${c}`);
   let entries: string[];
   try {
@@ -30,6 +32,7 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): Dataset 
     throw new DataFileError(`${dir}: cannot read the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const classes = entries.filter((e) => statSync(join(dir, e)).isDirectory()).sort();
+  if (!classes.length && opts.unlabeled) return flatFolder(dir, entries, opts.shape);
   if (!classes.length) throw new DataFileError(`${dir}: no class folders (expected ${dir}/<class>/<image>.png or .jpg)`);
   if (classes.length > MAX_CLASSES) throw new DataFileError(`${dir}: ${classes.length} class folders, at most ${MAX_CLASSES}`);
   if (opts.classNames && classes.join('\u0000') !== opts.classNames.join('\u0000'))
@@ -44,6 +47,13 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): Dataset 
     if (!images.length) throw new DataFileError(`${folder}: no .png or .jpg images in class folder "${name}"`);
     for (const f of images) files.push({ path: join(folder, f), label });
   });
+  return decodeAll(dir, files, opts.shape, classes, skipped);
+}
+
+type Images = Dataset & { classNames: string[]; skipped: number; files: string[] };
+
+function decodeAll(dir: string, files: { path: string; label: number }[], shape: ImageFolderOptions['shape'], classes: string[], skipped: number): Images {
+  const { h, w, c } = shape;
   const n = h * w * c;
   const pixels = new Uint8Array(files.length * n);
   const labels = new Uint8Array(files.length);
@@ -52,7 +62,31 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): Dataset 
     resizeInto(rgba, h, w, c, pixels, i * n);
     labels[i] = f.label;
   });
-  return { name: dir, count: files.length, features: n, classes: classes.length, shape: { h, w, c }, images: pixels, labels, classNames: classes, skipped };
+  return {
+    name: dir,
+    count: files.length,
+    features: n,
+    classes: classes.length,
+    shape: { h, w, c },
+    images: pixels,
+    labels,
+    classNames: classes,
+    skipped,
+    files: files.map((f) => f.path),
+  };
+}
+
+/** The images of one folder, sorted by name, unlabeled. */
+function flatFolder(dir: string, entries: string[], shape: ImageFolderOptions['shape']): Images {
+  const images = entries.filter((f) => IMAGE.test(f)).sort();
+  if (!images.length) throw new DataFileError(`${dir}: no .png or .jpg images`);
+  return decodeAll(
+    dir,
+    images.map((f) => ({ path: join(dir, f), label: 0 })),
+    shape,
+    [],
+    entries.length - images.length,
+  );
 }
 
 interface Rgba {

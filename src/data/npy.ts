@@ -75,21 +75,37 @@ function checkSize(path: string, fd: number, h: NpyHeader): number {
   return elements;
 }
 
-export function readNpyPair(xPath: string, yPath: string, cacheDir: string): FeatureSource {
+/** X and Y; with yPath null (prediction inputs), X alone and every label 0. */
+export function readNpyPair(xPath: string, yPath: string | null, cacheDir: string): FeatureSource {
   const xfd = open(xPath);
-  const yfd = open(yPath);
   try {
     const hx = readHeader(xPath, xfd);
-    const hy = readHeader(yPath, yfd);
     if (hx.shape.length < 2) throw new DataFileError(`${xPath}: shape (${hx.shape.join(', ')}): X needs one row per example (2 or more dimensions)`);
     const count = hx.shape[0];
     const features = hx.shape.slice(1).reduce((a, b) => a * b, 1);
     if (count < 1 || features < 1) throw new DataFileError(`${xPath}: shape (${hx.shape.join(', ')}) holds no examples`);
+    const { labels, classes } = yPath === null ? { labels: new Uint8Array(count), classes: 0 } : readLabels(yPath, count, basename(xPath));
+    checkSize(xPath, xfd, hx);
+    const name = basename(xPath);
+    // little-endian float32 rows are streamed from X itself (checked once); anything else is converted
+    const direct = hx.kind === 'f' && hx.bytes === 4 && hx.littleEndian;
+    if (direct) eachChunk(xPath, xfd, hx, count, features, () => {});
+    const rows = direct ? { file: xPath, headerBytes: hx.dataOffset } : convertRows(xPath, xfd, hx, count, features, cacheDir);
+    return { name, features, classes, labels, ...rows };
+  } finally {
+    closeSync(xfd);
+  }
+}
+
+/** Y: one integer class (0 .. 255) per example of X. */
+function readLabels(yPath: string, count: number, xName: string): { labels: Uint8Array; classes: number } {
+  const yfd = open(yPath);
+  try {
+    const hy = readHeader(yPath, yfd);
     if (!(hy.shape.length === 1 || (hy.shape.length === 2 && hy.shape[1] === 1)))
       throw new DataFileError(`${yPath}: shape (${hy.shape.join(', ')}): Y is one label per example`);
-    if (hy.shape[0] !== count) throw new DataFileError(`${yPath}: ${hy.shape[0]} labels for ${count} examples in ${basename(xPath)}`);
+    if (hy.shape[0] !== count) throw new DataFileError(`${yPath}: ${hy.shape[0]} labels for ${count} examples in ${xName}`);
     if (hy.kind === 'f') throw new DataFileError(`${yPath}: labels are ${hy.bytes * 8}-bit floats; save them as integers (class indices)`);
-    checkSize(xPath, xfd, hx);
     checkSize(yPath, yfd, hy);
     const raw = Buffer.alloc(count * hy.bytes);
     readSync(yfd, raw, 0, raw.length, hy.dataOffset);
@@ -101,14 +117,8 @@ export function readNpyPair(xPath: string, yPath: string, cacheDir: string): Fea
       labels[i] = v;
       classes = Math.max(classes, v + 1);
     }
-    const name = basename(xPath);
-    // little-endian float32 rows are streamed from X itself (checked once); anything else is converted
-    const direct = hx.kind === 'f' && hx.bytes === 4 && hx.littleEndian;
-    if (direct) eachChunk(xPath, xfd, hx, count, features, () => {});
-    const rows = direct ? { file: xPath, headerBytes: hx.dataOffset } : convertRows(xPath, xfd, hx, count, features, cacheDir);
-    return { name, features, classes, labels, ...rows };
+    return { labels, classes };
   } finally {
-    closeSync(xfd);
     closeSync(yfd);
   }
 }

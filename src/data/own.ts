@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../rng.js';
 import { readCsv, type CsvSource } from './csv.js';
-import type { Dataset, DataSplit } from './dataset.js';
+import type { Dataset, DataSplit, FeatureNormalization } from './dataset.js';
 import { featureStatistics, inMemoryFeatures, readRows, streamedFeatures, type FeatureSource } from './features.js';
 import { DataFileError } from './idx.js';
 import { readImageFolder } from './image-folder.js';
@@ -22,6 +22,8 @@ export function parseDataSource(text: string, option = '--data'): DataSource | n
   if (m[1] === 'csv') return { kind: 'csv', path: m[2] };
   if (m[1] === 'images') return { kind: 'images', dir: m[2] };
   const parts = m[2].split(',');
+  // prediction inputs may leave Y out (npy:X.npy)
+  if (option === '--input' && parts.length === 1 && parts[0]) return { kind: 'npy', x: parts[0], y: '' };
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new DataFileError(`${option} ${text}: npy takes two files, npy:X.npy,Y.npy`);
   return { kind: 'npy', x: parts[0], y: parts[1] };
 }
@@ -126,4 +128,38 @@ function imageRows(d: Dataset & { classNames: string[] }, rows: Int32Array, name
   const images = new Uint8Array(rows.length * f);
   for (let i = 0; i < rows.length; i++) images.set(d.images.subarray(rows[i] * f, (rows[i] + 1) * f), i * f);
   return { ...d, name, count: rows.length, images, labels: Uint8Array.from(rows, (r) => d.labels[r]) };
+}
+
+export interface InputOptions {
+  /** csv: a label column to leave out (it is not read as a feature). */
+  label?: string;
+  /** csv: the feature columns (default: every column but the label). */
+  features?: string[];
+  /** The model's input (images are resized to it). */
+  shape: { h: number; w: number; c: number };
+  /** The training data's standardization, applied to float features. */
+  normalization?: FeatureNormalization;
+}
+
+/**
+ * New inputs for a trained model (prediction): `csv:FILE` (labels optional), `npy:X.npy` (or
+ * `npy:X.npy,Y.npy`), `images:DIR` (a folder of images, or class folders): in memory, standardized
+ * with the training statistics; `names` identifies each example (its image file, or its row).
+ */
+export async function loadInputs(text: string, opts: InputOptions): Promise<{ data: Dataset; names: string[] }> {
+  const src = parseDataSource(text, '--input');
+  if (!src) throw new DataFileError(`--input ${text}: csv:FILE, npy:X.npy or images:DIR`);
+  if (src.kind === 'images') {
+    const data = readImageFolder(src.dir, { shape: opts.shape, unlabeled: true });
+    return { data, names: data.files };
+  }
+  const source =
+    src.kind === 'csv'
+      ? await readCsv(src.path, { label: opts.label ?? null, features: opts.features, cacheDir: cache() })
+      : readNpyPair(src.x, src.y || null, cache());
+  const norm = opts.normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
+  if (norm.mean.length !== source.features)
+    throw new DataFileError(`--input ${text}: ${source.features} features per example, the model takes ${norm.mean.length}`);
+  const data = inMemoryFeatures(source, norm);
+  return { data, names: Array.from({ length: data.count }, (_, i) => String(i)) };
 }

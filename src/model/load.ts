@@ -22,7 +22,8 @@ export interface LoadedModel {
 /** Inference batch: the buffers are sized for it, and it does not change any result. */
 const EVAL_BATCH = 100;
 
-export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel {
+/** `batch`: examples per forward pass when the model is used (memory, not results). */
+export function loadTrainedNetwork(path: string, kernels = 'auto', batch = EVAL_BATCH): LoadedModel {
   const ck = readCheckpoint(path);
   const m = ck.meta as {
     format?: unknown;
@@ -39,7 +40,7 @@ export function loadTrainedNetwork(path: string, kernels = 'auto'): LoadedModel 
   const spec = m.definition !== undefined ? parseModelDefinition(m.definition, `checkpoint ${path}`) : modelSpec(String(m.model), m.quant ?? undefined);
   const recipe = withDefaults(m.recipe ?? {});
   validateRecipe(recipe);
-  const network = new Network({ spec, recipe, batch: EVAL_BATCH, kernels: selectKernels(kernels), seed: 0, threads: 1 });
+  const network = new Network({ spec, recipe, batch, kernels: selectKernels(kernels), seed: 0, threads: 1 });
   for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);
   network.refreshDerived();
   return { network, spec, recipe, recipeName: String(m.recipeName), epoch: Number(m.epoch), input: inputMeta(m.input, inputFeatures(spec), path) };
