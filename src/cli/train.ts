@@ -50,6 +50,11 @@ export function trainCommand(): Command {
       modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')),
     )
       .option('--in-memory', 'load the whole data set into memory (default for mnist, csv and npy: examples stay in a file and are read a batch at a time)')
+      .option(
+        '--init <checkpoint>',
+        "start from this checkpoint's trained weights (matched by layer name and size; float16/float32 convert); batch norm re-estimated on the new data",
+      )
+      .option('--new-head', "with --init: the classifier may differ from the checkpoint's (other classes) and starts fresh")
       .option('--label <column>', 'csv: the name of the label column (every other column is a numeric feature)')
       .option('--features <columns>', 'csv: the feature columns, comma-separated (default: every column but the label)')
       .option('--test <source>', 'own data: a separate test source (csv:, npy: or images:, like --data)')
@@ -155,6 +160,8 @@ export function trainCommand(): Command {
       plateauPatience: o.patience,
       lrSchedule: o.lrSchedule,
       bnRecalibrate: o.bnRecalibrate,
+      init: o.init,
+      newHead: Boolean(o.newHead),
       meter: o.meter ? createMeter(o.meter, () => onoffProvider()) : undefined,
       idleSeconds: o.idleSeconds,
       augment: Boolean(o.augment),
@@ -205,6 +212,7 @@ export function trainCommand(): Command {
       kernels: result.network.kernels.name,
       threads: result.network.kernels.threads ?? 1,
       resumedFromEpoch: result.resumedFromEpoch,
+      initializedFrom: result.initializedFrom,
       interrupted: result.interrupted ?? undefined,
       history: result.history,
       coherence: result.coherence ?? undefined,
@@ -227,6 +235,11 @@ export function trainCommand(): Command {
     }
     if (o.json) await writeStdout(`${JSON.stringify(report, null, 2)}\n`);
     else await writeStdout(humanReport());
+    const init = result.initializedFrom;
+    if (init && !o.quiet)
+      process.stderr.write(
+        `initialized from ${init.checkpoint}: ${init.copied} tensors${init.fresh.length ? `; new classifier: ${init.fresh.join(', ')}` : ''}\n`,
+      );
     if (result.interrupted) process.stderr.write(`${interruptedMessage(result.interrupted, checkpoint, last?.epoch ?? result.resumedFromEpoch)}\n`);
     if (writeError) throw writeError;
     if (result.interrupted) throw new Interrupted();

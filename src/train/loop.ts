@@ -20,6 +20,7 @@ import { Rng } from '../rng.js';
 import { createGradientMethod, type GradientMethod } from './gradient-methods.js';
 import { flagsMemorization, memorization } from './memorization.js';
 import { checkDiskSpace, checkFits, checkOutputPath, kernelMemoryLimit } from './preflight.js';
+import { initFromCheckpoint } from './init.js';
 import { median } from '../stats.js';
 import { TrainingError, type EpochRecord, type TrainConfig, type TrainHooks, type TrainResult } from './records.js';
 import { checkReplaceable, restoreState, runIdentity, saveState, type LoopState, type RunIdentity } from './state.js';
@@ -36,6 +37,8 @@ function validate(cfg: TrainConfig, data: DataSplit): void {
   if (!(cfg.lr > 0) || !Number.isFinite(cfg.lr)) throw new TrainingError(`learning rate must be a positive number, got ${cfg.lr}`);
   if (cfg.batch > data.train.count) throw new TrainingError(`batch size ${cfg.batch} is larger than the training set (${data.train.count} examples)`);
   if (cfg.resume && !cfg.checkpoint) throw new TrainingError('resume needs a checkpoint file');
+  if (cfg.init && cfg.resume) throw new TrainingError('--init starts a new run from another checkpoint; --resume continues this one: give one of them');
+  if (cfg.newHead && !cfg.init) throw new TrainingError('--new-head replaces the classifier of the --init checkpoint: give --init');
   if (cfg.threads !== undefined && (!Number.isInteger(cfg.threads) || cfg.threads < 1 || cfg.threads > MAX_THREADS))
     throw new TrainingError(`threads must be a whole number from 1 to ${MAX_THREADS}, got ${cfg.threads}`);
 }
@@ -82,6 +85,9 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     winsorize: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : undefined,
     outputInitScale: cfg.outputInitScale,
   });
+  const init = cfg.init
+    ? initFromCheckpoint(cfg.init, net, spec, { newHead: Boolean(cfg.newHead), data: data.train, recalibrate: cfg.bnRecalibrate ?? 20 })
+    : null;
   const opt = createOptimizer(net.params(), cfg.recipe, net.ledger, net.kernels, { gamma: cfg.bop?.gamma, tau: cfg.bop?.tau });
   const gradients = createGradientMethod(cfg.gradients ?? 'plain', net);
   const state: LoopState = { epoch: 0, lr: cfg.lr, best: Infinity, bad: 0, rng: new Rng(cfg.seed ^ 0x5eed), history: [] };
@@ -93,7 +99,8 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     release = lockFile(cfg.checkpoint, 'checkpoint');
   }
   try {
-    return await runEpochs(cfg, data, hooks, { spec, net, opt, gradients, state, schedule, gammaSchedule, modeled, identity });
+    const result = await runEpochs(cfg, data, hooks, { spec, net, opt, gradients, state, schedule, gammaSchedule, modeled, identity });
+    return { ...result, initializedFrom: init ? { checkpoint: cfg.init!, ...init } : null };
   } finally {
     release();
   }
@@ -244,6 +251,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
     network: net,
     modeled,
     resumedFromEpoch,
+    initializedFrom: null,
     interrupted,
   };
 }

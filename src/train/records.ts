@@ -16,6 +16,10 @@ export interface TrainConfig {
   model: string;
   /** The model itself (library use): takes the place of `model`, which then only names it. */
   spec?: ModelSpec;
+  /** Start from this checkpoint's trained tensors (src/train/init.ts) instead of a random draw. */
+  init?: string;
+  /** With init: the classifier may differ from the checkpoint's and starts fresh. */
+  newHead?: boolean;
   /** A fixed-point (or float32 twin) ReLU network instead of the binary one (see quant/quant-config.ts). */
   quant?: QuantConfig;
   recipeName: string;
@@ -127,6 +131,8 @@ export interface TrainResult {
   network: Network;
   modeled: MemoryModel;
   resumedFromEpoch: number;
+  /** --init: the checkpoint, the tensors taken from it and those left fresh (the new classifier). */
+  initializedFrom: { checkpoint: string; copied: number; fresh: string[] } | null;
   /** Stopped by `signal` in the middle of this epoch, after this many of its batches. */
   interrupted: { epoch: number; batch: number; batches: number } | null;
 }

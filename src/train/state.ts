@@ -45,6 +45,7 @@ const IDENTITY_LABELS: Record<string, string> = {
   winsorC: 'winsorization (--winsor-c)',
   bop: 'Bop settings',
   outputInitScale: 'output init scale',
+  init: 'initialization (--init)',
   data: 'data set',
 };
 
@@ -67,6 +68,7 @@ export function runIdentity(cfg: TrainConfig, spec: ModelSpec, data: DataSplit):
     winsorC: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : null,
     bop: cfg.recipe.optimizer === 'bop' ? { gamma: cfg.bop?.gamma ?? null, tau: cfg.bop?.tau ?? null, gammaSchedule: cfg.bop?.gammaSchedule ?? null } : null,
     outputInitScale: cfg.outputInitScale ?? null,
+    init: cfg.init ? { from: cfg.init, newHead: Boolean(cfg.newHead) } : null,
     data: dataFingerprint(data),
   };
 }
