@@ -8,6 +8,7 @@ import pngjs from 'pngjs';
 import t from 'tap';
 import { loadInputs } from '../src/data/own.js';
 import { loadTrainedNetwork } from '../src/model/load.js';
+import { featureNormalization } from '../src/model/predict.js';
 import { Rng } from '../src/rng.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
@@ -48,11 +49,10 @@ t.test('predict on a CSV: the classes the library computes, the class names, CSV
   }
   // the library: the same inputs, the same classes
   const loaded = loadTrainedNetwork(ckpt);
-  const n = loaded.input.normalization!;
   const { data } = await loadInputs(`csv:${test}`, {
     label: 'colour',
     shape: loaded.spec.input,
-    normalization: { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) },
+    normalization: featureNormalization(loaded.input),
   });
   const classes = new Int32Array(data.count);
   loaded.network.predict(data, classes);

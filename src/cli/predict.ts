@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadInputs } from '../data/own.js';
 import { loadTrainedNetwork } from '../model/load.js';
+import { featureNormalization } from '../model/predict.js';
 import { checkOutputPath } from '../train/preflight.js';
 import { positiveInt } from './options.js';
 import { writeStdout } from './run-control.js';
@@ -25,12 +26,11 @@ export function predictCommand(): Command {
       if (o.out) checkOutputPath(o.out, '--out');
       const model = loadTrainedNetwork(checkpoint, 'auto', o.batch);
       try {
-        const n = model.input.normalization;
         const { data, names } = await loadInputs(o.input, {
           label: o.label,
           features: o.features?.split(',').map((s: string) => s.trim()),
           shape: model.spec.input,
-          normalization: n ? { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) } : undefined,
+          normalization: featureNormalization(model.input),
         });
         if (data.features !== model.network.input.features)
           throw new Error(`--input ${o.input}: ${data.features} values per example, model ${model.spec.name} takes ${model.network.input.features}`);

@@ -11,25 +11,42 @@ export interface ArrayData {
   y: ArrayLike<number>;
 }
 
-function rowsOf(d: ArrayData, what: string): { values: Float32Array; count: number; features: number } {
-  const count = d.y.length;
-  if (count < 1) throw new Error(`${what}: no examples`);
+/**
+ * x as float32 rows (one array per example, or count × features values), every value finite: the
+ * shape from `count` (one row per label) or from `features` (what a model takes).
+ */
+export function floatRows(
+  x: Float32Array | Float64Array | number[][],
+  what: string,
+  shape: { count: number } | { features: number },
+): { values: Float32Array; count: number; features: number } {
+  const byCount = 'count' in shape;
   let values: Float32Array;
-  if (Array.isArray(d.x)) {
-    if (d.x.length !== count) throw new Error(`${what}: ${d.x.length} rows of x for ${count} labels`);
-    const f = d.x[0]?.length ?? 0;
-    values = new Float32Array(count * f);
-    d.x.forEach((row, i) => {
-      if (row.length !== f) throw new Error(`${what}: row ${i} of x has ${row.length} values, row 0 has ${f}`);
-      values.set(row, i * f);
+  let features: number;
+  if (Array.isArray(x)) {
+    if (byCount && x.length !== shape.count) throw new Error(`${what}: ${x.length} rows of x for ${shape.count} labels`);
+    features = byCount ? (x[0]?.length ?? 0) : shape.features;
+    const rows = (values = new Float32Array(x.length * features));
+    x.forEach((row, i) => {
+      if (row.length !== features) throw new Error(`${what}: row ${i} of x has ${row.length} values, ${byCount ? 'row 0 has' : 'the model takes'} ${features}`);
+      rows.set(row, i * features);
     });
-  } else values = Float32Array.from(d.x);
-  if (values.length % count) throw new Error(`${what}: ${values.length} values of x do not make ${count} equal rows`);
-  const features = values.length / count;
+  } else {
+    values = Float32Array.from(x);
+    features = byCount ? values.length / shape.count : shape.features;
+  }
+  const count = byCount ? shape.count : values.length / features;
+  if (count < 1 || !Number.isInteger(features) || !Number.isInteger(count) || features < 1)
+    throw new Error(`${what}: ${values.length} values of x are not ${byCount ? `${count} equal rows` : `whole examples of ${features} features`}`);
   for (let i = 0; i < values.length; i++)
     if (!Number.isFinite(values[i]))
       throw new Error(`${what}: x example ${Math.floor(i / features)}, feature ${i % features}: ${values[i]} is not a finite number`);
   return { values, count, features };
+}
+
+function rowsOf(d: ArrayData, what: string): { values: Float32Array; count: number; features: number } {
+  if (d.y.length < 1) throw new Error(`${what}: no examples`);
+  return floatRows(d.x, what, { count: d.y.length });
 }
 
 function labelsOf(d: ArrayData, what: string): Uint8Array {

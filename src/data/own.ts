@@ -13,17 +13,18 @@ import { DataFileError } from './idx.js';
 import { readImageFolder } from './image-folder.js';
 import { readNpyPair } from './npy.js';
 
-export type DataSource = { kind: 'csv'; path: string } | { kind: 'npy'; x: string; y: string } | { kind: 'images'; dir: string };
+/** npy: y null for inputs without labels (prediction). */
+export type DataSource = { kind: 'csv'; path: string } | { kind: 'npy'; x: string; y: string | null } | { kind: 'images'; dir: string };
 
 /** The source a `--data` value names, or null for a built-in data set name (mnist, cifar10, ...). */
-export function parseDataSource(text: string, option = '--data'): DataSource | null {
+export function parseDataSource(text: string, option = '--data', labels: 'required' | 'optional' = 'required'): DataSource | null {
   const m = /^(csv|npy|images):(.+)$/.exec(text);
   if (!m) return null;
   if (m[1] === 'csv') return { kind: 'csv', path: m[2] };
   if (m[1] === 'images') return { kind: 'images', dir: m[2] };
   const parts = m[2].split(',');
-  // prediction inputs may leave Y out (npy:X.npy)
-  if (option === '--input' && parts.length === 1 && parts[0]) return { kind: 'npy', x: parts[0], y: '' };
+  // inputs without labels may leave Y out (npy:X.npy)
+  if (labels === 'optional' && parts.length === 1 && parts[0]) return { kind: 'npy', x: parts[0], y: null };
   if (parts.length !== 2 || !parts[0] || !parts[1]) throw new DataFileError(`${option} ${text}: npy takes two files, npy:X.npy,Y.npy`);
   return { kind: 'npy', x: parts[0], y: parts[1] };
 }
@@ -147,7 +148,7 @@ export interface InputOptions {
  * with the training statistics; `names` identifies each example (its image file, or its row).
  */
 export async function loadInputs(text: string, opts: InputOptions): Promise<{ data: Dataset; names: string[] }> {
-  const src = parseDataSource(text, '--input');
+  const src = parseDataSource(text, '--input', 'optional');
   if (!src) throw new DataFileError(`--input ${text}: csv:FILE, npy:X.npy or images:DIR`);
   if (src.kind === 'images') {
     const data = readImageFolder(src.dir, { shape: opts.shape, unlabeled: true });
@@ -156,7 +157,7 @@ export async function loadInputs(text: string, opts: InputOptions): Promise<{ da
   const source =
     src.kind === 'csv'
       ? await readCsv(src.path, { label: opts.label ?? null, features: opts.features, cacheDir: cache() })
-      : readNpyPair(src.x, src.y || null, cache());
+      : readNpyPair(src.x, src.y, cache());
   const norm = opts.normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
   if (norm.mean.length !== source.features)
     throw new DataFileError(`--input ${text}: ${source.features} features per example, the model takes ${norm.mean.length}`);

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parseQuantConfig, QuantConfigError, type QuantConfig } from '../../quant/quant-config.js';
 import { convGeometry, KERNELS, STRIDES } from '../kernels/conv-geometry.js';
-import { fixedPointConfig, isWeightOp, type ModelOp, type ModelSpec } from './spec.js';
+import { fixedPointConfig, isWeightOp, opQuant, type ModelOp, type ModelSpec } from './spec.js';
 
 export interface DenseDefinition {
   type: 'dense';
@@ -104,8 +104,6 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   const ownPrecision = (text: unknown, where: string): QuantConfig | null | undefined =>
     text === undefined || text === modelText ? undefined : precisionOf(text, where);
   const classifierQuant = ownPrecision(def.classifierPrecision, 'classifierPrecision');
-  /** The precision of weight op i (binary: undefined). */
-  const opPrecision = (op: ModelOp): QuantConfig | undefined => (!isWeightOp(op) ? undefined : op.quant === undefined ? quant : (op.quant ?? undefined));
   if (def.poolBeforeBatchNorm !== undefined && typeof def.poolBeforeBatchNorm !== 'boolean') fail('poolBeforeBatchNorm', 'true or false');
   if (!Array.isArray(def.layers)) return fail('layers', 'a list of layers (may be empty: the classifier alone)');
   if (def.layers.length > 256) fail('layers', `${def.layers.length} layers; at most 256`);
@@ -168,7 +166,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
       if (!ops.length) fail(at(''), 'a max-pool needs a convolution before it (the input is not pooled)');
       const previous = ops.at(-1)!;
       if ('avgpool' in previous) fail(at(''), 'a max-pool cannot follow an average pool');
-      if (!('conv' in previous) && opPrecision([...ops].reverse().find(isWeightOp)!))
+      if (!('conv' in previous) && opQuant({ quant }, [...ops].reverse().find(isWeightOp)!))
         fail(at(''), 'after a fixed-point layer a max-pool must follow a convolution directly');
       ops.push({ pool: s });
       [h, w] = [Math.floor(h / s), Math.floor(w / s)];
@@ -192,7 +190,7 @@ export function parseModelDefinition(def: unknown, where: string): ModelSpec {
   const since = denseAfterMap > 0 ? ops.slice(0, denseAfterMap) : [];
   const last = since.map((op, i) => (isWeightOp(op) ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
   const producer = last >= 0 && !since.slice(last).some((op) => 'avgpool' in op) ? since[last] : undefined;
-  if (producer && !opPrecision(producer)) {
+  if (producer && !opQuant({ quant }, producer)) {
     const channels = channelsBefore(ops, denseAfterMap, input.c);
     if (channels % 32) fail(`layer ${denseAfterMap + 1} (dense)`, `flattening packed bits needs a multiple of 32 channels before it, got ${channels}`);
   }

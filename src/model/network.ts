@@ -223,14 +223,16 @@ export class Network {
    * Inference with running batch-norm statistics over a whole data set; with `predicted`
    * (data.count entries), each example's predicted class is written there.
    */
-  evaluate(data: Dataset, predicted?: Int32Array): { loss: number; accuracy: number } {
+  evaluate(data: Dataset, predicted?: Int32Array, probabilities?: Float32Array): { loss: number; accuracy: number } {
     const order = new Int32Array(data.count);
     for (let i = 0; i < order.length; i++) order[i] = i;
+    const K = this.loss.classes;
     let loss = 0;
     let correct = 0;
     for (let off = 0; off < data.count; off += this.batch) {
       const rows = Math.min(this.batch, data.count - off);
       const r = this.forward(data, order, off, rows, false, predicted?.subarray(off, off + rows));
+      probabilities?.set(this.loss.probabilities(rows), off * K);
       loss += r.loss * rows;
       correct += r.correct;
     }
@@ -242,13 +244,7 @@ export class Network {
    * `probabilities` (count × classes) the softmax of its logits.
    */
   predict(data: Dataset, classes: Int32Array, probabilities?: Float32Array): void {
-    const order = Int32Array.from({ length: data.count }, (_, i) => i);
-    const K = this.loss.classes;
-    for (let off = 0; off < data.count; off += this.batch) {
-      const rows = Math.min(this.batch, data.count - off);
-      this.forward(data, order, off, rows, false, classes.subarray(off, off + rows));
-      probabilities?.set(this.loss.probabilities(rows), off * K);
-    }
+    this.evaluate(data, classes, probabilities);
   }
 }
 

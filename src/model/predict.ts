@@ -1,7 +1,8 @@
 // The library's way to use a trained model on new inputs: rows prepared exactly as training
 // prepared them (float features standardized with the checkpoint's statistics; images as 8-bit
 // pixels), then the forward pass with the running batch-norm statistics.
-import type { Dataset, FeatureNormalization } from '../data/dataset.js';
+import { floatRows } from '../data/arrays.js';
+import type { Dataset, FeatureNormalization, InputMeta } from '../data/dataset.js';
 import { standardize } from '../data/features.js';
 import type { LoadedModel } from './load.js';
 import { inputFeatures } from './spec.js';
@@ -30,24 +31,16 @@ export function inputDataset(model: LoadedModel, rows: InputRows): Dataset {
     return { name: 'input', count, features: f, classes: model.spec.classes, shape: { h, w, c }, images: rows, labels: new Uint8Array(count) };
   }
   if (!features) throw new Error(`predict: model ${model.spec.name} was trained on 8-bit pixels: give a Uint8Array of examples`);
-  const values = Array.isArray(rows) ? flatten(rows, f) : Float32Array.from(rows);
-  if (values.length % f || values.length === 0) throw new Error(`predict: ${values.length} values is not a whole number of ${f}-feature examples`);
-  for (let i = 0; i < values.length; i++)
-    if (!Number.isFinite(values[i])) throw new Error(`predict: example ${Math.floor(i / f)}, feature ${i % f}: ${values[i]} is not a finite number`);
-  const n = model.input.normalization;
-  const norm: FeatureNormalization | undefined = n ? { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) } : undefined;
+  const { values, count } = floatRows(rows, 'predict', { features: f });
+  const norm = featureNormalization(model.input);
   if (norm) standardize(values, norm);
-  const count = values.length / f;
   return { name: 'input', count, features: f, classes: model.spec.classes, images: new Uint8Array(0), values, labels: new Uint8Array(count) };
 }
 
-function flatten(rows: number[][], f: number): Float32Array {
-  const out = new Float32Array(rows.length * f);
-  rows.forEach((row, i) => {
-    if (row.length !== f) throw new Error(`predict: example ${i} has ${row.length} features, the model takes ${f}`);
-    out.set(row, i * f);
-  });
-  return out;
+/** The training data's standardization as the data layer applies it (none for pixel models). */
+export function featureNormalization(input: InputMeta): FeatureNormalization | undefined {
+  const n = input.normalization;
+  return n ? { mean: Float32Array.from(n.mean), std: Float32Array.from(n.std) } : undefined;
 }
 
 /** Classes and probabilities of new inputs. */

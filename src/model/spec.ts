@@ -35,7 +35,7 @@ export interface ModelSpec {
 }
 
 /** The precision of a weight op: its own, else the model's (undefined = binary). */
-export function opQuant(spec: ModelSpec, op: ModelOp): QuantConfig | undefined {
+export function opQuant(spec: Pick<ModelSpec, 'quant'>, op: ModelOp): QuantConfig | undefined {
   if (!isWeightOp(op)) return undefined;
   return op.quant === undefined ? spec.quant : (op.quant ?? undefined);
 }
