@@ -182,8 +182,15 @@ t.test('report --power-csv integrates a logger CSV over the run regions', async 
   const first = rep.history[0].energy!;
   const last = rep.history[rep.history.length - 1].energy!;
   const t0 = first.startUnixMs / 1000 - 5;
+  // A coarse grid plus 11 samples inside every region: an epoch of a few milliseconds (a fast CI machine) still holds samples.
+  const times = new Set<number>();
+  for (let x = t0; x <= last.endUnixMs / 1000 + 5; x += 0.05) times.add(Math.round(x * 1e6) / 1e6);
+  for (const h of rep.history) {
+    const { startUnixMs, endUnixMs } = h.energy!;
+    for (let i = 0; i <= 10; i++) times.add(Math.round((startUnixMs + ((endUnixMs - startUnixMs) * i) / 10) * 1e3) / 1e6);
+  }
   const rows = ['time,watts'];
-  for (let x = t0; x <= last.endUnixMs / 1000 + 5; x += 0.05) rows.push(`${x.toFixed(3)},${x < first.startUnixMs / 1000 ? 3 : 5}`);
+  for (const x of [...times].sort((a, b) => a - b)) rows.push(`${x.toFixed(6)},${x < first.startUnixMs / 1000 ? 3 : 5}`);
   const csv = join(dir, 'power.csv');
   writeFileSync(csv, `${rows.join('\n')}\n`);
   const r = run(['report', runJson, '--power-csv', csv, '--json']);
