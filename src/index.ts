@@ -45,6 +45,10 @@ export { MsqeQuantizer, GradientQuantizer, quantizePo2, msqeExponent, weightedMs
 export { quantizerStates } from './model/quantizer-log.js';
 export type { QuantizerState } from './model/quantizer-log.js';
 export { loadTrainedNetwork, type LoadedModel } from './model/load.js';
-export { predict, inputDataset, type Prediction, type InputRows } from './model/predict.js';
+export { predict, inputDataset, inputsOf, type Prediction, type InputRows, type ModelInputs } from './model/predict.js';
+export { packedFile, packedModel, signThresholds, PackedExportError, type PackedHeader, type PackedOp } from './export/packed.js';
+export { PackedModel, loadPackedModel, type PackedModelInfo } from './export/packed-runner.js';
+export { checkPacked, type PackedCheck } from './export/packed-check.js';
+export { PackedFileError, isPackedFile } from './export/packed-file.js';
 export { intArtifacts, intRunner, checkIntExport, IntExportError } from './export/int.js';
 export type { IntModel, IntOp } from './export/int.js';

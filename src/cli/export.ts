@@ -7,10 +7,11 @@ import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
 import { precisionKind } from '../model/spec.js';
 import type { IntCheck } from '../export/int.js';
 import type { ExportCheck } from '../export/verify.js';
+import type { PackedCheck } from '../export/packed-check.js';
 import { VERSION } from '../version.js';
 import { positiveInt } from './options.js';
 
-const FORMATS = ['tfjs', 'int'];
+const FORMATS = ['tfjs', 'int', 'packed'];
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -28,10 +29,11 @@ export function exportCommand(): Command {
       },
       'tfjs',
     )
-    .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json)', 'export')
+    .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json; packed: model.blpk)', 'export')
     .option(
       '--verify',
-      "tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; and compare the predictions with bitlearn's on the test set",
+      'tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; packed: run the file; ' +
+        "and compare the predictions with bitlearn's on the test set",
     )
     .option('--data <name>', `data set for --verify (${DATA_SETS.join(', ')})`, 'mnist')
     .option('--data-dir <dir>', 'directory with the data set files')
@@ -40,6 +42,7 @@ export function exportCommand(): Command {
     .action(async (ckpt: string, o) => {
       const loaded = loadTrainedNetwork(ckpt);
       if (o.format === 'int') return exportInt(ckpt, loaded, o);
+      if (o.format === 'packed') return exportPacked(ckpt, loaded, o);
       const kind = precisionKind(loaded.spec);
       const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet';
       if (kind !== 'binary') throw new Error(`--format tfjs exports binary models; ${other}`);
@@ -139,6 +142,47 @@ async function exportInt(
     lines.push(
       `verify on ${v.examples} test examples: integer-only forward and float simulation agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); ` +
         `accuracy integer ${(100 * v.intAccuracy).toFixed(2)}%, float simulation ${(100 * v.floatAccuracy).toFixed(2)}%`,
+    );
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function exportPacked(
+  ckpt: string,
+  loaded: LoadedModel,
+  o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean },
+): Promise<void> {
+  const { packedFile } = await import('../export/packed.js');
+  const { PackedModel } = await import('../export/packed-runner.js');
+  const bytes = packedFile(loaded.network, loaded.spec, loaded.input, `bitlearn ${VERSION}`);
+  const file = join(o.out, 'model.blpk');
+  writeFileAtomic(file, bytes);
+  const result: Record<string, unknown> = {
+    checkpoint: ckpt,
+    model: loaded.spec.name,
+    recipe: loaded.recipeName,
+    epoch: loaded.epoch,
+    format: 'packed',
+    files: [file],
+    bytes: bytes.length,
+  };
+  if (o.verify) {
+    const { checkPacked } = await import('../export/packed-check.js');
+    const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
+    result.verify = checkPacked(new PackedModel(bytes, file), loaded.network, data.test);
+  }
+  loaded.network.dispose();
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return;
+  }
+  const lines = [
+    `exported ${loaded.spec.name} (${loaded.recipeName}, epoch ${loaded.epoch}) to ${file}: ${bytes.length} bytes (${(bytes.length / 1024).toFixed(1)} KiB)`,
+  ];
+  const v = result.verify as PackedCheck | undefined;
+  if (v)
+    lines.push(
+      `verify on ${v.examples} test examples: packed file and checkpoint agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); ` +
+        `accuracy ${(100 * v.packedAccuracy).toFixed(2)}% vs ${(100 * v.checkpointAccuracy).toFixed(2)}%; largest probability difference ${v.maxProbabilityDifference}`,
     );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

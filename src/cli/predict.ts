@@ -2,19 +2,38 @@
 import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadInputs } from '../data/own.js';
+import type { Dataset } from '../data/dataset.js';
+import { isPackedFile } from '../export/packed-file.js';
+import { loadPackedModel } from '../export/packed-runner.js';
 import { loadTrainedNetwork } from '../model/load.js';
-import { featureNormalization } from '../model/predict.js';
+import { featureNormalization, inputsOf, type ModelInputs } from '../model/predict.js';
 import { checkOutputPath } from '../train/preflight.js';
 import { positiveInt } from './options.js';
 import { writeStdout } from './run-control.js';
+
+/** A checkpoint or a packed model file, as predict uses it. */
+interface Predictor {
+  inputs: ModelInputs;
+  predict(data: Dataset, classes: Int32Array, probabilities: Float32Array): void;
+  dispose(): void;
+}
+
+function openModel(path: string, batch: number): Predictor {
+  if (isPackedFile(path)) {
+    const packed = loadPackedModel(path, { batch });
+    return { inputs: packed.inputs, predict: (d, c, p) => packed.predict(d, c, p), dispose: () => {} };
+  }
+  const model = loadTrainedNetwork(path, 'auto', batch);
+  return { inputs: inputsOf(model), predict: (d, c, p) => model.network.predict(d, c, p), dispose: () => model.network.dispose() };
+}
 
 /** A CSV cell: quoted where it holds a comma, a quote or a line break. */
 const cell = (s: string) => (/[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
 
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('classes and class probabilities of new inputs from a training checkpoint (inputs prepared as in training)')
-    .argument('<checkpoint>', 'a checkpoint written by bitlearn train')
+    .description('classes and class probabilities of new inputs from a training checkpoint or a packed model file (inputs prepared as in training)')
+    .argument('<model>', 'a checkpoint written by bitlearn train, or a packed file (bitlearn export --format packed)')
     .requiredOption('--input <source>', 'csv:FILE.csv, npy:X.npy or images:DIR (a folder of images, or class folders)')
     .option('--label <column>', 'csv: a label column to leave out of the features')
     .option('--features <columns>', 'csv: the feature columns, comma-separated (default: every column but --label)')
@@ -24,29 +43,29 @@ export function predictCommand(): Command {
     .option('--json', 'the same as --format json')
     .action(async (checkpoint: string, o) => {
       if (o.out) checkOutputPath(o.out, '--out');
-      const model = loadTrainedNetwork(checkpoint, 'auto', o.batch);
+      const model = openModel(checkpoint, o.batch);
+      const m = model.inputs;
       try {
         const { data, names } = await loadInputs(o.input, {
           label: o.label,
           features: o.features?.split(',').map((s: string) => s.trim()),
-          shape: model.spec.input,
-          normalization: featureNormalization(model.input),
+          shape: m.shape,
+          normalization: featureNormalization(m.input),
         });
-        if (data.features !== model.network.input.features)
-          throw new Error(`--input ${o.input}: ${data.features} values per example, model ${model.spec.name} takes ${model.network.input.features}`);
-        if (model.input.kind === 'features' && !data.values)
-          throw new Error(`--input ${o.input}: model ${model.spec.name} was trained on float features, not images`);
-        if (model.input.kind === 'pixels' && data.values) throw new Error(`--input ${o.input}: model ${model.spec.name} was trained on images (8-bit pixels)`);
-        const K = model.spec.classes;
+        const f = m.shape.h * m.shape.w * m.shape.c;
+        if (data.features !== f) throw new Error(`--input ${o.input}: ${data.features} values per example, model ${m.name} takes ${f}`);
+        if (m.input.kind === 'features' && !data.values) throw new Error(`--input ${o.input}: model ${m.name} was trained on float features, not images`);
+        if (m.input.kind === 'pixels' && data.values) throw new Error(`--input ${o.input}: model ${m.name} was trained on images (8-bit pixels)`);
+        const K = m.classes;
         const classes = new Int32Array(data.count);
         const probabilities = new Float32Array(data.count * K);
-        model.network.predict(data, classes, probabilities);
-        const classNames = model.input.classNames ?? Array.from({ length: K }, (_, c) => String(c));
+        model.predict(data, classes, probabilities);
+        const classNames = m.input.classNames ?? Array.from({ length: K }, (_, c) => String(c));
         const json = o.json || o.format === 'json';
         const text = json
           ? `${JSON.stringify(
               {
-                model: model.spec.name,
+                model: m.name,
                 checkpoint,
                 classes: classNames,
                 predictions: names.map((name, i) => ({
@@ -68,7 +87,7 @@ export function predictCommand(): Command {
           process.stderr.write(`predict: ${data.count} examples -> ${o.out}\n`);
         } else await writeStdout(text);
       } finally {
-        model.network.dispose();
+        model.dispose();
       }
     });
 }

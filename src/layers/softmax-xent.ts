@@ -3,6 +3,30 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { Activation, Workspace } from './layer.js';
 
+/**
+ * The softmax of logits z[o .. o+K) into p[o ..], and the arg-max (the first on ties), the max
+ * and the sum of exponentials: the one definition training, evaluation and the packed model use.
+ */
+export function softmaxRow(z: ArrayLike<number>, o: number, K: number, p: Floats): { arg: number; max: number; sum: number } {
+  let max = -Infinity;
+  let arg = 0;
+  for (let c = 0; c < K; c++) {
+    const v = z[o + c];
+    if (v > max) {
+      max = v;
+      arg = c;
+    }
+  }
+  let sum = 0;
+  for (let c = 0; c < K; c++) {
+    const e = Math.exp(z[o + c] - max);
+    p[o + c] = e;
+    sum += e;
+  }
+  for (let c = 0; c < K; c++) p[o + c] /= sum;
+  return { arg, max, sum };
+}
+
 export class SoftmaxCrossEntropy {
   readonly name = 'softmax';
   private readonly probs: Floats;
@@ -34,22 +58,7 @@ export class SoftmaxCrossEntropy {
     let loss = 0;
     let correct = 0;
     for (let i = 0; i < rows; i++) {
-      let max = -Infinity;
-      let arg = 0;
-      for (let c = 0; c < K; c++) {
-        const v = z[i * K + c];
-        if (v > max) {
-          max = v;
-          arg = c;
-        }
-      }
-      let sum = 0;
-      for (let c = 0; c < K; c++) {
-        const e = Math.exp(z[i * K + c] - max);
-        p[i * K + c] = e;
-        sum += e;
-      }
-      for (let c = 0; c < K; c++) p[i * K + c] /= sum;
+      const { arg, max, sum } = softmaxRow(z, i * K, K, p);
       const y = labels[i];
       loss -= z[i * K + y] - max - Math.log(sum);
       if (arg === y) correct++;

@@ -5,7 +5,6 @@ import { floatRows } from '../data/arrays.js';
 import type { Dataset, FeatureNormalization, InputMeta } from '../data/dataset.js';
 import { standardize } from '../data/features.js';
 import type { LoadedModel } from './load.js';
-import { inputFeatures } from './spec.js';
 
 export interface Prediction {
   /** The predicted class of each example. */
@@ -19,22 +18,36 @@ export interface Prediction {
 /** Rows of raw inputs: float features (count × features, or one array per example), or 8-bit pixels for image models. */
 export type InputRows = Float32Array | Float64Array | number[][] | Uint8Array;
 
-/** A Dataset of new inputs for `model`, standardized as its training data was (labels all 0). */
-export function inputDataset(model: LoadedModel, rows: InputRows): Dataset {
-  const f = inputFeatures(model.spec);
-  const features = model.input.kind === 'features';
+/** What preparing inputs needs to know about a model (a loaded checkpoint or a packed file). */
+export interface ModelInputs {
+  name: string;
+  shape: { h: number; w: number; c: number };
+  classes: number;
+  input: InputMeta;
+}
+
+/** A checkpoint's ModelInputs. */
+export function inputsOf(model: LoadedModel): ModelInputs {
+  return { name: model.spec.name, shape: model.spec.input, classes: model.spec.classes, input: model.input };
+}
+
+/** A Dataset of new inputs for `model` (a loaded checkpoint, or ModelInputs), standardized as its training data was (labels all 0). */
+export function inputDataset(model: LoadedModel | ModelInputs, rows: InputRows): Dataset {
+  const m = 'network' in model ? inputsOf(model) : model;
+  const { h, w, c } = m.shape;
+  const f = h * w * c;
+  const features = m.input.kind === 'features';
   if (rows instanceof Uint8Array) {
-    if (features) throw new Error(`predict: model ${model.spec.name} takes float features, not 8-bit pixels`);
+    if (features) throw new Error(`predict: model ${m.name} takes float features, not 8-bit pixels`);
     if (rows.length % f) throw new Error(`predict: ${rows.length} bytes is not a whole number of ${f}-pixel examples`);
     const count = rows.length / f;
-    const { h, w, c } = model.spec.input;
-    return { name: 'input', count, features: f, classes: model.spec.classes, shape: { h, w, c }, images: rows, labels: new Uint8Array(count) };
+    return { name: 'input', count, features: f, classes: m.classes, shape: { h, w, c }, images: rows, labels: new Uint8Array(count) };
   }
-  if (!features) throw new Error(`predict: model ${model.spec.name} was trained on 8-bit pixels: give a Uint8Array of examples`);
+  if (!features) throw new Error(`predict: model ${m.name} was trained on 8-bit pixels: give a Uint8Array of examples`);
   const { values, count } = floatRows(rows, 'predict', { features: f });
-  const norm = featureNormalization(model.input);
+  const norm = featureNormalization(m.input);
   if (norm) standardize(values, norm);
-  return { name: 'input', count, features: f, classes: model.spec.classes, images: new Uint8Array(0), values, labels: new Uint8Array(count) };
+  return { name: 'input', count, features: f, classes: m.classes, images: new Uint8Array(0), values, labels: new Uint8Array(count) };
 }
 
 /** The training data's standardization as the data layer applies it (none for pixel models). */
