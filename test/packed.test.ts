@@ -214,3 +214,20 @@ t.test('a damaged or foreign file is refused with one line; export refuses what 
   t.match(f.stderr, /^bitlearn: error: --format packed exports binary networks; this one is fixed point \(use --format int\)\n$/);
   t.notOk(existsSync(join(dir, 'fixed-out')), 'nothing written');
 });
+
+t.test('bench --suite inference: both engines give the checkpoint classes; the table and JSON carry the figures', async (t) => {
+  const out = join(dir, 'inference.json');
+  const r = cli('bench', '--suite', 'inference', '--rounds', '1', '--limit-train', '300', '--repeats', '20', '--out', out);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /batch-1 latency: TF\.js-wasm \/ packed = [\d.]+x/);
+  const rep = JSON.parse(readFileSync(out, 'utf8')).results;
+  t.same(
+    rep.rows.map((x: { engine: string }) => x.engine),
+    ['packed', 'tfjs-wasm'],
+  );
+  for (const x of rep.rows) {
+    t.equal(x.agree, x.examples, `${x.engine}: the checkpoint's class on all ${x.examples} test examples`);
+    t.ok(x.batch1MsMedian > 0 && x.batch100MsMedian > 0 && x.peakRssBytes > 0 && x.fileBytes > 0, `${x.engine}: figures present`);
+  }
+  t.ok(rep.rows[0].fileBytes * 10 < rep.rows[1].fileBytes, 'the packed file is over 10x smaller than the TF.js export');
+});

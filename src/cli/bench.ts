@@ -20,10 +20,11 @@ import { MODELS } from '../model/models.js';
 import { PRESETS } from '../recipe.js';
 import { checkFixedPointRecipe } from '../model/network.js';
 import { parseQuantConfig } from '../../quant/quant-config.js';
+import { formatInferenceReport, runInferenceSuite } from '../../bench/inference.js';
 import { formatTable, kib } from '../report/table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal', 'inference'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -48,8 +49,10 @@ export function benchCommand(): Command {
         'hardware floor; then bitlearn vs TF.js training the MNIST MLP), coherence (cost ' +
         'of measuring it), ablation (memory and accuracy per recipe knob), energy (per recipe, ' +
         'with a meter) quant (fixed-point MLP: accuracy and exponent flips per quantizer ' +
-        'and fix, vs the float32 twin) or signal (how similar same-class MNIST examples ' +
-        'stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence)',
+        'and fix, vs the float32 twin), signal (how similar same-class MNIST examples ' +
+        'stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence) or inference ' +
+        '(a trained model as a packed file and as a TF.js export on TF.js-wasm: latency at batch 1, ' +
+        'time per batch of 100, file bytes, peak RSS)',
     )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
@@ -261,6 +264,21 @@ export function benchCommand(): Command {
           results = [contest, rep];
           table += `\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${formatPeersReport(rep)}`;
         }
+      } else if (suite === 'inference') {
+        const rep = await runInferenceSuite(
+          {
+            model: o.model[0],
+            recipe: cmd.getOptionValueSource('recipes') === 'cli' ? o.recipes[0] : 'low-memory',
+            limitTrain: o.limitTrain ?? 6000,
+            limitTest: 1000,
+            rounds: o.rounds,
+            singles: cmd.getOptionValueSource('repeats') === 'cli' ? o.repeats : 300,
+            batches: 20,
+          },
+          progress,
+        );
+        results = rep;
+        table = formatInferenceReport(rep);
       } else if (suite === 'kernels') {
         const rows = runKernelSuite(
           {

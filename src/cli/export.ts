@@ -182,7 +182,8 @@ async function exportPacked(
   if (v)
     lines.push(
       `verify on ${v.examples} test examples: packed file and checkpoint agree on ${v.agree} (${((100 * v.agree) / v.examples).toFixed(2)}%); ` +
-        `accuracy ${(100 * v.packedAccuracy).toFixed(2)}% vs ${(100 * v.checkpointAccuracy).toFixed(2)}%; largest probability difference ${v.maxProbabilityDifference}`,
+        `accuracy ${(100 * v.packedAccuracy).toFixed(2)}% vs ${(100 * v.checkpointAccuracy).toFixed(2)}%; ` +
+        `largest probability difference ${v.maxProbabilityDifference}`,
     );
   process.stdout.write(`${lines.join('\n')}\n`);
 }

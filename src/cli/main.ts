@@ -17,10 +17,17 @@ import { peersChild } from '../../bench/peers-child.js';
 import { speedChild } from '../../bench/speed-child.js';
 import { ablationChild } from '../../bench/ablation.js';
 import { quantChild } from '../../bench/quant.js';
+import { inferenceChild } from '../../bench/inference.js';
 
 /** Benchmark configurations run in a process of their own (this program started again). */
 function childCommand(): Command {
-  const kinds: Record<string, (json: string) => Promise<void>> = { speed: speedChild, peers: peersChild, ablation: ablationChild, quant: quantChild };
+  const kinds: Record<string, (json: string) => Promise<void>> = {
+    speed: speedChild,
+    peers: peersChild,
+    ablation: ablationChild,
+    quant: quantChild,
+    inference: inferenceChild,
+  };
   return new Command('__child')
     .argument('<kind>')
     .argument('<config>')

@@ -92,10 +92,10 @@ export function signThresholds(bn: BatchNormLayer, range: number | null): Float3
 /** The packed form of a trained binary network. */
 export function packedModel(net: Network, spec: ModelSpec, input: InputMeta, producer: string): { header: PackedHeader; data: Uint8Array } {
   const kind = precisionKind(spec);
-  if (kind !== 'binary')
-    throw new PackedExportError(
-      `--format packed exports binary networks; this one is ${kind === 'fixed' ? 'fixed point (use --format int)' : 'a mix of binary and fixed-point layers (not supported yet)'}`,
-    );
+  if (kind !== 'binary') {
+    const what = kind === 'fixed' ? 'fixed point (use --format int)' : 'a mix of binary and fixed-point layers (not supported yet)';
+    throw new PackedExportError(`--format packed exports binary networks; this one is ${what}`);
+  }
   const w = new SectionWriter();
   const ops: PackedOp[] = [];
   let cur: PackedInput = 'float';
