@@ -26,3 +26,19 @@ t.test('examples/own-data.ts: trains on arrays, saves, reloads and predicts', as
   });
   t.ok(right.length >= 4, `${right.length} of 6 predictions right`);
 });
+
+t.test('examples/packed-model.ts: fine-tunes the shipped MLP, packs it, classifies with the packed file', async (t) => {
+  const r = spawnSync(process.execPath, [`--import=${LOADER}`, 'examples/packed-model.ts'], { encoding: 'utf8', timeout: 120_000 });
+  t.equal(r.status, 0, r.stderr);
+  const accuracy = Number(/fine-tuned: test accuracy ([\d.]+)%/.exec(r.stdout)?.[1]);
+  t.ok(accuracy >= 90, `test accuracy ${accuracy}%`);
+  const bytes = Number(/packed model: (\d+) bytes/.exec(r.stdout)?.[1]);
+  t.ok(bytes > 0 && bytes <= 64 * 1024, `${bytes} bytes`);
+  const lines = r.stdout.split('\n').filter((l) => l.startsWith('digit '));
+  t.equal(lines.length, 5);
+  const right = lines.filter((l) => {
+    const m = /: (\d) \(p = [\d.]+\), truth (\d)/.exec(l);
+    return m && m[1] === m[2];
+  });
+  t.ok(right.length >= 4, `${right.length} of 5 right`);
+});

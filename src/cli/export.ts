@@ -1,6 +1,7 @@
 // `bitlearn export`: a trained checkpoint as a TF.js LayersModel (model.json + weights.bin).
 import { Command, InvalidArgumentError } from 'commander';
 import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
 import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
@@ -9,9 +10,11 @@ import type { IntCheck } from '../export/int.js';
 import type { ExportCheck } from '../export/verify.js';
 import type { PackedCheck } from '../export/packed-check.js';
 import { VERSION } from '../version.js';
+import { readCheckpoint, writeCheckpoint } from '../checkpoint.js';
+import { checkpointPath, PRETRAINED } from '../model/pretrained.js';
 import { positiveInt } from './options.js';
 
-const FORMATS = ['tfjs', 'int', 'packed'];
+const FORMATS = ['tfjs', 'int', 'packed', 'weights'];
 
 export function exportCommand(): Command {
   return new Command('export')
@@ -19,7 +22,7 @@ export function exportCommand(): Command {
       'export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads ' +
         'it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)',
     )
-    .argument('<checkpoint>', 'training checkpoint (bitlearn train --checkpoint)')
+    .argument('<checkpoint>', `training checkpoint (bitlearn train --checkpoint), or a shipped one: ${Object.keys(PRETRAINED).join(', ')}`)
     .option(
       '--format <name>',
       `export format (${FORMATS.join(', ')})`,
@@ -29,7 +32,8 @@ export function exportCommand(): Command {
       },
       'tfjs',
     )
-    .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json; packed: model.blpk)', 'export')
+    .option('--out <dir>', 'output directory (tfjs: model.json and weights.bin; int: model.int.json; packed: model.blpk; weights: NAME.ckpt)', 'export')
+    .option('--name <name>', 'weights: the file name (default: the model name)')
     .option(
       '--verify',
       'tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; packed: run the file; ' +
@@ -43,6 +47,7 @@ export function exportCommand(): Command {
       const loaded = loadTrainedNetwork(ckpt);
       if (o.format === 'int') return exportInt(ckpt, loaded, o);
       if (o.format === 'packed') return exportPacked(ckpt, loaded, o);
+      if (o.format === 'weights') return exportWeights(ckpt, loaded, o);
       const kind = precisionKind(loaded.spec);
       const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet';
       if (kind !== 'binary') throw new Error(`--format tfjs exports binary models; ${other}`);
@@ -186,4 +191,36 @@ async function exportPacked(
         `largest probability difference ${v.maxProbabilityDifference}`,
     );
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** The checkpoint's model, input preparation and trained tensors, without optimizer or loop state. */
+function exportWeights(ckpt: string, loaded: LoadedModel, o: { out: string; name?: string; json?: boolean }): void {
+  const name = o.name ?? loaded.spec.name;
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`--name ${JSON.stringify(name)}: letters, digits, _ . - only`);
+  const m = readCheckpoint(checkpointPath(ckpt)).meta;
+  const last = Array.isArray(m.history) ? (m.history[m.history.length - 1] as { testAccuracy?: number } | undefined) : undefined;
+  const meta = {
+    format: 'bitlearn-train',
+    weightsOnly: true,
+    producer: `bitlearn ${VERSION}`,
+    model: m.model,
+    definition: m.definition,
+    input: m.input,
+    quant: m.quant ?? null,
+    recipeName: m.recipeName,
+    recipe: m.recipe,
+    batch: m.batch,
+    seed: m.seed,
+    epoch: m.epoch,
+    testAccuracy: last?.testAccuracy ?? null,
+  };
+  const file = join(o.out, `${name}.ckpt`);
+  writeCheckpoint(file, meta, loaded.network.stateTensors());
+  loaded.network.dispose();
+  const bytes = statSync(file).size;
+  if (o.json) process.stdout.write(`${JSON.stringify({ checkpoint: ckpt, format: 'weights', files: [file], bytes }, null, 2)}\n`);
+  else
+    process.stdout.write(
+      `exported the trained tensors of ${ckpt} (${loaded.spec.name}, ${loaded.recipeName}, epoch ${loaded.epoch}) to ${file}: ${bytes} bytes\n`,
+    );
 }

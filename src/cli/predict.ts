@@ -6,6 +6,7 @@ import type { Dataset } from '../data/dataset.js';
 import { isPackedFile } from '../export/packed-file.js';
 import { loadPackedModel } from '../export/packed-runner.js';
 import { loadTrainedNetwork } from '../model/load.js';
+import { checkpointPath } from '../model/pretrained.js';
 import { featureNormalization, inputsOf, type ModelInputs } from '../model/predict.js';
 import { checkOutputPath } from '../train/preflight.js';
 import { positiveInt } from './options.js';
@@ -19,7 +20,7 @@ interface Predictor {
 }
 
 function openModel(path: string, batch: number): Predictor {
-  if (isPackedFile(path)) {
+  if (isPackedFile(checkpointPath(path))) {
     const packed = loadPackedModel(path, { batch });
     return { inputs: packed.inputs, predict: (d, c, p) => packed.predict(d, c, p), dispose: () => {} };
   }

@@ -7,6 +7,7 @@ import { inputFeatures, type ModelSpec } from './spec.js';
 import type { InputMeta } from '../data/dataset.js';
 import { modelSpec } from './models.js';
 import { parseModelDefinition } from './definition.js';
+import { checkpointPath } from './pretrained.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
 export interface LoadedModel {
@@ -23,7 +24,8 @@ export interface LoadedModel {
 const EVAL_BATCH = 100;
 
 /** `batch`: examples per forward pass when the model is used (memory, not results). */
-export function loadTrainedNetwork(path: string, kernels = 'auto', batch = EVAL_BATCH): LoadedModel {
+export function loadTrainedNetwork(pathOrName: string, kernels = 'auto', batch = EVAL_BATCH): LoadedModel {
+  const path = checkpointPath(pathOrName);
   const ck = readCheckpoint(path);
   const m = ck.meta as {
     format?: unknown;

@@ -5,6 +5,7 @@
 // `newHead` the classifier (the last weight layer and what follows it) may differ and keeps its
 // fresh initialization: the way to adapt a model to other classes. Optimizer state starts fresh.
 import { readCheckpoint } from '../checkpoint.js';
+import { checkpointPath } from '../model/pretrained.js';
 import type { Dataset } from '../data/dataset.js';
 import { planModel, type ModelSpec } from '../model/spec.js';
 import type { Network } from '../model/network.js';
@@ -37,7 +38,7 @@ function headLayers(spec: ModelSpec): Set<string> {
 export function initFromCheckpoint(path: string, net: Network, spec: ModelSpec, opts: { newHead: boolean; data: Dataset; recalibrate: number }): InitReport {
   let ck: ReturnType<typeof readCheckpoint>;
   try {
-    ck = readCheckpoint(path);
+    ck = readCheckpoint(checkpointPath(path));
   } catch (e) {
     throw new TrainingError(`--init ${path}: ${(e as Error).message}`);
   }

@@ -204,6 +204,8 @@ export function restoreState(
   const path = cfg.checkpoint;
   const m = ck.meta;
   if (m.format !== 'bitlearn-train') throw new TrainingError(`${path} is not a training checkpoint`);
+  if (m.weightsOnly)
+    throw new TrainingError(`cannot resume from ${path}: it holds trained weights only (export --format weights); start a new run from it with --init ${path}`);
   const diff = differences(storedIdentity(m), identity);
   if (diff.length)
     throw new TrainingError(`cannot resume from ${path}: it was trained with ${diff.join('; ')}: resume with the run's own options (only --epochs may change)`);
