@@ -30,4 +30,4 @@ console.log(`packed model: ${bytes.length} bytes`);
 const packed = loadPackedModel(file);
 const px = data.test.images.subarray(0, 5 * 784);
 const { classes, probabilities } = packed.predictRows(px);
-classes.forEach((c, i) => console.log(`digit ${i}: ${c} (p = ${probabilities[i * 10 + c].toFixed(3)}), truth ${data.test.labels[i]}`));
+for (const [i, c] of classes.entries()) console.log(`digit ${i}: ${c} (p = ${probabilities[i * 10 + c].toFixed(3)}), truth ${data.test.labels[i]}`);
