@@ -94,6 +94,33 @@ for (const [B, m, n] of SHAPES)
     close(dwW, dwR, 'gemmTnBin');
   });
 
+t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of 4 rows or alone (batch 1 == batch 8)', async (t) => {
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  for (const [m, n] of [
+    [10, 784],
+    [7, 6],
+    [9, 100],
+    [256, 64],
+  ]) {
+    const rng = new Rng(m * 31 + n);
+    const B = 8;
+    const W = randomSigns(rng, m, n);
+    const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+    w.set(W.bits);
+    const x = ledger.floats(B * n, 'workspace', 't', 'x');
+    x.set(Array.from(randomFloats(rng, B * n)));
+    const all = ledger.floats(B * m, 'workspace', 't', 'y');
+    K.gemmFloatBin(x, w, B, m, n, all);
+    const one = ledger.floats(m, 'workspace', 't', 'y1');
+    let same = 0;
+    for (let i = 0; i < B; i++) {
+      K.gemmFloatBin(x.subarray(i * n, (i + 1) * n), w, 1, m, n, one);
+      if (one.every((v, j) => Object.is(v, all[i * m + j]))) same++;
+    }
+    t.equal(same, B, `m=${m} n=${n}: all ${B} rows identical alone`);
+  }
+});
+
 t.test('wasm kernels refuse operands outside their memory', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const y = ledger.floats(4, 'workspace', 't', 'y');

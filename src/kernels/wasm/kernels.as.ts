@@ -211,9 +211,39 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
     for (; j < m; j++)
       for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * m + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
   }
+  // the last B % 4 rows (batch 1 in inference): one row against 4 weight rows at a time, each
+  // output still one lane-accumulator chain in dotFloatBits' order (4 chains hide the add latency)
   for (; i < B; i++) {
     const xr = x + <usize>i * xBytes;
-    for (let j = 0; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
+    let j = 0;
+    for (; j + 4 <= m; j += 4) {
+      const w0 = w + <usize>j * rowBytes;
+      const w1 = w0 + rowBytes;
+      const w2 = w1 + rowBytes;
+      const w3 = w2 + rowBytes;
+      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+      for (let k = 0; k < full; k += 32) {
+        const kb = <usize>k >>> 3;
+        const b0 = load<u32>(w0 + kb);
+        const b1 = load<u32>(w1 + kb);
+        const b2 = load<u32>(w2 + kb);
+        const b3 = load<u32>(w3 + kb);
+        const off = <usize>k << 2;
+        for (let g: u32 = 0; g < 8; g++) {
+          const v = v128.load(xr + off + (<usize>g << 4));
+          a0 = f32x4.add(a0, v128.xor(v, flipAt(b0, g << 2)));
+          a1 = f32x4.add(a1, v128.xor(v, flipAt(b1, g << 2)));
+          a2 = f32x4.add(a2, v128.xor(v, flipAt(b2, g << 2)));
+          a3 = f32x4.add(a3, v128.xor(v, flipAt(b3, g << 2)));
+        }
+      }
+      const yr = y + (<usize>(i * m + j) << 2);
+      store<f32>(yr, tailFloatBits(lanesSum(a0), xr, w0, full, n));
+      store<f32>(yr + 4, tailFloatBits(lanesSum(a1), xr, w1, full, n));
+      store<f32>(yr + 8, tailFloatBits(lanesSum(a2), xr, w2, full, n));
+      store<f32>(yr + 12, tailFloatBits(lanesSum(a3), xr, w3, full, n));
+    }
+    for (; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
   }
 }
 
