@@ -1,6 +1,7 @@
 // Memory planning from the memory model alone: the largest batch that fits a budget, per recipe,
 // and what switching each knob from its standard to its low-memory setting saves.
 import { modelMemory } from './model/memory-model.js';
+import { parseTrainScope, type TrainScope } from './model/train-scope.js';
 import type { ModelSpec } from './model/spec.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from './recipe.js';
 
@@ -13,29 +14,50 @@ export interface BatchPlan {
   fixedBytes: number;
 }
 
-const total = (spec: ModelSpec, recipe: Recipe, batch: number) => modelMemory(spec, recipe, batch).total;
+const ALL: TrainScope = { kind: 'all' };
+const total = (spec: ModelSpec, recipe: Recipe, batch: number, trainScope: TrainScope = ALL) => modelMemory(spec, recipe, batch, { trainScope }).total;
 
-export function largestBatch(spec: ModelSpec, recipe: Recipe, budget: number, limit = 1 << 20): number {
-  if (total(spec, recipe, 1) > budget) return 0;
+/** The largest batch whose engine memory fits `budget` (0: not even 1), training `scope` of the model. */
+export function largestBatch(spec: ModelSpec, recipe: Recipe, budget: number, limit = 1 << 20, scope: TrainScope = ALL): number {
+  if (total(spec, recipe, 1, scope) > budget) return 0;
   let lo = 1;
   let hi = 2;
-  while (hi <= limit && total(spec, recipe, hi) <= budget) [lo, hi] = [hi, hi * 2];
+  while (hi <= limit && total(spec, recipe, hi, scope) <= budget) [lo, hi] = [hi, hi * 2];
   if (hi > limit) return lo;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (total(spec, recipe, mid) <= budget) lo = mid;
+    if (total(spec, recipe, mid, scope) <= budget) lo = mid;
     else hi = mid;
   }
   return lo;
 }
 
-export function planBatches(spec: ModelSpec, recipes: Record<string, Recipe>, budget: number): BatchPlan[] {
+export function planBatches(spec: ModelSpec, recipes: Record<string, Recipe>, budget: number, scope: TrainScope = ALL): BatchPlan[] {
   return Object.entries(recipes).map(([name, recipe]) => {
-    const b = largestBatch(spec, recipe, budget);
+    const b = largestBatch(spec, recipe, budget, 1 << 20, scope);
     // memory is linear in the batch once the streaming chunks are full (batch >= 8)
-    const a = total(spec, recipe, 64);
-    const c = total(spec, recipe, 128);
-    return { recipe: name, largestBatch: b, bytesAtLargest: b ? total(spec, recipe, b) : 0, fixedBytes: 2 * a - c };
+    const a = total(spec, recipe, 64, scope);
+    const c = total(spec, recipe, 128, scope);
+    return { recipe: name, largestBatch: b, bytesAtLargest: b ? total(spec, recipe, b, scope) : 0, fixedBytes: 2 * a - c };
+  });
+}
+
+export interface ScopeCost {
+  scope: string;
+  /** Engine bytes at the batch asked for. */
+  bytes: number;
+  /** Against training every layer at that batch. */
+  fractionOfAll: number;
+  largestBatch: number;
+}
+
+/** What each --train choice costs at one batch, and the largest batch it allows within `budget`. */
+export function scopeCosts(spec: ModelSpec, recipe: Recipe, batch: number, budget: number, scopes: string[]): ScopeCost[] {
+  const all = total(spec, recipe, batch);
+  return scopes.map((s) => {
+    const scope = parseTrainScope(s);
+    const bytes = total(spec, recipe, batch, scope);
+    return { scope: s, bytes, fractionOfAll: bytes / all, largestBatch: largestBatch(spec, recipe, budget, 1 << 20, scope) };
   });
 }
 

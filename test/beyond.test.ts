@@ -200,7 +200,7 @@ t.test('ghost batch norm: ghost = whole batch is plain BN; groups are normalized
   g.beginWrite(1);
   g.write(0, B, r);
   const out = new Float64Array(B * C);
-  bn.backward(g, spare, B).read(0, B, 0, C, out);
+  bn.backward(g, spare, B)!.read(0, B, 0, C, out);
   for (const half of [0, 1]) {
     const h = mk(0);
     h.ws.act.set(y.subarray(half * 4 * C, (half + 1) * 4 * C));
@@ -210,7 +210,7 @@ t.test('ghost batch norm: ghost = whole batch is plain BN; groups are normalized
     hg.beginWrite(1);
     hg.write(0, 4, r.subarray(half * 4 * C));
     const ho = new Float64Array(4 * C);
-    h.bn.backward(hg, createGradStore('float32', 4 * C, h.ledger, 't', 's'), 4).read(0, 4, 0, C, ho);
+    h.bn.backward(hg, createGradStore('float32', 4 * C, h.ledger, 't', 's'), 4)!.read(0, 4, 0, C, ho);
     t.same(out.subarray(half * 4 * C, (half + 1) * 4 * C), ho, `ghost ${half}: dy`);
   }
   t.equal(

@@ -112,11 +112,26 @@ t.test('--init refusals: one clear line each', async (t) => {
   const tiny = join(dir, 'tiny.ckpt');
   let r = trainRun('--model', model(4), '--data', `csv:${data4}`, '--recipe', 'tiny', '--epochs', '1', '--checkpoint', tiny);
   t.equal(r.status, 0, r.stderr);
+  // tiny's sign bits start a latent-weight run (±σ, the signs kept)
+  const fromBits = trainRun(
+    '--model',
+    model(4),
+    '--data',
+    `csv:${data4}`,
+    '--recipe',
+    'standard',
+    '--init',
+    tiny,
+    '--no-checkpoint',
+    '--epochs',
+    '1',
+    '--json',
+  );
+  t.equal(fromBits.status, 0, fromBits.stderr);
+  t.same(JSON.parse(fromBits.stdout).initializedFrom.fresh, [], 'every tensor of the tiny checkpoint taken');
+  const other = trainRun('--model', model(3), '--data', `csv:${data3}`, '--init', tiny, '--no-checkpoint', '--epochs', '1');
+  t.match(other.stderr, /fc3\.W \(checkpoint Uint32Array\[\d+\], this model (Uint16|Float32)Array\[\d+\]\)/, 'a classifier of another size: named');
   const cases: [string[], RegExp][] = [
-    [
-      ['--model', model(4), '--data', `csv:${data4}`, '--recipe', 'standard', '--init', tiny, '--no-checkpoint'],
-      /fc1\.W \(checkpoint Uint32Array\[\d+\], this model Float32Array\[\d+\]\)/,
-    ],
     [['--model', model(4), '--data', `csv:${data4}`, '--init', join(dir, 'none.ckpt'), '--no-checkpoint'], /--init .*none\.ckpt: /],
     [['--model', model(4), '--data', `csv:${data4}`, '--init', tiny, '--resume', '--checkpoint', tiny], /--init starts a new run .* give one of them/],
     [

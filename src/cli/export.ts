@@ -212,6 +212,7 @@ function exportWeights(ckpt: string, loaded: LoadedModel, o: { out: string; name
     batch: m.batch,
     seed: m.seed,
     epoch: m.epoch,
+    trainScope: m.trainScope ?? 'all',
     testAccuracy: last?.testAccuracy ?? null,
   };
   const file = join(o.out, `${name}.ckpt`);

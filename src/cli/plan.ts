@@ -1,7 +1,8 @@
 // `bitlearn plan`: what batch fits a memory budget, per recipe, and what each knob saves.
 import { Command } from 'commander';
 import { MODELS, modelLabel, modelSpec } from '../model/models.js';
-import { knobSavings, planBatches } from '../planner.js';
+import { knobSavings, planBatches, scopeCosts } from '../planner.js';
+import { parseTrainScope, SCOPE_HELP } from '../model/train-scope.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
 import { formatTable, mib } from '../report/table.js';
 import { parseBytes, UnitError } from '../units.js';
@@ -15,7 +16,8 @@ export function planCommand(): Command {
     .requiredOption('--ram <size>', 'memory for the engine, e.g. 512MiB, 1.5GB')
     .option('--recipe <preset|file.json>', 'plan only this recipe (default: every preset)')
     .option('--set <knob=value>', 'override one knob of --recipe (repeatable)', collect, [])
-    .option('--batch <n>', 'batch size for the knob table (default: the largest batch standard fits, at least 1)', positiveInt)
+    .option('--batch <n>', 'batch size for the knob and --train tables (default: the largest batch standard fits, at least 1)', positiveInt)
+    .option('--train <scope>', `plan a partial update: ${SCOPE_HELP} (default all; binary models)`, 'all')
     .option('--json', 'print the plan as JSON');
   return quantOptions(cmd).action(async (o, cmd: Command) => {
     try {
@@ -32,11 +34,22 @@ export function planCommand(): Command {
     // the WebAssembly kernels keep every engine buffer in one memory of at most 2 GiB
     const kernelLimit = wasmAvailable() ? WASM_ARENA_LIMIT_BYTES : null;
     const budget = Math.min(o.ram, kernelLimit ?? Infinity);
-    const batches = planBatches(spec, recipes, budget);
+    const batches = planBatches(spec, recipes, budget, parseTrainScope(o.train));
     const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
     const knobs = quant ? [] : knobSavings(spec, knobBatch);
+    // what each partial update costs, in the recipe asked for (else low-memory)
+    const scopeRecipe = o.recipe ? Object.entries(recipes)[0] : (['low-memory', PRESETS['low-memory']] as const);
+    const scopes = quant ? [] : scopeCosts(spec, scopeRecipe[1], knobBatch, budget, ['all', 'head', 'last:2', 'bn']);
     if (o.json) {
-      const plan = { model: spec.name, ramBytes: o.ram, kernelLimitBytes: kernelLimit, batches, knobs: { batch: knobBatch, savings: knobs } };
+      const plan = {
+        model: spec.name,
+        ramBytes: o.ram,
+        kernelLimitBytes: kernelLimit,
+        trainScope: o.train,
+        batches,
+        knobs: { batch: knobBatch, savings: knobs },
+        scopes: { recipe: scopeRecipe[0], batch: knobBatch, costs: scopes },
+      };
       process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
       return;
     }
@@ -51,6 +64,16 @@ export function planCommand(): Command {
           ['recipe', 'largest batch', 'memory at that batch', 'fixed (batch-independent)'],
           batches.map((b) => [b.recipe, b.largestBatch || 'does not fit', b.largestBatch ? mib(b.bytesAtLargest) : '-', mib(b.fixedBytes)]),
         ),
+        ...(scopes.length
+          ? [
+              '',
+              `What each --train choice costs, ${scopeRecipe[0]} recipe at batch ${knobBatch}:`,
+              formatTable(
+                ['--train', 'memory', 'of training all', `largest batch in ${mib(o.ram)}`],
+                scopes.map((c) => [c.scope, mib(c.bytes), `${(100 * c.fractionOfAll).toFixed(1)}%`, c.largestBatch || 'does not fit']),
+              ),
+            ]
+          : []),
         ...(knobs.length
           ? [
               '',

@@ -1,4 +1,5 @@
 // `bitlearn train`: train a model, print the accuracy / time / memory report.
+import type { Network } from '../model/network.js';
 import { Command } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData } from '../data/registry.js';
@@ -55,6 +56,12 @@ export function trainCommand(): Command {
         "start from this checkpoint's trained weights (matched by layer name and size; float16/float32 convert); batch norm re-estimated on the new data",
       )
       .option('--new-head', "with --init: the classifier may differ from the checkpoint's (other classes) and starts fresh")
+      .option(
+        '--train <scope>',
+        'which layers train: all, head (the classifier), last:K (the last K weight layers), bn (batch-norm shifts only) or layer ' +
+          'names (fc4,bn4); frozen layers keep no gradient, optimizer state or latent weights, and backward stops at the lowest trainable layer',
+        'all',
+      )
       .option('--label <column>', 'csv: the name of the label column (every other column is a numeric feature)')
       .option('--features <columns>', 'csv: the feature columns, comma-separated (default: every column but the label)')
       .option('--test <source>', 'own data: a separate test source (csv:, npy: or images:, like --data)')
@@ -162,6 +169,7 @@ export function trainCommand(): Command {
       bnRecalibrate: o.bnRecalibrate,
       init: o.init,
       newHead: Boolean(o.newHead),
+      trainScope: o.train,
       meter: o.meter ? createMeter(o.meter, () => onoffProvider()) : undefined,
       idleSeconds: o.idleSeconds,
       augment: Boolean(o.augment),
@@ -247,7 +255,8 @@ export function trainCommand(): Command {
     function humanReport(): string {
       const lines = [
         `bitlearn train: ${modelLabel(spec)} on ${o.data}, recipe ${recipeName}, batch ${o.batch}, ${o.epochs} ` +
-          `epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})`,
+          `epochs, seed ${o.seed}, kernels ${report.kernels} (${report.threads} thread${report.threads > 1 ? 's' : ''})` +
+          (o.train !== 'all' ? `; training ${o.train}: ${trainedLayers(result.network)}` : ''),
         '',
         formatTable(
           ['epoch', 'lr', 'train loss', 'train acc %', 'test loss', 'test acc %', 'ms/batch', ...(recipe.optimizer === 'bop' ? ['Bop flips/step'] : [])],
@@ -317,4 +326,9 @@ function energyLines(history: EpochRecord[]): string[] {
     `Energy per epoch (${first.meter}): ${first.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
     formatTable(ENERGY_HEADER, energyRows(history)),
   ];
+}
+
+/** The layers whose parameters trained (a partial update names them). */
+function trainedLayers(net: Network): string {
+  return [...new Set(net.params().map((p) => p.owner))].join(', ');
 }

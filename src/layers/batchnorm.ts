@@ -10,7 +10,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import { holdsAll, packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
+import { holdsAll, packSigns, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
 
 export const BN_EPS = 1e-5;
 
@@ -113,6 +113,7 @@ export const BN_MOMENTUM = 0.9;
 export class BatchNormLayer implements Layer {
   readonly kind = 'batchnorm';
   readonly beta: ParamStore;
+  /** Empty when frozen (--train): β does not train. */
   readonly dBeta: Floats;
   readonly runMean: Floats;
   readonly runSigma: Floats;
@@ -148,6 +149,8 @@ export class BatchNormLayer implements Layer {
     ghostBatch = 0,
     /** Fixed-point models: can be folded into the weight layer before it (then it is the identity). */
     foldable = false,
+    /** A partial update (--train): frozen (β fixed), below the lowest trainable layer (nothing kept), or the lowest (no dx). */
+    private readonly scope: ScopeFlags = {},
   ) {
     this.foldedFlag = foldable ? ledger.u8(1, 'weights', name, 'folded into the weights (flag)') : null;
     const C = channels;
@@ -158,10 +161,13 @@ export class BatchNormLayer implements Layer {
     this.runMean = ledger.floats(C, 'weights', name, 'running mean');
     this.runSigma = ledger.floats(C, 'weights', name, 'running sigma');
     this.runSigma.fill(1);
-    this.dBeta = ledger.floats(C, 'weight-grads', name, 'dbeta');
+    this.dBeta = scope.frozen ? new Float32Array(0) : ledger.floats(C, 'weight-grads', name, 'dbeta');
     this.sigma = ledger.floats(groups * C, 'retained', name, groups > 1 ? 'sigma per ghost batch' : 'sigma');
     this.groupStats = groups > 1 ? ledger.floats(3 * groups * C, 'workspace', name, 'ghost-batch statistics') : ws.chan;
-    if (backwardKind === 'exact') {
+    if (scope.noBackward) {
+      this.xhat = null;
+      this.xhatSign = null;
+    } else if (backwardKind === 'exact') {
       this.xhat = ledger.floats(rowsCap * C, 'retained', name, 'x-hat (float)');
       this.xhatSign = null;
     } else {
@@ -180,7 +186,7 @@ export class BatchNormLayer implements Layer {
   }
 
   params(): Param[] {
-    return [this.param];
+    return this.scope.frozen ? [] : [this.param];
   }
 
   state() {
@@ -239,7 +245,7 @@ export class BatchNormLayer implements Layer {
       }
     }
     if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
-    else packSigns(this.ws.kernels, y, rows, C, this.xhatSign!);
+    else if (this.xhatSign) packSigns(this.ws.kernels, y, rows, C, this.xhatSign);
     for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) y[i * C + c] += beta[c];
     // running statistics: an exponential average while training, a plain average of the
     // batches seen while recalibrating (then the stats belong to the final weights only)
@@ -253,7 +259,7 @@ export class BatchNormLayer implements Layer {
     return x;
   }
 
-  backward(grad: GradStore, _spare: GradStore, rows: number): GradStore {
+  backward(grad: GradStore, _spare: GradStore, rows: number): GradStore | null {
     if (this.folded) return grad;
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
@@ -279,15 +285,16 @@ export class BatchNormLayer implements Layer {
     dBeta.fill(0);
     for (let g = 0; g < groups; g++) {
       const o = 3 * C * g;
-      for (let c = 0; c < C; c++) dBeta[c] += stats[o + c];
+      if (dBeta.length) for (let c = 0; c < C; c++) dBeta[c] += stats[o + c];
       const n = Math.min(rows, (g + 1) * G) - g * G;
       for (let k = 0; k < 3 * C; k++) stats[o + k] /= n;
     }
+    this.trained = false;
+    if (this.scope.stop) return null; // the lowest trainable layer: nothing below needs dx
     fillStore(grad, R, ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
       backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact);
     });
-    this.trained = false;
     return grad;
   }
 }

@@ -15,8 +15,12 @@ import type { LayerCoherence } from '../coherence/coherence.js';
 export class BinaryWeights {
   readonly latent: ParamStore;
   readonly bits: Uint32Array;
-  readonly grad: ParamGrad;
-  readonly param: Param;
+  /** null when frozen: nothing is accumulated. */
+  readonly grad: ParamGrad | null;
+  /** null when frozen: the optimizer never sees the tensor. */
+  readonly param: Param | null;
+  /** The standard deviation of the initial draw (the magnitude latent weights take from sign bits alone). */
+  readonly initStd: number;
 
   constructor(
     owner: string,
@@ -28,24 +32,33 @@ export class BinaryWeights {
     rng: Rng,
     /** Kernels whose packLatentSigns repacks in place (the loop below is the reference). */
     private readonly kernels?: Kernels,
+    /** Not trained (--train): the packed signs alone are the weights, no gradient, no optimizer state. */
+    readonly frozen = false,
   ) {
     const size = rows * cols;
     const words = rows * wordsFor(cols);
-    this.bits = ledger.u32(words, 'weights', owner, recipe.weights === 'bit' ? 'binary weights (packed; no latent copy)' : 'binary weights (packed)');
+    const bitsOnly = recipe.weights === 'bit' || frozen;
+    this.bits = ledger.u32(
+      words,
+      'weights',
+      owner,
+      frozen ? 'binary weights (packed; frozen)' : bitsOnly ? 'binary weights (packed; no latent copy)' : 'binary weights (packed)',
+    );
     // `bit`: the packed signs are the weights (Bop flips them); else latent weights + packed signs
     this.latent =
-      recipe.weights === 'bit' ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
-    this.grad =
-      recipe.dw === 'float32'
+      recipe.weights === 'bit' || frozen ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
+    this.grad = frozen
+      ? null
+      : recipe.dw === 'float32'
         ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
         : recipe.dw === 'fused'
           ? { kind: 'fused', consume: null }
           : { kind: 'sign', bits: ledger.u32(words, 'weight-grads', owner, 'sign(dW) (packed)'), rows, cols, scale: 1 / Math.sqrt(size) };
-    const std = 1 / Math.sqrt(fanIn); // N(0, 1/fan_in)
+    const std = (this.initStd = 1 / Math.sqrt(fanIn)); // N(0, 1/fan_in)
     for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);
     this.repack();
     const afterUpdate = recipe.weights === 'bit' ? undefined : () => this.repack();
-    this.param = { owner, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate };
+    this.param = this.grad ? { owner, name: 'W', size, value: this.latent, grad: this.grad, binary: true, momentFormat: recipe.moments, afterUpdate } : null;
   }
 
   /** Re-derive the packed sign(W) from the latent weights (reads raw storage: runs every step). */
@@ -103,11 +116,14 @@ export abstract class BinaryWeightLayer {
   get wbits(): Uint32Array {
     return this.weights.bits;
   }
+  /** The weight gradient's home (a trained layer only: frozen layers never accumulate one). */
   get grad(): ParamGrad {
-    return this.weights.grad;
+    const g = this.weights.grad;
+    if (!g) throw new Error('a frozen layer has no weight gradient');
+    return g;
   }
   params(): Param[] {
-    return [this.weights.param];
+    return this.weights.param ? [this.weights.param] : [];
   }
   state() {
     return { W: this.weights.latent.raw };

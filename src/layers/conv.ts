@@ -9,7 +9,7 @@ import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
-import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
@@ -28,12 +28,17 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     private readonly ws: Workspace,
     ledger: MemoryLedger,
     rng: Rng,
+    scope: ScopeFlags = {},
   ) {
     super();
     this.rowsPerExample = g.hi * g.wi;
     // one packed row per (output channel, tap), its bits along input channels
-    this.weights = new BinaryWeights(name, g.co * taps(g), g.ci, taps(g) * g.ci, recipe, ledger, rng, ws.kernels);
+    this.weights = new BinaryWeights(name, g.co * taps(g), g.ci, taps(g) * g.ci, recipe, ledger, rng, ws.kernels, scope.frozen);
+    this.stop = Boolean(scope.stop);
   }
+
+  /** The lowest trainable layer of a partial update: its backward gives no input gradient. */
+  private readonly stop: boolean;
 
   /** Example b of the input, as the kernels take it (a view, or pixels decoded to chunkX). */
   private example(x: Activation, b: number): Floats | Uint32Array {
@@ -88,7 +93,9 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const outPix = g.ho * g.wo;
     const bits = x.kind === 'bits';
     const coh = ws.coherence?.active ? ws.coherence : null;
-    if (this.grad.kind === 'float' && !coh) {
+    if (this.weights.frozen) {
+      // a frozen layer (--train) accumulates no dW: its backward is dX alone
+    } else if (this.grad.kind === 'float' && !coh) {
       const dw = this.grad.data;
       dw.fill(0);
       for (let b = 0; b < B; b++) {
@@ -126,7 +133,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       if (coh) this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }
     this.input = null;
-    if (this.first) return null;
+    if (this.first || this.stop) return null;
     spare.setShape(rows, g.ci);
     // one example per chunk
     fillStore(

@@ -7,7 +7,7 @@ import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { dyNormsToFill, inputRows, packSigns, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
+import { dyNormsToFill, inputRows, packSigns, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
@@ -27,10 +27,15 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     private readonly ws: Workspace,
     ledger: MemoryLedger,
     rng: Rng,
+    scope: ScopeFlags = {},
   ) {
     super();
-    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng, ws.kernels);
+    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng, ws.kernels, scope.frozen);
+    this.stop = Boolean(scope.stop);
   }
+
+  /** The lowest trainable layer of a partial update: its backward gives no input gradient. */
+  private readonly stop: boolean;
 
   forward(x: Activation, rows: number, training: boolean): Activation {
     const { nIn: n, nOut: m, wbits, ws } = this;
@@ -106,7 +111,9 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const coh = ws.coherence?.active ? ws.coherence : null;
     const dyNorm = dyNormsToFill(ws, rows);
     let sumSq = 0;
-    if (winsorizes(ws.winsor, rows)) this.winsorizedDw(x, grad, rows);
+    if (this.weights.frozen) {
+      // a frozen layer (--train) accumulates no dW: its backward is dX alone
+    } else if (winsorizes(ws.winsor, rows)) this.winsorizedDw(x, grad, rows);
     else if (this.grad.kind === 'float') {
       const dw = this.grad.data;
       dw.fill(0);
@@ -143,7 +150,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         storeDwTile(this.grad, acc, j0 * n, t * n, t, n, ws.kernels);
       }
     }
-    if (coh && dyNorm) {
+    if (coh && dyNorm && !this.weights.frozen) {
       const xNorm = coh.perExample.subarray(rows);
       centredRowNormsSq(x, rows, n, coh.mean, coh.scratch, xNorm);
       let exampleSq = 0;
@@ -151,7 +158,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       this.lastCoherence = { layer: this.name, sumSq, exampleSq };
     }
     this.input = null;
-    if (this.first) return null;
+    if (this.first || this.stop) return null;
     spare.setShape(rows, n);
     const dy = grad.floatView?.();
     const dx = spare.floatView?.();

@@ -71,6 +71,19 @@ export type ParamGrad =
   /** 1-bit gradient: entry = ±scale, packed like the binary weights (rows × cols bits). */
   | { kind: 'sign'; bits: Uint32Array; rows: number; cols: number; scale: number };
 
+/**
+ * What a partial update (--train, src/model/train-scope.ts) sets on a planned layer: `frozen`, its
+ * parameters do not train (no gradient, no optimizer state, binary weights kept as sign bits
+ * only); `noBackward`, it lies below the lowest trainable layer (backward never reaches it, so it
+ * keeps nothing for it); `stop`, it is the lowest trainable layer (its backward gives no input
+ * gradient). Absent on a full update.
+ */
+export interface ScopeFlags {
+  frozen?: boolean;
+  noBackward?: boolean;
+  stop?: boolean;
+}
+
 export interface Param {
   readonly owner: string;
   readonly name: string;

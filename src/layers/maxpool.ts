@@ -39,6 +39,8 @@ export class MaxPoolLayer implements Layer {
     ledger: MemoryLedger,
     /** Window side and stride. */
     readonly size = 2,
+    /** Below the lowest trainable layer of a partial update (--train): no backward, no argmax kept. */
+    noBackward = false,
   ) {
     this.rowsPerExample = h * w;
     this.hp = Math.floor(h / size);
@@ -49,6 +51,8 @@ export class MaxPoolLayer implements Layer {
     if (binaryInput) {
       if (recipe.actInput === 'float32') this.outFloat = ledger.floats(outRows * C, 'retained', name, 'output ±1 (float)');
       else this.outBits = ledger.u32(outRows * wordsFor(C), 'retained', name, 'output sign bits (packed)');
+    } else if (noBackward) {
+      // the output overwrites the input in place; nothing is kept for a backward that never comes
     } else if (recipe.poolMask === 'float32') this.keptInput = ledger.floats(batch * h * w * C, 'retained', name, 'input (float, for argmax)');
     else this.argmaxBits = ledger.u32(batch * h * w * wordsFor(C), 'retained', name, 'argmax mask (packed)');
   }

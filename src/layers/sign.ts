@@ -31,13 +31,15 @@ export class SignLayer implements Layer {
     ledger: MemoryLedger,
     /** Pixels per example for feature maps. */
     readonly rowsPerExample = 1,
+    /** Below the lowest trainable layer of a partial update (--train): no backward, no STE mask kept. */
+    noBackward = false,
   ) {
     const n = batch * rowsPerExample * channels;
     const words = batch * rowsPerExample * wordsFor(channels);
     this.outFloat = recipe.actInput === 'float32' ? ledger.floats(n, 'retained', name, 'output ±1 (float)') : null;
     this.outBits = recipe.actInput === 'bit' ? ledger.u32(words, 'retained', name, 'output sign bits (packed)') : null;
-    this.zKept = recipe.steMask === 'float32' ? ledger.floats(n, 'retained', name, 'pre-activation z (float)') : null;
-    this.maskBits = recipe.steMask === 'bit' ? ledger.u32(words, 'retained', name, 'STE mask bits (packed)') : null;
+    this.zKept = recipe.steMask === 'float32' && !noBackward ? ledger.floats(n, 'retained', name, 'pre-activation z (float)') : null;
+    this.maskBits = recipe.steMask === 'bit' && !noBackward ? ledger.u32(words, 'retained', name, 'STE mask bits (packed)') : null;
     this.reste = recipe.ste === 'reste';
   }
 
@@ -60,7 +62,7 @@ export class SignLayer implements Layer {
     const z = x.data;
     const n = rows * C;
     const k = this.ws.kernels;
-    if (training) {
+    if (training && (this.zKept || this.maskBits)) {
       if (this.zKept) this.zKept.set(z.subarray(0, n));
       else if (k.packMask && holdsAll(k, z, this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
       else packMaskReference(z, rows, C, this.maskBits!, STE_CLIP);

@@ -8,6 +8,7 @@ import type { InputMeta } from '../data/dataset.js';
 import { modelSpec } from './models.js';
 import { parseModelDefinition } from './definition.js';
 import { checkpointPath } from './pretrained.js';
+import { parseTrainScope, type TrainScope } from './train-scope.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 
 export interface LoadedModel {
@@ -36,13 +37,21 @@ export function loadTrainedNetwork(pathOrName: string, kernels = 'auto', batch =
     recipe?: Partial<Recipe>;
     recipeName?: unknown;
     epoch?: unknown;
+    trainScope?: unknown;
   };
   if (m.format !== 'bitlearn-train') throw new CheckpointError(`${path} is not a bitlearn training checkpoint`);
   // the model as the checkpoint defines it (older checkpoints name a built-in model)
   const spec = m.definition !== undefined ? parseModelDefinition(m.definition, `checkpoint ${path}`) : modelSpec(String(m.model), m.quant ?? undefined);
   const recipe = withDefaults(m.recipe ?? {});
   validateRecipe(recipe);
-  const network = new Network({ spec, recipe, batch, kernels: selectKernels(kernels), seed: 0, threads: 1 });
+  // a partial update's checkpoint stores its frozen layers as sign bits: build them so
+  let trainScope: TrainScope | undefined;
+  try {
+    trainScope = m.trainScope === undefined ? undefined : parseTrainScope(String(m.trainScope), `${path}: trainScope`);
+  } catch (e) {
+    throw new CheckpointError((e as Error).message);
+  }
+  const network = new Network({ spec, recipe, batch, kernels: selectKernels(kernels), seed: 0, threads: 1, trainScope });
   for (const [key, t] of Object.entries(network.stateTensors())) restoreTensor(ck, key, t);
   network.refreshDerived();
   return { network, spec, recipe, recipeName: String(m.recipeName), epoch: Number(m.epoch), input: inputMeta(m.input, inputFeatures(spec), path) };

@@ -12,6 +12,7 @@ import { paramBytes } from '../storage/param-store.js';
 import { inputFeatures, planModel, type ModelSpec } from './spec.js';
 import { workspaceSizes } from './sizes.js';
 import { kindOf } from './kinds/registry.js';
+import { scopePlan, type TrainScope } from './train-scope.js';
 import type { MemoryContext } from './kinds/kind.js';
 
 export type Bytes = Record<Category, number>;
@@ -30,7 +31,7 @@ export function modelMemory(
   spec: ModelSpec,
   recipe: Recipe,
   batch: number,
-  opts: { augment?: boolean; coherence?: boolean; gradients?: string; winsorC?: number } = {},
+  opts: { augment?: boolean; coherence?: boolean; gradients?: string; winsorC?: number; trainScope?: TrainScope } = {},
 ): MemoryModel {
   /** rm3 and m3 keep two more copies of every gradient. */
   const gradCopies = opts.gradients === 'rm3' || opts.gradients === 'm3' ? 3 : 1;
@@ -44,8 +45,9 @@ export function modelMemory(
   };
   const bitRows = (rows: number, cols: number) => rows * wordsFor(cols) * 4;
   /** A binary weight tensor: latent + packed copy, gradient, Adam moments. */
-  const binaryWeights = (owner: string, packedRows: number, cols: number) => {
+  const binaryWeights = (owner: string, packedRows: number, cols: number, frozen = false) => {
     const size = packedRows * cols;
+    if (frozen) return add(owner, 'weights', bitRows(packedRows, cols));
     add(owner, 'weights', (recipe.weights === 'bit' ? 0 : paramBytes(recipe.weights, size)) + bitRows(packedRows, cols));
     add(owner, 'weight-grads', recipe.dw === 'fused' ? 0 : gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
     // Adam: m and v; Bop: one momentum
@@ -55,7 +57,7 @@ export function modelMemory(
   const kept = (owner: string, format: 'float32' | 'bit', rows: number, cols: number) =>
     add(owner, 'retained', format === 'float32' ? rows * cols * F : bitRows(rows, cols));
 
-  const plan = planModel(spec);
+  const plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' });
   const ws = workspaceSizes(plan, B);
   add('shared', 'workspace', (ws.act + 3 * ws.chunk + ws.chan) * F);
   add('shared', 'workspace', 2 * gradStoreBytes(recipe.dy, ws.grad));

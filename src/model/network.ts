@@ -17,7 +17,9 @@ import { winsorMinRows } from '../layers/winsorize.js';
 import { fixedPointConfig, planModel, precisionKind, type ModelSpec } from './spec.js';
 import { workspaceSizes } from './sizes.js';
 import { kindOf } from './kinds/registry.js';
+import { scopePlan, type TrainScope } from './train-scope.js';
 import { QuantWeightLayer } from '../layers/quant-layer.js';
+import { BinaryWeightLayer } from '../layers/binary-weights.js';
 import type { Floats } from '../ledger.js';
 
 export interface NetworkOptions {
@@ -35,6 +37,8 @@ export interface NetworkOptions {
   coherence?: boolean;
   /** Winsorized weight gradients with this c (dense layers only). */
   winsorize?: number;
+  /** Train only part of the network (--train; default all): see src/model/train-scope.ts. */
+  trainScope?: TrainScope;
   /**
    * Multiply the classifier's initial weights by this (fixed-point and float ReLU models; 0 only
    * for float weights). Small values make the first predictions nearly uniform.
@@ -71,7 +75,7 @@ export class Network {
     this.kernels = kernels;
     this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
-    const plan = planModel(spec);
+    const plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' });
     if (precisionKind(spec) === 'fixed') checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
@@ -164,6 +168,21 @@ export class Network {
   stateTensors(): Record<string, StateTensor> {
     const out: Record<string, StateTensor> = {};
     for (const l of this.layers) for (const [k, t] of Object.entries(l.state())) out[`${l.name}.${k}`] = t;
+    return out;
+  }
+
+  /**
+   * The binary weight tensors, keyed as stateTensors: rows × cols, whether they are stored as packed
+   * sign bits (tiny's, frozen layers' of a partial update) and the initial draw's deviation (so a
+   * checkpoint's latent weights convert into bits, and bits into latent weights).
+   */
+  binaryWeights(): Record<string, { rows: number; cols: number; bits: boolean; initStd: number }> {
+    const out: Record<string, { rows: number; cols: number; bits: boolean; initStd: number }> = {};
+    for (const l of this.layers)
+      if (l instanceof BinaryWeightLayer) {
+        const w = l.weights;
+        out[`${l.name}.W`] = { rows: w.rows, cols: w.cols, bits: w.latent.format === 'bit', initStd: w.initStd };
+      }
     return out;
   }
 

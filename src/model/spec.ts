@@ -2,6 +2,7 @@
 // builder and the memory model both read. Built-in models and model files: models.ts.
 import { convGeometry, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
+import type { ScopeFlags } from '../layers/layer.js';
 
 /**
  * A hidden layer. `quant` on a weight layer sets its own precision: a QuantConfig (fixed point or
@@ -65,18 +66,20 @@ export function inputFeatures(spec: ModelSpec): number {
 }
 
 /** A layer of the plan; `spatial` = rows per example of the layer's input (pixels, or 1). */
-export type PlannedLayer =
-  | { type: 'dense'; name: string; nIn: number; nOut: number; first: boolean }
-  | { type: 'conv'; name: string; g: ConvGeometry; first: boolean }
-  /** folding: after a fixed-point layer (folded into it from bnFoldAt on), else after a binary one. */
-  | { type: 'bn'; name: string; channels: number; spatial: number; folding: boolean }
-  | { type: 'sign'; name: string; channels: number; spatial: number }
-  | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean; size: number }
-  | { type: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number }
-  | { type: 'flatten'; name: string; h: number; w: number; channels: number }
-  | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
-  | { type: 'qconv'; name: string; g: ConvGeometry; first: boolean; quant: QuantConfig }
-  | { type: 'qact'; name: string; channels: number; spatial: number; quant: QuantConfig };
+export type PlannedLayer = ScopeFlags &
+  (
+    | { type: 'dense'; name: string; nIn: number; nOut: number; first: boolean }
+    | { type: 'conv'; name: string; g: ConvGeometry; first: boolean }
+    /** folding: after a fixed-point layer (folded into it from bnFoldAt on), else after a binary one. */
+    | { type: 'bn'; name: string; channels: number; spatial: number; folding: boolean }
+    | { type: 'sign'; name: string; channels: number; spatial: number }
+    | { type: 'pool'; name: string; h: number; w: number; channels: number; binaryInput: boolean; size: number }
+    | { type: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number }
+    | { type: 'flatten'; name: string; h: number; w: number; channels: number }
+    | { type: 'qdense'; name: string; nIn: number; nOut: number; first: boolean; quant: QuantConfig }
+    | { type: 'qconv'; name: string; g: ConvGeometry; first: boolean; quant: QuantConfig }
+    | { type: 'qact'; name: string; channels: number; spatial: number; quant: QuantConfig }
+  );
 
 /**
  * Binary: conv/dense → batch norm → sign (BinaryNet: a max-pool before the batch norm, else after

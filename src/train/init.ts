@@ -1,7 +1,8 @@
 // `train --init CKPT`: start from another run's trained tensors instead of a random draw. Tensors
 // are matched by name (layer.tensor) and size; float16 and float32 latent weights convert into
-// each other, so a checkpoint of any recipe that keeps latent weights fits any other (a `bit`
-// checkpoint, tiny's, has no latent values: it fits only recipes that keep bits too). With
+// each other, into packed signs where the run keeps bits (tiny, frozen layers of --train), and
+// packed signs into latent weights of magnitude σ (the layer's initial deviation), so a checkpoint
+// of any recipe fits a run of any other. With
 // `newHead` the classifier (the last weight layer and what follows it) may differ and keeps its
 // fresh initialization: the way to adapt a model to other classes. Optimizer state starts fresh.
 import { readCheckpoint } from '../checkpoint.js';
@@ -10,6 +11,8 @@ import type { Dataset } from '../data/dataset.js';
 import { planModel, type ModelSpec } from '../model/spec.js';
 import type { Network } from '../model/network.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
+import { packLatentSignsReference } from '../layers/binary-weights.js';
+import { wordsFor } from '../bits.js';
 import { TrainingError } from './records.js';
 
 export interface InitReport {
@@ -47,10 +50,12 @@ export function initFromCheckpoint(path: string, net: Network, spec: ModelSpec, 
   const misfits: string[] = [];
   const fresh: string[] = [];
   const plans: (() => void)[] = [];
+  const binary = net.binaryWeights();
   for (const [key, target] of Object.entries(net.stateTensors())) {
     const src = ck.tensors.get(key);
     const want = `${target.constructor.name}[${target.length}]`;
-    const copy = src && src.length === target.length ? converter(src, target) : null;
+    const shape = binary[key];
+    const copy = !src ? null : src.length === target.length ? converter(src, target) : shape ? binaryConverter(src, shape, target) : null;
     if (copy) plans.push(copy);
     else if (opts.newHead && head.has(key.split('.')[0])) fresh.push(key);
     else misfits.push(src ? `${key} (checkpoint ${src.dtype}[${src.length}], this model ${want})` : `${key} (not in the checkpoint)`);
@@ -66,6 +71,40 @@ export function initFromCheckpoint(path: string, net: Network, spec: ModelSpec, 
 }
 
 type Target = ReturnType<Network['stateTensors']>[string];
+
+/**
+ * A binary weight tensor stored the other way: latent weights (float32 or float16, rows × cols)
+ * into packed bits (their signs, sign(0) = +1), or packed bits into latent weights (±σ, σ the
+ * layer's initial deviation: the signs are kept, the magnitudes start as a fresh draw's would).
+ */
+function binaryConverter(
+  src: { dtype: string; length: number; bytes: Uint8Array },
+  shape: { rows: number; cols: number; bits: boolean; initStd: number },
+  target: Target,
+): (() => void) | null {
+  const { rows, cols } = shape;
+  const aligned = () => {
+    const a = new Uint8Array(src.length * BYTES[src.dtype]);
+    a.set(src.bytes);
+    return a.buffer;
+  };
+  const latent = src.dtype === 'Float32Array' || src.dtype === 'Uint16Array';
+  if (shape.bits && latent && src.length === rows * cols && target instanceof Uint32Array)
+    return () => packLatentSignsReference(src.dtype === 'Float32Array' ? new Float32Array(aligned()) : new Uint16Array(aligned()), rows, cols, target);
+  if (!shape.bits && src.dtype === 'Uint32Array' && src.length === rows * wordsFor(cols) && target.length === rows * cols)
+    return () => {
+      const words = new Uint32Array(aligned());
+      const wpr = wordsFor(cols);
+      const hi = Math.fround(shape.initStd);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) {
+          const v = (words[r * wpr + (c >>> 5)] >>> (c & 31)) & 1 ? hi : -hi;
+          if (target instanceof Uint16Array) target[r * cols + c] = toHalf(v, true);
+          else target[r * cols + c] = v;
+        }
+    };
+  return null;
+}
 
 /** A function copying the source tensor into the target (same type, or float16 <-> float32), or null. */
 function converter(src: { dtype: string; length: number; bytes: Uint8Array }, target: Target): (() => void) | null {

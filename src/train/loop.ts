@@ -11,6 +11,7 @@ import { lockFile } from '../file-lock.js';
 import { selectKernels } from '../kernels/select.js';
 import { parseLrSchedule, type LrSchedule } from '../lr-schedule.js';
 import { modelMemory, type MemoryModel } from '../model/memory-model.js';
+import { runTrainScope, type TrainScope } from '../model/train-scope.js';
 import { Network } from '../model/network.js';
 import { QuantizerLog, quantizerStates } from '../model/quantizer-log.js';
 import { inputFeatures, planModel, precisionKind, type ModelSpec } from '../model/spec.js';
@@ -43,6 +44,16 @@ function validate(cfg: TrainConfig, data: DataSplit): void {
     throw new TrainingError(`threads must be a whole number from 1 to ${MAX_THREADS}, got ${cfg.threads}`);
 }
 
+/** The run's --train scope, parsed and checked against the model (one line naming the option when it does not fit). */
+function scopeOf(cfg: TrainConfig): TrainScope {
+  try {
+    // a new classifier starts from scratch: it trains whatever else is frozen
+    return runTrainScope(cfg.trainScope, Boolean(cfg.newHead));
+  } catch (e) {
+    throw new TrainingError((e as Error).message);
+  }
+}
+
 export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks = {}): Promise<TrainResult> {
   validate(cfg, data);
   const spec = cfg.spec ?? modelSpec(cfg.model, cfg.quant);
@@ -50,7 +61,9 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
   if ((cfg.gradients === 'm3' || cfg.gradients === 'winsorized') && cfg.coherence)
     throw new TrainingError(`${cfg.gradients} changes how the batch gradient is formed: measure coherence with --gradients plain or rm3`);
   const kernels = selectKernels(cfg.kernels);
+  const trainScope = scopeOf(cfg);
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, {
+    trainScope,
     augment: cfg.augment,
     coherence: Boolean(cfg.coherence),
     gradients: cfg.gradients,
@@ -84,6 +97,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     coherence: Boolean(cfg.coherence),
     winsorize: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : undefined,
     outputInitScale: cfg.outputInitScale,
+    trainScope,
   });
   const init = cfg.init
     ? initFromCheckpoint(cfg.init, net, spec, { newHead: Boolean(cfg.newHead), data: data.train, recalibrate: cfg.bnRecalibrate ?? 20 })

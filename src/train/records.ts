@@ -20,6 +20,8 @@ export interface TrainConfig {
   init?: string;
   /** With init: the classifier may differ from the checkpoint's and starts fresh. */
   newHead?: boolean;
+  /** Which layers train: all (default), head, last:K, bn, or layer names (src/model/train-scope.ts). */
+  trainScope?: string;
   /** A fixed-point (or float32 twin) ReLU network instead of the binary one (see quant/quant-config.ts). */
   quant?: QuantConfig;
   recipeName: string;

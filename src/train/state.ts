@@ -1,6 +1,7 @@
 // A run's training state in its checkpoint: what is saved after each epoch, the run's identity
 // (everything that must be the same for a resumed run to continue the same training), and the
 // strict check of a loaded checkpoint before any of it is used.
+import { describeScope, runTrainScope } from '../model/train-scope.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readCheckpoint, restoreTensor, writeCheckpoint, type LoadedCheckpoint } from '../checkpoint.js';
@@ -46,6 +47,7 @@ const IDENTITY_LABELS: Record<string, string> = {
   bop: 'Bop settings',
   outputInitScale: 'output init scale',
   init: 'initialization (--init)',
+  trainScope: 'training scope (--train)',
   data: 'data set',
 };
 
@@ -69,6 +71,7 @@ export function runIdentity(cfg: TrainConfig, spec: ModelSpec, data: DataSplit):
     bop: cfg.recipe.optimizer === 'bop' ? { gamma: cfg.bop?.gamma ?? null, tau: cfg.bop?.tau ?? null, gammaSchedule: cfg.bop?.gammaSchedule ?? null } : null,
     outputInitScale: cfg.outputInitScale ?? null,
     init: cfg.init ? { from: cfg.init, newHead: Boolean(cfg.newHead) } : null,
+    trainScope: cfg.trainScope ?? 'all',
     data: dataFingerprint(data),
   };
 }
@@ -186,6 +189,8 @@ export function saveState(
     history: s.history,
     coherence: s.coherence ?? null,
     quantizerExponents: s.quantizerExponents ?? null,
+    /** Which layers trained (frozen ones are stored as sign bits: a loader builds them so). */
+    trainScope: describeScope(runTrainScope(cfg.trainScope, Boolean(cfg.newHead))),
     optimizer: opt.stateMeta(),
     gradients: { method: gradients.name, ...gradients.stateMeta() },
   };

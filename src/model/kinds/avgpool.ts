@@ -9,7 +9,7 @@ export const avgPoolKind: LayerKind<AvgPool> = {
   build: (l, c) => new AvgPoolLayer(l.name, l.h, l.w, l.channels, l.sh, l.sw, c.batch, c.ws, c.ledger),
   memory: (l, c) => c.kept(l.name, 'float32', c.batch * Math.floor(l.h / l.sh) * Math.floor(l.w / l.sw), l.channels),
   workspace(l, need) {
-    need.grad = Math.max(need.grad, need.batch * l.h * l.w * l.channels);
+    if (!l.noBackward) need.grad = Math.max(need.grad, need.batch * l.h * l.w * l.channels);
     need.chunk = Math.max(need.chunk, l.w * l.channels); // dX of one input image row
   },
   forwardMacs: () => 0,

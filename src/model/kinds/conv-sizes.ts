@@ -1,14 +1,16 @@
 // What every 3x3 convolution kind (binary or fixed-point) needs of the shared workspace.
 import { taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
 import type { WorkspaceNeeds } from './kind.js';
+import type { ScopeFlags } from '../../layers/layer.js';
 
-export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNeeds): void {
+export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNeeds, scope: ScopeFlags = {}): void {
   const inPix = g.hi * g.wi * g.ci;
   const outPix = g.ho * g.wo * g.co;
   need.act = Math.max(need.act, need.batch * outPix);
   // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (>= 9·ci)
   need.chunk = Math.max(need.chunk, outPix, inPix, taps(g) * g.ci);
-  need.grad = Math.max(need.grad, need.batch * outPix, first ? 0 : need.batch * inPix);
+  // below a partial update's lowest trainable layer no gradient flows; the lowest gives no dX
+  if (!scope.noBackward) need.grad = Math.max(need.grad, need.batch * outPix, first || scope.stop ? 0 : need.batch * inPix);
 }
 
 /** Multiply-adds of one example's forward pass. */

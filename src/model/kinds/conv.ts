@@ -8,9 +8,9 @@ import type { LayerKind } from './kind.js';
 type Conv = Extract<PlannedLayer, { type: 'conv' }>;
 
 export const convKind: LayerKind<Conv> = {
-  build: (l, c) => new ConvLayer(l.name, l.g, l.first, c.recipe, c.ws, c.ledger, c.rng),
-  memory: (l, c) => c.binaryWeights(l.name, l.g.co * taps(l.g), l.g.ci),
-  workspace: (l, need) => convWorkspace(l.g, l.first, need),
+  build: (l, c) => new ConvLayer(l.name, l.g, l.first, c.recipe, c.ws, c.ledger, c.rng, l),
+  memory: (l, c) => c.binaryWeights(l.name, l.g.co * taps(l.g), l.g.ci, l.frozen),
+  workspace: (l, need) => convWorkspace(l.g, l.first, need, l),
   forwardMacs: (l) => convMacs(l.g),
   weights: (l) => l.g.co * taps(l.g) * l.g.ci,
 };

@@ -26,8 +26,8 @@ export interface MemoryContext {
   add(owner: string, category: Category, bytes: number): void;
   /** A tensor kept for backward as float32 or as packed bits (rows × cols). */
   kept(owner: string, format: 'float32' | 'bit', rows: number, cols: number): void;
-  /** A binary weight tensor: latent and packed copies, its gradient and its optimizer state. */
-  binaryWeights(owner: string, packedRows: number, cols: number): void;
+  /** A binary weight tensor: latent and packed copies, its gradient and its optimizer state (frozen: the packed copy alone). */
+  binaryWeights(owner: string, packedRows: number, cols: number, frozen?: boolean): void;
 }
 
 /** Sizes (in elements) of the buffers all layers share; each kind raises what it needs. */

@@ -6,10 +6,10 @@ import type { LayerKind } from './kind.js';
 type Sign = Extract<PlannedLayer, { type: 'sign' }>;
 
 export const signKind: LayerKind<Sign> = {
-  build: (l, c) => new SignLayer(l.name, l.channels, c.recipe, c.batch, c.ws, c.ledger, l.spatial),
+  build: (l, c) => new SignLayer(l.name, l.channels, c.recipe, c.batch, c.ws, c.ledger, l.spatial, l.noBackward),
   memory(l, c) {
     c.kept(l.name, c.recipe.actInput, c.batch * l.spatial, l.channels);
-    c.kept(l.name, c.recipe.steMask, c.batch * l.spatial, l.channels);
+    if (!l.noBackward) c.kept(l.name, c.recipe.steMask, c.batch * l.spatial, l.channels);
   },
   workspace(l, need) {
     need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
