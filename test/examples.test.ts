@@ -42,3 +42,32 @@ t.test('examples/packed-model.ts: fine-tunes the shipped MLP, packs it, classifi
   });
   t.ok(right.length >= 4, `${right.length} of 5 right`);
 });
+
+t.test('examples/fashion-mnist-idx.mjs: the fashion-mnist package layout becomes MNIST-format files train reads', async (t) => {
+  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-fashion-'));
+  const clothes = join(dir, 'clothes');
+  mkdirSync(clothes);
+  // 10 classes of 5 images (class 0 with an empty entry, as the package has), pixel value = class * 20
+  for (let c = 0; c < 10; c++) {
+    const images = Array.from({ length: 5 }, () => Array.from({ length: 784 }, () => c * 20));
+    writeFileSync(join(clothes, `${c}.json`), JSON.stringify({ data: c === 0 ? [...images.slice(0, 2), [], ...images.slice(2)] : images }));
+  }
+  const out = join(dir, 'idx');
+  const r = spawnSync(process.execPath, ['examples/fashion-mnist-idx.mjs', out, clothes, '3'], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /30 training and 20 test images/);
+  const tr = spawnSync(
+    process.execPath,
+    ['build/src/cli/main.js', 'train', '--data', 'mnist', '--data-dir', out, '--epochs', '3', '--batch', '10', '--no-checkpoint', '--json', '--quiet'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  t.equal(tr.status, 0, tr.stderr);
+  const rep = JSON.parse(tr.stdout);
+  t.equal(rep.config.trainExamples, 30);
+  t.equal(rep.config.testExamples, 20);
+});
