@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadData } from '../src/data/registry.js';
-import { decodePacked, encodePacked, PackedFileError } from '../src/export/packed-file.js';
+import { decodePacked, encodePacked, PackedFileError, packCodes, unpackCodes } from '../src/export/packed-file.js';
 import { PackedModel } from '../src/export/packed-runner.js';
 import { packedFile, signThresholds } from '../src/export/packed.js';
 import { BatchNormLayer } from '../src/layers/batchnorm.js';
@@ -26,28 +26,35 @@ function trainCkpt(t: Test, name: string, args: string[]): string {
   return ckpt;
 }
 
-/** The packed file's classes and probabilities == the checkpoint's on every test example, at batch 1 and 100, on both kernel sets. */
+/**
+ * The packed file's classes and probabilities == the checkpoint's on every test example, at batch
+ * 1, 7 and 100, each on the kernel set the checkpoint is evaluated with (float32 sums of float
+ * weights may differ in their last bit between the WebAssembly and the reference kernels; binary
+ * and fixed-point sums are exact on both).
+ */
 function samePredictions(t: Test, ckpt: string, data: string, limitTest: number): Uint8Array {
-  const loaded = loadTrainedNetwork(ckpt);
-  const bytes = packedFile(loaded.network, loaded.spec, loaded.input, 'test');
   const test = loadData(data, { limitTrain: 2, limitTest }).test;
-  const K = loaded.spec.classes;
-  const want = new Float32Array(test.count * K);
-  const wantClasses = new Int32Array(test.count);
-  loaded.network.evaluate(test, wantClasses, want);
-  for (const [batch, kernels] of [
-    [1, 'auto'],
-    [100, 'auto'],
-    [7, 'reference'],
+  let bytes: Uint8Array = new Uint8Array(0);
+  for (const [kernels, batches] of [
+    ['auto', [1, 100]],
+    ['reference', [7]],
   ] as const) {
-    const packed = new PackedModel(bytes, 'model.blpk', { batch, kernels });
-    const classes = new Int32Array(test.count);
-    const probs = new Float32Array(test.count * K);
-    packed.predict(test, classes, probs);
-    t.same(classes, wantClasses, `${loaded.spec.name} (${loaded.recipeName}): the same ${test.count} classes, batch ${batch}, ${kernels} kernels`);
-    t.same(probs, want, 'the same probabilities, bit for bit');
+    const loaded = loadTrainedNetwork(ckpt, kernels);
+    bytes = packedFile(loaded.network, loaded.spec, loaded.input, 'test');
+    const K = loaded.spec.classes;
+    const want = new Float32Array(test.count * K);
+    const wantClasses = new Int32Array(test.count);
+    loaded.network.evaluate(test, wantClasses, want);
+    for (const batch of batches) {
+      const packed = new PackedModel(bytes, 'model.blpk', { batch, kernels });
+      const classes = new Int32Array(test.count);
+      const probs = new Float32Array(test.count * K);
+      packed.predict(test, classes, probs);
+      t.same(classes, wantClasses, `${loaded.spec.name} (${loaded.recipeName}): the same ${test.count} classes, batch ${batch}, ${kernels} kernels`);
+      t.same(probs, want, 'the same probabilities, bit for bit');
+    }
+    loaded.network.dispose();
   }
-  loaded.network.dispose();
   return bytes;
 }
 
@@ -160,7 +167,7 @@ t.test('thresholds: bit = z >= t is sign(batch norm(z)) for every integer z and 
   t.equal(bad, 0, 'float thresholds at, just below and just above t, and at random z');
 });
 
-t.test('a damaged or foreign file is refused with one line; export refuses what it cannot pack', async (t) => {
+t.test('a damaged or foreign file is refused with one line', async (t) => {
   const ckpt = join(dir, 'mlp-low-memory.ckpt');
   if (!existsSync(ckpt)) trainCkpt(t, 'mlp-low-memory', ['--model', 'mlp', '--limit-train', '500', '--limit-test', '10']);
   const out = join(dir, 'px');
@@ -207,12 +214,60 @@ t.test('a damaged or foreign file is refused with one line; export refuses what 
   ops[0].weights!.length -= 1;
   t.throws(() => new PackedModel(encodePacked(header, data), 'm.blpk'), /op 1 \(fc1\) weights: section out of bounds or of the wrong length/);
   t.ok(new PackedFileError('x') instanceof Error);
-  // a fixed-point model is not packed (its integer export is --format int)
-  const fixed = trainCkpt(t, 'fixed', ['--model', 'mlp', '--quant', 'w4a8', '--limit-train', '300', '--limit-test', '10']);
-  const f = cli('export', fixed, '--format', 'packed', '--out', join(dir, 'fixed-out'));
-  t.equal(f.status, 1);
-  t.match(f.stderr, /^bitlearn: error: --format packed exports binary networks; this one is fixed point \(use --format int\)\n$/);
-  t.notOk(existsSync(join(dir, 'fixed-out')), 'nothing written');
+});
+
+t.test('fixed-point, float and mixed models: integer weights with their exponent, the checkpoint exactly', async (t) => {
+  for (const quant of ['w4a8', 'float']) {
+    const ckpt = trainCkpt(t, `mlp-${quant}`, ['--model', 'mlp', '--quant', quant, '--limit-train', '1000', '--limit-test', '10']);
+    const bytes = samePredictions(t, ckpt, 'mnist', 500);
+    if (quant === 'w4a8') t.ok(bytes.length < 220_000, `4-bit weights packed 8 to a word: ${bytes.length} bytes`);
+  }
+  // a fixed-point conv net whose batch norms were folded into the weights
+  const convModel = join(dir, 'qconv.json');
+  writeFileSync(
+    convModel,
+    JSON.stringify({
+      name: 'qconv',
+      input: { height: 28, width: 28, channels: 1 },
+      classes: 10,
+      precision: 'w4a8',
+      batchNormFoldAt: 0.5,
+      layers: [{ type: 'conv', filters: 8, stride: 2 }, { type: 'maxpool' }, { type: 'conv', filters: 16, kernel: 1 }, { type: 'dense', units: 32 }],
+    }),
+  );
+  const folded = trainCkpt(t, 'qconv', ['--model', convModel, '--recipe', 'standard', '--limit-train', '400', '--limit-test', '10']);
+  samePredictions(t, folded, 'mnist', 200);
+  const model = join(dir, 'mixed.json');
+  writeFileSync(
+    model,
+    JSON.stringify({
+      name: 'mixed',
+      input: { height: 28, width: 28, channels: 1 },
+      classes: 10,
+      classifierPrecision: 'w8a8',
+      layers: [
+        { type: 'conv', filters: 16, kernel: 5, stride: 2, padding: 'same', precision: 'w8a8' },
+        { type: 'conv', filters: 32, kernel: 1 },
+        { type: 'maxpool' },
+        { type: 'dense', units: 64 },
+      ],
+    }),
+  );
+  for (const recipe of ['standard', 'low-memory']) {
+    const ckpt = trainCkpt(t, `mixed-${recipe}`, ['--model', model, '--recipe', recipe, '--limit-train', '500', '--limit-test', '10']);
+    samePredictions(t, ckpt, 'mnist', 300);
+  }
+});
+
+t.test('weight codes pack bits-wide into words and back', async (t) => {
+  const rng = new Rng(8);
+  for (let bits = 2; bits <= 16; bits++) {
+    const hi = 2 ** (bits - 1);
+    const codes = Int32Array.from({ length: 257 }, (_, k) => (k < 2 ? (k ? hi - 1 : -hi) : rng.int(2 * hi) - hi));
+    const words = packCodes(codes, bits);
+    t.equal(words.length, Math.ceil((257 * bits) / 32));
+    t.same(unpackCodes(words, 257, bits), codes, `${bits} bits`);
+  }
 });
 
 t.test('bench --suite inference: both engines give the checkpoint classes; the table and JSON carry the figures', async (t) => {

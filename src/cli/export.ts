@@ -20,7 +20,10 @@ export function exportCommand(): Command {
   return new Command('export')
     .description(
       'export a trained checkpoint: tfjs = a TF.js LayersModel (standard layers only: tf.loadLayersModel loads ' +
-        'it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models)',
+        'it as is); int = integer weights, one shift per tensor, for integer-only inference (fixed-point models); ' +
+        'packed = one compact file that bitlearn predict runs: sign bits, batch norm + sign as thresholds, fixed-point weights ' +
+        'as packed integer codes, a checksum (docs/inference.md); weights = a checkpoint without optimizer state (for --init, ' +
+        'predict and export; not --resume)',
     )
     .argument('<checkpoint>', `training checkpoint (bitlearn train --checkpoint), or a shipped one: ${Object.keys(PRETRAINED).join(', ')}`)
     .option(

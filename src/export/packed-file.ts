@@ -132,3 +132,34 @@ export function readSection(data: Uint8Array, s: Section, expected: number, name
   const b = new Uint8Array(data.subarray(s.offset, s.offset + s.length * BYTES[s.type])).buffer;
   return s.type === 'u32' ? new Uint32Array(b) : s.type === 'i16' ? new Int16Array(b) : s.type === 'i32' ? new Int32Array(b) : new Float32Array(b);
 }
+
+/** Signed integer codes of `bits` bits each (two's complement), back to back in 32-bit words, little end first. */
+export function packCodes(codes: Int32Array, bits: number): Uint32Array {
+  const out = new Uint32Array(Math.ceil((codes.length * bits) / 32));
+  const mask = bits === 32 ? 0xffffffff : 2 ** bits - 1;
+  for (let k = 0; k < codes.length; k++) {
+    const v = codes[k] & mask;
+    const p = k * bits;
+    const word = p >>> 5;
+    const shift = p & 31;
+    out[word] = (out[word] | (v << shift)) >>> 0;
+    if (shift + bits > 32) out[word + 1] = (out[word + 1] | (v >>> (32 - shift))) >>> 0;
+  }
+  return out;
+}
+
+/** The codes packCodes packed (n of them). */
+export function unpackCodes(words: ArrayLike<number>, n: number, bits: number): Int32Array {
+  const out = new Int32Array(n);
+  const mask = 2 ** bits - 1;
+  for (let k = 0; k < n; k++) {
+    const p = k * bits;
+    const word = p >>> 5;
+    const shift = p & 31;
+    let v = words[word] >>> shift;
+    if (shift + bits > 32) v |= words[word + 1] << (32 - shift);
+    v = (v >>> 0) & mask;
+    out[k] = v >= 2 ** (bits - 1) ? v - 2 ** bits : v; // sign-extend
+  }
+  return out;
+}

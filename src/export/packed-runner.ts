@@ -2,7 +2,8 @@
 // product is the same float32 or integer sum), with inference buffers only: the weights' sign
 // bits, the thresholds, and two activation buffers of each kind sized for the largest layer.
 import { readFileSync } from 'node:fs';
-import { wordsFor } from '../bits.js';
+import { unpackSignRows, wordsFor } from '../bits.js';
+import { quantizeInputValues } from '../layers/quant-layer.js';
 import { stageRows, type Dataset } from '../data/dataset.js';
 import { pixelsToFloat } from '../data/pixels.js';
 import { taps } from '../kernels/conv-geometry.js';
@@ -10,16 +11,21 @@ import type { Kernels } from '../kernels/kernels.js';
 import { selectKernels } from '../kernels/select.js';
 import { softmaxRow } from '../layers/softmax-xent.js';
 import { MemoryLedger, type Floats } from '../ledger.js';
-import { decodePacked, PackedFileError, readSection } from './packed-file.js';
+import { decodePacked, PackedFileError, readSection, unpackCodes } from './packed-file.js';
 import type { PackedHeader, PackedOp } from './packed.js';
 import { inputDataset, type InputRows, type ModelInputs, type Prediction } from '../model/predict.js';
 
 /** An op with its arrays decoded into kernel memory. */
 type Ready =
-  | { op: PackedOp & { op: 'dense' | 'conv' }; w: Uint32Array }
-  | { op: PackedOp & { op: 'threshold' }; t: Float32Array }
-  | { op: PackedOp & { op: 'batchnorm' }; mean: Float32Array; sigma: Float32Array; beta: Float32Array }
-  | { op: PackedOp & { op: 'maxpool' | 'avgpool' } };
+  | { op: Extract<PackedOp, { op: 'dense' | 'conv' }>; w: Uint32Array }
+  | { op: Extract<PackedOp, { op: 'qdense' | 'qconv' }>; w: Float32Array; b: Float32Array }
+  | { op: Extract<PackedOp, { op: 'threshold' }>; t: Float32Array }
+  | { op: Extract<PackedOp, { op: 'batchnorm' }>; mean: Float32Array; sigma: Float32Array; beta: Float32Array }
+  | { op: Extract<PackedOp, { op: 'maxpool' | 'avgpool' | 'qact' }> };
+
+/** Elements of a fixed-point weight tensor, and its outputs. */
+const weightCount = (o: Extract<PackedOp, { op: 'qdense' | 'qconv' }>) => (o.op === 'qdense' ? o.nOut * o.nIn : o.g.co * taps(o.g) * o.g.ci);
+const outputs = (o: Extract<PackedOp, { op: 'qdense' | 'qconv' }>) => (o.op === 'qdense' ? o.nOut : o.g.co);
 
 export interface PackedModelInfo {
   model: string;
@@ -45,13 +51,13 @@ function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords:
   const int = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
   h.ops.forEach((o, i) => {
     if (!isObject(o)) throw bad(i, 'not an object');
-    if ((o.op === 'dense' || o.op === 'conv' || o.op === 'maxpool' || o.op === 'avgpool') && o.input !== kind)
-      throw bad(i, `expects ${o.input} input, gets ${kind}`);
-    if (o.op === 'dense') {
+    const weighted = o.op === 'dense' || o.op === 'conv' || o.op === 'qdense' || o.op === 'qconv';
+    if ((weighted || o.op === 'maxpool' || o.op === 'avgpool') && o.input !== kind) throw bad(i, `expects ${o.input} input, gets ${kind}`);
+    if (o.op === 'dense' || o.op === 'qdense') {
       if (!int(o.nIn) || !int(o.nOut) || o.nIn !== values) throw bad(i, `dense layer takes ${String(o.nIn)} values, gets ${values}`);
       values = o.nOut;
       kind = 'float';
-    } else if (o.op === 'conv') {
+    } else if (o.op === 'conv' || o.op === 'qconv') {
       const g = o.g;
       if (!isObject(g) || ![g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.k, g.stride].every(int) || g.hi * g.wi * g.ci !== values)
         throw bad(i, 'convolution geometry does not fit its input');
@@ -61,8 +67,8 @@ function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords:
       if (kind !== 'float' || !int(o.channels) || values % o.channels) throw bad(i, 'threshold channels do not fit');
       maxWords = Math.max(maxWords, (values / o.channels) * wordsFor(o.channels));
       kind = 'bits';
-    } else if (o.op === 'batchnorm') {
-      if (kind !== 'float' || o.channels !== values) throw bad(i, 'batch norm channels do not fit');
+    } else if (o.op === 'batchnorm' || o.op === 'qact') {
+      if (kind !== 'float' || !int(o.channels) || values % o.channels) throw bad(i, `${o.op} channels do not fit`);
     } else if (o.op === 'maxpool' || o.op === 'avgpool') {
       const [sh, sw] = o.op === 'maxpool' ? [o.size, o.size] : [o.sh, o.sw];
       if (![o.h, o.w, o.channels, sh, sw].every(int) || o.h * o.w * o.channels !== values) throw bad(i, 'pool shape does not fit its input');
@@ -70,7 +76,8 @@ function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords:
       if (kind === 'bits' && o.op === 'maxpool') maxWords = Math.max(maxWords, (values / o.channels) * wordsFor(o.channels));
       else kind = 'float';
     } else throw bad(i, `unknown op ${JSON.stringify((o as { op?: unknown }).op)}`);
-    if (kind === 'float') maxFloats = Math.max(maxFloats, values);
+    // bits too: a fixed-point layer after a binary one reads them unpacked to ±1 floats
+    maxFloats = Math.max(maxFloats, values);
   });
   if (kind !== 'float' || values !== h.classes) throw new PackedFileError(`${name}: the last op gives ${values} values, the model has ${h.classes} classes`);
   return { maxFloats, maxWords };
@@ -118,6 +125,21 @@ export class PackedModel {
         const n = o.op === 'dense' ? o.nOut * wordsFor(o.nIn) : o.g.co * taps(o.g) * wordsFor(o.g.ci);
         const sec = readSection(data, o.weights, n, name, `${what} weights`);
         return { op: o, w: into(sec, n, (k) => L.u32(k, 'weights', o.name, 'sign bits')) as Uint32Array };
+      }
+      if (o.op === 'qdense' || o.op === 'qconv') {
+        const n = weightCount(o);
+        const bits = o.weightBits;
+        if (bits !== null && !(Number.isInteger(bits) && bits >= 2 && bits <= 16)) throw new PackedFileError(`${name}: ${what}: weight bits ${bits}`);
+        const codes =
+          bits === null
+            ? readSection(data, o.weights, n, name, `${what} weights`)
+            : unpackCodes(readSection(data, o.weights, Math.ceil((n * bits) / 32), name, `${what} weights`), n, bits);
+        // codes · 2^e: the float32 weights the network computed with, exactly
+        const s = bits === null ? 1 : 2 ** o.weightExponent;
+        const w = L.floats(n, 'weights', o.name, 'weights') as Float32Array;
+        for (let k = 0; k < n; k++) w[k] = codes[k] * s;
+        const b = Float32Array.from(readSection(data, o.bias, outputs(o), name, `${what} bias`));
+        return { op: o, w, b };
       }
       if (o.op === 'threshold') return { op: o, t: Float32Array.from(readSection(data, o.thresholds, o.channels, name, `${what} thresholds`)) };
       if (o.op === 'batchnorm') return { op: o, mean: f32(o, 'mean'), sigma: f32(o, 'sigma'), beta: f32(o, 'beta') };
@@ -174,8 +196,9 @@ export class PackedModel {
     const k = this.kernels;
     let fi = 0;
     let bi = 0;
-    /** Values per example of the current activation. */
+    /** Values per example of the current activation, and the channels of a bits activation. */
     let vals = this.info.features;
+    let bitChannels = 1;
     for (const r of this.ready) {
       const o = r.op;
       const x = this.floats[fi];
@@ -212,10 +235,41 @@ export class PackedModel {
             out[p * wpc + wd] = word >>> 0;
           }
         bi = 1 - bi;
+        bitChannels = C;
+      } else if (o.op === 'qdense' || o.op === 'qconv') {
+        const { w, b } = r as { w: Float32Array; b: Float32Array };
+        // sign bits in (a binary layer before): ±1 floats, as the network reads them
+        if (o.input === 'bits') unpackSignRows(xb, (rows * vals) / bitChannels, bitChannels, x);
+        if (o.quantizeInput) quantizeInputValues(x, rows * vals);
+        const y = this.floats[1 - fi];
+        if (o.op === 'qdense') {
+          k.gemmFloatFloat(x, w, rows, o.nOut, o.nIn, y);
+          addBias(y, rows, b);
+        } else {
+          const g = o.g;
+          const inN = g.hi * g.wi * g.ci;
+          const outN = g.ho * g.wo * g.co;
+          for (let e = 0; e < rows; e++) {
+            const yb = y.subarray(e * outN, (e + 1) * outN);
+            k.convFwdFloatFloat(x.subarray(e * inN, (e + 1) * inN), w, g, yb);
+            addBias(yb, g.ho * g.wo, b);
+          }
+        }
+        fi = 1 - fi;
+      } else if (o.op === 'qact') {
+        const n = rows * vals;
+        if (o.bits === null) for (let q = 0; q < n; q++) x[q] = x[q] > 0 ? x[q] : 0;
+        else {
+          // QuantActLayer's inference: ReLU, then the code clip(round(x / s), 0, Qp) as its value
+          const sc = 2 ** (o.exponent as number);
+          const Qp = 2 ** o.bits - 1;
+          for (let q = 0; q < n; q++) x[q] = x[q] > 0 ? Math.min(Qp, Math.round(x[q] / sc)) * sc : 0;
+        }
       } else if (o.op === 'batchnorm') {
         const { mean, sigma, beta } = r as { mean: Float32Array; sigma: Float32Array; beta: Float32Array };
         const C = o.channels;
-        for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) x[i * C + c] = (x[i * C + c] - mean[c]) / sigma[c] + beta[c];
+        const n = (rows * vals) / C;
+        for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) x[i * C + c] = (x[i * C + c] - mean[c]) / sigma[c] + beta[c];
       } else if (o.op === 'maxpool') {
         if (o.input === 'bits') {
           maxPoolBits(xb, this.bits[1 - bi], rows, o.h, o.w, o.channels, o.size);
@@ -229,6 +283,7 @@ export class PackedModel {
         fi = 1 - fi;
       }
       vals = valuesAfter(o, vals);
+      if (o.op === 'maxpool' && o.input === 'bits') bitChannels = o.channels;
     }
     return this.floats[fi];
   }
@@ -241,11 +296,17 @@ export class PackedModel {
 
 /** Values per example after op o (thresholds and batch norms keep the count). */
 function valuesAfter(o: PackedOp, values: number): number {
-  if (o.op === 'dense') return o.nOut;
-  if (o.op === 'conv') return o.g.ho * o.g.wo * o.g.co;
+  if (o.op === 'dense' || o.op === 'qdense') return o.nOut;
+  if (o.op === 'conv' || o.op === 'qconv') return o.g.ho * o.g.wo * o.g.co;
   if (o.op === 'maxpool') return Math.floor(o.h / o.size) * Math.floor(o.w / o.size) * o.channels;
   if (o.op === 'avgpool') return Math.floor(o.h / o.sh) * Math.floor(o.w / o.sw) * o.channels;
   return values;
+}
+
+/** y (rows × m) += b per row, in float32 (as the network's fixed-point layers add their bias). */
+function addBias(y: Floats, rows: number, b: Float32Array): void {
+  const m = b.length;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += b[j];
 }
 
 function maxPoolBits(x: Uint32Array, out: Uint32Array, B: number, h: number, w: number, C: number, s: number): void {

@@ -1,4 +1,4 @@
-// `export --format packed`: a trained binary network as a compact inference file. Binary weights
+// `export --format packed`: a trained network as a compact inference file. Binary weights
 // stay the packed sign bits training already keeps; each batch norm followed by a sign becomes one
 // threshold per channel (bit = z >= t), found by searching the float32 line for the first z where
 // the network's own inference arithmetic, sign((z − μ)/σ + β), turns positive, so the file gives
@@ -17,7 +17,12 @@ import { MaxPoolLayer } from '../layers/maxpool.js';
 import { SignLayer } from '../layers/sign.js';
 import type { Network } from '../model/network.js';
 import { precisionKind, type ModelSpec } from '../model/spec.js';
-import { encodePacked, SectionWriter, type Section } from './packed-file.js';
+import type { Dataset } from '../data/dataset.js';
+import { QuantActLayer } from '../layers/quant-act.js';
+import { QuantConvLayer } from '../layers/quant-conv.js';
+import { QuantDenseLayer } from '../layers/quant-dense.js';
+import type { QuantWeightLayer } from '../layers/quant-layer.js';
+import { encodePacked, packCodes, SectionWriter, type Section } from './packed-file.js';
 
 export class PackedExportError extends Error {}
 
@@ -36,7 +41,27 @@ export type PackedOp =
   /** size × size windows, stride = size: the max of floats, or the OR of sign bits. */
   | { op: 'maxpool'; name: string; h: number; w: number; channels: number; size: number; input: PackedInput }
   /** sh × sw windows: the mean, as float32 (of ±1 where the input is bits). */
-  | { op: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number; input: PackedInput };
+  | { op: 'avgpool'; name: string; h: number; w: number; channels: number; sh: number; sw: number; input: PackedInput }
+  /** Fixed-point (or float) dense layer: y = x · Wᵀ + b, W = codes · 2^weightExponent (f32 when weightBits is null). */
+  | ({ op: 'qdense'; nIn: number; nOut: number } & QuantWeightFields)
+  /** Fixed-point (or float) convolution, one example at a time, + b per output channel. */
+  | ({ op: 'qconv'; g: ConvGeometry } & QuantWeightFields)
+  /** ReLU and the activation quantizer: a = min(2^bits − 1, round(x / 2^exponent)) · 2^exponent for x > 0, else 0 (bits null: ReLU). */
+  | { op: 'qact'; name: string; channels: number; bits: number | null; exponent: number | null };
+
+/** What fixed-point weight ops carry. */
+export type QuantWeightFields = {
+  name: string;
+  input: PackedInput;
+  /** The first layer of a fixed-point network: inputs become 8-bit codes first. */
+  quantizeInput: boolean;
+  weightBits: number | null;
+  weightExponent: number;
+  /** Integer codes of weightBits bits each, two's complement, packed back to back into 32-bit words (packCodes), or float32 weights when weightBits is null. */
+  weights: Section;
+  /** The bias as the network adds it (float32, on the accumulator's grid where everything is fixed point). */
+  bias: Section;
+};
 
 export interface PackedHeader {
   format: 'bitlearn-packed';
@@ -89,13 +114,38 @@ export function signThresholds(bn: BatchNormLayer, range: number | null): Float3
   return out;
 }
 
-/** The packed form of a trained binary network. */
+/** The quantized weights of a fixed-point layer as integer codes (exact: every value is code · 2^e), or float32. */
+function quantWeights(l: QuantWeightLayer, w: SectionWriter): { weightBits: number | null; weightExponent: number; weights: Section } {
+  const q = l.weights;
+  const e = q.exponent;
+  if (!q.format || e === null) return { weightBits: null, weightExponent: 0, weights: w.add(Float32Array.from(q.wq)) };
+  const s = 2 ** e;
+  const codes = Int32Array.from(q.wq, (v) => v / s);
+  return { weightBits: q.format.bits, weightExponent: e, weights: w.add(packCodes(codes, q.format.bits)) };
+}
+
+/**
+ * One inference forward of a single example: fixed-point layers settle what inference uses (the
+ * quantized weights, the bias on the accumulator's grid) exactly as evaluation does.
+ */
+function settleFixedPoint(net: Network, spec: ModelSpec, input: InputMeta): void {
+  const f = spec.input.h * spec.input.w * spec.input.c;
+  const one: Dataset = {
+    name: 'export',
+    count: 1,
+    features: f,
+    classes: spec.classes,
+    shape: { ...spec.input },
+    images: new Uint8Array(input.kind === 'pixels' ? f : 0),
+    ...(input.kind === 'features' ? { values: new Float32Array(f) } : {}),
+    labels: new Uint8Array(1),
+  };
+  net.evaluate(one);
+}
+
+/** The packed form of a trained network (binary, fixed-point or a mix). */
 export function packedModel(net: Network, spec: ModelSpec, input: InputMeta, producer: string): { header: PackedHeader; data: Uint8Array } {
-  const kind = precisionKind(spec);
-  if (kind !== 'binary') {
-    const what = kind === 'fixed' ? 'fixed point (use --format int)' : 'a mix of binary and fixed-point layers (not supported yet)';
-    throw new PackedExportError(`--format packed exports binary networks; this one is ${what}`);
-  }
+  if (precisionKind(spec) !== 'binary') settleFixedPoint(net, spec, input);
   const w = new SectionWriter();
   const ops: PackedOp[] = [];
   let cur: PackedInput = 'float';
@@ -113,6 +163,16 @@ export function packedModel(net: Network, spec: ModelSpec, input: InputMeta, pro
       ops.push({ op: 'conv', name: l.name, g: { ...g }, input: cur, weights: w.add(l.wbits.slice(0, g.co * taps(g) * wordsFor(g.ci))) });
       zRange = cur === 'bits' ? taps(g) * g.ci : null;
       cur = 'float';
+    } else if (l instanceof QuantDenseLayer || l instanceof QuantConvLayer) {
+      const fields = { name: l.name, input: cur, quantizeInput: l.quantizeInput, ...quantWeights(l, w), bias: w.add(Float32Array.from(l.biasQ)) };
+      ops.push(l instanceof QuantDenseLayer ? { op: 'qdense', nIn: l.nIn, nOut: l.nOut, ...fields } : { op: 'qconv', g: { ...l.g }, ...fields });
+      cur = 'float';
+    } else if (l instanceof QuantActLayer) {
+      if (l.bits !== null && l.exponent === null) throw new PackedExportError(`${l.name}: the activation quantizer never ran (train at least one step)`);
+      ops.push({ op: 'qact', name: l.name, channels: l.channels, bits: l.bits, exponent: l.exponent });
+      cur = 'float';
+    } else if (l instanceof BatchNormLayer && l.folded) {
+      // folded into the weight layer before it: the identity
     } else if (l instanceof BatchNormLayer) {
       if (layers[i + 1] instanceof SignLayer) {
         ops.push({ op: 'threshold', name: l.name, channels: l.channels, thresholds: w.add(signThresholds(l, zRange)) });

@@ -49,7 +49,7 @@ export abstract class QuantWeightLayer {
   /** Exponent of the bias rounding in the last forward (null: float bias). */
   biasExponent: number | null = null;
   /** First layer of a network with fixed-point activations: pixels become 8-bit codes. */
-  protected readonly quantizeInput: boolean;
+  readonly quantizeInput: boolean;
   protected progress = 0;
   lastCoherence: LayerCoherence | null = null;
 

@@ -3,7 +3,7 @@
 import { CATEGORIES, type Category } from '../ledger.js';
 import { modelMemory, type Bytes } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
-import { binaryTwin, type ModelSpec } from '../model/spec.js';
+import { binaryTwin, planModel, type ModelSpec } from '../model/spec.js';
 import { createOptimizer } from '../optim/optimizer.js';
 import { PRESETS, type Recipe } from '../recipe.js';
 import { referenceKernels } from '../kernels/reference.js';
@@ -15,7 +15,8 @@ export interface MemoryReport {
   ledger: { total: number; peak: number; byCategory: Bytes; byLayer: Record<string, Bytes> };
   peakRssBytes: number;
   datasetBytes: number;
-  presets: { standard: number; lowMemory: number; ratioStandardToLowMemory: number; ratioStandardToThis: number };
+  /** null where the model has no binary form (a fixed-point layer's output flattened from a channel count not a multiple of 32). */
+  presets: { standard: number; lowMemory: number; ratioStandardToLowMemory: number; ratioStandardToThis: number } | null;
   /** Fixed-point models: the float32 twin (same ReLU network, nothing quantized, standard recipe) instead of the binary presets. */
   floatTwin?: { bytes: number; ratioToThis: number };
 }
@@ -37,8 +38,16 @@ export function memoryReport(
 ): MemoryReport {
   // fixed-point models: the binary presets are of the binary model of the same shape
   const binary: ModelSpec = binaryTwin(spec);
-  const standard = measureLedger(binary, PRESETS.standard, net.batch);
-  const lowMemory = measureLedger(binary, PRESETS['low-memory'], net.batch);
+  const binaryExists = (() => {
+    try {
+      planModel(binary);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const standard = binaryExists ? measureLedger(binary, PRESETS.standard, net.batch) : 0;
+  const lowMemory = binaryExists ? measureLedger(binary, PRESETS['low-memory'], net.batch) : 0;
   const twin = spec.quant ? measureLedger({ ...spec, quant: { ...spec.quant, weightBits: null, actBits: null } }, PRESETS.standard, net.batch) : null;
   return {
     batch: net.batch,
@@ -51,12 +60,14 @@ export function memoryReport(
     },
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     datasetBytes,
-    presets: {
-      standard,
-      lowMemory,
-      ratioStandardToLowMemory: standard / lowMemory,
-      ratioStandardToThis: standard / net.ledger.totalBytes,
-    },
+    presets: binaryExists
+      ? {
+          standard,
+          lowMemory,
+          ratioStandardToLowMemory: standard / lowMemory,
+          ratioStandardToThis: standard / net.ledger.totalBytes,
+        }
+      : null,
     ...(twin ? { floatTwin: { bytes: twin, ratioToThis: twin / net.ledger.totalBytes } } : {}),
   };
 }
@@ -82,8 +93,12 @@ export function formatMemoryReport(m: MemoryReport): string {
     `ledger peak ${mib(m.ledger.peak)}; process peak RSS ${mib(m.peakRssBytes)} (includes Node.js and the data set, ${mib(m.datasetBytes)})`,
     m.floatTwin
       ? `float32 twin at this batch (ledger): ${mib(m.floatTwin.bytes)}; twin/this run = ${m.floatTwin.ratioToThis.toFixed(2)}x; ` +
-        `binary model of the same shape: standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}`
-      : `presets at this batch (ledger): standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}; ` +
-        `standard/low-memory = ${m.presets.ratioStandardToLowMemory.toFixed(2)}x; standard/this run = ${m.presets.ratioStandardToThis.toFixed(2)}x`,
+        (m.presets
+          ? `binary model of the same shape: standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}`
+          : 'no binary model of the same shape (its sign bits could not be flattened)')
+      : m.presets
+        ? `presets at this batch (ledger): standard ${mib(m.presets.standard)}, low-memory ${mib(m.presets.lowMemory)}; ` +
+          `standard/low-memory = ${m.presets.ratioStandardToLowMemory.toFixed(2)}x; standard/this run = ${m.presets.ratioStandardToThis.toFixed(2)}x`
+        : '',
   ].join('\n');
 }

@@ -29,7 +29,7 @@ function summaryRows(r: RunReport): [string, string][] {
     ['time per batch (median)', `${r.timing.msPerBatchMedian.toFixed(1)} ms over ${r.timing.batchesTimed} batches`],
     ['engine memory (ledger = modeled)', `${(m.ledger.total / KiB).toFixed(1)} KiB (modeled ${(m.modeled.total / KiB).toFixed(1)} KiB)`],
     ['process peak RSS', `${(m.peakRssBytes / 2 ** 20).toFixed(1)} MiB`],
-    ['standard / this run (ledger)', `${m.presets.ratioStandardToThis.toFixed(2)}x`],
+    ['standard / this run (ledger)', m.presets ? `${m.presets.ratioStandardToThis.toFixed(2)}x` : '-'],
     ['machine', `${r.machine.platform}-${r.machine.arch}, Node ${r.machine.node}, bitlearn ${r.version}, ${r.date}`],
   ];
 }
