@@ -10,7 +10,7 @@
 //      postject into the stripped binary.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import * as esbuild from 'esbuild';
@@ -162,6 +162,12 @@ async function bundle(t: Target, epoll: Buffer | null, version: string): Promise
     kernelsWasm: readFileSync(join(ROOT, 'build/kernels.wasm')).toString('base64'),
     worker: worker.outputFiles![0].text,
     ...(epoll ? { epoll: epoll.toString('base64') } : {}),
+    // the shipped checkpoints, so `--init mlp-mnist` works on the Pi too
+    pretrained: Object.fromEntries(
+      readdirSync(join(ROOT, 'pretrained'))
+        .filter((f) => f.endsWith('.ckpt'))
+        .map((f) => [f, readFileSync(join(ROOT, 'pretrained', f)).toString('base64')]),
+    ),
   };
   const main = await esbuild.build({
     ...COMMON,

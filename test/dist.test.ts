@@ -73,6 +73,12 @@ if (!built) {
         'same numbers as the npm install',
       );
       t.equal(r.memory.ledger.total, r.memory.modeled.total);
+      // the shipped checkpoints travel inside: a fine-tuning run from one by name, part of it trained
+      const ft = run([...TINY, '--init', 'mlp-mnist', '--train', 'head']);
+      t.equal(ft.status, 0, ft.stderr);
+      const f = JSON.parse(ft.stdout);
+      t.equal(f.initializedFrom.checkpoint, 'mlp-mnist');
+      t.ok(f.history[0].testAccuracy > 0.8, `fine-tuned from the shipped MLP: ${f.history[0].testAccuracy}`);
     });
   }
 }

@@ -2,9 +2,14 @@
 // name wherever a checkpoint is read: `train --init mlp-mnist`, `predict mlp-mnist`, `export`.
 // Each holds weights only (bitlearn export --format weights): the command that made it is below
 // and in the README, so anyone can reproduce the file.
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../atomic-write.js';
 import { own } from '../own.js';
+import { bundled } from '../runtime/bundle.js';
 
 export interface Pretrained {
   file: string;
@@ -41,11 +46,28 @@ function pretrainedDir(): string {
   return fileURLToPath(new URL('../../../pretrained/', import.meta.url));
 }
 
+/**
+ * A single executable carries the files inside itself: the first use writes one (whole, or not at
+ * all) to a cache directory named by its content, which later uses read again.
+ */
+function unbundled(file: string, base64: string): string {
+  const bytes = Buffer.from(base64, 'base64');
+  const dir = join(tmpdir(), `bitlearn-pretrained-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`);
+  const path = join(dir, file);
+  if (!existsSync(path) || !readFileSync(path).equals(bytes)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileAtomic(path, bytes, 'shipped checkpoint');
+  }
+  return path;
+}
+
 /** A checkpoint argument: an existing file as given, else a shipped checkpoint's name resolved to its file. */
 export function checkpointPath(arg: string): string {
   if (existsSync(arg)) return arg;
   const p = own(PRETRAINED, arg);
   if (!p) return arg; // the reader reports the missing file
+  const inside = bundled?.pretrained?.[p.file];
+  if (inside) return unbundled(p.file, inside);
   const path = `${pretrainedDir()}${p.file}`;
   if (!existsSync(path)) throw new Error(`${arg}: the shipped checkpoint ${p.file} is not in this installation (reproduce it: ${p.commands.join(' && ')})`);
   return path;

@@ -1,5 +1,6 @@
 // What a single executable carries inside its one JavaScript file: the WebAssembly kernels, the
-// kernel worker's code, the version, and the onoff epoll addon built for its architecture. The
+// kernel worker's code, the version, the onoff epoll addon built for its architecture and the
+// shipped checkpoints. The
 // bundler (device/dist.ts) puts them on globalThis before any module runs; from an npm
 // install this is null and everything comes from files as usual.
 export interface BundleAssets {
@@ -12,6 +13,8 @@ export interface BundleAssets {
   worker: string;
   /** epoll.node for `target`, base64; absent when it could not be built. */
   epoll?: string;
+  /** The shipped checkpoints (pretrained/), by file name, base64. */
+  pretrained?: Record<string, string>;
 }
 
 export const bundled: BundleAssets | null = ((globalThis as Record<string, unknown>).__BITLEARN_BUNDLE__ as BundleAssets | undefined) ?? null;
