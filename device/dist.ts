@@ -85,30 +85,30 @@ function nodeDist(t: Target): { node: string; include: string } {
   return { node: join(dir, 'package/bin/node'), include: join(dir, 'package/include/node') };
 }
 
-/** onoff's epoll addon for the target, or null (GPIO meters then fail with a clear error). */
-function epollAddon(t: Target, include: string): Buffer | null {
+/** A native addon (its C++ sources, nan) compiled for the target, cached; null where no compiler exists. */
+function nativeAddon(t: Target, include: string, name: string, pkg: string, sources: (dir: string) => string[], prebuilt: string): Buffer | null {
   const require = createRequire(join(ROOT, 'package.json'));
-  const epollDir = dirname(require.resolve('epoll/package.json'));
+  const dir = dirname(require.resolve(`${pkg}/package.json`));
   if (!t.cross) {
-    const built = join(epollDir, 'build/Release/epoll.node');
+    const built = join(dir, prebuilt);
     if (existsSync(built)) return readFileSync(built);
   }
   const gxx = `${t.cross}g++`;
   if (!have(gxx)) {
-    log(`${t.name}: no ${gxx} (apt-get install g++-${t.cross.slice(0, -1)}): the executable will have no GPIO meters`);
+    log(`${t.name}: no ${gxx} (apt-get install g++-${t.cross.slice(0, -1)}): the executable will have no ${name} addon`);
     return null;
   }
   const nan = dirname(require.resolve('nan/package.json'));
-  const out = join(CACHE, `epoll-${t.name}-${t.nodeVersion}.node`);
+  const out = join(CACHE, `${name}-${t.name}-${t.nodeVersion}.node`);
   if (!existsSync(out)) {
     mkdirSync(CACHE, { recursive: true });
-    log(`${t.name}: compiling epoll.node with ${gxx}`);
+    log(`${t.name}: compiling ${name}.node with ${gxx}`);
     run(gxx, [
       '-shared',
       '-fPIC',
       '-O2',
       '-std=gnu++17',
-      '-DNODE_GYP_MODULE_NAME=epoll',
+      `-DNODE_GYP_MODULE_NAME=${name}`,
       '-DBUILDING_NODE_EXTENSION',
       '-D_LARGEFILE_SOURCE',
       '-D_FILE_OFFSET_BITS=64',
@@ -116,7 +116,7 @@ function epollAddon(t: Target, include: string): Buffer | null {
       '-Wno-cast-function-type',
       `-I${include}`,
       `-I${nan}`,
-      join(epollDir, 'src/epoll.cc'),
+      ...sources(dir),
       '-o',
       `${out}.tmp`,
     ]);
@@ -126,11 +126,30 @@ function epollAddon(t: Target, include: string): Buffer | null {
   return readFileSync(out);
 }
 
+/** onoff's epoll addon for the target, or null (GPIO meters then fail with a clear error). */
+function epollAddon(t: Target, include: string): Buffer | null {
+  return nativeAddon(t, include, 'epoll', 'epoll', (dir) => [join(dir, 'src/epoll.cc')], 'build/Release/epoll.node');
+}
+
+/** i2c-bus's addon for the target, or null (INA meters then fail with a clear error). */
+function i2cAddon(t: Target, include: string): Buffer | null {
+  // binding.gyp compiles src/i2c.cc alone: it includes the other sources
+  return nativeAddon(t, include, 'i2c', 'i2c-bus', (dir) => [join(dir, 'src/i2c.cc')], 'build/Release/i2c.node');
+}
+
 /** esbuild: swap the onoff loader for a bundled require, and `epoll` for the executable's own addon. */
 const bundlePlugin: esbuild.Plugin = {
   name: 'bitlearn-single-executable',
   setup(b) {
     b.onLoad({ filter: /device[\\/]onoff-loader\.js$/ }, () => ({ contents: "export function loadOnoff() { return require('onoff'); }", loader: 'js' }));
+    b.onLoad({ filter: /device[\\/]i2c-loader\.js$/ }, () => ({ contents: "export function loadI2cBus() { return require('i2c-bus'); }", loader: 'js' }));
+    // i2c-bus loads its addon through `bindings`: the executable's own i2c addon instead
+    b.onResolve({ filter: /^bindings$/ }, (args) => (/i2c-bus/.test(args.importer) ? { path: 'i2c', namespace: 'bitlearn-i2c' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'bitlearn-i2c' }, () => ({
+      contents: `module.exports = () => require(${JSON.stringify(join(ROOT, 'build/src/runtime/native.js'))}).bundledI2c();`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
     b.onResolve({ filter: /^epoll$/ }, () => ({ path: 'epoll', namespace: 'bitlearn-addon' }));
     b.onLoad({ filter: /.*/, namespace: 'bitlearn-addon' }, () => ({
       contents: `module.exports = require(${JSON.stringify(join(ROOT, 'build/src/runtime/native.js'))}).bundledEpoll();`,
@@ -154,14 +173,17 @@ const COMMON: esbuild.BuildOptions = {
   external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-backend-wasm'],
 };
 
-async function bundle(t: Target, epoll: Buffer | null, version: string): Promise<string> {
+async function bundle(t: Target, epoll: Buffer | null, i2c: Buffer | null, version: string): Promise<string> {
   const worker = await esbuild.build({ ...COMMON, entryPoints: [join(ROOT, 'build/src/kernels/wasm-worker.js')] });
+  const inaWorker = await esbuild.build({ ...COMMON, entryPoints: [join(ROOT, 'build/device/ina-worker.js')], plugins: [bundlePlugin] });
   const assets = {
     version,
     target: t.name,
     kernelsWasm: readFileSync(join(ROOT, 'build/kernels.wasm')).toString('base64'),
     worker: worker.outputFiles![0].text,
+    inaWorker: inaWorker.outputFiles![0].text,
     ...(epoll ? { epoll: epoll.toString('base64') } : {}),
+    ...(i2c ? { i2c: i2c.toString('base64') } : {}),
     // the shipped checkpoints, so `--init mlp-mnist` works on the Pi too
     pretrained: Object.fromEntries(
       readdirSync(join(ROOT, 'pretrained'))
@@ -199,12 +221,14 @@ export interface BuiltExecutable {
   sha256: string;
   node: string;
   epoll: boolean;
+  i2c: boolean;
 }
 
 export async function buildExecutable(t: Target, version: string): Promise<BuiltExecutable> {
   const { node, include } = nodeDist(t);
   const epoll = epollAddon(t, include);
-  const bundleFile = await bundle(t, epoll, version);
+  const i2c = i2cAddon(t, include);
+  const bundleFile = await bundle(t, epoll, i2c, version);
   const blob = seaBlob(t, node, bundleFile);
   mkdirSync(DIST, { recursive: true });
   const out = join(DIST, `bitlearn-${t.name}`);
@@ -219,7 +243,7 @@ export async function buildExecutable(t: Target, version: string): Promise<Built
   renameSync(tmp, out);
   const bytes = statSync(out).size;
   const sha256 = createHash('sha256').update(readFileSync(out)).digest('hex');
-  return { target: t.name, file: out, bytes, sha256, node: t.nodeVersion, epoll: epoll !== null };
+  return { target: t.name, file: out, bytes, sha256, node: t.nodeVersion, epoll: epoll !== null, i2c: i2c !== null };
 }
 
 async function main(): Promise<void> {
@@ -234,7 +258,8 @@ async function main(): Promise<void> {
     const b = await buildExecutable(t, version);
     built.push(b);
     process.stdout.write(
-      `${b.file}  ${(b.bytes / 2 ** 20).toFixed(1)} MiB  node ${b.node}  epoll addon: ${b.epoll ? 'yes' : 'NO (GPIO meters unavailable)'}\n`,
+      `${b.file}  ${(b.bytes / 2 ** 20).toFixed(1)} MiB  node ${b.node}  epoll addon: ${b.epoll ? 'yes' : 'NO (GPIO meters unavailable)'}  ` +
+        `i2c addon: ${b.i2c ? 'yes' : 'NO (INA meters unavailable)'}\n`,
     );
   }
   // keep the other targets' entries when only some were rebuilt

@@ -1,47 +1,20 @@
 // Energy meters behind one interface (docs/method.md §7):
 //   gpio-pulse:PIN:JOULES  counts rising edges of a meter's pulse output, one per JOULES joules;
 //   gpio-trigger:PIN       holds PIN high while a measured region runs, for an external logger;
+//   ina219|ina226|ina260:BUS:ADDRESS[:SHUNT_OHMS[:MAX_AMPS]]  a current/voltage monitor on I2C,
+//                          sampled by a worker thread (ina-meter.ts);
 //   estimate[:BOARD]       P = P_idle + (P_load − P_idle)·utilisation, always labelled an estimate.
 // Regions are measured between start() and stop(); energy per region comes with the idle
 // baseline measured in the same session, so recipes can be compared by their net energy.
 import { cpus } from 'node:os';
 import { GpioError, type GpioPin, type GpioProvider } from './gpio.js';
+import { I2cError, i2cBusProvider, type I2cProvider } from './i2c.js';
+import { INA_CHIPS, InaError, type InaChipName } from './ina.js';
+import { createInaMeter, type InaMeterOptions } from './ina-meter.js';
 
-export interface EnergyReading {
-  label: string;
-  startNs: bigint;
-  endNs: bigint;
-  seconds: number;
-  /** Energy over the region; null where the meter only marks regions (gpio-trigger). */
-  joules: number | null;
-  /** Mean power, joules / seconds. */
-  watts: number | null;
-  /** Energy above the idle baseline (joules − idle watts × seconds). */
-  netJoules: number | null;
-  measured: boolean;
-  pulses?: number;
-  /** gpio-pulse: power from the mean interval between the region's pulses (W). */
-  wattsFromIntervals?: number | null;
-}
+export type { Clock, EnergyMeter, EnergyReading, MeterTiming, SampledDetail } from './meter-types.js';
+import type { Clock, EnergyMeter, EnergyReading, MeterTiming } from './meter-types.js';
 
-export interface EnergyMeter {
-  readonly spec: string;
-  /** True for measurements, false for the estimate. */
-  readonly measured: boolean;
-  idleWatts: number | null;
-  start(label: string): void;
-  stop(): EnergyReading;
-  /** Measure the idle baseline for `seconds` (nothing else should run). */
-  measureIdle(seconds: number): Promise<number | null>;
-  close(): void;
-}
-
-export type Clock = () => bigint;
-/** Time source and waiting, injectable so tests can drive a fake meter at any pulse rate. */
-export interface MeterTiming {
-  clock: Clock;
-  wait(ms: number): Promise<void>;
-}
 const realTiming: MeterTiming = { clock: () => process.hrtime.bigint(), wait: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
 /** Power model per board, watts (docs/method.md §7: Pi 4 B 2.7 W idle, 6.4 W with four cores busy). */
@@ -244,11 +217,20 @@ class EstimateMeter implements EnergyMeter {
   close(): void {}
 }
 
-/** Build a meter from its spec ("gpio-pulse:17:0.25", "gpio-trigger:27", "estimate", "estimate:pi4"). */
-export function createMeter(spec: string, gpio: () => GpioProvider, timing: MeterTiming = realTiming): EnergyMeter {
+/** How an INA meter reaches its bus, and its sampling options (tests: a fake chip). */
+export interface I2cMeterOptions extends InaMeterOptions {
+  i2c?: () => I2cProvider;
+}
+
+/** Build a meter from its spec ("gpio-pulse:17:0.25", "gpio-trigger:27", "ina226:1:0x40:0.1", "estimate", "estimate:pi4"). */
+export function createMeter(spec: string, gpio: () => GpioProvider, timing: MeterTiming = realTiming, i2cOptions: I2cMeterOptions = {}): EnergyMeter {
   const clock = timing.clock;
   const [kind, ...args] = spec.split(':');
   try {
+    if (INA_CHIPS.includes(kind as InaChipName)) {
+      const { i2c = () => i2cBusProvider(), ...opts } = i2cOptions;
+      return createInaMeter(spec, i2c, timing, opts);
+    }
     if (kind === 'estimate') {
       const board = args[0] ?? 'pi4';
       const power = Object.hasOwn(BOARD_POWER, board) ? BOARD_POWER[board] : undefined;
@@ -270,8 +252,12 @@ export function createMeter(spec: string, gpio: () => GpioProvider, timing: Mete
       return new TriggerMeter(spec, p, timing);
     }
   } catch (e) {
-    if (e instanceof GpioError) throw new MeterError(`meter "${spec}": ${e.message}`);
+    if (e instanceof GpioError || e instanceof I2cError) throw new MeterError(`meter "${spec}": ${e.message}`);
+    if (e instanceof InaError) throw new MeterError(e.message);
     throw e;
   }
-  throw new MeterError(`unknown meter "${spec}" (gpio-pulse:PIN:JOULES, gpio-trigger:PIN, estimate[:BOARD])`);
+  throw new MeterError(
+    `unknown meter "${spec}" (gpio-pulse:PIN:JOULES, gpio-trigger:PIN, ina219|ina226:BUS:ADDRESS[:SHUNT_OHMS[:MAX_AMPS]], ` +
+      'ina260:BUS:ADDRESS, estimate[:BOARD])',
+  );
 }

@@ -46,6 +46,7 @@ if (!built) {
       t.ok(existsSync(exe), `${exe} built`);
       const entry = manifest.built.find((b: { target: string }) => b.target === target.name);
       t.ok(entry?.epoll, 'carries the epoll addon for GPIO meters');
+      t.ok(entry?.i2c, 'carries the i2c-bus addon for INA meters');
       t.comment(`${target.name}: ${(statSync(exe).size / 2 ** 20).toFixed(1)} MiB, node ${entry?.node}`);
       const run = (args: string[]) => {
         const [cmd, argv] = target.qemu ? [target.qemu, [exe, ...args]] : [exe, args];
@@ -79,6 +80,13 @@ if (!built) {
       const f = JSON.parse(ft.stdout);
       t.equal(f.initializedFrom.checkpoint, 'mlp-mnist');
       t.ok(f.history[0].testAccuracy > 0.8, `fine-tuned from the shipped MLP: ${f.history[0].testAccuracy}`);
+      // the INA sampling thread travels inside, and so does i2c-bus's addon (it loads, then finds no bus 9)
+      const sim = run(['meter', '--meter', 'ina226:sim:0x40', '--seconds', '1', '--json']);
+      t.equal(sim.status, 0, sim.stderr);
+      t.ok(JSON.parse(sim.stdout).samples > 100, 'the sampling thread runs');
+      const noBus = run(['meter', '--meter', 'ina219:9:0x40', '--seconds', '1']);
+      t.equal(noBus.status, 1);
+      t.match(noBus.stderr, /^bitlearn: error: meter "ina219:9:0x40": I2C bus 9/, `the addon loads: ${noBus.stderr.trim()}`);
     });
   }
 }

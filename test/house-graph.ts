@@ -10,7 +10,6 @@ export const ROOT = process.cwd();
 /** Floors, lowest first: a unit (a folder of src/, a file directly in src/, or a top-level folder) imports only lower floors. */
 export const FLOORS: string[][] = [
   [
-    'device',
     'quant',
     'src/own.ts',
     'src/units.ts',
@@ -22,7 +21,8 @@ export const FLOORS: string[][] = [
     'src/file-lock.ts',
     'src/lr-schedule.ts',
   ],
-  ['src/version.ts', 'src/ledger.ts', 'src/data', 'src/coherence'],
+  // device: the meters' sampling thread carries its code in a single executable (src/runtime)
+  ['src/version.ts', 'src/ledger.ts', 'src/data', 'src/coherence', 'device'],
   ['src/storage', 'src/checkpoint.ts'],
   ['src/kernels', 'src/recipe.ts'],
   ['src/layers'],

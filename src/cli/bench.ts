@@ -22,6 +22,7 @@ import { checkFixedPointRecipe } from '../model/network.js';
 import { parseQuantConfig } from '../../quant/quant-config.js';
 import { formatInferenceReport, runInferenceSuite } from '../../bench/inference.js';
 import { formatTable, kib } from '../report/table.js';
+import { energyKind } from '../report/energy-table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
 const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal', 'inference'];
@@ -129,7 +130,7 @@ export function benchCommand(): Command {
         const f = (v: number | null, d: number) => (v === null ? '-' : v.toFixed(d));
         table = [
           `${o.model[0]} at batch ${o.batches[0]}, one epoch over ${o.limitTrain ?? 6000} MNIST examples per recipe; meter ${rows[0]?.meter}: ` +
-            `${rows[0]?.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
+            `${energyKind(rows[0]?.meter ?? o.meter, rows[0]?.measured ?? false, true)}; net = above the idle baseline`,
           formatTable(
             ['recipe', 'batches', 'seconds', 'joules', 'net J/batch', 'net mJ/sample', 'watts'],
             rows.map((r) => [

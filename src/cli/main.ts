@@ -9,6 +9,7 @@ import { benchCommand } from './bench.js';
 import { exportCommand } from './export.js';
 import { planCommand } from './plan.js';
 import { predictCommand } from './predict.js';
+import { meterCommand } from './meter.js';
 import { probeCommand } from './probe.js';
 import { reportCommand } from './report.js';
 import { coherenceCommand } from './coherence.js';
@@ -48,6 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     .addCommand(planCommand().exitOverride())
     .addCommand(predictCommand().exitOverride())
     .addCommand(probeCommand().exitOverride())
+    .addCommand(meterCommand().exitOverride())
     .addCommand(exportCommand().exitOverride())
     .addCommand(reportCommand().exitOverride())
     .addCommand(coherenceCommand().exitOverride())

@@ -11,7 +11,7 @@ import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
 import { formatTable } from '../report/table.js';
-import { ENERGY_HEADER, energyRows } from '../report/energy-table.js';
+import { energyHeader, energyKind, energyNotes, energyRows } from '../report/energy-table.js';
 import { train } from '../train/loop.js';
 import type { EpochRecord } from '../train/records.js';
 import { createMeter } from '../../device/meters.js';
@@ -195,6 +195,8 @@ export function trainCommand(): Command {
       stop.dispose();
       cfg.meter?.close();
     }
+    // a sampling meter's power trace: let the sampling thread's last messages arrive
+    const trace = cfg.meter && 'trace' in cfg.meter ? await settledTrace(cfg.meter as { trace: [number, number][] }) : null;
     const datasetBytes = residentBytes(data.train) + residentBytes(data.test);
     const memory = memoryReport(result.network, spec, recipe, datasetBytes, result.modeled);
     const last = result.history[result.history.length - 1];
@@ -225,6 +227,7 @@ export function trainCommand(): Command {
       history: result.history,
       coherence: result.coherence ?? undefined,
       quantizerExponents: result.quantizerExponents ?? undefined,
+      ...(trace?.length ? { powerTrace: { meter: o.meter, points: trace } } : {}),
       stoppedAtEpoch: result.stoppedAtEpoch,
       final: last ? { testAccuracy: last.testAccuracy, testLoss: last.testLoss, trainAccuracy: last.trainAccuracy } : null,
       timing: {
@@ -323,12 +326,19 @@ function energyLines(history: EpochRecord[]): string[] {
   const first = e[0].energy!;
   return [
     '',
-    `Energy per epoch (${first.meter}): ${first.measured ? 'MEASURED' : 'ESTIMATED from a power model, not measured'}; net = above the idle baseline`,
-    formatTable(ENERGY_HEADER, energyRows(history)),
+    `Energy per epoch (${first.meter}): ${energyKind(first.meter, first.measured, true)}; net = above the idle baseline`,
+    formatTable(energyHeader(history), energyRows(history)),
+    ...energyNotes(history),
   ];
 }
 
 /** The layers whose parameters trained (a partial update names them). */
 function trainedLayers(net: Network): string {
   return [...new Set(net.params().map((p) => p.owner))].join(', ');
+}
+
+/** A sampling meter's trace once its thread's pending messages are in (they arrive while this thread waits). */
+async function settledTrace(meter: { trace: [number, number][] }): Promise<[number, number][]> {
+  await new Promise((r) => setTimeout(r, 50));
+  return meter.trace;
 }

@@ -6,7 +6,7 @@ import type { LayerSeries, RunReport } from './run-report.js';
 import { barChart, lineChart, type Series } from './svg.js';
 import { formatMargin, quantizerRows } from './quantizer-table.js';
 import { MIN_REGION_SAMPLES, type RegionEnergy } from './power-csv.js';
-import { ENERGY_HEADER, energyRows } from './energy-table.js';
+import { energyHeader, energyKind, energyNotes, energyRows } from './energy-table.js';
 
 const QUANT_HEADER = ['quantizer', 'kind', 'bits', 'final exponent', 'flips', 'flips per epoch', 'MSQE margin'];
 function quantRows(r: RunReport): (string | number)[][] {
@@ -80,13 +80,26 @@ export function charts(r: RunReport): { id: string; svg: string }[] {
   });
   const energy = h.filter((e) => e.energy && e.energy.joules !== null);
   if (energy.length) {
-    const kind = energy[0].energy!.measured ? 'measured' : 'ESTIMATED';
+    const kind = energyKind(energy[0].energy!.meter, energy[0].energy!.measured);
     out.push({
       id: 'energy',
       svg: lineChart(`Energy per epoch (${energy[0].energy!.meter}, ${kind})`, 'epoch', 'joules', [
         { name: 'total', points: energy.map((e) => [e.epoch, e.energy!.joules!]) },
         { name: 'net of idle', points: energy.map((e) => [e.epoch, e.energy!.netJoules ?? NaN]) },
       ]),
+    });
+  }
+  const trace = r.powerTrace?.points ?? [];
+  if (trace.length > 1) {
+    const t0 = trace[0][0];
+    out.push({
+      id: 'power',
+      svg: lineChart(
+        `Power during the run (${r.powerTrace!.meter}, ${energyKind(r.powerTrace!.meter, energy[0]?.energy?.measured ?? true)}, mean per half second)`,
+        'seconds',
+        'watts',
+        [{ name: 'power', points: trace.map(([t, w]) => [(t - t0) / 1000, w]) }],
+      ),
     });
   }
   // regions without samples inside were not measured: no bar rather than an interpolated one
@@ -195,8 +208,10 @@ export function renderMarkdown(r: RunReport): string {
   const energy = r.history.filter((e) => e.energy);
   if (energy.length) {
     const e0 = energy[0].energy!;
-    parts.push('', `## Energy (${mdText(e0.meter)}, ${e0.measured ? 'measured' : 'ESTIMATED, not measured'})`, '');
-    parts.push(mdTable(ENERGY_HEADER, energyRows(r.history)));
+    parts.push('', `## Energy (${mdText(e0.meter)}, ${energyKind(e0.meter, e0.measured)})`, '');
+    parts.push(mdTable(energyHeader(r.history), energyRows(r.history)));
+    const notes = energyNotes(r.history);
+    if (notes.length) parts.push('', ...notes.map((n) => `- ${mdText(n)}`));
   }
   if (r.externalEnergy) parts.push('', externalEnergyMarkdown(r));
   const q = quantRows(r);

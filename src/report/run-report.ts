@@ -38,6 +38,8 @@ export interface RunReport {
   memory: MemoryReport;
   coherence?: LayerSeries;
   quantizerExponents?: LayerSeries;
+  /** A sampling meter's mean power per half second: [ms since 1970, watts]. */
+  powerTrace?: { meter: string; points: [number, number][] };
   /** Added by `bitlearn report --power-csv`. */
   externalEnergy?: { file: string; idleWatts: number | null; regions: RegionEnergy[] };
 }

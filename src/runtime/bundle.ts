@@ -13,6 +13,10 @@ export interface BundleAssets {
   worker: string;
   /** epoll.node for `target`, base64; absent when it could not be built. */
   epoll?: string;
+  /** i2c-bus's i2c.node for `target`, base64; absent when it could not be built. */
+  i2c?: string;
+  /** The INA sampling thread (device/ina-worker.ts) bundled as one CommonJS script. */
+  inaWorker?: string;
   /** The shipped checkpoints (pretrained/), by file name, base64. */
   pretrained?: Record<string, string>;
 }

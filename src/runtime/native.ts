@@ -19,6 +19,11 @@ export function loadBundledAddon(name: string, base64: string | undefined): unkn
   }
 }
 
+/** The addon i2c-bus loads through `bindings`, from the executable. */
+export function bundledI2c(): unknown {
+  return loadBundledAddon('i2c', bundled?.i2c);
+}
+
 /** The epoll addon onoff requires, from the executable (esbuild maps `require('epoll')` here). */
 export function bundledEpoll(): unknown {
   return loadBundledAddon('epoll', bundled?.epoll);

@@ -234,6 +234,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
         endNs: reading.endNs.toString(),
         startUnixMs,
         endUnixMs,
+        ...(reading.detail ? { sampling: reading.detail } : {}),
       };
     }
     state.history.push(record);

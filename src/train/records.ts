@@ -1,5 +1,6 @@
 // What a training run is given and what it gives back: the configuration, the per-epoch records,
 // the hooks for progress output, and the result.
+import type { SampledDetail } from '../../device/meter-types.js';
 import type { EnergyMeter } from '../../device/meters.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import type { ModelSpec } from '../model/spec.js';
@@ -111,6 +112,8 @@ export interface EpochEnergy {
   /** Wall-clock bounds of the region (ms since 1970), to line up with an external logger's CSV. */
   startUnixMs: number;
   endUnixMs: number;
+  /** Sampling meters (INA2xx over I2C): sampling rate, lost readings, missed time, uncertainty. */
+  sampling?: SampledDetail;
 }
 
 export interface TrainHooks {
