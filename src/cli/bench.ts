@@ -21,11 +21,12 @@ import { PRESETS } from '../recipe.js';
 import { checkFixedPointRecipe } from '../model/network.js';
 import { parseQuantConfig } from '../../quant/quant-config.js';
 import { formatInferenceReport, runInferenceSuite } from '../../bench/inference.js';
+import { formatSamplerCost, runSamplerCost } from '../../bench/sampler-cost.js';
 import { formatTable, kib } from '../report/table.js';
 import { energyKind } from '../report/energy-table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
 
-const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal', 'inference'];
+const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal', 'inference', 'sampler'];
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -53,7 +54,8 @@ export function benchCommand(): Command {
         'and fix, vs the float32 twin), signal (how similar same-class MNIST examples ' +
         'stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence) or inference ' +
         '(a trained model as a packed file and as a TF.js export on TF.js-wasm: latency at batch 1, ' +
-        'time per batch of 100, file bytes, peak RSS)',
+        'time per batch of 100, file bytes, peak RSS) or sampler (what an INA meter\'s sampling thread costs the ' +
+        'training step: --meter ina226:BUS:ADDR, or ina226:sim:0x40 for a simulated chip)',
     )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
     .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
@@ -265,6 +267,22 @@ export function benchCommand(): Command {
           results = [contest, rep];
           table += `\n\nbitlearn vs TF.js, training the MNIST MLP (whole epochs, one contestant after the other):\n${formatPeersReport(rep)}`;
         }
+      } else if (suite === 'sampler') {
+        const meter = cmd.getOptionValueSource('meter') === 'cli' ? o.meter : 'ina226:sim:0x40';
+        const rows = await runSamplerCost(
+          {
+            model: o.model[0],
+            recipe: cmd.getOptionValueSource('recipes') === 'cli' ? o.recipes[0] : 'standard',
+            batch: o.batches[0] === 100 || cmd.getOptionValueSource('batches') === 'cli' ? o.batches[0] : 100,
+            threads: o.threads,
+            meter,
+            rounds: Math.max(2, o.rounds * 2),
+            steps: cmd.getOptionValueSource('repeats') === 'cli' ? o.repeats : 50,
+          },
+          progress,
+        );
+        results = rows;
+        table = formatSamplerCost(rows);
       } else if (suite === 'inference') {
         const rep = await runInferenceSuite(
           {
