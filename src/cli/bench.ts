@@ -54,7 +54,7 @@ export function benchCommand(): Command {
         'and fix, vs the float32 twin), signal (how similar same-class MNIST examples ' +
         'stay through random sign+BN vs ReLU layers: why binary MLPs show low coherence) or inference ' +
         '(a trained model as a packed file and as a TF.js export on TF.js-wasm: latency at batch 1, ' +
-        'time per batch of 100, file bytes, peak RSS) or sampler (what an INA meter\'s sampling thread costs the ' +
+        "time per batch of 100, file bytes, peak RSS) or sampler (what an INA meter's sampling thread costs the " +
         'training step: --meter ina226:BUS:ADDR, or ina226:sim:0x40 for a simulated chip)',
     )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
