@@ -196,7 +196,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.match(wrongRecipe.stderr, /fixed-point models train float32 latent weights/);
   const bad = run(['bench', '--suite', 'fastest']);
   t.equal(bad.status, 2);
-  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant, signal, inference\)/);
+  t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant, signal, inference, sampler\)/);
 });
 
 t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {

@@ -228,3 +228,20 @@ t.test('CLI: bitlearn meter (a simulated chip), train --meter, the report', asyn
   t.equal(html.status, 0, html.stderr);
   t.match(readFileSync(join(dir, 'r.md'), 'utf8'), /SIMULATED/);
 });
+
+t.test('bench --suite sampler: the sampling thread on and off, interleaved, with its cost', async (t) => {
+  const CLI = join(process.cwd(), 'build/src/cli/main.js');
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-sampler-'));
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'bench', '--suite', 'sampler', '--rounds', '1', '--repeats', '5', '--threads', '1', '--out', join(dir, 's.json')],
+    {
+      encoding: 'utf8',
+    },
+  );
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /a simulated chip: no bus transfers/);
+  const row = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')).results[0];
+  t.ok(row.msPerStepOff > 0 && row.msPerStepOn > 0 && Number.isFinite(row.overhead), `off ${row.msPerStepOff} ms, on ${row.msPerStepOn} ms`);
+  t.ok(row.sampleRateHz > 300, `${row.sampleRateHz} readings/s while training`);
+});
