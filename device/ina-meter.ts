@@ -164,6 +164,10 @@ export class InaMeter implements EnergyMeter {
     };
   }
 
+  joulesSoFar(): number {
+    return this.reader.at(now()).energy;
+  }
+
   async measureIdle(seconds: number): Promise<number | null> {
     await this.ready;
     const half = seconds / 2;

@@ -44,6 +44,8 @@ export interface EnergyMeter {
   idleWatts: number | null;
   start(label: string): void;
   stop(): EnergyReading;
+  /** Sampling meters: the energy integrated so far (J), cheap enough to read at every batch's bounds. */
+  joulesSoFar?(): number;
   /** Measure the idle baseline for `seconds` (nothing else should run). */
   measureIdle(seconds: number): Promise<number | null>;
   close(): void;

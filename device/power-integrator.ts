@@ -39,17 +39,24 @@ export function integratorBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(8 + 8 * FIELDS.length);
 }
 
-export class PowerIntegrator {
-  private readonly seq: Int32Array;
-  private readonly f: Float64Array;
+/** The two views of the shared buffer both sides use: the seqlock counter and the fields. */
+abstract class SharedIntegral {
+  protected readonly seq: Int32Array;
+  protected readonly f: Float64Array;
 
   constructor(
     buffer: SharedArrayBuffer,
     /** Seconds beyond which a gap between good samples is missing time. */
-    private readonly maxGap: number,
+    protected readonly maxGap: number,
   ) {
     this.seq = new Int32Array(buffer, 0, 2);
     this.f = new Float64Array(buffer, 8, FIELDS.length);
+  }
+}
+
+export class PowerIntegrator extends SharedIntegral {
+  constructor(buffer: SharedArrayBuffer, maxGap: number) {
+    super(buffer, maxGap);
     this.f[AT.lastT] = Number.NaN;
     this.f[AT.firstT] = Number.NaN;
   }
@@ -101,18 +108,7 @@ export class PowerIntegrator {
 }
 
 /** The reader's side: consistent snapshots, and the integral at any time. */
-export class IntegralReader {
-  private readonly seq: Int32Array;
-  private readonly f: Float64Array;
-
-  constructor(
-    buffer: SharedArrayBuffer,
-    private readonly maxGap: number,
-  ) {
-    this.seq = new Int32Array(buffer, 0, 2);
-    this.f = new Float64Array(buffer, 8, FIELDS.length);
-  }
-
+export class IntegralReader extends SharedIntegral {
   snapshot(): IntegralSnapshot {
     for (;;) {
       const s0 = Atomics.load(this.seq, 0);

@@ -12,6 +12,8 @@ import { FakeInaBus, waveformEnergy, type Waveform } from '../device/ina-fake.js
 import { createMeter, MeterError } from '../device/meters.js';
 import type { InaMeter } from '../device/ina-meter.js';
 import { integratorBuffer, IntegralReader, PowerIntegrator } from '../device/power-integrator.js';
+import { energyHeader, energyNotes, energyRows } from '../src/report/energy-table.js';
+import type { EpochRecord } from '../src/train/records.js';
 
 const noGpio = () => {
   throw new Error('no GPIO here');
@@ -223,6 +225,9 @@ t.test('CLI: bitlearn meter (a simulated chip), train --meter, the report', asyn
   t.match(r.stdout, /± J\s+samples\/s/);
   const rep = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.ok(rep.history[0].energy.sampling.sampleRateHz > 500);
+  const bj = rep.history[0].energy.batchJoules;
+  t.ok(bj.batches === 20 && bj.min > 0 && bj.min <= bj.median && bj.median <= bj.max, `each batch measured: median ${bj.median} J`);
+  t.ok(bj.median * bj.batches <= rep.history[0].energy.joules * 1.2, 'batches within the epoch');
   t.ok(rep.powerTrace.points.length >= 1, 'a power trace');
   const html = cli('report', 'run.json', '--html', 'r.html', '--md', 'r.md');
   t.equal(html.status, 0, html.stderr);
@@ -244,4 +249,28 @@ t.test('bench --suite sampler: the sampling thread on and off, interleaved, with
   const row = JSON.parse(readFileSync(join(dir, 's.json'), 'utf8')).results[0];
   t.ok(row.msPerStepOff > 0 && row.msPerStepOn > 0 && Number.isFinite(row.overhead), `off ${row.msPerStepOff} ms, on ${row.msPerStepOn} ms`);
   t.ok(row.sampleRateHz > 300, `${row.sampleRateHz} readings/s while training`);
+});
+
+t.test('the report says which epochs miss time, how much, and why', async (t) => {
+  const base = { meter: 'ina226:1:0x40', measured: true, seconds: 12, joules: 30, netJoules: 10, joulesPerBatch: 0.1, joulesPerSample: 0.001, watts: 2.5 };
+  const detail = { samples: 11000, sampleRateHz: 917, meanVolts: 5, meanAmps: 0.5, overflows: 0, errors: 250, missingSeconds: 0.8, incomplete: true };
+  const history = [
+    { epoch: 1, energy: { ...base, startNs: '0', endNs: '1', startUnixMs: 0, endUnixMs: 1 } },
+    {
+      epoch: 2,
+      energy: {
+        ...base,
+        startNs: '0',
+        endNs: '1',
+        startUnixMs: 0,
+        endUnixMs: 1,
+        sampling: { ...detail, uncertaintyJoules: { quantization: 0.01, sampling: 0.02, baseline: 0.1, total: 0.13 } },
+      },
+    },
+  ] as unknown as EpochRecord[];
+  t.same(energyNotes(history), [
+    'epoch 2: INCOMPLETE, 0.800 s of 12.0 s not measured (250 readings lost to bus errors): its joules cover the measured time only',
+  ]);
+  t.same(energyHeader(history).slice(-3), ['± J', 'samples/s', 'batch J (median, min-max)']);
+  t.same(energyRows(history)[1].slice(-3), ['0.130', '917', '-']);
 });

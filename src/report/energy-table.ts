@@ -9,7 +9,7 @@ export function energyKind(meter: string, measured: boolean, upper = false): str
 
 export const ENERGY_HEADER = ['epoch', 'seconds', 'joules', 'net J', 'net J/batch', 'net mJ/sample', 'watts'];
 /** A sampling meter's extra columns: the uncertainty bound of the net joules, the sampling rate achieved. */
-const SAMPLING_HEADER = ['± J', 'samples/s'];
+const SAMPLING_HEADER = ['± J', 'samples/s', 'batch J (median, min-max)'];
 
 /** The table's header: the sampling columns where any epoch was measured by a sampling meter. */
 export function energyHeader(history: EpochRecord[]): string[] {
@@ -27,7 +27,13 @@ export function energyRows(history: EpochRecord[]): string[][] {
       const perSample = x.joulesPerSample === null ? null : 1000 * x.joulesPerSample;
       const row = [String(r.epoch), x.seconds.toFixed(1), f(x.joules), f(x.netJoules), f(x.joulesPerBatch, 3), f(perSample, 3), f(x.watts)];
       const s = x.sampling;
-      if (sampled) row.push(s ? f(s.uncertaintyJoules.total, 3) : '-', s ? s.sampleRateHz.toFixed(0) : '-');
+      const bj = x.batchJoules;
+      if (sampled)
+        row.push(
+          s ? f(s.uncertaintyJoules.total, 3) : '-',
+          s ? s.sampleRateHz.toFixed(0) : '-',
+          bj ? `${bj.median.toFixed(4)} (${bj.min.toFixed(4)}-${bj.max.toFixed(4)})` : '-',
+        );
       return row;
     });
 }

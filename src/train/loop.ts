@@ -161,12 +161,15 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
     tracker?.beginEpoch();
     const startUnixMs = Date.now();
     meter?.start(`epoch ${epoch}`);
+    /** A sampling meter measures each batch too: the integral read at its bounds. */
+    const batchJoules: number[] | null = meter?.joulesSoFar ? [] : null;
     for (let b = 0; b < batches; b++) {
       const offset = b * cfg.batch;
       const rows = Math.min(cfg.batch, order.length - offset);
       // a last batch of one example has no batch statistics: skip it
       if (rows < 2) continue;
       const tb = performance.now();
+      const e0 = batchJoules ? meter!.joulesSoFar!() : 0;
       const step = (epoch - 1) * batches + b + 1;
       const measure = tracker?.measures(step) ?? false;
       if (tracker) net.setCoherence(measure);
@@ -180,6 +183,7 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
       opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
       flipSum += opt.flipRatio() ?? 0;
       epochMs.push(performance.now() - tb);
+      batchJoules?.push(meter!.joulesSoFar!() - e0);
       quantLog?.maybeRecord(net, step, batches);
       lossSum += r.loss * rows;
       correct += r.correct;
@@ -235,6 +239,9 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
         startUnixMs,
         endUnixMs,
         ...(reading.detail ? { sampling: reading.detail } : {}),
+        ...(batchJoules?.length
+          ? { batchJoules: { median: median(batchJoules), min: Math.min(...batchJoules), max: Math.max(...batchJoules), batches: batchJoules.length } }
+          : {}),
       };
     }
     state.history.push(record);

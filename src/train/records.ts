@@ -114,6 +114,8 @@ export interface EpochEnergy {
   endUnixMs: number;
   /** Sampling meters (INA2xx over I2C): sampling rate, lost readings, missed time, uncertainty. */
   sampling?: SampledDetail;
+  /** Sampling meters: each batch measured between its own bounds (J, gross: idle included). */
+  batchJoules?: { median: number; min: number; max: number; batches: number };
 }
 
 export interface TrainHooks {
