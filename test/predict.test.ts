@@ -153,3 +153,23 @@ t.test('predict on images: a flat folder of PNGs, named by file', async (t) => {
   t.equal(wrong.status, 1);
   t.match(wrong.stderr, /(trained on images|values per example)/);
 });
+
+t.test('a vector model (the shipped MNIST MLP) predicts a folder of 28x28 PNG digits, as its checkpoint evaluates them', async (t) => {
+  const { loadData } = await import('../src/data/registry.js');
+  const test = loadData('mnist', { limitTrain: 2, limitTest: 12 }).test;
+  const digits = join(dir, 'digits');
+  mkdirSync(digits);
+  for (let i = 0; i < 12; i++) {
+    const png = new pngjs.PNG({ width: 28, height: 28 });
+    for (let p = 0; p < 784; p++) png.data.set([test.images[i * 784 + p], test.images[i * 784 + p], test.images[i * 784 + p], 255], 4 * p);
+    writeFileSync(join(digits, `d${String(i).padStart(2, '0')}.png`), pngjs.PNG.sync.write(png));
+  }
+  const r = cli('predict', 'mlp-mnist', '--input', `images:${digits}`, '--format', 'json');
+  t.equal(r.status, 0, r.stderr);
+  const got = JSON.parse(r.stdout).predictions.map((p: { class: string }) => Number(p.class));
+  const m = loadTrainedNetwork('mlp-mnist');
+  const want = new Int32Array(12);
+  m.network.evaluate(test, want);
+  m.network.dispose();
+  t.same(got, Array.from(want), 'the same classes as evaluating the MNIST images themselves');
+});

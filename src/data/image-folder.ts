@@ -22,9 +22,24 @@ export interface ImageFolderOptions {
   classNames?: string[];
 }
 
+/**
+ * The image shape a model's input stands for: its own where it has 1 or 3 channels; for a vector
+ * model (1x1xN, such as the MNIST MLP) the square grayscale (or else RGB) image of N pixels, which
+ * is how its training images were flattened.
+ */
+export function imageShapeOf(shape: { h: number; w: number; c: number }, dir: string): { h: number; w: number; c: number } {
+  const { h, w, c } = shape;
+  if (c === 1 || c === 3) return shape;
+  if (h === 1 && w === 1)
+    for (const ch of [1, 3]) {
+      const side = Math.round(Math.sqrt(c / ch));
+      if (side * side * ch === c) return { h: side, w: side, c: ch };
+    }
+  throw new DataFileError(`${dir}: images become 1 (grayscale) or 3 (RGB) channels; the model takes ${h}x${w}x${c}, which is no image`);
+}
+
 export function readImageFolder(dir: string, opts: ImageFolderOptions): Images {
-  const { c } = opts.shape;
-  if (c !== 1 && c !== 3) throw new DataFileError(`${dir}: images become 1 (grayscale) or 3 (RGB) channels; the model takes ${c}`);
+  opts = { ...opts, shape: imageShapeOf(opts.shape, dir) };
   let entries: string[];
   try {
     entries = readdirSync(dir).filter((e) => !e.startsWith('.'));
