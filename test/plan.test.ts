@@ -73,3 +73,29 @@ t.test('plan CLI', async (t) => {
   t.equal(bad.status, 2);
   t.match(bad.stderr, /"lots" is not a size/);
 });
+
+t.test('a model file of fixed-point layers: plan shows the standard recipe only, train takes it by default', async (t) => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-plan-fixed-'));
+  const model = join(dir, 'q.json');
+  writeFileSync(model, JSON.stringify({ name: 'q', input: { features: 784 }, classes: 10, precision: 'w4a8', layers: [{ type: 'dense', units: 64 }] }));
+  const cli = join(process.cwd(), 'build/src/cli/main.js');
+  const p = spawnSync(process.execPath, [cli, 'plan', '--model', model, '--ram', '16MiB', '--json'], { encoding: 'utf8' });
+  t.equal(p.status, 0, p.stderr);
+  const plan = JSON.parse(p.stdout);
+  t.same(
+    plan.batches.map((b: { recipe: string }) => b.recipe),
+    ['standard'],
+  );
+  t.same(plan.scopes.costs, [], 'no partial-update table for fixed-point layers');
+  const r = spawnSync(
+    process.execPath,
+    [cli, 'train', '--model', model, '--epochs', '1', '--limit-train', '200', '--limit-test', '50', '--no-checkpoint', '--json'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  t.equal(r.status, 0, r.stderr);
+  t.equal(JSON.parse(r.stdout).config.recipeName, 'standard');
+});

@@ -1,6 +1,7 @@
 // `bitlearn plan`: what batch fits a memory budget, per recipe, and what each knob saves.
 import { Command } from 'commander';
 import { MODELS, modelLabel, modelSpec } from '../model/models.js';
+import { precisionKind } from '../model/spec.js';
 import { knobSavings, planBatches, scopeCosts } from '../planner.js';
 import { parseTrainScope, SCOPE_HELP } from '../model/train-scope.js';
 import { PRESETS, resolveRecipe } from '../recipe.js';
@@ -29,17 +30,19 @@ export function planCommand(): Command {
     const quant = quantFromOptions(o, cmd);
     const spec = modelSpec(o.model, quant);
     // fixed-point layers take the standard recipe's storage (dy, moments and firstInput can change)
-    const presets = quant ? { standard: PRESETS.standard } : PRESETS;
+    // fixed-point layers train with the standard recipe's storage; partial updates and the knob table are for binary layers
+    const kind = precisionKind(spec);
+    const presets = kind === 'fixed' ? { standard: PRESETS.standard } : PRESETS;
     const recipes = o.recipe ? (({ name, recipe }) => ({ [name]: recipe }))(resolveRecipe(o.recipe, o.set)) : presets;
     // the WebAssembly kernels keep every engine buffer in one memory of at most 2 GiB
     const kernelLimit = wasmAvailable() ? WASM_ARENA_LIMIT_BYTES : null;
     const budget = Math.min(o.ram, kernelLimit ?? Infinity);
     const batches = planBatches(spec, recipes, budget, parseTrainScope(o.train));
     const knobBatch = o.batch ?? Math.max(1, planBatches(spec, { standard: PRESETS.standard }, budget)[0].largestBatch);
-    const knobs = quant ? [] : knobSavings(spec, knobBatch);
+    const knobs = kind === 'fixed' ? [] : knobSavings(spec, knobBatch);
     // what each partial update costs, in the recipe asked for (else low-memory)
     const scopeRecipe = o.recipe ? Object.entries(recipes)[0] : (['low-memory', PRESETS['low-memory']] as const);
-    const scopes = quant ? [] : scopeCosts(spec, scopeRecipe[1], knobBatch, budget, ['all', 'head', 'last:2', 'bn']);
+    const scopes = kind !== 'binary' ? [] : scopeCosts(spec, scopeRecipe[1], knobBatch, budget, ['all', 'head', 'last:2', 'bn']);
     if (o.json) {
       const plan = {
         model: spec.name,

@@ -1,5 +1,6 @@
 // `bitlearn train`: train a model, print the accuracy / time / memory report.
 import type { Network } from '../model/network.js';
+import { precisionKind } from '../model/spec.js';
 import { Command } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
 import { loadData } from '../data/registry.js';
@@ -126,6 +127,8 @@ export function trainCommand(): Command {
   ).action(async (o, cmd: Command) => {
     const quant = quantFromOptions(o, cmd);
     const spec = modelSpec(o.model, quant);
+    // a model file of fixed-point (or float) layers only trains as --quant does: standard recipe by default
+    if (!quant && precisionKind(spec) === 'fixed' && cmd.getOptionValueSource('recipe') === 'default') o.recipe = 'standard';
     const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
     if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
     if (o.out) checkOutputPath(o.out, '--out');
