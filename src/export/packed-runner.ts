@@ -3,7 +3,10 @@
 // bits, the thresholds, and two activation buffers of each kind sized for the largest layer.
 import { readFileSync } from 'node:fs';
 import { unpackSignRows, wordsFor } from '../bits.js';
-import { quantizeInputValues } from '../layers/quant-layer.js';
+import { addRowBias, quantizeInputValues } from '../layers/quant-layer.js';
+import { activationCode } from '../layers/quant-act.js';
+import { bnInference } from '../layers/batchnorm.js';
+import { maxPoolSignBits } from '../layers/maxpool.js';
 import { stageRows, type Dataset } from '../data/dataset.js';
 import { pixelsToFloat } from '../data/pixels.js';
 import { taps } from '../kernels/conv-geometry.js';
@@ -40,17 +43,26 @@ export interface PackedModelInfo {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Values per example of each op's output (floats or bits), checked along the way. */
-function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords: number } {
+/**
+ * The ops checked against the shapes flowing through them: the largest activations (floats,
+ * words of bits), and what enters each op: its values per example and, where they are sign bits,
+ * their channels.
+ */
+function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords: number; valuesIn: number[]; bitChannelsIn: number[] } {
   const bad = (i: number, why: string) => new PackedFileError(`${name}: op ${i + 1}: ${why}`);
   const { h: H, w: W, c: Ch } = h.input.shape;
   let values = H * W * Ch;
   let kind: 'float' | 'bits' = 'float';
   let maxFloats = values;
   let maxWords = 0;
+  let bitChannels = 1;
+  const valuesIn: number[] = [];
+  const bitChannelsIn: number[] = [];
   const int = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
   h.ops.forEach((o, i) => {
     if (!isObject(o)) throw bad(i, 'not an object');
+    valuesIn.push(values);
+    bitChannelsIn.push(bitChannels);
     const weighted = o.op === 'dense' || o.op === 'conv' || o.op === 'qdense' || o.op === 'qconv';
     if ((weighted || o.op === 'maxpool' || o.op === 'avgpool') && o.input !== kind) throw bad(i, `expects ${o.input} input, gets ${kind}`);
     if (o.op === 'dense' || o.op === 'qdense') {
@@ -67,6 +79,7 @@ function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords:
       if (kind !== 'float' || !int(o.channels) || values % o.channels) throw bad(i, 'threshold channels do not fit');
       maxWords = Math.max(maxWords, (values / o.channels) * wordsFor(o.channels));
       kind = 'bits';
+      bitChannels = o.channels;
     } else if (o.op === 'batchnorm' || o.op === 'qact') {
       if (kind !== 'float' || !int(o.channels) || values % o.channels) throw bad(i, `${o.op} channels do not fit`);
     } else if (o.op === 'maxpool' || o.op === 'avgpool') {
@@ -80,7 +93,7 @@ function checkOps(h: PackedHeader, name: string): { maxFloats: number; maxWords:
     maxFloats = Math.max(maxFloats, values);
   });
   if (kind !== 'float' || values !== h.classes) throw new PackedFileError(`${name}: the last op gives ${values} values, the model has ${h.classes} classes`);
-  return { maxFloats, maxWords };
+  return { maxFloats, maxWords, valuesIn, bitChannelsIn };
 }
 
 /** A packed model ready to run: `predict` fills classes and probabilities for every example of a data set. */
@@ -92,6 +105,9 @@ export class PackedModel {
   private readonly floats: [Floats, Floats];
   private readonly bits: [Uint32Array, Uint32Array];
   private readonly probs: Float32Array;
+  /** Per op: the values per example entering it, and the channels of sign bits entering it. */
+  private readonly valuesIn: number[];
+  private readonly bitChannelsIn: number[];
 
   /** `batch`: examples per forward pass (memory only: results do not depend on it). */
   constructor(bytes: Uint8Array, name: string, opts: { batch?: number; kernels?: string } = {}) {
@@ -101,7 +117,9 @@ export class PackedModel {
     const shape = isObject(h.input) ? h.input.shape : undefined;
     if (!isObject(shape) || ![shape.h, shape.w, shape.c].every((v) => Number.isInteger(v) && v > 0) || !Array.isArray(h.ops) || !(h.classes >= 2))
       throw new PackedFileError(`${name}: header lacks the input shape, the classes or the ops`);
-    const { maxFloats, maxWords } = checkOps(h, name);
+    const { maxFloats, maxWords, valuesIn, bitChannelsIn } = checkOps(h, name);
+    this.valuesIn = valuesIn;
+    this.bitChannelsIn = bitChannelsIn;
     const batch = opts.batch ?? 100;
     const set = selectKernels(opts.kernels ?? 'auto');
     const inst = set.instantiate?.({ threads: 1 });
@@ -196,11 +214,9 @@ export class PackedModel {
     const k = this.kernels;
     let fi = 0;
     let bi = 0;
-    /** Values per example of the current activation, and the channels of a bits activation. */
-    let vals = this.info.features;
-    let bitChannels = 1;
-    for (const r of this.ready) {
+    this.ready.forEach((r, i) => {
       const o = r.op;
+      const vals = this.valuesIn[i];
       const x = this.floats[fi];
       const xb = this.bits[bi];
       if (o.op === 'dense') {
@@ -235,16 +251,16 @@ export class PackedModel {
             out[p * wpc + wd] = word >>> 0;
           }
         bi = 1 - bi;
-        bitChannels = C;
       } else if (o.op === 'qdense' || o.op === 'qconv') {
         const { w, b } = r as { w: Float32Array; b: Float32Array };
         // sign bits in (a binary layer before): ±1 floats, as the network reads them
+        const bitChannels = this.bitChannelsIn[i];
         if (o.input === 'bits') unpackSignRows(xb, (rows * vals) / bitChannels, bitChannels, x);
         if (o.quantizeInput) quantizeInputValues(x, rows * vals);
         const y = this.floats[1 - fi];
         if (o.op === 'qdense') {
           k.gemmFloatFloat(x, w, rows, o.nOut, o.nIn, y);
-          addBias(y, rows, b);
+          addRowBias(y, rows, b);
         } else {
           const g = o.g;
           const inN = g.hi * g.wi * g.ci;
@@ -252,7 +268,7 @@ export class PackedModel {
           for (let e = 0; e < rows; e++) {
             const yb = y.subarray(e * outN, (e + 1) * outN);
             k.convFwdFloatFloat(x.subarray(e * inN, (e + 1) * inN), w, g, yb);
-            addBias(yb, g.ho * g.wo, b);
+            addRowBias(yb, g.ho * g.wo, b);
           }
         }
         fi = 1 - fi;
@@ -260,19 +276,19 @@ export class PackedModel {
         const n = rows * vals;
         if (o.bits === null) for (let q = 0; q < n; q++) x[q] = x[q] > 0 ? x[q] : 0;
         else {
-          // QuantActLayer's inference: ReLU, then the code clip(round(x / s), 0, Qp) as its value
+          // QuantActLayer's inference: the code's value
           const sc = 2 ** (o.exponent as number);
           const Qp = 2 ** o.bits - 1;
-          for (let q = 0; q < n; q++) x[q] = x[q] > 0 ? Math.min(Qp, Math.round(x[q] / sc)) * sc : 0;
+          for (let q = 0; q < n; q++) x[q] = activationCode(x[q], sc, Qp) * sc;
         }
       } else if (o.op === 'batchnorm') {
         const { mean, sigma, beta } = r as { mean: Float32Array; sigma: Float32Array; beta: Float32Array };
         const C = o.channels;
         const n = (rows * vals) / C;
-        for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) x[i * C + c] = (x[i * C + c] - mean[c]) / sigma[c] + beta[c];
+        for (let i = 0; i < n; i++) for (let c = 0; c < C; c++) x[i * C + c] = bnInference(x[i * C + c], mean[c], sigma[c], beta[c]);
       } else if (o.op === 'maxpool') {
         if (o.input === 'bits') {
-          maxPoolBits(xb, this.bits[1 - bi], rows, o.h, o.w, o.channels, o.size);
+          maxPoolSignBits(xb, this.bits[1 - bi], rows, o.h, o.w, o.channels, o.size);
           bi = 1 - bi;
         } else {
           maxPoolFloat(x, this.floats[1 - fi], rows, o.h, o.w, o.channels, o.size);
@@ -282,9 +298,7 @@ export class PackedModel {
         avgPool(o.input === 'bits' ? xb : x, o.input === 'bits', this.floats[1 - fi], rows, o.h, o.w, o.channels, o.sh, o.sw);
         fi = 1 - fi;
       }
-      vals = valuesAfter(o, vals);
-      if (o.op === 'maxpool' && o.input === 'bits') bitChannels = o.channels;
-    }
+    });
     return this.floats[fi];
   }
 
@@ -292,35 +306,6 @@ export class PackedModel {
   memoryBytes(): number {
     return this.ledger.entries().reduce((s, e) => s + e.bytes, 0) + this.probs.byteLength;
   }
-}
-
-/** Values per example after op o (thresholds and batch norms keep the count). */
-function valuesAfter(o: PackedOp, values: number): number {
-  if (o.op === 'dense' || o.op === 'qdense') return o.nOut;
-  if (o.op === 'conv' || o.op === 'qconv') return o.g.ho * o.g.wo * o.g.co;
-  if (o.op === 'maxpool') return Math.floor(o.h / o.size) * Math.floor(o.w / o.size) * o.channels;
-  if (o.op === 'avgpool') return Math.floor(o.h / o.sh) * Math.floor(o.w / o.sw) * o.channels;
-  return values;
-}
-
-/** y (rows × m) += b per row, in float32 (as the network's fixed-point layers add their bias). */
-function addBias(y: Floats, rows: number, b: Float32Array): void {
-  const m = b.length;
-  for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += b[j];
-}
-
-function maxPoolBits(x: Uint32Array, out: Uint32Array, B: number, h: number, w: number, C: number, s: number): void {
-  const wpc = wordsFor(C);
-  const hp = Math.floor(h / s);
-  const wp = Math.floor(w / s);
-  for (let b = 0; b < B; b++)
-    for (let py = 0; py < hp; py++)
-      for (let px = 0; px < wp; px++)
-        for (let k = 0; k < wpc; k++) {
-          let word = 0;
-          for (let dy = 0; dy < s; dy++) for (let dx = 0; dx < s; dx++) word |= x[((b * h + s * py + dy) * w + s * px + dx) * wpc + k];
-          out[((b * hp + py) * wp + px) * wpc + k] = word >>> 0;
-        }
 }
 
 function maxPoolFloat(x: Floats, out: Floats, B: number, h: number, w: number, C: number, s: number): void {

@@ -9,7 +9,7 @@ import { wordsFor } from '../bits.js';
 import type { InputMeta } from '../data/dataset.js';
 import { taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import { AvgPoolLayer } from '../layers/avgpool.js';
-import { BatchNormLayer } from '../layers/batchnorm.js';
+import { BatchNormLayer, bnInference } from '../layers/batchnorm.js';
 import { ConvLayer } from '../layers/conv.js';
 import { DenseLayer } from '../layers/dense.js';
 import { FlattenLayer } from '../layers/flatten.js';
@@ -106,7 +106,7 @@ export function signThresholds(bn: BatchNormLayer, range: number | null): Float3
     const m = bn.runMean[c];
     const s = bn.runSigma[c];
     const b = beta[c];
-    const positive = (z: number) => Math.fround((z - m) / s + b) >= 0;
+    const positive = (z: number) => Math.fround(bnInference(z, m, s, b)) >= 0;
     // integers: t in [−range, range + 1] (the ends mean "always +1" and "never")
     if (range !== null) out[c] = firstTrue(-range, range, positive);
     else out[c] = floatAt(firstTrue(-F32_INF, F32_INF, (k) => positive(floatAt(k))));

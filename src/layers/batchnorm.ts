@@ -110,6 +110,14 @@ export function bnNormalizeReference(y: Floats, n: number, C: number, l2: boolea
 }
 export const BN_MOMENTUM = 0.9;
 
+/**
+ * The inference map z = (y − μ)/σ + β in JavaScript's doubles (stored as float32 by the caller):
+ * the one expression evaluation, the packed model's batch norm and its sign thresholds all use.
+ */
+export function bnInference(y: number, mean: number, sigma: number, beta: number): number {
+  return (y - mean) / sigma + beta;
+}
+
 export class BatchNormLayer implements Layer {
   readonly kind = 'batchnorm';
   readonly beta: ParamStore;
@@ -216,7 +224,7 @@ export class BatchNormLayer implements Layer {
       for (let i = 0; i < rows; i++)
         for (let c = 0; c < C; c++) {
           const k = i * C + c;
-          y[k] = (y[k] - this.runMean[c]) / this.runSigma[c] + beta[c];
+          y[k] = bnInference(y[k], this.runMean[c], this.runSigma[c], beta[c]);
         }
       return x;
     }

@@ -12,6 +12,24 @@ import { fillHint, type GradStore } from '../storage/grad-store.js';
 import { fillPoolGradient } from './pool-gradient.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
+/**
+ * size × size windows (stride = size) of B examples' packed sign bits (h × w pixels of C channels):
+ * the max of ±1 values is their OR. The layer's forward and the packed model both run it.
+ */
+export function maxPoolSignBits(x: Uint32Array, out: Uint32Array, B: number, h: number, w: number, C: number, size: number): void {
+  const wpc = wordsFor(C);
+  const hp = Math.floor(h / size);
+  const wp = Math.floor(w / size);
+  for (let b = 0; b < B; b++)
+    for (let py = 0; py < hp; py++)
+      for (let px = 0; px < wp; px++)
+        for (let k = 0; k < wpc; k++) {
+          let word = 0;
+          for (let dy = 0; dy < size; dy++) for (let dx = 0; dx < size; dx++) word |= x[((b * h + size * py + dy) * w + size * px + dx) * wpc + k];
+          out[((b * hp + py) * wp + px) * wpc + k] = word >>> 0;
+        }
+}
+
 export class MaxPoolLayer implements Layer {
   readonly kind = 'maxpool';
   readonly rowsPerExample: number;
@@ -76,19 +94,8 @@ export class MaxPoolLayer implements Layer {
     const B = rows / this.rowsPerExample;
     const { hp, wp } = this;
     if (x.kind === 'bits') {
-      const wpc = wordsFor(C);
       const out = this.outBits!;
-      for (let b = 0; b < B; b++)
-        for (let py = 0; py < hp; py++)
-          for (let px = 0; px < wp; px++) {
-            const o = ((b * hp + py) * wp + px) * wpc;
-            // the max of ±1 values is their OR
-            for (let k = 0; k < wpc; k++) {
-              let word = 0;
-              for (let q = 0; q < this.area; q++) word |= x.data[this.inRow(b, py, px, q) * wpc + k];
-              out[o + k] = word >>> 0;
-            }
-          }
+      maxPoolSignBits(x.data, out, B, this.h, this.w, C, this.size);
       this.input = training ? x : null;
       return { kind: 'bits', data: out, cols: C };
     }

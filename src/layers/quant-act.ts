@@ -11,6 +11,11 @@ import { qRange } from '../../quant/po2-quantizers.js';
 import type { QuantConfig } from '../../quant/quant-config.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
+/** ReLU, then the code clip(round(x / s), 0, Qp): the activation quantizer's inference (the packed model's too). */
+export function activationCode(x: number, s: number, Qp: number): number {
+  return x > 0 ? Math.min(Qp, Math.round(x / s)) : 0;
+}
+
 export class QuantActLayer implements Layer {
   readonly kind = 'qact';
   /** The output: the next layer's input, kept for its dW (float, or the integer codes). */
@@ -115,7 +120,7 @@ export class QuantActLayer implements Layer {
     const Qp = 2 ** this.bits - 1;
     const dest = this.codes ?? out;
     const scale = this.codes ? 1 : s;
-    for (let k = 0; k < n; k++) dest[k] = z[k] > 0 ? Math.min(Qp, Math.round(z[k] / s)) * scale : 0;
+    for (let k = 0; k < n; k++) dest[k] = activationCode(z[k], s, Qp) * scale;
     return this.codes ? { kind: 'codes', data: this.codes, cols: this.channels, exp: e } : { kind: 'float', data: out, cols: this.channels, exp: e };
   }
 

@@ -23,6 +23,12 @@ export function biasCode(b: number, exponent: number): number {
   return Math.max(-BIAS_LIMIT, Math.min(BIAS_LIMIT, Math.round(b / 2 ** exponent)));
 }
 
+/** y (rows × b.length) += b on every row: how a fixed-point layer adds its bias (the packed model too). */
+export function addRowBias(y: Floats, rows: number, b: ArrayLike<number>): void {
+  const m = b.length;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += b[j];
+}
+
 /** Replace n float pixel values by their 8-bit code values, in place. */
 export function quantizeInputValues(x: Floats, n: number): void {
   const s = 2 ** INPUT_EXPONENT;
@@ -89,9 +95,7 @@ export abstract class QuantWeightLayer {
 
   /** y (rows × outputs) += the bias as added. */
   protected addBias(y: Floats, rows: number): void {
-    const bq = this.biasQ;
-    const m = bq.length;
-    for (let i = 0; i < rows; i++) for (let j = 0; j < m; j++) y[i * m + j] += bq[j];
+    addRowBias(y, rows, this.biasQ);
   }
 
   /** db += the column sums of dy (rows × outputs). */
