@@ -61,8 +61,6 @@ export class FakeInaBus implements I2cBus {
   private readonly clock: () => number;
   /** Registers written, in order (for tests). */
   readonly writes: [number, number][] = [];
-  reads = 0;
-  closed = false;
 
   constructor(private readonly o: FakeInaOptions) {
     this.config = o.chip === 'ina219' ? 0x399f : o.chip === 'ina226' ? 0x4127 : 0x6127;
@@ -96,7 +94,6 @@ export class FakeInaBus implements I2cBus {
 
   readRegister(address: number, reg: number): number {
     this.check(address, reg);
-    this.reads++;
     const chip = this.o.chip;
     const u16 = (v: number) => v & 0xffff;
     if (reg === 0x00) return this.config;
@@ -129,6 +126,6 @@ export class FakeInaBus implements I2cBus {
   }
 
   close(): void {
-    this.closed = true;
+    // nothing to give back
   }
 }

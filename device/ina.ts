@@ -45,9 +45,8 @@ const TI = 0x5449;
 const DIE: Record<'ina226' | 'ina260', number> = { ina226: 0x226, ina260: 0x227 };
 
 const REG = { config: 0x00, shunt: 0x01, bus: 0x02, power: 0x03, current: 0x04, cal: 0x05, maskEnable: 0x06, manufacturer: 0xfe, die: 0xff };
-/** Mask/Enable (INA226, INA260): math overflow and conversion ready. */
+/** Mask/Enable (INA226, INA260): the math overflow flag. */
 const OVF = 1 << 2;
-const CVRF = 1 << 3;
 
 const signed16 = (v: number) => (v & 0x8000 ? v - 0x10000 : v);
 const hex = (n: number, width = 2) => `0x${n.toString(16).padStart(width, '0')}`;
@@ -218,5 +217,3 @@ export class InaChip {
     this.bus.close();
   }
 }
-
-export { CVRF, OVF, REG as INA_REGISTERS };

@@ -46,11 +46,16 @@ function pretrainedDir(): string {
   return fileURLToPath(new URL('../../../pretrained/', import.meta.url));
 }
 
+/** Files this process has already written (or found whole): one check per file, however often a name is used. */
+const written = new Map<string, string>();
+
 /**
  * A single executable carries the files inside itself: the first use writes one (whole, or not at
  * all) to a cache directory named by its content, which later uses read again.
  */
 function unbundled(file: string, base64: string): string {
+  const known = written.get(file);
+  if (known) return known;
   const bytes = Buffer.from(base64, 'base64');
   const dir = join(tmpdir(), `bitlearn-pretrained-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`);
   const path = join(dir, file);
@@ -58,6 +63,7 @@ function unbundled(file: string, base64: string): string {
     mkdirSync(dir, { recursive: true });
     writeFileAtomic(path, bytes, 'shipped checkpoint');
   }
+  written.set(file, path);
   return path;
 }
 

@@ -81,6 +81,11 @@ export type PlannedLayer = ScopeFlags &
     | { type: 'qact'; name: string; channels: number; spatial: number; quant: QuantConfig }
   );
 
+/** A planned layer with a weight tensor (binary or fixed point). */
+export function isWeightLayer(l: PlannedLayer): boolean {
+  return l.type === 'dense' || l.type === 'conv' || l.type === 'qdense' || l.type === 'qconv';
+}
+
 /**
  * Binary: conv/dense → batch norm → sign (BinaryNet: a max-pool before the batch norm, else after
  * the sign), the classifier ending in batch norm. Fixed point (spec.quant): conv/dense + bias →

@@ -3,7 +3,7 @@
 // backward stops at the lowest trainable layer, and every layer below it keeps nothing for
 // backward. The choice is marked on the plan (ScopeFlags), which the network builder, the memory
 // model and the workspace sizing all read, so modeled == ledger for every scope.
-import type { PlannedLayer } from './spec.js';
+import { isWeightLayer, type PlannedLayer } from './spec.js';
 
 /**
  * all | head (the classifier) | last:K (the last K weight layers) | bn (batch-norm shifts only) |
@@ -45,13 +45,12 @@ export function runTrainScope(text: string | undefined, newHead: boolean): Train
   return newHead ? { ...scope, withHead: true } : scope;
 }
 
-const isWeight = (l: PlannedLayer) => l.type === 'dense' || l.type === 'conv' || l.type === 'qdense' || l.type === 'qconv';
 /** Layers with trained parameters. */
-const hasParams = (l: PlannedLayer) => isWeight(l) || l.type === 'bn' || l.type === 'qact';
+const hasParams = (l: PlannedLayer) => isWeightLayer(l) || l.type === 'bn' || l.type === 'qact';
 
 /** The names of the layers whose parameters train under `scope`. */
 function trainableNames(plan: PlannedLayer[], scope: TrainScope, where: string): Set<string> {
-  const weightAt = plan.flatMap((l, i) => (isWeight(l) ? [i] : []));
+  const weightAt = plan.flatMap((l, i) => (isWeightLayer(l) ? [i] : []));
   /** The weight layers from index `from` of weightAt on, with the parameter layers after each. */
   const fromWeight = (from: number) =>
     new Set(

@@ -8,7 +8,7 @@
 import { readCheckpoint } from '../checkpoint.js';
 import { checkpointPath } from '../model/pretrained.js';
 import type { Dataset } from '../data/dataset.js';
-import { planModel, type ModelSpec } from '../model/spec.js';
+import { isWeightLayer, planModel, type ModelSpec } from '../model/spec.js';
 import type { Network } from '../model/network.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 import { packLatentSignsReference } from '../layers/binary-weights.js';
@@ -29,7 +29,7 @@ function headLayers(spec: ModelSpec): Set<string> {
   const plan = planModel(spec);
   let last = -1;
   plan.forEach((l, i) => {
-    if (l.type === 'dense' || l.type === 'conv' || l.type === 'qdense' || l.type === 'qconv') last = i;
+    if (isWeightLayer(l)) last = i;
   });
   return new Set(plan.slice(last).map((l) => l.name));
 }
