@@ -105,6 +105,8 @@ export interface Kernels {
   /** Optional float16 codecs (toHalf(v, saturate) / fromHalf in src/storage/fp16.ts are the reference). */
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  /** Columns [0, cols) of `rows` rows of half codes `stride` apart, as float32 rows of `cols` (a store's column range). */
+  halfRowsToFloat?(src: Uint16Array, rows: number, stride: number, cols: number, dst: Floats): void;
   /**
    * Optional: Bop's fused fold into 8-bit slog momentum, elements [flat0, flat0 + len) of n, in
    * chunks of 256 through scratch (Bop.foldTile on the int8 store is the reference).

@@ -194,6 +194,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       if (body) ex.halfDecode(at(src), body, at(dst));
       for (let i = body; i < n; i++) dst[i] = fromHalf(src[i]);
     },
+    halfRowsToFloat: (src, rows, stride, cols, dst) => ex.halfDecodeRows(at(src), rows, stride, cols, at(dst)),
     holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
     packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
     dispose: () => void pool?.terminate(),

@@ -140,8 +140,11 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         const j1 = Math.min(m, j0 + tile);
         const t = j1 - j0;
         acc.fill(0, 0, t * n);
-        for (let i0 = 0; i0 < rows; i0 += R) {
-          const i1 = Math.min(rows, i0 + R);
+        // as many rows a pass as chunkDy holds of the tile's columns (the kernel's loads and stores
+        // of the tile amortize over more terms), where the input needs no decoding into chunkX
+        const pass = x.kind === 'bits' || x.kind === 'float' ? Math.max(R, Math.floor(ws.chunkDy.length / t)) : R;
+        for (let i0 = 0; i0 < rows; i0 += pass) {
+          const i1 = Math.min(rows, i0 + pass);
           grad.read(i0, i1, j0, j1, ws.chunkDy);
           if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, t, dyNorm, i0);
           this.accumulate(x, ws.chunkDy, i0, i1, t, acc);

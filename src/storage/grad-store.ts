@@ -39,6 +39,7 @@ export function gradStoreBytes(format: GradFormat, elements: number): number {
 export interface StoreKernels {
   floatToHalf?(src: Floats, n: number, dst: Uint16Array): void;
   halfToFloat?(src: Uint16Array, n: number, dst: Floats): void;
+  halfRowsToFloat?(src: Uint16Array, rows: number, stride: number, cols: number, dst: Floats): void;
   maxAbs?(x: Floats, n: number): number;
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
   holds?(a: Floats | Uint16Array | Uint32Array): boolean;
@@ -93,7 +94,7 @@ class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
   /** The codec, when it holds this store's codes (then only `out`/`src` remain to check). */
-  private readonly fast: Required<Pick<StoreKernels, 'floatToHalf' | 'halfToFloat' | 'holds'>> | null;
+  private readonly fast: (StoreKernels & Required<Pick<StoreKernels, 'floatToHalf' | 'halfToFloat' | 'holds'>>) | null;
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
@@ -107,6 +108,7 @@ class Float16GradStore extends BaseStore implements GradStore {
     if (fast?.holds(out)) {
       const w = c1 - c0;
       if (w === cols) fast.halfToFloat(data.subarray(i0 * cols, i1 * cols), (i1 - i0) * cols, out);
+      else if (fast.halfRowsToFloat) fast.halfRowsToFloat(data.subarray(i0 * cols + c0), i1 - i0, cols, w, out);
       else for (let i = i0; i < i1; i++) fast.halfToFloat(data.subarray(i * cols + c0, i * cols + c1), w, out.subarray((i - i0) * w));
       return;
     }

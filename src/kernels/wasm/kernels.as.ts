@@ -1081,6 +1081,21 @@ export function halfDecode(src: usize, n: i32, dst: usize): void {
   for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1)));
 }
 
+/**
+ * Columns [0, cols) of `rows` rows of half codes `stride` apart (a column range of a float16
+ * gradient store) as float32 rows of `cols` at dst: one call for a whole tile instead of one a row.
+ */
+export function halfDecodeRows(src: usize, rows: i32, stride: i32, cols: i32, dst: usize): void {
+  const cols4 = cols & ~3;
+  for (let r = 0; r < rows; r++) {
+    const s = src + (<usize>(r * stride) << 1);
+    const d = dst + (<usize>(r * cols) << 2);
+    let c = 0;
+    for (; c < cols4; c += 4) v128.store(d + (<usize>c << 2), loadHalf4(s + (<usize>c << 1)));
+    for (; c < cols; c++) store<f32>(d + (<usize>c << 2), <f32>halfToF64(load<u16>(s + (<usize>c << 1))));
+  }
+}
+
 /** 4 consecutive values of a float32 (half = 0) or float16 (half = 1) tensor as f32x4. */
 // @ts-ignore: decorator
 @inline
@@ -1492,11 +1507,39 @@ function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
  */
 export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32): void {
   const wpr = (C + 31) >>> 5;
+  const C4 = C & ~3;
+  const one = f32x4.splat(1);
   for (let r = 0; r < rows; r++) {
     const i = row0 + r;
     const o = stats + (<usize>(3 * C * (i / G)) << 2);
-    for (let c = 0; c < C; c++) {
-      const g = <f64>load<f32>(dy + (<usize>(r * C + c) << 2));
+    const dyRow = dy + (<usize>(r * C) << 2);
+    // 4 channels a turn, each channel's sums in the reference's order: a float32 sum of two float32
+    // values rounded once equals JavaScript's float64 sum stored to float32, and g·(±1) is exact;
+    // a float x̂'s product g·x̂ is exact in float64 pairs, added there as the reference does
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const g = v128.load(dyRow + (<usize>c << 2));
+      const p0 = o + (<usize>c << 2);
+      const p1 = p0 + (<usize>C << 2);
+      v128.store(p0, f32x4.add(v128.load(p0), g));
+      let x: v128;
+      if (xhBits) {
+        x = v128.bitselect(one, f32x4.neg(one), bitLanes4(xh, i * wpr, c));
+        v128.store(p1, f32x4.add(v128.load(p1), v128.xor(g, v128.andnot(f32x4.splat(-0.0), bitLanes4(xh, i * wpr, c)))));
+      } else {
+        x = v128.load(xh + (<usize>(i * C + c) << 2));
+        const s1 = v128.load(p1);
+        const lo = f64x2.add(f64x2.promote_low_f32x4(s1), f64x2.mul(f64x2.promote_low_f32x4(g), f64x2.promote_low_f32x4(x)));
+        const hi = f64x2.add(f64x2.promote_low_f32x4(high2(s1)), f64x2.mul(f64x2.promote_low_f32x4(high2(g)), f64x2.promote_low_f32x4(high2(x))));
+        v128.store(p1, v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+      }
+      if (l1Exact) {
+        const p2 = p1 + (<usize>C << 2);
+        v128.store(p2, f32x4.add(v128.load(p2), v128.bitselect(one, f32x4.neg(one), nonNegative4(x))));
+      }
+    }
+    for (; c < C; c++) {
+      const g = <f64>load<f32>(dyRow + (<usize>c << 2));
       const x = xhatAt(xh, xhBits, wpr, i, C, c);
       const p0 = o + (<usize>c << 2);
       const p1 = o + (<usize>(C + c) << 2);
@@ -1510,19 +1553,57 @@ export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32
   }
 }
 
+/** Lanes of channels c..c+3 of a packed sign row (word offset w0): all ones where the bit is set. */
+// @ts-ignore: decorator
+@inline
+function bitLanes4(bits: usize, w0: i32, c: i32): v128 {
+  const nibble = (load<u32>(bits + (<usize>(w0 + (c >>> 5)) << 2)) >>> (<u32>c & 31)) & 15;
+  return i32x4.ne(v128.and(i32x4.splat(nibble), i32x4(1, 2, 4, 8)), i32x4.splat(0));
+}
+
+/** Lanes 2 and 3 of x moved to lanes 0 and 1 (for promote_low). */
+// @ts-ignore: decorator
+@inline
+function high2(x: v128): v128 {
+  return v128.shuffle<i32>(x, x, 2, 3, 0, 1);
+}
+
 /**
  * Batch-norm backward, second pass: out (rows row0 ..) holds dy and becomes dx, with the group
  * means in stats and sigma per group: (g − mean g − x̂·mean(g·x̂)) / σ, or for the exact l1 form
- * (g − mean g − mean(g·x̂)·(sign x̂ − mean sign x̂)) / σ, in JavaScript's order of operations.
+ * (g − mean g − mean(g·x̂)·(sign x̂ − mean sign x̂)) / σ, in JavaScript's order of operations
+ * (float64 pairs, 4 channels a turn).
  */
 export function bnBackDx(out: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, sigma: usize, l1Exact: i32): void {
   const wpr = (C + 31) >>> 5;
+  const C4 = C & ~3;
+  const one = f32x4.splat(1);
   for (let r = 0; r < rows; r++) {
     const i = row0 + r;
     const g0 = i / G;
     const o = stats + (<usize>(3 * C * g0) << 2);
     const so = sigma + (<usize>(C * g0) << 2);
-    for (let c = 0; c < C; c++) {
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const p = out + (<usize>(r * C + c) << 2);
+      const g = v128.load(p);
+      const x = xhBits ? v128.bitselect(one, f32x4.neg(one), bitLanes4(xh, i * wpr, c)) : v128.load(xh + (<usize>(i * C + c) << 2));
+      const s = v128.load(so + (<usize>c << 2));
+      const m0 = v128.load(o + (<usize>c << 2));
+      const m1 = v128.load(o + (<usize>(C + c) << 2));
+      let lo: v128, hi: v128;
+      if (l1Exact) {
+        const m2 = v128.load(o + (<usize>(2 * C + c) << 2));
+        const sx = v128.bitselect(one, f32x4.neg(one), nonNegative4(x));
+        lo = bnDxPairL1(g, m0, m1, m2, sx, s);
+        hi = bnDxPairL1(high2(g), high2(m0), high2(m1), high2(m2), high2(sx), high2(s));
+      } else {
+        lo = bnDxPair(g, m0, m1, x, s);
+        hi = bnDxPair(high2(g), high2(m0), high2(m1), high2(x), high2(s));
+      }
+      v128.store(p, v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
+    }
+    for (; c < C; c++) {
       const p = out + (<usize>(r * C + c) << 2);
       const g = <f64>load<f32>(p);
       const x = xhatAt(xh, xhBits, wpr, i, C, c);
@@ -1535,6 +1616,22 @@ export function bnBackDx(out: usize, xh: usize, xhBits: i32, rows: i32, C: i32, 
       } else store<f32>(p, <f32>((g - m0 - x * m1) / s));
     }
   }
+}
+
+/** (g − m0 − x·m1) / s on lanes 0 and 1 of each f32x4, in float64. */
+// @ts-ignore: decorator
+@inline
+function bnDxPair(g: v128, m0: v128, m1: v128, x: v128, s: v128): v128 {
+  const d = f64x2.sub(f64x2.sub(f64x2.promote_low_f32x4(g), f64x2.promote_low_f32x4(m0)), f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(m1)));
+  return f64x2.div(d, f64x2.promote_low_f32x4(s));
+}
+
+/** (g − m0 − m1·(sx − m2)) / s on lanes 0 and 1 of each f32x4, in float64. */
+// @ts-ignore: decorator
+@inline
+function bnDxPairL1(g: v128, m0: v128, m1: v128, m2: v128, sx: v128, s: v128): v128 {
+  const t = f64x2.mul(f64x2.promote_low_f32x4(m1), f64x2.sub(f64x2.promote_low_f32x4(sx), f64x2.promote_low_f32x4(m2)));
+  return f64x2.div(f64x2.sub(f64x2.sub(f64x2.promote_low_f32x4(g), f64x2.promote_low_f32x4(m0)), t), f64x2.promote_low_f32x4(s));
 }
 
 /** out[k] = z[k] >= 0 ? 1 : -1 for k < n (NaN gives -1, -0 gives 1, as in JavaScript). */
