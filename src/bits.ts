@@ -14,11 +14,11 @@ export function popcount32(x: number): number {
 }
 
 /** Pack sign(src[row*cols + c] >= 0) into rows of wordsFor(cols) words. */
-export function packSignRows(src: ArrayLike<number>, rows: number, cols: number, dst: Uint32Array, dstOffset = 0): void {
+export function packSignRows(src: ArrayLike<number>, rows: number, cols: number, dst: Uint32Array, dstOffset = 0, dstRowWords = wordsFor(cols)): void {
   const wpr = wordsFor(cols);
   for (let r = 0; r < rows; r++) {
     const s = r * cols;
-    const d = dstOffset + r * wpr;
+    const d = dstOffset + r * dstRowWords;
     for (let w = 0; w < wpr; w++) {
       let word = 0;
       const c0 = w << 5;

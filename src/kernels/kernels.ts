@@ -76,7 +76,8 @@ export interface Kernels {
   adamMaxAbs?(t: AdamTensor): number;
   adamUpdate?(t: AdamTensor, s: AdamStep): void;
   /** Optional fast sign packing of latent weights (BinaryWeights.repack is the reference). */
-  packLatentSigns?(latent: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array): void;
+  /** Rows of bits start `rowWords` words apart (default: whole words for cols). */
+  packLatentSigns?(latent: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array, rowWords?: number): void;
   /** Optional: bit c of each row set where |z| <= clip (a sign's STE mask; packMaskReference in src/bits.ts). */
   packMask?(z: Floats, rows: number, cols: number, bits: Uint32Array, clip: number): void;
   /** Optional: x[r, c] = 0 where bit c of mask row row0 + r is 0 (applyMaskReference in src/bits.ts). */

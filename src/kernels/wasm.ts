@@ -196,7 +196,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     halfRowsToFloat: (src, rows, stride, cols, dst) => ex.halfDecodeRows(at(src), rows, stride, cols, at(dst)),
     holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
-    packLatentSigns: (latent, rows, cols, bits) => ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits)),
+    packLatentSigns: (latent, rows, cols, bits, rowWords = (cols + 31) >>> 5) =>
+      ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits), rowWords),
     dispose: () => void pool?.terminate(),
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };

@@ -7,8 +7,11 @@ import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { dyNormsToFill, inputRows, packSigns, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
+import { dyNormsToFill, inputRows, kernelDecodesPixels, packSigns, pixelColumns, trainingInput, type Activation, type Layer, type ParamGrad, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
+
+/** Input columns of a 1-bit dW tile over re-read pixels (a multiple of 32: whole words of sign bits). */
+const PIXEL_TILE_COLUMNS = 64;
 
 export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'dense';
@@ -102,6 +105,37 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     });
   }
 
+  /**
+   * 1-bit dW of a first layer that re-reads its pixels: tiles of output rows × 64 input columns,
+   * so each pixel is decoded once per tile row (3 times for 256 units) instead of once per tile
+   * of whole rows (32 times); every element still sums its rows in order, so the signs are those
+   * of the row tiles.
+   */
+  private signDwOfPixels(x: Extract<Activation, { kind: 'pixels' }>, grad: GradStore, rows: number): void {
+    const { nIn: n, nOut: m, ws } = this;
+    const bits = (this.grad as Extract<ParamGrad, { kind: 'sign' }>).bits;
+    const acc = ws.chunkDx;
+    const tk = Math.min(PIXEL_TILE_COLUMNS, n);
+    const tj = Math.max(1, Math.floor(acc.length / tk));
+    const pass = Math.max(1, Math.min(Math.floor(ws.chunkDy.length / tj), Math.floor(ws.chunkX.length / tk)));
+    const wpr = wordsFor(n);
+    for (let j0 = 0; j0 < m; j0 += tj) {
+      const j1 = Math.min(m, j0 + tj);
+      for (let k0 = 0; k0 < n; k0 += tk) {
+        const k1 = Math.min(n, k0 + tk);
+        const w = k1 - k0;
+        acc.fill(0, 0, (j1 - j0) * w);
+        for (let i0 = 0; i0 < rows; i0 += pass) {
+          const i1 = Math.min(rows, i0 + pass);
+          grad.read(i0, i1, j0, j1, ws.chunkDy);
+          const xs = pixelColumns(x, i0, i1, k0, k1, ws.chunkX, ws.kernels);
+          ws.kernels.gemmTnFloat(ws.chunkDy, xs, i1 - i0, j1 - j0, w, acc);
+        }
+        packSigns(ws.kernels, acc, j1 - j0, w, bits.subarray(j0 * wpr + (k0 >>> 5)), wpr);
+      }
+    }
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = trainingInput(this, this.input);
     const { nIn: n, nOut: m, ws } = this;
@@ -131,7 +165,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
           this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
         }
       if (coh) sumSq = sumSquares(dw, m * n);
-    } else {
+    } else if (this.grad.kind === 'sign' && !coh && kernelDecodesPixels(x, ws.chunkX, ws.kernels)) this.signDwOfPixels(x, grad, rows);
+    else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
       // (sign) or hand it to the optimizer (fused)
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));

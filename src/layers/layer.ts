@@ -4,7 +4,7 @@ import type { Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
-import { packSignRows } from '../bits.js';
+import { packSignRows, wordsFor } from '../bits.js';
 import type { WinsorWorkspace } from './winsorize.js';
 import type { LayerCoherence } from '../coherence/coherence.js';
 
@@ -153,6 +153,28 @@ export function inputRows(x: Activation, i0: number, i1: number, n: number, scra
   return scratch;
 }
 
+/** Pixels the kernels decode themselves: plain images (no augmentation, no float features) and a scratch in their memory. */
+export function kernelDecodesPixels(x: Activation, scratch: Floats, kernels: Kernels): x is Extract<Activation, { kind: 'pixels' }> {
+  return x.kind === 'pixels' && !x.aug && !x.values && kernels.pixelsToFloat !== undefined && scratch instanceof Float32Array && holdsAll(kernels, scratch);
+}
+
+/**
+ * Columns [k0, k1) of pixel rows [i0, i1) as floats, rows of k1 − k0 in scratch (bytes staged in
+ * its own tail, decoded in place as inputRows does). Only where kernelDecodesPixels.
+ */
+export function pixelColumns(x: Extract<Activation, { kind: 'pixels' }>, i0: number, i1: number, k0: number, k1: number, scratch: Floats, kernels: Kernels): Floats {
+  const n = x.cols;
+  const w = k1 - k0;
+  const count = (i1 - i0) * w;
+  const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
+  for (let i = i0; i < i1; i++) {
+    const from = x.index[i] * n + k0;
+    bytes.set(x.images.subarray(from, from + w), (i - i0) * w);
+  }
+  kernels.pixelsToFloat!(bytes, count, scratch);
+  return scratch.subarray(0, count);
+}
+
 /** count values of a codes activation from element `from` on, as floats, into out[0 ..]. */
 export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: number, count: number, out: Floats): void {
   const s = 2 ** x.exp; // exact: code·2^exp is what the float path holds
@@ -165,9 +187,9 @@ export function holdsAll(k: Kernels, ...arrays: (Floats | Uint8Array | Uint16Arr
 }
 
 /** Bits of z >= 0 (sign(0) = +1), rows x cols: the kernels' packer where they hold both arrays, else packSignRows. */
-export function packSigns(k: Kernels, z: Floats, rows: number, cols: number, bits: Uint32Array): void {
-  if (k.packLatentSigns && z instanceof Float32Array && holdsAll(k, z, bits)) k.packLatentSigns(z, rows, cols, bits);
-  else packSignRows(z, rows, cols, bits);
+export function packSigns(k: Kernels, z: Floats, rows: number, cols: number, bits: Uint32Array, rowWords = wordsFor(cols)): void {
+  if (k.packLatentSigns && z instanceof Float32Array && holdsAll(k, z, bits)) k.packLatentSigns(z, rows, cols, bits, rowWords);
+  else packSignRows(z, rows, cols, bits, 0, rowWords);
 }
 
 /** The input a weight layer kept in its training forward (its backward needs it). */

@@ -1220,13 +1220,13 @@ function nonNegative4(x: v128): v128 {
 
 /**
  * Packed signs of a float32 (half = 0) or float16 (half = 1) rows × cols tensor into rows of
- * whole 32-bit words: bit set for w >= 0, -0 included (sign(0) = +1); float32 NaN clears it.
+ * whole 32-bit words (wpr of them, each row rowWords words after the last): bit set for w >= 0, -0 included (sign(0) = +1); float32 NaN clears it.
  */
-export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usize): void {
+export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usize, rowWords: i32): void {
   const wpr = (cols + 31) >>> 5;
   for (let r = 0; r < rows; r++) {
     const row = r * cols;
-    const out = bits + (<usize>(r * wpr) << 2);
+    const out = bits + (<usize>(r * rowWords) << 2);
     for (let k = 0; k < wpr; k++) {
       const c0 = k << 5;
       const c1 = min(cols, c0 + 32);
