@@ -148,6 +148,12 @@ t.test('a network on wasm kernels computes the reference gradients; its memory i
         worst = Math.max(worst, maxAbsDiff(p.grad.data, pw[i].grad.data) / Math.max(1e-9, maxAbs(p.grad.data)));
     });
     t.ok(worst < 1e-3, `${preset}: float gradients agree (worst rel. ${worst.toExponential(1)})`);
+    // 1-bit gradients (low-memory): every sign the same, the first layer's from its re-read pixels
+    // in tiles of rows x 64 columns on the wasm kernels, in tiles of whole rows on the reference
+    pr.forEach((p, i) => {
+      const w = pw[i].grad;
+      if (p.grad.kind === 'sign' && w.kind === 'sign') t.same(Array.from(w.bits), Array.from(p.grad.bits), `${preset}: ${p.owner} 1-bit dW`);
+    });
     t.equal(nets[1].ledger.totalBytes, nets[0].ledger.totalBytes, `${preset}: same ledger bytes in kernel memory`);
   }
 });
@@ -456,6 +462,25 @@ t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN
       Array.from(z).every((v, i) => h[i] === toHalf(v, true)),
       `floatToHalf ${n} values`,
     );
+    // a column range of rows (a store's tile) in one call: columns [1, cols) of every row
+    const tile = ledger.floats(n, 'workspace', 't', 'tile');
+    K.halfRowsToFloat!(h.subarray(Math.min(1, cols - 1)), rows, cols, cols - Math.min(1, cols - 1), tile);
+    const c0 = Math.min(1, cols - 1);
+    const w = cols - c0;
+    t.ok(
+      Array.from({ length: rows * w }, (_, k) => h[Math.floor(k / w) * cols + c0 + (k % w)]).every(
+        (v, k) => Object.is(tile[k], Math.fround(fromHalf(v))) || (Number.isNaN(tile[k]) && Number.isNaN(fromHalf(v))),
+      ),
+      `halfRowsToFloat ${rows}x${w} of ${cols}`,
+    );
+    // sign bits into a wider bit matrix: rows start 3 words apart, at a word offset
+    const wide = ledger.u32(rows * 3 + 1, 'workspace', 't', 'wide');
+    const wideWant = new Uint32Array(rows * 3 + 1);
+    if (cols <= 64) {
+      packSigns(K, z, rows, cols, wide.subarray(1), 3);
+      packSignRows(z, rows, cols, wideWant, 1, 3);
+      t.same(Array.from(wide), Array.from(wideWant), `packSigns ${rows}x${cols} with a row stride of 3 words`);
+    }
     const back = ledger.floats(n, 'workspace', 't', 'back');
     K.halfToFloat!(h, n, back);
     t.ok(

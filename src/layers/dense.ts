@@ -7,7 +7,19 @@ import type { Rng } from '../rng.js';
 import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { dyNormsToFill, inputRows, kernelDecodesPixels, packSigns, pixelColumns, trainingInput, type Activation, type Layer, type ParamGrad, type ScopeFlags, type Workspace } from './layer.js';
+import {
+  dyNormsToFill,
+  inputRows,
+  kernelDecodesPixels,
+  packSigns,
+  pixelColumns,
+  trainingInput,
+  type Activation,
+  type Layer,
+  type ParamGrad,
+  type ScopeFlags,
+  type Workspace,
+} from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
 /** Input columns of a 1-bit dW tile over re-read pixels (a multiple of 32: whole words of sign bits). */

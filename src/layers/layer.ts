@@ -162,7 +162,15 @@ export function kernelDecodesPixels(x: Activation, scratch: Floats, kernels: Ker
  * Columns [k0, k1) of pixel rows [i0, i1) as floats, rows of k1 − k0 in scratch (bytes staged in
  * its own tail, decoded in place as inputRows does). Only where kernelDecodesPixels.
  */
-export function pixelColumns(x: Extract<Activation, { kind: 'pixels' }>, i0: number, i1: number, k0: number, k1: number, scratch: Floats, kernels: Kernels): Floats {
+export function pixelColumns(
+  x: Extract<Activation, { kind: 'pixels' }>,
+  i0: number,
+  i1: number,
+  k0: number,
+  k1: number,
+  scratch: Floats,
+  kernels: Kernels,
+): Floats {
   const n = x.cols;
   const w = k1 - k0;
   const count = (i1 - i0) * w;
