@@ -666,7 +666,7 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
   const wpr = (cols + 31) >>> 5;
   const rng = new Rng(41);
   const bits0 = Uint32Array.from({ length: rows * wpr }, () => (rng.next() * 2 ** 32) >>> 0);
-  const make = (ledger: InstanceType<typeof MemoryLedger>, kernels?: typeof K) => {
+  const make = (ledger: InstanceType<typeof MemoryLedger>, kernels?: typeof K, tau = 1e-6) => {
     const bits = ledger.u32(bits0.length, 'retained', 'fc', 'w');
     bits.set(bits0);
     const param = {
@@ -678,8 +678,8 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
       binary: true,
       momentFormat: 'int8' as const,
     };
-    const bop = new Bop([param], ledger, { gamma: 0.05, tau: 1e-6 }, kernels);
-    const tile = ledger.floats(4 * cols, 'workspace', 't', 'tile');
+    const bop = new Bop([param], ledger, { gamma: 0.05, tau }, kernels);
+    const tile = ledger.floats(n, 'workspace', 't', 'tile');
     return { bop, param, bits, tile };
   };
   const fast = make(arenaLedger, K);
@@ -708,6 +708,38 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
     t.same(fast.bop.stateMeta(), slow.bop.stateMeta(), `step ${step}: same max |m|`);
   }
   t.ok(slow.bop.lastFlips > 0, 'weights flip');
+  // a block is encoded once, when its last element is folded: the state after a step does not
+  // depend on the tile sizes (whole tensor, rows, 100 elements), and a tile out of order is refused;
+  // τ = 0 and τ < 0 (every weight whose sign agrees flips) decided on the codes as on the values
+  for (const tau of [1e-6, 0, -1]) {
+    const runs = [n, 2 * cols, 100].map((tileLen) => {
+      const run = make(arenaLedger, K, tau);
+      const ref = make(new MemoryLedger(), undefined, tau);
+      const big = arenaLedger.floats(n, 'workspace', 't', 'gradient');
+      const plain = new Float32Array(n);
+      for (let step = 0; step < 3; step++) {
+        const g = new Rng(step + 7);
+        for (let k = 0; k < n; k++) plain[k] = g.normal() * 10 ** (g.int(5) - 4);
+        big.set(plain);
+        for (let f = 0; f < n; f += tileLen) {
+          const len = Math.min(tileLen, n - f);
+          run.tile.set(big.subarray(f, f + len));
+          ref.tile.set(big.subarray(f, f + len));
+          run.param.grad.consume!(f, run.tile, len);
+          ref.param.grad.consume!(f, ref.tile, len);
+        }
+        run.bop.update(0.05);
+        ref.bop.update(0.05);
+        t.same(Array.from(run.bits), Array.from(ref.bits), `τ=${tau}, tiles of ${tileLen}, step ${step}: wasm == JavaScript weights`);
+        t.equal(run.bop.lastFlips, ref.bop.lastFlips);
+      }
+      return { codes: Array.from(run.bop.stateTensors()['fc.w.bop_m']), bits: Array.from(run.bits), flips: run.bop.lastFlips };
+    });
+    t.same(runs[1], runs[0], `τ=${tau}: tiles of whole rows give the state of one tile`);
+    t.same(runs[2], runs[0], `τ=${tau}: tiles of 100 elements give the state of one tile`);
+  }
+  const order = make(arenaLedger, K);
+  t.throws(() => order.param.grad.consume!(cols, order.tile, cols), /out of order/, 'a tile out of order is refused');
   // the tables compiled into the module are block8.ts's own, bit for bit
   const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });

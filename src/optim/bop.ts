@@ -26,6 +26,8 @@ interface Slot {
   scale: number;
   /** Largest |stored momentum| after the last update. */
   maxStored: number;
+  /** The element the next fused dW tile starts at (tiles come in order, a whole tensor a step). */
+  next: number;
   /** Kernels that fold and flip this slot in place (fused gradients into int8 slog momentum), or null. */
   fast: Required<Pick<Kernels, 'bopFoldSlog' | 'bopFlipSlog' | 'holds'>> | null;
 }
@@ -52,6 +54,7 @@ export class Bop {
       m: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Bop momentum (${p.name})`),
       scale: 1,
       maxStored: 0,
+      next: 0,
       fast: null,
     }));
     const block = (what: string) => ledger.floats(BLOCK, 'workspace', 'bop', what);
@@ -77,24 +80,42 @@ export class Bop {
   /** γ of the step whose backward is running (fused gradients fold in during backward). */
   private gamma: number;
 
-  /** m ← (1 − γ)·m + γ·g over elements [flat0, flat0 + len), g from a float dW tile. */
+  /**
+   * m ← (1 − γ)·m + γ·g over elements [flat0, flat0 + len), g from a float dW tile. A layer hands
+   * its tiles over in order, from element 0 to the end; a storage block is written once, when its
+   * last element has been folded (the folded values of a block a tile leaves unfinished wait in
+   * bm, as float32), so an 8-bit block is encoded once a step whatever the tile sizes.
+   */
   private foldTile(slot: Slot, flat0: number, tile: Floats, len: number): void {
     const { m } = slot;
     const { bm } = this;
+    if (flat0 !== slot.next) throw new Error(`Bop: weight-gradient tiles of ${slot.param.owner} out of order (element ${flat0}, expected ${slot.next})`);
+    if (this.pending && this.pending !== slot) throw new Error(`Bop: ${this.pending.param.owner}'s last momentum block was left unfinished`);
+    const n = m.length;
+    const end = flat0 + len;
     const gamma = this.gamma;
-    if (slot.fast?.holds(tile)) {
-      slot.fast.bopFoldSlog(m.raw as Uint8Array, m.aux!, m.length, flat0, tile, len, gamma, bm);
-      return;
-    }
-    for (let o = 0; o < len; o += BLOCK) {
-      const n = Math.min(BLOCK, len - o);
-      m.readBlock(flat0 + o, flat0 + o + n, bm);
-      for (let k = 0; k < n; k++) bm[k] = (1 - gamma) * bm[k] + gamma * tile[o + k];
-      m.writeBlock(flat0 + o, flat0 + o + n, bm);
-    }
+    if (slot.fast?.holds(tile)) slot.fast.bopFoldSlog(m.raw as Uint8Array, m.aux!, n, flat0, tile, len, gamma, bm);
+    else
+      for (let i = flat0; i < end; ) {
+        const b0 = i - (i % BLOCK);
+        const b1 = Math.min(n, b0 + BLOCK);
+        const stop = Math.min(b1, end);
+        const folded = bm.subarray(i - b0, stop - b0);
+        m.readBlock(i, stop, folded);
+        for (let k = 0; k < stop - i; k++) folded[k] = (1 - gamma) * folded[k] + gamma * tile[i - flat0 + k];
+        if (stop === b1) m.writeBlock(b0, b1, bm);
+        i = stop;
+      }
+    slot.next = end === n ? 0 : end;
+    this.pending = end % BLOCK !== 0 && end !== n ? slot : null;
   }
 
+  /** The slot whose last block waits in bm for the rest of its elements (fused tiles), or null. */
+  private pending: Slot | null = null;
+
   update(gamma = this.opts.gamma): void {
+    const unfinished = this.slots.find((s) => s.next !== 0);
+    if (unfinished) throw new Error(`Bop: ${unfinished.param.owner}'s weight gradient stopped at element ${unfinished.next} of ${unfinished.param.size}`);
     this.step++;
     let flips = 0;
     let total = 0;

@@ -1945,47 +1945,140 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
 
 /**
  * Bop's fused fold into slog momentum, over elements [flat0, flat0 + len) of a store of n (the
- * dW tile's order): per chunk of 256, m ← (1 − γ)·m + γ·g in float32 (bm: the chunk), then every
- * block the chunk touches re-encoded (Bop.foldTile through the int8 store's readBlock/writeBlock).
+ * dW tile's order; tiles come in order): m ← (1 − γ)·m + γ·g in float32 into bm at the element's
+ * place in its block, and every block whose last element this tile folds encoded whole from bm
+ * (a block the tile leaves unfinished waits in bm for the next tile). Bop.foldTile is the reference.
  */
 export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile: usize, len: i32, gamma: f64, bm: usize): void {
   const keep = 1 - gamma;
-  for (let o = 0; o < len; o += 256) {
-    const count = min(256, len - o);
-    const i0 = flat0 + o;
-    const i1 = i0 + count;
-    for (let k = 0; k < count; k++) {
-      const m = <f64>(<f32>slogAt(raw, scales, i0 + k));
-      store<f32>(bm + (<usize>k << 2), <f32>(keep * m + gamma * <f64>load<f32>(tile + (<usize>(o + k) << 2))));
+  const end = flat0 + len;
+  for (let i = flat0; i < end; ) {
+    const b0 = i & ~255;
+    const b1 = min(n, b0 + 256);
+    const stop = min(b1, end);
+    const scale = <f64>load<f32>(scales + (<usize>(b0 >>> 8) << 2));
+    for (let k = i; k < stop; k++) {
+      const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>k), scale));
+      store<f32>(bm + (<usize>(k - b0) << 2), <f32>(keep * m + gamma * <f64>load<f32>(tile + (<usize>(k - flat0) << 2))));
     }
-    for (let b = i0 >>> 8; b << 8 < i1; b++) slogEncodeBlock(raw, scales, n, b, bm, i0, i1);
+    if (stop == b1) slogEncodeFloats(raw + <usize>b0, scales + (<usize>(b0 >>> 8) << 2), bm, b1 - b0);
+    i = stop;
   }
+}
+
+/** The float32 value of slog magnitude code mag (1 .. 127; 0 is 0) in a block of scale. */
+// @ts-ignore: decorator
+@inline
+function slogMagValue(mag: i32, scale: f64): f32 {
+  return mag == 0 ? 0 : <f32>(scale * load<f64>(POW_SLOG + (<usize>mag << 3)));
+}
+
+/**
+ * What the flip test needs of a slog block's codes, packed: the smallest magnitude code whose
+ * value exceeds τ (bits 0-7; 128: none), the largest whose value is 0 (bits 8-15; a zero is
+ * non-negative whatever its sign bit). Values grow with the code (or are all NaN), so these two
+ * bounds decide every element of the block as decoding it would.
+ */
+function slogFlipBounds(scale: f64, tau: f64): i32 {
+  let lo = 0;
+  let hi = 128; // smallest mag in [lo, hi] with value > τ (hi: none)
+  if (<f64>slogMagValue(0, scale) > tau) hi = 0;
+  else
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (<f64>slogMagValue(mid, scale) > tau) hi = mid;
+      else lo = mid;
+    }
+  let z = 0;
+  let zHi = 128; // largest mag with value 0: in [z, zHi)
+  while (zHi - z > 1) {
+    const mid = (z + zHi) >>> 1;
+    if (slogMagValue(mid, scale) == 0) z = mid;
+    else zHi = mid;
+  }
+  return hi | (z << 8);
+}
+
+/** The largest byte of 16 lanes. */
+// @ts-ignore: decorator
+@inline
+function maxLaneU8(v: v128): i32 {
+  v = i8x16.max_u(v, v128.shuffle<u8>(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7));
+  v = i8x16.max_u(v, v128.shuffle<u8>(v, v, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3));
+  v = i8x16.max_u(v, v128.shuffle<u8>(v, v, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1));
+  v = i8x16.max_u(v, v128.shuffle<u8>(v, v, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0));
+  return <i32>i8x16.extract_lane_u(v, 0);
+}
+
+/** The largest magnitude code of slog block b (of a store of n). */
+function slogTopMag(raw: usize, n: i32, b: i32): i32 {
+  const start = b << 8;
+  const count = min(256, n - start);
+  let m16 = i8x16.splat(0);
+  let k = 0;
+  for (; k + 16 <= count; k += 16) m16 = i8x16.max_u(m16, v128.and(v128.load(raw + <usize>(start + k)), i8x16.splat(127)));
+  let top = maxLaneU8(m16);
+  for (; k < count; k++) top = max(top, <i32>(load<u8>(raw + <usize>(start + k)) & 127));
+  return top;
 }
 
 /**
  * Bop's update on fused slog momentum (it already holds this step's gradient): flip the packed
  * weight bit where |m| > τ and sign(m) = sign(w) (bit set = +1, sign(0) = +1), m as the float32 it
- * decodes to. Returns the flips; out[0] (float32) gets max |m|.
+ * decodes to. Returns the flips; out[0] (float32) gets max |m|. Decided on the codes, 16 weights
+ * of a row at a time, with each block's bounds (slogFlipBounds) found once; max |m| is the value
+ * of each block's largest code.
  */
 export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize): i32 {
   const wpr = (rowLen + 31) >>> 5;
-  let flips = 0;
+  const lane = i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   let maxStored: f32 = 0;
-  let r = 0;
-  let c = 0;
-  for (let i = 0; i < n; i++) {
-    const stored = <f32>slogAt(raw, scales, i);
-    const a = stored < 0 ? -stored : stored;
-    if (a > maxStored) maxStored = a;
-    const word = bits + (<usize>(r * wpr + (c >>> 5)) << 2);
-    const mask: u32 = 1 << (c & 31);
-    if (<f64>a > tau && (stored >= 0) == ((load<u32>(word) & mask) != 0)) {
-      store<u32>(word, load<u32>(word) ^ mask);
-      flips++;
-    }
-    if (++c == rowLen) {
-      c = 0;
-      r++;
+  let flips = 0;
+  // bounds of the block holding the current element (cur) and of the next block
+  let curBlock = -1;
+  let cur = 0;
+  let next = 0;
+  for (let r = 0, i = 0; i < n; r++, i += rowLen) {
+    const row = bits + (<usize>(r * wpr) << 2);
+    for (let c = 0; c < rowLen; c += 16) {
+      const e = i + c;
+      const count = min(16, rowLen - c);
+      const b0 = e >>> 8;
+      if (b0 != curBlock) {
+        // blocks are met in order; each block's largest value is counted when it is entered
+        if (b0 == curBlock + 1 && curBlock >= 0) cur = next;
+        else cur = slogFlipBounds(<f64>load<f32>(scales + (<usize>b0 << 2)), tau);
+        curBlock = b0;
+        const v = slogMagValue(slogTopMag(raw, n, b0), <f64>load<f32>(scales + (<usize>b0 << 2)));
+        if (v > maxStored) maxStored = v;
+        next = (b0 + 1) << 8 < n ? slogFlipBounds(<f64>load<f32>(scales + (<usize>(b0 + 1) << 2)), tau) : 0;
+      }
+      let flip: u32 = 0;
+      const word = row + (<usize>(c >>> 5) << 2);
+      const shift = <u32>(c & 31);
+      const w = (load<u32>(word) >>> shift) & 0xffff;
+      if (e + 16 <= n) {
+        const codes = v128.load(raw + <usize>e);
+        const mag = v128.and(codes, i8x16.splat(127));
+        const inNext = i8x16.ge_u(lane, i8x16.splat(<i8>min(16, ((b0 + 1) << 8) - e)));
+        const magMin = v128.bitselect(i8x16.splat(<i8>(next & 255)), i8x16.splat(<i8>(cur & 255)), inNext);
+        const zeroMag = v128.bitselect(i8x16.splat(<i8>(next >>> 8)), i8x16.splat(<i8>(cur >>> 8)), inNext);
+        const above = <u32>i8x16.bitmask(i8x16.ge_u(mag, magMin));
+        const nonNegative = <u32>i8x16.bitmask(v128.or(i8x16.ge_s(codes, i8x16.splat(0)), i8x16.le_u(mag, zeroMag)));
+        flip = above & ~(nonNegative ^ w) & ((<u32>1 << count) - 1);
+      } else
+        for (let j = 0; j < count; j++) {
+          const k = e + j;
+          const bounds = k >>> 8 == b0 ? cur : next;
+          const code = <i32>load<u8>(raw + <usize>k);
+          const mag = code & 127;
+          const nonNegative: u32 = code < 128 || mag <= bounds >>> 8 ? 1 : 0;
+          if (mag >= (bounds & 255) && nonNegative == ((w >>> j) & 1)) flip |= <u32>1 << j;
+        }
+      if (flip) {
+        store<u32>(word, load<u32>(word) ^ (flip << shift));
+        flips += <i32>popcnt(flip);
+      }
     }
   }
   store<f32>(out, maxStored);
