@@ -4,7 +4,7 @@
 // no copies).
 import { Worker } from 'node:worker_threads';
 import { bundled } from '../runtime/bundle.js';
-import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
+import { DONE, MAX_ARGS, SEQ, SLOT, SPIN_LOADS } from './wasm-pool-layout.js';
 
 export class WasmPool {
   private readonly workers: Worker[] = [];
@@ -57,6 +57,7 @@ export class WasmPool {
     Atomics.add(ctrl, SEQ, 1);
     Atomics.notify(ctrl, SEQ);
     this.main[fn](...slices[0]);
+    for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctrl, DONE) < n; spin++);
     for (let done = Atomics.load(ctrl, DONE); done < n; done = Atomics.load(ctrl, DONE)) Atomics.wait(ctrl, DONE, done);
   }
 

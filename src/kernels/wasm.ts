@@ -81,7 +81,7 @@ export function wasmAvailable(): boolean {
 }
 
 /** Below this much work (multiply-adds) a call is not worth splitting across threads. */
-const SPLIT_WORK = 1 << 21;
+const SPLIT_WORK = 1 << 19;
 /** An Adam element (a division, a square root, float64 pairs) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
 
