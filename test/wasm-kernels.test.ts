@@ -514,6 +514,16 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
     const want = inputRows(x, i0, i1, n, new Float32Array(room * n));
     t.same(Array.from(got.subarray(0, (i1 - i0) * n)), Array.from(want.subarray(0, (i1 - i0) * n)), `rows [${i0}, ${i1}) in a ${room}-row scratch`);
   }
+  // every byte value: the kernel's float32 quotient (2p − 255)/255 == the float64 p·2/255 − 1 rounded
+  const all = ledger.floats(256, 'workspace', 't', 'all bytes');
+  const allBytes = new Uint8Array(all.buffer, all.byteOffset + 768, 256);
+  allBytes.set(Uint8Array.from({ length: 256 }, (_, p) => p));
+  K.pixelsToFloat!(allBytes, 256, all);
+  t.same(
+    Array.from(all),
+    Array.from({ length: 256 }, (_, p) => Math.fround(p * (2 / 255) - 1)),
+    'all 256 byte values',
+  );
   // with augmentation the TypeScript path decodes (the kernel takes plain rows only)
   const aug = Int8Array.from({ length: 36 }, (_, i) => (i % 3 === 2 ? 1 : (i % 5) - 2));
   const scratch = ledger.floats(8 * n, 'workspace', 't', 'chunkX aug');
