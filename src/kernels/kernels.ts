@@ -109,11 +109,15 @@ export interface Kernels {
   /** Columns [0, cols) of `rows` rows of half codes `stride` apart, as float32 rows of `cols` (a store's column range). */
   halfRowsToFloat?(src: Uint16Array, rows: number, stride: number, cols: number, dst: Floats): void;
   /**
-   * Optional: Bop's fused fold into 8-bit slog momentum, elements [flat0, flat0 + len) of n, in
-   * chunks of 256 through scratch (Bop.foldTile on the int8 store is the reference).
+   * Optional: Bop's fused fold into 8-bit slog momentum, elements [flat0, flat0 + len) of n; a
+   * block the tile starts or ends inside waits in scratch (256 floats) until its last element is
+   * folded, and the tile's values may be overwritten (Bop.foldTile on the int8 store is the reference).
    */
   bopFoldSlog?(codes: Uint8Array, scales: Floats, n: number, flat0: number, tile: Floats, len: number, gamma: number, scratch: Floats): void;
-  /** Optional: Bop's update on fused 8-bit slog momentum; returns the flips, out[0] = max |m| (Bop.updateSlot is the reference). */
+  /**
+   * Optional: Bop's update on fused 8-bit slog momentum; returns the flips, out[0] = max |m| (out:
+   * 2 words per thread of scratch; Bop.updateSlot is the reference).
+   */
   bopFlipSlog?(codes: Uint8Array, scales: Floats, n: number, bits: Uint32Array, rowLen: number, tau: number, out: Floats): number;
   /** Whether an array lives where these kernels can use it in place (their own memory). */
   holds?(a: Floats | Uint8Array | Uint16Array | Uint32Array): boolean;

@@ -84,6 +84,10 @@ export function wasmAvailable(): boolean {
 const SPLIT_WORK = 1 << 19;
 /** An Adam element (a division, a square root, float64 pairs) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
+/** A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many multiply-adds. */
+const BOP_WORK = 96;
+/** Bop's 8-bit momentum blocks (src/storage/block8.ts). */
+const BOP_BLOCK = 256;
 
 function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: MemoryLedger } {
   const module = wasmModule();
@@ -178,10 +182,36 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
-    bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) =>
-      ex.bopFoldSlog(atBytes(codes), at(scales), n, flat0, at(tile), len, gamma, at(scratch)),
-    bopFlipSlog: (codes, scales, n, bits, rowLen, tau, out) =>
-      ex.bopFlipSlog(atBytes(codes), at(scales), n, at(bits), rowLen, tau, at(out)) as unknown as number,
+    bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) => {
+      // the block a tile starts inside and the one it ends inside go through the scratch block;
+      // the whole blocks between fold in place in the tile, split across threads
+      const [raw, sc, t, bm] = [atBytes(codes), at(scales), at(tile), at(scratch)];
+      const end = flat0 + len;
+      const h = Math.min(end, Math.ceil(flat0 / BOP_BLOCK) * BOP_BLOCK);
+      const tail = end === n ? end : Math.max(h, Math.floor(end / BOP_BLOCK) * BOP_BLOCK);
+      if (h > flat0) ex.bopFoldSlog(raw, sc, n, flat0, t, h - flat0, gamma, bm);
+      const blocks = Math.ceil((tail - h) / BOP_BLOCK);
+      const b0 = h / BOP_BLOCK;
+      if (blocks > 0) par('bopFoldWhole', (tail - h) * BOP_WORK, blocks, 1, (a, b) => [raw, sc, n, t + (h - flat0 + a * BOP_BLOCK) * 4, gamma, b0 + a, b0 + b]);
+      if (end > tail) ex.bopFoldSlog(raw, sc, n, tail, t + (tail - flat0) * 4, end - tail, gamma, bm);
+    },
+    bopFlipSlog: (codes, scales, n, bits, rowLen, tau, out) => {
+      // rows split across threads, each slice its own (max |m|, flips) pair in out
+      const rows = n / rowLen;
+      const slices = pool && n * BOP_WORK >= SPLIT_WORK ? splitRange(rows, threads) : [[0, rows]];
+      const args = slices.map(([r0, r1], k) => [atBytes(codes), at(scales), n, at(bits), rowLen, tau, at(out) + 8 * k, r0, r1]);
+      if (slices.length > 1) pool!.run('bopFlipRows', args);
+      else ex.bopFlipRows(...args[0]);
+      const words = new Int32Array(out.buffer, out.byteOffset, 2 * slices.length);
+      let flips = 0;
+      let max = 0;
+      for (let k = 0; k < slices.length; k++) {
+        flips += words[2 * k + 1];
+        max = Math.max(max, out[2 * k]);
+      }
+      out[0] = max;
+      return flips;
+    },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
     floatToHalf: (src, n, dst) => {
@@ -224,6 +254,8 @@ const KERNEL_EXPORTS = [
   'convGFwdFloatFloat',
   'convGBwdDataFloat',
   'adamUpdate',
+  'bopFoldWhole',
+  'bopFlipRows',
 ];
 
 const unbound = (): never => {

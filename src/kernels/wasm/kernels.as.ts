@@ -1966,6 +1966,28 @@ export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile:
   }
 }
 
+/**
+ * bopFoldSlog on whole blocks [b0, b1) of the tile's span (tile: the dW values of element
+ * b0·256 on): folded in place in the tile, then encoded from it. Blocks are independent, so
+ * threads take ranges of them.
+ */
+export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gamma: f64, b0: i32, b1: i32): void {
+  const keep = 1 - gamma;
+  const base = b0 << 8;
+  for (let b = b0; b < b1; b++) {
+    const start = b << 8;
+    const count = min(256, n - start);
+    const scale = <f64>load<f32>(scales + (<usize>b << 2));
+    const t = tile + (<usize>(start - base) << 2);
+    for (let k = 0; k < count; k++) {
+      const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>(start + k)), scale));
+      const p = t + (<usize>k << 2);
+      store<f32>(p, <f32>(keep * m + gamma * <f64>load<f32>(p)));
+    }
+    slogEncodeFloats(raw + <usize>start, scales + (<usize>b << 2), t, count);
+  }
+}
+
 /** The float32 value of slog magnitude code mag (1 .. 127; 0 is 0) in a block of scale. */
 // @ts-ignore: decorator
 @inline
@@ -2030,6 +2052,17 @@ function slogTopMag(raw: usize, n: i32, b: i32): i32 {
  * of each block's largest code.
  */
 export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize): i32 {
+  bopFlipRows(raw, scales, n, bits, rowLen, tau, out, 0, n / rowLen);
+  return load<i32>(out + 4);
+}
+
+/**
+ * bopFlipSlog over weight rows [r0, r1): max |m| of the blocks they touch (float32) at out[0],
+ * the flips (int32) at out[1]. Rows are independent (their weight words and codes are disjoint;
+ * a block two ranges share is only read), so threads take ranges of rows, each its own out.
+ */
+export function bopFlipRows(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize, r0: i32, r1: i32): void {
+  n = min(n, r1 * rowLen);
   const wpr = (rowLen + 31) >>> 5;
   const lane = i8x16(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   let maxStored: f32 = 0;
@@ -2038,7 +2071,7 @@ export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowL
   let curBlock = -1;
   let cur = 0;
   let next = 0;
-  for (let r = 0, i = 0; i < n; r++, i += rowLen) {
+  for (let r = r0, i = r0 * rowLen; i < n; r++, i += rowLen) {
     const row = bits + (<usize>(r * wpr) << 2);
     for (let c = 0; c < rowLen; c += 16) {
       const e = i + c;
@@ -2082,7 +2115,7 @@ export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowL
     }
   }
   store<f32>(out, maxStored);
-  return flips;
+  store<i32>(out + 4, flips);
 }
 
 /** The compiled tables, for the test that they equal block8.ts's: LOG_MANT[k] (k < 4096), then POW_SLOG[k − 4096]. */
