@@ -18,6 +18,8 @@ export class WasmPool {
     readonly threads: number,
     private readonly main: Record<string, (...args: number[]) => void>,
     names: string[],
+    /** Worker i's kernel scratch starts at base + i·bytes. */
+    scratch: { base: number; bytes: number },
   ) {
     this.index = new Map(names.map((n, i) => [n, i]));
     const control = new SharedArrayBuffer(4 * (2 + (threads - 1) * SLOT));
@@ -27,7 +29,10 @@ export class WasmPool {
     // a single executable has no worker file: it carries the worker's code
     const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
     for (let i = 0; i < threads - 1; i++) {
-      const w = new Worker(script, { eval: Boolean(bundled), workerData: { module, memory, control, args, index: i, names } });
+      const w = new Worker(script, {
+        eval: Boolean(bundled),
+        workerData: { module, memory, control, args, index: i, names, scratch: scratch.base + i * scratch.bytes },
+      });
       w.unref(); // idle workers never keep the process alive
       this.workers.push(w);
     }

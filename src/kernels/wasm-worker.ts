@@ -10,6 +10,7 @@ const {
   args: argBlock,
   index,
   names,
+  scratch,
 } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -17,6 +18,7 @@ const {
   args: SharedArrayBuffer;
   index: number;
   names: string[];
+  scratch: number;
 };
 const exports = new WebAssembly.Instance(module, {
   env: {
@@ -26,6 +28,7 @@ const exports = new WebAssembly.Instance(module, {
     },
   },
 }).exports as Record<string, (...args: number[]) => void>;
+exports.setScratch(scratch);
 const fns = names.map((n) => exports[n]);
 const ctrl = new Int32Array(control);
 const argv = new Float64Array(argBlock);

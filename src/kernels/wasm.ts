@@ -103,7 +103,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
   }).exports as unknown as Exports & Record<string, (...a: number[]) => void>;
   const arena = new WasmArena(memory, ex.heapBase());
-  const pool = threads > 1 ? new WasmPool(module, memory, threads, ex, KERNEL_EXPORTS) : null;
+  // each thread's kernel scratch (sign masks expanded once per block of columns): the kernels'
+  // own working memory, like their tables, outside the engine buffers the ledger counts
+  const scratchBytes = (ex.MASK_SCRATCH_BYTES as unknown as { value: number }).value;
+  const scratch = arena.allocate(threads * scratchBytes).byteOffset;
+  ex.setScratch(scratch);
+  const pool = threads > 1 ? new WasmPool(module, memory, threads, ex, KERNEL_EXPORTS, { base: scratch + scratchBytes, bytes: scratchBytes }) : null;
   const at = (a: Floats | Uint32Array | Uint16Array): number => {
     if (!arena.buffers.has(a.buffer) || a instanceof Float64Array)
       throw new Error("wasm kernels: operand is not a float32/uint32 buffer of this network's kernel memory");

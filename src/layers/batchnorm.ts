@@ -10,7 +10,7 @@ import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
-import { holdsAll, packSigns, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
+import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
 
 export const BN_EPS = 1e-5;
 
@@ -299,7 +299,7 @@ export class BatchNormLayer implements Layer {
     }
     this.trained = false;
     if (this.scope.stop) return null; // the lowest trainable layer: nothing below needs dx
-    fillStore(grad, R, ws.chunkDx, (i0, i1, out) => {
+    fillStore(grad, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
       backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact);
     });

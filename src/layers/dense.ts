@@ -13,6 +13,7 @@ import {
   kernelDecodesPixels,
   packSigns,
   pixelColumns,
+  rowsPerChunk,
   trainingInput,
   type Activation,
   type Layer,
@@ -218,7 +219,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     }
     fillStore(
       spare,
-      R,
+      rowsPerChunk(ws, [ws.chunkDx, n], [ws.chunkDy, m]),
       ws.chunkDx,
       (i0, i1, out) => {
         grad.read(i0, i1, 0, m, ws.chunkDy);

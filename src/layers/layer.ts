@@ -189,6 +189,15 @@ export function decodeCodes(x: Extract<Activation, { kind: 'codes' }>, from: num
   for (let k = 0; k < count; k++) out[k] = x.data[from + k] * s;
 }
 
+/**
+ * Rows per chunk when streaming through a store: as many as every scratch buffer holds (each
+ * with its row width), at least the workspace's chunkRows. Fewer, larger kernel calls; rows are
+ * computed independently, so the values do not depend on it.
+ */
+export function rowsPerChunk(ws: Workspace, ...buffers: [Floats, number][]): number {
+  return Math.max(ws.chunkRows, Math.min(...buffers.map(([b, cols]) => Math.floor(b.length / Math.max(1, cols)))));
+}
+
 /** The kernels can use every one of these arrays in place (they live in the kernels' own memory). */
 export function holdsAll(k: Kernels, ...arrays: (Floats | Uint8Array | Uint16Array | Uint32Array)[]): boolean {
   return k.holds !== undefined && arrays.every((a) => k.holds!(a));

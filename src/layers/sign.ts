@@ -5,7 +5,7 @@ import { applyMaskReference, clipZeroReference, packMaskReference, signFloatRefe
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import { holdsAll, packSigns, type Activation, type Layer, type Param, type Workspace } from './layer.js';
+import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const STE_CLIP = 1;
 /** ReSTE (Wu et al. 2023): backward (1/o)·max(|z|, m)^(1/o − 1) for |z| <= t, else 0; o rises 1 → 3 over training. */
@@ -83,7 +83,7 @@ export class SignLayer implements Layer {
     const z = this.zKept;
     const mask = this.maskBits;
     const k = this.ws.kernels;
-    fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
+    fillStore(grad, rowsPerChunk(this.ws, [this.ws.chunkDx, C]), this.ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
       if (mask) {
         if (k.applyMask && holdsAll(k, out, mask)) k.applyMask(out, i1 - i0, C, mask, i0);

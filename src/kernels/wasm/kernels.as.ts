@@ -28,6 +28,19 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
+/** Terms whose sign masks one pass of rowsSumBits expands: 64 bytes each, MASK_TERMS·64 of scratch. */
+const MASK_TERMS = 256;
+export const MASK_SCRATCH_BYTES: i32 = MASK_TERMS * 64;
+
+/**
+ * This instance's scratch (MASK_SCRATCH_BYTES in the shared memory): a global of the instance,
+ * so the main thread and every worker each have their own.
+ */
+let maskScratch: usize = 0;
+export function setScratch(p: usize): void {
+  maskScratch = p;
+}
+
 /** Popcount of a·b's xor over one row pair, scalar (for rows and tails outside the 4-row blocks). */
 // @ts-ignore: decorator
 @inline
@@ -376,9 +389,87 @@ function rowsTail<S>(dr: usize, dTb: usize, src: usize, rowBytes: usize, T: i32,
   }
 }
 
+/**
+ * rowsSum<u32> with each 16-column block's sign masks expanded once for all output rows: the
+ * masks of up to MASK_TERMS source rows go to this instance's scratch, then every row pair
+ * reads them (4 loads a term instead of 16 operations). Each output is still summed in t order
+ * (across passes through its stored value), so results equal rowsSum's bit for bit.
+ */
+function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const outBytes = <usize>n << 2;
+  const n16 = n & ~15;
+  const dRb = <usize>dR << 2;
+  const dTb = <usize>dT << 2;
+  const masks = maskScratch;
+  for (let k = 0; k < n16; k += 16) {
+    const off = <usize>k << 2;
+    const shift = <u32>(k & 31);
+    for (let t0 = 0; t0 < T; t0 += MASK_TERMS) {
+      const t1 = min(T, t0 + MASK_TERMS);
+      let sp = src + (<usize>(k >>> 5) << 2) + <usize>t0 * rowBytes;
+      for (let q = masks, t = t0; t < t1; t++, sp += rowBytes, q += 64) {
+        const bits = load<u32>(sp) >>> shift;
+        v128.store(q, signFlip(bits & 15));
+        v128.store(q + 16, signFlip((bits >>> 4) & 15));
+        v128.store(q + 32, signFlip((bits >>> 8) & 15));
+        v128.store(q + 48, signFlip((bits >>> 12) & 15));
+      }
+      const carry = accumulate || t0 > 0;
+      const dt0 = <usize>t0 * dTb;
+      let r = r0;
+      for (; r + 2 <= r1; r += 2) {
+        const o0 = out + <usize>r * outBytes + off;
+        const o1 = o0 + outBytes;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+        if (carry) {
+          a0 = v128.load(o0); a1 = v128.load(o0 + 16); a2 = v128.load(o0 + 32); a3 = v128.load(o0 + 48);
+          c0 = v128.load(o1); c1 = v128.load(o1 + 16); c2 = v128.load(o1 + 32); c3 = v128.load(o1 + 48);
+        }
+        let dp0 = d + <usize>r * dRb + dt0;
+        let dp1 = dp0 + dRb;
+        for (let q = masks, t = t0; t < t1; t++, q += 64, dp0 += dTb, dp1 += dTb) {
+          const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
+          const v0 = f32x4.splat(load<f32>(dp0));
+          const v1 = f32x4.splat(load<f32>(dp1));
+          a0 = f32x4.add(a0, v128.xor(v0, f0));
+          a1 = f32x4.add(a1, v128.xor(v0, f1));
+          a2 = f32x4.add(a2, v128.xor(v0, f2));
+          a3 = f32x4.add(a3, v128.xor(v0, f3));
+          c0 = f32x4.add(c0, v128.xor(v1, f0));
+          c1 = f32x4.add(c1, v128.xor(v1, f1));
+          c2 = f32x4.add(c2, v128.xor(v1, f2));
+          c3 = f32x4.add(c3, v128.xor(v1, f3));
+        }
+        v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+        v128.store(o1, c0); v128.store(o1 + 16, c1); v128.store(o1 + 32, c2); v128.store(o1 + 48, c3);
+      }
+      if (r < r1) {
+        const o0 = out + <usize>r * outBytes + off;
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+        if (carry) {
+          a0 = v128.load(o0); a1 = v128.load(o0 + 16); a2 = v128.load(o0 + 32); a3 = v128.load(o0 + 48);
+        }
+        let dp0 = d + <usize>r * dRb + dt0;
+        for (let q = masks, t = t0; t < t1; t++, q += 64, dp0 += dTb) {
+          const v0 = f32x4.splat(load<f32>(dp0));
+          a0 = f32x4.add(a0, v128.xor(v0, v128.load(q)));
+          a1 = f32x4.add(a1, v128.xor(v0, v128.load(q + 16)));
+          a2 = f32x4.add(a2, v128.xor(v0, v128.load(q + 32)));
+          a3 = f32x4.add(a3, v128.xor(v0, v128.load(q + 48)));
+        }
+        v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+      }
+    }
+  }
+  if (n16 < n) for (let r = r0; r < r1; r++) rowsTail<u32>(d + <usize>r * dRb, dTb, src, rowBytes, T, n16, n, out + <usize>r * outBytes, accumulate);
+}
+
 /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
 export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  rowsSum<u32>(dy, m, 1, w, m, n, dx, 0, B, false);
+  if (maskScratch) rowsSumBits(dy, m, 1, w, m, n, dx, 0, B, false);
+  else rowsSum<u32>(dy, m, 1, w, m, n, dx, 0, B, false);
 }
 
 /** out[0..n) += d·ŵ[k] for one packed sign row. */
@@ -456,7 +547,8 @@ export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usi
 
 /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
 export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  rowsSum<u32>(dy, 1, m, x, B, n, dw, j0, j1, true);
+  if (maskScratch) rowsSumBits(dy, 1, m, x, B, n, dw, j0, j1, true);
+  else rowsSum<u32>(dy, 1, m, x, B, n, dw, j0, j1, true);
 }
 
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
