@@ -67,6 +67,78 @@ for (const [rows, cols, binary] of [
         },
       );
 
+t.test(
+  'float32 Adam near the subnormal range: wasm == reference, and a model of 32-bit NEON (subnormals flushed in adds and multiplies) gives the same bits',
+  async (t) => {
+    const F = Math.fround;
+    // 32-bit ARM NEON: subnormal inputs and results of vector add/sub/mul are zeros of their sign;
+    // division and square root run lane by lane on VFP, which keeps them
+    const ftz = (x: number) => (x !== 0 && Math.abs(x) < 2 ** -126 ? x * 0 : x);
+    const mul = (a: number, b: number) => ftz(F(ftz(a) * ftz(b)));
+    const add = (a: number, b: number) => ftz(F(ftz(a) + ftz(b)));
+    const sub = (a: number, b: number) => ftz(F(ftz(a) - ftz(b)));
+    const flush = (x: number, tiny: number) => (Math.abs(x) < tiny ? x * 0 : x);
+    const neon = (w: number, m: number, v: number, g: number, lr: number, c1: number, c2: number) => {
+      // the kernel's operations, in its order, with NEON's arithmetic (float32 storage: inputs flushed as read)
+      [w, m, v] = [flush(ftz(w), 2 ** -100), flush(ftz(m), 2 ** -100), flush(ftz(v), 2 ** -100)];
+      const gi = flush(mul(Math.abs(w) > 1 ? 0 : g, 1), 2 ** -64);
+      const mi = flush(add(mul(mul(F(0.9), m), 1), mul(F(1 - 0.9), gi)), 2 ** -100);
+      const vi = flush(add(mul(mul(F(0.999), v), 1), mul(mul(F(1 - 0.999), gi), gi)), 2 ** -100);
+      const q = flush(F(flush(mul(F(lr / c1), mi), 2 ** -100) / F(F(Math.sqrt(mul(vi, F(1 / c2)))) + F(1e-8))), 2 ** -100);
+      const wi = flush(sub(w, q), 2 ** -100);
+      return { w: wi < -1 ? F(-1) : wi > 1 ? F(1) : wi, m: mi, v: vi };
+    };
+    const tinyValues = [0, -0, 1e-40, -1e-40, 2 ** -126, 2 ** -100, -(2 ** -100) * 1.5, 2 ** -64, -(2 ** -64) * 0.75, 2 ** -70, 1e-30, 3e-20, 1e-3, -0.5];
+    const n = 4 * tinyValues.length * 3 + 3; // SIMD body and a scalar tail
+    const { kernels, ledger } = wasmKernels.instantiate!();
+    const ref = new MemoryLedger();
+    const make = (l: MemoryLedger) => {
+      const p = makeParam(l, 'float32', false, true, 1, n, 3);
+      return p;
+    };
+    const pw = make(ledger);
+    const pr = make(ref);
+    const start = { w: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n), g: new Float32Array(n) };
+    for (let i = 0; i < n; i++) {
+      start.w[i] = tinyValues[(i * 5) % tinyValues.length];
+      start.g[i] = tinyValues[(i * 3 + 1) % tinyValues.length];
+    }
+    for (const p of [pw, pr]) {
+      (p.value.raw as Float32Array).set(start.w);
+      if (p.grad.kind === 'float') p.grad.data.set(start.g);
+    }
+    const aw = new Adam([pw], ledger, {}, kernels);
+    const ar = new Adam([pr], ref);
+    // stored moments with subnormals and tiny values, as another version or a hand-made checkpoint could leave them
+    for (const a of [aw, ar]) {
+      const [m, v] = Object.values(a.stateTensors()) as Float32Array[];
+      for (let i = 0; i < n; i++) {
+        m[i] = tinyValues[(i * 7 + 2) % tinyValues.length];
+        v[i] = Math.abs(tinyValues[(i * 11 + 3) % tinyValues.length]);
+      }
+      start.m.set(m);
+      start.v.set(v);
+    }
+    const lr = 1e-30; // numerators lr·m in the subnormal range
+    aw.update(lr);
+    ar.update(lr);
+    const bits = (x: Float32Array) => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
+    t.same(bits(pw.value.raw as Float32Array), bits(pr.value.raw as Float32Array), 'wasm weights == reference, every bit');
+    const [mw, vw] = Object.values(aw.stateTensors()) as Float32Array[];
+    const [mr, vr] = Object.values(ar.stateTensors()) as Float32Array[];
+    t.same(bits(mw), bits(mr), 'moments m identical');
+    t.same(bits(vw), bits(vr), 'moments v identical');
+    const c1 = 1 - 0.9;
+    const c2 = 1 - 0.999;
+    const model = Array.from({ length: n }, (_, i) => neon(start.w[i], start.m[i], start.v[i], start.g[i], lr, c1, c2));
+    t.same(bits(pr.value.raw as Float32Array), bits(Float32Array.from(model.map((e) => e.w))), 'NEON model: same weights');
+    t.same(bits(mr), bits(Float32Array.from(model.map((e) => e.m))), 'NEON model: same m');
+    t.same(bits(vr), bits(Float32Array.from(model.map((e) => e.v))), 'NEON model: same v');
+    t.ok(Array.from(mr).some((x) => x === 0) && Array.from(mr).some((x) => Math.abs(x) >= 2 ** -100), 'tiny moments flushed, larger ones kept');
+    kernels.dispose?.();
+  },
+);
+
 t.test('float16 moments: tiny gradients neither vanish nor blow the step up', async (t) => {
   const ledger = new MemoryLedger();
   const p = makeParam(ledger, 'float16', false, false, 1, 64, 3);

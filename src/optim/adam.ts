@@ -148,19 +148,25 @@ export class Adam {
     return maxAbs;
   }
 
-  /** The reference update: blocks decoded to float32 scratch, arithmetic in double. */
+  /**
+   * The reference update: blocks decoded to float32 scratch, arithmetic in float32 (every
+   * operation rounded by Math.fround) with the explicit flushes of tiny values that keep 32-bit
+   * ARM NEON, which flushes subnormals to zero, on the same numbers (see adamUpdate in
+   * src/kernels/wasm/kernels.as.ts):
+   *   g = flush(g·S), m = flush(β1·m·r + (1 − β1)·g), v = flush(β2·v·r² + (1 − β2)·g·g),
+   *   w = flush(w − flush(flush(lr/c1 · m) / (√(v/c2) + ε·S))), clipped.
+   */
   private referenceUpdate(slot: Slot, s: AdamStep): void {
     const { param, m, v } = slot;
     const { bw, bm, bv, bg } = this;
     const clip = this.opts.weightClip;
     const n = param.size;
     const w = param.value;
-    const ratio2 = s.ratio * s.ratio;
-    const lo = param.binary ? -clip : -Infinity;
-    const hi = param.binary ? clip : Infinity;
-    // one division and one square root per element
-    const lrOverC1 = s.lr / s.c1;
-    const invC2 = 1 / s.c2;
+    const lo = F(param.binary ? -clip : -Infinity);
+    const hi = F(param.binary ? clip : Infinity);
+    const [b1, c1b, b2, c2b] = [F(s.b1), F(1 - s.b1), F(s.b2), F(1 - s.b2)];
+    const [scale, ratio, ratio2] = [F(s.scale), F(s.ratio), F(s.ratio * s.ratio)];
+    const [lrc, invC2, eps] = [F(s.lr / s.c1), F(1 / s.c2), F(s.epsScaled)];
     for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
       const i1 = Math.min(n, i0 + ADAM_BLOCK);
       const len = i1 - i0;
@@ -169,12 +175,14 @@ export class Adam {
       v.readBlock(i0, i1, bv);
       this.loadGradient(param, i0, i1);
       for (let k = 0; k < len; k++) {
-        const g = bg[k] * s.scale;
-        const mi = s.b1 * bm[k] * s.ratio + (1 - s.b1) * g;
-        const vi = s.b2 * bv[k] * ratio2 + (1 - s.b2) * g * g;
+        const w0 = flush(bw[k], ADAM_TINY);
+        const g = flush(F(bg[k] * scale), ADAM_G_TINY);
+        const mi = flush(F(F(F(b1 * flush(bm[k], ADAM_TINY)) * ratio) + F(c1b * g)), ADAM_TINY);
+        const vi = flush(F(F(F(b2 * flush(bv[k], ADAM_TINY)) * ratio2) + F(F(c2b * g) * g)), ADAM_TINY);
         bm[k] = mi;
         bv[k] = vi;
-        const wi = bw[k] - (lrOverC1 * mi) / (Math.sqrt(vi * invC2) + s.epsScaled);
+        const q = flush(F(flush(F(lrc * mi), ADAM_TINY) / F(F(Math.sqrt(F(vi * invC2))) + eps)), ADAM_TINY);
+        const wi = flush(F(w0 - q), ADAM_TINY);
         bw[k] = wi < lo ? lo : wi > hi ? hi : wi;
       }
       m.writeBlock(i0, i1, bm);
@@ -182,6 +190,15 @@ export class Adam {
       w.writeBlock(i0, i1, bw);
     }
   }
+}
+
+const F = Math.fround;
+/** Below these magnitudes Adam's values are zero: gradients (2^-64), everything else (2^-100). */
+const ADAM_G_TINY = 2 ** -64;
+const ADAM_TINY = 2 ** -100;
+/** x, or a zero of its sign where |x| < tiny (NaN kept). */
+function flush(x: number, tiny: number): number {
+  return Math.abs(x) < tiny ? x * 0 : x;
 }
 
 /** Gradient elements [i0, i1) of a parameter, whatever its storage, into out[0 ..]. */

@@ -1243,62 +1243,94 @@ export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32
 }
 
 /**
- * Adam over one tensor, 4 elements at a time: storage decoded with the SIMD codecs, arithmetic in
- * float64 pairs in the reference's order (so every stored bit equals the scalar update's).
+ * |x| below tiny (2^-100 and 2^-64 here) becomes a zero of x's sign, NaN kept. Adam runs in float32
+ * with these explicit flushes after every operation whose result could be subnormal: 32-bit ARM
+ * NEON flushes subnormal inputs and results of vector adds and multiplies to zero where x86 and
+ * arm64 keep them, so without the flushes the armv7l executable would train other numbers.
+ */
+// @ts-ignore: decorator
+@inline
+function flush4(x: v128, tiny: v128): v128 {
+  return v128.andnot(x, v128.and(f32x4.lt(f32x4.abs(x), tiny), i32x4.splat(0x7fffffff)));
+}
+
+// @ts-ignore: decorator
+@inline
+function flush1(x: f32, tiny: f32): f32 {
+  return abs<f32>(x) < tiny ? x * 0 : x;
+}
+
+/** Below these magnitudes Adam's values are zero (flush4): gradients, and everything else. */
+const ADAM_G_TINY: f32 = 5.421010862427522e-20; // 2^-64
+const ADAM_TINY: f32 = 7.888609052210118e-31; // 2^-100
+
+/**
+ * Adam over one tensor, 4 elements at a time, in float32 (storage decoded with the SIMD codecs),
+ * in the reference's order of operations with its flushes (Adam.referenceUpdate):
+ *   g = flush(g·S), m = flush(β1·m·r + (1 − β1)·g), v = flush(β2·v·r² + (1 − β2)·g·g),
+ *   w = flush(w − flush(flush(lr/c1 · m) / (√(v/c2) + ε·S))), clipped;
+ * float32 storage is flushed as it is read (a value written elsewhere may be subnormal).
  */
 export function adamUpdate(
   w: usize, wHalf: i32, m: usize, v: usize, momHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32,
   binary: i32, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
 ): void {
-  const ratio2 = ratio * ratio;
-  gScale = <f64><f32>gScale; // the reference holds gradients in float32
-  const lo = binary ? -clip : -Infinity;
-  const hi = binary ? clip : Infinity;
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
   const cols4 = cols & ~3;
-  // one division and one square root per element (the reference does the same, in the same order)
-  const lrOverC1 = lr / c1;
-  const invC2 = 1 / c2;
-  const vB1 = f64x2.splat(b1), vB2 = f64x2.splat(b2), v1B1 = f64x2.splat(1 - b1), v1B2 = f64x2.splat(1 - b2);
-  const vScale = f64x2.splat(scale), vRatio = f64x2.splat(ratio), vRatio2 = f64x2.splat(ratio2);
-  const vLr = f64x2.splat(lrOverC1), vInvC2 = f64x2.splat(invC2), vEps = f64x2.splat(epsScaled);
-  const vLo = f64x2.splat(lo), vHi = f64x2.splat(hi);
+  const lo = <f32>(binary ? -clip : -Infinity);
+  const hi = <f32>(binary ? clip : Infinity);
+  const b1f = <f32>b1, c1b = <f32>(1 - b1), b2f = <f32>b2, c2b = <f32>(1 - b2);
+  const sc = <f32>scale, ra = <f32>ratio, ra2 = <f32>(ratio * ratio);
+  const lrc = <f32>(lr / c1), ic2 = <f32>(1 / c2), eps = <f32>epsScaled;
+  const vB1 = f32x4.splat(b1f), vC1 = f32x4.splat(c1b), vB2 = f32x4.splat(b2f), vC2 = f32x4.splat(c2b);
+  const vSc = f32x4.splat(sc), vRa = f32x4.splat(ra), vRa2 = f32x4.splat(ra2);
+  const vLrc = f32x4.splat(lrc), vIc2 = f32x4.splat(ic2), vEps = f32x4.splat(eps);
+  const vLo = f32x4.splat(lo), vHi = f32x4.splat(hi);
+  const gTiny = f32x4.splat(ADAM_G_TINY), tiny = f32x4.splat(ADAM_TINY);
   const clip32 = <f32>clip;
+  const gs = <f32>gScale;
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
     for (; c < cols4; c += 4, i += 4) {
-      const w4 = loadP4(w, i, wHalf);
-      const g4 = grad4(g, gBits, wpr, <f32>gScale, r, c, i, w4, binary, clip32);
-      const m4 = loadP4(m, i, momHalf);
-      const v4 = loadP4(v, i, momHalf);
-      // low and high pairs
-      const gL = f64x2.mul(f64x2.promote_low_f32x4(g4), vScale);
-      const gH = f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<i32>(g4, g4, 2, 3, 0, 1)), vScale);
-      const mL = f64x2.add(f64x2.mul(f64x2.mul(vB1, f64x2.promote_low_f32x4(m4)), vRatio), f64x2.mul(v1B1, gL));
-      const mH = f64x2.add(f64x2.mul(f64x2.mul(vB1, f64x2.promote_low_f32x4(v128.shuffle<i32>(m4, m4, 2, 3, 0, 1))), vRatio), f64x2.mul(v1B1, gH));
-      const vL = f64x2.add(f64x2.mul(f64x2.mul(vB2, f64x2.promote_low_f32x4(v4)), vRatio2), f64x2.mul(f64x2.mul(v1B2, gL), gL));
-      const vH = f64x2.add(f64x2.mul(f64x2.mul(vB2, f64x2.promote_low_f32x4(v128.shuffle<i32>(v4, v4, 2, 3, 0, 1))), vRatio2), f64x2.mul(f64x2.mul(v1B2, gH), gH));
-      storeP4(m, i, momHalf, demote4(mL, mH));
-      storeP4(v, i, momHalf, demote4(vL, vH));
-      let wL = f64x2.sub(f64x2.promote_low_f32x4(w4), f64x2.div(f64x2.mul(vLr, mL), f64x2.add(f64x2.sqrt(f64x2.mul(vL, vInvC2)), vEps)));
-      let wH = f64x2.sub(f64x2.promote_low_f32x4(v128.shuffle<i32>(w4, w4, 2, 3, 0, 1)), f64x2.div(f64x2.mul(vLr, mH), f64x2.add(f64x2.sqrt(f64x2.mul(vH, vInvC2)), vEps)));
+      let w4 = loadP4(w, i, wHalf);
+      let m4 = loadP4(m, i, momHalf);
+      let v4 = loadP4(v, i, momHalf);
+      if (!wHalf) w4 = flush4(w4, tiny);
+      if (!momHalf) {
+        m4 = flush4(m4, tiny);
+        v4 = flush4(v4, tiny);
+      }
+      const g4 = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, w4, binary, clip32), vSc), gTiny);
+      const mi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, m4), vRa), f32x4.mul(vC1, g4)), tiny);
+      const vi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, v4), vRa2), f32x4.mul(f32x4.mul(vC2, g4), g4)), tiny);
+      storeP4(m, i, momHalf, mi);
+      storeP4(v, i, momHalf, vi);
+      const q = flush4(f32x4.div(flush4(f32x4.mul(vLrc, mi), tiny), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny);
+      let wi = flush4(f32x4.sub(w4, q), tiny);
       // clip as the reference does: wi < lo ? lo : wi > hi ? hi : wi (NaN stays NaN)
-      wL = v128.bitselect(vLo, v128.bitselect(vHi, wL, f64x2.gt(wL, vHi)), f64x2.lt(wL, vLo));
-      wH = v128.bitselect(vLo, v128.bitselect(vHi, wH, f64x2.gt(wH, vHi)), f64x2.lt(wH, vLo));
-      storeP4(w, i, wHalf, demote4(wL, wH));
+      wi = v128.bitselect(vLo, v128.bitselect(vHi, wi, f32x4.gt(wi, vHi)), f32x4.lt(wi, vLo));
+      storeP4(w, i, wHalf, wi);
     }
     for (; c < cols; c++, i++) {
-      const w0 = loadP(w, i, wHalf);
-      let gi = gBits ? ((load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gScale : -gScale) : <f64>load<f32>(g + (<usize>i << 2));
-      if (binary && Math.abs(w0) > clip) gi = 0;
-      gi *= scale;
-      const mi = b1 * loadP(m, i, momHalf) * ratio + (1 - b1) * gi;
-      const vi = b2 * loadP(v, i, momHalf) * ratio2 + (1 - b2) * gi * gi;
-      storeP(m, i, momHalf, mi);
-      storeP(v, i, momHalf, vi);
-      const wi = w0 - (lrOverC1 * mi) / (Math.sqrt(vi * invC2) + epsScaled);
-      storeP(w, i, wHalf, wi < lo ? lo : wi > hi ? hi : wi);
+      let w0 = <f32>loadP(w, i, wHalf);
+      let m0 = <f32>loadP(m, i, momHalf);
+      let v0 = <f32>loadP(v, i, momHalf);
+      if (!wHalf) w0 = flush1(w0, ADAM_TINY);
+      if (!momHalf) {
+        m0 = flush1(m0, ADAM_TINY);
+        v0 = flush1(v0, ADAM_TINY);
+      }
+      let gi: f32 = gBits ? ((load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gs : -gs) : load<f32>(g + (<usize>i << 2));
+      if (binary && abs<f32>(w0) > clip32) gi = 0;
+      gi = flush1(gi * sc, ADAM_G_TINY);
+      const mi = flush1(b1f * m0 * ra + c1b * gi, ADAM_TINY);
+      const vi = flush1(b2f * v0 * ra2 + c2b * gi * gi, ADAM_TINY);
+      storeP(m, i, momHalf, <f64>mi);
+      storeP(v, i, momHalf, <f64>vi);
+      const q = flush1(flush1(lrc * mi, ADAM_TINY) / (sqrt<f32>(vi * ic2) + eps), ADAM_TINY);
+      const wi = flush1(w0 - q, ADAM_TINY);
+      storeP(w, i, wHalf, <f64>(wi < lo ? lo : wi > hi ? hi : wi));
     }
   }
 }
