@@ -7,5 +7,8 @@ export const SEQ = 0;
 export const DONE = 1;
 export const MAX_ARGS = 24;
 export const SLOT = 2;
-/** Loads of the control block a waiting thread makes before it sleeps (about 250 µs here: longer than the gaps between a step's kernel calls, short against a step). */
+/**
+ * Loads of the control block a waiting thread makes before it sleeps (about 250 µs here: longer
+ * than the gaps between a step's kernel calls, short against a step).
+ */
 export const SPIN_LOADS = 50000;

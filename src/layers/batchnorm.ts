@@ -272,7 +272,6 @@ export class BatchNormLayer implements Layer {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
     const { ws, sigma, dBeta } = this;
-    const R = ws.chunkRows;
     // per ghost batch g, at stats[3C·g ..]: [0, C) Σg, [C, 2C) Σ g·x̂ (or g·sign x̂), [2C, 3C) Σ sign x̂ (l1 exact)
     const G = this.ghostRows;
     const groups = Math.ceil(rows / G);
@@ -285,6 +284,7 @@ export class BatchNormLayer implements Layer {
     const fast = k.bnBackStats && k.bnBackDx && holdsAll(k, xh, stats, sigma, ws.chunkDy, ws.chunkDx);
     const backStats = fast ? k.bnBackStats! : bnBackStatsReference;
     const backDx = fast ? k.bnBackDx! : bnBackDxReference;
+    const R = rowsPerChunk(ws, [ws.chunkDy, C]);
     for (let i0 = 0; i0 < rows; i0 += R) {
       const i1 = Math.min(rows, i0 + R);
       grad.read(i0, i1, 0, C, ws.chunkDy);

@@ -1225,6 +1225,13 @@ function grad4(g: usize, gBits: i32, wpr: i32, gScale: f32, r: i32, c: i32, i: i
 export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32, binary: i32, clip: f64): f64 {
   let mx: f64 = 0;
   gScale = <f64><f32>gScale;
+  // a 1-bit gradient is ±scale everywhere the STE mask keeps it: the max is the scale as soon as one
+  // weight has |w| <= clip (or NaN), which is nearly always the first
+  if (gBits) {
+    if (!binary) return n > 0 ? gScale : 0;
+    for (let i = 0; i < n; i++) if (!(Math.abs(loadP(w, i, wHalf)) > clip)) return gScale;
+    return 0;
+  }
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
   const cols4 = cols & ~3;
