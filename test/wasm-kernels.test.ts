@@ -574,7 +574,7 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
 });
 
 t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnormals, unaligned bases, extreme biases)', async (t) => {
-  const { po2CodeOfScaled, po2Put, po2Words } = await import('../src/storage/po2.js');
+  const { po2CodeOfScaled, po2Decode, po2Get, po2Put, po2Words } = await import('../src/storage/po2.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(31);
   const special = [
@@ -610,6 +610,15 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
         for (let k = 0; k < n; k++) po2Put(ref, base + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * scale, src[k] < 0));
         K.po2Write!(src, n, got, base, scale);
         t.same(Array.from(got), Array.from(ref), `po2Write n=${n} b=${b} base=${base}`);
+        // and back: rows of 2 columns from column 1 of a 3-wide layout (a tile's column range), each
+        // code's value as the store's float64 table gives it, rounded to float32 (subnormals, zeros)
+        const rows = Math.floor((base + n) / 3);
+        if (rows > 0) {
+          const out = ledger.floats(rows * 2, 'workspace', 't', 'out');
+          K.po2Read!(got, 1, rows, 3, 2, b, out);
+          const want = Float32Array.from({ length: rows * 2 }, (_, k) => po2Decode(po2Get(ref, 1 + Math.floor(k / 2) * 3 + (k % 2)), b));
+          t.same(Array.from(out).map(String), Array.from(want).map(String), `po2Read rows=${rows} b=${b} base=${base}`);
+        }
       }
   }
   // every kind of float32 bit pattern (random words, and mantissas around √2's at each exponent)

@@ -187,6 +187,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
+    po2Read: (words, first, rows, stride, cols, b, out) => ex.po2Read(at(words), first, rows, stride, cols, b, at(out)),
     bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) => {
       // the block a tile starts inside and the one it ends inside go through the scratch block;
       // the whole blocks between fold in place in the tile, split across threads

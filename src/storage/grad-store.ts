@@ -42,6 +42,7 @@ export interface StoreKernels {
   halfRowsToFloat?(src: Uint16Array, rows: number, stride: number, cols: number, dst: Floats): void;
   maxAbs?(x: Floats, n: number): number;
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
+  po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
   holds?(a: Floats | Uint16Array | Uint32Array): boolean;
 }
 
@@ -131,6 +132,7 @@ class Po2GradStore extends BaseStore implements GradStore {
   readonly format = 'po2' as const;
   readonly needsMaxAbs = true;
   private bias = 0;
+  private previousBias = 0;
   /**
    * While a fill is in progress (beginWrite, then writes in row order), rows not yet rewritten
    * still hold codes of the previous bias: a layer that computes in place reads them back.
@@ -159,6 +161,14 @@ class Po2GradStore extends BaseStore implements GradStore {
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;
+    if (this.fast?.po2Read && this.fast.holds(out)) {
+      // rows written in this fill decode under the current bias, the rest under the previous one
+      const split = Math.min(i1, Math.max(i0, Math.floor(this.written / cols)));
+      const w = c1 - c0;
+      if (split > i0) this.fast.po2Read(words, i0 * cols + c0, split - i0, cols, w, this.bias, out);
+      if (i1 > split) this.fast.po2Read(words, split * cols + c0, i1 - split, cols, w, this.previousBias, out.subarray((split - i0) * w));
+      return;
+    }
     let o = 0;
     for (let i = i0; i < i1; i++) {
       const base = i * cols;
@@ -167,6 +177,7 @@ class Po2GradStore extends BaseStore implements GradStore {
     }
   }
   beginWrite(maxAbs: number): void {
+    this.previousBias = this.bias;
     this.bias = po2Bias(maxAbs);
     [this.previousTable, this.table] = [this.table, this.previousTable];
     po2DecodeTable(this.bias, this.table);

@@ -1506,6 +1506,33 @@ function po2Codes4(x: v128, b: i32): v128 {
 }
 
 /**
+ * Columns [0, cols) of `rows` rows of a po2 store, the first at element `first`, rows `stride`
+ * elements apart, decoded under bias b into float32 rows of `cols` at out: each code's value
+ * 2^(e − 8)·2^-b computed in float64 (exact) and rounded to float32, as the store's table is.
+ * The 32 values go to this instance's scratch; codes are read from their word pair.
+ */
+export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: i32, b: i32, out: usize): void {
+  const table = maskScratch;
+  const scale = reinterpret<f64>(<u64>(1023 - b) << 52);
+  for (let code = 0; code < 32; code++) {
+    const e = code & 15;
+    const mag = e == 0 ? 0 : reinterpret<f64>(<u64>(1023 + e - 8) << 52) * scale;
+    store<f32>(table + (<usize>code << 2), <f32>(code & 16 ? -mag : mag));
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = out + (<usize>(r * cols) << 2);
+    let bit = (first + r * stride) * 5;
+    for (let c = 0; c < cols; c++, bit += 5) {
+      const w = words + (<usize>(bit >>> 5) << 2);
+      const off = <u32>(bit & 31);
+      let code = load<u32>(w) >>> off;
+      if (off > 27) code |= load<u32>(w + 4) << (32 - off);
+      store<f32>(o + (<usize>c << 2), load<f32>(table + (<usize>(code & 31) << 2)));
+    }
+  }
+}
+
+/**
  * Power-of-two codes (src/storage/po2.ts) of src[0 .. n) under scale 2^b, packed 5 bits each into
  * words from code index `base` on: the same codes as po2CodeOfScaled + po2Put. Four codes at a
  * time from the float bits (po2Codes4) where the scale is a plain power of two and no value is
