@@ -1139,7 +1139,8 @@ function loadHalf4(p: usize): v128 {
   // Normals: exponent and mantissa moved into float32 position and rebiased, in integers.
   let mag = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
   // subnormals (exponent 0): the 10-bit mantissa as an integer times 2^-24 (normal, exact)
-  const sub = f32x4.mul(f32x4.convert_i32x4_u(em), f32x4.splat(5.960464477539063e-8));
+  // (signed conversion: em < 2^15, and x86 has no unsigned one)
+  const sub = f32x4.mul(f32x4.convert_i32x4_s(em), f32x4.splat(5.960464477539063e-8));
   mag = v128.bitselect(sub, mag, i32x4.lt_s(em, i32x4.splat(0x400)));
   // Inf/NaN (exponent 31) keep their mantissa bits under an all-ones exponent
   mag = v128.bitselect(v128.or(i32x4.shl(em, 13), i32x4.splat(0x7f800000)), mag, i32x4.ge_s(em, i32x4.splat(0x7c00)));
@@ -1158,8 +1159,9 @@ function storeHalf4(p: usize, x: v128): void {
   normal = i32x4.min_u(normal, i32x4.splat(0x7bff));
   // subnormal halves (|x| < 2^-14): adding 0.5 rounds |x| to a multiple of 2^-24, to nearest even
   const sub = i32x4.sub(f32x4.add(abs, f32x4.splat(0.5)), f32x4.splat(0.5));
-  let h = v128.bitselect(sub, normal, i32x4.lt_u(abs, i32x4.splat(113 << 23)));
-  h = v128.bitselect(i32x4.splat(0x7e00), h, i32x4.gt_u(abs, i32x4.splat(0x7f800000)));
+  // abs has its sign bit clear: signed compares (native on x86) order it as unsigned ones would
+  let h = v128.bitselect(sub, normal, i32x4.lt_s(abs, i32x4.splat(113 << 23)));
+  h = v128.bitselect(i32x4.splat(0x7e00), h, i32x4.gt_s(abs, i32x4.splat(0x7f800000)));
   v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(h, sign), i32x4.splat(0)), 0);
 }
 
@@ -1496,7 +1498,7 @@ function po2Codes4(x: v128, b: i32): v128 {
   const zero = i32x4.splat(0);
   const expf = v128.and(i32x4.shr_u(x, 23), i32x4.splat(0xff));
   const mant = v128.and(x, i32x4.splat(0x7fffff));
-  const e = i32x4.sub(i32x4.add(expf, i32x4.splat(b - 127)), i32x4.ge_u(mant, i32x4.splat(0x3504f4)));
+  const e = i32x4.sub(i32x4.add(expf, i32x4.splat(b - 127)), i32x4.ge_s(mant, i32x4.splat(0x3504f4)));
   const sign = v128.and(i32x4.shr_u(x, 27), i32x4.splat(16));
   const code = v128.or(i32x4.add(i32x4.min_s(e, i32x4.splat(7)), i32x4.splat(8)), sign);
   const top = i32x4.eq(expf, i32x4.splat(0xff));
