@@ -94,47 +94,76 @@ for (const [B, m, n] of SHAPES)
     close(dwW, dwR, 'gemmTnBin');
   });
 
-t.test('sign masks expanded to the scratch once per column block: the same bits as the one-pass products (more than 256 terms, odd widths)', async (t) => {
-  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
-  const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
-  const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number> & {
-    MASK_SCRATCH_BYTES: { value: number };
-  };
-  const rng = new Rng(77);
-  let top = (ex.heapBase() + 15) & ~15;
-  const take = (bytes: number) => {
-    const at = top;
-    top = (top + bytes + 15) & ~15;
-    return at;
-  };
-  const scratch = take(ex.MASK_SCRATCH_BYTES.value);
-  for (const [B, m, n] of [
-    [5, 300, 70],
-    [270, 9, 47],
-    [3, 513, 33],
-  ]) {
-    const wpr = (n + 31) >>> 5;
-    const dy = take(4 * B * m);
-    const w = take(4 * m * wpr);
-    const x = take(4 * B * wpr);
-    const out = take(4 * Math.max(B * n, m * n));
-    const f = new Float32Array(memory.buffer);
-    const u = new Uint32Array(memory.buffer);
-    for (let i = 0; i < B * m; i++) f[dy / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
-    for (let i = 0; i < m * wpr; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-    for (let i = 0; i < B * wpr; i++) u[x / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-    const run = (withScratch: boolean, call: () => void, len: number) => {
-      ex.setScratch(withScratch ? scratch : 0);
-      f.fill(0.5, out / 4, out / 4 + len);
-      call();
-      return Array.from(f.subarray(out / 4, out / 4 + len));
+t.test(
+  'sign masks expanded to the scratch once per column block: the same bits as the one-pass products and convolutions (more than 512 terms, odd widths)',
+  async (t) => {
+    const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number> & {
+      MASK_SCRATCH_BYTES: { value: number };
     };
-    const dxCall = () => ex.gemmFloatBinT(dy, w, B, m, n, out);
-    t.same(run(true, dxCall, B * n), run(false, dxCall, B * n), `dX = dY·Ŵ, B=${B} m=${m} n=${n}: bit for bit`);
-    const dwCall = () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m);
-    t.same(run(true, dwCall, m * n), run(false, dwCall, m * n), `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
-  }
-});
+    const rng = new Rng(77);
+    let top = (ex.heapBase() + 15) & ~15;
+    const take = (bytes: number) => {
+      const at = top;
+      top = (top + bytes + 15) & ~15;
+      return at;
+    };
+    const scratch = take(ex.MASK_SCRATCH_BYTES.value);
+    for (const [B, m, n] of [
+      [5, 300, 70],
+      [270, 9, 47],
+      [3, 513, 33],
+      [2, 1100, 20],
+    ]) {
+      const wpr = (n + 31) >>> 5;
+      const dy = take(4 * B * m);
+      const w = take(4 * m * wpr);
+      const x = take(4 * B * wpr);
+      const out = take(4 * Math.max(B * n, m * n));
+      const f = new Float32Array(memory.buffer);
+      const u = new Uint32Array(memory.buffer);
+      for (let i = 0; i < B * m; i++) f[dy / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
+      for (let i = 0; i < m * wpr; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
+      for (let i = 0; i < B * wpr; i++) u[x / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
+      const run = (withScratch: boolean, call: () => void, len: number) => {
+        ex.setScratch(withScratch ? scratch : 0);
+        f.fill(0.5, out / 4, out / 4 + len);
+        call();
+        return Array.from(f.subarray(out / 4, out / 4 + len));
+      };
+      const dxCall = () => ex.gemmFloatBinT(dy, w, B, m, n, out);
+      t.same(run(true, dxCall, B * n), run(false, dxCall, B * n), `dX = dY·Ŵ, B=${B} m=${m} n=${n}: bit for bit`);
+      const dwCall = () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m);
+      t.same(run(true, dwCall, m * n), run(false, dwCall, m * n), `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
+    }
+    // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels
+    for (const [hi, wi, ci, co, pad, ci0, ci1] of [
+      [6, 7, 32, 5, 1, 0, 32],
+      [7, 6, 48, 9, 0, 16, 48],
+      [5, 5, 37, 20, 1, 0, 37],
+      [4, 9, 64, 3, 1, 32, 64],
+    ]) {
+      const ho = hi + 2 * pad - 2;
+      const wo = wi + 2 * pad - 2;
+      const wpc = (ci + 31) >>> 5;
+      const dy = take(4 * ho * wo * co);
+      const w = take(4 * co * 9 * wpc);
+      const out = take(4 * hi * wi * ci);
+      const f = new Float32Array(memory.buffer);
+      const u = new Uint32Array(memory.buffer);
+      for (let i = 0; i < ho * wo * co; i++) f[dy / 4 + i] = i % 11 === 0 ? 0 : rng.normal() * 10 ** (rng.int(5) - 2);
+      for (let i = 0; i < co * 9 * wpc; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
+      const run = (withScratch: boolean) => {
+        ex.setScratch(withScratch ? scratch : 0);
+        f.fill(0.25, out / 4, out / 4 + hi * wi * ci);
+        ex.convBwdData(dy, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1);
+        return Array.from(new Uint32Array(memory.buffer, out, hi * wi * ci));
+      };
+      t.same(run(true), run(false), `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
+    }
+  },
+);
 
 t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of 4 rows or alone (batch 1 == batch 8)', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();

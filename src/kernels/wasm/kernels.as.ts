@@ -28,8 +28,8 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-/** Terms whose sign masks one pass of rowsSumBits expands: 64 bytes each, MASK_TERMS·64 of scratch. */
-const MASK_TERMS = 256;
+/** Terms whose sign masks one pass of rowsSumBits (or convBwdDataBits) expands: 64 bytes each, MASK_TERMS·64 of scratch. */
+const MASK_TERMS = 512;
 export const MASK_SCRATCH_BYTES: i32 = MASK_TERMS * 64;
 
 /**
@@ -861,7 +861,115 @@ function convFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo:
 /** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
 /** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
 export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  convBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  if (maskScratch && co <= MASK_TERMS) convBwdDataBits(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  else convBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+}
+
+/**
+ * convBwdData with each (tap, 16-column block)'s sign masks over all output channels expanded
+ * once into this instance's scratch: taps outside (last to first), the pixels inside adding that
+ * tap's terms to dx in place (zeroed first). Each output still gets its terms in the gathering
+ * kernel's order (taps from the last to the first, then output channels), so dx is the same to
+ * the bit; a pixel pair shares each mask load.
+ */
+function convBwdDataBits(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
+  const chanBytes = <usize>9 * tapBytes;
+  const dyPix = <usize>co << 2;
+  const pixBytes = <usize>ci << 2;
+  const n16 = ci0 + ((ci1 - ci0) & ~15);
+  const masks = maskScratch;
+  const zero = f32x4.splat(0);
+  for (let k = ci0; k < n16; k += 16) {
+    const off = <usize>k << 2;
+    const shift = <u32>(k & 31);
+    for (let p = 0, o = dx + off; p < hi * wi; p++, o += pixBytes) {
+      v128.store(o, zero); v128.store(o + 16, zero); v128.store(o + 32, zero); v128.store(o + 48, zero);
+    }
+    for (let ky = 2; ky >= 0; ky--)
+      for (let kx = 2; kx >= 0; kx--) {
+        let sp = w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2);
+        for (let c = 0, q = masks; c < co; c++, sp += chanBytes, q += 64) {
+          const bits = load<u32>(sp) >>> shift;
+          v128.store(q, signFlip(bits & 15));
+          v128.store(q + 16, signFlip((bits >>> 4) & 15));
+          v128.store(q + 32, signFlip((bits >>> 8) & 15));
+          v128.store(q + 48, signFlip((bits >>> 12) & 15));
+        }
+        const iyTo = min(hi, ho + ky - pad);
+        const ixFrom = max(0, kx - pad);
+        const ixTo = min(wi, wo + kx - pad);
+        for (let iy = max(0, ky - pad); iy < iyTo; iy++) {
+          const oy = iy + pad - ky;
+          let ix = ixFrom;
+          for (; ix + 2 <= ixTo; ix += 2) {
+            const o0 = dx + <usize>(iy * wi + ix) * pixBytes + off;
+            const o1 = o0 + pixBytes;
+            let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
+            let c0 = v128.load(o1), c1 = v128.load(o1 + 16), c2 = v128.load(o1 + 32), c3 = v128.load(o1 + 48);
+            let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
+            for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
+              const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
+              const v0 = f32x4.splat(load<f32>(dp));
+              const v1 = f32x4.splat(load<f32>(dp + dyPix));
+              a0 = f32x4.add(a0, v128.xor(v0, f0));
+              a1 = f32x4.add(a1, v128.xor(v0, f1));
+              a2 = f32x4.add(a2, v128.xor(v0, f2));
+              a3 = f32x4.add(a3, v128.xor(v0, f3));
+              c0 = f32x4.add(c0, v128.xor(v1, f0));
+              c1 = f32x4.add(c1, v128.xor(v1, f1));
+              c2 = f32x4.add(c2, v128.xor(v1, f2));
+              c3 = f32x4.add(c3, v128.xor(v1, f3));
+            }
+            v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+            v128.store(o1, c0); v128.store(o1 + 16, c1); v128.store(o1 + 32, c2); v128.store(o1 + 48, c3);
+          }
+          if (ix < ixTo) {
+            const o0 = dx + <usize>(iy * wi + ix) * pixBytes + off;
+            let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
+            let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
+            for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
+              const v0 = f32x4.splat(load<f32>(dp));
+              a0 = f32x4.add(a0, v128.xor(v0, v128.load(q)));
+              a1 = f32x4.add(a1, v128.xor(v0, v128.load(q + 16)));
+              a2 = f32x4.add(a2, v128.xor(v0, v128.load(q + 32)));
+              a3 = f32x4.add(a3, v128.xor(v0, v128.load(q + 48)));
+            }
+            v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+          }
+        }
+      }
+  }
+  // the last (ci1 − ci0) % 16 columns, pixel by pixel as the gathering kernel does them
+  if (n16 < ci1)
+    for (let iy = 0; iy < hi; iy++)
+      for (let ix = 0; ix < wi; ix++) bwdDataTail(dy, w, hi, wi, ci, ho, wo, co, pad, dx, n16, ci1, iy, ix);
+}
+
+/** Columns [k0, k1) of dx at input pixel (iy, ix), scalar, in the gathering kernel's order. */
+function bwdDataTail(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, k0: i32, k1: i32, iy: i32, ix: i32): void {
+  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
+  const chanBytes = <usize>9 * tapBytes;
+  const dyPix = <usize>co << 2;
+  const o = dx + (<usize>((iy * wi + ix) * ci) << 2);
+  for (let k = k0; k < k1; k++) {
+    let a: f32 = 0;
+    for (let ky = 2; ky >= 0; ky--) {
+      const oy = iy + pad - ky;
+      if (oy < 0 || oy >= ho) continue;
+      for (let kx = 2; kx >= 0; kx--) {
+        const ox = ix + pad - kx;
+        if (ox < 0 || ox >= wo) continue;
+        const dp = dy + <usize>(oy * wo + ox) * dyPix;
+        const row = w + <usize>(ky * 3 + kx) * tapBytes;
+        for (let c = 0; c < co; c++) {
+          const v = load<f32>(dp + (<usize>c << 2));
+          a += (load<u32>(row + <usize>c * chanBytes + (<usize>(k >>> 5) << 2)) >>> (<u32>k & 31)) & 1 ? v : -v;
+        }
+      }
+    }
+    store<f32>(o + (<usize>k << 2), a);
+  }
 }
 
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
