@@ -98,7 +98,7 @@ t.test(
   'sign masks expanded to the scratch once per column block: the same bits as the one-pass products and convolutions (more than 512 terms, odd widths)',
   async (t) => {
     const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
-    const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+    const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true });
     const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number> & {
       MASK_SCRATCH_BYTES: { value: number };
     };
@@ -161,6 +161,30 @@ t.test(
         return Array.from(new Uint32Array(memory.buffer, out, hi * wi * ci));
       };
       t.same(run(true), run(false), `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
+    }
+    // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17 rows a band)
+    for (const [hi, wi, ci, count, pad, c0, c1] of [
+      [40, 30, 32, 5, 1, 0, 5],
+      [9, 8, 48, 4, 0, 1, 4],
+      [6, 7, 37, 3, 1, 0, 3],
+    ]) {
+      const ho = hi + 2 * pad - 2;
+      const wo = wi + 2 * pad - 2;
+      const wpc = (ci + 31) >>> 5;
+      const dy = take(4 * ho * wo * count);
+      const x = take(4 * hi * wi * wpc);
+      const out = take(4 * count * 9 * ci);
+      const f = new Float32Array(memory.buffer);
+      const u = new Uint32Array(memory.buffer);
+      for (let i = 0; i < ho * wo * count; i++) f[dy / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
+      for (let i = 0; i < hi * wi * wpc; i++) u[x / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
+      const run = (withScratch: boolean) => {
+        ex.setScratch(withScratch ? scratch : 0);
+        for (let i = 0; i < count * 9 * ci; i++) f[out / 4 + i] = (i % 5) * 0.125; // accumulates onto what is there
+        ex.convBwdFilter(dy, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1);
+        return Array.from(new Uint32Array(memory.buffer, out, count * 9 * ci));
+      };
+      t.same(run(true), run(false), `convBwdFilter ${hi}x${wi}x${ci}, ${count} channels [${c0}, ${c1}), pad ${pad}: bit for bit`);
     }
   },
 );

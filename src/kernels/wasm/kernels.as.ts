@@ -1076,8 +1076,85 @@ function convBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
 
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
 export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
-  if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  if (xBits && maskScratch && wi <= MASK_TERMS) filterSumBits(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  else if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else filterSum<f32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+}
+
+/**
+ * filterSum<u32> with the input's sign masks expanded once per 16-column block, for a band of
+ * input rows at a time (as many as the thread's scratch holds), and every tap and channel pair
+ * run over the output pixels whose tap lands in the band: each dw element still sums its pixels
+ * in order (bands in order, the running sums kept in dw between them), so dw is the same to the bit.
+ */
+function filterSumBits(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  const rowBytes = <usize>ci << 2;
+  const chanBytes = <usize>9 * rowBytes;
+  const dyPix = <usize>count << 2;
+  const n16 = ci & ~15;
+  const masks = maskScratch;
+  const band = max(1, MASK_TERMS / wi);
+  for (let k = 0; k < n16; k += 16) {
+    const off = <usize>k << 2;
+    const shift = <u32>(k & 31);
+    for (let r0 = 0; r0 < hi; r0 += band) {
+      const r1 = min(hi, r0 + band);
+      let sp = x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2);
+      for (let p = r0 * wi, q = masks; p < r1 * wi; p++, sp += pixBytes, q += 64) {
+        const bits = load<u32>(sp) >>> shift;
+        v128.store(q, signFlip(bits & 15));
+        v128.store(q + 16, signFlip((bits >>> 4) & 15));
+        v128.store(q + 32, signFlip((bits >>> 8) & 15));
+        v128.store(q + 48, signFlip((bits >>> 12) & 15));
+      }
+      for (let tap = 0; tap < 9; tap++) {
+        const ky = tap / 3;
+        const kx = tap - 3 * ky;
+        // output rows whose tap row lies in the band
+        const oyFrom = max(tapFrom(ky, pad), r0 - ky + pad);
+        const oyTo = min(tapTo(ky, pad, hi, ho), r1 - ky + pad);
+        if (oyFrom >= oyTo) continue;
+        const oxFrom = tapFrom(kx, pad);
+        const oxTo = tapTo(kx, pad, wi, wo);
+        for (let c = c0; c < c1; c += 2) {
+          const pair = c + 1 < c1;
+          const o0 = dw + <usize>c * chanBytes + <usize>tap * rowBytes + off;
+          const o1 = o0 + chanBytes;
+          let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
+          let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+          if (pair) {
+            b0 = v128.load(o1); b1 = v128.load(o1 + 16); b2 = v128.load(o1 + 32); b3 = v128.load(o1 + 48);
+          }
+          for (let oy = oyFrom; oy < oyTo; oy++) {
+            let dp = dy + (<usize>((oy * wo + oxFrom) * count + c) << 2);
+            let q = masks + (<usize>((oy + ky - pad - r0) * wi + oxFrom + kx - pad) << 6);
+            for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, q += 64) {
+              const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
+              const v0 = f32x4.splat(load<f32>(dp));
+              a0 = f32x4.add(a0, v128.xor(v0, f0));
+              a1 = f32x4.add(a1, v128.xor(v0, f1));
+              a2 = f32x4.add(a2, v128.xor(v0, f2));
+              a3 = f32x4.add(a3, v128.xor(v0, f3));
+              if (pair) {
+                const v1 = f32x4.splat(load<f32>(dp + 4));
+                b0 = f32x4.add(b0, v128.xor(v1, f0));
+                b1 = f32x4.add(b1, v128.xor(v1, f1));
+                b2 = f32x4.add(b2, v128.xor(v1, f2));
+                b3 = f32x4.add(b3, v128.xor(v1, f3));
+              }
+            }
+          }
+          v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+          if (pair) {
+            v128.store(o1, b0); v128.store(o1 + 16, b1); v128.store(o1 + 32, b2); v128.store(o1 + 48, b3);
+          }
+        }
+      }
+    }
+  }
+  // the last ci % 16 columns as filterSum does them (its block loop has nothing left to do)
+  if (n16 < ci) filterTail<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1, n16);
 }
 
 /**
@@ -1142,6 +1219,31 @@ function filterSum<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, w
       }
     }
     // the last ci % 16 columns: 4 channels in the lanes (dY of one pixel is contiguous in channels)
+    filterTailTap<S>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1, n16, tap);
+  }
+}
+
+/** filterSum's last columns [n16, ci) for every tap. */
+function filterTail<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, n16: i32): void {
+  for (let tap = 0; tap < 9; tap++) filterTailTap<S>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1, n16, tap);
+}
+
+/** Columns [n16, ci) of one tap's dw rows: 4 channels in the lanes. */
+// @ts-ignore: decorator
+@inline
+function filterTailTap<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, n16: i32, tap: i32): void {
+  const pixBytes = sourceRowBytes<S>(ci);
+  const rowBytes = <usize>ci << 2;
+  const chanBytes = <usize>9 * rowBytes;
+  const dyPix = <usize>count << 2;
+  const ky = tap / 3;
+  const kx = tap - 3 * ky;
+  const oyFrom = tapFrom(ky, pad);
+  const oyTo = tapTo(ky, pad, hi, ho);
+  const oxFrom = tapFrom(kx, pad);
+  const oxTo = tapTo(kx, pad, wi, wo);
+  {
+    let c = c0;
     for (let k = n16; k < ci; k++) {
       const xk = x + (isInteger<S>() ? <usize>(k >>> 5) << 2 : <usize>k << 2);
       for (c = c0; c < c1; c += 4) {
