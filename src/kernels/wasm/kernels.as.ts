@@ -1732,14 +1732,22 @@ export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: 
     store<f32>(table + (<usize>code << 2), <f32>(code & 16 ? -mag : mag));
   }
   for (let r = 0; r < rows; r++) {
-    const o = out + (<usize>(r * cols) << 2);
-    let bit = (first + r * stride) * 5;
-    for (let c = 0; c < cols; c++, bit += 5) {
-      const w = words + (<usize>(bit >>> 5) << 2);
-      const off = <u32>(bit & 31);
-      let code = load<u32>(w) >>> off;
-      if (off > 27) code |= load<u32>(w + 4) << (32 - off);
-      store<f32>(o + (<usize>c << 2), load<f32>(table + (<usize>(code & 31) << 2)));
+    let o = out + (<usize>(r * cols) << 2);
+    // a window of the packed bits, refilled a word at a time (never past the row's last code)
+    const bit = (first + r * stride) * 5;
+    let wp = words + (<usize>(bit >>> 5) << 2);
+    let acc: u64 = <u64>(load<u32>(wp) >>> <u32>(bit & 31));
+    let nb = 32 - (bit & 31);
+    wp += 4;
+    for (let c = 0; c < cols; c++, o += 4) {
+      if (nb < 5) {
+        acc |= <u64>load<u32>(wp) << <u64>nb;
+        nb += 32;
+        wp += 4;
+      }
+      store<f32>(o, load<f32>(table + (<usize>(<u32>acc & 31) << 2)));
+      acc >>= 5;
+      nb -= 5;
     }
   }
 }
