@@ -98,9 +98,13 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     } else if (this.grad.kind === 'float' && !coh) {
       const dw = this.grad.data;
       dw.fill(0);
+      // ±1 kept as floats go to the kernel as their sign bits, as in forward (d·(±1) and d with
+      // its sign set from the bit are the same float), where its sign masks stay in cache
+      const signs = x.kind === 'float' && x.signs === true;
       for (let b = 0; b < B; b++) {
         grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
-        ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, g.co, dw);
+        if (signs) packSigns(ws.kernels, this.example(x, b) as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
+        ws.kernels.convBwdFilter(ws.chunkDy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw);
       }
     } else {
       // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
