@@ -104,22 +104,31 @@ export class MaxPoolLayer implements Layer {
     if (training && this.argmaxBits) this.argmaxBits.fill(0, 0, rows * wordsFor(C));
     // pooled output: into our own buffer after a sign, in place otherwise (never overtakes its input)
     const out = this.outFloat ?? x.data;
+    const src = x.data;
+    const area = this.area;
+    const rowsOf = new Int32Array(area);
+    const bits = training ? this.argmaxBits : null;
+    const wpc = wordsFor(C);
     for (let b = 0; b < B; b++)
       for (let py = 0; py < hp; py++)
         for (let px = 0; px < wp; px++) {
           const o = ((b * hp + py) * wp + px) * C;
+          for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q);
           for (let c = 0; c < C; c++) {
+            // the first largest value (a NaN never wins; all NaN or -Infinity: -Infinity at position 0)
             let best = 0;
             let bestV = -Infinity;
-            for (let q = 0; q < this.area; q++) {
-              const v = x.data[this.inRow(b, py, px, q) * C + c];
-              if (v > bestV) [best, bestV] = [q, v];
+            for (let q = 0; q < area; q++) {
+              const v = src[rowsOf[q] * C + c];
+              if (v > bestV) {
+                best = q;
+                bestV = v;
+              }
             }
             out[o + c] = bestV;
-            if (training && this.argmaxBits) {
-              const row = this.inRow(b, py, px, best);
-              const wi = row * wordsFor(C) + (c >>> 5);
-              this.argmaxBits[wi] = (this.argmaxBits[wi] | (1 << (c & 31))) >>> 0;
+            if (bits) {
+              const wi = rowsOf[best] * wpc + (c >>> 5);
+              bits[wi] = (bits[wi] | (1 << (c & 31))) >>> 0;
             }
           }
         }
@@ -128,44 +137,56 @@ export class MaxPoolLayer implements Layer {
     return x.signs ? { kind: 'float', data: out, cols: C, signs: true } : { kind: 'float', data: out, cols: C };
   }
 
-  /** Window position (0 .. size² − 1) of the max of pooled element (b, py, px, c), first one on ties. */
-  private argmax(b: number, py: number, px: number, c: number): number {
-    const C = this.channels;
-    if (this.argmaxBits) {
-      const wpc = wordsFor(C);
-      const lastQ = this.area - 1;
-      for (let q = 0; q < lastQ; q++) if ((this.argmaxBits[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
-      return lastQ;
-    }
-    const x = this.input!;
-    if (x.kind === 'bits') {
-      // binary values: the first +1, or the first position if all are -1
-      const wpc = wordsFor(C);
-      for (let q = 0; q < this.area; q++) if ((x.data[this.inRow(b, py, px, q) * wpc + (c >>> 5)] >>> (c & 31)) & 1) return q;
-      return 0;
-    }
-    const v = this.keptInput ?? (x as { data: Floats }).data;
-    let best = 0;
-    let bestV = v[this.inRow(b, py, px, 0) * C + c];
-    for (let q = 1; q < this.area; q++) {
-      const val = v[this.inRow(b, py, px, q) * C + c];
-      if (val > bestV) [best, bestV] = [q, val];
-    }
-    return best;
-  }
-
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
     if (!this.input) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
     const { size, wp } = this;
     const shape = { h: this.h, w: this.w, hp: this.hp, wp, channels: C, sh: size };
+    const x = this.input;
+    const floats = !this.argmaxBits && x.kind !== 'bits' ? (this.keptInput ?? (x as { data: Floats }).data) : null;
+    const area = this.area;
+    const rowsOf = new Int32Array(area);
+    const wpc = wordsFor(C);
     fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, py, dy, out) => {
       const row = y - py * size;
-      for (let px = 0; px < wp; px++)
-        for (let c = 0; c < C; c++) {
-          const q = this.argmax(b, py, px, c);
-          if (Math.floor(q / size) === row) out[(size * px + (q % size)) * C + c] = dy[px * C + c];
+      // window positions of this input row: [first, first + size)
+      const first = row * size;
+      for (let px = 0; px < wp; px++) {
+        if (floats) {
+          // float input: the window's rows once, then each channel's first largest value (as argmax)
+          for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q) * C;
+          for (let c = 0; c < C; c++) {
+            let best = 0;
+            let bestV = floats[rowsOf[0] + c];
+            for (let q = 1; q < area; q++) {
+              const val = floats[rowsOf[q] + c];
+              if (val > bestV) {
+                best = q;
+                bestV = val;
+              }
+            }
+            if (best >= first && best < first + size) out[(size * px + best - first) * C + c] = dy[px * C + c];
+          }
+          continue;
         }
+        // sign bits (after a sign: the first +1, else position 0) or the argmax mask (the marked
+        // position, the last one when none before it is): the window's word offsets once
+        const mask = this.argmaxBits ?? (x as { data: Uint32Array }).data;
+        for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q) * wpc;
+        const none = this.argmaxBits ? area - 1 : 0;
+        const scan = this.argmaxBits ? area - 1 : area;
+        for (let c = 0; c < C; c++) {
+          const word = c >>> 5;
+          const bit = c & 31;
+          let q = none;
+          for (let k = 0; k < scan; k++)
+            if ((mask[rowsOf[k] + word] >>> bit) & 1) {
+              q = k;
+              break;
+            }
+          if (q >= first && q < first + size) out[(size * px + q - first) * C + c] = dy[px * C + c];
+        }
+      }
     });
     this.input = null;
     return spare;
