@@ -694,6 +694,7 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
 });
 
 t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel counts, large offsets)', async (t) => {
+  const { addRowBias } = await import('../src/layers/quant-layer.js');
   const { bnNormalizeReference, BN_EPS } = await import('../src/layers/batchnorm.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   const rng = new Rng(41);
@@ -716,6 +717,12 @@ t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel co
       K.bnNormalize!(y, n, C, l2, mean, sigma, BN_EPS);
       t.same([Array.from(mean), Array.from(sigma)], [Array.from(meanRef), Array.from(sigmaRef)], `${n}x${C} ${l2 ? 'l2' : 'l1'}: statistics`);
       t.same(Array.from(y), Array.from(yRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}: normalized values`);
+      // then the shift β on every row (odd channel counts: a scalar tail)
+      const beta = ledger.floats(C, 'workspace', 't', 'beta');
+      for (let c = 0; c < C; c++) beta[c] = rng.normal() * 3;
+      K.addRowBias!(y, n, beta);
+      addRowBias(yRef, n, beta);
+      t.same(Array.from(y), Array.from(yRef), `${n}x${C}: + β`);
     }
   K.dispose?.();
 });

@@ -99,6 +99,8 @@ export interface Kernels {
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
   /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */
   bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number): void;
+  /** y (rows × b.length) += b on every row (quant-layer.ts addRowBias is the reference). */
+  addRowBias?(y: Floats, rows: number, b: Floats): void;
   /**
    * Optional batch-norm backward passes over rows row0 .. row0 + rows (BatchNormLayer.backward is
    * the reference): the per-group sums, then dx in place of dy. x̂ is float32 or packed sign bits.

@@ -185,6 +185,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       ex.bnBackDx(at(out), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), at(sigma), l1Exact ? 1 : 0),
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
+    addRowBias: (y, rows, b) => ex.addRowBias(at(y), rows, b.length, at(b)),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
     po2Read: (words, first, rows, stride, cols, b, out) => ex.po2Read(at(words), first, rows, stride, cols, b, at(out)),

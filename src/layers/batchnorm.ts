@@ -11,6 +11,7 @@ import type { Recipe } from '../recipe.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
+import { addRowBias } from './quant-layer.js';
 
 export const BN_EPS = 1e-5;
 
@@ -254,7 +255,10 @@ export class BatchNormLayer implements Layer {
     }
     if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
     else if (this.xhatSign) packSigns(this.ws.kernels, y, rows, C, this.xhatSign);
-    for (let i = 0; i < rows; i++) for (let c = 0; c < C; c++) y[i * C + c] += beta[c];
+    const k = this.ws.kernels;
+    const b = beta as Float32Array; // float32 storage (see the constructor)
+    if (k.addRowBias && holdsAll(k, y, b)) k.addRowBias(y, rows, b);
+    else addRowBias(y, rows, b);
     // running statistics: an exponential average while training, a plain average of the
     // batches seen while recalibrating (then the stats belong to the final weights only)
     const keep = this.calibrated >= 0 ? this.calibrated / (this.calibrated + 1) : BN_MOMENTUM;

@@ -1822,6 +1822,23 @@ function store2(p: usize, v: v128): void {
   v128.store64_lane(p, f32x4.demote_f64x2_zero(v), 0);
 }
 
+/** y (rows × C) += b on every row, 4 channels a turn (a float32 sum, as JavaScript's rounded to float32). */
+export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
+  const C4 = C & ~3;
+  for (let r = 0; r < rows; r++) {
+    const row = y + (<usize>(r * C) << 2);
+    let c = 0;
+    for (; c < C4; c += 4) {
+      const p = row + (<usize>c << 2);
+      v128.store(p, f32x4.add(v128.load(p), v128.load(b + (<usize>c << 2))));
+    }
+    for (; c < C; c++) {
+      const p = row + (<usize>c << 2);
+      store<f32>(p, load<f32>(p) + load<f32>(b + (<usize>c << 2)));
+    }
+  }
+}
+
 /**
  * One (ghost) batch of batch norm, training: mean[c] and sigma[c] of y's rows (l2: the standard
  * deviation, else the mean absolute deviation, each + eps as in BatchNormLayer.forward), then
