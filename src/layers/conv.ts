@@ -74,6 +74,16 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return { kind: 'float', data: ws.act, cols: g.co };
   }
 
+  /** dY of example b (all channels): a view of a float32 store, else decoded into chunkDy. */
+  private exampleDy(grad: GradStore, b: number): Floats {
+    const outPix = this.g.ho * this.g.wo;
+    const co = this.g.co;
+    const view = grad.floatView?.();
+    if (view) return view.subarray(b * outPix * co, (b + 1) * outPix * co);
+    grad.read(b * outPix, (b + 1) * outPix, 0, co, this.ws.chunkDy);
+    return this.ws.chunkDy;
+  }
+
   /** p̄ = the mean input patch (9·ci) over the batch and output pixels; padded taps count as 0. */
   private meanPatch(x: Activation, B: number, mean: Floats): void {
     const { g, ws } = this;
@@ -102,9 +112,9 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       // its sign set from the bit are the same float), where its sign masks stay in cache
       const signs = x.kind === 'float' && x.signs === true;
       for (let b = 0; b < B; b++) {
-        grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
+        const dy = this.exampleDy(grad, b);
         if (signs) packSigns(ws.kernels, this.example(x, b) as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
-        ws.kernels.convBwdFilter(ws.chunkDy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw);
+        ws.kernels.convBwdFilter(dy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw);
       }
     } else {
       // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
@@ -145,9 +155,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       this.rowsPerExample,
       ws.chunkDx,
       (i0, _i1, out) => {
-        const b = i0 / this.rowsPerExample;
-        grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
-        ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out);
+        ws.kernels.convBwdData(this.exampleDy(grad, i0 / this.rowsPerExample), this.wbits, g, out);
       },
       this.dxHint,
     );
