@@ -137,6 +137,28 @@ t.test(
       const dwCall = () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m);
       t.same(run(true, dwCall, m * n), run(false, dwCall, m * n), `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
     }
+    // the forward of a float input: masks of each weight row pair once, every 4-row block after
+    for (const [B, m, n] of [
+      [9, 5, 70],
+      [13, 8, 784],
+      [8, 3, 33],
+    ]) {
+      const wpr = (n + 31) >>> 5;
+      const xf = take(4 * B * n);
+      const w = take(4 * m * wpr);
+      const out = take(4 * B * m);
+      const f = new Float32Array(memory.buffer);
+      const u = new Uint32Array(memory.buffer);
+      for (let i = 0; i < B * n; i++) f[xf / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
+      for (let i = 0; i < m * wpr; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
+      const run = (withScratch: boolean) => {
+        ex.setScratch(withScratch ? scratch : 0);
+        f.fill(0.5, out / 4, out / 4 + B * m);
+        ex.gemmFloatBin(xf, w, B, m, n, out);
+        return Array.from(new Uint32Array(memory.buffer, out, B * m));
+      };
+      t.same(run(true), run(false), `Y = X·Ŵᵀ, B=${B} m=${m} n=${n}: bit for bit`);
+    }
     // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels
     for (const [hi, wi, ci, co, pad, ci0, ci1] of [
       [6, 7, 32, 5, 1, 0, 32],

@@ -85,7 +85,7 @@ const SPLIT_WORK = 1 << 19;
 /** An Adam element (a division, a square root, float64 pairs) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
 /** A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many multiply-adds. */
-const BOP_WORK = 96;
+const BOP_WORK = 16;
 /** Bop's 8-bit momentum blocks (src/storage/block8.ts). */
 const BOP_BLOCK = 256;
 

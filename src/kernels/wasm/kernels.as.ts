@@ -167,6 +167,67 @@ function tailFloatBits(s: f32, xr: usize, wr: usize, full: i32, n: i32): f32 {
 }
 
 /**
+ * gemmFloatBin's 4-row blocks with weight row pairs outside: each pair's sign masks expanded into
+ * the scratch once, then every block of 4 input rows run against them in the same order of
+ * additions (lanes over 32-column blocks, then the lanes, then the scalar tail). Returns the rows
+ * done (a multiple of 4); the odd last weight row is the caller's.
+ */
+function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): i32 {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const xBytes = <usize>n << 2;
+  const full = n & ~31;
+  const masks = maskScratch;
+  const B4 = B & ~3;
+  const yStride = <usize>m << 2;
+  for (let j = 0; j + 2 <= m; j += 2) {
+    const w0 = w + <usize>j * rowBytes;
+    const w1 = w0 + rowBytes;
+    for (let k = 0, q = masks; k < full; k += 32) {
+      const b0 = load<u32>(w0 + (<usize>k >>> 3));
+      const b1 = load<u32>(w1 + (<usize>k >>> 3));
+      for (let g: u32 = 0; g < 8; g++, q += 32) {
+        v128.store(q, flipAt(b0, g << 2));
+        v128.store(q + 16, flipAt(b1, g << 2));
+      }
+    }
+    for (let i = 0; i < B4; i += 4) {
+      const x0 = x + <usize>i * xBytes;
+      const x1 = x0 + xBytes;
+      const x2 = x1 + xBytes;
+      const x3 = x2 + xBytes;
+      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+      let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+      for (let o: usize = 0, q = masks; o < (<usize>full << 2); o += 16, q += 32) {
+        const m0 = v128.load(q);
+        const m1 = v128.load(q + 16);
+        let v = v128.load(x0 + o);
+        a00 = f32x4.add(a00, v128.xor(v, m0));
+        a01 = f32x4.add(a01, v128.xor(v, m1));
+        v = v128.load(x1 + o);
+        a10 = f32x4.add(a10, v128.xor(v, m0));
+        a11 = f32x4.add(a11, v128.xor(v, m1));
+        v = v128.load(x2 + o);
+        a20 = f32x4.add(a20, v128.xor(v, m0));
+        a21 = f32x4.add(a21, v128.xor(v, m1));
+        v = v128.load(x3 + o);
+        a30 = f32x4.add(a30, v128.xor(v, m0));
+        a31 = f32x4.add(a31, v128.xor(v, m1));
+      }
+      const y0 = y + (<usize>(i * m + j) << 2);
+      store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
+      store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
+      store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
+      store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
+      store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
+      store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
+      store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
+      store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
+    }
+  }
+  return B4;
+}
+
+/**
  * y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. Register-blocked: 4 input rows × 2 weight rows share every
  * load (8 independent accumulators); each output is summed in exactly dotFloatBits' order (lanes
  * over 32-column blocks, then the lanes, then the scalar tail), so the result does not depend
@@ -177,6 +238,13 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
   const xBytes = <usize>n << 2;
   const full = n & ~31;
   let i = 0;
+  // with 8 rows or more, a weight row pair's masks go to the scratch once and every 4-row block
+  // reads them (two loads instead of eight integer operations per 4 columns)
+  if (maskScratch && B >= 8 && full * 8 <= MASK_SCRATCH_BYTES) {
+    i = gemmFloatBinMasked(x, w, B, m, n, y);
+    // the weight row left over from the pairs, for the rows the pairs covered
+    if (m & 1) for (let r = 0; r < i; r++) store<f32>(y + (<usize>(r * m + m - 1) << 2), dotFloatBits(x + <usize>r * xBytes, w + <usize>(m - 1) * rowBytes, n));
+  }
   for (; i + 4 <= B; i += 4) {
     const x0 = x + <usize>i * xBytes;
     const x1 = x0 + xBytes;
