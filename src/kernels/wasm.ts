@@ -151,7 +151,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
-    convFwdBin: (x, w, g, y) => conv('convFwdBin', g, g.co / 32, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    // a 32-bit xnor-popcount word costs about 8 float multiply-adds here (i8x16.popcnt is a table lookup on x86)
+    convFwdBin: (x, w, g, y) => conv('convFwdBin', g, g.co / 4, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convFwdFloat: (x, w, g, y) => conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdData: (dy, w, g, dx) => conv('convBwdData', g, g.co, g.ci, 32, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
     convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
