@@ -108,6 +108,38 @@ t.test('npy pairs give the same data as the same numbers in CSV (float32 streame
   const b = run(['--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`]);
   t.same(b, a, 'same losses and accuracies from .npy and from CSV');
   t.ok(a.at(-1)[1] > 0.9, `the points are learned (test accuracy ${a.at(-1)[1]})`);
+  // the coherence experiments take the same sources (real and random labels on the CSV)
+  const coh = cli(
+    'coherence',
+    '--model',
+    model,
+    '--data',
+    `csv:${numericCsv}`,
+    '--label',
+    'label',
+    '--epochs',
+    '1',
+    '--batch',
+    '40',
+    '--every',
+    '2',
+    '--json',
+    '--quiet',
+  );
+  t.equal(coh.status, 0, coh.stderr);
+  const runs = JSON.parse(coh.stdout).runs as { labelNoise: number; epochs: unknown[] }[];
+  t.same(
+    runs.map((r) => r.labelNoise),
+    [0, 1],
+    'coherence on a CSV: a run with real and one with random labels',
+  );
+  const wrong = cli('coherence', '--model', model, '--label', 'label', '--epochs', '1', '--quiet');
+  t.equal(wrong.status, 1);
+  t.match(
+    wrong.stderr.trim(),
+    /^bitlearn: error: --label, --features, --test and --val-split apply to your own data/,
+    'own-data options on a built-in set: one line',
+  );
 });
 
 t.test('a CSV trains from the CLI with a test file; the checkpoint keeps the standardization and class names', async (t) => {

@@ -6,7 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { checkOutputPath } from '../train/preflight.js';
 import { NETWORK } from '../coherence/tracker.js';
 import { withLabelNoise } from '../data/label-noise.js';
-import { loadData } from '../data/registry.js';
+import { loadTrainingData, ownDataOptions } from './training-data.js';
 import { GRADIENT_METHODS, type GradientMethodName } from '../train/gradient-methods.js';
 import { resolveRecipe } from '../recipe.js';
 import { barChart, lineChart } from '../report/svg.js';
@@ -66,10 +66,12 @@ function methods(v: string): GradientMethodName[] {
 export function coherenceCommand(): Command {
   return winsorOption(
     quantOptions(
-      modelDataRecipeOptions(
-        new Command('coherence').description(
-          'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes ' +
-            'm), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
+      ownDataOptions(
+        modelDataRecipeOptions(
+          new Command('coherence').description(
+            'coherence experiments: train with several label-noise levels (and gradient methods and batch sizes ' +
+              'm), plot m-coherence per layer, compare real with random labels, measure memorization of noisy labels',
+          ),
         ),
       ),
     ),
@@ -120,7 +122,7 @@ export function coherenceCommand(): Command {
       for (const batch of o.batch as number[])
         for (const gradients of o.gradients as GradientMethodName[])
           for (const labelNoise of o.labelNoise as number[]) {
-            const data = loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: true });
+            const data = await loadTrainingData({ ...o, stream: true }, modelSpec(o.model, quant));
             const noise = labelNoise > 0 ? withLabelNoise(data.train, labelNoise, o.seed) : null;
             if (noise) data.train = noise.data;
             if (!o.quiet) process.stderr.write(`batch ${batch}, label noise ${labelNoise}, gradients ${gradients}\n`);

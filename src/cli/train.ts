@@ -3,11 +3,10 @@ import type { Network } from '../model/network.js';
 import { precisionKind } from '../model/spec.js';
 import { Command } from 'commander';
 import { writeJsonAtomic } from '../atomic-write.js';
-import { loadData } from '../data/registry.js';
 import { residentBytes } from '../data/dataset.js';
 import { kernelNames } from '../kernels/select.js';
 import { isModelFile, modelLabel, modelSpec } from '../model/models.js';
-import { loadOwnData, parseDataSource } from '../data/own.js';
+import { loadTrainingData, ownDataOptions } from './training-data.js';
 import { quantizerLines } from '../report/quantizer-table.js';
 import { resolveRecipe } from '../recipe.js';
 import { formatMemoryReport, memoryReport } from '../report/memory-report.js';
@@ -49,7 +48,9 @@ import { VERSION } from '../version.js';
 export function trainCommand(): Command {
   return winsorOption(
     quantOptions(
-      modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')),
+      ownDataOptions(
+        modelDataRecipeOptions(new Command('train').description('train a binary network and report accuracy, time per batch and memory (modeled vs measured)')),
+      ),
     )
       .option('--in-memory', 'load the whole data set into memory (default for mnist, csv and npy: examples stay in a file and are read a batch at a time)')
       .option(
@@ -63,10 +64,6 @@ export function trainCommand(): Command {
           'names (fc4,bn4); frozen layers keep no gradient, optimizer state or latent weights, and backward stops at the lowest trainable layer',
         'all',
       )
-      .option('--label <column>', 'csv: the name of the label column (every other column is a numeric feature)')
-      .option('--features <columns>', 'csv: the feature columns, comma-separated (default: every column but the label)')
-      .option('--test <source>', 'own data: a separate test source (csv:, npy: or images:, like --data)')
-      .option('--val-split <fraction>', 'own data without --test: this fraction of the examples (seeded) is the test split (default 0.2)', fraction)
       .option('--augment', 'random shift (up to 4 pixels) and horizontal flip of training images')
       .option('--epochs <n>', 'epochs', positiveInt, 5)
       .option('--batch <n>', 'mini-batch size', positiveInt, 100)
@@ -132,22 +129,7 @@ export function trainCommand(): Command {
     const { name: recipeName, recipe } = resolveRecipe(o.recipe, o.set);
     if (o.stopOnMemorization && !o.coherence) throw new Error('--stop-on-memorization needs --coherence (the signal is a fall in coherence)');
     if (o.out) checkOutputPath(o.out, '--out');
-    const own = parseDataSource(o.data);
-    if (!own && (o.label || o.features || o.test || o.valSplit !== undefined))
-      throw new Error(`--label, --features, --test and --val-split apply to your own data (--data csv:, npy: or images:), not ${o.data}`);
-    const data = own
-      ? await loadOwnData(own, {
-          label: o.label,
-          features: o.features?.split(',').map((s: string) => s.trim()),
-          test: o.test,
-          valSplit: o.valSplit,
-          seed: o.seed,
-          stream: !o.inMemory,
-          shape: spec.input,
-          limitTrain: o.limitTrain,
-          limitTest: o.limitTest,
-        })
-      : loadData(o.data, { dir: o.dataDir, limitTrain: o.limitTrain, limitTest: o.limitTest, stream: !o.inMemory });
+    const data = await loadTrainingData({ ...o, stream: !o.inMemory }, spec);
     const noise = o.labelNoise ? withLabelNoise(data.train, o.labelNoise, o.seed) : null;
     if (noise) data.train = noise.data;
     const checkpoint =
