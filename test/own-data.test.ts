@@ -1,7 +1,7 @@
 // Your own data: CSV, NumPy pairs and image folders, their splits and standardization, their
 // bad-input errors, and training on them from the CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -178,6 +178,30 @@ t.test('a CSV trains from the CLI with a test file; the checkpoint keeps the sta
   t.equal(meta.input.normalization.mean.length, F);
   t.ok(Math.abs(meta.input.normalization.mean[4] - 4100) < 5, `feature 4's mean (${meta.input.normalization.mean[4]})`);
   t.equal(meta.input.classNames.length, 3);
+  // export --verify on the user's own file: the packed file and the checkpoint agree on every
+  // example of the test CSV, prepared with the checkpoint's standardization and class names
+  const out = join(dir, 'points-packed');
+  const v = cli('export', ckpt, '--format', 'packed', '--out', out, '--verify', '--data', `csv:${testCsv}`, '--label', 'label', '--json');
+  t.equal(v.status, 0, v.stderr);
+  const verify = JSON.parse(v.stdout).verify as { examples: number; agree: number; accuracy?: number };
+  t.equal(verify.examples, 100, 'verified on the 100 rows of test.csv');
+  t.equal(verify.agree, 100, 'every class the same');
+  // a label the model never saw: one line naming the file and line, nothing written
+  const strange = join(dir, 'strange.csv');
+  writeFileSync(
+    strange,
+    `${header.join(',')}
+${csvRow(0)}
+${csvRow(1).replace(/c\d/, 'c9')}
+`,
+  );
+  const none = join(dir, 'not-written');
+  const bad = cli('export', ckpt, '--format', 'packed', '--out', none, '--verify', '--data', `csv:${strange}`, '--label', 'label');
+  t.equal(bad.status, 1);
+  t.match(bad.stderr.trim(), /^bitlearn: error: .*strange\.csv line 3: label "c9" is not one of the training classes/);
+  t.notOk(existsSync(none), 'no export written');
+  const noLabel = cli('export', ckpt, '--format', 'packed', '--out', none, '--verify', '--label', 'label');
+  t.match(noLabel.stderr.trim(), /^bitlearn: error: --label and --features apply to your own data/, '--label with a built-in set: one line');
 });
 
 t.test('image folders: PNG and JPEG, resized and turned grayscale, train a model file', async (t) => {

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
+import type { Dataset } from '../data/dataset.js';
+import { loadLabeledInputs, parseDataSource } from '../data/own.js';
+import { featureNormalization, inputsOf } from '../model/predict.js';
 import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
 import { precisionKind } from '../model/spec.js';
 import type { IntCheck } from '../export/int.js';
@@ -42,14 +45,22 @@ export function exportCommand(): Command {
       'tfjs: load the export with tf.loadLayersModel; int: run the integer-only forward; packed: run the file; ' +
         "and compare the predictions with bitlearn's on the test set",
     )
-    .option('--data <name>', `data set for --verify (${DATA_SETS.join(', ')})`, 'mnist')
+    .option(
+      '--data <name|source>',
+      `data for --verify: a data set's test split (${DATA_SETS.join(', ')}), or your own: csv:FILE.csv (with --label), npy:X.npy,Y.npy, images:DIR`,
+      'mnist',
+    )
     .option('--data-dir <dir>', 'directory with the data set files')
-    .option('--limit-test <n>', 'verify on the first n test examples', positiveInt)
+    .option('--label <column>', 'csv: the label column (the other columns, or --features, are the features)')
+    .option('--features <columns>', 'csv: the feature columns, comma-separated')
+    .option('--limit-test <n>', 'verify on the first n examples', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (ckpt: string, o) => {
       const loaded = loadTrainedNetwork(ckpt);
-      if (o.format === 'int') return exportInt(ckpt, loaded, o);
-      if (o.format === 'packed') return exportPacked(ckpt, loaded, o);
+      // the examples to verify on are read (and checked) before anything is written
+      const check = o.verify ? await verifySet(o, loaded) : null;
+      if (o.format === 'int') return exportInt(ckpt, loaded, o, check);
+      if (o.format === 'packed') return exportPacked(ckpt, loaded, o, check);
       if (o.format === 'weights') return exportWeights(ckpt, loaded, o);
       const kind = precisionKind(loaded.spec);
       const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet';
@@ -73,10 +84,7 @@ export function exportCommand(): Command {
         files: [join(o.out, 'model.json'), join(o.out, 'weights.bin')],
         weightBytes: artifacts.weightData.byteLength,
       };
-      if (o.verify) {
-        const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
-        result.verify = await checkExport(artifacts, loaded.network, loaded.spec, data.test);
-      }
+      if (check) result.verify = await checkExport(artifacts, loaded.network, loaded.spec, check);
       loaded.network.dispose();
       if (o.json) {
         process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -96,11 +104,7 @@ export function exportCommand(): Command {
     });
 }
 
-async function exportInt(
-  ckpt: string,
-  loaded: LoadedModel,
-  o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean },
-): Promise<void> {
+async function exportInt(ckpt: string, loaded: LoadedModel, o: { out: string; json?: boolean }, check: Dataset | null): Promise<void> {
   const { intArtifacts, checkIntExport } = await import('../export/int.js');
   const model = intArtifacts(loaded.network, loaded.spec, `bitlearn ${VERSION}`);
   const file = join(o.out, 'model.int.json');
@@ -119,10 +123,7 @@ async function exportInt(
     ),
     accumulatorBound: model.accumulatorBound,
   };
-  if (o.verify) {
-    const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
-    result.verify = checkIntExport(model, loaded.network, data.test);
-  }
+  if (check) result.verify = checkIntExport(model, loaded.network, check);
   loaded.network.dispose();
   if (o.json) {
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -154,11 +155,7 @@ async function exportInt(
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
-async function exportPacked(
-  ckpt: string,
-  loaded: LoadedModel,
-  o: { out: string; verify?: boolean; data: string; dataDir?: string; limitTest?: number; json?: boolean },
-): Promise<void> {
+async function exportPacked(ckpt: string, loaded: LoadedModel, o: { out: string; json?: boolean }, check: Dataset | null): Promise<void> {
   const { packedFile } = await import('../export/packed.js');
   const { PackedModel } = await import('../export/packed-runner.js');
   const bytes = packedFile(loaded.network, loaded.spec, loaded.input, `bitlearn ${VERSION}`);
@@ -173,10 +170,9 @@ async function exportPacked(
     files: [file],
     bytes: bytes.length,
   };
-  if (o.verify) {
+  if (check) {
     const { checkPacked } = await import('../export/packed-check.js');
-    const data = loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest });
-    result.verify = checkPacked(new PackedModel(bytes, file), loaded.network, data.test);
+    result.verify = checkPacked(new PackedModel(bytes, file), loaded.network, check);
   }
   loaded.network.dispose();
   if (o.json) {
@@ -227,4 +223,28 @@ function exportWeights(ckpt: string, loaded: LoadedModel, o: { out: string; name
     process.stdout.write(
       `exported the trained tensors of ${ckpt} (${loaded.spec.name}, ${loaded.recipeName}, epoch ${loaded.epoch}) to ${file}: ${bytes} bytes\n`,
     );
+}
+
+/**
+ * The examples `--verify` compares on: a data set's test split, or every example of your own
+ * source prepared as the model's training data was (its standardization and class names).
+ */
+async function verifySet(o: { data: string; dataDir?: string; label?: string; features?: string; limitTest?: number }, loaded: LoadedModel): Promise<Dataset> {
+  if (!parseDataSource(o.data)) {
+    if (o.label || o.features) throw new Error(`--label and --features apply to your own data (--data csv:, npy: or images:), not ${o.data}`);
+    return loadData(o.data, { dir: o.dataDir, limitTrain: 2, limitTest: o.limitTest }).test;
+  }
+  const m = inputsOf(loaded);
+  const data = await loadLabeledInputs(o.data, {
+    label: o.label,
+    features: o.features?.split(',').map((s) => s.trim()),
+    shape: m.shape,
+    normalization: featureNormalization(m.input),
+    classNames: m.input.classNames,
+    classes: m.classes,
+    limit: o.limitTest,
+  });
+  if (m.input.kind === 'features' && !data.values) throw new Error(`--data ${o.data}: model ${m.name} was trained on float features, not images`);
+  if (m.input.kind === 'pixels' && data.values) throw new Error(`--data ${o.data}: model ${m.name} was trained on images (8-bit pixels)`);
+  return data;
 }

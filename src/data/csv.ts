@@ -19,8 +19,8 @@ export interface CsvOptions {
   features?: string[];
   /** Where the float32 row file goes. */
   cacheDir: string;
-  /** The training source's class names and feature columns (for a test file). */
-  like?: { classNames: string[]; columns: string[] };
+  /** The training source's class names and feature columns (for a test file; columns checked where given). */
+  like?: { classNames: string[]; columns?: string[] };
 }
 
 export interface CsvSource extends FeatureSource {
@@ -70,7 +70,7 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
         } else cells = record.map((_, i) => i).filter((i) => i !== labelColumn);
         columns = cells.map((i) => record[i]);
         if (!columns.length) throw new DataFileError(`${path}: no feature columns${opts.label !== null ? ` besides the label "${opts.label}"` : ''}`);
-        if (opts.like && columns.join('\u0000') !== opts.like.columns.join('\u0000'))
+        if (opts.like?.columns && columns.join('\u0000') !== opts.like.columns.join('\u0000'))
           throw new DataFileError(`${path}: feature columns ${shortList(columns)} differ from the training file's ${shortList(opts.like.columns)}`);
         features = columns.length;
         header = record.length;

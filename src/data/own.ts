@@ -164,3 +164,39 @@ export async function loadInputs(text: string, opts: InputOptions): Promise<{ da
   const data = inMemoryFeatures(source, norm);
   return { data, names: Array.from({ length: data.count }, (_, i) => String(i)) };
 }
+
+/**
+ * A labelled source for checking a trained model (`export --verify`): every example of `csv:FILE`
+ * (--label required), `npy:X.npy,Y.npy` or `images:DIR` (class folders), prepared as the model's
+ * training data was: float features standardized with its statistics, labels coded with its class
+ * names (a name the model does not know is an error naming the file and line), images resized to
+ * its input. `limit`: the first n examples.
+ */
+export async function loadLabeledInputs(text: string, opts: InputOptions & { classNames?: string[]; classes: number; limit?: number }): Promise<Dataset> {
+  const src = parseDataSource(text, '--data');
+  if (!src) throw new DataFileError(`--data ${text}: csv:FILE, npy:X.npy,Y.npy or images:DIR`);
+  const rows = (n: number) => Int32Array.from({ length: opts.limit !== undefined ? Math.min(n, opts.limit) : n }, (_, i) => i);
+  let data: Dataset;
+  if (src.kind === 'images') {
+    const images = readImageFolder(src.dir, { shape: opts.shape, classNames: opts.classNames });
+    data = imageRows(images, rows(images.count), images.name);
+  } else {
+    if (src.kind === 'csv' && !opts.label) throw new DataFileError(`csv:${src.path}: name the label column with --label COLUMN`);
+    const source =
+      src.kind === 'csv'
+        ? await readCsv(src.path, {
+            label: opts.label!,
+            features: opts.features,
+            cacheDir: cache(),
+            ...(opts.classNames ? { like: { classNames: opts.classNames } } : {}),
+          })
+        : readNpyPair(src.x, src.y, cache());
+    const norm = opts.normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
+    if (norm.mean.length !== source.features)
+      throw new DataFileError(`--data ${text}: ${source.features} features per example, the model takes ${norm.mean.length}`);
+    data = inMemoryFeatures(source, norm, rows(source.labels.length));
+  }
+  const bad = data.labels.findIndex((l) => l >= opts.classes);
+  if (bad >= 0) throw new DataFileError(`--data ${text}: example ${bad}: label ${data.labels[bad]} is outside the model's classes (0 to ${opts.classes - 1})`);
+  return data;
+}
