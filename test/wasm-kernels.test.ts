@@ -675,6 +675,9 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
     let want = 0;
     for (let k = 0; k < n; k++) if (Math.abs(src[k]) > want) want = Math.abs(src[k]);
     t.equal(K.maxAbs!(src, n), want, `maxAbs over ${n}`);
+    let least = Infinity;
+    for (let k = 0; k < n; k++) if (Math.abs(src[k]) > 0 && Math.abs(src[k]) < least) least = Math.abs(src[k]);
+    t.same(K.absRange!(src, n), { max: want, minNonzero: least }, `absRange over ${n} (the smallest non-zero |x| too, subnormals included)`);
     for (const b of [-150, -20, -3, 0, 5, 60, 140, 200])
       for (const base of [0, 1, 6, 31]) {
         const words = po2Words(base + n) + 1;

@@ -95,6 +95,10 @@ export interface Kernels {
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
+  /** max |x| and the smallest non-zero |x| over k < n (NaN ignored; +Infinity when all are 0). */
+  absRange?(x: Floats, n: number): { max: number; minNonzero: number };
+  /** Codes of elements [first, first + n) of a po2 store moved to a bias delta higher (po2RecodeTable). */
+  po2Recode?(words: Uint32Array, first: number, n: number, delta: number): void;
   /** Columns of `rows` rows (`stride` elements apart, the first at element `first`) of a po2 store decoded under bias b, as float32 rows of `cols`. */
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
   /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */

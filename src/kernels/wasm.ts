@@ -189,6 +189,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     addRowBias: (y, rows, b) => ex.addRowBias(at(y), rows, b.length, at(b)),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
+    absRange: (x, n) => {
+      const max = ex.absRange(at(x), n) as unknown as number;
+      return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
+    },
+    po2Recode: (words, first, n, delta) => ex.po2Recode(at(words), first, n, delta),
     po2Read: (words, first, rows, stride, cols, b, out) => ex.po2Read(at(words), first, rows, stride, cols, b, at(out)),
     bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) => {
       // the block a tile starts inside and the one it ends inside go through the scratch block;

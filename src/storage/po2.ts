@@ -28,17 +28,44 @@ const LITTLE = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const HI = LITTLE ? 1 : 0;
 const LO = LITTLE ? 0 : 1;
 
-/** 5-bit code of a (already scaled by 2^b, so a = |v|·2^b) with sign `negative`. */
-export function po2CodeOfScaled(a: number, negative: boolean): number {
-  if (!(a > 0)) return 0; // zero, NaN
+/** round(log2 a) for a > 0 (a = |v|·2^b), before the code's clamping; -Infinity for 0, NaN and subnormals. */
+export function po2Exponent(a: number): number {
+  if (!(a > 0)) return -Infinity; // zero, NaN
   F64[0] = a;
   const hi = U32[HI];
   const exp = ((hi >>> 20) & 0x7ff) - 1023;
-  if (exp < -1022) return 0; // subnormal: far below the smallest code
+  if (exp < -1022) return -Infinity; // subnormal: far below the smallest code
   const mant = hi & 0xfffff;
-  const e = exp + (mant > SQRT2_HI || (mant === SQRT2_HI && U32[LO] >>> 0 >= SQRT2_LO) ? 1 : 0);
+  return exp + (mant > SQRT2_HI || (mant === SQRT2_HI && U32[LO] >>> 0 >= SQRT2_LO) ? 1 : 0);
+}
+
+/** 5-bit code of a (already scaled by 2^b, so a = |v|·2^b) with sign `negative`. */
+export function po2CodeOfScaled(a: number, negative: boolean): number {
+  const e = po2Exponent(a);
   if (e < E_MIN) return 0; // below half of the smallest code's geometric midpoint: flush to zero
   return (negative ? 16 : 0) | ((e > E_MAX ? E_MAX : e) + 8);
+}
+
+/**
+ * Whether codes written under bias b keep their values' codes under bias b + delta by shifting
+ * their exponents (po2RecodeTable): exact unless a value was clamped where the shift would unclamp
+ * it: saturated at the top when the values shrink (delta < 0), flushed to zero when they grow.
+ * maxAbs, minNonzero: the largest and the smallest non-zero |value| written (NaN aside).
+ */
+export function po2Recodable(b: number, delta: number, maxAbs: number, minNonzero: number): boolean {
+  if (delta < 0) return !(po2Exponent(maxAbs * 2 ** b) > E_MAX);
+  if (delta > 0) return !(minNonzero < Infinity) || po2Exponent(minNonzero * 2 ** b) >= E_MIN;
+  return true;
+}
+
+/** code → its code under a bias delta higher, for every 5-bit code (exact where po2Recodable). */
+export function po2RecodeTable(delta: number, out: Uint8Array = new Uint8Array(32)): Uint8Array {
+  for (let code = 0; code < 32; code++) {
+    const c = code & 15;
+    const e = c - 8 + delta;
+    out[code] = c === 0 || e < E_MIN ? 0 : (code & 16) | ((e > E_MAX ? E_MAX : e) + 8);
+  }
+  return out;
 }
 
 /** Decoded value of each 5-bit code under bias b (index = code). */

@@ -1748,6 +1748,74 @@ export function maxAbs(x: usize, n: i32): f32 {
   return reinterpret<f32>(best);
 }
 
+/** The smallest non-zero |x[k]| of the last absRange call (NaN ignored; +Infinity bits when there is none). */
+export let absMinNonzero: f32 = 0;
+
+/**
+ * max |x[k]| over k < n (as maxAbs) and, in absMinNonzero, the smallest non-zero |x[k]|: a po2
+ * fill's record of a chunk (whether its codes can be re-coded under another bias). On the bits,
+ * as maxAbs: non-negative float32 bit patterns order as integers, and no subnormal is flushed.
+ */
+export function absRange(x: usize, n: i32): f32 {
+  const absMask = i32x4.splat(0x7fffffff);
+  const inf = i32x4.splat(0x7f800000);
+  let hi = i32x4.splat(0);
+  let lo = inf; // +Infinity: above every finite non-zero value
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const a = v128.and(v128.load(x + (<usize>k << 2)), absMask);
+    const number = v128.not(i32x4.gt_s(a, inf)); // not NaN
+    hi = v128.bitselect(a, hi, v128.and(i32x4.gt_s(a, hi), number));
+    lo = v128.bitselect(a, lo, v128.and(v128.and(i32x4.lt_s(a, lo), number), i32x4.ne(a, i32x4.splat(0))));
+  }
+  let best: u32 = 0;
+  let least: u32 = 0x7f800000;
+  for (let l = 0; l < 4; l++) {
+    const h = <u32>i32x4.extract_lane(hi, 0);
+    const w = <u32>i32x4.extract_lane(lo, 0);
+    if (h > best) best = h;
+    if (w < least) least = w;
+    hi = i8x16.shuffle(hi, hi, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+    lo = i8x16.shuffle(lo, lo, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+  }
+  for (; k < n; k++) {
+    const a = load<u32>(x + (<usize>k << 2)) & 0x7fffffff;
+    if (a <= 0x7f800000) {
+      if (a > best) best = a;
+      if (a != 0 && a < least) least = a;
+    }
+  }
+  absMinNonzero = reinterpret<f32>(least);
+  return reinterpret<f32>(best);
+}
+
+/**
+ * Codes of elements [first, first + n) of a po2 store moved to a bias `delta` higher: each code
+ * replaced by po2RecodeTable's (built in this instance's scratch).
+ */
+export function po2Recode(words: usize, first: i32, n: i32, delta: i32): void {
+  const table = maskScratch;
+  for (let code = 0; code < 32; code++) {
+    const c = code & 15;
+    const e = c - 8 + delta;
+    store<u8>(table + <usize>code, c == 0 || e < -7 ? 0 : <u8>((code & 16) | ((e > 7 ? 7 : e) + 8)));
+  }
+  for (let k = first; k < first + n; k++) {
+    const bit = k * 5;
+    const w = words + (<usize>(bit >>> 5) << 2);
+    const off = <u32>(bit & 31);
+    let code = load<u32>(w) >>> off;
+    if (off > 27) code |= load<u32>(w + 4) << (32 - off);
+    const next = <u32>load<u8>(table + <usize>(code & 31));
+    store<u32>(w, (load<u32>(w) & ~(<u32>31 << off)) | (next << off));
+    if (off > 27) {
+      const spill = off + 5 - 32;
+      const hiMask = (<u32>1 << spill) - 1;
+      store<u32>(w + 4, (load<u32>(w + 4) & ~hiMask) | (next >>> (5 - spill)));
+    }
+  }
+}
+
 /** The 5-bit power-of-two code of v under scale 2^b: po2CodeOfScaled's f64 arithmetic and bit tests. */
 // @ts-ignore: decorator
 @inline
