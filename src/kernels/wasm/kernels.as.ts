@@ -1413,16 +1413,19 @@ function gradAt(g: usize, gBits: i32, wpr: i32, gScale: f64, r: i32, c: i32, i: 
 function loadHalf4(p: usize): v128 {
   const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
   const em = v128.and(h, i32x4.splat(0x7fff));
+  const signBits = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
   // No float32 subnormal may enter vector arithmetic: 32-bit ARM NEON flushes them to zero.
   // Normals: exponent and mantissa moved into float32 position and rebiased, in integers.
   let mag = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
+  // four normal halves (the usual case): nothing else to do
+  if (i32x4.all_true(v128.and(i32x4.ge_s(em, i32x4.splat(0x400)), i32x4.lt_s(em, i32x4.splat(0x7c00))))) return v128.or(mag, signBits);
   // subnormals (exponent 0): the 10-bit mantissa as an integer times 2^-24 (normal, exact)
   // (signed conversion: em < 2^15, and x86 has no unsigned one)
   const sub = f32x4.mul(f32x4.convert_i32x4_s(em), f32x4.splat(5.960464477539063e-8));
   mag = v128.bitselect(sub, mag, i32x4.lt_s(em, i32x4.splat(0x400)));
   // Inf/NaN (exponent 31) keep their mantissa bits under an all-ones exponent
   mag = v128.bitselect(v128.or(i32x4.shl(em, 13), i32x4.splat(0x7f800000)), mag, i32x4.ge_s(em, i32x4.splat(0x7c00)));
-  return v128.or(mag, i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16));
+  return v128.or(mag, signBits);
 }
 
 /** f32x4 -> 4 half floats (round to nearest even, saturating at ±65504, NaN -> 0x7e00) at p. */
@@ -1434,6 +1437,11 @@ function storeHalf4(p: usize, x: v128): void {
   // normal halves: rebias, round the 13 dropped bits to nearest even, saturate
   const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
   let normal = i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
+  // four values that are normal halves and round below 65520 (the usual case): no clamping, no other path
+  if (i32x4.all_true(v128.and(i32x4.ge_s(abs, i32x4.splat(113 << 23)), i32x4.lt_s(abs, i32x4.splat(0x477ff000))))) {
+    v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(normal, sign), i32x4.splat(0)), 0);
+    return;
+  }
   normal = i32x4.min_u(normal, i32x4.splat(0x7bff));
   // subnormal halves (|x| < 2^-14): adding 0.5 rounds |x| to a multiple of 2^-24, to nearest even
   const sub = i32x4.sub(f32x4.add(abs, f32x4.splat(0.5)), f32x4.splat(0.5));
