@@ -166,6 +166,26 @@ function tailFloatBits(s: f32, xr: usize, wr: usize, full: i32, n: i32): f32 {
   return s;
 }
 
+/** The 8 outputs of a 4-row × 2-weight-row block: each accumulator's lanes summed, then its row's scalar tail. */
+// @ts-ignore: decorator
+@inline
+function storeBlock4x2(
+  y0: usize, yStride: usize, x0: usize, xBytes: usize, w0: usize, w1: usize, full: i32, n: i32,
+  a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128,
+): void {
+  const x1 = x0 + xBytes;
+  const x2 = x1 + xBytes;
+  const x3 = x2 + xBytes;
+  store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
+  store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
+  store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
+  store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
+  store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
+  store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
+  store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
+  store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
+}
+
 /**
  * gemmFloatBin's 4-row blocks with weight row pairs outside: each pair's sign masks expanded into
  * the scratch once, then every block of 4 input rows run against them in the same order of
@@ -213,15 +233,7 @@ function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize
         a30 = f32x4.add(a30, v128.xor(v, m0));
         a31 = f32x4.add(a31, v128.xor(v, m1));
       }
-      const y0 = y + (<usize>(i * m + j) << 2);
-      store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
-      store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
-      store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
-      store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
-      store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
-      store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
-      store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
-      store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
+      storeBlock4x2(y + (<usize>(i * m + j) << 2), yStride, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
     }
   }
   return B4;
@@ -278,16 +290,7 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
           a31 = f32x4.add(a31, v128.xor(v, m1));
         }
       }
-      const y0 = y + (<usize>(i * m + j) << 2);
-      const yStride = <usize>m << 2;
-      store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
-      store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
-      store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
-      store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
-      store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
-      store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
-      store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
-      store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
+      storeBlock4x2(y + (<usize>(i * m + j) << 2), <usize>m << 2, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
     }
     for (; j < m; j++)
       for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * m + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
