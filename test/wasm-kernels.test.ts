@@ -211,6 +211,35 @@ t.test(
   },
 );
 
+t.test('a convolution input gradient from a mostly-zero dY (a max-pool gradient): the same bits as the scattering reference', async (t) => {
+  const { convBwdData: reference } = await import('../src/kernels/conv-reference.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(91);
+  for (const [hi, wi, ci, co, padding, density] of [
+    [8, 8, 32, 16, 'same', 0.25],
+    [7, 9, 48, 5, 'valid', 0.1],
+    [6, 6, 37, 40, 'same', 0.2],
+    [5, 5, 64, 8, 'same', 0.28],
+  ] as const) {
+    const g = convGeometry(hi, wi, ci, co, padding);
+    const dy = ledger.floats(g.ho * g.wo * co, 'workspace', 't', 'dy');
+    for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(4) - 2) : i % 7 ? 0 : -0;
+    const W = randomSigns(rng, co * 9, ci);
+    const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+    w.set(W.bits);
+    const dx = ledger.floats(hi * wi * ci, 'workspace', 't', 'dx');
+    const want = new Float32Array(hi * wi * ci);
+    K.convBwdData(dy, w, g, dx);
+    reference(Float32Array.from(dy), W.bits, g, want);
+    t.same(
+      Array.from(new Uint32Array(dx.buffer, dx.byteOffset, dx.length)),
+      Array.from(new Uint32Array(want.buffer)),
+      `${hi}x${wi}x${ci} <- ${co} channels (${padding}), ${Math.round(density * 100)}% non-zero dY: bit for bit`,
+    );
+  }
+  K.dispose?.();
+});
+
 t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of 4 rows or alone (batch 1 == batch 8)', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   for (const [m, n] of [
