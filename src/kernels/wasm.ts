@@ -82,7 +82,7 @@ export function wasmAvailable(): boolean {
 
 /** Below this much work (multiply-adds) a call is not worth splitting across threads. */
 const SPLIT_WORK = 1 << 19;
-/** An Adam element (a division, a square root, float64 pairs) costs about this many multiply-adds. */
+/** An Adam element (float16 codecs, a division and a square root) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
 /** A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many multiply-adds. */
 const BOP_WORK = 16;

@@ -2587,21 +2587,13 @@ function slogTopMag(raw: usize, n: i32, b: i32): i32 {
 }
 
 /**
- * Bop's update on fused slog momentum (it already holds this step's gradient): flip the packed
- * weight bit where |m| > τ and sign(m) = sign(w) (bit set = +1, sign(0) = +1), m as the float32 it
- * decodes to. Returns the flips; out[0] (float32) gets max |m|. Decided on the codes, 16 weights
- * of a row at a time, with each block's bounds (slogFlipBounds) found once; max |m| is the value
- * of each block's largest code.
- */
-export function bopFlipSlog(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize): i32 {
-  bopFlipRows(raw, scales, n, bits, rowLen, tau, out, 0, n / rowLen);
-  return load<i32>(out + 4);
-}
-
-/**
- * bopFlipSlog over weight rows [r0, r1): max |m| of the blocks they touch (float32) at out[0],
- * the flips (int32) at out[1]. Rows are independent (their weight words and codes are disjoint;
- * a block two ranges share is only read), so threads take ranges of rows, each its own out.
+ * Bop's update on fused slog momentum (it already holds this step's gradient), over weight rows
+ * [r0, r1): flip the packed weight bit where |m| > τ and sign(m) = sign(w) (bit set = +1,
+ * sign(0) = +1), m as the float32 it decodes to. Decided on the codes, 16 weights of a row at a
+ * time, with each block's bounds (slogFlipBounds) found once. out[0] (float32) gets max |m| of
+ * the blocks the rows touch (each block's largest code's value), out[1] (int32) the flips. Rows
+ * are independent (their weight words and codes are disjoint; a block two ranges share is only
+ * read), so threads take ranges of rows, each its own out (Kernels.bopFlipSlog sums them).
  */
 export function bopFlipRows(raw: usize, scales: usize, n: i32, bits: usize, rowLen: i32, tau: f64, out: usize, r0: i32, r1: i32): void {
   n = min(n, r1 * rowLen);
