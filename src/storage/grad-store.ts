@@ -106,22 +106,22 @@ class Float16GradStore extends BaseStore implements GradStore {
   readonly format = 'float16' as const;
   readonly needsMaxAbs = false;
   /** The codec, when it holds this store's codes (then only `out`/`src` remain to check). */
-  private readonly fast: (StoreKernels & Required<Pick<StoreKernels, 'floatToHalf' | 'halfToFloat' | 'holds'>>) | null;
+  private readonly fast: Required<Pick<StoreKernels, 'floatToHalf' | 'halfToFloat' | 'halfRowsToFloat' | 'holds'>> | null;
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
     codec?: StoreKernels,
   ) {
     super(capacity);
-    this.fast = codec?.floatToHalf && codec.halfToFloat && codec.holds?.(data) ? (codec as NonNullable<Float16GradStore['fast']>) : null;
+    this.fast =
+      codec?.floatToHalf && codec.halfToFloat && codec.halfRowsToFloat && codec.holds?.(data) ? (codec as NonNullable<Float16GradStore['fast']>) : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, data, fast } = this;
     if (fast?.holds(out)) {
       const w = c1 - c0;
       if (w === cols) fast.halfToFloat(data.subarray(i0 * cols, i1 * cols), (i1 - i0) * cols, out);
-      else if (fast.halfRowsToFloat) fast.halfRowsToFloat(data.subarray(i0 * cols + c0), i1 - i0, cols, w, out);
-      else for (let i = i0; i < i1; i++) fast.halfToFloat(data.subarray(i * cols + c0, i * cols + c1), w, out.subarray((i - i0) * w));
+      else fast.halfRowsToFloat(data.subarray(i0 * cols + c0), i1 - i0, cols, w, out);
       return;
     }
     let o = 0;
@@ -155,14 +155,17 @@ class Po2GradStore extends BaseStore implements GradStore {
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
   /** The codec, when it holds this store's words (then only the float side remains to check). */
-  private readonly fast: (StoreKernels & Required<Pick<StoreKernels, 'maxAbs' | 'po2Write' | 'holds'>>) | null;
+  private readonly fast: Required<Pick<StoreKernels, 'maxAbs' | 'po2Write' | 'po2Read' | 'absRange' | 'po2Recode' | 'holds'>> | null;
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
     codec?: StoreKernels,
   ) {
     super(capacity);
-    this.fast = codec?.maxAbs && codec.po2Write && codec.holds?.(words) ? (codec as NonNullable<Po2GradStore['fast']>) : null;
+    this.fast =
+      codec?.maxAbs && codec.po2Write && codec.po2Read && codec.absRange && codec.po2Recode && codec.holds?.(words)
+        ? (codec as NonNullable<Po2GradStore['fast']>)
+        : null;
   }
   maxAbsOf(x: Floats, n: number): number | null {
     return this.fast?.holds(x) ? this.fast.maxAbs(x, n) : null;
@@ -171,7 +174,7 @@ class Po2GradStore extends BaseStore implements GradStore {
     return po2Bias(a) === po2Bias(b);
   }
   absRangeOf(x: Floats, n: number): { max: number; minNonzero: number } {
-    if (this.fast?.absRange && this.fast.holds(x)) return this.fast.absRange(x, n);
+    if (this.fast?.holds(x)) return this.fast.absRange(x, n);
     let max = 0;
     let minNonzero = Infinity;
     for (let k = 0; k < n; k++) {
@@ -188,7 +191,7 @@ class Po2GradStore extends BaseStore implements GradStore {
     const n = (i1 - i0) * this.cols;
     const first = i0 * this.cols;
     const delta = this.bias - this.previousBias;
-    if (this.fast?.po2Recode) this.fast.po2Recode(this.words, first, n, delta);
+    if (this.fast) this.fast.po2Recode(this.words, first, n, delta);
     else {
       const table = po2RecodeTable(delta);
       for (let k = first; k < first + n; k++) po2Put(this.words, k, table[po2Get(this.words, k)]);
@@ -197,7 +200,7 @@ class Po2GradStore extends BaseStore implements GradStore {
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;
-    if (this.fast?.po2Read && this.fast.holds(out)) {
+    if (this.fast?.holds(out)) {
       // rows written in this fill decode under the current bias, the rest under the previous one
       const split = Math.min(i1, Math.max(i0, Math.floor(this.written / cols)));
       const w = c1 - c0;
