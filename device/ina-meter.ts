@@ -13,7 +13,7 @@ import { InaChip, InaError, parseInaSpec, type InaCalibration, type InaSpec, typ
 import { FakeInaBus, type FakeInaOptions } from './ina-fake.js';
 import type { InaWorkerData } from './ina-worker.js';
 import { MAX_GAP_SECONDS, IntegralReader, integratorBuffer, type IntegralSnapshot } from './power-integrator.js';
-import type { EnergyMeter, EnergyReading, MeterTiming, SampledDetail } from './meter-types.js';
+import { energyReading, type EnergyMeter, type EnergyReading, type MeterTiming, type SampledDetail } from './meter-types.js';
 
 export interface InaMeterOptions {
   /** Readings per second asked of the sampling thread (default 1000). */
@@ -150,18 +150,7 @@ export class InaMeter implements EnergyMeter {
       incomplete: missing > 2 / this.rateHz + 1e-9,
       uncertaintyJoules: { quantization, sampling, baseline, total: quantization + sampling + (baseline ?? 0) },
     };
-    const watts = joules === null || covered <= 0 ? null : joules / covered;
-    return {
-      label,
-      startNs,
-      endNs,
-      seconds,
-      joules,
-      watts,
-      netJoules: joules === null || this.idleWatts === null ? null : joules - this.idleWatts * covered,
-      measured: this.measured,
-      detail,
-    };
+    return { ...energyReading(label, startNs, endNs, joules, this.idleWatts, this.measured, covered), detail };
   }
 
   joulesSoFar(): number {

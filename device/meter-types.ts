@@ -1,4 +1,4 @@
-// The energy meters' shared types (meters.ts builds them; ina-meter.ts is one of them).
+// The energy meters' shared types and readings (meters.ts builds the meters; ina-meter.ts is one of them).
 
 export interface EnergyReading {
   label: string;
@@ -49,6 +49,31 @@ export interface EnergyMeter {
   /** Measure the idle baseline for `seconds` (nothing else should run). */
   measureIdle(seconds: number): Promise<number | null>;
   close(): void;
+}
+
+/**
+ * A region's reading from its energy: mean power and the energy above the idle baseline over the
+ * seconds the energy covers (`covered`: the region's own, unless a sampling meter missed some).
+ */
+export function energyReading(
+  label: string,
+  startNs: bigint,
+  endNs: bigint,
+  joules: number | null,
+  idleWatts: number | null,
+  measured: boolean,
+  covered = Number(endNs - startNs) / 1e9,
+): EnergyReading {
+  return {
+    label,
+    startNs,
+    endNs,
+    seconds: Number(endNs - startNs) / 1e9,
+    joules,
+    watts: joules === null || covered <= 0 ? null : joules / covered,
+    netJoules: joules === null || idleWatts === null ? null : joules - idleWatts * covered,
+    measured,
+  };
 }
 
 export type Clock = () => bigint;

@@ -13,7 +13,7 @@ import { INA_CHIPS, InaError, type InaChipName } from './ina.js';
 import { createInaMeter, type InaMeterOptions } from './ina-meter.js';
 
 export type { Clock, EnergyMeter, EnergyReading, MeterTiming, SampledDetail } from './meter-types.js';
-import type { Clock, EnergyMeter, EnergyReading, MeterTiming } from './meter-types.js';
+import { energyReading, type Clock, type EnergyMeter, type EnergyReading, type MeterTiming } from './meter-types.js';
 
 const realTiming: MeterTiming = { clock: () => process.hrtime.bigint(), wait: (ms) => new Promise((r) => setTimeout(r, ms)) };
 
@@ -59,20 +59,6 @@ function parsePin(text: string | undefined, spec: string): number {
   return pin;
 }
 
-function reading(label: string, startNs: bigint, endNs: bigint, joules: number | null, idle: number | null, measured: boolean): EnergyReading {
-  const seconds = Number(endNs - startNs) / 1e9;
-  return {
-    label,
-    startNs,
-    endNs,
-    seconds,
-    joules,
-    watts: joules === null || seconds <= 0 ? null : joules / seconds,
-    netJoules: joules === null || idle === null ? null : joules - idle * seconds,
-    measured,
-  };
-}
-
 class PulseMeter implements EnergyMeter {
   readonly measured = true;
   idleWatts: number | null = null;
@@ -115,7 +101,7 @@ class PulseMeter implements EnergyMeter {
     const k = this.intervals - intervals0;
     const meanIntervalS = k > 0 ? Number(this.intervalsNs - intervalsNs0) / k / 1e9 : 0;
     return {
-      ...reading(label, startNs, this.clock(), n * this.joulesPerPulse, this.idleWatts, true),
+      ...energyReading(label, startNs, this.clock(), n * this.joulesPerPulse, this.idleWatts, true),
       pulses: n,
       wattsFromIntervals: meanIntervalS > 0 ? this.joulesPerPulse / meanIntervalS : null,
     };
@@ -161,7 +147,7 @@ class TriggerMeter implements EnergyMeter {
     if (!this.region) throw new MeterError('meter stopped without start');
     const end = this.clock();
     this.pin.write(0);
-    const r = reading(this.region.label, this.region.startNs, end, null, null, true);
+    const r = energyReading(this.region.label, this.region.startNs, end, null, null, true);
     this.region = null;
     this.regions.push(r);
     return r;
@@ -207,7 +193,7 @@ class EstimateMeter implements EnergyMeter {
     const used = process.cpuUsage(cpu);
     const utilisation = seconds > 0 ? Math.min(1, (used.user + used.system) / 1e6 / seconds / this.cores) : 0;
     const watts = this.power.idle + (this.power.load - this.power.idle) * utilisation;
-    return reading(label, startNs, endNs, watts * seconds, this.idleWatts, false);
+    return energyReading(label, startNs, endNs, watts * seconds, this.idleWatts, false);
   }
 
   async measureIdle(): Promise<number> {
