@@ -110,6 +110,29 @@ t.test(
       return at;
     };
     const scratch = take(ex.MASK_SCRATCH_BYTES.value);
+    /** n random floats (spanning 5 decades; every zeroEvery-th 0) in the memory, at the returned address. */
+    const floats = (n: number, zeroEvery = 0) => {
+      const at = take(4 * n);
+      const f = new Float32Array(memory.buffer, at, n);
+      for (let i = 0; i < n; i++) f[i] = zeroEvery && i % zeroEvery === 0 ? 0 : rng.normal() * 10 ** (rng.int(5) - 2);
+      return at;
+    };
+    /** n random 32-bit words (packed signs). */
+    const words = (n: number) => {
+      const at = take(4 * n);
+      const u = new Uint32Array(memory.buffer, at, n);
+      for (let i = 0; i < n; i++) u[i] = (rng.next() * 2 ** 32) >>> 0;
+      return at;
+    };
+    /** The bits of out[0..len) after `call` with the scratch and without it, out filled with start(k) first (kernels that accumulate keep it). */
+    const bothWays = (out: number, len: number, start: (k: number) => number, call: () => void) =>
+      [true, false].map((withScratch) => {
+        ex.setScratch(withScratch ? scratch : 0);
+        const f = new Float32Array(memory.buffer, out, len);
+        for (let k = 0; k < len; k++) f[k] = start(k);
+        call();
+        return Array.from(new Uint32Array(memory.buffer, out, len));
+      });
     for (const [B, m, n] of [
       [5, 300, 70],
       [270, 9, 47],
@@ -117,25 +140,24 @@ t.test(
       [2, 1100, 20],
     ]) {
       const wpr = (n + 31) >>> 5;
-      const dy = take(4 * B * m);
-      const w = take(4 * m * wpr);
-      const x = take(4 * B * wpr);
+      const dy = floats(B * m);
+      const w = words(m * wpr);
+      const x = words(B * wpr);
       const out = take(4 * Math.max(B * n, m * n));
-      const f = new Float32Array(memory.buffer);
-      const u = new Uint32Array(memory.buffer);
-      for (let i = 0; i < B * m; i++) f[dy / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
-      for (let i = 0; i < m * wpr; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-      for (let i = 0; i < B * wpr; i++) u[x / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-      const run = (withScratch: boolean, call: () => void, len: number) => {
-        ex.setScratch(withScratch ? scratch : 0);
-        f.fill(0.5, out / 4, out / 4 + len);
-        call();
-        return Array.from(f.subarray(out / 4, out / 4 + len));
-      };
-      const dxCall = () => ex.gemmFloatBinT(dy, w, B, m, n, out);
-      t.same(run(true, dxCall, B * n), run(false, dxCall, B * n), `dX = dY·Ŵ, B=${B} m=${m} n=${n}: bit for bit`);
-      const dwCall = () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m);
-      t.same(run(true, dwCall, m * n), run(false, dwCall, m * n), `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
+      const [dx, dxOnePass] = bothWays(
+        out,
+        B * n,
+        () => 0.5,
+        () => ex.gemmFloatBinT(dy, w, B, m, n, out),
+      );
+      t.same(dx, dxOnePass, `dX = dY·Ŵ, B=${B} m=${m} n=${n}: bit for bit`);
+      const [dw, dwOnePass] = bothWays(
+        out,
+        m * n,
+        () => 0.5,
+        () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m),
+      );
+      t.same(dw, dwOnePass, `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
     }
     // the forward of a float input: masks of each weight row pair once, every 4-row block after
     for (const [B, m, n] of [
@@ -143,21 +165,16 @@ t.test(
       [13, 8, 784],
       [8, 3, 33],
     ]) {
-      const wpr = (n + 31) >>> 5;
-      const xf = take(4 * B * n);
-      const w = take(4 * m * wpr);
+      const xf = floats(B * n);
+      const w = words(m * ((n + 31) >>> 5));
       const out = take(4 * B * m);
-      const f = new Float32Array(memory.buffer);
-      const u = new Uint32Array(memory.buffer);
-      for (let i = 0; i < B * n; i++) f[xf / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
-      for (let i = 0; i < m * wpr; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-      const run = (withScratch: boolean) => {
-        ex.setScratch(withScratch ? scratch : 0);
-        f.fill(0.5, out / 4, out / 4 + B * m);
-        ex.gemmFloatBin(xf, w, B, m, n, out);
-        return Array.from(new Uint32Array(memory.buffer, out, B * m));
-      };
-      t.same(run(true), run(false), `Y = X·Ŵᵀ, B=${B} m=${m} n=${n}: bit for bit`);
+      const [y, yOnePass] = bothWays(
+        out,
+        B * m,
+        () => 0.5,
+        () => ex.gemmFloatBin(xf, w, B, m, n, out),
+      );
+      t.same(y, yOnePass, `Y = X·Ŵᵀ, B=${B} m=${m} n=${n}: bit for bit`);
     }
     // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels
     for (const [hi, wi, ci, co, pad, ci0, ci1] of [
@@ -168,21 +185,16 @@ t.test(
     ]) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const wpc = (ci + 31) >>> 5;
-      const dy = take(4 * ho * wo * co);
-      const w = take(4 * co * 9 * wpc);
+      const dy = floats(ho * wo * co, 11);
+      const w = words(co * 9 * ((ci + 31) >>> 5));
       const out = take(4 * hi * wi * ci);
-      const f = new Float32Array(memory.buffer);
-      const u = new Uint32Array(memory.buffer);
-      for (let i = 0; i < ho * wo * co; i++) f[dy / 4 + i] = i % 11 === 0 ? 0 : rng.normal() * 10 ** (rng.int(5) - 2);
-      for (let i = 0; i < co * 9 * wpc; i++) u[w / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-      const run = (withScratch: boolean) => {
-        ex.setScratch(withScratch ? scratch : 0);
-        f.fill(0.25, out / 4, out / 4 + hi * wi * ci);
-        ex.convBwdData(dy, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1);
-        return Array.from(new Uint32Array(memory.buffer, out, hi * wi * ci));
-      };
-      t.same(run(true), run(false), `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
+      const [dx, dxOnePass] = bothWays(
+        out,
+        hi * wi * ci,
+        () => 0.25,
+        () => ex.convBwdData(dy, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1),
+      );
+      t.same(dx, dxOnePass, `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
     }
     // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17 rows a band)
     for (const [hi, wi, ci, count, pad, c0, c1] of [
@@ -192,21 +204,17 @@ t.test(
     ]) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const wpc = (ci + 31) >>> 5;
-      const dy = take(4 * ho * wo * count);
-      const x = take(4 * hi * wi * wpc);
+      const dy = floats(ho * wo * count);
+      const x = words(hi * wi * ((ci + 31) >>> 5));
       const out = take(4 * count * 9 * ci);
-      const f = new Float32Array(memory.buffer);
-      const u = new Uint32Array(memory.buffer);
-      for (let i = 0; i < ho * wo * count; i++) f[dy / 4 + i] = rng.normal() * 10 ** (rng.int(5) - 2);
-      for (let i = 0; i < hi * wi * wpc; i++) u[x / 4 + i] = (rng.next() * 2 ** 32) >>> 0;
-      const run = (withScratch: boolean) => {
-        ex.setScratch(withScratch ? scratch : 0);
-        for (let i = 0; i < count * 9 * ci; i++) f[out / 4 + i] = (i % 5) * 0.125; // accumulates onto what is there
-        ex.convBwdFilter(dy, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1);
-        return Array.from(new Uint32Array(memory.buffer, out, count * 9 * ci));
-      };
-      t.same(run(true), run(false), `convBwdFilter ${hi}x${wi}x${ci}, ${count} channels [${c0}, ${c1}), pad ${pad}: bit for bit`);
+      // dw accumulates onto what is there
+      const [dw, dwOnePass] = bothWays(
+        out,
+        count * 9 * ci,
+        (k) => (k % 5) * 0.125,
+        () => ex.convBwdFilter(dy, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1),
+      );
+      t.same(dw, dwOnePass, `convBwdFilter ${hi}x${wi}x${ci}, ${count} channels [${c0}, ${c1}), pad ${pad}: bit for bit`);
     }
   },
 );
