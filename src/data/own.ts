@@ -158,11 +158,15 @@ export async function loadInputs(text: string, opts: InputOptions): Promise<{ da
     src.kind === 'csv'
       ? await readCsv(src.path, { label: opts.label ?? null, features: opts.features, cacheDir: cache() })
       : readNpyPair(src.x, src.y, cache());
-  const norm = opts.normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
-  if (norm.mean.length !== source.features)
-    throw new DataFileError(`--input ${text}: ${source.features} features per example, the model takes ${norm.mean.length}`);
-  const data = inMemoryFeatures(source, norm);
+  const data = standardizedFor(source, `--input ${text}`, opts.normalization);
   return { data, names: Array.from({ length: data.count }, (_, i) => String(i)) };
+}
+
+/** A feature source in memory (rows: all, or these), standardized as the model's training data was (unchanged where it has no statistics). */
+function standardizedFor(source: FeatureSource, where: string, normalization?: FeatureNormalization, rows?: Int32Array): Dataset {
+  const norm = normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
+  if (norm.mean.length !== source.features) throw new DataFileError(`${where}: ${source.features} features per example, the model takes ${norm.mean.length}`);
+  return inMemoryFeatures(source, norm, rows);
 }
 
 /**
@@ -191,10 +195,7 @@ export async function loadLabeledInputs(text: string, opts: InputOptions & { cla
             ...(opts.classNames ? { like: { classNames: opts.classNames } } : {}),
           })
         : readNpyPair(src.x, src.y, cache());
-    const norm = opts.normalization ?? { mean: new Float32Array(source.features), std: new Float32Array(source.features).fill(1) };
-    if (norm.mean.length !== source.features)
-      throw new DataFileError(`--data ${text}: ${source.features} features per example, the model takes ${norm.mean.length}`);
-    data = inMemoryFeatures(source, norm, rows(source.labels.length));
+    data = standardizedFor(source, `--data ${text}`, opts.normalization, rows(source.labels.length));
   }
   const bad = data.labels.findIndex((l) => l >= opts.classes);
   if (bad >= 0) throw new DataFileError(`--data ${text}: example ${bad}: label ${data.labels[bad]} is outside the model's classes (0 to ${opts.classes - 1})`);
