@@ -6,7 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../atomic-write.js';
 import { loadData, DATA_SETS } from '../data/registry.js';
 import type { Dataset } from '../data/dataset.js';
 import { loadLabeledInputs, parseDataSource } from '../data/own.js';
-import { featureNormalization, inputsOf } from '../model/predict.js';
+import { checkInputsFit, featureNormalization, inputsOf } from '../model/predict.js';
 import { loadTrainedNetwork, type LoadedModel } from '../model/load.js';
 import { precisionKind } from '../model/spec.js';
 import type { IntCheck } from '../export/int.js';
@@ -244,7 +244,6 @@ async function verifySet(o: { data: string; dataDir?: string; label?: string; fe
     classes: m.classes,
     limit: o.limitTest,
   });
-  if (m.input.kind === 'features' && !data.values) throw new Error(`--data ${o.data}: model ${m.name} was trained on float features, not images`);
-  if (m.input.kind === 'pixels' && data.values) throw new Error(`--data ${o.data}: model ${m.name} was trained on images (8-bit pixels)`);
+  checkInputsFit(m, data, `--data ${o.data}`);
   return data;
 }

@@ -7,7 +7,7 @@ import { isPackedFile } from '../export/packed-file.js';
 import { loadPackedModel } from '../export/packed-runner.js';
 import { loadTrainedNetwork } from '../model/load.js';
 import { checkpointPath } from '../model/pretrained.js';
-import { featureNormalization, inputsOf, type ModelInputs } from '../model/predict.js';
+import { checkInputsFit, featureNormalization, inputsOf, type ModelInputs } from '../model/predict.js';
 import { checkOutputPath } from '../train/preflight.js';
 import { positiveInt } from './options.js';
 import { writeStdout } from './run-control.js';
@@ -53,10 +53,7 @@ export function predictCommand(): Command {
           shape: m.shape,
           normalization: featureNormalization(m.input),
         });
-        const f = m.shape.h * m.shape.w * m.shape.c;
-        if (data.features !== f) throw new Error(`--input ${o.input}: ${data.features} values per example, model ${m.name} takes ${f}`);
-        if (m.input.kind === 'features' && !data.values) throw new Error(`--input ${o.input}: model ${m.name} was trained on float features, not images`);
-        if (m.input.kind === 'pixels' && data.values) throw new Error(`--input ${o.input}: model ${m.name} was trained on images (8-bit pixels)`);
+        checkInputsFit(m, data, `--input ${o.input}`);
         const K = m.classes;
         const classes = new Int32Array(data.count);
         const probabilities = new Float32Array(data.count * K);

@@ -26,6 +26,18 @@ export interface ModelInputs {
   input: InputMeta;
 }
 
+/**
+ * Inputs a model takes, or one line saying why not (`where` names the option and source): as many
+ * values per example as its input has, float features for a features model, 8-bit pixels for an
+ * image model.
+ */
+export function checkInputsFit(m: ModelInputs, data: Dataset, where: string): void {
+  const f = m.shape.h * m.shape.w * m.shape.c;
+  if (data.features !== f) throw new Error(`${where}: ${data.features} values per example, model ${m.name} takes ${f}`);
+  if (m.input.kind === 'features' && !data.values) throw new Error(`${where}: model ${m.name} was trained on float features, not images`);
+  if (m.input.kind === 'pixels' && data.values) throw new Error(`${where}: model ${m.name} was trained on images (8-bit pixels)`);
+}
+
 /** A checkpoint's ModelInputs. */
 export function inputsOf(model: LoadedModel): ModelInputs {
   return { name: model.spec.name, shape: model.spec.input, classes: model.spec.classes, input: model.input };
