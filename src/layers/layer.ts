@@ -141,14 +141,8 @@ export function inputRows(x: Activation, i0: number, i1: number, n: number, scra
   }
   if (x.kind !== 'pixels') throw new Error('inputRows: bits input has no float view');
   const { h, w, c } = x.shape;
-  if (!x.aug && !x.values && h * w * c === n && kernels?.pixelsToFloat && scratch instanceof Float32Array && holdsAll(kernels, scratch)) {
-    // the rows' bytes staged in the scratch's own tail (no extra buffer), decoded in place
-    const count = (i1 - i0) * n;
-    const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
-    for (let i = i0; i < i1; i++) bytes.set(x.images.subarray(x.index[i] * n, (x.index[i] + 1) * n), (i - i0) * n);
-    kernels.pixelsToFloat(bytes, count, scratch);
-    return scratch;
-  }
+  // whole rows through the kernels' decoder (bytes staged in the scratch's own tail, decoded in place)
+  if (h * w * c === n && kernels && kernelDecodesPixels(x, scratch, kernels)) return pixelColumns(x, i0, i1, 0, n, scratch, kernels);
   for (let i = i0; i < i1; i++) readExamplePixels(x, i, scratch, (i - i0) * n);
   return scratch;
 }
@@ -159,8 +153,8 @@ export function kernelDecodesPixels(x: Activation, scratch: Floats, kernels: Ker
 }
 
 /**
- * Columns [k0, k1) of pixel rows [i0, i1) as floats, rows of k1 − k0 in scratch (bytes staged in
- * its own tail, decoded in place as inputRows does). Only where kernelDecodesPixels.
+ * Columns [k0, k1) of pixel rows [i0, i1) as floats, rows of k1 − k0 in scratch: the bytes staged
+ * in its own tail (no extra buffer) and decoded in place by the kernels. Only where kernelDecodesPixels.
  */
 export function pixelColumns(
   x: Extract<Activation, { kind: 'pixels' }>,
