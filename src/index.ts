@@ -33,6 +33,7 @@ export { createOptimizer, type Optimizer } from './optim/optimizer.js';
 export { largestBatch, planBatches, knobSavings, scopeCosts, type BatchPlan, type KnobSaving, type ScopeCost } from './planner.js';
 export { parseTrainScope, describeScope, scopePlan, TrainScopeError, SCOPE_HELP, type TrainScope } from './model/train-scope.js';
 export { toTfjsModel, tfjsArtifacts, modelJson, type TfjsArtifacts } from './export/tfjs.js';
+export { TfjsExportError } from './formats/tfjs-stage.js';
 export { selectKernels, kernelNames } from './kernels/select.js';
 export type { Kernels } from './kernels/kernels.js';
 export { memoryReport, formatMemoryReport, measureLedger } from './report/memory-report.js';
@@ -50,6 +51,6 @@ export { predict, inputDataset, inputsOf, type Prediction, type InputRows, type 
 export { packedFile, packedModel, signThresholds, PackedExportError, type PackedHeader, type PackedOp } from './export/packed.js';
 export { PackedModel, loadPackedModel, type PackedModelInfo } from './export/packed-runner.js';
 export { checkPacked, type PackedCheck } from './export/packed-check.js';
-export { PackedFileError, isPackedFile } from './export/packed-file.js';
+export { PackedFileError, isPackedFile } from './formats/packed-file.js';
 export { intArtifacts, intRunner, checkIntExport, IntExportError } from './export/int.js';
 export type { IntModel, IntOp } from './export/int.js';

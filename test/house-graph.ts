@@ -26,7 +26,7 @@ export const FLOORS: string[][] = [
   ['src/storage', 'src/checkpoint.ts'],
   ['src/kernels', 'src/recipe.ts'],
   ['src/layers'],
-  ['src/optim'],
+  ['src/optim', 'src/formats'],
   ['src/model'],
   ['src/planner.ts', 'src/export'],
   ['src/train'],

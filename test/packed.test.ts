@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadData } from '../src/data/registry.js';
-import { decodePacked, encodePacked, PackedFileError, packCodes, unpackCodes } from '../src/export/packed-file.js';
+import { decodePacked, encodePacked, PackedFileError, packCodes, unpackCodes } from '../src/formats/packed-file.js';
 import { PackedModel } from '../src/export/packed-runner.js';
 import { packedFile, signThresholds } from '../src/export/packed.js';
 import { BatchNormLayer } from '../src/layers/batchnorm.js';

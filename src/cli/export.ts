@@ -63,7 +63,7 @@ export function exportCommand(): Command {
       if (o.format === 'packed') return exportPacked(ckpt, loaded, o, check);
       if (o.format === 'weights') return exportWeights(ckpt, loaded, o);
       const kind = precisionKind(loaded.spec);
-      const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions is not exported yet';
+      const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions exports with --format packed';
       if (kind !== 'binary') throw new Error(`--format tfjs exports binary models; ${other}`);
       // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
       const tf = await import('@tensorflow/tfjs');

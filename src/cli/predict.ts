@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-write.js';
 import { loadInputs } from '../data/own.js';
 import type { Dataset } from '../data/dataset.js';
-import { isPackedFile } from '../export/packed-file.js';
+import { isPackedFile } from '../formats/packed-file.js';
 import { loadPackedModel } from '../export/packed-runner.js';
 import { loadTrainedNetwork } from '../model/load.js';
 import { checkpointPath } from '../model/pretrained.js';

@@ -4,74 +4,18 @@
 // integer-only forward below is the reference a device implements; it gives exactly the float
 // simulation's numbers (every float value of the simulation is an integer times a power of two).
 import type { Dataset } from '../data/dataset.js';
-import { agreement, forEachPixelBatch } from './agreement.js';
 import { readImage } from '../data/pixels.js';
-import { QuantActLayer } from '../layers/quant-act.js';
-import { QuantConvLayer } from '../layers/quant-conv.js';
-import { MaxPoolLayer } from '../layers/maxpool.js';
-import { FlattenLayer } from '../layers/flatten.js';
-import { BatchNormLayer } from '../layers/batchnorm.js';
+import { fromBase64, IntExportError, type IntModel, type IntWriter } from '../formats/int-model.js';
 import type { ConvGeometry } from '../kernels/conv-geometry.js';
-import { biasCode, inputCode, QuantWeightLayer } from '../layers/quant-layer.js';
+import { inputCode } from '../layers/quant-layer.js';
+import { writeLayers } from '../model/kinds/export-walk.js';
 import type { Network } from '../model/network.js';
-import { planModel, precisionKind, type ModelSpec } from '../model/spec.js';
+import { precisionKind, type ModelSpec } from '../model/spec.js';
 import { INPUT_BITS, INPUT_EXPONENT, describeQuant } from '../../quant/quant-config.js';
 import { qRange } from '../../quant/po2-quantizers.js';
+import { agreement, forEachPixelBatch } from './agreement.js';
 
-/** A layer with integer weights: acc = W_int ⊛ x + b_int, exponent weightExponent + inputExponent. */
-interface IntWeightFields {
-  name: string;
-  /** dense: nOut × nIn; conv: co × 9 × ci (ci = nIn) with its geometry. */
-  nIn: number;
-  nOut: number;
-  weightBits: number;
-  /** w = W_int · 2^weightExponent */
-  weightExponent: number;
-  /** Exponent of the layer's input codes. */
-  inputExponent: number;
-  accExponent: number;
-  /** base64 of an Int8Array (weights of up to 8 bits) or Int16Array. */
-  weights: string;
-  weightType: 'int8' | 'int16';
-  /** base64 of an Int32Array (nOut). */
-  bias: string;
-}
-
-export type IntWeightOp = (IntWeightFields & { op: 'dense' }) | (IntWeightFields & { op: 'conv'; conv: ConvGeometry });
-
-export type IntOp =
-  | IntWeightOp
-  /** 2x2 max-pool of accumulators (before requantization: the same result, ReLU and rounding are monotone). */
-  | { op: 'maxpool'; name: string; h: number; w: number; channels: number; size?: number }
-  /** ReLU + requantization: a = clamp(round(acc · 2^-shift), 0, 2^bits − 1), exponent = acc exponent + shift. */
-  | { op: 'act'; name: string; bits: number; exponent: number; shift: number };
-
-export interface IntModel {
-  format: 'bitlearn-int';
-  producer: string;
-  model: string;
-  quant: string;
-  input: { bits: number; exponent: number; codeOfPixel: number[]; formula: string };
-  /** In order; feature maps are channels-last, so flattening moves nothing. */
-  ops: IntOp[];
-  /** Largest |accumulator| any input can produce; the float simulation is exact below 2^24. */
-  accumulatorBound: number;
-}
-
-export class IntExportError extends Error {}
-
-function b64(a: Int8Array | Int16Array | Int32Array): string {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-}
-function fromB64<T extends Int8Array | Int16Array | Int32Array>(
-  s: string,
-  Ctor: { new (b: ArrayBuffer, o: number, n: number): T; BYTES_PER_ELEMENT: number },
-): T {
-  const buf = Buffer.from(s, 'base64');
-  const copy = new ArrayBuffer(buf.length);
-  new Uint8Array(copy).set(buf);
-  return new Ctor(copy, 0, buf.length / Ctor.BYTES_PER_ELEMENT);
-}
+export { IntExportError, type IntModel, type IntOp } from '../formats/int-model.js';
 
 /** Pixel byte → input code, through the same float path training uses. */
 function pixelCodes(): number[] {
@@ -81,67 +25,25 @@ function pixelCodes(): number[] {
   return Array.from(f, inputCode);
 }
 
+/** The integer model of a trained fixed-point network (each layer's kind writes its ops: src/model/kinds/). */
 export function intArtifacts(net: Network, spec: ModelSpec, producer: string): IntModel {
-  if (precisionKind(spec) === 'mixed') throw new IntExportError('integer export of a model mixing binary and fixed-point layers is not supported yet');
-  if (planModel(spec).some((l) => l.type === 'avgpool')) throw new IntExportError('integer export of average pooling is not supported yet');
+  if (precisionKind(spec) === 'mixed')
+    throw new IntExportError('integer export of a model mixing binary and fixed-point layers is not supported yet (--format packed exports it)');
   const q = spec.quant;
-  if (!q || q.weightBits === null || q.actBits === null)
-    throw new IntExportError(
-      `integer export needs a fixed-point model with quantized weights and activations (this one is ${q ? describeQuant(q) : 'binary: use --format tfjs'})`,
-    );
-  const ops: IntOp[] = [];
-  let inputExponent = INPUT_EXPONENT;
-  let accExponent = 0;
-  let bound = 0;
-  let inMax = qRange({ bits: INPUT_BITS }).hi;
-  for (const l of net.layers) {
-    if (l instanceof QuantWeightLayer) {
-      l.weights.ensure(1); // a quantizer step still pending after the last update
-      const ew = l.weights.exponent;
-      if (ew === null) throw new IntExportError(`${l.name}: weights were never quantized (train at least one step)`);
-      const s = 2 ** ew;
-      const wq = l.weights.wq;
-      const W = l.weights.format!.bits <= 8 ? new Int8Array(wq.length) : new Int16Array(wq.length);
-      for (let k = 0; k < W.length; k++) W[k] = wq[k] / s;
-      accExponent = ew + inputExponent;
-      const bias = Int32Array.from(l.bias.raw as Float32Array, (v) => biasCode(v, accExponent));
-      let biasMax = 0;
-      for (const v of bias) biasMax = Math.max(biasMax, Math.abs(v));
-      const fanIn = l.weights.cols;
-      bound = Math.max(bound, fanIn * qRange(l.weights.format!).hi * inMax + biasMax);
-      const fields: IntWeightFields = {
-        name: l.name,
-        nIn: l instanceof QuantConvLayer ? l.g.ci : fanIn,
-        nOut: l.weights.rows,
-        weightBits: l.weights.format!.bits,
-        weightExponent: ew,
-        inputExponent,
-        accExponent,
-        weights: b64(W),
-        weightType: W instanceof Int8Array ? 'int8' : 'int16',
-        bias: b64(bias),
-      };
-      ops.push(l instanceof QuantConvLayer ? { ...fields, op: 'conv', conv: l.g } : { ...fields, op: 'dense' });
-    } else if (l instanceof MaxPoolLayer)
-      ops.push({ op: 'maxpool', name: l.name, h: l.h, w: l.w, channels: l.channels, ...(l.size !== 2 ? { size: l.size } : {}) });
-    else if (l instanceof QuantActLayer) {
-      const e = l.exponent;
-      if (e === null || l.bits === null) throw new IntExportError(`${l.name}: activation quantizer never ran (train at least one step)`);
-      ops.push({ op: 'act', name: l.name, bits: l.bits, exponent: e, shift: e - accExponent });
-      inputExponent = e;
-      inMax = 2 ** l.bits - 1;
-    } else if (l instanceof BatchNormLayer) {
-      if (!l.folded) throw new IntExportError(`${l.name}: batch norm is not folded into the weights yet (train past the --bn-fold point)`);
-    } else if (!(l instanceof FlattenLayer)) throw new IntExportError(`${l.name}: no integer form for a ${l.kind} layer`);
+  if (!q || q.weightBits === null || q.actBits === null) {
+    const thisOne = q ? describeQuant(q) : 'binary: use --format tfjs or packed';
+    throw new IntExportError(`integer export needs a fixed-point model with quantized weights and activations (this one is ${thisOne})`);
   }
+  const out: IntWriter = { ops: [], inputExponent: INPUT_EXPONENT, inputMax: qRange({ bits: INPUT_BITS }).hi, accExponent: 0, accumulatorBound: 0 };
+  writeLayers(net, 'int', out, (m) => new IntExportError(m));
   return {
     format: 'bitlearn-int',
     producer,
     model: spec.name,
     quant: describeQuant(q),
     input: { bits: INPUT_BITS, exponent: INPUT_EXPONENT, codeOfPixel: pixelCodes(), formula: 'code = clamp(round(((2p - 255) / 255) * 128), -127, 127)' },
-    ops,
-    accumulatorBound: bound,
+    ops: out.ops,
+    accumulatorBound: out.accumulatorBound,
   };
 }
 
@@ -161,7 +63,7 @@ export function intRunner(m: IntModel): IntRunner {
   if (m.format !== 'bitlearn-int') throw new IntExportError('not a bitlearn integer model (format bitlearn-int)');
   const decoded = m.ops.map((o) =>
     o.op === 'dense' || o.op === 'conv'
-      ? { W: o.weightType === 'int8' ? fromB64(o.weights, Int8Array) : fromB64(o.weights, Int16Array), b: fromB64(o.bias, Int32Array) }
+      ? { W: o.weightType === 'int8' ? fromBase64(o.weights, Int8Array) : fromBase64(o.weights, Int16Array), b: fromBase64(o.bias, Int32Array) }
       : null,
   );
   const codes = Int32Array.from(m.input.codeOfPixel);

@@ -14,8 +14,8 @@ import type { Kernels } from '../kernels/kernels.js';
 import { selectKernels } from '../kernels/select.js';
 import { softmaxRow } from '../layers/softmax-xent.js';
 import { MemoryLedger, type Floats } from '../ledger.js';
-import { decodePacked, PackedFileError, readSection, unpackCodes } from './packed-file.js';
-import type { PackedHeader, PackedOp } from './packed.js';
+import { decodePacked, PackedFileError, readSection, unpackCodes } from '../formats/packed-file.js';
+import type { PackedHeader, PackedOp } from '../formats/packed-ops.js';
 import { inputDataset, type InputRows, type ModelInputs, type Prediction } from '../model/predict.js';
 
 /** An op with its arrays decoded into kernel memory. */

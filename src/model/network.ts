@@ -14,7 +14,7 @@ import { createGradStore, type GradStore } from '../storage/grad-store.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
-import { fixedPointConfig, planModel, precisionKind, type ModelSpec } from './spec.js';
+import { fixedPointConfig, planModel, precisionKind, type ModelSpec, type PlannedLayer } from './spec.js';
 import { workspaceSizes } from './sizes.js';
 import { kindOf } from './kinds/registry.js';
 import { scopePlan, type TrainScope } from './train-scope.js';
@@ -54,6 +54,8 @@ export interface StepResult {
 export class Network {
   readonly ledger: MemoryLedger;
   readonly layers: Layer[] = [];
+  /** What each of `layers` was built from (the exports ask its kind). */
+  readonly plan: readonly PlannedLayer[];
   readonly input: InputStage;
   readonly loss: SoftmaxCrossEntropy;
   readonly batch: number;
@@ -75,7 +77,7 @@ export class Network {
     this.kernels = kernels;
     this.ledger = ledger ??= new MemoryLedger();
     const rng = new Rng(opts.seed);
-    const plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' });
+    const plan = (this.plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' }));
     if (precisionKind(spec) === 'fixed') checkFixedPointRecipe(recipe);
     const sizes = workspaceSizes(plan, batch);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))

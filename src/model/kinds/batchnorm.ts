@@ -1,12 +1,15 @@
 // Batch norm (src/layers/batchnorm.ts): the shift β trained, running statistics kept.
+import { IntExportError } from '../../formats/int-model.js';
 import { BatchNormLayer } from '../../layers/batchnorm.js';
 import type { PlannedLayer } from '../spec.js';
 import type { LayerKind } from './kind.js';
+import { signThresholds } from './sign-thresholds.js';
 
 type Bn = Extract<PlannedLayer, { type: 'bn' }>;
 const F = 4;
 
 export const batchNormKind: LayerKind<Bn> = {
+  title: 'batch norm',
   build: (l, c) =>
     new BatchNormLayer(l.name, l.channels, c.recipe.bn, c.recipe.bnBackward, c.batch, c.ws, c.ledger, l.spatial, c.recipe.ghostBatch, l.folding, l),
   memory(l, c) {
@@ -27,4 +30,33 @@ export const batchNormKind: LayerKind<Bn> = {
   },
   forwardMacs: () => 0,
   weights: () => 0,
+  // TF.js: written with the binary layer before it (binary-tfjs.ts)
+  exports: {
+    int(l, at) {
+      if (!(at.layer as BatchNormLayer).folded)
+        throw new IntExportError(`${l.name}: batch norm is not folded into the weights yet (train past the --bn-fold point)`);
+      return 0; // folded into the weight layer before it: the identity
+    },
+    packed(l, at, out) {
+      const bn = at.layer as BatchNormLayer;
+      if (bn.folded) return 0;
+      if (at.ahead(1)?.plan.type === 'sign') {
+        // with the sign after it: one threshold per channel on the weight layer's z
+        out.ops.push({ op: 'threshold', name: l.name, channels: l.channels, thresholds: out.sections.add(signThresholds(bn, out.zRange)) });
+        out.input = 'bits';
+        return 1;
+      }
+      const f32 = (a: ArrayLike<number>) => out.sections.add(Float32Array.from(a));
+      out.ops.push({
+        op: 'batchnorm',
+        name: l.name,
+        channels: l.channels,
+        mean: f32(bn.runMean),
+        sigma: f32(bn.runSigma),
+        beta: f32(bn.beta.raw as Float32Array),
+      });
+      out.input = 'float';
+      return 0;
+    },
+  },
 };

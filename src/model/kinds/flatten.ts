@@ -6,9 +6,19 @@ import type { LayerKind } from './kind.js';
 type Flatten = Extract<PlannedLayer, { type: 'flatten' }>;
 
 export const flattenKind: LayerKind<Flatten> = {
+  title: 'flatten',
   build: (l) => new FlattenLayer(l.name, l.h, l.w, l.channels),
   memory: () => {},
   workspace: () => {},
   forwardMacs: () => 0,
   weights: () => 0,
+  // feature maps are channels-last: flattening moves nothing in the int and packed forms
+  exports: {
+    tfjs(l, _at, out) {
+      out.stages.push({ layer: 'flatten', config: { name: l.name } });
+      return 0;
+    },
+    int: () => 0,
+    packed: () => 0,
+  },
 };

@@ -1,7 +1,10 @@
 // A layer kind: everything the engine needs to know about one type of planned layer, in one
-// place. The network builder, the memory model, the workspace sizing and the hardware floor ask
-// the kind (registry.ts) instead of switching on the type, so a new kind is one file and one
-// registration.
+// place. The network builder, the memory model, the workspace sizing, the hardware floor and the
+// exports ask the kind (registry.ts) instead of switching on the type, so a new kind is one file
+// and one registration.
+import type { IntWriter } from '../../formats/int-model.js';
+import type { PackedWriter } from '../../formats/packed-ops.js';
+import type { TfjsWriter } from '../../formats/tfjs-stage.js';
 import type { Layer, Workspace } from '../../layers/layer.js';
 import type { Category, MemoryLedger } from '../../ledger.js';
 import type { Recipe } from '../../recipe.js';
@@ -41,7 +44,31 @@ export interface WorkspaceNeeds {
   grad: number;
 }
 
+/** Where an export stands: this plan entry's engine layer, and the entries after it. */
+export interface ExportCursor {
+  readonly layer: Layer;
+  /** The plan entry and engine layer `k` places after this one (undefined past the end). */
+  ahead(k: number): { plan: PlannedLayer; layer: Layer } | undefined;
+}
+
+/**
+ * Writes a kind's part of one export format. It may write the layers after it too when the
+ * format fuses them (a binary layer, its batch norm and its sign become one thresholded layer):
+ * it returns how many of those it wrote (0: itself only), and the walk skips them.
+ */
+export type ExportWriter<L, W> = (l: L, at: ExportCursor, out: W) => number;
+
+/** The export formats and what each one's writers write into. */
+export interface ExportWriters {
+  tfjs: TfjsWriter;
+  int: IntWriter;
+  packed: PackedWriter;
+}
+export type ExportFormat = keyof ExportWriters;
+
 export interface LayerKind<L extends PlannedLayer = PlannedLayer> {
+  /** What it is, for messages ("max pooling"). */
+  readonly title: string;
   /** The engine layer for this plan entry. */
   build(l: L, ctx: BuildContext): Layer;
   /** Its bytes per category, exactly as the ledger will count them when it is built. */
@@ -52,4 +79,6 @@ export interface LayerKind<L extends PlannedLayer = PlannedLayer> {
   forwardMacs(l: L): number;
   /** Its weights (trained parameters of its weight tensor; 0 where it has none). */
   weights(l: L): number;
+  /** How each export format writes it; a format missing here has no form for it (the exporter says so). */
+  readonly exports: { [F in ExportFormat]?: ExportWriter<L, ExportWriters[F]> };
 }

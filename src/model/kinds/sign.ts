@@ -6,6 +6,7 @@ import type { LayerKind } from './kind.js';
 type Sign = Extract<PlannedLayer, { type: 'sign' }>;
 
 export const signKind: LayerKind<Sign> = {
+  title: 'sign activations',
   build: (l, c) => new SignLayer(l.name, l.channels, c.recipe, c.batch, c.ws, c.ledger, l.spatial, l.noBackward),
   memory(l, c) {
     c.kept(l.name, c.recipe.actInput, c.batch * l.spatial, l.channels);
@@ -16,4 +17,6 @@ export const signKind: LayerKind<Sign> = {
   },
   forwardMacs: () => 0,
   weights: () => 0,
+  // written with the batch norm before it: a threshold (packed), tanh of the shifted sum (TF.js)
+  exports: {},
 };
