@@ -4,6 +4,7 @@
 import { runChildSync } from './children.js';
 import type { DataSplit } from '../src/data/dataset.js';
 import { loadData } from '../src/data/registry.js';
+import { syntheticImages } from '../src/data/synthetic.js';
 import { selectKernels } from '../src/kernels/select.js';
 import { Network } from '../src/model/network.js';
 import { modelSpec } from '../src/model/models.js';
@@ -38,10 +39,18 @@ export interface SpeedResult extends SpeedConfig {
   samplesPerSecond: number;
 }
 
-/** The data a model is timed on: real MNIST for MNIST-shaped models, synthetic CIFAR otherwise. */
+/**
+ * The data a model is timed on: real MNIST for MNIST-shaped models, synthetic CIFAR for
+ * CIFAR-shaped ones, and seeded synthetic images of the model's own shape for any other model
+ * file (timing depends on the shapes, not on what the examples show).
+ */
 export function benchData(model: string, batch: number): DataSplit {
   const spec = modelSpec(model);
-  return spec.input.c === 3 ? loadData('synthetic-cifar', { limitTrain: Math.max(1000, 2 * batch), limitTest: 10 }) : loadData('mnist');
+  const { h, w, c } = spec.input;
+  const count = Math.max(1000, 2 * batch);
+  if (h === 32 && w === 32 && c === 3 && spec.classes === 10) return loadData('synthetic-cifar', { limitTrain: count, limitTest: 10 });
+  if (h === 28 && w === 28 && c === 1 && spec.classes === 10) return loadData('mnist');
+  return syntheticImages(spec.input, spec.classes, count, 10);
 }
 
 /** Time one configuration in this process. */

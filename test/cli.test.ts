@@ -199,6 +199,67 @@ t.test('bench suites print tables and write JSON results', async (t) => {
   t.match(bad.stderr, /unknown suite "fastest" \(available: speed, memory, kernels, peers, coherence, ablation, energy, quant, signal, inference, sampler\)/);
 });
 
+t.test('bench takes your own model file (speed, memory): timed on synthetic images of its shape; other suites refuse it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bench-model-'));
+  const model = join(dir, 'sensor-net.json');
+  writeFileSync(
+    model,
+    JSON.stringify({
+      name: 'sensor-net',
+      input: { height: 12, width: 12, channels: 2 },
+      classes: 5,
+      layers: [
+        { type: 'conv', filters: 32, kernel: 5, stride: 2, padding: 'same', precision: 'float' },
+        { type: 'conv', filters: 32, kernel: 1 },
+        { type: 'dense', units: 32 },
+      ],
+    }),
+  );
+  const mem = run(['bench', '--suite', 'memory', '--model', `mlp,${model}`, '--batches', '20', '--json', '--out', join(dir, 'm.json')]);
+  t.equal(mem.status, 0, mem.stderr);
+  const m = JSON.parse(mem.stdout);
+  t.same(
+    m.results.map((r: { model: string; recipe: string }) => `${r.model === model ? 'file' : r.model} ${r.recipe}`),
+    ['mlp standard', 'mlp low-memory', 'mlp tiny', 'file standard', 'file low-memory', 'file tiny'],
+  );
+  for (const r of m.results) t.equal(r.modeledBytes, r.ledgerBytes, `${r.model} ${r.recipe}: modeled == ledger`);
+  const speed = run([
+    'bench',
+    '--suite',
+    'speed',
+    '--model',
+    model,
+    '--batches',
+    '10',
+    '--recipes',
+    'standard',
+    '--kernels',
+    'wasm',
+    '--threads',
+    '1',
+    '--repeats',
+    '2',
+    '--warmup',
+    '0',
+    '--json',
+    '--out',
+    join(dir, 's.json'),
+  ]);
+  t.equal(speed.status, 0, speed.stderr);
+  const s = JSON.parse(speed.stdout);
+  t.equal(s.results.length, 1);
+  t.ok(s.results[0].msPerBatchMedian > 0, 'timed');
+  const peers = run(['bench', '--suite', 'peers', '--model', model, '--out', join(dir, 'p.json')]);
+  t.equal(peers.status, 1);
+  t.equal(peers.stderr.trim().split('\n').length, 1, 'one line');
+  t.match(peers.stderr, /--model .*sensor-net\.json: the peers suite takes built-in models only/);
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ input: { height: 0, width: 4, channels: 1 }, classes: 3, layers: [] }));
+  const bad = run(['bench', '--suite', 'memory', '--model', join(dir, 'bad.json'), '--out', join(dir, 'b.json')]);
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /bad\.json: input\.height/);
+  t.notOk(existsSync(join(dir, 'p.json')) || existsSync(join(dir, 'b.json')), 'nothing written');
+});
+
 t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'bitlearn-quant-'));
   const ck = join(dir, 'w4.ckpt');

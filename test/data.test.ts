@@ -65,3 +65,22 @@ t.test('limitDataset takes views of the first n examples', async (t) => {
   t.equal(small.images.buffer, test.images.buffer, 'no copy');
   t.throws(() => limitDataset(test, 0));
 });
+
+t.test('synthetic images of any shape: seeded, labels in range, a learnable stripe per class', async (t) => {
+  const { syntheticImages } = await import('../src/data/synthetic.js');
+  const a = syntheticImages({ h: 10, w: 6, c: 2 }, 5, 40, 8, 3);
+  const b = syntheticImages({ h: 10, w: 6, c: 2 }, 5, 40, 8, 3);
+  t.same(a.train.images, b.train.images, 'seeded');
+  t.equal(a.train.images.length, 40 * 120);
+  t.same(a.train.shape, { h: 10, w: 6, c: 2 });
+  t.equal(a.test.count, 8);
+  t.ok(a.train.labels.every((l) => l < 5));
+  // the stripe of rows a class brightens is brighter on average for that class
+  const rowMean = (set: typeof a.train, label: number, row: number) => {
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i < set.count; i++) if (set.labels[i] === label) for (let f = row * 12; f < (row + 1) * 12; f++, n++) sum += set.images[i * 120 + f];
+    return sum / n;
+  };
+  t.ok(rowMean(a.train, 0, 0) > rowMean(a.train, 4, 0) + 30, 'class 0 brightens the top rows');
+});

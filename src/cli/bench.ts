@@ -16,7 +16,7 @@ import { runQuantSuite } from '../../bench/quant.js';
 import { runSignalSuite } from '../../bench/signal.js';
 import { formatMargin } from '../report/quantizer-table.js';
 import { kernelNames } from '../kernels/select.js';
-import { MODELS } from '../model/models.js';
+import { isModelFile, MODELS, modelSpec } from '../model/models.js';
 import { PRESETS } from '../recipe.js';
 import { checkFixedPointRecipe } from '../model/network.js';
 import { parseQuantConfig } from '../../quant/quant-config.js';
@@ -25,8 +25,23 @@ import { formatSamplerCost, runSamplerCost } from '../../bench/sampler-cost.js';
 import { formatTable, kib } from '../report/table.js';
 import { energyKind } from '../report/energy-table.js';
 import { nonNegativeInt, positiveInt } from './options.js';
+import { own } from '../own.js';
 
 const SUITES = ['speed', 'memory', 'kernels', 'peers', 'coherence', 'ablation', 'energy', 'quant', 'signal', 'inference', 'sampler'];
+/** Suites that time or size any model, so they take model files (the others build or train the built-in models in their own ways). */
+const ANY_MODEL_SUITES = ['speed', 'memory', 'coherence', 'sampler'];
+
+/** --model: built-in names or JSON model files, comma-separated. */
+function modelList(value: string): string[] {
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const m of items)
+    if (!own(MODELS, m) && !isModelFile(m))
+      throw new InvalidArgumentError(`unknown model "${m}" (available: ${Object.keys(MODELS).join(', ')}, or the path of a JSON model file)`);
+  return items;
+}
 
 function list(allowed: string[], what: string) {
   return (value: string) => {
@@ -58,7 +73,12 @@ export function benchCommand(): Command {
         'training step: --meter ina226:BUS:ADDR, or ina226:sim:0x40 for a simulated chip)',
     )
     .option('--suite <name>', `suite (${SUITES.join(', ')})`, list(SUITES, 'suite'), ['speed'])
-    .option('--model <names>', `models, comma-separated (${Object.keys(MODELS).join(', ')})`, list(Object.keys(MODELS), 'model'), ['mlp'])
+    .option(
+      '--model <names>',
+      `models, comma-separated (${Object.keys(MODELS).join(', ')}); the ${ANY_MODEL_SUITES.join(', ')} suites also take JSON model files (docs/models.md)`,
+      modelList,
+      ['mlp'],
+    )
     .option('--recipes <names>', 'recipes, comma-separated', list(Object.keys(PRESETS), 'recipe'), Object.keys(PRESETS))
     .option('--batches <sizes>', 'batch sizes, comma-separated', intList, [100, 200])
     .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
@@ -98,6 +118,13 @@ export function benchCommand(): Command {
         if (cmd.getOptionValueSource('recipes') !== 'cli') o.recipes = ['standard'];
         for (const r of o.recipes as string[]) checkFixedPointRecipe(PRESETS[r]);
       }
+      const files = (o.model as string[]).filter(isModelFile);
+      if (files.length > 0 && !ANY_MODEL_SUITES.includes(suite))
+        throw new Error(
+          `--model ${files[0]}: the ${suite} suite takes built-in models only (${Object.keys(MODELS).join(', ')}); model files go to ${ANY_MODEL_SUITES.join(', ')}`,
+        );
+      // a model file is read and checked here, not in a child process
+      for (const m of o.model as string[]) modelSpec(m, quant ? parseQuantConfig(quant, 'gradient') : undefined);
       const label = (model: string) => (quant ? `${model} ${quant}` : model);
       const progress = (line: string) => !o.json && process.stderr.write(`${line}\n`);
       let results: object[] | object;

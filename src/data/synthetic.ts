@@ -23,3 +23,26 @@ function make(name: string, count: number, seed: number): Dataset {
 export function syntheticCifar(trainCount = 5000, testCount = 1000, seed = 1): DataSplit {
   return { train: make('synthetic-cifar-train', trainCount, seed), test: make('synthetic-cifar-test', testCount, seed + 1) };
 }
+
+/**
+ * Seeded noise images of any shape (channels-last) for timing a user's model: the class brightens
+ * one stripe of rows, so the labels are learnable, but accuracy on it means nothing.
+ */
+export function syntheticImages(shape: { h: number; w: number; c: number }, classes: number, trainCount: number, testCount: number, seed = 1): DataSplit {
+  const features = shape.h * shape.w * shape.c;
+  const make = (name: string, count: number, s: number): Dataset => {
+    const rng = new Rng(s);
+    const images = new Uint8Array(count * features);
+    const labels = new Uint8Array(count);
+    for (let n = 0; n < count; n++) {
+      const label = rng.int(classes);
+      labels[n] = label;
+      for (let f = 0; f < features; f++) {
+        const stripe = Math.floor((Math.floor(f / (shape.w * shape.c)) / shape.h) * classes) === label ? 60 : 0;
+        images[n * features + f] = Math.min(255, rng.int(196) + stripe);
+      }
+    }
+    return { name, count, features, classes, shape: { ...shape }, images, labels };
+  };
+  return { train: make('synthetic-train', trainCount, seed), test: make('synthetic-test', testCount, seed + 1) };
+}
