@@ -119,10 +119,10 @@ export function benchCommand(): Command {
         for (const r of o.recipes as string[]) checkFixedPointRecipe(PRESETS[r]);
       }
       const files = (o.model as string[]).filter(isModelFile);
-      if (files.length > 0 && !ANY_MODEL_SUITES.includes(suite))
-        throw new Error(
-          `--model ${files[0]}: the ${suite} suite takes built-in models only (${Object.keys(MODELS).join(', ')}); model files go to ${ANY_MODEL_SUITES.join(', ')}`,
-        );
+      if (files.length > 0 && !ANY_MODEL_SUITES.includes(suite)) {
+        const builtins = Object.keys(MODELS).join(', ');
+        throw new Error(`--model ${files[0]}: the ${suite} suite takes built-in models only (${builtins}); model files go to ${ANY_MODEL_SUITES.join(', ')}`);
+      }
       // a model file is read and checked here, not in a child process
       for (const m of o.model as string[]) modelSpec(m, quant ? parseQuantConfig(quant, 'gradient') : undefined);
       const label = (model: string) => (quant ? `${model} ${quant}` : model);
