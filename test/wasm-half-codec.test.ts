@@ -1,4 +1,4 @@
-// The WebAssembly SIMD float16 codec (used by Adam on float16 weights and moments) against the
+// The WebAssembly SIMD float16 codec (Adam on float16 weights and moments; the float16 gradient stores, branch-free) against the
 // TypeScript codec in src/storage/fp16.ts: every one of the 65,536 half codes decoded, and float32
 // values around every rounding boundary encoded (ties to even, subnormals, saturation, NaN).
 import t from 'tap';
@@ -14,50 +14,53 @@ const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath
 >;
 const base = (ex.heapBase() + 15) & ~15;
 
-t.test('decode: all 65,536 half codes == fromHalf', async (t) => {
-  const n = 65536;
-  const src = new Uint16Array(memory.buffer, base, n);
-  for (let h = 0; h < n; h++) src[h] = h;
-  const dstOff = base + 2 * n;
-  ex.halfDecode(base, n, dstOff);
-  const dst = new Float32Array(memory.buffer, dstOff, n);
-  let bad = 0;
-  for (let h = 0; h < n; h++) {
-    const want = fromHalf(h);
-    const ok = Number.isNaN(want) ? Number.isNaN(dst[h]) : Object.is(dst[h], Math.fround(want));
-    if (!ok && bad++ < 5) t.fail(`half 0x${h.toString(16)}: ${dst[h]} != ${want}`);
-  }
-  t.equal(bad, 0, 'every code decodes exactly (signed zeros, subnormals, Inf, NaN)');
-});
+for (const fast of [0, 1]) {
+  const mode = fast ? 'with the all-normal test (Adam)' : 'branch-free (gradient stores)';
+  t.test(`decode ${mode}: all 65,536 half codes == fromHalf`, async (t) => {
+    const n = 65536;
+    const src = new Uint16Array(memory.buffer, base, n);
+    for (let h = 0; h < n; h++) src[h] = h;
+    const dstOff = base + 2 * n;
+    ex.halfDecode(base, n, dstOff, fast);
+    const dst = new Float32Array(memory.buffer, dstOff, n);
+    let bad = 0;
+    for (let h = 0; h < n; h++) {
+      const want = fromHalf(h);
+      const ok = Number.isNaN(want) ? Number.isNaN(dst[h]) : Object.is(dst[h], Math.fround(want));
+      if (!ok && bad++ < 5) t.fail(`half 0x${h.toString(16)}: ${dst[h]} != ${want}`);
+    }
+    t.equal(bad, 0, 'every code decodes exactly (signed zeros, subnormals, Inf, NaN)');
+  });
 
-t.test('encode: values at and around every half rounding boundary == toHalf(v, saturate)', async (t) => {
-  const values: number[] = [0, -0, Infinity, -Infinity, NaN, 65504, 65519, 65520, 1e9, -1e9, 2 ** -25, 2 ** -26, 3 * 2 ** -26, 2 ** -24, 1e-30, -1e-45];
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  for (let h = 0; h < 0x7c00; h++) {
-    const a = fromHalf(h);
-    const b = fromHalf(h + 1);
-    const mid = (a + b) / 2; // a tie: rounds to the even code
-    for (const v of [a, mid, Math.fround(mid)]) {
-      f[0] = v;
-      for (const d of [-1, 0, 1]) {
-        const w = new Uint32Array([u[0] + d]);
-        const x = new Float32Array(w.buffer)[0];
-        values.push(x, -x);
+  t.test(`encode ${mode}: values at and around every half rounding boundary == toHalf(v, saturate)`, async (t) => {
+    const values: number[] = [0, -0, Infinity, -Infinity, NaN, 65504, 65519, 65520, 1e9, -1e9, 2 ** -25, 2 ** -26, 3 * 2 ** -26, 2 ** -24, 1e-30, -1e-45];
+    const f = new Float32Array(1);
+    const u = new Uint32Array(f.buffer);
+    for (let h = 0; h < 0x7c00; h++) {
+      const a = fromHalf(h);
+      const b = fromHalf(h + 1);
+      const mid = (a + b) / 2; // a tie: rounds to the even code
+      for (const v of [a, mid, Math.fround(mid)]) {
+        f[0] = v;
+        for (const d of [-1, 0, 1]) {
+          const w = new Uint32Array([u[0] + d]);
+          const x = new Float32Array(w.buffer)[0];
+          values.push(x, -x);
+        }
       }
     }
-  }
-  while (values.length % 4) values.push(0);
-  const n = values.length;
-  const src = new Float32Array(memory.buffer, base, n);
-  src.set(values);
-  const dstOff = base + 4 * n;
-  ex.halfEncode(base, n, dstOff);
-  const dst = new Uint16Array(memory.buffer, dstOff, n);
-  let bad = 0;
-  for (let i = 0; i < n; i++) {
-    const want = toHalf(src[i], true);
-    if (dst[i] !== want && bad++ < 5) t.fail(`${src[i]}: 0x${dst[i].toString(16)} != 0x${want.toString(16)}`);
-  }
-  t.equal(bad, 0, `${n} values encode exactly as toHalf(v, true)`);
-});
+    while (values.length % 4) values.push(0);
+    const n = values.length;
+    const src = new Float32Array(memory.buffer, base, n);
+    src.set(values);
+    const dstOff = base + 4 * n;
+    ex.halfEncode(base, n, dstOff, fast);
+    const dst = new Uint16Array(memory.buffer, dstOff, n);
+    let bad = 0;
+    for (let i = 0; i < n; i++) {
+      const want = toHalf(src[i], true);
+      if (dst[i] !== want && bad++ < 5) t.fail(`${src[i]}: 0x${dst[i].toString(16)} != 0x${want.toString(16)}`);
+    }
+    t.equal(bad, 0, `${n} values encode exactly as toHalf(v, true)`);
+  });
+}

@@ -232,12 +232,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
-      if (body) ex.halfEncode(at(src), body, at(dst));
+      if (body) ex.halfEncode(at(src), body, at(dst), 0);
       for (let i = body; i < n; i++) dst[i] = toHalf(src[i], true);
     },
     halfToFloat: (src, n, dst) => {
       const body = n & ~3;
-      if (body) ex.halfDecode(at(src), body, at(dst));
+      if (body) ex.halfDecode(at(src), body, at(dst), 0);
       for (let i = body; i < n; i++) dst[i] = fromHalf(src[i]);
     },
     halfRowsToFloat: (src, rows, stride, cols, dst) => ex.halfDecodeRows(at(src), rows, stride, cols, at(dst)),

@@ -1413,15 +1413,15 @@ function gradAt(g: usize, gBits: i32, wpr: i32, gScale: f64, r: i32, c: i32, i: 
 /** 4 half floats (8 bytes at p) -> f32x4, exact (subnormals, ±0, Inf and NaN kept). */
 // @ts-ignore: decorator
 @inline
-function loadHalf4(p: usize): v128 {
+function loadHalf4(p: usize, fast: bool): v128 {
   const h = i32x4.extend_low_i16x8_u(v128.load64_zero(p));
   const em = v128.and(h, i32x4.splat(0x7fff));
   const signBits = i32x4.shl(v128.and(h, i32x4.splat(0x8000)), 16);
   // No float32 subnormal may enter vector arithmetic: 32-bit ARM NEON flushes them to zero.
   // Normals: exponent and mantissa moved into float32 position and rebiased, in integers.
   let mag = i32x4.add(i32x4.shl(em, 13), i32x4.splat(112 << 23));
-  // four normal halves (the usual case): nothing else to do
-  if (i32x4.all_true(v128.and(i32x4.ge_s(em, i32x4.splat(0x400)), i32x4.lt_s(em, i32x4.splat(0x7c00))))) return v128.or(mag, signBits);
+  // fast: four normal halves (the usual case for stored weights): nothing else to do
+  if (fast && i32x4.all_true(v128.and(i32x4.ge_s(em, i32x4.splat(0x400)), i32x4.lt_s(em, i32x4.splat(0x7c00))))) return v128.or(mag, signBits);
   // subnormals (exponent 0): the 10-bit mantissa as an integer times 2^-24 (normal, exact)
   // (signed conversion: em < 2^15, and x86 has no unsigned one)
   const sub = f32x4.mul(f32x4.convert_i32x4_s(em), f32x4.splat(5.960464477539063e-8));
@@ -1434,14 +1434,14 @@ function loadHalf4(p: usize): v128 {
 /** f32x4 -> 4 half floats (round to nearest even, saturating at ±65504, NaN -> 0x7e00) at p. */
 // @ts-ignore: decorator
 @inline
-function storeHalf4(p: usize, x: v128): void {
+function storeHalf4(p: usize, x: v128, fast: bool): void {
   const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
   const abs = v128.and(x, i32x4.splat(0x7fffffff));
   // normal halves: rebias, round the 13 dropped bits to nearest even, saturate
   const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
   let normal = i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
   // four values that are normal halves and round below 65520 (the usual case): no clamping, no other path
-  if (i32x4.all_true(v128.and(i32x4.ge_s(abs, i32x4.splat(113 << 23)), i32x4.lt_s(abs, i32x4.splat(0x477ff000))))) {
+  if (fast && i32x4.all_true(v128.and(i32x4.ge_s(abs, i32x4.splat(113 << 23)), i32x4.lt_s(abs, i32x4.splat(0x477ff000))))) {
     v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(normal, sign), i32x4.splat(0)), 0);
     return;
   }
@@ -1454,14 +1454,22 @@ function storeHalf4(p: usize, x: v128): void {
   v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(h, sign), i32x4.splat(0)), 0);
 }
 
-/** dst[0..n) = half codes of float32 src[0..n) (n a multiple of 4): the SIMD encoder, for its test. */
-export function halfEncode(src: usize, n: i32, dst: usize): void {
-  for (let i = 0; i < n; i += 4) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)));
+/**
+ * dst[0..n) = half codes of float32 src[0..n) (n a multiple of 4): the float16 gradient stores'
+ * encoder. Branch-free (fast = 0): about half of an MLP's activation gradients are zeros or
+ * float16 subnormals, so the all-normal test of each 4 values mispredicts and cost more than the
+ * general path (0.40 -> 0.20 ms a step, low-memory MLP). fast = 1: with that test, as Adam runs it
+ * (its weights and moments are nearly all normal halves); both are tested.
+ */
+export function halfEncode(src: usize, n: i32, dst: usize, fast: i32): void {
+  if (fast) for (let i = 0; i < n; i += 4) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)), true);
+  else for (let i = 0; i < n; i += 4) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)), false);
 }
 
-/** dst[0..n) = float32 values of half codes src[0..n) (n a multiple of 4): the SIMD decoder, for its test. */
-export function halfDecode(src: usize, n: i32, dst: usize): void {
-  for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1)));
+/** dst[0..n) = float32 values of half codes src[0..n) (n a multiple of 4), branch-free or (fast = 1) as Adam decodes (see halfEncode). */
+export function halfDecode(src: usize, n: i32, dst: usize, fast: i32): void {
+  if (fast) for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1), true));
+  else for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1), false));
 }
 
 /**
@@ -1474,7 +1482,7 @@ export function halfDecodeRows(src: usize, rows: i32, stride: i32, cols: i32, ds
     const s = src + (<usize>(r * stride) << 1);
     const d = dst + (<usize>(r * cols) << 2);
     let c = 0;
-    for (; c < cols4; c += 4) v128.store(d + (<usize>c << 2), loadHalf4(s + (<usize>c << 1)));
+    for (; c < cols4; c += 4) v128.store(d + (<usize>c << 2), loadHalf4(s + (<usize>c << 1), false));
     for (; c < cols; c++) store<f32>(d + (<usize>c << 2), <f32>halfToF64(load<u16>(s + (<usize>c << 1))));
   }
 }
@@ -1483,13 +1491,13 @@ export function halfDecodeRows(src: usize, rows: i32, stride: i32, cols: i32, ds
 // @ts-ignore: decorator
 @inline
 function loadP4(p: usize, i: i32, half: i32): v128 {
-  return half ? loadHalf4(p + (<usize>i << 1)) : v128.load(p + (<usize>i << 2));
+  return half ? loadHalf4(p + (<usize>i << 1), true) : v128.load(p + (<usize>i << 2));
 }
 
 // @ts-ignore: decorator
 @inline
 function storeP4(p: usize, i: i32, half: i32, v: v128): void {
-  if (half) storeHalf4(p + (<usize>i << 1), v);
+  if (half) storeHalf4(p + (<usize>i << 1), v, true);
   else v128.store(p + (<usize>i << 2), v);
 }
 
