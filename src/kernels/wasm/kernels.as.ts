@@ -2494,6 +2494,30 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
 }
 
 /**
+ * Bop's fold of 4 elements (the scalar loops below are its reference): m = <f32>slog(code) and
+ * <f32>(keep·m + γ·g) in f64, as JavaScript computes them: codes at c, float32 gradients at g,
+ * float32 results at out (out may be g). Only bitwise f32x4 operations and f64 conversions, so
+ * 32-bit NEON's flush of subnormal f32 vector arithmetic never applies.
+ */
+// @ts-ignore: decorator
+@inline
+function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamma: v128): void {
+  const codes = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(c)));
+  const mag = v128.and(codes, i32x4.splat(127));
+  const p01 = f64x2(load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 0) << 3)), load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 1) << 3)));
+  const p23 = f64x2(load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 2) << 3)), load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 3) << 3)));
+  let m = v128.shuffle<i32>(f32x4.demote_f64x2_zero(f64x2.mul(p01, scale)), f32x4.demote_f64x2_zero(f64x2.mul(p23, scale)), 0, 1, 4, 5);
+  // magnitude code 0 is 0; the sign bit negates (giving -0 for a zero, as -v does)
+  m = v128.or(v128.andnot(m, i32x4.eq(mag, i32x4.splat(0))), i32x4.shl(v128.and(codes, i32x4.splat(128)), 24));
+  const g4 = v128.load(g);
+  const r01 = f64x2.add(f64x2.mul(keep, f64x2.promote_low_f32x4(m)), f64x2.mul(gamma, f64x2.promote_low_f32x4(g4)));
+  const m23 = v128.shuffle<i32>(m, m, 2, 3, 0, 1);
+  const g23 = v128.shuffle<i32>(g4, g4, 2, 3, 0, 1);
+  const r23 = f64x2.add(f64x2.mul(keep, f64x2.promote_low_f32x4(m23)), f64x2.mul(gamma, f64x2.promote_low_f32x4(g23)));
+  v128.store(out, v128.shuffle<i32>(f32x4.demote_f64x2_zero(r01), f32x4.demote_f64x2_zero(r23), 0, 1, 4, 5));
+}
+
+/**
  * Bop's fused fold into slog momentum, over elements [flat0, flat0 + len) of a store of n (the
  * dW tile's order; tiles come in order): m ← (1 − γ)·m + γ·g in float32 into bm at the element's
  * place in its block, and every block whose last element this tile folds encoded whole from bm
@@ -2501,13 +2525,18 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
  */
 export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile: usize, len: i32, gamma: f64, bm: usize): void {
   const keep = 1 - gamma;
+  const vKeep = f64x2.splat(keep);
+  const vGamma = f64x2.splat(gamma);
   const end = flat0 + len;
   for (let i = flat0; i < end; ) {
     const b0 = i & ~255;
     const b1 = min(n, b0 + 256);
     const stop = min(b1, end);
     const scale = <f64>load<f32>(scales + (<usize>(b0 >>> 8) << 2));
-    for (let k = i; k < stop; k++) {
+    const vScale = f64x2.splat(scale);
+    let k = i;
+    for (; k + 4 <= stop; k += 4) foldSlog4(raw + <usize>k, vScale, tile + (<usize>(k - flat0) << 2), bm + (<usize>(k - b0) << 2), vKeep, vGamma);
+    for (; k < stop; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>k), scale));
       store<f32>(bm + (<usize>(k - b0) << 2), <f32>(keep * m + gamma * <f64>load<f32>(tile + (<usize>(k - flat0) << 2))));
     }
@@ -2523,13 +2552,18 @@ export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile:
  */
 export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gamma: f64, b0: i32, b1: i32): void {
   const keep = 1 - gamma;
+  const vKeep = f64x2.splat(keep);
+  const vGamma = f64x2.splat(gamma);
   const base = b0 << 8;
   for (let b = b0; b < b1; b++) {
     const start = b << 8;
     const count = min(256, n - start);
     const scale = <f64>load<f32>(scales + (<usize>b << 2));
     const t = tile + (<usize>(start - base) << 2);
-    for (let k = 0; k < count; k++) {
+    const vScale = f64x2.splat(scale);
+    let k = 0;
+    for (; k + 4 <= count; k += 4) foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma);
+    for (; k < count; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>(start + k)), scale));
       const p = t + (<usize>k << 2);
       store<f32>(p, <f32>(keep * m + gamma * <f64>load<f32>(p)));
