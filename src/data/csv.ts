@@ -4,7 +4,6 @@
 // file in the run's cache directory, from which training streams them.
 import { createReadStream, closeSync, openSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parse } from 'csv-parse';
 import type { FeatureSource } from './features.js';
 import { DataFileError } from './idx.js';
 import { LabelCoder } from './labels.js';
@@ -52,6 +51,7 @@ export async function readCsv(path: string, opts: CsvOptions): Promise<CsvSource
     closeSync(fd);
     throw new DataFileError(`${path}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  const { parse } = await import('csv-parse'); // loaded when a CSV is read (~4 MiB)
   const parser = createReadStream('', { fd: input }).pipe(parse({ bom: true, relax_column_count: true, skip_empty_lines: true, trim: true, info: true }));
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {

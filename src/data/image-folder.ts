@@ -4,13 +4,18 @@
 // turned to grayscale (luma) or RGB: uint8 pixels, as MNIST and CIFAR-10 are held.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import jpeg from 'jpeg-js';
-import pngjs from 'pngjs';
 import type { Dataset } from './dataset.js';
 import { DataFileError } from './idx.js';
 import { MAX_CLASSES } from './labels.js';
 
 const IMAGE = /\.(png|jpe?g)$/i;
+
+/** The decoders, loaded when a folder is first read: pngjs alone adds ~9 MiB to a process that never reads an image. */
+type Decoders = { png: typeof import('pngjs'); jpeg: typeof import('jpeg-js') };
+async function loadDecoders(): Promise<Decoders> {
+  const [png, jpeg] = await Promise.all([import('pngjs'), import('jpeg-js')]);
+  return { png: png.default ?? png, jpeg: jpeg.default ?? jpeg };
+}
 /** Larger images than this are refused before decoding (a 64-megapixel photo is not a training example here). */
 const MAX_PIXELS = 1 << 26;
 
@@ -38,7 +43,7 @@ export function imageShapeOf(shape: { h: number; w: number; c: number }, dir: st
   throw new DataFileError(`${dir}: images become 1 (grayscale) or 3 (RGB) channels; the model takes ${h}x${w}x${c}, which is no image`);
 }
 
-export function readImageFolder(dir: string, opts: ImageFolderOptions): Images {
+export async function readImageFolder(dir: string, opts: ImageFolderOptions): Promise<Images> {
   opts = { ...opts, shape: imageShapeOf(opts.shape, dir) };
   let entries: string[];
   try {
@@ -47,7 +52,7 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): Images {
     throw new DataFileError(`${dir}: cannot read the folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const classes = entries.filter((e) => statSync(join(dir, e)).isDirectory()).sort();
-  if (!classes.length && opts.unlabeled) return flatFolder(dir, entries, opts.shape);
+  if (!classes.length && opts.unlabeled) return flatFolder(dir, entries, opts.shape, await loadDecoders());
   if (!classes.length) throw new DataFileError(`${dir}: no class folders (expected ${dir}/<class>/<image>.png or .jpg)`);
   if (classes.length > MAX_CLASSES) throw new DataFileError(`${dir}: ${classes.length} class folders, at most ${MAX_CLASSES}`);
   if (opts.classNames && classes.join('\u0000') !== opts.classNames.join('\u0000'))
@@ -62,18 +67,25 @@ export function readImageFolder(dir: string, opts: ImageFolderOptions): Images {
     if (!images.length) throw new DataFileError(`${folder}: no .png or .jpg images in class folder "${name}"`);
     for (const f of images) files.push({ path: join(folder, f), label });
   });
-  return decodeAll(dir, files, opts.shape, classes, skipped);
+  return decodeAll(dir, files, opts.shape, classes, skipped, await loadDecoders());
 }
 
 type Images = Dataset & { classNames: string[]; skipped: number; files: string[] };
 
-function decodeAll(dir: string, files: { path: string; label: number }[], shape: ImageFolderOptions['shape'], classes: string[], skipped: number): Images {
+function decodeAll(
+  dir: string,
+  files: { path: string; label: number }[],
+  shape: ImageFolderOptions['shape'],
+  classes: string[],
+  skipped: number,
+  decoders: Decoders,
+): Images {
   const { h, w, c } = shape;
   const n = h * w * c;
   const pixels = new Uint8Array(files.length * n);
   const labels = new Uint8Array(files.length);
   files.forEach((f, i) => {
-    const rgba = decode(f.path);
+    const rgba = decode(f.path, decoders);
     resizeInto(rgba, h, w, c, pixels, i * n);
     labels[i] = f.label;
   });
@@ -92,7 +104,7 @@ function decodeAll(dir: string, files: { path: string; label: number }[], shape:
 }
 
 /** The images of one folder, sorted by name, unlabeled. */
-function flatFolder(dir: string, entries: string[], shape: ImageFolderOptions['shape']): Images {
+function flatFolder(dir: string, entries: string[], shape: ImageFolderOptions['shape'], decoders: Decoders): Images {
   const images = entries.filter((f) => IMAGE.test(f)).sort();
   if (!images.length) throw new DataFileError(`${dir}: no .png or .jpg images`);
   return decodeAll(
@@ -101,6 +113,7 @@ function flatFolder(dir: string, entries: string[], shape: ImageFolderOptions['s
     shape,
     [],
     entries.length - images.length,
+    decoders,
   );
 }
 
@@ -110,7 +123,7 @@ interface Rgba {
   data: Uint8Array;
 }
 
-function decode(path: string): Rgba {
+function decode(path: string, { png: pngjs, jpeg }: Decoders): Rgba {
   const bytes = readFileSync(path);
   try {
     if (/\.png$/i.test(path)) {

@@ -64,7 +64,7 @@ async function load(src: DataSource, opts: OwnDataOptions, like?: Loaded): Promi
   if (src.kind === 'images') {
     const classNames = like?.kind === 'images' ? like.data.classNames : undefined;
     if (!opts.shape) throw new DataFileError(`images:${src.dir}: the model's input shape is needed to resize the images`);
-    return { kind: 'images', data: readImageFolder(src.dir, { shape: opts.shape, classNames }) };
+    return { kind: 'images', data: await readImageFolder(src.dir, { shape: opts.shape, classNames }) };
   }
   if (src.kind === 'npy') return { kind: 'features', source: readNpyPair(src.x, src.y, cache()) };
   if (!opts.label) throw new DataFileError(`csv:${src.path}: name the label column with --label COLUMN`);
@@ -151,7 +151,7 @@ export async function loadInputs(text: string, opts: InputOptions): Promise<{ da
   const src = parseDataSource(text, '--input', 'optional');
   if (!src) throw new DataFileError(`--input ${text}: csv:FILE, npy:X.npy or images:DIR`);
   if (src.kind === 'images') {
-    const data = readImageFolder(src.dir, { shape: opts.shape, unlabeled: true });
+    const data = await readImageFolder(src.dir, { shape: opts.shape, unlabeled: true });
     return { data, names: data.files };
   }
   const source =
@@ -182,7 +182,7 @@ export async function loadLabeledInputs(text: string, opts: InputOptions & { cla
   const rows = (n: number) => Int32Array.from({ length: opts.limit !== undefined ? Math.min(n, opts.limit) : n }, (_, i) => i);
   let data: Dataset;
   if (src.kind === 'images') {
-    const images = readImageFolder(src.dir, { shape: opts.shape, classNames: opts.classNames });
+    const images = await readImageFolder(src.dir, { shape: opts.shape, classNames: opts.classNames });
     data = imageRows(images, rows(images.count), images.name);
   } else {
     if (src.kind === 'csv' && !opts.label) throw new DataFileError(`csv:${src.path}: name the label column with --label COLUMN`);
