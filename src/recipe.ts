@@ -32,6 +32,12 @@ export interface Recipe {
   ghostBatch: number;
   /** Sign's straight-through estimator: clipped (1{|z| <= 1}) or ReSTE (rectified power law; needs steMask=float32). */
   ste: 'clipped' | 'reste';
+  /**
+   * Rows of the batch streamed at a time through the chunk buffers (re-read pixels, gradient
+   * tiles): their size is this times the widest layer. More rows: fewer, larger kernel calls
+   * (faster), more memory; the numbers trained are the same.
+   */
+  chunkRows: number;
 }
 
 export type RecipeKnob = keyof Recipe;
@@ -50,6 +56,7 @@ export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   optimizer: ['adam', 'bop'],
   ghostBatch: [0, 32, 64, 128, 256],
   ste: ['clipped', 'reste'],
+  chunkRows: [8, 16, 32],
 };
 
 // Wang et al. 2021/2023
@@ -67,6 +74,7 @@ const LOW_MEMORY: Recipe = {
   optimizer: 'adam',
   ghostBatch: 0,
   ste: 'clipped',
+  chunkRows: 8,
 };
 
 export const PRESETS: Record<string, Recipe> = {
@@ -85,6 +93,7 @@ export const PRESETS: Record<string, Recipe> = {
     optimizer: 'adam',
     ghostBatch: 0,
     ste: 'clipped',
+    chunkRows: 8,
   },
   'low-memory': LOW_MEMORY,
   // beyond the published recipe (docs/method.md §6): no latent weights (Bop), no weight-gradient
@@ -122,7 +131,7 @@ export function applySettings(base: Recipe, settings: string[]): Recipe {
 function setKnob(r: Recipe, knob: string, value: unknown): void {
   if (!Object.hasOwn(KNOB_VALUES, knob)) throw new RecipeError(`unknown recipe knob "${knob}" (knobs: ${knobList()})`);
   const allowed = KNOB_VALUES[knob as RecipeKnob] as readonly unknown[];
-  // numeric knobs (ghostBatch) arrive as text from --set
+  // numeric knobs (ghostBatch, chunkRows) arrive as text from --set
   if (typeof allowed[0] === 'number' && typeof value === 'string' && value.trim() !== '') value = Number(value);
   if (!allowed.includes(value)) throw new RecipeError(`recipe knob ${knob} cannot be "${String(value)}" (allowed: ${allowed.join(', ')})`);
   (r as unknown as Record<string, unknown>)[knob] = value;
@@ -130,7 +139,7 @@ function setKnob(r: Recipe, knob: string, value: unknown): void {
 
 /** Knobs added after the first release, for recipes saved before them (checkpoints, files). */
 export function withDefaults(r: Partial<Recipe>): Recipe {
-  return { optimizer: 'adam', ghostBatch: 0, ste: 'clipped', ...r } as Recipe;
+  return { optimizer: 'adam', ghostBatch: 0, ste: 'clipped', chunkRows: 8, ...r } as Recipe;
 }
 
 /** Same knob values (key order aside). */

@@ -19,6 +19,7 @@ t.test('presets match docs/method.md §2', async (t) => {
     optimizer: 'adam',
     ghostBatch: 0,
     ste: 'clipped',
+    chunkRows: 8,
   });
   t.same(PRESETS['low-memory'], {
     firstInput: 'reread',
@@ -34,6 +35,7 @@ t.test('presets match docs/method.md §2', async (t) => {
     optimizer: 'adam',
     ghostBatch: 0,
     ste: 'clipped',
+    chunkRows: 8,
   });
   // beyond the paper: no latent weights (Bop), no dW buffer (fused into Bop's momentum), 8-bit momentum
   t.same(PRESETS.tiny, { ...PRESETS['low-memory'], dw: 'fused', dy: 'po2', weights: 'bit', moments: 'int8', optimizer: 'bop' });

@@ -46,3 +46,37 @@ for (const spec of SPECS)
       });
       t.ok(worst < 1e-5, `worst rel. difference ${worst.toExponential(1)}`);
     });
+
+// Rows per chunk (recipe knob chunkRows) sizes the chunk buffers only: every row is still summed
+// in order, so a training step gives the same bits whatever it is (wasm kernels, each preset).
+t.test('chunkRows changes no number: the same weights after a few steps, each preset, MLP and conv', async (t) => {
+  const { wasmKernels } = await import('../src/kernels/wasm.js');
+  const { createOptimizer } = await import('../src/optim/optimizer.js');
+  const specs: ModelSpec[] = [mlpSpec(300, [64, 64], 5), SPECS[1]];
+  for (const spec of specs)
+    for (const preset of ['standard', 'low-memory', 'tiny']) {
+      const features = spec.input.h * spec.input.w * spec.input.c;
+      const data = syntheticDataset(4, 40, features, spec.classes);
+      const run = (chunkRows: number) => {
+        const recipe = { ...PRESETS[preset], chunkRows };
+        const net = new Network({ spec, recipe, batch: 40, kernels: wasmKernels, seed: 3, threads: 1 });
+        const opt = createOptimizer(net.params(), recipe, net.ledger, net.kernels);
+        const losses: number[] = [];
+        for (let s = 0; s < 3; s++) {
+          losses.push(net.computeGradients(data, identityOrder(40), 0, 40).loss);
+          opt.update(1e-2);
+        }
+        const state = net.stateTensors();
+        const bytes = Object.values(state).map((v) => Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+        net.dispose();
+        return { losses, bytes };
+      };
+      const a = run(8);
+      const b = run(32);
+      t.same(b.losses, a.losses, `${spec.name} ${preset}: same losses`);
+      t.ok(
+        b.bytes.every((x, i) => x.length === a.bytes[i].length && x.every((v, k) => v === a.bytes[i][k])),
+        `${spec.name} ${preset}: same state, bit for bit`,
+      );
+    }
+});

@@ -58,7 +58,7 @@ export function modelMemory(
     add(owner, 'retained', format === 'float32' ? rows * cols * F : bitRows(rows, cols));
 
   const plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' });
-  const ws = workspaceSizes(plan, B);
+  const ws = workspaceSizes(plan, B, recipe.chunkRows);
   add('shared', 'workspace', (ws.act + 3 * ws.chunk + ws.chan) * F);
   add('shared', 'workspace', 2 * gradStoreBytes(recipe.dy, ws.grad));
 

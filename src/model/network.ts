@@ -79,7 +79,7 @@ export class Network {
     const rng = new Rng(opts.seed);
     const plan = (this.plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' }));
     if (precisionKind(spec) === 'fixed') checkFixedPointRecipe(recipe);
-    const sizes = workspaceSizes(plan, batch);
+    const sizes = workspaceSizes(plan, batch, recipe.chunkRows);
     if (opts.winsorize && plan.some((l) => l.type === 'conv' || l.type === 'qconv' || l.type === 'pool'))
       throw new Error("winsorized gradients support dense layers only (conv layers would need every example's weight-gradient term per coordinate)");
     if (opts.winsorize && batch < winsorMinRows(opts.winsorize))

@@ -9,12 +9,12 @@ export function weightCount(spec: ModelSpec): number {
   return planModel(spec).reduce((s, l) => s + kindOf(l).weights(l), 0);
 }
 
-/** Rows processed at a time when streaming dense-layer gradients through stores. */
+/** Rows streamed at a time through the chunk buffers unless the recipe says otherwise (Recipe.chunkRows). */
 export const CHUNK_ROWS = 8;
 
-/** Sizes (in elements) of the buffers all layers share, for this plan and batch. */
-export function workspaceSizes(plan: PlannedLayer[], batch: number): WorkspaceNeeds {
-  const need: WorkspaceNeeds = { chunkRows: Math.min(CHUNK_ROWS, batch), batch, act: 0, chunk: 0, chan: 0, grad: 0 };
+/** Sizes (in elements) of the buffers all layers share, for this plan, batch and rows per chunk. */
+export function workspaceSizes(plan: PlannedLayer[], batch: number, chunkRows = CHUNK_ROWS): WorkspaceNeeds {
+  const need: WorkspaceNeeds = { chunkRows: Math.min(chunkRows, batch), batch, act: 0, chunk: 0, chan: 0, grad: 0 };
   for (const l of plan) kindOf(l).workspace(l, need);
   return need;
 }
