@@ -27,7 +27,7 @@ function fillGrad(p: Param, rng: Rng, magnitude: number) {
   else if (g.kind === 'sign') packSignRows(vals, g.rows, g.cols, g.bits);
 }
 
-// 13 × 37: rows whose length is not a multiple of 4 (the SIMD loop's scalar tails); 4 × 256: SIMD only
+// 13 x 37: rows of 32 + 4 + 1 (the two-vector SIMD body, the one-vector loop and the scalar tail); 4 x 256: SIMD only
 for (const [rows, cols, binary] of [
   [13, 37, true],
   [4, 256, true],

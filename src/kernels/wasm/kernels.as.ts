@@ -1556,9 +1556,22 @@ export function adamMaxAbs(w: usize, wHalf: i32, g: usize, gBits: i32, cols: i32
  */
 // @ts-ignore: decorator
 @inline
-function flush4(x: v128, tiny: v128): v128 {
-  return v128.andnot(x, v128.and(f32x4.lt(f32x4.abs(x), tiny), i32x4.splat(0x7fffffff)));
+function flush4(x: v128, tiny: v128, magnitude: v128): v128 {
+  // |x| < tiny compared as integers: the bits of non-negative floats order as the floats do (NaN
+  // above +Infinity), and an integer compare is quicker on this dependency chain than a float one
+  return v128.andnot(x, v128.and(i32x4.lt_s(v128.and(x, magnitude), tiny), magnitude));
 }
+
+/**
+ * Adam's vector constants in static memory, loaded into locals once per call: written as
+ * v128.const, V8 rebuilds each one at every use inside the loop (several instructions each, and
+ * the flushes use two apiece), which cost half of float32 Adam's time.
+ */
+const ADAM_CONSTS = memory.data<u32>([
+  0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, // |x| mask
+  0x1f800000, 0x1f800000, 0x1f800000, 0x1f800000, // 2^-64 (ADAM_G_TINY)
+  0x0d800000, 0x0d800000, 0x0d800000, 0x0d800000, // 2^-100 (ADAM_TINY)
+]);
 
 // @ts-ignore: decorator
 @inline
@@ -1593,27 +1606,71 @@ export function adamUpdate(
   const vSc = f32x4.splat(sc), vRa = f32x4.splat(ra), vRa2 = f32x4.splat(ra2);
   const vLrc = f32x4.splat(lrc), vIc2 = f32x4.splat(ic2), vEps = f32x4.splat(eps);
   const vLo = f32x4.splat(lo), vHi = f32x4.splat(hi);
-  const gTiny = f32x4.splat(ADAM_G_TINY), tiny = f32x4.splat(ADAM_TINY);
+  const magnitude = v128.load(ADAM_CONSTS), gTiny = v128.load(ADAM_CONSTS + 16), tiny = v128.load(ADAM_CONSTS + 32);
   const clip32 = <f32>clip;
   const gs = <f32>gScale;
+  const cols8 = cols & ~7;
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
+    // two vectors a step, interleaved statement by statement: one vector's chain of dependent
+    // operations (flushes, the division, the square root) is long, and the other's hides it
+    for (; c < cols8; c += 8, i += 8) {
+      const j = i + 4;
+      let wa = loadP4(w, i, wHalf);
+      let wb = loadP4(w, j, wHalf);
+      let ma = loadP4(m, i, momHalf);
+      let mb = loadP4(m, j, momHalf);
+      let va = loadP4(v, i, momHalf);
+      let vb = loadP4(v, j, momHalf);
+      if (!wHalf) {
+        wa = flush4(wa, tiny, magnitude);
+        wb = flush4(wb, tiny, magnitude);
+      }
+      if (!momHalf) {
+        ma = flush4(ma, tiny, magnitude);
+        mb = flush4(mb, tiny, magnitude);
+        va = flush4(va, tiny, magnitude);
+        vb = flush4(vb, tiny, magnitude);
+      }
+      const ga = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
+      const gb = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
+      const mia = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
+      const mib = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
+      const via = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
+      const vib = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
+      storeP4(m, i, momHalf, mia);
+      storeP4(m, j, momHalf, mib);
+      storeP4(v, i, momHalf, via);
+      storeP4(v, j, momHalf, vib);
+      const da = f32x4.add(f32x4.sqrt(f32x4.mul(via, vIc2)), vEps);
+      const db = f32x4.add(f32x4.sqrt(f32x4.mul(vib, vIc2)), vEps);
+      const na = flush4(f32x4.mul(vLrc, mia), tiny, magnitude);
+      const nb = flush4(f32x4.mul(vLrc, mib), tiny, magnitude);
+      const qa = flush4(f32x4.div(na, da), tiny, magnitude);
+      const qb = flush4(f32x4.div(nb, db), tiny, magnitude);
+      let xa = flush4(f32x4.sub(wa, qa), tiny, magnitude);
+      let xb = flush4(f32x4.sub(wb, qb), tiny, magnitude);
+      xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
+      xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
+      storeP4(w, i, wHalf, xa);
+      storeP4(w, j, wHalf, xb);
+    }
     for (; c < cols4; c += 4, i += 4) {
       let w4 = loadP4(w, i, wHalf);
       let m4 = loadP4(m, i, momHalf);
       let v4 = loadP4(v, i, momHalf);
-      if (!wHalf) w4 = flush4(w4, tiny);
+      if (!wHalf) w4 = flush4(w4, tiny, magnitude);
       if (!momHalf) {
-        m4 = flush4(m4, tiny);
-        v4 = flush4(v4, tiny);
+        m4 = flush4(m4, tiny, magnitude);
+        v4 = flush4(v4, tiny, magnitude);
       }
-      const g4 = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, w4, binary, clip32), vSc), gTiny);
-      const mi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, m4), vRa), f32x4.mul(vC1, g4)), tiny);
-      const vi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, v4), vRa2), f32x4.mul(f32x4.mul(vC2, g4), g4)), tiny);
+      const g4 = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, w4, binary, clip32), vSc), gTiny, magnitude);
+      const mi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, m4), vRa), f32x4.mul(vC1, g4)), tiny, magnitude);
+      const vi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, v4), vRa2), f32x4.mul(f32x4.mul(vC2, g4), g4)), tiny, magnitude);
       storeP4(m, i, momHalf, mi);
       storeP4(v, i, momHalf, vi);
-      const q = flush4(f32x4.div(flush4(f32x4.mul(vLrc, mi), tiny), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny);
-      let wi = flush4(f32x4.sub(w4, q), tiny);
+      const q = flush4(f32x4.div(flush4(f32x4.mul(vLrc, mi), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny, magnitude);
+      let wi = flush4(f32x4.sub(w4, q), tiny, magnitude);
       // clip as the reference does: wi < lo ? lo : wi > hi ? hi : wi (NaN stays NaN)
       wi = v128.bitselect(vLo, v128.bitselect(vHi, wi, f32x4.gt(wi, vHi)), f32x4.lt(wi, vLo));
       storeP4(w, i, wHalf, wi);
