@@ -2474,9 +2474,11 @@ function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): voi
     const eight = f64x2.splat(8);
     const x0 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(eb), eight), t0), f64x2.splat(logMax));
     const x1 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(eb, eb, 2, 3, 0, 1)), eight), t1), f64x2.splat(logMax));
-    const r0 = roundHalfUp2(x0);
-    const r1 = roundHalfUp2(x1);
-    const c = i32x4.add(v128.shuffle<i32>(i32x4.trunc_sat_f64x2_s_zero(r0), i32x4.trunc_sat_f64x2_s_zero(r1), 0, 1, 4, 5), i32x4.splat(127));
+    // the rounded values are whole numbers far below 2^51: adding 2^52 + 2^51 + 127 leaves
+    // r + 127 in the low 32 bits of each f64, exactly (quicker than a saturating conversion)
+    const r0 = f64x2.add(roundHalfUp2(x0), f64x2.splat(6755399441055871.0));
+    const r1 = f64x2.add(roundHalfUp2(x1), f64x2.splat(6755399441055871.0));
+    const c = v128.shuffle<i32>(r0, r1, 0, 2, 4, 6);
     const none = v128.or(i32x4.lt_s(c, i32x4.splat(1)), i32x4.eq(magnitude, i32x4.splat(0)));
     const code = v128.andnot(v128.or(c, v128.and(i32x4.shr_u(bits, 24), i32x4.splat(128))), none);
     const b16 = i16x8.narrow_i32x4_u(code, code);
