@@ -402,8 +402,8 @@ function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out:
         const f1 = operand4<S>(sp, bits, 1);
         const f2 = operand4<S>(sp, bits, 2);
         const f3 = operand4<S>(sp, bits, 3);
-        const v0 = f32x4.splat(load<f32>(dr0 + dp));
-        const v1 = f32x4.splat(load<f32>(dr1 + dp));
+        const v0 = v128.load32_splat(dr0 + dp);
+        const v1 = v128.load32_splat(dr1 + dp);
         a0 = f32x4.add(a0, term4<S>(v0, f0));
         a1 = f32x4.add(a1, term4<S>(v0, f1));
         a2 = f32x4.add(a2, term4<S>(v0, f2));
@@ -432,7 +432,7 @@ function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out:
       let sp = sourceColumn<S>(src, k);
       for (let t = 0; t < T; t++, sp += rowBytes) {
         const bits: u32 = isInteger<S>() ? load<u32>(sp) >>> shift : 0;
-        const v0 = f32x4.splat(load<f32>(dr0 + <usize>t * dTb));
+        const v0 = v128.load32_splat(dr0 + <usize>t * dTb);
         a0 = f32x4.add(a0, term4<S>(v0, operand4<S>(sp, bits, 0)));
         a1 = f32x4.add(a1, term4<S>(v0, operand4<S>(sp, bits, 1)));
         a2 = f32x4.add(a2, term4<S>(v0, operand4<S>(sp, bits, 2)));
@@ -502,8 +502,8 @@ function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out
         let dp1 = dp0 + dRb;
         for (let q = masks, t = t0; t < t1; t++, q += 64, dp0 += dTb, dp1 += dTb) {
           const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
-          const v0 = f32x4.splat(load<f32>(dp0));
-          const v1 = f32x4.splat(load<f32>(dp1));
+          const v0 = v128.load32_splat(dp0);
+          const v1 = v128.load32_splat(dp1);
           a0 = f32x4.add(a0, v128.xor(v0, f0));
           a1 = f32x4.add(a1, v128.xor(v0, f1));
           a2 = f32x4.add(a2, v128.xor(v0, f2));
@@ -524,7 +524,7 @@ function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out
         }
         let dp0 = d + <usize>r * dRb + dt0;
         for (let q = masks, t = t0; t < t1; t++, q += 64, dp0 += dTb) {
-          const v0 = f32x4.splat(load<f32>(dp0));
+          const v0 = v128.load32_splat(dp0);
           a0 = f32x4.add(a0, v128.xor(v0, v128.load(q)));
           a1 = f32x4.add(a1, v128.xor(v0, v128.load(q + 16)));
           a2 = f32x4.add(a2, v128.xor(v0, v128.load(q + 32)));
@@ -788,11 +788,11 @@ function fwdFloatNarrow<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
             for (let k = 0; k < ci; k++) {
               const f = narrowOperand<S>(words, w0, chanBytes, k);
               const o = x0 + (<usize>k << 2);
-              d0 = f32x4.add(d0, term4<S>(f32x4.splat(load<f32>(o)), f));
+              d0 = f32x4.add(d0, term4<S>(v128.load32_splat(o), f));
               if (block) {
-                d1 = f32x4.add(d1, term4<S>(f32x4.splat(load<f32>(o + xPix)), f));
-                d2 = f32x4.add(d2, term4<S>(f32x4.splat(load<f32>(o + 2 * xPix)), f));
-                d3 = f32x4.add(d3, term4<S>(f32x4.splat(load<f32>(o + 3 * xPix)), f));
+                d1 = f32x4.add(d1, term4<S>(v128.load32_splat(o + xPix), f));
+                d2 = f32x4.add(d2, term4<S>(v128.load32_splat(o + 2 * xPix), f));
+                d3 = f32x4.add(d3, term4<S>(v128.load32_splat(o + 3 * xPix), f));
               }
             }
             s0 = f32x4.add(s0, d0);
@@ -981,8 +981,8 @@ function convBwdDataBits(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
             let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
             for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
               const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
-              const v0 = f32x4.splat(load<f32>(dp));
-              const v1 = f32x4.splat(load<f32>(dp + dyPix));
+              const v0 = v128.load32_splat(dp);
+              const v1 = v128.load32_splat(dp + dyPix);
               a0 = f32x4.add(a0, v128.xor(v0, f0));
               a1 = f32x4.add(a1, v128.xor(v0, f1));
               a2 = f32x4.add(a2, v128.xor(v0, f2));
@@ -1000,7 +1000,7 @@ function convBwdDataBits(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
             let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
             let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
             for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
-              const v0 = f32x4.splat(load<f32>(dp));
+              const v0 = v128.load32_splat(dp);
               a0 = f32x4.add(a0, v128.xor(v0, v128.load(q)));
               a1 = f32x4.add(a1, v128.xor(v0, v128.load(q + 16)));
               a2 = f32x4.add(a2, v128.xor(v0, v128.load(q + 32)));
@@ -1083,13 +1083,13 @@ function bwdDataPixels<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
           const f1 = operand4<S>(sp, bits, 1);
           const f2 = operand4<S>(sp, bits, 2);
           const f3 = operand4<S>(sp, bits, 3);
-          const v0 = f32x4.splat(load<f32>(dp));
+          const v0 = v128.load32_splat(dp);
           a0 = f32x4.add(a0, term4<S>(v0, f0));
           a1 = f32x4.add(a1, term4<S>(v0, f1));
           a2 = f32x4.add(a2, term4<S>(v0, f2));
           a3 = f32x4.add(a3, term4<S>(v0, f3));
           if (pair) {
-            const v1 = f32x4.splat(load<f32>(dp + dyPix));
+            const v1 = v128.load32_splat(dp + dyPix);
             c0 = f32x4.add(c0, term4<S>(v1, f0));
             c1 = f32x4.add(c1, term4<S>(v1, f1));
             c2 = f32x4.add(c2, term4<S>(v1, f2));
@@ -1202,13 +1202,13 @@ function filterSumBits(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
             let q = masks + (<usize>((oy + ky - pad - r0) * wi + oxFrom + kx - pad) << 6);
             for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, q += 64) {
               const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
-              const v0 = f32x4.splat(load<f32>(dp));
+              const v0 = v128.load32_splat(dp);
               a0 = f32x4.add(a0, v128.xor(v0, f0));
               a1 = f32x4.add(a1, v128.xor(v0, f1));
               a2 = f32x4.add(a2, v128.xor(v0, f2));
               a3 = f32x4.add(a3, v128.xor(v0, f3));
               if (pair) {
-                const v1 = f32x4.splat(load<f32>(dp + 4));
+                const v1 = v128.load32_splat(dp + 4);
                 b0 = f32x4.add(b0, v128.xor(v1, f0));
                 b1 = f32x4.add(b1, v128.xor(v1, f1));
                 b2 = f32x4.add(b2, v128.xor(v1, f2));
@@ -1269,13 +1269,13 @@ function filterSum<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, w
             const f1 = operand4<S>(sp, bits, 1);
             const f2 = operand4<S>(sp, bits, 2);
             const f3 = operand4<S>(sp, bits, 3);
-            const v0 = f32x4.splat(load<f32>(dp));
+            const v0 = v128.load32_splat(dp);
             a0 = f32x4.add(a0, term4<S>(v0, f0));
             a1 = f32x4.add(a1, term4<S>(v0, f1));
             a2 = f32x4.add(a2, term4<S>(v0, f2));
             a3 = f32x4.add(a3, term4<S>(v0, f3));
             if (pair) {
-              const v1 = f32x4.splat(load<f32>(dp + 4));
+              const v1 = v128.load32_splat(dp + 4);
               b0 = f32x4.add(b0, term4<S>(v1, f0));
               b1 = f32x4.add(b1, term4<S>(v1, f1));
               b2 = f32x4.add(b2, term4<S>(v1, f2));
@@ -1332,7 +1332,7 @@ function filterTailTap<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i3
           for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, xp += pixBytes) {
             const d = lanes == 4 ? v128.load(dp) : f32x4(load<f32>(dp), lanes > 1 ? load<f32>(dp + 4) : 0, lanes > 2 ? load<f32>(dp + 8) : 0, 0);
             if (isInteger<S>()) a = f32x4.add(a, v128.xor(d, i32x4.splat(((~load<u32>(xp) >>> (<u32>k & 31)) & 1) << 31)));
-            else a = f32x4.add(a, f32x4.mul(d, f32x4.splat(load<f32>(xp))));
+            else a = f32x4.add(a, f32x4.mul(d, v128.load32_splat(xp)));
           }
         }
         store<f32>(o, f32x4.extract_lane(a, 0));
@@ -2340,7 +2340,7 @@ export function winsorSums(d: usize, x: usize, B: i32, n: i32, c: i32, scratch: 
   for (let k0 = 0; k0 < n4; k0 += WINSOR_BLOCK) {
     const kEnd = min(n4, k0 + WINSOR_BLOCK);
     for (let i = 0; i < B; i++) {
-      const dv = f32x4.splat(load<f32>(d + (<usize>i << 2)));
+      const dv = v128.load32_splat(d + (<usize>i << 2));
       const xr = x + <usize>i * rowBytes;
       for (let k = k0; k < kEnd; k += 4) {
         const off = <usize>k << 2;
