@@ -216,6 +216,35 @@ t.test(
       );
       t.same(dw, dwOnePass, `convBwdFilter ${hi}x${wi}x${ci}, ${count} channels [${c0}, ${c1}), pad ${pad}: bit for bit`);
     }
+    // a dY of mostly exact zeros (±0; a max-pool's gradient) takes the listed path: each channel's
+    // non-zero pixels only, groups of channels whose lists fit (a 40x30 map: 3 channels a group)
+    for (const [hi, wi, ci, count, pad, c0, c1, density] of [
+      [40, 30, 32, 5, 1, 0, 5, 0.25],
+      [9, 8, 48, 7, 0, 1, 6, 0.2],
+      [6, 7, 37, 3, 1, 0, 3, 0.3],
+      [8, 8, 64, 40, 1, 3, 37, 0.25],
+      [5, 6, 16, 4, 1, 0, 4, 0],
+    ]) {
+      const ho = hi + 2 * pad - 2;
+      const wo = wi + 2 * pad - 2;
+      const dyAt = take(4 * ho * wo * count);
+      const dy = new Float32Array(memory.buffer, dyAt, ho * wo * count);
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      dy[count + c0] = Number.NaN; // a NaN gradient is listed like any non-zero one
+      const x = words(hi * wi * ((ci + 31) >>> 5));
+      const out = take(4 * count * 9 * ci);
+      const [dw, dwOnePass] = bothWays(
+        out,
+        count * 9 * ci,
+        (k) => (k % 5) * 0.125,
+        () => ex.convBwdFilter(dyAt, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1),
+      );
+      t.same(
+        dw,
+        dwOnePass,
+        `convBwdFilter, ${Math.round(100 * density)}% non-zero dY, ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: bit for bit`,
+      );
+    }
   },
 );
 

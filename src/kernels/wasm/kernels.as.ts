@@ -30,7 +30,10 @@ export function heapBase(): usize {
 
 /** Terms whose sign masks one pass of rowsSumBits (or convBwdDataBits) expands: 64 bytes each, MASK_TERMS·64 of scratch. */
 const MASK_TERMS = 512;
-export const MASK_SCRATCH_BYTES: i32 = MASK_TERMS * 64;
+const MASK_BYTES: i32 = MASK_TERMS * 64;
+/** After the masks: the non-zero gradient lists of filterSumSparse, 8 bytes an entry. */
+const LIST_BYTES: i32 = 32768;
+export const MASK_SCRATCH_BYTES: i32 = MASK_BYTES + LIST_BYTES;
 
 /**
  * This instance's scratch (MASK_SCRATCH_BYTES in the shared memory): a global of the instance,
@@ -252,7 +255,7 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
   let i = 0;
   // with 8 rows or more, a weight row pair's masks go to the scratch once and every 4-row block
   // reads them (two loads instead of eight integer operations per 4 columns)
-  if (maskScratch && B >= 8 && full * 8 <= MASK_SCRATCH_BYTES) {
+  if (maskScratch && B >= 8 && full * 8 <= MASK_BYTES) {
     i = gemmFloatBinMasked(x, w, B, m, n, y);
     // the weight row left over from the pairs, for the rows the pairs covered
     if (m & 1) for (let r = 0; r < i; r++) store<f32>(y + (<usize>(r * m + m - 1) << 2), dotFloatBits(x + <usize>r * xBytes, w + <usize>(m - 1) * rowBytes, n));
@@ -1147,9 +1150,148 @@ function convBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
 
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
 export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
-  if (xBits && maskScratch && wi <= MASK_TERMS) filterSumBits(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  if (xBits && maskScratch && wi <= MASK_TERMS && sparseEnough(dy, ho * wo, count, c0, c1, hi, wi))
+    filterSumSparse(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  else if (xBits && maskScratch && wi <= MASK_TERMS) filterSumBits(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else filterSum<f32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+}
+
+/** Channels whose lists (every pixel of the map at most, 8 bytes each, and the list's end) the list scratch holds at once. */
+// @ts-ignore: decorator
+@inline
+function listChannels(pixels: i32): i32 {
+  return LIST_BYTES / (pixels * 8 + 4);
+}
+
+/**
+ * Whether dY's channels [c0, c1) are mostly exact zeros (a max-pool before batch norm passes a
+ * gradient to one pixel of each window: 3 in 4 are zero), so that filterSumSparse pays: at most
+ * 3 non-zeros in 8, and a map small enough for one channel's list to fit in the scratch.
+ */
+function sparseEnough(dy: usize, pixels: i32, count: i32, c0: i32, c1: i32, hi: i32, wi: i32): bool {
+  if (hi * wi >= 1 << 24 || listChannels(pixels) < 1) return false;
+  let nonzero = 0;
+  for (let p = 0; p < pixels; p++) {
+    const row = dy + (<usize>(p * count) << 2);
+    for (let c = c0; c < c1; c++) nonzero += i32(load<f32>(row + (<usize>c << 2)) != 0);
+  }
+  return nonzero * 8 <= 3 * pixels * (c1 - c0);
+}
+
+/**
+ * The lists of channels [g0, g1): channel c's at lists + (c − g0)·pixels entries, each entry
+ * (key, value) for a non-zero dY[(oy, ox), c], in pixel order; its end (in entries) at
+ * ends + (c − g0)·4. key = (oy·wi + ox)·64 (the offset of the input pixel's masks, less the tap's
+ * shift), bit 0 set in the first column and bit 1 in the last (the columns a same-padded tap at
+ * the left or the right skips). Every value is written and the end moves past the non-zero ones
+ * only, so there is no branch on the data.
+ */
+function listFill(dy: usize, count: i32, wi: i32, wo: i32, pixels: i32, g0: i32, g1: i32, lists: usize, ends: usize): void {
+  for (let c = g0; c < g1; c++) store<i32>(ends + (<usize>(c - g0) << 2), 0);
+  for (let p = 0, oy = 0, ox = 0; p < pixels; p++) {
+    const row = dy + (<usize>(p * count) << 2);
+    const key = (<u32>(oy * wi + ox) << 6) | (ox == 0 ? 1 : 0) | (ox == wo - 1 ? 2 : 0);
+    for (let c = g0; c < g1; c++) {
+      const v = load<f32>(row + (<usize>c << 2));
+      const endAt = ends + (<usize>(c - g0) << 2);
+      const n = load<i32>(endAt);
+      const e = lists + (<usize>((c - g0) * pixels + n) << 3);
+      store<u32>(e, key);
+      store<f32>(e + 4, v);
+      store<i32>(endAt, n + i32(v != 0));
+    }
+    if (++ox == wo) {
+      ox = 0;
+      oy++;
+    }
+  }
+}
+
+/** The first entry in [from, end) whose key is at least `code` (entries are in pixel order). */
+function listSeek(from: usize, end: usize, code: u32): usize {
+  let lo = 0;
+  let hi = <i32>((end - from) >>> 3);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (load<u32>(from + (<usize>mid << 3)) < code) lo = mid + 1;
+    else hi = mid;
+  }
+  return from + (<usize>lo << 3);
+}
+
+/**
+ * filterSumBits for a dY of mostly zeros: each channel's non-zero values are listed with their
+ * pixels, in pixel order, and only those run (4 mask loads, 4 xors and 4 adds a listed pixel).
+ * An exact zero adds nothing to a sum that starts at +0 (such a sum never reaches −0), so dw is
+ * the same to the bit; the pixels of each dw element are still summed in order (bands in order,
+ * rows and columns in order within one). Channels go in groups whose lists fit in the scratch
+ * after the masks; each group expands the masks again.
+ */
+function filterSumSparse(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  const rowBytes = <usize>ci << 2;
+  const chanBytes = <usize>9 * rowBytes;
+  const n16 = ci & ~15;
+  const masks = maskScratch;
+  const pixels = ho * wo;
+  const group = listChannels(pixels);
+  const lists = maskScratch + <usize>MASK_BYTES;
+  const ends = lists + (<usize>(group * pixels) << 3);
+  const band = max(1, MASK_TERMS / wi);
+  for (let g0 = c0; g0 < c1; g0 += group) {
+    const g1 = min(c1, g0 + group);
+    listFill(dy, count, wi, wo, pixels, g0, g1, lists, ends);
+    for (let k = 0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      const shift = <u32>(k & 31);
+      for (let r0 = 0; r0 < hi; r0 += band) {
+        const r1 = min(hi, r0 + band);
+        let sp = x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2);
+        for (let p = r0 * wi, q = masks; p < r1 * wi; p++, sp += pixBytes, q += 64) {
+          const bits = load<u32>(sp) >>> shift;
+          v128.store(q, signFlip(bits & 15));
+          v128.store(q + 16, signFlip((bits >>> 4) & 15));
+          v128.store(q + 32, signFlip((bits >>> 8) & 15));
+          v128.store(q + 48, signFlip((bits >>> 12) & 15));
+        }
+        for (let tap = 0; tap < 9; tap++) {
+          const ky = tap / 3;
+          const kx = tap - 3 * ky;
+          // output rows whose tap row lies in the band; a tap left or right of a same-padded map's
+          // edge skips the first or the last column (3x3: at most one each side)
+          const oyFrom = max(tapFrom(ky, pad), r0 - ky + pad);
+          const oyTo = min(tapTo(ky, pad, hi, ho), r1 - ky + pad);
+          if (oyFrom >= oyTo) continue;
+          const skip: u32 = (tapFrom(kx, pad) > 0 ? 1 : 0) | (tapTo(kx, pad, wi, wo) < wo ? 2 : 0);
+          // output pixel (oy, ox) reads the masks of input pixel (oy + ky − pad, ox + kx − pad) of the band
+          const base = masks + (<usize>((ky - pad - r0) * wi + kx - pad) << 6);
+          const start = <u32>(oyFrom * wi) << 6;
+          const stop = <u32>(oyTo * wi) << 6;
+          for (let c = g0; c < g1; c++) {
+            const list = lists + (<usize>((c - g0) * pixels) << 3);
+            const end = list + (<usize>load<i32>(ends + (<usize>(c - g0) << 2)) << 3);
+            const o = dw + <usize>c * chanBytes + <usize>tap * rowBytes + off;
+            let a0 = v128.load(o), a1 = v128.load(o + 16), a2 = v128.load(o + 32), a3 = v128.load(o + 48);
+            for (let e = listSeek(list, end, start); e < end; e += 8) {
+              const key = load<u32>(e);
+              if (key >= stop) break;
+              if (key & skip) continue;
+              const q = base + <usize>(key & ~63);
+              const v = v128.load32_splat(e + 4);
+              a0 = f32x4.add(a0, v128.xor(v, v128.load(q)));
+              a1 = f32x4.add(a1, v128.xor(v, v128.load(q + 16)));
+              a2 = f32x4.add(a2, v128.xor(v, v128.load(q + 32)));
+              a3 = f32x4.add(a3, v128.xor(v, v128.load(q + 48)));
+            }
+            v128.store(o, a0); v128.store(o + 16, a1); v128.store(o + 32, a2); v128.store(o + 48, a3);
+          }
+        }
+      }
+    }
+  }
+  // the last ci % 16 columns as filterSum does them
+  if (n16 < ci) filterTail<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1, n16);
 }
 
 /**
