@@ -196,6 +196,35 @@ t.test(
       );
       t.same(dx, dxOnePass, `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
     }
+    // the same from a dY of mostly exact zeros (±0, a max-pool's gradient): each output pixel's
+    // non-zero channels listed, output rows in bands whose lists fit (30x30 with 64 channels: 4 bands)
+    for (const [hi, wi, ci, co, pad, ci0, ci1, density] of [
+      [30, 30, 32, 64, 1, 0, 32, 0.25],
+      [7, 6, 48, 9, 0, 16, 48, 0.2],
+      [5, 5, 37, 20, 1, 0, 37, 0.3],
+      [8, 8, 64, 300, 1, 32, 64, 0.25],
+      [4, 5, 16, 6, 1, 0, 16, 0],
+    ]) {
+      const ho = hi + 2 * pad - 2;
+      const wo = wi + 2 * pad - 2;
+      const dyAt = take(4 * ho * wo * co);
+      const dyv = new Float32Array(memory.buffer, dyAt, ho * wo * co);
+      for (let i = 0; i < dyv.length; i++) dyv[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      dyv[co + 1] = Number.NaN;
+      const w = words(co * 9 * ((ci + 31) >>> 5));
+      const out = take(4 * hi * wi * ci);
+      const [dx, dxOnePass] = bothWays(
+        out,
+        hi * wi * ci,
+        () => 0.25,
+        () => ex.convBwdData(dyAt, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1),
+      );
+      t.same(
+        dx,
+        dxOnePass,
+        `convBwdData, ${Math.round(100 * density)}% non-zero dY, ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`,
+      );
+    }
     // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17 rows a band)
     for (const [hi, wi, ci, count, pad, c0, c1] of [
       [40, 30, 32, 5, 1, 0, 5],

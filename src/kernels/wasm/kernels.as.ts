@@ -935,8 +935,145 @@ function convFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo:
 /** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
 /** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
 export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  if (maskScratch && co <= MASK_TERMS) convBwdDataBits(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  if (maskScratch && co <= MASK_TERMS && dataListsFit(dy, ho, wo, co)) dataSumSparse(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+  else if (maskScratch && co <= MASK_TERMS) convBwdDataBits(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
   else convBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
+}
+
+/** Non-zero values in output row oy of dY (wo pixels × co channels). */
+function rowNonzeros(dy: usize, co: i32, wo: i32, oy: i32): i32 {
+  const row = dy + (<usize>(oy * wo * co) << 2);
+  let n = 0;
+  for (let k = 0; k < wo * co; k++) n += i32(load<f32>(row + (<usize>k << 2)) != 0);
+  return n;
+}
+
+/** Bytes the lists of output rows [oy0, oy1) take: a start per pixel and one end, then 8 bytes an entry (8-aligned). */
+// @ts-ignore: decorator
+@inline
+function pixelListBytes(pixels: i32, entries: i32): i32 {
+  return (((pixels + 1) * 4 + 7) & ~7) + entries * 8;
+}
+
+/**
+ * Whether convBwdData should take the listed path: a dY of at most 3 non-zeros in 8 (as
+ * sparseEnough), and every output row's lists fitting in the list scratch on their own.
+ */
+function dataListsFit(dy: usize, ho: i32, wo: i32, co: i32): bool {
+  let total = 0;
+  for (let oy = 0; oy < ho; oy++) {
+    const n = rowNonzeros(dy, co, wo, oy);
+    if (pixelListBytes(wo, n) > LIST_BYTES) return false;
+    total += n;
+  }
+  return total * 8 <= 3 * ho * wo * co;
+}
+
+/**
+ * Output rows [oy0, oy1) of dY as lists, as many whole rows as the list scratch holds (returns
+ * oy1): for each output pixel its non-zero channels in order, entries (channel·64: the offset
+ * of the channel's masks, value); pixel p's entries from starts[p − oy0·wo] to starts[p − oy0·wo + 1].
+ */
+function pixelListFill(dy: usize, co: i32, wo: i32, oy0: i32, ho: i32, lists: usize): i32 {
+  let oy1 = oy0;
+  let total = 0;
+  while (oy1 < ho) {
+    const n = rowNonzeros(dy, co, wo, oy1);
+    if (oy1 > oy0 && pixelListBytes((oy1 + 1 - oy0) * wo, total + n) > LIST_BYTES) break;
+    total += n;
+    oy1++;
+  }
+  const pixels = (oy1 - oy0) * wo;
+  const entries = lists + <usize>pixelListBytes(pixels, 0);
+  const dyPix = <usize>co << 2;
+  let n = 0;
+  for (let p = 0; p < pixels; p++) {
+    store<i32>(lists + (<usize>p << 2), n);
+    const px = dy + <usize>(oy0 * wo + p) * dyPix;
+    for (let c = 0; c < co; c++) {
+      const v = load<f32>(px + (<usize>c << 2));
+      const e = entries + (<usize>n << 3);
+      store<u32>(e, <u32>c << 6);
+      store<f32>(e + 4, v);
+      n += i32(v != 0);
+    }
+  }
+  store<i32>(lists + (<usize>pixels << 2), n);
+  return oy1;
+}
+
+/**
+ * convBwdDataBits for a dY of mostly exact zeros (a max-pool before batch norm): each output
+ * pixel's non-zero channels are listed, and a tap adds only those (4 mask loads, 4 xors, 4 adds
+ * a listed channel instead of one for every channel). dx starts at +0 and an exact zero adds
+ * nothing to such a sum, and every dx element still takes its taps from the last to the first,
+ * then the channels in order, so dx is the same to the bit. Output rows go in bands whose lists
+ * fit in the scratch after the masks: a dx row's taps read output rows in increasing order as the
+ * taps run from the last to the first, so bands in order keep that order.
+ */
+function dataSumSparse(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
+  const chanBytes = <usize>9 * tapBytes;
+  const pixBytes = <usize>ci << 2;
+  const n16 = ci0 + ((ci1 - ci0) & ~15);
+  const masks = maskScratch;
+  const lists = maskScratch + <usize>MASK_BYTES;
+  const zero = f32x4.splat(0);
+  for (let k = ci0; k < n16; k += 16) {
+    const off = <usize>k << 2;
+    for (let p = 0, o = dx + off; p < hi * wi; p++, o += pixBytes) {
+      v128.store(o, zero); v128.store(o + 16, zero); v128.store(o + 32, zero); v128.store(o + 48, zero);
+    }
+  }
+  for (let oy0 = 0; oy0 < ho; ) {
+    const oy1 = pixelListFill(dy, co, wo, oy0, ho, lists);
+    const entries = lists + <usize>pixelListBytes((oy1 - oy0) * wo, 0);
+    for (let k = ci0; k < n16; k += 16) {
+      const off = <usize>k << 2;
+      const shift = <u32>(k & 31);
+      for (let ky = 2; ky >= 0; ky--)
+        for (let kx = 2; kx >= 0; kx--) {
+          let sp = w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2);
+          for (let c = 0, q = masks; c < co; c++, sp += chanBytes, q += 64) {
+            const bits = load<u32>(sp) >>> shift;
+            v128.store(q, signFlip(bits & 15));
+            v128.store(q + 16, signFlip((bits >>> 4) & 15));
+            v128.store(q + 32, signFlip((bits >>> 8) & 15));
+            v128.store(q + 48, signFlip((bits >>> 12) & 15));
+          }
+          // dx rows whose output row oy = iy + pad − ky lies in the band
+          const iyFrom = max(max(0, ky - pad), oy0 + ky - pad);
+          const iyTo = min(min(hi, ho + ky - pad), oy1 + ky - pad);
+          const ixFrom = max(0, kx - pad);
+          const ixTo = min(wi, wo + kx - pad);
+          for (let iy = iyFrom; iy < iyTo; iy++) {
+            const row = (iy + pad - ky - oy0) * wo + pad - kx;
+            for (let ix = ixFrom; ix < ixTo; ix++) {
+              const at = lists + (<usize>(row + ix) << 2);
+              let e = entries + (<usize>load<i32>(at) << 3);
+              const end = entries + (<usize>load<i32>(at + 4) << 3);
+              if (e == end) continue;
+              const o = dx + <usize>(iy * wi + ix) * pixBytes + off;
+              let a0 = v128.load(o), a1 = v128.load(o + 16), a2 = v128.load(o + 32), a3 = v128.load(o + 48);
+              for (; e < end; e += 8) {
+                const q = masks + <usize>load<u32>(e);
+                const v = v128.load32_splat(e + 4);
+                a0 = f32x4.add(a0, v128.xor(v, v128.load(q)));
+                a1 = f32x4.add(a1, v128.xor(v, v128.load(q + 16)));
+                a2 = f32x4.add(a2, v128.xor(v, v128.load(q + 32)));
+                a3 = f32x4.add(a3, v128.xor(v, v128.load(q + 48)));
+              }
+              v128.store(o, a0); v128.store(o + 16, a1); v128.store(o + 32, a2); v128.store(o + 48, a3);
+            }
+          }
+        }
+    }
+    oy0 = oy1;
+  }
+  // the last (ci1 − ci0) % 16 columns, pixel by pixel as the gathering kernel does them
+  if (n16 < ci1)
+    for (let iy = 0; iy < hi; iy++)
+      for (let ix = 0; ix < wi; ix++) bwdDataTail(dy, w, hi, wi, ci, ho, wo, co, pad, dx, n16, ci1, iy, ix);
 }
 
 /**
