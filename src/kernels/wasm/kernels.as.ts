@@ -24,6 +24,23 @@ function signFlip(nibble: u32): v128 {
   return v128.load(SIGN_FLIP + (<usize>nibble << 4));
 }
 
+/**
+ * The sign-flip masks of `count` items' 16 sign bits (from bit `shift` of the word at src, items
+ * `stride` bytes apart) into masks, 64 bytes an item: what the mask-scratch kernels expand once
+ * per 16-column block and read for every term.
+ */
+// @ts-ignore: decorator
+@inline
+function expandMasks(src: usize, stride: usize, count: i32, shift: u32, masks: usize): void {
+  for (let i = 0, sp = src, q = masks; i < count; i++, sp += stride, q += 64) {
+    const bits = load<u32>(sp) >>> shift;
+    v128.store(q, signFlip(bits & 15));
+    v128.store(q + 16, signFlip((bits >>> 4) & 15));
+    v128.store(q + 32, signFlip((bits >>> 8) & 15));
+    v128.store(q + 48, signFlip((bits >>> 12) & 15));
+  }
+}
+
 export function heapBase(): usize {
   return __heap_base;
 }
@@ -481,14 +498,7 @@ function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out
     const shift = <u32>(k & 31);
     for (let t0 = 0; t0 < T; t0 += MASK_TERMS) {
       const t1 = min(T, t0 + MASK_TERMS);
-      let sp = src + (<usize>(k >>> 5) << 2) + <usize>t0 * rowBytes;
-      for (let q = masks, t = t0; t < t1; t++, sp += rowBytes, q += 64) {
-        const bits = load<u32>(sp) >>> shift;
-        v128.store(q, signFlip(bits & 15));
-        v128.store(q + 16, signFlip((bits >>> 4) & 15));
-        v128.store(q + 32, signFlip((bits >>> 8) & 15));
-        v128.store(q + 48, signFlip((bits >>> 12) & 15));
-      }
+      expandMasks(src + (<usize>(k >>> 5) << 2) + <usize>t0 * rowBytes, rowBytes, t1 - t0, shift, masks);
       const carry = accumulate || t0 > 0;
       const dt0 = <usize>t0 * dTb;
       let r = r0;
@@ -1033,14 +1043,7 @@ function dataSumSparse(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
       const shift = <u32>(k & 31);
       for (let ky = 2; ky >= 0; ky--)
         for (let kx = 2; kx >= 0; kx--) {
-          let sp = w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2);
-          for (let c = 0, q = masks; c < co; c++, sp += chanBytes, q += 64) {
-            const bits = load<u32>(sp) >>> shift;
-            v128.store(q, signFlip(bits & 15));
-            v128.store(q + 16, signFlip((bits >>> 4) & 15));
-            v128.store(q + 32, signFlip((bits >>> 8) & 15));
-            v128.store(q + 48, signFlip((bits >>> 12) & 15));
-          }
+          expandMasks(w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2), chanBytes, co, shift, masks);
           // dx rows whose output row oy = iy + pad − ky lies in the band
           const iyFrom = max(max(0, ky - pad), oy0 + ky - pad);
           const iyTo = min(min(hi, ho + ky - pad), oy1 + ky - pad);
@@ -1099,14 +1102,7 @@ function convBwdDataBits(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
     }
     for (let ky = 2; ky >= 0; ky--)
       for (let kx = 2; kx >= 0; kx--) {
-        let sp = w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2);
-        for (let c = 0, q = masks; c < co; c++, sp += chanBytes, q += 64) {
-          const bits = load<u32>(sp) >>> shift;
-          v128.store(q, signFlip(bits & 15));
-          v128.store(q + 16, signFlip((bits >>> 4) & 15));
-          v128.store(q + 32, signFlip((bits >>> 8) & 15));
-          v128.store(q + 48, signFlip((bits >>> 12) & 15));
-        }
+        expandMasks(w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2), chanBytes, co, shift, masks);
         const iyTo = min(hi, ho + ky - pad);
         const ixFrom = max(0, kx - pad);
         const ixTo = min(wi, wo + kx - pad);
@@ -1384,14 +1380,7 @@ function filterSumSparse(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32
       const shift = <u32>(k & 31);
       for (let r0 = 0; r0 < hi; r0 += band) {
         const r1 = min(hi, r0 + band);
-        let sp = x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2);
-        for (let p = r0 * wi, q = masks; p < r1 * wi; p++, sp += pixBytes, q += 64) {
-          const bits = load<u32>(sp) >>> shift;
-          v128.store(q, signFlip(bits & 15));
-          v128.store(q + 16, signFlip((bits >>> 4) & 15));
-          v128.store(q + 32, signFlip((bits >>> 8) & 15));
-          v128.store(q + 48, signFlip((bits >>> 12) & 15));
-        }
+        expandMasks(x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2), pixBytes, (r1 - r0) * wi, shift, masks);
         for (let tap = 0; tap < 9; tap++) {
           const ky = tap / 3;
           const kx = tap - 3 * ky;
@@ -1450,14 +1439,7 @@ function filterSumBits(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
     const shift = <u32>(k & 31);
     for (let r0 = 0; r0 < hi; r0 += band) {
       const r1 = min(hi, r0 + band);
-      let sp = x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2);
-      for (let p = r0 * wi, q = masks; p < r1 * wi; p++, sp += pixBytes, q += 64) {
-        const bits = load<u32>(sp) >>> shift;
-        v128.store(q, signFlip(bits & 15));
-        v128.store(q + 16, signFlip((bits >>> 4) & 15));
-        v128.store(q + 32, signFlip((bits >>> 8) & 15));
-        v128.store(q + 48, signFlip((bits >>> 12) & 15));
-      }
+      expandMasks(x + <usize>(r0 * wi) * pixBytes + (<usize>(k >>> 5) << 2), pixBytes, (r1 - r0) * wi, shift, masks);
       for (let tap = 0; tap < 9; tap++) {
         const ky = tap / 3;
         const kx = tap - 3 * ky;
