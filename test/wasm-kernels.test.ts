@@ -117,6 +117,14 @@ t.test(
       for (let i = 0; i < n; i++) f[i] = zeroEvery && i % zeroEvery === 0 ? 0 : rng.normal() * 10 ** (rng.int(5) - 2);
       return at;
     };
+    /** n floats of which about `density` are non-zero, the rest exact zeros (every third −0), and a NaN at `nanAt`: a max-pool's gradient. */
+    const sparseFloats = (n: number, density: number, nanAt: number) => {
+      const at = take(4 * n);
+      const f = new Float32Array(memory.buffer, at, n);
+      for (let i = 0; i < n; i++) f[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      f[nanAt] = Number.NaN; // a NaN gradient is listed like any non-zero one
+      return at;
+    };
     /** n random 32-bit words (packed signs). */
     const words = (n: number) => {
       const at = take(4 * n);
@@ -207,10 +215,7 @@ t.test(
     ]) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const dyAt = take(4 * ho * wo * co);
-      const dyv = new Float32Array(memory.buffer, dyAt, ho * wo * co);
-      for (let i = 0; i < dyv.length; i++) dyv[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
-      dyv[co + 1] = Number.NaN;
+      const dyAt = sparseFloats(ho * wo * co, density, co + 1);
       const w = words(co * 9 * ((ci + 31) >>> 5));
       const out = take(4 * hi * wi * ci);
       const [dx, dxOnePass] = bothWays(
@@ -256,10 +261,7 @@ t.test(
     ]) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const dyAt = take(4 * ho * wo * count);
-      const dy = new Float32Array(memory.buffer, dyAt, ho * wo * count);
-      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
-      dy[count + c0] = Number.NaN; // a NaN gradient is listed like any non-zero one
+      const dyAt = sparseFloats(ho * wo * count, density, count + c0);
       const x = words(hi * wi * ((ci + 31) >>> 5));
       const out = take(4 * count * 9 * ci);
       const [dw, dwOnePass] = bothWays(
