@@ -183,6 +183,13 @@ t.test(
         () => ex.gemmFloatBin(xf, w, B, m, n, out),
       );
       t.same(y, yOnePass, `Y = X·Ŵᵀ, B=${B} m=${m} n=${n}: bit for bit`);
+      // the same columns in two slices (how threads split a chunk of few rows)
+      ex.setScratch(scratch);
+      const cut = 2 * Math.floor(m / 4);
+      new Float32Array(memory.buffer, out, B * m).fill(0.5);
+      ex.gemmFloatBinCols(xf, w, B, m, n, out, 0, cut);
+      ex.gemmFloatBinCols(xf, w, B, m, n, out, cut, m);
+      t.same(Array.from(new Uint32Array(memory.buffer, out, B * m)), y, `Y = X·Ŵᵀ by column slices [0, ${cut}), [${cut}, ${m}): bit for bit`);
     }
     // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels
     for (const [hi, wi, ci, co, pad, ci0, ci1] of [

@@ -147,7 +147,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     threads,
     gemmBinBin: (x, w, B, m, n, y) =>
       par('gemmBinBin', (B * m * n) >>> 5, B, 1, (r0, r1) => [at(x) + r0 * wordsBytes(n), at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
-    gemmFloatBin: (x, w, B, m, n, y) => par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    // a chunk of a few rows (the re-read first layer) splits its weight rows instead: split by
+    // rows, each thread would have too few for the masked kernel (8 or more); the same sums
+    gemmFloatBin: (x, w, B, m, n, y) =>
+      B < 16
+        ? par('gemmFloatBinCols', B * m * n, m, 2, (j0, j1) => [at(x), at(w), B, m, n, at(y), j0, j1])
+        : par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatBinT: (dy, w, B, m, n, dx) => par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmFloatFloat: (x, w, B, m, n, y) => par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatFloatT: (dy, w, B, m, n, dx) =>
@@ -252,6 +257,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
 const KERNEL_EXPORTS = [
   'gemmBinBin',
   'gemmFloatBin',
+  'gemmFloatBinCols',
   'gemmFloatBinT',
   'gemmFloatFloat',
   'gemmFloatFloatT',

@@ -212,13 +212,13 @@ function storeBlock4x2(
  * additions (lanes over 32-column blocks, then the lanes, then the scalar tail). Returns the rows
  * done (a multiple of 4); the odd last weight row is the caller's.
  */
-function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): i32 {
+function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): i32 {
   const rowBytes = <usize>((n + 31) >>> 5) << 2;
   const xBytes = <usize>n << 2;
   const full = n & ~31;
   const masks = maskScratch;
   const B4 = B & ~3;
-  const yStride = <usize>m << 2;
+  const yStride = <usize>ym << 2;
   for (let j = 0; j + 2 <= m; j += 2) {
     const w0 = w + <usize>j * rowBytes;
     const w1 = w0 + rowBytes;
@@ -253,7 +253,7 @@ function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize
         a30 = f32x4.add(a30, v128.xor(v, m0));
         a31 = f32x4.add(a31, v128.xor(v, m1));
       }
-      storeBlock4x2(y + (<usize>(i * m + j) << 2), yStride, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
+      storeBlock4x2(y + (<usize>(i * ym + j) << 2), yStride, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
     }
   }
   return B4;
@@ -266,6 +266,19 @@ function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize
  * on the blocking, the row chunking or the thread split.
  */
 export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
+  gemmFloatBinStrided(x, w, B, m, n, y, m);
+}
+
+/**
+ * Columns [j0, j1) of gemmFloatBin's y (rows of m): the thread split for a few input rows, where
+ * splitting the rows would leave each thread too few for the masked path.
+ */
+export function gemmFloatBinCols(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, j0: i32, j1: i32): void {
+  gemmFloatBinStrided(x, w + <usize>j0 * (<usize>((n + 31) >>> 5) << 2), B, j1 - j0, n, y + (<usize>j0 << 2), m);
+}
+
+/** gemmFloatBin for m weight rows into y rows ym floats apart. */
+function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): void {
   const rowBytes = <usize>((n + 31) >>> 5) << 2;
   const xBytes = <usize>n << 2;
   const full = n & ~31;
@@ -273,9 +286,9 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
   // with 8 rows or more, a weight row pair's masks go to the scratch once and every 4-row block
   // reads them (two loads instead of eight integer operations per 4 columns)
   if (maskScratch && B >= 8 && full * 8 <= MASK_BYTES) {
-    i = gemmFloatBinMasked(x, w, B, m, n, y);
+    i = gemmFloatBinMasked(x, w, B, m, n, y, ym);
     // the weight row left over from the pairs, for the rows the pairs covered
-    if (m & 1) for (let r = 0; r < i; r++) store<f32>(y + (<usize>(r * m + m - 1) << 2), dotFloatBits(x + <usize>r * xBytes, w + <usize>(m - 1) * rowBytes, n));
+    if (m & 1) for (let r = 0; r < i; r++) store<f32>(y + (<usize>(r * ym + m - 1) << 2), dotFloatBits(x + <usize>r * xBytes, w + <usize>(m - 1) * rowBytes, n));
   }
   for (; i + 4 <= B; i += 4) {
     const x0 = x + <usize>i * xBytes;
@@ -310,10 +323,10 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
           a31 = f32x4.add(a31, v128.xor(v, m1));
         }
       }
-      storeBlock4x2(y + (<usize>(i * m + j) << 2), <usize>m << 2, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
+      storeBlock4x2(y + (<usize>(i * ym + j) << 2), <usize>ym << 2, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
     }
     for (; j < m; j++)
-      for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * m + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
+      for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * ym + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
   }
   // the last B % 4 rows (batch 1 in inference): one row against 4 weight rows at a time, each
   // output still one lane-accumulator chain in dotFloatBits' order (4 chains hide the add latency)
@@ -341,13 +354,13 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
           a3 = f32x4.add(a3, v128.xor(v, flipAt(b3, g << 2)));
         }
       }
-      const yr = y + (<usize>(i * m + j) << 2);
+      const yr = y + (<usize>(i * ym + j) << 2);
       store<f32>(yr, tailFloatBits(lanesSum(a0), xr, w0, full, n));
       store<f32>(yr + 4, tailFloatBits(lanesSum(a1), xr, w1, full, n));
       store<f32>(yr + 8, tailFloatBits(lanesSum(a2), xr, w2, full, n));
       store<f32>(yr + 12, tailFloatBits(lanesSum(a3), xr, w3, full, n));
     }
-    for (; j < m; j++) store<f32>(y + (<usize>(i * m + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
+    for (; j < m; j++) store<f32>(y + (<usize>(i * ym + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
   }
 }
 
