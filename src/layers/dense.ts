@@ -89,18 +89,18 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /** Rows [i0, i1) of the input as something a kernel takes (a view, or pixels decoded to chunkX). */
-  private inputChunk(x: Activation, i0: number, i1: number): Floats {
-    return inputRows(x, i0, i1, this.nIn, this.ws.chunkX, this.ws.kernels);
+  private inputChunk(x: Activation, i0: number, i1: number, scratch: Floats = this.ws.chunkX): Floats {
+    return inputRows(x, i0, i1, this.nIn, scratch, this.ws.kernels);
   }
 
   /** dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows. */
-  private accumulate(x: Activation, dy: Floats, i0: number, i1: number, mCols: number, dw: Floats): void {
+  private accumulate(x: Activation, dy: Floats, i0: number, i1: number, mCols: number, dw: Floats, scratch?: Floats): void {
     const k = this.ws.kernels;
     const n = this.nIn;
     if (x.kind === 'bits') {
       const wpr = wordsFor(n);
       k.gemmTnBin(dy, x.data.subarray(i0 * wpr, i1 * wpr), i1 - i0, mCols, n, dw);
-    } else k.gemmTnFloat(dy, this.inputChunk(x, i0, i1), i1 - i0, mCols, n, dw);
+    } else k.gemmTnFloat(dy, this.inputChunk(x, i0, i1, scratch), i1 - i0, mCols, n, dw);
   }
 
   /** dW with every coordinate's per-example terms winsorized (see src/optim/winsorize.ts). */
@@ -189,13 +189,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         const t = j1 - j0;
         acc.fill(0, 0, t * n);
         // as many rows a pass as chunkDy holds of the tile's columns (the kernel's loads and stores
-        // of the tile amortize over more terms), where the input needs no decoding into chunkX
-        const pass = x.kind === 'bits' || x.kind === 'float' ? Math.max(R, Math.floor(ws.chunkDy.length / t)) : R;
+        // of the tile amortize over more terms), where the input needs no decoding into chunkX;
+        // decoded input rows go to chunkX, or for the first layer to the forward's activation
+        // buffer (idle once the forward is done: the first layer's backward runs last)
+        const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
+        const pass =
+          x.kind === 'bits' || x.kind === 'float'
+            ? Math.max(R, Math.floor(ws.chunkDy.length / t))
+            : Math.max(R, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t)));
         for (let i0 = 0; i0 < rows; i0 += pass) {
           const i1 = Math.min(rows, i0 + pass);
           grad.read(i0, i1, j0, j1, ws.chunkDy);
           if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, t, dyNorm, i0);
-          this.accumulate(x, ws.chunkDy, i0, i1, t, acc);
+          this.accumulate(x, ws.chunkDy, i0, i1, t, acc, decoded);
         }
         if (coh) sumSq += sumSquares(acc, t * n);
         storeDwTile(this.grad, acc, j0 * n, t * n, t, n, ws.kernels);
