@@ -42,6 +42,9 @@ export interface Recipe {
 
 export type RecipeKnob = keyof Recipe;
 
+/** Rows per chunk of every preset (and of recipes saved before the knob existed). */
+export const DEFAULT_CHUNK_ROWS = 8;
+
 export const KNOB_VALUES: { [K in RecipeKnob]: readonly Recipe[K][] } = {
   firstInput: ['float32', 'reread'],
   actInput: ['float32', 'bit'],
@@ -74,7 +77,7 @@ const LOW_MEMORY: Recipe = {
   optimizer: 'adam',
   ghostBatch: 0,
   ste: 'clipped',
-  chunkRows: 8,
+  chunkRows: DEFAULT_CHUNK_ROWS,
 };
 
 export const PRESETS: Record<string, Recipe> = {
@@ -93,7 +96,7 @@ export const PRESETS: Record<string, Recipe> = {
     optimizer: 'adam',
     ghostBatch: 0,
     ste: 'clipped',
-    chunkRows: 8,
+    chunkRows: DEFAULT_CHUNK_ROWS,
   },
   'low-memory': LOW_MEMORY,
   // beyond the published recipe (docs/method.md §6): no latent weights (Bop), no weight-gradient
@@ -139,7 +142,7 @@ function setKnob(r: Recipe, knob: string, value: unknown): void {
 
 /** Knobs added after the first release, for recipes saved before them (checkpoints, files). */
 export function withDefaults(r: Partial<Recipe>): Recipe {
-  return { optimizer: 'adam', ghostBatch: 0, ste: 'clipped', chunkRows: 8, ...r } as Recipe;
+  return { optimizer: 'adam', ghostBatch: 0, ste: 'clipped', chunkRows: DEFAULT_CHUNK_ROWS, ...r } as Recipe;
 }
 
 /** Same knob values (key order aside). */

@@ -9,6 +9,8 @@ import { DataFileError } from './idx.js';
 import { MAX_CLASSES } from './labels.js';
 
 const IMAGE = /\.(png|jpe?g)$/i;
+/** Larger images than this are refused before decoding (a 64-megapixel photo is not a training example here). */
+const MAX_PIXELS = 1 << 26;
 
 /** The decoders, loaded when a folder is first read: pngjs alone adds ~9 MiB to a process that never reads an image. */
 type Decoders = { png: typeof import('pngjs'); jpeg: typeof import('jpeg-js') };
@@ -16,8 +18,6 @@ async function loadDecoders(): Promise<Decoders> {
   const [png, jpeg] = await Promise.all([import('pngjs'), import('jpeg-js')]);
   return { png: png.default ?? png, jpeg: jpeg.default ?? jpeg };
 }
-/** Larger images than this are refused before decoding (a 64-megapixel photo is not a training example here). */
-const MAX_PIXELS = 1 << 26;
 
 export interface ImageFolderOptions {
   shape: { h: number; w: number; c: number };

@@ -184,15 +184,15 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // (sign) or hand it to the optimizer (fused)
       const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
       const acc = ws.chunkDx;
+      // decoded input rows go to chunkX, or for the first layer to the forward's activation
+      // buffer (idle once the forward is done: the first layer's backward runs last)
+      const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
       for (let j0 = 0; j0 < m; j0 += tile) {
         const j1 = Math.min(m, j0 + tile);
         const t = j1 - j0;
         acc.fill(0, 0, t * n);
         // as many rows a pass as chunkDy holds of the tile's columns (the kernel's loads and stores
-        // of the tile amortize over more terms), where the input needs no decoding into chunkX;
-        // decoded input rows go to chunkX, or for the first layer to the forward's activation
-        // buffer (idle once the forward is done: the first layer's backward runs last)
-        const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
+        // of the tile amortize over more terms), or as many as `decoded` holds of decoded input
         const pass =
           x.kind === 'bits' || x.kind === 'float'
             ? Math.max(R, Math.floor(ws.chunkDy.length / t))

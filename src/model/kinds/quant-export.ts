@@ -44,18 +44,20 @@ export function packedWeightFields(l: QuantWeightLayer, out: PackedWriter): Quan
   const e = q.exponent;
   const input = out.input;
   out.input = 'float';
-  const weights =
-    !q.format || e === null
-      ? { weightBits: null, weightExponent: 0, weights: out.sections.add(Float32Array.from(q.wq)) }
-      : {
-          weightBits: q.format.bits,
-          weightExponent: e,
-          weights: out.sections.add(
-            packCodes(
-              Int32Array.from(q.wq, (v) => v / 2 ** e),
-              q.format.bits,
-            ),
-          ),
-        };
+  let weights: Pick<QuantWeightFields, 'weightBits' | 'weightExponent' | 'weights'>;
+  if (!q.format || e === null) weights = { weightBits: null, weightExponent: 0, weights: out.sections.add(Float32Array.from(q.wq)) };
+  else {
+    const s = 2 ** e;
+    weights = {
+      weightBits: q.format.bits,
+      weightExponent: e,
+      weights: out.sections.add(
+        packCodes(
+          Int32Array.from(q.wq, (v) => v / s),
+          q.format.bits,
+        ),
+      ),
+    };
+  }
   return { name: l.name, input, quantizeInput: l.quantizeInput, ...weights, bias: out.sections.add(Float32Array.from(l.biasQ)) };
 }
