@@ -191,16 +191,24 @@ t.test(
       ex.gemmFloatBinCols(xf, w, B, m, n, out, cut, m);
       t.same(Array.from(new Uint32Array(memory.buffer, out, B * m)), y, `Y = X·Ŵᵀ by column slices [0, ${cut}), [${cut}, ${m}): bit for bit`);
     }
-    // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels
-    for (const [hi, wi, ci, co, pad, ci0, ci1] of [
-      [6, 7, 32, 5, 1, 0, 32],
-      [7, 6, 48, 9, 0, 16, 48],
-      [5, 5, 37, 20, 1, 0, 37],
-      [4, 9, 64, 3, 1, 32, 64],
-    ]) {
+    // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels;
+    // and from a dY of mostly exact zeros (density: ±0 elsewhere, a max-pool's gradient), each output
+    // pixel's non-zero channels listed, output rows in bands whose lists fit (30x30 with 64 channels: 4 bands)
+    const dataCases: [number, number, number, number, number, number, number, number | null][] = [
+      [6, 7, 32, 5, 1, 0, 32, null],
+      [7, 6, 48, 9, 0, 16, 48, null],
+      [5, 5, 37, 20, 1, 0, 37, null],
+      [4, 9, 64, 3, 1, 32, 64, null],
+      [30, 30, 32, 64, 1, 0, 32, 0.25],
+      [7, 6, 48, 9, 0, 16, 48, 0.2],
+      [5, 5, 37, 20, 1, 0, 37, 0.3],
+      [8, 8, 64, 300, 1, 32, 64, 0.25],
+      [4, 5, 16, 6, 1, 0, 16, 0],
+    ];
+    for (const [hi, wi, ci, co, pad, ci0, ci1, density] of dataCases) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const dy = floats(ho * wo * co, 11);
+      const dy = density === null ? floats(ho * wo * co, 11) : sparseFloats(ho * wo * co, density, co + 1);
       const w = words(co * 9 * ((ci + 31) >>> 5));
       const out = take(4 * hi * wi * ci);
       const [dx, dxOnePass] = bothWays(
@@ -209,43 +217,26 @@ t.test(
         () => 0.25,
         () => ex.convBwdData(dy, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1),
       );
-      t.same(dx, dxOnePass, `convBwdData ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
+      const sparse = density === null ? '' : `, ${Math.round(100 * density)}% non-zero dY,`;
+      t.same(dx, dxOnePass, `convBwdData${sparse} ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
     }
-    // the same from a dY of mostly exact zeros (±0, a max-pool's gradient): each output pixel's
-    // non-zero channels listed, output rows in bands whose lists fit (30x30 with 64 channels: 4 bands)
-    for (const [hi, wi, ci, co, pad, ci0, ci1, density] of [
-      [30, 30, 32, 64, 1, 0, 32, 0.25],
-      [7, 6, 48, 9, 0, 16, 48, 0.2],
-      [5, 5, 37, 20, 1, 0, 37, 0.3],
-      [8, 8, 64, 300, 1, 32, 64, 0.25],
-      [4, 5, 16, 6, 1, 0, 16, 0],
-    ]) {
+    // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17
+    // rows a band); from a mostly-zero dY the listed path: each channel's non-zero pixels only,
+    // groups of channels whose lists fit (a 40x30 map: 3 channels a group)
+    const filterCases: [number, number, number, number, number, number, number, number | null][] = [
+      [40, 30, 32, 5, 1, 0, 5, null],
+      [9, 8, 48, 4, 0, 1, 4, null],
+      [6, 7, 37, 3, 1, 0, 3, null],
+      [40, 30, 32, 5, 1, 0, 5, 0.25],
+      [9, 8, 48, 7, 0, 1, 6, 0.2],
+      [6, 7, 37, 3, 1, 0, 3, 0.3],
+      [8, 8, 64, 40, 1, 3, 37, 0.25],
+      [5, 6, 16, 4, 1, 0, 4, 0],
+    ];
+    for (const [hi, wi, ci, count, pad, c0, c1, density] of filterCases) {
       const ho = hi + 2 * pad - 2;
       const wo = wi + 2 * pad - 2;
-      const dyAt = sparseFloats(ho * wo * co, density, co + 1);
-      const w = words(co * 9 * ((ci + 31) >>> 5));
-      const out = take(4 * hi * wi * ci);
-      const [dx, dxOnePass] = bothWays(
-        out,
-        hi * wi * ci,
-        () => 0.25,
-        () => ex.convBwdData(dyAt, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1),
-      );
-      t.same(
-        dx,
-        dxOnePass,
-        `convBwdData, ${Math.round(100 * density)}% non-zero dY, ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`,
-      );
-    }
-    // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17 rows a band)
-    for (const [hi, wi, ci, count, pad, c0, c1] of [
-      [40, 30, 32, 5, 1, 0, 5],
-      [9, 8, 48, 4, 0, 1, 4],
-      [6, 7, 37, 3, 1, 0, 3],
-    ]) {
-      const ho = hi + 2 * pad - 2;
-      const wo = wi + 2 * pad - 2;
-      const dy = floats(ho * wo * count);
+      const dy = density === null ? floats(ho * wo * count) : sparseFloats(ho * wo * count, density, count + c0);
       const x = words(hi * wi * ((ci + 31) >>> 5));
       const out = take(4 * count * 9 * ci);
       // dw accumulates onto what is there
@@ -255,33 +246,8 @@ t.test(
         (k) => (k % 5) * 0.125,
         () => ex.convBwdFilter(dy, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1),
       );
-      t.same(dw, dwOnePass, `convBwdFilter ${hi}x${wi}x${ci}, ${count} channels [${c0}, ${c1}), pad ${pad}: bit for bit`);
-    }
-    // a dY of mostly exact zeros (±0; a max-pool's gradient) takes the listed path: each channel's
-    // non-zero pixels only, groups of channels whose lists fit (a 40x30 map: 3 channels a group)
-    for (const [hi, wi, ci, count, pad, c0, c1, density] of [
-      [40, 30, 32, 5, 1, 0, 5, 0.25],
-      [9, 8, 48, 7, 0, 1, 6, 0.2],
-      [6, 7, 37, 3, 1, 0, 3, 0.3],
-      [8, 8, 64, 40, 1, 3, 37, 0.25],
-      [5, 6, 16, 4, 1, 0, 4, 0],
-    ]) {
-      const ho = hi + 2 * pad - 2;
-      const wo = wi + 2 * pad - 2;
-      const dyAt = sparseFloats(ho * wo * count, density, count + c0);
-      const x = words(hi * wi * ((ci + 31) >>> 5));
-      const out = take(4 * count * 9 * ci);
-      const [dw, dwOnePass] = bothWays(
-        out,
-        count * 9 * ci,
-        (k) => (k % 5) * 0.125,
-        () => ex.convBwdFilter(dyAt, x, 1, hi, wi, ci, ho, wo, count, pad, out, c0, c1),
-      );
-      t.same(
-        dw,
-        dwOnePass,
-        `convBwdFilter, ${Math.round(100 * density)}% non-zero dY, ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: bit for bit`,
-      );
+      const sparse = density === null ? '' : `, ${Math.round(100 * density)}% non-zero dY,`;
+      t.same(dw, dwOnePass, `convBwdFilter${sparse} ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: bit for bit`);
     }
   },
 );
