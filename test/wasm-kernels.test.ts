@@ -10,7 +10,7 @@ import type { ModelSpec } from '../src/model/spec.js';
 import { PRESETS } from '../src/recipe.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { Rng } from '../src/rng.js';
-import { convGeometry } from '../src/kernels/conv-geometry.js';
+import { convFilterLutFloats, convGeometry, convLutFloats } from '../src/kernels/conv-geometry.js';
 import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
@@ -95,7 +95,7 @@ for (const [B, m, n] of SHAPES)
   });
 
 t.test(
-  'sign masks expanded to the scratch once per column block: the same bits as the one-pass products and convolutions (more than 512 terms, odd widths)',
+  'sign masks expanded once per column block: the same bits as the one-pass products and narrow weight gradients (over 512 terms, odd widths)',
   async (t) => {
     const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
     const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true });
@@ -192,42 +192,15 @@ t.test(
       t.same(Array.from(new Uint32Array(memory.buffer, out, B * m)), y, `Y = X·Ŵᵀ by column slices [0, ${cut}), [${cut}, ${m}): bit for bit`);
     }
     // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels;
-    // and from a dY of mostly exact zeros (density: ±0 elsewhere, a max-pool's gradient), each output
-    // pixel's non-zero channels listed, output rows in bands whose lists fit (30x30 with 64 channels: 4 bands)
-    const dataCases: [number, number, number, number, number, number, number, number | null][] = [
-      [6, 7, 32, 5, 1, 0, 32, null],
-      [7, 6, 48, 9, 0, 16, 48, null],
-      [5, 5, 37, 20, 1, 0, 37, null],
-      [4, 9, 64, 3, 1, 32, 64, null],
-      [30, 30, 32, 64, 1, 0, 32, 0.25],
-      [7, 6, 48, 9, 0, 16, 48, 0.2],
-      [5, 5, 37, 20, 1, 0, 37, 0.3],
-      [8, 8, 64, 300, 1, 32, 64, 0.25],
-      [4, 5, 16, 6, 1, 0, 16, 0],
-    ];
-    for (const [hi, wi, ci, co, pad, ci0, ci1, density] of dataCases) {
-      const ho = hi + 2 * pad - 2;
-      const wo = wi + 2 * pad - 2;
-      const dy = density === null ? floats(ho * wo * co, 11) : sparseFloats(ho * wo * co, density, co + 1);
-      const w = words(co * 9 * ((ci + 31) >>> 5));
-      const out = take(4 * hi * wi * ci);
-      const [dx, dxOnePass] = bothWays(
-        out,
-        hi * wi * ci,
-        () => 0.25,
-        () => ex.convBwdData(dy, w, hi, wi, ci, ho, wo, co, pad, out, ci0, ci1),
-      );
-      const sparse = density === null ? '' : `, ${Math.round(100 * density)}% non-zero dY,`;
-      t.same(dx, dxOnePass, `convBwdData${sparse} ${hi}x${wi}x${ci} <- ${co} channels, pad ${pad}, columns [${ci0}, ${ci1}): bit for bit`);
-    }
-    // and weight gradients over sign inputs: masks of a band of input rows at a time (30 wide: 17
-    // rows a band); from a mostly-zero dY the listed path: each channel's non-zero pixels only,
-    // groups of channels whose lists fit (a 40x30 map: 3 channels a group)
+    // and weight gradients over sign inputs on maps under 12 wide (wider ones sum groups of 4
+    // pixels by table lookups): masks of a band of input rows at a time (11 wide: 46 rows a
+    // band); from a mostly-zero dY the listed path: each channel's non-zero pixels only, groups of
+    // channels whose lists fit (a 60x11 map: 6 channels a group)
     const filterCases: [number, number, number, number, number, number, number, number | null][] = [
-      [40, 30, 32, 5, 1, 0, 5, null],
+      [60, 11, 32, 9, 1, 0, 9, null],
       [9, 8, 48, 4, 0, 1, 4, null],
       [6, 7, 37, 3, 1, 0, 3, null],
-      [40, 30, 32, 5, 1, 0, 5, 0.25],
+      [60, 11, 32, 9, 1, 0, 9, 0.25],
       [9, 8, 48, 7, 0, 1, 6, 0.2],
       [6, 7, 37, 3, 1, 0, 3, 0.3],
       [8, 8, 64, 40, 1, 3, 37, 0.25],
@@ -252,33 +225,162 @@ t.test(
   },
 );
 
-t.test('a convolution input gradient from a mostly-zero dY (a max-pool gradient): the same bits as the scattering reference', async (t) => {
+t.test('binary convolution input gradients by table lookups: the same bits as the grouped reference, every block width and thread count', async (t) => {
   const { convBwdData: reference } = await import('../src/kernels/conv-reference.js');
-  const { kernels: K, ledger } = wasmKernels.instantiate!();
-  const rng = new Rng(91);
-  for (const [hi, wi, ci, co, padding, density] of [
-    [8, 8, 32, 16, 'same', 0.25],
-    [7, 9, 48, 5, 'valid', 0.1],
-    [6, 6, 37, 40, 'same', 0.2],
-    [5, 5, 64, 8, 'same', 0.28],
-  ] as const) {
-    const g = convGeometry(hi, wi, ci, co, padding);
-    const dy = ledger.floats(g.ho * g.wo * co, 'workspace', 't', 'dy');
-    for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(4) - 2) : i % 7 ? 0 : -0;
-    const W = randomSigns(rng, co * 9, ci);
+  // widths taking 12-pixel blocks and a last block of 4, 8 or 12; channel counts that are not
+  // whole groups of 4; an odd channel count (the scattering kernel); 5x5 and stride 2 (the
+  // general kernel); dY dense, mostly zero (a max-pool's gradient) and all zero
+  const cases: [number, number, number, number, 'valid' | 'same', number, number, number][] = [
+    [8, 8, 32, 16, 'same', 3, 1, 1],
+    [7, 9, 48, 5, 'valid', 3, 1, 0.5],
+    [6, 6, 38, 9, 'same', 3, 1, 0.25],
+    [30, 30, 64, 64, 'valid', 3, 1, 1],
+    [14, 14, 64, 128, 'valid', 3, 1, 0.25],
+    [5, 13, 6, 3, 'same', 3, 1, 1],
+    [4, 25, 2, 300, 'same', 3, 1, 0.3],
+    [6, 6, 37, 40, 'same', 3, 1, 1],
+    [9, 9, 8, 6, 'same', 5, 2, 1],
+    [7, 8, 34, 7, 'valid', 3, 2, 0.5],
+    [5, 5, 4, 8, 'same', 3, 1, 0],
+  ];
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(91 + threads);
+    for (const [hi, wi, ci, co, padding, k, stride, density] of cases) {
+      const g = convGeometry(hi, wi, ci, co, padding, k, stride);
+      const dy = ledger.floats(g.ho * g.wo * co, 'workspace', 't', 'dy');
+      // five decades, exact zeros (every third −0) where the density leaves them
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      const W = randomSigns(rng, co * k * k, ci);
+      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+      w.set(W.bits);
+      const dx = ledger.floats(hi * wi * ci, 'workspace', 't', 'dx').fill(7);
+      const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
+      const want = new Float32Array(hi * wi * ci);
+      K.convBwdDataIndex(w, g, scratch);
+      K.convBwdData(dy, w, g, dx, scratch);
+      reference(Float32Array.from(dy), W.bits, g, want);
+      t.same(
+        Array.from(new Uint32Array(dx.buffer, dx.byteOffset, dx.length)),
+        Array.from(new Uint32Array(want.buffer)),
+        `${hi}x${wi}x${ci} <- ${co} channels, ${padding} ${k}x${k}/${stride}, ${Math.round(density * 100)}% non-zero dY, ${threads} thread(s): bit for bit`,
+      );
+    }
+    // the same index serves every example: a second dY through the tables without re-indexing
+    const g = convGeometry(12, 12, 16, 12, 'same');
+    const W = randomSigns(rng, 12 * 9, 16);
     const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
     w.set(W.bits);
-    const dx = ledger.floats(hi * wi * ci, 'workspace', 't', 'dx');
-    const want = new Float32Array(hi * wi * ci);
-    K.convBwdData(dy, w, g, dx);
-    reference(Float32Array.from(dy), W.bits, g, want);
-    t.same(
-      Array.from(new Uint32Array(dx.buffer, dx.byteOffset, dx.length)),
-      Array.from(new Uint32Array(want.buffer)),
-      `${hi}x${wi}x${ci} <- ${co} channels (${padding}), ${Math.round(density * 100)}% non-zero dY: bit for bit`,
+    const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
+    K.convBwdDataIndex(w, g, scratch);
+    for (let example = 0; example < 2; example++) {
+      const dy = ledger.floats(g.ho * g.wo * g.co, 'workspace', 't', 'dy');
+      dy.set(Array.from(randomFloats(rng, dy.length)));
+      const dx = ledger.floats(12 * 12 * 16, 'workspace', 't', 'dx');
+      const want = new Float32Array(dx.length);
+      K.convBwdData(dy, w, g, dx, scratch);
+      reference(Float32Array.from(dy), W.bits, g, want);
+      t.same(Array.from(dx), Array.from(want), `example ${example + 1} of one index, ${threads} thread(s)`);
+    }
+    t.throws(
+      () =>
+        K.convBwdData(
+          ledger.floats(g.ho * g.wo * g.co, 'workspace', 't', 'dy'),
+          w,
+          g,
+          ledger.floats(12 * 12 * 16, 'workspace', 't', 'dx'),
+          scratch.subarray(0, 8),
+        ),
+      /scratch/,
     );
+    K.dispose?.();
   }
-  K.dispose?.();
+});
+
+t.test('binary convolution weight gradients by table lookups: the same bits as the grouped reference, every group width, block and thread count', async (t) => {
+  const { convBwdFilter: reference } = await import('../src/kernels/conv-reference.js');
+  // output widths that are and are not whole groups of 4 (one group, a lone last pixel), same
+  // padding (the edge variants), channel counts that are not whole blocks of 16 (count below
+  // the layer's), one channel (the mean patch), a row too wide for the sign rows and 5x5 /
+  // stride 2 (the scattering kernel); dY dense, mostly zero and all zero; dw accumulates
+  const cases: [number, number, number, number, 'valid' | 'same', number, number, number, number][] = [
+    [8, 8, 32, 16, 'same', 3, 1, 1, 16],
+    [7, 9, 48, 5, 'valid', 3, 1, 0.5, 5],
+    [6, 6, 36, 40, 'same', 3, 1, 0.2, 37],
+    [30, 30, 64, 64, 'valid', 3, 1, 1, 64],
+    [5, 5, 4, 3, 'same', 3, 1, 1, 3],
+    [4, 3, 32, 20, 'same', 3, 1, 1, 20],
+    [3, 5, 33, 33, 'valid', 3, 1, 1, 33],
+    [12, 12, 64, 64, 'same', 3, 1, 1, 1],
+    [9, 13, 16, 24, 'same', 3, 1, 0.25, 24],
+    [4, 60, 32, 16, 'same', 3, 1, 1, 16],
+    [9, 9, 8, 6, 'same', 5, 2, 1, 6],
+    [5, 5, 32, 8, 'same', 3, 1, 0, 8],
+  ];
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(17 + threads);
+    for (const [hi, wi, ci, co, padding, k, stride, density, count] of cases) {
+      const g = convGeometry(hi, wi, ci, co, padding, k, stride);
+      const dy = ledger.floats(g.ho * g.wo * count, 'workspace', 't', 'dy');
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      const X = randomSigns(rng, hi * wi, ci);
+      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
+      x.set(X.bits);
+      const dw = ledger.floats(count * k * k * ci, 'workspace', 't', 'dw');
+      for (let i = 0; i < dw.length; i++) dw[i] = (i % 5) * 0.125;
+      const want = Float32Array.from(dw);
+      K.convBwdFilter(dy, x, true, g, count, dw, ledger.floats(convFilterLutFloats(g, count), 'workspace', 't', 'lookup scratch'));
+      reference(Float32Array.from(dy), X.bits, true, g, count, want);
+      t.same(
+        Array.from(new Uint32Array(dw.buffer, dw.byteOffset, dw.length)),
+        Array.from(new Uint32Array(want.buffer)),
+        `${hi}x${wi}x${ci}, ${count} of ${co} channels, ${padding} ${k}x${k}/${stride}, ${Math.round(density * 100)}% dY, ${threads} thread(s): bit for bit`,
+      );
+      // without scratch the scattering kernel gives the same bits
+      const plain = ledger.floats(dw.length, 'workspace', 't', 'dw');
+      for (let i = 0; i < plain.length; i++) plain[i] = (i % 5) * 0.125;
+      K.convBwdFilter(dy, x, true, g, count, plain);
+      t.same(Array.from(plain), Array.from(want), 'no scratch: the same bits');
+    }
+    const g = convGeometry(12, 12, 32, 16, 'same');
+    t.throws(
+      () =>
+        K.convBwdFilter(
+          ledger.floats(144 * 16, 'workspace', 't', 'dy'),
+          ledger.u32(144, 'workspace', 't', 'x'),
+          true,
+          g,
+          16,
+          ledger.floats(16 * 9 * 32, 'workspace', 't', 'dw'),
+          ledger.floats(8, 'workspace', 't', 's'),
+        ),
+      /scratch/,
+    );
+    K.dispose?.();
+  }
+});
+
+t.test('the weight-gradient reference over sign inputs adds each group of 4 pixels as one float32 partial: a case where that order shows', async (t) => {
+  const { convBwdFilter: reference } = await import('../src/kernels/conv-reference.js');
+  // a 3x14 valid map of one +1 channel: one output row of 12 pixels (three groups) for every tap,
+  // one output channel. Grouped: 1e8, then ((1 + 1) + 1) + 2 = 5 at once → 100000008 in float32;
+  // one pixel at a time each +1 and the +2 round away and it stays 1e8
+  const g = convGeometry(3, 14, 1, 1, 'valid');
+  const dw = new Float32Array(9);
+  reference(Float32Array.from([1e8, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0]), new Uint32Array(42).fill(1), true, g, 1, dw);
+  t.same(Array.from(dw), new Array(9).fill(100000008));
+});
+
+t.test('the input-gradient reference adds each group of 4 output channels as one float32 partial: a case where that order shows', async (t) => {
+  const { convBwdData: reference } = await import('../src/kernels/conv-reference.js');
+  // one output pixel (3x3 valid, one input channel), 8 output channels, every sign +1: each
+  // input pixel gets dY's 8 values through one tap. Grouped: 1e8 + ((1 + 1) + 1) + 2 = 1e8 + 5,
+  // which rounds to 100000008 in float32; one channel at a time 1e8 + 1 + 1 + 1 + 2 stays 1e8
+  const g = convGeometry(3, 3, 1, 8, 'valid');
+  const dx = new Float32Array(9);
+  reference(Float32Array.from([1e8, 0, 0, 0, 1, 1, 1, 2]), new Uint32Array(8 * 9).fill(1), g, dx);
+  t.same(Array.from(dx), new Array(9).fill(100000008));
 });
 
 t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of 4 rows or alone (batch 1 == batch 8)', async (t) => {
@@ -394,9 +496,12 @@ for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
     t.ok(rel(yW, yR) < 1e-5, 'convFwdFloat');
     const dxR = new Float32Array(hi * wi * ci).fill(2);
     const dxW = inArena(dxR);
-    R.convBwdData(dy, W.bits, g, dxR);
-    K.convBwdData(inArena(dy), inArena(W.bits), g, dxW);
-    t.ok(rel(dxW, dxR) < 1e-5, 'convBwdData');
+    R.convBwdData(dy, W.bits, g, dxR, new Float32Array(0));
+    const wW = inArena(W.bits);
+    const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
+    K.convBwdDataIndex(wW, g, scratch);
+    K.convBwdData(inArena(dy), wW, g, dxW, scratch);
+    t.same(Array.from(dxW), Array.from(dxR), 'convBwdData exact');
     // float weights (fixed-point layers): with ±1 values the float reference equals the binary
     // one; with real values wasm equals the float reference
     const signs = Float32Array.from(W.values);

@@ -27,6 +27,35 @@ export function isBlocked3x3(g: ConvGeometry): boolean {
   return g.k === 3 && g.stride === 1;
 }
 
+/**
+ * Floats of lookup scratch the binary input-gradient kernel takes (kernels.convBwdData): a sign
+ * index of 9·ci·⌈co/4⌉ words, then per output row ⌈co/4⌉·16 table rows of W floats, W the input
+ * width rounded up to 12 plus the padding and 2, rounded up to 4 (convLutBytes in kernels.as.ts).
+ */
+export function convLutFloats(g: ConvGeometry): number {
+  const groups = Math.ceil(g.co / 4);
+  const width = (Math.ceil(g.wi / 12) * 12 + g.pad + 2 + 3) & ~3;
+  const index = Math.ceil((taps(g) * groups * g.ci) / 4) * 4;
+  return index + g.ho * groups * 16 * width;
+}
+
+/** Whether the weight gradient over sign inputs runs by table lookups: 3x3, stride 1, an output at least 12 wide. */
+export function filterLookupApplies(g: ConvGeometry): boolean {
+  return isBlocked3x3(g) && g.wo >= 12;
+}
+
+/**
+ * Floats of lookup scratch the weight gradient over sign inputs takes (kernels.convBwdFilter)
+ * where filterLookupApplies: a sign row per input channel and row, then per 16 output channels of
+ * `count` a kilobyte table per group of 4 output pixels and two more per output row, and the 16
+ * channels' dw turned to (tap, input channel) × 16 (convFilterLutBytes in kernels.as.ts); 0 elsewhere.
+ */
+export function convFilterLutFloats(g: ConvGeometry, count = g.co): number {
+  if (!filterLookupApplies(g)) return 0;
+  const signRow = (((Math.ceil((g.wi + 2) / 8) + 8 + 3) & ~3) * g.ci * g.hi + 15) & ~15;
+  return signRow / 4 + Math.ceil(count / 16) * (g.ho * (Math.ceil(g.wo / 4) + 2) * 256 + taps(g) * g.ci * 16);
+}
+
 export function convGeometry(hi: number, wi: number, ci: number, co: number, padding: 'valid' | 'same', k = 3, stride = 1): ConvGeometry {
   if (!(KERNELS as readonly number[]).includes(k)) throw new Error(`a ${k}x${k} kernel is not supported (${KERNELS.join(', ')})`);
   if (!(STRIDES as readonly number[]).includes(stride)) throw new Error(`stride ${stride} is not supported (${STRIDES.join(', ')})`);

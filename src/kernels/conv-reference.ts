@@ -48,11 +48,28 @@ export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: F
 }
 
 /**
+ * Output pixels along a row whose terms a weight gradient over sign inputs sums before adding
+ * them to dw: 4 on maps at least 12 wide (the WebAssembly kernel's tables pay there), else 1
+ * (pixel by pixel, the masks kernel's order).
+ */
+export function filterGroup(g: ConvGeometry): number {
+  return g.wo >= 12 ? 4 : 1;
+}
+
+/**
  * dw[c × 9·ci] += Σ over output pixels of dY[·, c] · X[tap pixel] for `count` output channels;
  * dy holds those channels only (ho·wo × count). X is float (ci per pixel) or bits (wpc words).
+ * With bits the order is part of the definition (the WebAssembly kernel looks the partials up in
+ * tables, docs/speed.md): each output row's pixels go in groups of filterGroup(g), and with groups
+ * of 4 each dw element takes one float32 partial a group, summed from +0 over the group's
+ * in-bounds pixels in order (with groups of 1, each term as it comes).
  */
 export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void {
   const wpc = wordsFor(g.ci);
+  if (xBits && filterGroup(g) > 1) {
+    convBwdFilterBits(dy, x as Uint32Array, g, count, dw);
+    return;
+  }
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
       const nt = taps(g, oy, ox, TAP, PIX);
@@ -71,6 +88,32 @@ export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolea
           }
         }
       }
+    }
+}
+
+function convBwdFilterBits(dy: Floats, x: Uint32Array, g: ConvGeometry, count: number, dw: Floats): void {
+  const wpc = wordsFor(g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox0 = 0; ox0 < g.wo; ox0 += 4) {
+      const ox1 = Math.min(g.wo, ox0 + 4);
+      for (let c = 0; c < count; c++)
+        for (let ky = 0; ky < g.k; ky++) {
+          const iy = oy * g.stride + ky - g.pad;
+          if (iy < 0 || iy >= g.hi) continue;
+          for (let kx = 0; kx < g.k; kx++) {
+            const wo = (c * tapCount(g) + ky * g.k + kx) * g.ci;
+            for (let ci = 0; ci < g.ci; ci++) {
+              let partial = 0;
+              for (let ox = ox0; ox < ox1; ox++) {
+                const ix = ox * g.stride + kx - g.pad;
+                if (ix < 0 || ix >= g.wi) continue;
+                const d = dy[(oy * g.wo + ox) * count + c];
+                partial = Math.fround(partial + ((x[(iy * g.wi + ix) * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d));
+              }
+              dw[wo + ci] += partial;
+            }
+          }
+        }
     }
 }
 
@@ -123,10 +166,38 @@ export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floa
   convFwdWith(x, bitWeights(w, g), g, y);
 }
 
-/** dx[hi·wi × ci] = full convolution of dY with the rotated binary kernel. */
+/** Output channels a binary input gradient sums together before adding them to dx. */
+export const DX_GROUP = 4;
+
+/**
+ * dx[hi·wi × ci] = full convolution of dY with the rotated binary kernel. The order is part of
+ * the definition (the WebAssembly kernel looks the partials up in tables, docs/speed.md): each
+ * dx element takes, for every output pixel its taps reach (in order) and every group of
+ * DX_GROUP output channels (in order), one float32 partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3.
+ */
 export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
-  convBwdDataWith(dy, bitWeights(w, g), g, dx);
+  const wAt = bitWeights(w, g);
+  dx.fill(0, 0, g.hi * g.wi * g.ci);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
+      const yo = (oy * g.wo + ox) * g.co;
+      for (let c0 = 0; c0 < g.co; c0 += DX_GROUP) {
+        const c1 = Math.min(g.co, c0 + DX_GROUP);
+        for (let t = 0; t < nt; t++) {
+          const xo = PIX[t] * g.ci;
+          for (let ci = 0; ci < g.ci; ci++) {
+            let partial = dy[yo + c0] * wAt(c0, TAP[t], ci);
+            for (let c = c0 + 1; c < c1; c++) partial = Math.fround(partial + dy[yo + c] * wAt(c, TAP[t], ci));
+            dx[xo + ci] += partial;
+          }
+        }
+      }
+    }
 }
+
+/** convBwdData's preparation: the reference reads the weights' bits in place. */
+export function convBwdDataIndex(_w: Uint32Array, _g: ConvGeometry, _scratch: Floats): void {}
 
 /** y = conv(X float, W float), W laid out co × 9 × ci (fixed-point layers). */
 export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void {

@@ -58,11 +58,21 @@ export interface Kernels {
   /** 3x3 convolution, one example (see conv-reference.ts for the layouts). */
   convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void;
   convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void;
-  convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void;
+  /**
+   * Prepares `scratch` (convLutFloats(g) floats) for convBwdData with binary weights w: once after
+   * the weights change, before that layer's convBwdData calls (the reference needs nothing).
+   */
+  convBwdDataIndex(w: Uint32Array, g: ConvGeometry, scratch: Floats): void;
+  /** dx = dY convolved with the rotated binary kernel; scratch as convBwdDataIndex left it for w. */
+  convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats, scratch: Floats): void;
   /** Float weights (fixed-point layers), layout co × 9 × ci like dW. */
   convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
   convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;
-  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void;
+  /**
+   * dw += dY's `count` channels against X (floats, or sign bits with xBits); with bits, kernels
+   * may use `scratch` (convFilterLutFloats(g, count) floats, overwritten) for lookup tables.
+   */
+  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats, scratch?: Floats): void;
   /**
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
    * instance and a ledger that allocates there, so operands are used in place, never copied.

@@ -3,13 +3,14 @@
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
 import type { Kernels } from './kernels.js';
-import { convBwdData, convBwdDataFloat, convBwdFilter, convFwdBin, convFwdFloat, convFwdFloatFloat } from './conv-reference.js';
+import { convBwdData, convBwdDataFloat, convBwdDataIndex, convBwdFilter, convFwdBin, convFwdFloat, convFwdFloatFloat } from './conv-reference.js';
 
 export const referenceKernels: Kernels = {
   name: 'reference',
   convFwdBin,
   convFwdFloat,
   convBwdData,
+  convBwdDataIndex,
   convBwdFilter,
   convFwdFloatFloat,
   convBwdDataFloat,

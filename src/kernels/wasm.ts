@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, Kernels } from './kernels.js';
-import { isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
+import { filterLookupApplies, isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 
@@ -142,6 +142,14 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, ...(blocked ? [] : [g.k, g.stride])];
     par(blocked ? fn : fn.replace(/^conv/, 'convG'), g.ho * g.wo * outputs * taps(g) * g.ci, n, align, (a, b) => args(dims, a, b));
   };
+  /** The binary input gradient by table lookups (kernels.as.ts): 3x3, stride 1, channels in pairs. */
+  const lookupApplies = (g: ConvGeometry) => isBlocked3x3(g) && g.ci % 2 === 0;
+  const lookupDims = (g: ConvGeometry) => [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
+  const lookupScratch = (g: ConvGeometry, scratch: Floats) => {
+    const bytes = ex.convLutBytes(...lookupDims(g)) as unknown as number;
+    if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdData needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
+    return at(scratch);
+  };
   const kernels: Kernels = {
     name: 'wasm-simd',
     threads,
@@ -162,11 +170,48 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // a 32-bit xnor-popcount word costs about 8 float multiply-adds here (i8x16.popcnt is a table lookup on x86)
     convFwdBin: (x, w, g, y) => conv('convFwdBin', g, g.co / 4, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convFwdFloat: (x, w, g, y) => conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
-    convBwdData: (dy, w, g, dx) => conv('convBwdData', g, g.co, g.ci, 32, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
+    convBwdDataIndex: (w, g, scratch) => {
+      if (lookupApplies(g)) ex.convLutIndex(at(w), ...lookupDims(g), lookupScratch(g, scratch));
+    },
+    // 3x3 stride 1 over channels in pairs: tables of dY's signed partials, built per example
+    // (split over output rows), then looked up (split over input channels); others scatter
+    convBwdData: (dy, w, g, dx, scratch) => {
+      if (!lookupApplies(g)) {
+        const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, g.k, g.stride];
+        par('convGBwdData', g.ho * g.wo * g.co * taps(g) * g.ci, g.ci, 32, (a, b) => [at(dy), at(w), ...dims, at(dx), a, b]);
+        return;
+      }
+      const lut = lookupScratch(g, scratch);
+      par('convLutTables', g.ho * g.wo * g.co * 16, g.ho, 1, (a, b) => [at(dy), ...lookupDims(g), lut, a, b]);
+      par('convBwdDataLut', (g.ho * g.wo * g.co * taps(g) * g.ci) / 4, g.ci, 32, (a, b) => [...lookupDims(g), at(dx), a, b, lut]);
+    },
     convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
-    convBwdFilter: (dy, x, xBits, g, count, dw) =>
-      conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy), at(x), xBits ? 1 : 0, ...d, at(dw), a, b]),
+    // over sign inputs with scratch: the input's sign rows once per example, then lookups split
+    // over 16-channel blocks (each block's tables in its own region of the scratch)
+    convBwdFilter: (dy, x, xBits, g, count, dw, scratch) => {
+      if (!xBits || !scratch || !filterLookupApplies(g)) {
+        conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy), at(x), xBits ? 1 : 0, ...d, at(dw), a, b]);
+        return;
+      }
+      const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count) as unknown as number;
+      if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
+      ex.convFilterSignRows(at(x), g.hi, g.wi, g.ci, at(scratch));
+      par('convBwdFilterLut', (g.ho * g.wo * count * taps(g) * g.ci) / 4, count, 16, (a, b) => [
+        at(dy),
+        g.hi,
+        g.wi,
+        g.ci,
+        g.ho,
+        g.wo,
+        count,
+        g.pad,
+        at(dw),
+        a,
+        b,
+        at(scratch),
+      ]);
+    },
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
       return { err, num: (ex.msqeNum as unknown as { value: number }).value, den: (ex.msqeDen as unknown as { value: number }).value };
@@ -265,8 +310,10 @@ const KERNEL_EXPORTS = [
   'gemmTnBin',
   'convFwdBin',
   'convFwdFloat',
-  'convBwdData',
+  'convLutTables',
+  'convBwdDataLut',
   'convBwdFilter',
+  'convBwdFilterLut',
   'convFwdFloatFloat',
   'convBwdDataFloat',
   'convGFwdBin',
@@ -296,6 +343,7 @@ export const wasmKernels: Kernels = {
   gemmTnBin: unbound,
   convFwdBin: unbound,
   convFwdFloat: unbound,
+  convBwdDataIndex: unbound,
   convBwdData: unbound,
   convBwdFilter: unbound,
   convFwdFloatFloat: unbound,

@@ -92,7 +92,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     // Σ_p patch_p is the weight gradient of one output channel whose dY is 1 everywhere
     ws.chunkDy.fill(1, 0, outPix);
     mean.fill(0, 0, perChannel);
-    for (let b = 0; b < B; b++) ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), x.kind === 'bits', g, 1, mean);
+    for (let b = 0; b < B; b++) ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), x.kind === 'bits', g, 1, mean, ws.act);
     for (let k = 0; k < perChannel; k++) mean[k] /= B * outPix;
   }
 
@@ -114,7 +114,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       for (let b = 0; b < B; b++) {
         const dy = this.exampleDy(grad, b);
         if (signs) packSigns(ws.kernels, this.example(x, b) as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
-        ws.kernels.convBwdFilter(dy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw);
+        ws.kernels.convBwdFilter(dy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw, ws.act);
       }
     } else {
       // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
@@ -136,10 +136,10 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
           if (coh) {
             coh.scratch.fill(0, 0, len);
-            ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch);
+            ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch, ws.act);
             exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
-          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc);
+          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act);
         }
         if (coh) sumSq += sumSquares(acc, len);
         storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);
@@ -149,13 +149,15 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     this.input = null;
     if (this.first || this.stop) return null;
     spare.setShape(rows, g.ci);
+    // the lookup tables borrow the pre-activations, idle in backward (sized for them, conv-sizes.ts)
+    ws.kernels.convBwdDataIndex(this.wbits, g, ws.act);
     // one example per chunk
     fillStore(
       spare,
       this.rowsPerExample,
       ws.chunkDx,
       (i0, _i1, out) => {
-        ws.kernels.convBwdData(this.exampleDy(grad, i0 / this.rowsPerExample), this.wbits, g, out);
+        ws.kernels.convBwdData(this.exampleDy(grad, i0 / this.rowsPerExample), this.wbits, g, out, ws.act);
       },
       this.dxHint,
     );

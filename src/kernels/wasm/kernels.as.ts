@@ -45,7 +45,7 @@ export function heapBase(): usize {
   return __heap_base;
 }
 
-/** Terms whose sign masks one pass of rowsSumBits (or convBwdDataBits) expands: 64 bytes each, MASK_TERMS·64 of scratch. */
+/** Terms whose sign masks one pass of rowsSumBits expands: 64 bytes each, MASK_TERMS·64 of scratch (also a row of partial sums for the grouped scatter kernels). */
 const MASK_TERMS = 512;
 const MASK_BYTES: i32 = MASK_TERMS * 64;
 /** After the masks: the non-zero gradient lists of filterSumSparse, 8 bytes an entry. */
@@ -955,240 +955,197 @@ function convFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo:
   }
 }
 
-/** dx = full convolution of dY with the rotated binary kernel (dx is overwritten). */
-/** Input channels [ci0, ci1) only (ci0 a multiple of 32), so threads can split the channels. */
-export function convBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  if (maskScratch && co <= MASK_TERMS && dataListsFit(dy, ho, wo, co)) dataSumSparse(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
-  else if (maskScratch && co <= MASK_TERMS) convBwdDataBits(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
-  else convBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
-}
+// ---- dx of a binary 3x3 stride-1 convolution by table lookups ----
+// dx[ci] at an input pixel sums, over the output pixels its taps reach (ascending, so taps from
+// the last to the first) and over groups of 4 output channels in order, one partial a group:
+// ((s0·d0 + s1·d1) + s2·d2) + s3·d3 (s the weights' signs, d that output pixel's dY). The 16
+// partials of every (output pixel, group) are tabulated once per example and a weight's 4 signs
+// index them: one load and one add for 4 multiply-adds, and each entry serves every input
+// channel and tap (src/kernels/conv-reference.ts sums in the same order, so the bits agree).
+// The lookup scratch (the caller's, convLutBytes): the sign index (convLutIndex, once per
+// weights: a byte offset per (tap, group, input channel)), then the tables (convLutTables, per
+// example: for each output row and group, 16 rows of W floats along x, zero outside the map).
 
-/** Non-zero values in output row oy of dY (wo pixels × co channels). */
-function rowNonzeros(dy: usize, co: i32, wo: i32, oy: i32): i32 {
-  const row = dy + (<usize>(oy * wo * co) << 2);
-  let n = 0;
-  for (let k = 0; k < wo * co; k++) n += i32(load<f32>(row + (<usize>k << 2)) != 0);
-  return n;
-}
+/** Pixels of dx a lookup pass holds (3 vectors). */
+const LUT_PIXELS = 12;
 
-/** Bytes the lists of output rows [oy0, oy1) take: a start per pixel and one end, then 8 bytes an entry (8-aligned). */
+/** Table row length: x from −2 to past the last pixel block (input width rounded up) + pad. */
 // @ts-ignore: decorator
 @inline
-function pixelListBytes(pixels: i32, entries: i32): i32 {
-  return (((pixels + 1) * 4 + 7) & ~7) + entries * 8;
+function lutWidth(wi: i32, pad: i32): i32 {
+  return (((wi + LUT_PIXELS - 1) / LUT_PIXELS) * LUT_PIXELS + pad + 2 + 3) & ~3;
+}
+
+/** Bytes of the sign index: a u16 per (tap, group, input channel), 16-aligned. */
+// @ts-ignore: decorator
+@inline
+function lutIndexBytes(ci: i32, co: i32): usize {
+  return (<usize>(9 * ((co + 3) >>> 2) * ci) * 2 + 15) & ~15;
+}
+
+/** Bytes of one output row's tables: 16 entries × W floats per group of 4 output channels. */
+// @ts-ignore: decorator
+@inline
+function lutRowBytes(wi: i32, co: i32, pad: i32): usize {
+  return <usize>((co + 3) >>> 2) * 16 * (<usize>lutWidth(wi, pad) << 2);
+}
+
+/** Bytes of lookup scratch convBwdData needs for this geometry. */
+export function convLutBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32): i32 {
+  return <i32>(lutIndexBytes(ci, co) + <usize>ho * lutRowBytes(wi, co, pad));
 }
 
 /**
- * Whether convBwdData should take the listed path: a dY of at most 3 non-zeros in 8 (as
- * sparseEnough), and every output row's lists fitting in the list scratch on their own.
+ * The sign index of binary weights w (co × 9 × ci bits, ci even) into lut: for tap t,
+ * group g and input channel k, the byte offset of the table entry its 4 signs pick,
+ * idx·W·4 within the group's tables (16·W·4 bytes a group), where bit j of idx is output channel 4g + j's sign bit (a missing channel of
+ * the last group counts as 0); laid out by tap, channel pair, group, channel.
  */
-function dataListsFit(dy: usize, ho: i32, wo: i32, co: i32): bool {
-  let total = 0;
-  for (let oy = 0; oy < ho; oy++) {
-    const n = rowNonzeros(dy, co, wo, oy);
-    if (pixelListBytes(wo, n) > LIST_BYTES) return false;
-    total += n;
-  }
-  return total * 8 <= 3 * ho * wo * co;
-}
-
-/**
- * Output rows [oy0, oy1) of dY as lists, as many whole rows as the list scratch holds (returns
- * oy1): for each output pixel its non-zero channels in order, entries (channel·64: the offset
- * of the channel's masks, value); pixel p's entries from starts[p − oy0·wo] to starts[p − oy0·wo + 1].
- */
-function pixelListFill(dy: usize, co: i32, wo: i32, oy0: i32, ho: i32, lists: usize): i32 {
-  let oy1 = oy0;
-  let total = 0;
-  while (oy1 < ho) {
-    const n = rowNonzeros(dy, co, wo, oy1);
-    if (oy1 > oy0 && pixelListBytes((oy1 + 1 - oy0) * wo, total + n) > LIST_BYTES) break;
-    total += n;
-    oy1++;
-  }
-  const pixels = (oy1 - oy0) * wo;
-  const entries = lists + <usize>pixelListBytes(pixels, 0);
-  const dyPix = <usize>co << 2;
-  let n = 0;
-  for (let p = 0; p < pixels; p++) {
-    store<i32>(lists + (<usize>p << 2), n);
-    const px = dy + <usize>(oy0 * wo + p) * dyPix;
-    for (let c = 0; c < co; c++) {
-      const v = load<f32>(px + (<usize>c << 2));
-      const e = entries + (<usize>n << 3);
-      store<u32>(e, <u32>c << 6);
-      store<f32>(e + 4, v);
-      n += i32(v != 0);
-    }
-  }
-  store<i32>(lists + (<usize>pixels << 2), n);
-  return oy1;
-}
-
-/**
- * convBwdDataBits for a dY of mostly exact zeros (a max-pool before batch norm): each output
- * pixel's non-zero channels are listed, and a tap adds only those (4 mask loads, 4 xors, 4 adds
- * a listed channel instead of one for every channel). dx starts at +0 and an exact zero adds
- * nothing to such a sum, and every dx element still takes its taps from the last to the first,
- * then the channels in order, so dx is the same to the bit. Output rows go in bands whose lists
- * fit in the scratch after the masks: a dx row's taps read output rows in increasing order as the
- * taps run from the last to the first, so bands in order keep that order.
- */
-function dataSumSparse(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
+export function convLutIndex(w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, lut: usize): void {
+  const G = (co + 3) >>> 2;
+  const entryBytes = <u32>lutWidth(wi, pad) << 2;
   const tapBytes = <usize>((ci + 31) >>> 5) << 2;
   const chanBytes = <usize>9 * tapBytes;
-  const pixBytes = <usize>ci << 2;
-  const n16 = ci0 + ((ci1 - ci0) & ~15);
-  const masks = maskScratch;
-  const lists = maskScratch + <usize>MASK_BYTES;
-  const zero = f32x4.splat(0);
-  for (let k = ci0; k < n16; k += 16) {
-    const off = <usize>k << 2;
-    for (let p = 0, o = dx + off; p < hi * wi; p++, o += pixBytes) {
-      v128.store(o, zero); v128.store(o + 16, zero); v128.store(o + 32, zero); v128.store(o + 48, zero);
-    }
-  }
-  for (let oy0 = 0; oy0 < ho; ) {
-    const oy1 = pixelListFill(dy, co, wo, oy0, ho, lists);
-    const entries = lists + <usize>pixelListBytes((oy1 - oy0) * wo, 0);
-    for (let k = ci0; k < n16; k += 16) {
-      const off = <usize>k << 2;
-      const shift = <u32>(k & 31);
-      for (let ky = 2; ky >= 0; ky--)
-        for (let kx = 2; kx >= 0; kx--) {
-          expandMasks(w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2), chanBytes, co, shift, masks);
-          // dx rows whose output row oy = iy + pad − ky lies in the band
-          const iyFrom = max(max(0, ky - pad), oy0 + ky - pad);
-          const iyTo = min(min(hi, ho + ky - pad), oy1 + ky - pad);
-          const ixFrom = max(0, kx - pad);
-          const ixTo = min(wi, wo + kx - pad);
-          for (let iy = iyFrom; iy < iyTo; iy++) {
-            const row = (iy + pad - ky - oy0) * wo + pad - kx;
-            for (let ix = ixFrom; ix < ixTo; ix++) {
-              const at = lists + (<usize>(row + ix) << 2);
-              let e = entries + (<usize>load<i32>(at) << 3);
-              const end = entries + (<usize>load<i32>(at + 4) << 3);
-              if (e == end) continue;
-              const o = dx + <usize>(iy * wi + ix) * pixBytes + off;
-              let a0 = v128.load(o), a1 = v128.load(o + 16), a2 = v128.load(o + 32), a3 = v128.load(o + 48);
-              for (; e < end; e += 8) {
-                const q = masks + <usize>load<u32>(e);
-                const v = v128.load32_splat(e + 4);
-                a0 = f32x4.add(a0, v128.xor(v, v128.load(q)));
-                a1 = f32x4.add(a1, v128.xor(v, v128.load(q + 16)));
-                a2 = f32x4.add(a2, v128.xor(v, v128.load(q + 32)));
-                a3 = f32x4.add(a3, v128.xor(v, v128.load(q + 48)));
-              }
-              v128.store(o, a0); v128.store(o + 16, a1); v128.store(o + 32, a2); v128.store(o + 48, a3);
-            }
-          }
+  for (let t = 0; t < 9; t++)
+    for (let g = 0; g < G; g++)
+      for (let k = 0; k < ci; k++) {
+        // 2 channels' offsets side by side, groups in order: one stream per (tap, channel pair)
+        const o = lut + (<usize>(((t * (ci >>> 1) + (k >>> 1)) * G + g) * 2 + (k & 1)) << 1);
+        const word = w + <usize>t * tapBytes + (<usize>(k >>> 5) << 2);
+        let idx: u32 = 0;
+        for (let j = 0; j < 4; j++) {
+          const c = g * 4 + j;
+          if (c < co) idx |= ((load<u32>(word + <usize>c * chanBytes) >>> (<u32>k & 31)) & 1) << <u32>j;
         }
-    }
-    oy0 = oy1;
-  }
-  // the last (ci1 − ci0) % 16 columns, pixel by pixel as the gathering kernel does them
-  if (n16 < ci1)
-    for (let iy = 0; iy < hi; iy++)
-      for (let ix = 0; ix < wi; ix++) bwdDataTail(dy, w, hi, wi, ci, ho, wo, co, pad, dx, n16, ci1, iy, ix);
+        store<u16>(o, idx * entryBytes);
+      }
+}
+
+/** The signed sum of one term: d where the sign bit of `bit` is set, else −d. */
+// @ts-ignore: decorator
+@inline
+function signedBy(d: v128, bit: u32): v128 {
+  return bit ? d : v128.xor(d, f32x4.splat(-0.0));
 }
 
 /**
- * convBwdData with each (tap, 16-column block)'s sign masks over all output channels expanded
- * once into this instance's scratch: taps outside (last to first), the pixels inside adding that
- * tap's terms to dx in place (zeroed first). Each output still gets its terms in the gathering
- * kernel's order (taps from the last to the first, then output channels), so dx is the same to
- * the bit; a pixel pair shares each mask load.
+ * Output rows [oy0, oy1) of convBwdData's tables for one example's dY: for each group g and idx,
+ * the partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3 at every x (s_j = +1 where bit j of idx is set).
  */
-function convBwdDataBits(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
-  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
-  const chanBytes = <usize>9 * tapBytes;
+export function convLutTables(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, lut: usize, oy0: i32, oy1: i32): void {
+  const G = (co + 3) >>> 2;
+  const W = lutWidth(wi, pad);
+  const entryBytes = <usize>W << 2;
+  const rowBytes = lutRowBytes(wi, co, pad);
+  const tables = lut + lutIndexBytes(ci, co);
   const dyPix = <usize>co << 2;
-  const pixBytes = <usize>ci << 2;
-  const n16 = ci0 + ((ci1 - ci0) & ~15);
-  const masks = maskScratch;
-  const zero = f32x4.splat(0);
-  for (let k = ci0; k < n16; k += 16) {
-    const off = <usize>k << 2;
-    const shift = <u32>(k & 31);
-    for (let p = 0, o = dx + off; p < hi * wi; p++, o += pixBytes) {
-      v128.store(o, zero); v128.store(o + 16, zero); v128.store(o + 32, zero); v128.store(o + 48, zero);
-    }
-    for (let ky = 2; ky >= 0; ky--)
-      for (let kx = 2; kx >= 0; kx--) {
-        expandMasks(w + <usize>(ky * 3 + kx) * tapBytes + (<usize>(k >>> 5) << 2), chanBytes, co, shift, masks);
-        const iyTo = min(hi, ho + ky - pad);
-        const ixFrom = max(0, kx - pad);
-        const ixTo = min(wi, wo + kx - pad);
-        for (let iy = max(0, ky - pad); iy < iyTo; iy++) {
-          const oy = iy + pad - ky;
-          let ix = ixFrom;
-          for (; ix + 2 <= ixTo; ix += 2) {
-            const o0 = dx + <usize>(iy * wi + ix) * pixBytes + off;
-            const o1 = o0 + pixBytes;
-            let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
-            let c0 = v128.load(o1), c1 = v128.load(o1 + 16), c2 = v128.load(o1 + 32), c3 = v128.load(o1 + 48);
-            let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
-            for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
-              const f0 = v128.load(q), f1 = v128.load(q + 16), f2 = v128.load(q + 32), f3 = v128.load(q + 48);
-              const v0 = v128.load32_splat(dp);
-              const v1 = v128.load32_splat(dp + dyPix);
-              a0 = f32x4.add(a0, v128.xor(v0, f0));
-              a1 = f32x4.add(a1, v128.xor(v0, f1));
-              a2 = f32x4.add(a2, v128.xor(v0, f2));
-              a3 = f32x4.add(a3, v128.xor(v0, f3));
-              c0 = f32x4.add(c0, v128.xor(v1, f0));
-              c1 = f32x4.add(c1, v128.xor(v1, f1));
-              c2 = f32x4.add(c2, v128.xor(v1, f2));
-              c3 = f32x4.add(c3, v128.xor(v1, f3));
-            }
-            v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
-            v128.store(o1, c0); v128.store(o1 + 16, c1); v128.store(o1 + 32, c2); v128.store(o1 + 48, c3);
-          }
-          if (ix < ixTo) {
-            const o0 = dx + <usize>(iy * wi + ix) * pixBytes + off;
-            let a0 = v128.load(o0), a1 = v128.load(o0 + 16), a2 = v128.load(o0 + 32), a3 = v128.load(o0 + 48);
-            let dp = dy + <usize>(oy * wo + ix + pad - kx) * dyPix;
-            for (let c = 0, q = masks; c < co; c++, q += 64, dp += 4) {
-              const v0 = v128.load32_splat(dp);
-              a0 = f32x4.add(a0, v128.xor(v0, v128.load(q)));
-              a1 = f32x4.add(a1, v128.xor(v0, v128.load(q + 16)));
-              a2 = f32x4.add(a2, v128.xor(v0, v128.load(q + 32)));
-              a3 = f32x4.add(a3, v128.xor(v0, v128.load(q + 48)));
-            }
-            v128.store(o0, a0); v128.store(o0 + 16, a1); v128.store(o0 + 32, a2); v128.store(o0 + 48, a3);
+  for (let oy = oy0; oy < oy1; oy++)
+    for (let g = 0; g < G; g++) {
+      const base = tables + <usize>oy * rowBytes + <usize>(g * 16) * entryBytes;
+      for (let xc = 0; xc < W; xc += 4) {
+        // d_j over the 4 x's xc − 2 .. xc + 1 (zero outside the map or past the last channel)
+        let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+        for (let l = 0; l < 4; l++) {
+          const x = xc - 2 + l;
+          if (x < 0 || x >= wo) continue;
+          const px = dy + <usize>(oy * wo + x) * dyPix + (<usize>(g * 4) << 2);
+          const c = co - g * 4;
+          const v0 = load<f32>(px);
+          const v1 = c > 1 ? load<f32>(px, 4) : 0;
+          const v2 = c > 2 ? load<f32>(px, 8) : 0;
+          const v3 = c > 3 ? load<f32>(px, 12) : 0;
+          if (l == 0) { d0 = f32x4.replace_lane(d0, 0, v0); d1 = f32x4.replace_lane(d1, 0, v1); d2 = f32x4.replace_lane(d2, 0, v2); d3 = f32x4.replace_lane(d3, 0, v3); }
+          else if (l == 1) { d0 = f32x4.replace_lane(d0, 1, v0); d1 = f32x4.replace_lane(d1, 1, v1); d2 = f32x4.replace_lane(d2, 1, v2); d3 = f32x4.replace_lane(d3, 1, v3); }
+          else if (l == 2) { d0 = f32x4.replace_lane(d0, 2, v0); d1 = f32x4.replace_lane(d1, 2, v1); d2 = f32x4.replace_lane(d2, 2, v2); d3 = f32x4.replace_lane(d3, 2, v3); }
+          else { d0 = f32x4.replace_lane(d0, 3, v0); d1 = f32x4.replace_lane(d1, 3, v1); d2 = f32x4.replace_lane(d2, 3, v2); d3 = f32x4.replace_lane(d3, 3, v3); }
+        }
+        const at = base + (<usize>xc << 2);
+        for (let i: u32 = 0; i < 4; i++) {
+          const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
+          for (let h: u32 = 0; h < 4; h++) {
+            const idx = i | (h << 2);
+            const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
+            v128.store(at + <usize>idx * entryBytes, e);
           }
         }
       }
-  }
-  // the last (ci1 − ci0) % 16 columns, pixel by pixel as the gathering kernel does them
-  if (n16 < ci1)
-    for (let iy = 0; iy < hi; iy++)
-      for (let ix = 0; ix < wi; ix++) bwdDataTail(dy, w, hi, wi, ci, ho, wo, co, pad, dx, n16, ci1, iy, ix);
+    }
 }
 
-/** Columns [k0, k1) of dx at input pixel (iy, ix), scalar, in the gathering kernel's order. */
-function bwdDataTail(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, k0: i32, k1: i32, iy: i32, ix: i32): void {
-  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
-  const chanBytes = <usize>9 * tapBytes;
-  const dyPix = <usize>co << 2;
-  const o = dx + (<usize>((iy * wi + ix) * ci) << 2);
-  for (let k = k0; k < k1; k++) {
-    let a: f32 = 0;
+/** Two channels' accumulators over 4 pixels (a: channel k, c: k + 1) stored pixel by pixel, pixels below `n`. */
+// @ts-ignore: decorator
+@inline
+function storePairs(o: usize, pixBytes: usize, n: i32, a: v128, c: v128): void {
+  const lo = v128.shuffle<i32>(a, c, 0, 4, 1, 5);
+  const hi = v128.shuffle<i32>(a, c, 2, 6, 3, 7);
+  if (n > 0) v128.store64_lane(o, lo, 0);
+  if (n > 1) v128.store64_lane(o + pixBytes, lo, 1);
+  if (n > 2) v128.store64_lane(o + 2 * pixBytes, hi, 0);
+  if (n > 3) v128.store64_lane(o + 3 * pixBytes, hi, 1);
+}
+
+/**
+ * One block of `vecs` × 4 pixels of dx row iy from ix, channels [ci0, ci1) in pairs: 2 channels
+ * × up to 12 pixels held in registers while the taps (last to first) and groups (in order) run,
+ * one index load and 2·vecs table loads a (tap, group), every output written once (6
+ * accumulators leave V8 registers for the loads; 8 spilled one). Taps past the map's side read
+ * the tables' zero columns (adding ±0 to a sum that is never −0 changes nothing); taps past the
+ * top or bottom are skipped.
+ */
+// @ts-ignore: decorator
+@inline
+function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize, iy: i32, ix: i32, vecs: i32): void {
+  const rowBytes = <usize>G * 16 * (<usize>lutWidth(wi, pad) << 2);
+  const tables = lut + lutIndexBytes(ci, G * 4);
+  const pixBytes = <usize>ci << 2;
+  const groupBytes = <usize>16 * (<usize>lutWidth(wi, pad) << 2);
+  for (let k = ci0; k < ci1; k += 2) {
+    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
     for (let ky = 2; ky >= 0; ky--) {
       const oy = iy + pad - ky;
       if (oy < 0 || oy >= ho) continue;
       for (let kx = 2; kx >= 0; kx--) {
-        const ox = ix + pad - kx;
-        if (ox < 0 || ox >= wo) continue;
-        const dp = dy + <usize>(oy * wo + ox) * dyPix;
-        const row = w + <usize>(ky * 3 + kx) * tapBytes;
-        for (let c = 0; c < co; c++) {
-          const v = load<f32>(dp + (<usize>c << 2));
-          a += (load<u32>(row + <usize>c * chanBytes + (<usize>(k >>> 5) << 2)) >>> (<u32>k & 31)) & 1 ? v : -v;
+        // x = ix + pad − kx is table column x + 2
+        let gb = tables + <usize>oy * rowBytes + (<usize>(ix + pad - kx + 2) << 2);
+        let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
+        for (let g = 0; g < G; g++, o += 4, gb += groupBytes) {
+          const two = load<u32>(o);
+          const p = gb + <usize>(two & 0xffff);
+          const q = gb + <usize>(two >>> 16);
+          a0 = f32x4.add(a0, v128.load(p));
+          c0 = f32x4.add(c0, v128.load(q));
+          if (vecs > 1) {
+            a1 = f32x4.add(a1, v128.load(p, 16));
+            c1 = f32x4.add(c1, v128.load(q, 16));
+          }
+          if (vecs > 2) {
+            a2 = f32x4.add(a2, v128.load(p, 32));
+            c2 = f32x4.add(c2, v128.load(q, 32));
+          }
         }
       }
     }
-    store<f32>(o + (<usize>k << 2), a);
+    const o = dx + <usize>(iy * wi + ix) * pixBytes + (<usize>k << 2);
+    storePairs(o, pixBytes, wi - ix, a0, c0);
+    if (vecs > 1) storePairs(o + 4 * pixBytes, pixBytes, wi - ix - 4, a1, c1);
+    if (vecs > 2) storePairs(o + 8 * pixBytes, pixBytes, wi - ix - 8, a2, c2);
+  }
+}
+
+/**
+ * dx (overwritten) for input channels [ci0, ci1) (even; ci even) from the tables and index in
+ * lut, a row at a time in blocks of 12 pixels, the rest in one block of 4 or 8.
+ */
+export function convBwdDataLut(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize): void {
+  const G = (co + 3) >>> 2;
+  // channels inside pixel blocks: a block's columns of the 3 rows' tables stay in cache
+  for (let iy = 0; iy < hi; iy++) {
+    let ix = 0;
+    for (; ix + 12 <= wi; ix += 12) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 3);
+    if (wi - ix > 8) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 3);
+    else if (wi - ix > 4) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 2);
+    else if (wi - ix > 0) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 1);
   }
 }
 
@@ -1295,8 +1252,13 @@ function convBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32
 }
 
 /** dw[c × 9·ci] += Σ_pixels dY[·, c]·X[tap pixel] for `count` channels (dy: ho·wo × count). */
+/**
+ * Over sign inputs, maps at least FILTER_GROUPS_FROM wide take the grouped order of
+ * conv-reference.ts here (convBwdFilterLut is their fast path), narrower ones pixel by pixel.
+ */
 export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
-  if (xBits && maskScratch && wi <= MASK_TERMS && sparseEnough(dy, ho * wo, count, c0, c1, hi, wi))
+  if (xBits && wo >= FILTER_GROUPS_FROM) filterGroups(dy, x, hi, wi, ci, ho, wo, count, pad, 3, 1, dw, c0, c1);
+  else if (xBits && maskScratch && wi <= MASK_TERMS && sparseEnough(dy, ho * wo, count, c0, c1, hi, wi))
     filterSumSparse(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else if (xBits && maskScratch && wi <= MASK_TERMS) filterSumBits(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
@@ -1614,6 +1576,264 @@ function filterTailTap<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i3
         if (lanes > 2) store<f32>(o + 2 * chanBytes, f32x4.extract_lane(a, 2));
         if (lanes > 3) store<f32>(o + 3 * chanBytes, f32x4.extract_lane(a, 3));
       }
+    }
+  }
+}
+
+// ---- dw of a 3x3 stride-1 convolution over binary inputs, by table lookups ----
+// On maps at least FILTER_GROUPS_FROM wide each output row's pixels go in groups of 4
+// (src/kernels/conv-reference.ts: filterGroup), and a dw element takes one partial a group,
+// (((+0 + s0·d0) + s1·d1) + s2·d2) + s3·d3 (s the input signs under the tap, d the 4 pixels' dY,
+// a pixel past the row or whose tap falls outside the map left out). The 16 partials of a group
+// of pixels are tabulated for FILTER_CHANNELS output channels at once (4 vectors), and an input
+// channel's 4 signs under a tap index them: 4 loads and 4 adds for 64 multiply-adds. The lookup
+// scratch (the caller's, convFilterLutBytes): the input's sign bits turned to rows along x
+// (signRowBytes per input channel and row, bit ix + 2), then per block of channels a region: per
+// output row a table per group of 4 pixels and two more for the first and the last group with
+// the pixel a same-padded tap leaves out zeroed; then the block's dw turned to (tap, input
+// channel) × FILTER_CHANNELS, so a pass loads and stores its accumulators as 4 vectors.
+
+/** Output widths from which weight gradients over sign inputs sum pixels in groups (narrower: one at a time). */
+const FILTER_GROUPS_FROM = 12;
+/** Output channels a table holds: 4 vectors. */
+const FILTER_CHANNELS = 16;
+/** Bytes of one table entry (FILTER_CHANNELS floats) and of one table (16 entries). */
+const ENTRY_BYTES: usize = FILTER_CHANNELS * 4;
+const TABLE_BYTES: usize = 16 * ENTRY_BYTES;
+
+/** Pixel groups of an output row. */
+// @ts-ignore: decorator
+@inline
+function filterQuads(wo: i32): i32 {
+  return (wo + 3) >>> 2;
+}
+
+/** Bytes of one block's tables: per output row the groups' and the two edge variants'. */
+// @ts-ignore: decorator
+@inline
+function filterTablesBytes(ho: i32, wo: i32): usize {
+  return <usize>ho * <usize>(filterQuads(wo) + 2) * TABLE_BYTES;
+}
+
+/** Bytes of one block's region: its tables, then its dw as (tap, input channel) × FILTER_CHANNELS floats. */
+// @ts-ignore: decorator
+@inline
+function filterBlockBytes(ho: i32, wo: i32, ci: i32): usize {
+  return filterTablesBytes(ho, wo) + <usize>(9 * ci) * ENTRY_BYTES;
+}
+
+/** Output rows a pass takes: their tables fit in 24 KB of L1 (at least one row). */
+// @ts-ignore: decorator
+@inline
+function filterBandRows(wo: i32): i32 {
+  return max(1, <i32>(24576 / (<usize>(filterQuads(wo) + 2) * TABLE_BYTES)));
+}
+
+/** Bytes of one sign row: bit ix + 2 for ix in [0, wi), then room for a u64 read at any byte of it. */
+// @ts-ignore: decorator
+@inline
+function signRowBytes(wi: i32): usize {
+  return <usize>(((wi + 2 + 7) >>> 3) + 8 + 3) & ~3;
+}
+
+/** Bytes of the sign rows, 16-aligned. */
+// @ts-ignore: decorator
+@inline
+function signRowsBytes(hi: i32, wi: i32, ci: i32): usize {
+  return (<usize>(ci * hi) * signRowBytes(wi) + 15) & ~15;
+}
+
+/** Bytes of lookup scratch convBwdFilterLut needs: the sign rows, then a region per FILTER_CHANNELS channels of `count`. */
+export function convFilterLutBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32): i32 {
+  return <i32>(signRowsBytes(hi, wi, ci) + <usize>((count + FILTER_CHANNELS - 1) / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci));
+}
+
+/** x's sign bits (hi·wi pixels × ⌈ci/32⌉ words) as rows: row k·hi + iy, bit ix + 2 = x's bit k at (iy, ix), other bits 0. */
+export function convFilterSignRows(x: usize, hi: i32, wi: i32, ci: i32, lut: usize): void {
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  const rowBytes = signRowBytes(wi);
+  memory.fill(lut, 0, <usize>(ci * hi) * rowBytes);
+  for (let k = 0; k < ci; k++) {
+    const word = x + (<usize>(k >>> 5) << 2);
+    const bit = <u32>k & 31;
+    for (let iy = 0; iy < hi; iy++) {
+      // 64 bits at a time, stored as they fill
+      const row = lut + <usize>(k * hi + iy) * rowBytes;
+      let bits: u64 = 0;
+      let base = 0;
+      for (let ix = 0; ix < wi; ix++) {
+        if (ix + 2 - base == 64) {
+          store<u64>(row + <usize>(base >>> 3), bits);
+          bits = 0;
+          base += 64;
+        }
+        bits |= <u64>((load<u32>(word + <usize>(iy * wi + ix) * pixBytes) >>> bit) & 1) << <u64>(ix + 2 - base);
+      }
+      store<u64>(row + <usize>(base >>> 3), bits);
+    }
+  }
+}
+
+/** Bits [bit, bit + 4) of a sign row. */
+// @ts-ignore: decorator
+@inline
+function signNibble(row: usize, bit: i32): u32 {
+  return (load<u32>(row + <usize>(bit >>> 3)) >>> (<u32>bit & 7)) & 15;
+}
+
+/** Up to 4 consecutive floats at p (the rest zero). */
+// @ts-ignore: decorator
+@inline
+function loadChannels(p: usize, valid: i32): v128 {
+  if (valid >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (valid > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (valid > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (valid > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  return v;
+}
+
+/**
+ * Channel vector cv of one table: for the 4 pixels' dY d0..d3 (4 channels each; zero for a
+ * pixel left out or past `lanes`, and past the block's `valid` channels), entry idx = (((+0 +
+ * s0·d0) + s1·d1) + s2·d2) + s3·d3, s_l = +1 where bit l of idx is set. A zero d adds ±0 to a sum
+ * that is never −0.
+ */
+// @ts-ignore: decorator
+@inline
+function filterTable(at: usize, px: usize, dyPix: usize, lanes: i32, skip: i32, valid: i32): void {
+  const zero = f32x4.splat(0);
+  const d0 = lanes > 0 && skip != 0 ? loadChannels(px, valid) : zero;
+  const d1 = lanes > 1 && skip != 1 ? loadChannels(px + dyPix, valid) : zero;
+  const d2 = lanes > 2 && skip != 2 ? loadChannels(px + 2 * dyPix, valid) : zero;
+  const d3 = lanes > 3 && skip != 3 ? loadChannels(px + 3 * dyPix, valid) : zero;
+  for (let i: u32 = 0; i < 4; i++) {
+    const p01 = f32x4.add(f32x4.add(zero, signedBy(d0, i & 1)), signedBy(d1, i & 2));
+    for (let h: u32 = 0; h < 4; h++) {
+      const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
+      v128.store(at + <usize>(i | (h << 2)) * ENTRY_BYTES, e);
+    }
+  }
+}
+
+/** Adds entry e (4 vectors) to an accumulator set. */
+// @ts-ignore: decorator
+@inline
+function addEntry(a: v128, e: usize, v: usize): v128 {
+  return f32x4.add(a, v128.load(e + (v << 4)));
+}
+
+/**
+ * Output rows [oyFrom, oyTo) of one tap (ky, kx) for input channel k, and k + 1 with `two` (a
+ * second independent chain of adds: one chain is bound by the add latency): accumulators at o
+ * (k + 1's at o + ENTRY_BYTES), held in registers over the rows.
+ */
+// @ts-ignore: decorator
+@inline
+function filterPassRows(lut: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
+  const rowTables = <usize>(Q + 2) * TABLE_BYTES;
+  const signBytes = signRowBytes(wi);
+  const nextSigns = <usize>hi * signBytes;
+  let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  if (two) {
+    b0 = v128.load(o, 64); b1 = v128.load(o, 80); b2 = v128.load(o, 96); b3 = v128.load(o, 112);
+  }
+  // the first and last groups' tables for this tap (a same-padded tap leaves a pixel out)
+  const last: usize = <usize>(kx > 2 - pad ? Q + 1 : Q - 1) * TABLE_BYTES;
+  const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
+  // group j's 4 signs are bits 4j + kx − pad + 2 .. + 3 of the input row's sign row
+  const at = <i32>(kx - pad + 2);
+  const nearTo = min(Q - 1, 14);
+  for (let oy = oyFrom; oy < oyTo; oy++) {
+    const signs = lut + <usize>(k * hi + oy + ky - pad) * signBytes;
+    const signs2 = signs + nextSigns;
+    // groups 0..13 from one u64 read (56 bits from bit `at`), the rest a u32 read each
+    let near = load<u64>(signs) >>> <u64>at;
+    let near2: u64 = two ? load<u64>(signs2) >>> <u64>at : 0;
+    const row = tables + <usize>oy * rowTables;
+    let e = row + first + (<usize>(<u32>near & 15) << 6);
+    a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+    if (two) {
+      const f = row + first + (<usize>(<u32>near2 & 15) << 6);
+      b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+    }
+    let table = row + TABLE_BYTES;
+    for (let j = 1; j < nearTo; j++, table += TABLE_BYTES) {
+      near >>>= 4;
+      e = table + (<usize>(<u32>near & 15) << 6);
+      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+      if (two) {
+        near2 >>>= 4;
+        const f = table + (<usize>(<u32>near2 & 15) << 6);
+        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+      }
+    }
+    for (let j = max(1, nearTo); j < Q; j++, table += TABLE_BYTES) {
+      // past group 13, and the last group (its own table where a same-padded tap leaves a pixel out)
+      const t = j == Q - 1 ? row + last : table;
+      e = t + (<usize>signNibble(signs, at + (j << 2)) << 6);
+      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+      if (two) {
+        const f = t + (<usize>signNibble(signs2, at + (j << 2)) << 6);
+        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+      }
+    }
+  }
+  v128.store(o, a0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
+  if (two) {
+    v128.store(o, b0, 64); v128.store(o, b1, 80); v128.store(o, b2, 96); v128.store(o, b3, 112);
+  }
+}
+
+/**
+ * dw[c × 9·ci] += Σ (groups of 4 pixels) for output channels [c0, c1) of `count` (c0 a multiple
+ * of FILTER_CHANNELS) from dy (ho·wo × count) and the sign rows in lut; each block of channels
+ * uses its own region (threads split the channels). Rows go in bands whose tables stay in L1,
+ * every (tap, input channel pair) of a band adding its rows to accumulators held in 8 registers; the
+ * rows of each dw element are summed in order (bands in order).
+ */
+export function convBwdFilterLut(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize): void {
+  const Q = filterQuads(wo);
+  const rowTables = <usize>(Q + 2) * TABLE_BYTES;
+  const dyPix = <usize>count << 2;
+  const chanBytes = <usize>(9 * ci) << 2;
+  for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+    const tables = lut + signRowsBytes(hi, wi, ci) + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci);
+    const n = min(FILTER_CHANNELS, c1 - b0);
+    // per output row: the groups, then the first without its pixel 0 and the last without pixel wo − 1
+    for (let oy = 0; oy < ho; oy++) {
+      const row = tables + <usize>oy * rowTables;
+      for (let j = 0; j <= Q + 1; j++) {
+        const q = j < Q ? j : j == Q ? 0 : Q - 1;
+        const skip = j < Q ? -1 : j == Q ? 0 : (wo - 1) & 3;
+        const px = dy + <usize>(oy * wo + q * 4) * dyPix + (<usize>b0 << 2);
+        const lanes = min(4, wo - q * 4);
+        const at = row + <usize>j * TABLE_BYTES;
+        for (let cv = 0; cv < FILTER_CHANNELS / 4; cv++) filterTable(at + (<usize>cv << 4), px + (<usize>cv << 4), dyPix, lanes, skip, n - cv * 4);
+      }
+    }
+    // dw's channels of the block turned to (tap, input channel) × FILTER_CHANNELS; back at the end
+    const acc = tables + filterTablesBytes(ho, wo);
+    for (let c = 0; c < n; c++) {
+      const from = dw + <usize>(b0 + c) * chanBytes;
+      for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
+    }
+    const band = filterBandRows(wo);
+    for (let r0 = 0; r0 < ho; r0 += band)
+      for (let tap = 0; tap < 9; tap++) {
+        const ky = tap / 3;
+        const kx = tap - 3 * ky;
+        const oyFrom = max(r0, pad - ky);
+        const oyTo = min(min(ho, r0 + band), hi + pad - ky);
+        if (oyFrom >= oyTo) continue;
+        let k = 0;
+        for (; k + 2 <= ci; k += 2) filterPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+        if (k < ci) filterPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+      }
+    for (let c = 0; c < n; c++) {
+      const to = dw + <usize>(b0 + c) * chanBytes;
+      for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
     }
   }
 }
@@ -3095,8 +3315,40 @@ function convGFwdX<S>(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo
 }
 
 /** dx = the transposed convolution of dY with Ŵ (bits), input channels [ci0, ci1) (ci0 a multiple of 32); dx overwritten there. */
+/**
+ * dx for binary weights, input channels [ci0, ci1) (ci0 a multiple of 32), scattered in the order
+ * of src/kernels/conv-reference.ts: output pixels in order, then groups of 4 output channels, a
+ * group's signed dY rows summed in this instance's scratch before they reach dx.
+ */
 export function convGBwdData(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, dx: usize, ci0: i32, ci1: i32): void {
-  convGBwdDataX<u32>(dy, w, hi, wi, ci, ho, wo, co, pad, k, s, dx, ci0, ci1);
+  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
+  const wOff = <usize>(ci0 >>> 5) << 2;
+  const part = ci1 - ci0;
+  const kk = k * k;
+  const partial = maskScratch;
+  for (let p = 0; p < hi * wi; p++) memory.fill(dx + (<usize>(p * ci + ci0) << 2), 0, <usize>part << 2);
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox = 0; ox < wo; ox++) {
+      const yo = dy + (<usize>((oy * wo + ox) * co) << 2);
+      for (let c0 = 0; c0 < co; c0 += 4) {
+        const c1 = min(co, c0 + 4);
+        let any = false;
+        for (let c = c0; c < c1; c++) any = any || load<f32>(yo + (<usize>c << 2)) != 0;
+        // an all-zero group's partial is ±0, which leaves dx (never −0) as it is
+        if (!any) continue;
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            const ix = ox * s + kx - pad;
+            if (ix < 0 || ix >= wi) continue;
+            memory.fill(partial, 0, <usize>part << 2);
+            for (let c = c0; c < c1; c++) addSignedRow(partial, w + <usize>(c * kk + ky * k + kx) * tapBytes + wOff, load<f32>(yo + (<usize>c << 2)), part);
+            saxpyRow(dx + (<usize>((iy * wi + ix) * ci + ci0) << 2), partial, 1, part);
+          }
+        }
+      }
+    }
 }
 
 /** dx for float weights, input channels [ci0, ci1). */
@@ -3136,6 +3388,10 @@ function convGBwdDataX<S>(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
 export function convGBwdFilter(
   dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, k: i32, s: i32, dw: usize, c0: i32, c1: i32,
 ): void {
+  if (xBits && wo >= FILTER_GROUPS_FROM) {
+    filterGroups(dy, x, hi, wi, ci, ho, wo, count, pad, k, s, dw, c0, c1);
+    return;
+  }
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
   const kk = k * k;
   for (let oy = 0; oy < ho; oy++)
@@ -3157,5 +3413,35 @@ export function convGBwdFilter(
           }
         }
       }
+    }
+}
+
+/**
+ * dw for sign inputs in the order of conv-reference.ts: each output row's pixels in groups of 4,
+ * a group's signed dY summed from +0 in this instance's scratch (a row of ci floats) before it
+ * reaches dw, one (channel, tap) at a time.
+ */
+function filterGroups(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, k: i32, s: i32, dw: usize, c0: i32, c1: i32): void {
+  if (!maskScratch) unreachable();
+  const pixBytes = <usize>((ci + 31) >>> 5) << 2;
+  const kk = k * k;
+  const partial = maskScratch;
+  for (let oy = 0; oy < ho; oy++)
+    for (let ox0 = 0; ox0 < wo; ox0 += 4) {
+      const ox1 = min(wo, ox0 + 4);
+      for (let c = c0; c < c1; c++)
+        for (let ky = 0; ky < k; ky++) {
+          const iy = oy * s + ky - pad;
+          if (iy < 0 || iy >= hi) continue;
+          for (let kx = 0; kx < k; kx++) {
+            memory.fill(partial, 0, <usize>ci << 2);
+            for (let ox = ox0; ox < ox1; ox++) {
+              const ix = ox * s + kx - pad;
+              if (ix < 0 || ix >= wi) continue;
+              addSignedRow(partial, x + <usize>(iy * wi + ix) * pixBytes, load<f32>(dy + (<usize>((oy * wo + ox) * count + c) << 2)), ci);
+            }
+            saxpyRow(dw + (<usize>((c * kk + ky * k + kx) * ci) << 2), partial, 1, ci);
+          }
+        }
     }
 }

@@ -1,12 +1,16 @@
 // What every 3x3 convolution kind (binary or fixed-point) needs of the shared workspace.
-import { taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
+import { convFilterLutFloats, convLutFloats, taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
 import type { WorkspaceNeeds } from './kind.js';
 import type { ScopeFlags } from '../../layers/layer.js';
 
-export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNeeds, scope: ScopeFlags = {}): void {
+export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNeeds, scope: ScopeFlags = {}, binary = false): void {
   const inPix = g.hi * g.wi * g.ci;
   const outPix = g.ho * g.wo * g.co;
   need.act = Math.max(need.act, need.batch * outPix);
+  // a binary layer's gradients borrow the pre-activations (idle in backward) for their lookup
+  // tables (input gradient; weight gradient over sign inputs, all but the first layer): as
+  // large as the batch's outputs from about 5 examples up
+  if (binary && !first && !scope.noBackward) need.act = Math.max(need.act, convFilterLutFloats(g), scope.stop ? 0 : convLutFloats(g));
   // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (>= 9·ci)
   need.chunk = Math.max(need.chunk, outPix, inPix, taps(g) * g.ci);
   // below a partial update's lowest trainable layer no gradient flows; the lowest gives no dX

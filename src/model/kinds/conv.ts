@@ -13,7 +13,7 @@ export const convKind: LayerKind<Conv> = {
   title: 'binary convolutions',
   build: (l, c) => new ConvLayer(l.name, l.g, l.first, c.recipe, c.ws, c.ledger, c.rng, l),
   memory: (l, c) => c.binaryWeights(l.name, l.g.co * taps(l.g), l.g.ci, l.frozen),
-  workspace: (l, need) => convWorkspace(l.g, l.first, need, l),
+  workspace: (l, need) => convWorkspace(l.g, l.first, need, l, true),
   forwardMacs: (l) => convMacs(l.g),
   weights: (l) => l.g.co * taps(l.g) * l.g.ci,
   exports: {
