@@ -192,15 +192,15 @@ t.test(
       t.same(Array.from(new Uint32Array(memory.buffer, out, B * m)), y, `Y = X·Ŵᵀ by column slices [0, ${cut}), [${cut}, ${m}): bit for bit`);
     }
     // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels;
-    // and weight gradients over sign inputs on maps under 12 wide (wider ones sum groups of 4
-    // pixels by table lookups): masks of a band of input rows at a time (11 wide: 46 rows a
+    // and weight gradients over sign inputs on outputs under 10 wide (wider ones sum groups of 4
+    // pixels by table lookups): masks of a band of input rows at a time (9 wide: 56 rows a
     // band); from a mostly-zero dY the listed path: each channel's non-zero pixels only, groups of
-    // channels whose lists fit (a 60x11 map: 6 channels a group)
+    // channels whose lists fit (a 60x9 map: 7 channels a group)
     const filterCases: [number, number, number, number, number, number, number, number | null][] = [
-      [60, 11, 32, 9, 1, 0, 9, null],
+      [60, 9, 32, 9, 1, 0, 9, null],
       [9, 8, 48, 4, 0, 1, 4, null],
       [6, 7, 37, 3, 1, 0, 3, null],
-      [60, 11, 32, 9, 1, 0, 9, 0.25],
+      [60, 9, 32, 9, 1, 0, 9, 0.25],
       [9, 8, 48, 7, 0, 1, 6, 0.2],
       [6, 7, 37, 3, 1, 0, 3, 0.3],
       [8, 8, 64, 40, 1, 3, 37, 0.25],
@@ -299,10 +299,10 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
 
 t.test('binary convolution weight gradients by table lookups: the same bits as the grouped reference, every group width, block and thread count', async (t) => {
   const { convBwdFilter: reference } = await import('../src/kernels/conv-reference.js');
-  // output widths that are and are not whole groups of 4 (one group, a lone last pixel), same
-  // padding (the edge variants), channel counts that are not whole blocks of 16 (count below
-  // the layer's), one channel (the mean patch), a row too wide for the sign rows and 5x5 /
-  // stride 2 (the scattering kernel); dY dense, mostly zero and all zero; dw accumulates
+  // output widths at the grouping threshold (9: pixel by pixel, 10), that are and are not whole
+  // groups of 4, same padding (the edge variants), channel counts that are not whole blocks of
+  // 16 (count below the layer's), one channel (the mean patch), rows past one u64 of signs and
+  // 5x5 / stride 2 (the scattering kernel); dY dense, mostly zero and all zero; dw accumulates
   const cases: [number, number, number, number, 'valid' | 'same', number, number, number, number][] = [
     [8, 8, 32, 16, 'same', 3, 1, 1, 16],
     [7, 9, 48, 5, 'valid', 3, 1, 0.5, 5],
@@ -313,6 +313,8 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
     [3, 5, 33, 33, 'valid', 3, 1, 1, 33],
     [12, 12, 64, 64, 'same', 3, 1, 1, 1],
     [9, 13, 16, 24, 'same', 3, 1, 0.25, 24],
+    [12, 12, 16, 8, 'valid', 3, 1, 1, 8],
+    [11, 11, 16, 8, 'valid', 3, 1, 1, 8],
     [4, 60, 32, 16, 'same', 3, 1, 1, 16],
     [9, 9, 8, 6, 'same', 5, 2, 1, 6],
     [5, 5, 32, 8, 'same', 3, 1, 0, 8],

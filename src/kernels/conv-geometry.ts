@@ -39,9 +39,12 @@ export function convLutFloats(g: ConvGeometry): number {
   return index + g.ho * groups * 16 * width;
 }
 
-/** Whether the weight gradient over sign inputs runs by table lookups: 3x3, stride 1, an output at least 12 wide. */
+/** Output width from which weight gradients over sign inputs sum pixels in groups of 4 (FILTER_GROUPS_FROM in kernels.as.ts). */
+export const FILTER_GROUPS_FROM = 10;
+
+/** Whether the weight gradient over sign inputs runs by table lookups: 3x3, stride 1, an output at least FILTER_GROUPS_FROM wide. */
 export function filterLookupApplies(g: ConvGeometry): boolean {
-  return isBlocked3x3(g) && g.wo >= 12;
+  return isBlocked3x3(g) && g.wo >= FILTER_GROUPS_FROM;
 }
 
 /**

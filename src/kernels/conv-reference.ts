@@ -3,7 +3,7 @@
 // so xnor-popcount runs along channels. Taps that fall in the padding contribute nothing.
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
-import { taps as tapCount, type ConvGeometry } from './conv-geometry.js';
+import { FILTER_GROUPS_FROM, taps as tapCount, type ConvGeometry } from './conv-geometry.js';
 
 /**
  * The in-bounds taps of output pixel (oy, ox): fills taps[] with tap indices and pixels[] with
@@ -49,11 +49,11 @@ export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: F
 
 /**
  * Output pixels along a row whose terms a weight gradient over sign inputs sums before adding
- * them to dw: 4 on maps at least 12 wide (the WebAssembly kernel's tables pay there), else 1
- * (pixel by pixel, the masks kernel's order).
+ * them to dw: 4 on outputs at least FILTER_GROUPS_FROM wide (the WebAssembly kernel's tables pay
+ * there), else 1 (pixel by pixel, the masks kernel's order).
  */
 export function filterGroup(g: ConvGeometry): number {
-  return g.wo >= 12 ? 4 : 1;
+  return g.wo >= FILTER_GROUPS_FROM ? 4 : 1;
 }
 
 /**

@@ -1594,7 +1594,7 @@ function filterTailTap<S>(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i3
 // channel) × FILTER_CHANNELS, so a pass loads and stores its accumulators as 4 vectors.
 
 /** Output widths from which weight gradients over sign inputs sum pixels in groups (narrower: one at a time). */
-const FILTER_GROUPS_FROM = 12;
+const FILTER_GROUPS_FROM = 10;
 /** Output channels a table holds: 4 vectors. */
 const FILTER_CHANNELS = 16;
 /** Bytes of one table entry (FILTER_CHANNELS floats) and of one table (16 entries). */
