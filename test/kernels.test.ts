@@ -34,7 +34,7 @@ for (const [B, m, n] of SHAPES) {
     const Wt = new Float64Array(n * m);
     for (let j = 0; j < m; j++) for (let k = 0; k < n; k++) Wt[k * m + j] = W.values[j * n + k];
     const dx = new Float64Array(B * n);
-    K.gemmFloatBinT(dY, W.bits, B, m, n, dx);
+    K.gemmFloatBinT(dY, W.bits, B, m, n, dx, new Float32Array(0));
     t.ok(maxAbsDiff(dx, matmulT(dY, Wt, B, n, m)) < 1e-9, 'gemmFloatBinT = dY · W');
 
     // float weights (fixed-point layers): y = X·Wᵀ and dX = dY·W with W's real values

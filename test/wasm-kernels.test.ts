@@ -11,6 +11,7 @@ import { PRESETS } from '../src/recipe.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { Rng } from '../src/rng.js';
 import { convFilterLutFloats, convGeometry, convLutFloats } from '../src/kernels/conv-geometry.js';
+import { denseLutFloats } from '../src/kernels/dense-lut.js';
 import type { Floats } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
@@ -19,6 +20,25 @@ import { parseQuantConfig } from '../quant/quant-config.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 t.equal(selectKernels('auto').name, 'wasm-simd', 'auto picks wasm where it runs');
+
+/**
+ * The WebAssembly dense input gradient's order, plainly: dx[b, i] = Σ over groups of 4 weight
+ * rows in order of one float32 partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3.
+ */
+function groupedDx(dy: Float32Array, bits: Uint32Array, B: number, m: number, n: number, dx: Float32Array): void {
+  const wpr = (n + 31) >>> 5;
+  const sign = (r: number, i: number) => ((bits[r * wpr + (i >>> 5)] >>> (i & 31)) & 1 ? 1 : -1);
+  for (let b = 0; b < B; b++)
+    for (let i = 0; i < n; i++) {
+      let acc = 0;
+      for (let g = 0; g < m; g += 4) {
+        let partial = dy[b * m + g] * sign(g, i);
+        for (let r = g + 1; r < Math.min(m, g + 4); r++) partial = Math.fround(partial + dy[b * m + r] * sign(r, i));
+        acc = Math.fround(acc + partial);
+      }
+      dx[b * n + i] = acc;
+    }
+}
 
 const SHAPES = [
   [1, 1, 1],
@@ -70,9 +90,14 @@ for (const [B, m, n] of SHAPES)
 
     const dxR = new Float32Array(B * n).fill(3);
     const dxW = f32(dxR); // the kernel overwrites, whatever was there
-    R.gemmFloatBinT(dy, W.bits, B, m, n, dxR);
-    K.gemmFloatBinT(dyw, ww, B, m, n, dxW);
+    R.gemmFloatBinT(dy, W.bits, B, m, n, dxR, new Float32Array(0));
+    const index = ledger.floats(denseLutFloats(m, n), 'workspace', 't', 'index');
+    K.gemmFloatBinTIndex(ww, m, n, index);
+    K.gemmFloatBinT(dyw, ww, B, m, n, dxW, index);
     close(dxW, dxR, 'gemmFloatBinT');
+    const grouped = new Float32Array(B * n);
+    groupedDx(dy, W.bits, B, m, n, grouped);
+    t.same(Array.from(dxW), Array.from(grouped), 'gemmFloatBinT: the grouped order, bit for bit');
 
     const wf = Float32Array.from(randomFloats(rng, m * n));
     const wfw = f32(wf);
@@ -152,13 +177,6 @@ t.test(
       const w = words(m * wpr);
       const x = words(B * wpr);
       const out = take(4 * Math.max(B * n, m * n));
-      const [dx, dxOnePass] = bothWays(
-        out,
-        B * n,
-        () => 0.5,
-        () => ex.gemmFloatBinT(dy, w, B, m, n, out),
-      );
-      t.same(dx, dxOnePass, `dX = dY·Ŵ, B=${B} m=${m} n=${n}: bit for bit`);
       const [dw, dwOnePass] = bothWays(
         out,
         m * n,
@@ -372,6 +390,55 @@ t.test('the weight-gradient reference over sign inputs adds each group of 4 pixe
   const dw = new Float32Array(9);
   reference(Float32Array.from([1e8, 0, 0, 0, 1, 1, 1, 2, 0, 0, 0, 0]), new Uint32Array(42).fill(1), true, g, 1, dw);
   t.same(Array.from(dw), new Array(9).fill(100000008));
+});
+
+t.test('dense input gradients by table lookups: the grouped order bit for bit, whatever the rows per call, the group chunks and the threads', async (t) => {
+  // row counts around the 12-row blocks, odd column counts (a last lone column), units not whole
+  // groups of 4, more groups than one scratch of tables holds (m = 1100: two chunks)
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(5 + threads);
+    for (const [B, m, n] of [
+      [5, 300, 70],
+      [270, 9, 47],
+      [13, 513, 33],
+      [2, 1100, 20],
+      [25, 256, 256],
+      [1, 3, 1],
+    ]) {
+      const dy = ledger.floats(B * m, 'workspace', 't', 'dy');
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.3 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);
+      const W = randomSigns(rng, m, n);
+      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+      w.set(W.bits);
+      const index = ledger.floats(denseLutFloats(m, n), 'workspace', 't', 'index');
+      K.gemmFloatBinTIndex(w, m, n, index);
+      const dx = ledger.floats(B * n, 'workspace', 't', 'dx').fill(9);
+      K.gemmFloatBinT(dy, w, B, m, n, dx, index);
+      const want = new Float32Array(B * n);
+      groupedDx(Float32Array.from(dy), W.bits, B, m, n, want);
+      t.same(Array.from(dx), Array.from(want), `B=${B} m=${m} n=${n}, ${threads} thread(s): the grouped order`);
+      // a row at a time (the streamed recipes' chunks): the same bits
+      const rowwise = ledger.floats(B * n, 'workspace', 't', 'dx');
+      for (let b = 0; b < B; b++) K.gemmFloatBinT(dy.subarray(b * m, (b + 1) * m), w, 1, m, n, rowwise.subarray(b * n, (b + 1) * n), index);
+      t.same(Array.from(rowwise), Array.from(want), `B=${B} m=${m} n=${n}, ${threads} thread(s): one row per call`);
+    }
+    const w = ledger.u32(8, 'workspace', 't', 'w');
+    t.throws(
+      () =>
+        K.gemmFloatBinT(
+          ledger.floats(64, 'workspace', 't', 'dy'),
+          w,
+          1,
+          64,
+          64,
+          ledger.floats(64, 'workspace', 't', 'dx'),
+          ledger.floats(4, 'workspace', 't', 'i'),
+        ),
+      /index/,
+    );
+    K.dispose?.();
+  }
 });
 
 t.test('the input-gradient reference adds each group of 4 output channels as one float32 partial: a case where that order shows', async (t) => {

@@ -46,7 +46,13 @@ export interface Kernels {
   /** y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. */
   gemmFloatBin(x: Floats, w: Uint32Array, B: number, m: number, n: number, y: Floats): void;
   /** dx[B×n] = dY[B×m] · Ŵ[m×n bits]  (sign-selected accumulation). */
-  gemmFloatBinT(dy: Floats, w: Uint32Array, B: number, m: number, n: number, dx: Floats): void;
+  /**
+   * dx[B×n] = dY[B×m] · Ŵ[m×n]; `index` (denseLutFloats(m, n) floats) as gemmFloatBinTIndex left
+   * it for these weights (kernels that sum by table lookups read it; the reference does not).
+   */
+  gemmFloatBinT(dy: Floats, w: Uint32Array, B: number, m: number, n: number, dx: Floats, index: Floats): void;
+  /** Prepares gemmFloatBinT's `index` for weights w: once after the weights change, before that layer's calls. */
+  gemmFloatBinTIndex(w: Uint32Array, m: number, n: number, index: Floats): void;
   /** y[B×m] = X[B×n] · W[m×n]ᵀ, float weights (fixed-point layers). */
   gemmFloatFloat(x: Floats, w: Floats, B: number, m: number, n: number, y: Floats): void;
   /** dx[B×n] = dY[B×m] · W[m×n], float weights. */

@@ -41,6 +41,8 @@ export const referenceKernels: Kernels = {
     }
   },
 
+  gemmFloatBinTIndex() {},
+
   gemmFloatBinT(dy, w, B, m, n, dx) {
     const wpr = wordsFor(n);
     for (let i = 0; i < B; i++) {

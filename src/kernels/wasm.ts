@@ -20,7 +20,7 @@ interface Exports {
   heapBase(): number;
   gemmBinBin(x: number, w: number, B: number, m: number, n: number, y: number): void;
   gemmFloatBin(x: number, w: number, B: number, m: number, n: number, y: number): void;
-  gemmFloatBinT(dy: number, w: number, B: number, m: number, n: number, dx: number): void;
+  gemmFloatBinT(dy: number, B: number, m: number, n: number, dx: number, index: number): void;
 }
 
 /** A bump allocator over a shared WebAssembly memory (network buffers are allocated once). */
@@ -142,6 +142,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, ...(blocked ? [] : [g.k, g.stride])];
     par(blocked ? fn : fn.replace(/^conv/, 'convG'), g.ho * g.wo * outputs * taps(g) * g.ci, n, align, (a, b) => args(dims, a, b));
   };
+  const denseIndex = (m: number, n: number, index: Floats) => {
+    const bytes = ex.denseLutIndexBytes(m, n) as unknown as number;
+    if (index.length * 4 < bytes) throw new Error(`wasm kernels: gemmFloatBinT needs ${bytes} bytes of index, got ${index.length * 4}`);
+    return at(index);
+  };
   /** The binary input gradient by table lookups (kernels.as.ts): 3x3, stride 1, channels in pairs. */
   const lookupApplies = (g: ConvGeometry) => isBlocked3x3(g) && g.ci % 2 === 0;
   const lookupDims = (g: ConvGeometry) => [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
@@ -161,7 +166,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       B < 16
         ? par('gemmFloatBinCols', B * m * n, m, 2, (j0, j1) => [at(x), at(w), B, m, n, at(y), j0, j1])
         : par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
-    gemmFloatBinT: (dy, w, B, m, n, dx) => par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
+    // by table lookups over groups of 4 weight rows (kernels.as.ts): rows split across threads,
+    // each thread's tables in its own kernel scratch
+    gemmFloatBinT: (dy, _w, B, m, n, dx, index) =>
+      par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, r1 - r0, m, n, at(dx) + r0 * n * 4, denseIndex(m, n, index)]),
+    gemmFloatBinTIndex: (w, m, n, index) => ex.denseLutIndex(at(w), m, n, denseIndex(m, n, index)),
     gemmFloatFloat: (x, w, B, m, n, y) => par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatFloatT: (dy, w, B, m, n, dx) =>
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
@@ -337,6 +346,7 @@ export const wasmKernels: Kernels = {
   gemmBinBin: unbound,
   gemmFloatBin: unbound,
   gemmFloatBinT: unbound,
+  gemmFloatBinTIndex: unbound,
   gemmFloatFloat: unbound,
   gemmFloatFloatT: unbound,
   gemmTnFloat: unbound,

@@ -217,10 +217,12 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     this.input = null;
     if (this.first || this.stop) return null;
     spare.setShape(rows, n);
+    // the sign index borrows the pre-activations, idle in backward (sized for it, kinds/dense.ts)
+    ws.kernels.gemmFloatBinTIndex(this.wbits, m, n, ws.act);
     const dy = grad.floatView?.();
     const dx = spare.floatView?.();
     if (dy && dx) {
-      ws.kernels.gemmFloatBinT(dy, this.wbits, rows, m, n, dx);
+      ws.kernels.gemmFloatBinT(dy, this.wbits, rows, m, n, dx, ws.act);
       return spare;
     }
     fillStore(
@@ -229,7 +231,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       ws.chunkDx,
       (i0, i1, out) => {
         grad.read(i0, i1, 0, m, ws.chunkDy);
-        ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out);
+        ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out, ws.act);
       },
       this.dxHint,
     );

@@ -563,10 +563,138 @@ function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out
   if (n16 < n) for (let r = r0; r < r1; r++) rowsTail<u32>(d + <usize>r * dRb, dTb, src, rowBytes, T, n16, n, out + <usize>r * outBytes, accumulate);
 }
 
-/** dx[B×n] = dY[B×m] · Ŵ[m×n bits]. */
-export function gemmFloatBinT(dy: usize, w: usize, B: i32, m: i32, n: i32, dx: usize): void {
-  if (maskScratch) rowsSumBits(dy, m, 1, w, m, n, dx, 0, B, false);
-  else rowsSum<u32>(dy, m, 1, w, m, n, dx, 0, B, false);
+// ---- dX = dY·Ŵ of a binary dense layer by table lookups ----
+// dx[b, i] sums, over groups of 4 weight rows (output units) in order, one float32 partial a
+// group: ((s0·d0 + s1·d1) + s2·d2) + s3·d3 (s the 4 rows' signs at column i, d row b's dY of
+// those units). The 16 partials of a group are tabulated for 12 batch rows at a time (in this
+// instance's kernel scratch) and the 4 signs of a column index them (a u16 offset per column
+// and group, built once per weights by denseLutIndex into the caller's index buffer): one load
+// and one add for 4 multiply-adds, 2 columns × 12 rows held in 6 registers.
+
+/** Batch rows a table holds (3 vectors). */
+const DENSE_ROWS = 12;
+/** Bytes of one group's tables: 16 entries × DENSE_ROWS floats. */
+const DENSE_GROUP_BYTES: usize = 16 * DENSE_ROWS * 4;
+
+/** Bytes of denseLutIndex's index: a u16 per (column, group of 4 rows), 16-aligned. */
+export function denseLutIndexBytes(m: i32, n: i32): i32 {
+  return (((n + 1) & ~1) * ((m + 3) >>> 2) * 2 + 15) & ~15;
+}
+
+/**
+ * The index of m × n packed sign rows w: for column pair i/2, group g and column i of the pair,
+ * idx·DENSE_ROWS·4 (the entry's offset in the group's tables), bit j of idx the sign of row
+ * 4g + j at column i (rows past m, and a column past n, count as 0).
+ */
+export function denseLutIndex(w: usize, m: i32, n: i32, index: usize): void {
+  const G = (m + 3) >>> 2;
+  const wpr = <usize>((n + 31) >>> 5) << 2;
+  for (let i = 0; i < ((n + 1) & ~1); i++)
+    for (let g = 0; g < G; g++) {
+      let idx: u32 = 0;
+      if (i < n)
+        for (let j = 0; j < 4; j++) {
+          const r = g * 4 + j;
+          if (r < m) idx |= ((load<u32>(w + <usize>r * wpr + (<usize>(i >>> 5) << 2)) >>> (<u32>i & 31)) & 1) << <u32>j;
+        }
+      store<u16>(index + (<usize>(((i >>> 1) * G + g) * 2 + (i & 1)) << 1), idx * DENSE_ROWS * 4);
+    }
+}
+
+/** Two columns' accumulators over 4 rows (a: column i, c: i + 1) stored row by row (stride bytes apart), rows below `rows`; `two` false: column i only. */
+// @ts-ignore: decorator
+@inline
+function storeColumns(o: usize, stride: usize, rows: i32, a: v128, c: v128, two: bool): void {
+  if (!two) {
+    if (rows > 0) store<f32>(o, f32x4.extract_lane(a, 0));
+    if (rows > 1) store<f32>(o + stride, f32x4.extract_lane(a, 1));
+    if (rows > 2) store<f32>(o + 2 * stride, f32x4.extract_lane(a, 2));
+    if (rows > 3) store<f32>(o + 3 * stride, f32x4.extract_lane(a, 3));
+    return;
+  }
+  storePairs(o, stride, rows, a, c);
+}
+
+/**
+ * dx[B×n] = dY[B×m] · Ŵ[m×n bits] in the grouped order, from the index denseLutIndex built for Ŵ:
+ * rows in blocks of 12, each block's tables built in this instance's scratch (groups in chunks
+ * the scratch holds; a later chunk adds onto dx, which keeps the order), then 2 columns at a time.
+ */
+export function gemmFloatBinT(dy: usize, B: i32, m: i32, n: i32, dx: usize, index: usize): void {
+  if (!maskScratch) unreachable();
+  const G = (m + 3) >>> 2;
+  const chunk = <i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES);
+  const dyRow = <usize>m << 2;
+  const dxRow = <usize>n << 2;
+  for (let r0 = 0; r0 < B; r0 += DENSE_ROWS) {
+    const rows = min(DENSE_ROWS, B - r0);
+    for (let g0 = 0; g0 < G; g0 += chunk) {
+      const g1 = min(G, g0 + chunk);
+      denseTables(dy + <usize>r0 * dyRow, m, rows, g0, g1);
+      for (let i = 0; i < n; i += 2) {
+        const two = i + 1 < n;
+        const o = dx + <usize>r0 * dxRow + (<usize>i << 2);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+        if (g0 > 0) {
+          a0 = gatherLanes(o, dxRow, rows); a1 = gatherLanes(o + 4 * dxRow, dxRow, rows - 4); a2 = gatherLanes(o + 8 * dxRow, dxRow, rows - 8);
+          if (two) {
+            c0 = gatherLanes(o + 4, dxRow, rows); c1 = gatherLanes(o + 4 + 4 * dxRow, dxRow, rows - 4); c2 = gatherLanes(o + 4 + 8 * dxRow, dxRow, rows - 8);
+          }
+        }
+        let at = index + (<usize>((i >>> 1) * G + g0) << 2);
+        let tables = maskScratch;
+        for (let g = g0; g < g1; g++, at += 4, tables += DENSE_GROUP_BYTES) {
+          const pair = load<u32>(at);
+          const p = tables + <usize>(pair & 0xffff);
+          const q = tables + <usize>(pair >>> 16);
+          a0 = f32x4.add(a0, v128.load(p));
+          c0 = f32x4.add(c0, v128.load(q));
+          a1 = f32x4.add(a1, v128.load(p, 16));
+          c1 = f32x4.add(c1, v128.load(q, 16));
+          a2 = f32x4.add(a2, v128.load(p, 32));
+          c2 = f32x4.add(c2, v128.load(q, 32));
+        }
+        storeColumns(o, dxRow, rows, a0, c0, two);
+        if (rows > 4) storeColumns(o + 4 * dxRow, dxRow, rows - 4, a1, c1, two);
+        if (rows > 8) storeColumns(o + 8 * dxRow, dxRow, rows - 8, a2, c2, two);
+      }
+    }
+  }
+}
+
+/** Tables of groups [g0, g1) for `rows` rows of dY (m wide) into this instance's scratch: entry idx of group g, rows as floats (past `rows`: zero). */
+function denseTables(dy: usize, m: i32, rows: i32, g0: i32, g1: i32): void {
+  const dyRow = <usize>m << 2;
+  for (let g = g0; g < g1; g++) {
+    const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
+    for (let v = 0; v < DENSE_ROWS / 4; v++) {
+      // d_j over rows 4v .. 4v + 3 (zero past `rows` and past unit m)
+      let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
+      const units = m - g * 4;
+      for (let l = 0; l < 4; l++) {
+        const r = v * 4 + l;
+        if (r >= rows) break;
+        const px = dy + <usize>r * dyRow + (<usize>(g * 4) << 2);
+        const u0 = load<f32>(px);
+        const u1 = units > 1 ? load<f32>(px, 4) : 0;
+        const u2 = units > 2 ? load<f32>(px, 8) : 0;
+        const u3 = units > 3 ? load<f32>(px, 12) : 0;
+        if (l == 0) { d0 = f32x4.replace_lane(d0, 0, u0); d1 = f32x4.replace_lane(d1, 0, u1); d2 = f32x4.replace_lane(d2, 0, u2); d3 = f32x4.replace_lane(d3, 0, u3); }
+        else if (l == 1) { d0 = f32x4.replace_lane(d0, 1, u0); d1 = f32x4.replace_lane(d1, 1, u1); d2 = f32x4.replace_lane(d2, 1, u2); d3 = f32x4.replace_lane(d3, 1, u3); }
+        else if (l == 2) { d0 = f32x4.replace_lane(d0, 2, u0); d1 = f32x4.replace_lane(d1, 2, u1); d2 = f32x4.replace_lane(d2, 2, u2); d3 = f32x4.replace_lane(d3, 2, u3); }
+        else { d0 = f32x4.replace_lane(d0, 3, u0); d1 = f32x4.replace_lane(d1, 3, u1); d2 = f32x4.replace_lane(d2, 3, u2); d3 = f32x4.replace_lane(d3, 3, u3); }
+      }
+      const at = base + (<usize>v << 4);
+      for (let i: u32 = 0; i < 4; i++) {
+        const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
+        for (let h: u32 = 0; h < 4; h++) {
+          const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
+          v128.store(at + <usize>(i | (h << 2)) * (DENSE_ROWS * 4), e);
+        }
+      }
+    }
+  }
 }
 
 /** out[0..n) += d·ŵ[k] for one packed sign row. */
@@ -1262,6 +1390,7 @@ export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32,
     filterSumSparse(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else if (xBits && maskScratch && wi <= MASK_TERMS) filterSumBits(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else if (xBits) filterSum<u32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+  else if (ci < 16) filterFewInputs(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
   else filterSum<f32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
 }
 
@@ -1465,6 +1594,71 @@ function filterSumBits(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
 }
 
 /**
+ * filterSum<f32> for inputs of fewer than 16 channels (a first layer's pixels, whose 16-column
+ * blocks are empty): per (tap, input channel), 16 output channels in 4 registers while the
+ * pixels run (dY's 16 channels of a pixel are 4 loads, the input value one splat), each dw
+ * element summed in pixel order as filterTailTap does, so the same bits.
+ */
+function filterFewInputs(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
+  const chanBytes = <usize>(9 * ci) << 2;
+  const dyPix = <usize>count << 2;
+  const xPix = <usize>ci << 2;
+  for (let b0 = c0; b0 < c1; b0 += 16) {
+    const n = min(16, c1 - b0);
+    for (let tap = 0; tap < 9; tap++) {
+      const ky = tap / 3;
+      const kx = tap - 3 * ky;
+      const oyFrom = tapFrom(ky, pad);
+      const oyTo = tapTo(ky, pad, hi, ho);
+      const oxFrom = tapFrom(kx, pad);
+      const oxTo = tapTo(kx, pad, wi, wo);
+      for (let k = 0; k < ci; k++) {
+        const o = dw + <usize>b0 * chanBytes + (<usize>(tap * ci + k) << 2);
+        let a0 = gatherLanes(o, chanBytes, n), a1 = gatherLanes(o + 4 * chanBytes, chanBytes, n - 4);
+        let a2 = gatherLanes(o + 8 * chanBytes, chanBytes, n - 8), a3 = gatherLanes(o + 12 * chanBytes, chanBytes, n - 12);
+        for (let oy = oyFrom; oy < oyTo; oy++) {
+          let dp = dy + <usize>(oy * wo + oxFrom) * dyPix + (<usize>b0 << 2);
+          let xp = x + <usize>((oy + ky - pad) * wi + oxFrom + kx - pad) * xPix + (<usize>k << 2);
+          for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, xp += xPix) {
+            const v = v128.load32_splat(xp);
+            a0 = f32x4.add(a0, f32x4.mul(loadChannels(dp, n), v));
+            a1 = f32x4.add(a1, f32x4.mul(loadChannels(dp + 16, n - 4), v));
+            a2 = f32x4.add(a2, f32x4.mul(loadChannels(dp + 32, n - 8), v));
+            a3 = f32x4.add(a3, f32x4.mul(loadChannels(dp + 48, n - 12), v));
+          }
+        }
+        scatterLanes(a0, o, chanBytes, n);
+        scatterLanes(a1, o + 4 * chanBytes, chanBytes, n - 4);
+        scatterLanes(a2, o + 8 * chanBytes, chanBytes, n - 8);
+        scatterLanes(a3, o + 12 * chanBytes, chanBytes, n - 12);
+      }
+    }
+  }
+}
+
+/** Up to 4 floats `stride` bytes apart from p into lanes (the rest zero). */
+// @ts-ignore: decorator
+@inline
+function gatherLanes(p: usize, stride: usize, valid: i32): v128 {
+  let v = f32x4.splat(0);
+  if (valid > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (valid > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + stride));
+  if (valid > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * stride));
+  if (valid > 3) v = f32x4.replace_lane(v, 3, load<f32>(p + 3 * stride));
+  return v;
+}
+
+/** gatherLanes' inverse. */
+// @ts-ignore: decorator
+@inline
+function scatterLanes(v: v128, p: usize, stride: usize, valid: i32): void {
+  if (valid > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (valid > 1) store<f32>(p + stride, f32x4.extract_lane(v, 1));
+  if (valid > 2) store<f32>(p + 2 * stride, f32x4.extract_lane(v, 2));
+  if (valid > 3) store<f32>(p + 3 * stride, f32x4.extract_lane(v, 3));
+}
+
+/**
  * dw rows (channel c, tap) for c in [c0, c1): Σ over the output pixels where the tap is in
  * bounds, in pixel order, of dY[p, c]·X[p + tap] (X: packed signs S = u32, or floats). Two
  * channels × 16 columns held in registers while the pixels run (both read the same X), each
@@ -1626,7 +1820,7 @@ function filterBlockBytes(ho: i32, wo: i32, ci: i32): usize {
 // @ts-ignore: decorator
 @inline
 function filterBandRows(wo: i32): i32 {
-  return max(1, <i32>(24576 / (<usize>(filterQuads(wo) + 2) * TABLE_BYTES)));
+  return max(1, 24576 / ((filterQuads(wo) + 2) * <i32>TABLE_BYTES));
 }
 
 /** Bytes of one sign row: bit ix + 2 for ix in [0, wi), then room for a u64 read at any byte of it. */

@@ -1,5 +1,6 @@
 // Binary dense layer: y = X·Ŵᵀ with sign weights (src/layers/dense.ts).
 import { wordsFor } from '../../bits.js';
+import { denseLutFloats } from '../../kernels/dense-lut.js';
 import { DenseLayer } from '../../layers/dense.js';
 import type { PlannedLayer } from '../spec.js';
 import { writeBinaryBlockTfjs } from './binary-tfjs.js';
@@ -13,6 +14,8 @@ export const denseKind: LayerKind<Dense> = {
   memory: (l, c) => c.binaryWeights(l.name, l.nOut, l.nIn, l.frozen),
   workspace(l, need) {
     need.act = Math.max(need.act, need.batch * l.nOut);
+    // the input gradient's sign index borrows the pre-activations, idle in backward
+    if (!l.first && !l.stop && !l.noBackward) need.act = Math.max(need.act, denseLutFloats(l.nOut, l.nIn));
     need.chunk = Math.max(need.chunk, need.chunkRows * Math.max(l.nIn, l.nOut));
     // below a partial update's lowest trainable layer no gradient flows; the lowest gives no dX
     if (!l.noBackward) need.grad = Math.max(need.grad, need.batch * l.nOut, l.first || l.stop ? 0 : need.batch * l.nIn);
