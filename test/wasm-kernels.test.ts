@@ -185,32 +185,7 @@ t.test(
       );
       t.same(dw, dwOnePass, `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
     }
-    // the forward of a float input: masks of each weight row pair once, every 4-row block after
-    for (const [B, m, n] of [
-      [9, 5, 70],
-      [13, 8, 784],
-      [8, 3, 33],
-    ]) {
-      const xf = floats(B * n);
-      const w = words(m * ((n + 31) >>> 5));
-      const out = take(4 * B * m);
-      const [y, yOnePass] = bothWays(
-        out,
-        B * m,
-        () => 0.5,
-        () => ex.gemmFloatBin(xf, w, B, m, n, out),
-      );
-      t.same(y, yOnePass, `Y = X·Ŵᵀ, B=${B} m=${m} n=${n}: bit for bit`);
-      // the same columns in two slices (how threads split a chunk of few rows)
-      ex.setScratch(scratch);
-      const cut = 2 * Math.floor(m / 4);
-      new Float32Array(memory.buffer, out, B * m).fill(0.5);
-      ex.gemmFloatBinCols(xf, w, B, m, n, out, 0, cut);
-      ex.gemmFloatBinCols(xf, w, B, m, n, out, cut, m);
-      t.same(Array.from(new Uint32Array(memory.buffer, out, B * m)), y, `Y = X·Ŵᵀ by column slices [0, ${cut}), [${cut}, ${m}): bit for bit`);
-    }
-    // 3x3 convolutions' input gradients: masks per (tap, column block) over all output channels;
-    // and weight gradients over sign inputs on outputs under 10 wide (wider ones sum groups of 4
+    // and conv weight gradients over sign inputs on outputs under 10 wide (wider ones sum groups of 4
     // pixels by table lookups): masks of a band of input rows at a time (9 wide: 56 rows a
     // band); from a mostly-zero dY the listed path: each channel's non-zero pixels only, groups of
     // channels whose lists fit (a 60x9 map: 7 channels a group)
@@ -452,7 +427,57 @@ t.test('the input-gradient reference adds each group of 4 output channels as one
   t.same(Array.from(dx), new Array(9).fill(100000008));
 });
 
-t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of 4 rows or alone (batch 1 == batch 8)', async (t) => {
+/**
+ * The WebAssembly float × binary forward's order, plainly: y[b, o] = Σ over groups of 4 inputs
+ * in order of one float32 partial ((s0·x0 + s1·x1) + s2·x2) + s3·x3.
+ */
+function groupedY(x: Float32Array, bits: Uint32Array, B: number, m: number, n: number, y: Float32Array): void {
+  const wpr = (n + 31) >>> 5;
+  const sign = (o: number, k: number) => ((bits[o * wpr + (k >>> 5)] >>> (k & 31)) & 1 ? 1 : -1);
+  for (let b = 0; b < B; b++)
+    for (let o = 0; o < m; o++) {
+      let acc = 0;
+      for (let k0 = 0; k0 < n; k0 += 4) {
+        let partial = x[b * n + k0] * sign(o, k0);
+        for (let k = k0 + 1; k < Math.min(n, k0 + 4); k++) partial = Math.fround(partial + x[b * n + k] * sign(o, k));
+        acc = Math.fround(acc + partial);
+      }
+      y[b * m + o] = acc;
+    }
+}
+
+t.test('float × binary forward by table lookups: the grouped order bit for bit, whatever the rows per call, the column split and the threads', async (t) => {
+  // rows around the 12-row blocks, inputs not whole groups of 4 or words, more groups than one
+  // scratch of tables holds (n = 2000: 3 chunks), an odd weight row count (a lone last row);
+  // with 2 threads 100 rows split by rows, 8 rows by weight rows (gemmFloatBinCols)
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(23 + threads);
+    for (const [B, m, n] of [
+      [9, 5, 70],
+      [13, 8, 784],
+      [8, 3, 33],
+      [100, 256, 784],
+      [8, 256, 784],
+      [2, 7, 2000],
+      [1, 1, 1],
+    ]) {
+      const x = ledger.floats(B * n, 'workspace', 't', 'x');
+      for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.2 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);
+      const W = randomSigns(rng, m, n);
+      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+      w.set(W.bits);
+      const y = ledger.floats(B * m, 'workspace', 't', 'y').fill(5);
+      K.gemmFloatBin(x, w, B, m, n, y);
+      const want = new Float32Array(B * m);
+      groupedY(Float32Array.from(x), W.bits, B, m, n, want);
+      t.same(Array.from(y), Array.from(want), `B=${B} m=${m} n=${n}, ${threads} thread(s): the grouped order`);
+    }
+    K.dispose?.();
+  }
+});
+
+t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block of rows or alone (batch 1 == batch 8)', async (t) => {
   const { kernels: K, ledger } = wasmKernels.instantiate!();
   for (const [m, n] of [
     [10, 784],

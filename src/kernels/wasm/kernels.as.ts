@@ -52,6 +52,11 @@ const MASK_BYTES: i32 = MASK_TERMS * 64;
 const LIST_BYTES: i32 = 32768;
 export const MASK_SCRATCH_BYTES: i32 = MASK_BYTES + LIST_BYTES;
 
+/** Rows (batch rows) a dense lookup table holds (3 vectors). */
+const DENSE_ROWS = 12;
+/** Bytes of one group's dense lookup tables: 16 entries × DENSE_ROWS floats. */
+const DENSE_GROUP_BYTES: usize = 16 * DENSE_ROWS * 4;
+
 /**
  * This instance's scratch (MASK_SCRATCH_BYTES in the shared memory): a global of the instance,
  * so the main thread and every worker each have their own.
@@ -186,84 +191,14 @@ function tailFloatBits(s: f32, xr: usize, wr: usize, full: i32, n: i32): f32 {
   return s;
 }
 
-/** The 8 outputs of a 4-row × 2-weight-row block: each accumulator's lanes summed, then its row's scalar tail. */
-// @ts-ignore: decorator
-@inline
-function storeBlock4x2(
-  y0: usize, yStride: usize, x0: usize, xBytes: usize, w0: usize, w1: usize, full: i32, n: i32,
-  a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128,
-): void {
-  const x1 = x0 + xBytes;
-  const x2 = x1 + xBytes;
-  const x3 = x2 + xBytes;
-  store<f32>(y0, tailFloatBits(lanesSum(a00), x0, w0, full, n));
-  store<f32>(y0 + 4, tailFloatBits(lanesSum(a01), x0, w1, full, n));
-  store<f32>(y0 + yStride, tailFloatBits(lanesSum(a10), x1, w0, full, n));
-  store<f32>(y0 + yStride + 4, tailFloatBits(lanesSum(a11), x1, w1, full, n));
-  store<f32>(y0 + 2 * yStride, tailFloatBits(lanesSum(a20), x2, w0, full, n));
-  store<f32>(y0 + 2 * yStride + 4, tailFloatBits(lanesSum(a21), x2, w1, full, n));
-  store<f32>(y0 + 3 * yStride, tailFloatBits(lanesSum(a30), x3, w0, full, n));
-  store<f32>(y0 + 3 * yStride + 4, tailFloatBits(lanesSum(a31), x3, w1, full, n));
-}
-
 /**
- * gemmFloatBin's 4-row blocks with weight row pairs outside: each pair's sign masks expanded into
- * the scratch once, then every block of 4 input rows run against them in the same order of
- * additions (lanes over 32-column blocks, then the lanes, then the scalar tail). Returns the rows
- * done (a multiple of 4); the odd last weight row is the caller's.
- */
-function gemmFloatBinMasked(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): i32 {
-  const rowBytes = <usize>((n + 31) >>> 5) << 2;
-  const xBytes = <usize>n << 2;
-  const full = n & ~31;
-  const masks = maskScratch;
-  const B4 = B & ~3;
-  const yStride = <usize>ym << 2;
-  for (let j = 0; j + 2 <= m; j += 2) {
-    const w0 = w + <usize>j * rowBytes;
-    const w1 = w0 + rowBytes;
-    for (let k = 0, q = masks; k < full; k += 32) {
-      const b0 = load<u32>(w0 + (<usize>k >>> 3));
-      const b1 = load<u32>(w1 + (<usize>k >>> 3));
-      for (let g: u32 = 0; g < 8; g++, q += 32) {
-        v128.store(q, flipAt(b0, g << 2));
-        v128.store(q + 16, flipAt(b1, g << 2));
-      }
-    }
-    for (let i = 0; i < B4; i += 4) {
-      const x0 = x + <usize>i * xBytes;
-      const x1 = x0 + xBytes;
-      const x2 = x1 + xBytes;
-      const x3 = x2 + xBytes;
-      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-      let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-      for (let o: usize = 0, q = masks; o < (<usize>full << 2); o += 16, q += 32) {
-        const m0 = v128.load(q);
-        const m1 = v128.load(q + 16);
-        let v = v128.load(x0 + o);
-        a00 = f32x4.add(a00, v128.xor(v, m0));
-        a01 = f32x4.add(a01, v128.xor(v, m1));
-        v = v128.load(x1 + o);
-        a10 = f32x4.add(a10, v128.xor(v, m0));
-        a11 = f32x4.add(a11, v128.xor(v, m1));
-        v = v128.load(x2 + o);
-        a20 = f32x4.add(a20, v128.xor(v, m0));
-        a21 = f32x4.add(a21, v128.xor(v, m1));
-        v = v128.load(x3 + o);
-        a30 = f32x4.add(a30, v128.xor(v, m0));
-        a31 = f32x4.add(a31, v128.xor(v, m1));
-      }
-      storeBlock4x2(y + (<usize>(i * ym + j) << 2), yStride, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
-    }
-  }
-  return B4;
-}
-
-/**
- * y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ. Register-blocked: 4 input rows × 2 weight rows share every
- * load (8 independent accumulators); each output is summed in exactly dotFloatBits' order (lanes
- * over 32-column blocks, then the lanes, then the scalar tail), so the result does not depend
- * on the blocking, the row chunking or the thread split.
+ * y[B×m] = X[B×n] · Ŵ[m×n bits]ᵀ by table lookups: each output sums, over groups of 4 inputs in
+ * order, one float32 partial ((s0·x0 + s1·x1) + s2·x2) + s3·x3 (s the weight row's 4 signs there).
+ * The 16 partials of a group are tabulated for 12 input rows at a time in this instance's kernel
+ * scratch (groups in chunks it holds; a later chunk adds onto y, which keeps the order), and a
+ * weight row's 4 bits there index them: 2 weight rows × 12 input rows in 6 registers, one load
+ * and one add for 4 multiply-adds. A row's result does not depend on the rows beside it, so not
+ * on the row chunking or the thread split either.
  */
 export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
   gemmFloatBinStrided(x, w, B, m, n, y, m);
@@ -271,96 +206,99 @@ export function gemmFloatBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
 
 /**
  * Columns [j0, j1) of gemmFloatBin's y (rows of m): the thread split for a few input rows, where
- * splitting the rows would leave each thread too few for the masked path.
+ * splitting the rows would leave each thread too few for a table block.
  */
 export function gemmFloatBinCols(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, j0: i32, j1: i32): void {
   gemmFloatBinStrided(x, w + <usize>j0 * (<usize>((n + 31) >>> 5) << 2), B, j1 - j0, n, y + (<usize>j0 << 2), m);
 }
 
+/** Groups of 4 inputs whose tables one chunk holds: a multiple of 8 (a weight word's nibbles). */
+const FORWARD_CHUNK: i32 = (<i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES)) & ~7;
+
 /** gemmFloatBin for m weight rows into y rows ym floats apart. */
 function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): void {
-  const rowBytes = <usize>((n + 31) >>> 5) << 2;
-  const xBytes = <usize>n << 2;
-  const full = n & ~31;
-  let i = 0;
-  // with 8 rows or more, a weight row pair's masks go to the scratch once and every 4-row block
-  // reads them (two loads instead of eight integer operations per 4 columns)
-  if (maskScratch && B >= 8 && full * 8 <= MASK_BYTES) {
-    i = gemmFloatBinMasked(x, w, B, m, n, y, ym);
-    // the weight row left over from the pairs, for the rows the pairs covered
-    if (m & 1) for (let r = 0; r < i; r++) store<f32>(y + (<usize>(r * ym + m - 1) << 2), dotFloatBits(x + <usize>r * xBytes, w + <usize>(m - 1) * rowBytes, n));
+  if (!maskScratch) unreachable();
+  const G = (n + 3) >>> 2;
+  const wpr = <usize>((n + 31) >>> 5) << 2;
+  const xRow = <usize>n << 2;
+  const yRow = <usize>ym << 2;
+  for (let r0 = 0; r0 < B; r0 += DENSE_ROWS) {
+    const rows = min(DENSE_ROWS, B - r0);
+    for (let g0 = 0; g0 < G; g0 += FORWARD_CHUNK) {
+      const g1 = min(G, g0 + FORWARD_CHUNK);
+      forwardTables(x + <usize>r0 * xRow, n, rows, g0, g1);
+      for (let j = 0; j < m; j += 2) {
+        const two = j + 1 < m;
+        const o = y + <usize>r0 * yRow + (<usize>j << 2);
+        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+        if (g0 > 0) {
+          a0 = gatherLanes(o, yRow, rows); a1 = gatherLanes(o + 4 * yRow, yRow, rows - 4); a2 = gatherLanes(o + 8 * yRow, yRow, rows - 8);
+          if (two) {
+            c0 = gatherLanes(o + 4, yRow, rows); c1 = gatherLanes(o + 4 + 4 * yRow, yRow, rows - 4); c2 = gatherLanes(o + 4 + 8 * yRow, yRow, rows - 8);
+          }
+        }
+        const wa = w + <usize>j * wpr;
+        const wc = two ? wa + wpr : wa;
+        let tables = maskScratch;
+        // a weight word's 8 nibbles at a time (chunks start at a multiple of 8 groups)
+        for (let g = g0; g < g1; ) {
+          let bitsA = load<u32>(wa + (<usize>(g >>> 3) << 2));
+          let bitsC = load<u32>(wc + (<usize>(g >>> 3) << 2));
+          const end = min(g1, g + 8);
+          for (; g < end; g++, tables += DENSE_GROUP_BYTES, bitsA >>>= 4, bitsC >>>= 4) {
+            const p = tables + <usize>(bitsA & 15) * (DENSE_ROWS * 4);
+            const q = tables + <usize>(bitsC & 15) * (DENSE_ROWS * 4);
+            a0 = f32x4.add(a0, v128.load(p));
+            c0 = f32x4.add(c0, v128.load(q));
+            a1 = f32x4.add(a1, v128.load(p, 16));
+            c1 = f32x4.add(c1, v128.load(q, 16));
+            a2 = f32x4.add(a2, v128.load(p, 32));
+            c2 = f32x4.add(c2, v128.load(q, 32));
+          }
+        }
+        storeColumns(o, yRow, rows, a0, c0, two);
+        if (rows > 4) storeColumns(o + 4 * yRow, yRow, rows - 4, a1, c1, two);
+        if (rows > 8) storeColumns(o + 8 * yRow, yRow, rows - 8, a2, c2, two);
+      }
+    }
   }
-  for (; i + 4 <= B; i += 4) {
-    const x0 = x + <usize>i * xBytes;
-    const x1 = x0 + xBytes;
-    const x2 = x1 + xBytes;
-    const x3 = x2 + xBytes;
-    let j = 0;
-    for (; j + 2 <= m; j += 2) {
-      const w0 = w + <usize>j * rowBytes;
-      const w1 = w0 + rowBytes;
-      let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-      let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-      for (let k = 0; k < full; k += 32) {
-        const b0 = load<u32>(w0 + (<usize>k >>> 3));
-        const b1 = load<u32>(w1 + (<usize>k >>> 3));
-        const off = <usize>k << 2;
-        for (let g: u32 = 0; g < 8; g++) {
-          const m0 = flipAt(b0, g << 2);
-          const m1 = flipAt(b1, g << 2);
-          const o = off + (<usize>g << 4);
-          let v = v128.load(x0 + o);
-          a00 = f32x4.add(a00, v128.xor(v, m0));
-          a01 = f32x4.add(a01, v128.xor(v, m1));
-          v = v128.load(x1 + o);
-          a10 = f32x4.add(a10, v128.xor(v, m0));
-          a11 = f32x4.add(a11, v128.xor(v, m1));
-          v = v128.load(x2 + o);
-          a20 = f32x4.add(a20, v128.xor(v, m0));
-          a21 = f32x4.add(a21, v128.xor(v, m1));
-          v = v128.load(x3 + o);
-          a30 = f32x4.add(a30, v128.xor(v, m0));
-          a31 = f32x4.add(a31, v128.xor(v, m1));
+}
+
+/**
+ * Tables of input groups [g0, g1) for `rows` rows of X (n wide) into this instance's scratch,
+ * DENSE_GROUP_BYTES a group: entry idx, rows as floats (past `rows`, and inputs past n: zero).
+ */
+function forwardTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
+  const xRow = <usize>n << 2;
+  for (let g = g0; g < g1; g++) {
+    const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
+    const inputs = n - g * 4;
+    for (let v = 0; v < DENSE_ROWS / 4; v++) {
+      // 4 rows' 4 inputs, turned to d_j = input j over the 4 rows
+      const r = v * 4;
+      const px = x + <usize>r * xRow + (<usize>(g * 4) << 2);
+      const x0 = r < rows ? loadChannels(px, inputs) : f32x4.splat(0);
+      const x1 = r + 1 < rows ? loadChannels(px + xRow, inputs) : f32x4.splat(0);
+      const x2 = r + 2 < rows ? loadChannels(px + 2 * xRow, inputs) : f32x4.splat(0);
+      const x3 = r + 3 < rows ? loadChannels(px + 3 * xRow, inputs) : f32x4.splat(0);
+      const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
+      const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
+      const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+      const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+      const d0 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5);
+      const d1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
+      const d2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5);
+      const d3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
+      const at = base + (<usize>v << 4);
+      for (let i: u32 = 0; i < 4; i++) {
+        const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
+        for (let h: u32 = 0; h < 4; h++) {
+          const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
+          v128.store(at + <usize>(i | (h << 2)) * (DENSE_ROWS * 4), e);
         }
       }
-      storeBlock4x2(y + (<usize>(i * ym + j) << 2), <usize>ym << 2, x0, xBytes, w0, w1, full, n, a00, a01, a10, a11, a20, a21, a30, a31);
     }
-    for (; j < m; j++)
-      for (let r = 0; r < 4; r++) store<f32>(y + (<usize>((i + r) * ym + j) << 2), dotFloatBits(x0 + <usize>r * xBytes, w + <usize>j * rowBytes, n));
-  }
-  // the last B % 4 rows (batch 1 in inference): one row against 4 weight rows at a time, each
-  // output still one lane-accumulator chain in dotFloatBits' order (4 chains hide the add latency)
-  for (; i < B; i++) {
-    const xr = x + <usize>i * xBytes;
-    let j = 0;
-    for (; j + 4 <= m; j += 4) {
-      const w0 = w + <usize>j * rowBytes;
-      const w1 = w0 + rowBytes;
-      const w2 = w1 + rowBytes;
-      const w3 = w2 + rowBytes;
-      let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-      for (let k = 0; k < full; k += 32) {
-        const kb = <usize>k >>> 3;
-        const b0 = load<u32>(w0 + kb);
-        const b1 = load<u32>(w1 + kb);
-        const b2 = load<u32>(w2 + kb);
-        const b3 = load<u32>(w3 + kb);
-        const off = <usize>k << 2;
-        for (let g: u32 = 0; g < 8; g++) {
-          const v = v128.load(xr + off + (<usize>g << 4));
-          a0 = f32x4.add(a0, v128.xor(v, flipAt(b0, g << 2)));
-          a1 = f32x4.add(a1, v128.xor(v, flipAt(b1, g << 2)));
-          a2 = f32x4.add(a2, v128.xor(v, flipAt(b2, g << 2)));
-          a3 = f32x4.add(a3, v128.xor(v, flipAt(b3, g << 2)));
-        }
-      }
-      const yr = y + (<usize>(i * ym + j) << 2);
-      store<f32>(yr, tailFloatBits(lanesSum(a0), xr, w0, full, n));
-      store<f32>(yr + 4, tailFloatBits(lanesSum(a1), xr, w1, full, n));
-      store<f32>(yr + 8, tailFloatBits(lanesSum(a2), xr, w2, full, n));
-      store<f32>(yr + 12, tailFloatBits(lanesSum(a3), xr, w3, full, n));
-    }
-    for (; j < m; j++) store<f32>(y + (<usize>(i * ym + j) << 2), dotFloatBits(xr, w + <usize>j * rowBytes, n));
   }
 }
 
@@ -571,10 +509,6 @@ function rowsSumBits(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out
 // and group, built once per weights by denseLutIndex into the caller's index buffer): one load
 // and one add for 4 multiply-adds, 2 columns × 12 rows held in 6 registers.
 
-/** Batch rows a table holds (3 vectors). */
-const DENSE_ROWS = 12;
-/** Bytes of one group's tables: 16 entries × DENSE_ROWS floats. */
-const DENSE_GROUP_BYTES: usize = 16 * DENSE_ROWS * 4;
 
 /** Bytes of denseLutIndex's index: a u16 per (column, group of 4 rows), 16-aligned. */
 export function denseLutIndexBytes(m: i32, n: i32): i32 {
