@@ -523,16 +523,34 @@ export function denseLutIndexBytes(m: i32, n: i32): i32 {
 export function denseLutIndex(w: usize, m: i32, n: i32, index: usize): void {
   const G = (m + 3) >>> 2;
   const wpr = <usize>((n + 31) >>> 5) << 2;
-  for (let i = 0; i < ((n + 1) & ~1); i++)
-    for (let g = 0; g < G; g++) {
-      let idx: u32 = 0;
-      if (i < n)
-        for (let j = 0; j < 4; j++) {
-          const r = g * 4 + j;
-          if (r < m) idx |= ((load<u32>(w + <usize>r * wpr + (<usize>(i >>> 5) << 2)) >>> (<u32>i & 31)) & 1) << <u32>j;
-        }
-      store<u16>(index + (<usize>(((i >>> 1) * G + g) * 2 + (i & 1)) << 1), idx * DENSE_ROWS * 4);
+  const pairs = (n + 1) >>> 1;
+  const entry: u32 = DENSE_ROWS * 4;
+  for (let g = 0; g < G; g++) {
+    const r0 = w + <usize>(g * 4) * wpr;
+    for (let k = 0; k < n; k += 8) {
+      // 8 columns' 4-row indices as 8 nibbles: each row's byte spread to bit 4l of its column l
+      const word = <usize>(k >>> 5) << 2;
+      const shift = <u32>k & 24;
+      let nibbles: u32 = 0;
+      for (let j = 0; j < 4; j++)
+        if (g * 4 + j < m) nibbles |= spreadByte((load<u32>(r0 + <usize>j * wpr + word) >>> shift) & 255) << <u32>j;
+      for (let l = 0; l < 8 && k + l < n; l++, nibbles >>>= 4) {
+        const i = k + l;
+        store<u16>(index + (<usize>(((i >>> 1) * G + g) * 2 + (i & 1)) << 1), (nibbles & 15) * entry);
+      }
     }
+    // an odd last column's pair partner: offset 0
+    if (n & 1) store<u16>(index + (<usize>(((pairs - 1) * G + g) * 2 + 1) << 1), 0);
+  }
+}
+
+/** Bit l of an 8-bit value moved to bit 4l. */
+// @ts-ignore: decorator
+@inline
+function spreadByte(x: u32): u32 {
+  x = (x | (x << 12)) & 0x000f000f;
+  x = (x | (x << 6)) & 0x03030303;
+  return (x | (x << 3)) & 0x11111111;
 }
 
 /** Two columns' accumulators over 4 rows (a: column i, c: i + 1) stored row by row (stride bytes apart), rows below `rows`; `two` false: column i only. */
