@@ -784,6 +784,34 @@ t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, od
   K.dispose?.();
 });
 
+t.test('signFloat and clipZero split over 2 threads: the references, element for element', async (t) => {
+  const { signFloatReference, clipZeroReference } = await import('../src/bits.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!({ threads: 2 });
+  const rng = new Rng(29);
+  // large enough to split (512 K elements), odd so a slice ends inside a vector
+  const n = (1 << 20) + 3;
+  const z = ledger.floats(n, 'workspace', 't', 'z');
+  for (let i = 0; i < n; i++) z[i] = i % 101 === 0 ? (i % 2 ? -0 : Number.NaN) : rng.normal() * 1.5;
+  const pm = ledger.floats(n, 'workspace', 't', 'pm');
+  const pmWant = new Float32Array(n);
+  signFloatReference(z, n, pmWant);
+  K.signFloat!(z, n, pm);
+  t.ok(
+    pm.every((v, i) => Object.is(v, pmWant[i])),
+    'signFloat',
+  );
+  const g = ledger.floats(n, 'workspace', 't', 'g');
+  for (let i = 0; i < n; i++) g[i] = rng.normal();
+  const gWant = Float32Array.from(g);
+  clipZeroReference(gWant, z, n, 1);
+  K.clipZero!(g, z, n, 1);
+  t.ok(
+    g.every((v, i) => Object.is(v, gWant[i])),
+    'clipZero',
+  );
+  K.dispose?.();
+});
+
 t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN, ±0, ±1, subnormals, odd widths, tails)', async (t) => {
   const { packMaskReference, applyMaskReference, packSignRows, signFloatReference, clipZeroReference } = await import('../src/bits.js');
   const { toHalf, fromHalf } = await import('../src/storage/fp16.js');
@@ -987,38 +1015,41 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
   K.dispose?.();
 });
 
-t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel counts, large offsets)', async (t) => {
+t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel counts, large offsets, channels split over 2 threads)', async (t) => {
   const { addRowBias } = await import('../src/layers/quant-layer.js');
   const { bnNormalizeReference, BN_EPS } = await import('../src/layers/batchnorm.js');
-  const { kernels: K, ledger } = wasmKernels.instantiate!();
-  const rng = new Rng(41);
-  for (const [n, C] of [
-    [2, 1],
-    [5, 3],
-    [32, 256],
-    [100, 10],
-    [7, 33],
-  ])
-    for (const l2 of [false, true]) {
-      const y = ledger.floats(n * C, 'workspace', 't', 'y');
-      for (let i = 0; i < n * C; i++) y[i] = rng.normal() * 40 + (i % C) * 1e3 + (i % 5 === 0 ? 1e-30 : 0);
-      const yRef = Float32Array.from(y);
-      const mean = ledger.floats(C, 'workspace', 't', 'mean');
-      const sigma = ledger.floats(C, 'workspace', 't', 'sigma');
-      const meanRef = new Float32Array(C);
-      const sigmaRef = new Float32Array(C);
-      bnNormalizeReference(yRef, n, C, l2, meanRef, sigmaRef, BN_EPS);
-      K.bnNormalize!(y, n, C, l2, mean, sigma, BN_EPS);
-      t.same([Array.from(mean), Array.from(sigma)], [Array.from(meanRef), Array.from(sigmaRef)], `${n}x${C} ${l2 ? 'l2' : 'l1'}: statistics`);
-      t.same(Array.from(y), Array.from(yRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}: normalized values`);
-      // then the shift β on every row (odd channel counts: a scalar tail)
-      const beta = ledger.floats(C, 'workspace', 't', 'beta');
-      for (let c = 0; c < C; c++) beta[c] = rng.normal() * 3;
-      K.addRowBias!(y, n, beta);
-      addRowBias(yRef, n, beta);
-      t.same(Array.from(y), Array.from(yRef), `${n}x${C}: + β`);
-    }
-  K.dispose?.();
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(41);
+    for (const [n, C] of [
+      [2, 1],
+      [5, 3],
+      [32, 256],
+      [100, 10],
+      [7, 33],
+      [1000, 97],
+    ])
+      for (const l2 of [false, true]) {
+        const y = ledger.floats(n * C, 'workspace', 't', 'y');
+        for (let i = 0; i < n * C; i++) y[i] = rng.normal() * 40 + (i % C) * 1e3 + (i % 5 === 0 ? 1e-30 : 0);
+        const yRef = Float32Array.from(y);
+        const mean = ledger.floats(C, 'workspace', 't', 'mean');
+        const sigma = ledger.floats(C, 'workspace', 't', 'sigma');
+        const meanRef = new Float32Array(C);
+        const sigmaRef = new Float32Array(C);
+        bnNormalizeReference(yRef, n, C, l2, meanRef, sigmaRef, BN_EPS);
+        K.bnNormalize!(y, n, C, l2, mean, sigma, BN_EPS);
+        t.same([Array.from(mean), Array.from(sigma)], [Array.from(meanRef), Array.from(sigmaRef)], `${n}x${C} ${l2 ? 'l2' : 'l1'}: statistics`);
+        t.same(Array.from(y), Array.from(yRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}: normalized values`);
+        // then the shift β on every row (odd channel counts: a scalar tail)
+        const beta = ledger.floats(C, 'workspace', 't', 'beta');
+        for (let c = 0; c < C; c++) beta[c] = rng.normal() * 3;
+        K.addRowBias!(y, n, beta);
+        addRowBias(yRef, n, beta);
+        t.same(Array.from(y), Array.from(yRef), `${n}x${C}: + β (${threads} thread(s))`);
+      }
+    K.dispose?.();
+  }
 });
 
 t.test('wasm bnBackStats and bnBackDx == the TypeScript batch-norm backward (float x̂ and sign bits, ghost groups, l1 exact)', async (t) => {

@@ -84,6 +84,8 @@ export function wasmAvailable(): boolean {
 const SPLIT_WORK = 1 << 19;
 /** An Adam element (float16 codecs, a division and a square root) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
+/** Batch norm's forward does three passes (sums, deviations, normalize with an f64 division) per element. */
+const BN_WORK = 8;
 /**
  * A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many
  * multiply-adds (measured: a 6,272-element tile then splits, and the tiny MLP's 2-thread step is faster).
@@ -242,13 +244,15 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
-    signFloat: (z, n, out) => ex.signFloat(at(z), n, at(out)),
+    // element-wise and per-channel passes split too (the same arithmetic per element or channel)
+    signFloat: (z, n, out) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4]),
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
       ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0),
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       ex.bnBackDx(at(out), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), at(sigma), l1Exact ? 1 : 0),
-    bnNormalize: (y, rows, C, l2, mean, sigma, eps) => ex.bnNormalize(at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps),
-    addRowBias: (y, rows, b) => ex.addRowBias(at(y), rows, b.length, at(b)),
+    bnNormalize: (y, rows, C, l2, mean, sigma, eps) =>
+      par('bnNormalize', rows * C * BN_WORK, C, 2, (a, b) => [at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps, a, b]),
+    addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
     absRange: (x, n) => {
@@ -288,7 +292,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return flips;
     },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
-    clipZero: (x, z, n, clip) => ex.clipZero(at(x), at(z), n, clip),
+    clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
       if (body) ex.halfEncode(at(src), body, at(dst), 0);
@@ -332,6 +336,10 @@ const KERNEL_EXPORTS = [
   'convGFwdFloatFloat',
   'convGBwdDataFloat',
   'adamUpdate',
+  'signFloat',
+  'bnNormalize',
+  'addRowBias',
+  'clipZero',
   'bopFoldWhole',
   'bopFlipRows',
 ];

@@ -2697,42 +2697,43 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  * y[i, c] = (y[i, c] − mean[c]) / sigma[c] in place. Every value is what the TypeScript loop
  * computes: each f64 operation in its order, rounded to float32 where it stores.
  */
-export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64): void {
-  memory.fill(mean, 0, <usize>C << 2);
-  memory.fill(sigma, 0, <usize>C << 2);
+export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32): void {
+  // channels [c0, c1) only (c0 even), so threads can split them: each channel's sums are its own
+  memory.fill(mean + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
+  memory.fill(sigma + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   const n = <f64>rows;
   for (let i = 0; i < rows; i++) {
     const row = y + (<usize>(i * C) << 2);
-    let c = 0;
-    for (; c + 2 <= C; c += 2) store2(mean + (<usize>c << 2), f64x2.add(load2(mean + (<usize>c << 2)), load2(row + (<usize>c << 2))));
-    for (; c < C; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) + <f64>load<f32>(row + (<usize>c << 2))));
+    let c = c0;
+    for (; c + 2 <= c1; c += 2) store2(mean + (<usize>c << 2), f64x2.add(load2(mean + (<usize>c << 2)), load2(row + (<usize>c << 2))));
+    for (; c < c1; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) + <f64>load<f32>(row + (<usize>c << 2))));
   }
-  for (let c = 0; c < C; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) / n));
+  for (let c = c0; c < c1; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) / n));
   for (let i = 0; i < rows; i++) {
     const row = y + (<usize>(i * C) << 2);
-    let c = 0;
-    for (; c + 2 <= C; c += 2) {
+    let c = c0;
+    for (; c + 2 <= c1; c += 2) {
       const d = f64x2.sub(load2(row + (<usize>c << 2)), load2(mean + (<usize>c << 2)));
       const t = l2 ? f64x2.mul(d, d) : f64x2.abs(d);
       store2(sigma + (<usize>c << 2), f64x2.add(load2(sigma + (<usize>c << 2)), t));
     }
-    for (; c < C; c++) {
+    for (; c < c1; c++) {
       const d = <f64>load<f32>(row + (<usize>c << 2)) - <f64>load<f32>(mean + (<usize>c << 2));
       store<f32>(sigma + (<usize>c << 2), <f32>(<f64>load<f32>(sigma + (<usize>c << 2)) + (l2 ? d * d : abs<f64>(d))));
     }
   }
-  for (let c = 0; c < C; c++) {
+  for (let c = c0; c < c1; c++) {
     const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
     store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
   }
   for (let i = 0; i < rows; i++) {
     const row = y + (<usize>(i * C) << 2);
-    let c = 0;
-    for (; c + 2 <= C; c += 2) {
+    let c = c0;
+    for (; c + 2 <= c1; c += 2) {
       const p = row + (<usize>c << 2);
       store2(p, f64x2.div(f64x2.sub(load2(p), load2(mean + (<usize>c << 2))), load2(sigma + (<usize>c << 2))));
     }
-    for (; c < C; c++) {
+    for (; c < c1; c++) {
       const p = row + (<usize>c << 2);
       store<f32>(p, <f32>((<f64>load<f32>(p) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2))));
     }
