@@ -174,9 +174,8 @@ t.test(
     ]) {
       const wpr = (n + 31) >>> 5;
       const dy = floats(B * m);
-      const w = words(m * wpr);
       const x = words(B * wpr);
-      const out = take(4 * Math.max(B * n, m * n));
+      const out = take(4 * m * n);
       const [dw, dwOnePass] = bothWays(
         out,
         m * n,
