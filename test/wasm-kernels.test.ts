@@ -337,6 +337,23 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
       K.convBwdFilter(dy, x, true, g, count, plain);
       t.same(Array.from(plain), Array.from(want), 'no scratch: the same bits');
     }
+    // a batch in one call (the standard recipe): examples in order, the same bits as the reference
+    for (const [hi, wi, ci, co, padding, examples] of [
+      [12, 12, 32, 20, 'same', 3],
+      [14, 14, 16, 16, 'valid', 5],
+    ] as const) {
+      const g = convGeometry(hi, wi, ci, co, padding);
+      const dy = ledger.floats(examples * g.ho * g.wo * co, 'workspace', 't', 'dy');
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.normal() * 10 ** (rng.int(5) - 2);
+      const X = randomSigns(rng, examples * hi * wi, ci);
+      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
+      x.set(X.bits);
+      const dw = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw').fill(0.25);
+      const want = Float32Array.from(dw);
+      K.convBwdFilter(dy, x, true, g, co, dw, ledger.floats(convFilterLutFloats(g, co, examples), 'workspace', 't', 'scratch'), examples);
+      reference(Float32Array.from(dy), X.bits, true, g, co, want, undefined, examples);
+      t.same(Array.from(dw), Array.from(want), `${examples} examples of ${hi}x${wi}x${ci} -> ${co} in one call, ${threads} thread(s): bit for bit`);
+    }
     const g = convGeometry(12, 12, 32, 16, 'same');
     t.throws(
       () =>

@@ -49,14 +49,14 @@ export function filterLookupApplies(g: ConvGeometry): boolean {
 
 /**
  * Floats of lookup scratch the weight gradient over sign inputs takes (kernels.convBwdFilter)
- * where filterLookupApplies: a sign row per input channel and row, then per 16 output channels of
+ * where filterLookupApplies: a sign row per input channel and row of each example, then per 16 output channels of
  * `count` a kilobyte table per group of 4 output pixels and two more per output row, and the 16
  * channels' dw turned to (tap, input channel) × 16 (convFilterLutBytes in kernels.as.ts); 0 elsewhere.
  */
-export function convFilterLutFloats(g: ConvGeometry, count = g.co): number {
+export function convFilterLutFloats(g: ConvGeometry, count = g.co, examples = 1): number {
   if (!filterLookupApplies(g)) return 0;
-  const signRow = (((Math.ceil((g.wi + 2) / 8) + 8 + 3) & ~3) * g.ci * g.hi + 15) & ~15;
-  return signRow / 4 + Math.ceil(count / 16) * (g.ho * (Math.ceil(g.wo / 4) + 2) * 256 + taps(g) * g.ci * 16);
+  const signRows = (((Math.ceil((g.wi + 2) / 8) + 8 + 3) & ~3) * g.ci * g.hi + 15) & ~15;
+  return (examples * signRows) / 4 + Math.ceil(count / 16) * (g.ho * (Math.ceil(g.wo / 4) + 2) * 256 + taps(g) * g.ci * 16);
 }
 
 export function convGeometry(hi: number, wi: number, ci: number, co: number, padding: 'valid' | 'same', k = 3, stride = 1): ConvGeometry {

@@ -64,7 +64,22 @@ export function filterGroup(g: ConvGeometry): number {
  * of 4 each dw element takes one float32 partial a group, summed from +0 over the group's
  * in-bounds pixels in order (with groups of 1, each term as it comes).
  */
-export function convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void {
+export function convBwdFilter(
+  dy: Floats,
+  x: Floats | Uint32Array,
+  xBits: boolean,
+  g: ConvGeometry,
+  count: number,
+  dw: Floats,
+  _scratch?: Floats,
+  examples = 1,
+): void {
+  const dyLen = g.ho * g.wo * count;
+  const xLen = g.hi * g.wi * (xBits ? wordsFor(g.ci) : g.ci);
+  for (let e = 0; e < examples; e++) filterOfExample(dy.subarray(e * dyLen, (e + 1) * dyLen), x.subarray(e * xLen, (e + 1) * xLen), xBits, g, count, dw);
+}
+
+function filterOfExample(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats): void {
   const wpc = wordsFor(g.ci);
   if (xBits && filterGroup(g) > 1) {
     convBwdFilterBits(dy, x as Uint32Array, g, count, dw);

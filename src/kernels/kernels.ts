@@ -75,10 +75,11 @@ export interface Kernels {
   convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
   convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;
   /**
-   * dw += dY's `count` channels against X (floats, or sign bits with xBits); with bits, kernels
-   * may use `scratch` (convFilterLutFloats(g, count) floats, overwritten) for lookup tables.
+   * dw += dY's `count` channels against X (floats, or sign bits with xBits), over `examples`
+   * consecutive examples of dy and x (default 1), in example order; with bits, kernels may use
+   * `scratch` (convFilterLutFloats(g, count, examples) floats, overwritten) for lookup tables.
    */
-  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats, scratch?: Floats): void;
+  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats, scratch?: Floats, examples?: number): void;
   /**
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
    * instance and a ledger that allocates there, so operands are used in place, never copied.

@@ -198,17 +198,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
-    // over sign inputs with scratch: the input's sign rows once per example, then lookups split
-    // over 16-channel blocks (each block's tables in its own region of the scratch)
-    convBwdFilter: (dy, x, xBits, g, count, dw, scratch) => {
+    // over sign inputs with scratch: every example's sign rows, then lookups split over 16-channel
+    // blocks (each block's tables and accumulators in its own region of the scratch)
+    convBwdFilter: (dy, x, xBits, g, count, dw, scratch, examples = 1) => {
       if (!xBits || !scratch || !filterLookupApplies(g)) {
-        conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy), at(x), xBits ? 1 : 0, ...d, at(dw), a, b]);
+        const [dyLen, xLen] = [g.ho * g.wo * count * 4, g.hi * g.wi * (xBits ? wordsBytes(g.ci) : g.ci * 4)];
+        for (let e = 0; e < examples; e++)
+          conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy) + e * dyLen, at(x) + e * xLen, xBits ? 1 : 0, ...d, at(dw), a, b]);
         return;
       }
-      const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count) as unknown as number;
+      const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number;
       if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
-      ex.convFilterSignRows(at(x), g.hi, g.wi, g.ci, at(scratch));
-      par('convBwdFilterLut', (g.ho * g.wo * count * taps(g) * g.ci) / 4, count, 16, (a, b) => [
+      par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
+      par('convBwdFilterLut', (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4, count, 16, (a, b) => [
         at(dy),
         g.hi,
         g.wi,
@@ -221,6 +223,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         a,
         b,
         at(scratch),
+        examples,
       ]);
     },
     msqeSums: (w, m, e, lo, hi) => {
@@ -327,6 +330,7 @@ const KERNEL_EXPORTS = [
   'convBwdDataLut',
   'convBwdFilter',
   'convBwdFilterLut',
+  'convFilterSignRows',
   'convFwdFloatFloat',
   'convBwdDataFloat',
   'convGFwdBin',

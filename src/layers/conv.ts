@@ -3,7 +3,7 @@
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
 import { wordsFor } from '../bits.js';
-import { taps, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { filterLookupApplies, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -96,6 +96,26 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     for (let k = 0; k < perChannel; k++) mean[k] /= B * outPix;
   }
 
+  /**
+   * dW over sign inputs for the whole batch in one kernel call (dY one float32 view): the lookup
+   * kernel keeps its accumulators across the examples instead of turning dW around for each.
+   * ±1 floats are packed to bits at the start of the pre-activation buffer (idle in backward),
+   * the kernel's scratch after them (conv-sizes.ts sizes the buffer for both).
+   */
+  private batchSignDw(x: Extract<Activation, { kind: 'bits' | 'float' }>, dy: Floats, B: number, dw: Floats): void {
+    const { g, ws } = this;
+    let xb: Uint32Array;
+    let scratch = ws.act;
+    if (x.kind === 'bits') xb = x.data.subarray(0, B * g.hi * g.wi * wordsFor(g.ci));
+    else {
+      const words = B * g.hi * g.wi * wordsFor(g.ci);
+      xb = new Uint32Array(ws.act.buffer, ws.act.byteOffset, words);
+      packSigns(ws.kernels, x.data.subarray(0, B * g.hi * g.wi * g.ci), B * g.hi * g.wi, g.ci, xb);
+      scratch = ws.act.subarray((words + 3) & ~3);
+    }
+    ws.kernels.convBwdFilter(dy.subarray(0, B * g.ho * g.wo * g.co), xb, true, g, g.co, dw, scratch, B);
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = trainingInput(this, this.input);
     const { g, ws } = this;
@@ -111,11 +131,14 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       // ±1 kept as floats go to the kernel as their sign bits, as in forward (d·(±1) and d with
       // its sign set from the bit are the same float), where its sign masks stay in cache
       const signs = x.kind === 'float' && x.signs === true;
-      for (let b = 0; b < B; b++) {
-        const dy = this.exampleDy(grad, b);
-        if (signs) packSigns(ws.kernels, this.example(x, b) as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
-        ws.kernels.convBwdFilter(dy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw, ws.act);
-      }
+      const whole = grad.floatView?.();
+      if (whole && (x.kind === 'bits' || signs) && filterLookupApplies(g)) this.batchSignDw(x, whole, B, dw);
+      else
+        for (let b = 0; b < B; b++) {
+          const dy = this.exampleDy(grad, b);
+          if (signs) packSigns(ws.kernels, this.example(x, b) as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
+          ws.kernels.convBwdFilter(dy, signs ? ws.chunkXBits : this.example(x, b), bits || signs, g, g.co, dw, ws.act);
+        }
     } else {
       // a tile of output channels at a time, accumulated in float: kept as its sign (1-bit dW)
       // or copied (float dW); with coherence, each example's term goes through a scratch tile

@@ -1789,13 +1789,22 @@ function signRowsBytes(hi: i32, wi: i32, ci: i32): usize {
   return (<usize>(ci * hi) * signRowBytes(wi) + 15) & ~15;
 }
 
-/** Bytes of lookup scratch convBwdFilterLut needs: the sign rows, then a region per FILTER_CHANNELS channels of `count`. */
-export function convFilterLutBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32): i32 {
-  return <i32>(signRowsBytes(hi, wi, ci) + <usize>((count + FILTER_CHANNELS - 1) / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci));
+/** Bytes of lookup scratch convBwdFilterLut needs: each example's sign rows, then a region per FILTER_CHANNELS channels of `count`. */
+export function convFilterLutBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, examples: i32): i32 {
+  return <i32>(<usize>examples * signRowsBytes(hi, wi, ci) + <usize>((count + FILTER_CHANNELS - 1) / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci));
 }
 
-/** x's sign bits (hi·wi pixels × ⌈ci/32⌉ words) as rows: row k·hi + iy, bit ix + 2 = x's bit k at (iy, ix), other bits 0. */
-export function convFilterSignRows(x: usize, hi: i32, wi: i32, ci: i32, lut: usize): void {
+/**
+ * Examples [e0, e1) of x's sign bits (each hi·wi pixels × ⌈ci/32⌉ words) as rows: example e's
+ * at lut + e·signRowsBytes, row k·hi + iy, bit ix + 2 = x's bit k at (iy, ix), other bits 0.
+ */
+export function convFilterSignRows(x: usize, hi: i32, wi: i32, ci: i32, lut: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++)
+    signRowsOf(x + <usize>(e * hi * wi) * (<usize>((ci + 31) >>> 5) << 2), hi, wi, ci, lut + <usize>e * signRowsBytes(hi, wi, ci));
+}
+
+/** One example's sign rows (convFilterSignRows). */
+function signRowsOf(x: usize, hi: i32, wi: i32, ci: i32, lut: usize): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
   const rowBytes = signRowBytes(wi);
   memory.fill(lut, 0, <usize>(ci * hi) * rowBytes);
@@ -1934,50 +1943,67 @@ function filterPassRows(lut: usize, tables: usize, o: usize, hi: i32, wi: i32, Q
 
 /**
  * dw[c × 9·ci] += Σ (groups of 4 pixels) for output channels [c0, c1) of `count` (c0 a multiple
- * of FILTER_CHANNELS) from dy (ho·wo × count) and the sign rows in lut; each block of channels
- * uses its own region (threads split the channels). Rows go in bands whose tables stay in L1,
- * every (tap, input channel pair) of a band adding its rows to accumulators held in 8 registers; the
- * rows of each dw element are summed in order (bands in order).
+ * of FILTER_CHANNELS), over `examples` examples in order: dy holds them (ho·wo × count each),
+ * the sign rows in lut (convFilterSignRows) too. Each block of channels uses its own region
+ * (threads split the channels): its dw turned to (tap, input channel) × FILTER_CHANNELS once
+ * for all the examples; then example by example each block's tables and, in bands of rows whose
+ * tables stay in L1, every (tap, input channel pair) adding its rows to accumulators held in 8
+ * registers. Each dw element sums examples, rows and groups in order.
  */
-export function convBwdFilterLut(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize): void {
+export function convBwdFilterLut(
+  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32,
+): void {
   const Q = filterQuads(wo);
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
   const dyPix = <usize>count << 2;
   const chanBytes = <usize>(9 * ci) << 2;
+  const signBytes = signRowsBytes(hi, wi, ci);
+  const regions = lut + <usize>examples * signBytes;
+  // every block's dw turned to (tap, input channel) × FILTER_CHANNELS in its region, once
   for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
-    const tables = lut + signRowsBytes(hi, wi, ci) + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci);
-    const n = min(FILTER_CHANNELS, c1 - b0);
-    // per output row: the groups, then the first without its pixel 0 and the last without pixel wo − 1
-    for (let oy = 0; oy < ho; oy++) {
-      const row = tables + <usize>oy * rowTables;
-      for (let j = 0; j <= Q + 1; j++) {
-        const q = j < Q ? j : j == Q ? 0 : Q - 1;
-        const skip = j < Q ? -1 : j == Q ? 0 : (wo - 1) & 3;
-        const px = dy + <usize>(oy * wo + q * 4) * dyPix + (<usize>b0 << 2);
-        const lanes = min(4, wo - q * 4);
-        const at = row + <usize>j * TABLE_BYTES;
-        for (let cv = 0; cv < FILTER_CHANNELS / 4; cv++) filterTable(at + (<usize>cv << 4), px + (<usize>cv << 4), dyPix, lanes, skip, n - cv * 4);
-      }
-    }
-    // dw's channels of the block turned to (tap, input channel) × FILTER_CHANNELS; back at the end
-    const acc = tables + filterTablesBytes(ho, wo);
-    for (let c = 0; c < n; c++) {
+    const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
+    for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
       const from = dw + <usize>(b0 + c) * chanBytes;
       for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
     }
-    const band = filterBandRows(wo);
-    for (let r0 = 0; r0 < ho; r0 += band)
-      for (let tap = 0; tap < 9; tap++) {
-        const ky = tap / 3;
-        const kx = tap - 3 * ky;
-        const oyFrom = max(r0, pad - ky);
-        const oyTo = min(min(ho, r0 + band), hi + pad - ky);
-        if (oyFrom >= oyTo) continue;
-        let k = 0;
-        for (; k + 2 <= ci; k += 2) filterPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
-        if (k < ci) filterPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+  }
+  // examples outside, so an example's sign rows stay in cache for all the blocks
+  for (let e = 0; e < examples; e++) {
+    const dye = dy + <usize>(e * ho * wo) * dyPix;
+    const signs = lut + <usize>e * signBytes;
+    for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+      const tables = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci);
+      const acc = tables + filterTablesBytes(ho, wo);
+      const n = min(FILTER_CHANNELS, c1 - b0);
+      // per output row: the groups, then the first without its pixel 0 and the last without pixel wo − 1
+      for (let oy = 0; oy < ho; oy++) {
+        const row = tables + <usize>oy * rowTables;
+        for (let j = 0; j <= Q + 1; j++) {
+          const q = j < Q ? j : j == Q ? 0 : Q - 1;
+          const skip = j < Q ? -1 : j == Q ? 0 : (wo - 1) & 3;
+          const px = dye + <usize>(oy * wo + q * 4) * dyPix + (<usize>b0 << 2);
+          const lanes = min(4, wo - q * 4);
+          const at = row + <usize>j * TABLE_BYTES;
+          for (let cv = 0; cv < FILTER_CHANNELS / 4; cv++) filterTable(at + (<usize>cv << 4), px + (<usize>cv << 4), dyPix, lanes, skip, n - cv * 4);
+        }
       }
-    for (let c = 0; c < n; c++) {
+      const band = filterBandRows(wo);
+      for (let r0 = 0; r0 < ho; r0 += band)
+        for (let tap = 0; tap < 9; tap++) {
+          const ky = tap / 3;
+          const kx = tap - 3 * ky;
+          const oyFrom = max(r0, pad - ky);
+          const oyTo = min(min(ho, r0 + band), hi + pad - ky);
+          if (oyFrom >= oyTo) continue;
+          let k = 0;
+          for (; k + 2 <= ci; k += 2) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+          if (k < ci) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+        }
+    }
+  }
+  for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+    const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
+    for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
       const to = dw + <usize>(b0 + c) * chanBytes;
       for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
     }
