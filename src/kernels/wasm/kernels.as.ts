@@ -120,6 +120,68 @@ function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
   return diff;
 }
 
+/** The first `words` (1-3) words at p in the low lanes, zeros above (a run's tail, read without passing its end). */
+// @ts-ignore: decorator
+@inline
+function loadWords(p: usize, words: i32): v128 {
+  if (words == 1) return v128.load32_zero(p);
+  const two = v128.load64_zero(p);
+  return words == 2 ? two : v128.load32_lane(p + 8, two, 2);
+}
+
+/**
+ * Differing bits of a 3x3 patch against 4 output channels' kernels: 3 rows of `run` words (x
+ * rows xRowStep bytes apart; channel j's kernel row ky at w0 + j·wStride + ky·wRowStep). Byte
+ * counters per row (at most 31 vectors a pass before widening), widened to 16 bits per row, and
+ * reduced to 4 counts once: the runs' tails (a run of 6 words: 64 channels) go through vectors too.
+ */
+// @ts-ignore: decorator
+@inline
+function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, wRowStep: usize, run: i32): v128 {
+  const full = run & ~3;
+  const tail = run - full;
+  const w1 = w0 + wStride;
+  const w2 = w1 + wStride;
+  const w3 = w2 + wStride;
+  let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
+  for (let ky = 0; ky < 3; ky++) {
+    const xr = xBase + <usize>ky * xRowStep;
+    const wk = <usize>ky * wRowStep;
+    for (let k0 = 0; k0 < full || (k0 == 0 && tail > 0); k0 += 120) {
+      const kEnd = min(full, k0 + 120);
+      let b0 = i8x16.splat(0), b1 = i8x16.splat(0), b2 = i8x16.splat(0), b3 = i8x16.splat(0);
+      for (let k = k0; k < kEnd; k += 4) {
+        const off = wk + (<usize>k << 2);
+        const xv = v128.load(xr + (<usize>k << 2));
+        b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, v128.load(w0 + off))));
+        b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, v128.load(w1 + off))));
+        b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, v128.load(w2 + off))));
+        b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, v128.load(w3 + off))));
+      }
+      if (tail > 0 && kEnd == full) {
+        const off = wk + (<usize>full << 2);
+        const xv = loadWords(xr + (<usize>full << 2), tail);
+        b0 = i8x16.add(b0, i8x16.popcnt(v128.xor(xv, loadWords(w0 + off, tail))));
+        b1 = i8x16.add(b1, i8x16.popcnt(v128.xor(xv, loadWords(w1 + off, tail))));
+        b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, loadWords(w2 + off, tail))));
+        b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, loadWords(w3 + off, tail))));
+      }
+      a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
+      a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
+      a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
+      a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+    }
+  }
+  const ones = i16x8.splat(1);
+  const u0 = i32x4.dot_i16x8_s(a0, ones);
+  const u1 = i32x4.dot_i16x8_s(a1, ones);
+  const u2 = i32x4.dot_i16x8_s(a2, ones);
+  const u3 = i32x4.dot_i16x8_s(a3, ones);
+  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
 /** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ, by xnor-popcount: 4 outputs at a time share the input loads. */
 export function gemmBinBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize): void {
   const wpr = (n + 31) >>> 5;
@@ -790,12 +852,9 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
         continue;
       }
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+      const xr = x + <usize>((oy - pad) * wi + ox - pad) * pixBytes;
       for (let c = 0; c < co4; c += 4) {
-        let diff = i32x4.splat(0);
-        for (let ky = 0; ky < 3; ky++) {
-          const xr = x + <usize>((oy + ky - pad) * wi + ox - pad) * pixBytes;
-          diff = i32x4.add(diff, xorPop4(xr, w + <usize>c * chanBytes + <usize>(ky * 3) * pixBytes, chanBytes, run));
-        }
+        const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run);
         v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
       }
       if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
