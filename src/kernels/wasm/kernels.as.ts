@@ -288,7 +288,7 @@ function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
     const rows = min(DENSE_ROWS, B - r0);
     for (let g0 = 0; g0 < G; g0 += FORWARD_CHUNK) {
       const g1 = min(G, g0 + FORWARD_CHUNK);
-      forwardTables(x + <usize>r0 * xRow, n, rows, g0, g1);
+      rowGroupTables(x + <usize>r0 * xRow, n, rows, g0, g1);
       for (let j = 0; j < m; j += 2) {
         const two = j + 1 < m;
         const o = y + <usize>r0 * yRow + (<usize>j << 2);
@@ -328,10 +328,11 @@ function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
 }
 
 /**
- * Tables of input groups [g0, g1) for `rows` rows of X (n wide) into this instance's scratch,
- * DENSE_GROUP_BYTES a group: entry idx, rows as floats (past `rows`, and inputs past n: zero).
+ * Tables of column groups [g0, g1) (4 columns each) for `rows` rows of x (n wide) into this
+ * instance's scratch, DENSE_GROUP_BYTES a group: entry idx, rows as floats (past `rows`, and
+ * columns past n: zero). The forward's inputs, the dense input gradient's dY.
  */
-function forwardTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
+function rowGroupTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
   const xRow = <usize>n << 2;
   for (let g = g0; g < g1; g++) {
     const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
@@ -352,14 +353,7 @@ function forwardTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
       const d1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
       const d2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5);
       const d3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
-      const at = base + (<usize>v << 4);
-      for (let i: u32 = 0; i < 4; i++) {
-        const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
-        for (let h: u32 = 0; h < 4; h++) {
-          const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
-          v128.store(at + <usize>(i | (h << 2)) * (DENSE_ROWS * 4), e);
-        }
-      }
+      storePartials16(base + (<usize>v << 4), DENSE_ROWS * 4, d0, d1, d2, d3, false);
     }
   }
 }
@@ -644,7 +638,7 @@ export function gemmFloatBinT(dy: usize, B: i32, m: i32, n: i32, dx: usize, inde
     const rows = min(DENSE_ROWS, B - r0);
     for (let g0 = 0; g0 < G; g0 += chunk) {
       const g1 = min(G, g0 + chunk);
-      denseTables(dy + <usize>r0 * dyRow, m, rows, g0, g1);
+      rowGroupTables(dy + <usize>r0 * dyRow, m, rows, g0, g1);
       for (let i = 0; i < n; i += 2) {
         const two = i + 1 < n;
         const o = dx + <usize>r0 * dxRow + (<usize>i << 2);
@@ -677,39 +671,6 @@ export function gemmFloatBinT(dy: usize, B: i32, m: i32, n: i32, dx: usize, inde
   }
 }
 
-/** Tables of groups [g0, g1) for `rows` rows of dY (m wide) into this instance's scratch: entry idx of group g, rows as floats (past `rows`: zero). */
-function denseTables(dy: usize, m: i32, rows: i32, g0: i32, g1: i32): void {
-  const dyRow = <usize>m << 2;
-  for (let g = g0; g < g1; g++) {
-    const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
-    for (let v = 0; v < DENSE_ROWS / 4; v++) {
-      // d_j over rows 4v .. 4v + 3 (zero past `rows` and past unit m)
-      let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-      const units = m - g * 4;
-      for (let l = 0; l < 4; l++) {
-        const r = v * 4 + l;
-        if (r >= rows) break;
-        const px = dy + <usize>r * dyRow + (<usize>(g * 4) << 2);
-        const u0 = load<f32>(px);
-        const u1 = units > 1 ? load<f32>(px, 4) : 0;
-        const u2 = units > 2 ? load<f32>(px, 8) : 0;
-        const u3 = units > 3 ? load<f32>(px, 12) : 0;
-        if (l == 0) { d0 = f32x4.replace_lane(d0, 0, u0); d1 = f32x4.replace_lane(d1, 0, u1); d2 = f32x4.replace_lane(d2, 0, u2); d3 = f32x4.replace_lane(d3, 0, u3); }
-        else if (l == 1) { d0 = f32x4.replace_lane(d0, 1, u0); d1 = f32x4.replace_lane(d1, 1, u1); d2 = f32x4.replace_lane(d2, 1, u2); d3 = f32x4.replace_lane(d3, 1, u3); }
-        else if (l == 2) { d0 = f32x4.replace_lane(d0, 2, u0); d1 = f32x4.replace_lane(d1, 2, u1); d2 = f32x4.replace_lane(d2, 2, u2); d3 = f32x4.replace_lane(d3, 2, u3); }
-        else { d0 = f32x4.replace_lane(d0, 3, u0); d1 = f32x4.replace_lane(d1, 3, u1); d2 = f32x4.replace_lane(d2, 3, u2); d3 = f32x4.replace_lane(d3, 3, u3); }
-      }
-      const at = base + (<usize>v << 4);
-      for (let i: u32 = 0; i < 4; i++) {
-        const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
-        for (let h: u32 = 0; h < 4; h++) {
-          const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
-          v128.store(at + <usize>(i | (h << 2)) * (DENSE_ROWS * 4), e);
-        }
-      }
-    }
-  }
-}
 
 /** out[0..n) += d·ŵ[k] for one packed sign row. */
 // @ts-ignore: decorator
@@ -1168,6 +1129,23 @@ function signedBy(d: v128, bit: u32): v128 {
 }
 
 /**
+ * The 16 signed partials of 4 vectors of terms: entry idx (at at + idx·stride) =
+ * ((s0·d0 + s1·d1) + s2·d2) + s3·d3, s_j = +1 where bit j of idx is set, else −1; with `fromZero`
+ * the sum starts from +0 ((((+0 + s0·d0) + …), so no entry is −0). Every lookup kernel's tables.
+ */
+// @ts-ignore: decorator
+@inline
+function storePartials16(at: usize, stride: usize, d0: v128, d1: v128, d2: v128, d3: v128, fromZero: bool): void {
+  for (let i: u32 = 0; i < 4; i++) {
+    let p0 = signedBy(d0, i & 1);
+    if (fromZero) p0 = f32x4.add(f32x4.splat(0), p0);
+    const p01 = f32x4.add(p0, signedBy(d1, i & 2));
+    for (let h: u32 = 0; h < 4; h++) v128.store(at + <usize>(i | (h << 2)) * stride, f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2)));
+  }
+}
+
+
+/**
  * Output rows [oy0, oy1) of convBwdData's tables for one example's dY: for each group g and idx,
  * the partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3 at every x (s_j = +1 where bit j of idx is set).
  */
@@ -1198,15 +1176,7 @@ export function convLutTables(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo:
           else if (l == 2) { d0 = f32x4.replace_lane(d0, 2, v0); d1 = f32x4.replace_lane(d1, 2, v1); d2 = f32x4.replace_lane(d2, 2, v2); d3 = f32x4.replace_lane(d3, 2, v3); }
           else { d0 = f32x4.replace_lane(d0, 3, v0); d1 = f32x4.replace_lane(d1, 3, v1); d2 = f32x4.replace_lane(d2, 3, v2); d3 = f32x4.replace_lane(d3, 3, v3); }
         }
-        const at = base + (<usize>xc << 2);
-        for (let i: u32 = 0; i < 4; i++) {
-          const p01 = f32x4.add(signedBy(d0, i & 1), signedBy(d1, i & 2));
-          for (let h: u32 = 0; h < 4; h++) {
-            const idx = i | (h << 2);
-            const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
-            v128.store(at + <usize>idx * entryBytes, e);
-          }
-        }
+        storePartials16(base + (<usize>xc << 2), entryBytes, d0, d1, d2, d3, false);
       }
     }
 }
@@ -1921,13 +1891,7 @@ function filterTable(at: usize, px: usize, dyPix: usize, lanes: i32, skip: i32, 
   const d1 = lanes > 1 && skip != 1 ? loadChannels(px + dyPix, valid) : zero;
   const d2 = lanes > 2 && skip != 2 ? loadChannels(px + 2 * dyPix, valid) : zero;
   const d3 = lanes > 3 && skip != 3 ? loadChannels(px + 3 * dyPix, valid) : zero;
-  for (let i: u32 = 0; i < 4; i++) {
-    const p01 = f32x4.add(f32x4.add(zero, signedBy(d0, i & 1)), signedBy(d1, i & 2));
-    for (let h: u32 = 0; h < 4; h++) {
-      const e = f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2));
-      v128.store(at + <usize>(i | (h << 2)) * ENTRY_BYTES, e);
-    }
-  }
+  storePartials16(at, ENTRY_BYTES, d0, d1, d2, d3, true);
 }
 
 /** Adds entry e (4 vectors) to an accumulator set. */
