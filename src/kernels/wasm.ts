@@ -210,21 +210,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number;
       if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
       par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
-      par('convBwdFilterLut', (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4, count, 16, (a, b) => [
-        at(dy),
-        g.hi,
-        g.wi,
-        g.ci,
-        g.ho,
-        g.wo,
-        count,
-        g.pad,
-        at(dw),
-        a,
-        b,
-        at(scratch),
-        examples,
-      ]);
+      const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad];
+      const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
+      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples]);
     },
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;

@@ -1268,7 +1268,9 @@ export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32,
  * taps), columns [ci0, ci1). Gathered: each output's terms come in the order the scattering
  * kernel added them (output pixels in order, so taps from the last to the first, then output
  * channels in order), 16 columns held in registers per pixel while they run, every output
- * written once. A zero dY adds ±0 to a sum that is never -0, so no term needs skipping.
+ * written once. A zero dY adds ±0 to a sum that is never -0, so no term needs skipping. Only
+ * float weights (fixed-point layers) take it now: sign weights go by table lookups
+ * (convBwdDataLut) or the grouped scatter (convGBwdData).
  */
 // @ts-ignore: decorator
 @inline
