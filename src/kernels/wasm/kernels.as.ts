@@ -281,49 +281,76 @@ const FORWARD_CHUNK: i32 = (<i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES)
 function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): void {
   if (!maskScratch) unreachable();
   const G = (n + 3) >>> 2;
-  const wpr = <usize>((n + 31) >>> 5) << 2;
   const xRow = <usize>n << 2;
-  const yRow = <usize>ym << 2;
   for (let r0 = 0; r0 < B; r0 += DENSE_ROWS) {
     const rows = min(DENSE_ROWS, B - r0);
     for (let g0 = 0; g0 < G; g0 += FORWARD_CHUNK) {
       const g1 = min(G, g0 + FORWARD_CHUNK);
       rowGroupTables(x + <usize>r0 * xRow, n, rows, g0, g1);
-      for (let j = 0; j < m; j += 2) {
-        const two = j + 1 < m;
-        const o = y + <usize>r0 * yRow + (<usize>j << 2);
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
-        if (g0 > 0) {
-          a0 = gatherLanes(o, yRow, rows); a1 = gatherLanes(o + 4 * yRow, yRow, rows - 4); a2 = gatherLanes(o + 8 * yRow, yRow, rows - 8);
-          if (two) {
-            c0 = gatherLanes(o + 4, yRow, rows); c1 = gatherLanes(o + 4 + 4 * yRow, yRow, rows - 4); c2 = gatherLanes(o + 4 + 8 * yRow, yRow, rows - 8);
-          }
+      // as many vectors of rows as the block has (a chunk of 8 rows, one example at inference)
+      if (rows > 8) forwardBlock(w, m, n, y + <usize>(r0 * ym) * 4, ym, rows, g0, g1, 3);
+      else if (rows > 4) forwardBlock(w, m, n, y + <usize>(r0 * ym) * 4, ym, rows, g0, g1, 2);
+      else forwardBlock(w, m, n, y + <usize>(r0 * ym) * 4, ym, rows, g0, g1, 1);
+    }
+  }
+}
+
+/** The start of accumulator vector v (rows 4v .. 4v + 3 of a block at o, rows `stride` bytes apart): zero, or what a previous chunk left. */
+// @ts-ignore: decorator
+@inline
+function blockAcc(o: usize, stride: usize, rows: i32, v: i32, resume: bool): v128 {
+  return resume ? gatherLanes(o + <usize>(4 * v) * stride, stride, rows - 4 * v) : f32x4.splat(0);
+}
+
+/** Stores a block's accumulators: vecs vectors of rows for column(s) o (a) and o + 4 (c, with `two`). */
+// @ts-ignore: decorator
+@inline
+function storeBlock(o: usize, stride: usize, rows: i32, vecs: i32, two: bool, a0: v128, a1: v128, a2: v128, c0: v128, c1: v128, c2: v128): void {
+  storeColumns(o, stride, rows, a0, c0, two);
+  if (vecs > 1) storeColumns(o + 4 * stride, stride, rows - 4, a1, c1, two);
+  if (vecs > 2) storeColumns(o + 8 * stride, stride, rows - 8, a2, c2, two);
+}
+
+/** One row block of gemmFloatBin against groups [g0, g1): 2 weight rows × `vecs` vectors of input rows in registers. */
+// @ts-ignore: decorator
+@inline
+function forwardBlock(w: usize, m: i32, n: i32, y: usize, ym: i32, rows: i32, g0: i32, g1: i32, vecs: i32): void {
+  const wpr = <usize>((n + 31) >>> 5) << 2;
+  const yRow = <usize>ym << 2;
+  for (let j = 0; j < m; j += 2) {
+    const two = j + 1 < m;
+    const o = y + (<usize>j << 2);
+    const resume = g0 > 0;
+    let a0 = blockAcc(o, yRow, rows, 0, resume);
+    let a1 = vecs > 1 ? blockAcc(o, yRow, rows, 1, resume) : f32x4.splat(0);
+    let a2 = vecs > 2 ? blockAcc(o, yRow, rows, 2, resume) : f32x4.splat(0);
+    let c0 = two ? blockAcc(o + 4, yRow, rows, 0, resume) : f32x4.splat(0);
+    let c1 = two && vecs > 1 ? blockAcc(o + 4, yRow, rows, 1, resume) : f32x4.splat(0);
+    let c2 = two && vecs > 2 ? blockAcc(o + 4, yRow, rows, 2, resume) : f32x4.splat(0);
+    const wa = w + <usize>j * wpr;
+    const wc = two ? wa + wpr : wa;
+    let tables = maskScratch;
+    // a weight word's 8 nibbles at a time (chunks start at a multiple of 8 groups)
+    for (let g = g0; g < g1; ) {
+      let bitsA = load<u32>(wa + (<usize>(g >>> 3) << 2));
+      let bitsC = load<u32>(wc + (<usize>(g >>> 3) << 2));
+      const end = min(g1, g + 8);
+      for (; g < end; g++, tables += DENSE_GROUP_BYTES, bitsA >>>= 4, bitsC >>>= 4) {
+        const p = tables + <usize>(bitsA & 15) * (DENSE_ROWS * 4);
+        const q = tables + <usize>(bitsC & 15) * (DENSE_ROWS * 4);
+        a0 = f32x4.add(a0, v128.load(p));
+        c0 = f32x4.add(c0, v128.load(q));
+        if (vecs > 1) {
+          a1 = f32x4.add(a1, v128.load(p, 16));
+          c1 = f32x4.add(c1, v128.load(q, 16));
         }
-        const wa = w + <usize>j * wpr;
-        const wc = two ? wa + wpr : wa;
-        let tables = maskScratch;
-        // a weight word's 8 nibbles at a time (chunks start at a multiple of 8 groups)
-        for (let g = g0; g < g1; ) {
-          let bitsA = load<u32>(wa + (<usize>(g >>> 3) << 2));
-          let bitsC = load<u32>(wc + (<usize>(g >>> 3) << 2));
-          const end = min(g1, g + 8);
-          for (; g < end; g++, tables += DENSE_GROUP_BYTES, bitsA >>>= 4, bitsC >>>= 4) {
-            const p = tables + <usize>(bitsA & 15) * (DENSE_ROWS * 4);
-            const q = tables + <usize>(bitsC & 15) * (DENSE_ROWS * 4);
-            a0 = f32x4.add(a0, v128.load(p));
-            c0 = f32x4.add(c0, v128.load(q));
-            a1 = f32x4.add(a1, v128.load(p, 16));
-            c1 = f32x4.add(c1, v128.load(q, 16));
-            a2 = f32x4.add(a2, v128.load(p, 32));
-            c2 = f32x4.add(c2, v128.load(q, 32));
-          }
+        if (vecs > 2) {
+          a2 = f32x4.add(a2, v128.load(p, 32));
+          c2 = f32x4.add(c2, v128.load(q, 32));
         }
-        storeColumns(o, yRow, rows, a0, c0, two);
-        if (rows > 4) storeColumns(o + 4 * yRow, yRow, rows - 4, a1, c1, two);
-        if (rows > 8) storeColumns(o + 8 * yRow, yRow, rows - 8, a2, c2, two);
       }
     }
+    storeBlock(o, yRow, rows, vecs, two, a0, a1, a2, c0, c1, c2);
   }
 }
 
@@ -337,8 +364,8 @@ function rowGroupTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
   for (let g = g0; g < g1; g++) {
     const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
     const inputs = n - g * 4;
-    for (let v = 0; v < DENSE_ROWS / 4; v++) {
-      // 4 rows' 4 inputs, turned to d_j = input j over the 4 rows
+    for (let v = 0; v < (rows + 3) >>> 2; v++) {
+      // 4 rows' 4 inputs, turned to d_j = input j over the 4 rows (a block's vectors only)
       const r = v * 4;
       const px = x + <usize>r * xRow + (<usize>(g * 4) << 2);
       const x0 = r < rows ? loadChannels(px, inputs) : f32x4.splat(0);
@@ -639,35 +666,47 @@ export function gemmFloatBinT(dy: usize, B: i32, m: i32, n: i32, dx: usize, inde
     for (let g0 = 0; g0 < G; g0 += chunk) {
       const g1 = min(G, g0 + chunk);
       rowGroupTables(dy + <usize>r0 * dyRow, m, rows, g0, g1);
-      for (let i = 0; i < n; i += 2) {
-        const two = i + 1 < n;
-        const o = dx + <usize>r0 * dxRow + (<usize>i << 2);
-        let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-        let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
-        if (g0 > 0) {
-          a0 = gatherLanes(o, dxRow, rows); a1 = gatherLanes(o + 4 * dxRow, dxRow, rows - 4); a2 = gatherLanes(o + 8 * dxRow, dxRow, rows - 8);
-          if (two) {
-            c0 = gatherLanes(o + 4, dxRow, rows); c1 = gatherLanes(o + 4 + 4 * dxRow, dxRow, rows - 4); c2 = gatherLanes(o + 4 + 8 * dxRow, dxRow, rows - 8);
-          }
-        }
-        let at = index + (<usize>((i >>> 1) * G + g0) << 2);
-        let tables = maskScratch;
-        for (let g = g0; g < g1; g++, at += 4, tables += DENSE_GROUP_BYTES) {
-          const pair = load<u32>(at);
-          const p = tables + <usize>(pair & 0xffff);
-          const q = tables + <usize>(pair >>> 16);
-          a0 = f32x4.add(a0, v128.load(p));
-          c0 = f32x4.add(c0, v128.load(q));
-          a1 = f32x4.add(a1, v128.load(p, 16));
-          c1 = f32x4.add(c1, v128.load(q, 16));
-          a2 = f32x4.add(a2, v128.load(p, 32));
-          c2 = f32x4.add(c2, v128.load(q, 32));
-        }
-        storeColumns(o, dxRow, rows, a0, c0, two);
-        if (rows > 4) storeColumns(o + 4 * dxRow, dxRow, rows - 4, a1, c1, two);
-        if (rows > 8) storeColumns(o + 8 * dxRow, dxRow, rows - 8, a2, c2, two);
+      const o = dx + <usize>r0 * dxRow;
+      if (rows > 8) inputGradBlock(n, G, o, rows, g0, g1, index, 3);
+      else if (rows > 4) inputGradBlock(n, G, o, rows, g0, g1, index, 2);
+      else inputGradBlock(n, G, o, rows, g0, g1, index, 1);
+    }
+  }
+}
+
+/** One row block of gemmFloatBinT against groups [g0, g1): 2 columns × `vecs` vectors of rows in registers. */
+// @ts-ignore: decorator
+@inline
+function inputGradBlock(n: i32, G: i32, dx: usize, rows: i32, g0: i32, g1: i32, index: usize, vecs: i32): void {
+  const dxRow = <usize>n << 2;
+  for (let i = 0; i < n; i += 2) {
+    const two = i + 1 < n;
+    const o = dx + (<usize>i << 2);
+    const resume = g0 > 0;
+    let a0 = blockAcc(o, dxRow, rows, 0, resume);
+    let a1 = vecs > 1 ? blockAcc(o, dxRow, rows, 1, resume) : f32x4.splat(0);
+    let a2 = vecs > 2 ? blockAcc(o, dxRow, rows, 2, resume) : f32x4.splat(0);
+    let c0 = two ? blockAcc(o + 4, dxRow, rows, 0, resume) : f32x4.splat(0);
+    let c1 = two && vecs > 1 ? blockAcc(o + 4, dxRow, rows, 1, resume) : f32x4.splat(0);
+    let c2 = two && vecs > 2 ? blockAcc(o + 4, dxRow, rows, 2, resume) : f32x4.splat(0);
+    let at = index + (<usize>((i >>> 1) * G + g0) << 2);
+    let tables = maskScratch;
+    for (let g = g0; g < g1; g++, at += 4, tables += DENSE_GROUP_BYTES) {
+      const pair = load<u32>(at);
+      const p = tables + <usize>(pair & 0xffff);
+      const q = tables + <usize>(pair >>> 16);
+      a0 = f32x4.add(a0, v128.load(p));
+      c0 = f32x4.add(c0, v128.load(q));
+      if (vecs > 1) {
+        a1 = f32x4.add(a1, v128.load(p, 16));
+        c1 = f32x4.add(c1, v128.load(q, 16));
+      }
+      if (vecs > 2) {
+        a2 = f32x4.add(a2, v128.load(p, 32));
+        c2 = f32x4.add(c2, v128.load(q, 32));
       }
     }
+    storeBlock(o, dxRow, rows, vecs, two, a0, a1, a2, c0, c1, c2);
   }
 }
 
