@@ -365,22 +365,14 @@ function rowGroupTables(x: usize, n: i32, rows: i32, g0: i32, g1: i32): void {
     const base = maskScratch + <usize>(g - g0) * DENSE_GROUP_BYTES;
     const inputs = n - g * 4;
     for (let v = 0; v < (rows + 3) >>> 2; v++) {
-      // 4 rows' 4 inputs, turned to d_j = input j over the 4 rows (a block's vectors only)
+      // 4 rows' 4 inputs (a block's vectors only)
       const r = v * 4;
       const px = x + <usize>r * xRow + (<usize>(g * 4) << 2);
       const x0 = r < rows ? loadChannels(px, inputs) : f32x4.splat(0);
       const x1 = r + 1 < rows ? loadChannels(px + xRow, inputs) : f32x4.splat(0);
       const x2 = r + 2 < rows ? loadChannels(px + 2 * xRow, inputs) : f32x4.splat(0);
       const x3 = r + 3 < rows ? loadChannels(px + 3 * xRow, inputs) : f32x4.splat(0);
-      const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
-      const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
-      const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
-      const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
-      const d0 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5);
-      const d1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
-      const d2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5);
-      const d3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
-      storePartials16(base + (<usize>v << 4), DENSE_ROWS * 4, d0, d1, d2, d3, false);
+      storeRowPartials16(base + (<usize>v << 4), DENSE_ROWS * 4, x0, x1, x2, x3);
     }
   }
 }
@@ -1183,6 +1175,25 @@ function storePartials16(at: usize, stride: usize, d0: v128, d1: v128, d2: v128,
   }
 }
 
+/**
+ * storePartials16 for 4 lanes given as 4 vectors of their 4 terms (lane l's terms in x_l): the
+ * vectors turned so that term j of every lane is one vector. A row of a dense block's input, a
+ * pixel of a conv map's dY.
+ */
+// @ts-ignore: decorator
+@inline
+function storeRowPartials16(at: usize, stride: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+  const d0 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5);
+  const d1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
+  const d2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5);
+  const d3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
+  storePartials16(at, stride, d0, d1, d2, d3, false);
+}
+
 
 /**
  * Output rows [oy0, oy1) of convBwdData's tables for one example's dY: for each group g and idx,
@@ -1199,23 +1210,13 @@ export function convLutTables(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo:
     for (let g = 0; g < G; g++) {
       const base = tables + <usize>oy * rowBytes + <usize>(g * 16) * entryBytes;
       for (let xc = 0; xc < W; xc += 4) {
-        // d_j over the 4 x's xc − 2 .. xc + 1 (zero outside the map or past the last channel)
-        let d0 = f32x4.splat(0), d1 = f32x4.splat(0), d2 = f32x4.splat(0), d3 = f32x4.splat(0);
-        for (let l = 0; l < 4; l++) {
-          const x = xc - 2 + l;
-          if (x < 0 || x >= wo) continue;
-          const px = dy + <usize>(oy * wo + x) * dyPix + (<usize>(g * 4) << 2);
-          const c = co - g * 4;
-          const v0 = load<f32>(px);
-          const v1 = c > 1 ? load<f32>(px, 4) : 0;
-          const v2 = c > 2 ? load<f32>(px, 8) : 0;
-          const v3 = c > 3 ? load<f32>(px, 12) : 0;
-          if (l == 0) { d0 = f32x4.replace_lane(d0, 0, v0); d1 = f32x4.replace_lane(d1, 0, v1); d2 = f32x4.replace_lane(d2, 0, v2); d3 = f32x4.replace_lane(d3, 0, v3); }
-          else if (l == 1) { d0 = f32x4.replace_lane(d0, 1, v0); d1 = f32x4.replace_lane(d1, 1, v1); d2 = f32x4.replace_lane(d2, 1, v2); d3 = f32x4.replace_lane(d3, 1, v3); }
-          else if (l == 2) { d0 = f32x4.replace_lane(d0, 2, v0); d1 = f32x4.replace_lane(d1, 2, v1); d2 = f32x4.replace_lane(d2, 2, v2); d3 = f32x4.replace_lane(d3, 2, v3); }
-          else { d0 = f32x4.replace_lane(d0, 3, v0); d1 = f32x4.replace_lane(d1, 3, v1); d2 = f32x4.replace_lane(d2, 3, v2); d3 = f32x4.replace_lane(d3, 3, v3); }
-        }
-        storePartials16(base + (<usize>xc << 2), entryBytes, d0, d1, d2, d3, false);
+        // the 4 x's xc − 2 .. xc + 1, each its group's 4 channels (zero outside the map or past the last channel)
+        const px = dy + <usize>oy * wo * dyPix + (<usize>(g * 4) << 2);
+        const x0 = xc - 2 >= 0 && xc - 2 < wo ? loadChannels(px + <usize>(xc - 2) * dyPix, co - g * 4) : f32x4.splat(0);
+        const x1 = xc - 1 >= 0 && xc - 1 < wo ? loadChannels(px + <usize>(xc - 1) * dyPix, co - g * 4) : f32x4.splat(0);
+        const x2 = xc < wo ? loadChannels(px + <usize>xc * dyPix, co - g * 4) : f32x4.splat(0);
+        const x3 = xc + 1 < wo ? loadChannels(px + <usize>(xc + 1) * dyPix, co - g * 4) : f32x4.splat(0);
+        storeRowPartials16(base + (<usize>xc << 2), entryBytes, x0, x1, x2, x3);
       }
     }
 }
@@ -1949,7 +1950,7 @@ function addEntry(a: v128, e: usize, v: usize): v128 {
  */
 // @ts-ignore: decorator
 @inline
-function filterPassRows(lut: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
+function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
   const signBytes = signRowBytes(wi);
   const nextSigns = <usize>hi * signBytes;
@@ -1965,7 +1966,7 @@ function filterPassRows(lut: usize, tables: usize, o: usize, hi: i32, wi: i32, Q
   const at = <i32>(kx - pad + 2);
   const nearTo = min(Q - 1, 14);
   for (let oy = oyFrom; oy < oyTo; oy++) {
-    const signs = lut + <usize>(k * hi + oy + ky - pad) * signBytes;
+    const signs = signRows + <usize>(k * hi + oy + ky - pad) * signBytes;
     const signs2 = signs + nextSigns;
     // groups 0..13 from one u64 read (56 bits from bit `at`), the rest a u32 read each
     let near = load<u64>(signs) >>> <u64>at;
