@@ -1,6 +1,6 @@
 // What every 3x3 convolution kind (binary or fixed-point) needs of the shared workspace.
 import { wordsFor } from '../../bits.js';
-import { convFilterLutFloats, convLutFloats, taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
+import { convFilterLutFloats, convLutFloats, filterLookupApplies, taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
 import type { WorkspaceNeeds } from './kind.js';
 import type { ScopeFlags } from '../../layers/layer.js';
 
@@ -11,9 +11,10 @@ export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNe
   // a binary layer's gradients borrow the pre-activations (idle in backward) for their lookup
   // tables (input gradient; weight gradient over sign inputs, all but the first layer): as
   // large as the batch's outputs from about 5 examples up
-  // (a standard batch's weight gradient: every example's sign rows, and ±1 inputs packed first)
-  const batchDw = convFilterLutFloats(g, g.co, need.batch) + ((need.batch * g.hi * g.wi * wordsFor(g.ci) + 3) & ~3);
-  if (binary && !first && !scope.noBackward) need.act = Math.max(need.act, convFilterLutFloats(g), batchDw, scope.stop ? 0 : convLutFloats(g));
+  // (the weight gradient of a whole batch at once, conv.ts batchSignDw: every example's sign rows,
+  // and ±1 inputs packed first; it covers the one-example calls too)
+  const batchDw = filterLookupApplies(g) ? convFilterLutFloats(g, g.co, need.batch) + ((need.batch * g.hi * g.wi * wordsFor(g.ci) + 3) & ~3) : 0;
+  if (binary && !first && !scope.noBackward) need.act = Math.max(need.act, batchDw, scope.stop ? 0 : convLutFloats(g));
   // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (>= 9·ci)
   need.chunk = Math.max(need.chunk, outPix, inPix, taps(g) * g.ci);
   // below a partial update's lowest trainable layer no gradient flows; the lowest gives no dX
