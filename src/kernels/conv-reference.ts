@@ -159,18 +159,29 @@ function convFwdWith(x: Floats, wAt: WeightAt, g: ConvGeometry, y: Floats): void
     }
 }
 
-function convBwdDataWith(dy: Floats, wAt: WeightAt, g: ConvGeometry, dx: Floats): void {
+/**
+ * dx = full convolution of dY with the rotated kernel, scattered over output pixels in order; each
+ * group of `group` output channels adds one partial, summed in float32 in channel order (groups
+ * whose dY is all zero add nothing: their partial is ±0, and dx is never −0).
+ */
+function convBwdDataWith(dy: Floats, wAt: WeightAt, g: ConvGeometry, dx: Floats, group: number): void {
   dx.fill(0, 0, g.hi * g.wi * g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {
       const nt = taps(g, oy, ox, TAP, PIX);
       const yo = (oy * g.wo + ox) * g.co;
-      for (let c = 0; c < g.co; c++) {
-        const d = dy[yo + c];
-        if (d === 0) continue;
+      for (let c0 = 0; c0 < g.co; c0 += group) {
+        const c1 = Math.min(g.co, c0 + group);
+        let zero = true;
+        for (let c = c0; c < c1; c++) zero &&= dy[yo + c] === 0;
+        if (zero) continue;
         for (let t = 0; t < nt; t++) {
           const xo = PIX[t] * g.ci;
-          for (let ci = 0; ci < g.ci; ci++) dx[xo + ci] += d * wAt(c, TAP[t], ci);
+          for (let ci = 0; ci < g.ci; ci++) {
+            let partial = dy[yo + c0] * wAt(c0, TAP[t], ci);
+            for (let c = c0 + 1; c < c1; c++) partial = Math.fround(partial + dy[yo + c] * wAt(c, TAP[t], ci));
+            dx[xo + ci] += partial;
+          }
         }
       }
     }
@@ -191,24 +202,7 @@ export const DX_GROUP = 4;
  * DX_GROUP output channels (in order), one float32 partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3.
  */
 export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
-  const wAt = bitWeights(w, g);
-  dx.fill(0, 0, g.hi * g.wi * g.ci);
-  for (let oy = 0; oy < g.ho; oy++)
-    for (let ox = 0; ox < g.wo; ox++) {
-      const nt = taps(g, oy, ox, TAP, PIX);
-      const yo = (oy * g.wo + ox) * g.co;
-      for (let c0 = 0; c0 < g.co; c0 += DX_GROUP) {
-        const c1 = Math.min(g.co, c0 + DX_GROUP);
-        for (let t = 0; t < nt; t++) {
-          const xo = PIX[t] * g.ci;
-          for (let ci = 0; ci < g.ci; ci++) {
-            let partial = dy[yo + c0] * wAt(c0, TAP[t], ci);
-            for (let c = c0 + 1; c < c1; c++) partial = Math.fround(partial + dy[yo + c] * wAt(c, TAP[t], ci));
-            dx[xo + ci] += partial;
-          }
-        }
-      }
-    }
+  convBwdDataWith(dy, bitWeights(w, g), g, dx, DX_GROUP);
 }
 
 /** convBwdData's preparation: the reference reads the weights' bits in place. */
@@ -221,5 +215,5 @@ export function convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floa
 
 /** dx = full convolution of dY with the rotated float kernel. */
 export function convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void {
-  convBwdDataWith(dy, floatWeights(w, g), g, dx);
+  convBwdDataWith(dy, floatWeights(w, g), g, dx, 1);
 }
