@@ -7,6 +7,7 @@ import { addRowBias, quantizeInputValues } from '../layers/quant-layer.js';
 import { activationCode } from '../layers/quant-act.js';
 import { bnInference } from '../layers/batchnorm.js';
 import { maxPoolSignBits } from '../layers/maxpool.js';
+import { maxPoolFloatReference } from '../kernels/pool-reference.js';
 import { stageRows, type Dataset } from '../data/dataset.js';
 import { pixelsToFloat } from '../data/pixels.js';
 import { taps } from '../kernels/conv-geometry.js';
@@ -291,7 +292,7 @@ export class PackedModel {
           maxPoolSignBits(xb, this.bits[1 - bi], rows, o.h, o.w, o.channels, o.size);
           bi = 1 - bi;
         } else {
-          maxPoolFloat(x, this.floats[1 - fi], rows, o.h, o.w, o.channels, o.size);
+          maxPoolFloatReference(x, this.floats[1 - fi], rows, { h: o.h, w: o.w, C: o.channels, size: o.size }, null);
           fi = 1 - fi;
         }
       } else {
@@ -306,23 +307,6 @@ export class PackedModel {
   memoryBytes(): number {
     return this.ledger.entries().reduce((s, e) => s + e.bytes, 0) + this.probs.byteLength;
   }
-}
-
-function maxPoolFloat(x: Floats, out: Floats, B: number, h: number, w: number, C: number, s: number): void {
-  const hp = Math.floor(h / s);
-  const wp = Math.floor(w / s);
-  for (let b = 0; b < B; b++)
-    for (let py = 0; py < hp; py++)
-      for (let px = 0; px < wp; px++)
-        for (let c = 0; c < C; c++) {
-          let best = -Infinity;
-          for (let dy = 0; dy < s; dy++)
-            for (let dx = 0; dx < s; dx++) {
-              const v = x[((b * h + s * py + dy) * w + s * px + dx) * C + c];
-              if (v > best) best = v;
-            }
-          out[((b * hp + py) * wp + px) * C + c] = best;
-        }
 }
 
 function avgPool(x: Floats | Uint32Array, bits: boolean, out: Floats, B: number, h: number, w: number, C: number, sh: number, sw: number): void {

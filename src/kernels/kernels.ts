@@ -3,6 +3,7 @@
 // behind the same interface and is tested against the reference.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { ConvGeometry } from './conv-geometry.js';
+import type { PoolArgmaxSource, PoolDims } from './pool-reference.js';
 
 /** Σ m·(w − Q(w))², Σ m·w·q and Σ m·q² at one exponent. */
 export interface MsqeSums {
@@ -103,6 +104,10 @@ export interface Kernels {
   signFloat?(z: Floats, n: number, out: Floats): void;
   /** Optional: x[k] = 0 where |z[k]| > clip (clipZeroReference in src/bits.ts). */
   clipZero?(x: Floats, z: Floats, n: number, clip: number): void;
+  /** Optional max-pool forward over B examples, out possibly x itself (maxPoolFloatReference in pool-reference.ts). */
+  maxPoolFloat?(x: Floats, out: Floats, B: number, d: PoolDims, argmax: Uint32Array | null): void;
+  /** Optional max-pool gradient of one input row (maxPoolGradRowReference in pool-reference.ts). */
+  maxPoolGradRow?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, b: number, y: number, dy: Floats, out: Floats): void;
   /**
    * Optional: out[k] = bytes[k]·2/255 − 1 (pixelsToFloat in src/data/pixels.ts is the reference);
    * bytes may be staged in out's own tail, at or after byte 3n of it.

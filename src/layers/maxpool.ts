@@ -9,8 +9,9 @@ import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { fillHint, type GradStore } from '../storage/grad-store.js';
+import { maxPoolFloatReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../kernels/pool-reference.js';
 import { fillPoolGradient } from './pool-gradient.js';
-import type { Activation, Layer, Param, Workspace } from './layer.js';
+import { holdsAll, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 /**
  * size × size windows (stride = size) of B examples' packed sign bits (h × w pixels of C channels):
@@ -34,8 +35,7 @@ export class MaxPoolLayer implements Layer {
   readonly kind = 'maxpool';
   readonly rowsPerExample: number;
   readonly hp: number;
-  /** Window positions: size². */
-  private readonly area: number;
+  private readonly dims: PoolDims;
   readonly wp: number;
   private readonly outFloat: Floats | null = null;
   private readonly outBits: Uint32Array | null = null;
@@ -63,7 +63,7 @@ export class MaxPoolLayer implements Layer {
     this.rowsPerExample = h * w;
     this.hp = Math.floor(h / size);
     this.wp = Math.floor(w / size);
-    this.area = size * size;
+    this.dims = { h, w, C: channels, size };
     const C = channels;
     const outRows = batch * this.hp * this.wp;
     if (binaryInput) {
@@ -82,17 +82,10 @@ export class MaxPoolLayer implements Layer {
     return {};
   }
 
-  /** Input row (pixel) of window position q (0 .. size² − 1, row by row) of pooled pixel (b, py, px). */
-  private inRow(b: number, py: number, px: number, q: number): number {
-    const s = this.size;
-    return (b * this.h + s * py + Math.floor(q / s)) * this.w + s * px + (q % s);
-  }
-
   forward(x: Activation, rows: number, training: boolean): Activation {
     const C = this.channels;
     if (x.cols !== C) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${C}`);
     const B = rows / this.rowsPerExample;
-    const { hp, wp } = this;
     if (x.kind === 'bits') {
       const out = this.outBits!;
       maxPoolSignBits(x.data, out, B, this.h, this.w, C, this.size);
@@ -101,37 +94,14 @@ export class MaxPoolLayer implements Layer {
     }
     if (x.kind !== 'float') throw new Error(`${this.name}: pixel input cannot be pooled`);
     if (training && this.keptInput) this.keptInput.set(x.data.subarray(0, rows * C));
-    if (training && this.argmaxBits) this.argmaxBits.fill(0, 0, rows * wordsFor(C));
+    const argmax = training ? this.argmaxBits : null;
+    if (argmax) argmax.fill(0, 0, rows * wordsFor(C));
     // pooled output: into our own buffer after a sign, in place otherwise (never overtakes its input)
     const out = this.outFloat ?? x.data;
-    const src = x.data;
-    const area = this.area;
-    const rowsOf = new Int32Array(area);
-    const bits = training ? this.argmaxBits : null;
-    const wpc = wordsFor(C);
-    for (let b = 0; b < B; b++)
-      for (let py = 0; py < hp; py++)
-        for (let px = 0; px < wp; px++) {
-          const o = ((b * hp + py) * wp + px) * C;
-          for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q);
-          for (let c = 0; c < C; c++) {
-            // the first largest value (a NaN never wins; all NaN or -Infinity: -Infinity at position 0)
-            let best = 0;
-            let bestV = -Infinity;
-            for (let q = 0; q < area; q++) {
-              const v = src[rowsOf[q] * C + c];
-              if (v > bestV) {
-                best = q;
-                bestV = v;
-              }
-            }
-            out[o + c] = bestV;
-            if (bits) {
-              const wi = rowsOf[best] * wpc + (c >>> 5);
-              bits[wi] = (bits[wi] | (1 << (c & 31))) >>> 0;
-            }
-          }
-        }
+    const k = this.ws.kernels;
+    const arrays = argmax ? [x.data, out, argmax] : [x.data, out];
+    if (k.maxPoolFloat && holdsAll(k, ...arrays)) k.maxPoolFloat(x.data, out, B, this.dims, argmax);
+    else maxPoolFloatReference(x.data, out, B, this.dims, argmax);
     this.input = training ? x : null;
     // the max of ±1 values is ±1
     return x.signs ? { kind: 'float', data: out, cols: C, signs: true } : { kind: 'float', data: out, cols: C };
@@ -139,54 +109,18 @@ export class MaxPoolLayer implements Layer {
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
     if (!this.input) throw new Error(`${this.name}: backward without a training forward`);
-    const C = this.channels;
-    const { size, wp } = this;
-    const shape = { h: this.h, w: this.w, hp: this.hp, wp, channels: C, sh: size };
     const x = this.input;
-    const floats = !this.argmaxBits && x.kind !== 'bits' ? (this.keptInput ?? (x as { data: Floats }).data) : null;
-    const area = this.area;
-    const rowsOf = new Int32Array(area);
-    const wpc = wordsFor(C);
-    fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, py, dy, out) => {
-      const row = y - py * size;
-      // window positions of this input row: [first, first + size)
-      const first = row * size;
-      for (let px = 0; px < wp; px++) {
-        if (floats) {
-          // float input: the window's rows once, then each channel's first largest value (as argmax)
-          for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q) * C;
-          for (let c = 0; c < C; c++) {
-            let best = 0;
-            let bestV = floats[rowsOf[0] + c];
-            for (let q = 1; q < area; q++) {
-              const val = floats[rowsOf[q] + c];
-              if (val > bestV) {
-                best = q;
-                bestV = val;
-              }
-            }
-            if (best >= first && best < first + size) out[(size * px + best - first) * C + c] = dy[px * C + c];
-          }
-          continue;
-        }
-        // sign bits (after a sign: the first +1, else position 0) or the argmax mask (the marked
-        // position, the last one when none before it is): the window's word offsets once
-        const mask = this.argmaxBits ?? (x as { data: Uint32Array }).data;
-        for (let q = 0; q < area; q++) rowsOf[q] = this.inRow(b, py, px, q) * wpc;
-        const none = this.argmaxBits ? area - 1 : 0;
-        const scan = this.argmaxBits ? area - 1 : area;
-        for (let c = 0; c < C; c++) {
-          const word = c >>> 5;
-          const bit = c & 31;
-          let q = none;
-          for (let k = 0; k < scan; k++)
-            if ((mask[rowsOf[k] + word] >>> bit) & 1) {
-              q = k;
-              break;
-            }
-          if (q >= first && q < first + size) out[(size * px + q - first) * C + c] = dy[px * C + c];
-        }
-      }
+    const shape = { h: this.h, w: this.w, hp: this.hp, wp: this.wp, channels: this.channels, sh: this.size };
+    // the argmax from the mask forward wrote, the ±1 input's bits, or the float input
+    const [src, source] = this.argmaxBits
+      ? [this.argmaxBits, POOL_ARGMAX.mask]
+      : x.kind === 'bits'
+        ? [x.data, POOL_ARGMAX.signBits]
+        : [this.keptInput ?? (x as { data: Floats }).data, POOL_ARGMAX.floats];
+    const k = this.ws.kernels;
+    fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, _py, dy, out) => {
+      if (k.maxPoolGradRow && holdsAll(k, src, dy, out)) k.maxPoolGradRow(src, source, this.dims, b, y, dy, out);
+      else maxPoolGradRowReference(src, source, this.dims, b, y, dy, out);
     });
     this.input = null;
     return spare;

@@ -1,0 +1,140 @@
+// Max-pool kernels (src/kernels/pool-reference.ts is their plain form): windows of size × size,
+// stride = size, channels-last; 4 channels a vector, the rest one by one.
+
+/** Input row (pixel) of window position q of the pooled pixel whose window starts at row `base`. */
+// @ts-ignore: decorator
+@inline
+function windowRow(base: i32, w: i32, size: i32, q: i32): i32 {
+  return base + (q / size) * w + (q % size);
+}
+
+/** The position (per lane) of the first largest of 4 channels over the window, and that value; NaN never wins over `start`. */
+// @ts-ignore: decorator
+@inline
+function windowBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: i32, start: v128, startQ: v128): v128 {
+  let bestV = start;
+  let bestQ = startQ;
+  for (let q = q0; q < size * size; q++) {
+    const v = v128.load(x + ((<usize>windowRow(base, w, size, q) * <usize>C + <usize>c) << 2));
+    const gt = f32x4.gt(v, bestV);
+    bestV = v128.bitselect(v, bestV, gt);
+    bestQ = v128.bitselect(i32x4.splat(q), bestQ, gt);
+  }
+  poolBestValue = bestV;
+  return bestQ;
+}
+
+/** windowBest's second result (AssemblyScript returns one value). */
+let poolBestValue: v128 = i32x4.splat(0);
+
+/** The first largest value's position for one channel, and that value in poolBestScalar. */
+function scalarBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: i32, start: f32): i32 {
+  let best = 0;
+  let bestV = start;
+  for (let q = q0; q < size * size; q++) {
+    const v = load<f32>(x + ((<usize>windowRow(base, w, size, q) * <usize>C + <usize>c) << 2));
+    if (v > bestV) {
+      best = q;
+      bestV = v;
+    }
+  }
+  poolBestScalar = bestV;
+  return best;
+}
+
+let poolBestScalar: f32 = 0;
+
+/**
+ * Examples [b0, b1) of maxPoolFloatReference: out (may be x itself: a pooled row never overtakes
+ * the rows it reads, and a pixel's channels are read before they are written); argmax 0 for none.
+ */
+export function maxPoolFloat(x: usize, out: usize, h: i32, w: i32, C: i32, size: i32, argmax: usize, b0: i32, b1: i32): void {
+  const hp = h / size;
+  const wp = w / size;
+  const wpc = (C + 31) >>> 5;
+  const minusInf = f32x4.splat(-Infinity);
+  const zero = i32x4.splat(0);
+  for (let b = b0; b < b1; b++)
+    for (let py = 0; py < hp; py++)
+      for (let px = 0; px < wp; px++) {
+        const o = out + ((<usize>((b * hp + py) * wp + px) * <usize>C) << 2);
+        const base = (b * h + size * py) * w + size * px;
+        let c = 0;
+        for (; c + 4 <= C; c += 4) {
+          const bestQ = windowBest(x, base, w, size, C, c, 0, minusInf, zero);
+          v128.store(o + (<usize>c << 2), poolBestValue);
+          if (argmax == 0) continue;
+          for (let q = 0; q < size * size; q++) {
+            const lanes = i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(q)));
+            if (lanes == 0) continue;
+            const at = argmax + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>(c >>> 5)) << 2);
+            store<u32>(at, load<u32>(at) | (lanes << (<u32>c & 31)));
+          }
+        }
+        for (; c < C; c++) {
+          const q = scalarBest(x, base, w, size, C, c, 0, -Infinity);
+          store<f32>(o + (<usize>c << 2), poolBestScalar);
+          if (argmax == 0) continue;
+          const at = argmax + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>(c >>> 5)) << 2);
+          store<u32>(at, load<u32>(at) | (1 << (<u32>c & 31)));
+        }
+      }
+}
+
+/**
+ * maxPoolGradRowReference for input row y of example b: out (w × C, cleared by the caller) gets
+ * dy at each window's argmax; source 0: float input, 1: sign bits, 2: argmax mask.
+ */
+export function maxPoolGradRow(src: usize, source: i32, h: i32, w: i32, C: i32, size: i32, b: i32, y: i32, dy: usize, out: usize): void {
+  const py = y / size;
+  if (py >= h / size) return;
+  const wp = w / size;
+  const area = size * size;
+  const wpc = (C + 31) >>> 5;
+  const first = (y - py * size) * size;
+  const pixBytes = <usize>C << 2;
+  const bitLanes = i32x4(1, 2, 4, 8);
+  for (let px = 0; px < wp; px++) {
+    const base = (b * h + size * py) * w + size * px;
+    const dyPix = dy + <usize>px * pixBytes;
+    const outPix = out + <usize>(size * px) * pixBytes;
+    if (source == 0) {
+      let c = 0;
+      for (; c + 4 <= C; c += 4) {
+        const start = v128.load(src + ((<usize>base * <usize>C + <usize>c) << 2));
+        const bestQ = windowBest(src, base, w, size, C, c, 1, start, i32x4.splat(0));
+        const d = v128.load(dyPix + (<usize>c << 2));
+        for (let dx = 0; dx < size; dx++) v128.store(outPix + <usize>dx * pixBytes + (<usize>c << 2), v128.and(d, i32x4.eq(bestQ, i32x4.splat(first + dx))));
+      }
+      for (; c < C; c++) {
+        const q = scalarBest(src, base, w, size, C, c, 1, load<f32>(src + ((<usize>base * <usize>C + <usize>c) << 2)));
+        if (q >= first && q < first + size) store<f32>(outPix + <usize>(q - first) * pixBytes + (<usize>c << 2), load<f32>(dyPix + (<usize>c << 2)));
+      }
+      continue;
+    }
+    for (let k = 0; k < wpc; k++) {
+      // chosen(q): the words' channels whose argmax is q; `prior` the channels marked before q
+      let prior: u32 = 0;
+      let any: u32 = 0;
+      if (source == 1) for (let q = 0; q < area; q++) any |= load<u32>(src + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>k) << 2));
+      for (let q = 0; q < first + size; q++) {
+        const m = load<u32>(src + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>k) << 2));
+        let chosen = m & ~prior;
+        if (source == 1 && q == 0) chosen |= ~any;
+        if (source == 2 && q == area - 1) chosen = ~prior;
+        prior |= m;
+        if (q < first) continue;
+        const c0 = k << 5;
+        const c1 = min(C, c0 + 32);
+        const o = outPix + <usize>(q - first) * pixBytes;
+        let c = c0;
+        for (; c + 4 <= c1; c += 4) {
+          // all-ones lanes where bits 0..3 of the shifted word are set
+          const lanes = i32x4.eq(v128.and(i32x4.splat(chosen >>> <u32>(c - c0)), bitLanes), bitLanes);
+          v128.store(o + (<usize>c << 2), v128.and(v128.load(dyPix + (<usize>c << 2)), lanes));
+        }
+        for (; c < c1; c++) if ((chosen >>> <u32>(c - c0)) & 1) store<f32>(o + (<usize>c << 2), load<f32>(dyPix + (<usize>c << 2)));
+      }
+    }
+  }
+}

@@ -1,0 +1,97 @@
+// The WebAssembly max-pool kernels against their plain forms (pool-reference.ts), bit for bit:
+// NaN, −Infinity, ±0 and ties in the windows; channel counts that are and are not multiples of 4
+// and of 32; windows of 2 and 3 with dropped edges; in place and into another buffer; 1 and 2 threads.
+import t from 'tap';
+import { wordsFor } from '../src/bits.js';
+import { maxPoolFloatReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../src/kernels/pool-reference.js';
+import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
+import type { Floats } from '../src/ledger.js';
+import { Rng } from '../src/rng.js';
+
+t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
+
+/** Values with ties, signed zeros, NaN and −Infinity among ordinary ones. */
+function awkward(rng: Rng, n: number, out: Floats): void {
+  const special = [Number.NaN, Number.NEGATIVE_INFINITY, -0, 0, 1, 1];
+  for (let i = 0; i < n; i++) out[i] = rng.next() < 0.2 ? special[rng.int(special.length)] : Math.round(rng.normal() * 4) / 4;
+}
+
+const same = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
+
+const SHAPES: [B: number, d: PoolDims][] = [
+  [3, { h: 4, w: 4, C: 4, size: 2 }],
+  [2, { h: 5, w: 7, C: 6, size: 2 }],
+  [2, { h: 6, w: 6, C: 37, size: 3 }],
+  [3, { h: 7, w: 5, C: 64, size: 2 }],
+  [1, { h: 8, w: 8, C: 33, size: 2 }],
+  // large enough that 2 threads split it by examples
+  [12, { h: 28, w: 28, C: 64, size: 2 }],
+];
+
+for (const threads of [1, 2])
+  for (const [B, d] of SHAPES)
+    t.test(`maxPoolFloat ${B}x${d.h}x${d.w}x${d.C} window ${d.size}, ${threads} thread(s): the reference, with and without argmax`, async (t) => {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(d.h * 31 + d.C + threads);
+      const n = B * d.h * d.w * d.C;
+      const pooled = B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
+      const x = ledger.floats(n, 'workspace', 't', 'x');
+      awkward(rng, n, x);
+      const bits = B * d.h * d.w * wordsFor(d.C);
+      for (const inPlace of [false, true])
+        for (const withArgmax of [false, true]) {
+          const src = Float32Array.from(x);
+          const want = inPlace ? Float32Array.from(x) : new Float32Array(pooled);
+          const wantMask = withArgmax ? new Uint32Array(bits) : null;
+          maxPoolFloatReference(inPlace ? want : src, want, B, d, wantMask);
+          const io = ledger.floats(n, 'workspace', 't', 'io');
+          io.set(src);
+          const out = inPlace ? io : ledger.floats(pooled, 'workspace', 't', 'out');
+          const mask = withArgmax ? ledger.u32(bits, 'workspace', 't', 'mask') : null;
+          K.maxPoolFloat!(io, out, B, d, mask);
+          const what = `${inPlace ? 'in place' : 'into out'}${withArgmax ? ', argmax' : ''}`;
+          t.ok(same(out.subarray(0, inPlace ? n : pooled), want), `${what}: values`);
+          if (mask) t.same(Array.from(mask), Array.from(wantMask!), `${what}: argmax bits`);
+        }
+      K.dispose?.();
+    });
+
+for (const [B, d] of SHAPES)
+  t.test(`maxPoolGradRow ${B}x${d.h}x${d.w}x${d.C} window ${d.size}: the reference for every row and argmax source`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!();
+    const rng = new Rng(d.w * 17 + d.C);
+    const n = B * d.h * d.w * d.C;
+    const wp = Math.floor(d.w / d.size);
+    const x = ledger.floats(n, 'workspace', 't', 'x');
+    awkward(rng, n, x);
+    // sign bits of the ±1 input, and an argmax mask as forward writes it (plus marks forward never
+    // leaves, so the first-marked rule is tested too); windows with no mark are left in both
+    const words = B * d.h * d.w * wordsFor(d.C);
+    const signBits = ledger.u32(words, 'workspace', 't', 'signs');
+    const mask = ledger.u32(words, 'workspace', 't', 'mask');
+    for (let i = 0; i < words; i++) {
+      signBits[i] = rng.next() < 0.3 ? 0 : rng.nextU32();
+      mask[i] = rng.next() < 0.5 ? 0 : rng.nextU32() & rng.nextU32();
+    }
+    const dy = ledger.floats(wp * d.C, 'workspace', 't', 'dy');
+    const out = ledger.floats(d.w * d.C, 'workspace', 't', 'out');
+    const sources = [
+      [x, POOL_ARGMAX.floats],
+      [signBits, POOL_ARGMAX.signBits],
+      [mask, POOL_ARGMAX.mask],
+    ] as const;
+    let rowsChecked = 0;
+    for (const [src, source] of sources)
+      for (let b = 0; b < B; b++)
+        for (let y = 0; y < d.h; y++) {
+          awkward(rng, wp * d.C, dy);
+          const want = new Float32Array(d.w * d.C);
+          maxPoolGradRowReference(src, source, d, b, y, dy, want);
+          out.fill(0);
+          K.maxPoolGradRow!(src, source, d, b, y, dy, out);
+          if (!same(out, want)) t.fail(`source ${source}, example ${b}, row ${y}`);
+          else rowsChecked++;
+        }
+    t.equal(rowsChecked, 3 * B * d.h, 'every row of every source');
+    K.dispose?.();
+  });
