@@ -961,6 +961,29 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
   K.dispose?.();
 });
 
+t.test(
+  'wasm po2Read == the store table on every code: wide rows (4 codes a turn), strides, unaligned starts, biases at and past the vector range',
+  async (t) => {
+    const { po2Decode, po2Get } = await import('../src/storage/po2.js');
+    const { kernels: K, ledger } = wasmKernels.instantiate!();
+    const rng = new Rng(37);
+    const words = ledger.u32(4096, 'workspace', 't', 'words');
+    // random words hold every code, 16 (−0) included
+    for (let w = 0; w < words.length; w++) words[w] = rng.nextU32();
+    for (const cols of [1, 3, 4, 5, 8, 13, 64, 101])
+      for (const first of [0, 6, 7])
+        for (const b of [-150, -121, -120, -3, 0, 60, 119, 120, 200]) {
+          const rows = 5;
+          const stride = cols + 3;
+          const out = ledger.floats(rows * cols, 'workspace', 't', 'out');
+          K.po2Read!(words, first, rows, stride, cols, b, out);
+          const want = Float32Array.from({ length: rows * cols }, (_, k) => po2Decode(po2Get(words, first + Math.floor(k / cols) * stride + (k % cols)), b));
+          t.same(Array.from(out).map(String), Array.from(want).map(String), `cols=${cols} first=${first} b=${b}`);
+        }
+    K.dispose?.();
+  },
+);
+
 t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnormals, unaligned bases, extreme biases)', async (t) => {
   const { po2CodeOfScaled, po2Decode, po2Get, po2Put, po2Words } = await import('../src/storage/po2.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();

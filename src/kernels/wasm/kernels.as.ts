@@ -2665,7 +2665,9 @@ function po2Codes4(x: v128, b: i32): v128 {
  * Columns [0, cols) of `rows` rows of a po2 store, the first at element `first`, rows `stride`
  * elements apart, decoded under bias b into float32 rows of `cols` at out: each code's value
  * 2^(e − 8)·2^-b computed in float64 (exact) and rounded to float32, as the store's table is.
- * The 32 values go to this instance's scratch; codes are read from their word pair.
+ * The 32 values go to this instance's scratch; codes are read from their word pair. When every
+ * code's value is a normal float32 (−120 <= b <= 119), 4 codes a turn are turned into their
+ * float32 bits directly: sign, and exponent e − 8 − b + 127 (code 0: +0; 16: −0, as the table).
  */
 export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: i32, b: i32, out: usize): void {
   const table = maskScratch;
@@ -2675,6 +2677,11 @@ export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: 
     const mag = e == 0 ? 0 : reinterpret<f64>(<u64>(1023 + e - 8) << 52) * scale;
     store<f32>(table + (<usize>code << 2), <f32>(code & 16 ? -mag : mag));
   }
+  const vector = b >= -120 && b <= 119;
+  const expBias = i32x4.splat(119 - b);
+  // lane l's code (bits 5l .. 5l + 4 of 20) moved to the top 5 bits, then down
+  const toTop = i32x4(1 << 27, 1 << 22, 1 << 17, 1 << 12);
+  const zero = i32x4.splat(0);
   for (let r = 0; r < rows; r++) {
     let o = out + (<usize>(r * cols) << 2);
     // a window of the packed bits, refilled a word at a time (never past the row's last code)
@@ -2683,7 +2690,23 @@ export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: 
     let acc: u64 = <u64>(load<u32>(wp) >>> <u32>(bit & 31));
     let nb = 32 - (bit & 31);
     wp += 4;
-    for (let c = 0; c < cols; c++, o += 4) {
+    let c = 0;
+    if (vector)
+      for (; c + 4 <= cols; c += 4, o += 16) {
+        if (nb < 20) {
+          acc |= <u64>load<u32>(wp) << <u64>nb;
+          nb += 32;
+          wp += 4;
+        }
+        const codes = i32x4.shr_u(i32x4.mul(i32x4.splat(<i32>acc), toTop), 27);
+        const e = v128.and(codes, i32x4.splat(15));
+        const sign = i32x4.shl(v128.and(codes, i32x4.splat(16)), 27);
+        const mag = v128.andnot(i32x4.shl(i32x4.add(e, expBias), 23), i32x4.eq(e, zero));
+        v128.store(o, v128.or(mag, sign));
+        acc >>= 20;
+        nb -= 20;
+      }
+    for (; c < cols; c++, o += 4) {
       if (nb < 5) {
         acc |= <u64>load<u32>(wp) << <u64>nb;
         nb += 32;
