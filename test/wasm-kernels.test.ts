@@ -353,6 +353,20 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
       K.convBwdFilter(dy, x, true, g, co, dw, ledger.floats(convFilterLutFloats(g, co, examples), 'workspace', 't', 'scratch'), examples);
       reference(Float32Array.from(dy), X.bits, true, g, co, want, undefined, examples);
       t.same(Array.from(dw), Array.from(want), `${examples} examples of ${hi}x${wi}x${ci} -> ${co} in one call, ${threads} thread(s): bit for bit`);
+      // the same examples one call each, as a run (dw read at the first, written at the last): the same bits
+      const perExample = ledger.floats(convFilterLutFloats(g, co, 1), 'workspace', 't', 'scratch');
+      const inRun = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw').fill(0.25);
+      const [dyLen, xWords] = [g.ho * g.wo * co, hi * wi * (ci >>> 5 || 1)];
+      for (let e = 0; e < examples; e++) {
+        const run = { first: e === 0, last: e === examples - 1 };
+        K.convBwdFilter(dy.subarray(e * dyLen, (e + 1) * dyLen), x.subarray(e * xWords, (e + 1) * xWords), true, g, co, inRun, perExample, 1, run);
+        if (e < examples - 1 && examples > 1 && e === 0)
+          t.ok(
+            inRun.every((v) => v === 0.25),
+            'dw untouched until the run ends',
+          );
+      }
+      t.same(Array.from(inRun), Array.from(want), `the ${examples} examples as a run of one-example calls: bit for bit`);
     }
     const g = convGeometry(12, 12, 32, 16, 'same');
     t.throws(

@@ -38,6 +38,12 @@ export interface AdamStep {
   ratio: number;
 }
 
+/** Where a convBwdFilter call stands in a run of calls into one dw (see convBwdFilter). */
+export interface FilterRun {
+  first: boolean;
+  last: boolean;
+}
+
 export interface Kernels {
   readonly name: string;
   /** Threads a call may use (1 for single-threaded kernel sets). */
@@ -79,8 +85,21 @@ export interface Kernels {
    * dw += dY's `count` channels against X (floats, or sign bits with xBits), over `examples`
    * consecutive examples of dy and x (default 1), in example order; with bits, kernels may use
    * `scratch` (convFilterLutFloats(g, count, examples) floats, overwritten) for lookup tables.
+   * `run` marks a call of a run of calls into the same dw with the same scratch, shape and
+   * count: dw is read at its first call and complete after its last; between them it may be
+   * stale (the sums kept in scratch) and nothing else may use scratch. Default: a run of one.
    */
-  convBwdFilter(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g: ConvGeometry, count: number, dw: Floats, scratch?: Floats, examples?: number): void;
+  convBwdFilter(
+    dy: Floats,
+    x: Floats | Uint32Array,
+    xBits: boolean,
+    g: ConvGeometry,
+    count: number,
+    dw: Floats,
+    scratch?: Floats,
+    examples?: number,
+    run?: FilterRun,
+  ): void;
   /**
    * Kernels that compute in their own linear memory (WebAssembly) give each network a fresh
    * instance and a ledger that allocates there, so operands are used in place, never copied.

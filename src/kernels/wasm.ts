@@ -200,7 +200,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
     // over sign inputs with scratch: every example's sign rows, then lookups split over 16-channel
     // blocks (each block's tables and accumulators in its own region of the scratch)
-    convBwdFilter: (dy, x, xBits, g, count, dw, scratch, examples = 1) => {
+    convBwdFilter: (dy, x, xBits, g, count, dw, scratch, examples = 1, run = { first: true, last: true }) => {
       if (!xBits || !scratch || !filterLookupApplies(g)) {
         const [dyLen, xLen] = [g.ho * g.wo * count * 4, g.hi * g.wi * (xBits ? wordsBytes(g.ci) : g.ci * 4)];
         for (let e = 0; e < examples; e++)
@@ -212,7 +212,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
       const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad];
       const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
-      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples]);
+      // the same split every call of a run: each block's sums stay in its own region
+      const flags = (run.first ? 1 : 0) | (run.last ? 2 : 0);
+      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, flags]);
     },
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;

@@ -162,7 +162,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
             ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch, ws.act);
             exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
-          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act);
+          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === 0, last: b === B - 1 });
         }
         if (coh) sumSq += sumSquares(acc, len);
         storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);

@@ -1819,6 +1819,10 @@ const FILTER_CHANNELS = 16;
 const ENTRY_BYTES: usize = FILTER_CHANNELS * 4;
 const TABLE_BYTES: usize = 16 * ENTRY_BYTES;
 
+/** convBwdFilterLut's `run` flags: the first call of a run reads dw, the last writes it. */
+const RUN_FIRST = 1;
+const RUN_LAST = 2;
+
 /** Pixel groups of an output row. */
 // @ts-ignore: decorator
 @inline
@@ -2014,10 +2018,13 @@ function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i
  * (threads split the channels): its dw turned to (tap, input channel) × FILTER_CHANNELS once
  * for all the examples; then example by example each block's tables and, in bands of rows whose
  * tables stay in L1, every (tap, input channel pair) adding its rows to accumulators held in 8
- * registers. Each dw element sums examples, rows and groups in order.
+ * registers. Each dw element sums examples, rows and groups in order. A run of calls over the
+ * same dw and scratch (one example each, say) turns dw around only at its ends: `run` has
+ * RUN_FIRST on the first call (dw read into the regions) and RUN_LAST on the last (written back);
+ * between them the sums live in the regions and dw is stale.
  */
 export function convBwdFilterLut(
-  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32,
+  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32, run: i32,
 ): void {
   const Q = filterQuads(wo);
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
@@ -2026,7 +2033,7 @@ export function convBwdFilterLut(
   const signBytes = signRowsBytes(hi, wi, ci);
   const regions = lut + <usize>examples * signBytes;
   // every block's dw turned to (tap, input channel) × FILTER_CHANNELS in its region, once
-  for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+  for (let b0 = c0; b0 < c1 && (run & RUN_FIRST) != 0; b0 += FILTER_CHANNELS) {
     const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
     for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
       const from = dw + <usize>(b0 + c) * chanBytes;
@@ -2067,7 +2074,7 @@ export function convBwdFilterLut(
         }
     }
   }
-  for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+  for (let b0 = c0; b0 < c1 && (run & RUN_LAST) != 0; b0 += FILTER_CHANNELS) {
     const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
     for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
       const to = dw + <usize>(b0 + c) * chanBytes;
