@@ -366,7 +366,11 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
             'dw untouched until the run ends',
           );
       }
-      t.same(Array.from(inRun), Array.from(want), `the ${examples} examples as a run of one-example calls: bit for bit`);
+      // (the reference one example a call: a batch of 4 or more on a narrow map is summed in quads instead)
+      const wantRun = Float32Array.from({ length: inRun.length }, () => 0.25);
+      for (let e = 0; e < examples; e++)
+        reference(Float32Array.from(dy.subarray(e * dyLen, (e + 1) * dyLen)), X.bits.subarray(e * xWords, (e + 1) * xWords), true, g, co, wantRun);
+      t.same(Array.from(inRun), Array.from(wantRun), `the ${examples} examples as a run of one-example calls: bit for bit`);
     }
     const g = convGeometry(12, 12, 32, 16, 'same');
     t.throws(
@@ -384,6 +388,69 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
     );
     K.dispose?.();
   }
+});
+
+t.test('binary convolution weight gradients of a batch in quads of examples (narrow maps): the reference bit for bit, and the order shows', async (t) => {
+  const { convBwdFilter: reference } = await import('../src/kernels/conv-reference.js');
+  const { convFilterQuadFloats, filterQuadsApply } = await import('../src/kernels/conv-geometry.js');
+  // outputs 1, 3, 8 (same padding: the edge pixels left out) and 10-12 wide; batches that are and
+  // are not whole quads; bands spanning quads; channel counts that are not whole blocks; dY with zeros
+  const cases: [number, number, number, number, 'valid' | 'same', number][] = [
+    [3, 3, 64, 32, 'valid', 7],
+    [5, 5, 32, 20, 'valid', 5],
+    [8, 8, 48, 40, 'same', 6],
+    [12, 12, 16, 16, 'valid', 9],
+    [12, 12, 32, 8, 'same', 4],
+    [14, 14, 33, 17, 'valid', 13],
+    [2, 2, 16, 16, 'same', 8],
+  ];
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(41 + threads);
+    for (const [hi, wi, ci, co, padding, examples] of cases) {
+      const g = convGeometry(hi, wi, ci, co, padding);
+      t.ok(filterQuadsApply(g, examples), `${hi}x${wi} ${padding}: quads apply`);
+      const dy = ledger.floats(examples * g.ho * g.wo * co, 'workspace', 't', 'dy');
+      for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.8 ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
+      const X = randomSigns(rng, examples * hi * wi, ci);
+      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
+      x.set(X.bits);
+      const dw = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw');
+      for (let i = 0; i < dw.length; i++) dw[i] = (i % 5) * 0.125;
+      const want = Float32Array.from(dw);
+      K.convBwdFilter(dy, x, true, g, co, dw, ledger.floats(convFilterQuadFloats(g, co, examples), 'workspace', 't', 'scratch'), examples);
+      reference(Float32Array.from(dy), X.bits, true, g, co, want, undefined, examples);
+      t.same(
+        Array.from(new Uint32Array(dw.buffer, dw.byteOffset, dw.length)),
+        Array.from(new Uint32Array(want.buffer)),
+        `${examples} examples of ${hi}x${wi}x${ci} -> ${co} ${padding}, ${threads} thread(s): bit for bit`,
+      );
+      // the same sums one example at a time (pixel by pixel, or the row groups) differ only by rounding
+      const apart = Float32Array.from({ length: dw.length }, (_, i) => (i % 5) * 0.125);
+      for (let e = 0; e < examples; e++) {
+        const d = Float32Array.from(dy.subarray(e * g.ho * g.wo * co, (e + 1) * g.ho * g.wo * co));
+        reference(d, X.bits.subarray(e * hi * wi * Math.ceil(ci / 32), (e + 1) * hi * wi * Math.ceil(ci / 32)), true, g, co, apart);
+      }
+      let worst = 0;
+      let largest = 0;
+      for (let i = 0; i < want.length; i++) {
+        worst = Math.max(worst, Math.abs(want[i] - apart[i]));
+        largest = Math.max(largest, Math.abs(apart[i]));
+      }
+      t.ok(worst < 1e-5 * largest, `quads and one example at a time agree within rounding (${(worst / largest).toExponential(1)} of the largest)`);
+    }
+    K.dispose?.();
+  }
+  // a case where the grouping shows: on dw = 2^24, float32 loses 1 + 1 one term at a time but keeps their partial 2
+  const g = convGeometry(3, 3, 1, 1, 'valid');
+  const dy = new Float32Array([1, 1, 0, 0]);
+  const x = new Uint32Array(36).fill(1);
+  const quads = new Float32Array(9).fill(2 ** 24);
+  reference(dy, x, true, g, 1, quads, undefined, 4);
+  const apart = new Float32Array(9).fill(2 ** 24);
+  for (let e = 0; e < 4; e++) reference(dy.subarray(e, e + 1), x.subarray(9 * e, 9 * e + 9), true, g, 1, apart);
+  t.equal(quads[0], 2 ** 24 + 2, 'quads: the two 1s make a partial of 2 first');
+  t.equal(apart[0], 2 ** 24, 'one at a time: each 1 is lost');
 });
 
 t.test('the weight-gradient reference over sign inputs adds each group of 4 pixels as one float32 partial: a case where that order shows', async (t) => {

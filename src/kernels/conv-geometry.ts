@@ -47,6 +47,32 @@ export function filterLookupApplies(g: ConvGeometry): boolean {
   return isBlocked3x3(g) && g.wo >= FILTER_GROUPS_FROM;
 }
 
+/** Output widths up to which weight gradients over sign inputs, a batch at a time, group examples in fours. */
+export const QUADS_UP_TO = 12;
+/** Examples a call needs for the grouping in fours. */
+export const QUADS_FROM_EXAMPLES = 4;
+
+/**
+ * Whether a weight gradient over sign inputs of `examples` examples in one call sums them in
+ * quads (4 consecutive examples at one output pixel a group): 3x3, stride 1, an output at most
+ * QUADS_UP_TO wide, QUADS_FROM_EXAMPLES examples or more.
+ */
+export function filterQuadsApply(g: ConvGeometry, examples: number): boolean {
+  return isBlocked3x3(g) && g.wo <= QUADS_UP_TO && examples >= QUADS_FROM_EXAMPLES;
+}
+
+/**
+ * Floats of lookup scratch a weight gradient in quads takes (kernels.convBwdFilter) where
+ * filterQuadsApply: a u64 of sign bits per (quad, input channel, input row), then per 16 output
+ * channels of `count` the tables of a band of rows (24 KB, at least one row) and the 16
+ * channels' dw turned to (tap, input channel) × 16 (convFilterQuadBytes in kernels.as.ts).
+ */
+export function convFilterQuadFloats(g: ConvGeometry, count: number, examples: number): number {
+  if (!filterQuadsApply(g, examples)) return 0;
+  const band = Math.max(1, Math.floor(24 / g.wo));
+  return Math.ceil(examples / 4) * g.ci * g.hi * 2 + Math.ceil(count / 16) * (band * g.wo * 256 + taps(g) * g.ci * 16);
+}
+
 /**
  * Floats of lookup scratch the weight gradient over sign inputs takes (kernels.convBwdFilter)
  * where filterLookupApplies: a sign row per input channel and row of each example, then per 16 output channels of

@@ -3,7 +3,7 @@
 // so xnor-popcount runs along channels. Taps that fall in the padding contribute nothing.
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
-import { FILTER_GROUPS_FROM, taps as tapCount, type ConvGeometry } from './conv-geometry.js';
+import { FILTER_GROUPS_FROM, filterQuadsApply, taps as tapCount, type ConvGeometry } from './conv-geometry.js';
 
 /**
  * The in-bounds taps of output pixel (oy, ox): fills taps[] with tap indices and pixels[] with
@@ -62,7 +62,10 @@ export function filterGroup(g: ConvGeometry): number {
  * With bits the order is part of the definition (the WebAssembly kernel looks the partials up in
  * tables, docs/speed.md): each output row's pixels go in groups of filterGroup(g), and with groups
  * of 4 each dw element takes one float32 partial a group, summed from +0 over the group's
- * in-bounds pixels in order (with groups of 1, each term as it comes).
+ * in-bounds pixels in order (with groups of 1, each term as it comes). A call over enough examples
+ * on a narrow map (filterQuadsApply) groups examples instead: quads of 4 consecutive examples (the
+ * last may be short), each dw element taking one float32 partial per (quad, output pixel), summed
+ * from +0 over the quad's examples in order; quads, then pixels row by row, in order.
  */
 export function convBwdFilter(
   dy: Floats,
@@ -76,6 +79,10 @@ export function convBwdFilter(
 ): void {
   const dyLen = g.ho * g.wo * count;
   const xLen = g.hi * g.wi * (xBits ? wordsFor(g.ci) : g.ci);
+  if (xBits && filterQuadsApply(g, examples)) {
+    for (let e0 = 0; e0 < examples; e0 += 4) filterOfQuad(dy, x as Uint32Array, g, count, dw, e0, Math.min(examples, e0 + 4));
+    return;
+  }
   for (let e = 0; e < examples; e++) filterOfExample(dy.subarray(e * dyLen, (e + 1) * dyLen), x.subarray(e * xLen, (e + 1) * xLen), xBits, g, count, dw);
 }
 
@@ -103,6 +110,28 @@ function filterOfExample(dy: Floats, x: Floats | Uint32Array, xBits: boolean, g:
           }
         }
       }
+    }
+}
+
+/** Examples [e0, e1) (one quad) of the grouped-examples order (convBwdFilter). */
+function filterOfQuad(dy: Floats, x: Uint32Array, g: ConvGeometry, count: number, dw: Floats, e0: number, e1: number): void {
+  const wpc = wordsFor(g.ci);
+  const [dyLen, xLen] = [g.ho * g.wo * count, g.hi * g.wi * wpc];
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      const nt = taps(g, oy, ox, TAP, PIX);
+      for (let c = 0; c < count; c++)
+        for (let t = 0; t < nt; t++) {
+          const wo = (c * tapCount(g) + TAP[t]) * g.ci;
+          for (let ci = 0; ci < g.ci; ci++) {
+            let partial = 0;
+            for (let e = e0; e < e1; e++) {
+              const d = dy[e * dyLen + (oy * g.wo + ox) * count + c];
+              partial = Math.fround(partial + ((x[e * xLen + PIX[t] * wpc + (ci >>> 5)] >>> (ci & 31)) & 1 ? d : -d));
+            }
+            dw[wo + ci] += partial;
+          }
+        }
     }
 }
 

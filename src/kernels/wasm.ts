@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, Kernels } from './kernels.js';
-import { filterLookupApplies, isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
+import { filterLookupApplies, filterQuadsApply, isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 
@@ -201,6 +201,17 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // over sign inputs with scratch: every example's sign rows, then lookups split over 16-channel
     // blocks (each block's tables and accumulators in its own region of the scratch)
     convBwdFilter: (dy, x, xBits, g, count, dw, scratch, examples = 1, run = { first: true, last: true }) => {
+      const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad];
+      const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
+      if (xBits && scratch && filterQuadsApply(g, examples)) {
+        // narrow maps, a batch at a time: examples in fours (each call complete: dw is never stale)
+        const bytes = ex.convFilterQuadBytes(...dims, examples) as unknown as number;
+        if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
+        const quads = Math.ceil(examples / 4);
+        par('convQuadSignRows', examples * g.hi * g.wi * g.ci, quads, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), examples, a, b]);
+        par('convBwdFilterQuads', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples]);
+        return;
+      }
       if (!xBits || !scratch || !filterLookupApplies(g)) {
         const [dyLen, xLen] = [g.ho * g.wo * count * 4, g.hi * g.wi * (xBits ? wordsBytes(g.ci) : g.ci * 4)];
         for (let e = 0; e < examples; e++)
@@ -210,8 +221,6 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number;
       if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
       par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
-      const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad];
-      const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
       // the same split every call of a run: each block's sums stay in its own region
       const flags = (run.first ? 1 : 0) | (run.last ? 2 : 0);
       par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, flags]);
@@ -328,6 +337,8 @@ const KERNEL_EXPORTS = [
   'convBwdFilter',
   'convBwdFilterLut',
   'convFilterSignRows',
+  'convQuadSignRows',
+  'convBwdFilterQuads',
   'convFwdFloatFloat',
   'convBwdDataFloat',
   'convGFwdBin',

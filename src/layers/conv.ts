@@ -3,7 +3,7 @@
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
 import { wordsFor } from '../bits.js';
-import { filterLookupApplies, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { filterLookupApplies, filterQuadsApply, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -132,7 +132,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       // its sign set from the bit are the same float), where its sign masks stay in cache
       const signs = x.kind === 'float' && x.signs === true;
       const whole = grad.floatView?.();
-      if (whole && (x.kind === 'bits' || signs) && filterLookupApplies(g)) this.batchSignDw(x, whole, B, dw);
+      if (whole && (x.kind === 'bits' || signs) && (filterLookupApplies(g) || filterQuadsApply(g, B))) this.batchSignDw(x, whole, B, dw);
       else
         for (let b = 0; b < B; b++) {
           const dy = this.exampleDy(grad, b);

@@ -2083,6 +2083,171 @@ export function convBwdFilterLut(
   }
 }
 
+// ---- dW over sign inputs, a batch at a time, on narrow maps: examples in fours ----
+// On outputs up to QUADS_UP_TO wide (conv-geometry.ts), a call over 4 examples or more groups examples instead of
+// pixels: a group is 4 consecutive examples at one output pixel, so a row of wo pixels is wo
+// whole groups (no edge variants, no lanes wasted past the row's end) and the smallest maps
+// (3x3, 1x1) still fill bands of tables. Each quad's sign bits sit as a u64 per (input channel,
+// input row): bit 4·(ix + 1) + e is example e's sign at ix, so the nibble of output pixel ox
+// under tap kx starts at bit 4·(ox + kx − pad + 1), one shift per row as on wide maps.
+
+/** Bytes of one quad's sign rows: a u64 per (input channel, input row). */
+// @ts-ignore: decorator
+@inline
+function quadSignBytes(hi: i32, ci: i32): usize {
+  return <usize>(ci * hi) << 3;
+}
+
+/** Rows of (quad, output row) a band takes: their tables fit in 24 KB (at least one row). */
+// @ts-ignore: decorator
+@inline
+function quadBandRows(wo: i32): i32 {
+  return max(1, 24 / wo);
+}
+
+/** Bytes of one block's region: a band's tables, then its dw as (tap, input channel) × FILTER_CHANNELS floats. */
+// @ts-ignore: decorator
+@inline
+function quadBlockBytes(wo: i32, ci: i32): usize {
+  return <usize>(quadBandRows(wo) * wo) * TABLE_BYTES + <usize>(9 * ci) * ENTRY_BYTES;
+}
+
+/** Bytes of lookup scratch convBwdFilterQuads needs: every quad's sign rows, then a region per FILTER_CHANNELS channels of `count`. */
+export function convFilterQuadBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, examples: i32): i32 {
+  return <i32>(<usize>((examples + 3) >>> 2) * quadSignBytes(hi, ci) + <usize>((count + FILTER_CHANNELS - 1) / FILTER_CHANNELS) * quadBlockBytes(wo, ci));
+}
+
+/**
+ * Quads [q0, q1) of `examples` examples' sign bits x (each hi·wi pixels × ⌈ci/32⌉ words) as
+ * sign rows at lut (quad q's at lut + q·quadSignBytes): bit 4·(ix + 1) + e of row (k, iy) is
+ * example 4q + e's bit k at (iy, ix); other bits 0.
+ */
+export function convQuadSignRows(x: usize, hi: i32, wi: i32, ci: i32, lut: usize, examples: i32, q0: i32, q1: i32): void {
+  const pixWords = (ci + 31) >>> 5;
+  for (let q = q0; q < q1; q++) {
+    const rows = lut + <usize>q * quadSignBytes(hi, ci);
+    memory.fill(rows, 0, quadSignBytes(hi, ci));
+    for (let e = 0; e < min(4, examples - 4 * q); e++) {
+      const xe = x + (<usize>((4 * q + e) * hi * wi * pixWords) << 2);
+      for (let iy = 0; iy < hi; iy++)
+        for (let ix = 0; ix < wi; ix++) {
+          const pix = xe + (<usize>((iy * wi + ix) * pixWords) << 2);
+          const bit = <u64>1 << <u64>(4 * (ix + 1) + e);
+          // the set bits only (padding bits past ci are 0)
+          for (let w = 0; w < pixWords; w++)
+            for (let word = load<u32>(pix + (<usize>w << 2)); word != 0; word &= word - 1) {
+              const row = rows + (<usize>(((w << 5) + <i32>ctz(word)) * hi + iy) << 3);
+              store<u64>(row, load<u64>(row) | bit);
+            }
+        }
+    }
+  }
+}
+
+/**
+ * Band rows [r0, r1) (row r: quad r / ho, output row r % ho) of one tap (ky, kx) for input
+ * channel k, and k + 1 with `two`: accumulators at o (k + 1's at o + ENTRY_BYTES) held in
+ * registers over the band; pixels whose tap falls in the padding are left out.
+ */
+// @ts-ignore: decorator
+@inline
+function quadPassRows(signs: usize, tables: usize, o: usize, hi: i32, ci: i32, ho: i32, wo: i32, pad: i32, k: i32, ky: i32, kx: i32, r0: i32, r1: i32, two: bool): void {
+  let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  if (two) {
+    b0 = v128.load(o, 64); b1 = v128.load(o, 80); b2 = v128.load(o, 96); b3 = v128.load(o, 112);
+  }
+  const jFrom = kx < pad ? 1 : 0;
+  const jTo = kx > 2 - pad ? wo - 1 : wo;
+  const shift = <u64>(4 * (kx - pad + 1 + jFrom));
+  const quadBytes = quadSignBytes(hi, ci);
+  const nextSigns = <usize>hi << 3;
+  let q = r0 / ho;
+  let oy = r0 - q * ho;
+  for (let r = r0; r < r1; r++) {
+    const iy = oy + ky - pad;
+    if (iy >= 0 && iy < hi) {
+      const row = signs + <usize>q * quadBytes + (<usize>(k * hi + iy) << 3);
+      let near = load<u64>(row) >>> shift;
+      let near2: u64 = two ? load<u64>(row + nextSigns) >>> shift : 0;
+      let table = tables + <usize>((r - r0) * wo + jFrom) * TABLE_BYTES;
+      for (let j = jFrom; j < jTo; j++, table += TABLE_BYTES) {
+        const e = table + (<usize>(<u32>near & 15) << 6);
+        a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+        near >>>= 4;
+        if (two) {
+          const f = table + (<usize>(<u32>near2 & 15) << 6);
+          b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+          near2 >>>= 4;
+        }
+      }
+    }
+    if (++oy == ho) {
+      oy = 0;
+      q++;
+    }
+  }
+  v128.store(o, a0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
+  if (two) {
+    v128.store(o, b0, 64); v128.store(o, b1, 80); v128.store(o, b2, 96); v128.store(o, b3, 112);
+  }
+}
+
+/**
+ * dw[c × 9·ci] += Σ (quads of examples × output pixels) for output channels [c0, c1) of `count`
+ * (c0 a multiple of FILTER_CHANNELS), over `examples` examples (4 or more for the order to pay;
+ * any count works): dy holds them (ho·wo × count each), their sign rows are in lut
+ * (convQuadSignRows). Block by block: dw turned to (tap, input channel) × FILTER_CHANNELS, then
+ * band by band (rows of (quad, output row) in order) the band's tables and every (tap, input
+ * channel pair) adding the band to accumulators in 8 registers, then dw turned back. Each dw
+ * element sums quads, rows and pixels in order, one float32 partial (((+0 + s0·d0) + s1·d1) +
+ * s2·d2) + s3·d3 over a quad's examples a pixel.
+ */
+export function convBwdFilterQuads(
+  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32,
+): void {
+  const quads = (examples + 3) >>> 2;
+  const rows = quads * ho;
+  const band = quadBandRows(wo);
+  const exBytes = <usize>(ho * wo * count) << 2;
+  const dyPix = <usize>count << 2;
+  const chanBytes = <usize>(9 * ci) << 2;
+  const regions = lut + <usize>quads * quadSignBytes(hi, ci);
+  for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
+    const tables = regions + <usize>(b0 / FILTER_CHANNELS) * quadBlockBytes(wo, ci);
+    const acc = tables + <usize>(band * wo) * TABLE_BYTES;
+    const n = min(FILTER_CHANNELS, c1 - b0);
+    for (let c = 0; c < n; c++) {
+      const from = dw + <usize>(b0 + c) * chanBytes;
+      for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
+    }
+    for (let r0 = 0; r0 < rows; r0 += band) {
+      const r1 = min(rows, r0 + band);
+      for (let r = r0; r < r1; r++) {
+        const q = r / ho;
+        const oy = r - q * ho;
+        const lanes = min(4, examples - 4 * q);
+        for (let ox = 0; ox < wo; ox++) {
+          const px = dy + <usize>(4 * q) * exBytes + <usize>(oy * wo + ox) * dyPix + (<usize>b0 << 2);
+          const at = tables + <usize>((r - r0) * wo + ox) * TABLE_BYTES;
+          for (let cv = 0; cv < FILTER_CHANNELS / 4; cv++) filterTable(at + (<usize>cv << 4), px + (<usize>cv << 4), exBytes, lanes, -1, n - cv * 4);
+        }
+      }
+      for (let tap = 0; tap < 9; tap++) {
+        const ky = tap / 3;
+        const kx = tap - 3 * ky;
+        let k = 0;
+        for (; k + 2 <= ci; k += 2) quadPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, ci, ho, wo, pad, k, ky, kx, r0, r1, true);
+        if (k < ci) quadPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, ci, ho, wo, pad, k, ky, kx, r0, r1, false);
+      }
+    }
+    for (let c = 0; c < n; c++) {
+      const to = dw + <usize>(b0 + c) * chanBytes;
+      for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
+    }
+  }
+}
+
 // ---- Adam over one parameter tensor (same arithmetic, in f64, as src/optim/adam.ts) ----
 
 // @ts-ignore: decorator

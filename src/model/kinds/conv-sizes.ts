@@ -1,6 +1,14 @@
 // What every 3x3 convolution kind (binary or fixed-point) needs of the shared workspace.
 import { wordsFor } from '../../bits.js';
-import { convFilterLutFloats, convLutFloats, filterLookupApplies, taps, type ConvGeometry } from '../../kernels/conv-geometry.js';
+import {
+  convFilterLutFloats,
+  convFilterQuadFloats,
+  convLutFloats,
+  filterLookupApplies,
+  filterQuadsApply,
+  taps,
+  type ConvGeometry,
+} from '../../kernels/conv-geometry.js';
 import type { WorkspaceNeeds } from './kind.js';
 import type { ScopeFlags } from '../../layers/layer.js';
 
@@ -13,7 +21,12 @@ export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNe
   // large as the batch's outputs from about 5 examples up
   // (the weight gradient of a whole batch at once, conv.ts batchSignDw: every example's sign rows,
   // and ±1 inputs packed first; it covers the one-example calls too)
-  const batchDw = filterLookupApplies(g) ? convFilterLutFloats(g, g.co, need.batch) + ((need.batch * g.hi * g.wi * wordsFor(g.ci) + 3) & ~3) : 0;
+  // (narrow maps: the batch in quads of examples, filterQuadsApply)
+  const packed = (need.batch * g.hi * g.wi * wordsFor(g.ci) + 3) & ~3;
+  const batchDw =
+    filterLookupApplies(g) || filterQuadsApply(g, need.batch)
+      ? Math.max(convFilterLutFloats(g, g.co, need.batch), convFilterQuadFloats(g, g.co, need.batch)) + packed
+      : 0;
   if (binary && !first && !scope.noBackward) need.act = Math.max(need.act, batchDw, scope.stop ? 0 : convLutFloats(g));
   // one example at a time: dY (ho·wo·co), dX (hi·wi·ci), decoded pixels (first layer), dW tile (>= 9·ci)
   need.chunk = Math.max(need.chunk, outPix, inPix, taps(g) * g.ci);
