@@ -425,6 +425,18 @@ t.test('binary convolution weight gradients of a batch in quads of examples (nar
         Array.from(new Uint32Array(want.buffer)),
         `${examples} examples of ${hi}x${wi}x${ci} -> ${co} ${padding}, ${threads} thread(s): bit for bit`,
       );
+      // whole quads as a run of 4-example calls (the low-memory recipes' tiles): the batch call's bits
+      if (examples % 4 === 0) {
+        const inRun = ledger.floats(dw.length, 'workspace', 't', 'dw');
+        for (let i = 0; i < inRun.length; i++) inRun[i] = (i % 5) * 0.125;
+        const scratch = ledger.floats(convFilterQuadFloats(g, co, 4), 'workspace', 't', 'scratch');
+        const [dyLen, xWords] = [4 * g.ho * g.wo * co, 4 * hi * wi * Math.ceil(ci / 32)];
+        for (let q = 0; q < examples / 4; q++) {
+          const run = { first: q === 0, last: q === examples / 4 - 1 };
+          K.convBwdFilter(dy.subarray(q * dyLen, (q + 1) * dyLen), x.subarray(q * xWords, (q + 1) * xWords), true, g, co, inRun, scratch, 4, run);
+        }
+        t.same(Array.from(inRun), Array.from(dw), `${examples / 4} calls of 4 examples as a run: the batch call's bits`);
+      }
       // the same sums one example at a time (pixel by pixel, or the row groups) differ only by rounding
       const apart = Float32Array.from({ length: dw.length }, (_, i) => (i % 5) * 0.125);
       for (let e = 0; e < examples; e++) {

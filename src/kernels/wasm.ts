@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
-import type { AdamTensor, Kernels } from './kernels.js';
+import type { AdamTensor, FilterRun, Kernels } from './kernels.js';
 import { filterLookupApplies, filterQuadsApply, isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
@@ -157,6 +157,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdData needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
     return at(scratch);
   };
+  /**
+   * A weight-gradient run's flags for the lookup kernels (1: read dw, 2: write it back); the same
+   * split every call of a run, so each block's sums stay in its own region of the scratch.
+   */
+  const runFlags = (run: FilterRun) => (run.first ? 1 : 0) | (run.last ? 2 : 0);
   const kernels: Kernels = {
     name: 'wasm-simd',
     threads,
@@ -204,12 +209,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, count, g.pad];
       const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
       if (xBits && scratch && filterQuadsApply(g, examples)) {
-        // narrow maps, a batch at a time: examples in fours (each call complete: dw is never stale)
+        // narrow maps, 4 examples or more a call: examples in fours
         const bytes = ex.convFilterQuadBytes(...dims, examples) as unknown as number;
         if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
         const quads = Math.ceil(examples / 4);
         par('convQuadSignRows', examples * g.hi * g.wi * g.ci, quads, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), examples, a, b]);
-        par('convBwdFilterQuads', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples]);
+        par('convBwdFilterQuads', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, runFlags(run)]);
         return;
       }
       if (!xBits || !scratch || !filterLookupApplies(g)) {
@@ -221,9 +226,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number;
       if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
       par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
-      // the same split every call of a run: each block's sums stay in its own region
-      const flags = (run.first ? 1 : 0) | (run.last ? 2 : 0);
-      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, flags]);
+      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, runFlags(run)]);
     },
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;

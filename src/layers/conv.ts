@@ -3,7 +3,7 @@
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
 // Works one example at a time, so its scratch is one example's feature maps.
 import { wordsFor } from '../bits.js';
-import { filterLookupApplies, filterQuadsApply, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
+import { convFilterQuadFloats, filterLookupApplies, filterQuadsApply, QUADS_FROM_EXAMPLES, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -84,6 +84,13 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return this.ws.chunkDy;
   }
 
+  /** Whether a dW tile of `count` channels can take 4 examples a call: quads apply, and their dY and the kernels' scratch fit the workspace. */
+  private quadsFit(count: number): boolean {
+    const { g, ws } = this;
+    const n = QUADS_FROM_EXAMPLES;
+    return filterQuadsApply(g, n) && n * g.ho * g.wo * count <= ws.chunkDy.length && convFilterQuadFloats(g, count, n) <= ws.act.length;
+  }
+
   /** p̄ = the mean input patch (9·ci) over the batch and output pixels; padded taps count as 0. */
   private meanPatch(x: Activation, B: number, mean: Floats): void {
     const { g, ws } = this;
@@ -155,14 +162,25 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
         const c1 = Math.min(g.co, c0 + tile);
         const len = (c1 - c0) * perChannel;
         acc.fill(0, 0, len);
-        for (let b = 0; b < B; b++) {
+        // narrow maps over sign inputs: 4 examples a call where their dY tile fits the chunk (the
+        // kernels then sum them in quads, conv-geometry.ts); the rest one at a time, as a run
+        const xBits = x.kind === 'bits' ? x.data : null;
+        const quads = xBits && !coh && this.quadsFit(c1 - c0) ? B - (B % QUADS_FROM_EXAMPLES) : 0;
+        for (let b = 0; b < quads; b += QUADS_FROM_EXAMPLES) {
+          grad.read(b * outPix, (b + QUADS_FROM_EXAMPLES) * outPix, c0, c1, ws.chunkDy);
+          const wpe = g.hi * g.wi * wordsFor(g.ci);
+          const xq = xBits!.subarray(b * wpe, (b + QUADS_FROM_EXAMPLES) * wpe);
+          const run = { first: b === 0, last: b + QUADS_FROM_EXAMPLES === quads };
+          ws.kernels.convBwdFilter(ws.chunkDy, xq, true, g, c1 - c0, acc, ws.act, QUADS_FROM_EXAMPLES, run);
+        }
+        for (let b = quads; b < B; b++) {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
           if (coh) {
             coh.scratch.fill(0, 0, len);
             ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch, ws.act);
             exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
-          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === 0, last: b === B - 1 });
+          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === quads, last: b === B - 1 });
         }
         if (coh) sumSq += sumSquares(acc, len);
         storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);

@@ -2201,10 +2201,11 @@ function quadPassRows(signs: usize, tables: usize, o: usize, hi: i32, ci: i32, h
  * band by band (rows of (quad, output row) in order) the band's tables and every (tap, input
  * channel pair) adding the band to accumulators in 8 registers, then dw turned back. Each dw
  * element sums quads, rows and pixels in order, one float32 partial (((+0 + s0·d0) + s1·d1) +
- * s2·d2) + s3·d3 over a quad's examples a pixel.
+ * s2·d2) + s3·d3 over a quad's examples a pixel. `run` as convBwdFilterLut's (dw read at a run's
+ * first call, written at its last).
  */
 export function convBwdFilterQuads(
-  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32,
+  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, lut: usize, examples: i32, run: i32,
 ): void {
   const quads = (examples + 3) >>> 2;
   const rows = quads * ho;
@@ -2217,7 +2218,7 @@ export function convBwdFilterQuads(
     const tables = regions + <usize>(b0 / FILTER_CHANNELS) * quadBlockBytes(wo, ci);
     const acc = tables + <usize>(band * wo) * TABLE_BYTES;
     const n = min(FILTER_CHANNELS, c1 - b0);
-    for (let c = 0; c < n; c++) {
+    for (let c = 0; c < n && (run & RUN_FIRST) != 0; c++) {
       const from = dw + <usize>(b0 + c) * chanBytes;
       for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
     }
@@ -2241,7 +2242,7 @@ export function convBwdFilterQuads(
         if (k < ci) quadPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, ci, ho, wo, pad, k, ky, kx, r0, r1, false);
       }
     }
-    for (let c = 0; c < n; c++) {
+    for (let c = 0; c < n && (run & RUN_LAST) != 0; c++) {
       const to = dw + <usize>(b0 + c) * chanBytes;
       for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
     }
