@@ -274,6 +274,34 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
       reference(Float32Array.from(dy), W.bits, g, want);
       t.same(Array.from(dx), Array.from(want), `example ${example + 1} of one index, ${threads} thread(s)`);
     }
+    // a batch in one call: the reference per example, whether the scratch holds tables for one
+    // thread (run in turn) or for each thread (examples split); odd shapes, the scattering kernel too
+    for (const [hi, wi, ci, co, padding, examples] of [
+      [12, 12, 16, 12, 'same', 5],
+      [7, 9, 48, 5, 'valid', 3],
+      [6, 6, 37, 40, 'same', 4],
+    ] as const) {
+      const gb = convGeometry(hi, wi, ci, co, padding);
+      const Wb = randomSigns(rng, co * 9, ci);
+      const wb = ledger.u32(Wb.bits.length, 'workspace', 't', 'w');
+      wb.set(Wb.bits);
+      const dy = ledger.floats(examples * gb.ho * gb.wo * co, 'workspace', 't', 'dy');
+      dy.set(Array.from(randomFloats(rng, dy.length)));
+      const want = new Float32Array(examples * hi * wi * ci);
+      reference(Float32Array.from(dy), Wb.bits, gb, want, undefined, examples);
+      const one = convLutFloats(gb);
+      for (const floats of [one, 3 * one]) {
+        const sc = ledger.floats(floats, 'workspace', 't', 'lookup scratch');
+        K.convBwdDataIndex(wb, gb, sc);
+        const dx = ledger.floats(want.length, 'workspace', 't', 'dx').fill(7);
+        K.convBwdData(dy, wb, gb, dx, sc, examples);
+        t.same(
+          Array.from(dx),
+          Array.from(want),
+          `${examples} examples of ${hi}x${wi}x${ci} <- ${co} in one call, scratch for ${floats / one} table sets, ${threads} thread(s)`,
+        );
+      }
+    }
     t.throws(
       () =>
         K.convBwdData(

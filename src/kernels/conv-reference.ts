@@ -230,8 +230,10 @@ export const DX_GROUP = 4;
  * dx element takes, for every output pixel its taps reach (in order) and every group of
  * DX_GROUP output channels (in order), one float32 partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3.
  */
-export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats): void {
-  convBwdDataWith(dy, bitWeights(w, g), g, dx, DX_GROUP);
+export function convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats, _scratch?: Floats, examples = 1): void {
+  const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
+  for (let e = 0; e < examples; e++)
+    convBwdDataWith(dy.subarray(e * dyLen, (e + 1) * dyLen), bitWeights(w, g), g, dx.subarray(e * dxLen, (e + 1) * dxLen), DX_GROUP);
 }
 
 /** convBwdData's preparation: the reference reads the weights' bits in place. */

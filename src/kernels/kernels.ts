@@ -76,8 +76,12 @@ export interface Kernels {
    * the weights change, before that layer's convBwdData calls (the reference needs nothing).
    */
   convBwdDataIndex(w: Uint32Array, g: ConvGeometry, scratch: Floats): void;
-  /** dx = dY convolved with the rotated binary kernel; scratch as convBwdDataIndex left it for w. */
-  convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats, scratch: Floats): void;
+  /**
+   * dx = dY convolved with the rotated binary kernel; scratch as convBwdDataIndex left it for w.
+   * `examples` consecutive examples (default 1) of dy and dx, each as one example's call would
+   * give it (kernels may split them across threads where scratch holds more tables).
+   */
+  convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats, scratch: Floats, examples?: number): void;
   /** Float weights (fixed-point layers), layout co × 9 × ci like dW. */
   convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
   convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;

@@ -191,13 +191,26 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     // 3x3 stride 1 over channels in pairs: tables of dY's signed partials, built per example
     // (split over output rows), then looked up (split over input channels); others scatter
-    convBwdData: (dy, w, g, dx, scratch) => {
+    convBwdData: (dy, w, g, dx, scratch, examples = 1) => {
+      const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
       if (!lookupApplies(g)) {
         const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, g.k, g.stride];
-        par('convGBwdData', g.ho * g.wo * g.co * taps(g) * g.ci, g.ci, 32, (a, b) => [at(dy), at(w), ...dims, at(dx), a, b]);
+        for (let e = 0; e < examples; e++)
+          par('convGBwdData', g.ho * g.wo * g.co * taps(g) * g.ci, g.ci, 32, (a, b) => [at(dy) + e * dyLen * 4, at(w), ...dims, at(dx) + e * dxLen * 4, a, b]);
         return;
       }
       const lut = lookupScratch(g, scratch);
+      if (examples > 1) {
+        // a batch: each thread runs whole examples with tables of its own (the slots that fit after the index)
+        const slotBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
+        const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - slotBytes;
+        const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
+        const slices = pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]];
+        const args = slices.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1]);
+        if (slices.length > 1) pool!.run('convBwdDataExamples', args);
+        else ex.convBwdDataExamples(...args[0]);
+        return;
+      }
       par('convLutTables', g.ho * g.wo * g.co * 16, g.ho, 1, (a, b) => [at(dy), ...lookupDims(g), lut, a, b]);
       par('convBwdDataLut', (g.ho * g.wo * g.co * taps(g) * g.ci) / 4, g.ci, 32, (a, b) => [...lookupDims(g), at(dx), a, b, lut]);
     },
@@ -337,6 +350,7 @@ const KERNEL_EXPORTS = [
   'convFwdFloat',
   'convLutTables',
   'convBwdDataLut',
+  'convBwdDataExamples',
   'convBwdFilter',
   'convBwdFilterLut',
   'convFilterSignRows',

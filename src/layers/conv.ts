@@ -192,6 +192,13 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     spare.setShape(rows, g.ci);
     // the lookup tables borrow the pre-activations, idle in backward (sized for them, conv-sizes.ts)
     ws.kernels.convBwdDataIndex(this.wbits, g, ws.act);
+    const whole = grad.floatView?.();
+    const into = spare.floatView?.();
+    if (whole && into) {
+      // float32 in and out (the standard recipe): the batch in one call, written in place
+      ws.kernels.convBwdData(whole.subarray(0, B * outPix * g.co), this.wbits, g, into, ws.act, B);
+      return spare;
+    }
     // one example per chunk
     fillStore(
       spare,

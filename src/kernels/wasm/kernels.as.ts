@@ -1201,11 +1201,17 @@ function storeRowPartials16(at: usize, stride: usize, x0: v128, x1: v128, x2: v1
  * the partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3 at every x (s_j = +1 where bit j of idx is set).
  */
 export function convLutTables(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, lut: usize, oy0: i32, oy1: i32): void {
+  lutTableRows(dy, wi, ci, wo, co, pad, lut + lutIndexBytes(ci, co), oy0, oy1);
+}
+
+/** convLutTables into the tables at `tables`. */
+// @ts-ignore: decorator
+@inline
+function lutTableRows(dy: usize, wi: i32, ci: i32, wo: i32, co: i32, pad: i32, tables: usize, oy0: i32, oy1: i32): void {
   const G = (co + 3) >>> 2;
   const W = lutWidth(wi, pad);
   const entryBytes = <usize>W << 2;
   const rowBytes = lutRowBytes(wi, co, pad);
-  const tables = lut + lutIndexBytes(ci, co);
   const dyPix = <usize>co << 2;
   for (let oy = oy0; oy < oy1; oy++)
     for (let g = 0; g < G; g++) {
@@ -1244,9 +1250,8 @@ function storePairs(o: usize, pixBytes: usize, n: i32, a: v128, c: v128): void {
  */
 // @ts-ignore: decorator
 @inline
-function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize, iy: i32, ix: i32, vecs: i32): void {
+function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize, tables: usize, iy: i32, ix: i32, vecs: i32): void {
   const rowBytes = <usize>G * 16 * (<usize>lutWidth(wi, pad) << 2);
-  const tables = lut + lutIndexBytes(ci, G * 4);
   const pixBytes = <usize>ci << 2;
   const groupBytes = <usize>16 * (<usize>lutWidth(wi, pad) << 2);
   for (let k = ci0; k < ci1; k += 2) {
@@ -1288,15 +1293,42 @@ function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0
  * lut, a row at a time in blocks of 12 pixels, the rest in one block of 4 or 8.
  */
 export function convBwdDataLut(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize): void {
+  lookupRows(hi, wi, ci, ho, co, pad, dx, ci0, ci1, lut, lut + lutIndexBytes(ci, co));
+}
+
+/** convBwdDataLut with the tables at `tables`. */
+// @ts-ignore: decorator
+@inline
+function lookupRows(hi: i32, wi: i32, ci: i32, ho: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize, tables: usize): void {
   const G = (co + 3) >>> 2;
   // channels inside pixel blocks: a block's columns of the 3 rows' tables stay in cache
   for (let iy = 0; iy < hi; iy++) {
     let ix = 0;
-    for (; ix + 12 <= wi; ix += 12) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 3);
-    if (wi - ix > 8) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 3);
-    else if (wi - ix > 4) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 2);
-    else if (wi - ix > 0) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, iy, ix, 1);
+    for (; ix + 12 <= wi; ix += 12) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 3);
+    if (wi - ix > 8) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 3);
+    else if (wi - ix > 4) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 2);
+    else if (wi - ix > 0) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 1);
   }
+}
+
+/**
+ * Examples [e0, e1) of a batch by table lookups, one after another (dy: ho·wo·co floats an
+ * example, dx: hi·wi·ci), the index at lut and this call's tables in slot `slot` after it (a
+ * slot per thread, so threads split the examples): each example's tables, then its lookups,
+ * as convLutTables + convBwdDataLut do.
+ */
+export function convBwdDataExamples(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, lut: usize, slot: i32, e0: i32, e1: i32): void {
+  const tablesBytes = <usize>ho * lutRowBytes(wi, co, pad);
+  const tables = lut + lutIndexBytes(ci, co) + <usize>slot * tablesBytes;
+  for (let e = e0; e < e1; e++) {
+    lutTableRows(dy + (<usize>(e * ho * wo * co) << 2), wi, ci, wo, co, pad, tables, 0, ho);
+    lookupRows(hi, wi, ci, ho, co, pad, dx + (<usize>(e * hi * wi * ci) << 2), 0, ci, lut, tables);
+  }
+}
+
+/** Bytes of one slot's tables for convBwdDataExamples (the scratch holds the index, then the slots). */
+export function convLutTablesBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32): i32 {
+  return <i32>(<usize>ho * lutRowBytes(wi, co, pad));
 }
 
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
