@@ -418,6 +418,40 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
   }
 });
 
+t.test('binary conv forward of a batch in one call (bits, and ±1 floats packed inside): the reference per example, 1 and 2 threads', async (t) => {
+  const { convFwdBin: reference } = await import('../src/kernels/conv-reference.js');
+  for (const threads of [1, 2])
+    for (const [hi, wi, ci, co, padding, k, examples] of [
+      [12, 12, 64, 20, 'same', 3, 5],
+      [9, 7, 33, 6, 'valid', 3, 3],
+      [30, 30, 64, 64, 'valid', 3, 8],
+      [9, 9, 8, 6, 'same', 5, 3],
+    ] as const) {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(hi * 7 + ci + threads);
+      const g = convGeometry(hi, wi, ci, co, padding, k);
+      const X = randomSigns(rng, examples * hi * wi, ci);
+      const W = randomSigns(rng, co * k * k, ci);
+      const [x, w] = [ledger.u32(X.bits.length, 'workspace', 't', 'x'), ledger.u32(W.bits.length, 'workspace', 't', 'w')];
+      x.set(X.bits);
+      w.set(W.bits);
+      const want = new Float32Array(examples * g.ho * g.wo * co);
+      reference(X.bits, W.bits, g, want, examples);
+      const y = ledger.floats(want.length, 'workspace', 't', 'y').fill(7);
+      K.convFwdBin(x, w, g, y, examples);
+      const what = `${examples} examples of ${hi}x${wi}x${ci} -> ${co} ${k}x${k} ${padding}, ${threads} thread(s)`;
+      t.same(Array.from(y), Array.from(want), `${what}: bits`);
+      const floats = ledger.floats(examples * hi * wi * ci, 'workspace', 't', 'x floats');
+      for (let p = 0; p < examples * hi * wi; p++)
+        for (let c = 0; c < ci; c++) floats[p * ci + c] = (X.bits[p * Math.ceil(ci / 32) + (c >>> 5)] >>> (c & 31)) & 1 ? 1 : -1;
+      const y2 = ledger.floats(want.length, 'workspace', 't', 'y').fill(7);
+      const took = K.convFwdSignFloats!(floats, w, g, y2, examples);
+      if (k === 3) t.same(Array.from(y2), Array.from(want), `${what}: ±1 floats`);
+      else t.notOk(took, `${what}: ±1 floats left to the caller (not a 3x3 stride-1 geometry)`);
+      K.dispose?.();
+    }
+});
+
 t.test('binary convolution weight gradients of a batch in quads of examples (narrow maps): the reference bit for bit, and the order shows', async (t) => {
   const { convBwdFilter: reference } = await import('../src/kernels/conv-reference.js');
   const { convFilterQuadFloats, filterQuadsApply } = await import('../src/kernels/conv-geometry.js');

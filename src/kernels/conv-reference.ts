@@ -29,7 +29,12 @@ const TAP = new Int32Array(25);
 const PIX = new Int32Array(25);
 
 /** y[ho·wo × co] = conv(X̂ bits, Ŵ bits). */
-export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void {
+export function convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats, examples = 1): void {
+  const [xLen, yLen] = [g.hi * g.wi * wordsFor(g.ci), g.ho * g.wo * g.co];
+  for (let e = 0; e < examples; e++) convFwdBinExample(x.subarray(e * xLen, (e + 1) * xLen), w, g, y.subarray(e * yLen, (e + 1) * yLen));
+}
+
+function convFwdBinExample(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void {
   const wpc = wordsFor(g.ci);
   for (let oy = 0; oy < g.ho; oy++)
     for (let ox = 0; ox < g.wo; ox++) {

@@ -69,7 +69,14 @@ export interface Kernels {
   /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
   gemmTnBin(dy: Floats, x: Uint32Array, B: number, m: number, n: number, dw: Floats): void;
   /** 3x3 convolution, one example (see conv-reference.ts for the layouts). */
-  convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats): void;
+  /** `examples` consecutive examples of x and y (default 1). */
+  convFwdBin(x: Uint32Array, w: Uint32Array, g: ConvGeometry, y: Floats, examples?: number): void;
+  /**
+   * Optional: convFwdBin over ±1 floats (the standard recipe's kept signs), each example's sign
+   * bits packed inside the kernels; returns false, doing nothing, where they cannot (an example's
+   * bits past their scratch, or a geometry they do not batch).
+   */
+  convFwdSignFloats?(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats, examples: number): boolean;
   convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void;
   /**
    * Prepares `scratch` (convLutFloats(g) floats) for convBwdData with binary weights w: once after

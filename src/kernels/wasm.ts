@@ -162,6 +162,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
    * split every call of a run, so each block's sums stay in its own region of the scratch.
    */
   const runFlags = (run: FilterRun) => (run.first ? 1 : 0) | (run.last ? 2 : 0);
+  /** A batch's binary 3x3 forward, threads taking whole examples (no hand-off per example). */
+  const fwdExamples = (x: number, floats: boolean, w: Uint32Array, g: ConvGeometry, y: Floats, examples: number) => {
+    const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
+    par('convFwdBinExamples', (examples * g.ho * g.wo * g.co * taps(g) * g.ci) >>> 5, examples, 1, (e0, e1) => [
+      x,
+      floats ? 1 : 0,
+      at(w),
+      ...dims,
+      at(y),
+      e0,
+      e1,
+    ]);
+  };
   const kernels: Kernels = {
     name: 'wasm-simd',
     threads,
@@ -184,7 +197,16 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     // a 32-bit xnor-popcount word costs about 8 float multiply-adds here (i8x16.popcnt is a table lookup on x86)
-    convFwdBin: (x, w, g, y) => conv('convFwdBin', g, g.co / 4, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    convFwdBin: (x, w, g, y, examples = 1) => {
+      if (examples > 1 && isBlocked3x3(g)) return fwdExamples(at(x), false, w, g, y, examples);
+      const [xLen, yLen] = [g.hi * g.wi * wordsBytes(g.ci), g.ho * g.wo * g.co * 4];
+      for (let e = 0; e < examples; e++) conv('convFwdBin', g, g.co / 4, g.ho, 1, (d, a, b) => [at(x) + e * xLen, at(w), ...d, at(y) + e * yLen, a, b]);
+    },
+    convFwdSignFloats: (x, w, g, y, examples) => {
+      if (!isBlocked3x3(g) || g.hi * g.wi * wordsBytes(g.ci) > scratchBytes) return false;
+      fwdExamples(at(x), true, w, g, y, examples);
+      return true;
+    },
     convFwdFloat: (x, w, g, y) => conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdDataIndex: (w, g, scratch) => {
       if (lookupApplies(g)) ex.convLutIndex(at(w), ...lookupDims(g), lookupScratch(g, scratch));
@@ -347,6 +369,7 @@ const KERNEL_EXPORTS = [
   'gemmTnFloat',
   'gemmTnBin',
   'convFwdBin',
+  'convFwdBinExamples',
   'convFwdFloat',
   'convLutTables',
   'convBwdDataLut',

@@ -59,19 +59,29 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const { g, ws } = this;
     if (x.cols !== g.ci) throw new Error(`${this.name}: input has ${x.cols} channels, expected ${g.ci}`);
     const B = rows / this.rowsPerExample;
+    // the batch in one call where the kernels take it (threads then split whole examples)
+    const k = ws.kernels;
+    const xPix = g.hi * g.wi;
+    if (x.kind === 'bits') k.convFwdBin(x.data.subarray(0, B * xPix * wordsFor(g.ci)), this.wbits, g, ws.act, B);
+    else if (!(x.kind === 'float' && x.signs && k.convFwdSignFloats?.(x.data.subarray(0, B * xPix * g.ci), this.wbits, g, ws.act, B)))
+      this.forwardExamples(x, B);
+    this.input = training ? x : null;
+    return { kind: 'float', data: ws.act, cols: g.co };
+  }
+
+  /** forward one example a call: ±1 floats packed here, float inputs (the first layer) decoded, pixels read. */
+  private forwardExamples(x: Activation, B: number): void {
+    const { g, ws } = this;
     const out = g.ho * g.wo * g.co;
     for (let b = 0; b < B; b++) {
       const y = ws.act.subarray(b * out, (b + 1) * out);
       const xb = this.example(x, b);
-      if (x.kind === 'bits') ws.kernels.convFwdBin(xb as Uint32Array, this.wbits, g, y);
-      else if (x.kind === 'float' && x.signs) {
+      if (x.kind === 'float' && x.signs) {
         // ±1 kept as floats: packed per pixel and run by xnor-popcount (exact integers either way)
         packSigns(ws.kernels, xb as Floats, g.hi * g.wi, g.ci, ws.chunkXBits);
         ws.kernels.convFwdBin(ws.chunkXBits, this.wbits, g, y);
       } else ws.kernels.convFwdFloat(xb as Floats, this.wbits, g, y);
     }
-    this.input = training ? x : null;
-    return { kind: 'float', data: ws.act, cols: g.co };
   }
 
   /** dY of example b (all channels): a view of a float32 store, else decoded into chunkDy. */

@@ -855,6 +855,24 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
   }
 }
 
+/**
+ * Examples [e0, e1) of a batch, one after another (x: hi·wi pixels an example, y: ho·wo·co):
+ * convFwdBin over each. With `floats`, x holds ±1 floats (ci an example pixel), packed to sign
+ * bits an example at a time into this instance's kernel scratch first (the caller checks that
+ * an example's bits fit it).
+ */
+export function convFwdBinExamples(x: usize, floats: i32, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, e0: i32, e1: i32): void {
+  const wpc = (ci + 31) >>> 5;
+  for (let e = e0; e < e1; e++) {
+    let xb = x + (<usize>(e * hi * wi * wpc) << 2);
+    if (floats) {
+      packSigns(x + (<usize>(e * hi * wi * ci) << 2), 0, hi * wi, ci, maskScratch, wpc);
+      xb = maskScratch;
+    }
+    convFwdBin(xb, w, hi, wi, ci, ho, wo, co, pad, y + (<usize>(e * ho * wo * co) << 2), 0, ho);
+  }
+}
+
 /** y = conv(X float, Ŵ bits). */
 export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
   convFwdX<u32>(x, w, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
