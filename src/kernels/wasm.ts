@@ -332,12 +332,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return flips;
     },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
-    // in place (out = x) one thread: a later example's pooled rows would overwrite rows another thread reads
-    maxPoolFloat: (x, out, B, d, argmax) => {
-      const args = (b0: number, b1: number) => [at(x), at(out), d.h, d.w, d.C, d.size, argmax ? at(argmax) : 0, b0, b1];
-      if (out.buffer === x.buffer && out.byteOffset === x.byteOffset) ex.maxPoolFloat(...args(0, B));
-      else par('maxPoolFloat', B * d.h * d.w * d.C, B, 1, args);
-    },
+    // threads split the channels (in place too: each reads and writes only its own), at multiples
+    // of 32 so each owns its argmax words
+    maxPoolFloat: (x, out, B, d, argmax) =>
+      par('maxPoolFloat', B * d.h * d.w * d.C, d.C, 32, (c0, c1) => [at(x), at(out), B, d.h, d.w, d.C, d.size, argmax ? at(argmax) : 0, c0, c1]),
     maxPoolGradRow: (src, source, d, b, y, dy, out) => ex.maxPoolGradRow(at(src), source, d.h, d.w, d.C, d.size, b, y, at(dy), at(out)),
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {

@@ -14,12 +14,16 @@ function windowRow(base: i32, w: i32, size: i32, q: i32): i32 {
 function windowBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: i32, start: v128, startQ: v128): v128 {
   let bestV = start;
   let bestQ = startQ;
-  for (let q = q0; q < size * size; q++) {
-    const v = v128.load(x + ((<usize>windowRow(base, w, size, q) * <usize>C + <usize>c) << 2));
-    const gt = f32x4.gt(v, bestV);
-    bestV = v128.bitselect(v, bestV, gt);
-    bestQ = v128.bitselect(i32x4.splat(q), bestQ, gt);
-  }
+  // window rows and columns nested (no division per position); positions before q0 skipped
+  let q = 0;
+  for (let dy = 0; dy < size; dy++)
+    for (let dx = 0; dx < size; dx++, q++) {
+      if (q < q0) continue;
+      const v = v128.load(x + ((<usize>(base + dy * w + dx) * <usize>C + <usize>c) << 2));
+      const gt = f32x4.gt(v, bestV);
+      bestV = v128.bitselect(v, bestV, gt);
+      bestQ = v128.bitselect(i32x4.splat(q), bestQ, gt);
+    }
   poolBestValue = bestV;
   return bestQ;
 }
@@ -31,13 +35,16 @@ let poolBestValue: v128 = i32x4.splat(0);
 function scalarBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: i32, start: f32): i32 {
   let best = 0;
   let bestV = start;
-  for (let q = q0; q < size * size; q++) {
-    const v = load<f32>(x + ((<usize>windowRow(base, w, size, q) * <usize>C + <usize>c) << 2));
-    if (v > bestV) {
-      best = q;
-      bestV = v;
+  let q = 0;
+  for (let dy = 0; dy < size; dy++)
+    for (let dx = 0; dx < size; dx++, q++) {
+      if (q < q0) continue;
+      const v = load<f32>(x + ((<usize>(base + dy * w + dx) * <usize>C + <usize>c) << 2));
+      if (v > bestV) {
+        best = q;
+        bestV = v;
+      }
     }
-  }
   poolBestScalar = bestV;
   return best;
 }
@@ -45,33 +52,37 @@ function scalarBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: 
 let poolBestScalar: f32 = 0;
 
 /**
- * Examples [b0, b1) of maxPoolFloatReference: out (may be x itself: a pooled row never overtakes
- * the rows it reads, and a pixel's channels are read before they are written); argmax 0 for none.
+ * Channels [c0, c1) of maxPoolFloatReference over B examples (threads split the channels at
+ * multiples of 32, so each writes its own argmax words): out may be x itself, since a pooled row
+ * never overtakes the rows it reads and a pixel's channels are read before they are written.
+ * argmax 0 for none.
  */
-export function maxPoolFloat(x: usize, out: usize, h: i32, w: i32, C: i32, size: i32, argmax: usize, b0: i32, b1: i32): void {
+export function maxPoolFloat(x: usize, out: usize, B: i32, h: i32, w: i32, C: i32, size: i32, argmax: usize, c0: i32, c1: i32): void {
   const hp = h / size;
   const wp = w / size;
   const wpc = (C + 31) >>> 5;
   const minusInf = f32x4.splat(-Infinity);
   const zero = i32x4.splat(0);
-  for (let b = b0; b < b1; b++)
+  for (let b = 0; b < B; b++)
     for (let py = 0; py < hp; py++)
       for (let px = 0; px < wp; px++) {
         const o = out + ((<usize>((b * hp + py) * wp + px) * <usize>C) << 2);
         const base = (b * h + size * py) * w + size * px;
-        let c = 0;
-        for (; c + 4 <= C; c += 4) {
+        let c = c0;
+        for (; c + 4 <= c1; c += 4) {
           const bestQ = windowBest(x, base, w, size, C, c, 0, minusInf, zero);
           v128.store(o + (<usize>c << 2), poolBestValue);
           if (argmax == 0) continue;
-          for (let q = 0; q < size * size; q++) {
-            const lanes = i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(q)));
-            if (lanes == 0) continue;
-            const at = argmax + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>(c >>> 5)) << 2);
-            store<u32>(at, load<u32>(at) | (lanes << (<u32>c & 31)));
-          }
+          let q = 0;
+          for (let dy = 0; dy < size; dy++)
+            for (let dx = 0; dx < size; dx++, q++) {
+              const lanes = i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(q)));
+              if (lanes == 0) continue;
+              const at = argmax + ((<usize>(base + dy * w + dx) * <usize>wpc + <usize>(c >>> 5)) << 2);
+              store<u32>(at, load<u32>(at) | (lanes << (<u32>c & 31)));
+            }
         }
-        for (; c < C; c++) {
+        for (; c < c1; c++) {
           const q = scalarBest(x, base, w, size, C, c, 0, -Infinity);
           store<f32>(o + (<usize>c << 2), poolBestScalar);
           if (argmax == 0) continue;
@@ -116,9 +127,16 @@ export function maxPoolGradRow(src: usize, source: i32, h: i32, w: i32, C: i32, 
       // chosen(q): the words' channels whose argmax is q; `prior` the channels marked before q
       let prior: u32 = 0;
       let any: u32 = 0;
-      if (source == 1) for (let q = 0; q < area; q++) any |= load<u32>(src + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>k) << 2));
-      for (let q = 0; q < first + size; q++) {
-        const m = load<u32>(src + ((<usize>windowRow(base, w, size, q) * <usize>wpc + <usize>k) << 2));
+      if (source == 1)
+        for (let dy = 0; dy < size; dy++)
+          for (let dx = 0; dx < size; dx++) any |= load<u32>(src + ((<usize>(base + dy * w + dx) * <usize>wpc + <usize>k) << 2));
+      // position q at window row qy, column qx (stepped, no division)
+      for (let q = 0, qy = 0, qx = 0; q < first + size; q++) {
+        const m = load<u32>(src + ((<usize>(base + qy * w + qx) * <usize>wpc + <usize>k) << 2));
+        if (++qx == size) {
+          qx = 0;
+          qy++;
+        }
         let chosen = m & ~prior;
         if (source == 1 && q == 0) chosen |= ~any;
         if (source == 2 && q == area - 1) chosen = ~prior;
