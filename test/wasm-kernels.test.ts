@@ -1246,51 +1246,55 @@ t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel co
   }
 });
 
-t.test('wasm bnBackStats and bnBackDx == the TypeScript batch-norm backward (float x̂ and sign bits, ghost groups, l1 exact)', async (t) => {
+t.test('wasm bnBackStats and bnBackDx == the TypeScript batch-norm backward (float x̂ and sign bits, ghost groups, l1 exact, 1 and 2 threads)', async (t) => {
   const { bnBackStatsReference, bnBackDxReference } = await import('../src/layers/batchnorm.js');
   const { packSignRows } = await import('../src/bits.js');
-  const { kernels: K, ledger } = wasmKernels.instantiate!();
-  const rng = new Rng(43);
-  for (const [rows, C, G] of [
-    [8, 3, 8],
-    [12, 37, 5],
-    [16, 256, 16],
-    [20, 10, 7],
-  ])
-    for (const bits of [false, true])
-      for (const l1Exact of bits ? [false] : [false, true]) {
-        const groups = Math.ceil(rows / G);
-        const xhF = ledger.floats(rows * C, 'workspace', 't', 'xh');
-        for (let i = 0; i < rows * C; i++) xhF[i] = rng.normal() * (i % 7 === 0 ? 0 : 1);
-        const xhB = ledger.u32(rows * ((C + 31) >>> 5), 'workspace', 't', 'xhbits');
-        packSignRows(xhF, rows, C, xhB);
-        const xh = bits ? xhB : xhF;
-        const dy = ledger.floats(rows * C, 'workspace', 't', 'dy');
-        for (let i = 0; i < rows * C; i++) dy[i] = rng.normal() * 1e-3;
-        const stats = ledger.floats(3 * C * groups, 'workspace', 't', 'stats');
-        const statsRef = new Float32Array(3 * C * groups);
-        // two chunks, as the layer reads them
-        const half = rows >> 1;
-        for (const [r0, r1] of [
-          [0, half],
-          [half, rows],
-        ]) {
-          const chunk = ledger.floats((r1 - r0) * C, 'workspace', 't', 'chunk');
-          chunk.set(dy.subarray(r0 * C, r1 * C));
-          K.bnBackStats!(chunk, xh, r1 - r0, C, r0, G, stats, l1Exact);
-          bnBackStatsReference(Float32Array.from(chunk), xh, r1 - r0, C, r0, G, statsRef, l1Exact);
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(43 + threads);
+    for (const [rows, C, G] of [
+      [8, 3, 8],
+      [12, 37, 5],
+      [16, 256, 16],
+      [20, 10, 7],
+      // large enough that 2 threads split the channels (sums) and the rows (dx)
+      [2048, 130, 100],
+    ])
+      for (const bits of [false, true])
+        for (const l1Exact of bits ? [false] : [false, true]) {
+          const groups = Math.ceil(rows / G);
+          const xhF = ledger.floats(rows * C, 'workspace', 't', 'xh');
+          for (let i = 0; i < rows * C; i++) xhF[i] = rng.normal() * (i % 7 === 0 ? 0 : 1);
+          const xhB = ledger.u32(rows * ((C + 31) >>> 5), 'workspace', 't', 'xhbits');
+          packSignRows(xhF, rows, C, xhB);
+          const xh = bits ? xhB : xhF;
+          const dy = ledger.floats(rows * C, 'workspace', 't', 'dy');
+          for (let i = 0; i < rows * C; i++) dy[i] = rng.normal() * 1e-3;
+          const stats = ledger.floats(3 * C * groups, 'workspace', 't', 'stats');
+          const statsRef = new Float32Array(3 * C * groups);
+          // two chunks, as the layer reads them
+          const half = rows >> 1;
+          for (const [r0, r1] of [
+            [0, half],
+            [half, rows],
+          ]) {
+            const chunk = ledger.floats((r1 - r0) * C, 'workspace', 't', 'chunk');
+            chunk.set(dy.subarray(r0 * C, r1 * C));
+            K.bnBackStats!(chunk, xh, r1 - r0, C, r0, G, stats, l1Exact);
+            bnBackStatsReference(Float32Array.from(chunk), xh, r1 - r0, C, r0, G, statsRef, l1Exact);
+          }
+          t.same(Array.from(stats), Array.from(statsRef), `stats ${rows}x${C} G=${G} ${bits ? 'bits' : 'float'}${l1Exact ? ' l1-exact' : ''}`);
+          const sigma = ledger.floats(C * groups, 'workspace', 't', 'sigma');
+          for (let i = 0; i < C * groups; i++) sigma[i] = 0.5 + rng.next();
+          const out = ledger.floats(rows * C, 'workspace', 't', 'out');
+          out.set(dy);
+          const outRef = Float32Array.from(dy);
+          K.bnBackDx!(out, xh, rows, C, 0, G, stats, sigma, l1Exact);
+          bnBackDxReference(outRef, xh, rows, C, 0, G, statsRef, sigma, l1Exact);
+          t.same(Array.from(out), Array.from(outRef), `dx ${rows}x${C} G=${G} ${bits ? 'bits' : 'float'}${l1Exact ? ' l1-exact' : ''}, ${threads} thread(s)`);
         }
-        t.same(Array.from(stats), Array.from(statsRef), `stats ${rows}x${C} G=${G} ${bits ? 'bits' : 'float'}${l1Exact ? ' l1-exact' : ''}`);
-        const sigma = ledger.floats(C * groups, 'workspace', 't', 'sigma');
-        for (let i = 0; i < C * groups; i++) sigma[i] = 0.5 + rng.next();
-        const out = ledger.floats(rows * C, 'workspace', 't', 'out');
-        out.set(dy);
-        const outRef = Float32Array.from(dy);
-        K.bnBackDx!(out, xh, rows, C, 0, G, stats, sigma, l1Exact);
-        bnBackDxReference(outRef, xh, rows, C, 0, G, statsRef, sigma, l1Exact);
-        t.same(Array.from(out), Array.from(outRef), `dx ${rows}x${C} G=${G} ${bits ? 'bits' : 'float'}${l1Exact ? ' l1-exact' : ''}`);
-      }
-  K.dispose?.();
+    K.dispose?.();
+  }
 });
 
 t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaScript path bit for bit', async (t) => {

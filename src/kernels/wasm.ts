@@ -286,10 +286,22 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
     signFloat: (z, n, out) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4]),
+    // sums split by channels (each its own), dx by rows
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
-      ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0),
+      par('bnBackStats', rows * C * 2, C, 4, (c0, c1) => [at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0, c0, c1]),
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
-      ex.bnBackDx(at(out), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), at(sigma), l1Exact ? 1 : 0),
+      par('bnBackDx', rows * C * BN_WORK, rows, 1, (r0, r1) => [
+        at(out) + r0 * C * 4,
+        at(xh),
+        xh instanceof Uint32Array ? 1 : 0,
+        r1 - r0,
+        C,
+        row0 + r0,
+        G,
+        at(stats),
+        at(sigma),
+        l1Exact ? 1 : 0,
+      ]),
     bnNormalize: (y, rows, C, l2, mean, sigma, eps) =>
       par('bnNormalize', rows * C * BN_WORK, C, 2, (a, b) => [at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps, a, b]),
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
@@ -388,6 +400,8 @@ const KERNEL_EXPORTS = [
   'adamUpdate',
   'signFloat',
   'bnNormalize',
+  'bnBackStats',
+  'bnBackDx',
   'addRowBias',
   'clipZero',
   'maxPoolFloat',

@@ -288,12 +288,17 @@ export class BatchNormLayer implements Layer {
     const fast = k.bnBackStats && k.bnBackDx && holdsAll(k, xh, stats, sigma, ws.chunkDy, ws.chunkDx);
     const backStats = fast ? k.bnBackStats! : bnBackStatsReference;
     const backDx = fast ? k.bnBackDx! : bnBackDxReference;
+    // a float32 store: the whole batch in place, one call a pass (threads split it); else in chunks
+    const whole = grad.floatView?.();
+    const inPlace = whole && fast && holdsAll(k, whole) ? whole : null;
     const R = rowsPerChunk(ws, [ws.chunkDy, C]);
-    for (let i0 = 0; i0 < rows; i0 += R) {
-      const i1 = Math.min(rows, i0 + R);
-      grad.read(i0, i1, 0, C, ws.chunkDy);
-      backStats(ws.chunkDy, xh, i1 - i0, C, i0, G, stats, l1Exact);
-    }
+    if (inPlace) backStats(inPlace, xh, rows, C, 0, G, stats, l1Exact);
+    else
+      for (let i0 = 0; i0 < rows; i0 += R) {
+        const i1 = Math.min(rows, i0 + R);
+        grad.read(i0, i1, 0, C, ws.chunkDy);
+        backStats(ws.chunkDy, xh, i1 - i0, C, i0, G, stats, l1Exact);
+      }
     dBeta.fill(0);
     for (let g = 0; g < groups; g++) {
       const o = 3 * C * g;
@@ -303,6 +308,10 @@ export class BatchNormLayer implements Layer {
     }
     this.trained = false;
     if (this.scope.stop) return null; // the lowest trainable layer: nothing below needs dx
+    if (inPlace) {
+      backDx(inPlace, xh, rows, C, 0, G, stats, sigma, l1Exact);
+      return grad;
+    }
     fillStore(grad, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, (i0, i1, out) => {
       grad.read(i0, i1, 0, C, out);
       backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact);

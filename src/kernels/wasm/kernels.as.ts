@@ -3091,9 +3091,10 @@ function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
  * per ghost batch g of G rows, at stats[3C·g ..]: Σ dy, Σ dy·x̂ and, for the exact l1 form, Σ sign x̂,
  * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference).
  */
-export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32): void {
+export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32, c0: i32, c1: i32): void {
+  // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums are its own
   const wpr = (C + 31) >>> 5;
-  const C4 = C & ~3;
+  const C4 = c0 + ((c1 - c0) & ~3);
   const one = f32x4.splat(1);
   for (let r = 0; r < rows; r++) {
     const i = row0 + r;
@@ -3102,7 +3103,7 @@ export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32
     // 4 channels a turn, each channel's sums in the reference's order: a float32 sum of two float32
     // values rounded once equals JavaScript's float64 sum stored to float32, and g·(±1) is exact;
     // a float x̂'s product g·x̂ is exact in float64 pairs, added there as the reference does
-    let c = 0;
+    let c = c0;
     for (; c < C4; c += 4) {
       const g = v128.load(dyRow + (<usize>c << 2));
       const p0 = o + (<usize>c << 2);
@@ -3124,7 +3125,7 @@ export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32
         v128.store(p2, f32x4.add(v128.load(p2), v128.bitselect(one, f32x4.neg(one), nonNegative4(x))));
       }
     }
-    for (; c < C; c++) {
+    for (; c < c1; c++) {
       const g = <f64>load<f32>(dyRow + (<usize>c << 2));
       const x = xhatAt(xh, xhBits, wpr, i, C, c);
       const p0 = o + (<usize>c << 2);
