@@ -1116,6 +1116,27 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
   K.dispose?.();
 });
 
+t.test('wasm po2Recode == po2RecodeTable on every code: ranges of every length and offset (4 codes a turn and the tail), neighbours kept', async (t) => {
+  const { po2Get, po2Put, po2RecodeTable } = await import('../src/storage/po2.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(53);
+  const words = ledger.u32(512, 'workspace', 't', 'words');
+  let checked = 0;
+  for (const delta of [-9, -1, 1, 2, 7, 8, 15, 16, 30])
+    for (const first of [0, 1, 6, 7, 31, 32, 45])
+      for (const n of [0, 1, 3, 4, 5, 8, 13, 64, 257, 700]) {
+        for (let w = 0; w < words.length; w++) words[w] = rng.nextU32();
+        const want = Uint32Array.from(words);
+        const table = po2RecodeTable(delta);
+        for (let k = first; k < first + n; k++) po2Put(want, k, table[po2Get(want, k)]);
+        K.po2Recode!(words, first, n, delta);
+        if (words.some((v, i) => v !== want[i])) t.fail(`delta ${delta}, first ${first}, n ${n}`);
+        else checked++;
+      }
+  t.equal(checked, 9 * 7 * 10, 'every case the same words');
+  K.dispose?.();
+});
+
 t.test(
   'wasm po2Read == the store table on every code: wide rows (4 codes a turn), strides, unaligned starts, biases at and past the vector range',
   async (t) => {

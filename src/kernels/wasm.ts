@@ -288,7 +288,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     signFloat: (z, n, out) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4]),
     // sums split by channels (each its own), dx by rows
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
-      par('bnBackStats', rows * C * 2, C, 4, (c0, c1) => [at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0, c0, c1]),
+      par('bnBackStats', rows * C * 2, C, 4, (c0, c1) => [
+        at(dy),
+        at(xh),
+        xh instanceof Uint32Array ? 1 : 0,
+        rows,
+        C,
+        row0,
+        G,
+        at(stats),
+        l1Exact ? 1 : 0,
+        c0,
+        c1,
+      ]),
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       par('bnBackDx', rows * C * BN_WORK, rows, 1, (r0, r1) => [
         at(out) + r0 * C * 4,

@@ -307,3 +307,28 @@ export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, 
     store.write(i0, i1, scratch);
   }
 }
+
+/**
+ * Fill a layer's dX from its dY one row chunk at a time, where each chunk's dX is a function of
+ * its dY alone: `transform(i0, i1, out)` turns rows [i0, i1) of dY, read into out, into dX. In
+ * place where the store needs no max pass; else into `spare` under the producer's hint (one pass
+ * when its scale holds): a fill in place could not compute a chunk again once it has overwritten
+ * its dY. Returns the store that holds dX.
+ */
+export function fillRowwise(
+  grad: GradStore,
+  spare: GradStore,
+  chunkRows: number,
+  scratch: Floats,
+  hint: FillHint,
+  transform: (i0: number, i1: number, out: Floats) => void,
+): GradStore {
+  const into = grad.needsMaxAbs ? spare : grad;
+  if (into !== grad) into.setShape(grad.rows, grad.cols);
+  const compute = (i0: number, i1: number, out: Floats) => {
+    grad.read(i0, i1, 0, grad.cols, out);
+    transform(i0, i1, out);
+  };
+  fillStore(into, chunkRows, scratch, compute, into === grad ? undefined : hint);
+  return into;
+}

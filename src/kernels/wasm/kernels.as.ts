@@ -2821,30 +2821,77 @@ export function absRange(x: usize, n: i32): f32 {
 }
 
 /**
- * Codes of elements [first, first + n) of a po2 store moved to a bias `delta` higher: each code
- * replaced by po2RecodeTable's (built in this instance's scratch).
+ * Codes of elements [first, first + n) of a po2 store moved to a bias `delta` higher, as
+ * po2RecodeTable maps them: magnitude c = code & 15 becomes min(c + delta, 15) where c and
+ * c + delta − 8 >= −7 (else 0, sign dropped). 4 codes a turn: read through a window of the
+ * packed bits (as po2Read), mapped in lanes, packed (as po2Write) and written a whole word at a
+ * time behind the reader; the first and last words keep their bits outside the range.
  */
 export function po2Recode(words: usize, first: i32, n: i32, delta: i32): void {
-  const table = maskScratch;
-  for (let code = 0; code < 32; code++) {
-    const c = code & 15;
-    const e = c - 8 + delta;
-    store<u8>(table + <usize>code, c == 0 || e < -7 ? 0 : <u8>((code & 16) | ((e > 7 ? 7 : e) + 8)));
-  }
-  for (let k = first; k < first + n; k++) {
-    const bit = k * 5;
-    const w = words + (<usize>(bit >>> 5) << 2);
-    const off = <u32>(bit & 31);
-    let code = load<u32>(w) >>> off;
-    if (off > 27) code |= load<u32>(w + 4) << (32 - off);
-    const next = <u32>load<u8>(table + <usize>(code & 31));
-    store<u32>(w, (load<u32>(w) & ~(<u32>31 << off)) | (next << off));
-    if (off > 27) {
-      const spill = off + 5 - 32;
-      const hiMask = (<u32>1 << spill) - 1;
-      store<u32>(w + 4, (load<u32>(w + 4) & ~hiMask) | (next >>> (5 - spill)));
+  if (n <= 0) return;
+  const bit = first * 5;
+  // reader: a window of the packed bits from `bit`
+  let rp = words + (<usize>(bit >>> 5) << 2);
+  let acc: u64 = <u64>(load<u32>(rp) >>> <u32>(bit & 31));
+  let nb = 32 - (bit & 31);
+  rp += 4;
+  // writer: the first word's bits below the range kept
+  let wp = words + (<usize>(bit >>> 5) << 2);
+  let nw = bit & 31;
+  let out: u64 = nw ? <u64>(load<u32>(wp) & ((<u32>1 << nw) - 1)) : 0;
+  const toTop = i32x4(1 << 27, 1 << 22, 1 << 17, 1 << 12);
+  const weights = i32x4(1, 32, 1024, 32768);
+  const shift = i32x4.splat(delta);
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    if (nb < 20) {
+      acc |= <u64>load<u32>(rp) << <u64>nb;
+      nb += 32;
+      rp += 4;
+    }
+    const codes = i32x4.shr_u(i32x4.mul(i32x4.splat(<i32>acc), toTop), 27);
+    acc >>= 20;
+    nb -= 20;
+    const c = v128.and(codes, i32x4.splat(15));
+    const moved = i32x4.add(c, shift);
+    // kept: a non-zero magnitude whose exponent c + delta − 8 stays >= −7 (moved >= 1)
+    const keep = v128.andnot(i32x4.gt_s(moved, i32x4.splat(0)), i32x4.eq(c, i32x4.splat(0)));
+    const mapped = v128.and(v128.or(i32x4.min_s(moved, i32x4.splat(15)), v128.and(codes, i32x4.splat(16))), keep);
+    let p = i32x4.mul(mapped, weights);
+    p = i32x4.add(p, v128.shuffle<i32>(p, p, 2, 3, 0, 1));
+    p = i32x4.add(p, v128.shuffle<i32>(p, p, 1, 0, 3, 2));
+    out |= <u64><u32>i32x4.extract_lane(p, 0) << <u64>nw;
+    nw += 20;
+    if (nw >= 32) {
+      store<u32>(wp, <u32>out);
+      wp += 4;
+      out >>= 32;
+      nw -= 32;
     }
   }
+  for (; k < n; k++) {
+    if (nb < 5) {
+      acc |= <u64>load<u32>(rp) << <u64>nb;
+      nb += 32;
+      rp += 4;
+    }
+    const code = <i32>(<u32>acc & 31);
+    acc >>= 5;
+    nb -= 5;
+    const c = code & 15;
+    const moved = c + delta;
+    const mapped = c == 0 || moved < 1 ? 0 : (code & 16) | min(moved, 15);
+    out |= <u64><u32>mapped << <u64>nw;
+    nw += 5;
+    if (nw >= 32) {
+      store<u32>(wp, <u32>out);
+      wp += 4;
+      out >>= 32;
+      nw -= 32;
+    }
+  }
+  // the last word: its bits past the range kept
+  if (nw > 0) store<u32>(wp, (load<u32>(wp) & ~((<u32>1 << nw) - 1)) | <u32>out);
 }
 
 /** The 5-bit power-of-two code of v under scale 2^b: po2CodeOfScaled's f64 arithmetic and bit tests. */
