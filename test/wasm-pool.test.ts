@@ -3,7 +3,7 @@
 // and of 32; windows of 2 and 3 with dropped edges; in place and into another buffer; 1 and 2 threads.
 import t from 'tap';
 import { wordsFor } from '../src/bits.js';
-import { maxPoolFloatReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../src/kernels/pool-reference.js';
+import { maxPoolFloatReference, maxPoolGradReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../src/kernels/pool-reference.js';
 import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
 import type { Floats } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
@@ -93,5 +93,34 @@ for (const [B, d] of SHAPES)
           else rowsChecked++;
         }
     t.equal(rowsChecked, 3 * B * d.h, 'every row of every source');
+    K.dispose?.();
+  });
+
+for (const threads of [1, 2])
+  t.test(`maxPoolGrad over a batch, ${threads} thread(s): the reference for every shape and argmax source (rows below the last window zeroed)`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    for (const [B, d] of SHAPES) {
+      const rng = new Rng(d.h * 13 + d.C + threads);
+      const n = B * d.h * d.w * d.C;
+      const pooled = B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
+      const x = ledger.floats(n, 'workspace', 't', 'x');
+      awkward(rng, n, x);
+      const words = B * d.h * d.w * wordsFor(d.C);
+      const bits = ledger.u32(words, 'workspace', 't', 'bits');
+      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const dy = ledger.floats(pooled, 'workspace', 't', 'dy');
+      awkward(rng, pooled, dy);
+      for (const [src, source] of [
+        [x, POOL_ARGMAX.floats],
+        [bits, POOL_ARGMAX.signBits],
+        [bits, POOL_ARGMAX.mask],
+      ] as const) {
+        const want = new Float32Array(n).fill(9);
+        maxPoolGradReference(src, source, d, B, dy, want);
+        const out = ledger.floats(n, 'workspace', 't', 'out').fill(9);
+        K.maxPoolGrad!(src, source, d, B, dy, out);
+        t.ok(same(out, want), `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}`);
+      }
+    }
     K.dispose?.();
   });

@@ -138,6 +138,8 @@ export interface Kernels {
   maxPoolFloat?(x: Floats, out: Floats, B: number, d: PoolDims, argmax: Uint32Array | null): void;
   /** Optional max-pool gradient of one input row (maxPoolGradRowReference in pool-reference.ts). */
   maxPoolGradRow?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, b: number, y: number, dy: Floats, out: Floats): void;
+  /** Optional max-pool gradient of a whole batch (maxPoolGradReference in pool-reference.ts). */
+  maxPoolGrad?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, B: number, dy: Floats, out: Floats): void;
   /**
    * Optional: out[k] = bytes[k]·2/255 − 1 (pixelsToFloat in src/data/pixels.ts is the reference);
    * bytes may be staged in out's own tail, at or after byte 3n of it.

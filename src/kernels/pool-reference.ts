@@ -101,3 +101,17 @@ export function maxPoolGradRowReference(src: Floats | Uint32Array, source: PoolA
       if (q >= first && q < first + size) out[(size * px + q - first) * C + c] = dy[px * C + c];
     }
 }
+
+/** A batch's gradient: out (B·h·w × C) gets every input row of B examples from dy (B·hp·wp × C), rows below the last whole window 0. */
+export function maxPoolGradReference(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, B: number, dy: Floats, out: Floats): void {
+  const hp = Math.floor(d.h / d.size);
+  const wp = Math.floor(d.w / d.size);
+  const rowLen = d.w * d.C;
+  for (let b = 0; b < B; b++)
+    for (let y = 0; y < d.h; y++) {
+      const row = out.subarray((b * d.h + y) * rowLen, (b * d.h + y + 1) * rowLen);
+      row.fill(0);
+      const py = Math.floor(y / d.size);
+      if (py < hp) maxPoolGradRowReference(src, source, d, b, y, dy.subarray((b * hp + py) * wp * d.C), row);
+    }
+}

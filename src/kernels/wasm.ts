@@ -361,6 +361,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     maxPoolFloat: (x, out, B, d, argmax) =>
       par('maxPoolFloat', B * d.h * d.w * d.C, d.C, 32, (c0, c1) => [at(x), at(out), B, d.h, d.w, d.C, d.size, argmax ? at(argmax) : 0, c0, c1]),
     maxPoolGradRow: (src, source, d, b, y, dy, out) => ex.maxPoolGradRow(at(src), source, d.h, d.w, d.C, d.size, b, y, at(dy), at(out)),
+    maxPoolGrad: (src, source, d, B, dy, out) =>
+      par('maxPoolGradExamples', B * d.h * d.w * d.C, B, 1, (b0, b1) => [at(src), source, d.h, d.w, d.C, d.size, at(dy), at(out), b0, b1]),
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
@@ -417,6 +419,7 @@ const KERNEL_EXPORTS = [
   'addRowBias',
   'clipZero',
   'maxPoolFloat',
+  'maxPoolGradExamples',
   'bopFoldWhole',
   'bopFlipRows',
 ];

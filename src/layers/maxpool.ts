@@ -118,6 +118,17 @@ export class MaxPoolLayer implements Layer {
         ? [x.data, POOL_ARGMAX.signBits]
         : [this.keptInput ?? (x as { data: Floats }).data, POOL_ARGMAX.floats];
     const k = this.ws.kernels;
+    // float32 in and out (the standard recipe): the batch in one call, written in place
+    const whole = grad.floatView?.();
+    if (whole && k.maxPoolGrad && spare.format === 'float32') {
+      spare.setShape(rows, this.channels);
+      const into = spare.floatView!();
+      if (holdsAll(k, src, whole, into)) {
+        k.maxPoolGrad(src, source, this.dims, rows / this.rowsPerExample, whole, into);
+        this.input = null;
+        return spare;
+      }
+    }
     fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, _py, dy, out) => {
       if (k.maxPoolGradRow && holdsAll(k, src, dy, out)) k.maxPoolGradRow(src, source, this.dims, b, y, dy, out);
       else maxPoolGradRowReference(src, source, this.dims, b, y, dy, out);

@@ -4,7 +4,7 @@
 // Binary operands are never expanded to float: bits select the sign of the float operand.
 
 import { LOG_MANT, POW_SLOG } from './block8-tables.as';
-export { maxPoolFloat, maxPoolGradRow } from './pool.as';
+export { maxPoolFloat, maxPoolGradExamples, maxPoolGradRow } from './pool.as';
 
 // Sign-flip masks for 4 lanes from 4 bits: lane l gets 0x80000000 when bit l is 0 (weight -1).
 // A 16-entry table in static memory: one load instead of computing the mask.

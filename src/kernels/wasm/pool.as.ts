@@ -128,8 +128,8 @@ export function maxPoolGradRow(src: usize, source: i32, h: i32, w: i32, C: i32, 
       let prior: u32 = 0;
       let any: u32 = 0;
       if (source == 1)
-        for (let dy = 0; dy < size; dy++)
-          for (let dx = 0; dx < size; dx++) any |= load<u32>(src + ((<usize>(base + dy * w + dx) * <usize>wpc + <usize>k) << 2));
+        for (let ry = 0; ry < size; ry++)
+          for (let rx = 0; rx < size; rx++) any |= load<u32>(src + ((<usize>(base + ry * w + rx) * <usize>wpc + <usize>k) << 2));
       // position q at window row qy, column qx (stepped, no division)
       for (let q = 0, qy = 0, qx = 0; q < first + size; q++) {
         const m = load<u32>(src + ((<usize>(base + qy * w + qx) * <usize>wpc + <usize>k) << 2));
@@ -155,4 +155,21 @@ export function maxPoolGradRow(src: usize, source: i32, h: i32, w: i32, C: i32, 
       }
     }
   }
+}
+
+/**
+ * Examples [b0, b1) of a batch's max-pool gradient (maxPoolGradReference): every input row of
+ * out cleared, then filled by maxPoolGradRow from the pooled rows of dy (hp·wp × C an example).
+ */
+export function maxPoolGradExamples(src: usize, source: i32, h: i32, w: i32, C: i32, size: i32, dy: usize, out: usize, b0: i32, b1: i32): void {
+  const hp = h / size;
+  const wp = w / size;
+  const rowBytes = <usize>(w * C) << 2;
+  for (let b = b0; b < b1; b++)
+    for (let y = 0; y < h; y++) {
+      const o = out + <usize>(b * h + y) * rowBytes;
+      memory.fill(o, 0, rowBytes);
+      const py = y / size;
+      if (py < hp) maxPoolGradRow(src, source, h, w, C, size, b, y, dy + (<usize>((b * hp + py) * wp * C) << 2), o);
+    }
 }
