@@ -14,6 +14,29 @@ function windowRow(base: i32, w: i32, size: i32, q: i32): i32 {
 function windowBest(x: usize, base: i32, w: i32, size: i32, C: i32, c: i32, q0: i32, start: v128, startQ: v128): v128 {
   let bestV = start;
   let bestQ = startQ;
+  if (size == 2) {
+    // the usual 2x2 window, straight-line
+    const row = <usize>w * <usize>C << 2;
+    const p = x + ((<usize>base * <usize>C + <usize>c) << 2);
+    const v0 = v128.load(p);
+    const v1 = v128.load(p + (<usize>C << 2));
+    const v2 = v128.load(p + row);
+    const v3 = v128.load(p + row + (<usize>C << 2));
+    if (q0 == 0) {
+      const g0 = f32x4.gt(v0, bestV);
+      bestV = v128.bitselect(v0, bestV, g0);
+      bestQ = v128.bitselect(i32x4.splat(0), bestQ, g0);
+    }
+    const g1 = f32x4.gt(v1, bestV);
+    bestV = v128.bitselect(v1, bestV, g1);
+    bestQ = v128.bitselect(i32x4.splat(1), bestQ, g1);
+    const g2 = f32x4.gt(v2, bestV);
+    bestV = v128.bitselect(v2, bestV, g2);
+    bestQ = v128.bitselect(i32x4.splat(2), bestQ, g2);
+    const g3 = f32x4.gt(v3, bestV);
+    poolBestValue = v128.bitselect(v3, bestV, g3);
+    return v128.bitselect(i32x4.splat(3), bestQ, g3);
+  }
   // window rows and columns nested (no division per position); positions before q0 skipped
   let q = 0;
   for (let dy = 0; dy < size; dy++)
