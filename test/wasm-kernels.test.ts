@@ -418,6 +418,51 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
   }
 });
 
+t.test(
+  'float × binary conv forward on small patches by table lookups: the grouped reference bit for bit (padding, strides, 5x5, channel counts, 1 and 2 threads)',
+  async (t) => {
+    const { convFwdFloat: reference } = await import('../src/kernels/conv-reference.js');
+    const { patchGroupsApply } = await import('../src/kernels/conv-geometry.js');
+    for (const threads of [1, 2])
+      for (const [hi, wi, ci, co, padding, k, stride] of [
+        [32, 32, 3, 64, 'valid', 3, 1],
+        [32, 32, 3, 128, 'same', 3, 1],
+        [28, 28, 1, 32, 'valid', 3, 1],
+        [13, 11, 5, 7, 'same', 3, 1],
+        [17, 15, 3, 10, 'same', 5, 2],
+        [9, 9, 14, 33, 'valid', 3, 2],
+      ] as const) {
+        const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+        const rng = new Rng(hi + ci * 5 + co + threads);
+        const g = convGeometry(hi, wi, ci, co, padding, k, stride);
+        t.ok(patchGroupsApply(g), `${hi}x${wi}x${ci} ${k}x${k}/${stride}: patch lookups apply`);
+        const x = ledger.floats(hi * wi * ci, 'workspace', 't', 'x');
+        for (let i = 0; i < x.length; i++) x[i] = i % 11 === 0 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(4) - 2);
+        const W = randomSigns(rng, co * k * k, ci);
+        const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
+        w.set(W.bits);
+        const want = new Float32Array(g.ho * g.wo * co);
+        reference(Float32Array.from(x), W.bits, g, want);
+        const y = ledger.floats(want.length, 'workspace', 't', 'y').fill(7);
+        K.convFwdFloat(x, w, g, y);
+        t.same(
+          Array.from(new Uint32Array(y.buffer, y.byteOffset, y.length)),
+          Array.from(new Uint32Array(want.buffer)),
+          `${hi}x${wi}x${ci} -> ${co} ${k}x${k}/${stride} ${padding}, ${threads} thread(s): bit for bit`,
+        );
+        // three examples in one call (threads take whole examples): each as one example's call
+        const xs = ledger.floats(3 * x.length, 'workspace', 't', 'xs');
+        for (let e = 0; e < 3; e++) for (let i = 0; i < x.length; i++) xs[e * x.length + i] = e === 1 ? -x[i] : x[i] * (e + 1);
+        const wantAll = new Float32Array(3 * want.length);
+        reference(Float32Array.from(xs), W.bits, g, wantAll, 3);
+        const ys = ledger.floats(wantAll.length, 'workspace', 't', 'ys').fill(7);
+        K.convFwdFloat(xs, w, g, ys, 3);
+        t.same(Array.from(ys), Array.from(wantAll), `3 examples in one call, ${threads} thread(s)`);
+        K.dispose?.();
+      }
+  },
+);
+
 t.test('binary conv forward of a batch in one call (bits, and ±1 floats packed inside): the reference per example, 1 and 2 threads', async (t) => {
   const { convFwdBin: reference } = await import('../src/kernels/conv-reference.js');
   for (const threads of [1, 2])

@@ -47,6 +47,19 @@ export function filterLookupApplies(g: ConvGeometry): boolean {
   return isBlocked3x3(g) && g.wo >= FILTER_GROUPS_FROM;
 }
 
+/** Patch sizes (k²·ci values) up to which a float × binary forward sums by table lookups (convFwdPatches in kernels.as.ts). */
+export const PATCH_GROUPS_UP_TO = 128;
+
+/**
+ * Whether a float × binary conv forward sums each patch in groups of 4 values (first layers on
+ * images): at most PATCH_GROUPS_UP_TO values a patch, and weights that re-laid in patch order fit
+ * 16 KB of the kernels' scratch (output channels × ⌈patch/32⌉ words at most 4096).
+ */
+export function patchGroupsApply(g: ConvGeometry): boolean {
+  const n = g.k * g.k * g.ci;
+  return n <= PATCH_GROUPS_UP_TO && g.co * Math.ceil(n / 32) <= 4096;
+}
+
 /** Output widths up to which weight gradients over sign inputs, a batch at a time, group examples in fours. */
 export const QUADS_UP_TO = 12;
 /** Examples a call needs for the grouping in fours. */

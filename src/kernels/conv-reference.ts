@@ -3,7 +3,7 @@
 // so xnor-popcount runs along channels. Taps that fall in the padding contribute nothing.
 import { popcount32, wordsFor } from '../bits.js';
 import type { Floats } from '../ledger.js';
-import { FILTER_GROUPS_FROM, filterQuadsApply, taps as tapCount, type ConvGeometry } from './conv-geometry.js';
+import { FILTER_GROUPS_FROM, filterQuadsApply, patchGroupsApply, taps as tapCount, type ConvGeometry } from './conv-geometry.js';
 
 /**
  * The in-bounds taps of output pixel (oy, ox): fills taps[] with tap indices and pixels[] with
@@ -222,8 +222,42 @@ function convBwdDataWith(dy: Floats, wAt: WeightAt, g: ConvGeometry, dx: Floats,
 }
 
 /** y = conv(X float, Ŵ bits). */
-export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void {
-  convFwdWith(x, bitWeights(w, g), g, y);
+export function convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats, examples = 1): void {
+  const [xLen, yLen] = [g.hi * g.wi * g.ci, g.ho * g.wo * g.co];
+  for (let e = 0; e < examples; e++) {
+    const [xe, ye] = [x.subarray(e * xLen, (e + 1) * xLen), y.subarray(e * yLen, (e + 1) * yLen)];
+    if (patchGroupsApply(g)) convFwdPatches(xe, bitWeights(w, g), g, ye);
+    else convFwdWith(xe, bitWeights(w, g), g, ye);
+  }
+}
+
+/**
+ * y = conv(X float, Ŵ bits) on small patches (patchGroupsApply): each output sums its patch (the
+ * k²·ci values in (ky, kx, channel) order, 0 where a tap falls in the padding) in groups of 4
+ * from +0, one float32 partial ((s0·x0 + s1·x1) + s2·x2) + s3·x3 a group, as the dense float ×
+ * binary forward sums a row (the WebAssembly kernel looks the partials up in tables).
+ */
+function convFwdPatches(x: Floats, wAt: WeightAt, g: ConvGeometry, y: Floats): void {
+  const n = g.k * g.k * g.ci;
+  const patch = new Float32Array(n);
+  for (let oy = 0; oy < g.ho; oy++)
+    for (let ox = 0; ox < g.wo; ox++) {
+      for (let e = 0; e < n; e++) {
+        const tap = Math.floor(e / g.ci);
+        const iy = oy * g.stride + Math.floor(tap / g.k) - g.pad;
+        const ix = ox * g.stride + (tap % g.k) - g.pad;
+        patch[e] = iy < 0 || iy >= g.hi || ix < 0 || ix >= g.wi ? 0 : x[(iy * g.wi + ix) * g.ci + (e % g.ci)];
+      }
+      for (let c = 0; c < g.co; c++) {
+        let acc = 0;
+        for (let e0 = 0; e0 < n; e0 += 4) {
+          let partial = patch[e0] * wAt(c, Math.floor(e0 / g.ci), e0 % g.ci);
+          for (let e = e0 + 1; e < Math.min(n, e0 + 4); e++) partial = Math.fround(partial + patch[e] * wAt(c, Math.floor(e / g.ci), e % g.ci));
+          acc = Math.fround(acc + partial);
+        }
+        y[(oy * g.wo + ox) * g.co + c] = acc;
+      }
+    }
 }
 
 /** Output channels a binary input gradient sums together before adding them to dx. */

@@ -77,7 +77,8 @@ export interface Kernels {
    * bits past their scratch, or a geometry they do not batch).
    */
   convFwdSignFloats?(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats, examples: number): boolean;
-  convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats): void;
+  /** `examples` consecutive examples of x and y (default 1). */
+  convFwdFloat(x: Floats, w: Uint32Array, g: ConvGeometry, y: Floats, examples?: number): void;
   /**
    * Prepares `scratch` (convLutFloats(g) floats) for convBwdData with binary weights w: once after
    * the weights change, before that layer's convBwdData calls (the reference needs nothing).

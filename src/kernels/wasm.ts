@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, FilterRun, Kernels } from './kernels.js';
-import { filterLookupApplies, filterQuadsApply, isBlocked3x3, taps, type ConvGeometry } from './conv-geometry.js';
+import { filterLookupApplies, filterQuadsApply, isBlocked3x3, patchGroupsApply, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 
@@ -207,7 +207,17 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       fwdExamples(at(x), true, w, g, y, examples);
       return true;
     },
-    convFwdFloat: (x, w, g, y) => conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
+    // small patches (first layers on images) by table lookups, split by output rows
+    convFwdFloat: (x, w, g, y, examples = 1) => {
+      const [xLen, yLen] = [g.hi * g.wi * g.ci * 4, g.ho * g.wo * g.co * 4];
+      const work = (g.ho * g.wo * g.co * taps(g) * g.ci) / 4;
+      const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, g.k, g.stride];
+      if (!patchGroupsApply(g))
+        for (let e = 0; e < examples; e++) conv('convFwdFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x) + e * xLen, at(w), ...d, at(y) + e * yLen, a, b]);
+      // several examples: threads take whole examples (no hand-off per example)
+      else if (examples > 1) par('convFwdPatchesExamples', examples * work, examples, 1, (a, b) => [at(x), at(w), ...dims, at(y), a, b]);
+      else par('convFwdPatches', work, g.ho, 1, (a, b) => [at(x), at(w), ...dims, at(y), a, b]);
+    },
     convBwdDataIndex: (w, g, scratch) => {
       if (lookupApplies(g)) ex.convLutIndex(at(w), ...lookupDims(g), lookupScratch(g, scratch));
     },
@@ -395,6 +405,8 @@ const KERNEL_EXPORTS = [
   'convFwdBin',
   'convFwdBinExamples',
   'convFwdFloat',
+  'convFwdPatches',
+  'convFwdPatchesExamples',
   'convLutTables',
   'convBwdDataLut',
   'convBwdDataExamples',

@@ -73,6 +73,22 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   private forwardExamples(x: Activation, B: number): void {
     const { g, ws } = this;
     const out = g.ho * g.wo * g.co;
+    const inPix = g.hi * g.wi * g.ci;
+    const fit = Math.floor(ws.chunkX.length / inPix);
+    if (x.kind === 'float' && !x.signs) {
+      // float input (features, or a float layer's output): the batch in one call
+      ws.kernels.convFwdFloat(x.data.subarray(0, B * inPix), this.wbits, g, ws.act, B);
+      return;
+    }
+    if (x.kind === 'pixels' && fit > 1) {
+      // images: as many examples as the input chunk holds decoded, then one call for them
+      for (let b0 = 0; b0 < B; b0 += fit) {
+        const n = Math.min(fit, B - b0);
+        for (let b = b0; b < b0 + n; b++) readExamplePixels(x, b, ws.chunkX, (b - b0) * inPix);
+        ws.kernels.convFwdFloat(ws.chunkX, this.wbits, g, ws.act.subarray(b0 * out, (b0 + n) * out), n);
+      }
+      return;
+    }
     for (let b = 0; b < B; b++) {
       const y = ws.act.subarray(b * out, (b + 1) * out);
       const xb = this.example(x, b);

@@ -873,6 +873,109 @@ export function convFwdBinExamples(x: usize, floats: i32, w: usize, hi: i32, wi:
   }
 }
 
+// ---- float × binary conv forward on small patches by table lookups ----
+// Where a patch has at most PATCH_GROUPS_UP_TO values (k²·ci: first layers on images), each
+// output pixel's patch is a row of the dense forward (gemmFloatBin): groups of 4 patch values
+// (in (ky, kx, channel) order, zeros where a tap falls in the padding) are tabulated for 12
+// output pixels along a row, and each output channel's 4 weight signs there pick one partial.
+
+/** Where a call's patch-ordered weight rows and patch offsets go in the kernel scratch (after the tables, which take at most 24 KB). */
+const PATCH_WEIGHTS_AT: usize = 32768;
+const PATCH_OFFSETS_AT: usize = 49152;
+
+/**
+ * Output rows [oy0, oy1) of y = conv(X float, Ŵ bits) for patches of n = k²·ci <= 128 values:
+ * each output value sums its patch's groups of 4 in order from +0, one float32 partial
+ * ((s0·x0 + s1·x1) + s2·x2) + s3·x3 a group, as gemmFloatBin sums a row. Weights are re-laid
+ * as rows of n bits in patch order (this thread's scratch), then per block of 12 output pixels
+ * the groups' tables and forwardBlock's lookups.
+ */
+export function convFwdPatches(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, oy0: i32, oy1: i32): void {
+  if (!maskScratch) unreachable();
+  const n = k * k * ci;
+  const G = (n + 3) >>> 2;
+  const wpr = (n + 31) >>> 5;
+  const tapWords = (ci + 31) >>> 5;
+  const pw = maskScratch + PATCH_WEIGHTS_AT;
+  memory.fill(pw, 0, <usize>(co * wpr) << 2);
+  for (let j = 0; j < co; j++)
+    for (let t = 0; t < k * k; t++)
+      for (let c = 0; c < ci; c++) {
+        const bit = (load<u32>(w + (<usize>((j * k * k + t) * tapWords + (c >>> 5)) << 2)) >>> (<u32>c & 31)) & 1;
+        const e = t * ci + c;
+        const at = pw + (<usize>(j * wpr + (e >>> 5)) << 2);
+        store<u32>(at, load<u32>(at) | (bit << (<u32>e & 31)));
+      }
+  // each patch value's place: kernel row, column, channel, and its offset from the patch's first value (i32 each)
+  const offs = maskScratch + PATCH_OFFSETS_AT;
+  for (let e = 0; e < n; e++) {
+    const t = e / ci;
+    const o = offs + (<usize>(4 * e) << 2);
+    store<i32>(o, t / k);
+    store<i32>(o, t % k, 4);
+    store<i32>(o, e - t * ci, 8);
+    store<i32>(o, ((t / k) * wi + t % k) * ci + e - t * ci, 12);
+  }
+  for (let oy = oy0; oy < oy1; oy++)
+    for (let ox0 = 0; ox0 < wo; ox0 += DENSE_ROWS) {
+      const rows = min(DENSE_ROWS, wo - ox0);
+      patchTables(x, hi, wi, ci, k, s, pad, oy, ox0, rows, G, n, offs);
+      const yo = y + (<usize>((oy * wo + ox0) * co) << 2);
+      if (rows > 8) forwardBlock(pw, co, n, yo, co, rows, 0, G, 3);
+      else if (rows > 4) forwardBlock(pw, co, n, yo, co, rows, 0, G, 2);
+      else forwardBlock(pw, co, n, yo, co, rows, 0, G, 1);
+    }
+}
+
+/** Examples [e0, e1) of a batch (x: hi·wi·ci floats an example, y: ho·wo·co), convFwdPatches over each. */
+export function convFwdPatchesExamples(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, k: i32, s: i32, y: usize, e0: i32, e1: i32): void {
+  for (let e = e0; e < e1; e++)
+    convFwdPatches(x + (<usize>(e * hi * wi * ci) << 2), w, hi, wi, ci, ho, wo, co, pad, k, s, y + (<usize>(e * ho * wo * co) << 2), 0, ho);
+}
+
+/** Patch value e of output pixel (oy, ox): 0 past n or where its tap falls in the padding; an interior pixel's from its input offset alone. */
+// @ts-ignore: decorator
+@inline
+function patchValue(x: usize, hi: i32, wi: i32, ci: i32, s: i32, pad: i32, oy: i32, ox: i32, e: i32, n: i32, offs: usize, interior: bool, origin: usize): f32 {
+  if (e >= n) return 0;
+  const o = offs + (<usize>(4 * e) << 2);
+  if (interior) return load<f32>(origin + (<usize>load<i32>(o, 12) << 2));
+  const iy = oy * s + load<i32>(o) - pad;
+  const ix = ox * s + load<i32>(o, 4) - pad;
+  if (<u32>iy >= <u32>hi || <u32>ix >= <u32>wi) return 0;
+  return load<f32>(x + (<usize>((iy * wi + ix) * ci + load<i32>(o, 8)) << 2));
+}
+
+/** Patch values [e0, e0 + 4) of output pixel (oy, ox) as a vector (zeros for a pixel past the block: ox < 0). */
+// @ts-ignore: decorator
+@inline
+function patchQuad(x: usize, hi: i32, wi: i32, ci: i32, k: i32, s: i32, pad: i32, oy: i32, ox: i32, e0: i32, n: i32, offs: usize): v128 {
+  if (ox < 0) return f32x4.splat(0);
+  const y0 = oy * s - pad;
+  const x0 = ox * s - pad;
+  const interior = y0 >= 0 && y0 + k <= hi && x0 >= 0 && x0 + k <= wi;
+  const origin = x + (<usize>((y0 * wi + x0) * ci) << 2);
+  let v = f32x4.splat(patchValue(x, hi, wi, ci, s, pad, oy, ox, e0, n, offs, interior, origin));
+  v = f32x4.replace_lane(v, 1, patchValue(x, hi, wi, ci, s, pad, oy, ox, e0 + 1, n, offs, interior, origin));
+  v = f32x4.replace_lane(v, 2, patchValue(x, hi, wi, ci, s, pad, oy, ox, e0 + 2, n, offs, interior, origin));
+  return f32x4.replace_lane(v, 3, patchValue(x, hi, wi, ci, s, pad, oy, ox, e0 + 3, n, offs, interior, origin));
+}
+
+/** convFwdPatches' tables for `rows` output pixels from (oy, ox0): as rowGroupTables with each pixel's patch as its row. */
+function patchTables(x: usize, hi: i32, wi: i32, ci: i32, k: i32, s: i32, pad: i32, oy: i32, ox0: i32, rows: i32, G: i32, n: i32, offs: usize): void {
+  for (let g = 0; g < G; g++) {
+    const base = maskScratch + <usize>g * DENSE_GROUP_BYTES;
+    for (let v = 0; v < (rows + 3) >>> 2; v++) {
+      const r = v * 4;
+      const x0 = patchQuad(x, hi, wi, ci, k, s, pad, oy, r < rows ? ox0 + r : -1, 4 * g, n, offs);
+      const x1 = patchQuad(x, hi, wi, ci, k, s, pad, oy, r + 1 < rows ? ox0 + r + 1 : -1, 4 * g, n, offs);
+      const x2 = patchQuad(x, hi, wi, ci, k, s, pad, oy, r + 2 < rows ? ox0 + r + 2 : -1, 4 * g, n, offs);
+      const x3 = patchQuad(x, hi, wi, ci, k, s, pad, oy, r + 3 < rows ? ox0 + r + 3 : -1, 4 * g, n, offs);
+      storeRowPartials16(base + (<usize>v << 4), DENSE_ROWS * 4, x0, x1, x2, x3);
+    }
+  }
+}
+
 /** y = conv(X float, Ŵ bits). */
 export function convFwdFloat(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, y: usize, oy0: i32, oy1: i32): void {
   convFwdX<u32>(x, w, hi, wi, ci, ho, wo, co, pad, y, oy0, oy1);
