@@ -2164,6 +2164,28 @@ function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i
   }
 }
 
+/** Channels [b0, b0 + n) of dw (rows of 9·ci) turned to (tap, input channel) × FILTER_CHANNELS floats at acc. */
+// @ts-ignore: decorator
+@inline
+function dwToBlock(dw: usize, b0: i32, n: i32, ci: i32, acc: usize): void {
+  const chanBytes = <usize>(9 * ci) << 2;
+  for (let c = 0; c < n; c++) {
+    const from = dw + <usize>(b0 + c) * chanBytes;
+    for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
+  }
+}
+
+/** dwToBlock turned back: the block's sums at acc into channels [b0, b0 + n) of dw. */
+// @ts-ignore: decorator
+@inline
+function blockToDw(acc: usize, b0: i32, n: i32, ci: i32, dw: usize): void {
+  const chanBytes = <usize>(9 * ci) << 2;
+  for (let c = 0; c < n; c++) {
+    const to = dw + <usize>(b0 + c) * chanBytes;
+    for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
+  }
+}
+
 /**
  * dw[c × 9·ci] += Σ (groups of 4 pixels) for output channels [c0, c1) of `count` (c0 a multiple
  * of FILTER_CHANNELS), over `examples` examples in order: dy holds them (ho·wo × count each),
@@ -2182,17 +2204,11 @@ export function convBwdFilterLut(
   const Q = filterQuads(wo);
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
   const dyPix = <usize>count << 2;
-  const chanBytes = <usize>(9 * ci) << 2;
   const signBytes = signRowsBytes(hi, wi, ci);
   const regions = lut + <usize>examples * signBytes;
   // every block's dw turned to (tap, input channel) × FILTER_CHANNELS in its region, once
-  for (let b0 = c0; b0 < c1 && (run & RUN_FIRST) != 0; b0 += FILTER_CHANNELS) {
-    const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
-    for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
-      const from = dw + <usize>(b0 + c) * chanBytes;
-      for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
-    }
-  }
+  for (let b0 = c0; b0 < c1 && (run & RUN_FIRST) != 0; b0 += FILTER_CHANNELS)
+    dwToBlock(dw, b0, min(FILTER_CHANNELS, c1 - b0), ci, regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo));
   // examples outside, so an example's sign rows stay in cache for all the blocks
   for (let e = 0; e < examples; e++) {
     const dye = dy + <usize>(e * ho * wo) * dyPix;
@@ -2227,13 +2243,8 @@ export function convBwdFilterLut(
         }
     }
   }
-  for (let b0 = c0; b0 < c1 && (run & RUN_LAST) != 0; b0 += FILTER_CHANNELS) {
-    const acc = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo);
-    for (let c = 0; c < min(FILTER_CHANNELS, c1 - b0); c++) {
-      const to = dw + <usize>(b0 + c) * chanBytes;
-      for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
-    }
-  }
+  for (let b0 = c0; b0 < c1 && (run & RUN_LAST) != 0; b0 += FILTER_CHANNELS)
+    blockToDw(regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo), b0, min(FILTER_CHANNELS, c1 - b0), ci, dw);
 }
 
 // ---- dW over sign inputs, a batch at a time, on narrow maps: examples in fours ----
@@ -2365,16 +2376,12 @@ export function convBwdFilterQuads(
   const band = quadBandRows(wo);
   const exBytes = <usize>(ho * wo * count) << 2;
   const dyPix = <usize>count << 2;
-  const chanBytes = <usize>(9 * ci) << 2;
   const regions = lut + <usize>quads * quadSignBytes(hi, ci);
   for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
     const tables = regions + <usize>(b0 / FILTER_CHANNELS) * quadBlockBytes(wo, ci);
     const acc = tables + <usize>(band * wo) * TABLE_BYTES;
     const n = min(FILTER_CHANNELS, c1 - b0);
-    for (let c = 0; c < n && (run & RUN_FIRST) != 0; c++) {
-      const from = dw + <usize>(b0 + c) * chanBytes;
-      for (let t = 0; t < 9 * ci; t++) store<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2), load<f32>(from + (<usize>t << 2)));
-    }
+    if ((run & RUN_FIRST) != 0) dwToBlock(dw, b0, n, ci, acc);
     for (let r0 = 0; r0 < rows; r0 += band) {
       const r1 = min(rows, r0 + band);
       for (let r = r0; r < r1; r++) {
@@ -2395,10 +2402,7 @@ export function convBwdFilterQuads(
         if (k < ci) quadPassRows(lut, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, ci, ho, wo, pad, k, ky, kx, r0, r1, false);
       }
     }
-    for (let c = 0; c < n && (run & RUN_LAST) != 0; c++) {
-      const to = dw + <usize>(b0 + c) * chanBytes;
-      for (let t = 0; t < 9 * ci; t++) store<f32>(to + (<usize>t << 2), load<f32>(acc + <usize>t * ENTRY_BYTES + (<usize>c << 2)));
-    }
+    if ((run & RUN_LAST) != 0) blockToDw(acc, b0, n, ci, dw);
   }
 }
 
