@@ -225,13 +225,20 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       ws.kernels.convBwdData(whole.subarray(0, B * outPix * g.co), this.wbits, g, into, ws.act, B);
       return spare;
     }
-    // one example per chunk
+    // as many examples per chunk as the chunks hold (their dY decoded together, one kernel call)
+    const [dyLen, dxLen] = [outPix * g.co, g.hi * g.wi * g.ci];
+    const fit = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / dxLen), Math.floor(ws.chunkDy.length / dyLen)));
     fillStore(
       spare,
-      this.rowsPerExample,
+      fit * this.rowsPerExample,
       ws.chunkDx,
-      (i0, _i1, out) => {
-        ws.kernels.convBwdData(this.exampleDy(grad, i0 / this.rowsPerExample), this.wbits, g, out, ws.act);
+      (i0, i1, out) => {
+        const [b0, n] = [i0 / this.rowsPerExample, (i1 - i0) / this.rowsPerExample];
+        if (n === 1) ws.kernels.convBwdData(this.exampleDy(grad, b0), this.wbits, g, out, ws.act);
+        else {
+          grad.read(b0 * outPix, (b0 + n) * outPix, 0, g.co, ws.chunkDy);
+          ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out, ws.act, n);
+        }
       },
       this.dxHint,
     );
