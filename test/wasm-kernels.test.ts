@@ -971,33 +971,37 @@ t.test('wasm winsorized column sums == the TypeScript reference (ties, zeros, od
   K.dispose?.();
 });
 
-t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, odd widths)', async (t) => {
+t.test('wasm packLatentSigns == the reference (float32 and float16, ±0, NaN, odd widths, 1 and 2 threads)', async (t) => {
   const { packLatentSignsReference } = await import('../src/layers/binary-weights.js');
   const { toHalf } = await import('../src/storage/fp16.js');
-  const { kernels: K, ledger } = wasmKernels.instantiate!();
-  const rng = new Rng(17);
-  for (const [rows, cols] of [
-    [1, 1],
-    [3, 7],
-    [13, 37],
-    [4, 256],
-    [2, 784],
-    [5, 33],
-  ])
-    for (const half of [false, true]) {
-      const n = rows * cols;
-      const vals = Array.from({ length: n }, (_, i) => [0, -0, NaN, -NaN, 1e-40, -1e-40][i % 13] ?? rng.normal());
-      const raw = half ? ledger.u16(n, 'workspace', 't', 'w') : ledger.floats(n, 'workspace', 't', 'w');
-      for (let i = 0; i < n; i++) raw[i] = half ? toHalf(vals[i], true) : vals[i];
-      const words = rows * ((cols + 31) >>> 5);
-      const want = new Uint32Array(words);
-      const got = ledger.u32(words, 'workspace', 't', 'bits');
-      got.fill(0xdeadbeef);
-      packLatentSignsReference(raw as Float32Array | Uint16Array, rows, cols, want);
-      K.packLatentSigns!(raw as Float32Array | Uint16Array, rows, cols, got);
-      t.same(Array.from(got), Array.from(want), `${rows}x${cols} ${half ? 'float16' : 'float32'}`);
-    }
-  K.dispose?.();
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(17);
+    for (const [rows, cols] of [
+      [1, 1],
+      [3, 7],
+      [13, 37],
+      [4, 256],
+      [2, 784],
+      [5, 33],
+      // large enough that 2 threads split the rows
+      [1031, 1153],
+    ])
+      for (const half of [false, true]) {
+        const n = rows * cols;
+        const vals = Array.from({ length: n }, (_, i) => [0, -0, NaN, -NaN, 1e-40, -1e-40][i % 13] ?? rng.normal());
+        const raw = half ? ledger.u16(n, 'workspace', 't', 'w') : ledger.floats(n, 'workspace', 't', 'w');
+        for (let i = 0; i < n; i++) raw[i] = half ? toHalf(vals[i], true) : vals[i];
+        const words = rows * ((cols + 31) >>> 5);
+        const want = new Uint32Array(words);
+        const got = ledger.u32(words, 'workspace', 't', 'bits');
+        got.fill(0xdeadbeef);
+        packLatentSignsReference(raw as Float32Array | Uint16Array, rows, cols, want);
+        K.packLatentSigns!(raw as Float32Array | Uint16Array, rows, cols, got);
+        t.same(Array.from(got), Array.from(want), `${rows}x${cols} ${half ? 'float16' : 'float32'}, ${threads} thread(s)`);
+      }
+    K.dispose?.();
+  }
 });
 
 t.test('signFloat and clipZero split over 2 threads: the references, element for element', async (t) => {

@@ -386,8 +386,18 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     halfRowsToFloat: (src, rows, stride, cols, dst) => ex.halfDecodeRows(at(src), rows, stride, cols, at(dst)),
     holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
-    packLatentSigns: (latent, rows, cols, bits, rowWords = (cols + 31) >>> 5) =>
-      ex.packSigns(at(latent), latent instanceof Uint16Array ? 1 : 0, rows, cols, at(bits), rowWords),
+    // rows split across threads (each writes its own rows' words)
+    packLatentSigns: (latent, rows, cols, bits, rowWords = (cols + 31) >>> 5) => {
+      const bytes = latent instanceof Uint16Array ? 2 : 4;
+      par('packSigns', rows * cols, rows, 1, (r0, r1) => [
+        at(latent) + r0 * cols * bytes,
+        bytes === 2 ? 1 : 0,
+        r1 - r0,
+        cols,
+        at(bits) + r0 * rowWords * 4,
+        rowWords,
+      ]);
+    },
     dispose: () => void pool?.terminate(),
   };
   return { kernels, ledger: new MemoryLedger({ arena }) };
@@ -431,6 +441,7 @@ const KERNEL_EXPORTS = [
   'addRowBias',
   'clipZero',
   'maxPoolFloat',
+  'packSigns',
   'maxPoolGradExamples',
   'bopFoldWhole',
   'bopFlipRows',
