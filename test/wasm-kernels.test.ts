@@ -662,6 +662,19 @@ function groupedY(x: Float32Array, bits: Uint32Array, B: number, m: number, n: n
     }
 }
 
+t.test('two networks in one process: buffers allocated after the other network grew its memory are still taken', async (t) => {
+  const a = wasmKernels.instantiate!();
+  const b = wasmKernels.instantiate!();
+  a.ledger.floats(16, 'workspace', 't', 'first');
+  // b grows its shared memory; V8 may then show a's memory through a new buffer object
+  b.ledger.floats(4 << 20, 'workspace', 't', 'large');
+  const late = a.ledger.floats(64, 'workspace', 't', 'late');
+  late.fill(-3);
+  t.equal(a.kernels.maxAbs!(late, 64), 3, "a kernel takes the buffer a's ledger allocated after b grew");
+  a.kernels.dispose?.();
+  b.kernels.dispose?.();
+});
+
 t.test('float × binary forward by table lookups: the grouped order bit for bit, whatever the rows per call, the column split and the threads', async (t) => {
   // rows around the 12-row blocks, inputs not whole groups of 4 or words, more groups than one
   // scratch of tables holds (n = 2000: 3 chunks), an odd weight row count (a lone last row);

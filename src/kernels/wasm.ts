@@ -51,7 +51,11 @@ class WasmArena implements Arena {
       this.buffers.add(this.memory.buffer);
     }
     this.top = end;
-    return { buffer: this.memory.buffer, byteOffset: off };
+    // V8 may hand out a new buffer object for this memory when another shared memory grows
+    // (two networks in one process): every object the memory shows is ours
+    const buffer = this.memory.buffer;
+    this.buffers.add(buffer);
+    return { buffer, byteOffset: off };
   }
 }
 
