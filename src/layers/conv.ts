@@ -1,7 +1,8 @@
 // Binary 3x3 convolution, stride 1, valid or same padding, no bias, channels-last.
 // Weights are co × 9 × ci (output channel, tap, input channel); the packed binary copy has
 // ceil(ci/32) words per (output channel, tap) so xnor-popcount runs along channels.
-// Works one example at a time, so its scratch is one example's feature maps.
+// Its scratch is one example's feature maps (a few of the small ones); the kernels take a whole
+// batch in one call where the operands are float32 views (the standard recipe) or sign bits.
 import { wordsFor } from '../bits.js';
 import { convFilterQuadFloats, filterLookupApplies, filterQuadsApply, QUADS_FROM_EXAMPLES, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
@@ -69,7 +70,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return { kind: 'float', data: ws.act, cols: g.co };
   }
 
-  /** forward one example a call: ±1 floats packed here, float inputs (the first layer) decoded, pixels read. */
+  /** The forward of inputs the kernels do not batch themselves: float inputs in one call, images as many as the input chunk holds decoded, else one example a call. */
   private forwardExamples(x: Activation, B: number): void {
     const { g, ws } = this;
     const out = g.ho * g.wo * g.co;
