@@ -70,7 +70,10 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return { kind: 'float', data: ws.act, cols: g.co };
   }
 
-  /** The forward of inputs the kernels do not batch themselves: float inputs in one call, images as many as the input chunk holds decoded, else one example a call. */
+  /**
+   * The forward of inputs the kernels do not batch themselves: float inputs in one call, images
+   * as many as the input chunk holds decoded, else one example a call.
+   */
   private forwardExamples(x: Activation, B: number): void {
     const { g, ws } = this;
     const out = g.ho * g.wo * g.co;
