@@ -1262,6 +1262,12 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
         for (let k = 0; k < n; k++) po2Put(ref, base + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * scale, src[k] < 0));
         K.po2Write!(src, n, got, base, scale);
         t.same(Array.from(got), Array.from(ref), `po2Write n=${n} b=${b} base=${base}`);
+        // the same codes with the chunk's range from the same pass
+        const got2 = ledger.u32(words, 'workspace', 't', 'words');
+        for (let w = 0; w < words; w++) got2[w] = (w * 2654435761) >>> 0;
+        const range = K.po2WriteRange!(src, n, got2, base, scale);
+        t.same(Array.from(got2), Array.from(ref), `po2WriteRange n=${n} b=${b} base=${base}: the codes`);
+        t.same(range, { max: want, minNonzero: least }, `po2WriteRange n=${n} b=${b} base=${base}: absRange's range`);
         // and back: rows of 2 columns from column 1 of a 3-wide layout (a tile's column range), each
         // code's value as the store's float64 table gives it, rounded to float32 (subnormals, zeros)
         const rows = Math.floor((base + n) / 3);

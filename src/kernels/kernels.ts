@@ -152,6 +152,8 @@ export interface Kernels {
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
   /** max |x| and the smallest non-zero |x| over k < n (NaN ignored; +Infinity when all are 0). */
   absRange?(x: Floats, n: number): { max: number; minNonzero: number };
+  /** Optional: po2Write and absRange of the same values in one pass. */
+  po2WriteRange?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): { max: number; minNonzero: number };
   /** Codes of elements [first, first + n) of a po2 store moved to a bias delta higher (po2RecodeTable). */
   po2Recode?(words: Uint32Array, first: number, n: number, delta: number): void;
   /** Columns of `rows` rows (`stride` elements apart, the first at element `first`) of a po2 store decoded under bias b, as float32 rows of `cols`. */

@@ -333,6 +333,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
+    po2WriteRange: (src, n, words, base, scale) => {
+      const max = ex.po2WriteRange(at(src), n, at(words), base, scale) as unknown as number;
+      return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
+    },
     absRange: (x, n) => {
       const max = ex.absRange(at(x), n) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };

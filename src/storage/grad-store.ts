@@ -21,6 +21,8 @@ export interface GradStore {
   beginWrite(maxAbs: number): void;
   /** Store rows [i0, i1) (all columns) from src. */
   write(i0: number, i1: number, src: Floats): void;
+  /** write, also returning src's max |value| and smallest non-zero one (absRangeOf's) from the same pass, where the store has a fast way (else null, nothing written). */
+  writeRange?(i0: number, i1: number, src: Floats): { max: number; minNonzero: number } | null;
   /** max |x[k]| over k < n, NaN ignored, where the store has a fast way (else fillStore measures). */
   maxAbsOf?(x: Floats, n: number): number | null;
   /** Whether two max |values| give the same per-tensor scale (formats that have one). */
@@ -51,6 +53,7 @@ export interface StoreKernels {
   halfRowsToFloat?(src: Uint16Array, rows: number, stride: number, cols: number, dst: Floats): void;
   maxAbs?(x: Floats, n: number): number;
   po2Write?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): void;
+  po2WriteRange?(src: Floats, n: number, words: Uint32Array, base: number, scale: number): { max: number; minNonzero: number };
   absRange?(x: Floats, n: number): { max: number; minNonzero: number };
   po2Recode?(words: Uint32Array, first: number, n: number, delta: number): void;
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
@@ -159,7 +162,7 @@ class Po2GradStore extends BaseStore implements GradStore {
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
-    codec?: StoreKernels,
+    private readonly codec?: StoreKernels,
   ) {
     super(capacity);
     this.fast =
@@ -221,6 +224,14 @@ class Po2GradStore extends BaseStore implements GradStore {
     [this.previousTable, this.table] = [this.table, this.previousTable];
     po2DecodeTable(this.bias, this.table);
     this.written = 0;
+  }
+  writeRange(i0: number, i1: number, src: Floats): { max: number; minNonzero: number } | null {
+    const codec = this.codec;
+    if (!codec?.po2WriteRange || !this.fast?.holds(src)) return null;
+    const base = i0 * this.cols;
+    const range = codec.po2WriteRange(src, (i1 - i0) * this.cols, this.words, base, 2 ** this.bias);
+    this.written = Math.max(this.written, base + (i1 - i0) * this.cols);
+    return range;
   }
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
@@ -287,11 +298,16 @@ export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, 
       const i1 = Math.min(rows, i0 + chunkRows);
       compute(i0, i1, scratch);
       if (ranges) {
-        const r = store.absRangeOf!(scratch, (i1 - i0) * cols);
+        // (ranges only come with a guess: the chunk is written now, its range from the same pass where the store can)
+        const written = store.writeRange?.(i0, i1, scratch) ?? null;
+        const r = written ?? store.absRangeOf!(scratch, (i1 - i0) * cols);
         ranges.push(r);
         maxAbs = Math.max(maxAbs, r.max);
-      } else maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
-      if (guess !== null) store.write(i0, i1, scratch);
+        if (!written) store.write(i0, i1, scratch);
+      } else {
+        maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
+        if (guess !== null) store.write(i0, i1, scratch);
+      }
     }
     if (hint) hint.maxAbs = maxAbs;
     if (guess !== null && store.sameScale?.(guess, maxAbs)) return;

@@ -3104,6 +3104,20 @@ export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: 
  * once (the first and last merged with their neighbours' bits).
  */
 export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64): void {
+  po2WriteWith(src, n, words, base, scale, false);
+}
+
+/**
+ * po2Write that also returns max |src[k]| and leaves the smallest non-zero one in absMinNonzero,
+ * as absRange would (NaN ignored, decided on the bits), from the same pass over the values.
+ */
+export function po2WriteRange(src: usize, n: i32, words: usize, base: i32, scale: f64): f32 {
+  return po2WriteWith(src, n, words, base, scale, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function po2WriteWith(src: usize, n: i32, words: usize, base: i32, scale: f64, range: bool): f32 {
   const sBits = reinterpret<u64>(scale);
   const sExp = <i32>((sBits >>> 52) & 0x7ff);
   // b from the scale's exponent, when the scale is exactly 2^b with b far from the f64 limits
@@ -3114,11 +3128,22 @@ export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64
   let nb = bit & 31;
   let acc: u64 = nb ? <u64>(load<u32>(wp) & ((<u32>1 << nb) - 1)) : 0;
   const weights = i32x4(1, 32, 1024, 32768);
+  // the range (absRange's): non-negative float32 bit patterns order as integers
+  const absMask = i32x4.splat(0x7fffffff);
+  const inf = i32x4.splat(0x7f800000);
+  let hi = i32x4.splat(0);
+  let lo = inf;
   let k = 0;
   if (vector)
     for (; k + 4 <= n; k += 4) {
       const p = src + (<usize>k << 2);
       const x = v128.load(p);
+      if (range) {
+        const a = v128.and(x, absMask);
+        const number = v128.not(i32x4.gt_s(a, inf));
+        hi = v128.bitselect(a, hi, v128.and(i32x4.gt_s(a, hi), number));
+        lo = v128.bitselect(a, lo, v128.and(v128.and(i32x4.lt_s(a, lo), number), i32x4.ne(a, i32x4.splat(0))));
+      }
       let packed: u32;
       const subnormal = v128.andnot(i32x4.eq(v128.and(x, i32x4.splat(0x7f800000)), i32x4.splat(0)), i32x4.eq(v128.and(x, i32x4.splat(0x7fffff)), i32x4.splat(0)));
       if (v128.any_true(subnormal))
@@ -3138,8 +3163,18 @@ export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64
         nb -= 32;
       }
     }
+  let best: u32 = 0;
+  let least: u32 = 0x7f800000;
   for (; k < n; k++) {
-    acc |= <u64>po2Code(load<f32>(src + (<usize>k << 2)), scale) << nb;
+    const v = load<f32>(src + (<usize>k << 2));
+    if (range) {
+      const a = reinterpret<u32>(v) & 0x7fffffff;
+      if (a <= 0x7f800000) {
+        if (a > best) best = a;
+        if (a != 0 && a < least) least = a;
+      }
+    }
+    acc |= <u64>po2Code(v, scale) << nb;
     nb += 5;
     if (nb >= 32) {
       store<u32>(wp, <u32>acc);
@@ -3149,6 +3184,17 @@ export function po2Write(src: usize, n: i32, words: usize, base: i32, scale: f64
     }
   }
   if (nb > 0) store<u32>(wp, (load<u32>(wp) & ~((<u32>1 << nb) - 1)) | <u32>acc);
+  if (!range) return 0;
+  for (let l = 0; l < 4; l++) {
+    const h = <u32>i32x4.extract_lane(hi, 0);
+    const w = <u32>i32x4.extract_lane(lo, 0);
+    if (h > best) best = h;
+    if (w < least) least = w;
+    hi = i8x16.shuffle(hi, hi, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+    lo = i8x16.shuffle(lo, lo, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3);
+  }
+  absMinNonzero = reinterpret<f32>(least);
+  return reinterpret<f32>(best);
 }
 
 // ---- batch norm, in JavaScript's arithmetic: f64 lanes, rounded to float32 where JS stores ----
