@@ -21,7 +21,10 @@ export interface GradStore {
   beginWrite(maxAbs: number): void;
   /** Store rows [i0, i1) (all columns) from src. */
   write(i0: number, i1: number, src: Floats): void;
-  /** write, also returning src's max |value| and smallest non-zero one (absRangeOf's) from the same pass, where the store has a fast way (else null, nothing written). */
+  /**
+   * write, also returning src's max |value| and smallest non-zero one (absRangeOf's) from the
+   * same pass, where the store has a fast way (else null, and nothing written).
+   */
   writeRange?(i0: number, i1: number, src: Floats): { max: number; minNonzero: number } | null;
   /** max |x[k]| over k < n, NaN ignored, where the store has a fast way (else fillStore measures). */
   maxAbsOf?(x: Floats, n: number): number | null;
