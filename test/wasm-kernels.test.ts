@@ -525,6 +525,8 @@ t.test('binary convolution weight gradients of a batch in quads of examples (nar
       const dw = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw');
       for (let i = 0; i < dw.length; i++) dw[i] = (i % 5) * 0.125;
       const want = Float32Array.from(dw);
+      const short = ledger.floats(convFilterQuadFloats(g, co, examples) - 1, 'workspace', 't', 'short scratch');
+      t.throws(() => K.convBwdFilter(dy, x, true, g, co, dw, short, examples), /needs \d+ bytes of scratch/, 'a scratch one float short is refused');
       K.convBwdFilter(dy, x, true, g, co, dw, ledger.floats(convFilterQuadFloats(g, co, examples), 'workspace', 't', 'scratch'), examples);
       reference(Float32Array.from(dy), X.bits, true, g, co, want, undefined, examples);
       t.same(

@@ -148,19 +148,17 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad, ...(blocked ? [] : [g.k, g.stride])];
     par(blocked ? fn : fn.replace(/^conv/, 'convG'), g.ho * g.wo * outputs * taps(g) * g.ci, n, align, (a, b) => args(dims, a, b));
   };
-  const denseIndex = (m: number, n: number, index: Floats) => {
-    const bytes = ex.denseLutIndexBytes(m, n) as unknown as number;
-    if (index.length * 4 < bytes) throw new Error(`wasm kernels: gemmFloatBinT needs ${bytes} bytes of index, got ${index.length * 4}`);
-    return at(index);
+  /** The address of a caller's scratch (or index) buffer `kernel` needs `bytes` of, after checking it holds them. */
+  const scratchAt = (kernel: string, what: string, bytes: number, buffer: Floats) => {
+    if (buffer.length * 4 < bytes) throw new Error(`wasm kernels: ${kernel} needs ${bytes} bytes of ${what}, got ${buffer.length * 4}`);
+    return at(buffer);
   };
+  const denseIndex = (m: number, n: number, index: Floats) => scratchAt('gemmFloatBinT', 'index', ex.denseLutIndexBytes(m, n) as unknown as number, index);
   /** The binary input gradient by table lookups (kernels.as.ts): 3x3, stride 1, channels in pairs. */
   const lookupApplies = (g: ConvGeometry) => isBlocked3x3(g) && g.ci % 2 === 0;
   const lookupDims = (g: ConvGeometry) => [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
-  const lookupScratch = (g: ConvGeometry, scratch: Floats) => {
-    const bytes = ex.convLutBytes(...lookupDims(g)) as unknown as number;
-    if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdData needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
-    return at(scratch);
-  };
+  const lookupScratch = (g: ConvGeometry, scratch: Floats) =>
+    scratchAt('convBwdData', 'scratch', ex.convLutBytes(...lookupDims(g)) as unknown as number, scratch);
   /**
    * A weight-gradient run's flags for the lookup kernels (1: read dw, 2: write it back); the same
    * split every call of a run, so each block's sums stay in its own region of the scratch.
@@ -259,11 +257,10 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const work = (examples * g.ho * g.wo * count * taps(g) * g.ci) / 4;
       if (xBits && scratch && filterQuadsApply(g, examples)) {
         // narrow maps, 4 examples or more a call: examples in fours
-        const bytes = ex.convFilterQuadBytes(...dims, examples) as unknown as number;
-        if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
+        const lut = scratchAt('convBwdFilter', 'scratch', ex.convFilterQuadBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number, scratch);
         const quads = Math.ceil(examples / 4);
-        par('convQuadSignRows', examples * g.hi * g.wi * g.ci, quads, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), examples, a, b]);
-        par('convBwdFilterQuads', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, runFlags(run)]);
+        par('convQuadSignRows', examples * g.hi * g.wi * g.ci, quads, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, lut, examples, a, b]);
+        par('convBwdFilterQuads', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, lut, examples, runFlags(run)]);
         return;
       }
       if (!xBits || !scratch || !filterLookupApplies(g)) {
@@ -272,10 +269,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
           conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy) + e * dyLen, at(x) + e * xLen, xBits ? 1 : 0, ...d, at(dw), a, b]);
         return;
       }
-      const bytes = ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number;
-      if (scratch.length * 4 < bytes) throw new Error(`wasm kernels: convBwdFilter needs ${bytes} bytes of scratch, got ${scratch.length * 4}`);
-      par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, at(scratch), a, b]);
-      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, at(scratch), examples, runFlags(run)]);
+      const lut = scratchAt('convBwdFilter', 'scratch', ex.convFilterLutBytes(g.hi, g.wi, g.ci, g.ho, g.wo, count, examples) as unknown as number, scratch);
+      par('convFilterSignRows', examples * g.hi * g.wi * g.ci, examples, 1, (a, b) => [at(x), g.hi, g.wi, g.ci, lut, a, b]);
+      par('convBwdFilterLut', work, count, 16, (a, b) => [at(dy), ...dims, at(dw), a, b, lut, examples, runFlags(run)]);
     },
     msqeSums: (w, m, e, lo, hi) => {
       const err = ex.msqeErr(at(w), m ? at(m) : 0, m ? 1 : 0, w.length, e, lo, hi) as unknown as number;
