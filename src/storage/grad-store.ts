@@ -160,12 +160,14 @@ class Po2GradStore extends BaseStore implements GradStore {
   /** Decoded values of the 32 codes under the current and the previous bias. */
   private table: Float64Array = po2DecodeTable(0);
   private previousTable: Float64Array = po2DecodeTable(0);
-  /** The codec, when it holds this store's words (then only the float side remains to check). */
-  private readonly fast: Required<Pick<StoreKernels, 'maxAbs' | 'po2Write' | 'po2Read' | 'absRange' | 'po2Recode' | 'holds'>> | null;
+  /** The codec, when it holds this store's words (then only the float side remains to check); po2WriteRange optional. */
+  private readonly fast:
+    | (Required<Pick<StoreKernels, 'maxAbs' | 'po2Write' | 'po2Read' | 'absRange' | 'po2Recode' | 'holds'>> & Pick<StoreKernels, 'po2WriteRange'>)
+    | null;
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
-    private readonly codec?: StoreKernels,
+    codec?: StoreKernels,
   ) {
     super(capacity);
     this.fast =
@@ -229,10 +231,10 @@ class Po2GradStore extends BaseStore implements GradStore {
     this.written = 0;
   }
   writeRange(i0: number, i1: number, src: Floats): { max: number; minNonzero: number } | null {
-    const codec = this.codec;
-    if (!codec?.po2WriteRange || !this.fast?.holds(src)) return null;
+    const fast = this.fast;
+    if (!fast?.po2WriteRange || !fast.holds(src)) return null;
     const base = i0 * this.cols;
-    const range = codec.po2WriteRange(src, (i1 - i0) * this.cols, this.words, base, 2 ** this.bias);
+    const range = fast.po2WriteRange(src, (i1 - i0) * this.cols, this.words, base, 2 ** this.bias);
     this.written = Math.max(this.written, base + (i1 - i0) * this.cols);
     return range;
   }
