@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 export interface TorchRun {
   msPerBatch: number[];
+  /** The untimed first steps together. */
+  warmupMsTotal: number;
   peakRssBytes: number;
   torch: string;
   threads: number;

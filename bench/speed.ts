@@ -37,6 +37,8 @@ export interface SpeedResult extends SpeedConfig {
   ledgerBytes: number;
   peakRssBytes: number;
   samplesPerSecond: number;
+  /** The untimed first steps together (what JIT compilation and first-touch cost a run once). */
+  warmupMsTotal: number;
 }
 
 /**
@@ -69,6 +71,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
   });
   const opt = createOptimizer(net.params(), PRESETS[c.recipe], net.ledger, net.kernels);
   const times: number[] = [];
+  let warmupMsTotal = 0;
   for (let s = 0; s < c.warmup + c.repeats; s++) {
     const offset = (s * c.batch) % (order.length - c.batch + 1);
     const t0 = performance.now();
@@ -76,6 +79,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
     net.computeGradients(data.train, order, offset, c.batch);
     opt.update(1e-3);
     if (s >= c.warmup) times.push(performance.now() - t0);
+    else warmupMsTotal += performance.now() - t0;
   }
   net.dispose();
   const med = median(times);
@@ -88,6 +92,7 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
     ledgerBytes: net.ledger.totalBytes,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     samplesPerSecond: (1000 * c.batch) / med,
+    warmupMsTotal,
   };
 }
 

@@ -6,7 +6,20 @@ const x = (v: number | null) => (v === null ? '' : `${v.toFixed(2)}x`);
 
 export function formatStepContest(r: ContestReport): string {
   const table = formatTable(
-    ['model', 'batch', 'engine', 'recipe', 'threads', 'ms/step (median)', 'range over rounds', 'vs PyTorch', 'floor ms', 'vs floor', 'peak RSS MiB'],
+    [
+      'model',
+      'batch',
+      'engine',
+      'recipe',
+      'threads',
+      'ms/step (median)',
+      'range over rounds',
+      'vs PyTorch',
+      'floor ms',
+      'vs floor',
+      'warm-up ms',
+      'peak RSS MiB',
+    ],
     r.rows.map((row) => [
       row.model,
       row.batch,
@@ -18,6 +31,7 @@ export function formatStepContest(r: ContestReport): string {
       x(row.vsPyTorch),
       row.floorMs.toFixed(2),
       x(row.vsFloor),
+      `${row.warmupMs.toFixed(0)} (${row.warmupSteps})`,
       (row.peakRssBytes / 2 ** 20).toFixed(0),
     ]),
   );
@@ -26,6 +40,7 @@ export function formatStepContest(r: ContestReport): string {
     table,
     `vs PyTorch: this time / PyTorch's at the same model, batch and threads (below 1.00x: bitlearn is faster)${r.torch ? `; PyTorch ${r.torch}` : ''}`,
     `floor: multiply-adds a step / (threads x ${r.clock.ghz.toFixed(2)} GHz x 8 per cycle, wasm SIMD without FMA); clock ${r.clock.source}`,
+    `warm-up ms: the untimed first steps together (their count in brackets): JIT compilation, first touch of memory`,
     `work: ${work}`,
     ...r.skipped.map((s) => `skipped ${s.contestant}: ${s.why}`),
   ].join('\n');

@@ -36,6 +36,9 @@ export interface ContestRow {
   msMedian: number;
   msMin: number;
   msMax: number;
+  /** Median over rounds of the untimed first steps' total time (JIT warm-up, first touch). */
+  warmupMs: number;
+  warmupSteps: number;
   peakRssBytes: number;
   floorMs: number;
   /** This row's time / PyTorch's at the same model, batch and threads (below 1: faster). */
@@ -58,6 +61,7 @@ interface Contestant {
   variant: string;
   threads: number;
   roundMedians: number[];
+  roundWarmups: number[];
   peakRss: number;
 }
 
@@ -69,13 +73,16 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
   for (const model of o.models)
     for (const batch of o.batches(model))
       for (const threads of o.threads) {
-        for (const recipe of o.recipes) contestants.push({ model, batch, engine: 'bitlearn', variant: recipe, threads, roundMedians: [], peakRss: 0 });
-        if (python) contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], peakRss: 0 });
+        for (const recipe of o.recipes)
+          contestants.push({ model, batch, engine: 'bitlearn', variant: recipe, threads, roundMedians: [], roundWarmups: [], peakRss: 0 });
+        if (python)
+          contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], roundWarmups: [], peakRss: 0 });
       }
   for (let round = 1; round <= o.rounds; round++)
     for (const c of contestants) {
       let ms: number;
       let rss: number;
+      let warm: number;
       if (c.engine === 'bitlearn') {
         const config: SpeedConfig = {
           model: c.model,
@@ -87,12 +94,13 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
           warmup: o.warmupFor(c.model),
         };
         const r = runChildSync<SpeedResult>('speed', config);
-        [ms, rss] = [r.msPerBatchMedian, r.peakRssBytes];
+        [ms, rss, warm] = [r.msPerBatchMedian, r.peakRssBytes, r.warmupMsTotal];
       } else {
         const r = runTorch(python!, { model: c.model, batch: c.batch, threads: c.threads, repeats: o.repeatsFor(c.model), warmup: o.warmupFor(c.model) });
-        [ms, rss] = [median(r.msPerBatch), r.peakRssBytes];
+        [ms, rss, warm] = [median(r.msPerBatch), r.peakRssBytes, r.warmupMsTotal];
       }
       c.roundMedians.push(ms);
+      c.roundWarmups.push(warm);
       c.peakRss = Math.max(c.peakRss, rss);
       progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${ms.toFixed(2)} ms/step`);
     }
@@ -111,6 +119,8 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
       msMedian: ms,
       msMin: Math.min(...c.roundMedians),
       msMax: Math.max(...c.roundMedians),
+      warmupMs: median(c.roundWarmups),
+      warmupSteps: o.warmupFor(c.model),
       peakRssBytes: c.peakRss,
       floorMs: floor,
       vsPyTorch: null,

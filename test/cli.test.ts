@@ -378,6 +378,8 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
   t.match(mine, { model: 'mlp', batch: 100, variant: 'low-memory', threads: 1 }, 'bitlearn contestant');
   t.ok(mine.msMin <= mine.msMedian && mine.msMedian <= mine.msMax, 'median within the range over rounds');
   t.ok(mine.vsFloor > 1, `slower than the hardware floor (${mine.vsFloor.toFixed(2)}x)`);
+  t.ok(mine.warmupSteps === 1 && mine.warmupMs > 0, 'the untimed first step is reported');
+  t.match(r.stdout, /warm-up ms/);
   const torch = contest.rows.find((x: { engine: string }) => x.engine === 'pytorch');
   if (torch) t.equal(mine.vsPyTorch, mine.msMedian / torch.msMedian, 'ratio to PyTorch at the same threads');
   else t.match(contest.skipped[0], { contestant: 'pytorch' }, 'PyTorch skipped with a reason');

@@ -1,7 +1,7 @@
 """PyTorch contestant of `bitlearn bench --suite peers`: the same binary models trained the
 ordinary way (float latent weights, sign with the clipped straight-through estimator, batch norm,
 Adam), timed per training step. One JSON object on stdout:
-{"msPerBatch": [...], "peakRssBytes": N, "torch": version, "threads": N}.
+{"msPerBatch": [...], "warmupMsTotal": ms, "peakRssBytes": N, "torch": version, "threads": N}.
 Usage: python3 peer_torch.py '{"model": "mlp", "batch": 100, "threads": 1, "repeats": 20, "warmup": 3}'
 """
 import json
@@ -104,6 +104,7 @@ def main():
     x = torch.rand((batch,) + shape) * 2 - 1
     y = torch.randint(0, 10, (batch,))
     times = []
+    warmup_ms = 0.0
     for s in range(int(cfg["warmup"]) + int(cfg["repeats"])):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
@@ -116,8 +117,10 @@ def main():
                     m.weight.clamp_(-1, 1)
         if s >= int(cfg["warmup"]):
             times.append((time.perf_counter() - t0) * 1000)
+        else:
+            warmup_ms += (time.perf_counter() - t0) * 1000
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"msPerBatch": times, "peakRssBytes": rss, "torch": torch.__version__, "threads": torch.get_num_threads()}))
+    print(json.dumps({"msPerBatch": times, "warmupMsTotal": warmup_ms, "peakRssBytes": rss, "torch": torch.__version__, "threads": torch.get_num_threads()}))
 
 
 if __name__ == "__main__":
