@@ -37,6 +37,7 @@ t.test('PyTorch contestant', async (t) => {
     'positive times',
   );
   t.equal(r.threads, 1, 'held to one thread');
+  t.ok(r.warmupMsTotal > 0, 'the untimed warm-up step is timed too');
   t.ok(r.peakRssBytes > 2 ** 20, 'peak RSS reported');
   t.throws(
     () => runTorch(torch.python, { model: 'nope', batch: 8, threads: 1, repeats: 1, warmup: 0 }),
