@@ -40,6 +40,25 @@ function groupedDx(dy: Float32Array, bits: Uint32Array, B: number, m: number, n:
     }
 }
 
+/**
+ * The WebAssembly dense weight gradient's order, plainly: dw[j, i] adds, over groups of 4 batch
+ * rows in order, one float32 partial ((s0·d0 + s1·d1) + s2·d2) + s3·d3, a row past B adding +0.
+ */
+function groupedDw(dy: Float32Array, bits: Uint32Array, B: number, m: number, n: number, dw: Float32Array, j0: number, j1: number): void {
+  const wpr = (n + 31) >>> 5;
+  const term = (b: number, j: number, i: number) => (b >= B ? 0 : (bits[b * wpr + (i >>> 5)] >>> (i & 31)) & 1 ? dy[b * m + j] : -dy[b * m + j]);
+  for (let j = j0; j < j1; j++)
+    for (let i = 0; i < n; i++) {
+      let acc = dw[j * n + i];
+      for (let g = 0; g < B; g += 4) {
+        let partial = term(g, j, i);
+        for (let r = g + 1; r < g + 4; r++) partial = Math.fround(partial + term(r, j, i));
+        acc = Math.fround(acc + partial);
+      }
+      dw[j * n + i] = acc;
+    }
+}
+
 const SHAPES = [
   [1, 1, 1],
   [3, 5, 31],
@@ -166,23 +185,32 @@ t.test(
         call();
         return Array.from(new Uint32Array(memory.buffer, out, len));
       });
+    // dense weight gradients: whole quads of units and 8-column blocks by lookups, in bands of 256
+    // columns and 96 groups of rows (B=400: two bands), the rest element by element
     for (const [B, m, n] of [
       [5, 300, 70],
       [270, 9, 47],
       [3, 513, 33],
       [2, 1100, 20],
+      [400, 9, 300],
+      [13, 8, 264],
+      [1, 4, 8],
+      [4, 5, 16],
     ]) {
       const wpr = (n + 31) >>> 5;
-      const dy = floats(B * m);
+      const dy = floats(B * m, 7);
       const x = words(B * wpr);
       const out = take(4 * m * n);
       const [dw, dwOnePass] = bothWays(
         out,
         m * n,
-        () => 0.5,
+        (k) => (k % 5 === 0 ? -0 : 0.5),
         () => ex.gemmTnBin(dy, x, B, m, n, out, 1, m),
       );
       t.same(dw, dwOnePass, `dW += dYᵀ·X̂ over rows 1.., B=${B} m=${m} n=${n}: bit for bit`);
+      const model = Float32Array.from({ length: m * n }, (_, k) => (k % 5 === 0 ? -0 : 0.5));
+      groupedDw(new Float32Array(memory.buffer, dy, B * m), new Uint32Array(memory.buffer, x, B * wpr), B, m, n, model, 1, m);
+      t.same(dw, Array.from(new Uint32Array(model.buffer)), `B=${B} m=${m} n=${n}: the grouped order, bit for bit`);
     }
     // and conv weight gradients over sign inputs on outputs under 10 wide (wider ones sum groups of 4
     // pixels by table lookups): masks of a band of input rows at a time (9 wide: 56 rows a

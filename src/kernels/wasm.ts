@@ -197,7 +197,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     gemmFloatFloatT: (dy, w, B, m, n, dx) =>
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
     gemmTnFloat: (dy, x, B, m, n, dw) => par('gemmTnFloat', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
-    gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 1, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
+    gemmTnBin: (dy, x, B, m, n, dw) => par('gemmTnBin', B * m * n, m, 4, (j0, j1) => [at(dy), at(x), B, m, n, at(dw), j0, j1]),
     // a 32-bit xnor-popcount word costs about 8 float multiply-adds here (i8x16.popcnt is a table lookup on x86)
     convFwdBin: (x, w, g, y, examples = 1) => {
       if (examples > 1 && isBlocked3x3(g)) return fwdExamples(at(x), false, w, g, y, examples);

@@ -26,6 +26,14 @@ import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.
 /** Input columns of a 1-bit dW tile over re-read pixels (a multiple of 32: whole words of sign bits). */
 const PIXEL_TILE_COLUMNS = 64;
 
+/**
+ * Rows a chunk of a weight gradient takes: whole groups of 4, as the binary kernel sums groups of 4
+ * rows counted from the batch's first, so chunks change no sum (below 4 rows a chunk, they do).
+ */
+function groupAligned(rows: number): number {
+  return rows >= 4 ? rows & ~3 : rows;
+}
+
 export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'dense';
   readonly rowsPerExample = 1;
@@ -93,13 +101,24 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     return inputRows(x, i0, i1, this.nIn, scratch, this.ws.kernels);
   }
 
-  /** dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows. */
+  /**
+   * dW += dY[i0:i1, j0:j1]ᵀ · X[i0:i1] for one chunk of rows (i0 a multiple of 4: the binary
+   * kernel sums groups of 4 rows counted from the batch's first, see docs/speed.md).
+   */
   private accumulate(x: Activation, dy: Floats, i0: number, i1: number, mCols: number, dw: Floats, scratch?: Floats): void {
     const k = this.ws.kernels;
     const n = this.nIn;
-    if (x.kind === 'bits') {
-      const wpr = wordsFor(n);
-      k.gemmTnBin(dy, x.data.subarray(i0 * wpr, i1 * wpr), i1 - i0, mCols, n, dw);
+    const wpr = wordsFor(n);
+    if (x.kind === 'bits') k.gemmTnBin(dy, x.data.subarray(i0 * wpr, i1 * wpr), i1 - i0, mCols, n, dw);
+    else if (x.kind === 'float' && x.signs) {
+      // ±1 floats: packed to bits (as many whole groups of rows as chunkXBits holds at a time) so
+      // they take the binary kernel, whose sums are the ones every recipe's layer gets
+      const step = groupAligned(Math.floor(this.ws.chunkXBits.length / wpr));
+      for (let r0 = i0; r0 < i1; r0 += step) {
+        const r1 = Math.min(i1, r0 + step);
+        packSigns(k, x.data.subarray(r0 * n, r1 * n), r1 - r0, n, this.ws.chunkXBits);
+        k.gemmTnBin(dy.subarray((r0 - i0) * mCols, (r1 - i0) * mCols), this.ws.chunkXBits, r1 - r0, mCols, n, dw);
+      }
     } else k.gemmTnFloat(dy, this.inputChunk(x, i0, i1, scratch), i1 - i0, mCols, n, dw);
   }
 
@@ -171,8 +190,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         if (dyNorm) addRowNormsSq(whole, rows, m, dyNorm, 0);
         this.accumulate(x, whole, 0, rows, m, dw);
       } else
-        for (let i0 = 0; i0 < rows; i0 += R) {
-          const i1 = Math.min(rows, i0 + R);
+        for (let i0 = 0, step = groupAligned(R); i0 < rows; i0 += step) {
+          const i1 = Math.min(rows, i0 + step);
           grad.read(i0, i1, 0, m, ws.chunkDy);
           if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, m, dyNorm, i0);
           this.accumulate(x, ws.chunkDy, i0, i1, m, dw);
@@ -193,10 +212,11 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         acc.fill(0, 0, t * n);
         // as many rows a pass as chunkDy holds of the tile's columns (the kernel's loads and stores
         // of the tile amortize over more terms), or as many as `decoded` holds of decoded input
-        const pass =
+        const pass = groupAligned(
           x.kind === 'bits' || x.kind === 'float'
             ? Math.max(R, Math.floor(ws.chunkDy.length / t))
-            : Math.max(R, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t)));
+            : Math.max(R, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t))),
+        );
         for (let i0 = 0; i0 < rows; i0 += pass) {
           const i1 = Math.min(rows, i0 + pass);
           grad.read(i0, i1, j0, j1, ws.chunkDy);

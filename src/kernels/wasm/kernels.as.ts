@@ -778,9 +778,206 @@ export function gemmTnFloat(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usi
 }
 
 /** dw[m×n] += dY[B×m]ᵀ · X̂[B×n bits]. */
+// ---- dW += dYᵀ·X̂ of a binary dense layer by table lookups ----
+// dw[j, i] adds, over groups of 4 batch rows in order, one float32 partial a group:
+// ((s0·d0 + s1·d1) + s2·d2) + s3·d3 (d the 4 rows' dY of unit j, s their signs at column i; a row
+// past B adds +0: d = 0, s = +1). The 16 partials of a group are tabulated for 4 units at a time
+// (lanes), and the 4 signs of a column, as a byte offset built once per call and band, pick one:
+// one load and one add for 16 multiply-adds, 8 columns × 4 units held in 8 registers over the
+// groups, the dw block read and written once (transposed) per band of groups.
+
+/** Columns a band: its index is TN_COLS bytes a group. */
+const TN_COLS: i32 = 256;
+/** Groups a band: tables 256 bytes a group from the scratch's start, the index from TN_INDEX_AT. */
+const TN_GROUPS: i32 = 96;
+const TN_INDEX_AT: usize = 32768;
+
+/** Bit i of packed row b (rows past B: 1, the sign of a +0 term). */
+// @ts-ignore: decorator
+@inline
+function tnSign(x: usize, rowBytes: usize, B: i32, b: i32, i: i32): bool {
+  return b >= B || ((load<u32>(x + <usize>b * rowBytes + (<usize>(i >>> 5) << 2)) >>> (<u32>i & 31)) & 1) != 0;
+}
+
+/** dY of row b, unit j (rows past B: +0). */
+// @ts-ignore: decorator
+@inline
+function tnGrad(dy: usize, m: i32, B: i32, b: i32, j: i32): f32 {
+  return b < B ? load<f32>(dy + (<usize>(b * m + j) << 2)) : 0;
+}
+
+/** The definition, element by element: units [jA, jB) × columns [iA, iB), every group in order. */
+function tnPlain(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, jA: i32, jB: i32, iA: i32, iB: i32): void {
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const G = (B + 3) >>> 2;
+  for (let j = jA; j < jB; j++)
+    for (let i = iA; i < iB; i++) {
+      const o = dw + (<usize>(j * n + i) << 2);
+      let acc = load<f32>(o);
+      for (let g = 0; g < G; g++) {
+        const b = g << 2;
+        const d0 = tnGrad(dy, m, B, b, j), d1 = tnGrad(dy, m, B, b + 1, j), d2 = tnGrad(dy, m, B, b + 2, j), d3 = tnGrad(dy, m, B, b + 3, j);
+        let p: f32 = tnSign(x, rowBytes, B, b, i) ? d0 : -d0;
+        p += tnSign(x, rowBytes, B, b + 1, i) ? d1 : -d1;
+        p += tnSign(x, rowBytes, B, b + 2, i) ? d2 : -d2;
+        p += tnSign(x, rowBytes, B, b + 3, i) ? d3 : -d3;
+        acc += p;
+      }
+      store<f32>(o, acc);
+    }
+}
+
+/**
+ * The index of groups [g0, g1) × columns [c0, c1) (c0 a multiple of 16, c1 - c0 at most TN_COLS):
+ * a byte per (group, column), 16 × the group's 4 signs (bit k the sign of row 4g + k), TN_COLS
+ * bytes a group; a short last block of columns gets 16 bytes too (the ones past c1 unused).
+ */
+function tnIndex(x: usize, rowBytes: usize, B: i32, g0: i32, g1: i32, c0: i32, c1: i32, idx: usize): void {
+  const bitOf = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const none = i8x16.splat(0);
+  for (let g = g0; g < g1; g++) {
+    const out = idx + <usize>((g - g0) * TN_COLS);
+    // 16 columns a turn: each row's 2 bytes spread to 16 lanes (a byte's bits to 8 lanes)
+    for (let c = c0; c < c1; c += 16) {
+      let v = none;
+      for (let k = 0; k < 4; k++) {
+        const b = (g << 2) + k;
+        const bits = b < B ? (load<u32>(x + <usize>b * rowBytes + (<usize>(c >>> 5) << 2)) >>> (<u32>c & 31)) & 0xffff : 0xffff;
+        const spread = i8x16.shuffle(i16x8.splat(<i16>bits), none, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        const bit: i32 = 16 << k;
+        v = v128.or(v, v128.and(i8x16.ne(v128.and(spread, bitOf), none), i8x16.splat(<i8>bit)));
+      }
+      v128.store(out + <usize>(c - c0), v);
+    }
+  }
+}
+
+/** k floats (0-4) at p in the low lanes, zeros above: nothing past them is read. */
+// @ts-ignore: decorator
+@inline
+function loadLanes(p: usize, k: i32): v128 {
+  if (k >= 4) return v128.load(p);
+  let v = f32x4.splat(0);
+  if (k > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + 4));
+  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
+  return v;
+}
+
+/** The low k lanes (0-4) of v to p: nothing past them is written. */
+// @ts-ignore: decorator
+@inline
+function storeLanes(p: usize, v: v128, k: i32): void {
+  if (k >= 4) {
+    v128.store(p, v);
+    return;
+  }
+  if (k > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (k > 1) store<f32>(p + 4, f32x4.extract_lane(v, 1));
+  if (k > 2) store<f32>(p + 8, f32x4.extract_lane(v, 2));
+}
+
+/**
+ * The 16 partials of groups [g0, g1) for units j..j+units-1 (lanes; units 1-4, lanes above hold
+ * zeros): 256 bytes a group, entry nib·16.
+ */
+function tnTables(dy: usize, m: i32, B: i32, g0: i32, g1: i32, j: i32, units: i32, tables: usize): void {
+  const sign = i32x4.splat(0x80000000);
+  const zero = f32x4.splat(0);
+  const stride = <usize>m << 2;
+  for (let g = g0; g < g1; g++) {
+    const b = g << 2;
+    const at = dy + (<usize>(b * m + j) << 2);
+    const d0 = loadLanes(at, units);
+    const d1 = b + 1 < B ? loadLanes(at + stride, units) : zero;
+    const d2 = b + 2 < B ? loadLanes(at + 2 * stride, units) : zero;
+    const d3 = b + 3 < B ? loadLanes(at + 3 * stride, units) : zero;
+    const n0 = v128.xor(d0, sign), n1 = v128.xor(d1, sign), n2 = v128.xor(d2, sign), n3 = v128.xor(d3, sign);
+    const t = tables + <usize>((g - g0) << 8);
+    const e0 = f32x4.add(n0, n1), e1 = f32x4.add(d0, n1), e2 = f32x4.add(n0, d1), e3 = f32x4.add(d0, d1);
+    const f0 = f32x4.add(e0, n2), f1 = f32x4.add(e1, n2), f2 = f32x4.add(e2, n2), f3 = f32x4.add(e3, n2);
+    const f4 = f32x4.add(e0, d2), f5 = f32x4.add(e1, d2), f6 = f32x4.add(e2, d2), f7 = f32x4.add(e3, d2);
+    v128.store(t, f32x4.add(f0, n3)); v128.store(t + 16, f32x4.add(f1, n3)); v128.store(t + 32, f32x4.add(f2, n3)); v128.store(t + 48, f32x4.add(f3, n3));
+    v128.store(t + 64, f32x4.add(f4, n3)); v128.store(t + 80, f32x4.add(f5, n3)); v128.store(t + 96, f32x4.add(f6, n3)); v128.store(t + 112, f32x4.add(f7, n3));
+    v128.store(t + 128, f32x4.add(f0, d3)); v128.store(t + 144, f32x4.add(f1, d3)); v128.store(t + 160, f32x4.add(f2, d3)); v128.store(t + 176, f32x4.add(f3, d3));
+    v128.store(t + 192, f32x4.add(f4, d3)); v128.store(t + 208, f32x4.add(f5, d3)); v128.store(t + 224, f32x4.add(f6, d3)); v128.store(t + 240, f32x4.add(f7, d3));
+  }
+}
+
+/**
+ * dw[j..j+units-1][c..c+cols-1] (rows `stride` bytes apart at o; units 1-4, cols 1-8) += the
+ * lookups of gn groups: the block is read and turned so each register holds one column's 4 units,
+ * then turned back and written; nothing outside the block is read or written.
+ */
+function tnBlock(tables: usize, ip: usize, gn: i32, o: usize, stride: usize, units: i32, cols: i32): void {
+  const o1 = o + stride, o2 = o1 + stride, o3 = o2 + stride;
+  const zero = f32x4.splat(0);
+  const lo = min(cols, 4), hi = max(0, cols - 4);
+  let r0 = loadLanes(o, lo), r1 = units > 1 ? loadLanes(o1, lo) : zero, r2 = units > 2 ? loadLanes(o2, lo) : zero, r3 = units > 3 ? loadLanes(o3, lo) : zero;
+  let t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  let t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  let a0 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), a1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
+  let a2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), a3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
+  r0 = loadLanes(o + 16, hi); r1 = units > 1 ? loadLanes(o1 + 16, hi) : zero;
+  r2 = units > 2 ? loadLanes(o2 + 16, hi) : zero; r3 = units > 3 ? loadLanes(o3 + 16, hi) : zero;
+  t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5); t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
+  t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7); t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
+  let a4 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), a5 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
+  let a6 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), a7 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
+  let tb = tables;
+  for (let g = 0; g < gn; g++, tb += 256, ip += TN_COLS) {
+    const off = v128.load64_zero(ip);
+    a0 = f32x4.add(a0, v128.load(tb + <usize>i8x16.extract_lane_u(off, 0)));
+    a1 = f32x4.add(a1, v128.load(tb + <usize>i8x16.extract_lane_u(off, 1)));
+    a2 = f32x4.add(a2, v128.load(tb + <usize>i8x16.extract_lane_u(off, 2)));
+    a3 = f32x4.add(a3, v128.load(tb + <usize>i8x16.extract_lane_u(off, 3)));
+    a4 = f32x4.add(a4, v128.load(tb + <usize>i8x16.extract_lane_u(off, 4)));
+    a5 = f32x4.add(a5, v128.load(tb + <usize>i8x16.extract_lane_u(off, 5)));
+    a6 = f32x4.add(a6, v128.load(tb + <usize>i8x16.extract_lane_u(off, 6)));
+    a7 = f32x4.add(a7, v128.load(tb + <usize>i8x16.extract_lane_u(off, 7)));
+  }
+  t0 = v128.shuffle<i32>(a0, a1, 0, 4, 1, 5); t1 = v128.shuffle<i32>(a2, a3, 0, 4, 1, 5);
+  t2 = v128.shuffle<i32>(a0, a1, 2, 6, 3, 7); t3 = v128.shuffle<i32>(a2, a3, 2, 6, 3, 7);
+  storeLanes(o, v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), lo);
+  if (units > 1) storeLanes(o1, v128.shuffle<i32>(t0, t1, 2, 3, 6, 7), lo);
+  if (units > 2) storeLanes(o2, v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), lo);
+  if (units > 3) storeLanes(o3, v128.shuffle<i32>(t2, t3, 2, 3, 6, 7), lo);
+  if (hi == 0) return;
+  t0 = v128.shuffle<i32>(a4, a5, 0, 4, 1, 5); t1 = v128.shuffle<i32>(a6, a7, 0, 4, 1, 5);
+  t2 = v128.shuffle<i32>(a4, a5, 2, 6, 3, 7); t3 = v128.shuffle<i32>(a6, a7, 2, 6, 3, 7);
+  storeLanes(o + 16, v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), hi);
+  if (units > 1) storeLanes(o1 + 16, v128.shuffle<i32>(t0, t1, 2, 3, 6, 7), hi);
+  if (units > 2) storeLanes(o2 + 16, v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), hi);
+  if (units > 3) storeLanes(o3 + 16, v128.shuffle<i32>(t2, t3, 2, 3, 6, 7), hi);
+}
+
+/**
+ * dw[j0..j1) += dYᵀ·X̂ (dy B × m floats, x B packed sign rows of n), in the grouped order above:
+ * quads of units (the last one short) × 8-column blocks (the last one short) by the lookups, in
+ * bands of TN_COLS columns and TN_GROUPS groups; without a scratch, tnPlain (the definition).
+ */
 export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize, j0: i32, j1: i32): void {
-  if (maskScratch) rowsSumBits(dy, 1, m, x, B, n, dw, j0, j1, true);
-  else rowsSum<u32>(dy, 1, m, x, B, n, dw, j0, j1, true);
+  if (!maskScratch) {
+    tnPlain(dy, x, B, m, n, dw, j0, j1, 0, n);
+    return;
+  }
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const G = (B + 3) >>> 2;
+  const idx = maskScratch + TN_INDEX_AT;
+  const stride = <usize>n << 2;
+  for (let c0 = 0; c0 < n; c0 += TN_COLS) {
+    const c1 = min(n, c0 + TN_COLS);
+    for (let g0 = 0; g0 < G; g0 += TN_GROUPS) {
+      const g1 = min(G, g0 + TN_GROUPS);
+      tnIndex(x, rowBytes, B, g0, g1, c0, c1, idx);
+      for (let j = j0; j < j1; j += 4) {
+        const units = min(4, j1 - j);
+        tnTables(dy, m, B, g0, g1, j, units, maskScratch);
+        const o = dw + (<usize>(j * n) << 2);
+        for (let c = c0; c < c1; c += 8) tnBlock(maskScratch, idx + <usize>(c - c0), g1 - g0, o + (<usize>c << 2), stride, units, min(8, c1 - c));
+      }
+    }
+  }
 }
 
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
