@@ -168,6 +168,53 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     }
   }
 
+  /**
+   * dW a tile of output rows at a time, each tile summed over passes of rows and then stored
+   * (storeDwTile: its sign, or the fused optimizer's fold); returns Σ dW² when `squares`. Decoded
+   * input rows go to chunkX, or for the first layer to the forward's activation buffer (idle once
+   * the forward is done: the first layer's backward runs last); chunkX then holds a second tile,
+   * so each pass's decoded rows serve two tiles (tiny's first layer decodes its pixels 16 times a
+   * step instead of 32). Tiles are stored in order and each element sums its rows in order, so
+   * the pairing changes no number.
+   */
+  private dwByTiles(x: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
+    const { nIn: n, nOut: m, ws } = this;
+    const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
+    const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
+    const decodes = x.kind !== 'bits' && x.kind !== 'float';
+    const accs = decodes && decoded !== ws.chunkX && ws.chunkX.length >= tile * n ? [ws.chunkDx, ws.chunkX] : [ws.chunkDx];
+    let sumSq = 0;
+    for (let j0 = 0; j0 < m; j0 += tile * accs.length) {
+      const tiles = accs.map((acc, k) => ({ acc, j0: Math.min(m, j0 + k * tile), j1: Math.min(m, j0 + (k + 1) * tile) })).filter((u) => u.j1 > u.j0);
+      for (const u of tiles) u.acc.fill(0, 0, (u.j1 - u.j0) * n);
+      const t = tiles[0].j1 - tiles[0].j0;
+      // as many rows a pass as chunkDy holds of a tile's columns (the kernel's loads and stores of
+      // the tile amortize over more terms), or as many as `decoded` holds of decoded input
+      const pass = groupAligned(
+        decodes
+          ? Math.max(this.ws.chunkRows, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t)))
+          : Math.max(ws.chunkRows, Math.floor(ws.chunkDy.length / t)),
+      );
+      for (let i0 = 0; i0 < rows; i0 += pass) {
+        const i1 = Math.min(rows, i0 + pass);
+        const xs = decodes ? this.inputChunk(x, i0, i1, decoded) : null;
+        for (const u of tiles) {
+          const tu = u.j1 - u.j0;
+          grad.read(i0, i1, u.j0, u.j1, ws.chunkDy);
+          if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, tu, dyNorm, i0);
+          if (xs) ws.kernels.gemmTnFloat(ws.chunkDy, xs, i1 - i0, tu, n, u.acc);
+          else this.accumulate(x, ws.chunkDy, i0, i1, tu, u.acc, decoded);
+        }
+      }
+      for (const u of tiles) {
+        const tu = u.j1 - u.j0;
+        if (squares) sumSq += sumSquares(u.acc, tu * n);
+        storeDwTile(this.grad, u.acc, u.j0 * n, tu * n, tu, n, ws.kernels);
+      }
+    }
+    return sumSq;
+  }
+
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {
     const x = trainingInput(this, this.input);
     const { nIn: n, nOut: m, ws } = this;
@@ -201,31 +248,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
       // (sign) or hand it to the optimizer (fused)
-      const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
-      const acc = ws.chunkDx;
-      // decoded input rows go to chunkX, or for the first layer to the forward's activation
-      // buffer (idle once the forward is done: the first layer's backward runs last)
-      const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
-      for (let j0 = 0; j0 < m; j0 += tile) {
-        const j1 = Math.min(m, j0 + tile);
-        const t = j1 - j0;
-        acc.fill(0, 0, t * n);
-        // as many rows a pass as chunkDy holds of the tile's columns (the kernel's loads and stores
-        // of the tile amortize over more terms), or as many as `decoded` holds of decoded input
-        const pass = groupAligned(
-          x.kind === 'bits' || x.kind === 'float'
-            ? Math.max(R, Math.floor(ws.chunkDy.length / t))
-            : Math.max(R, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t))),
-        );
-        for (let i0 = 0; i0 < rows; i0 += pass) {
-          const i1 = Math.min(rows, i0 + pass);
-          grad.read(i0, i1, j0, j1, ws.chunkDy);
-          if (dyNorm) addRowNormsSq(ws.chunkDy, i1 - i0, t, dyNorm, i0);
-          this.accumulate(x, ws.chunkDy, i0, i1, t, acc, decoded);
-        }
-        if (coh) sumSq += sumSquares(acc, t * n);
-        storeDwTile(this.grad, acc, j0 * n, t * n, t, n, ws.kernels);
-      }
+      sumSq = this.dwByTiles(x, grad, rows, dyNorm, Boolean(coh));
     }
     if (coh && dyNorm && !this.weights.frozen) {
       const xNorm = coh.perExample.subarray(rows);
