@@ -86,6 +86,12 @@ export function wasmAvailable(): boolean {
 
 /** Below this much work (multiply-adds) a call is not worth splitting across threads. */
 const SPLIT_WORK = 1 << 19;
+/**
+ * Elements from which a gradient codec call (float16 decode/encode, po2 read) splits: a codec does
+ * a few instructions an element, so its calls are short (an example of a conv layer's dY, 15-60 µs)
+ * and only the larger ones pay for a hand-off of a few microseconds.
+ */
+const CODEC_SPLIT = 1 << 15;
 /** An Adam element (float16 codecs, a division and a square root) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
 /** Batch norm's forward does three passes (sums, deviations, normalize with an f64 division) per element. */
@@ -130,6 +136,15 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   /** Run fn over slices of [0, n) when the work is large enough, else in one call. */
   const par = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
     if (!pool || work < SPLIT_WORK || n < 2 * align) ex[fn](...args(0, n));
+    else
+      pool.run(
+        fn,
+        splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
+      );
+  };
+  /** A codec over [0, n) (rows or elements), split in `align`-multiples from CODEC_SPLIT elements of work. */
+  const codecPar = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
+    if (!pool || work < CODEC_SPLIT || n < 2 * align) ex[fn](...args(0, n));
     else
       pool.run(
         fn,
@@ -338,7 +353,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
     po2Recode: (words, first, n, delta) => ex.po2Recode(at(words), first, n, delta),
-    po2Read: (words, first, rows, stride, cols, b, out) => ex.po2Read(at(words), first, rows, stride, cols, b, at(out)),
+    // rows split across threads (each decodes its own rows, with its own table in its scratch)
+    po2Read: (words, first, rows, stride, cols, b, out) =>
+      codecPar('po2Read', rows * cols, rows, 1, (r0, r1) => [at(words), first + r0 * stride, r1 - r0, stride, cols, b, at(out) + 4 * r0 * cols]),
     bopFoldSlog: (codes, scales, n, flat0, tile, len, gamma, scratch) => {
       // the block a tile starts inside and the one it ends inside go through the scratch block;
       // the whole blocks between fold in place in the tile, split across threads
@@ -380,15 +397,16 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
-      if (body) ex.halfEncode(at(src), body, at(dst), 0);
+      if (body) codecPar('halfEncode', body, body, 4, (a, b) => [at(src) + 4 * a, b - a, at(dst) + 2 * a, 0]);
       for (let i = body; i < n; i++) dst[i] = toHalf(src[i], true);
     },
     halfToFloat: (src, n, dst) => {
       const body = n & ~3;
-      if (body) ex.halfDecode(at(src), body, at(dst), 0);
+      if (body) codecPar('halfDecode', body, body, 4, (a, b) => [at(src) + 2 * a, b - a, at(dst) + 4 * a, 0]);
       for (let i = body; i < n; i++) dst[i] = fromHalf(src[i]);
     },
-    halfRowsToFloat: (src, rows, stride, cols, dst) => ex.halfDecodeRows(at(src), rows, stride, cols, at(dst)),
+    halfRowsToFloat: (src, rows, stride, cols, dst) =>
+      codecPar('halfDecodeRows', rows * cols, rows, 1, (r0, r1) => [at(src) + 2 * r0 * stride, r1 - r0, stride, cols, at(dst) + 4 * r0 * cols]),
     holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
     // rows split across threads (each writes its own rows' words)
     packLatentSigns: (latent, rows, cols, bits, rowWords = (cols + 31) >>> 5) => {
@@ -449,6 +467,10 @@ const KERNEL_EXPORTS = [
   'maxPoolGradExamples',
   'bopFoldWhole',
   'bopFlipRows',
+  'halfEncode',
+  'halfDecode',
+  'halfDecodeRows',
+  'po2Read',
 ];
 
 const unbound = (): never => {
