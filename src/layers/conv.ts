@@ -114,11 +114,20 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     return this.ws.chunkDy;
   }
 
-  /** Whether a dW tile of `count` channels can take 4 examples a call: quads apply, and their dY and the kernels' scratch fit the workspace. */
-  private quadsFit(count: number): boolean {
+  /**
+   * How a dW tile of `count` channels over sign inputs on a narrow map takes several quads of
+   * examples a call (the quads' sums count from the batch's first example, so the calls change no
+   * number): their dY tile decoded into the front of the pre-activation buffer (idle in backward),
+   * the kernels' scratch after it, as many quads as both fit. null: one example at a time (wide
+   * maps: a call over several examples sums them in another order than the one-example runs).
+   */
+  private quadsPerCall(count: number, B: number): { n: number; dy: Floats; scratch: Floats } | null {
     const { g, ws } = this;
-    const n = QUADS_FROM_EXAMPLES;
-    return filterQuadsApply(g, n) && n * g.ho * g.wo * count <= ws.chunkDy.length && convFilterQuadFloats(g, count, n) <= ws.act.length;
+    if (!filterQuadsApply(g, QUADS_FROM_EXAMPLES)) return null;
+    const dyFloats = (n: number) => (n * g.ho * g.wo * count + 3) & ~3;
+    let n = B - (B % QUADS_FROM_EXAMPLES);
+    while (n > 0 && dyFloats(n) + convFilterQuadFloats(g, count, n) > ws.act.length) n -= QUADS_FROM_EXAMPLES;
+    return n >= QUADS_FROM_EXAMPLES ? { n, dy: ws.act.subarray(0, dyFloats(n)), scratch: ws.act.subarray(dyFloats(n)) } : null;
   }
 
   /** p̄ = the mean input patch (9·ci) over the batch and output pixels; padded taps count as 0. */
@@ -184,7 +193,10 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       // example i's raw term minus s_i ⊗ p̄ (s_i: its dY summed over pixels, p̄: the mean patch)
       const perChannel = taps(g) * g.ci;
       if (coh) this.meanPatch(x, B, coh.mean);
-      const tile = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
+      // whole 16-channel blocks a tile where it holds one (the lookup kernels work in blocks of
+      // 16 channels: a tile of 50 did the work of 64)
+      const fits = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
+      const tile = fits >= 16 ? fits & ~15 : fits;
       const acc = ws.chunkDx;
       let sumSq = 0;
       let exampleSq = 0;
@@ -192,25 +204,26 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
         const c1 = Math.min(g.co, c0 + tile);
         const len = (c1 - c0) * perChannel;
         acc.fill(0, 0, len);
-        // narrow maps over sign inputs: 4 examples a call where their dY tile fits the chunk (the
-        // kernels then sum them in quads, conv-geometry.ts); the rest one at a time, as a run
+        // narrow maps over sign inputs: quads of examples, as many a call as fit (summed per quad,
+        // conv-geometry.ts); the rest one at a time, as a run
         const xBits = x.kind === 'bits' ? x.data : null;
-        const quads = xBits && !coh && this.quadsFit(c1 - c0) ? B - (B % QUADS_FROM_EXAMPLES) : 0;
-        for (let b = 0; b < quads; b += QUADS_FROM_EXAMPLES) {
-          grad.read(b * outPix, (b + QUADS_FROM_EXAMPLES) * outPix, c0, c1, ws.chunkDy);
+        const per = xBits && !coh ? this.quadsPerCall(c1 - c0, B) : null;
+        const grouped = per ? B - (B % QUADS_FROM_EXAMPLES) : 0;
+        for (let b = 0; b < grouped; b += per!.n) {
+          const n = Math.min(per!.n, grouped - b);
+          grad.read(b * outPix, (b + n) * outPix, c0, c1, per!.dy);
           const wpe = g.hi * g.wi * wordsFor(g.ci);
-          const xq = xBits!.subarray(b * wpe, (b + QUADS_FROM_EXAMPLES) * wpe);
-          const run = { first: b === 0, last: b + QUADS_FROM_EXAMPLES === quads };
-          ws.kernels.convBwdFilter(ws.chunkDy, xq, true, g, c1 - c0, acc, ws.act, QUADS_FROM_EXAMPLES, run);
+          const run = { first: b === 0, last: b + n === grouped };
+          ws.kernels.convBwdFilter(per!.dy, xBits!.subarray(b * wpe, (b + n) * wpe), true, g, c1 - c0, acc, per!.scratch, n, run);
         }
-        for (let b = quads; b < B; b++) {
+        for (let b = grouped; b < B; b++) {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
           if (coh) {
             coh.scratch.fill(0, 0, len);
             ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch, ws.act);
             exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
-          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === quads, last: b === B - 1 });
+          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === grouped, last: b === B - 1 });
         }
         if (coh) sumSq += sumSquares(acc, len);
         storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);
