@@ -1,9 +1,9 @@
 // The gradient codecs split across kernel threads above 32 K elements (float16 encode/decode, row
-// decode, po2 read): on 2 threads the same bits as the TypeScript codecs, on sizes that split
-// unevenly and rows that start mid-word in the packed po2 codes.
+// decode, po2 read and write): on 2 threads the same bits as the TypeScript codecs, on sizes that
+// split unevenly and rows and writes that start mid-word in the packed po2 codes.
 import t from 'tap';
 import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
-import { po2Decode, po2Get, po2Put, po2Words } from '../src/storage/po2.js';
+import { po2CodeOfScaled, po2Decode, po2Get, po2Put, po2Words } from '../src/storage/po2.js';
 import { fromHalf, toHalf } from '../src/storage/fp16.js';
 import { Rng } from '../src/rng.js';
 
@@ -60,5 +60,30 @@ for (const threads of [1, 2])
     K.po2Read!(words, 3, po2Rows, 401, cols, bias, out);
     const wantPo2 = Array.from({ length: po2Rows * cols }, (_, k) => Math.fround(po2Decode(po2Get(words, 3 + Math.floor(k / cols) * 401 + (k % cols)), bias)));
     t.equal(sameBits(out, wantPo2), '', 'po2Read: every code decoded under the bias');
+    K.dispose?.();
+  });
+
+for (const threads of [1, 2])
+  t.test(`${threads} thread(s): po2 write (and its range) of 70,001 values from code 7 on`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(11 + threads);
+    const [n, base, b] = [70001, 7, 4];
+    const src = ledger.floats(n, 'workspace', 't', 'src');
+    for (let i = 0; i < n; i++) src[i] = i % 89 === 0 ? 0 : rng.normal() * 2 ** (rng.int(24) - 16);
+    src[40000] = Number.NaN; // ignored by the range, coded as the reference codes it
+    const words = ledger.u32(po2Words(base + n + 40), 'workspace', 't', 'po2');
+    const want = new Uint32Array(words.length);
+    for (const withRange of [false, true]) {
+      words.fill(0xa5a5a5a5);
+      want.fill(0xa5a5a5a5);
+      for (let i = 0; i < n; i++) po2Put(want, base + i, po2CodeOfScaled(Math.abs(src[i]) * 2 ** b, src[i] < 0));
+      const range = withRange ? K.po2WriteRange!(src, n, words, base, 2 ** b) : (K.po2Write!(src, n, words, base, 2 ** b), null);
+      t.same(Array.from(words), Array.from(want), `${withRange ? 'po2WriteRange' : 'po2Write'}: the reference's codes, neighbours' bits kept`);
+      if (range) {
+        const abs = Array.from(src, Math.abs).filter((v) => !Number.isNaN(v));
+        t.equal(range.max, Math.max(...abs), 'the largest |value|, NaN ignored');
+        t.equal(range.minNonzero, Math.min(...abs.filter((v) => v > 0)), 'the smallest non-zero |value|');
+      }
+    }
     K.dispose?.();
   });

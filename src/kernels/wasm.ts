@@ -151,6 +151,29 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
       );
   };
+  /**
+   * A po2 write of CODEC_SPLIT elements or more across the threads, cut where a code's bits start a
+   * word (code index base + k a multiple of 32: 5-bit codes, 32 of them fill 5 words), so each
+   * thread writes its own words; each leaves its slice's range in its scratch (po2WriteSlice).
+   * null: not split.
+   */
+  const po2Split = (src: Floats, n: number, words: Uint32Array, base: number, scale: number, range: boolean) => {
+    const lead = (32 - (base % 32)) % 32;
+    if (!pool || n < CODEC_SPLIT || n - lead < 64) return null;
+    const slices = splitRange(n - lead, threads, 32).map(([a, b]) => [a === 0 ? 0 : a + lead, b + lead]);
+    pool.run(
+      'po2WriteSlice',
+      slices.map(([a, b]) => [at(src) + 4 * a, b - a, at(words), base + a, scale, range ? 1 : 0]),
+    );
+    const results = new Float32Array(memory.buffer, scratch, (slices.length * scratchBytes) / 4);
+    let max = 0;
+    let minNonzero = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < slices.length; i++) {
+      max = Math.max(max, results[(i * scratchBytes) / 4]);
+      minNonzero = Math.min(minNonzero, results[(i * scratchBytes) / 4 + 1]);
+    }
+    return { max, minNonzero };
+  };
   /** The gradient and shape arguments both Adam kernels take, in their order. */
   const adamGradArgs = (t: AdamTensor) => [at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip];
   const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
@@ -343,8 +366,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('bnNormalize', rows * C * BN_WORK, C, 2, (a, b) => [at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps, a, b]),
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
-    po2Write: (src, n, words, base, scale) => ex.po2Write(at(src), n, at(words), base, scale),
+    po2Write: (src, n, words, base, scale) => {
+      if (!po2Split(src, n, words, base, scale, false)) ex.po2Write(at(src), n, at(words), base, scale);
+    },
     po2WriteRange: (src, n, words, base, scale) => {
+      const split = po2Split(src, n, words, base, scale, true);
+      if (split) return split;
       const max = ex.po2WriteRange(at(src), n, at(words), base, scale) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
@@ -471,6 +498,7 @@ const KERNEL_EXPORTS = [
   'halfDecode',
   'halfDecodeRows',
   'po2Read',
+  'po2WriteSlice',
 ];
 
 const unbound = (): never => {

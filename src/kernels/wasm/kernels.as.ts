@@ -3312,6 +3312,18 @@ export function po2WriteRange(src: usize, n: i32, words: usize, base: i32, scale
   return po2WriteWith(src, n, words, base, scale, true);
 }
 
+/**
+ * A thread's slice of po2Write (range = 0) or po2WriteRange (range = 1): the slice's max |src[k]|
+ * and smallest non-zero one to this instance's kernel scratch (2 float32s at its start), where the
+ * caller reads every thread's. Slices start and end at codes whose bits start a word (the code
+ * index a multiple of 32), except the call's own first and last, so no word is written twice.
+ */
+export function po2WriteSlice(src: usize, n: i32, words: usize, base: i32, scale: f64, range: i32): void {
+  const max = range ? po2WriteWith(src, n, words, base, scale, true) : po2WriteWith(src, n, words, base, scale, false);
+  store<f32>(maskScratch, max);
+  store<f32>(maskScratch + 4, absMinNonzero);
+}
+
 // @ts-ignore: decorator
 @inline
 function po2WriteWith(src: usize, n: i32, words: usize, base: i32, scale: f64, range: bool): f32 {
