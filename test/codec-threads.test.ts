@@ -77,7 +77,9 @@ for (const threads of [1, 2])
       words.fill(0xa5a5a5a5);
       want.fill(0xa5a5a5a5);
       for (let i = 0; i < n; i++) po2Put(want, base + i, po2CodeOfScaled(Math.abs(src[i]) * 2 ** b, src[i] < 0));
-      const range = withRange ? K.po2WriteRange!(src, n, words, base, 2 ** b) : (K.po2Write!(src, n, words, base, 2 ** b), null);
+      let range: { max: number; minNonzero: number } | null = null;
+      if (withRange) range = K.po2WriteRange!(src, n, words, base, 2 ** b);
+      else K.po2Write!(src, n, words, base, 2 ** b);
       t.same(Array.from(words), Array.from(want), `${withRange ? 'po2WriteRange' : 'po2Write'}: the reference's codes, neighbours' bits kept`);
       if (range) {
         const abs = Array.from(src, Math.abs).filter((v) => !Number.isNaN(v));

@@ -33,11 +33,11 @@ export interface GradStore {
   /** max |x| and the smallest non-zero |x| over k < n (NaN ignored), for a chunk a fill may re-code. */
   absRangeOf?(x: Floats, n: number): { max: number; minNonzero: number };
   /**
-   * After beginWrite(new max) that follows a fill under another scale: whether rows written then,
-   * holding values in `range`, re-code exactly to the new scale (instead of being computed again).
+   * Whether values in `range`, written under the scale of max |value| `from`, re-code exactly to the
+   * scale of `to` (none saturated where the scale gets coarser, none flushed where it gets finer).
    */
-  recodable?(range: { max: number; minNonzero: number }): boolean;
-  /** Re-code rows [i0, i1), written under the previous scale, to the current one. */
+  recodableFrom?(from: number, to: number, range: { max: number; minNonzero: number }): boolean;
+  /** Re-code rows [i0, i1), written under the previous scale (before the last beginWrite), to the current one. */
   recode?(i0: number, i1: number): void;
   /** float32 stores: the rows × cols values themselves, so a layer can read or write the whole batch in one kernel call. */
   floatView?(): Floats;
@@ -192,8 +192,8 @@ class Po2GradStore extends BaseStore implements GradStore {
     }
     return { max, minNonzero };
   }
-  recodable(range: { max: number; minNonzero: number }): boolean {
-    return po2Recodable(this.previousBias, this.bias - this.previousBias, range.max, range.minNonzero);
+  recodableFrom(from: number, to: number, range: { max: number; minNonzero: number }): boolean {
+    return po2Recodable(po2Bias(from), po2Bias(to) - po2Bias(from), range.max, range.minNonzero);
   }
   recode(i0: number, i1: number): void {
     const n = (i1 - i0) * this.cols;
@@ -253,12 +253,8 @@ class Po2GradStore extends BaseStore implements GradStore {
 }
 
 /**
- * What a producer remembers between fills: the max |value| of its last tensor. The next fill
- * writes at once under the scale of half that max: a max that falls by up to an octave lands on
- * it, and one that stays or rises only saturates the chunks holding the largest values, which
- * are all that is computed again (the others are re-coded exactly). Guessing the last max itself
- * missed more often the other way, where nearly every chunk holds a value flushed to zero that the
- * finer scale keeps, and all is computed again (tiny BinaryNet: 2.58 s a step instead of 2.34).
+ * A producer's fill state: the max |value| of its last tensor. Passing one to fillStore also says
+ * the producer never reads the store it fills, so the fill takes one pass (runningScaleFill).
  */
 export interface FillHint {
   maxAbs: number | null;
@@ -283,50 +279,77 @@ function chunkMaxAbs(store: GradStore, x: Floats, n: number): number {
 
 /**
  * Fill a store row-chunk by row-chunk from `compute(i0, i1, out)`. Formats with a per-tensor scale
- * need max |value| before the first write: a first pass only measures it (compute must then be
- * repeatable: it may read the store it writes only through rows it has not yet written, which
- * chunk order guarantees). With a `hint` (only for a compute that never reads the store it
- * fills), the first pass writes under the hinted scale and is kept when the measured max gives
- * the same scale: the codes are then exactly those of the two-pass fill.
+ * need max |value| before the first write. Without a `hint`, a first pass only measures it
+ * (compute must then be repeatable: it may read the store it writes only through rows it has not
+ * yet written, which chunk order guarantees). With a `hint` (only for a compute that never reads
+ * the store it fills), one pass: each chunk is written under the scale of the largest |value| so
+ * far, and where a chunk raises that scale, the rows already written are re-coded to it and the
+ * chunk written again from the values it still has (see runningScaleFill).
  */
 export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void, hint?: FillHint): void {
   const { rows, cols } = store;
-  const guess = store.needsMaxAbs && hint?.maxAbs != null && store.sameScale ? hint.maxAbs / 2 : null;
-  // with a guess, each chunk's value range is kept: after a scale change a chunk whose codes
-  // re-code exactly is re-coded instead of computed again (values that neither saturated nor
-  // flushed to zero where the new scale would not have)
-  const ranges: { max: number; minNonzero: number }[] | null = guess !== null && store.absRangeOf && store.recodable && store.recode ? [] : null;
+  if (store.needsMaxAbs && hint && store.sameScale && store.absRangeOf && store.recodableFrom && store.recode) {
+    const maxAbs = runningScaleFill(store, chunkRows, scratch, compute);
+    if (maxAbs !== null) {
+      hint.maxAbs = maxAbs;
+      return;
+    }
+  }
   if (store.needsMaxAbs) {
-    if (guess !== null) store.beginWrite(guess);
     let maxAbs = 0;
     for (let i0 = 0; i0 < rows; i0 += chunkRows) {
       const i1 = Math.min(rows, i0 + chunkRows);
       compute(i0, i1, scratch);
-      if (ranges) {
-        // (ranges only come with a guess: the chunk is written now, its range from the same pass where the store can)
-        const written = store.writeRange?.(i0, i1, scratch) ?? null;
-        const r = written ?? store.absRangeOf!(scratch, (i1 - i0) * cols);
-        ranges.push(r);
-        maxAbs = Math.max(maxAbs, r.max);
-        if (!written) store.write(i0, i1, scratch);
-      } else {
-        maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
-        if (guess !== null) store.write(i0, i1, scratch);
-      }
+      maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
     }
     if (hint) hint.maxAbs = maxAbs;
-    if (guess !== null && store.sameScale?.(guess, maxAbs)) return;
     store.beginWrite(maxAbs);
   }
-  for (let i0 = 0, c = 0; i0 < rows; i0 += chunkRows, c++) {
+  for (let i0 = 0; i0 < rows; i0 += chunkRows) {
     const i1 = Math.min(rows, i0 + chunkRows);
-    if (ranges && store.recodable!(ranges[c])) {
-      store.recode!(i0, i1);
-      continue;
-    }
     compute(i0, i1, scratch);
     store.write(i0, i1, scratch);
   }
+}
+
+/**
+ * The one-pass fill: the first chunk is measured, then written under its own max's scale; each
+ * later chunk is written under the current scale while its range is measured (writeRange), and
+ * if the running max now gives another scale, the rows before it are re-coded to that scale and
+ * the chunk written again (its values are still in scratch). Re-coding to a coarser scale is exact
+ * (no value written so far saturated: each was at most the running max of its time), so the codes
+ * are those of a two-pass fill under the max of all values, with one compute a chunk instead of
+ * two. Returns that max, or null where a re-code would not be exact (a finer scale after values
+ * flushed to zero: only after an infinite max): the caller then fills in two passes.
+ */
+function runningScaleFill(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void): number | null {
+  const { rows, cols } = store;
+  let max = 0;
+  let minNonzero = Number.POSITIVE_INFINITY;
+  for (let i0 = 0; i0 < rows; i0 += chunkRows) {
+    const i1 = Math.min(rows, i0 + chunkRows);
+    compute(i0, i1, scratch);
+    let range: { max: number; minNonzero: number } | null;
+    if (i0 === 0) {
+      range = store.absRangeOf!(scratch, (i1 - i0) * cols);
+      store.beginWrite(range.max);
+      store.write(i0, i1, scratch);
+    } else {
+      // written and measured in one pass where the store can (else measured, written below)
+      const written = store.writeRange?.(i0, i1, scratch) ?? null;
+      range = written ?? store.absRangeOf!(scratch, (i1 - i0) * cols);
+      const grown = Math.max(max, range.max);
+      if (!store.sameScale!(max, grown)) {
+        if (!store.recodableFrom!(max, grown, { max, minNonzero })) return null;
+        store.beginWrite(grown);
+        store.recode!(0, i0);
+        store.write(i0, i1, scratch);
+      } else if (!written) store.write(i0, i1, scratch);
+    }
+    max = Math.max(max, range.max);
+    minNonzero = Math.min(minNonzero, range.minNonzero);
+  }
+  return max;
 }
 
 /**
