@@ -142,15 +142,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
       );
   };
-  /** A codec over [0, n) (rows or elements), split in `align`-multiples from CODEC_SPLIT elements of work. */
-  const codecPar = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
-    if (!pool || work < CODEC_SPLIT || n < 2 * align) ex[fn](...args(0, n));
-    else
-      pool.run(
-        fn,
-        splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
-      );
-  };
+  /** A codec over [0, n) (rows or elements): par, splitting from CODEC_SPLIT elements. */
+  const codecPar = (fn: string, elements: number, n: number, align: number, args: (r0: number, r1: number) => number[]) =>
+    par(fn, elements * (SPLIT_WORK / CODEC_SPLIT), n, align, args);
   /**
    * A po2 write of CODEC_SPLIT elements or more across the threads, cut where a code's bits start a
    * word (code index base + k a multiple of 32: 5-bit codes, 32 of them fill 5 words), so each
