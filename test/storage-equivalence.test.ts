@@ -80,3 +80,29 @@ t.test('chunkRows changes no number: the same weights after a few steps, each pr
       );
     }
 });
+
+t.test('dense weight gradients over ±1 floats packed in several passes (chunkXBits holds 32 rows of a 1024-wide input): the bits of one pass', async (t) => {
+  const { wasmKernels } = await import('../src/kernels/wasm.js');
+  const { createOptimizer } = await import('../src/optim/optimizer.js');
+  const spec = mlpSpec(300, [1024, 64], 5);
+  const data = syntheticDataset(6, 40, 300, 5);
+  const run = (chunkRows: number) => {
+    const recipe = { ...PRESETS.standard, chunkRows };
+    const net = new Network({ spec, recipe, batch: 40, kernels: wasmKernels, seed: 4, threads: 1 });
+    const opt = createOptimizer(net.params(), recipe, net.ledger, net.kernels);
+    for (let s = 0; s < 3; s++) {
+      net.computeGradients(data, identityOrder(40), 0, 40);
+      opt.update(1e-2);
+    }
+    const bytes = Object.values(net.stateTensors()).map((v) => Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)));
+    net.dispose();
+    return bytes;
+  };
+  // chunkRows 1: chunkX holds 1024 words, 32 packed rows of the 1024-wide layer's input (2 passes
+  // over the batch of 40); chunkRows 8: 256 rows, one pass
+  const [a, b] = [run(1), run(8)];
+  t.ok(
+    a.every((x, i) => x.length === b[i].length && x.every((v, k) => v === b[i][k])),
+    'same state, bit for bit',
+  );
+});
