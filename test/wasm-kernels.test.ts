@@ -1512,3 +1512,42 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
   for (let k = 0; k < POW_SLOG_TABLE.length; k++) same += Object.is(ex.block8Table(4096 + k), POW_SLOG_TABLE[k]) ? 1 : 0;
   t.equal(same, LOG_MANT_TABLE.length + POW_SLOG_TABLE.length, 'compiled log tables == block8.ts tables');
 });
+
+t.test('sign rows of the weight-gradient lookups (convFilterSignRows): bit ix + 2 of row k·hi + iy is channel k at (iy, ix), every other bit 0', async (t) => {
+  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+  const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
+  const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number>;
+  const rng = new Rng(91);
+  const base = (ex.heapBase() + 15) & ~15;
+  // rows under 16 pixels (bit by bit), exactly 16, and wider ones whose last 16 overlap; channel
+  // counts that are not whole bytes or words
+  for (const [hi, wi, ci] of [
+    [3, 10, 32],
+    [2, 15, 37],
+    [3, 16, 64],
+    [2, 17, 9],
+    [4, 30, 64],
+    [2, 33, 128],
+    [2, 40, 200],
+  ]) {
+    const wpc = Math.ceil(ci / 32);
+    const x = new Uint32Array(memory.buffer, base, hi * wi * wpc);
+    for (let i = 0; i < x.length; i++) x[i] = (rng.next() * 2 ** 32) >>> 0;
+    // bits past ci set too: the rows take channels [0, ci) only
+    const rowBytes = ((((wi + 2 + 7) >>> 3) + 8 + 3) & ~3) >>> 0;
+    const lut = base + ((4 * x.length + 15) & ~15);
+    new Uint8Array(memory.buffer, lut, ci * hi * rowBytes).fill(0xff);
+    ex.convFilterSignRows(base, hi, wi, ci, lut, 0, 1);
+    const rows = new Uint8Array(memory.buffer, lut, ci * hi * rowBytes);
+    let bad = 0;
+    for (let k = 0; k < ci; k++)
+      for (let iy = 0; iy < hi; iy++)
+        for (let bit = 0; bit < rowBytes * 8; bit++) {
+          const ix = bit - 2;
+          const want = ix >= 0 && ix < wi ? (x[(iy * wi + ix) * wpc + (k >>> 5)] >>> (k & 31)) & 1 : 0;
+          const got = (rows[(k * hi + iy) * rowBytes + (bit >>> 3)] >>> (bit & 7)) & 1;
+          if (got !== want) bad++;
+        }
+    t.equal(bad, 0, `${hi}x${wi}x${ci}: every bit`);
+  }
+});

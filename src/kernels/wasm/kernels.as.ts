@@ -2229,28 +2229,77 @@ export function convFilterSignRows(x: usize, hi: i32, wi: i32, ci: i32, lut: usi
     signRowsOf(x + <usize>(e * hi * wi) * (<usize>((ci + 31) >>> 5) << 2), hi, wi, ci, lut + <usize>e * signRowsBytes(hi, wi, ci));
 }
 
-/** One example's sign rows (convFilterSignRows). */
+/** Byte j of 16 bytes `stride` apart from p, in lane j. */
+// @ts-ignore: decorator
+@inline
+function gather16(p: usize, stride: usize): v128 {
+  let v = i8x16.splat(0);
+  v = i8x16.replace_lane(v, 0, load<i8>(p));
+  v = i8x16.replace_lane(v, 1, load<i8>(p + stride));
+  v = i8x16.replace_lane(v, 2, load<i8>(p + 2 * stride));
+  v = i8x16.replace_lane(v, 3, load<i8>(p + 3 * stride));
+  v = i8x16.replace_lane(v, 4, load<i8>(p + 4 * stride));
+  v = i8x16.replace_lane(v, 5, load<i8>(p + 5 * stride));
+  v = i8x16.replace_lane(v, 6, load<i8>(p + 6 * stride));
+  v = i8x16.replace_lane(v, 7, load<i8>(p + 7 * stride));
+  v = i8x16.replace_lane(v, 8, load<i8>(p + 8 * stride));
+  v = i8x16.replace_lane(v, 9, load<i8>(p + 9 * stride));
+  v = i8x16.replace_lane(v, 10, load<i8>(p + 10 * stride));
+  v = i8x16.replace_lane(v, 11, load<i8>(p + 11 * stride));
+  v = i8x16.replace_lane(v, 12, load<i8>(p + 12 * stride));
+  v = i8x16.replace_lane(v, 13, load<i8>(p + 13 * stride));
+  v = i8x16.replace_lane(v, 14, load<i8>(p + 14 * stride));
+  return i8x16.replace_lane(v, 15, load<i8>(p + 15 * stride));
+}
+
+/**
+ * One example's sign rows (convFilterSignRows). 16 pixels of a row at a time: one byte of
+ * channels from each in the lanes, and each of its 8 channels' 16 bits taken at once by
+ * i8x16.bitmask and ORed into the zeroed row at bit ix + 2 (the last 16 pixels of a row overlap
+ * the group before them: an OR of the same bits). Rows narrower than 16 pixels bit by bit.
+ */
 function signRowsOf(x: usize, hi: i32, wi: i32, ci: i32, lut: usize): void {
   const pixBytes = <usize>((ci + 31) >>> 5) << 2;
   const rowBytes = signRowBytes(wi);
   memory.fill(lut, 0, <usize>(ci * hi) * rowBytes);
+  if (wi < 16) {
+    signRowsBitwise(x, hi, wi, ci, lut, pixBytes, rowBytes);
+    return;
+  }
+  const chanBytes = (ci + 7) >>> 3;
+  const planeBytes = <usize>hi * rowBytes; // from channel k's rows to channel k + 1's
+  for (let iy = 0; iy < hi; iy++) {
+    const px = x + <usize>(iy * wi) * pixBytes;
+    const rows = lut + <usize>iy * rowBytes;
+    for (let g = 0; g < wi; g += 16) {
+      const ix0 = min(g, wi - 16);
+      const bitAt = ix0 + 2;
+      const at = rows + (<usize>(bitAt >>> 5) << 2);
+      const shift = <u64>(bitAt & 31);
+      for (let q = 0; q < chanBytes; q++) {
+        const v = gather16(px + <usize>ix0 * pixBytes + <usize>q, pixBytes);
+        const kEnd = min(8, ci - 8 * q);
+        for (let b = 0; b < kEnd; b++) {
+          const m = <u64>(<u32>i8x16.bitmask(i8x16.shl(v, 7 - b)));
+          if (m == 0) continue;
+          const row = at + <usize>(8 * q + b) * planeBytes;
+          store<u64>(row, load<u64>(row) | (m << shift));
+        }
+      }
+    }
+  }
+}
+
+/** signRowsOf bit by bit (rows under 16 pixels; the rows zeroed by the caller). */
+function signRowsBitwise(x: usize, hi: i32, wi: i32, ci: i32, lut: usize, pixBytes: usize, rowBytes: usize): void {
   for (let k = 0; k < ci; k++) {
     const word = x + (<usize>(k >>> 5) << 2);
     const bit = <u32>k & 31;
     for (let iy = 0; iy < hi; iy++) {
-      // 64 bits at a time, stored as they fill
       const row = lut + <usize>(k * hi + iy) * rowBytes;
       let bits: u64 = 0;
-      let base = 0;
-      for (let ix = 0; ix < wi; ix++) {
-        if (ix + 2 - base == 64) {
-          store<u64>(row + <usize>(base >>> 3), bits);
-          bits = 0;
-          base += 64;
-        }
-        bits |= <u64>((load<u32>(word + <usize>(iy * wi + ix) * pixBytes) >>> bit) & 1) << <u64>(ix + 2 - base);
-      }
-      store<u64>(row + <usize>(base >>> 3), bits);
+      for (let ix = 0; ix < wi; ix++) bits |= <u64>((load<u32>(word + <usize>(iy * wi + ix) * pixBytes) >>> bit) & 1) << <u64>(ix + 2);
+      store<u64>(row, bits);
     }
   }
 }
