@@ -12,7 +12,7 @@ import { createOptimizer } from '../src/optim/optimizer.js';
 import { Rng } from '../src/rng.js';
 import { convFilterLutFloats, convGeometry, convLutFloats } from '../src/kernels/conv-geometry.js';
 import { denseLutFloats } from '../src/kernels/dense-lut.js';
-import type { Floats } from '../src/ledger.js';
+import type { Floats, MemoryLedger } from '../src/ledger.js';
 import { identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
 import { msqeSums } from '../quant/po2-quantizers.js';
@@ -59,6 +59,13 @@ function groupedDw(dy: Float32Array, bits: Uint32Array, B: number, m: number, n:
     }
 }
 
+/** A copy of src in a network's kernel memory (a workspace buffer of its ledger), where the wasm kernels take operands in place. */
+function inArena<T extends Float32Array | Uint32Array>(ledger: MemoryLedger, src: T): T {
+  const a = (src instanceof Uint32Array ? ledger.u32(src.length, 'workspace', 't', 'copy') : ledger.floats(src.length, 'workspace', 't', 'copy')) as T;
+  a.set(src);
+  return a;
+}
+
 const SHAPES = [
   [1, 1, 1],
   [3, 5, 31],
@@ -77,16 +84,7 @@ for (const [B, m, n] of SHAPES)
   t.test(`wasm == reference, B=${B} m=${m} n=${n}`, async (t) => {
     const { kernels: K, ledger } = wasmKernels.instantiate!();
     const rng = new Rng(B * 7 + m * 3 + n);
-    const f32 = (src: ArrayLike<number>) => {
-      const a = ledger.floats(src.length, 'workspace', 't', 'a');
-      a.set(Array.from(src));
-      return a;
-    };
-    const u32 = (src: Uint32Array) => {
-      const a = ledger.u32(src.length, 'workspace', 't', 'b');
-      a.set(src);
-      return a;
-    };
+    const [f32, u32] = [(src: Float32Array) => inArena(ledger, src), (src: Uint32Array) => inArena(ledger, src)];
     const X = randomSigns(rng, B, n);
     const W = randomSigns(rng, m, n);
     const xf = Float32Array.from(randomFloats(rng, B * n));
@@ -272,8 +270,7 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
       // five decades, exact zeros (every third −0) where the density leaves them
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
       const W = randomSigns(rng, co * k * k, ci);
-      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-      w.set(W.bits);
+      const w = inArena(ledger, W.bits);
       const dx = ledger.floats(hi * wi * ci, 'workspace', 't', 'dx').fill(7);
       const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
       const want = new Float32Array(hi * wi * ci);
@@ -289,8 +286,7 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
     // the same index serves every example: a second dY through the tables without re-indexing
     const g = convGeometry(12, 12, 16, 12, 'same');
     const W = randomSigns(rng, 12 * 9, 16);
-    const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-    w.set(W.bits);
+    const w = inArena(ledger, W.bits);
     const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
     K.convBwdDataIndex(w, g, scratch);
     for (let example = 0; example < 2; example++) {
@@ -311,8 +307,7 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
     ] as const) {
       const gb = convGeometry(hi, wi, ci, co, padding);
       const Wb = randomSigns(rng, co * 9, ci);
-      const wb = ledger.u32(Wb.bits.length, 'workspace', 't', 'w');
-      wb.set(Wb.bits);
+      const wb = inArena(ledger, Wb.bits);
       const dy = ledger.floats(examples * gb.ho * gb.wo * co, 'workspace', 't', 'dy');
       dy.set(Array.from(randomFloats(rng, dy.length)));
       const want = new Float32Array(examples * hi * wi * ci);
@@ -375,8 +370,7 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
       const dy = ledger.floats(g.ho * g.wo * count, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < density ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
       const X = randomSigns(rng, hi * wi, ci);
-      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
-      x.set(X.bits);
+      const x = inArena(ledger, X.bits);
       const dw = ledger.floats(count * k * k * ci, 'workspace', 't', 'dw');
       for (let i = 0; i < dw.length; i++) dw[i] = (i % 5) * 0.125;
       const want = Float32Array.from(dw);
@@ -402,8 +396,7 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
       const dy = ledger.floats(examples * g.ho * g.wo * co, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.normal() * 10 ** (rng.int(5) - 2);
       const X = randomSigns(rng, examples * hi * wi, ci);
-      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
-      x.set(X.bits);
+      const x = inArena(ledger, X.bits);
       const dw = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw').fill(0.25);
       const want = Float32Array.from(dw);
       K.convBwdFilter(dy, x, true, g, co, dw, ledger.floats(convFilterLutFloats(g, co, examples), 'workspace', 't', 'scratch'), examples);
@@ -467,8 +460,7 @@ t.test(
         const x = ledger.floats(hi * wi * ci, 'workspace', 't', 'x');
         for (let i = 0; i < x.length; i++) x[i] = i % 11 === 0 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(4) - 2);
         const W = randomSigns(rng, co * k * k, ci);
-        const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-        w.set(W.bits);
+        const w = inArena(ledger, W.bits);
         const want = new Float32Array(g.ho * g.wo * co);
         reference(Float32Array.from(x), W.bits, g, want);
         const y = ledger.floats(want.length, 'workspace', 't', 'y').fill(7);
@@ -505,9 +497,7 @@ t.test('binary conv forward of a batch in one call (bits, and ±1 floats packed 
       const g = convGeometry(hi, wi, ci, co, padding, k);
       const X = randomSigns(rng, examples * hi * wi, ci);
       const W = randomSigns(rng, co * k * k, ci);
-      const [x, w] = [ledger.u32(X.bits.length, 'workspace', 't', 'x'), ledger.u32(W.bits.length, 'workspace', 't', 'w')];
-      x.set(X.bits);
-      w.set(W.bits);
+      const [x, w] = [inArena(ledger, X.bits), inArena(ledger, W.bits)];
       const want = new Float32Array(examples * g.ho * g.wo * co);
       reference(X.bits, W.bits, g, want, examples);
       const y = ledger.floats(want.length, 'workspace', 't', 'y').fill(7);
@@ -548,8 +538,7 @@ t.test('binary convolution weight gradients of a batch in quads of examples (nar
       const dy = ledger.floats(examples * g.ho * g.wo * co, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.8 ? rng.normal() * 10 ** (rng.int(5) - 2) : i % 3 ? 0 : -0;
       const X = randomSigns(rng, examples * hi * wi, ci);
-      const x = ledger.u32(X.bits.length, 'workspace', 't', 'x');
-      x.set(X.bits);
+      const x = inArena(ledger, X.bits);
       const dw = ledger.floats(co * 9 * ci, 'workspace', 't', 'dw');
       for (let i = 0; i < dw.length; i++) dw[i] = (i % 5) * 0.125;
       const want = Float32Array.from(dw);
@@ -630,8 +619,7 @@ t.test('dense input gradients by table lookups: the grouped order bit for bit, w
       const dy = ledger.floats(B * m, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.3 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);
       const W = randomSigns(rng, m, n);
-      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-      w.set(W.bits);
+      const w = inArena(ledger, W.bits);
       const index = ledger.floats(denseLutFloats(m, n), 'workspace', 't', 'index');
       K.gemmFloatBinTIndex(w, m, n, index);
       const dx = ledger.floats(B * n, 'workspace', 't', 'dx').fill(9);
@@ -724,8 +712,7 @@ t.test('float × binary forward by table lookups: the grouped order bit for bit,
       const x = ledger.floats(B * n, 'workspace', 't', 'x');
       for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.2 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);
       const W = randomSigns(rng, m, n);
-      const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-      w.set(W.bits);
+      const w = inArena(ledger, W.bits);
       const y = ledger.floats(B * m, 'workspace', 't', 'y').fill(5);
       K.gemmFloatBin(x, w, B, m, n, y);
       const want = new Float32Array(B * m);
@@ -747,8 +734,7 @@ t.test('gemmFloatBin: every row the same float32 sum whether it runs in a block 
     const rng = new Rng(m * 31 + n);
     const B = 8;
     const W = randomSigns(rng, m, n);
-    const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
-    w.set(W.bits);
+    const w = inArena(ledger, W.bits);
     const x = ledger.floats(B * n, 'workspace', 't', 'x');
     x.set(Array.from(randomFloats(rng, B * n)));
     const all = ledger.floats(B * m, 'workspace', 't', 'y');
@@ -828,11 +814,6 @@ for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
     const g = convGeometry(hi, wi, ci, co, padding, k, stride);
     const { kernels: K, ledger } = wasmKernels.instantiate!();
     const rng = new Rng(hi * 100 + ci * 10 + co);
-    const inArena = <T extends Float32Array | Uint32Array>(src: T): T => {
-      const a = (src instanceof Uint32Array ? ledger.u32(src.length, 'workspace', 't', 'b') : ledger.floats(src.length, 'workspace', 't', 'f')) as T;
-      a.set(src);
-      return a;
-    };
     const X = randomSigns(rng, hi * wi, ci);
     const W = randomSigns(rng, co * k * k, ci);
     const xf = Float32Array.from(randomFloats(rng, hi * wi * ci));
@@ -840,20 +821,20 @@ for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
     dy[1] = 0;
     const rel = (a: Floats, b: Floats) => maxAbsDiff(a, b) / Math.max(1e-6, maxAbs(b));
     const yR = new Float32Array(g.ho * g.wo * co);
-    const yW = inArena(new Float32Array(yR.length));
+    const yW = inArena(ledger, new Float32Array(yR.length));
     R.convFwdBin(X.bits, W.bits, g, yR);
-    K.convFwdBin(inArena(X.bits), inArena(W.bits), g, yW);
+    K.convFwdBin(inArena(ledger, X.bits), inArena(ledger, W.bits), g, yW);
     t.same(Array.from(yW), Array.from(yR), 'convFwdBin exact');
     R.convFwdFloat(xf, W.bits, g, yR);
-    K.convFwdFloat(inArena(xf), inArena(W.bits), g, yW);
+    K.convFwdFloat(inArena(ledger, xf), inArena(ledger, W.bits), g, yW);
     t.ok(rel(yW, yR) < 1e-5, 'convFwdFloat');
     const dxR = new Float32Array(hi * wi * ci).fill(2);
-    const dxW = inArena(dxR);
+    const dxW = inArena(ledger, dxR);
     R.convBwdData(dy, W.bits, g, dxR, new Float32Array(0));
-    const wW = inArena(W.bits);
+    const wW = inArena(ledger, W.bits);
     const scratch = ledger.floats(convLutFloats(g), 'workspace', 't', 'lookup scratch');
     K.convBwdDataIndex(wW, g, scratch);
-    K.convBwdData(inArena(dy), wW, g, dxW, scratch);
+    K.convBwdData(inArena(ledger, dy), wW, g, dxW, scratch);
     t.same(Array.from(dxW), Array.from(dxR), 'convBwdData exact');
     // float weights (fixed-point layers): with ±1 values the float reference equals the binary
     // one; with real values wasm equals the float reference
@@ -866,17 +847,17 @@ for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
     t.ok(rel(dxF, dxR) < 1e-5, 'convBwdDataFloat(±1 weights) == convBwdData(bits)');
     const wf = Float32Array.from(randomFloats(rng, co * k * k * ci));
     R.convFwdFloatFloat(xf, wf, g, yR);
-    K.convFwdFloatFloat(inArena(xf), inArena(wf), g, yW);
+    K.convFwdFloatFloat(inArena(ledger, xf), inArena(ledger, wf), g, yW);
     t.ok(rel(yW, yR) < 1e-5, 'convFwdFloatFloat');
     dxW.fill(5);
     R.convBwdDataFloat(dy, wf, g, dxR);
-    K.convBwdDataFloat(inArena(dy), inArena(wf), g, dxW);
+    K.convBwdDataFloat(inArena(ledger, dy), inArena(ledger, wf), g, dxW);
     t.ok(rel(dxW, dxR) < 1e-5, 'convBwdDataFloat');
     for (const bits of [false, true]) {
       const dwR = new Float32Array(co * k * k * ci).fill(0.5);
-      const dwW = inArena(dwR);
+      const dwW = inArena(ledger, dwR);
       R.convBwdFilter(dy, bits ? X.bits : xf, bits, g, co, dwR);
-      K.convBwdFilter(inArena(dy), bits ? inArena(X.bits) : inArena(xf), bits, g, co, dwW);
+      K.convBwdFilter(inArena(ledger, dy), bits ? inArena(ledger, X.bits) : inArena(ledger, xf), bits, g, co, dwW);
       t.ok(rel(dwW, dwR) < 1e-5, `convBwdFilter (${bits ? 'bit' : 'float'} input)`);
     }
   });
