@@ -16,6 +16,9 @@ function awkward(rng: Rng, n: number, out: Floats): void {
   for (let i = 0; i < n; i++) out[i] = rng.next() < 0.2 ? special[rng.int(special.length)] : Math.round(rng.normal() * 4) / 4;
 }
 
+/** Values a batch of B maps pools to (windows past the map's edge dropped). */
+const pooledLength = (B: number, d: PoolDims) => B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
+
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
 
 const SHAPES: [B: number, d: PoolDims][] = [
@@ -34,7 +37,7 @@ for (const threads of [1, 2])
       const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
       const rng = new Rng(d.h * 31 + d.C + threads);
       const n = B * d.h * d.w * d.C;
-      const pooled = B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
+      const pooled = pooledLength(B, d);
       const x = ledger.floats(n, 'workspace', 't', 'x');
       awkward(rng, n, x);
       const bits = B * d.h * d.w * wordsFor(d.C);
@@ -102,7 +105,7 @@ for (const threads of [1, 2])
     for (const [B, d] of SHAPES) {
       const rng = new Rng(d.h * 13 + d.C + threads);
       const n = B * d.h * d.w * d.C;
-      const pooled = B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
+      const pooled = pooledLength(B, d);
       const x = ledger.floats(n, 'workspace', 't', 'x');
       awkward(rng, n, x);
       const words = B * d.h * d.w * wordsFor(d.C);
