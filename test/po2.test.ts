@@ -2,7 +2,7 @@ import t from 'tap';
 import { po2Bias, po2Decode, po2Encode, po2Get, po2Put, po2Quantize, po2Words } from '../src/storage/po2.js';
 import { MemoryLedger, type Floats } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
-import { createGradStore, fillHint, fillStore } from '../src/storage/grad-store.js';
+import { createGradStore, fillStore } from '../src/storage/grad-store.js';
 
 t.test('bias and quantized values follow the formula of docs/method.md §3', async (t) => {
   t.equal(po2Bias(1), 7);
@@ -130,21 +130,20 @@ t.test('a filled store reshaped by a flatten layer (B rows -> B·h·w rows) deco
   );
 });
 
-t.test('a hinted fill equals the two-pass fill always, in one pass: rows written before a chunk that raises the scale are re-coded', async (t) => {
+t.test('a one-pass fill equals the two-pass fill always: rows written before a chunk that raises the scale are re-coded', async (t) => {
   const { wasmKernels } = await import('../src/kernels/wasm.js');
   const { kernels, ledger: arena } = wasmKernels.instantiate!();
   for (const [what, ledger, codec] of [
     ['JavaScript store', new MemoryLedger(), undefined],
     ['wasm store', arena, kernels],
   ] as const) {
-    const hinted = createGradStore('po2', 96, ledger, 'x', 'h', codec);
+    const onePass = createGradStore('po2', 96, ledger, 'x', 'h', codec);
     const plain = createGradStore('po2', 96, ledger, 'x', 'p', codec);
     const scratch = ledger.floats(24, 'workspace', 'x', 'scratch');
-    const hint = fillHint();
     const rng = new Rng(5);
     let recodes = 0;
-    const recode = hinted.recode!.bind(hinted);
-    hinted.recode = (i0, i1) => {
+    const recode = onePass.recode!.bind(onePass);
+    onePass.recode = (i0, i1) => {
       recodes++;
       recode(i0, i1);
     };
@@ -164,18 +163,18 @@ t.test('a hinted fill equals the two-pass fill always, in one pass: rows written
         calls++;
         out.set(G.subarray(i0 * 12, i1 * 12));
       };
-      hinted.setShape(8, 12);
+      onePass.setShape(8, 12);
       plain.setShape(8, 12);
-      fillStore(hinted, 2, scratch, compute, hint);
-      const hintedCalls = calls;
+      fillStore(onePass, 2, scratch, compute, true);
+      const onePassCalls = calls;
       fillStore(plain, 2, scratch, compute);
       const a = new Float32Array(96);
       const b = new Float32Array(96);
-      hinted.read(0, 8, 0, 12, a);
+      onePass.read(0, 8, 0, 12, a);
       plain.read(0, 8, 0, 12, b);
       t.same(Array.from(a), Array.from(b), `${what}, step ${step}: the codes of a two-pass fill`);
       const infinite = G.some((v) => !Number.isFinite(v));
-      t.ok(infinite ? hintedCalls <= 8 : hintedCalls === 4, `${what}, step ${step}: ${hintedCalls} chunk computations`);
+      t.ok(infinite ? onePassCalls <= 8 : onePassCalls === 4, `${what}, step ${step}: ${onePassCalls} chunk computations`);
     }
     t.ok(recodes > 0, `${what}: ${recodes} re-codes of rows written before a chunk that raised the scale`);
   }

@@ -5,7 +5,7 @@
 // holds it. Backward needs nothing kept: dX = dY of the window / its area.
 import { getBit, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
-import { fillHint, type GradStore } from '../storage/grad-store.js';
+import type { GradStore } from '../storage/grad-store.js';
 import { fillPoolGradient } from './pool-gradient.js';
 import type { Activation, Layer, Param, Workspace } from './layer.js';
 
@@ -17,7 +17,6 @@ export class AvgPoolLayer implements Layer {
   /** The pooled output (the next layer's input), batch × hp × wp × C. */
   private readonly out: Floats;
   private trained = false;
-  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -86,7 +85,7 @@ export class AvgPoolLayer implements Layer {
     const C = this.channels;
     const { wp, sh, sw } = this;
     const area = sh * sw;
-    fillPoolGradient(spare, grad, rows, this, this.ws, this.dxHint, (_b, _y, _py, dy, out) => {
+    fillPoolGradient(spare, grad, rows, this, this.ws, (_b, _y, _py, dy, out) => {
       for (let px = 0; px < wp; px++) for (let dx = 0; dx < sw; dx++) for (let c = 0; c < C; c++) out[(px * sw + dx) * C + c] = dy[px * C + c] / area;
     });
     this.trained = false;

@@ -8,7 +8,7 @@
 import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillHint, fillRowwise, type GradStore } from '../storage/grad-store.js';
+import { fillRowwise, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
 import { addRowBias } from './quant-layer.js';
@@ -145,7 +145,6 @@ export class BatchNormLayer implements Layer {
   /** Per ghost batch: 3·C backward sums (or C means in forward); ws.chan when there is one group. */
   private readonly groupStats: Floats;
   /** The scale of this layer's last input gradient (po2 stores then write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -314,8 +313,6 @@ export class BatchNormLayer implements Layer {
       backDx(inPlace, xh, rows, C, 0, G, stats, sigma, l1Exact);
       return grad;
     }
-    return fillRowwise(grad, spare, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, this.dxHint, (i0, i1, out) =>
-      backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact),
-    );
+    return fillRowwise(grad, spare, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, (i0, i1, out) => backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact));
   }
 }

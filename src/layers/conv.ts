@@ -8,7 +8,7 @@ import { convFilterQuadFloats, filterLookupApplies, filterQuadsApply, QUADS_FROM
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
 import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
@@ -19,7 +19,6 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
   /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -257,7 +256,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           ws.kernels.convBwdData(ws.chunkDy, this.wbits, g, out, ws.act, n);
         }
       },
-      this.dxHint,
+      true, // dX from dY and the weights alone: one pass
     );
     return spare;
   }

@@ -4,7 +4,7 @@ import { getBit, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
 import {
@@ -40,7 +40,6 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
   /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -276,7 +275,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         grad.read(i0, i1, 0, m, ws.chunkDy);
         ws.kernels.gemmFloatBinT(ws.chunkDy, this.wbits, i1 - i0, m, n, out, ws.act);
       },
-      this.dxHint,
+      true, // dX from dY and the weights alone: one pass
     );
     return spare;
   }

@@ -8,7 +8,7 @@
 import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillHint, type GradStore } from '../storage/grad-store.js';
+import type { GradStore } from '../storage/grad-store.js';
 import { maxPoolFloatReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../kernels/pool-reference.js';
 import { fillPoolGradient } from './pool-gradient.js';
 import { holdsAll, type Activation, type Layer, type Param, type Workspace } from './layer.js';
@@ -43,7 +43,6 @@ export class MaxPoolLayer implements Layer {
   private readonly argmaxBits: Uint32Array | null = null;
   private input: Activation | null = null;
   /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
 
   constructor(
     readonly name: string,
@@ -129,7 +128,7 @@ export class MaxPoolLayer implements Layer {
         return spare;
       }
     }
-    fillPoolGradient(spare, grad, rows, shape, this.ws, this.dxHint, (b, y, _py, dy, out) => {
+    fillPoolGradient(spare, grad, rows, shape, this.ws, (b, y, _py, dy, out) => {
       if (k.maxPoolGradRow && holdsAll(k, src, dy, out)) k.maxPoolGradRow(src, source, this.dims, b, y, dy, out);
       else maxPoolGradRowReference(src, source, this.dims, b, y, dy, out);
     });

@@ -1,7 +1,7 @@
 // What the pooling layers' backward passes share: dX filled one input image row at a time, each
 // row needing only the pooled row of dY above it (so a chunk is w × C values, whatever the batch).
 import type { Floats } from '../ledger.js';
-import { fillStore, type FillHint, type GradStore } from '../storage/grad-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
 import type { Workspace } from './layer.js';
 
 export interface PoolShape {
@@ -25,7 +25,6 @@ export function fillPoolGradient(
   rows: number,
   s: PoolShape,
   ws: Workspace,
-  hint: FillHint,
   place: (b: number, y: number, py: number, dy: Floats, out: Floats) => void,
 ): GradStore {
   const { h, w, hp, wp, channels: C } = s;
@@ -44,7 +43,7 @@ export function fillPoolGradient(
       grad.read(o, o + wp, 0, C, ws.chunkDy);
       place(b, y, py, ws.chunkDy, out);
     },
-    hint,
+    true, // place never reads spare
   );
   return spare;
 }

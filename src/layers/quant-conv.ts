@@ -3,7 +3,7 @@
 // co × 9 × ci (output channel, tap, input channel), quantized per tensor.
 import { taps, type ConvGeometry } from '../kernels/conv-geometry.js';
 import type { Floats } from '../ledger.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { sumSquares } from './norms.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
@@ -13,7 +13,6 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
   readonly rowsPerExample: number;
   private input: Activation | null = null;
   /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
   private readonly ws: Workspace;
 
   constructor(
@@ -105,7 +104,7 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
         grad.read(b * outPix, (b + 1) * outPix, 0, g.co, ws.chunkDy);
         ws.kernels.convBwdDataFloat(ws.chunkDy, wq, g, out);
       },
-      this.dxHint,
+      true, // dX from dY and the weights alone: one pass
     );
     return spare;
   }

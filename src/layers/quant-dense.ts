@@ -2,7 +2,7 @@
 // power-of-two copy of the latent weights, bq the bias on the accumulator's grid (quant-layer.ts).
 // Inputs are fixed-point activations (values k·2^e_x) or pixels quantized to 8 bits.
 import { winsorizedDense, winsorizes } from './winsorize.js';
-import { fillHint, fillStore, type GradStore } from '../storage/grad-store.js';
+import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addRowNormsSq, rowNormsSq, sumSquares } from './norms.js';
 import { dyNormsToFill, trainingInput, type Activation, type Layer, type Workspace } from './layer.js';
 import { QuantWeightLayer, quantizeInputValues, type QuantLayerContext } from './quant-layer.js';
@@ -12,7 +12,6 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   readonly rowsPerExample = 1;
   private input: Activation | null = null;
   /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
   private readonly ws: Workspace;
 
   constructor(
@@ -98,7 +97,7 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
         grad.read(i0, i1, 0, m, ws.chunkDy);
         ws.kernels.gemmFloatFloatT(ws.chunkDy, wq, i1 - i0, m, n, out);
       },
-      this.dxHint,
+      true, // dX from dY and the weights alone: one pass
     );
     return spare;
   }

@@ -4,7 +4,7 @@
 import { applyMaskReference, clipZeroReference, packMaskReference, signFloatReference, wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillHint, fillRowwise, type GradStore } from '../storage/grad-store.js';
+import { fillRowwise, type GradStore } from '../storage/grad-store.js';
 import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
 export const STE_CLIP = 1;
@@ -18,7 +18,6 @@ export class SignLayer implements Layer {
   private readonly zKept: Floats | null;
   private readonly maskBits: Uint32Array | null;
   /** The scale of this layer's last input gradient (po2 stores then write it in one pass when it repeats). */
-  private readonly dxHint = fillHint();
   private trained = false;
   /** ReSTE's power o for the current stage of training (see setTrainingProgress). */
   private resteO = RESTE.oStart;
@@ -85,7 +84,7 @@ export class SignLayer implements Layer {
     const z = this.zKept;
     const mask = this.maskBits;
     const k = this.ws.kernels;
-    const dx = fillRowwise(grad, spare, rowsPerChunk(this.ws, [this.ws.chunkDx, C]), this.ws.chunkDx, this.dxHint, (i0, i1, out) => {
+    const dx = fillRowwise(grad, spare, rowsPerChunk(this.ws, [this.ws.chunkDx, C]), this.ws.chunkDx, (i0, i1, out) => {
       if (mask) {
         if (k.applyMask && holdsAll(k, out, mask)) k.applyMask(out, i1 - i0, C, mask, i0);
         else applyMaskReference(out, i1 - i0, C, mask, i0);

@@ -252,19 +252,6 @@ class Po2GradStore extends BaseStore implements GradStore {
   }
 }
 
-/**
- * A producer's fill state: the max |value| of its last tensor. Passing one to fillStore also says
- * the producer never reads the store it fills, so the fill takes one pass (runningScaleFill).
- */
-export interface FillHint {
-  maxAbs: number | null;
-}
-
-/** A fresh hint for a producer that never reads the store it fills. */
-export function fillHint(): FillHint {
-  return { maxAbs: null };
-}
-
 /** max |x[k]| over k < n, NaN ignored. */
 function chunkMaxAbs(store: GradStore, x: Floats, n: number): number {
   const fast = store.maxAbsOf?.(x, n);
@@ -279,21 +266,17 @@ function chunkMaxAbs(store: GradStore, x: Floats, n: number): number {
 
 /**
  * Fill a store row-chunk by row-chunk from `compute(i0, i1, out)`. Formats with a per-tensor scale
- * need max |value| before the first write. Without a `hint`, a first pass only measures it
+ * need max |value| before the first write. Unless `onePass`, a first pass only measures it
  * (compute must then be repeatable: it may read the store it writes only through rows it has not
- * yet written, which chunk order guarantees). With a `hint` (only for a compute that never reads
- * the store it fills), one pass: each chunk is written under the scale of the largest |value| so
- * far, and where a chunk raises that scale, the rows already written are re-coded to it and the
- * chunk written again from the values it still has (see runningScaleFill).
+ * yet written, which chunk order guarantees). `onePass` (only for a compute that never reads the
+ * store it fills): each chunk is written under the scale of the largest |value| so far, and where
+ * a chunk raises that scale, the rows already written are re-coded to it and the chunk written
+ * again from the values it still has (see runningScaleFill).
  */
-export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void, hint?: FillHint): void {
+export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, compute: (i0: number, i1: number, out: Floats) => void, onePass = false): void {
   const { rows, cols } = store;
-  if (store.needsMaxAbs && hint && store.sameScale && store.absRangeOf && store.recodableFrom && store.recode) {
-    const maxAbs = runningScaleFill(store, chunkRows, scratch, compute);
-    if (maxAbs !== null) {
-      hint.maxAbs = maxAbs;
-      return;
-    }
+  if (store.needsMaxAbs && onePass && store.sameScale && store.absRangeOf && store.recodableFrom && store.recode) {
+    if (runningScaleFill(store, chunkRows, scratch, compute) !== null) return;
   }
   if (store.needsMaxAbs) {
     let maxAbs = 0;
@@ -302,7 +285,6 @@ export function fillStore(store: GradStore, chunkRows: number, scratch: Floats, 
       compute(i0, i1, scratch);
       maxAbs = Math.max(maxAbs, chunkMaxAbs(store, scratch, (i1 - i0) * cols));
     }
-    if (hint) hint.maxAbs = maxAbs;
     store.beginWrite(maxAbs);
   }
   for (let i0 = 0; i0 < rows; i0 += chunkRows) {
@@ -355,16 +337,14 @@ function runningScaleFill(store: GradStore, chunkRows: number, scratch: Floats, 
 /**
  * Fill a layer's dX from its dY one row chunk at a time, where each chunk's dX is a function of
  * its dY alone: `transform(i0, i1, out)` turns rows [i0, i1) of dY, read into out, into dX. In
- * place where the store needs no max pass; else into `spare` under the producer's hint (one pass
- * when its scale holds): a fill in place could not compute a chunk again once it has overwritten
- * its dY. Returns the store that holds dX.
+ * place where the store needs no max pass; else into `spare` in one pass (a fill in place could
+ * not compute a chunk again once it has overwritten its dY). Returns the store that holds dX.
  */
 export function fillRowwise(
   grad: GradStore,
   spare: GradStore,
   chunkRows: number,
   scratch: Floats,
-  hint: FillHint,
   transform: (i0: number, i1: number, out: Floats) => void,
 ): GradStore {
   const into = grad.needsMaxAbs ? spare : grad;
@@ -373,6 +353,6 @@ export function fillRowwise(
     grad.read(i0, i1, 0, grad.cols, out);
     transform(i0, i1, out);
   };
-  fillStore(into, chunkRows, scratch, compute, into === grad ? undefined : hint);
+  fillStore(into, chunkRows, scratch, compute, into !== grad);
   return into;
 }
