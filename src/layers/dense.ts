@@ -189,11 +189,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       const t = tiles[0].j1 - tiles[0].j0;
       // as many rows a pass as chunkDy holds of a tile's columns (the kernel's loads and stores of
       // the tile amortize over more terms), or as many as `decoded` holds of decoded input
-      const pass = groupAligned(
-        decodes
-          ? Math.max(this.ws.chunkRows, Math.min(Math.floor(decoded.length / n), Math.floor(ws.chunkDy.length / t)))
-          : Math.max(ws.chunkRows, Math.floor(ws.chunkDy.length / t)),
-      );
+      const fit = Math.floor(ws.chunkDy.length / t);
+      const pass = groupAligned(Math.max(ws.chunkRows, decodes ? Math.min(Math.floor(decoded.length / n), fit) : fit));
       for (let i0 = 0; i0 < rows; i0 += pass) {
         const i1 = Math.min(rows, i0 + pass);
         const xs = decodes ? this.inputChunk(x, i0, i1, decoded) : null;
