@@ -852,34 +852,17 @@ function tnIndex(x: usize, rowBytes: usize, B: i32, g0: i32, g1: i32, c0: i32, c
   }
 }
 
-/** k floats (0-4) at p in the low lanes, zeros above: nothing past them is read. */
-// @ts-ignore: decorator
-@inline
-function loadLanes(p: usize, k: i32): v128 {
-  if (k >= 4) return v128.load(p);
-  let v = f32x4.splat(0);
-  if (k > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
-  if (k > 1) v = f32x4.replace_lane(v, 1, load<f32>(p + 4));
-  if (k > 2) v = f32x4.replace_lane(v, 2, load<f32>(p + 8));
-  return v;
-}
-
 /** The low k lanes (0-4) of v to p: nothing past them is written. */
 // @ts-ignore: decorator
 @inline
 function storeLanes(p: usize, v: v128, k: i32): void {
-  if (k >= 4) {
-    v128.store(p, v);
-    return;
-  }
-  if (k > 0) store<f32>(p, f32x4.extract_lane(v, 0));
-  if (k > 1) store<f32>(p + 4, f32x4.extract_lane(v, 1));
-  if (k > 2) store<f32>(p + 8, f32x4.extract_lane(v, 2));
+  if (k >= 4) v128.store(p, v);
+  else scatterLanes(v, p, 4, k);
 }
 
 /**
  * The 16 partials of groups [g0, g1) for units j..j+units-1 (lanes; units 1-4, lanes above hold
- * zeros): 256 bytes a group, entry nib·16.
+ * zeros: loadChannels): 256 bytes a group, entry nib·16.
  */
 function tnTables(dy: usize, m: i32, B: i32, g0: i32, g1: i32, j: i32, units: i32, tables: usize): void {
   const sign = i32x4.splat(0x80000000);
@@ -888,10 +871,10 @@ function tnTables(dy: usize, m: i32, B: i32, g0: i32, g1: i32, j: i32, units: i3
   for (let g = g0; g < g1; g++) {
     const b = g << 2;
     const at = dy + (<usize>(b * m + j) << 2);
-    const d0 = loadLanes(at, units);
-    const d1 = b + 1 < B ? loadLanes(at + stride, units) : zero;
-    const d2 = b + 2 < B ? loadLanes(at + 2 * stride, units) : zero;
-    const d3 = b + 3 < B ? loadLanes(at + 3 * stride, units) : zero;
+    const d0 = loadChannels(at, units);
+    const d1 = b + 1 < B ? loadChannels(at + stride, units) : zero;
+    const d2 = b + 2 < B ? loadChannels(at + 2 * stride, units) : zero;
+    const d3 = b + 3 < B ? loadChannels(at + 3 * stride, units) : zero;
     const n0 = v128.xor(d0, sign), n1 = v128.xor(d1, sign), n2 = v128.xor(d2, sign), n3 = v128.xor(d3, sign);
     const t = tables + <usize>((g - g0) << 8);
     const e0 = f32x4.add(n0, n1), e1 = f32x4.add(d0, n1), e2 = f32x4.add(n0, d1), e3 = f32x4.add(d0, d1);
@@ -913,13 +896,13 @@ function tnBlock(tables: usize, ip: usize, gn: i32, o: usize, stride: usize, uni
   const o1 = o + stride, o2 = o1 + stride, o3 = o2 + stride;
   const zero = f32x4.splat(0);
   const lo = min(cols, 4), hi = max(0, cols - 4);
-  let r0 = loadLanes(o, lo), r1 = units > 1 ? loadLanes(o1, lo) : zero, r2 = units > 2 ? loadLanes(o2, lo) : zero, r3 = units > 3 ? loadLanes(o3, lo) : zero;
+  let r0 = loadChannels(o, lo), r1 = units > 1 ? loadChannels(o1, lo) : zero, r2 = units > 2 ? loadChannels(o2, lo) : zero, r3 = units > 3 ? loadChannels(o3, lo) : zero;
   let t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
   let t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
   let a0 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), a1 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
   let a2 = v128.shuffle<i32>(t2, t3, 0, 1, 4, 5), a3 = v128.shuffle<i32>(t2, t3, 2, 3, 6, 7);
-  r0 = loadLanes(o + 16, hi); r1 = units > 1 ? loadLanes(o1 + 16, hi) : zero;
-  r2 = units > 2 ? loadLanes(o2 + 16, hi) : zero; r3 = units > 3 ? loadLanes(o3 + 16, hi) : zero;
+  r0 = loadChannels(o + 16, hi); r1 = units > 1 ? loadChannels(o1 + 16, hi) : zero;
+  r2 = units > 2 ? loadChannels(o2 + 16, hi) : zero; r3 = units > 3 ? loadChannels(o3 + 16, hi) : zero;
   t0 = v128.shuffle<i32>(r0, r1, 0, 4, 1, 5); t1 = v128.shuffle<i32>(r2, r3, 0, 4, 1, 5);
   t2 = v128.shuffle<i32>(r0, r1, 2, 6, 3, 7); t3 = v128.shuffle<i32>(r2, r3, 2, 6, 3, 7);
   let a4 = v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), a5 = v128.shuffle<i32>(t0, t1, 2, 3, 6, 7);
