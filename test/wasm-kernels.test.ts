@@ -245,7 +245,8 @@ t.test(
 
 t.test('binary convolution input gradients by table lookups: the same bits as the grouped reference, every block width and thread count', async (t) => {
   const { convBwdData: reference } = await import('../src/kernels/conv-reference.js');
-  // widths taking 12-pixel blocks and a last block of 4, 8 or 12; channel counts that are not
+  // widths taking 12-pixel blocks and a last block of 4, 8 or 12, or (13, 14, 25) 12s then 8 and
+  // 5-8 instead of a last block of 1-4; channel counts that are not
   // whole groups of 4; an odd channel count (the scattering kernel); 5x5 and stride 2 (the
   // general kernel); dY dense, mostly zero (a max-pool's gradient) and all zero
   const cases: [number, number, number, number, 'valid' | 'same', number, number, number][] = [

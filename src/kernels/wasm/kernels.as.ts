@@ -1605,7 +1605,14 @@ function lookupRows(hi: i32, wi: i32, ci: i32, ho: i32, co: i32, pad: i32, dx: u
   // channels inside pixel blocks: a block's columns of the 3 rows' tables stay in cache
   for (let iy = 0; iy < hi; iy++) {
     let ix = 0;
-    for (; ix + 12 <= wi; ix += 12) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 3);
+    // a last block of 1-4 pixels after a 12 goes as 8 + 5-8 instead: a block of one vector has
+    // only two chains of adds and runs at the add latency (a 14-wide map: ~8% faster)
+    const whole = wi % 12 > 0 && wi % 12 <= 4 && wi > 12 ? wi - 12 - wi % 12 : wi;
+    for (; ix + 12 <= whole; ix += 12) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 3);
+    if (whole < wi) {
+      lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 2);
+      ix += 8;
+    }
     if (wi - ix > 8) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 3);
     else if (wi - ix > 4) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 2);
     else if (wi - ix > 0) lookupBlock(wi, ci, ho, G, pad, dx, ci0, ci1, lut, tables, iy, ix, 1);
