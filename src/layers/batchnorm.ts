@@ -144,7 +144,6 @@ export class BatchNormLayer implements Layer {
   private readonly ghostRows: number;
   /** Per ghost batch: 3·C backward sums (or C means in forward); ws.chan when there is one group. */
   private readonly groupStats: Floats;
-  /** The scale of this layer's last input gradient (po2 stores then write it in one pass when it repeats). */
 
   constructor(
     readonly name: string,

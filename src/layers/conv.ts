@@ -18,7 +18,6 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly rowsPerExample: number;
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
-  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
 
   constructor(
     readonly name: string,

@@ -39,7 +39,6 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   readonly rowsPerExample = 1;
   readonly weights: BinaryWeights;
   private input: Activation | null = null;
-  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
 
   constructor(
     readonly name: string,

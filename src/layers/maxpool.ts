@@ -42,7 +42,6 @@ export class MaxPoolLayer implements Layer {
   private readonly keptInput: Floats | null = null;
   private readonly argmaxBits: Uint32Array | null = null;
   private input: Activation | null = null;
-  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
 
   constructor(
     readonly name: string,

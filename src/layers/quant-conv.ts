@@ -12,7 +12,6 @@ export class QuantConvLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qconv';
   readonly rowsPerExample: number;
   private input: Activation | null = null;
-  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
   private readonly ws: Workspace;
 
   constructor(

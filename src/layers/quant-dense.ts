@@ -11,7 +11,6 @@ export class QuantDenseLayer extends QuantWeightLayer implements Layer {
   readonly kind = 'qdense';
   readonly rowsPerExample = 1;
   private input: Activation | null = null;
-  /** The scale of this layer's last input gradient (po2 stores write it in one pass when it repeats). */
   private readonly ws: Workspace;
 
   constructor(

@@ -17,7 +17,6 @@ export class SignLayer implements Layer {
   private readonly outBits: Uint32Array | null;
   private readonly zKept: Floats | null;
   private readonly maskBits: Uint32Array | null;
-  /** The scale of this layer's last input gradient (po2 stores then write it in one pass when it repeats). */
   private trained = false;
   /** ReSTE's power o for the current stage of training (see setTrainingProgress). */
   private resteO = RESTE.oStart;
