@@ -1296,14 +1296,30 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
   const src = ledger.floats(n, 'workspace', 't', 'patterns');
   const asWords = new Uint32Array(src.buffer, src.byteOffset, n);
   for (let i = 0; i < n; i++) asWords[i] = i % 2 ? (rng.next() * 2 ** 32) >>> 0 : (((i >> 1) % 512) << 23) | (0x3504f2 + ((i >> 10) % 5));
-  for (const b of [-130, -7, 0, 9, 127]) {
-    const words = po2Words(n + 3) + 1;
-    const got = ledger.u32(words, 'workspace', 't', 'words');
-    const ref = new Uint32Array(words);
-    for (let k = 0; k < n; k++) po2Put(ref, 3 + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * 2 ** b, src[k] < 0));
-    K.po2Write!(src, n, got, 3, 2 ** b);
-    t.same(Array.from(got), Array.from(ref), `po2Write on ${n} bit patterns, b=${b}`);
+  let max = 0;
+  let least = Infinity;
+  for (let k = 0; k < n; k++) {
+    const a = Math.abs(src[k]);
+    if (a > max) max = a;
+    if (a > 0 && a < least) least = a;
   }
+  // bases 3 and 5: 4 codes a turn; 0 and 36: 32 a turn from a word's first bit, where −100 <= b <= 118
+  for (const b of [-130, -101, -100, -7, 0, 9, 118, 119, 127])
+    for (const base of [0, 3, 5, 36]) {
+      const words = po2Words(n + base) + 1;
+      const ref = new Uint32Array(words);
+      for (let w = 0; w < words; w++) ref[w] = (w * 2654435761) >>> 0;
+      for (let k = 0; k < n; k++) po2Put(ref, base + k, po2CodeOfScaled((src[k] < 0 ? -src[k] : src[k]) * 2 ** b, src[k] < 0));
+      for (const withRange of [false, true]) {
+        const got = ledger.u32(words, 'workspace', 't', 'words');
+        for (let w = 0; w < words; w++) got[w] = (w * 2654435761) >>> 0;
+        if (withRange) {
+          const range = K.po2WriteRange!(src, n, got, base, 2 ** b);
+          t.same(range, { max, minNonzero: least }, `po2WriteRange on ${n} bit patterns, b=${b}, base=${base}: the range`);
+        } else K.po2Write!(src, n, got, base, 2 ** b);
+        t.same(Array.from(got), Array.from(ref), `${withRange ? 'po2WriteRange' : 'po2Write'} on ${n} bit patterns, b=${b}, base=${base}`);
+      }
+    }
   const nanOnly = ledger.floats(4, 'workspace', 't', 'nan');
   nanOnly.fill(NaN);
   t.equal(K.maxAbs!(nanOnly, 4), 0, 'NaN never becomes the maximum');
