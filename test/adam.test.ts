@@ -27,7 +27,8 @@ function fillGrad(p: Param, rng: Rng, magnitude: number) {
   else if (g.kind === 'sign') packSignRows(vals, g.rows, g.cols, g.bits);
 }
 
-// 13 x 37: rows of 32 + 4 + 1 (the two-vector SIMD body, the one-vector loop and the scalar tail); 4 x 256: SIMD only
+// 13 x 37: rows of 32 + 4 + 1 (the two-vector SIMD body of float32 storage, the one-vector loop and the scalar tail); 4 x 256: SIMD only;
+// float32 binary with float gradients and float16 binary with 1-bit ones run their own compiled loops
 for (const [rows, cols, binary] of [
   [13, 37, true],
   [4, 256, true],

@@ -2894,6 +2894,20 @@ export function adamUpdate(
   w: usize, wHalf: i32, m: usize, v: usize, momHalf: i32, g: usize, gBits: i32, cols: i32, gScale: f64, n: i32,
   binary: i32, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
 ): void {
+  // the two usual kinds of tensor get loops compiled for their storage (no flag tests, fewer live
+  // values; 5-10% quicker each): the standard recipe's float32 binary weights, and low-memory's
+  // float16 binary weights with float16 moments and 1-bit gradients
+  if (!wHalf && !momHalf && !gBits && binary) adamSpan(w, false, m, v, false, g, false, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
+  else if (wHalf && momHalf && gBits && binary) adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
+  else adamSpan(w, wHalf != 0, m, v, momHalf != 0, g, gBits != 0, cols, gScale, n, binary != 0, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
+}
+
+// @ts-ignore: decorator
+@inline
+function adamSpan(
+  w: usize, wHalf: bool, m: usize, v: usize, momHalf: bool, g: usize, gBits: bool, cols: i32, gScale: f64, n: i32,
+  binary: bool, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
+): void {
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
   const cols4 = cols & ~3;
@@ -2909,7 +2923,8 @@ export function adamUpdate(
   const magnitude = v128.load(ADAM_CONSTS), gTiny = v128.load(ADAM_CONSTS + 16), tiny = v128.load(ADAM_CONSTS + 32);
   const clip32 = <f32>clip;
   const gs = <f32>gScale;
-  const cols8 = cols & ~7;
+  // two vectors a turn pay for float32 storage; with the float16 codecs they spill (one is 5% quicker)
+  const cols8 = wHalf ? 0 : cols & ~7;
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
     // two vectors a step, interleaved statement by statement: one vector's chain of dependent
