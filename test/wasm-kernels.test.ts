@@ -795,6 +795,11 @@ const CONV_SHAPES: [number, number, number, number, 'valid' | 'same', number?, n
   [5, 5, 32, 4, 'same'],
   [4, 4, 33, 6, 'same'],
   [3, 5, 130, 5, 'valid'],
+  // padded maps of 1-3 pixels a side: every pixel a border one, its in-bounds taps 1-3 rows and
+  // columns (runs of 5 to 48 words: vectors and a tail)
+  [1, 2, 160, 4, 'same'],
+  [2, 3, 96, 9, 'same'],
+  [3, 3, 512, 8, 'same'],
   // wide enough for the blocked paths (4 pixels, channel pairs and quads) with odd leftovers
   [10, 11, 3, 18, 'same'],
   [9, 10, 2, 7, 'valid'],

@@ -131,21 +131,22 @@ function loadWords(p: usize, words: i32): v128 {
 }
 
 /**
- * Differing bits of a 3x3 patch against 4 output channels' kernels: 3 rows of `run` words (x
- * rows xRowStep bytes apart; channel j's kernel row ky at w0 + j·wStride + ky·wRowStep). Byte
+ * Differing bits of a 3x3 patch against 4 output channels' kernels: `rows` rows (3; fewer at a
+ * padded map's border) of `run` words (x rows xRowStep bytes apart; channel j's kernel row ky at
+ * w0 + j·wStride + ky·wRowStep). Byte
  * counters per row (at most 31 vectors a pass before widening), widened to 16 bits per row, and
  * reduced to 4 counts once: the runs' tails (a run of 6 words: 64 channels) go through vectors too.
  */
 // @ts-ignore: decorator
 @inline
-function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, wRowStep: usize, run: i32): v128 {
+function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, wRowStep: usize, run: i32, rows: i32): v128 {
   const full = run & ~3;
   const tail = run - full;
   const w1 = w0 + wStride;
   const w2 = w1 + wStride;
   const w3 = w2 + wStride;
   let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
-  for (let ky = 0; ky < 3; ky++) {
+  for (let ky = 0; ky < rows; ky++) {
     const xr = xBase + <usize>ky * xRowStep;
     const wk = <usize>ky * wRowStep;
     for (let k0 = 0; k0 < full || (k0 == 0 && tail > 0); k0 += 120) {
@@ -1019,15 +1020,34 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
   const valid = i32x4.splat(9 * ci);
   for (let oy = oy0; oy < oy1; oy++) {
     const inside = oy >= pad && oy < ho - pad;
+    // the kernel rows in bounds at this output row (all three inside)
+    const ky0 = max(0, pad - oy);
+    const ky1 = min(3, hi + pad - oy);
     for (let ox = 0; ox < wo; ox++) {
       if (!inside || ox < pad || ox >= wo - pad) {
-        fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, 0);
+        // a border pixel: its in-bounds taps are a rectangle, rows of adjacent pixels as inside
+        // (one pixel at a time, word by word, this was as slow as the whole interior: BinaryNet)
+        const kx0 = max(0, pad - ox);
+        const kx1 = min(3, wi + pad - ox);
+        if (ky1 <= ky0 || kx1 <= kx0) {
+          fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, 0);
+          continue;
+        }
+        const yo = y + (<usize>((oy * wo + ox) * co) << 2);
+        const xr = x + <usize>((oy + ky0 - pad) * wi + ox + kx0 - pad) * pixBytes;
+        const w0 = w + <usize>(ky0 * 3 + kx0) * pixBytes;
+        const edge = i32x4.splat((ky1 - ky0) * (kx1 - kx0) * ci);
+        for (let c = 0; c < co4; c += 4) {
+          const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w0 + <usize>c * chanBytes, chanBytes, 3 * pixBytes, (kx1 - kx0) * wpc, ky1 - ky0);
+          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(edge, i32x4.shl(diff, 1))));
+        }
+        if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
         continue;
       }
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
       const xr = x + <usize>((oy - pad) * wi + ox - pad) * pixBytes;
       for (let c = 0; c < co4; c += 4) {
-        const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run);
+        const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run, 3);
         v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
       }
       if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
