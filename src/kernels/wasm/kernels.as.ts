@@ -134,8 +134,9 @@ function loadWords(p: usize, words: i32): v128 {
  * Differing bits of a 3x3 patch against 4 output channels' kernels: `rows` rows (3; fewer at a
  * padded map's border) of `run` words (x rows xRowStep bytes apart; channel j's kernel row ky at
  * w0 + j·wStride + ky·wRowStep). Byte
- * counters per row (at most 31 vectors a pass before widening), widened to 16 bits per row, and
- * reduced to 4 counts once: the runs' tails (a run of 6 words: 64 channels) go through vectors too.
+ * counters (at most 31 vectors before widening to 16 bits: once for a whole patch that has at most
+ * 31, as 128 channels' 9, else per row or per 30 vectors of one), reduced to 4 counts once: the
+ * runs' tails (a run of 6 words: 64 channels) go through vectors too.
  */
 // @ts-ignore: decorator
 @inline
@@ -146,12 +147,14 @@ function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, 
   const w2 = w1 + wStride;
   const w3 = w2 + wStride;
   let a0 = i16x8.splat(0), a1 = i16x8.splat(0), a2 = i16x8.splat(0), a3 = i16x8.splat(0);
+  let b0 = i8x16.splat(0), b1 = i8x16.splat(0), b2 = i8x16.splat(0), b3 = i8x16.splat(0);
+  // every byte counter stays below 256: 8 a vector, 31 vectors
+  const together = rows * ((run + 3) >>> 2) <= 31;
   for (let ky = 0; ky < rows; ky++) {
     const xr = xBase + <usize>ky * xRowStep;
     const wk = <usize>ky * wRowStep;
     for (let k0 = 0; k0 < full || (k0 == 0 && tail > 0); k0 += 120) {
       const kEnd = min(full, k0 + 120);
-      let b0 = i8x16.splat(0), b1 = i8x16.splat(0), b2 = i8x16.splat(0), b3 = i8x16.splat(0);
       for (let k = k0; k < kEnd; k += 4) {
         const off = wk + (<usize>k << 2);
         const xv = v128.load(xr + (<usize>k << 2));
@@ -168,11 +171,23 @@ function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, 
         b2 = i8x16.add(b2, i8x16.popcnt(v128.xor(xv, loadWords(w2 + off, tail))));
         b3 = i8x16.add(b3, i8x16.popcnt(v128.xor(xv, loadWords(w3 + off, tail))));
       }
-      a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
-      a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
-      a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
-      a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+      if (!together) {
+        a0 = i16x8.add(a0, i16x8.extadd_pairwise_i8x16_u(b0));
+        a1 = i16x8.add(a1, i16x8.extadd_pairwise_i8x16_u(b1));
+        a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
+        a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
+        b0 = i8x16.splat(0);
+        b1 = i8x16.splat(0);
+        b2 = i8x16.splat(0);
+        b3 = i8x16.splat(0);
+      }
     }
+  }
+  if (together) {
+    a0 = i16x8.extadd_pairwise_i8x16_u(b0);
+    a1 = i16x8.extadd_pairwise_i8x16_u(b1);
+    a2 = i16x8.extadd_pairwise_i8x16_u(b2);
+    a3 = i16x8.extadd_pairwise_i8x16_u(b3);
   }
   const ones = i16x8.splat(1);
   const u0 = i32x4.dot_i16x8_s(a0, ones);
@@ -182,6 +197,48 @@ function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, 
   const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
   const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
   return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
+/**
+ * xorPopPatch4 for 33-64 input channels (2 words a pixel): a channel's kernel is 18 adjacent words,
+ * and the patch's three runs of 6 words are laid against it as 4 full vectors and a half (a row's
+ * last 2 words and the next row's first 2 share one), not 3 rows of a vector and a half each: 5
+ * popcounts a channel instead of 6, and one widening.
+ */
+// @ts-ignore: decorator
+@inline
+function xorPopPatch4Two(xr: usize, xRowStep: usize, w0: usize, wStride: usize): v128 {
+  const r1 = xr + xRowStep;
+  const r2 = r1 + xRowStep;
+  const x0 = v128.load(xr);
+  const x1 = v128.load64_lane(r1, v128.load64_zero(xr + 16), 1);
+  const x2 = v128.load(r1 + 8);
+  const x3 = v128.load(r2);
+  const x4 = v128.load64_zero(r2 + 16);
+  const w1 = w0 + wStride;
+  const w2 = w1 + wStride;
+  const w3 = w2 + wStride;
+  const b0 = patchTwoBytes(x0, x1, x2, x3, x4, w0);
+  const b1 = patchTwoBytes(x0, x1, x2, x3, x4, w1);
+  const b2 = patchTwoBytes(x0, x1, x2, x3, x4, w2);
+  const b3 = patchTwoBytes(x0, x1, x2, x3, x4, w3);
+  const ones = i16x8.splat(1);
+  const u0 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b0), ones);
+  const u1 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b1), ones);
+  const u2 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b2), ones);
+  const u3 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b3), ones);
+  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
+  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
+  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+}
+
+/** Per-byte counts (at most 40) of one channel's 18 kernel words at w differing from the patch vectors. */
+// @ts-ignore: decorator
+@inline
+function patchTwoBytes(x0: v128, x1: v128, x2: v128, x3: v128, x4: v128, w: usize): v128 {
+  const a = i8x16.add(i8x16.popcnt(v128.xor(x0, v128.load(w))), i8x16.popcnt(v128.xor(x1, v128.load(w, 16))));
+  const b = i8x16.add(i8x16.popcnt(v128.xor(x2, v128.load(w, 32))), i8x16.popcnt(v128.xor(x3, v128.load(w, 48))));
+  return i8x16.add(i8x16.add(a, b), i8x16.popcnt(v128.xor(x4, v128.load64_zero(w + 64))));
 }
 
 /** y[B×m] = X̂[B×n bits] · Ŵ[m×n bits]ᵀ, by xnor-popcount: 4 outputs at a time share the input loads. */
@@ -1046,10 +1103,16 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
       }
       const yo = y + (<usize>((oy * wo + ox) * co) << 2);
       const xr = x + <usize>((oy - pad) * wi + ox - pad) * pixBytes;
-      for (let c = 0; c < co4; c += 4) {
-        const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run, 3);
-        v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
-      }
+      if (wpc == 2)
+        for (let c = 0; c < co4; c += 4) {
+          const diff = xorPopPatch4Two(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes);
+          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
+        }
+      else
+        for (let c = 0; c < co4; c += 4) {
+          const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run, 3);
+          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
+        }
       if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
     }
   }
