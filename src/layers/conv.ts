@@ -4,7 +4,15 @@
 // Its scratch is one example's feature maps (a few of the small ones); the kernels take a whole
 // batch in one call where the operands are float32 views (the standard recipe) or sign bits.
 import { wordsFor } from '../bits.js';
-import { convFilterQuadFloats, filterLookupApplies, filterQuadsApply, QUADS_FROM_EXAMPLES, taps, type ConvGeometry } from '../kernels/conv-geometry.js';
+import {
+  convFilterLutFloats,
+  convFilterQuadFloats,
+  filterLookupApplies,
+  filterQuadsApply,
+  QUADS_FROM_EXAMPLES,
+  taps,
+  type ConvGeometry,
+} from '../kernels/conv-geometry.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { Rng } from '../rng.js';
@@ -12,6 +20,9 @@ import { fillStore, type GradStore } from '../storage/grad-store.js';
 import { addInto, centredTileNormSq, sumSquares } from './norms.js';
 import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
+
+/** Whether dW tiles over sign inputs may gather in the idle pre-activation buffer (dwTiles); off only to compare against chunkDx tiles. */
+export const DW_TILES = { inIdleActivations: true };
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'conv';
@@ -119,13 +130,37 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
    * the kernels' scratch after it, as many quads as both fit. null: one example at a time (wide
    * maps: a call over several examples sums them in another order than the one-example runs).
    */
-  private quadsPerCall(count: number, B: number): { n: number; dy: Floats; scratch: Floats } | null {
+  private quadsPerCall(count: number, B: number, actEnd: number): { n: number; dy: Floats; scratch: Floats } | null {
     const { g, ws } = this;
     if (!filterQuadsApply(g, QUADS_FROM_EXAMPLES)) return null;
-    const dyFloats = (n: number) => (n * g.ho * g.wo * count + 3) & ~3;
     let n = B - (B % QUADS_FROM_EXAMPLES);
-    while (n > 0 && dyFloats(n) + convFilterQuadFloats(g, count, n) > ws.act.length) n -= QUADS_FROM_EXAMPLES;
-    return n >= QUADS_FROM_EXAMPLES ? { n, dy: ws.act.subarray(0, dyFloats(n)), scratch: ws.act.subarray(dyFloats(n)) } : null;
+    while (n > 0 && dyTileFloats(g, n, count) + convFilterQuadFloats(g, count, n) > actEnd) n -= QUADS_FROM_EXAMPLES;
+    const dy = dyTileFloats(g, n, count);
+    return n >= QUADS_FROM_EXAMPLES ? { n, dy: ws.act.subarray(0, dy), scratch: ws.act.subarray(dy, actEnd) } : null;
+  }
+
+  /**
+   * Output channels a dW pass over sign inputs takes, and where their sums gather: chunkDx, or
+   * the end of the pre-activation buffer (idle in backward) where the kernels' scratch at its
+   * front leaves room for more channels than chunkDx holds (actEnd: where that scratch must
+   * stop). Fewer passes decode dY and build sign rows fewer times, and a pass of 32 channels or
+   * more splits across threads (BinaryNet's 8x8x512 layer: 32 passes of 16 channels -> 2 of 256).
+   * Channels are summed independently, so the tile changes no number.
+   */
+  private dwTiles(signBits: boolean, B: number, coh: boolean): { tile: number; acc: Floats; actEnd: number } {
+    const { g, ws } = this;
+    const perChannel = taps(g) * g.ci;
+    const fits = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
+    const small = { tile: fits >= 16 ? fits & ~15 : fits, acc: ws.chunkDx, actEnd: ws.act.length };
+    const quads = filterQuadsApply(g, QUADS_FROM_EXAMPLES);
+    // the examples past the last quad would take the whole buffer as one-example scratch
+    if (!DW_TILES.inIdleActivations || !signBits || coh || (quads ? B % QUADS_FROM_EXAMPLES !== 0 : !filterLookupApplies(g))) return small;
+    const scratch = (t: number) => (quads ? dyTileFloats(g, B, t) + convFilterQuadFloats(g, t, B) : convFilterLutFloats(g, t, 1));
+    for (let t = g.co; t > small.tile; t = (t - 1) & ~15) {
+      const actEnd = ws.act.length - t * perChannel;
+      if (scratch(t) <= actEnd) return { tile: t, acc: ws.act.subarray(actEnd), actEnd };
+    }
+    return small;
   }
 
   /** p̄ = the mean input patch (9·ci) over the batch and output pixels; padded taps count as 0. */
@@ -193,9 +228,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       if (coh) this.meanPatch(x, B, coh.mean);
       // whole 16-channel blocks a tile where it holds one (the lookup kernels work in blocks of
       // 16 channels: a tile of 50 did the work of 64)
-      const fits = Math.max(1, Math.floor(ws.chunkDx.length / perChannel));
-      const tile = fits >= 16 ? fits & ~15 : fits;
-      const acc = ws.chunkDx;
+      const { tile, acc, actEnd } = this.dwTiles(x.kind === 'bits', B, coh !== null);
       let sumSq = 0;
       let exampleSq = 0;
       for (let c0 = 0; c0 < g.co; c0 += tile) {
@@ -205,7 +238,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
         // narrow maps over sign inputs: quads of examples, as many a call as fit (summed per quad,
         // conv-geometry.ts); the rest one at a time, as a run
         const xBits = x.kind === 'bits' ? x.data : null;
-        const per = xBits && !coh ? this.quadsPerCall(c1 - c0, B) : null;
+        const per = xBits && !coh ? this.quadsPerCall(c1 - c0, B, actEnd) : null;
         const grouped = per ? B - (B % QUADS_FROM_EXAMPLES) : 0;
         for (let b = 0; b < grouped; b += per!.n) {
           const n = Math.min(per!.n, grouped - b);
@@ -221,7 +254,11 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
             ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, coh.scratch, ws.act);
             exampleSq += centredTileNormSq(coh.scratch, ws.chunkDy, outPix, c1 - c0, coh.mean, perChannel);
             addInto(acc, coh.scratch, len);
-          } else ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act, 1, { first: b === grouped, last: b === B - 1 });
+          } else
+            ws.kernels.convBwdFilter(ws.chunkDy, this.example(x, b), bits, g, c1 - c0, acc, ws.act.subarray(0, actEnd), 1, {
+              first: b === grouped,
+              last: b === B - 1,
+            });
         }
         if (coh) sumSq += sumSquares(acc, len);
         storeDwTile(this.grad, acc, c0 * perChannel, len, (c1 - c0) * taps(g), g.ci, this.ws.kernels);
@@ -259,4 +296,9 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     );
     return spare;
   }
+}
+
+/** Floats of a dY tile of `count` channels over n examples (rounded up to whole vectors). */
+function dyTileFloats(g: ConvGeometry, n: number, count: number): number {
+  return (n * g.ho * g.wo * count + 3) & ~3;
 }
