@@ -240,6 +240,45 @@ t.test(
       const sparse = density === null ? '' : `, ${Math.round(100 * density)}% non-zero dY,`;
       t.same(dw, dwOnePass, `convBwdFilter${sparse} ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: bit for bit`);
     }
+    // float inputs of fewer than 16 channels (first layers on pixels): 8 output channels × up to 3
+    // input channels a pass, each dw element dw + Σ dY·X over its tap's in-bounds pixels in pixel
+    // order (float32 products and sums), whatever the channel counts and the channel range
+    for (const [hi, wi, ci, count, pad, c0, c1] of [
+      [7, 9, 3, 20, 1, 0, 20],
+      [6, 5, 1, 9, 0, 2, 9],
+      [5, 8, 2, 13, 1, 1, 12],
+      [9, 6, 5, 8, 0, 0, 8],
+      [6, 6, 7, 4, 1, 0, 3],
+    ]) {
+      const [ho, wo] = [hi + 2 * pad - 2, wi + 2 * pad - 2];
+      const dy = floats(ho * wo * count);
+      const x = floats(hi * wi * ci, 5);
+      const len = count * 9 * ci;
+      const out = take(4 * len);
+      const start = (k: number) => (k % 3) * 0.25 - 0.5;
+      const [dw] = bothWays(out, len, start, () => ex.convBwdFilter(dy, x, 0, hi, wi, ci, ho, wo, count, pad, out, c0, c1));
+      const D = new Float32Array(memory.buffer, dy, ho * wo * count);
+      const X = new Float32Array(memory.buffer, x, hi * wi * ci);
+      const want = Float32Array.from({ length: len }, (_, k) => start(k));
+      for (let c = c0; c < c1; c++)
+        for (let tap = 0; tap < 9; tap++)
+          for (let k = 0; k < ci; k++) {
+            const [ky, kx] = [Math.floor(tap / 3), tap % 3];
+            let a = want[(c * 9 + tap) * ci + k];
+            for (let oy = 0; oy < ho; oy++)
+              for (let ox = 0; ox < wo; ox++) {
+                const [iy, ix] = [oy + ky - pad, ox + kx - pad];
+                if (iy < 0 || iy >= hi || ix < 0 || ix >= wi) continue;
+                a = Math.fround(a + Math.fround(D[(oy * wo + ox) * count + c] * X[(iy * wi + ix) * ci + k]));
+              }
+            want[(c * 9 + tap) * ci + k] = a;
+          }
+      t.same(
+        dw,
+        Array.from(new Uint32Array(want.buffer)),
+        `convBwdFilter, float input ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: pixel order, bit for bit`,
+      );
+    }
   },
 );
 

@@ -2044,44 +2044,73 @@ function filterSumBits(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
 
 /**
  * filterSum<f32> for inputs of fewer than 16 channels (a first layer's pixels, whose 16-column
- * blocks are empty): per (tap, input channel), 16 output channels in 4 registers while the
- * pixels run (dY's 16 channels of a pixel are 4 loads, the input value one splat), each dw
- * element summed in pixel order as filterTailTap does, so the same bits.
+ * blocks are empty): per tap, 8 output channels × up to 3 input channels in 6 registers while
+ * the pixels run (dY's 8 channels of a pixel are 2 loads shared by the 3 input values, each one
+ * splat), each dw element summed in pixel order as filterTailTap does, so the same bits. (16
+ * output channels × 1 input channel: 4 chains of dependent adds, at the add latency: 11 G
+ * multiply-adds/s on CNV's and BinaryNet's first layers.)
  */
 function filterFewInputs(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32): void {
+  for (let b0 = c0; b0 < c1; b0 += 8) {
+    const n = min(8, c1 - b0);
+    for (let tap = 0; tap < 9; tap++) {
+      let k = 0;
+      for (; k + 3 <= ci; k += 3) fewInputs8(dy, x, hi, wi, ci, ho, wo, count, pad, dw, b0, n, tap, k, 3);
+      if (ci - k == 2) fewInputs8(dy, x, hi, wi, ci, ho, wo, count, pad, dw, b0, n, tap, k, 2);
+      else if (ci - k == 1) fewInputs8(dy, x, hi, wi, ci, ho, wo, count, pad, dw, b0, n, tap, k, 1);
+    }
+  }
+}
+
+/** filterFewInputs for output channels b0 .. b0 + n − 1 (n <= 8), one tap, input channels k .. k + kn − 1 (kn 1-3, a constant where inlined). */
+// @ts-ignore: decorator
+@inline
+function fewInputs8(dy: usize, x: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, b0: i32, n: i32, tap: i32, k: i32, kn: i32): void {
   const chanBytes = <usize>(9 * ci) << 2;
   const dyPix = <usize>count << 2;
   const xPix = <usize>ci << 2;
-  for (let b0 = c0; b0 < c1; b0 += 16) {
-    const n = min(16, c1 - b0);
-    for (let tap = 0; tap < 9; tap++) {
-      const ky = tap / 3;
-      const kx = tap - 3 * ky;
-      const oyFrom = tapFrom(ky, pad);
-      const oyTo = tapTo(ky, pad, hi, ho);
-      const oxFrom = tapFrom(kx, pad);
-      const oxTo = tapTo(kx, pad, wi, wo);
-      for (let k = 0; k < ci; k++) {
-        const o = dw + <usize>b0 * chanBytes + (<usize>(tap * ci + k) << 2);
-        let a0 = gatherLanes(o, chanBytes, n), a1 = gatherLanes(o + 4 * chanBytes, chanBytes, n - 4);
-        let a2 = gatherLanes(o + 8 * chanBytes, chanBytes, n - 8), a3 = gatherLanes(o + 12 * chanBytes, chanBytes, n - 12);
-        for (let oy = oyFrom; oy < oyTo; oy++) {
-          let dp = dy + <usize>(oy * wo + oxFrom) * dyPix + (<usize>b0 << 2);
-          let xp = x + <usize>((oy + ky - pad) * wi + oxFrom + kx - pad) * xPix + (<usize>k << 2);
-          for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, xp += xPix) {
-            const v = v128.load32_splat(xp);
-            a0 = f32x4.add(a0, f32x4.mul(loadChannels(dp, n), v));
-            a1 = f32x4.add(a1, f32x4.mul(loadChannels(dp + 16, n - 4), v));
-            a2 = f32x4.add(a2, f32x4.mul(loadChannels(dp + 32, n - 8), v));
-            a3 = f32x4.add(a3, f32x4.mul(loadChannels(dp + 48, n - 12), v));
-          }
-        }
-        scatterLanes(a0, o, chanBytes, n);
-        scatterLanes(a1, o + 4 * chanBytes, chanBytes, n - 4);
-        scatterLanes(a2, o + 8 * chanBytes, chanBytes, n - 8);
-        scatterLanes(a3, o + 12 * chanBytes, chanBytes, n - 12);
+  const ky = tap / 3;
+  const kx = tap - 3 * ky;
+  const oyFrom = tapFrom(ky, pad);
+  const oyTo = tapTo(ky, pad, hi, ho);
+  const oxFrom = tapFrom(kx, pad);
+  const oxTo = tapTo(kx, pad, wi, wo);
+  const o = dw + <usize>b0 * chanBytes + (<usize>(tap * ci + k) << 2);
+  const o4 = o + 4 * chanBytes;
+  const zero = f32x4.splat(0);
+  let a0 = gatherLanes(o, chanBytes, n), a1 = gatherLanes(o4, chanBytes, n - 4);
+  let b0v = kn > 1 ? gatherLanes(o + 4, chanBytes, n) : zero, b1v = kn > 1 ? gatherLanes(o4 + 4, chanBytes, n - 4) : zero;
+  let c0v = kn > 2 ? gatherLanes(o + 8, chanBytes, n) : zero, c1v = kn > 2 ? gatherLanes(o4 + 8, chanBytes, n - 4) : zero;
+  for (let oy = oyFrom; oy < oyTo; oy++) {
+    let dp = dy + <usize>(oy * wo + oxFrom) * dyPix + (<usize>b0 << 2);
+    let xp = x + <usize>((oy + ky - pad) * wi + oxFrom + kx - pad) * xPix + (<usize>k << 2);
+    for (let ox = oxFrom; ox < oxTo; ox++, dp += dyPix, xp += xPix) {
+      const d0 = loadChannels(dp, n);
+      const d1 = loadChannels(dp + 16, n - 4);
+      const v0 = v128.load32_splat(xp);
+      a0 = f32x4.add(a0, f32x4.mul(d0, v0));
+      a1 = f32x4.add(a1, f32x4.mul(d1, v0));
+      if (kn > 1) {
+        const v1 = v128.load32_splat(xp + 4);
+        b0v = f32x4.add(b0v, f32x4.mul(d0, v1));
+        b1v = f32x4.add(b1v, f32x4.mul(d1, v1));
+      }
+      if (kn > 2) {
+        const v2 = v128.load32_splat(xp + 8);
+        c0v = f32x4.add(c0v, f32x4.mul(d0, v2));
+        c1v = f32x4.add(c1v, f32x4.mul(d1, v2));
       }
     }
+  }
+  scatterLanes(a0, o, chanBytes, n);
+  scatterLanes(a1, o4, chanBytes, n - 4);
+  if (kn > 1) {
+    scatterLanes(b0v, o + 4, chanBytes, n);
+    scatterLanes(b1v, o4 + 4, chanBytes, n - 4);
+  }
+  if (kn > 2) {
+    scatterLanes(c0v, o + 8, chanBytes, n);
+    scatterLanes(c1v, o4 + 8, chanBytes, n - 4);
   }
 }
 
