@@ -1402,6 +1402,17 @@ t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel co
         K.addRowBias!(y, n, beta);
         addRowBias(yRef, n, beta);
         t.same(Array.from(y), Array.from(yRef), `${n}x${C}: + β (${threads} thread(s))`);
+        // the fused form: x̂ kept and the shift added in the normalizing pass, the same numbers
+        const y2 = ledger.floats(n * C, 'workspace', 't', 'y2');
+        for (let i = 0; i < n * C; i++) y2[i] = rng.normal() * 40 + (i % C) * 1e3 + (i % 5 === 0 ? 1e-30 : 0);
+        const y2Ref = Float32Array.from(y2);
+        const xhat = ledger.floats(n * C, 'workspace', 't', 'xhat');
+        bnNormalizeReference(y2Ref, n, C, l2, meanRef, sigmaRef, BN_EPS);
+        const xhatRef = Float32Array.from(y2Ref);
+        addRowBias(y2Ref, n, beta);
+        K.bnNormalize!(y2, n, C, l2, mean, sigma, BN_EPS, { xhat, beta });
+        t.same(Array.from(xhat), Array.from(xhatRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused: x̂ (${threads} thread(s))`);
+        t.same(Array.from(y2), Array.from(y2Ref), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused: x̂ + β (${threads} thread(s))`);
       }
     K.dispose?.();
   }

@@ -159,7 +159,11 @@ export interface Kernels {
   /** Columns of `rows` rows (`stride` elements apart, the first at element `first`) of a po2 store decoded under bias b, as float32 rows of `cols`. */
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
   /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */
-  bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number): void;
+  /**
+   * With `shift`: x̂ also stored in shift.xhat, and y left as x̂ + shift.beta (float32 sums, as
+   * addRowBias), in the same last pass.
+   */
+  bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number, shift?: { xhat: Floats; beta: Floats }): void;
   /** y (rows × b.length) += b on every row (quant-layer.ts addRowBias is the reference). */
   addRowBias?(y: Floats, rows: number, b: Floats): void;
   /**

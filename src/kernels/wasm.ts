@@ -359,8 +359,20 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         at(sigma),
         l1Exact ? 1 : 0,
       ]),
-    bnNormalize: (y, rows, C, l2, mean, sigma, eps) =>
-      par('bnNormalize', rows * C * BN_WORK, C, 2, (a, b) => [at(y), rows, C, l2 ? 1 : 0, at(mean), at(sigma), eps, a, b]),
+    bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) =>
+      par('bnNormalize', rows * C * BN_WORK, C, 2, (a, b) => [
+        at(y),
+        rows,
+        C,
+        l2 ? 1 : 0,
+        at(mean),
+        at(sigma),
+        eps,
+        a,
+        b,
+        shift ? at(shift.xhat) : 0,
+        shift ? at(shift.beta) : 0,
+      ]),
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => {

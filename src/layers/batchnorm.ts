@@ -238,27 +238,31 @@ export class BatchNormLayer implements Layer {
     const mean = groups > 1 ? stats.subarray(C, 2 * C) : this.ws.chan.subarray(2 * C, 3 * C);
     avgMean.fill(0);
     avgSigma.fill(0);
+    const k = this.ws.kernels;
+    const b = beta as Float32Array; // float32 storage (see the constructor)
+    // the kernel's last pass also keeps x̂ and adds β (two passes over the batch fewer)
+    const fused = this.xhat !== null && k.bnNormalize !== undefined && holdsAll(k, y, mean, this.sigma, this.xhat, b);
     for (let g = 0; g < groups; g++) {
       const r0 = g * G;
       const r1 = Math.min(rows, r0 + G);
       const n = r1 - r0;
       const sigma = this.sigma.subarray(g * C, (g + 1) * C);
-      const k = this.ws.kernels;
       const yg = y.subarray(r0 * C, r1 * C);
       const l2 = this.kindOfNorm === 'l2';
-      if (k.bnNormalize && holdsAll(k, y, mean, sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
+      if (fused) k.bnNormalize!(yg, n, C, l2, mean, sigma, BN_EPS, { xhat: this.xhat!.subarray(r0 * C, r1 * C), beta: b });
+      else if (k.bnNormalize && holdsAll(k, y, mean, sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
       else bnNormalizeReference(yg, n, C, l2, mean, sigma, BN_EPS);
       for (let c = 0; c < C; c++) {
         avgMean[c] += mean[c] / groups;
         avgSigma[c] += sigma[c] / groups;
       }
     }
-    if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
-    else if (this.xhatSign) packSigns(this.ws.kernels, y, rows, C, this.xhatSign);
-    const k = this.ws.kernels;
-    const b = beta as Float32Array; // float32 storage (see the constructor)
-    if (k.addRowBias && holdsAll(k, y, b)) k.addRowBias(y, rows, b);
-    else addRowBias(y, rows, b);
+    if (!fused) {
+      if (this.xhat) this.xhat.set(y.subarray(0, rows * C));
+      else if (this.xhatSign) packSigns(k, y, rows, C, this.xhatSign);
+      if (k.addRowBias && holdsAll(k, y, b)) k.addRowBias(y, rows, b);
+      else addRowBias(y, rows, b);
+    }
     // running statistics: an exponential average while training, a plain average of the
     // batches seen while recalibrating (then the stats belong to the final weights only)
     const keep = this.calibrated >= 0 ? this.calibrated / (this.calibrated + 1) : BN_MOMENTUM;

@@ -3698,9 +3698,11 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  * One (ghost) batch of batch norm, training: mean[c] and sigma[c] of y's rows (l2: the standard
  * deviation, else the mean absolute deviation, each + eps as in BatchNormLayer.forward), then
  * y[i, c] = (y[i, c] − mean[c]) / sigma[c] in place. Every value is what the TypeScript loop
- * computes: each f64 operation in its order, rounded to float32 where it stores.
+ * computes: each f64 operation in its order, rounded to float32 where it stores. With xhat (not
+ * 0), the last pass also stores x̂ there and leaves x̂ + beta[c] (a float32 sum, as addRowBias)
+ * in y: the layer's copy of x̂ and its shift in the same pass instead of two more over memory.
  */
-export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32): void {
+export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize): void {
   // channels [c0, c1) only (c0 even), so threads can split them: each channel's sums are its own
   memory.fill(mean + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   memory.fill(sigma + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
@@ -3728,6 +3730,25 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
   for (let c = c0; c < c1; c++) {
     const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
     store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
+  }
+  if (xhat) {
+    for (let i = 0; i < rows; i++) {
+      const at = <usize>(i * C) << 2;
+      let c = c0;
+      for (; c + 2 <= c1; c += 2) {
+        const p = y + at + (<usize>c << 2);
+        const x = f32x4.demote_f64x2_zero(f64x2.div(f64x2.sub(load2(p), load2(mean + (<usize>c << 2))), load2(sigma + (<usize>c << 2))));
+        v128.store64_lane(xhat + at + (<usize>c << 2), x, 0);
+        v128.store64_lane(p, f32x4.add(x, v128.load64_zero(beta + (<usize>c << 2))), 0);
+      }
+      for (; c < c1; c++) {
+        const p = y + at + (<usize>c << 2);
+        const x = <f32>((<f64>load<f32>(p) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2)));
+        store<f32>(xhat + at + (<usize>c << 2), x);
+        store<f32>(p, x + load<f32>(beta + (<usize>c << 2)));
+      }
+    }
+    return;
   }
   for (let i = 0; i < rows; i++) {
     const row = y + (<usize>(i * C) << 2);
