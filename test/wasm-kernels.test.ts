@@ -1089,6 +1089,15 @@ t.test('signFloat and clipZero split over 2 threads: the references, element for
     pm.every((v, i) => Object.is(v, pmWant[i])),
     'signFloat',
   );
+  // with z kept in the same pass (the float STE mask): the signs, and z's bits (NaN and -0 too)
+  const pm2 = ledger.floats(n, 'workspace', 't', 'pm2');
+  const kept = ledger.floats(n, 'workspace', 't', 'kept');
+  K.signFloat!(z, n, pm2, kept);
+  t.ok(
+    pm2.every((v, i) => Object.is(v, pmWant[i])),
+    'signFloat keeping z: the signs',
+  );
+  t.same(Buffer.from(kept.buffer, kept.byteOffset, 4 * n).equals(Buffer.from(z.buffer, z.byteOffset, 4 * n)), true, 'signFloat keeping z: z, bit for bit');
   const g = ledger.floats(n, 'workspace', 't', 'g');
   for (let i = 0; i < n; i++) g[i] = rng.normal();
   const gWant = Float32Array.from(g);

@@ -131,8 +131,8 @@ export interface Kernels {
   packMask?(z: Floats, rows: number, cols: number, bits: Uint32Array, clip: number): void;
   /** Optional: x[r, c] = 0 where bit c of mask row row0 + r is 0 (applyMaskReference in src/bits.ts). */
   applyMask?(x: Floats, rows: number, cols: number, mask: Uint32Array, row0: number): void;
-  /** Optional: out[k] = z[k] >= 0 ? 1 : -1 (signFloatReference in src/bits.ts). */
-  signFloat?(z: Floats, n: number, out: Floats): void;
+  /** Optional: out[k] = z[k] >= 0 ? 1 : -1 (signFloatReference in src/bits.ts); with keep, z copied there in the same pass. */
+  signFloat?(z: Floats, n: number, out: Floats, keep?: Floats): void;
   /** Optional: x[k] = 0 where |z[k]| > clip (clipZeroReference in src/bits.ts). */
   clipZero?(x: Floats, z: Floats, n: number, clip: number): void;
   /** Optional max-pool forward over B examples, out possibly x itself (maxPoolFloatReference in pool-reference.ts). */

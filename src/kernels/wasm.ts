@@ -330,7 +330,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
-    signFloat: (z, n, out) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4]),
+    signFloat: (z, n, out, keep) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4, keep ? at(keep) + a * 4 : 0]),
     // sums split by channels (each its own), dx by rows
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
       par('bnBackStats', rows * C * 2, C, 4, (c0, c1) => [

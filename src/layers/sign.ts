@@ -62,14 +62,19 @@ export class SignLayer implements Layer {
     const z = x.data;
     const n = rows * C;
     const k = this.ws.kernels;
+    // the float output and the kept z in one pass where the kernel takes both
+    const keepWithSign = training && this.zKept !== null && this.outFloat !== null && k.signFloat !== undefined && holdsAll(k, z, this.outFloat, this.zKept);
     if (training && (this.zKept || this.maskBits)) {
-      if (this.zKept) this.zKept.set(z.subarray(0, n));
+      if (keepWithSign) {
+        // below, with the sign
+      } else if (this.zKept) this.zKept.set(z.subarray(0, n));
       else if (k.packMask && holdsAll(k, z, this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
       else packMaskReference(z, rows, C, this.maskBits!, STE_CLIP);
       this.trained = true;
     }
     if (this.outFloat) {
-      if (k.signFloat && holdsAll(k, z, this.outFloat)) k.signFloat(z, n, this.outFloat);
+      if (keepWithSign) k.signFloat!(z, n, this.outFloat, this.zKept!);
+      else if (k.signFloat && holdsAll(k, z, this.outFloat)) k.signFloat(z, n, this.outFloat);
       else signFloatReference(z, n, this.outFloat);
       return { kind: 'float', data: this.outFloat, cols: C, signs: true };
     }

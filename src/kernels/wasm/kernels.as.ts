@@ -3908,12 +3908,23 @@ function bnDxPairL1(g: v128, m0: v128, m1: v128, m2: v128, sx: v128, s: v128): v
 }
 
 /** out[k] = z[k] >= 0 ? 1 : -1 for k < n (NaN gives -1, -0 gives 1, as in JavaScript). */
-export function signFloat(z: usize, n: i32, out: usize): void {
+export function signFloat(z: usize, n: i32, out: usize, keep: usize): void {
   const one = f32x4.splat(1);
   const minusOne = f32x4.splat(-1);
   let k = 0;
-  for (; k + 4 <= n; k += 4) v128.store(out + (<usize>k << 2), v128.bitselect(one, minusOne, nonNegative4(v128.load(z + (<usize>k << 2)))));
-  for (; k < n; k++) store<f32>(out + (<usize>k << 2), load<f32>(z + (<usize>k << 2)) >= 0 ? 1 : -1);
+  // keep (not 0): z also copied there in the same pass (the float STE mask's z)
+  if (keep)
+    for (; k + 4 <= n; k += 4) {
+      const v = v128.load(z + (<usize>k << 2));
+      v128.store(keep + (<usize>k << 2), v);
+      v128.store(out + (<usize>k << 2), v128.bitselect(one, minusOne, nonNegative4(v)));
+    }
+  else for (; k + 4 <= n; k += 4) v128.store(out + (<usize>k << 2), v128.bitselect(one, minusOne, nonNegative4(v128.load(z + (<usize>k << 2)))));
+  for (; k < n; k++) {
+    const v = load<f32>(z + (<usize>k << 2));
+    if (keep) store<f32>(keep + (<usize>k << 2), v);
+    store<f32>(out + (<usize>k << 2), v >= 0 ? 1 : -1);
+  }
 }
 
 /** x[k] = 0 where |z[k]| > clip, k < n (the clipped straight-through estimator on kept z; NaN keeps x). */
