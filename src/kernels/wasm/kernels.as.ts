@@ -3778,7 +3778,8 @@ function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
  * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference).
  */
 export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32, c0: i32, c1: i32): void {
-  // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums are its own
+  // channels [c0, c1) only (c0 a multiple of 4): each channel's sums are its own (the wrapper runs all
+  // of them on one thread: split by channels it measured slower, see wasm.ts)
   const wpr = (C + 31) >>> 5;
   const C4 = c0 + ((c1 - c0) & ~3);
   const one = f32x4.splat(1);
