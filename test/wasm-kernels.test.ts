@@ -287,7 +287,8 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
   // widths taking 12-pixel blocks and a last block of 4, 8 or 12, or (13, 14, 25) 12s then 8 and
   // 5-8 instead of a last block of 1-4; channel counts that are not
   // whole groups of 4; an odd channel count (the scattering kernel); 5x5 and stride 2 (the
-  // general kernel); dY dense, mostly zero (a max-pool's gradient) and all zero
+  // general kernel); dY dense, mostly zero (a max-pool's gradient) and all zero; outputs at most
+  // 4 wide (examples in the lanes)
   const cases: [number, number, number, number, 'valid' | 'same', number, number, number][] = [
     [8, 8, 32, 16, 'same', 3, 1, 1],
     [7, 9, 48, 5, 'valid', 3, 1, 0.5],
@@ -300,6 +301,11 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
     [9, 9, 8, 6, 'same', 5, 2, 1],
     [7, 8, 34, 7, 'valid', 3, 2, 0.5],
     [5, 5, 4, 8, 'same', 3, 1, 0],
+    // outputs at most 4 wide: examples in the lanes (one example here: a quad with one lane)
+    [5, 5, 20, 9, 'valid', 3, 1, 0.5],
+    [3, 3, 34, 16, 'valid', 3, 1, 1],
+    [4, 4, 6, 7, 'same', 3, 1, 0.3],
+    [2, 3, 8, 5, 'same', 3, 1, 1],
   ];
   for (const threads of [1, 2]) {
     const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
@@ -344,6 +350,11 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
       [12, 12, 16, 12, 'same', 5],
       [7, 9, 48, 5, 'valid', 3],
       [6, 6, 37, 40, 'same', 4],
+      // examples in the lanes: whole quads and a last one of 1-3 examples
+      [5, 5, 20, 9, 'valid', 9],
+      [3, 3, 34, 16, 'valid', 6],
+      [4, 4, 6, 7, 'same', 3],
+      [2, 3, 8, 5, 'same', 8],
     ] as const) {
       const gb = convGeometry(hi, wi, ci, co, padding);
       const Wb = randomSigns(rng, co * 9, ci);

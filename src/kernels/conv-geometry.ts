@@ -39,6 +39,18 @@ export function convLutFloats(g: ConvGeometry): number {
   return index + g.ho * groups * 16 * width;
 }
 
+/** Output widths up to which binary conv input gradients put 4 examples in the lanes (convBwdDataQuads in kernels.as.ts). */
+export const DATA_QUADS_UP_TO = 4;
+
+/**
+ * Whether a binary conv's input gradient runs with examples in the lanes: 3x3, stride 1, an even
+ * channel count, an output at most DATA_QUADS_UP_TO wide, and at most 1020 output channels (its
+ * sign index holds a group's table offset in 16 bits).
+ */
+export function dataQuadsApply(g: ConvGeometry): boolean {
+  return isBlocked3x3(g) && g.ci % 2 === 0 && g.wo <= DATA_QUADS_UP_TO && g.co <= 1020;
+}
+
 /** Output width from which weight gradients over sign inputs sum pixels in groups of 4 (FILTER_GROUPS_FROM in kernels.as.ts). */
 export const FILTER_GROUPS_FROM = 10;
 

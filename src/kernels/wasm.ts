@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
 import type { AdamTensor, FilterRun, Kernels } from './kernels.js';
-import { filterLookupApplies, filterQuadsApply, isBlocked3x3, patchGroupsApply, taps, type ConvGeometry } from './conv-geometry.js';
+import { dataQuadsApply, filterLookupApplies, filterQuadsApply, isBlocked3x3, patchGroupsApply, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
 
@@ -256,7 +256,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       else par('convFwdPatches', work, g.ho, 1, (a, b) => [at(x), at(w), ...dims, at(y), a, b]);
     },
     convBwdDataIndex: (w, g, scratch) => {
-      if (lookupApplies(g)) ex.convLutIndex(at(w), ...lookupDims(g), lookupScratch(g, scratch));
+      if (dataQuadsApply(g)) ex.convQuadDataIndex(at(w), g.ci, g.co, lookupScratch(g, scratch));
+      else if (lookupApplies(g)) ex.convLutIndex(at(w), ...lookupDims(g), lookupScratch(g, scratch));
     },
     // 3x3 stride 1 over channels in pairs: tables of dY's signed partials, built per example
     // (split over output rows), then looked up (split over input channels); others scatter
@@ -269,15 +270,18 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         return;
       }
       const lut = lookupScratch(g, scratch);
-      if (examples > 1) {
+      // narrow outputs: examples in the lanes (a quad at a time, one example too)
+      const quads = dataQuadsApply(g);
+      if (examples > 1 || quads) {
         // a batch: each thread runs whole examples with tables of its own (the slots that fit after the index)
         const slotBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
         const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - slotBytes;
-        const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
-        const slices = pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]];
+        const slots = Math.min(threads, Math.ceil(examples / (quads ? 4 : 1)), Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
+        const slices = pool && slots > 1 ? splitRange(examples, slots, quads ? 4 : 1) : [[0, examples]];
         const args = slices.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1]);
-        if (slices.length > 1) pool!.run('convBwdDataExamples', args);
-        else ex.convBwdDataExamples(...args[0]);
+        const fn = quads ? 'convBwdDataQuads' : 'convBwdDataExamples';
+        if (slices.length > 1) pool!.run(fn, args);
+        else ex[fn](...args[0]);
         return;
       }
       par('convLutTables', g.ho * g.wo * g.co * 16, g.ho, 1, (a, b) => [at(dy), ...lookupDims(g), lut, a, b]);
@@ -469,6 +473,7 @@ const KERNEL_EXPORTS = [
   'convLutTables',
   'convBwdDataLut',
   'convBwdDataExamples',
+  'convBwdDataQuads',
   'convBwdFilter',
   'convBwdFilterLut',
   'convFilterSignRows',

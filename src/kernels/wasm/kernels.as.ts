@@ -1724,6 +1724,99 @@ export function convLutTablesBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, 
   return <i32>(<usize>ho * lutRowBytes(wi, co, pad));
 }
 
+// ---- dx of narrow maps with 4 examples in the lanes ----
+// On outputs at most 4 wide (DATA_QUADS_UP_TO in conv-geometry.ts: CNV's 3x3 and 1x1), a row of pixels fills few lanes
+// and most taps fall off the map (8-20 G terms/s). There the lanes hold 4 examples instead: the
+// 16 partials of every (output pixel, group of 4 output channels) for a quad of examples, then
+// per input pixel and channel pair the same sums as lookupBlock, in the same order (output
+// pixels ascending, groups in order), so the same bits, every lane its own example.
+
+/**
+ * The sign index for convBwdDataQuads into lut (lutIndexBytes, the layout of convLutIndex: tap,
+ * channel pair, group, channel): the byte offset g·256 + idx·16 of the table entry group g's 4
+ * signs pick in an output pixel's tables (16 entries of 16 bytes a group).
+ */
+export function convQuadDataIndex(w: usize, ci: i32, co: i32, lut: usize): void {
+  const G = (co + 3) >>> 2;
+  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
+  const chanBytes = <usize>9 * tapBytes;
+  for (let t = 0; t < 9; t++)
+    for (let g = 0; g < G; g++)
+      for (let k = 0; k < ci; k++) {
+        const o = lut + (<usize>(((t * (ci >>> 1) + (k >>> 1)) * G + g) * 2 + (k & 1)) << 1);
+        const word = w + <usize>t * tapBytes + (<usize>(k >>> 5) << 2);
+        let idx: u32 = 0;
+        for (let j = 0; j < 4; j++) {
+          const c = g * 4 + j;
+          if (c < co) idx |= ((load<u32>(word + <usize>c * chanBytes) >>> (<u32>k & 31)) & 1) << <u32>j;
+        }
+        store<u16>(o, (<u32>g << 8) | (idx << 4));
+      }
+}
+
+/**
+ * dx of examples [e0, e1) (dy: ho·wo·co floats an example, dx: hi·wi·ci, ci even) four at a
+ * time in the lanes: the quad's tables for every output pixel (slot `slot` after the index at
+ * lut, as convBwdDataExamples), then every input pixel's channel pairs, taps last to first and
+ * groups in order, written to each of the quad's examples.
+ */
+export function convBwdDataQuads(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, lut: usize, slot: i32, e0: i32, e1: i32): void {
+  const G = (co + 3) >>> 2;
+  // a slot as convBwdDataExamples' (ho·wo·G·256 bytes fit it: its rows are at least 16 floats wide)
+  const tables = lut + lutIndexBytes(ci, co) + <usize>slot * (<usize>ho * lutRowBytes(wi, co, pad));
+  const pixTables = <usize>G << 8;
+  const dyLen = <usize>(ho * wo * co) << 2;
+  const dxLen = <usize>(hi * wi * ci) << 2;
+  const dyPix = <usize>co << 2;
+  const pixBytes = <usize>ci << 2;
+  const zero = f32x4.splat(0);
+  for (let q = e0; q < e1; q += 4) {
+    const lanes = min(4, e1 - q);
+    const d = dy + <usize>q * dyLen;
+    for (let p = 0; p < ho * wo; p++)
+      for (let g = 0; g < G; g++) {
+        // lane l: example q + l's 4 channels of the group (zero past the last channel or example)
+        const px = d + <usize>p * dyPix + (<usize>g << 4);
+        const valid = co - g * 4;
+        const x0 = loadChannels(px, valid);
+        const x1 = lanes > 1 ? loadChannels(px + dyLen, valid) : zero;
+        const x2 = lanes > 2 ? loadChannels(px + 2 * dyLen, valid) : zero;
+        const x3 = lanes > 3 ? loadChannels(px + 3 * dyLen, valid) : zero;
+        storeRowPartials16(tables + <usize>p * pixTables + (<usize>g << 8), 16, x0, x1, x2, x3);
+      }
+    const out = dx + <usize>q * dxLen;
+    for (let iy = 0; iy < hi; iy++)
+      for (let ix = 0; ix < wi; ix++)
+        for (let k = 0; k < ci; k += 2) {
+          let a = zero;
+          let c = zero;
+          for (let ky = 2; ky >= 0; ky--) {
+            const oy = iy + pad - ky;
+            if (oy < 0 || oy >= ho) continue;
+            for (let kx = 2; kx >= 0; kx--) {
+              const ox = ix + pad - kx;
+              if (ox < 0 || ox >= wo) continue;
+              const t = tables + <usize>(oy * wo + ox) * pixTables;
+              let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
+              for (let g = 0; g < G; g++, o += 4) {
+                const two = load<u32>(o);
+                a = f32x4.add(a, v128.load(t + <usize>(two & 0xffff)));
+                c = f32x4.add(c, v128.load(t + <usize>(two >>> 16)));
+              }
+            }
+          }
+          // lane l to example q + l: channels k and k + 1 side by side
+          const lo = v128.shuffle<i32>(a, c, 0, 4, 1, 5);
+          const hi2 = v128.shuffle<i32>(a, c, 2, 6, 3, 7);
+          const at = out + <usize>(iy * wi + ix) * pixBytes + (<usize>k << 2);
+          v128.store64_lane(at, lo, 0);
+          if (lanes > 1) v128.store64_lane(at + dxLen, lo, 1);
+          if (lanes > 2) v128.store64_lane(at + 2 * dxLen, hi2, 0);
+          if (lanes > 3) v128.store64_lane(at + 3 * dxLen, hi2, 1);
+        }
+  }
+}
+
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
 export function convBwdDataFloat(dy: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32): void {
   convBwdDataX<f32>(dy, w, hi, wi, ci, ho, wo, co, pad, dx, ci0, ci1);
