@@ -1512,20 +1512,29 @@ export function convLutBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i3
 }
 
 /**
- * The sign index of binary weights w (co × 9 × ci bits, ci even) into lut: for tap t,
- * group g and input channel k, the byte offset of the table entry its 4 signs pick,
- * idx·W·4 within the group's tables (16·W·4 bytes a group), where bit j of idx is output channel 4g + j's sign bit (a missing channel of
- * the last group counts as 0); laid out by tap, channel pair, group, channel.
+ * The sign index of binary weights w (co × 9 × ci bits, ci even) into lut (signIndex): the byte
+ * offset idx·W·4 of the entry a (tap, group, input channel)'s 4 signs pick within the group's
+ * tables (16·W·4 bytes a group).
  */
 export function convLutIndex(w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, lut: usize): void {
+  signIndex(w, ci, co, lut, <u32>lutWidth(wi, pad) << 2, 0);
+}
+
+/**
+ * A sign index (convLutIndex, convQuadDataIndex): for tap t, group g of 4 output channels and
+ * input channel k, the u16 idx·entryBytes + g·groupBytes (bit j of idx: output channel 4g + j's
+ * sign bit, a missing channel of the last group 0); laid out by tap, channel pair, group, channel
+ * (2 channels' offsets side by side, groups in order: one stream per (tap, channel pair)).
+ */
+// @ts-ignore: decorator
+@inline
+function signIndex(w: usize, ci: i32, co: i32, lut: usize, entryBytes: u32, groupBytes: u32): void {
   const G = (co + 3) >>> 2;
-  const entryBytes = <u32>lutWidth(wi, pad) << 2;
   const tapBytes = <usize>((ci + 31) >>> 5) << 2;
   const chanBytes = <usize>9 * tapBytes;
   for (let t = 0; t < 9; t++)
     for (let g = 0; g < G; g++)
       for (let k = 0; k < ci; k++) {
-        // 2 channels' offsets side by side, groups in order: one stream per (tap, channel pair)
         const o = lut + (<usize>(((t * (ci >>> 1) + (k >>> 1)) * G + g) * 2 + (k & 1)) << 1);
         const word = w + <usize>t * tapBytes + (<usize>(k >>> 5) << 2);
         let idx: u32 = 0;
@@ -1533,7 +1542,7 @@ export function convLutIndex(w: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i
           const c = g * 4 + j;
           if (c < co) idx |= ((load<u32>(word + <usize>c * chanBytes) >>> (<u32>k & 31)) & 1) << <u32>j;
         }
-        store<u16>(o, idx * entryBytes);
+        store<u16>(o, idx * entryBytes + <u32>g * groupBytes);
       }
 }
 
@@ -1737,21 +1746,7 @@ export function convLutTablesBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, 
  * signs pick in an output pixel's tables (16 entries of 16 bytes a group).
  */
 export function convQuadDataIndex(w: usize, ci: i32, co: i32, lut: usize): void {
-  const G = (co + 3) >>> 2;
-  const tapBytes = <usize>((ci + 31) >>> 5) << 2;
-  const chanBytes = <usize>9 * tapBytes;
-  for (let t = 0; t < 9; t++)
-    for (let g = 0; g < G; g++)
-      for (let k = 0; k < ci; k++) {
-        const o = lut + (<usize>(((t * (ci >>> 1) + (k >>> 1)) * G + g) * 2 + (k & 1)) << 1);
-        const word = w + <usize>t * tapBytes + (<usize>(k >>> 5) << 2);
-        let idx: u32 = 0;
-        for (let j = 0; j < 4; j++) {
-          const c = g * 4 + j;
-          if (c < co) idx |= ((load<u32>(word + <usize>c * chanBytes) >>> (<u32>k & 31)) & 1) << <u32>j;
-        }
-        store<u16>(o, (<u32>g << 8) | (idx << 4));
-      }
+  signIndex(w, ci, co, lut, 16, 256);
 }
 
 /**
