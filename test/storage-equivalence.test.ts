@@ -108,32 +108,34 @@ t.test('dense weight gradients over ±1 floats packed in several passes (chunkXB
 });
 
 // dW tiles over sign inputs gather in the idle pre-activation buffer when chunkDx holds fewer
-// channels: channels are summed independently, so the tile changes no number (both conv paths:
-// a narrow map's quads of examples and a wide map's one-example lookups; 1 and 2 threads).
-t.test('conv dW tiles in the idle pre-activation buffer change no number: the chunkDx tiles, bit for bit', async (t) => {
+// channels, and dX goes in chunks of several examples there: channels are summed independently
+// and examples are independent, so neither changes a number (both dW paths: a narrow map's quads
+// of examples and a wide map's one-example lookups; 1 and 2 threads).
+t.test('conv dW tiles and dX chunks in the idle pre-activation buffer change no number: the chunkDx ones, bit for bit', async (t) => {
   const { wasmKernels } = await import('../src/kernels/wasm.js');
   const { createOptimizer } = await import('../src/optim/optimizer.js');
   const { DW_TILES } = await import('../src/layers/conv.js');
   // 16x16x64 -> 64 (wide: lookups) and 8x8x64 -> 160 (narrow: quads); chunkDx holds 8 rows of
   // the dense layer's 2560 inputs: 35 channels of either dW (tiles of 32), where the idle
-  // buffer takes tiles of 48 and 64
+  // buffer of a batch of 24 takes tiles of 64 and 112, and dX chunks of 4 and 12 examples
+  // instead of 1 and 2
   const spec: ModelSpec = {
     name: 'wide-tiles',
     input: { h: 16, w: 16, c: 3 },
     classes: 5,
     ops: [{ conv: 64, padding: 'same' }, { conv: 64, padding: 'same' }, { pool: 2 }, { conv: 160, padding: 'same' }, { pool: 2 }, { dense: 8 }],
   };
-  const data = syntheticDataset(5, 8, 16 * 16 * 3, 5);
+  const data = syntheticDataset(5, 24, 16 * 16 * 3, 5);
   for (const threads of [1, 2])
     for (const preset of ['low-memory', 'tiny']) {
       const run = (inIdle: boolean) => {
         DW_TILES.inIdleActivations = inIdle;
         const recipe = PRESETS[preset];
-        const net = new Network({ spec, recipe, batch: 8, kernels: wasmKernels, seed: 4, threads });
+        const net = new Network({ spec, recipe, batch: 24, kernels: wasmKernels, seed: 4, threads });
         const opt = createOptimizer(net.params(), recipe, net.ledger, net.kernels);
         const losses: number[] = [];
         for (let s = 0; s < 2; s++) {
-          losses.push(net.computeGradients(data, identityOrder(8), 0, 8).loss);
+          losses.push(net.computeGradients(data, identityOrder(24), 0, 24).loss);
           opt.update(1e-2);
         }
         const bytes = [...Object.values(net.stateTensors()), ...Object.values(opt.stateTensors())].map((v) =>

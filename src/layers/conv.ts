@@ -6,6 +6,7 @@
 import { wordsFor } from '../bits.js';
 import {
   convFilterLutFloats,
+  convLutFloats,
   convFilterQuadFloats,
   filterLookupApplies,
   filterQuadsApply,
@@ -21,7 +22,10 @@ import { addInto, centredTileNormSq, sumSquares } from './norms.js';
 import { decodeCodes, packSigns, readExamplePixels, trainingInput, type Activation, type Layer, type ScopeFlags, type Workspace } from './layer.js';
 import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.js';
 
-/** Whether dW tiles over sign inputs may gather in the idle pre-activation buffer (dwTiles); off only to compare against chunkDx tiles. */
+/** Floats of dY and dX a dX chunk in the idle pre-activation buffer holds at most (idleDxChunks). */
+const IDLE_DX_FLOATS = 1 << 18;
+
+/** Whether dW tiles and dX chunks may use the idle pre-activation buffer (dwTiles, idleDxChunks); off only to compare against chunkDx. */
 export const DW_TILES = { inIdleActivations: true };
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
@@ -137,6 +141,27 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     while (n > 0 && dyTileFloats(g, n, count) + convFilterQuadFloats(g, count, n) > actEnd) n -= QUADS_FROM_EXAMPLES;
     const dy = dyTileFloats(g, n, count);
     return n >= QUADS_FROM_EXAMPLES ? { n, dy: ws.act.subarray(0, dy), scratch: ws.act.subarray(dy, actEnd) } : null;
+  }
+
+  /**
+   * dX chunks of many examples in the idle pre-activation buffer (after the lookup scratch at its
+   * front: the sign index and two thread slots of tables), where it holds more examples than
+   * chunkDx and chunkDy (one example of CNV's wide layers): one batch call per chunk, threads
+   * taking whole examples, and gradient codec calls large enough to split, instead of a call and
+   * two thread hand-offs per example. null: chunkDx. The examples are independent, so the chunk
+   * changes no number.
+   */
+  private idleDxChunks(B: number, dyLen: number, dxLen: number, fit: number): { n: number; dy: Floats; dx: Floats; lookup: Floats } | null {
+    if (!DW_TILES.inIdleActivations) return null;
+    const { g, ws } = this;
+    const lookup = (2 * convLutFloats(g) + 3) & ~3;
+    const dyFloats = (n: number) => (n * dyLen + 3) & ~3;
+    // at most 1 MiB of dY and dX a chunk: it stays in cache (BinaryNet's 32x32 layers, 20
+    // examples a chunk without the bound, measured level or slower)
+    const n = Math.min(B, Math.floor(Math.min(ws.act.length - lookup, IDLE_DX_FLOATS) / (dyLen + dxLen + 4)));
+    if (n <= fit) return null;
+    const dyEnd = lookup + dyFloats(n);
+    return { n, lookup: ws.act.subarray(0, lookup), dy: ws.act.subarray(lookup, dyEnd), dx: ws.act.subarray(dyEnd, dyEnd + n * dxLen) };
   }
 
   /**
@@ -280,6 +305,21 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     // as many examples per chunk as the chunks hold (their dY decoded together, one kernel call)
     const [dyLen, dxLen] = [outPix * g.co, g.hi * g.wi * g.ci];
     const fit = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / dxLen), Math.floor(ws.chunkDy.length / dyLen)));
+    const idle = this.idleDxChunks(B, dyLen, dxLen, fit);
+    if (idle) {
+      fillStore(
+        spare,
+        idle.n * this.rowsPerExample,
+        idle.dx,
+        (i0, i1, out) => {
+          const [b0, n] = [i0 / this.rowsPerExample, (i1 - i0) / this.rowsPerExample];
+          grad.read(b0 * outPix, (b0 + n) * outPix, 0, g.co, idle.dy);
+          ws.kernels.convBwdData(idle.dy, this.wbits, g, out, idle.lookup, n);
+        },
+        true,
+      );
+      return spare;
+    }
     fillStore(
       spare,
       fit * this.rowsPerExample,
