@@ -335,12 +335,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
     signFloat: (z, n, out, keep) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4, keep ? at(keep) + a * 4 : 0]),
-    // sums split by channels (each its own), dx by rows
-    // one thread: sums in row order leave only a channel split, and split so it was slower than
+    // the sums on one thread: in row order they leave only a channel split, and split so it was slower than
     // whole (standard CNV, 2 threads: 10.6 vs 5.3 ms a step; the step 225 -> 207 ms, BinaryNet's
     // 575 -> 556, interleaved): both threads stream every row for a few channels each
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
       ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0, 0, C),
+    // dx split by rows
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       par('bnBackDx', rows * C * BN_WORK, rows, 1, (r0, r1) => [
         at(out) + r0 * C * 4,
