@@ -240,6 +240,39 @@ t.test(
       const sparse = density === null ? '' : `, ${Math.round(100 * density)}% non-zero dY,`;
       t.same(dw, dwOnePass, `convBwdFilter${sparse} ${hi}x${wi}x${ci}, channels [${c0}, ${c1}) of ${count}, pad ${pad}: bit for bit`);
     }
+    // the conv input gradients' sign indices (8 input channels a turn, the rest one at a time):
+    // for tap t, channel pair, group g, channel k, the u16 idx·entry + g·groupBytes, bit j of idx
+    // output channel 4g + j's sign bit at (t, k)
+    for (const [ci, co] of [
+      [8, 5],
+      [14, 8],
+      [38, 13],
+      [64, 4],
+      [130, 9],
+    ]) {
+      const tapWords = (ci + 31) >>> 5;
+      const w = words(co * 9 * tapWords);
+      const W = new Uint32Array(memory.buffer, w, co * 9 * tapWords);
+      const G = (co + 3) >>> 2;
+      const n = 9 * G * ci;
+      const want = (entry: number, groupBytes: number) => {
+        const out = new Uint16Array(n);
+        for (let tap = 0; tap < 9; tap++)
+          for (let g = 0; g < G; g++)
+            for (let k = 0; k < ci; k++) {
+              let idx = 0;
+              for (let j = 0; j < 4; j++) if (4 * g + j < co) idx |= ((W[((4 * g + j) * 9 + tap) * tapWords + (k >>> 5)] >>> (k & 31)) & 1) << j;
+              out[((tap * (ci >>> 1) + (k >>> 1)) * G + g) * 2 + (k & 1)] = idx * entry + g * groupBytes;
+            }
+        return Array.from(out);
+      };
+      const lut = take(2 * n + 16);
+      // a 6x6 map, pad 1: table rows 16 floats wide (64-byte entries)
+      ex.convLutIndex(w, 6, 6, ci, 6, 6, co, 1, lut);
+      t.same(Array.from(new Uint16Array(memory.buffer, lut, n)), want(64, 0), `convLutIndex ci=${ci} co=${co}`);
+      ex.convQuadDataIndex(w, ci, co, lut);
+      t.same(Array.from(new Uint16Array(memory.buffer, lut, n)), want(16, 256), `convQuadDataIndex ci=${ci} co=${co}`);
+    }
     // float inputs of fewer than 16 channels (first layers on pixels): 8 output channels × up to 3
     // input channels a pass, each dw element dw + Σ dY·X over its tap's in-bounds pixels in pixel
     // order (float32 products and sums), whatever the channel counts and the channel range
