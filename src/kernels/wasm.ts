@@ -94,8 +94,13 @@ const SPLIT_WORK = 1 << 19;
 const CODEC_SPLIT = 1 << 15;
 /** An Adam element (float16 codecs, a division and a square root) costs about this many multiply-adds. */
 const ADAM_WORK = 32;
-/** Batch norm's forward does three passes (sums, deviations, normalize with an f64 division) per element. */
-const BN_WORK = 8;
+/**
+ * Batch norm's forward does three passes (sums, deviations, normalize with an f64 division) per
+ * element, its backward dx an f64 division. At 16 a chunk of the streamed recipes' backward (one
+ * CNV example's 57,600 values, ~47 µs) splits across threads: interleaved, CNV on 2 threads
+ * low-memory 241 -> 228 ms a step, tiny 256 -> 245 (8 left those chunks on one thread).
+ */
+const BN_WORK = 16;
 /**
  * A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many
  * multiply-adds (measured: a 6,272-element tile then splits, and the tiny MLP's 2-thread step is faster).
