@@ -344,7 +344,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // whole (standard CNV, 2 threads: 10.6 vs 5.3 ms a step; the step 225 -> 207 ms, BinaryNet's
     // 575 -> 556, interleaved): both threads stream every row for a few channels each
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
-      ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0, 0, C),
+      ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0),
     // dx split by rows
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       par('bnBackDx', rows * C * BN_WORK, rows, 1, (r0, r1) => [
@@ -498,7 +498,6 @@ const KERNEL_EXPORTS = [
   'adamUpdate',
   'signFloat',
   'bnNormalize',
-  'bnBackStats',
   'bnBackDx',
   'addRowBias',
   'clipZero',

@@ -84,7 +84,6 @@ function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
   const w2 = w1 + wStride;
   const w3 = w2 + wStride;
   const full = words & ~3;
-  const ones = i16x8.splat(1);
   let a0 = i16x8.splat(0);
   let a1 = i16x8.splat(0);
   let a2 = i16x8.splat(0);
@@ -109,13 +108,7 @@ function xorPop4(xr: usize, w0: usize, wStride: usize, words: i32): v128 {
     a2 = i16x8.add(a2, i16x8.extadd_pairwise_i8x16_u(b2));
     a3 = i16x8.add(a3, i16x8.extadd_pairwise_i8x16_u(b3));
   }
-  const u0 = i32x4.dot_i16x8_s(a0, ones);
-  const u1 = i32x4.dot_i16x8_s(a1, ones);
-  const u2 = i32x4.dot_i16x8_s(a2, ones);
-  const u3 = i32x4.dot_i16x8_s(a3, ones);
-  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
-  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
-  let diff = i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+  let diff = channelCounts4(a0, a1, a2, a3);
   if (full < words)
     diff = i32x4.add(diff, i32x4(xorPopRow(xr, w0, full, words), xorPopRow(xr, w1, full, words), xorPopRow(xr, w2, full, words), xorPopRow(xr, w3, full, words)));
   return diff;
@@ -189,6 +182,13 @@ function xorPopPatch4(xBase: usize, xRowStep: usize, w0: usize, wStride: usize, 
     a2 = i16x8.extadd_pairwise_i8x16_u(b2);
     a3 = i16x8.extadd_pairwise_i8x16_u(b3);
   }
+  return channelCounts4(a0, a1, a2, a3);
+}
+
+/** 4 channels' 16-bit counters (a_j: channel j's, 8 lanes) summed to one count a channel, channel j in lane j. */
+// @ts-ignore: decorator
+@inline
+function channelCounts4(a0: v128, a1: v128, a2: v128, a3: v128): v128 {
   const ones = i16x8.splat(1);
   const u0 = i32x4.dot_i16x8_s(a0, ones);
   const u1 = i32x4.dot_i16x8_s(a1, ones);
@@ -222,14 +222,7 @@ function xorPopPatch4Two(xr: usize, xRowStep: usize, w0: usize, wStride: usize):
   const b1 = patchTwoBytes(x0, x1, x2, x3, x4, w1);
   const b2 = patchTwoBytes(x0, x1, x2, x3, x4, w2);
   const b3 = patchTwoBytes(x0, x1, x2, x3, x4, w3);
-  const ones = i16x8.splat(1);
-  const u0 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b0), ones);
-  const u1 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b1), ones);
-  const u2 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b2), ones);
-  const u3 = i32x4.dot_i16x8_s(i16x8.extadd_pairwise_i8x16_u(b3), ones);
-  const t0 = i32x4.add(v128.shuffle<i32>(u0, u1, 0, 4, 1, 5), v128.shuffle<i32>(u0, u1, 2, 6, 3, 7));
-  const t1 = i32x4.add(v128.shuffle<i32>(u2, u3, 0, 4, 1, 5), v128.shuffle<i32>(u2, u3, 2, 6, 3, 7));
-  return i32x4.add(v128.shuffle<i32>(t0, t1, 0, 1, 4, 5), v128.shuffle<i32>(t0, t1, 2, 3, 6, 7));
+  return channelCounts4(i16x8.extadd_pairwise_i8x16_u(b0), i16x8.extadd_pairwise_i8x16_u(b1), i16x8.extadd_pairwise_i8x16_u(b2), i16x8.extadd_pairwise_i8x16_u(b3));
 }
 
 /** Per-byte counts (at most 40) of one channel's 18 kernel words at w differing from the patch vectors. */
@@ -252,7 +245,7 @@ export function gemmBinBin(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize)
     let j = 0;
     for (; j + 4 <= m; j += 4) {
       const diff = xorPop4(xr, w + <usize>j * rowBytes, rowBytes, wpr);
-      v128.store(yr + (<usize>j << 2), f32x4.convert_i32x4_s(i32x4.sub(nv, i32x4.shl(diff, 1))));
+      storeXnor(yr, j, nv, diff);
     }
     for (; j < m; j++) store<f32>(yr + (<usize>j << 2), <f32>(n - 2 * xorPopRow(xr, w + <usize>j * rowBytes, 0, wpr)));
   }
@@ -1063,6 +1056,13 @@ function fwdBinPixel(x: usize, w: usize, hi: i32, wi: i32, ci: i32, co: i32, pad
   }
 }
 
+/** Outputs c..c+3 at yo: n − 2·(differing bits) for n = the bits compared (n lanes), as float32. */
+// @ts-ignore: decorator
+@inline
+function storeXnor(yo: usize, c: i32, n: v128, diff: v128): void {
+  v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(n, i32x4.shl(diff, 1))));
+}
+
 /**
  * y = conv(X̂ bits, Ŵ bits): xnor-popcount over the in-bounds taps. Integer sums, so any order
  * is exact: an interior pixel's patch is three runs of three adjacent pixels' words, matched
@@ -1096,7 +1096,7 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
         const edge = i32x4.splat((ky1 - ky0) * (kx1 - kx0) * ci);
         for (let c = 0; c < co4; c += 4) {
           const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w0 + <usize>c * chanBytes, chanBytes, 3 * pixBytes, (kx1 - kx0) * wpc, ky1 - ky0);
-          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(edge, i32x4.shl(diff, 1))));
+          storeXnor(yo, c, edge, diff);
         }
         if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
         continue;
@@ -1106,12 +1106,12 @@ export function convFwdBin(x: usize, w: usize, hi: i32, wi: i32, ci: i32, ho: i3
       if (wpc == 2)
         for (let c = 0; c < co4; c += 4) {
           const diff = xorPopPatch4Two(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes);
-          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
+          storeXnor(yo, c, valid, diff);
         }
       else
         for (let c = 0; c < co4; c += 4) {
           const diff = xorPopPatch4(xr, <usize>wi * pixBytes, w + <usize>c * chanBytes, chanBytes, 3 * pixBytes, run, 3);
-          v128.store(yo + (<usize>c << 2), f32x4.convert_i32x4_s(i32x4.sub(valid, i32x4.shl(diff, 1))));
+          storeXnor(yo, c, valid, diff);
         }
       if (co4 < co) fwdBinPixel(x, w, hi, wi, ci, co, pad, y, oy, ox, wo, co4);
     }
@@ -3891,11 +3891,10 @@ function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
  * per ghost batch g of G rows, at stats[3C·g ..]: Σ dy, Σ dy·x̂ and, for the exact l1 form, Σ sign x̂,
  * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference).
  */
-export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32, c0: i32, c1: i32): void {
-  // channels [c0, c1) only (c0 a multiple of 4): each channel's sums are its own (the wrapper runs all
-  // of them on one thread: split by channels it measured slower, see wasm.ts)
+export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32): void {
+  // on one thread: the sums' row order allows only a channel split, and it measured slower (wasm.ts)
   const wpr = (C + 31) >>> 5;
-  const C4 = c0 + ((c1 - c0) & ~3);
+  const C4 = C & ~3;
   const one = f32x4.splat(1);
   for (let r = 0; r < rows; r++) {
     const i = row0 + r;
@@ -3904,7 +3903,7 @@ export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32
     // 4 channels a turn, each channel's sums in the reference's order: a float32 sum of two float32
     // values rounded once equals JavaScript's float64 sum stored to float32, and g·(±1) is exact;
     // a float x̂'s product g·x̂ is exact in float64 pairs, added there as the reference does
-    let c = c0;
+    let c = 0;
     for (; c < C4; c += 4) {
       const g = v128.load(dyRow + (<usize>c << 2));
       const p0 = o + (<usize>c << 2);
@@ -3926,7 +3925,7 @@ export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32
         v128.store(p2, f32x4.add(v128.load(p2), v128.bitselect(one, f32x4.neg(one), nonNegative4(x))));
       }
     }
-    for (; c < c1; c++) {
+    for (; c < C; c++) {
       const g = <f64>load<f32>(dyRow + (<usize>c << 2));
       const x = xhatAt(xh, xhBits, wpr, i, C, c);
       const p0 = o + (<usize>c << 2);
