@@ -114,7 +114,7 @@ t.test('dense weight gradients over ±1 floats packed in several passes (chunkXB
 t.test('conv dW tiles and dX chunks in the idle pre-activation buffer change no number: the chunkDx ones, bit for bit', async (t) => {
   const { wasmKernels } = await import('../src/kernels/wasm.js');
   const { createOptimizer } = await import('../src/optim/optimizer.js');
-  const { DW_TILES } = await import('../src/layers/conv.js');
+  const { IDLE_ACTIVATIONS } = await import('../src/layers/conv.js');
   // 16x16x64 -> 64 (wide: lookups) and 8x8x64 -> 160 (narrow: quads); chunkDx holds 8 rows of
   // the dense layer's 2560 inputs: 35 channels of either dW (tiles of 32), where the idle
   // buffer of a batch of 24 takes tiles of 64 and 112, and dX chunks of 4 and 12 examples
@@ -129,7 +129,7 @@ t.test('conv dW tiles and dX chunks in the idle pre-activation buffer change no 
   for (const threads of [1, 2])
     for (const preset of ['low-memory', 'tiny']) {
       const run = (inIdle: boolean) => {
-        DW_TILES.inIdleActivations = inIdle;
+        IDLE_ACTIVATIONS.borrowed = inIdle;
         const recipe = PRESETS[preset];
         const net = new Network({ spec, recipe, batch: 24, kernels: wasmKernels, seed: 4, threads });
         const opt = createOptimizer(net.params(), recipe, net.ledger, net.kernels);
@@ -146,7 +146,7 @@ t.test('conv dW tiles and dX chunks in the idle pre-activation buffer change no 
       };
       const a = run(false);
       const b = run(true);
-      DW_TILES.inIdleActivations = true;
+      IDLE_ACTIVATIONS.borrowed = true;
       t.same(b.losses, a.losses, `${preset}, ${threads} thread(s): same losses`);
       t.same(b.bytes, a.bytes, `${preset}, ${threads} thread(s): same weights and optimizer state, bit for bit`);
     }

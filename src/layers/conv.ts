@@ -26,7 +26,7 @@ import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.
 const IDLE_DX_FLOATS = 1 << 18;
 
 /** Whether dW tiles and dX chunks may use the idle pre-activation buffer (dwTiles, idleDxChunks); off only to compare against chunkDx. */
-export const DW_TILES = { inIdleActivations: true };
+export const IDLE_ACTIVATIONS = { borrowed: true };
 
 export class ConvLayer extends BinaryWeightLayer implements Layer {
   readonly kind = 'conv';
@@ -152,15 +152,14 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
    * changes no number.
    */
   private idleDxChunks(B: number, dyLen: number, dxLen: number, fit: number): { n: number; dy: Floats; dx: Floats; lookup: Floats } | null {
-    if (!DW_TILES.inIdleActivations) return null;
+    if (!IDLE_ACTIVATIONS.borrowed) return null;
     const { g, ws } = this;
     const lookup = (2 * convLutFloats(g) + 3) & ~3;
-    const dyFloats = (n: number) => (n * dyLen + 3) & ~3;
     // at most 1 MiB of dY and dX a chunk: it stays in cache (BinaryNet's 32x32 layers, 20
     // examples a chunk without the bound, measured level or slower)
     const n = Math.min(B, Math.floor(Math.min(ws.act.length - lookup, IDLE_DX_FLOATS) / (dyLen + dxLen + 4)));
     if (n <= fit) return null;
-    const dyEnd = lookup + dyFloats(n);
+    const dyEnd = lookup + ((n * dyLen + 3) & ~3);
     return { n, lookup: ws.act.subarray(0, lookup), dy: ws.act.subarray(lookup, dyEnd), dx: ws.act.subarray(dyEnd, dyEnd + n * dxLen) };
   }
 
@@ -179,7 +178,7 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const small = { tile: fits >= 16 ? fits & ~15 : fits, acc: ws.chunkDx, actEnd: ws.act.length };
     const quads = filterQuadsApply(g, QUADS_FROM_EXAMPLES);
     // the examples past the last quad would take the whole buffer as one-example scratch
-    if (!DW_TILES.inIdleActivations || !signBits || coh || (quads ? B % QUADS_FROM_EXAMPLES !== 0 : !filterLookupApplies(g))) return small;
+    if (!IDLE_ACTIVATIONS.borrowed || !signBits || coh || (quads ? B % QUADS_FROM_EXAMPLES !== 0 : !filterLookupApplies(g))) return small;
     const scratch = (t: number) => (quads ? dyTileFloats(g, B, t) + convFilterQuadFloats(g, t, B) : convFilterLutFloats(g, t, 1));
     for (let t = g.co; t > small.tile; t = (t - 1) & ~15) {
       const actEnd = ws.act.length - t * perChannel;

@@ -65,10 +65,9 @@ export class SignLayer implements Layer {
     // the float output and the kept z in one pass where the kernel takes both
     const keepWithSign = training && this.zKept !== null && this.outFloat !== null && k.signFloat !== undefined && holdsAll(k, z, this.outFloat, this.zKept);
     if (training && (this.zKept || this.maskBits)) {
-      if (keepWithSign) {
-        // below, with the sign
-      } else if (this.zKept) this.zKept.set(z.subarray(0, n));
-      else if (k.packMask && holdsAll(k, z, this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
+      if (this.zKept) {
+        if (!keepWithSign) this.zKept.set(z.subarray(0, n));
+      } else if (k.packMask && holdsAll(k, z, this.maskBits!)) k.packMask(z, rows, C, this.maskBits!, STE_CLIP);
       else packMaskReference(z, rows, C, this.maskBits!, STE_CLIP);
       this.trained = true;
     }
