@@ -158,6 +158,18 @@ export interface Kernels {
   po2Recode?(words: Uint32Array, first: number, n: number, delta: number): void;
   /** Columns of `rows` rows (`stride` elements apart, the first at element `first`) of a po2 store decoded under bias b, as float32 rows of `cols`. */
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
+  /**
+   * Optional: a sign's STE mask applied to stored gradient codes in place, as decoding, applyMask
+   * and encoding again would leave them (the references are the JavaScript loops of the float16
+   * and po2 stores in src/storage/grad-store.ts). maskHalf: rows of float16 codes, the mask rows
+   * ⌈cols/32⌉ words each. po2MaskTop: n po2 codes under a flat mask (bit k for code k), masked
+   * codes and magnitude-0 ones set to 0; returns the largest magnitude (code & 15) kept, 0 if
+   * none. po2ShiftUp: the n codes' non-zero magnitudes + delta (po2RecodeTable where no magnitude
+   * leaves 1..15).
+   */
+  maskHalf?(codes: Uint16Array, rows: number, cols: number, mask: Uint32Array): void;
+  po2MaskTop?(words: Uint32Array, n: number, mask: Uint32Array): number;
+  po2ShiftUp?(words: Uint32Array, n: number, delta: number): void;
   /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */
   /**
    * With `shift`: x̂ also stored in shift.xhat, and y left as x̂ + shift.beta (float32 sums, as

@@ -151,6 +151,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   const codecPar = (fn: string, elements: number, n: number, align: number, args: (r0: number, r1: number) => number[]) =>
     par(fn, elements * (SPLIT_WORK / CODEC_SPLIT), n, align, args);
   /**
+   * Slices of n po2 codes from element 0 for the threads, cut at multiples of 24 codes (120 bits:
+   * a byte boundary, so each thread's 12-code turns write their own bytes); null: one call.
+   */
+  const po2Slices = (n: number) => (!pool || n < CODEC_SPLIT ? null : splitRange(n, threads, 24));
+  /**
    * A po2 write of CODEC_SPLIT elements or more across the threads, cut where a code's bits start a
    * word (code index base + k a multiple of 32: 5-bit codes, 32 of them fill 5 words), so each
    * thread writes its own words; each leaves its slice's range in its scratch (po2WriteSlice).
@@ -392,6 +397,29 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
     po2Recode: (words, first, n, delta) => ex.po2Recode(at(words), first, n, delta),
+    // rows split across threads (each its own rows' codes)
+    maskHalf: (codes, rows, cols, mask) => codecPar('maskHalf', rows * cols, rows, 1, (r0, r1) => [at(codes) + 2 * r0 * cols, r1 - r0, cols, at(mask), r0]),
+    po2MaskTop: (words, n, mask) => {
+      const slices = po2Slices(n);
+      if (!slices) return ex.po2MaskTop(at(words), 0, n, at(mask)) as unknown as number;
+      pool!.run(
+        'po2MaskTop',
+        slices.map(([a, b]) => [at(words), a, b - a, at(mask)]),
+      );
+      const tops = new Int32Array(memory.buffer, scratch, (slices.length * scratchBytes) / 4);
+      let top = 0;
+      for (let i = 0; i < slices.length; i++) top = Math.max(top, tops[(i * scratchBytes) / 4]);
+      return top;
+    },
+    po2ShiftUp: (words, n, delta) => {
+      const slices = po2Slices(n);
+      if (!slices) ex.po2ShiftUp(at(words), 0, n, delta);
+      else
+        pool!.run(
+          'po2ShiftUp',
+          slices.map(([a, b]) => [at(words), a, b - a, delta]),
+        );
+    },
     // rows split across threads (each decodes its own rows, with its own table in its scratch)
     po2Read: (words, first, rows, stride, cols, b, out) =>
       codecPar('po2Read', rows * cols, rows, 1, (r0, r1) => [at(words), first + r0 * stride, r1 - r0, stride, cols, b, at(out) + 4 * r0 * cols]),
@@ -511,6 +539,9 @@ const KERNEL_EXPORTS = [
   'halfDecodeRows',
   'po2Read',
   'po2WriteSlice',
+  'maskHalf',
+  'po2MaskTop',
+  'po2ShiftUp',
 ];
 
 const unbound = (): never => {

@@ -81,12 +81,17 @@ export class SignLayer implements Layer {
     return { kind: 'bits', data: this.outBits!, cols: C };
   }
 
-  backward(grad: GradStore, spare: GradStore, _rows: number): GradStore {
+  backward(grad: GradStore, spare: GradStore, rows: number): GradStore {
     if (!this.trained) throw new Error(`${this.name}: backward without a training forward`);
     const C = this.channels;
     const z = this.zKept;
     const mask = this.maskBits;
     const k = this.ws.kernels;
+    // the streamed recipes' stores mask their own codes in place (no decode and encode)
+    if (mask && grad.cols === C && grad.rows === rows && grad.applyMask?.(mask)) {
+      this.trained = false;
+      return grad;
+    }
     const dx = fillRowwise(grad, spare, rowsPerChunk(this.ws, [this.ws.chunkDx, C]), this.ws.chunkDx, (i0, i1, out) => {
       if (mask) {
         if (k.applyMask && holdsAll(k, out, mask)) k.applyMask(out, i1 - i0, C, mask, i0);

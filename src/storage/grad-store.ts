@@ -41,6 +41,13 @@ export interface GradStore {
   recode?(i0: number, i1: number): void;
   /** float32 stores: the rows × cols values themselves, so a layer can read or write the whole batch in one kernel call. */
   floatView?(): Floats;
+  /**
+   * A sign's STE mask (rows × ⌈cols/32⌉ words, bit c of row r set where element (r, c) is kept)
+   * applied to the whole stored batch in place, leaving exactly the codes that reading it,
+   * zeroing the masked values (applyMask) and filling a store again would; false where this store
+   * cannot (the caller then takes that long way).
+   */
+  applyMask?(mask: Uint32Array): boolean;
 }
 
 export function gradStoreBytes(format: GradFormat, elements: number): number {
@@ -60,6 +67,9 @@ export interface StoreKernels {
   absRange?(x: Floats, n: number): { max: number; minNonzero: number };
   po2Recode?(words: Uint32Array, first: number, n: number, delta: number): void;
   po2Read?(words: Uint32Array, first: number, rows: number, stride: number, cols: number, b: number, out: Floats): void;
+  maskHalf?(codes: Uint16Array, rows: number, cols: number, mask: Uint32Array): void;
+  po2MaskTop?(words: Uint32Array, n: number, mask: Uint32Array): number;
+  po2ShiftUp?(words: Uint32Array, n: number, delta: number): void;
   holds?(a: Floats | Uint16Array | Uint32Array): boolean;
 }
 
@@ -116,7 +126,7 @@ class Float16GradStore extends BaseStore implements GradStore {
   constructor(
     private readonly data: Uint16Array,
     capacity: number,
-    codec?: StoreKernels,
+    private readonly codec?: StoreKernels,
   ) {
     super(capacity);
     this.fast =
@@ -137,6 +147,21 @@ class Float16GradStore extends BaseStore implements GradStore {
     }
   }
   beginWrite(): void {}
+  applyMask(mask: Uint32Array): boolean {
+    const { rows, cols, data } = this;
+    if (this.codec?.maskHalf && this.codec.holds?.(data) && this.codec.holds(mask)) this.codec.maskHalf(data, rows, cols, mask);
+    else {
+      // the definition: a kept code decoded and encoded again (infinities saturate, NaNs become
+      // canonical), a masked one +0
+      const wpr = (cols + 31) >>> 5;
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < cols; c++) {
+          const k = r * cols + c;
+          data[k] = (mask[r * wpr + (c >>> 5)] >>> (c & 31)) & 1 ? toHalf(fromHalf(data[k]), true) : 0;
+        }
+    }
+    return true;
+  }
   write(i0: number, i1: number, src: Floats): void {
     const n = (i1 - i0) * this.cols;
     const base = i0 * this.cols;
@@ -167,7 +192,7 @@ class Po2GradStore extends BaseStore implements GradStore {
   constructor(
     private readonly words: Uint32Array,
     capacity: number,
-    codec?: StoreKernels,
+    private readonly codec?: StoreKernels,
   ) {
     super(capacity);
     this.fast =
@@ -229,6 +254,39 @@ class Po2GradStore extends BaseStore implements GradStore {
     [this.previousTable, this.table] = [this.table, this.previousTable];
     po2DecodeTable(this.bias, this.table);
     this.written = 0;
+  }
+  applyMask(mask: Uint32Array): boolean {
+    const { rows, cols, words, codec } = this;
+    const n = rows * cols;
+    // every row under one bias, every code's value an exact float32 (as po2Read decodes them), and
+    // mask rows of whole words (bit k of the mask is code k's)
+    if (this.written < n || this.bias < -120 || this.bias > 119 || cols % 32 !== 0) return false;
+    const fast = codec?.po2MaskTop && codec.po2ShiftUp && codec.holds?.(words) && codec.holds(mask) ? codec : null;
+    let top = 0;
+    if (fast) top = fast.po2MaskTop!(words, n, mask);
+    else
+      for (let k = 0; k < n; k++) {
+        const code = (mask[k >>> 5] >>> (k & 31)) & 1 ? po2Get(words, k) : 0;
+        po2Put(words, k, code & 15 ? code : 0);
+        top = Math.max(top, code & 15);
+      }
+    // the kept values are ±2^(c − 8 − b): the largest, 2^(top − 8 − b), has po2Bias 15 − top + b,
+    // and under it each kept code's magnitude moves up by 15 − top (as po2RecodeTable: none
+    // flushed or clamped); all masked: bias 0, as a fill of zeros
+    const bias = top === 0 ? 0 : this.bias + 15 - top;
+    if (top > 0 && top < 15) {
+      if (fast) fast.po2ShiftUp!(words, n, 15 - top);
+      else {
+        const table = po2RecodeTable(15 - top);
+        for (let k = 0; k < n; k++) po2Put(words, k, table[po2Get(words, k)]);
+      }
+    }
+    this.previousBias = this.bias;
+    this.bias = bias;
+    [this.previousTable, this.table] = [this.table, this.previousTable];
+    po2DecodeTable(bias, this.table);
+    this.written = Number.POSITIVE_INFINITY;
+    return true;
   }
   writeRange(i0: number, i1: number, src: Floats): { max: number; minNonzero: number } | null {
     const fast = this.fast;

@@ -3480,6 +3480,147 @@ export function po2Recode(words: usize, first: i32, n: i32, delta: i32): void {
   if (nw > 0) store<u32>(wp, (load<u32>(wp) & ~((<u32>1 << nw) - 1)) | <u32>out);
 }
 
+// ---- The STE mask applied to a po2 store's codes (the tiny recipe's sign backward) ----
+// 24 codes (120 bits, 15 bytes from a byte boundary) a turn as two u64s of 12 5-bit fields each,
+// the first at the turn's byte and the second 7 bytes on (its fields from bit 4), changed with
+// word-wide arithmetic and both written back (the second's write rewrites the byte they share,
+// so both are read before either is written: a read of a just-written u64 that overlaps it only
+// in part waits for the store).
+
+/** Bits of 12 5-bit fields, their magnitudes (low 4 bits each), their sign bits, and a 1 in each. */
+const PO2_FIELDS: u64 = 0xfffffffffffffff;
+const PO2_MAGS: u64 = 0x7bdef7bdef7bdef;
+const PO2_HIGHS: u64 = 0x842108421084210;
+const PO2_ONES: u64 = 0x84210842108421;
+/** Field masks of 6 fields (31 in field k where bit k is set), by 6 mask bits. */
+const PO2_SPREAD6 = memory.data<u32>([
+  0, 31, 992, 1023, 31744, 31775, 32736, 32767,
+  1015808, 1015839, 1016800, 1016831, 1047552, 1047583, 1048544, 1048575,
+  32505856, 32505887, 32506848, 32506879, 32537600, 32537631, 32538592, 32538623,
+  33521664, 33521695, 33522656, 33522687, 33553408, 33553439, 33554400, 33554431,
+  1040187392, 1040187423, 1040188384, 1040188415, 1040219136, 1040219167, 1040220128, 1040220159,
+  1041203200, 1041203231, 1041204192, 1041204223, 1041234944, 1041234975, 1041235936, 1041235967,
+  1072693248, 1072693279, 1072694240, 1072694271, 1072724992, 1072725023, 1072725984, 1072726015,
+  1073709056, 1073709087, 1073710048, 1073710079, 1073740800, 1073740831, 1073741792, 1073741823,
+]);
+
+/** 1 in each field whose magnitude is non-zero (x's fields' magnitudes at most 15: no carry out). */
+// @ts-ignore: decorator
+@inline
+function po2NonZero(x: u64): u64 {
+  return (((x & PO2_MAGS) + PO2_MAGS) & PO2_HIGHS) >> 4;
+}
+
+/** The field mask of 12 mask bits. */
+// @ts-ignore: decorator
+@inline
+function po2Spread12(bits: u32): u64 {
+  return <u64>load<u32>(PO2_SPREAD6 + (<usize>(bits & 63) << 2)) | (<u64>load<u32>(PO2_SPREAD6 + (<usize>(bits >>> 6) << 2)) << 30);
+}
+
+/** 12 fields with the masked ones and those of magnitude 0 zeroed. */
+// @ts-ignore: decorator
+@inline
+function po2Kept(x: u64, bits: u32): u64 {
+  x &= po2Spread12(bits);
+  return x & (po2NonZero(x) * 31);
+}
+
+/** The largest of top and 12 fields' magnitudes. */
+// @ts-ignore: decorator
+@inline
+function po2Top(x: u64, top: u32): u32 {
+  // a magnitude above top: adding 15 − top carries into its field's sign position
+  if ((((x & PO2_MAGS) + PO2_ONES * <u64>(15 - top)) & PO2_HIGHS) != 0) for (let f: u64 = 0; f < 60; f += 5) top = max(top, <u32>((x >> f) & 15));
+  return top;
+}
+
+/** The turn's two u64s written back from their new fields (a: bits 0..59, b: 60..119). */
+// @ts-ignore: decorator
+@inline
+function po2StoreTurn(p: usize, wa: u64, a: u64, b: u64): void {
+  store<u64>(p, (wa & ~PO2_FIELDS) | a);
+  store<u64>(p + 7, (a >> 56) | (b << 4));
+}
+
+/** Code k of a po2 store (the word pair its bits may span). */
+// @ts-ignore: decorator
+@inline
+function po2CodeAt(words: usize, k: i32): u32 {
+  const bit = <u32>k * 5;
+  const p = words + (<usize>(bit >>> 5) << 2);
+  const off = bit & 31;
+  let code = load<u32>(p) >>> off;
+  if (off > 27) code |= load<u32>(p, 4) << (32 - off);
+  return code & 31;
+}
+
+// @ts-ignore: decorator
+@inline
+function po2SetCode(words: usize, k: i32, code: u32): void {
+  const bit = <u32>k * 5;
+  const p = words + (<usize>(bit >>> 5) << 2);
+  const off = bit & 31;
+  store<u32>(p, (load<u32>(p) & ~(<u32>31 << off)) | (code << off));
+  if (off > 27) {
+    const spill = off - 27;
+    store<u32>(p, (load<u32>(p, 4) & ~((<u32>1 << spill) - 1)) | (code >>> (5 - spill)), 4);
+  }
+}
+
+/**
+ * Codes [first, first + n) of a po2 store whose element's bit in the flat mask (bit k for code
+ * k: rows of a multiple of 32 columns) is 0 set to 0, and those of magnitude 0 too (as
+ * po2RecodeTable leaves them); returns the largest magnitude kept (0 if none), also to this
+ * instance's scratch. first a multiple of 24 (a thread's slice then has bytes of its own).
+ */
+export function po2MaskTop(words: usize, first: i32, n: i32, mask: usize): i32 {
+  let top: u32 = 0;
+  let k = 0;
+  for (; k + 24 <= n; k += 24) {
+    const e = first + k;
+    const p = words + ((<usize>e * 5) >>> 3);
+    const wa = load<u64>(p);
+    const wb = load<u64>(p, 7);
+    // 24 mask bits from bit e (e a multiple of 8)
+    const bits = load<u32>(mask + (<usize>e >>> 3));
+    const a = po2Kept(wa & PO2_FIELDS, bits & 0xfff);
+    const b = po2Kept(wb >> 4, (bits >>> 12) & 0xfff);
+    top = po2Top(b, po2Top(a, top));
+    po2StoreTurn(p, wa, a, b);
+  }
+  for (; k < n; k++) {
+    const e = first + k;
+    let code = po2CodeAt(words, e);
+    if (((load<u32>(mask + (<usize>(e >>> 5) << 2)) >>> (<u32>e & 31)) & 1) == 0 || (code & 15) == 0) code = 0;
+    top = max(top, code & 15);
+    po2SetCode(words, e, code);
+  }
+  store<u32>(maskScratch, top);
+  return <i32>top;
+}
+
+/**
+ * Codes [first, first + n) of a po2 store moved to a bias `delta` higher where no magnitude
+ * leaves 1..15 (0 <= delta <= 15 − the largest): each non-zero magnitude + delta, as
+ * po2RecodeTable maps them then. first a multiple of 24 (as po2MaskTop).
+ */
+export function po2ShiftUp(words: usize, first: i32, n: i32, delta: i32): void {
+  const d = <u64>delta;
+  let k = 0;
+  for (; k + 24 <= n; k += 24) {
+    const p = words + ((<usize>(first + k) * 5) >>> 3);
+    const wa = load<u64>(p);
+    const a = wa & PO2_FIELDS;
+    const b = load<u64>(p, 7) >> 4;
+    po2StoreTurn(p, wa, a + po2NonZero(a) * d, b + po2NonZero(b) * d);
+  }
+  for (; k < n; k++) {
+    const code = po2CodeAt(words, first + k);
+    if (code & 15) po2SetCode(words, first + k, code + <u32>delta);
+  }
+}
+
 /** The 5-bit power-of-two code of v under scale 2^b: po2CodeOfScaled's f64 arithmetic and bit tests. */
 // @ts-ignore: decorator
 @inline
@@ -4067,6 +4208,45 @@ export function applyMask(x: usize, rows: i32, cols: i32, mask: usize, row0: i32
       v128.store(p, v128.and(v128.load(p), keep));
     }
     for (; c < cols; c++) if (((load<u32>(m + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 1) == 0) store<f32>(row + (<usize>c << 2), 0);
+  }
+}
+
+/**
+ * 8 float16 codes as a decode and an encode leave them (halfDecode, halfEncode): unchanged but
+ * for infinities, which saturate to ±65504 (0x7bff), and NaNs, which become sign | 0x7e00.
+ */
+// @ts-ignore: decorator
+@inline
+function halfRoundTrip8(h: v128): v128 {
+  const top = i16x8.eq(v128.and(h, i16x8.splat(0x7c00)), i16x8.splat(0x7c00));
+  const nan = v128.and(top, i16x8.ne(v128.and(h, i16x8.splat(0x3ff)), i16x8.splat(0)));
+  const special = v128.or(v128.and(h, i16x8.splat(-32768)), v128.bitselect(i16x8.splat(0x7e00), i16x8.splat(0x7bff), nan));
+  return v128.bitselect(special, h, top);
+}
+
+/**
+ * Rows [0, rows) of float16 codes (`cols` a row) with the STE mask applied in place, as
+ * halfToFloat, applyMask (rows from mask row row0) and floatToHalf would leave them: 0 where the
+ * mask bit is 0, else the code's round trip (halfRoundTrip8). 8 codes a turn, one mask byte.
+ */
+export function maskHalf(codes: usize, rows: i32, cols: i32, mask: usize, row0: i32): void {
+  const wpr = (cols + 31) >>> 5;
+  const lanes = i16x8(1, 2, 4, 8, 16, 32, 64, 128);
+  for (let r = 0; r < rows; r++) {
+    const row = codes + (<usize>(r * cols) << 1);
+    const m = mask + (<usize>((row0 + r) * wpr) << 2);
+    let c = 0;
+    for (; c + 8 <= cols; c += 8) {
+      const byte = (load<u32>(m + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 255;
+      const keep = i16x8.ne(v128.and(i16x8.splat(<i16>byte), lanes), i16x8.splat(0));
+      const p = row + (<usize>c << 1);
+      v128.store(p, v128.and(halfRoundTrip8(v128.load(p)), keep));
+    }
+    for (; c < cols; c++) {
+      const p = row + (<usize>c << 1);
+      const keep = (load<u32>(m + (<usize>(c >>> 5) << 2)) >>> (c & 31)) & 1;
+      store<u16>(p, keep ? <u16>i16x8.extract_lane_u(halfRoundTrip8(i16x8.splat(load<i16>(p))), 0) : 0);
+    }
   }
 }
 
