@@ -321,7 +321,8 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
   // 5-8 instead of a last block of 1-4; channel counts that are not
   // whole groups of 4; an odd channel count (the scattering kernel); 5x5 and stride 2 (the
   // general kernel); dY dense, mostly zero (a max-pool's gradient) and all zero; outputs at most
-  // 4 wide (examples in the lanes)
+  // 4 wide (examples in the lanes); output channels in 1 group pass per tap row, 1 per tap (100:
+  // 25 groups) and 3 per tap (300)
   const cases: [number, number, number, number, 'valid' | 'same', number, number, number][] = [
     [8, 8, 32, 16, 'same', 3, 1, 1],
     [7, 9, 48, 5, 'valid', 3, 1, 0.5],
@@ -330,6 +331,7 @@ t.test('binary convolution input gradients by table lookups: the same bits as th
     [14, 14, 64, 128, 'valid', 3, 1, 0.25],
     [5, 13, 6, 3, 'same', 3, 1, 1],
     [4, 25, 2, 300, 'same', 3, 1, 0.3],
+    [8, 10, 10, 100, 'same', 3, 1, 1],
     [6, 6, 37, 40, 'same', 3, 1, 1],
     [9, 9, 8, 6, 'same', 5, 2, 1],
     [7, 8, 34, 7, 'valid', 3, 2, 0.5],

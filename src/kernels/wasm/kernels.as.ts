@@ -1660,12 +1660,23 @@ function storePairs(o: usize, pixBytes: usize, n: i32, a: v128, c: v128): void {
 }
 
 /**
- * One block of `vecs` × 4 pixels of dx row iy from ix, channels [ci0, ci1) in pairs: 2 channels
- * × up to 12 pixels held in registers while the taps (last to first) and groups (in order) run,
- * one index load and 2·vecs table loads a (tap, group), every output written once (6
- * accumulators leave V8 registers for the loads; 8 spilled one). Taps past the map's side read
- * the tables' zero columns (adding ±0 to a sum that is never −0 changes nothing); taps past the
- * top or bottom are skipped.
+ * Groups of one tap whose tables a pass of lookupBlock reads for every channel pair: 32 KB of
+ * L1 at most (16 entries a group, 64 bytes a vector block's window); up to half that many, a pass
+ * takes the 3 taps of a row (their windows share the cache lines).
+ */
+const LOOKUP_GROUPS = 32;
+
+/**
+ * One block of `vecs` × 4 pixels of dx row iy from ix, channels [ci0, ci1) in pairs, in passes
+ * over the taps (last to first) and groups (in order): a pass runs every channel pair over the
+ * tables of one tap row (up to LOOKUP_GROUPS / 2 groups) or of one tap and up to LOOKUP_GROUPS
+ * groups, so they stay in L1 (a whole row of tables for 128 output channels is 74 KB; read pair
+ * after pair, all taps at once, they came from L2: BinaryNet's input gradients 411 -> 360 ms a
+ * step). A pair's 2 channels × up to 12 pixels sit in registers during a pass (one index load and
+ * 2·vecs table loads a group) and in this instance's scratch between passes; each dx element adds
+ * its terms in the same order. Taps past the map's side read the tables' zero columns (adding ±0
+ * to a sum that is never −0 changes nothing); taps past the top or bottom are skipped. 6
+ * accumulators leave V8 registers for the loads (8 spilled one).
  */
 // @ts-ignore: decorator
 @inline
@@ -1673,37 +1684,75 @@ function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0
   const rowBytes = <usize>G * 16 * (<usize>lutWidth(wi, pad) << 2);
   const pixBytes = <usize>ci << 2;
   const groupBytes = <usize>16 * (<usize>lutWidth(wi, pad) << 2);
-  for (let k = ci0; k < ci1; k += 2) {
-    let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
-    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
-    for (let ky = 2; ky >= 0; ky--) {
-      const oy = iy + pad - ky;
-      if (oy < 0 || oy >= ho) continue;
-      for (let kx = 2; kx >= 0; kx--) {
-        // x = ix + pad − kx is table column x + 2
-        let gb = tables + <usize>oy * rowBytes + (<usize>(ix + pad - kx + 2) << 2);
-        let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
-        for (let g = 0; g < G; g++, o += 4, gb += groupBytes) {
-          const two = load<u32>(o);
-          const p = gb + <usize>(two & 0xffff);
-          const q = gb + <usize>(two >>> 16);
-          a0 = f32x4.add(a0, v128.load(p));
-          c0 = f32x4.add(c0, v128.load(q));
+  // the pairs' accumulators: 2·vecs vectors a pair
+  const accs = maskScratch;
+  const pairBytes = <usize>(2 * vecs) << 4;
+  const byRow = G <= LOOKUP_GROUPS / 2;
+  let first = true;
+  for (let ky = 2; ky >= 0; ky--) {
+    const oy = iy + pad - ky;
+    if (oy < 0 || oy >= ho) continue;
+    for (let kx = 2; kx >= 0; kx -= byRow ? 3 : 1)
+      for (let g0 = 0; g0 < G; g0 += LOOKUP_GROUPS) {
+        const g1 = min(G, g0 + LOOKUP_GROUPS);
+        const kxTo = byRow ? 0 : kx;
+        for (let k = ci0; k < ci1; k += 2) {
+          const at = accs + <usize>((k - ci0) >>> 1) * pairBytes;
+          let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0);
+          let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+          if (!first) {
+            a0 = v128.load(at);
+            c0 = v128.load(at, 16);
+            if (vecs > 1) {
+              a1 = v128.load(at, 32);
+              c1 = v128.load(at, 48);
+            }
+            if (vecs > 2) {
+              a2 = v128.load(at, 64);
+              c2 = v128.load(at, 80);
+            }
+          }
+          for (let t = kx; t >= kxTo; t--) {
+            // x = ix + pad − t is table column x + 2
+            let gb = tables + <usize>oy * rowBytes + <usize>g0 * groupBytes + (<usize>(ix + pad - t + 2) << 2);
+            let o = lut + (<usize>(((ky * 3 + t) * (ci >>> 1) + (k >>> 1)) * G + g0) << 2);
+            for (let g = g0; g < g1; g++, o += 4, gb += groupBytes) {
+              const two = load<u32>(o);
+              const p = gb + <usize>(two & 0xffff);
+              const q = gb + <usize>(two >>> 16);
+              a0 = f32x4.add(a0, v128.load(p));
+              c0 = f32x4.add(c0, v128.load(q));
+              if (vecs > 1) {
+                a1 = f32x4.add(a1, v128.load(p, 16));
+                c1 = f32x4.add(c1, v128.load(q, 16));
+              }
+              if (vecs > 2) {
+                a2 = f32x4.add(a2, v128.load(p, 32));
+                c2 = f32x4.add(c2, v128.load(q, 32));
+              }
+            }
+          }
+          v128.store(at, a0);
+          v128.store(at, c0, 16);
           if (vecs > 1) {
-            a1 = f32x4.add(a1, v128.load(p, 16));
-            c1 = f32x4.add(c1, v128.load(q, 16));
+            v128.store(at, a1, 32);
+            v128.store(at, c1, 48);
           }
           if (vecs > 2) {
-            a2 = f32x4.add(a2, v128.load(p, 32));
-            c2 = f32x4.add(c2, v128.load(q, 32));
+            v128.store(at, a2, 64);
+            v128.store(at, c2, 80);
           }
         }
+        first = false;
       }
-    }
+  }
+  for (let k = ci0; k < ci1; k += 2) {
+    const at = accs + <usize>((k - ci0) >>> 1) * pairBytes;
+    const zero = f32x4.splat(0);
     const o = dx + <usize>(iy * wi + ix) * pixBytes + (<usize>k << 2);
-    storePairs(o, pixBytes, wi - ix, a0, c0);
-    if (vecs > 1) storePairs(o + 4 * pixBytes, pixBytes, wi - ix - 4, a1, c1);
-    if (vecs > 2) storePairs(o + 8 * pixBytes, pixBytes, wi - ix - 8, a2, c2);
+    storePairs(o, pixBytes, wi - ix, first ? zero : v128.load(at), first ? zero : v128.load(at, 16));
+    if (vecs > 1) storePairs(o + 4 * pixBytes, pixBytes, wi - ix - 4, first ? zero : v128.load(at, 32), first ? zero : v128.load(at, 48));
+    if (vecs > 2) storePairs(o + 8 * pixBytes, pixBytes, wi - ix - 8, first ? zero : v128.load(at, 64), first ? zero : v128.load(at, 80));
   }
 }
 
