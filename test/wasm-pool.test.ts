@@ -27,6 +27,8 @@ const SHAPES: [B: number, d: PoolDims][] = [
   [2, { h: 6, w: 6, C: 37, size: 3 }],
   [3, { h: 7, w: 5, C: 64, size: 2 }],
   [1, { h: 8, w: 8, C: 33, size: 2 }],
+  // 2x2 argmax words gathered 32 channels at a time: 2 whole words, one of 4 channels, a tail of 2
+  [2, { h: 6, w: 4, C: 70, size: 2 }],
   // large enough that 2 threads split it by examples
   [12, { h: 28, w: 28, C: 64, size: 2 }],
 ];

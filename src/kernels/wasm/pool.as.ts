@@ -92,6 +92,35 @@ export function maxPoolFloat(x: usize, out: usize, B: i32, h: i32, w: i32, C: i3
         const o = out + ((<usize>((b * hp + py) * wp + px) * <usize>C) << 2);
         const base = (b * h + size * py) * w + size * px;
         let c = c0;
+        if (size == 2 && argmax != 0) {
+          // the 2x2 window's argmax bits gathered a word (32 channels) at a time per window
+          // position and ORed in once: a test and a store per position and 4 channels cost
+          // mispredicted branches (the positions are random), 4x the pooling without argmax
+          let m0: u32 = 0, m1: u32 = 0, m2: u32 = 0, m3: u32 = 0;
+          for (; c + 4 <= c1; c += 4) {
+            const bestQ = windowBest(x, base, w, size, C, c, 0, minusInf, zero);
+            v128.store(o + (<usize>c << 2), poolBestValue);
+            const shift = <u32>c & 31;
+            m0 |= <u32>i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(0))) << shift;
+            m1 |= <u32>i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(1))) << shift;
+            m2 |= <u32>i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(2))) << shift;
+            m3 |= <u32>i32x4.bitmask(i32x4.eq(bestQ, i32x4.splat(3))) << shift;
+            if (shift == 28 || c + 8 > c1) {
+              const word = <usize>(c >>> 5) << 2;
+              const at0 = argmax + ((<usize>base * <usize>wpc) << 2) + word;
+              const at2 = at0 + ((<usize>w * <usize>wpc) << 2);
+              const next = <usize>wpc << 2;
+              store<u32>(at0, load<u32>(at0) | m0);
+              store<u32>(at0 + next, load<u32>(at0 + next) | m1);
+              store<u32>(at2, load<u32>(at2) | m2);
+              store<u32>(at2 + next, load<u32>(at2 + next) | m3);
+              m0 = 0;
+              m1 = 0;
+              m2 = 0;
+              m3 = 0;
+            }
+          }
+        }
         for (; c + 4 <= c1; c += 4) {
           const bestQ = windowBest(x, base, w, size, C, c, 0, minusInf, zero);
           v128.store(o + (<usize>c << 2), poolBestValue);
