@@ -3299,6 +3299,26 @@ function nonNegative4(x: v128): v128 {
  * Packed signs of a float32 (half = 0) or float16 (half = 1) rows × cols tensor into rows of
  * whole 32-bit words (wpr of them, each row rowWords words after the last): bit set for w >= 0, -0 included (sign(0) = +1); float32 NaN clears it.
  */
+/** Bits 0..15: float32s p[0..16) >= 0 as nonNegative4 decides. */
+// @ts-ignore: decorator
+@inline
+function nonNegative16(p: usize): u32 {
+  const lo = i16x8.narrow_i32x4_s(nonNegative4(v128.load(p)), nonNegative4(v128.load(p, 16)));
+  const hi = i16x8.narrow_i32x4_s(nonNegative4(v128.load(p, 32)), nonNegative4(v128.load(p, 48)));
+  return <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(lo, hi));
+}
+
+/** Bits 0..15: float16 codes p[0..16) non-negative (sign bit clear, or a zero of either sign). */
+// @ts-ignore: decorator
+@inline
+function nonNegativeHalf16(p: usize): u32 {
+  const a = v128.load(p);
+  const b = v128.load(p, 16);
+  const na = v128.andnot(i16x8.lt_s(a, i16x8.splat(0)), i16x8.eq(v128.and(a, i16x8.splat(0x7fff)), i16x8.splat(0)));
+  const nb = v128.andnot(i16x8.lt_s(b, i16x8.splat(0)), i16x8.eq(v128.and(b, i16x8.splat(0x7fff)), i16x8.splat(0)));
+  return ~<u32>i8x16.bitmask(i8x16.narrow_i16x8_s(na, nb)) & 0xffff;
+}
+
 export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usize, rowWords: i32): void {
   const wpr = (cols + 31) >>> 5;
   for (let r = 0; r < rows; r++) {
@@ -3309,6 +3329,13 @@ export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usi
       const c1 = min(cols, c0 + 32);
       let word: u32 = 0;
       let c = c0;
+      if (c1 - c0 == 32) {
+        // a whole word: 16 signs a bitmask (the masks narrowed to bytes), no shifts by a variable
+        const p = src + (<usize>(row + c) << (half ? 1 : 2));
+        word = half ? nonNegativeHalf16(p) | (nonNegativeHalf16(p + 32) << 16) : nonNegative16(p) | (nonNegative16(p + 64) << 16);
+        store<u32>(out + (<usize>k << 2), word);
+        continue;
+      }
       if (half) {
         for (; c + 8 <= c1; c += 8) {
           const h = v128.load(src + (<usize>(row + c) << 1));
