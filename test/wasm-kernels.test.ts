@@ -1438,6 +1438,11 @@ t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel co
       [100, 10],
       [7, 33],
       [1000, 97],
+      // bands of 58 rows; blocks of 16, 8 and 4 channels and single ones; past 4,096 channels
+      // (the normalize then one channel at a time), split over 2 threads at 40 rows
+      [300, 70],
+      [3, 4101],
+      [40, 4101],
     ])
       for (const l2 of [false, true]) {
         const y = ledger.floats(n * C, 'workspace', 't', 'y');

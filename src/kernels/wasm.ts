@@ -368,7 +368,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // one thread (standard CNV, 2 threads: batch-norm forward 42 vs 22 ms a step; step 214 -> 205
     // ms, BinaryNet 572 -> 562, interleaved), while without it (low-memory) the split pays
     bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) =>
-      par('bnNormalize', shift ? 0 : rows * C * BN_WORK, C, 2, (a, b) => [
+      par('bnNormalize', shift ? 0 : rows * C * BN_WORK, C, 4, (a, b) => [
         at(y),
         rows,
         C,

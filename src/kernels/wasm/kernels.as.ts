@@ -4034,65 +4034,128 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  * in y: the layer's copy of x̂ and its shift in the same pass instead of two more over memory.
  */
 export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize): void {
-  // channels [c0, c1) only (c0 even), so threads can split them: each channel's sums are its own
+  // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums
+  // are its own. Every pass goes over bands of rows that fit in L1, and within a band channel
+  // block by channel block, each block's sums held in registers over the band's rows (a sum's
+  // terms still in row order) and its mean, sigma and beta loaded once a band.
   memory.fill(mean + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   memory.fill(sigma + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   const n = <f64>rows;
-  for (let i = 0; i < rows; i++) {
-    const row = y + (<usize>(i * C) << 2);
+  const rowBytes = <usize>C << 2;
+  const band = max(1, 4096 / max(1, c1 - c0));
+  const c4 = c0 + ((c1 - c0) & ~3);
+  // Σ x: a float32 add of two float32 values rounds as JavaScript's float64 sum stored to float32
+  for (let r0 = 0; r0 < rows; r0 += band) {
+    const r1 = min(rows, r0 + band);
     let c = c0;
-    for (; c + 2 <= c1; c += 2) store2(mean + (<usize>c << 2), f64x2.add(load2(mean + (<usize>c << 2)), load2(row + (<usize>c << 2))));
-    for (; c < c1; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) + <f64>load<f32>(row + (<usize>c << 2))));
-  }
-  for (let c = c0; c < c1; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) / n));
-  for (let i = 0; i < rows; i++) {
-    const row = y + (<usize>(i * C) << 2);
-    let c = c0;
-    for (; c + 2 <= c1; c += 2) {
-      const d = f64x2.sub(load2(row + (<usize>c << 2)), load2(mean + (<usize>c << 2)));
-      const t = l2 ? f64x2.mul(d, d) : f64x2.abs(d);
-      store2(sigma + (<usize>c << 2), f64x2.add(load2(sigma + (<usize>c << 2)), t));
+    for (; c + 16 <= c1; c += 16) {
+      const m = mean + (<usize>c << 2);
+      let s0 = v128.load(m), s1 = v128.load(m, 16), s2 = v128.load(m, 32), s3 = v128.load(m, 48);
+      for (let i = r0, p = y + <usize>r0 * rowBytes + (<usize>c << 2); i < r1; i++, p += rowBytes) {
+        s0 = f32x4.add(s0, v128.load(p));
+        s1 = f32x4.add(s1, v128.load(p, 16));
+        s2 = f32x4.add(s2, v128.load(p, 32));
+        s3 = f32x4.add(s3, v128.load(p, 48));
+      }
+      v128.store(m, s0);
+      v128.store(m, s1, 16);
+      v128.store(m, s2, 32);
+      v128.store(m, s3, 48);
+    }
+    for (; c < c4; c += 4) {
+      const m = mean + (<usize>c << 2);
+      let s0 = v128.load(m);
+      for (let i = r0, p = y + <usize>r0 * rowBytes + (<usize>c << 2); i < r1; i++, p += rowBytes) s0 = f32x4.add(s0, v128.load(p));
+      v128.store(m, s0);
     }
     for (; c < c1; c++) {
-      const d = <f64>load<f32>(row + (<usize>c << 2)) - <f64>load<f32>(mean + (<usize>c << 2));
-      store<f32>(sigma + (<usize>c << 2), <f32>(<f64>load<f32>(sigma + (<usize>c << 2)) + (l2 ? d * d : abs<f64>(d))));
+      const m = mean + (<usize>c << 2);
+      let s0 = load<f32>(m);
+      for (let i = r0, p = y + <usize>r0 * rowBytes + (<usize>c << 2); i < r1; i++, p += rowBytes) s0 += load<f32>(p);
+      store<f32>(m, s0);
+    }
+  }
+  for (let c = c0; c < c1; c++) store<f32>(mean + (<usize>c << 2), <f32>(<f64>load<f32>(mean + (<usize>c << 2)) / n));
+  // Σ (x − mean)² or |x − mean| in float64, each sum rounded to float32 as it is stored
+  for (let r0 = 0; r0 < rows; r0 += band) {
+    const r1 = min(rows, r0 + band);
+    let c = c0;
+    for (; c + 8 <= c1; c += 8) {
+      const m = mean + (<usize>c << 2);
+      const sg = sigma + (<usize>c << 2);
+      const m0 = load2(m), m1 = load2(m + 8), m2 = load2(m + 16), m3 = load2(m + 24);
+      let s0 = load2(sg), s1 = load2(sg + 8), s2 = load2(sg + 16), s3 = load2(sg + 24);
+      for (let i = r0, p = y + <usize>r0 * rowBytes + (<usize>c << 2); i < r1; i++, p += rowBytes) {
+        const xa = v128.load(p);
+        const xb = v128.load(p, 16);
+        s0 = bnDeviationSum(s0, f64x2.sub(f64x2.promote_low_f32x4(xa), m0), l2);
+        s1 = bnDeviationSum(s1, f64x2.sub(f64x2.promote_low_f32x4(high2(xa)), m1), l2);
+        s2 = bnDeviationSum(s2, f64x2.sub(f64x2.promote_low_f32x4(xb), m2), l2);
+        s3 = bnDeviationSum(s3, f64x2.sub(f64x2.promote_low_f32x4(high2(xb)), m3), l2);
+      }
+      store2(sg, s0);
+      store2(sg + 8, s1);
+      store2(sg + 16, s2);
+      store2(sg + 24, s3);
+    }
+    for (; c < c1; c++) {
+      const mc = <f64>load<f32>(mean + (<usize>c << 2));
+      const sg = sigma + (<usize>c << 2);
+      let s0 = load<f32>(sg);
+      for (let i = r0, p = y + <usize>r0 * rowBytes + (<usize>c << 2); i < r1; i++, p += rowBytes) {
+        const d = <f64>load<f32>(p) - mc;
+        s0 = <f32>(<f64>s0 + (l2 ? d * d : abs<f64>(d)));
+      }
+      store<f32>(sg, s0);
     }
   }
   for (let c = c0; c < c1; c++) {
     const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
     store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
   }
-  if (xhat) {
-    for (let i = 0; i < rows; i++) {
-      const at = <usize>(i * C) << 2;
-      let c = c0;
-      for (; c + 2 <= c1; c += 2) {
-        const p = y + at + (<usize>c << 2);
-        const x = f32x4.demote_f64x2_zero(f64x2.div(f64x2.sub(load2(p), load2(mean + (<usize>c << 2))), load2(sigma + (<usize>c << 2))));
-        v128.store64_lane(xhat + at + (<usize>c << 2), x, 0);
-        v128.store64_lane(p, f32x4.add(x, v128.load64_zero(beta + (<usize>c << 2))), 0);
-      }
-      for (; c < c1; c++) {
-        const p = y + at + (<usize>c << 2);
-        const x = <f32>((<f64>load<f32>(p) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2)));
-        store<f32>(xhat + at + (<usize>c << 2), x);
-        store<f32>(p, x + load<f32>(beta + (<usize>c << 2)));
-      }
-    }
-    return;
+  // (x − mean) / sigma in float64, rounded to float32; with xhat, x̂ kept there and x̂ + beta (a
+  // float32 sum) left in y. Row by row (whole cache lines written in order: this pass is bound
+  // by memory), mean and sigma as float64 in this instance's scratch
+  // (up to 4096 channels; past that one channel at a time)
+  const m64 = maskScratch;
+  const s64 = maskScratch + (<usize>C << 3);
+  const vectorEnd = maskScratch != 0 && C <= MASK_SCRATCH_BYTES >> 4 ? c4 : c0;
+  for (let c = c0; c < vectorEnd; c++) {
+    store<f64>(m64 + (<usize>c << 3), <f64>load<f32>(mean + (<usize>c << 2)));
+    store<f64>(s64 + (<usize>c << 3), <f64>load<f32>(sigma + (<usize>c << 2)));
   }
   for (let i = 0; i < rows; i++) {
-    const row = y + (<usize>(i * C) << 2);
+    const row = <usize>i * rowBytes;
     let c = c0;
-    for (; c + 2 <= c1; c += 2) {
-      const p = row + (<usize>c << 2);
-      store2(p, f64x2.div(f64x2.sub(load2(p), load2(mean + (<usize>c << 2))), load2(sigma + (<usize>c << 2))));
+    for (; c < vectorEnd; c += 4) {
+      const at = row + (<usize>c << 2);
+      const x = v128.load(y + at);
+      const m = m64 + (<usize>c << 3);
+      const d = s64 + (<usize>c << 3);
+      const lo = f32x4.demote_f64x2_zero(f64x2.div(f64x2.sub(f64x2.promote_low_f32x4(x), v128.load(m)), v128.load(d)));
+      const hi = f32x4.demote_f64x2_zero(f64x2.div(f64x2.sub(f64x2.promote_low_f32x4(high2(x)), v128.load(m, 16)), v128.load(d, 16)));
+      const q = v128.shuffle<i32>(lo, hi, 0, 1, 4, 5);
+      if (xhat) {
+        v128.store(xhat + at, q);
+        v128.store(y + at, f32x4.add(q, v128.load(beta + (<usize>c << 2))));
+      } else v128.store(y + at, q);
     }
     for (; c < c1; c++) {
-      const p = row + (<usize>c << 2);
-      store<f32>(p, <f32>((<f64>load<f32>(p) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2))));
+      const at = row + (<usize>c << 2);
+      const x = <f32>((<f64>load<f32>(y + at) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2)));
+      if (xhat) {
+        store<f32>(xhat + at, x);
+        store<f32>(y + at, x + load<f32>(beta + (<usize>c << 2)));
+      } else store<f32>(y + at, x);
     }
   }
+}
+
+/** A float32 deviation sum (two float64 lanes, float32 values) plus d·d (l2) or |d|, rounded to float32 as the layer stores it. */
+// @ts-ignore: decorator
+@inline
+function bnDeviationSum(s: v128, d: v128, l2: i32): v128 {
+  return f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(s, l2 ? f64x2.mul(d, d) : f64x2.abs(d))));
 }
 
 /** x̂ of element c of row i: from float32 x̂ (xhBits = 0) or from packed sign bits (±1). */
