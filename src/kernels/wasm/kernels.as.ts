@@ -51,7 +51,9 @@ const MASK_TERMS = 512;
 const MASK_BYTES: i32 = MASK_TERMS * 64;
 /** After the masks: the non-zero gradient lists of filterSumSparse, 8 bytes an entry. */
 const LIST_BYTES: i32 = 32768;
-export const MASK_SCRATCH_BYTES: i32 = MASK_BYTES + LIST_BYTES;
+/** Room past those for larger working sets (convBwdFilterLut's byte index of an example: 98 KB for 32x32x128). */
+const EXTRA_BYTES: i32 = 65536;
+export const MASK_SCRATCH_BYTES: i32 = MASK_BYTES + LIST_BYTES + EXTRA_BYTES;
 
 /** Rows (batch rows) a dense lookup table holds (3 vectors). */
 const DENSE_ROWS = 12;
@@ -327,7 +329,7 @@ export function gemmFloatBinCols(x: usize, w: usize, B: i32, m: i32, n: i32, y: 
 }
 
 /** Groups of 4 inputs whose tables one chunk holds: a multiple of 8 (a weight word's nibbles). */
-const FORWARD_CHUNK: i32 = (<i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES)) & ~7;
+const FORWARD_CHUNK: i32 = (<i32>(<usize>(MASK_BYTES + LIST_BYTES) / DENSE_GROUP_BYTES)) & ~7;
 
 /** gemmFloatBin for m weight rows into y rows ym floats apart. */
 function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usize, ym: i32): void {
@@ -2677,6 +2679,83 @@ function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i
   }
 }
 
+/** Bytes of one (input channel, input row, tap column) row of filterIndex: Q group indices. */
+// @ts-ignore: decorator
+@inline
+function filterIndexRow(Q: i32): i32 {
+  return Q;
+}
+
+/**
+ * One example's sign rows as a byte per group (convBwdFilterLut): for input channel k, input row
+ * iy and tap column kx, byte j = the nibble of group j's 4 signs under that tap times 8 (entry
+ * j's offset in its table over 8), so a lookup takes one byte load and a scaled address instead
+ * of a shift, mask and multiply of the packed row per group and channel.
+ */
+function filterIndex(signRows: usize, hi: i32, wi: i32, ci: i32, Q: i32, pad: i32, idx: usize): void {
+  const signBytes = signRowBytes(wi);
+  const Qr = filterIndexRow(Q);
+  for (let row = 0; row < ci * hi; row++) {
+    const signs = signRows + <usize>row * signBytes;
+    for (let kx = 0; kx < 3; kx++) {
+      const out = idx + <usize>((row * 3 + kx) * Qr);
+      const at = kx - pad + 2;
+      for (let j = 0; j < Q; j++) store<u8>(out + <usize>j, <u8>(signNibble(signs, at + (j << 2)) << 3));
+    }
+  }
+}
+
+/**
+ * filterPassRows with the example's byte index (filterIndex) at idx.
+ */
+// @ts-ignore: decorator
+@inline
+function filterPassRowsIndexed(idx: usize, tables: usize, o: usize, hi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
+  const rowTables = <usize>(Q + 2) * TABLE_BYTES;
+  const Qr = filterIndexRow(Q);
+  const nextChannel = <usize>(hi * 3 * Qr);
+  let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
+  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
+  if (two) {
+    b0 = v128.load(o, 64); b1 = v128.load(o, 80); b2 = v128.load(o, 96); b3 = v128.load(o, 112);
+  }
+  // the first and last groups' tables for this tap (a same-padded tap leaves a pixel out)
+  const last: usize = <usize>(kx > 2 - pad ? Q + 1 : Q - 1) * TABLE_BYTES;
+  const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
+  for (let oy = oyFrom; oy < oyTo; oy++) {
+    const ia = idx + <usize>(((k * hi + oy + ky - pad) * 3 + kx) * Qr);
+    const ib = ia + nextChannel;
+    const row = tables + <usize>oy * rowTables;
+    let e = row + first + (<usize>load<u8>(ia) << 3);
+    a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+    if (two) {
+      const f = row + first + (<usize>load<u8>(ib) << 3);
+      b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+    }
+    let table = row + TABLE_BYTES;
+    for (let j = 1; j < Q - 1; j++, table += TABLE_BYTES) {
+      e = table + (<usize>load<u8>(ia + <usize>j) << 3);
+      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+      if (two) {
+        const f = table + (<usize>load<u8>(ib + <usize>j) << 3);
+        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+      }
+    }
+    if (Q > 1) {
+      e = row + last + (<usize>load<u8>(ia + <usize>(Q - 1)) << 3);
+      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
+      if (two) {
+        const f = row + last + (<usize>load<u8>(ib + <usize>(Q - 1)) << 3);
+        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
+      }
+    }
+  }
+  v128.store(o, a0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
+  if (two) {
+    v128.store(o, b0, 64); v128.store(o, b1, 80); v128.store(o, b2, 96); v128.store(o, b3, 112);
+  }
+}
+
 /** Channels [b0, b0 + n) of dw (rows of 9·ci) turned to (tap, input channel) × FILTER_CHANNELS floats at acc. */
 // @ts-ignore: decorator
 @inline
@@ -2722,10 +2801,14 @@ export function convBwdFilterLut(
   // every block's dw turned to (tap, input channel) × FILTER_CHANNELS in its region, once
   for (let b0 = c0; b0 < c1 && (run & RUN_FIRST) != 0; b0 += FILTER_CHANNELS)
     dwToBlock(dw, b0, min(FILTER_CHANNELS, c1 - b0), ci, regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo));
+  // the byte index where it fits in this instance's scratch
+  const idx = maskScratch;
+  const indexed = maskScratch != 0 && <usize>(ci * hi * 3 * filterIndexRow(Q)) <= <usize>MASK_SCRATCH_BYTES;
   // examples outside, so an example's sign rows stay in cache for all the blocks
   for (let e = 0; e < examples; e++) {
     const dye = dy + <usize>(e * ho * wo) * dyPix;
     const signs = lut + <usize>e * signBytes;
+    if (indexed) filterIndex(signs, hi, wi, ci, Q, pad, idx);
     for (let b0 = c0; b0 < c1; b0 += FILTER_CHANNELS) {
       const tables = regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci);
       const acc = tables + filterTablesBytes(ho, wo);
@@ -2751,6 +2834,11 @@ export function convBwdFilterLut(
           const oyTo = min(min(ho, r0 + band), hi + pad - ky);
           if (oyFrom >= oyTo) continue;
           let k = 0;
+          if (indexed) {
+            for (; k + 2 <= ci; k += 2) filterPassRowsIndexed(idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRowsIndexed(idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+            continue;
+          }
           for (; k + 2 <= ci; k += 2) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
           if (k < ci) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
         }
