@@ -1158,6 +1158,23 @@ t.test('signFloat and clipZero split over 2 threads: the references, element for
   K.dispose?.();
 });
 
+t.test('wasm packMask split over 2 threads by rows (each its own words) == the reference', async (t) => {
+  const { packMaskReference } = await import('../src/bits.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!({ threads: 2 });
+  const rng = new Rng(29);
+  // 701 rows of 784 (over the split threshold), rows that end mid-word
+  const [rows, cols] = [701, 784];
+  const z = ledger.floats(rows * cols, 'workspace', 't', 'z');
+  for (let i = 0; i < z.length; i++) z[i] = rng.normal() * 1.2;
+  const words = rows * ((cols + 31) >>> 5);
+  const want = new Uint32Array(words);
+  const got = ledger.u32(words, 'workspace', 't', 'mask');
+  packMaskReference(z, rows, cols, want, 1);
+  K.packMask!(z, rows, cols, got, 1);
+  t.same(Array.from(got), Array.from(want), `packMask ${rows}x${cols}, 2 threads`);
+  K.dispose?.();
+});
+
 t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN, ±0, ±1, subnormals, odd widths, tails)', async (t) => {
   const { packMaskReference, applyMaskReference, packSignRows, signFloatReference, clipZeroReference } = await import('../src/bits.js');
   const { toHalf, fromHalf } = await import('../src/storage/fp16.js');

@@ -341,7 +341,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         return [at(t.w) + e0 * wBytes, wBytes === 2 ? 1 : 0, at(t.m) + e0 * mBytes, at(t.v) + e0 * mBytes, mBytes === 2 ? 1 : 0, ...gradArgs, ...step];
       });
     },
-    packMask: (z, rows, cols, bits, clip) => ex.packMask(at(z), rows, cols, at(bits), clip),
+    // rows split across threads (each writes its own rows' words)
+    packMask: (z, rows, cols, bits, clip) =>
+      par('packMask', rows * cols, rows, 1, (r0, r1) => [at(z) + r0 * cols * 4, r1 - r0, cols, at(bits) + r0 * wordsBytes(cols), clip]),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
     signFloat: (z, n, out, keep) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4, keep ? at(keep) + a * 4 : 0]),
@@ -531,6 +533,7 @@ const KERNEL_EXPORTS = [
   'clipZero',
   'maxPoolFloat',
   'packSigns',
+  'packMask',
   'maxPoolGradExamples',
   'bopFoldWhole',
   'bopFlipRows',
