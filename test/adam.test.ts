@@ -140,6 +140,42 @@ t.test(
   },
 );
 
+t.test('float16 Adam with 1-bit gradients: the loop without flushes (ordinary steps) and with them (extreme constants) both equal the reference', async (t) => {
+  // gradient scales near 1/sqrt(n) and lr 1e-2: every intermediate far from the flush thresholds
+  // (the kernel leaves the flushes out); lr 1e-30 puts lr·m below 2^-100, and a gradient scale
+  // jumping from 1e-3 to 1e18 makes the moments' rescale r² (2^-140) a float32 subnormal: the
+  // kernel flushes as the reference does
+  for (const [label, lr, scales] of [
+    ['ordinary', 1e-2, [0, 0, 0, 0]],
+    ['lr 1e-30', 1e-30, [0, 0, 0, 0]],
+    ['gradient scale 1e-3 then 1e18', 1e-2, [1e-3, 1e-3, 1e18, 1e18]],
+  ] as const) {
+    const { kernels, ledger } = wasmKernels.instantiate!();
+    const ref = new MemoryLedger();
+    const pw = makeParam(ledger, 'float16', true, true, 4, 256, 7);
+    const pr = makeParam(ref, 'float16', true, true, 4, 256, 7);
+    const aw = new Adam([pw], ledger, {}, kernels);
+    const ar = new Adam([pr], ref);
+    const [rng1, rng2] = [new Rng(9), new Rng(9)];
+    for (const scale of scales) {
+      for (const p of [pw, pr]) if (scale > 0 && p.grad.kind === 'sign') p.grad.scale = scale;
+      fillGrad(pw, rng1, 1);
+      fillGrad(pr, rng2, 1);
+      aw.update(lr);
+      ar.update(lr);
+    }
+    const raw = (p: Param) => Array.from(new Uint16Array(p.value.raw.buffer, p.value.raw.byteOffset, p.size));
+    t.same(raw(pw), raw(pr), `${label}: weights identical`);
+    t.notOk(
+      raw(pr).some((h) => (h & 0x7c00) === 0x7c00),
+      `${label}: weights finite`,
+    );
+    const ms = (a: Adam) => Object.values(a.stateTensors()).map((x) => Array.from(x));
+    t.same(ms(aw), ms(ar), `${label}: moments identical`);
+    kernels.dispose?.();
+  }
+});
+
 t.test('float16 moments: tiny gradients neither vanish nor blow the step up', async (t) => {
   const ledger = new MemoryLedger();
   const p = makeParam(ledger, 'float16', false, false, 1, 64, 3);

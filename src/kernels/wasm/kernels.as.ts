@@ -3300,16 +3300,67 @@ export function adamUpdate(
   // the two usual kinds of tensor get loops compiled for their storage (no flag tests, fewer live
   // values; 5-10% quicker each): the standard recipe's float32 binary weights, and low-memory's
   // float16 binary weights with float16 moments and 1-bit gradients
-  if (!wHalf && !momHalf && !gBits && binary) adamSpan(w, false, m, v, false, g, false, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
-  else if (wHalf && momHalf && gBits && binary) adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
-  else adamSpan(w, wHalf != 0, m, v, momHalf != 0, g, gBits != 0, cols, gScale, n, binary != 0, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio);
+  if (!wHalf && !momHalf && !gBits && binary) adamSpan(w, false, m, v, false, g, false, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
+  else if (wHalf && momHalf && gBits && binary) {
+    // float16 storage and a 1-bit gradient: where this step's constants keep every intermediate
+    // at 0 or well above the flush thresholds (adamFlushesIdle), a loop without the flushes
+    if (adamFlushesIdle(gScale, lr, b1, b2, c1, c2, epsScaled, scale, ratio))
+      adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, false);
+    else adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
+  } else adamSpan(w, wHalf != 0, m, v, momHalf != 0, g, gBits != 0, cols, gScale, n, binary != 0, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
+}
+
+/** flush4 where `on` (adamSpan's loops with and without the flushes). */
+// @ts-ignore: decorator
+@inline
+function adamFlush4(on: bool, x: v128, tiny: v128, magnitude: v128): v128 {
+  return on ? flush4(x, tiny, magnitude) : x;
+}
+
+// @ts-ignore: decorator
+@inline
+function adamFlush1(on: bool, x: f32, tiny: f32): f32 {
+  return on ? flush1(x, tiny) : x;
+}
+
+/**
+ * Whether, for float16 weights and moments and a 1-bit gradient ±gScale (or 0 where the STE
+ * masks it), no flush of adamSpan can change a value, so a step may run without them: every
+ * stored value is 0 or at least 2^-24 in magnitude (and at most 65504), the gradient a constant
+ * magnitude, so each intermediate is 0 or above a bound of this step's constants. Bounds, each
+ * with margins for float32 rounding: m' = β1·m·r + (1 − β1)·g is 0 or at least 2^-25 of the
+ * smaller nonzero term (a sum of two float32 values that does not cancel exactly is at least an
+ * ulp of the smaller), v' = β2·v·r² + (1 − β2)·g² at least half the smaller (no cancellation),
+ * lr/c1·m' at least that of m', the quotient at least that over the largest denominator
+ * √(v'max/c2) + ε, and w − q at least 2^-25 of the smaller of 2^-24 and that quotient. All must
+ * be at least 4·2^-100 (the largest flush threshold), and g itself 0 or at least 4·2^-64.
+ */
+function adamFlushesIdle(gScale: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64): bool {
+  const least = 4 * <f64>ADAM_TINY;
+  const halfMin = 5.960464477539063e-8; // 2^-24
+  const halfMax: f64 = 65504;
+  const g = abs<f64>(<f64>(<f32>gScale * <f32>scale));
+  if (g != 0 && g < 4 * <f64>ADAM_G_TINY) return false;
+  const ra = abs<f64>(<f64><f32>ratio);
+  const ra2 = <f64><f32>(ratio * ratio);
+  const c1b = <f64><f32>(1 - b1), c2b = <f64><f32>(1 - b2);
+  const mTerm = <f64><f32>b1 * halfMin * ra;
+  const mMin = g > 0 ? min(mTerm, c1b * g) * 2.98e-8 : mTerm;
+  const vTerm = <f64><f32>b2 * halfMin * ra2;
+  const vMin = (g > 0 ? min(vTerm, c2b * g * g) : vTerm) * 0.5;
+  const vMax = (<f64><f32>b2 * halfMax * ra2 + c2b * g * g) * 2;
+  const lrc = <f64><f32>(lr / c1);
+  const nMin = lrc * mMin * 0.5;
+  const qMin = (nMin / (sqrt<f64>(vMax * <f64><f32>(1 / c2)) * 2 + abs<f64>(<f64><f32>epsScaled))) * 0.5;
+  const xMin = min(halfMin, qMin) * 2.98e-8;
+  return mMin >= least && vMin >= least && nMin >= least && qMin >= least && xMin >= least && mTerm > 0 && vTerm > 0;
 }
 
 // @ts-ignore: decorator
 @inline
 function adamSpan(
   w: usize, wHalf: bool, m: usize, v: usize, momHalf: bool, g: usize, gBits: bool, cols: i32, gScale: f64, n: i32,
-  binary: bool, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64,
+  binary: bool, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64, flush: bool,
 ): void {
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
@@ -3341,33 +3392,33 @@ function adamSpan(
       let va = loadP4(v, i, momHalf);
       let vb = loadP4(v, j, momHalf);
       if (!wHalf) {
-        wa = flush4(wa, tiny, magnitude);
-        wb = flush4(wb, tiny, magnitude);
+        wa = adamFlush4(flush, wa, tiny, magnitude);
+        wb = adamFlush4(flush, wb, tiny, magnitude);
       }
       if (!momHalf) {
-        ma = flush4(ma, tiny, magnitude);
-        mb = flush4(mb, tiny, magnitude);
-        va = flush4(va, tiny, magnitude);
-        vb = flush4(vb, tiny, magnitude);
+        ma = adamFlush4(flush, ma, tiny, magnitude);
+        mb = adamFlush4(flush, mb, tiny, magnitude);
+        va = adamFlush4(flush, va, tiny, magnitude);
+        vb = adamFlush4(flush, vb, tiny, magnitude);
       }
-      const ga = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
-      const gb = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
-      const mia = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
-      const mib = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
-      const via = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
-      const vib = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
+      const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
+      const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
+      const mia = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
+      const mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
+      const via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
+      const vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
       storeP4(m, i, momHalf, mia);
       storeP4(m, j, momHalf, mib);
       storeP4(v, i, momHalf, via);
       storeP4(v, j, momHalf, vib);
       const da = f32x4.add(f32x4.sqrt(f32x4.mul(via, vIc2)), vEps);
       const db = f32x4.add(f32x4.sqrt(f32x4.mul(vib, vIc2)), vEps);
-      const na = flush4(f32x4.mul(vLrc, mia), tiny, magnitude);
-      const nb = flush4(f32x4.mul(vLrc, mib), tiny, magnitude);
-      const qa = flush4(f32x4.div(na, da), tiny, magnitude);
-      const qb = flush4(f32x4.div(nb, db), tiny, magnitude);
-      let xa = flush4(f32x4.sub(wa, qa), tiny, magnitude);
-      let xb = flush4(f32x4.sub(wb, qb), tiny, magnitude);
+      const na = adamFlush4(flush, f32x4.mul(vLrc, mia), tiny, magnitude);
+      const nb = adamFlush4(flush, f32x4.mul(vLrc, mib), tiny, magnitude);
+      const qa = adamFlush4(flush, f32x4.div(na, da), tiny, magnitude);
+      const qb = adamFlush4(flush, f32x4.div(nb, db), tiny, magnitude);
+      let xa = adamFlush4(flush, f32x4.sub(wa, qa), tiny, magnitude);
+      let xb = adamFlush4(flush, f32x4.sub(wb, qb), tiny, magnitude);
       xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
       xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
       storeP4(w, i, wHalf, xa);
@@ -3377,18 +3428,18 @@ function adamSpan(
       let w4 = loadP4(w, i, wHalf);
       let m4 = loadP4(m, i, momHalf);
       let v4 = loadP4(v, i, momHalf);
-      if (!wHalf) w4 = flush4(w4, tiny, magnitude);
+      if (!wHalf) w4 = adamFlush4(flush, w4, tiny, magnitude);
       if (!momHalf) {
-        m4 = flush4(m4, tiny, magnitude);
-        v4 = flush4(v4, tiny, magnitude);
+        m4 = adamFlush4(flush, m4, tiny, magnitude);
+        v4 = adamFlush4(flush, v4, tiny, magnitude);
       }
-      const g4 = flush4(f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, w4, binary, clip32), vSc), gTiny, magnitude);
-      const mi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB1, m4), vRa), f32x4.mul(vC1, g4)), tiny, magnitude);
-      const vi = flush4(f32x4.add(f32x4.mul(f32x4.mul(vB2, v4), vRa2), f32x4.mul(f32x4.mul(vC2, g4), g4)), tiny, magnitude);
+      const g4 = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, w4, binary, clip32), vSc), gTiny, magnitude);
+      const mi = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, m4), vRa), f32x4.mul(vC1, g4)), tiny, magnitude);
+      const vi = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, v4), vRa2), f32x4.mul(f32x4.mul(vC2, g4), g4)), tiny, magnitude);
       storeP4(m, i, momHalf, mi);
       storeP4(v, i, momHalf, vi);
-      const q = flush4(f32x4.div(flush4(f32x4.mul(vLrc, mi), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny, magnitude);
-      let wi = flush4(f32x4.sub(w4, q), tiny, magnitude);
+      const q = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mi), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny, magnitude);
+      let wi = adamFlush4(flush, f32x4.sub(w4, q), tiny, magnitude);
       // clip as the reference does: wi < lo ? lo : wi > hi ? hi : wi (NaN stays NaN)
       wi = v128.bitselect(vLo, v128.bitselect(vHi, wi, f32x4.gt(wi, vHi)), f32x4.lt(wi, vLo));
       storeP4(w, i, wHalf, wi);
@@ -3397,20 +3448,20 @@ function adamSpan(
       let w0 = <f32>loadP(w, i, wHalf);
       let m0 = <f32>loadP(m, i, momHalf);
       let v0 = <f32>loadP(v, i, momHalf);
-      if (!wHalf) w0 = flush1(w0, ADAM_TINY);
+      if (!wHalf) w0 = adamFlush1(flush, w0, ADAM_TINY);
       if (!momHalf) {
-        m0 = flush1(m0, ADAM_TINY);
-        v0 = flush1(v0, ADAM_TINY);
+        m0 = adamFlush1(flush, m0, ADAM_TINY);
+        v0 = adamFlush1(flush, v0, ADAM_TINY);
       }
       let gi: f32 = gBits ? ((load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (c & 31)) & 1 ? gs : -gs) : load<f32>(g + (<usize>i << 2));
       if (binary && abs<f32>(w0) > clip32) gi = 0;
-      gi = flush1(gi * sc, ADAM_G_TINY);
-      const mi = flush1(b1f * m0 * ra + c1b * gi, ADAM_TINY);
-      const vi = flush1(b2f * v0 * ra2 + c2b * gi * gi, ADAM_TINY);
+      gi = adamFlush1(flush, gi * sc, ADAM_G_TINY);
+      const mi = adamFlush1(flush, b1f * m0 * ra + c1b * gi, ADAM_TINY);
+      const vi = adamFlush1(flush, b2f * v0 * ra2 + c2b * gi * gi, ADAM_TINY);
       storeP(m, i, momHalf, <f64>mi);
       storeP(v, i, momHalf, <f64>vi);
-      const q = flush1(flush1(lrc * mi, ADAM_TINY) / (sqrt<f32>(vi * ic2) + eps), ADAM_TINY);
-      const wi = flush1(w0 - q, ADAM_TINY);
+      const q = adamFlush1(flush, adamFlush1(flush, lrc * mi, ADAM_TINY) / (sqrt<f32>(vi * ic2) + eps), ADAM_TINY);
+      const wi = adamFlush1(flush, w0 - q, ADAM_TINY);
       storeP(w, i, wHalf, <f64>(wi < lo ? lo : wi > hi ? hi : wi));
     }
   }
