@@ -1158,8 +1158,8 @@ t.test('signFloat and clipZero split over 2 threads: the references, element for
   K.dispose?.();
 });
 
-t.test('wasm packMask split over 2 threads by rows (each its own words) == the reference', async (t) => {
-  const { packMaskReference } = await import('../src/bits.js');
+t.test('wasm packMask and clipZero split over 2 threads (rows, elements) == the references', async (t) => {
+  const { packMaskReference, clipZeroReference } = await import('../src/bits.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!({ threads: 2 });
   const rng = new Rng(29);
   // 701 rows of 784 (over the split threshold), rows that end mid-word
@@ -1172,6 +1172,13 @@ t.test('wasm packMask split over 2 threads by rows (each its own words) == the r
   packMaskReference(z, rows, cols, want, 1);
   K.packMask!(z, rows, cols, got, 1);
   t.same(Array.from(got), Array.from(want), `packMask ${rows}x${cols}, 2 threads`);
+  // the standard recipe's STE on the whole batch: x zeroed where |z| > 1
+  const x = ledger.floats(z.length, 'workspace', 't', 'x');
+  for (let i = 0; i < x.length; i++) x[i] = rng.normal();
+  const xRef = Float32Array.from(x);
+  clipZeroReference(xRef, z, z.length, 1);
+  K.clipZero!(x, z, z.length, 1);
+  t.same(Array.from(x), Array.from(xRef), `clipZero ${z.length} values, 2 threads`);
   K.dispose?.();
 });
 

@@ -92,6 +92,13 @@ export class SignLayer implements Layer {
       this.trained = false;
       return grad;
     }
+    // a float32 store (the standard recipe): the whole batch in one call, which threads split
+    const whole = grad.floatView?.();
+    if (whole && z && !mask && !this.reste && k.clipZero && grad.cols === C && grad.rows === rows && holdsAll(k, whole, z)) {
+      k.clipZero(whole, z, rows * C, STE_CLIP);
+      this.trained = false;
+      return grad;
+    }
     const dx = fillRowwise(grad, spare, rowsPerChunk(this.ws, [this.ws.chunkDx, C]), this.ws.chunkDx, (i0, i1, out) => {
       if (mask) {
         if (k.applyMask && holdsAll(k, out, mask)) k.applyMask(out, i1 - i0, C, mask, i0);
