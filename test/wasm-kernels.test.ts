@@ -1315,26 +1315,49 @@ t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == 
   K.dispose?.();
 });
 
-t.test('wasm po2Recode == po2RecodeTable on every code: ranges of every length and offset (4 codes a turn and the tail), neighbours kept', async (t) => {
-  const { po2Get, po2Put, po2RecodeTable } = await import('../src/storage/po2.js');
-  const { kernels: K, ledger } = wasmKernels.instantiate!();
-  const rng = new Rng(53);
-  const words = ledger.u32(512, 'workspace', 't', 'words');
-  let checked = 0;
-  for (const delta of [-9, -1, 1, 2, 7, 8, 15, 16, 30])
-    for (const first of [0, 1, 6, 7, 31, 32, 45])
-      for (const n of [0, 1, 3, 4, 5, 8, 13, 64, 257, 700]) {
-        for (let w = 0; w < words.length; w++) words[w] = rng.nextU32();
-        const want = Uint32Array.from(words);
-        const table = po2RecodeTable(delta);
-        for (let k = first; k < first + n; k++) po2Put(want, k, table[po2Get(want, k)]);
-        K.po2Recode!(words, first, n, delta);
-        if (words.some((v, i) => v !== want[i])) t.fail(`delta ${delta}, first ${first}, n ${n}`);
-        else checked++;
-      }
-  t.equal(checked, 9 * 7 * 10, 'every case the same words');
-  K.dispose?.();
-});
+t.test(
+  'wasm po2Recode == po2RecodeTable on every code: ranges of every length and offset (4 codes a turn and the tail), neighbours kept, 2 threads',
+  async (t) => {
+    const { po2Get, po2Put, po2RecodeTable } = await import('../src/storage/po2.js');
+    const { kernels: K, ledger } = wasmKernels.instantiate!();
+    const rng = new Rng(53);
+    const words = ledger.u32(512, 'workspace', 't', 'words');
+    let checked = 0;
+    for (const delta of [-9, -1, 1, 2, 7, 8, 15, 16, 30])
+      for (const first of [0, 1, 6, 7, 31, 32, 45])
+        for (const n of [0, 1, 3, 4, 5, 8, 13, 64, 257, 700]) {
+          for (let w = 0; w < words.length; w++) words[w] = rng.nextU32();
+          const want = Uint32Array.from(words);
+          const table = po2RecodeTable(delta);
+          for (let k = first; k < first + n; k++) po2Put(want, k, table[po2Get(want, k)]);
+          K.po2Recode!(words, first, n, delta);
+          if (words.some((v, i) => v !== want[i])) t.fail(`delta ${delta}, first ${first}, n ${n}`);
+          else checked++;
+        }
+    t.equal(checked, 9 * 7 * 10, 'every case the same words');
+    K.dispose?.();
+    // split over 2 threads at codes whose bits start a word: unaligned starts and ends
+    const two = wasmKernels.instantiate!({ threads: 2 });
+    const big = two.ledger.u32(8000, 'workspace', 't', 'words');
+    for (const [first, n, delta] of [
+      [0, 40000, 3],
+      [7, 40001, -2],
+      [45, 41000, 15],
+    ]) {
+      for (let w = 0; w < big.length; w++) big[w] = rng.nextU32();
+      const want = Uint32Array.from(big);
+      const table = po2RecodeTable(delta);
+      for (let k = first; k < first + n; k++) po2Put(want, k, table[po2Get(want, k)]);
+      two.kernels.po2Recode!(big, first, n, delta);
+      t.equal(
+        big.findIndex((v, i) => v !== want[i]),
+        -1,
+        `2 threads: delta ${delta}, first ${first}, n ${n}`,
+      );
+    }
+    two.kernels.dispose?.();
+  },
+);
 
 t.test(
   'wasm po2Read == the store table on every code: wide rows (4 codes a turn), strides, unaligned starts, biases at and past the vector range',

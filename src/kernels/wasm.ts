@@ -398,7 +398,17 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const max = ex.absRange(at(x), n) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
-    po2Recode: (words, first, n, delta) => ex.po2Recode(at(words), first, n, delta),
+    // split where a code's bits start a word (code index first + k a multiple of 32), so each
+    // thread writes its own words
+    po2Recode: (words, first, n, delta) => {
+      const lead = (32 - (first % 32)) % 32;
+      if (!pool || n < CODEC_SPLIT || n - lead < 64) ex.po2Recode(at(words), first, n, delta);
+      else
+        pool.run(
+          'po2Recode',
+          splitRange(n - lead, threads, 32).map(([a, b]) => [at(words), first + (a === 0 ? 0 : a + lead), b + lead - (a === 0 ? 0 : a + lead), delta]),
+        );
+    },
     // rows split across threads (each its own rows' codes)
     maskHalf: (codes, rows, cols, mask) => codecPar('maskHalf', rows * cols, rows, 1, (r0, r1) => [at(codes) + 2 * r0 * cols, r1 - r0, cols, at(mask), r0]),
     po2MaskTop: (words, n, mask) => {
@@ -542,6 +552,7 @@ const KERNEL_EXPORTS = [
   'halfDecodeRows',
   'po2Read',
   'po2WriteSlice',
+  'po2Recode',
   'maskHalf',
   'po2MaskTop',
   'po2ShiftUp',
