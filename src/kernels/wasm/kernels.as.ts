@@ -2679,13 +2679,6 @@ function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i
   }
 }
 
-/** Bytes of one (input channel, input row, tap column) row of filterIndex: Q group indices. */
-// @ts-ignore: decorator
-@inline
-function filterIndexRow(Q: i32): i32 {
-  return Q;
-}
-
 /**
  * One example's sign rows as a byte per group (convBwdFilterLut): for input channel k, input row
  * iy and tap column kx, byte j = the nibble of group j's 4 signs under that tap times 8 (entry
@@ -2694,11 +2687,11 @@ function filterIndexRow(Q: i32): i32 {
  */
 function filterIndex(signRows: usize, hi: i32, wi: i32, ci: i32, Q: i32, pad: i32, idx: usize): void {
   const signBytes = signRowBytes(wi);
-  const Qr = filterIndexRow(Q);
+  // a row (input channel, input row, tap column) of Q bytes
   for (let row = 0; row < ci * hi; row++) {
     const signs = signRows + <usize>row * signBytes;
     for (let kx = 0; kx < 3; kx++) {
-      const out = idx + <usize>((row * 3 + kx) * Qr);
+      const out = idx + <usize>((row * 3 + kx) * Q);
       const at = kx - pad + 2;
       for (let j = 0; j < Q; j++) store<u8>(out + <usize>j, <u8>(signNibble(signs, at + (j << 2)) << 3));
     }
@@ -2712,8 +2705,8 @@ function filterIndex(signRows: usize, hi: i32, wi: i32, ci: i32, Q: i32, pad: i3
 @inline
 function filterPassRowsIndexed(idx: usize, tables: usize, o: usize, hi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
-  const Qr = filterIndexRow(Q);
-  const nextChannel = <usize>(hi * 3 * Qr);
+  // a row (input channel, input row, tap column) of Q bytes
+  const nextChannel = <usize>(hi * 3 * Q);
   let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
   let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
   if (two) {
@@ -2723,7 +2716,7 @@ function filterPassRowsIndexed(idx: usize, tables: usize, o: usize, hi: i32, Q: 
   const last: usize = <usize>(kx > 2 - pad ? Q + 1 : Q - 1) * TABLE_BYTES;
   const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
   for (let oy = oyFrom; oy < oyTo; oy++) {
-    const ia = idx + <usize>(((k * hi + oy + ky - pad) * 3 + kx) * Qr);
+    const ia = idx + <usize>(((k * hi + oy + ky - pad) * 3 + kx) * Q);
     const ib = ia + nextChannel;
     const row = tables + <usize>oy * rowTables;
     let e = row + first + (<usize>load<u8>(ia) << 3);
@@ -2803,7 +2796,7 @@ export function convBwdFilterLut(
     dwToBlock(dw, b0, min(FILTER_CHANNELS, c1 - b0), ci, regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo));
   // the byte index where it fits in this instance's scratch
   const idx = maskScratch;
-  const indexed = maskScratch != 0 && <usize>(ci * hi * 3 * filterIndexRow(Q)) <= <usize>MASK_SCRATCH_BYTES;
+  const indexed = maskScratch != 0 && <usize>(ci * hi * 3 * Q) <= <usize>MASK_SCRATCH_BYTES;
   // examples outside, so an example's sign rows stay in cache for all the blocks
   for (let e = 0; e < examples; e++) {
     const dye = dy + <usize>(e * ho * wo) * dyPix;
