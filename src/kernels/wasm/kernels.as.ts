@@ -1763,6 +1763,7 @@ function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0
  * lut, a row at a time in blocks of 12 pixels, the rest in one block of 4 or 8.
  */
 export function convBwdDataLut(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, ci0: i32, ci1: i32, lut: usize): void {
+  if (!maskScratch) unreachable(); // lookupBlock keeps its accumulators there
   lookupRows(hi, wi, ci, ho, co, pad, dx, ci0, ci1, lut, lut + lutIndexBytes(ci, co));
 }
 
@@ -1797,6 +1798,7 @@ function lookupRows(hi: i32, wi: i32, ci: i32, ho: i32, co: i32, pad: i32, dx: u
  * as convLutTables + convBwdDataLut do.
  */
 export function convBwdDataExamples(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, lut: usize, slot: i32, e0: i32, e1: i32): void {
+  if (!maskScratch) unreachable(); // lookupBlock keeps its accumulators there
   const tablesBytes = <usize>ho * lutRowBytes(wi, co, pad);
   const tables = lut + lutIndexBytes(ci, co) + <usize>slot * tablesBytes;
   for (let e = e0; e < e1; e++) {
