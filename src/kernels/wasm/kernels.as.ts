@@ -3846,7 +3846,7 @@ export function po2MaskTop(words: usize, first: i32, n: i32, mask: usize): i32 {
     top = max(top, code & 15);
     po2SetCode(words, e, code);
   }
-  store<u32>(maskScratch, top);
+  if (maskScratch) store<u32>(maskScratch, top);
   return <i32>top;
 }
 
