@@ -2619,69 +2619,6 @@ function addEntry(a: v128, e: usize, v: usize): v128 {
 }
 
 /**
- * Output rows [oyFrom, oyTo) of one tap (ky, kx) for input channel k, and k + 1 with `two` (a
- * second independent chain of adds: one chain is bound by the add latency): accumulators at o
- * (k + 1's at o + ENTRY_BYTES), held in registers over the rows.
- */
-// @ts-ignore: decorator
-@inline
-function filterPassRows(signRows: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
-  const rowTables = <usize>(Q + 2) * TABLE_BYTES;
-  const signBytes = signRowBytes(wi);
-  const nextSigns = <usize>hi * signBytes;
-  let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
-  let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
-  if (two) {
-    b0 = v128.load(o, 64); b1 = v128.load(o, 80); b2 = v128.load(o, 96); b3 = v128.load(o, 112);
-  }
-  // the first and last groups' tables for this tap (a same-padded tap leaves a pixel out)
-  const last: usize = <usize>(kx > 2 - pad ? Q + 1 : Q - 1) * TABLE_BYTES;
-  const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
-  // group j's 4 signs are bits 4j + kx − pad + 2 .. + 3 of the input row's sign row
-  const at = <i32>(kx - pad + 2);
-  const nearTo = min(Q - 1, 14);
-  for (let oy = oyFrom; oy < oyTo; oy++) {
-    const signs = signRows + <usize>(k * hi + oy + ky - pad) * signBytes;
-    const signs2 = signs + nextSigns;
-    // groups 0..13 from one u64 read (56 bits from bit `at`), the rest a u32 read each
-    let near = load<u64>(signs) >>> <u64>at;
-    let near2: u64 = two ? load<u64>(signs2) >>> <u64>at : 0;
-    const row = tables + <usize>oy * rowTables;
-    let e = row + first + (<usize>(<u32>near & 15) << 6);
-    a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
-    if (two) {
-      const f = row + first + (<usize>(<u32>near2 & 15) << 6);
-      b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
-    }
-    let table = row + TABLE_BYTES;
-    for (let j = 1; j < nearTo; j++, table += TABLE_BYTES) {
-      near >>>= 4;
-      e = table + (<usize>(<u32>near & 15) << 6);
-      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
-      if (two) {
-        near2 >>>= 4;
-        const f = table + (<usize>(<u32>near2 & 15) << 6);
-        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
-      }
-    }
-    for (let j = max(1, nearTo); j < Q; j++, table += TABLE_BYTES) {
-      // past group 13, and the last group (its own table where a same-padded tap leaves a pixel out)
-      const t = j == Q - 1 ? row + last : table;
-      e = t + (<usize>signNibble(signs, at + (j << 2)) << 6);
-      a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
-      if (two) {
-        const f = t + (<usize>signNibble(signs2, at + (j << 2)) << 6);
-        b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
-      }
-    }
-  }
-  v128.store(o, a0); v128.store(o, a1, 16); v128.store(o, a2, 32); v128.store(o, a3, 48);
-  if (two) {
-    v128.store(o, b0, 64); v128.store(o, b1, 80); v128.store(o, b2, 96); v128.store(o, b3, 112);
-  }
-}
-
-/**
  * One example's sign rows as a byte per group (convBwdFilterLut): for input channel k, input row
  * iy and tap column kx, byte j = the nibble of group j's 4 signs under that tap times 8 (entry
  * j's offset in its table over 8), so a lookup takes one byte load and a scaled address instead
@@ -2701,14 +2638,31 @@ function filterIndex(signRows: usize, hi: i32, wi: i32, ci: i32, Q: i32, pad: i3
 }
 
 /**
- * filterPassRows with the example's byte index (filterIndex) at idx.
+ * The entry offset (in its table) of group j's 4 signs under a tap: from an example's byte index
+ * row at ia (indexed), else from the packed sign row at sa, the tap's first bit at `at`.
  */
 // @ts-ignore: decorator
 @inline
-function filterPassRowsIndexed(idx: usize, tables: usize, o: usize, hi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool): void {
+function groupEntry(indexed: bool, ia: usize, sa: usize, at: i32, j: i32): usize {
+  return indexed ? <usize>load<u8>(ia + <usize>j) << 3 : <usize>signNibble(sa, at + (j << 2)) << 6;
+}
+
+/**
+ * Output rows [oyFrom, oyTo) of one tap (ky, kx) for input channel k, and k + 1 with `two` (a
+ * second independent chain of adds: one chain is bound by the add latency): accumulators at o
+ * (k + 1's at o + ENTRY_BYTES), held in registers over the rows. Each group's entry from the
+ * example's byte index at idx (indexed, filterIndex) or from its packed sign rows.
+ */
+// @ts-ignore: decorator
+@inline
+function filterPassRows(
+  indexed: bool, signRows: usize, idx: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool,
+): void {
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
-  // a row (input channel, input row, tap column) of Q bytes
-  const nextChannel = <usize>(hi * 3 * Q);
+  const signBytes = signRowBytes(wi);
+  // from channel k's rows to channel k + 1's: hi sign rows, or hi·3 index rows of Q bytes
+  const nextSigns = <usize>hi * signBytes;
+  const nextIndex = <usize>(hi * 3 * Q);
   let a0 = v128.load(o), a1 = v128.load(o, 16), a2 = v128.load(o, 32), a3 = v128.load(o, 48);
   let b0 = f32x4.splat(0), b1 = f32x4.splat(0), b2 = f32x4.splat(0), b3 = f32x4.splat(0);
   if (two) {
@@ -2717,30 +2671,36 @@ function filterPassRowsIndexed(idx: usize, tables: usize, o: usize, hi: i32, Q: 
   // the first and last groups' tables for this tap (a same-padded tap leaves a pixel out)
   const last: usize = <usize>(kx > 2 - pad ? Q + 1 : Q - 1) * TABLE_BYTES;
   const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
+  // group j's 4 signs are bits 4j + kx − pad + 2 .. + 3 of the input row's sign row
+  const at = <i32>(kx - pad + 2);
   for (let oy = oyFrom; oy < oyTo; oy++) {
-    const ia = idx + <usize>(((k * hi + oy + ky - pad) * 3 + kx) * Q);
-    const ib = ia + nextChannel;
+    const iy = oy + ky - pad;
+    const ia = indexed ? idx + <usize>(((k * hi + iy) * 3 + kx) * Q) : 0;
+    const ib = ia + nextIndex;
+    const sa = signRows + <usize>(k * hi + iy) * signBytes;
+    const sb = sa + nextSigns;
     const row = tables + <usize>oy * rowTables;
-    let e = row + first + (<usize>load<u8>(ia) << 3);
+    let e = row + first + groupEntry(indexed, ia, sa, at, 0);
     a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
     if (two) {
-      const f = row + first + (<usize>load<u8>(ib) << 3);
+      const f = row + first + groupEntry(indexed, ib, sb, at, 0);
       b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
     }
     let table = row + TABLE_BYTES;
     for (let j = 1; j < Q - 1; j++, table += TABLE_BYTES) {
-      e = table + (<usize>load<u8>(ia + <usize>j) << 3);
+      e = table + groupEntry(indexed, ia, sa, at, j);
       a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
       if (two) {
-        const f = table + (<usize>load<u8>(ib + <usize>j) << 3);
+        const f = table + groupEntry(indexed, ib, sb, at, j);
         b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
       }
     }
     if (Q > 1) {
-      e = row + last + (<usize>load<u8>(ia + <usize>(Q - 1)) << 3);
+      // the last group, its own table where a same-padded tap leaves a pixel out
+      e = row + last + groupEntry(indexed, ia, sa, at, Q - 1);
       a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
       if (two) {
-        const f = row + last + (<usize>load<u8>(ib + <usize>(Q - 1)) << 3);
+        const f = row + last + groupEntry(indexed, ib, sb, at, Q - 1);
         b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
       }
     }
@@ -2830,12 +2790,12 @@ export function convBwdFilterLut(
           if (oyFrom >= oyTo) continue;
           let k = 0;
           if (indexed) {
-            for (; k + 2 <= ci; k += 2) filterPassRowsIndexed(idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
-            if (k < ci) filterPassRowsIndexed(idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
-            continue;
+            for (; k + 2 <= ci; k += 2) filterPassRows(true, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRows(true, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+          } else {
+            for (; k + 2 <= ci; k += 2) filterPassRows(false, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRows(false, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
           }
-          for (; k + 2 <= ci; k += 2) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
-          if (k < ci) filterPassRows(signs, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
         }
     }
   }
