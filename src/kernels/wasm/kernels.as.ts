@@ -1748,13 +1748,14 @@ function lookupBlock(wi: i32, ci: i32, ho: i32, G: i32, pad: i32, dx: usize, ci0
         first = false;
       }
   }
+  // no tap reached an output row: zeros, as the sums start
+  if (first) memory.fill(accs, 0, <usize>((ci1 - ci0) >>> 1) * pairBytes);
   for (let k = ci0; k < ci1; k += 2) {
     const at = accs + <usize>((k - ci0) >>> 1) * pairBytes;
-    const zero = f32x4.splat(0);
     const o = dx + <usize>(iy * wi + ix) * pixBytes + (<usize>k << 2);
-    storePairs(o, pixBytes, wi - ix, first ? zero : v128.load(at), first ? zero : v128.load(at, 16));
-    if (vecs > 1) storePairs(o + 4 * pixBytes, pixBytes, wi - ix - 4, first ? zero : v128.load(at, 32), first ? zero : v128.load(at, 48));
-    if (vecs > 2) storePairs(o + 8 * pixBytes, pixBytes, wi - ix - 8, first ? zero : v128.load(at, 64), first ? zero : v128.load(at, 80));
+    storePairs(o, pixBytes, wi - ix, v128.load(at), v128.load(at, 16));
+    if (vecs > 1) storePairs(o + 4 * pixBytes, pixBytes, wi - ix - 4, v128.load(at, 32), v128.load(at, 48));
+    if (vecs > 2) storePairs(o + 8 * pixBytes, pixBytes, wi - ix - 8, v128.load(at, 64), v128.load(at, 80));
   }
 }
 
@@ -3059,40 +3060,44 @@ function halfLanes(h: v128, fast: bool): v128 {
 // @ts-ignore: decorator
 @inline
 function storeHalf4(p: usize, x: v128, fast: bool): void {
-  const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
-  const abs = v128.and(x, i32x4.splat(0x7fffffff));
-  // normal halves: rebias, round the 13 dropped bits to nearest even, saturate
-  const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
-  const normal = i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
   // four values that are normal halves and round below 65520 (the usual case): no clamping, no other path
-  if (fast && i32x4.all_true(v128.and(i32x4.ge_s(abs, i32x4.splat(113 << 23)), i32x4.lt_s(abs, i32x4.splat(0x477ff000))))) {
-    v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(normal, sign), i32x4.splat(0)), 0);
-    return;
+  if (fast) {
+    const abs = v128.and(x, i32x4.splat(0x7fffffff));
+    if (i32x4.all_true(v128.and(i32x4.ge_s(abs, i32x4.splat(113 << 23)), i32x4.lt_s(abs, i32x4.splat(0x477ff000))))) {
+      v128.store64_lane(p, i16x8.narrow_i32x4_u(v128.or(halfNormal(abs), halfSign(x)), i32x4.splat(0)), 0);
+      return;
+    }
   }
-  v128.store64_lane(p, i16x8.narrow_i32x4_u(halfCodes(sign, abs, normal), i32x4.splat(0)), 0);
+  v128.store64_lane(p, i16x8.narrow_i32x4_u(halfCodesOf(x), i32x4.splat(0)), 0);
 }
 
-/** f32x4 -> its 4 half codes in i32 lanes, branch-free (as storeHalf4). */
+/** The half sign bits of 4 float32 values, in i32 lanes. */
+// @ts-ignore: decorator
+@inline
+function halfSign(x: v128): v128 {
+  return v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
+}
+
+/** Normal halves' codes of |x| (abs: the bits without the sign): rebiased, the 13 dropped bits rounded to nearest even. */
+// @ts-ignore: decorator
+@inline
+function halfNormal(abs: v128): v128 {
+  const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
+  return i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
+}
+
+/** f32x4 -> its 4 half codes in i32 lanes, branch-free: normal codes saturated, subnormal halves and NaN (storeHalf4's general case). */
 // @ts-ignore: decorator
 @inline
 function halfCodesOf(x: v128): v128 {
-  const sign = v128.and(i32x4.shr_u(x, 16), i32x4.splat(0x8000));
   const abs = v128.and(x, i32x4.splat(0x7fffffff));
-  const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
-  return halfCodes(sign, abs, i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13));
-}
-
-/** The general case of storeHalf4: normal codes saturated, subnormal halves and NaN. */
-// @ts-ignore: decorator
-@inline
-function halfCodes(sign: v128, abs: v128, normal: v128): v128 {
-  normal = i32x4.min_u(normal, i32x4.splat(0x7bff));
+  const normal = i32x4.min_u(halfNormal(abs), i32x4.splat(0x7bff));
   // subnormal halves (|x| < 2^-14): adding 0.5 rounds |x| to a multiple of 2^-24, to nearest even
   const sub = i32x4.sub(f32x4.add(abs, f32x4.splat(0.5)), f32x4.splat(0.5));
   // abs has its sign bit clear: signed compares (native on x86) order it as unsigned ones would
   let h = v128.bitselect(sub, normal, i32x4.lt_s(abs, i32x4.splat(113 << 23)));
   h = v128.bitselect(i32x4.splat(0x7e00), h, i32x4.gt_s(abs, i32x4.splat(0x7f800000)));
-  return v128.or(h, sign);
+  return v128.or(h, halfSign(x));
 }
 
 /**
@@ -4169,9 +4174,9 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  */
 export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize): void {
   // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums
-  // are its own. Every pass goes over bands of rows that fit in L1, and within a band channel
+  // are its own. The two sums go over bands of rows that fit in L1, and within a band channel
   // block by channel block, each block's sums held in registers over the band's rows (a sum's
-  // terms still in row order) and its mean, sigma and beta loaded once a band.
+  // terms still in row order); the normalize goes row by row.
   memory.fill(mean + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   memory.fill(sigma + (<usize>c0 << 2), 0, <usize>(c1 - c0) << 2);
   const n = <f64>rows;
