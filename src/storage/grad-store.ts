@@ -3,7 +3,7 @@
 // low-precision store never needs a full-size float32 twin.
 import type { Floats, MemoryLedger } from '../ledger.js';
 import { fromHalf, toHalf } from './fp16.js';
-import { po2Bias, po2CodeOfScaled, po2DecodeTable, po2Get, po2Put, po2Recodable, po2RecodeTable, po2Words } from './po2.js';
+import { po2Bias, po2CodeOfScaled, po2Decode, po2DecodeTable, po2Get, po2Put, po2Recodable, po2RecodeTable, po2Words } from './po2.js';
 
 export const GRAD_FORMATS = ['float32', 'float16', 'po2'] as const;
 export type GradFormat = (typeof GRAD_FORMATS)[number];
@@ -270,14 +270,15 @@ class Po2GradStore extends BaseStore implements GradStore {
         po2Put(words, k, code & 15 ? code : 0);
         top = Math.max(top, code & 15);
       }
-    // the kept values are ±2^(c − 8 − b): the largest, 2^(top − 8 − b), has po2Bias 15 − top + b,
-    // and under it each kept code's magnitude moves up by 15 − top (as po2RecodeTable: none
-    // flushed or clamped); all masked: bias 0, as a fill of zeros
-    const bias = top === 0 ? 0 : this.bias + 15 - top;
-    if (top > 0 && top < 15) {
-      if (fast) fast.po2ShiftUp!(words, n, 15 - top);
+    // the bias a refill would take from the largest kept value (all masked: 0, as a fill of
+    // zeros); the kept values being powers of two, it puts the largest on the top code, so each
+    // kept code's magnitude moves up by delta = 15 − top (as po2RecodeTable: none flushed or clamped)
+    const bias = po2Bias(po2Decode(top, this.bias));
+    const delta = bias - this.bias;
+    if (top > 0 && delta !== 0) {
+      if (fast) fast.po2ShiftUp!(words, n, delta);
       else {
-        const table = po2RecodeTable(15 - top);
+        const table = po2RecodeTable(delta);
         for (let k = 0; k < n; k++) po2Put(words, k, table[po2Get(words, k)]);
       }
     }
