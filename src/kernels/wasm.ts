@@ -156,16 +156,23 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
    */
   const po2Slices = (n: number) => (!pool || n < CODEC_SPLIT ? null : splitRange(n, threads, 24));
   /**
-   * A po2 write of CODEC_SPLIT elements or more across the threads, cut where a code's bits start a
-   * word (code index base + k a multiple of 32: 5-bit codes, 32 of them fill 5 words), so each
-   * thread writes its own words; each leaves its slice's range in its scratch (po2WriteSlice).
-   * null: not split.
+   * Slices [a, b) of n po2 codes from code index `base` for the threads, cut where a code's bits
+   * start a word (base + a a multiple of 32: 5-bit codes, 32 of them fill 5 words), so each thread
+   * writes its own words; null: one call (no pool, or under CODEC_SPLIT codes).
    */
-  const po2Split = (src: Floats, n: number, words: Uint32Array, base: number, scale: number, range: boolean) => {
+  const po2WordSlices = (base: number, n: number) => {
     const lead = (32 - (base % 32)) % 32;
     if (!pool || n < CODEC_SPLIT || n - lead < 64) return null;
-    const slices = splitRange(n - lead, threads, 32).map(([a, b]) => [a === 0 ? 0 : a + lead, b + lead]);
-    pool.run(
+    return splitRange(n - lead, threads, 32).map(([a, b]) => [a === 0 ? 0 : a + lead, b + lead]);
+  };
+  /**
+   * A po2 write of CODEC_SPLIT elements or more across the threads in po2WordSlices; each leaves
+   * its slice's range in its scratch (po2WriteSlice). null: not split.
+   */
+  const po2Split = (src: Floats, n: number, words: Uint32Array, base: number, scale: number, range: boolean) => {
+    const slices = po2WordSlices(base, n);
+    if (!slices) return null;
+    pool!.run(
       'po2WriteSlice',
       slices.map(([a, b]) => [at(src) + 4 * a, b - a, at(words), base + a, scale, range ? 1 : 0]),
     );
@@ -398,15 +405,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const max = ex.absRange(at(x), n) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
-    // split where a code's bits start a word (code index first + k a multiple of 32), so each
-    // thread writes its own words
     po2Recode: (words, first, n, delta) => {
-      const lead = (32 - (first % 32)) % 32;
-      if (!pool || n < CODEC_SPLIT || n - lead < 64) ex.po2Recode(at(words), first, n, delta);
+      const slices = po2WordSlices(first, n);
+      if (!slices) ex.po2Recode(at(words), first, n, delta);
       else
-        pool.run(
+        pool!.run(
           'po2Recode',
-          splitRange(n - lead, threads, 32).map(([a, b]) => [at(words), first + (a === 0 ? 0 : a + lead), b + lead - (a === 0 ? 0 : a + lead), delta]),
+          slices.map(([a, b]) => [at(words), first + a, b - a, delta]),
         );
     },
     // rows split across threads (each its own rows' codes)
