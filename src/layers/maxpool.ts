@@ -9,7 +9,7 @@ import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { GradStore } from '../storage/grad-store.js';
-import { maxPoolFloatReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../kernels/pool-reference.js';
+import { maxPoolFloatReference, maxPoolGradReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../kernels/pool-reference.js';
 import { fillPoolGradient } from './pool-gradient.js';
 import { holdsAll, type Activation, type Layer, type Param, type Workspace } from './layer.js';
 
@@ -127,10 +127,24 @@ export class MaxPoolLayer implements Layer {
         return spare;
       }
     }
-    fillPoolGradient(spare, grad, rows, shape, this.ws, (b, y, _py, dy, out) => {
-      if (k.maxPoolGradRow && holdsAll(k, src, dy, out)) k.maxPoolGradRow(src, source, this.dims, b, y, dy, out);
-      else maxPoolGradRowReference(src, source, this.dims, b, y, dy, out);
-    });
+    // an example's argmax source: its h·w rows of floats or of sign / mask words
+    const srcPerExample = this.h * this.w * (source === POOL_ARGMAX.floats ? this.channels : wordsFor(this.channels));
+    fillPoolGradient(
+      spare,
+      grad,
+      rows,
+      shape,
+      this.ws,
+      (b, y, _py, dy, out) => {
+        if (k.maxPoolGradRow && holdsAll(k, src, dy, out)) k.maxPoolGradRow(src, source, this.dims, b, y, dy, out);
+        else maxPoolGradRowReference(src, source, this.dims, b, y, dy, out);
+      },
+      (count, first, dy, out) => {
+        const examples = src.subarray(first * srcPerExample, (first + count) * srcPerExample);
+        if (k.maxPoolGrad && holdsAll(k, examples, dy, out)) k.maxPoolGrad(examples, source, this.dims, count, dy, out);
+        else maxPoolGradReference(examples, source, this.dims, count, dy, out);
+      },
+    );
     this.input = null;
     return spare;
   }
