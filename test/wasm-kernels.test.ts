@@ -1360,7 +1360,7 @@ t.test(
 );
 
 t.test(
-  'wasm po2Read == the store table on every code: wide rows (4 codes a turn), strides, unaligned starts, biases at and past the vector range',
+  'wasm po2Read == the store table on every code: wide rows (8 codes a turn from a byte), strides, starts at every code of a byte group, biases at and past the vector range',
   async (t) => {
     const { po2Decode, po2Get } = await import('../src/storage/po2.js');
     const { kernels: K, ledger } = wasmKernels.instantiate!();
@@ -1368,8 +1368,8 @@ t.test(
     const words = ledger.u32(4096, 'workspace', 't', 'words');
     // random words hold every code, 16 (−0) included
     for (let w = 0; w < words.length; w++) words[w] = rng.nextU32();
-    for (const cols of [1, 3, 4, 5, 8, 13, 64, 101])
-      for (const first of [0, 6, 7])
+    for (const cols of [1, 3, 4, 5, 8, 13, 16, 40, 64, 101, 200])
+      for (const first of [0, 1, 3, 5, 6, 7, 8])
         for (const b of [-150, -121, -120, -3, 0, 60, 119, 120, 200]) {
           const rows = 5;
           const stride = cols + 3;
