@@ -1277,6 +1277,32 @@ t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN
   K.dispose?.();
 });
 
+t.test('wasm pixelRowsToFloat == the TypeScript decode: column runs of strided byte rows (16 a turn and the tail), every byte value', async (t) => {
+  const { pixelRowsToFloat } = await import('../src/data/pixels.js');
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(41);
+  const stride = 300;
+  const rows = 7;
+  const bytes = ledger.u8(rows * stride, 'workspace', 't', 'bytes');
+  for (let i = 0; i < bytes.length; i++) bytes[i] = i < 256 ? i : rng.int(256);
+  for (const [from, cols] of [
+    [0, 256],
+    [0, 1],
+    [3, 15],
+    [17, 16],
+    [64, 64],
+    [5, 37],
+    [0, 300],
+  ]) {
+    const out = ledger.floats(rows * cols, 'workspace', 't', 'out').fill(7);
+    K.pixelRowsToFloat!(bytes.subarray(from), rows - 1, stride, cols, out);
+    const want = new Float32Array(rows * cols).fill(7);
+    pixelRowsToFloat(bytes.subarray(from), rows - 1, stride, cols, want);
+    t.same(Array.from(out), Array.from(want), `${rows - 1} rows of ${cols} columns from byte ${from}, the last row's floats untouched`);
+  }
+  K.dispose?.();
+});
+
 t.test('first-layer pixels decoded by the kernel, staged in the scratch tail == the TypeScript decode', async (t) => {
   const { inputRows } = await import('../src/layers/layer.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();

@@ -8,6 +8,11 @@ export function pixelsToFloat(images: Uint8Array, src: number, n: number, out: {
   for (let c = 0; c < n; c++) out[outOffset + c] = images[src + c] * PIXEL_SCALE - 1;
 }
 
+/** out[r·cols + c] = bytes[r·stride + c]·2/255 − 1 for r < rows, c < cols. */
+export function pixelRowsToFloat(bytes: Uint8Array, rows: number, stride: number, cols: number, out: { [i: number]: number }): void {
+  for (let r = 0; r < rows; r++) pixelsToFloat(bytes, r * stride, cols, out, r * cols);
+}
+
 export interface ImageShape {
   h: number;
   w: number;

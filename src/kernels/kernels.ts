@@ -146,6 +146,12 @@ export interface Kernels {
    * bytes may be staged in out's own tail, at or after byte 3n of it.
    */
   pixelsToFloat?(bytes: Uint8Array, n: number, out: Floats): void;
+  /**
+   * Optional: columns [0, cols) of `rows` byte rows `stride` apart (bytes in the kernels' memory,
+   * not overlapping out) as pixelsToFloat, into out's rows of `cols` (pixelRowsToFloat in
+   * src/data/pixels.ts is the reference).
+   */
+  pixelRowsToFloat?(bytes: Uint8Array, rows: number, stride: number, cols: number, out: Floats): void;
   /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */

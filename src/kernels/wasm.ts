@@ -471,6 +471,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return flips;
     },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
+    pixelRowsToFloat: (bytes, rows, stride, cols, out) => ex.pixelRowsToFloat(atBytes(bytes), rows, stride, cols, at(out)),
     // threads split the channels (in place too: each reads and writes only its own), at multiples
     // of 32 so each owns its argmax words
     maxPoolFloat: (x, out, B, d, argmax) =>

@@ -9,6 +9,7 @@ import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
 import {
   dyNormsToFill,
+  holdsAll,
   inputRows,
   kernelDecodesPixels,
   packSigns,
@@ -149,6 +150,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const tj = Math.max(1, Math.floor(acc.length / tk));
     const pass = Math.max(1, Math.min(Math.floor(ws.chunkDy.length / tj), Math.floor(ws.chunkX.length / tk)));
     const wpr = wordsFor(n);
+    const staged = this.stagePixels(x, rows);
     for (let j0 = 0; j0 < m; j0 += tj) {
       const j1 = Math.min(m, j0 + tj);
       for (let k0 = 0; k0 < n; k0 += tk) {
@@ -158,12 +160,32 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         for (let i0 = 0; i0 < rows; i0 += pass) {
           const i1 = Math.min(rows, i0 + pass);
           grad.read(i0, i1, j0, j1, ws.chunkDy);
-          const xs = pixelColumns(x, i0, i1, k0, k1, ws.chunkX, ws.kernels);
+          let xs: Floats;
+          if (staged) {
+            ws.kernels.pixelRowsToFloat!(staged.subarray(i0 * n + k0), i1 - i0, n, w, ws.chunkX);
+            xs = ws.chunkX.subarray(0, (i1 - i0) * w);
+          } else xs = pixelColumns(x, i0, i1, k0, k1, ws.chunkX, ws.kernels);
           ws.kernels.gemmTnFloat(ws.chunkDy, xs, i1 - i0, j1 - j0, w, acc);
         }
         packSigns(ws.kernels, acc, j1 - j0, w, bits.subarray(j0 * wpr + (k0 >>> 5)), wpr);
       }
     }
+  }
+
+  /**
+   * The batch's pixel rows (bytes) in the pre-activation buffer, idle by now (the first layer's
+   * backward runs last), where it holds them and the kernels decode strided rows: each 64-column
+   * tile then decodes its columns in one call instead of copying a short run of every row (a
+   * subarray object a row: 2,600 a low-memory MLP step at batch 200, 0.65 ms). null: not staged.
+   */
+  private stagePixels(x: Extract<Activation, { kind: 'pixels' }>, rows: number): Uint8Array | null {
+    const { ws } = this;
+    const k = ws.kernels;
+    const n = x.cols;
+    if (!k.pixelRowsToFloat || !kernelDecodesPixels(x, ws.chunkX, k) || ws.act.byteLength < rows * n || !holdsAll(k, ws.act)) return null;
+    const staged = new Uint8Array(ws.act.buffer, ws.act.byteOffset, rows * n);
+    for (let i = 0; i < rows; i++) staged.set(x.images.subarray(x.index[i] * n, (x.index[i] + 1) * n), i * n);
+    return staged;
   }
 
   /**

@@ -3554,6 +3554,11 @@ export function pixelsToFloat(bytes: usize, n: i32, out: usize): void {
   for (; k < n; k++) store<f32>(out + (<usize>k << 2), <f32>(<f64>load<u8>(bytes + <usize>k) * (2.0 / 255.0) - 1.0));
 }
 
+/** Columns [0, cols) of `rows` byte rows `stride` bytes apart, as pixelsToFloat, into float rows of `cols` at out (bytes outside out). */
+export function pixelRowsToFloat(bytes: usize, rows: i32, stride: i32, cols: i32, out: usize): void {
+  for (let r = 0; r < rows; r++) pixelsToFloat(bytes + <usize>r * <usize>stride, cols, out + (<usize>(r * cols) << 2));
+}
+
 /**
  * max |x[k]| over k < n, NaN ignored (as JavaScript's a > max test), decided on the bits: for
  * non-negative floats the integer order is the float order, and no subnormal is flushed.
