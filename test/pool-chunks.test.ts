@@ -52,7 +52,9 @@ function poolGradient(
   for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.1 ? 0 : rng.normal() * 2 ** (rng.int(30) - 20);
   const grad = createGradStore(format, dy.length, ledger, 't', 'dy', kernels);
   grad.setShape(pooledRows, d.C);
-  grad.beginWrite(dy.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+  let maxAbs = 0;
+  for (const v of dy) maxAbs = Math.max(maxAbs, Math.abs(v));
+  grad.beginWrite(maxAbs);
   grad.write(0, pooledRows, dy);
   const spare = createGradStore(format, rows * d.C, ledger, 't', 'dx', kernels);
   const dx = layer.backward(grad, spare, rows);

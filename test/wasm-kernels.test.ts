@@ -1386,7 +1386,7 @@ t.test(
 );
 
 t.test(
-  'wasm po2Read == the store table on every code: wide rows (8 codes a turn from a byte), strides, starts at every code of a byte group, biases at and past the vector range',
+  'wasm po2Read == the store table on every code: rows of 8 codes a turn from a byte, strides, starts within a byte group, biases past the vector range',
   async (t) => {
     const { po2Decode, po2Get } = await import('../src/storage/po2.js');
     const { kernels: K, ledger } = wasmKernels.instantiate!();
