@@ -8,7 +8,7 @@
 import { wordsFor } from '../bits.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
-import { fillRowwise, type GradStore } from '../storage/grad-store.js';
+import { fillRowwise, writeRowwise, type GradStore } from '../storage/grad-store.js';
 import { createParamStore, type ParamStore } from '../storage/param-store.js';
 import { holdsAll, packSigns, rowsPerChunk, type Activation, type Layer, type Param, type ScopeFlags, type Workspace } from './layer.js';
 import { addRowBias } from './quant-layer.js';
@@ -292,9 +292,14 @@ export class BatchNormLayer implements Layer {
     const fast = k.bnBackStats && k.bnBackDx && holdsAll(k, xh, stats, sigma, ws.chunkDy, ws.chunkDx);
     const backStats = fast ? k.bnBackStats! : bnBackStatsReference;
     const backDx = fast ? k.bnBackDx! : bnBackDxReference;
-    // a float32 store: the whole batch in place, one call a pass (threads split it); else in chunks
+    // a float32 store: the whole batch in place, one call a pass (threads split it). Another
+    // store whose batch fits the pre-activation buffer (idle in backward): decoded into it once
+    // for both passes and encoded once (the standard recipe's passes, with no chunk loop: each
+    // thread keeps its half through decode, dx and encode). Else in chunks.
     const whole = grad.floatView?.();
-    const inPlace = whole && fast && holdsAll(k, whole) ? whole : null;
+    const decoded = !whole && fast && ws.act.length >= rows * C && holdsAll(k, ws.act) ? ws.act.subarray(0, rows * C) : null;
+    if (decoded) grad.read(0, rows, 0, C, decoded);
+    const inPlace = whole && fast && holdsAll(k, whole) ? whole : decoded;
     const R = rowsPerChunk(ws, [ws.chunkDy, C]);
     if (inPlace) backStats(inPlace, xh, rows, C, 0, G, stats, l1Exact);
     else
@@ -314,7 +319,7 @@ export class BatchNormLayer implements Layer {
     if (this.scope.stop) return null; // the lowest trainable layer: nothing below needs dx
     if (inPlace) {
       backDx(inPlace, xh, rows, C, 0, G, stats, sigma, l1Exact);
-      return grad;
+      return decoded ? writeRowwise(grad, spare, decoded) : grad;
     }
     return fillRowwise(grad, spare, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, (i0, i1, out) => backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact));
   }

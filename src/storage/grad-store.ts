@@ -399,6 +399,19 @@ function runningScaleFill(store: GradStore, chunkRows: number, scratch: Floats, 
  * place where the store needs no max pass; else into `spare` in one pass (a fill in place could
  * not compute a chunk again once it has overwritten its dY). Returns the store that holds dX.
  */
+/**
+ * The store fillRowwise(grad, spare, ...) fills (grad itself, or spare where a per-tensor scale
+ * needs the max first), filled from `values`, all grad.rows × grad.cols of them already computed
+ * (one chunk: the same codes as fillRowwise's chunks, whose running scale ends where one pass
+ * over everything starts).
+ */
+export function writeRowwise(grad: GradStore, spare: GradStore, values: Floats): GradStore {
+  const into = grad.needsMaxAbs ? spare : grad;
+  if (into !== grad) into.setShape(grad.rows, grad.cols);
+  fillStore(into, grad.rows, values, () => {}, into !== grad);
+  return into;
+}
+
 export function fillRowwise(
   grad: GradStore,
   spare: GradStore,
