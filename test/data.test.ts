@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { limitDataset } from '../src/data/dataset.js';
 import { DataFileError, parseIdx, readIdx } from '../src/data/idx.js';
 import { defaultMnistDir, loadMnist, loadMnistSplit } from '../src/data/mnist.js';
+import { tempDir } from './helpers.js';
 
 function idx(dims: number[], data: number[] | Uint8Array, magicType = 0x08): Buffer {
   const head = Buffer.alloc(4 + 4 * dims.length);
@@ -42,7 +42,7 @@ t.test('IDX parsing', async (t) => {
 });
 
 t.test('MNIST directory problems are named', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-mnist-'));
+  const dir = tempDir('bitlearn-mnist-');
   t.throws(() => loadMnistSplit(dir, 't10k'), /MNIST: missing file .*t10k-images-idx3-ubyte/);
   const src = defaultMnistDir();
   copyFileSync(join(src, 't10k-images-idx3-ubyte'), join(dir, 't10k-images-idx3-ubyte'));

@@ -3,11 +3,12 @@
 // deterministic, so every executable must give exactly the numbers the npm install gives.
 // CI builds dist/ before the tests; elsewhere these tests run when dist/ exists.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { defaultMnistDir } from '../src/data/mnist.js';
+import { tempDir } from './helpers.js';
 
 const ROOT = process.cwd();
 const TARGETS = [
@@ -92,7 +93,7 @@ if (!built) {
 }
 
 t.test('an executable away from any npm install says the data set must be passed in', { skip: !built && 'dist/ not built' }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-exe-'));
+  const dir = tempDir('bitlearn-exe-');
   const exe = join(dir, 'bitlearn');
   copyFileSync(join(ROOT, 'dist/bitlearn-linux-x64'), exe);
   const r = spawnSync(exe, ['train', '--limit-train', '100', '--batch', '50', '--quiet', '--no-checkpoint'], { encoding: 'utf8', cwd: dir });
@@ -108,7 +109,7 @@ t.test('an executable away from any npm install says the data set must be passed
 
 /** Fake ssh/scp that log each argument (between | marks) and never reach a host. */
 function fakeClients(answer = 'aarch64') {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-deploy-'));
+  const dir = tempDir('bitlearn-deploy-');
   const logFile = join(dir, 'calls.log');
   const fake = (name: string, body: string) => {
     writeFileSync(
@@ -145,7 +146,7 @@ t.test('make deploy copies the executable matching the Pi and runs probe there (
 
 t.test('deploy: no host or path from the command line reaches a shell or an option (fake ssh/scp)', async (t) => {
   const f = fakeClients();
-  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-inject-'));
+  const cwd = tempDir('bitlearn-inject-');
   const pwned = () => existsSync(join(cwd, 'pwned')) || existsSync(join(ROOT, 'pwned'));
   const make = (...vars: string[]) => spawnSync('make', ['-s', '-C', ROOT, 'deploy', ...vars], { cwd, encoding: 'utf8', env: f.env });
   const script = (...args: string[]) => spawnSync(join(ROOT, 'device/deploy.sh'), args, { cwd, encoding: 'utf8', env: f.env });

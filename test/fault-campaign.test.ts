@@ -4,13 +4,13 @@
 // BITLEARN_CLI=/path/to/main.js runs the same campaign against another build (before/after).
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { writeCheckpoint } from '../src/checkpoint.js';
+import { tempDir } from './helpers.js';
 
 const CLI = process.env.BITLEARN_CLI ?? join(process.cwd(), 'build/src/cli/main.js');
-const root = mkdtempSync(join(tmpdir(), 'bitlearn-faults-'));
+const root = tempDir('bitlearn-faults-');
 const QUICK = ['--limit-train', '100', '--limit-test', '50', '--batch', '50', '--epochs', '1', '--quiet'];
 
 function idx(dims: number[], data: Uint8Array | number[]): Buffer {

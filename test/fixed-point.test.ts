@@ -3,8 +3,6 @@
 // quantizer's gradients vs their formula, memory model == ledger, exact resume with quantizer
 // state, the instability record, and the integer-only forward of the export == the float
 // simulation.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadData } from '../src/data/registry.js';
@@ -24,7 +22,7 @@ import type { TrainConfig } from '../src/train/records.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { quantizerRows } from '../src/report/quantizer-table.js';
 import { CoherenceProbe } from '../src/train/coherence-probe.js';
-import { identityOrder, maxAbs, maxAbsDiff, mlpSpec, syntheticDataset } from './helpers.js';
+import { identityOrder, maxAbs, maxAbsDiff, mlpSpec, syntheticDataset, tempDir } from './helpers.js';
 
 const quantSpec = (q: string, quantizer = 'msqe', fixes?: string): ModelSpec => ({ ...mlpSpec(20, [12, 9], 5), quant: parseQuantConfig(q, quantizer, fixes) });
 
@@ -209,7 +207,7 @@ for (const [quantizer, fixes] of [
   ['gradient', 'msqe-round'],
 ] as const)
   t.test(`${quantizer} ${fixes}: learns on MNIST; resume continues exactly (quantizer state in the checkpoint)`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'bitlearn-fixed-'));
+    const dir = tempDir('bitlearn-fixed-');
     const full = await train(cfg('w4a8', quantizer, fixes, { checkpoint: join(dir, 'full.ckpt') }), mnist);
     t.ok(full.history[1].testAccuracy > 0.7, `test accuracy after 2 short epochs: ${full.history[1].testAccuracy}`);
     const ck = join(dir, 'part.ckpt');
@@ -234,7 +232,7 @@ t.test('stable exponent: no weight-exponent change after the switch', async (t) 
 });
 
 t.test('integer export: the integer-only forward predicts exactly what the float simulation predicts', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-int-'));
+  const dir = tempDir('bitlearn-int-');
   const ck = join(dir, 'w4a8.ckpt');
   await train(cfg('w4a8', 'gradient', 'msqe-round', { epochs: 1, checkpoint: ck }), mnist);
   const loaded = loadTrainedNetwork(ck, 'auto');
@@ -260,7 +258,7 @@ t.test('integer export: the integer-only forward predicts exactly what the float
 });
 
 t.test('integer export of a fixed-point conv net (conv, max-pool of accumulators, flatten, dense)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-intconv-'));
+  const dir = tempDir('bitlearn-intconv-');
   const ck = join(dir, 'conv.ckpt');
   const small = loadData('mnist', { limitTrain: 300, limitTest: 150 });
   await train(
@@ -309,7 +307,7 @@ t.test('batch-norm folding: the folded network computes what the unfolded one di
 });
 
 t.test('batch-norm folding with 4-bit weights: resume is exact across the fold; the integer export refuses an unfolded net', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-fold-'));
+  const dir = tempDir('bitlearn-fold-');
   const q = { quant: parseQuantConfig('w4a8', 'msqe', 'stable=0.9', '0.5') };
   const full = await train({ ...cfg('w4a8', 'msqe', undefined, { epochs: 3, checkpoint: join(dir, 'full.ckpt') }), ...q }, mnist);
   const ck = join(dir, 'part.ckpt');

@@ -1,8 +1,24 @@
 // Shared test helpers: random data and plain (naive) definitions to compare against.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { packSignRows, wordsFor } from '../src/bits.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { Rng } from '../src/rng.js';
 import type { ModelSpec } from '../src/model/spec.js';
+
+/** Directories tempDir made in this test process: removed when it exits. */
+const tempDirs: string[] = [];
+process.once('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh directory under the system's temporary one (mkdtemp with this prefix), removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
 
 export function randomFloats(rng: Rng, n: number): Float64Array {
   return Float64Array.from({ length: n }, () => rng.normal());

@@ -3,8 +3,7 @@
 // thread integrating a known waveform within 1%, overflow and bus errors reported (not integrated),
 // a wrong address or chip in one line, and the CLI (`bitlearn meter`, `train --meter`).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { InaChip, inaCalibration, inaTiming, parseInaSpec, type InaChipName } from '../device/ina.js';
@@ -14,6 +13,7 @@ import type { InaMeter } from '../device/ina-meter.js';
 import { integratorBuffer, IntegralReader, PowerIntegrator } from '../device/power-integrator.js';
 import { energyHeader, energyNotes, energyRows } from '../src/report/energy-table.js';
 import type { EpochRecord } from '../src/train/records.js';
+import { tempDir } from './helpers.js';
 
 const noGpio = () => {
   throw new Error('no GPIO here');
@@ -200,7 +200,7 @@ t.test('idle baseline and its drift', async (t) => {
 
 t.test('CLI: bitlearn meter (a simulated chip), train --meter, the report', async (t) => {
   const CLI = join(process.cwd(), 'build/src/cli/main.js');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-ina-'));
+  const dir = tempDir('bitlearn-ina-');
   const cli = (...a: string[]) => spawnSync(process.execPath, [CLI, ...a], { encoding: 'utf8', cwd: dir });
   t.match(cli('meter', '--help').stdout, /--meter <spec>/);
   const m = cli('meter', '--meter', 'ina226:sim:0x40', '--seconds', '1', '--csv', 'p.csv', '--json');
@@ -236,7 +236,7 @@ t.test('CLI: bitlearn meter (a simulated chip), train --meter, the report', asyn
 
 t.test('bench --suite sampler: the sampling thread on and off, interleaved, with its cost', async (t) => {
   const CLI = join(process.cwd(), 'build/src/cli/main.js');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-sampler-'));
+  const dir = tempDir('bitlearn-sampler-');
   const r = spawnSync(
     process.execPath,
     [CLI, 'bench', '--suite', 'sampler', '--rounds', '1', '--repeats', '5', '--threads', '1', '--out', join(dir, 's.json')],

@@ -1,8 +1,7 @@
 // `train --init`: start from another run's tensors (any recipe keeping latent weights), a new
 // classifier with --new-head, and clear refusals.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { loadOwnData, parseDataSource } from '../src/data/own.js';
@@ -11,9 +10,10 @@ import { loadTrainedNetwork } from '../src/model/load.js';
 import { Network } from '../src/model/network.js';
 import { Rng } from '../src/rng.js';
 import { initFromCheckpoint } from '../src/train/init.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-init-'));
+const dir = tempDir('bitlearn-init-');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 // 4 classes of points in 6 features

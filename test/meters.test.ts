@@ -1,11 +1,11 @@
 // Energy meters with a fake GPIO that emits timestamped edges (up to 20k pulses/s).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { onoffProvider, type GpioPin, type GpioProvider } from '../device/gpio.js';
 import { createMeter, type MeterTiming } from '../device/meters.js';
+import { tempDir } from './helpers.js';
 
 class FakePin implements GpioPin {
   listeners: ((level: number) => void)[] = [];
@@ -128,7 +128,7 @@ t.test('bad meter specs and missing GPIO are clear errors naming the pin and the
 });
 
 t.test('pins are released when the process is interrupted (SIGINT)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-sigint-'));
+  const dir = tempDir('bitlearn-sigint-');
   const marker = join(dir, 'released');
   const script = join(dir, 'child.mjs');
   writeFileSync(

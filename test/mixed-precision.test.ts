@@ -3,8 +3,7 @@
 // preset recipe trains such a model from an image folder, and its checkpoint predicts the same in a
 // fresh process.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import t, { type Test } from 'tap';
@@ -17,7 +16,7 @@ import type { ModelSpec } from '../src/model/spec.js';
 import { PRESETS } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { train } from '../src/train/loop.js';
-import { identityOrder, maxAbs, maxAbsDiff, syntheticDataset } from './helpers.js';
+import { identityOrder, maxAbs, maxAbsDiff, syntheticDataset, tempDir } from './helpers.js';
 
 const AVERAGED: ModelSpec = {
   name: 'averaged',
@@ -64,7 +63,7 @@ t.test('junctions: sign bits into a fixed-point layer and codes into a binary on
 });
 
 t.test('5x5 stride-2 float first layer, 1x1 conv, 8-bit classifier: every preset trains it on images; a fresh process predicts the same', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-mixed-'));
+  const dir = tempDir('bitlearn-mixed-');
   const images = join(dir, 'images');
   const rng = new Rng(9);
   // three classes: a bright band at the top, the middle or the bottom of a 20x20 image

@@ -1,17 +1,17 @@
 // Model files: the definition format, its checks, the built-in models written in it, training a
 // model file from the CLI and reloading its checkpoint in a fresh process.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { definitionOf, loadModelFile, ModelDefinitionError, parseModelDefinition } from '../src/model/definition.js';
 import { BUILTIN_DEFINITIONS, MODELS, modelSpec } from '../src/model/models.js';
 import { planModel } from '../src/model/spec.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-models-'));
+const dir = tempDir('bitlearn-models-');
 
 t.test('the built-in models are definitions of the file format, and every spec survives definitionOf', async (t) => {
   t.same(Object.keys(MODELS), Object.keys(BUILTIN_DEFINITIONS));

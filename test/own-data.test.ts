@@ -1,8 +1,7 @@
 // Your own data: CSV, NumPy pairs and image folders, their splits and standardization, their
 // bad-input errors, and training on them from the CLI.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
@@ -11,9 +10,10 @@ import { readCheckpoint } from '../src/checkpoint.js';
 import { stageRows, type Dataset } from '../src/data/dataset.js';
 import { loadOwnData, parseDataSource, type OwnDataOptions } from '../src/data/own.js';
 import { Rng } from '../src/rng.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-own-'));
+const dir = tempDir('bitlearn-own-');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 /** A .npy file (version 1.0, C order) of `dtype` ('<f4', '<f8', '<i8', '|u1', ...) and shape. */

@@ -2,8 +2,7 @@
 // probabilities on every test example (dense, conv, pools, float and bit inputs, every recipe),
 // thresholds equal to batch norm + sign on every integer input, and a damaged file refused.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { loadData } from '../src/data/registry.js';
@@ -14,9 +13,10 @@ import { BatchNormLayer } from '../src/layers/batchnorm.js';
 import { loadTrainedNetwork } from '../src/model/load.js';
 import { predict } from '../src/model/predict.js';
 import { Rng } from '../src/rng.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-packed-'));
+const dir = tempDir('bitlearn-packed-');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 function trainCkpt(t: Test, name: string, args: string[]): string {

@@ -6,6 +6,7 @@ import { MODELS } from '../src/model/models.js';
 import { knobSavings, largestBatch, planBatches } from '../src/planner.js';
 import { PRESETS } from '../src/recipe.js';
 import { parseBytes } from '../src/units.js';
+import { tempDir } from './helpers.js';
 
 t.test('sizes', async (t) => {
   t.equal(await parseBytes('512MiB'), 512 * 2 ** 20);
@@ -75,9 +76,8 @@ t.test('plan CLI', async (t) => {
 });
 
 t.test('a model file of fixed-point layers: plan shows the standard recipe only, train takes it by default', async (t) => {
-  const { mkdtempSync, writeFileSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-plan-fixed-'));
+  const { writeFileSync } = await import('node:fs');
+  const dir = tempDir('bitlearn-plan-fixed-');
   const model = join(dir, 'q.json');
   writeFileSync(model, JSON.stringify({ name: 'q', input: { features: 784 }, classes: 10, precision: 'w4a8', layers: [{ type: 'dense', units: 64 }] }));
   const cli = join(process.cwd(), 'build/src/cli/main.js');

@@ -1,8 +1,7 @@
 // `bitlearn predict`: a checkpoint's classes and probabilities for new inputs, prepared as training
 // prepared its data; CSV (labels optional), NumPy X, image folders; CSV and JSON output.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pngjs from 'pngjs';
 import t from 'tap';
@@ -10,9 +9,10 @@ import { loadInputs } from '../src/data/own.js';
 import { loadTrainedNetwork } from '../src/model/load.js';
 import { featureNormalization } from '../src/model/predict.js';
 import { Rng } from '../src/rng.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-predict-'));
+const dir = tempDir('bitlearn-predict-');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
 
 // three classes of points in 4 features, far apart; labels as names

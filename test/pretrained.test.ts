@@ -2,17 +2,17 @@
 // starts a fine-tuning run by name; export --format weights drops the optimizer state and such a
 // file refuses --resume with one line.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { readCheckpoint } from '../src/checkpoint.js';
 import { loadData } from '../src/data/registry.js';
 import { loadTrainedNetwork } from '../src/model/load.js';
 import { checkpointPath, PRETRAINED } from '../src/model/pretrained.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-pretrained-'));
+const dir = tempDir('bitlearn-pretrained-');
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', cwd: dir });
 
 t.test('every shipped checkpoint loads by name and gives the test accuracy it records', async (t) => {

@@ -1,12 +1,12 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
 import { probeDevice } from '../device/probe.js';
+import { tempDir } from './helpers.js';
 
 function fakeRoot(files: Record<string, string>): string {
-  const root = mkdtempSync(join(tmpdir(), 'bitlearn-root-'));
+  const root = tempDir('bitlearn-root-');
   for (const [p, text] of Object.entries(files)) {
     mkdirSync(dirname(join(root, p)), { recursive: true });
     writeFileSync(join(root, p), text);

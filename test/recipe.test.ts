@@ -1,8 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { PRESETS, resolveRecipe } from '../src/recipe.js';
+import { tempDir } from './helpers.js';
 
 t.test('presets match docs/method.md §2', async (t) => {
   t.same(PRESETS.standard, {
@@ -70,7 +70,7 @@ t.test('bad recipes are refused with a clear message', async (t) => {
 });
 
 t.test('JSON recipe files', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-recipe-'));
+  const dir = tempDir('bitlearn-recipe-');
   const good = join(dir, 'r.json');
   writeFileSync(good, JSON.stringify({ preset: 'low-memory', dy: 'po2', weights: 'float32' }));
   const r = resolveRecipe(good);

@@ -1,8 +1,7 @@
 // Run reports for people: SVG charts, the HTML page rendered by headless Chromium (screenshot
 // checked for content), Markdown, and an external power log integrated over metered regions.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import t from 'tap';
@@ -10,12 +9,13 @@ import { energyOfRegions, integrate, parsePowerCsv, PowerCsvError } from '../src
 import { renderHtml, renderMarkdown } from '../src/report/render.js';
 import { readRunReport } from '../src/report/run-report.js';
 import { lineChart, perPixelColumn, ticks } from '../src/report/svg.js';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 300_000 });
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
-const dir = mkdtempSync(join(tmpdir(), 'bitlearn-report-'));
+const dir = tempDir('bitlearn-report-');
 const runJson = join(dir, 'run.json');
 // a real run with an estimate meter, so energy records and region bounds are present
 const trained = run([
@@ -91,7 +91,7 @@ t.test('HTML report: self-contained, one SVG chart per figure, renders in headle
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
+      `--user-data-dir=${tempDir('chromium-')}`,
       '--hide-scrollbars',
       '--window-size=1000,2600',
       `--screenshot=${png}`,
@@ -120,7 +120,7 @@ t.test('HTML report: self-contained, one SVG chart per figure, renders in headle
       '--disable-gpu',
       '--disable-background-networking',
       '--no-first-run',
-      `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
+      `--user-data-dir=${tempDir('chromium-')}`,
       '--dump-dom',
       `file://${html}`,
     ],

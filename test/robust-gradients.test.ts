@@ -1,7 +1,5 @@
 // RM3 and M3: medians of three gradients (majority for 1-bit gradients), their buffers in the
 // ledger and the memory model, exact resume with RM3's history, and that they train.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parseQuantConfig } from '../quant/quant-config.js';
@@ -13,7 +11,7 @@ import { Adam } from '../src/optim/adam.js';
 import { createGradientMethod, median3 } from '../src/train/gradient-methods.js';
 import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/train/loop.js';
-import { identityOrder, mlpSpec, syntheticDataset } from './helpers.js';
+import { identityOrder, mlpSpec, syntheticDataset, tempDir } from './helpers.js';
 
 t.test('median of three, and majority of three packed signs', async (t) => {
   const out = new Float32Array(6);
@@ -71,7 +69,7 @@ t.test('train with rm3 and m3; rm3 resumes exactly', async (t) => {
     t.ok(r.history[1].testAccuracy > 0.5, `${gradients} learns: ${r.history[1].testAccuracy}`);
     r.network.dispose();
   }
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-rm3-'));
+  const dir = tempDir('bitlearn-rm3-');
   const whole = await train({ ...base, epochs: 2, gradients: 'rm3' }, data());
   await train({ ...base, epochs: 1, gradients: 'rm3', checkpoint: join(dir, 'c.ckpt') }, data());
   const resumed = await train({ ...base, epochs: 2, gradients: 'rm3', checkpoint: join(dir, 'c.ckpt'), resume: true }, data());

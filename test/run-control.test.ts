@@ -2,10 +2,10 @@
 // checkpoint, a full disk behind --out or `> file`, Ctrl-C in the middle of an epoch, progress in a
 // log, more threads than cores.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { tempDir } from './helpers.js';
 
 const CLI = join(process.cwd(), 'build/src/cli/main.js');
 const QUICK = ['--limit-train', '300', '--limit-test', '100', '--batch', '50', '--epochs', '1'];
@@ -13,7 +13,7 @@ const run = (args: string[], cwd: string, stdout: 'pipe' | number = 'pipe') =>
   spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', stdout, 'pipe'], timeout: 300_000 });
 
 t.test('the default checkpoint of one run is not replaced by the next run', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-default-ck-'));
+  const cwd = tempDir('bitlearn-default-ck-');
   const first = run(['train', ...QUICK, '--quiet'], cwd);
   t.equal(first.status, 0, first.stderr);
   const ck = join(cwd, 'checkpoints/mlp-low-memory.ckpt');
@@ -36,7 +36,7 @@ t.test('the default checkpoint of one run is not replaced by the next run', asyn
 });
 
 t.test('a full disk: --json > file is one line; --out still prints the report on stdout', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-full-'));
+  const cwd = tempDir('bitlearn-full-');
   const full = openSync('/dev/full', 'w');
   const json = run(['train', ...QUICK, '--quiet', '--no-checkpoint', '--json'], cwd, full);
   t.equal(json.status, 1);
@@ -72,7 +72,7 @@ t.test('a full disk: --json > file is one line; --out still prints the report on
 });
 
 t.test('Ctrl-C: stops after the batch, writes the report of the epochs done, says how to resume', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-sigint-'));
+  const cwd = tempDir('bitlearn-sigint-');
   const args = ['train', '--limit-train', '3000', '--limit-test', '100', '--batch', '20', '--epochs', '4', '--checkpoint', 'a.ckpt', '--out', 'run.json'];
   const child = spawn(process.execPath, [CLI, ...args], { cwd });
   let stderr = '';
@@ -108,7 +108,7 @@ t.test('Ctrl-C: stops after the batch, writes the report of the epochs done, say
 });
 
 t.test('progress shows within seconds in a log (not a terminal), and --threads is capped at the cores', async (t) => {
-  const cwd = mkdtempSync(join(tmpdir(), 'bitlearn-progress-'));
+  const cwd = tempDir('bitlearn-progress-');
   const r = run(['train', ...QUICK, '--no-checkpoint', '--threads', '64'], cwd);
   t.equal(r.status, 0, r.stderr);
   const lines = r.stderr.split('\n');

@@ -1,7 +1,6 @@
 // Streamed MNIST: the examples stay in their file; a batch is read when it is staged. Training on
 // it is bit-identical to training on the data held in memory, and bad files are named.
-import { copyFileSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { residentBytes, stageRows } from '../src/data/dataset.js';
@@ -9,6 +8,7 @@ import { defaultMnistDir, loadMnist, loadMnistSplit } from '../src/data/mnist.js
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/train/loop.js';
+import { tempDir } from './helpers.js';
 
 t.test('staged batches hold exactly the examples asked for, in order', async (t) => {
   const mem = loadMnist().test;
@@ -48,7 +48,7 @@ t.test('training on streamed data is bit-identical to training in memory (both r
 });
 
 t.test('a truncated or wrong streamed file is named before training', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-stream-'));
+  const dir = tempDir('bitlearn-stream-');
   for (const f of ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(defaultMnistDir(), f), join(dir, f));
   truncateSync(join(dir, 't10k-images-idx3-ubyte'), 16 + 784 * 9999);
   t.throws(

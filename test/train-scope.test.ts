@@ -2,8 +2,6 @@
 // gradients equal those of full training bit for bit; frozen weights are bit-identical after
 // training; checkpoints of partial runs load, export and initialize other runs; bad scopes are one line.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import type { DataSplit } from '../src/data/dataset.js';
@@ -18,7 +16,7 @@ import { parseTrainScope, scopePlan, type TrainScope } from '../src/model/train-
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
 import { train } from '../src/train/loop.js';
-import { identityOrder, mlpSpec, syntheticDataset } from './helpers.js';
+import { identityOrder, mlpSpec, syntheticDataset, tempDir } from './helpers.js';
 
 const SCOPES = ['all', 'head', 'last:1', 'last:2', 'bn', 'fc2,bn3'];
 const convSpec: ModelSpec = {
@@ -115,7 +113,7 @@ t.test("the trainable part's gradients equal full training's, bit for bit", asyn
 t.test('frozen layers are bit-identical after training; the trainable ones move; checkpoints of partial runs load and initialize others', async (t) => {
   const spec = mlpSpec(30, [64, 32], 5);
   const data: DataSplit = { train: syntheticDataset(5, 200, 30, 5), test: syntheticDataset(6, 50, 30, 5) };
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-scope-'));
+  const dir = tempDir('bitlearn-scope-');
   const before = new Network({ spec, recipe: PRESETS.tiny, batch: 20, kernels: referenceKernels, seed: 4 });
   const bitsOf = (n: Network) =>
     new Map(n.layers.filter((l) => l instanceof BinaryWeightLayer).map((l) => [l.name, Uint32Array.from((l as BinaryWeightLayer).wbits)]));
@@ -151,7 +149,7 @@ t.test('frozen layers are bit-identical after training; the trainable ones move;
 
 t.test('CLI: --train in help, one-line errors, resume keeps the scope', async (t) => {
   const CLI = join(process.cwd(), 'build/src/cli/main.js');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-scope-cli-'));
+  const dir = tempDir('bitlearn-scope-cli-');
   const cli = (...a: string[]) => spawnSync(process.execPath, [CLI, ...a], { encoding: 'utf8', cwd: dir });
   t.match(cli('train', '--help').stdout, /--train <scope>/);
   const bad = cli('train', '--train', 'last:9', '--epochs', '1', '--limit-train', '200');

@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { readCheckpoint, writeCheckpoint, CheckpointError } from '../src/checkpoint.js';
@@ -11,6 +10,7 @@ import { train } from '../src/train/loop.js';
 import { checkDiskSpace, checkFits, checkOutputPath } from '../src/train/preflight.js';
 import { TrainingError, type TrainConfig } from '../src/train/records.js';
 import { largestBatch } from '../src/planner.js';
+import { tempDir } from './helpers.js';
 
 const data = loadData('mnist', { limitTrain: 1000, limitTest: 500 });
 const base = (recipe: keyof typeof PRESETS, extra: Partial<TrainConfig> = {}): TrainConfig => ({
@@ -34,7 +34,7 @@ for (const recipe of ['standard', 'low-memory'] as const)
   });
 
 t.test('resume from a checkpoint continues exactly where the run stopped', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-ckpt-'));
+  const dir = tempDir('bitlearn-ckpt-');
   const full = await train(base('low-memory', { epochs: 2, checkpoint: join(dir, 'full.ckpt') }), data);
   const ck = join(dir, 'part.ckpt');
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
@@ -51,7 +51,7 @@ t.test('resume from a checkpoint continues exactly where the run stopped', async
 });
 
 t.test('resume refuses a checkpoint of another configuration', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-ckpt-'));
+  const dir = tempDir('bitlearn-ckpt-');
   const ck = join(dir, 'a.ckpt');
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
   await t.rejects(train(base('standard', { checkpoint: ck, resume: true }), data), /cannot resume .* recipe/);
@@ -77,7 +77,7 @@ t.test('resume refuses a checkpoint of another configuration', async (t) => {
 });
 
 t.test('a fresh run never replaces the checkpoint of a run unless told to', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-keep-'));
+  const dir = tempDir('bitlearn-keep-');
   const ck = join(dir, 'a.ckpt');
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
   const before = readFileSync(ck);
@@ -99,7 +99,7 @@ t.test('a fresh run never replaces the checkpoint of a run unless told to', asyn
 
 t.test('one run per checkpoint: a second one is refused while the first holds it', async (t) => {
   const { spawn } = await import('node:child_process');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-lock-'));
+  const dir = tempDir('bitlearn-lock-');
   const ck = join(dir, 'a.ckpt');
   // another process holds the lock
   const holder = spawn('sleep', ['60']);
@@ -128,7 +128,7 @@ t.test('one run per checkpoint: a second one is refused while the first holds it
 });
 
 t.test('a checkpoint whose fields were edited (checksum recomputed) is refused field by field', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-meta-'));
+  const dir = tempDir('bitlearn-meta-');
   const ck = join(dir, 'a.ckpt');
   await train(base('low-memory', { epochs: 1, checkpoint: ck }), data);
   const good = readCheckpoint(ck);
@@ -157,7 +157,7 @@ t.test('a checkpoint whose fields were edited (checksum recomputed) is refused f
 });
 
 t.test('a stop request ends training after the current batch; the last checkpoint is the last whole epoch', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-stop-'));
+  const dir = tempDir('bitlearn-stop-');
   const ck = join(dir, 'a.ckpt');
   const stop = new AbortController();
   const r = await train(base('low-memory', { epochs: 3, checkpoint: ck, signal: stop.signal }), data, {
@@ -175,7 +175,7 @@ t.test('a stop request ends training after the current batch; the last checkpoin
 });
 
 t.test('outputs are checked before the first step', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-out-'));
+  const dir = tempDir('bitlearn-out-');
   const file = join(dir, 'file');
   writeFileSync(file, 'x');
   await t.rejects(train(base('low-memory', { epochs: 1, checkpoint: dir }), data), new RegExp(`checkpoint ${dir}: is a directory`));
@@ -224,7 +224,7 @@ t.test('bad training input is refused before any work', async (t) => {
 });
 
 t.test('a NaN/inf loss stops training with a clear error and keeps the last good checkpoint', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-nan-'));
+  const dir = tempDir('bitlearn-nan-');
   const ck = join(dir, 'a.ckpt');
   await train(base('standard', { epochs: 1, checkpoint: ck }), data);
   const before = readFileSync(ck);
@@ -237,7 +237,7 @@ t.test('a NaN/inf loss stops training with a clear error and keeps the last good
 });
 
 t.test('checkpoint files: corruption and truncation are detected', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-ck-'));
+  const dir = tempDir('bitlearn-ck-');
   const p = join(dir, 'c.ckpt');
   writeCheckpoint(p, { a: 1 }, { x: Float32Array.from([1, 2, 3]), y: Uint16Array.from([7]) });
   const ck = readCheckpoint(p);
@@ -268,7 +268,7 @@ t.test('checkpoint files: corruption and truncation are detected', async (t) => 
 t.test('format-1 checkpoints (header outside the checksum) are still read, every header field bounds-checked', async (t) => {
   const { createHash } = await import('node:crypto');
   const { writeFileSync } = await import('node:fs');
-  const dir = mkdtempSync(join(tmpdir(), 'bitlearn-ck1-'));
+  const dir = tempDir('bitlearn-ck1-');
   const p = join(dir, 'old.ckpt');
   const payload = Buffer.from(new Float32Array([1, 2, 3, 4]).buffer);
   const v1 = (header: object) => {
