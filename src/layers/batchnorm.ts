@@ -299,9 +299,10 @@ export class BatchNormLayer implements Layer {
     const whole = grad.floatView?.();
     const decoded = !whole && fast && ws.act.length >= rows * C && holdsAll(k, ws.act) ? ws.act.subarray(0, rows * C) : null;
     if (decoded) grad.read(0, rows, 0, C, decoded);
-    const inPlace = whole && fast && holdsAll(k, whole) ? whole : decoded;
+    // the whole batch as float32 values (the store's own, or decoded), or null: chunks
+    const batchFloats = whole && fast && holdsAll(k, whole) ? whole : decoded;
     const R = rowsPerChunk(ws, [ws.chunkDy, C]);
-    if (inPlace) backStats(inPlace, xh, rows, C, 0, G, stats, l1Exact);
+    if (batchFloats) backStats(batchFloats, xh, rows, C, 0, G, stats, l1Exact);
     else
       for (let i0 = 0; i0 < rows; i0 += R) {
         const i1 = Math.min(rows, i0 + R);
@@ -317,8 +318,8 @@ export class BatchNormLayer implements Layer {
     }
     this.trained = false;
     if (this.scope.stop) return null; // the lowest trainable layer: nothing below needs dx
-    if (inPlace) {
-      backDx(inPlace, xh, rows, C, 0, G, stats, sigma, l1Exact);
+    if (batchFloats) {
+      backDx(batchFloats, xh, rows, C, 0, G, stats, sigma, l1Exact);
       return decoded ? writeRowwise(grad, spare, decoded) : grad;
     }
     return fillRowwise(grad, spare, rowsPerChunk(ws, [ws.chunkDx, C]), ws.chunkDx, (i0, i1, out) => backDx(out, xh, i1 - i0, C, i0, G, stats, sigma, l1Exact));

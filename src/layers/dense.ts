@@ -9,6 +9,7 @@ import { addRowNormsSq, centredRowNormsSq, sumSquares } from './norms.js';
 import { winsorizedDense, winsorizes } from './winsorize.js';
 import {
   dyNormsToFill,
+  gatherPixelRows,
   holdsAll,
   inputRows,
   kernelDecodesPixels,
@@ -184,7 +185,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const n = x.cols;
     if (!k.pixelRowsToFloat || !kernelDecodesPixels(x, ws.chunkX, k) || ws.act.byteLength < rows * n || !holdsAll(k, ws.act)) return null;
     const staged = new Uint8Array(ws.act.buffer, ws.act.byteOffset, rows * n);
-    for (let i = 0; i < rows; i++) staged.set(x.images.subarray(x.index[i] * n, (x.index[i] + 1) * n), i * n);
+    gatherPixelRows(x, 0, rows, 0, n, staged);
     return staged;
   }
 

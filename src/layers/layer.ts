@@ -165,16 +165,21 @@ export function pixelColumns(
   scratch: Floats,
   kernels: Kernels,
 ): Floats {
+  const count = (i1 - i0) * (k1 - k0);
+  const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
+  gatherPixelRows(x, i0, i1, k0, k1, bytes);
+  kernels.pixelsToFloat!(bytes, count, scratch);
+  return scratch.subarray(0, count);
+}
+
+/** Columns [k0, k1) of pixel rows [i0, i1) as bytes, rows of k1 − k0 from bytes[0] on. */
+export function gatherPixelRows(x: Extract<Activation, { kind: 'pixels' }>, i0: number, i1: number, k0: number, k1: number, bytes: Uint8Array): void {
   const n = x.cols;
   const w = k1 - k0;
-  const count = (i1 - i0) * w;
-  const bytes = new Uint8Array(scratch.buffer, scratch.byteOffset + scratch.byteLength - count, count);
   for (let i = i0; i < i1; i++) {
     const from = x.index[i] * n + k0;
     bytes.set(x.images.subarray(from, from + w), (i - i0) * w);
   }
-  kernels.pixelsToFloat!(bytes, count, scratch);
-  return scratch.subarray(0, count);
 }
 
 /** count values of a codes activation from element `from` on, as floats, into out[0 ..]. */

@@ -21,7 +21,7 @@ export interface PoolShape {
  * a time where one fits the chunks: out (count·h·w × C) gets every value of examples first ..
  * first + count from dy (their count·hp·wp × C gradients), zeros included. The values are the
  * same either way; the store then gets a few large reads and writes instead of three short calls
- * an input row (the row path cost a low-memory CNV step 28 ms in its max pools, most of it calls).
+ * an input row (3,800 rows a low-memory CNV step: whole steps about 1% faster on one thread).
  */
 export function fillPoolGradient(
   spare: GradStore,

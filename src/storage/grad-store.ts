@@ -394,24 +394,21 @@ function runningScaleFill(store: GradStore, chunkRows: number, scratch: Floats, 
 }
 
 /**
- * Fill a layer's dX from its dY one row chunk at a time, where each chunk's dX is a function of
- * its dY alone: `transform(i0, i1, out)` turns rows [i0, i1) of dY, read into out, into dX. In
- * place where the store needs no max pass; else into `spare` in one pass (a fill in place could
- * not compute a chunk again once it has overwritten its dY). Returns the store that holds dX.
+ * The store a row-wise dX goes to: grad itself where the store needs no max pass, else `spare`
+ * (shaped as grad), since a fill in place could not compute a chunk again once it has overwritten
+ * its dY.
  */
-/**
- * The store fillRowwise(grad, spare, ...) fills (grad itself, or spare where a per-tensor scale
- * needs the max first), filled from `values`, all grad.rows × grad.cols of them already computed
- * (one chunk: the same codes as fillRowwise's chunks, whose running scale ends where one pass
- * over everything starts).
- */
-export function writeRowwise(grad: GradStore, spare: GradStore, values: Floats): GradStore {
-  const into = grad.needsMaxAbs ? spare : grad;
-  if (into !== grad) into.setShape(grad.rows, grad.cols);
-  fillStore(into, grad.rows, values, () => {}, into !== grad);
-  return into;
+function rowwiseTarget(grad: GradStore, spare: GradStore): GradStore {
+  if (!grad.needsMaxAbs) return grad;
+  spare.setShape(grad.rows, grad.cols);
+  return spare;
 }
 
+/**
+ * Fill a layer's dX from its dY one row chunk at a time, where each chunk's dX is a function of
+ * its dY alone: `transform(i0, i1, out)` turns rows [i0, i1) of dY, read into out, into dX, in the
+ * store rowwiseTarget picks (filled in one pass). Returns the store that holds dX.
+ */
 export function fillRowwise(
   grad: GradStore,
   spare: GradStore,
@@ -419,12 +416,22 @@ export function fillRowwise(
   scratch: Floats,
   transform: (i0: number, i1: number, out: Floats) => void,
 ): GradStore {
-  const into = grad.needsMaxAbs ? spare : grad;
-  if (into !== grad) into.setShape(grad.rows, grad.cols);
+  const into = rowwiseTarget(grad, spare);
   const compute = (i0: number, i1: number, out: Floats) => {
     grad.read(i0, i1, 0, grad.cols, out);
     transform(i0, i1, out);
   };
   fillStore(into, chunkRows, scratch, compute, into !== grad);
+  return into;
+}
+
+/**
+ * fillRowwise's result when dX is already computed whole: all grad.rows × grad.cols `values`
+ * written to the store rowwiseTarget picks as one chunk (the same codes as fillRowwise's chunks,
+ * whose running scale ends where one pass over everything starts). Returns that store.
+ */
+export function writeRowwise(grad: GradStore, spare: GradStore, values: Floats): GradStore {
+  const into = rowwiseTarget(grad, spare);
+  fillStore(into, grad.rows, values, () => {}, into !== grad);
   return into;
 }
