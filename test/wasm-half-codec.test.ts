@@ -64,3 +64,33 @@ for (const fast of [0, 1]) {
     t.equal(bad, 0, `${n} values encode exactly as toHalf(v, true)`);
   });
 }
+
+t.test('encode with the all-normal test: whole groups of 8 just below 2^-14 that round up to it take the 8-wide path exactly', async (t) => {
+  // the 8-wide encoder judges a value normal by its rounded code (>= 0x400), so a value just
+  // below 2^-14 that rounds to 2^-14 stays on that path: its code must be the subnormal path's
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  f[0] = 2 ** -14;
+  const values: number[] = [];
+  for (let d = 1; d <= 0x1001; d++) {
+    const w = new Uint32Array([u[0] - d]);
+    values.push(new Float32Array(w.buffer)[0]);
+  }
+  values.push(2 ** -14 - 2 ** -25, -(2 ** -14 - 2 ** -25)); // the exact tie, both signs
+  while (values.length % 8) values.push(2 ** -14);
+  const n = values.length;
+  const src = new Float32Array(memory.buffer, base, n);
+  src.set(values);
+  const dstOff = base + 4 * n;
+  ex.halfEncode(base, n, dstOff, 1);
+  const dst = new Uint16Array(memory.buffer, dstOff, n);
+  let bad = 0;
+  let up = 0;
+  for (let i = 0; i < n; i++) {
+    const want = toHalf(src[i], true);
+    if ((want & 0x7fff) === 0x400) up++;
+    if (dst[i] !== want && bad++ < 5) t.fail(`${src[i]}: 0x${dst[i].toString(16)} != 0x${want.toString(16)}`);
+  }
+  t.ok(up > 0x1000, `${up} of the values round up to 2^-14`);
+  t.equal(bad, 0, `${n} values encode exactly as toHalf(v, true)`);
+});

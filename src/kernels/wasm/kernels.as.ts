@@ -3056,6 +3056,67 @@ function halfLanes(h: v128, fast: bool): v128 {
   return v128.or(mag, signBits);
 }
 
+/** Lanes of 8 half codes (i16x8): all ones where the code is a normal half (exponent 1 .. 30). */
+// @ts-ignore: decorator
+@inline
+function halfNormal8(h: v128): v128 {
+  const em = v128.and(h, i16x8.splat(0x7fff));
+  return v128.and(i16x8.gt_s(em, i16x8.splat(0x3ff)), i16x8.lt_s(em, i16x8.splat(0x7c00)));
+}
+
+/**
+ * The upper 16 bits of the float32 values of 8 normal half codes (the lower 16 are the code
+ * shifted left 13): exponent and mantissa rebiased by 112 above the sign, in 16-bit lanes, so
+ * one operation serves 8 values; half8Lo/Hi interleave the two halves into float32 lanes.
+ */
+// @ts-ignore: decorator
+@inline
+function halfHigh8(h: v128): v128 {
+  return v128.or(i16x8.add(i16x8.shr_u(v128.and(h, i16x8.splat(0x7fff)), 3), i16x8.splat(112 << 7)), v128.and(h, i16x8.splat(-0x8000)));
+}
+
+/** Float32 values of codes 0..3 of 8 normal half codes (as loadHalf4 decodes them). */
+// @ts-ignore: decorator
+@inline
+function half8Lo(h: v128): v128 {
+  return v128.shuffle<u16>(i16x8.shl(h, 13), halfHigh8(h), 0, 8, 1, 9, 2, 10, 3, 11);
+}
+
+/** Float32 values of codes 4..7 of 8 normal half codes. */
+// @ts-ignore: decorator
+@inline
+function half8Hi(h: v128): v128 {
+  return v128.shuffle<u16>(i16x8.shl(h, 13), halfHigh8(h), 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/**
+ * The half codes of |a| and |b| (8 float32 values) as normal halves, rounded to nearest even,
+ * without the sign: right wherever the result is in [0x400, 0x7bff] (normalCodes8), the value
+ * then a normal half (a value just below 2^-14 that rounds up to it gets its code 0x400, as the
+ * subnormal path would give); outside that range the lane is to be encoded the general way.
+ */
+// @ts-ignore: decorator
+@inline
+function normalHalfCodes8(a: v128, b: v128): v128 {
+  const absA = v128.and(a, i32x4.splat(0x7fffffff));
+  const absB = v128.and(b, i32x4.splat(0x7fffffff));
+  return i16x8.narrow_i32x4_u(halfNormal(absA), halfNormal(absB));
+}
+
+/** Lanes of normalHalfCodes8's result that are normal halves' codes (all ones), as i16x8. */
+// @ts-ignore: decorator
+@inline
+function normalCodes8(codes: v128): v128 {
+  return v128.and(i16x8.gt_s(codes, i16x8.splat(0x3ff)), i16x8.lt_s(codes, i16x8.splat(0x7c00)));
+}
+
+/** The half sign bits of 8 float32 values, in 16-bit lanes. */
+// @ts-ignore: decorator
+@inline
+function halfSigns8(a: v128, b: v128): v128 {
+  return v128.and(i16x8.narrow_i32x4_s(i32x4.shr_s(a, 16), i32x4.shr_s(b, 16)), i16x8.splat(-0x8000));
+}
+
 /** f32x4 -> 4 half floats (round to nearest even, saturating at ±65504, NaN -> 0x7e00) at p. */
 // @ts-ignore: decorator
 @inline
@@ -3109,8 +3170,21 @@ function halfCodesOf(x: v128): v128 {
  * moments are nearly all normal halves); both are tested.
  */
 export function halfEncode(src: usize, n: i32, dst: usize, fast: i32): void {
-  if (fast) for (let i = 0; i < n; i += 4) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)), true);
-  else {
+  if (fast) {
+    let i = 0;
+    // 8 a turn as Adam's float16 loop encodes them (normalHalfCodes8, else the general encoder)
+    for (; i + 8 <= n; i += 8) {
+      const a = v128.load(src + (<usize>i << 2));
+      const b = v128.load(src + (<usize>i << 2), 16);
+      const codes = normalHalfCodes8(a, b);
+      if (i16x8.all_true(normalCodes8(codes))) v128.store(dst + (<usize>i << 1), v128.or(codes, halfSigns8(a, b)));
+      else {
+        storeHalf4(dst + (<usize>i << 1), a, false);
+        storeHalf4(dst + (<usize>(i + 4) << 1), b, false);
+      }
+    }
+    if (i < n) storeHalf4(dst + (<usize>i << 1), v128.load(src + (<usize>i << 2)), true);
+  } else {
     let i = 0;
     for (; i + 8 <= n; i += 8) {
       const p = src + (<usize>i << 2);
@@ -3122,8 +3196,22 @@ export function halfEncode(src: usize, n: i32, dst: usize, fast: i32): void {
 
 /** dst[0..n) = float32 values of half codes src[0..n) (n a multiple of 4), branch-free (8 a turn) or (fast = 1) as Adam decodes (see halfEncode). */
 export function halfDecode(src: usize, n: i32, dst: usize, fast: i32): void {
-  if (fast) for (let i = 0; i < n; i += 4) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1), true));
-  else {
+  if (fast) {
+    let i = 0;
+    // 8 a turn as Adam's float16 loop decodes them (half8Lo/Hi where all 8 are normal halves)
+    for (; i + 8 <= n; i += 8) {
+      const h = v128.load(src + (<usize>i << 1));
+      const d = dst + (<usize>i << 2);
+      if (i16x8.all_true(halfNormal8(h))) {
+        v128.store(d, half8Lo(h));
+        v128.store(d, half8Hi(h), 16);
+      } else {
+        v128.store(d, halfLanes(i32x4.extend_low_i16x8_u(h), false));
+        v128.store(d, halfLanes(i32x4.extend_high_i16x8_u(h), false), 16);
+      }
+    }
+    if (i < n) v128.store(dst + (<usize>i << 2), loadHalf4(src + (<usize>i << 1), true));
+  } else {
     let i = 0;
     for (; i + 8 <= n; i += 8) {
       const h = v128.load(src + (<usize>i << 1));
@@ -3338,9 +3426,63 @@ function adamSpan(
   const clip32 = <f32>clip;
   const gs = <f32>gScale;
   // two vectors a turn pay for float32 storage; with the float16 codecs they spill (one is 5% quicker)
-  const cols8 = wHalf ? 0 : cols & ~7;
+  // unless weights and moments are both float16: then 8 codes a vector (half8Lo/Hi, encodeHalf8)
+  const both = wHalf && momHalf;
+  const cols8 = wHalf != momHalf ? 0 : cols & ~7;
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
+    if (both)
+      for (; c < cols8; c += 8, i += 8) {
+        const wh = v128.load(w + (<usize>i << 1));
+        const mh = v128.load(m + (<usize>i << 1));
+        const vh = v128.load(v + (<usize>i << 1));
+        const decoded = i16x8.all_true(v128.and(v128.and(halfNormal8(wh), halfNormal8(mh)), halfNormal8(vh)));
+        // (if/else, not ?:, which may compile to a select that runs both decoders)
+        let wa: v128, wb: v128, ma: v128, mb: v128, va: v128, vb: v128;
+        if (decoded) {
+          wa = half8Lo(wh);
+          wb = half8Hi(wh);
+          ma = half8Lo(mh);
+          mb = half8Hi(mh);
+          va = half8Lo(vh);
+          vb = half8Hi(vh);
+        } else {
+          wa = halfLanes(i32x4.extend_low_i16x8_u(wh), false);
+          wb = halfLanes(i32x4.extend_high_i16x8_u(wh), false);
+          ma = halfLanes(i32x4.extend_low_i16x8_u(mh), false);
+          mb = halfLanes(i32x4.extend_high_i16x8_u(mh), false);
+          va = halfLanes(i32x4.extend_low_i16x8_u(vh), false);
+          vb = halfLanes(i32x4.extend_high_i16x8_u(vh), false);
+        }
+        const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
+        const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, i + 4, wb, binary, clip32), vSc), gTiny, magnitude);
+        const mia = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
+        const mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
+        const via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
+        const vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
+        const qa = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mia), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(via, vIc2)), vEps)), tiny, magnitude);
+        const qb = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mib), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vib, vIc2)), vEps)), tiny, magnitude);
+        let xa = adamFlush4(flush, f32x4.sub(wa, qa), tiny, magnitude);
+        let xb = adamFlush4(flush, f32x4.sub(wb, qb), tiny, magnitude);
+        xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
+        xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
+        const mc = normalHalfCodes8(mia, mib);
+        const vc = normalHalfCodes8(via, vib);
+        const xc = normalHalfCodes8(xa, xb);
+        // every code a normal half (the usual case): stored as computed; else all through the general encoder
+        if (i16x8.all_true(v128.and(v128.and(normalCodes8(mc), normalCodes8(vc)), normalCodes8(xc)))) {
+          v128.store(m + (<usize>i << 1), v128.or(mc, halfSigns8(mia, mib)));
+          v128.store(v + (<usize>i << 1), v128.or(vc, halfSigns8(via, vib)));
+          v128.store(w + (<usize>i << 1), v128.or(xc, halfSigns8(xa, xb)));
+        } else {
+          storeHalf4(m + (<usize>i << 1), mia, false);
+          storeHalf4(m + (<usize>(i + 4) << 1), mib, false);
+          storeHalf4(v + (<usize>i << 1), via, false);
+          storeHalf4(v + (<usize>(i + 4) << 1), vib, false);
+          storeHalf4(w + (<usize>i << 1), xa, false);
+          storeHalf4(w + (<usize>(i + 4) << 1), xb, false);
+        }
+      }
     // two vectors a step, interleaved statement by statement: one vector's chain of dependent
     // operations (flushes, the division, the square root) is long, and the other's hides it
     for (; c < cols8; c += 8, i += 8) {
