@@ -1739,3 +1739,53 @@ t.test('sign rows of the weight-gradient lookups (convFilterSignRows): bit ix + 
     t.equal(bad, 0, `${hi}x${wi}x${ci}: every bit`);
   }
 });
+
+t.test('float × float sums over long t in column bands (rowsSum): every bit as float32 sums in t order', async (t) => {
+  // T = 300 source rows make bands of 16 columns (the band holds T rows in 16 KB): 100 columns are
+  // 6 bands and a 4-column tail; each output must still be its products added in t order
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const rng = new Rng(11);
+  const floats = (n: number) => {
+    const a = ledger.floats(n, 'workspace', 't', 'x');
+    a.set(randomFloats(rng, n));
+    return a;
+  };
+  const inOrder = (start: number, terms: number, term: (t: number) => number) => {
+    let a = Math.fround(start);
+    for (let i = 0; i < terms; i++) a = Math.fround(a + Math.fround(term(i)));
+    return a;
+  };
+  const [T, m, n] = [300, 5, 100];
+  const dy = floats(T * m);
+  const x = floats(T * n);
+  const dw = floats(m * n);
+  const start = Float32Array.from(dw);
+  K.gemmTnFloat(dy, x, T, m, n, dw);
+  let bad = 0;
+  for (let j = 0; j < m; j++)
+    for (let k = 0; k < n; k++)
+      if (
+        !Object.is(
+          dw[j * n + k],
+          inOrder(start[j * n + k], T, (i) => dy[i * m + j] * x[i * n + k]),
+        )
+      )
+        bad++;
+  t.equal(bad, 0, `gemmTnFloat: ${m * n} sums of ${T} terms onto the stored dW, bit for bit`);
+  const w = floats(T * n);
+  const dyT = floats(3 * T);
+  const dx = floats(3 * n);
+  K.gemmFloatFloatT(dyT, w, 3, T, n, dx);
+  bad = 0;
+  for (let b = 0; b < 3; b++)
+    for (let k = 0; k < n; k++)
+      if (
+        !Object.is(
+          dx[b * n + k],
+          inOrder(0, T, (j) => dyT[b * T + j] * w[j * n + k]),
+        )
+      )
+        bad++;
+  t.equal(bad, 0, `gemmFloatFloatT: ${3 * n} sums of ${T} terms, bit for bit`);
+  K.dispose?.();
+});

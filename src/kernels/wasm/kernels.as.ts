@@ -474,9 +474,26 @@ function sourceColumn<S>(src: usize, k: i32): usize {
  * operand loaded once for both rows, every output written once.
  */
 function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  if (isInteger<S>()) {
+    rowsSumCols<S>(d, dR, dT, src, T, n, out, r0, r1, accumulate, 0, n);
+    return;
+  }
+  // float rows: bands of columns whose T source rows stay in L1 while every output row pair reads
+  // them (whole rows of a 784-pixel first layer, 313 KB at T = 100, came from L2 for each pair)
+  const band = max(16, (SUM_BAND_BYTES / (T << 2)) & ~15);
+  for (let k0 = 0; k0 < n; k0 += band) rowsSumCols<S>(d, dR, dT, src, T, n, out, r0, r1, accumulate, k0, min(n, k0 + band));
+}
+
+/** Bytes of float source rows one band of rowsSum reads (T rows × the band's columns). */
+const SUM_BAND_BYTES: i32 = 16384;
+
+/** rowsSum over columns [k0, k1) (k1 − k0 a multiple of 16 unless k1 = n). */
+// @ts-ignore: decorator
+@inline
+function rowsSumCols<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool, k0: i32, k1: i32): void {
   const rowBytes = sourceRowBytes<S>(n);
   const outBytes = <usize>n << 2;
-  const n16 = n & ~15;
+  const n16 = k0 + ((k1 - k0) & ~15);
   const dRb = <usize>dR << 2;
   const dTb = <usize>dT << 2;
   let r = r0;
@@ -485,7 +502,7 @@ function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out:
     const o1 = o0 + outBytes;
     const dr0 = d + <usize>r * dRb;
     const dr1 = dr0 + dRb;
-    for (let k = 0; k < n16; k += 16) {
+    for (let k = k0; k < n16; k += 16) {
       const off = <usize>k << 2;
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
@@ -516,13 +533,13 @@ function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out:
       v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
       v128.store(o1 + off, c0); v128.store(o1 + off + 16, c1); v128.store(o1 + off + 32, c2); v128.store(o1 + off + 48, c3);
     }
-    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, n, o0, accumulate);
-    rowsTail<S>(dr1, dTb, src, rowBytes, T, n16, n, o1, accumulate);
+    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, k1, o0, accumulate);
+    rowsTail<S>(dr1, dTb, src, rowBytes, T, n16, k1, o1, accumulate);
   }
   for (; r < r1; r++) {
     const o0 = out + <usize>r * outBytes;
     const dr0 = d + <usize>r * dRb;
-    for (let k = 0; k < n16; k += 16) {
+    for (let k = k0; k < n16; k += 16) {
       const off = <usize>k << 2;
       let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
       if (accumulate) {
@@ -540,11 +557,11 @@ function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out:
       }
       v128.store(o0 + off, a0); v128.store(o0 + off + 16, a1); v128.store(o0 + off + 32, a2); v128.store(o0 + off + 48, a3);
     }
-    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, n, o0, accumulate);
+    rowsTail<S>(dr0, dTb, src, rowBytes, T, n16, k1, o0, accumulate);
   }
 }
 
-/** Columns [k0, n) of one output row o of rowsSum (dr: its d row), scalar, in t order. */
+/** Columns [k0, n) of one output row o of rowsSum (dr: its d row), scalar, in t order (n: where this band ends). */
 // @ts-ignore: decorator
 @inline
 function rowsTail<S>(dr: usize, dTb: usize, src: usize, rowBytes: usize, T: i32, k0: i32, n: i32, o: usize, accumulate: bool): void {
