@@ -4899,18 +4899,15 @@ function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): voi
       slogCodesScalar(codes, src, k, k + 4, logMax);
       continue;
     }
-    const idx = v128.and(i32x4.shr_u(bits, 11), i32x4.splat(4095));
-    const t0 = f64x2(logMantAt(i32x4.extract_lane(idx, 0)), logMantAt(i32x4.extract_lane(idx, 1)));
-    const t1 = f64x2(logMantAt(i32x4.extract_lane(idx, 2)), logMantAt(i32x4.extract_lane(idx, 3)));
-    const eb = i32x4.sub(e, i32x4.splat(127));
-    const eight = f64x2.splat(8);
-    const x0 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(eb), eight), t0), f64x2.splat(logMax));
-    const x1 = f64x2.sub(f64x2.add(f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(eb, eb, 2, 3, 0, 1)), eight), t1), f64x2.splat(logMax));
-    // the rounded values are whole numbers far below 2^51: adding 2^52 + 2^51 + 127 leaves
-    // r + 127 in the low 32 bits of each f64, exactly (quicker than a saturating conversion)
-    const r0 = f64x2.add(roundHalfUp2(x0), f64x2.splat(6755399441055871.0));
-    const r1 = f64x2.add(roundHalfUp2(x1), f64x2.splat(6755399441055871.0));
-    const c = v128.shuffle<i32>(r0, r1, 0, 2, 4, 6);
+    // the top 12 mantissa bits as a byte offset into LOG_MANT
+    const idx = v128.and(i32x4.shr_u(bits, 8), i32x4.splat(0x7ff8));
+    const t0 = logMant2(i32x4.extract_lane(idx, 0), i32x4.extract_lane(idx, 1));
+    const t1 = logMant2(i32x4.extract_lane(idx, 2), i32x4.extract_lane(idx, 3));
+    // 8·(e − 127) in integers (exact, as the f64 product is)
+    const e8 = i32x4.shl(i32x4.sub(e, i32x4.splat(127)), 3);
+    const x0 = f64x2.sub(f64x2.add(f64x2.convert_low_i32x4_s(e8), t0), f64x2.splat(logMax));
+    const x1 = f64x2.sub(f64x2.add(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(e8, e8, 2, 3, 0, 1)), t1), f64x2.splat(logMax));
+    const c = i32x4.add(roundHalfUp4(x0, x1), i32x4.splat(127));
     const none = v128.or(i32x4.lt_s(c, i32x4.splat(1)), i32x4.eq(magnitude, i32x4.splat(0)));
     const code = v128.andnot(v128.or(c, v128.and(i32x4.shr_u(bits, 24), i32x4.splat(128))), none);
     const b16 = i16x8.narrow_i32x4_u(code, code);
@@ -4919,19 +4916,30 @@ function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): voi
   slogCodesScalar(codes, src, k, len, logMax);
 }
 
-/** LOG_MANT[i]. */
+/** LOG_MANT at byte offsets a and b (index·8) as two lanes: one load each into its lane. */
 // @ts-ignore: decorator
 @inline
-function logMantAt(i: i32): f64 {
-  return load<f64>(LOG_MANT + (<usize>i << 3));
+function logMant2(a: i32, b: i32): v128 {
+  return v128.load64_lane(LOG_MANT + <usize>b, v128.load64_zero(LOG_MANT + <usize>a), 1);
 }
 
-/** roundHalfUp on two lanes. */
+/**
+ * roundHalfUp of 4 f64 lanes (two vectors; whole results far below 2^31) as i32 lanes. Adding
+ * 1.5·2^52 rounds to the nearest integer, ties to even, and leaves it in the low 32 bits; a tie
+ * the even rounding took down (x − n = 0.5, exact: n is within 0.5 of x) goes up, as
+ * Math.round's halves do.
+ */
 // @ts-ignore: decorator
 @inline
-function roundHalfUp2(x: v128): v128 {
-  const r = f64x2.ceil(x);
-  return f64x2.sub(r, v128.and(f64x2.gt(f64x2.sub(r, f64x2.splat(0.5)), x), f64x2.splat(1)));
+function roundHalfUp4(x0: v128, x1: v128): v128 {
+  const magic = f64x2.splat(6755399441055744.0);
+  const y0 = f64x2.add(x0, magic);
+  const y1 = f64x2.add(x1, magic);
+  const half = f64x2.splat(0.5);
+  const up0 = f64x2.eq(f64x2.sub(x0, f64x2.sub(y0, magic)), half);
+  const up1 = f64x2.eq(f64x2.sub(x1, f64x2.sub(y1, magic)), half);
+  // a tie's mask is -1 in its low 32 bits: subtracting it adds 1
+  return i32x4.sub(v128.shuffle<i32>(y0, y1, 0, 2, 4, 6), v128.shuffle<i32>(up0, up1, 0, 2, 4, 6));
 }
 
 /** Codes of src[k0 .. k1) of a slog block whose 8·log2(max) is logMax, one at a time. */
@@ -4995,8 +5003,10 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
 function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamma: v128): void {
   const codes = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(c)));
   const mag = v128.and(codes, i32x4.splat(127));
-  const p01 = f64x2(load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 0) << 3)), load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 1) << 3)));
-  const p23 = f64x2(load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 2) << 3)), load<f64>(POW_SLOG + (<usize>i32x4.extract_lane(mag, 3) << 3)));
+  // byte offsets into POW_SLOG, each loaded straight into its lane
+  const at = i32x4.shl(mag, 3);
+  const p01 = v128.load64_lane(POW_SLOG + <usize>i32x4.extract_lane(at, 1), v128.load64_zero(POW_SLOG + <usize>i32x4.extract_lane(at, 0)), 1);
+  const p23 = v128.load64_lane(POW_SLOG + <usize>i32x4.extract_lane(at, 3), v128.load64_zero(POW_SLOG + <usize>i32x4.extract_lane(at, 2)), 1);
   let m = v128.shuffle<i32>(f32x4.demote_f64x2_zero(f64x2.mul(p01, scale)), f32x4.demote_f64x2_zero(f64x2.mul(p23, scale)), 0, 1, 4, 5);
   // magnitude code 0 is 0; the sign bit negates (giving -0 for a zero, as -v does)
   m = v128.or(v128.andnot(m, i32x4.eq(mag, i32x4.splat(0))), i32x4.shl(v128.and(codes, i32x4.splat(128)), 24));
