@@ -27,6 +27,8 @@ import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.
 
 /** Input columns of a 1-bit dW tile over re-read pixels (a multiple of 32: whole words of sign bits). */
 const PIXEL_TILE_COLUMNS = 64;
+/** Decoded input rows a pass of the first layer's dW keeps when the activation buffer also holds tiles. */
+const PASS_ROWS = 32;
 
 /**
  * Rows a chunk of a weight gradient takes: whole groups of 4, as the binary kernel sums groups of 4
@@ -201,9 +203,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   private dwByTiles(x: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
     const { nIn: n, nOut: m, ws } = this;
     const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
-    const decoded = this.first && ws.act.length > ws.chunkX.length ? ws.act : ws.chunkX;
     const decodes = x.kind !== 'bits' && x.kind !== 'float';
-    const accs = decodes && decoded !== ws.chunkX && ws.chunkX.length >= tile * n ? [ws.chunkDx, ws.chunkX] : [ws.chunkDx];
+    const fromAct = this.first && ws.act.length > ws.chunkX.length;
+    let decoded = fromAct ? ws.act : ws.chunkX;
+    const accs = decodes && fromAct && ws.chunkX.length >= tile * n ? [ws.chunkDx, ws.chunkX] : [ws.chunkDx];
+    if (decodes && fromAct) {
+      // more tiles from the activation buffer's far end, as long as a pass keeps PASS_ROWS decoded
+      // rows: every tile a pass serves is one decode of the batch fewer (tiny's MLP: 16 -> 6 a step)
+      const spare = ws.act.length - Math.min(rows, PASS_ROWS) * n;
+      const extra = Math.max(0, Math.min(Math.floor(spare / (tile * n)), Math.ceil(m / tile) - accs.length));
+      const end = ws.act.length;
+      for (let e = 0; e < extra; e++) accs.push(ws.act.subarray(end - (e + 1) * tile * n, end - e * tile * n));
+      decoded = ws.act.subarray(0, end - extra * tile * n);
+    }
     let sumSq = 0;
     for (let j0 = 0; j0 < m; j0 += tile * accs.length) {
       const tiles = accs.map((acc, k) => ({ acc, j0: Math.min(m, j0 + k * tile), j1: Math.min(m, j0 + (k + 1) * tile) })).filter((u) => u.j1 > u.j0);
