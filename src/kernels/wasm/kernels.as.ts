@@ -4881,15 +4881,27 @@ function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): voi
   let m4 = f32x4.splat(0);
   let k = 0;
   for (; k + 4 <= len; k += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(src + (<usize>k << 2))));
-  let m = max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+  let m = maxLane(m4);
   for (; k < len; k++) m = max<f32>(m, abs<f32>(load<f32>(src + (<usize>k << 2))));
+  slogEncodeMaxed(codes, scale, src, len, m);
+}
+
+/** The largest of 4 float32 lanes (NaN if any is: float32 max propagates it). */
+// @ts-ignore: decorator
+@inline
+function maxLane(m4: v128): f32 {
+  return max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+}
+
+/** slogEncodeFloats with the block's max |v| (m) already found. */
+function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f32): void {
   store<f32>(scale, m);
   if (m == 0 || !isFinite(m)) {
     memory.fill(codes, 0, <usize>len);
     return;
   }
   const logMax = log2x8f(m);
-  k = 0;
+  let k = 0;
   for (; k + 4 <= len; k += 4) {
     const bits = v128.load(src + (<usize>k << 2));
     const magnitude = v128.and(bits, i32x4.splat(0x7fffffff));
@@ -5000,7 +5012,7 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
  */
 // @ts-ignore: decorator
 @inline
-function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamma: v128): void {
+function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamma: v128): v128 {
   const codes = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(c)));
   const mag = v128.and(codes, i32x4.splat(127));
   // byte offsets into POW_SLOG, each loaded straight into its lane
@@ -5015,7 +5027,9 @@ function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamm
   const m23 = v128.shuffle<i32>(m, m, 2, 3, 0, 1);
   const g23 = v128.shuffle<i32>(g4, g4, 2, 3, 0, 1);
   const r23 = f64x2.add(f64x2.mul(keep, f64x2.promote_low_f32x4(m23)), f64x2.mul(gamma, f64x2.promote_low_f32x4(g23)));
-  v128.store(out, v128.shuffle<i32>(f32x4.demote_f64x2_zero(r01), f32x4.demote_f64x2_zero(r23), 0, 1, 4, 5));
+  const r = v128.shuffle<i32>(f32x4.demote_f64x2_zero(r01), f32x4.demote_f64x2_zero(r23), 0, 1, 4, 5);
+  v128.store(out, r);
+  return r;
 }
 
 /**
@@ -5062,14 +5076,20 @@ export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gam
     const scale = <f64>load<f32>(scales + (<usize>b << 2));
     const t = tile + (<usize>(start - base) << 2);
     const vScale = f64x2.splat(scale);
+    // the block's max |m| found as it is folded (slogEncodeFloats's order: lanes, then the tail)
+    let m4 = f32x4.splat(0);
     let k = 0;
-    for (; k + 4 <= count; k += 4) foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma);
+    for (; k + 4 <= count; k += 4)
+      m4 = f32x4.max(m4, f32x4.abs(foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma)));
+    let top = maxLane(m4);
     for (; k < count; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>(start + k)), scale));
       const p = t + (<usize>k << 2);
-      store<f32>(p, <f32>(keep * m + gamma * <f64>load<f32>(p)));
+      const v = <f32>(keep * m + gamma * <f64>load<f32>(p));
+      store<f32>(p, v);
+      top = max<f32>(top, abs<f32>(v));
     }
-    slogEncodeFloats(raw + <usize>start, scales + (<usize>b << 2), t, count);
+    slogEncodeMaxed(raw + <usize>start, scales + (<usize>b << 2), t, count, top);
   }
 }
 
