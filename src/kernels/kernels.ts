@@ -152,6 +152,12 @@ export interface Kernels {
    * src/data/pixels.ts is the reference).
    */
   pixelRowsToFloat?(bytes: Uint8Array, rows: number, stride: number, cols: number, out: Floats): void;
+  /**
+   * The first dense layer's 1-bit weight gradient over pixels in one call: bits (rows of
+   * ⌈n/32⌉ words, m rows) = sign(dYᵀ·X) with dY float16 codes (rows × m) and X the pixel bytes
+   * (rows × n, as pixelsToFloat decodes them), every sum over the rows in order as gemmTnFloat's.
+   */
+  signDwPixels?(dy: Uint16Array, pixels: Uint8Array, rows: number, m: number, n: number, bits: Uint32Array): void;
   /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */

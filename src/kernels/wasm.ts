@@ -472,6 +472,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     pixelRowsToFloat: (bytes, rows, stride, cols, out) => ex.pixelRowsToFloat(atBytes(bytes), rows, stride, cols, at(out)),
+    // threads take ranges of 64-column tiles, each decoding and packing its own (one hand-off)
+    signDwPixels: (dy, pixels, rows, m, n, bits) =>
+      par('signDwPixelTiles', rows * m * n, Math.ceil(n / 64), 1, (a, b) => [at(dy), atBytes(pixels), rows, m, n, at(bits), a * 64, Math.min(n, b * 64)]),
     // threads split the channels (in place too: each reads and writes only its own), at multiples
     // of 32 so each owns its argmax words
     maxPoolFloat: (x, out, B, d, argmax) =>
@@ -556,6 +559,7 @@ const KERNEL_EXPORTS = [
   'halfEncode',
   'halfDecode',
   'halfDecodeRows',
+  'signDwPixelTiles',
   'po2Read',
   'po2WriteSlice',
   'po2Recode',

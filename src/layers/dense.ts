@@ -154,6 +154,12 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const pass = Math.max(1, Math.min(Math.floor(ws.chunkDy.length / tj), Math.floor(ws.chunkX.length / tk)));
     const wpr = wordsFor(n);
     const staged = this.stagePixels(x, rows);
+    // float16 dY in the kernels' memory: the whole gradient in one call (threads take column tiles)
+    const codes = grad.halfView?.();
+    if (staged && codes && ws.kernels.signDwPixels && holdsAll(ws.kernels, bits)) {
+      ws.kernels.signDwPixels(codes, staged, rows, m, n, bits);
+      return;
+    }
     for (let j0 = 0; j0 < m; j0 += tj) {
       const j1 = Math.min(m, j0 + tj);
       for (let k0 = 0; k0 < n; k0 += tk) {

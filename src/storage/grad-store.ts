@@ -41,6 +41,8 @@ export interface GradStore {
   recode?(i0: number, i1: number): void;
   /** float32 stores: the rows × cols values themselves, so a layer can read or write the whole batch in one kernel call. */
   floatView?(): Floats;
+  /** float16 stores whose codes the kernels hold: the rows × cols codes themselves (null where they are not the kernels'). */
+  halfView?(): Uint16Array | null;
   /**
    * A sign's STE mask (rows × ⌈cols/32⌉ words, bit c of row r set where element (r, c) is kept)
    * applied to the whole stored batch in place, leaving exactly the codes that reading it,
@@ -145,6 +147,9 @@ class Float16GradStore extends BaseStore implements GradStore {
       const base = i * cols;
       for (let c = c0; c < c1; c++) out[o++] = fromHalf(data[base + c]);
     }
+  }
+  halfView(): Uint16Array | null {
+    return this.fast ? this.data.subarray(0, this.rows * this.cols) : null;
   }
   beginWrite(): void {}
   applyMask(mask: Uint32Array): boolean {

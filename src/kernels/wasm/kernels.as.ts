@@ -3718,6 +3718,44 @@ export function pixelRowsToFloat(bytes: usize, rows: i32, stride: i32, cols: i32
   for (let r = 0; r < rows; r++) pixelsToFloat(bytes + <usize>r * <usize>stride, cols, out + (<usize>(r * cols) << 2));
 }
 
+/** Output rows of signDwPixelTiles' tiles and rows of its passes (its scratch: 32 + 32 + 16 KB). */
+const PIXEL_DW_ROWS = 128;
+const PIXEL_DW_PASS = 64;
+
+/**
+ * The first dense layer's 1-bit weight gradient over pixels for input columns [k0, k1) (k0 a
+ * multiple of 64): sign(dW[j, k]), dW[j, k] = Σ_i dY[i, j]·x[i, k] over the batch's rows in order,
+ * packed into bits (rows of ⌈n/32⌉ words); dy: float16 codes, rows × m; pix: the batch's pixel
+ * bytes, rows × n, decoded as pixelsToFloat. Tiles of PIXEL_DW_ROWS output rows × 64 columns sum
+ * over passes of rows in this instance's scratch (dY rows and pixel columns decoded there), so a
+ * thread decodes, sums and packs its own column tiles: threads take ranges of them with one
+ * hand-off a layer, where a split per tile made the worker read what the main thread had just
+ * decoded. The sums are gemmTnFloat's (rowsSum, t in order), so the same bits as tile by tile.
+ */
+export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i32, bits: usize, k0: i32, k1: i32): void {
+  if (!maskScratch) unreachable(); // the tiles and decoded passes live there
+  const wpr = (n + 31) >>> 5;
+  const tj = min(m, PIXEL_DW_ROWS);
+  const acc = maskScratch;
+  const dyRows = acc + (<usize>(tj * 64) << 2);
+  const xRows = dyRows + (<usize>(PIXEL_DW_PASS * tj) << 2);
+  for (let j0 = 0; j0 < m; j0 += tj) {
+    const rowsOut = min(m, j0 + tj) - j0;
+    for (let c0 = k0; c0 < k1; c0 += 64) {
+      const w = min(k1, c0 + 64) - c0;
+      if (rows == 0) memory.fill(acc, 0, <usize>(rowsOut * w) << 2);
+      for (let i0 = 0; i0 < rows; i0 += PIXEL_DW_PASS) {
+        const count = min(rows, i0 + PIXEL_DW_PASS) - i0;
+        halfDecodeRows(dy + (<usize>(i0 * m + j0) << 1), count, m, rowsOut, dyRows);
+        pixelRowsToFloat(pix + <usize>(i0 * n + c0), count, n, w, xRows);
+        // the first pass starts every sum at +0, as a zeroed tile would
+        rowsSum<f32>(dyRows, 1, rowsOut, xRows, count, w, acc, 0, rowsOut, i0 > 0);
+      }
+      packSigns(acc, 0, rowsOut, w, bits + (<usize>(j0 * wpr + (c0 >>> 5)) << 2), wpr);
+    }
+  }
+}
+
 /**
  * max |x[k]| over k < n, NaN ignored (as JavaScript's a > max test), decided on the bits: for
  * non-negative floats the integer order is the float order, and no subnormal is flushed.
