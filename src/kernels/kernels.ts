@@ -158,6 +158,12 @@ export interface Kernels {
    * (rows × n, as pixelsToFloat decodes them), every sum over the rows in order as gemmTnFloat's.
    */
   signDwPixels?(dy: Uint16Array, pixels: Uint8Array, rows: number, m: number, n: number, bits: Uint32Array): void;
+  /**
+   * A binary dense layer's 1-bit weight gradient in one call: bits = sign(dYᵀ·X̂) with dY float16
+   * codes (rows × m) and X̂ packed sign rows of n, summed as gemmTnBin sums (groups of 4 rows in
+   * order); false (nothing done) where n is too wide for the kernel's scratch.
+   */
+  signDwBits?(dy: Uint16Array, x: Uint32Array, rows: number, m: number, n: number, bits: Uint32Array): boolean;
   /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */

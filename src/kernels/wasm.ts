@@ -472,6 +472,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     },
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     pixelRowsToFloat: (bytes, rows, stride, cols, out) => ex.pixelRowsToFloat(atBytes(bytes), rows, stride, cols, at(out)),
+    // threads take ranges of output rows, each decoding, summing and packing its own (one hand-off)
+    signDwBits: (dy, x, rows, m, n, bits) => {
+      const tile = ex.signDwBitsTileRows(n) as unknown as number;
+      if (tile < 4) return false;
+      par('signDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]);
+      return true;
+    },
     // threads take ranges of 64-column tiles, each decoding and packing its own (one hand-off)
     signDwPixels: (dy, pixels, rows, m, n, bits) =>
       par('signDwPixelTiles', rows * m * n, Math.ceil(n / 64), 1, (a, b) => [at(dy), atBytes(pixels), rows, m, n, at(bits), a * 64, Math.min(n, b * 64)]),
@@ -560,6 +567,7 @@ const KERNEL_EXPORTS = [
   'halfDecode',
   'halfDecodeRows',
   'signDwPixelTiles',
+  'signDwBitsTiles',
   'po2Read',
   'po2WriteSlice',
   'po2Recode',

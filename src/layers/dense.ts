@@ -182,6 +182,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
+   * The 1-bit dW over packed input signs with float16 dY in the kernels' memory, in one call
+   * (threads take ranges of output rows: one hand-off instead of a split per tile); false where
+   * the kernels cannot, and nothing is done.
+   */
+  private signDwOfBits(x: Activation, grad: GradStore, rows: number): boolean {
+    const k = this.ws.kernels;
+    const codes = grad.halfView?.();
+    const bits = (this.grad as Extract<ParamGrad, { kind: 'sign' }>).bits;
+    if (x.kind !== 'bits' || !codes || !k.signDwBits || !holdsAll(k, x.data, bits)) return false;
+    return k.signDwBits(codes, x.data, rows, this.nOut, this.nIn, bits);
+  }
+
+  /**
    * The batch's pixel rows (bytes) in the pre-activation buffer, idle by now (the first layer's
    * backward runs last), where it holds them and the kernels decode strided rows: each 64-column
    * tile then decodes its columns in one call instead of copying a short run of every row (a
@@ -281,7 +294,9 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         }
       if (coh) sumSq = sumSquares(dw, m * n);
     } else if (this.grad.kind === 'sign' && !coh && kernelDecodesPixels(x, ws.chunkX, ws.kernels)) this.signDwOfPixels(x, grad, rows);
-    else {
+    else if (this.grad.kind === 'sign' && !coh && !dyNorm && this.signDwOfBits(x, grad, rows)) {
+      // done in one kernel call
+    } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
       // (sign) or hand it to the optimizer (fused)
       sumSq = this.dwByTiles(x, grad, rows, dyNorm, Boolean(coh));

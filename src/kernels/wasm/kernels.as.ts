@@ -1033,6 +1033,44 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
   }
 }
 
+/** Where signDwBitsTiles keeps its tile and decoded dY: past gemmTnBin's tables and index. */
+const TN_FUSED_AT: usize = 65536;
+/** Bytes of signDwBitsTiles' tile and of its decoded dY rows (each). */
+const TN_FUSED_BYTES: i32 = 32768;
+
+/** Output rows of signDwBitsTiles' tiles for inputs n wide (a multiple of 4; 0: n too wide for its scratch). */
+export function signDwBitsTileRows(n: i32): i32 {
+  return min(64, (TN_FUSED_BYTES / (n << 2)) & ~3);
+}
+
+/**
+ * A binary dense layer's 1-bit weight gradient for output rows [j0, j1): sign(dW[j, i]) with dW
+ * = dYᵀ·X̂ as gemmTnBin sums it (groups of 4 batch rows in order), packed into bits (rows of
+ * ⌈n/32⌉ words); dy: float16 codes, rows × m; x: the packed input signs. Tiles of
+ * signDwBitsTileRows(n) output rows sum over passes of rows that start on a group of 4, their dY
+ * columns decoded into this instance's scratch: a thread decodes, sums and packs its own rows,
+ * so threads take ranges of output rows with one hand-off a layer.
+ */
+export function signDwBitsTiles(dy: usize, x: usize, rows: i32, m: i32, n: i32, bits: usize, j0: i32, j1: i32): void {
+  if (!maskScratch) unreachable(); // gemmTnBin's tables, the tile and the decoded dY live there
+  const tj = signDwBitsTileRows(n);
+  const acc = maskScratch + TN_FUSED_AT;
+  const dyRows = acc + <usize>TN_FUSED_BYTES;
+  const pass = max(4, (TN_FUSED_BYTES / (tj << 2)) & ~3);
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const wpr = (n + 31) >>> 5;
+  for (let a = j0; a < j1; a += tj) {
+    const units = min(j1, a + tj) - a;
+    memory.fill(acc, 0, <usize>(units * n) << 2);
+    for (let i0 = 0; i0 < rows; i0 += pass) {
+      const count = min(rows, i0 + pass) - i0;
+      halfDecodeRows(dy + (<usize>(i0 * m + a) << 1), count, m, units, dyRows);
+      gemmTnBin(dyRows, x + <usize>i0 * rowBytes, count, units, n, acc, 0, units);
+    }
+    packSigns(acc, 0, units, n, bits + (<usize>(a * wpr) << 2), wpr);
+  }
+}
+
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
 // Output pixels whose nine taps are all in bounds take register-blocked paths; the rest (the
 // border of a same-padded map, and leftovers of the blocks) go one pixel or one channel at a
