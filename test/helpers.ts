@@ -33,6 +33,21 @@ export function randomSigns(rng: Rng, rows: number, cols: number) {
 }
 
 /** C[B×m] = A[B×n] · W[m×n]ᵀ, plainly. */
+/**
+ * Packed sign rows `bits` (m rows of n) against the signs of the float sums dw: the words that
+ * differ, out of how many, and how many sums are negative (a test whose sums were all one sign
+ * would prove little).
+ */
+export function signBitsAgainst(dw: ArrayLike<number>, m: number, n: number, bits: Uint32Array): { bad: number; words: number; negative: number } {
+  const want = new Uint32Array(m * wordsFor(n));
+  packSignRows(dw, m, n, want);
+  let bad = 0;
+  for (let k = 0; k < want.length; k++) if (want[k] !== bits[k]) bad++;
+  let negative = 0;
+  for (let k = 0; k < m * n; k++) if (dw[k] < 0) negative++;
+  return { bad, words: want.length, negative };
+}
+
 export function matmulT(A: ArrayLike<number>, W: ArrayLike<number>, B: number, m: number, n: number): Float64Array {
   const C = new Float64Array(B * m);
   for (let i = 0; i < B; i++)
