@@ -164,6 +164,12 @@ export interface Kernels {
    * order); false (nothing done) where n is too wide for the kernel's scratch.
    */
   signDwBits?(dy: Uint16Array, x: Uint32Array, rows: number, m: number, n: number, bits: Uint32Array): boolean;
+  /**
+   * A binary dense layer's input gradient from float16 dY codes (B × m) into float16 dX codes
+   * (B × n) in one call, as decoding, gemmFloatBinT (the sign index built by gemmFloatBinTIndex)
+   * and encoding chunk by chunk would give; false (nothing done) where the rows do not fit.
+   */
+  denseDxHalf?(dy: Uint16Array, B: number, m: number, n: number, dx: Uint16Array, index: Floats): boolean;
   /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */

@@ -242,6 +242,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     gemmFloatBinT: (dy, _w, B, m, n, dx, index) =>
       par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, r1 - r0, m, n, at(dx) + r0 * n * 4, denseIndex(m, n, index)]),
     gemmFloatBinTIndex: (w, m, n, index) => ex.denseLutIndex(at(w), m, n, denseIndex(m, n, index)),
+    // threads take ranges of rows, each decoding, summing and encoding its own (one hand-off)
+    denseDxHalf: (dy, B, m, n, dx, index) => {
+      if (!(ex.denseDxHalfFits(m, n) as unknown as number)) return false;
+      par('denseDxHalfRows', B * m * n, B, 1, (r0, r1) => [at(dy), m, n, at(dx), denseIndex(m, n, index), r0, r1]);
+      return true;
+    },
     gemmFloatFloat: (x, w, B, m, n, y) => par('gemmFloatFloat', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     gemmFloatFloatT: (dy, w, B, m, n, dx) =>
       par('gemmFloatFloatT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, at(w), r1 - r0, m, n, at(dx) + r0 * n * 4]),
@@ -568,6 +574,7 @@ const KERNEL_EXPORTS = [
   'halfDecodeRows',
   'signDwPixelTiles',
   'signDwBitsTiles',
+  'denseDxHalfRows',
   'po2Read',
   'po2WriteSlice',
   'po2Recode',

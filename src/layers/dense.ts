@@ -319,6 +319,10 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       ws.kernels.gemmFloatBinT(dy, this.wbits, rows, m, n, dx, ws.act);
       return spare;
     }
+    // float16 stores in the kernels' memory: the whole input gradient in one call (threads take rows)
+    const dyCodes = grad.halfView?.();
+    const dxCodes = spare.halfView?.();
+    if (dyCodes && dxCodes && ws.kernels.denseDxHalf?.(dyCodes, rows, m, n, dxCodes, ws.act)) return spare;
     fillStore(
       spare,
       rowsPerChunk(ws, [ws.chunkDx, n], [ws.chunkDy, m]),

@@ -720,8 +720,46 @@ function storeColumns(o: usize, stride: usize, rows: i32, a: v128, c: v128, two:
  */
 export function gemmFloatBinT(dy: usize, B: i32, m: i32, n: i32, dx: usize, index: usize): void {
   if (!maskScratch) unreachable();
+  floatBinTRows(dy, B, m, n, dx, index, <i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES));
+}
+
+/** Where denseDxHalfRows keeps its decoded dY and dX rows: past the tables it lets gemmFloatBinT's loop build. */
+const DX_FUSED_AT: usize = 65536;
+
+/** Whether denseDxHalfRows' rows of dY (m) and dX (n) fit its scratch. */
+export function denseDxHalfFits(m: i32, n: i32): bool {
+  return <usize>(DENSE_ROWS * (m + n)) << 2 <= <usize>MASK_SCRATCH_BYTES - DX_FUSED_AT;
+}
+
+/**
+ * A binary dense layer's input gradient between float16 stores, rows [r0, r1): dY's codes
+ * (rows of m) decoded DENSE_ROWS rows at a time into this instance's scratch, dX = dY·Ŵ as
+ * gemmFloatBinT computes it (index: its sign index), and dX encoded into its codes (rows of n) as
+ * halfEncode does. A thread decodes, sums and encodes its own rows, so threads take ranges of rows
+ * with one hand-off a layer. Every row's sums are gemmFloatBinT's (a row is a lane: the row block
+ * and the tables' group passes do not change it), so the codes are those of a chunk-by-chunk fill.
+ */
+export function denseDxHalfRows(dy: usize, m: i32, n: i32, dx: usize, index: usize, r0: i32, r1: i32): void {
+  if (!maskScratch) unreachable(); // gemmFloatBinT's tables and the decoded rows live there
+  const dyRows = maskScratch + DX_FUSED_AT;
+  const dxRows = dyRows + (<usize>(DENSE_ROWS * m) << 2);
+  for (let r = r0; r < r1; r += DENSE_ROWS) {
+    const rows = min(DENSE_ROWS, r1 - r);
+    halfDecodeRows(dy + (<usize>(r * m) << 1), rows, m, m, dyRows);
+    floatBinTRows(dyRows, rows, m, n, dxRows, index, <i32>(DX_FUSED_AT / DENSE_GROUP_BYTES));
+    const count = rows * n;
+    const body = count & ~3;
+    const out = dx + (<usize>(r * n) << 1);
+    halfEncode(dxRows, body, out, 0);
+    for (let k = body; k < count; k++) store<u16>(out + (<usize>k << 1), <u16>f64ToHalf(<f64>load<f32>(dxRows + (<usize>k << 2))));
+  }
+}
+
+/** gemmFloatBinT with the tables of up to `chunk` groups at a time at the scratch's start. */
+// @ts-ignore: decorator
+@inline
+function floatBinTRows(dy: usize, B: i32, m: i32, n: i32, dx: usize, index: usize, chunk: i32): void {
   const G = (m + 3) >>> 2;
-  const chunk = <i32>(<usize>MASK_SCRATCH_BYTES / DENSE_GROUP_BYTES);
   const dyRow = <usize>m << 2;
   const dxRow = <usize>n << 2;
   for (let r0 = 0; r0 < B; r0 += DENSE_ROWS) {
