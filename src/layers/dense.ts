@@ -148,11 +148,6 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   private signDwOfPixels(x: Extract<Activation, { kind: 'pixels' }>, grad: GradStore, rows: number): void {
     const { nIn: n, nOut: m, ws } = this;
     const bits = (this.grad as Extract<ParamGrad, { kind: 'sign' }>).bits;
-    const acc = ws.chunkDx;
-    const tk = Math.min(PIXEL_TILE_COLUMNS, n);
-    const tj = Math.max(1, Math.floor(acc.length / tk));
-    const pass = Math.max(1, Math.min(Math.floor(ws.chunkDy.length / tj), Math.floor(ws.chunkX.length / tk)));
-    const wpr = wordsFor(n);
     const staged = this.stagePixels(x, rows);
     // float16 dY in the kernels' memory: the whole gradient in one call (threads take column tiles)
     const codes = grad.halfView?.();
@@ -160,6 +155,11 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       ws.kernels.signDwPixels(codes, staged, rows, m, n, bits);
       return;
     }
+    const acc = ws.chunkDx;
+    const tk = Math.min(PIXEL_TILE_COLUMNS, n);
+    const tj = Math.max(1, Math.floor(acc.length / tk));
+    const pass = Math.max(1, Math.min(Math.floor(ws.chunkDy.length / tj), Math.floor(ws.chunkX.length / tk)));
+    const wpr = wordsFor(n);
     for (let j0 = 0; j0 < m; j0 += tj) {
       const j1 = Math.min(m, j0 + tj);
       for (let k0 = 0; k0 < n; k0 += tk) {
@@ -294,7 +294,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
         }
       if (coh) sumSq = sumSquares(dw, m * n);
     } else if (this.grad.kind === 'sign' && !coh && kernelDecodesPixels(x, ws.chunkX, ws.kernels)) this.signDwOfPixels(x, grad, rows);
-    else if (this.grad.kind === 'sign' && !coh && !dyNorm && this.signDwOfBits(x, grad, rows)) {
+    else if (this.grad.kind === 'sign' && !coh && this.signDwOfBits(x, grad, rows)) {
       // done in one kernel call
     } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign

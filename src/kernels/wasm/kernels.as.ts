@@ -3518,21 +3518,24 @@ function adamSpan(
   const magnitude = v128.load(ADAM_CONSTS), gTiny = v128.load(ADAM_CONSTS + 16), tiny = v128.load(ADAM_CONSTS + 32);
   const clip32 = <f32>clip;
   const gs = <f32>gScale;
-  // two vectors a turn pay for float32 storage; with the float16 codecs they spill (one is 5% quicker)
-  // unless weights and moments are both float16: then 8 codes a vector (half8Lo/Hi, encodeHalf8)
+  // two vectors a turn where weights and moments are both float32 or both float16 (8 codes a
+  // vector each way then: half8Lo/Hi, normalHalfCodes8); with one of them float16 the 4-wide
+  // codecs spill two vectors, so those go one a turn (5% quicker)
   const both = wHalf && momHalf;
   const cols8 = wHalf != momHalf ? 0 : cols & ~7;
   for (let r = 0, i = 0; r < rows; r++) {
     let c = 0;
-    if (both)
-      for (; c < cols8; c += 8, i += 8) {
+    // two vectors a step, interleaved statement by statement: one vector's chain of dependent
+    // operations (flushes, the division, the square root) is long, and the other's hides it
+    for (; c < cols8; c += 8, i += 8) {
+      const j = i + 4;
+      // (if/else, not ?:, which may compile to a select that runs both decoders)
+      let wa: v128, wb: v128, ma: v128, mb: v128, va: v128, vb: v128;
+      if (both) {
         const wh = v128.load(w + (<usize>i << 1));
         const mh = v128.load(m + (<usize>i << 1));
         const vh = v128.load(v + (<usize>i << 1));
-        const decoded = i16x8.all_true(v128.and(v128.and(halfNormal8(wh), halfNormal8(mh)), halfNormal8(vh)));
-        // (if/else, not ?:, which may compile to a select that runs both decoders)
-        let wa: v128, wb: v128, ma: v128, mb: v128, va: v128, vb: v128;
-        if (decoded) {
+        if (i16x8.all_true(v128.and(v128.and(halfNormal8(wh), halfNormal8(mh)), halfNormal8(vh)))) {
           wa = half8Lo(wh);
           wb = half8Hi(wh);
           ma = half8Lo(mh);
@@ -3547,54 +3550,14 @@ function adamSpan(
           va = halfLanes(i32x4.extend_low_i16x8_u(vh), false);
           vb = halfLanes(i32x4.extend_high_i16x8_u(vh), false);
         }
-        const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
-        const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, i + 4, wb, binary, clip32), vSc), gTiny, magnitude);
-        const mia = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
-        const mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
-        const via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
-        const vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
-        const qa = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mia), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(via, vIc2)), vEps)), tiny, magnitude);
-        const qb = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mib), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vib, vIc2)), vEps)), tiny, magnitude);
-        let xa = adamFlush4(flush, f32x4.sub(wa, qa), tiny, magnitude);
-        let xb = adamFlush4(flush, f32x4.sub(wb, qb), tiny, magnitude);
-        xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
-        xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
-        const mc = normalHalfCodes8(mia, mib);
-        const vc = normalHalfCodes8(via, vib);
-        const xc = normalHalfCodes8(xa, xb);
-        // every code a normal half (the usual case): stored as computed; else all through the general encoder
-        if (i16x8.all_true(v128.and(v128.and(normalCodes8(mc), normalCodes8(vc)), normalCodes8(xc)))) {
-          v128.store(m + (<usize>i << 1), v128.or(mc, halfSigns8(mia, mib)));
-          v128.store(v + (<usize>i << 1), v128.or(vc, halfSigns8(via, vib)));
-          v128.store(w + (<usize>i << 1), v128.or(xc, halfSigns8(xa, xb)));
-        } else {
-          storeHalf4(m + (<usize>i << 1), mia, false);
-          storeHalf4(m + (<usize>(i + 4) << 1), mib, false);
-          storeHalf4(v + (<usize>i << 1), via, false);
-          storeHalf4(v + (<usize>(i + 4) << 1), vib, false);
-          storeHalf4(w + (<usize>i << 1), xa, false);
-          storeHalf4(w + (<usize>(i + 4) << 1), xb, false);
-        }
-      }
-    // two vectors a step, interleaved statement by statement: one vector's chain of dependent
-    // operations (flushes, the division, the square root) is long, and the other's hides it
-    for (; c < cols8; c += 8, i += 8) {
-      const j = i + 4;
-      let wa = loadP4(w, i, wHalf);
-      let wb = loadP4(w, j, wHalf);
-      let ma = loadP4(m, i, momHalf);
-      let mb = loadP4(m, j, momHalf);
-      let va = loadP4(v, i, momHalf);
-      let vb = loadP4(v, j, momHalf);
-      if (!wHalf) {
-        wa = adamFlush4(flush, wa, tiny, magnitude);
-        wb = adamFlush4(flush, wb, tiny, magnitude);
-      }
-      if (!momHalf) {
-        ma = adamFlush4(flush, ma, tiny, magnitude);
-        mb = adamFlush4(flush, mb, tiny, magnitude);
-        va = adamFlush4(flush, va, tiny, magnitude);
-        vb = adamFlush4(flush, vb, tiny, magnitude);
+      } else {
+        // float32 storage is flushed as it is read
+        wa = adamFlush4(flush, v128.load(w + (<usize>i << 2)), tiny, magnitude);
+        wb = adamFlush4(flush, v128.load(w + (<usize>j << 2)), tiny, magnitude);
+        ma = adamFlush4(flush, v128.load(m + (<usize>i << 2)), tiny, magnitude);
+        mb = adamFlush4(flush, v128.load(m + (<usize>j << 2)), tiny, magnitude);
+        va = adamFlush4(flush, v128.load(v + (<usize>i << 2)), tiny, magnitude);
+        vb = adamFlush4(flush, v128.load(v + (<usize>j << 2)), tiny, magnitude);
       }
       const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
       const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
@@ -3602,10 +3565,12 @@ function adamSpan(
       const mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
       const via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
       const vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
-      storeP4(m, i, momHalf, mia);
-      storeP4(m, j, momHalf, mib);
-      storeP4(v, i, momHalf, via);
-      storeP4(v, j, momHalf, vib);
+      if (!both) {
+        v128.store(m + (<usize>i << 2), mia);
+        v128.store(m + (<usize>j << 2), mib);
+        v128.store(v + (<usize>i << 2), via);
+        v128.store(v + (<usize>j << 2), vib);
+      }
       const da = f32x4.add(f32x4.sqrt(f32x4.mul(via, vIc2)), vEps);
       const db = f32x4.add(f32x4.sqrt(f32x4.mul(vib, vIc2)), vEps);
       const na = adamFlush4(flush, f32x4.mul(vLrc, mia), tiny, magnitude);
@@ -3616,8 +3581,27 @@ function adamSpan(
       let xb = adamFlush4(flush, f32x4.sub(wb, qb), tiny, magnitude);
       xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
       xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
-      storeP4(w, i, wHalf, xa);
-      storeP4(w, j, wHalf, xb);
+      if (!both) {
+        v128.store(w + (<usize>i << 2), xa);
+        v128.store(w + (<usize>j << 2), xb);
+        continue;
+      }
+      const mc = normalHalfCodes8(mia, mib);
+      const vc = normalHalfCodes8(via, vib);
+      const xc = normalHalfCodes8(xa, xb);
+      // every code a normal half (the usual case): stored as computed; else all through the general encoder
+      if (i16x8.all_true(v128.and(v128.and(normalCodes8(mc), normalCodes8(vc)), normalCodes8(xc)))) {
+        v128.store(m + (<usize>i << 1), v128.or(mc, halfSigns8(mia, mib)));
+        v128.store(v + (<usize>i << 1), v128.or(vc, halfSigns8(via, vib)));
+        v128.store(w + (<usize>i << 1), v128.or(xc, halfSigns8(xa, xb)));
+      } else {
+        storeHalf4(m + (<usize>i << 1), mia, false);
+        storeHalf4(m + (<usize>j << 1), mib, false);
+        storeHalf4(v + (<usize>i << 1), via, false);
+        storeHalf4(v + (<usize>j << 1), vib, false);
+        storeHalf4(w + (<usize>i << 1), xa, false);
+        storeHalf4(w + (<usize>j << 1), xb, false);
+      }
     }
     for (; c < cols4; c += 4, i += 4) {
       let w4 = loadP4(w, i, wHalf);
