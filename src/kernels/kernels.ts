@@ -165,6 +165,14 @@ export interface Kernels {
    */
   signDwBits?(dy: Uint16Array, x: Uint32Array, rows: number, m: number, n: number, bits: Uint32Array): boolean;
   /**
+   * The tiny recipe's dense weight gradient folded into Bop's 8-bit slog momentum in one call:
+   * dW = dYᵀ·X̂ as gemmTnBin sums it, with dY read from a po2 store's words (rows × m codes under
+   * bias, as po2Read decodes them) and X̂ packed sign rows of n, then m ← (1 − γ)·m + γ·dW and
+   * each block re-encoded as bopFoldSlog does over the same elements (codes, scales: the
+   * momentum's); false (nothing done) where no tile of whole blocks fits the kernel's scratch.
+   */
+  bopDwBits?(dy: Uint32Array, bias: number, x: Uint32Array, rows: number, m: number, n: number, codes: Uint8Array, scales: Floats, gamma: number): boolean;
+  /**
    * A binary dense layer's input gradient from float16 dY codes (B × m) into float16 dX codes
    * (B × n) in one call, as decoding, gemmFloatBinT (the sign index built by gemmFloatBinTIndex)
    * and encoding chunk by chunk would give; false (nothing done) where the rows do not fit.

@@ -485,6 +485,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('signDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]);
       return true;
     },
+    // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
+    bopDwBits: (dy, bias, x, rows, m, n, codes, scales, gamma) => {
+      const tile = ex.bopDwBitsTileRows(n) as unknown as number;
+      if (tile < 4) return false;
+      par('bopDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), bias, at(x), rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
+      return true;
+    },
     // threads take ranges of 64-column tiles, each decoding and packing its own (one hand-off)
     signDwPixels: (dy, pixels, rows, m, n, bits) =>
       par('signDwPixelTiles', rows * m * n, Math.ceil(n / 64), 1, (a, b) => [at(dy), atBytes(pixels), rows, m, n, at(bits), a * 64, Math.min(n, b * 64)]),
@@ -574,6 +581,7 @@ const KERNEL_EXPORTS = [
   'halfDecodeRows',
   'signDwPixelTiles',
   'signDwBitsTiles',
+  'bopDwBitsTiles',
   'denseDxHalfRows',
   'po2Read',
   'po2WriteSlice',

@@ -195,6 +195,20 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
+   * The dW over packed input signs with po2 dY in the kernels' memory, folded into Bop's 8-bit
+   * momentum in one call (threads take ranges of output rows, whole momentum blocks each); false
+   * where the kernels or the optimizer cannot, and nothing is done.
+   */
+  private bopDwOfBits(x: Activation, grad: GradStore, rows: number): boolean {
+    const k = this.ws.kernels;
+    const dy = grad.po2View?.();
+    const fused = this.grad as Extract<ParamGrad, { kind: 'fused' }>;
+    if (x.kind !== 'bits' || !dy || !k.bopDwBits || !fused.foldWhole || !holdsAll(k, x.data, dy.words)) return false;
+    const { nOut: m, nIn: n } = this;
+    return fused.foldWhole((codes, scales, gamma) => k.bopDwBits!(dy.words, dy.bias, x.data, rows, m, n, codes, scales, gamma));
+  }
+
+  /**
    * The batch's pixel rows (bytes) in the pre-activation buffer, idle by now (the first layer's
    * backward runs last), where it holds them and the kernels decode strided rows: each 64-column
    * tile then decodes its columns in one call instead of copying a short run of every row (a
@@ -296,6 +310,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     } else if (this.grad.kind === 'sign' && !coh && kernelDecodesPixels(x, ws.chunkX, ws.kernels)) this.signDwOfPixels(x, grad, rows);
     else if (this.grad.kind === 'sign' && !coh && this.signDwOfBits(x, grad, rows)) {
       // done in one kernel call
+    } else if (this.grad.kind === 'fused' && !coh && this.bopDwOfBits(x, grad, rows)) {
+      // folded into the optimizer's momentum in one kernel call
     } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
       // (sign) or hand it to the optimizer (fused)

@@ -67,7 +67,16 @@ export type ParamGrad =
    * No gradient buffer: backward hands each float tile of dW (elements [flat0, flat0 + len)) to
    * the optimizer, which folds it into its state at once (Bop's momentum).
    */
-  | { kind: 'fused'; consume: ((flat0: number, tile: Floats, len: number) => void) | null }
+  | {
+      kind: 'fused';
+      consume: ((flat0: number, tile: Floats, len: number) => void) | null;
+      /**
+       * Where the optimizer's state is 8-bit slog momentum in the kernels' memory: `fold` given
+       * the momentum's codes, block scales and γ folds the whole dW in at once (one kernel call);
+       * false (nothing done) where the optimizer or `fold` cannot.
+       */
+      foldWhole?: (fold: (codes: Uint8Array, scales: Floats, gamma: number) => boolean) => boolean;
+    }
   /** 1-bit gradient: entry = ±scale, packed like the binary weights (rows × cols bits). */
   | { kind: 'sign'; bits: Uint32Array; rows: number; cols: number; scale: number };
 

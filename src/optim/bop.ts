@@ -73,6 +73,8 @@ export class Bop {
         if (slot.m.format === 'float16')
           throw new Error('dw=fused needs float32 or int8 Bop momentum (float16 needs a per-tensor scale known before the tiles)');
         g.consume = (flat0, tile, len) => this.foldTile(slot, flat0, tile, len);
+        // a whole tensor at once, between tensors (no tile of this or another tensor under way)
+        g.foldWhole = (fold) => Boolean(slot.fast && slot.next === 0 && !this.pending && fold(slot.m.raw as Uint8Array, slot.m.aux!, this.gamma));
       }
     }
   }

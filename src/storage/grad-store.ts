@@ -44,6 +44,11 @@ export interface GradStore {
   /** float16 stores whose codes the kernels hold: the rows × cols codes themselves (null where they are not the kernels'). */
   halfView?(): Uint16Array | null;
   /**
+   * po2 stores whose codes the kernels hold, filled under one bias: the words (rows × cols codes
+   * from element 0) and that bias (null where a fill is under way or the words are not the kernels').
+   */
+  po2View?(): { words: Uint32Array; bias: number } | null;
+  /**
    * A sign's STE mask (rows × ⌈cols/32⌉ words, bit c of row r set where element (r, c) is kept)
    * applied to the whole stored batch in place, leaving exactly the codes that reading it,
    * zeroing the masked values (applyMask) and filling a store again would; false where this store
@@ -235,6 +240,9 @@ class Po2GradStore extends BaseStore implements GradStore {
       for (let k = first; k < first + n; k++) po2Put(this.words, k, table[po2Get(this.words, k)]);
     }
     this.written = Math.max(this.written, first + n);
+  }
+  po2View(): { words: Uint32Array; bias: number } | null {
+    return this.fast && this.written >= this.rows * this.cols ? { words: this.words, bias: this.bias } : null;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;

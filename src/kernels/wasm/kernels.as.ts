@@ -1109,6 +1109,47 @@ export function signDwBitsTiles(dy: usize, x: usize, rows: i32, m: i32, n: i32, 
   }
 }
 
+/**
+ * Output rows of bopDwBitsTiles' tiles for inputs n wide: signDwBitsTileRows(n) cut to a multiple
+ * of the rows whose elements fill whole 256-value momentum blocks (256 / gcd(n, 256)), so every
+ * tile, and every thread's range of tiles, folds whole blocks; 0: no such tile fits the scratch.
+ */
+export function bopDwBitsTileRows(n: i32): i32 {
+  let g = 256;
+  while (n % g) g >>= 1;
+  const unit = max(4, 256 / g); // both powers of two: their least common multiple is the larger
+  return (signDwBitsTileRows(n) / unit) * unit;
+}
+
+/**
+ * The tiny recipe's dense weight gradient folded into Bop's slog momentum, output rows [j0, j1):
+ * dW = dYᵀ·X̂ as gemmTnBin sums it (groups of 4 batch rows in order), dY read from a po2 store
+ * (codes of rows × m from element 0, under bias b, decoded as po2Read), x the packed input signs;
+ * each tile of bopDwBitsTileRows(n) rows is then folded, m ← (1 − γ)·m + γ·dW, and encoded block
+ * by block (bopFoldWhole; raw, scales: the momentum's codes and block scales). A thread decodes,
+ * sums and folds its own rows, so threads take ranges of tiles with one hand-off a layer.
+ */
+export function bopDwBitsTiles(dy: usize, b: i32, x: usize, rows: i32, m: i32, n: i32, raw: usize, scales: usize, gamma: f64, j0: i32, j1: i32): void {
+  if (!maskScratch) unreachable(); // as signDwBitsTiles
+  const tj = bopDwBitsTileRows(n);
+  const acc = maskScratch + TN_FUSED_AT;
+  const dyRows = acc + <usize>TN_FUSED_BYTES;
+  const pass = max(4, (TN_FUSED_BYTES / (tj << 2)) & ~3);
+  const rowBytes = <usize>((n + 31) >>> 5) << 2;
+  const total = m * n;
+  for (let a = j0; a < j1; a += tj) {
+    const units = min(j1, a + tj) - a;
+    memory.fill(acc, 0, <usize>(units * n) << 2);
+    for (let i0 = 0; i0 < rows; i0 += pass) {
+      const count = min(rows, i0 + pass) - i0;
+      po2Read(dy, i0 * m + a, count, m, units, b, dyRows);
+      gemmTnBin(dyRows, x + <usize>i0 * rowBytes, count, units, n, acc, 0, units);
+    }
+    const first = a * n;
+    bopFoldWhole(raw, scales, total, acc, gamma, first >>> 8, (first + units * n + 255) >>> 8);
+  }
+}
+
 // ---- 3x3 convolutions, one example, channels-last (layouts as in src/kernels/conv-reference.ts) ----
 // Output pixels whose nine taps are all in bounds take register-blocked paths; the rest (the
 // border of a same-padded map, and leftovers of the blocks) go one pixel or one channel at a
