@@ -173,6 +173,12 @@ export interface Kernels {
    */
   bopDwBits?(dy: Uint32Array, bias: number, x: Uint32Array, rows: number, m: number, n: number, codes: Uint8Array, scales: Floats, gamma: number): boolean;
   /**
+   * bopDwBits for the first dense layer over pixel bytes (rows × n, decoded as pixelsToFloat),
+   * dW summed as gemmTnFloat sums it; false (nothing done) where no tile of whole blocks fits the
+   * kernel's scratch.
+   */
+  bopDwPixels?(dy: Uint32Array, bias: number, pixels: Uint8Array, rows: number, m: number, n: number, codes: Uint8Array, scales: Floats, gamma: number): boolean;
+  /**
    * A binary dense layer's input gradient from float16 dY codes (B × m) into float16 dX codes
    * (B × n) in one call, as decoding, gemmFloatBinT (the sign index built by gemmFloatBinTIndex)
    * and encoding chunk by chunk would give; false (nothing done) where the rows do not fit.

@@ -492,6 +492,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('bopDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), bias, at(x), rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
       return true;
     },
+    // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
+    bopDwPixels: (dy, bias, pixels, rows, m, n, codes, scales, gamma) => {
+      const tile = ex.bopDwPixelTileRows(n) as unknown as number;
+      if (tile < 4) return false;
+      par('bopDwPixelTiles', rows * m * n, m, tile, (a, b) => [at(dy), bias, atBytes(pixels), rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
+      return true;
+    },
     // threads take ranges of 64-column tiles, each decoding and packing its own (one hand-off)
     signDwPixels: (dy, pixels, rows, m, n, bits) =>
       par('signDwPixelTiles', rows * m * n, Math.ceil(n / 64), 1, (a, b) => [at(dy), atBytes(pixels), rows, m, n, at(bits), a * 64, Math.min(n, b * 64)]),
@@ -582,6 +589,7 @@ const KERNEL_EXPORTS = [
   'signDwPixelTiles',
   'signDwBitsTiles',
   'bopDwBitsTiles',
+  'bopDwPixelTiles',
   'denseDxHalfRows',
   'po2Read',
   'po2WriteSlice',

@@ -208,6 +208,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     return fused.foldWhole((codes, scales, gamma) => k.bopDwBits!(dy.words, dy.bias, x.data, rows, m, n, codes, scales, gamma));
   }
 
+  /** bopDwOfBits for the first layer, over the batch's pixel bytes staged in the pre-activation buffer. */
+  private bopDwOfPixels(x: Activation, grad: GradStore, rows: number): boolean {
+    const { ws, nOut: m, nIn: n } = this;
+    const k = ws.kernels;
+    const dy = grad.po2View?.();
+    const fused = this.grad as Extract<ParamGrad, { kind: 'fused' }>;
+    if (!kernelDecodesPixels(x, ws.chunkX, k) || !dy || !k.bopDwPixels || !fused.foldWhole || !holdsAll(k, dy.words)) return false;
+    return fused.foldWhole((codes, scales, gamma) => {
+      const staged = this.stagePixels(x, rows);
+      return staged !== null && k.bopDwPixels!(dy.words, dy.bias, staged, rows, m, n, codes, scales, gamma);
+    });
+  }
+
   /**
    * The batch's pixel rows (bytes) in the pre-activation buffer, idle by now (the first layer's
    * backward runs last), where it holds them and the kernels decode strided rows: each 64-column
@@ -310,7 +323,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     } else if (this.grad.kind === 'sign' && !coh && kernelDecodesPixels(x, ws.chunkX, ws.kernels)) this.signDwOfPixels(x, grad, rows);
     else if (this.grad.kind === 'sign' && !coh && this.signDwOfBits(x, grad, rows)) {
       // done in one kernel call
-    } else if (this.grad.kind === 'fused' && !coh && this.bopDwOfBits(x, grad, rows)) {
+    } else if (this.grad.kind === 'fused' && !coh && (this.bopDwOfBits(x, grad, rows) || this.bopDwOfPixels(x, grad, rows))) {
       // folded into the optimizer's momentum in one kernel call
     } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign

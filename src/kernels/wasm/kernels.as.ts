@@ -3857,6 +3857,64 @@ export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i3
   }
 }
 
+/** Bytes at the start of the scratch left to po2Read's table by the kernels that call it there. */
+const PO2_TABLE_BYTES: usize = 256;
+
+/** Rows of bopDwPixelTiles' passes for tiles of tj rows of n (a multiple of 4; what the scratch holds past the tile). */
+function bopPixelPassRows(tj: i32, n: i32): i32 {
+  const room = MASK_SCRATCH_BYTES - <i32>PO2_TABLE_BYTES - ((tj * n) << 2);
+  return room > 0 ? (room / ((tj + n) << 2)) & ~3 : 0;
+}
+
+/**
+ * Output rows of bopDwPixelTiles' tiles for n pixels a row: the most, up to 64, that fill whole
+ * 256-value momentum blocks (a multiple of 256 / gcd(n, 256), and of 4) and leave the scratch
+ * passes of at least 8 rows (every tile decodes the batch's pixels: fewer tiles, fewer decodes;
+ * 784 pixels: 32 rows, passes of 8); 0 where no such tile fits.
+ */
+export function bopDwPixelTileRows(n: i32): i32 {
+  let g = 256;
+  while (n % g) g >>= 1;
+  const unit = max(4, 256 / g);
+  let tj = 0;
+  for (let t = unit; t <= max(unit, 64) && bopPixelPassRows(t, n) >= 8; t += unit) tj = t;
+  return tj;
+}
+
+/**
+ * The tiny recipe's first dense layer's weight gradient over pixels folded into Bop's slog
+ * momentum, output rows [j0, j1): dW[j, k] = Σ_i dY[i, j]·x[i, k] over the batch's rows in order
+ * (gemmTnFloat's sums: rowsSum, t in order), dY read from a po2 store (rows × m codes under bias
+ * b, as po2Read), pix the batch's pixel bytes (rows × n, decoded as pixelsToFloat); each tile of
+ * bopDwPixelTileRows(n) whole rows sums over passes of rows decoded into this instance's scratch,
+ * then is folded and encoded block by block (bopFoldWhole). A thread decodes, sums and folds its
+ * own rows (every tile decodes the batch's pixels once), so threads take ranges of tiles: one
+ * hand-off a layer, where the tiles' sums were each too small to split (the first layer's dW ran
+ * on one thread).
+ */
+export function bopDwPixelTiles(dy: usize, b: i32, pix: usize, rows: i32, m: i32, n: i32, raw: usize, scales: usize, gamma: f64, j0: i32, j1: i32): void {
+  if (!maskScratch) unreachable(); // the tiles and decoded passes live there
+  const tj = bopDwPixelTileRows(n);
+  const pass = bopPixelPassRows(tj, n);
+  const acc = maskScratch + PO2_TABLE_BYTES;
+  const dyRows = acc + (<usize>(tj * n) << 2);
+  const xRows = dyRows + (<usize>(pass * tj) << 2);
+  const total = m * n;
+  for (let a = j0; a < j1; a += tj) {
+    const units = min(j1, a + tj) - a;
+    if (rows == 0) memory.fill(acc, 0, <usize>(units * n) << 2);
+    for (let i0 = 0; i0 < rows; i0 += pass) {
+      const count = min(rows, i0 + pass) - i0;
+      po2Read(dy, i0 * m + a, count, m, units, b, dyRows);
+      pixelRowsToFloat(pix + <usize>(i0 * n), count, n, n, xRows);
+      // the first pass starts every sum at +0, as a zeroed tile would
+      rowsSum<f32>(dyRows, 1, units, xRows, count, n, acc, 0, units, i0 > 0);
+    }
+    const first = a * n;
+    bopFoldWhole(raw, scales, total, acc, gamma, first >>> 8, (first + units * n + 255) >>> 8);
+  }
+}
+
 /**
  * max |x[k]| over k < n, NaN ignored (as JavaScript's a > max test), decided on the bits: for
  * non-negative floats the integer order is the float order, and no subnormal is flushed.
