@@ -177,7 +177,17 @@ export interface Kernels {
    * dW summed as gemmTnFloat sums it; false (nothing done) where no tile of whole blocks fits the
    * kernel's scratch.
    */
-  bopDwPixels?(dy: Uint32Array, bias: number, pixels: Uint8Array, rows: number, m: number, n: number, codes: Uint8Array, scales: Floats, gamma: number): boolean;
+  bopDwPixels?(
+    dy: Uint32Array,
+    bias: number,
+    pixels: Uint8Array,
+    rows: number,
+    m: number,
+    n: number,
+    codes: Uint8Array,
+    scales: Floats,
+    gamma: number,
+  ): boolean;
   /**
    * A binary dense layer's input gradient from float16 dY codes (B × m) into float16 dX codes
    * (B × n) in one call, as decoding, gemmFloatBinT (the sign index built by gemmFloatBinTIndex)
