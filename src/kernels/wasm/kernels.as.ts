@@ -3,7 +3,7 @@
 // 32-bit words, padding bits 0. Arguments are byte addresses in the shared linear memory.
 // Binary operands are never expanded to float: bits select the sign of the float operand.
 
-import { LOG_MANT, POW_SLOG } from './block8-tables.as';
+import { LOG_MANT, LOG_MANT_F32, POW_SLOG } from './block8-tables.as';
 export { maxPoolFloat, maxPoolGradExamples, maxPoolGradRow } from './pool.as';
 
 // Sign-flip masks for 4 lanes from 4 bits: lane l gets 0x80000000 when bit l is 0 (weight -1).
@@ -5090,6 +5090,14 @@ function maxLane(m4: v128): f32 {
   return max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
 }
 
+/**
+ * Half-width of the band around a half-integer where the float32 estimate of a slog code's
+ * exponent difference cannot decide the rounding: the estimate is within 5e-6 of the float64
+ * value wherever a code is not 0 (|x| < 128: the table's float32 rounding, 2.4e-7 each, and the
+ * sum's, 3.8e-6), so outside this band both round to the same integer.
+ */
+const SLOG_NEAR_TIE: f32 = 3.0517578125e-5; // 2^-15
+
 /** slogEncodeFloats with the block's max |v| (m) already found. */
 function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f32): void {
   store<f32>(scale, m);
@@ -5098,6 +5106,52 @@ function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f3
     return;
   }
   const logMax = log2x8f(m);
+  const eMax = <i32>(reinterpret<u32>(m) >>> 23);
+  // from a max of 2^-109 on (float32 exponent 18), a subnormal value is more than 16 octaves below
+  // it, code 0, as the estimate of its float32 bits (exponent 0) also gives
+  const k = eMax >= 18 ? slogCodesQuick(codes, src, len, m, logMax) : slogCodesExact(codes, src, len, logMax);
+  slogCodesScalar(codes, src, k, len, logMax);
+}
+
+/**
+ * The codes of a block's values 4 at a time (up to a multiple of 4; returns where it stopped),
+ * x = 8·log2|v| − logMax estimated in float32 (4 lanes a vector, where float64 takes 2): the
+ * exponents' difference exact, LOG_MANT's float32 values; 4 values whose estimate falls near a
+ * half-integer (about 1 in 4,000) are encoded one at a time instead. m: the block's max (normal,
+ * float32 exponent 18 or more, so a subnormal value's estimate is far below code 1).
+ */
+function slogCodesQuick(codes: usize, src: usize, len: i32, m: f32, logMax: f64): i32 {
+  const mBits = reinterpret<u32>(m);
+  const tMax = f32x4.splat(load<f32>(LOG_MANT_F32 + (<usize>((mBits >>> 11) & 4095) << 2)));
+  const eMax = i32x4.splat(<i32>(mBits >>> 23));
+  const nearTie = f32x4.splat(0.5 - SLOG_NEAR_TIE);
+  const magic = f32x4.splat(12582912.0); // 1.5·2^23
+  let k = 0;
+  for (; k + 4 <= len; k += 4) {
+    const bits = v128.load(src + (<usize>k << 2));
+    const magnitude = v128.and(bits, i32x4.splat(0x7fffffff));
+    // the top 12 mantissa bits as a byte offset into LOG_MANT_F32
+    const at = v128.and(i32x4.shr_u(bits, 9), i32x4.splat(0x3ffc));
+    let t = v128.load32_zero(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 0));
+    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 1), t, 1);
+    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 2), t, 2);
+    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 3), t, 3);
+    const e8 = i32x4.shl(i32x4.sub(i32x4.shr_u(magnitude, 23), eMax), 3);
+    const x = f32x4.add(f32x4.sub(t, tMax), f32x4.convert_i32x4_s(e8));
+    // adding 1.5·2^23 rounds x (|x| < 2^22) to an integer, left in the low bits
+    const y = f32x4.add(x, magic);
+    if (v128.any_true(f32x4.gt(f32x4.abs(f32x4.sub(x, f32x4.sub(y, magic))), nearTie))) {
+      slogCodesScalar(codes, src, k, k + 4, logMax);
+      continue;
+    }
+    const c = i32x4.sub(y, i32x4.splat(0x4b400000 - 127));
+    slogStore4(codes + <usize>k, c, bits, magnitude);
+  }
+  return k;
+}
+
+/** The codes of a block's values 4 at a time as float64 computes them (returns where it stopped). */
+function slogCodesExact(codes: usize, src: usize, len: i32, logMax: f64): i32 {
   let k = 0;
   for (; k + 4 <= len; k += 4) {
     const bits = v128.load(src + (<usize>k << 2));
@@ -5116,13 +5170,19 @@ function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f3
     const e8 = i32x4.shl(i32x4.sub(e, i32x4.splat(127)), 3);
     const x0 = f64x2.sub(f64x2.add(f64x2.convert_low_i32x4_s(e8), t0), f64x2.splat(logMax));
     const x1 = f64x2.sub(f64x2.add(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(e8, e8, 2, 3, 0, 1)), t1), f64x2.splat(logMax));
-    const c = i32x4.add(roundHalfUp4(x0, x1), i32x4.splat(127));
-    const none = v128.or(i32x4.lt_s(c, i32x4.splat(1)), i32x4.eq(magnitude, i32x4.splat(0)));
-    const code = v128.andnot(v128.or(c, v128.and(i32x4.shr_u(bits, 24), i32x4.splat(128))), none);
-    const b16 = i16x8.narrow_i32x4_u(code, code);
-    v128.store32_lane(codes + <usize>k, i8x16.narrow_i16x8_u(b16, b16), 0);
+    slogStore4(codes + <usize>k, i32x4.add(roundHalfUp4(x0, x1), i32x4.splat(127)), bits, magnitude);
   }
-  slogCodesScalar(codes, src, k, len, logMax);
+  return k;
+}
+
+/** 4 slog codes from c = 127 + round(x) as bytes at p: 0 where c < 1 or the value is 0, else c and the sign bit. */
+// @ts-ignore: decorator
+@inline
+function slogStore4(p: usize, c: v128, bits: v128, magnitude: v128): void {
+  const none = v128.or(i32x4.lt_s(c, i32x4.splat(1)), i32x4.eq(magnitude, i32x4.splat(0)));
+  const code = v128.andnot(v128.or(c, v128.and(i32x4.shr_u(bits, 24), i32x4.splat(128))), none);
+  const b16 = i16x8.narrow_i32x4_u(code, code);
+  v128.store32_lane(p, i8x16.narrow_i16x8_u(b16, b16), 0);
 }
 
 /** LOG_MANT at byte offsets a and b (index·8) as two lanes: one load each into its lane. */
