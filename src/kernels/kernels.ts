@@ -194,6 +194,14 @@ export interface Kernels {
    * and encoding chunk by chunk would give; false (nothing done) where the rows do not fit.
    */
   denseDxHalf?(dy: Uint16Array, B: number, m: number, n: number, dx: Uint16Array, index: Floats): boolean;
+  /**
+   * A binary dense layer's input gradient between po2 stores in one call (the tiny recipe): dY's
+   * codes (B × m under dyBias), dX = dY·Ŵ as gemmFloatBinT computes it, written into dX's words
+   * (B × n codes) as a one-pass fill writes them; returns dX's max |value| (whose bias the codes
+   * are under), or null (the words then hold nothing usable) where the rows do not fit or a
+   * re-code would not be exact.
+   */
+  denseDxPo2?(dy: Uint32Array, dyBias: number, B: number, m: number, n: number, dx: Uint32Array, index: Floats): number | null;
   /** Optional: max |x[k]|, NaN ignored (the max-abs pass of fillStore in src/storage/grad-store.ts is the reference). */
   maxAbs?(x: Floats, n: number): number;
   /** Optional: 5-bit power-of-two codes of src[0 .. n) under 2^b into words from index base (po2CodeOfScaled + po2Put are the reference). */

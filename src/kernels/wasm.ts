@@ -9,6 +9,7 @@ import type { AdamTensor, FilterRun, Kernels } from './kernels.js';
 import { dataQuadsApply, filterLookupApplies, filterQuadsApply, isBlocked3x3, patchGroupsApply, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
+import { po2Bias, po2Recodable } from '../storage/po2.js';
 
 const PAGE = 65536;
 /** Largest memory a network may use (pages); wasm32 allows 65536 (4 GiB). */
@@ -57,6 +58,13 @@ class WasmArena implements Arena {
     this.buffers.add(buffer);
     return { buffer, byteOffset: off };
   }
+}
+
+/** Rows of n po2 codes (5 bits each) that fill whole 32-bit words: a range starting at a multiple writes only its own words. */
+function wordRows(n: number): number {
+  let g = 32;
+  while (n % g) g >>= 1;
+  return 32 / g;
 }
 
 function align16(n: number): number {
@@ -242,6 +250,32 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     gemmFloatBinT: (dy, _w, B, m, n, dx, index) =>
       par('gemmFloatBinT', B * m * n, B, 1, (r0, r1) => [at(dy) + r0 * m * 4, r1 - r0, m, n, at(dx) + r0 * n * 4, denseIndex(m, n, index)]),
     gemmFloatBinTIndex: (w, m, n, index) => ex.denseLutIndex(at(w), m, n, denseIndex(m, n, index)),
+    // threads take ranges of rows whose codes start a word, each decoding, summing and encoding
+    // its own under its running bias (one hand-off); each range then re-coded to the common bias
+    denseDxPo2: (dy, dyBias, B, m, n, dx, index) => {
+      if (!(ex.denseDxHalfFits(m, n) as unknown as number)) return null;
+      const slices = pool && B * m * n >= SPLIT_WORK ? splitRange(B, threads, wordRows(n)) : [[0, B]];
+      const args = slices.map(([r0, r1]) => [at(dy), dyBias, m, n, at(dx), denseIndex(m, n, index), r0, r1]);
+      if (slices.length > 1) pool!.run('denseDxPo2Rows', args);
+      else ex.denseDxPo2Rows(...args[0]);
+      const q = scratchBytes / 4;
+      const floats = new Float32Array(memory.buffer, scratch, slices.length * q);
+      const ints = new Int32Array(memory.buffer, scratch, slices.length * q);
+      let max = 0;
+      for (let i = 0; i < slices.length; i++) {
+        if (!ints[i * q + 3]) return null;
+        max = Math.max(max, floats[i * q]);
+      }
+      const bias = po2Bias(max);
+      for (let i = 0; i < slices.length; i++) {
+        const [r0, r1] = slices[i];
+        const delta = bias - ints[i * q + 2];
+        if (delta === 0) continue;
+        if (!po2Recodable(ints[i * q + 2], delta, floats[i * q], floats[i * q + 1])) return null;
+        ex.po2Recode(at(dx), r0 * n, (r1 - r0) * n, delta);
+      }
+      return max;
+    },
     // threads take ranges of rows, each decoding, summing and encoding its own (one hand-off)
     denseDxHalf: (dy, B, m, n, dx, index) => {
       if (!(ex.denseDxHalfFits(m, n) as unknown as number)) return false;
@@ -591,6 +625,7 @@ const KERNEL_EXPORTS = [
   'bopDwBitsTiles',
   'bopDwPixelTiles',
   'denseDxHalfRows',
+  'denseDxPo2Rows',
   'po2Read',
   'po2WriteSlice',
   'po2Recode',

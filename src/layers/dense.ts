@@ -352,6 +352,10 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const dyCodes = grad.halfView?.();
     const dxCodes = spare.halfView?.();
     if (dyCodes && dxCodes && ws.kernels.denseDxHalf?.(dyCodes, rows, m, n, dxCodes, ws.act)) return spare;
+    // po2 stores in the kernels' memory: the same (threads take rows, each range re-coded to the common bias)
+    const dyPo2 = grad.po2View?.();
+    const k = ws.kernels;
+    if (dyPo2 && k.denseDxPo2 && spare.po2Fill?.((words) => k.denseDxPo2!(dyPo2.words, dyPo2.bias, rows, m, n, words, ws.act))) return spare;
     fillStore(
       spare,
       rowsPerChunk(ws, [ws.chunkDx, n], [ws.chunkDy, m]),

@@ -49,6 +49,12 @@ export interface GradStore {
    */
   po2View?(): { words: Uint32Array; bias: number } | null;
   /**
+   * po2 stores whose words the kernels hold: `fill` writes every row's codes into the words (the
+   * store's current shape) under the bias of the max |value| it returns, or returns null; the
+   * store then holds that complete fill. False where the store cannot or `fill` returned null.
+   */
+  po2Fill?(fill: (words: Uint32Array) => number | null): boolean;
+  /**
    * A sign's STE mask (rows × ⌈cols/32⌉ words, bit c of row r set where element (r, c) is kept)
    * applied to the whole stored batch in place, leaving exactly the codes that reading it,
    * zeroing the masked values (applyMask) and filling a store again would; false where this store
@@ -243,6 +249,14 @@ class Po2GradStore extends BaseStore implements GradStore {
   }
   po2View(): { words: Uint32Array; bias: number } | null {
     return this.fast && this.written >= this.rows * this.cols ? { words: this.words, bias: this.bias } : null;
+  }
+  po2Fill(fill: (words: Uint32Array) => number | null): boolean {
+    if (!this.fast) return false;
+    const max = fill(this.words);
+    if (max === null) return false;
+    this.beginWrite(max);
+    this.written = this.rows * this.cols;
+    return true;
   }
   read(i0: number, i1: number, c0: number, c1: number, out: Floats): void {
     const { cols, words } = this;

@@ -731,6 +731,96 @@ export function denseDxHalfFits(m: i32, n: i32): bool {
   return <usize>(DENSE_ROWS * (m + n)) << 2 <= <usize>MASK_SCRATCH_BYTES - DX_FUSED_AT;
 }
 
+/** 2^b as float64 (−1022 <= b <= 1023). */
+// @ts-ignore: decorator
+@inline
+function pow2(b: i32): f64 {
+  return reinterpret<f64>(<u64>(1023 + b) << 52);
+}
+
+/** round(log2 a) for a > 0 from a's bits (po2Exponent in src/storage/po2.ts); i32.MIN_VALUE for 0, NaN and subnormals. */
+function po2ExponentOf(a: f64): i32 {
+  if (!(a > 0)) return i32.MIN_VALUE;
+  const bits = reinterpret<u64>(a);
+  const hi = <u32>(bits >>> 32);
+  const exp = <i32>((hi >>> 20) & 0x7ff) - 1023;
+  if (exp < -1022) return i32.MIN_VALUE;
+  const mant = hi & 0xfffff;
+  return exp + (mant > 0x6a09e || (mant == 0x6a09e && <u32>bits >= 0x667f3bcd) ? 1 : 0);
+}
+
+/**
+ * A po2 tensor's bias from its largest |value| (po2Bias: 7 − round(log2 a), 0 for 0, NaN and
+ * infinities). For a float32 a, round(log2 a) is round(log2) of its bits: no float32 lies within
+ * 1e-7 of a half-integer's √2 threshold, far more than Math.log2's error.
+ */
+export function po2BiasOf(a: f32): i32 {
+  if (!(a > 0) || !isFinite(a)) return 0;
+  return 7 - po2ExponentOf(<f64>a);
+}
+
+/** po2Recodable: whether codes written under bias b keep their values' codes under b + delta by shifting. */
+function po2RecodableAt(b: i32, delta: i32, maxAbs: f32, minNonzero: f32): bool {
+  if (delta < 0) return !(po2ExponentOf(<f64>maxAbs * pow2(b)) > 7);
+  if (delta > 0) return !(minNonzero < Infinity) || po2ExponentOf(<f64>minNonzero * pow2(b)) >= -7;
+  return true;
+}
+
+/**
+ * A binary dense layer's input gradient between po2 stores (the tiny recipe), rows [r0, r1): dY's
+ * codes (rows of m, under bias b) read DENSE_ROWS rows at a time into this instance's scratch
+ * (po2Read), dX = dY·Ŵ as gemmFloatBinT computes it (index: its sign index), and dX written as
+ * codes (rows of n) the way a one-pass fill writes them (runningScaleFill): the first block under
+ * the bias of its own max, each later one under the running max's, and where a block raises it
+ * the rows before re-coded and the block written again. The scratch's first 16 bytes then hold
+ * the rows' max |dX| and smallest non-zero |dX| (float32), their bias and 1 (int32), or 0 in the
+ * last word where a re-code would not be exact (the caller then fills chunk by chunk). Rows are
+ * independent and a range starting on a whole word of codes writes only its own words, so threads
+ * take ranges of rows with one hand-off a layer (the caller re-codes each to the common bias).
+ */
+export function denseDxPo2Rows(dy: usize, b: i32, m: i32, n: i32, dx: usize, index: usize, r0: i32, r1: i32): void {
+  if (!maskScratch) unreachable(); // as denseDxHalfRows
+  const dyRows = maskScratch + DX_FUSED_AT;
+  const dxRows = dyRows + (<usize>(DENSE_ROWS * m) << 2);
+  let top: f32 = 0;
+  let least: f32 = Infinity;
+  let bias = 0;
+  let ok = 1;
+  for (let r = r0; r < r1; r += DENSE_ROWS) {
+    const rows = min(DENSE_ROWS, r1 - r);
+    po2Read(dy, r * m, rows, m, m, b, dyRows);
+    floatBinTRows(dyRows, rows, m, n, dxRows, index, <i32>(DX_FUSED_AT / DENSE_GROUP_BYTES));
+    const count = rows * n;
+    const base = r * n;
+    if (r == r0) {
+      top = absRange(dxRows, count);
+      least = absMinNonzero;
+      bias = po2BiasOf(top);
+      po2WriteWith(dxRows, count, dx, base, pow2(bias), false);
+      continue;
+    }
+    const hi = po2WriteWith(dxRows, count, dx, base, pow2(bias), true);
+    const lo = absMinNonzero;
+    const grown = max(top, hi);
+    const next = po2BiasOf(grown);
+    if (next != bias) {
+      if (!po2RecodableAt(bias, next - bias, top, least)) {
+        ok = 0;
+        break;
+      }
+      po2Recode(dx, r0 * n, base - r0 * n, next - bias);
+      bias = next;
+      po2WriteWith(dxRows, count, dx, base, pow2(bias), false);
+    }
+    top = grown;
+    least = min(least, lo);
+  }
+  store<f32>(maskScratch, top);
+  store<f32>(maskScratch + 4, least);
+  store<i32>(maskScratch + 8, bias);
+  store<i32>(maskScratch + 12, ok);
+}
+
 /**
  * A binary dense layer's input gradient between float16 stores, rows [r0, r1): dY's codes
  * (rows of m) decoded DENSE_ROWS rows at a time into this instance's scratch, dX = dY·Ŵ as
