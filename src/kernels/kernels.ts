@@ -159,6 +159,12 @@ export interface Kernels {
    */
   signDwPixels?(dy: Uint16Array, pixels: Uint8Array, rows: number, m: number, n: number, bits: Uint32Array): void;
   /**
+   * The first dense layer's forward over pixel bytes (B × n, decoded as pixelsToFloat) in one call:
+   * y = X·Ŵ as gemmFloatBin computes it; false (nothing done) where the rows do not fit the
+   * kernel's scratch.
+   */
+  gemmPixelsBin?(pixels: Uint8Array, w: Uint32Array, B: number, m: number, n: number, y: Floats): boolean;
+  /**
    * A binary dense layer's 1-bit weight gradient in one call: bits = sign(dYᵀ·X̂) with dY float16
    * codes (rows × m) and X̂ packed sign rows of n, summed as gemmTnBin sums (groups of 4 rows in
    * order); false (nothing done) where n is too wide for the kernel's scratch.

@@ -245,6 +245,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       B < 16
         ? par('gemmFloatBinCols', B * m * n, m, 2, (j0, j1) => [at(x), at(w), B, m, n, at(y), j0, j1])
         : par('gemmFloatBin', B * m * n, B, 1, (r0, r1) => [at(x) + r0 * n * 4, at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+    // threads take ranges of rows (whole vectors of 4), each decoding its own
+    gemmPixelsBin: (pixels, w, B, m, n, y) => {
+      if (!(ex.gemmPixelsBinFits(n) as unknown as number)) return false;
+      par('gemmPixelsBinRows', B * m * n, B, 4, (r0, r1) => [atBytes(pixels), at(w), m, n, at(y), r0, r1]);
+      return true;
+    },
     // by table lookups over groups of 4 weight rows (kernels.as.ts): rows split across threads,
     // each thread's tables in its own kernel scratch
     gemmFloatBinT: (dy, _w, B, m, n, dx, index) =>
@@ -626,6 +632,7 @@ const KERNEL_EXPORTS = [
   'bopDwPixelTiles',
   'denseDxHalfRows',
   'denseDxPo2Rows',
+  'gemmPixelsBinRows',
   'po2Read',
   'po2WriteSlice',
   'po2Recode',

@@ -71,7 +71,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     if (x.kind === 'float' && x.signs) this.forwardSigns(x.data, rows, y);
     else if (x.kind === 'float') k.gemmFloatBin(x.data, wbits, rows, m, n, y);
     else if (x.kind === 'bits') k.gemmBinBin(x.data, wbits, rows, m, n, y);
-    else {
+    else if (!this.forwardPixels(x, rows, y)) {
       const R = ws.chunkRows;
       for (let i0 = 0; i0 < rows; i0 += R) {
         const i1 = Math.min(rows, i0 + R);
@@ -81,6 +81,25 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     }
     this.input = training ? x : null;
     return { kind: 'float', data: y, cols: m };
+  }
+
+  /**
+   * Pixel inputs the kernels decode themselves: as many rows' bytes as chunkX holds (4 chunks of
+   * decoded rows for 784 pixels) staged there and run in one call each; false where the kernels
+   * cannot, and nothing is done.
+   */
+  private forwardPixels(x: Activation, rows: number, y: Floats): boolean {
+    const { nIn: n, nOut: m, wbits, ws } = this;
+    const k = ws.kernels;
+    if (!kernelDecodesPixels(x, ws.chunkX, k) || !k.gemmPixelsBin) return false;
+    const staged = new Uint8Array(ws.chunkX.buffer, ws.chunkX.byteOffset, ws.chunkX.byteLength);
+    const step = Math.floor(staged.length / n);
+    for (let i0 = 0; i0 < rows; i0 += step) {
+      const i1 = Math.min(rows, i0 + step);
+      gatherPixelRows(x, i0, i1, 0, n, staged);
+      if (!k.gemmPixelsBin(staged.subarray(0, (i1 - i0) * n), wbits, i1 - i0, m, n, y.subarray(i0 * m, i1 * m))) return false;
+    }
+    return true;
   }
 
   /**

@@ -1,7 +1,7 @@
 // Softmax cross-entropy on the last layer's batch-normed outputs (the logits).
 import type { Floats, MemoryLedger } from '../ledger.js';
 import { fillStore, type GradStore } from '../storage/grad-store.js';
-import type { Activation, Workspace } from './layer.js';
+import { type Activation, rowsPerChunk, type Workspace } from './layer.js';
 
 /**
  * The softmax of logits z[o .. o+K) into p[o ..], and the arg-max (the first on ties), the max
@@ -77,7 +77,9 @@ export class SoftmaxCrossEntropy {
     if (!labels) throw new Error('softmax: backward without forward');
     const K = this.classes;
     grad.setShape(rows, K);
-    fillStore(grad, this.ws.chunkRows, this.ws.chunkDx, (i0, i1, out) => {
+    // as many rows a chunk as the scratch holds (a handful of classes a row: the whole batch, one
+    // kernel call instead of one a chunk of ws.chunkRows); the codes do not depend on the chunks
+    fillStore(grad, rowsPerChunk(this.ws, [this.ws.chunkDx, K]), this.ws.chunkDx, (i0, i1, out) => {
       for (let i = i0; i < i1; i++)
         for (let c = 0; c < K; c++) out[(i - i0) * K + c] = onlyRow >= 0 && i !== onlyRow ? 0 : (this.probs[i * K + c] - (labels[i] === c ? 1 : 0)) / rows;
     });

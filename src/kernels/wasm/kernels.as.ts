@@ -349,6 +349,31 @@ function gemmFloatBinStrided(x: usize, w: usize, B: i32, m: i32, n: i32, y: usiz
   }
 }
 
+/** Where gemmPixelsBinRows decodes its rows: past the tables gemmFloatBin builds (FORWARD_CHUNK groups). */
+const PIXEL_ROWS_AT: usize = <usize>(MASK_BYTES + LIST_BYTES);
+
+/** Whether gemmPixelsBinRows' decoded rows (DENSE_ROWS of n floats) fit its scratch. */
+export function gemmPixelsBinFits(n: i32): bool {
+  return <usize>(DENSE_ROWS * n) << 2 <= <usize>MASK_SCRATCH_BYTES - PIXEL_ROWS_AT;
+}
+
+/**
+ * The first dense layer's forward over pixel bytes (rows of n, decoded as pixelsToFloat), rows
+ * [r0, r1): DENSE_ROWS rows at a time decoded into this instance's scratch past gemmFloatBin's
+ * tables, then gemmFloatBin on them. A row's result does not depend on the rows beside it, so
+ * threads take ranges of rows, each decoding its own: one hand-off for all the rows the caller
+ * staged, where chunks of decoded rows were split by columns (each thread building the same tables).
+ */
+export function gemmPixelsBinRows(pix: usize, w: usize, m: i32, n: i32, y: usize, r0: i32, r1: i32): void {
+  if (!maskScratch) unreachable(); // the tables and decoded rows live there
+  const rowsAt = maskScratch + PIXEL_ROWS_AT;
+  for (let r = r0; r < r1; r += DENSE_ROWS) {
+    const rows = min(DENSE_ROWS, r1 - r);
+    pixelRowsToFloat(pix + <usize>r * <usize>n, rows, n, n, rowsAt);
+    gemmFloatBinStrided(rowsAt, w, rows, m, n, y + (<usize>(r * m) << 2), m);
+  }
+}
+
 /** The start of accumulator vector v (rows 4v .. 4v + 3 of a block at o, rows `stride` bytes apart): zero, or what a previous chunk left. */
 // @ts-ignore: decorator
 @inline

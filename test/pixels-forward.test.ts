@@ -1,0 +1,52 @@
+// The first dense layer's forward over pixel bytes in one kernel call (gemmPixelsBin: threads take
+// rows, each decoding its own into its scratch) against decoding them all (pixelsToFloat) and
+// gemmFloatBin: every output the same float. Shapes leave a short row block, a row count that is
+// not a multiple of 4, a thread split, and rows too wide for the scratch.
+import t from 'tap';
+import { wordsFor } from '../src/bits.js';
+import { wasmKernels } from '../src/kernels/wasm.js';
+import { Rng } from '../src/rng.js';
+import { randomSigns } from './helpers.js';
+
+const SHAPES = [
+  { B: 3, m: 10, n: 784 },
+  { B: 30, m: 200, n: 100 },
+  { B: 37, m: 256, n: 784 },
+];
+
+for (const threads of [1, 2])
+  for (const { B, m, n } of SHAPES)
+    t.test(`gemmPixelsBin ${B}x${n} -> ${m}, ${threads} thread(s): gemmFloatBin of the decoded pixels`, async (t) => {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(B * 7 + m + n);
+      const pixels = ledger.u8(B * n, 'workspace', 't', 'pixels');
+      for (let k = 0; k < pixels.length; k++) pixels[k] = rng.int(256);
+      const w = ledger.u32(m * wordsFor(n), 'workspace', 't', 'w');
+      w.set(randomSigns(rng, m, n).bits);
+      const y = ledger.floats(B * m, 'workspace', 't', 'y').fill(Number.NaN);
+      t.ok(K.gemmPixelsBin!(pixels, w, B, m, n, y), 'done in one call');
+      const x = ledger.floats(B * n, 'workspace', 't', 'x');
+      K.pixelsToFloat!(pixels, B * n, x);
+      const want = ledger.floats(B * m, 'workspace', 't', 'want');
+      K.gemmFloatBin(x, w, B, m, n, want);
+      let bad = 0;
+      for (let k = 0; k < want.length; k++) if (!Object.is(y[k], want[k])) bad++;
+      t.equal(bad, 0, `${want.length} outputs equal`);
+      K.dispose?.();
+    });
+
+t.test('gemmPixelsBin declines rows too wide for its scratch (the layer then decodes chunk by chunk)', async (t) => {
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const [B, m, n] = [2, 4, 3000];
+  t.notOk(
+    K.gemmPixelsBin!(
+      ledger.u8(B * n, 'workspace', 't', 'pixels'),
+      ledger.u32(m * wordsFor(n), 'workspace', 't', 'w'),
+      B,
+      m,
+      n,
+      ledger.floats(B * m, 'workspace', 't', 'y'),
+    ),
+  );
+  K.dispose?.();
+});
