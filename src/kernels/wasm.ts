@@ -106,9 +106,19 @@ const ADAM_WORK = 32;
  * Batch norm's forward does three passes (sums, deviations, normalize with an f64 division) per
  * element, its backward dx an f64 division. At 16 a chunk of the streamed recipes' backward (one
  * CNV example's 57,600 values, ~47 µs) splits across threads: interleaved, CNV on 2 threads
- * low-memory 241 -> 228 ms a step, tiny 256 -> 245 (8 left those chunks on one thread).
+ * low-memory 241 -> 228 ms a step, tiny 256 -> 245 (8 left those chunks on one thread). At 64 an
+ * MLP layer's whole batch at B=100 (25,600 values) splits too: left on the main thread, it ran
+ * about twice as long as on one thread, over activations the worker's half of the layer before
+ * had just written (with the xnor-popcount split below: MLP B=100 on 2 threads -3% to -6%).
  */
-const BN_WORK = 16;
+const BN_WORK = 64;
+/**
+ * An xnor-popcount bit-product costs about this fraction of a float multiply-add (i8x16.popcnt is
+ * a table-lookup sequence on x86: ~58 bit-products a cycle against 8 multiply-adds), so a hidden
+ * MLP layer at B=100 (6.5 M bit-products) splits (at 1/32 it ran on the main thread, about twice
+ * as long as on one thread: its inputs and weights came from the worker's halves of the kernels before).
+ */
+const BIT_WORK = 1 / 8;
 /**
  * A Bop fold or flip element (8-bit log codes decoded and encoded) costs about this many
  * multiply-adds (measured: a 6,272-element tile then splits, and the tiny MLP's 2-thread step is faster).
@@ -238,7 +248,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     name: 'wasm-simd',
     threads,
     gemmBinBin: (x, w, B, m, n, y) =>
-      par('gemmBinBin', (B * m * n) >>> 5, B, 1, (r0, r1) => [at(x) + r0 * wordsBytes(n), at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
+      par('gemmBinBin', B * m * n * BIT_WORK, B, 1, (r0, r1) => [at(x) + r0 * wordsBytes(n), at(w), r1 - r0, m, n, at(y) + r0 * m * 4]),
     // a chunk of a few rows (the re-read first layer) splits its weight rows instead: split by
     // rows, each thread would have too few for the masked kernel (8 or more); the same sums
     gemmFloatBin: (x, w, B, m, n, y) =>
