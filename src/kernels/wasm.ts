@@ -156,15 +156,44 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     if (!arena.buffers.has(a.buffer)) throw new Error("wasm kernels: operand is not a byte buffer of this network's kernel memory");
     return a.byteOffset;
   };
-  /** Run fn over slices of [0, n) when the work is large enough, else in one call. */
+  /** Whether a call over [0, n) (slices at multiples of align) is worth splitting across threads. */
+  const splits = (work: number, n: number, align: number) => pool !== null && work >= SPLIT_WORK && n >= 2 * align;
+  /** The threads' slices of [0, n) where the call splits, else [0, n) whole. */
+  const slicesFor = (work: number, n: number, align: number): [number, number][] => (splits(work, n, align) ? splitRange(n, threads, align) : [[0, n]]);
+  /** fn with each argument list on a thread of its own (the first on this one), or here alone. */
+  const runSlices = (fn: string, calls: number[][]) => {
+    if (calls.length > 1) pool!.run(fn, calls);
+    else ex[fn](...calls[0]);
+  };
+  /** Run fn over slices of [0, n) when the work is large enough, else in one call (no slice arrays: most calls). */
   const par = (fn: string, work: number, n: number, align: number, args: (r0: number, r1: number) => number[]) => {
-    if (!pool || work < SPLIT_WORK || n < 2 * align) ex[fn](...args(0, n));
+    if (!splits(work, n, align)) ex[fn](...args(0, n));
     else
-      pool.run(
+      pool!.run(
         fn,
         splitRange(n, threads, align).map(([r0, r1]) => args(r0, r1)),
       );
   };
+  /** par for kernels that go by tiles of `tile` output rows (m of them): false (nothing done) where no tile fits (tile < 4). */
+  const byTiles = (fn: string, tile: number, work: number, m: number, args: (j0: number, j1: number) => number[]) => {
+    if (tile < 4) return false;
+    par(fn, work, m, tile, args);
+    return true;
+  };
+  /** A tiny dense layer's dW folded into Bop's momentum (bopDwBitsTiles / bopDwPixelTiles; input: the signs' or the pixels' address). */
+  const bopDw = (
+    fn: string,
+    tile: number,
+    dy: Uint32Array,
+    bias: number,
+    input: number,
+    rows: number,
+    m: number,
+    n: number,
+    codes: Uint8Array,
+    scales: Floats,
+    gamma: number,
+  ) => byTiles(fn, tile, rows * m * n, m, (a, b) => [at(dy), bias, input, rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
   /** A codec over [0, n) (rows or elements): par, splitting from CODEC_SPLIT elements. */
   const codecPar = (fn: string, elements: number, n: number, align: number, args: (r0: number, r1: number) => number[]) =>
     par(fn, elements * (SPLIT_WORK / CODEC_SPLIT), n, align, args);
@@ -270,10 +299,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // its own under its running bias (one hand-off); each range then re-coded to the common bias
     denseDxPo2: (dy, dyBias, B, m, n, dx, index) => {
       if (!(ex.denseDxHalfFits(m, n) as unknown as number)) return null;
-      const slices = pool && B * m * n >= SPLIT_WORK ? splitRange(B, threads, wordRows(n)) : [[0, B]];
-      const args = slices.map(([r0, r1]) => [at(dy), dyBias, m, n, at(dx), denseIndex(m, n, index), r0, r1]);
-      if (slices.length > 1) pool!.run('denseDxPo2Rows', args);
-      else ex.denseDxPo2Rows(...args[0]);
+      const slices = slicesFor(B * m * n, B, wordRows(n));
+      runSlices(
+        'denseDxPo2Rows',
+        slices.map(([r0, r1]) => [at(dy), dyBias, m, n, at(dx), denseIndex(m, n, index), r0, r1]),
+      );
       const q = scratchBytes / 4;
       const floats = new Float32Array(memory.buffer, scratch, slices.length * q);
       const ints = new Int32Array(memory.buffer, scratch, slices.length * q);
@@ -512,10 +542,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     bopFlipSlog: (codes, scales, n, bits, rowLen, tau, out) => {
       // rows split across threads, each slice its own (max |m|, flips) pair in out
       const rows = n / rowLen;
-      const slices = pool && n * BOP_WORK >= SPLIT_WORK ? splitRange(rows, threads) : [[0, rows]];
-      const args = slices.map(([r0, r1], k) => [atBytes(codes), at(scales), n, at(bits), rowLen, tau, at(out) + 8 * k, r0, r1]);
-      if (slices.length > 1) pool!.run('bopFlipRows', args);
-      else ex.bopFlipRows(...args[0]);
+      const slices = slicesFor(n * BOP_WORK, rows, 1);
+      runSlices(
+        'bopFlipRows',
+        slices.map(([r0, r1], k) => [atBytes(codes), at(scales), n, at(bits), rowLen, tau, at(out) + 8 * k, r0, r1]),
+      );
       const words = new Int32Array(out.buffer, out.byteOffset, 2 * slices.length);
       let flips = 0;
       let max = 0;
@@ -529,26 +560,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     pixelsToFloat: (bytes, n, out) => ex.pixelsToFloat(atBytes(bytes), n, at(out)),
     pixelRowsToFloat: (bytes, rows, stride, cols, out) => ex.pixelRowsToFloat(atBytes(bytes), rows, stride, cols, at(out)),
     // threads take ranges of output rows, each decoding, summing and packing its own (one hand-off)
-    signDwBits: (dy, x, rows, m, n, bits) => {
-      const tile = ex.signDwBitsTileRows(n) as unknown as number;
-      if (tile < 4) return false;
-      par('signDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]);
-      return true;
-    },
+    signDwBits: (dy, x, rows, m, n, bits) =>
+      byTiles('signDwBitsTiles', ex.signDwBitsTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]),
     // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
-    bopDwBits: (dy, bias, x, rows, m, n, codes, scales, gamma) => {
-      const tile = ex.bopDwBitsTileRows(n) as unknown as number;
-      if (tile < 4) return false;
-      par('bopDwBitsTiles', rows * m * n, m, tile, (a, b) => [at(dy), bias, at(x), rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
-      return true;
-    },
-    // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
-    bopDwPixels: (dy, bias, pixels, rows, m, n, codes, scales, gamma) => {
-      const tile = ex.bopDwPixelTileRows(n) as unknown as number;
-      if (tile < 4) return false;
-      par('bopDwPixelTiles', rows * m * n, m, tile, (a, b) => [at(dy), bias, atBytes(pixels), rows, m, n, atBytes(codes), at(scales), gamma, a, b]);
-      return true;
-    },
+    bopDwBits: (dy, bias, x, rows, m, n, codes, scales, gamma) =>
+      bopDw('bopDwBitsTiles', ex.bopDwBitsTileRows(n) as unknown as number, dy, bias, at(x), rows, m, n, codes, scales, gamma),
+    bopDwPixels: (dy, bias, pixels, rows, m, n, codes, scales, gamma) =>
+      bopDw('bopDwPixelTiles', ex.bopDwPixelTileRows(n) as unknown as number, dy, bias, atBytes(pixels), rows, m, n, codes, scales, gamma),
     // threads take ranges of 64-column tiles, each decoding and packing its own (one hand-off)
     signDwPixels: (dy, pixels, rows, m, n, bits) =>
       par('signDwPixelTiles', rows * m * n, Math.ceil(n / 64), 1, (a, b) => [at(dy), atBytes(pixels), rows, m, n, at(bits), a * 64, Math.min(n, b * 64)]),

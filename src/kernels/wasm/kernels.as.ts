@@ -764,6 +764,8 @@ function pow2(b: i32): f64 {
 }
 
 /** round(log2 a) for a > 0 from a's bits (po2Exponent in src/storage/po2.ts); i32.MIN_VALUE for 0, NaN and subnormals. */
+// @ts-ignore: decorator
+@inline
 function po2ExponentOf(a: f64): i32 {
   if (!(a > 0)) return i32.MIN_VALUE;
   const bits = reinterpret<u64>(a);
@@ -1225,14 +1227,22 @@ export function signDwBitsTiles(dy: usize, x: usize, rows: i32, m: i32, n: i32, 
 }
 
 /**
- * Output rows of bopDwBitsTiles' tiles for inputs n wide: signDwBitsTileRows(n) cut to a multiple
- * of the rows whose elements fill whole 256-value momentum blocks (256 / gcd(n, 256)), so every
- * tile, and every thread's range of tiles, folds whole blocks; 0: no such tile fits the scratch.
+ * The fewest rows of n elements that fill whole 256-value momentum blocks and are a multiple of 4
+ * (256 / gcd(n, 256) and 4 are both powers of two: their least common multiple is the larger).
  */
-export function bopDwBitsTileRows(n: i32): i32 {
+function blockRows(n: i32): i32 {
   let g = 256;
   while (n % g) g >>= 1;
-  const unit = max(4, 256 / g); // both powers of two: their least common multiple is the larger
+  return max(4, 256 / g);
+}
+
+/**
+ * Output rows of bopDwBitsTiles' tiles for inputs n wide: signDwBitsTileRows(n) cut to a multiple
+ * of blockRows(n), so every tile, and every thread's range of tiles, folds whole blocks; 0: no
+ * such tile fits the scratch.
+ */
+export function bopDwBitsTileRows(n: i32): i32 {
+  const unit = blockRows(n);
   return (signDwBitsTileRows(n) / unit) * unit;
 }
 
@@ -3988,9 +3998,7 @@ function bopPixelPassRows(tj: i32, n: i32): i32 {
  * 784 pixels: 32 rows, passes of 8); 0 where no such tile fits.
  */
 export function bopDwPixelTileRows(n: i32): i32 {
-  let g = 256;
-  while (n % g) g >>= 1;
-  const unit = max(4, 256 / g);
+  const unit = blockRows(n);
   let tj = 0;
   for (let t = unit; t <= max(unit, 64) && bopPixelPassRows(t, n) >= 8; t += unit) tj = t;
   return tj;
@@ -4317,14 +4325,8 @@ export function po2ShiftUp(words: usize, first: i32, n: i32, delta: i32): void {
 @inline
 function po2Code(v: f32, scale: f64): u32 {
   const d = <f64>v;
-  const a = (d < 0 ? -d : d) * scale;
-  if (!(a > 0)) return 0;
-  const bits = reinterpret<u64>(a);
-  const hi = <u32>(bits >>> 32);
-  const exp = <i32>((hi >>> 20) & 0x7ff) - 1023;
-  if (exp < -1022) return 0;
-  const mant = hi & 0xfffff;
-  const e = exp + (mant > 0x6a09e || (mant == 0x6a09e && <u32>bits >= 0x667f3bcd) ? 1 : 0);
+  // zero, NaN and subnormals: i32.MIN_VALUE, code 0
+  const e = po2ExponentOf((d < 0 ? -d : d) * scale);
   return e < -7 ? 0 : (d < 0 ? 16 : 0) | <u32>((e > 7 ? 7 : e) + 8);
 }
 
@@ -4362,10 +4364,10 @@ function po2Codes4(x: v128, b: i32): v128 {
  */
 export function po2Read(words: usize, first: i32, rows: i32, stride: i32, cols: i32, b: i32, out: usize): void {
   const table = maskScratch;
-  const scale = reinterpret<f64>(<u64>(1023 - b) << 52);
+  const scale = pow2(-b);
   for (let code = 0; code < 32; code++) {
     const e = code & 15;
-    const mag = e == 0 ? 0 : reinterpret<f64>(<u64>(1023 + e - 8) << 52) * scale;
+    const mag = e == 0 ? 0 : pow2(e - 8) * scale;
     store<f32>(table + (<usize>code << 2), <f32>(code & 16 ? -mag : mag));
   }
   const vector = b >= -120 && b <= 119;
