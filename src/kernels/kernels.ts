@@ -90,6 +90,13 @@ export interface Kernels {
    * give it (kernels may split them across threads where scratch holds more tables).
    */
   convBwdData(dy: Floats, w: Uint32Array, g: ConvGeometry, dx: Floats, scratch: Floats, examples?: number): void;
+  /**
+   * Optional: convBwdData between float16 gradient stores' codes (dy, dx), `examples` of them,
+   * each as decoding, convBwdData and encoding would give it (scratch as convBwdDataIndex left it
+   * for w, with room after it for the threads' tables and float buffers); false (nothing done)
+   * where the kernels do not take that geometry or scratch holds no thread's buffers.
+   */
+  convBwdDataHalf?(dy: Uint16Array, w: Uint32Array, g: ConvGeometry, dx: Uint16Array, scratch: Floats, examples: number): boolean;
   /** Float weights (fixed-point layers), layout co × 9 × ci like dW. */
   convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
   convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;

@@ -390,6 +390,25 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('convLutTables', g.ho * g.wo * g.co * 16, g.ho, 1, (a, b) => [at(dy), ...lookupDims(g), lut, a, b]);
       par('convBwdDataLut', (g.ho * g.wo * g.co * taps(g) * g.ci) / 4, g.ci, 32, (a, b) => [...lookupDims(g), at(dx), a, b, lut]);
     },
+    // float16 stores in and out: threads take whole examples, each decoding, looking up and
+    // encoding its own in its slot (tables, then dY and dX floats): one hand-off for the batch
+    convBwdDataHalf: (dy, _w, g, dx, scratch, examples) => {
+      const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
+      if (!lookupApplies(g) || dataQuadsApply(g) || dyLen % 4 !== 0 || dxLen % 4 !== 0) return false;
+      if (dy.length < examples * dyLen || dx.length < examples * dxLen) throw new Error('wasm kernels: convBwdDataHalf operands are shorter than the examples');
+      const slotBytes = (ex.convLutTablesBytes(...lookupDims(g)) as unknown as number) + 4 * (dyLen + dxLen);
+      const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - (ex.convLutTablesBytes(...lookupDims(g)) as unknown as number);
+      const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
+      if (slots < 1) return false;
+      const lut = lookupScratch(g, scratch);
+      const bufs = lut + indexBytes + slots * (slotBytes - 4 * (dyLen + dxLen));
+      const slices = pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]];
+      runSlices(
+        'convBwdDataExamplesHalf',
+        slices.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1, bufs]),
+      );
+      return true;
+    },
     convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
     // over sign inputs with scratch: every example's sign rows, then lookups split over 16-channel
@@ -625,6 +644,7 @@ const KERNEL_EXPORTS = [
   'convLutTables',
   'convBwdDataLut',
   'convBwdDataExamples',
+  'convBwdDataExamplesHalf',
   'convBwdDataQuads',
   'convBwdFilter',
   'convBwdFilterLut',

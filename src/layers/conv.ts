@@ -25,6 +25,9 @@ import { BinaryWeightLayer, BinaryWeights, storeDwTile } from './binary-weights.
 /** Floats of dY and dX a dX chunk in the idle pre-activation buffer holds at most (idleDxChunks). */
 const IDLE_DX_FLOATS = 1 << 18;
 
+/** Floats of dY a wide map's dW call over several examples decodes at most (examplesPerCall). */
+const IDLE_DW_DY_FLOATS = 1 << 18;
+
 /** Whether dW tiles and dX chunks may use the idle pre-activation buffer (dwTiles, idleDxChunks); off only to compare against chunkDx. */
 export const IDLE_ACTIVATIONS = { borrowed: true };
 
@@ -128,19 +131,34 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
-   * How a dW tile of `count` channels over sign inputs on a narrow map takes several quads of
-   * examples a call (the quads' sums count from the batch's first example, so the calls change no
-   * number): their dY tile decoded into the front of the pre-activation buffer (idle in backward),
-   * the kernels' scratch after it, as many quads as both fit. null: one example at a time (wide
-   * maps: a call over several examples sums them in another order than the one-example runs).
+   * How a dW tile of `count` channels over sign inputs takes several examples a call: their dY
+   * tile decoded into the front of the pre-activation buffer (idle in backward), the kernels'
+   * scratch after it. Narrow maps take quads of examples (summed per quad from the batch's first
+   * example, conv-geometry.ts), as many as both fit; wide maps with lookups take runs of examples
+   * (summed one by one, as one-example calls would), with at most IDLE_DW_DY_FLOATS of dY a call.
+   * Either way the calls change no number, and a batch's calls hand off to the threads a few
+   * times instead of once or twice an example. `grouped`: the examples the calls cover (the rest
+   * go one at a time); scratch(n): the scratch of an n-example call, cut so that its per-channel
+   * regions (after the examples' sign rows) sit where the first call's did, since a run keeps its
+   * sums there between calls. null: one example at a time.
    */
-  private quadsPerCall(count: number, B: number, actEnd: number): { n: number; dy: Floats; scratch: Floats } | null {
+  private examplesPerCall(count: number, B: number, actEnd: number): { n: number; grouped: number; dy: Floats; scratch: (n: number) => Floats } | null {
     const { g, ws } = this;
-    if (!filterQuadsApply(g, QUADS_FROM_EXAMPLES)) return null;
-    let n = B - (B % QUADS_FROM_EXAMPLES);
-    while (n > 0 && dyTileFloats(g, n, count) + convFilterQuadFloats(g, count, n) > actEnd) n -= QUADS_FROM_EXAMPLES;
+    const quads = filterQuadsApply(g, QUADS_FROM_EXAMPLES);
+    if (!IDLE_ACTIVATIONS.borrowed || !(quads || filterLookupApplies(g))) return null;
+    const scratchFloats = (n: number) => (quads ? convFilterQuadFloats(g, count, n) : convFilterLutFloats(g, count, n));
+    const step = quads ? QUADS_FROM_EXAMPLES : 1;
+    let n = quads ? B - (B % step) : Math.min(B, Math.floor(IDLE_DW_DY_FLOATS / dyTileFloats(g, 1, count)));
+    while (n > 0 && dyTileFloats(g, n, count) + scratchFloats(n) > actEnd) n -= step;
+    if (n < (quads ? step : 2)) return null;
     const dy = dyTileFloats(g, n, count);
-    return n >= QUADS_FROM_EXAMPLES ? { n, dy: ws.act.subarray(0, dy), scratch: ws.act.subarray(dy, actEnd) } : null;
+    const full = scratchFloats(n);
+    return {
+      n,
+      grouped: B - (B % step),
+      dy: ws.act.subarray(0, dy),
+      scratch: (m) => ws.act.subarray(dy + full - scratchFloats(m), actEnd),
+    };
   }
 
   /**
@@ -259,17 +277,16 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
         const c1 = Math.min(g.co, c0 + tile);
         const len = (c1 - c0) * perChannel;
         acc.fill(0, 0, len);
-        // narrow maps over sign inputs: quads of examples, as many a call as fit (summed per quad,
-        // conv-geometry.ts); the rest one at a time, as a run
+        // over sign inputs: several examples a call (examplesPerCall); the rest one at a time, as a run
         const xBits = x.kind === 'bits' ? x.data : null;
-        const per = xBits && !coh ? this.quadsPerCall(c1 - c0, B, actEnd) : null;
-        const grouped = per ? B - (B % QUADS_FROM_EXAMPLES) : 0;
+        const per = xBits && !coh ? this.examplesPerCall(c1 - c0, B, actEnd) : null;
+        const grouped = per ? per.grouped : 0;
         for (let b = 0; b < grouped; b += per!.n) {
           const n = Math.min(per!.n, grouped - b);
           grad.read(b * outPix, (b + n) * outPix, c0, c1, per!.dy);
           const wpe = g.hi * g.wi * wordsFor(g.ci);
           const run = { first: b === 0, last: b + n === grouped };
-          ws.kernels.convBwdFilter(per!.dy, xBits!.subarray(b * wpe, (b + n) * wpe), true, g, c1 - c0, acc, per!.scratch, n, run);
+          ws.kernels.convBwdFilter(per!.dy, xBits!.subarray(b * wpe, (b + n) * wpe), true, g, c1 - c0, acc, per!.scratch(n), n, run);
         }
         for (let b = grouped; b < B; b++) {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
@@ -301,6 +318,10 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       ws.kernels.convBwdData(whole.subarray(0, B * outPix * g.co), this.wbits, g, into, ws.act, B);
       return spare;
     }
+    // float16 in and out (low-memory): the batch in one call, each thread decoding and encoding its own examples
+    const dyCodes = grad.halfView?.();
+    const dxCodes = spare.halfView?.();
+    if (IDLE_ACTIVATIONS.borrowed && dyCodes && dxCodes && ws.kernels.convBwdDataHalf?.(dyCodes, this.wbits, g, dxCodes, ws.act, B)) return spare;
     // as many examples per chunk as the chunks hold (their dY decoded together, one kernel call)
     const [dyLen, dxLen] = [outPix * g.co, g.hi * g.wi * g.ci];
     const fit = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / dxLen), Math.floor(ws.chunkDy.length / dyLen)));

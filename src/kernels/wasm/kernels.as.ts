@@ -2067,6 +2067,31 @@ export function convBwdDataExamples(dy: usize, hi: i32, wi: i32, ci: i32, ho: i3
   }
 }
 
+/**
+ * convBwdDataExamples between float16 gradient stores (dy, dx: half codes): each example's dY
+ * decoded into this slot's float buffers (at bufs: per slot ho·wo·co then hi·wi·ci floats, both
+ * multiples of 4), its dX built there and encoded into dx, as halfDecode and halfEncode do. A
+ * thread runs its examples end to end: no decode or encode pass on one thread between hand-offs,
+ * and each example's floats stay in the cache of the thread that uses them.
+ */
+export function convBwdDataExamplesHalf(
+  dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, lut: usize, slot: i32, e0: i32, e1: i32, bufs: usize,
+): void {
+  if (!maskScratch) unreachable(); // lookupBlock keeps its accumulators there
+  const tablesBytes = <usize>ho * lutRowBytes(wi, co, pad);
+  const tables = lut + lutIndexBytes(ci, co) + <usize>slot * tablesBytes;
+  const dyLen = <usize>(ho * wo) * <usize>co;
+  const dxLen = <usize>(hi * wi) * <usize>ci;
+  const dyF = bufs + <usize>slot * ((dyLen + dxLen) << 2);
+  const dxF = dyF + (dyLen << 2);
+  for (let e = e0; e < e1; e++) {
+    halfDecode(dy + ((<usize>e * dyLen) << 1), <i32>dyLen, dyF, 0);
+    lutTableRows(dyF, wi, ci, wo, co, pad, tables, 0, ho);
+    lookupRows(hi, wi, ci, ho, co, pad, dxF, 0, ci, lut, tables);
+    halfEncode(dxF, <i32>dxLen, dx + ((<usize>e * dxLen) << 1), 0);
+  }
+}
+
 /** Bytes of one slot's tables for convBwdDataExamples (the scratch holds the index, then the slots). */
 export function convLutTablesBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32): i32 {
   return <i32>(<usize>ho * lutRowBytes(wi, co, pad));
