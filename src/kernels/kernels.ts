@@ -97,6 +97,12 @@ export interface Kernels {
    * where the kernels do not take that geometry or scratch holds no thread's buffers.
    */
   convBwdDataHalf?(dy: Uint16Array, w: Uint32Array, g: ConvGeometry, dx: Uint16Array, scratch: Floats, examples: number): boolean;
+  /**
+   * Optional: convBwdDataHalf between po2 stores' words (dy's codes under dyBias): dx's codes as
+   * a fill of the decoded dY's convBwdData under the bias of its max |value|, which it returns;
+   * null (dx's words then arbitrary) where it cannot.
+   */
+  convBwdDataPo2?(dy: Uint32Array, dyBias: number, w: Uint32Array, g: ConvGeometry, dx: Uint32Array, scratch: Floats, examples: number): number | null;
   /** Float weights (fixed-point layers), layout co × 9 × ci like dW. */
   convFwdFloatFloat(x: Floats, w: Floats, g: ConvGeometry, y: Floats): void;
   convBwdDataFloat(dy: Floats, w: Floats, g: ConvGeometry, dx: Floats): void;

@@ -232,6 +232,51 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     }
     return { max, minNonzero };
   };
+  /**
+   * After po2 fills split across the threads (slice i: units [u0, u1) of `unit` codes, written
+   * under that thread's running bias, its record in its scratch: max and smallest non-zero |value|,
+   * bias, ok), every slice re-coded to the bias of the overall max: that max, or null where a
+   * thread or a re-code could not keep the codes exact (the caller then fills chunk by chunk).
+   */
+  const po2CommonBias = (dx: Uint32Array, slices: number[][], unit: number): number | null => {
+    const q = scratchBytes / 4;
+    const floats = new Float32Array(memory.buffer, scratch, slices.length * q);
+    const ints = new Int32Array(memory.buffer, scratch, slices.length * q);
+    let max = 0;
+    for (let i = 0; i < slices.length; i++) {
+      if (!ints[i * q + 3]) return null;
+      max = Math.max(max, floats[i * q]);
+    }
+    const bias = po2Bias(max);
+    for (let i = 0; i < slices.length; i++) {
+      const [u0, u1] = slices[i];
+      const delta = bias - ints[i * q + 2];
+      if (delta === 0) continue;
+      if (!po2Recodable(ints[i * q + 2], delta, floats[i * q], floats[i * q + 1])) return null;
+      ex.po2Recode(at(dx), u0 * unit, (u1 - u0) * unit, delta);
+    }
+    return max;
+  };
+  /** Codes a po2 store's words hold. */
+  const po2Capacity = (words: Uint32Array) => Math.floor((words.length * 32) / 5);
+  /**
+   * The threads' example ranges for a conv input gradient between gradient stores, each thread
+   * in a slot of the scratch (after convBwdDataIndex's index: its tables, then after all slots'
+   * tables its dY and dX floats): null where the lookups do not take the geometry, an example's
+   * dY or dX is not a multiple of `align` codes (dY's, dX's), or no slot fits.
+   */
+  const dxExampleSlices = (g: ConvGeometry, scratch: Floats, examples: number, align: [number, number], dyCodes: number, dxCodes: number) => {
+    const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
+    if (!lookupApplies(g) || dataQuadsApply(g) || dyLen % align[0] !== 0 || dxLen % align[1] !== 0) return null;
+    if (dyCodes < examples * dyLen || dxCodes < examples * dxLen) throw new Error('wasm kernels: conv input gradient stores are shorter than the examples');
+    const tablesBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
+    const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - tablesBytes;
+    const slotBytes = tablesBytes + 4 * (dyLen + dxLen);
+    const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
+    if (slots < 1) return null;
+    const lut = lookupScratch(g, scratch);
+    return { lut, bufs: lut + indexBytes + slots * tablesBytes, ranges: pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]] };
+  };
   /** The gradient and shape arguments both Adam kernels take, in their order. */
   const adamGradArgs = (t: AdamTensor) => [at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip];
   const wordsBytes = (n: number) => ((n + 31) >>> 5) << 2;
@@ -304,23 +349,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         'denseDxPo2Rows',
         slices.map(([r0, r1]) => [at(dy), dyBias, m, n, at(dx), denseIndex(m, n, index), r0, r1]),
       );
-      const q = scratchBytes / 4;
-      const floats = new Float32Array(memory.buffer, scratch, slices.length * q);
-      const ints = new Int32Array(memory.buffer, scratch, slices.length * q);
-      let max = 0;
-      for (let i = 0; i < slices.length; i++) {
-        if (!ints[i * q + 3]) return null;
-        max = Math.max(max, floats[i * q]);
-      }
-      const bias = po2Bias(max);
-      for (let i = 0; i < slices.length; i++) {
-        const [r0, r1] = slices[i];
-        const delta = bias - ints[i * q + 2];
-        if (delta === 0) continue;
-        if (!po2Recodable(ints[i * q + 2], delta, floats[i * q], floats[i * q + 1])) return null;
-        ex.po2Recode(at(dx), r0 * n, (r1 - r0) * n, delta);
-      }
-      return max;
+      return po2CommonBias(dx, slices, n);
     },
     // threads take ranges of rows, each decoding, summing and encoding its own (one hand-off)
     denseDxHalf: (dy, B, m, n, dx, index) => {
@@ -393,21 +422,24 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // float16 stores in and out: threads take whole examples, each decoding, looking up and
     // encoding its own in its slot (tables, then dY and dX floats): one hand-off for the batch
     convBwdDataHalf: (dy, _w, g, dx, scratch, examples) => {
-      const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
-      if (!lookupApplies(g) || dataQuadsApply(g) || dyLen % 4 !== 0 || dxLen % 4 !== 0) return false;
-      if (dy.length < examples * dyLen || dx.length < examples * dxLen) throw new Error('wasm kernels: convBwdDataHalf operands are shorter than the examples');
-      const slotBytes = (ex.convLutTablesBytes(...lookupDims(g)) as unknown as number) + 4 * (dyLen + dxLen);
-      const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - (ex.convLutTablesBytes(...lookupDims(g)) as unknown as number);
-      const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
-      if (slots < 1) return false;
-      const lut = lookupScratch(g, scratch);
-      const bufs = lut + indexBytes + slots * (slotBytes - 4 * (dyLen + dxLen));
-      const slices = pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]];
+      const slices = dxExampleSlices(g, scratch, examples, [4, 4], dy.length, dx.length);
+      if (!slices) return false;
       runSlices(
         'convBwdDataExamplesHalf',
-        slices.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1, bufs]),
+        slices.ranges.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), slices.lut, k, e0, e1, slices.bufs]),
       );
       return true;
+    },
+    // po2 stores: the same, each thread writing its examples' codes under its own running bias,
+    // then each range re-coded to the common one (an example's codes start a word)
+    convBwdDataPo2: (dy, dyBias, _w, g, dx, scratch, examples) => {
+      const slices = dxExampleSlices(g, scratch, examples, [1, 32], po2Capacity(dy), po2Capacity(dx));
+      if (!slices) return null;
+      runSlices(
+        'convBwdDataExamplesPo2',
+        slices.ranges.map(([e0, e1], k) => [at(dy), dyBias, ...lookupDims(g), at(dx), slices.lut, k, e0, e1, slices.bufs]),
+      );
+      return po2CommonBias(dx, slices.ranges, g.hi * g.wi * g.ci);
     },
     convFwdFloatFloat: (x, w, g, y) => conv('convFwdFloatFloat', g, g.co, g.ho, 1, (d, a, b) => [at(x), at(w), ...d, at(y), a, b]),
     convBwdDataFloat: (dy, w, g, dx) => conv('convBwdDataFloat', g, g.co, g.ci, 4, (d, a, b) => [at(dy), at(w), ...d, at(dx), a, b]),
@@ -645,6 +677,7 @@ const KERNEL_EXPORTS = [
   'convBwdDataLut',
   'convBwdDataExamples',
   'convBwdDataExamplesHalf',
+  'convBwdDataExamplesPo2',
   'convBwdDataQuads',
   'convBwdFilter',
   'convBwdFilterLut',

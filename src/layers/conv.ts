@@ -322,6 +322,16 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
     const dyCodes = grad.halfView?.();
     const dxCodes = spare.halfView?.();
     if (IDLE_ACTIVATIONS.borrowed && dyCodes && dxCodes && ws.kernels.convBwdDataHalf?.(dyCodes, this.wbits, g, dxCodes, ws.act, B)) return spare;
+    // po2 in and out (tiny): the same, each thread's codes re-coded to the common bias after
+    const dyPo2 = grad.po2View?.();
+    const k = ws.kernels;
+    if (
+      IDLE_ACTIVATIONS.borrowed &&
+      dyPo2 &&
+      k.convBwdDataPo2 &&
+      spare.po2Fill?.((words) => k.convBwdDataPo2!(dyPo2.words, dyPo2.bias, this.wbits, g, words, ws.act, B))
+    )
+      return spare;
     // as many examples per chunk as the chunks hold (their dY decoded together, one kernel call)
     const [dyLen, dxLen] = [outPix * g.co, g.hi * g.wi * g.ci];
     const fit = Math.max(1, Math.min(Math.floor(ws.chunkDx.length / dxLen), Math.floor(ws.chunkDy.length / dyLen)));

@@ -2092,6 +2092,63 @@ export function convBwdDataExamplesHalf(
   }
 }
 
+/**
+ * convBwdDataExamplesHalf between po2 stores (the tiny recipe): each example's dY codes (under
+ * bias b) read into this slot's float buffer (po2Read), its dX built there and written as codes
+ * the way a one-pass fill writes them (denseDxPo2Rows, an example a block): the first under the
+ * bias of its own max, each later one under the running max's, re-coding the examples before
+ * where one raises it. This instance's scratch then holds the examples' max and smallest
+ * non-zero |dX|, their bias and 1, or 0 where a re-code would not be exact (as denseDxPo2Rows).
+ * An example's codes must start a word (hi·wi·ci a multiple of 32) so threads write their own.
+ */
+export function convBwdDataExamplesPo2(
+  dy: usize, b: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32, dx: usize, lut: usize, slot: i32, e0: i32, e1: i32, bufs: usize,
+): void {
+  if (!maskScratch) unreachable(); // lookupBlock keeps its accumulators there
+  const tablesBytes = <usize>ho * lutRowBytes(wi, co, pad);
+  const tables = lut + lutIndexBytes(ci, co) + <usize>slot * tablesBytes;
+  const dyLen = ho * wo * co;
+  const dxLen = hi * wi * ci;
+  const dyF = bufs + <usize>slot * (<usize>(dyLen + dxLen) << 2);
+  const dxF = dyF + (<usize>dyLen << 2);
+  let top: f32 = 0;
+  let least: f32 = Infinity;
+  let bias = 0;
+  let ok = 1;
+  for (let e = e0; e < e1; e++) {
+    po2Read(dy, e * dyLen, 1, dyLen, dyLen, b, dyF);
+    lutTableRows(dyF, wi, ci, wo, co, pad, tables, 0, ho);
+    lookupRows(hi, wi, ci, ho, co, pad, dxF, 0, ci, lut, tables);
+    const base = e * dxLen;
+    if (e == e0) {
+      top = absRange(dxF, dxLen);
+      least = absMinNonzero;
+      bias = po2BiasOf(top);
+      po2WriteWith(dxF, dxLen, dx, base, pow2(bias), false);
+      continue;
+    }
+    const high = po2WriteWith(dxF, dxLen, dx, base, pow2(bias), true);
+    const low = absMinNonzero;
+    const grown = max(top, high);
+    const next = po2BiasOf(grown);
+    if (next != bias) {
+      if (!po2RecodableAt(bias, next - bias, top, least)) {
+        ok = 0;
+        break;
+      }
+      po2Recode(dx, e0 * dxLen, base - e0 * dxLen, next - bias);
+      bias = next;
+      po2WriteWith(dxF, dxLen, dx, base, pow2(bias), false);
+    }
+    top = grown;
+    least = min(least, low);
+  }
+  store<f32>(maskScratch, top);
+  store<f32>(maskScratch + 4, least);
+  store<i32>(maskScratch + 8, bias);
+  store<i32>(maskScratch + 12, ok);
+}
+
 /** Bytes of one slot's tables for convBwdDataExamples (the scratch holds the index, then the slots). */
 export function convLutTablesBytes(hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, co: i32, pad: i32): i32 {
   return <i32>(<usize>ho * lutRowBytes(wi, co, pad));
