@@ -7,6 +7,7 @@ import { maxPoolFloatReference, maxPoolGradReference, maxPoolGradRowReference, P
 import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
 import type { Floats } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
+import { fromHalf, toHalf } from '../src/storage/fp16.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 
@@ -127,5 +128,50 @@ for (const threads of [1, 2])
         t.ok(same(out, want), `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}`);
       }
     }
+    K.dispose?.();
+  });
+
+// between float16 stores (low-memory): each code as decoding, the reference and encoding give it;
+// dY codes include zeros, −0, subnormals, infinities and NaN payloads
+for (const threads of [1, 2])
+  t.test(`maxPoolGradHalf over a batch, ${threads} thread(s): the codes of the reference's values for every shape it takes and argmax source`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    let shapes = 0;
+    for (const [B, d] of SHAPES) {
+      const rng = new Rng(d.h * 17 + d.C + threads);
+      const n = B * d.h * d.w * d.C;
+      const pooled = pooledLength(B, d);
+      const x = ledger.floats(n, 'workspace', 't', 'x');
+      awkward(rng, n, x);
+      const words = B * d.h * d.w * wordsFor(d.C);
+      const bits = ledger.u32(words, 'workspace', 't', 'bits');
+      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const dy = ledger.u16(pooled, 'workspace', 't', 'dy');
+      for (let i = 0; i < pooled; i++) dy[i] = rng.next() < 0.1 ? [0, 0x8000, 0x0001, 0x7c00, 0xfc00, 0x7e01][rng.int(6)] : toHalf(rng.normal(), true);
+      const dyFloats = Float32Array.from(dy, fromHalf);
+      let taken = true;
+      for (const [src, source] of [
+        [x, POOL_ARGMAX.floats],
+        [bits, POOL_ARGMAX.signBits],
+        [bits, POOL_ARGMAX.mask],
+      ] as const) {
+        const want = new Float32Array(n);
+        maxPoolGradReference(src, source, d, B, dyFloats, want);
+        const out = ledger.u16(n, 'workspace', 't', 'out').fill(0x1234);
+        if (!K.maxPoolGradHalf!(src, source, d, B, dy, out)) {
+          taken = false;
+          t.ok(
+            (d.w * d.C) % 4 !== 0 || (Math.floor(d.w / d.size) * d.C) % 4 !== 0,
+            `${B}x${d.h}x${d.w}x${d.C}: declined only for rows of codes that are not whole vectors`,
+          );
+          break;
+        }
+        let bad = 0;
+        for (let i = 0; i < n; i++) if (out[i] !== toHalf(want[i], true)) bad++;
+        t.equal(bad, 0, `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}: ${n} codes`);
+      }
+      if (taken) shapes++;
+    }
+    t.ok(shapes >= 4, `${shapes} shapes taken`);
     K.dispose?.();
   });

@@ -155,6 +155,11 @@ export interface Kernels {
   /** Optional max-pool gradient of a whole batch (maxPoolGradReference in pool-reference.ts). */
   maxPoolGrad?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, B: number, dy: Floats, out: Floats): void;
   /**
+   * Optional: maxPoolGrad between float16 stores' codes (dy: B·hp·wp × C, out: B·h·w × C), each
+   * code as decoding, maxPoolGrad and encoding give it; false (nothing done) where it cannot.
+   */
+  maxPoolGradHalf?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, B: number, dy: Uint16Array, out: Uint16Array): boolean;
+  /**
    * Optional: out[k] = bytes[k]·2/255 − 1 (pixelsToFloat in src/data/pixels.ts is the reference);
    * bytes may be staged in out's own tail, at or after byte 3n of it.
    */

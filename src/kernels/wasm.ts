@@ -628,6 +628,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     maxPoolGradRow: (src, source, d, b, y, dy, out) => ex.maxPoolGradRow(at(src), source, d.h, d.w, d.C, d.size, b, y, at(dy), at(out)),
     maxPoolGrad: (src, source, d, B, dy, out) =>
       par('maxPoolGradExamples', B * d.h * d.w * d.C, B, 1, (b0, b1) => [at(src), source, d.h, d.w, d.C, d.size, at(dy), at(out), b0, b1]),
+    // float16 stores in and out: threads take examples, each decoding, placing and encoding its own rows
+    maxPoolGradHalf: (src, source, d, B, dy, out) => {
+      if (!(ex.poolGradHalfFits(d.w, d.C, d.size) as unknown as number)) return false;
+      par('maxPoolGradHalfExamples', B * d.h * d.w * d.C, B, 1, (b0, b1) => [at(src), source, d.h, d.w, d.C, d.size, at(dy), at(out), b0, b1]);
+      return true;
+    },
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
@@ -702,6 +708,7 @@ const KERNEL_EXPORTS = [
   'packSigns',
   'packMask',
   'maxPoolGradExamples',
+  'maxPoolGradHalfExamples',
   'bopFoldWhole',
   'bopFlipRows',
   'halfEncode',

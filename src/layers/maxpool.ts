@@ -127,6 +127,16 @@ export class MaxPoolLayer implements Layer {
         return spare;
       }
     }
+    // float16 in and out (low-memory): the batch in one call, threads taking examples
+    const dyCodes = grad.halfView?.();
+    if (dyCodes && k.maxPoolGradHalf) {
+      spare.setShape(rows, this.channels);
+      const outCodes = spare.halfView?.();
+      if (outCodes && holdsAll(k, src) && k.maxPoolGradHalf(src, source, this.dims, rows / this.rowsPerExample, dyCodes, outCodes)) {
+        this.input = null;
+        return spare;
+      }
+    }
     // an example's argmax source: its h·w rows of floats or of sign / mask words
     const srcPerExample = this.h * this.w * (source === POOL_ARGMAX.floats ? this.channels : wordsFor(this.channels));
     fillPoolGradient(

@@ -4,6 +4,7 @@
 // Binary operands are never expanded to float: bits select the sign of the float operand.
 
 import { LOG_MANT, LOG_MANT_F32, POW_SLOG } from './block8-tables.as';
+import { maxPoolGradRow } from './pool.as';
 export { maxPoolFloat, maxPoolGradExamples, maxPoolGradRow } from './pool.as';
 
 // Sign-flip masks for 4 lanes from 4 bits: lane l gets 0x80000000 when bit l is 0 (weight -1).
@@ -754,6 +755,41 @@ const DX_FUSED_AT: usize = 65536;
 /** Whether denseDxHalfRows' rows of dY (m) and dX (n) fit its scratch. */
 export function denseDxHalfFits(m: i32, n: i32): bool {
   return <usize>(DENSE_ROWS * (m + n)) << 2 <= <usize>MASK_SCRATCH_BYTES - DX_FUSED_AT;
+}
+
+/** Whether maxPoolGradHalfExamples takes a w-wide map of C channels (a pooled and an input row of floats in the scratch, both whole vectors). */
+export function poolGradHalfFits(w: i32, C: i32, size: i32): bool {
+  const wp = w / size;
+  return (wp * C) % 4 == 0 && (w * C) % 4 == 0 && <usize>((wp + w) * C + 4) << 2 <= <usize>MASK_SCRATCH_BYTES;
+}
+
+/**
+ * Examples [b0, b1) of a max-pool gradient between float16 stores (dy: hp·wp × C codes an
+ * example, out: h·w × C): per pooled row its dY decoded once into this instance's scratch, then
+ * each input row below it placed by maxPoolGradRow (source as there) in a float row and encoded
+ * (rows below the last whole window: zeros), as decoding, maxPoolGradExamples and encoding do.
+ * A thread decodes, places and encodes its own examples: one hand-off for the batch.
+ */
+export function maxPoolGradHalfExamples(src: usize, source: i32, h: i32, w: i32, C: i32, size: i32, dy: usize, out: usize, b0: i32, b1: i32): void {
+  if (!maskScratch) unreachable();
+  const hp = h / size;
+  const wp = w / size;
+  const dyRow = maskScratch;
+  const row = dyRow + (((<usize>(wp * C) << 2) + 15) & ~15);
+  const rowCodes = <usize>(w * C) << 1;
+  for (let b = b0; b < b1; b++)
+    for (let y = 0; y < h; y++) {
+      const o = out + <usize>(b * h + y) * rowCodes;
+      const py = y / size;
+      if (py >= hp) {
+        memory.fill(o, 0, rowCodes);
+        continue;
+      }
+      if (y == py * size) halfDecode(dy + (<usize>((b * hp + py) * wp * C) << 1), wp * C, dyRow, 0);
+      memory.fill(row, 0, <usize>(w * C) << 2);
+      maxPoolGradRow(src, source, h, w, C, size, b, y, dyRow, row);
+      halfEncode(row, w * C, o, 0);
+    }
 }
 
 /** 2^b as float64 (−1022 <= b <= 1023). */
