@@ -8,6 +8,8 @@ import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
 import type { Floats } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
 import { fromHalf, toHalf } from '../src/storage/fp16.js';
+import { createGradStore, fillStore } from '../src/storage/grad-store.js';
+import { po2Get } from '../src/storage/po2.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 
@@ -173,5 +175,65 @@ for (const threads of [1, 2])
       if (taken) shapes++;
     }
     t.ok(shapes >= 4, `${shapes} shapes taken`);
+    K.dispose?.();
+  });
+
+// between po2 stores (tiny): every code as a two-pass fill of the reference's values gives it,
+// with examples whose size grows (the running bias moves inside a thread, threads end on
+// different biases); maps whose example is not whole words of codes are declined
+for (const threads of [1, 2])
+  t.test(`maxPoolGradPo2 over a batch, ${threads} thread(s): the codes of a fill of the reference's values`, async (t) => {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    let shapes = 0;
+    for (const [B, d] of SHAPES) {
+      const rng = new Rng(d.h * 19 + d.C + threads);
+      const n = B * d.h * d.w * d.C;
+      const pooled = pooledLength(B, d);
+      const perPooled = pooled / B;
+      const x = ledger.floats(n, 'workspace', 't', 'x');
+      awkward(rng, n, x);
+      const words = B * d.h * d.w * wordsFor(d.C);
+      const bits = ledger.u32(words, 'workspace', 't', 'bits');
+      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const values = Float32Array.from({ length: pooled }, (_, i) => (rng.next() < 0.2 ? 0 : rng.normal() * 1e-3 * 4 ** Math.floor(i / perPooled)));
+      const dy = createGradStore('po2', pooled, ledger, 't', 'dy', K);
+      dy.setShape(B, perPooled);
+      fillStore(dy, B, ledger.floats(pooled, 'workspace', 't', 'chunk'), (i0, i1, out) => out.set(values.subarray(i0 * perPooled, i1 * perPooled)));
+      const view = dy.po2View!()!;
+      const dyFloats = ledger.floats(pooled, 'workspace', 't', 'dy floats');
+      dy.read(0, B, 0, perPooled, dyFloats);
+      for (const [src, source] of [
+        [x, POOL_ARGMAX.floats],
+        [bits, POOL_ARGMAX.signBits],
+        [bits, POOL_ARGMAX.mask],
+      ] as const) {
+        const wantFloats = ledger.floats(n, 'workspace', 't', 'want floats');
+        maxPoolGradReference(src, source, d, B, dyFloats, wantFloats);
+        const want = createGradStore('po2', n, ledger, 't', 'want', K);
+        want.setShape(B, n / B);
+        fillStore(want, B, wantFloats, () => {});
+        const out = createGradStore('po2', n, ledger, 't', 'out', K);
+        out.setShape(B, n / B);
+        let got: Uint32Array | null = null;
+        const max = { value: null as number | null };
+        const done = out.po2Fill!((into) => {
+          got = into;
+          return (max.value = K.maxPoolGradPo2!(src, source, d, B, view.words, view.bias, into));
+        });
+        if (!done) {
+          t.ok((d.h * d.w * d.C) % 32 !== 0, `${B}x${d.h}x${d.w}x${d.C}: declined only where an example is not whole words of codes`);
+          break;
+        }
+        const wantWords = (want as unknown as { words: Uint32Array }).words;
+        let bad = 0;
+        for (let i = 0; i < n; i++) if (po2Get(got!, i) !== po2Get(wantWords, i)) bad++;
+        let top = 0;
+        for (const v of wantFloats) top = Math.max(top, Math.abs(v));
+        t.equal(bad, 0, `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}: ${n} codes`);
+        t.equal(max.value, top, 'returns the max |dX|');
+        if (source === POOL_ARGMAX.mask) shapes++;
+      }
+    }
+    t.ok(shapes >= 3, `${shapes} shapes taken`);
     K.dispose?.();
   });

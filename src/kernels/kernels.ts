@@ -160,6 +160,20 @@ export interface Kernels {
    */
   maxPoolGradHalf?(src: Floats | Uint32Array, source: PoolArgmaxSource, d: PoolDims, B: number, dy: Uint16Array, out: Uint16Array): boolean;
   /**
+   * Optional: maxPoolGradHalf between po2 stores' words (dy's codes under dyBias): out's codes as
+   * a fill of the decoded dY's maxPoolGrad under the bias of its max |value|, which it returns;
+   * null (out's words then arbitrary) where it cannot.
+   */
+  maxPoolGradPo2?(
+    src: Floats | Uint32Array,
+    source: PoolArgmaxSource,
+    d: PoolDims,
+    B: number,
+    dy: Uint32Array,
+    dyBias: number,
+    out: Uint32Array,
+  ): number | null;
+  /**
    * Optional: out[k] = bytes[k]·2/255 − 1 (pixelsToFloat in src/data/pixels.ts is the reference);
    * bytes may be staged in out's own tail, at or after byte 3n of it.
    */

@@ -634,6 +634,18 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('maxPoolGradHalfExamples', B * d.h * d.w * d.C, B, 1, (b0, b1) => [at(src), source, d.h, d.w, d.C, d.size, at(dy), at(out), b0, b1]);
       return true;
     },
+    // po2 stores: the same, each thread writing its examples under its own running bias, then
+    // each range re-coded to the common one (an example's codes start a word)
+    maxPoolGradPo2: (src, source, d, B, dy, dyBias, out) => {
+      const perExample = d.h * d.w * d.C;
+      if (perExample % 32 !== 0 || !(ex.poolGradPo2Fits(d.w, d.C, d.size) as unknown as number)) return null;
+      const ranges = slicesFor(B * perExample, B, 1);
+      runSlices(
+        'maxPoolGradPo2Examples',
+        ranges.map(([b0, b1]) => [at(src), source, d.h, d.w, d.C, d.size, at(dy), dyBias, at(out), b0, b1]),
+      );
+      return po2CommonBias(out, ranges, perExample);
+    },
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
@@ -709,6 +721,7 @@ const KERNEL_EXPORTS = [
   'packMask',
   'maxPoolGradExamples',
   'maxPoolGradHalfExamples',
+  'maxPoolGradPo2Examples',
   'bopFoldWhole',
   'bopFlipRows',
   'halfEncode',

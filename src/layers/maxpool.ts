@@ -137,6 +137,16 @@ export class MaxPoolLayer implements Layer {
         return spare;
       }
     }
+    // po2 in and out (tiny): the same, each thread's codes re-coded to the common bias after
+    const dyPo2 = grad.po2View?.();
+    if (dyPo2 && k.maxPoolGradPo2 && holdsAll(k, src)) {
+      spare.setShape(rows, this.channels);
+      const B = rows / this.rowsPerExample;
+      if (spare.po2Fill?.((words) => k.maxPoolGradPo2!(src, source, this.dims, B, dyPo2.words, dyPo2.bias, words))) {
+        this.input = null;
+        return spare;
+      }
+    }
     // an example's argmax source: its h·w rows of floats or of sign / mask words
     const srcPerExample = this.h * this.w * (source === POOL_ARGMAX.floats ? this.channels : wordsFor(this.channels));
     fillPoolGradient(

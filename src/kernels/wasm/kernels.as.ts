@@ -792,6 +792,39 @@ export function maxPoolGradHalfExamples(src: usize, source: i32, h: i32, w: i32,
     }
 }
 
+/** Whether maxPoolGradPo2Examples takes a w-wide map of C channels (a pooled and an input row of floats past the po2 table in the scratch). */
+export function poolGradPo2Fits(w: i32, C: i32, size: i32): bool {
+  return <usize>((w / size + w) * C + 4) << 2 <= <usize>MASK_SCRATCH_BYTES - DX_FUSED_AT;
+}
+
+/**
+ * maxPoolGradHalfExamples between po2 stores (the tiny recipe; dy's codes under bias b): each
+ * pooled row read once (po2Read), each input row placed in a float row and written as the
+ * thread's one-pass fill writes blocks (fillBlock), its record left in the scratch. An example's
+ * codes (h·w·C) must start a word so threads write their own.
+ */
+export function maxPoolGradPo2Examples(src: usize, source: i32, h: i32, w: i32, C: i32, size: i32, dy: usize, b: i32, out: usize, b0: i32, b1: i32): void {
+  if (!maskScratch) unreachable();
+  const hp = h / size;
+  const wp = w / size;
+  const dyRow = maskScratch + DX_FUSED_AT;
+  const row = dyRow + (((<usize>(wp * C) << 2) + 15) & ~15);
+  const rowLen = w * C;
+  let ok = true;
+  fillBegin(b0 * h * rowLen);
+  for (let e = b0; e < b1 && ok; e++)
+    for (let y = 0; y < h && ok; y++) {
+      const py = y / size;
+      memory.fill(row, 0, <usize>rowLen << 2);
+      if (py < hp) {
+        if (y == py * size) po2Read(dy, (e * hp + py) * wp * C, 1, wp * C, wp * C, b, dyRow);
+        maxPoolGradRow(src, source, h, w, C, size, e, y, dyRow, row);
+      }
+      ok = fillBlock(row, rowLen, out, (e * h + y) * rowLen);
+    }
+  fillEnd(ok);
+}
+
 /** 2^b as float64 (−1022 <= b <= 1023). */
 // @ts-ignore: decorator
 @inline
@@ -829,6 +862,63 @@ function po2RecodableAt(b: i32, delta: i32, maxAbs: f32, minNonzero: f32): bool 
   return true;
 }
 
+// ---- a thread's one-pass po2 fill of its own range (denseDxPo2Rows, convBwdDataExamplesPo2,
+// maxPoolGradPo2Examples): blocks of values written in order, the first under the bias of its
+// own max, each later one under the running max's; where a block raises it, the codes before are
+// re-coded and the block written again (runningScaleFill's way). The range's record goes to this
+// instance's scratch: max and smallest non-zero |value| (float32), bias and 1 (int32), or 0 in
+// the last word where a re-code would not be exact (the caller then fills chunk by chunk). ----
+
+let fillTop: f32 = 0;
+let fillLeast: f32 = Infinity;
+let fillBias = 0;
+let fillFrom = 0;
+let fillStarted = false;
+
+/** Starts a fill whose range begins at code `first`. */
+// @ts-ignore: decorator
+@inline
+function fillBegin(first: i32): void {
+  fillTop = 0;
+  fillLeast = Infinity;
+  fillBias = 0;
+  fillFrom = first;
+  fillStarted = false;
+}
+
+/** Writes `count` floats at src as codes from code `base` (after the range's earlier blocks); false where a re-code would not be exact (stop). */
+function fillBlock(src: usize, count: i32, words: usize, base: i32): bool {
+  if (!fillStarted) {
+    fillStarted = true;
+    fillTop = absRange(src, count);
+    fillLeast = absMinNonzero;
+    fillBias = po2BiasOf(fillTop);
+    po2WriteWith(src, count, words, base, pow2(fillBias), false);
+    return true;
+  }
+  const high = po2WriteWith(src, count, words, base, pow2(fillBias), true);
+  const low = absMinNonzero;
+  const grown = max(fillTop, high);
+  const next = po2BiasOf(grown);
+  if (next != fillBias) {
+    if (!po2RecodableAt(fillBias, next - fillBias, fillTop, fillLeast)) return false;
+    po2Recode(words, fillFrom, base - fillFrom, next - fillBias);
+    fillBias = next;
+    po2WriteWith(src, count, words, base, pow2(fillBias), false);
+  }
+  fillTop = grown;
+  fillLeast = min(fillLeast, low);
+  return true;
+}
+
+/** The fill's record in this instance's scratch (ok: 0 where a block stopped it). */
+function fillEnd(ok: bool): void {
+  store<f32>(maskScratch, fillTop);
+  store<f32>(maskScratch + 4, fillLeast);
+  store<i32>(maskScratch + 8, fillBias);
+  store<i32>(maskScratch + 12, ok ? 1 : 0);
+}
+
 /**
  * A binary dense layer's input gradient between po2 stores (the tiny recipe), rows [r0, r1): dY's
  * codes (rows of m, under bias b) read DENSE_ROWS rows at a time into this instance's scratch
@@ -845,43 +935,15 @@ export function denseDxPo2Rows(dy: usize, b: i32, m: i32, n: i32, dx: usize, ind
   if (!maskScratch) unreachable(); // as denseDxHalfRows
   const dyRows = maskScratch + DX_FUSED_AT;
   const dxRows = dyRows + (<usize>(DENSE_ROWS * m) << 2);
-  let top: f32 = 0;
-  let least: f32 = Infinity;
-  let bias = 0;
-  let ok = 1;
-  for (let r = r0; r < r1; r += DENSE_ROWS) {
+  let ok = true;
+  fillBegin(r0 * n);
+  for (let r = r0; r < r1 && ok; r += DENSE_ROWS) {
     const rows = min(DENSE_ROWS, r1 - r);
     po2Read(dy, r * m, rows, m, m, b, dyRows);
     floatBinTRows(dyRows, rows, m, n, dxRows, index, <i32>(DX_FUSED_AT / DENSE_GROUP_BYTES));
-    const count = rows * n;
-    const base = r * n;
-    if (r == r0) {
-      top = absRange(dxRows, count);
-      least = absMinNonzero;
-      bias = po2BiasOf(top);
-      po2WriteWith(dxRows, count, dx, base, pow2(bias), false);
-      continue;
-    }
-    const hi = po2WriteWith(dxRows, count, dx, base, pow2(bias), true);
-    const lo = absMinNonzero;
-    const grown = max(top, hi);
-    const next = po2BiasOf(grown);
-    if (next != bias) {
-      if (!po2RecodableAt(bias, next - bias, top, least)) {
-        ok = 0;
-        break;
-      }
-      po2Recode(dx, r0 * n, base - r0 * n, next - bias);
-      bias = next;
-      po2WriteWith(dxRows, count, dx, base, pow2(bias), false);
-    }
-    top = grown;
-    least = min(least, lo);
+    ok = fillBlock(dxRows, rows * n, dx, r * n);
   }
-  store<f32>(maskScratch, top);
-  store<f32>(maskScratch + 4, least);
-  store<i32>(maskScratch + 8, bias);
-  store<i32>(maskScratch + 12, ok);
+  fillEnd(ok);
 }
 
 /**
@@ -2147,42 +2209,15 @@ export function convBwdDataExamplesPo2(
   const dxLen = hi * wi * ci;
   const dyF = bufs + <usize>slot * (<usize>(dyLen + dxLen) << 2);
   const dxF = dyF + (<usize>dyLen << 2);
-  let top: f32 = 0;
-  let least: f32 = Infinity;
-  let bias = 0;
-  let ok = 1;
-  for (let e = e0; e < e1; e++) {
+  let ok = true;
+  fillBegin(e0 * dxLen);
+  for (let e = e0; e < e1 && ok; e++) {
     po2Read(dy, e * dyLen, 1, dyLen, dyLen, b, dyF);
     lutTableRows(dyF, wi, ci, wo, co, pad, tables, 0, ho);
     lookupRows(hi, wi, ci, ho, co, pad, dxF, 0, ci, lut, tables);
-    const base = e * dxLen;
-    if (e == e0) {
-      top = absRange(dxF, dxLen);
-      least = absMinNonzero;
-      bias = po2BiasOf(top);
-      po2WriteWith(dxF, dxLen, dx, base, pow2(bias), false);
-      continue;
-    }
-    const high = po2WriteWith(dxF, dxLen, dx, base, pow2(bias), true);
-    const low = absMinNonzero;
-    const grown = max(top, high);
-    const next = po2BiasOf(grown);
-    if (next != bias) {
-      if (!po2RecodableAt(bias, next - bias, top, least)) {
-        ok = 0;
-        break;
-      }
-      po2Recode(dx, e0 * dxLen, base - e0 * dxLen, next - bias);
-      bias = next;
-      po2WriteWith(dxF, dxLen, dx, base, pow2(bias), false);
-    }
-    top = grown;
-    least = min(least, low);
+    ok = fillBlock(dxF, dxLen, dx, e * dxLen);
   }
-  store<f32>(maskScratch, top);
-  store<f32>(maskScratch + 4, least);
-  store<i32>(maskScratch + 8, bias);
-  store<i32>(maskScratch + 12, ok);
+  fillEnd(ok);
 }
 
 /** Bytes of one slot's tables for convBwdDataExamples (the scratch holds the index, then the slots). */
