@@ -1502,6 +1502,7 @@ t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnorm
 
 t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel counts, large offsets, channels split over 2 threads)', async (t) => {
   const { addRowBias } = await import('../src/layers/quant-layer.js');
+  const { packSignRows, wordsFor } = await import('../src/bits.js');
   const { bnNormalizeReference, BN_EPS } = await import('../src/layers/batchnorm.js');
   for (const threads of [1, 2]) {
     const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
@@ -1548,6 +1549,18 @@ t.test('wasm bnNormalize == the TypeScript batch norm (l1 and l2, odd channel co
         K.bnNormalize!(y2, n, C, l2, mean, sigma, BN_EPS, { xhat, beta });
         t.same(Array.from(xhat), Array.from(xhatRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused: x̂ (${threads} thread(s))`);
         t.same(Array.from(y2), Array.from(y2Ref), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused: x̂ + β (${threads} thread(s))`);
+        // x̂'s sign bits kept instead (low-memory): packSignRows' words, zeros and their signs included
+        const y3 = ledger.floats(n * C, 'workspace', 't', 'y3');
+        for (let i = 0; i < n * C; i++) y3[i] = i % 7 === 0 ? (i % C) * 1e3 : rng.normal() * 40 + (i % C) * 1e3;
+        const y3Ref = Float32Array.from(y3);
+        bnNormalizeReference(y3Ref, n, C, l2, meanRef, sigmaRef, BN_EPS);
+        const signsRef = new Uint32Array(n * wordsFor(C));
+        packSignRows(y3Ref, n, C, signsRef);
+        addRowBias(y3Ref, n, beta);
+        const signs = ledger.u32(n * wordsFor(C), 'workspace', 't', 'signs').fill(0xa5a5a5a5);
+        K.bnNormalize!(y3, n, C, l2, mean, sigma, BN_EPS, { signs, beta });
+        t.same(Array.from(signs), Array.from(signsRef), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused: sign bits of x̂ (${threads} thread(s))`);
+        t.same(Array.from(y3), Array.from(y3Ref), `${n}x${C} ${l2 ? 'l2' : 'l1'}, fused with sign bits: x̂ + β (${threads} thread(s))`);
       }
     K.dispose?.();
   }

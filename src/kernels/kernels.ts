@@ -44,6 +44,9 @@ export interface FilterRun {
   last: boolean;
 }
 
+/** What a training batch-norm pass keeps besides y (Kernels.bnNormalize): float32 x̂ or its sign bits, and the shift β. */
+export type BnShift = { xhat: Floats; signs?: undefined; beta: Floats } | { xhat?: undefined; signs: Uint32Array; beta: Floats };
+
 export interface Kernels {
   readonly name: string;
   /** Threads a call may use (1 for single-threaded kernel sets). */
@@ -264,12 +267,13 @@ export interface Kernels {
   maskHalf?(codes: Uint16Array, rows: number, cols: number, mask: Uint32Array): void;
   po2MaskTop?(words: Uint32Array, n: number, mask: Uint32Array): number;
   po2ShiftUp?(words: Uint32Array, n: number, delta: number): void;
-  /** Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in BatchNormLayer.forward is the reference). */
   /**
-   * With `shift`: x̂ also stored in shift.xhat, and y left as x̂ + shift.beta (float32 sums, as
-   * addRowBias), in the same last pass.
+   * Optional: one batch-norm group's mean, sigma (+ eps) and normalization in place (the loop in
+   * BatchNormLayer.forward is the reference). With `shift`: x̂ also kept (stored in shift.xhat,
+   * or its sign bits in shift.signs as packSigns packs them), and y left as x̂ + shift.beta
+   * (float32 sums, as addRowBias), in the same last pass.
    */
-  bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number, shift?: { xhat: Floats; beta: Floats }): void;
+  bnNormalize?(y: Floats, rows: number, C: number, l2: boolean, mean: Floats, sigma: Floats, eps: number, shift?: BnShift): void;
   /** y (rows × b.length) += b on every row (quant-layer.ts addRowBias is the reference). */
   addRowBias?(y: Floats, rows: number, b: Floats): void;
   /**

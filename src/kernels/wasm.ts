@@ -512,9 +512,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       ]),
     // split by channels, except with the shift: x̂ written too, a channel split was slower than
     // one thread (standard CNV, 2 threads: batch-norm forward 42 vs 22 ms a step; step 214 -> 205
-    // ms, BinaryNet 572 -> 562, interleaved), while without it (low-memory) the split pays
-    bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) =>
-      par('bnNormalize', shift ? 0 : rows * C * BN_WORK, C, 4, (a, b) => [
+    // ms, BinaryNet 572 -> 562, interleaved), while without it (low-memory) the split pays. With
+    // x̂'s sign bits, a split call leaves the last pass to bnApplyRows, split by rows (see there)
+    bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) => {
+      const work = rows * C * BN_WORK;
+      par('bnNormalize', shift?.xhat ? 0 : work, C, shift?.signs ? 32 : 4, (a, b) => [
         at(y),
         rows,
         C,
@@ -524,9 +526,13 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         eps,
         a,
         b,
-        shift ? at(shift.xhat) : 0,
+        shift?.xhat ? at(shift.xhat) : 0,
         shift ? at(shift.beta) : 0,
-      ]),
+        shift?.signs ? at(shift.signs) : 0,
+      ]);
+      if (shift?.signs && splits(work, C, 32))
+        par('bnApplyRows', work, rows, 1, (r0, r1) => [at(y), C, at(mean), at(sigma), 0, at(shift.beta), at(shift.signs!), r0, r1]);
+    },
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
     po2Write: (src, n, words, base, scale) => {
@@ -713,6 +719,7 @@ const KERNEL_EXPORTS = [
   'adamUpdate',
   'signFloat',
   'bnNormalize',
+  'bnApplyRows',
   'bnBackDx',
   'addRowBias',
   'clipZero',

@@ -240,8 +240,10 @@ export class BatchNormLayer implements Layer {
     avgSigma.fill(0);
     const k = this.ws.kernels;
     const b = beta as Float32Array; // float32 storage (see the constructor)
-    // the kernel's last pass also keeps x̂ and adds β (two passes over the batch fewer)
-    const fused = this.xhat !== null && k.bnNormalize !== undefined && holdsAll(k, y, mean, this.sigma, this.xhat, b);
+    // the kernel's last pass also keeps x̂ (or its sign bits) and adds β (two passes over the batch fewer)
+    const kept = this.xhat ?? this.xhatSign;
+    const fused = kept !== null && k.bnNormalize !== undefined && holdsAll(k, y, mean, this.sigma, kept, b);
+    const wpr = wordsFor(C);
     for (let g = 0; g < groups; g++) {
       const r0 = g * G;
       const r1 = Math.min(rows, r0 + G);
@@ -249,7 +251,17 @@ export class BatchNormLayer implements Layer {
       const sigma = this.sigma.subarray(g * C, (g + 1) * C);
       const yg = y.subarray(r0 * C, r1 * C);
       const l2 = this.kindOfNorm === 'l2';
-      if (fused) k.bnNormalize!(yg, n, C, l2, mean, sigma, BN_EPS, { xhat: this.xhat!.subarray(r0 * C, r1 * C), beta: b });
+      if (fused)
+        k.bnNormalize!(
+          yg,
+          n,
+          C,
+          l2,
+          mean,
+          sigma,
+          BN_EPS,
+          this.xhat ? { xhat: this.xhat.subarray(r0 * C, r1 * C), beta: b } : { signs: this.xhatSign!.subarray(r0 * wpr, r1 * wpr), beta: b },
+        );
       else if (k.bnNormalize && holdsAll(k, y, mean, sigma)) k.bnNormalize(yg, n, C, l2, mean, sigma, BN_EPS);
       else bnNormalizeReference(yg, n, C, l2, mean, sigma, BN_EPS);
       for (let c = 0; c < C; c++) {

@@ -4821,8 +4821,10 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  * computes: each f64 operation in its order, rounded to float32 where it stores. With xhat (not
  * 0), the last pass also stores x̂ there and leaves x̂ + beta[c] (a float32 sum, as addRowBias)
  * in y: the layer's copy of x̂ and its shift in the same pass instead of two more over memory.
+ * With signs (not 0; xhat 0), it keeps x̂'s sign bits there instead (rows of ⌈C/32⌉ words, as
+ * packSigns packs them; c0 a multiple of 32 so threads write their own words) and adds beta.
  */
-export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize): void {
+export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize, signs: usize): void {
   // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums
   // are its own. The two sums go over bands of rows that fit in L1, and within a band channel
   // block by channel block, each block's sums held in registers over the band's rows (a sum's
@@ -4902,10 +4904,31 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
     const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
     store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
   }
-  // (x − mean) / sigma in float64, rounded to float32; with xhat, x̂ kept there and x̂ + beta (a
-  // float32 sum) left in y. Row by row (whole cache lines written in order: this pass is bound
-  // by memory), mean and sigma as float64 in this instance's scratch
-  // (up to 4096 channels; past that one channel at a time)
+  if (!signs || c1 - c0 == C) bnApply(y, C, mean, sigma, c0, c1, xhat, beta, signs, 0, rows);
+}
+
+/**
+ * bnNormalize's last pass after its sums, for rows [r0, r1) and all channels (mean and sigma as
+ * it left them): threads then take rows. bnNormalize with signs skips that pass when it has only
+ * some channels: its threads' sign words would share cache lines (8 rows of 64 channels a line),
+ * and the rows are where the layer before wrote them (each thread its own examples).
+ */
+export function bnApplyRows(y: usize, C: i32, mean: usize, sigma: usize, xhat: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
+  bnApply(y, C, mean, sigma, 0, C, xhat, beta, signs, r0, r1);
+}
+
+/**
+ * (x − mean) / sigma in float64, rounded to float32, for channels [c0, c1) of rows [r0, r1); with
+ * xhat, x̂ kept there and x̂ + beta (a float32 sum) left in y; with signs, x̂'s sign bits kept and
+ * x̂ + beta left. Row by row (whole cache lines written in order: this pass is bound by memory),
+ * mean and sigma as float64 in this instance's scratch (up to 4096 channels; past that one
+ * channel at a time).
+ */
+// @ts-ignore: decorator
+@inline
+function bnApply(y: usize, C: i32, mean: usize, sigma: usize, c0: i32, c1: i32, xhat: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
+  const rowBytes = <usize>C << 2;
+  const c4 = c0 + ((c1 - c0) & ~3);
   const m64 = maskScratch;
   const s64 = maskScratch + (<usize>C << 3);
   const vectorEnd = maskScratch != 0 && C <= MASK_SCRATCH_BYTES >> 4 ? c4 : c0;
@@ -4913,8 +4936,11 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
     store<f64>(m64 + (<usize>c << 3), <f64>load<f32>(mean + (<usize>c << 2)));
     store<f64>(s64 + (<usize>c << 3), <f64>load<f32>(sigma + (<usize>c << 2)));
   }
-  for (let i = 0; i < rows; i++) {
+  const wpr = (C + 31) >>> 5;
+  for (let i = r0; i < r1; i++) {
     const row = <usize>i * rowBytes;
+    const bits = signs + (<usize>(i * wpr) << 2);
+    let word: u32 = 0;
     let c = c0;
     for (; c < vectorEnd; c += 4) {
       const at = row + (<usize>c << 2);
@@ -4927,6 +4953,14 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
       if (xhat) {
         v128.store(xhat + at, q);
         v128.store(y + at, f32x4.add(q, v128.load(beta + (<usize>c << 2))));
+      } else if (signs) {
+        // 4 signs into the word of 32 channels, stored when it is whole or the range ends
+        word |= (<u32>i32x4.bitmask(nonNegative4(q))) << (<u32>c & 31);
+        if ((c & 31) == 28 || c + 4 >= vectorEnd) {
+          store<u32>(bits + (<usize>(c >>> 5) << 2), word);
+          word = 0;
+        }
+        v128.store(y + at, f32x4.add(q, v128.load(beta + (<usize>c << 2))));
       } else v128.store(y + at, q);
     }
     for (; c < c1; c++) {
@@ -4934,6 +4968,12 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
       const x = <f32>((<f64>load<f32>(y + at) - <f64>load<f32>(mean + (<usize>c << 2))) / <f64>load<f32>(sigma + (<usize>c << 2)));
       if (xhat) {
         store<f32>(xhat + at, x);
+        store<f32>(y + at, x + load<f32>(beta + (<usize>c << 2)));
+      } else if (signs) {
+        // the word of channel c as written so far (the vector part of this row wrote its lower bits)
+        const w = bits + (<usize>(c >>> 5) << 2);
+        const low = (c & 31) == 0 ? 0 : load<u32>(w) & ((<u32>1 << (<u32>c & 31)) - 1);
+        store<u32>(w, low | ((<u32>i32x4.extract_lane(nonNegative4(f32x4.splat(x)), 0) & 1) << (<u32>c & 31)));
         store<f32>(y + at, x + load<f32>(beta + (<usize>c << 2)));
       } else store<f32>(y + at, x);
     }
