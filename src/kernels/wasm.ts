@@ -491,11 +491,24 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
     signFloat: (z, n, out, keep) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4, keep ? at(keep) + a * 4 : 0]),
-    // the sums on one thread: in row order they leave only a channel split, and split so it was slower than
-    // whole (standard CNV, 2 threads: 10.6 vs 5.3 ms a step; the step 225 -> 207 ms, BinaryNet's
-    // 575 -> 556, interleaved): both threads stream every row for a few channels each
+    // split by channels over sign bits (low-memory: 12.4 -> 5.8-8.5 ms a CNV step on 2 threads);
+    // over a float32 x̂ (standard) both threads stream every row of dy and x̂ for a few channels
+    // each, slower than one (7.8-8.1 -> 9.0-10.2 ms; earlier, before the sums sat in registers,
+    // 5.3 -> 10.6 ms a step)
     bnBackStats: (dy, xh, rows, C, row0, G, stats, l1Exact) =>
-      ex.bnBackStats(at(dy), at(xh), xh instanceof Uint32Array ? 1 : 0, rows, C, row0, G, at(stats), l1Exact ? 1 : 0),
+      par('bnBackStats', xh instanceof Uint32Array ? rows * C * BN_WORK : 0, C, 16, (c0, c1) => [
+        at(dy),
+        at(xh),
+        xh instanceof Uint32Array ? 1 : 0,
+        rows,
+        C,
+        row0,
+        G,
+        at(stats),
+        l1Exact ? 1 : 0,
+        c0,
+        c1,
+      ]),
     // dx split by rows
     bnBackDx: (out, xh, rows, C, row0, G, stats, sigma, l1Exact) =>
       par('bnBackDx', rows * C * BN_WORK, rows, 1, (r0, r1) => [
@@ -721,6 +734,7 @@ const KERNEL_EXPORTS = [
   'bnNormalize',
   'bnApplyRows',
   'bnBackDx',
+  'bnBackStats',
   'addRowBias',
   'clipZero',
   'maxPoolFloat',

@@ -4998,55 +4998,150 @@ function xhatAt(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): f64 {
 /**
  * Batch-norm backward, first pass over rows row0 .. row0 + rows (dy holds them from its row 0):
  * per ghost batch g of G rows, at stats[3C·g ..]: Σ dy, Σ dy·x̂ and, for the exact l1 form, Σ sign x̂,
- * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference).
+ * each added in JavaScript's arithmetic (BatchNormLayer.backward is the reference), for channels
+ * [c0, c1) (threads split them: each channel's sums are its own). Each sum adds its rows in order;
+ * the rows go in bands that stay in L1 while blocks of 16 channels (then 4, then single ones) run
+ * over them with their sums held in registers (was: every sum loaded and stored again each row).
  */
-export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32): void {
-  // on one thread: the sums' row order allows only a channel split, and it measured slower (wasm.ts)
-  const wpr = (C + 31) >>> 5;
-  const C4 = C & ~3;
-  const one = f32x4.splat(1);
-  for (let r = 0; r < rows; r++) {
-    const i = row0 + r;
-    const o = stats + (<usize>(3 * C * (i / G)) << 2);
-    const dyRow = dy + (<usize>(r * C) << 2);
-    // 4 channels a turn, each channel's sums in the reference's order: a float32 sum of two float32
-    // values rounded once equals JavaScript's float64 sum stored to float32, and g·(±1) is exact;
-    // a float x̂'s product g·x̂ is exact in float64 pairs, added there as the reference does
-    let c = 0;
-    for (; c < C4; c += 4) {
-      const g = v128.load(dyRow + (<usize>c << 2));
-      const p0 = o + (<usize>c << 2);
-      const p1 = p0 + (<usize>C << 2);
-      v128.store(p0, f32x4.add(v128.load(p0), g));
-      let x: v128;
-      if (xhBits) {
-        x = v128.bitselect(one, f32x4.neg(one), bitLanes4(xh, i * wpr, c));
-        v128.store(p1, f32x4.add(v128.load(p1), v128.xor(g, v128.andnot(f32x4.splat(-0.0), bitLanes4(xh, i * wpr, c)))));
-      } else {
-        x = v128.load(xh + (<usize>(i * C + c) << 2));
-        const s1 = v128.load(p1);
-        const lo = f64x2.add(f64x2.promote_low_f32x4(s1), f64x2.mul(f64x2.promote_low_f32x4(g), f64x2.promote_low_f32x4(x)));
-        const hi = f64x2.add(f64x2.promote_low_f32x4(high2(s1)), f64x2.mul(f64x2.promote_low_f32x4(high2(g)), f64x2.promote_low_f32x4(high2(x))));
-        v128.store(p1, v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5));
-      }
-      if (l1Exact) {
-        const p2 = p1 + (<usize>C << 2);
-        v128.store(p2, f32x4.add(v128.load(p2), v128.bitselect(one, f32x4.neg(one), nonNegative4(x))));
-      }
-    }
-    for (; c < C; c++) {
-      const g = <f64>load<f32>(dyRow + (<usize>c << 2));
-      const x = xhatAt(xh, xhBits, wpr, i, C, c);
+export function bnBackStats(dy: usize, xh: usize, xhBits: i32, rows: i32, C: i32, row0: i32, G: i32, stats: usize, l1Exact: i32, c0: i32, c1: i32): void {
+  const band = max(1, 4096 / max(1, c1 - c0));
+  const c16 = c0 + ((c1 - c0) & ~15);
+  const c4 = c0 + ((c1 - c0) & ~3);
+  for (let r0 = 0; r0 < rows; ) {
+    // a band: rows of one ghost batch only (each batch has its own sums)
+    const group = (row0 + r0) / G;
+    const r1 = min(min(rows, r0 + band), (group + 1) * G - row0);
+    const o = stats + (<usize>(3 * C * group) << 2);
+    let c = c0;
+    for (; c < c16; c += 16) bnStatsBlock(dy, xh, xhBits, C, row0, r0, r1, o, l1Exact, c, 4);
+    for (; c < c4; c += 4) bnStatsBlock(dy, xh, xhBits, C, row0, r0, r1, o, l1Exact, c, 1);
+    const wpr = (C + 31) >>> 5;
+    for (; c < c1; c++) {
       const p0 = o + (<usize>c << 2);
       const p1 = o + (<usize>(C + c) << 2);
-      store<f32>(p0, <f32>(<f64>load<f32>(p0) + g));
-      store<f32>(p1, <f32>(<f64>load<f32>(p1) + g * x));
-      if (l1Exact) {
-        const p2 = o + (<usize>(2 * C + c) << 2);
-        store<f32>(p2, <f32>(<f64>load<f32>(p2) + (x >= 0 ? 1.0 : -1.0)));
+      const p2 = o + (<usize>(2 * C + c) << 2);
+      for (let r = r0; r < r1; r++) {
+        const g = <f64>load<f32>(dy + (<usize>(r * C + c) << 2));
+        const x = xhatAt(xh, xhBits, wpr, row0 + r, C, c);
+        store<f32>(p0, <f32>(<f64>load<f32>(p0) + g));
+        store<f32>(p1, <f32>(<f64>load<f32>(p1) + g * x));
+        if (l1Exact) store<f32>(p2, <f32>(<f64>load<f32>(p2) + (x >= 0 ? 1.0 : -1.0)));
       }
     }
+    r0 = r1;
   }
+}
+
+/**
+ * bnBackStats for channels c .. c + 4·vectors (vectors 4 or 1) over rows [r0, r1) of one ghost
+ * batch (sums at o): the sums in registers over the rows, 4 channels a vector, each channel's in
+ * the reference's order: a float32 sum of two float32 values rounded once equals JavaScript's
+ * float64 sum stored to float32, and g·(±1) is exact; a float x̂'s product g·x̂ is exact in
+ * float64 pairs, added there as the reference does.
+ */
+// @ts-ignore: decorator
+@inline
+function bnStatsBlock(dy: usize, xh: usize, xhBits: i32, C: i32, row0: i32, r0: i32, r1: i32, o: usize, l1Exact: i32, c: i32, vectors: i32): void {
+  const wpr = (C + 31) >>> 5;
+  const p0 = o + (<usize>c << 2);
+  const p1 = p0 + (<usize>C << 2);
+  const p2 = p1 + (<usize>C << 2);
+  let a0 = v128.load(p0), a1 = i32x4.splat(0), a2 = i32x4.splat(0), a3 = i32x4.splat(0);
+  let b0 = v128.load(p1), b1 = i32x4.splat(0), b2 = i32x4.splat(0), b3 = i32x4.splat(0);
+  let e0 = i32x4.splat(0), e1 = i32x4.splat(0), e2 = i32x4.splat(0), e3 = i32x4.splat(0);
+  if (vectors == 4) {
+    a1 = v128.load(p0, 16);
+    a2 = v128.load(p0, 32);
+    a3 = v128.load(p0, 48);
+    b1 = v128.load(p1, 16);
+    b2 = v128.load(p1, 32);
+    b3 = v128.load(p1, 48);
+  }
+  if (l1Exact) {
+    e0 = v128.load(p2);
+    if (vectors == 4) {
+      e1 = v128.load(p2, 16);
+      e2 = v128.load(p2, 32);
+      e3 = v128.load(p2, 48);
+    }
+  }
+  if (vectors == 4)
+    for (let r = r0; r < r1; r++) {
+      const i = row0 + r;
+      const row = dy + (<usize>(r * C + c) << 2);
+      let g = v128.load(row);
+      let x = bnXhat4(xh, xhBits, wpr, i, C, c);
+      a0 = f32x4.add(a0, g);
+      b0 = bnProductSum(b0, g, x, xhBits);
+      if (l1Exact) e0 = bnSignSum(e0, x);
+      g = v128.load(row, 16);
+      x = bnXhat4(xh, xhBits, wpr, i, C, c + 4);
+      a1 = f32x4.add(a1, g);
+      b1 = bnProductSum(b1, g, x, xhBits);
+      if (l1Exact) e1 = bnSignSum(e1, x);
+      g = v128.load(row, 32);
+      x = bnXhat4(xh, xhBits, wpr, i, C, c + 8);
+      a2 = f32x4.add(a2, g);
+      b2 = bnProductSum(b2, g, x, xhBits);
+      if (l1Exact) e2 = bnSignSum(e2, x);
+      g = v128.load(row, 48);
+      x = bnXhat4(xh, xhBits, wpr, i, C, c + 12);
+      a3 = f32x4.add(a3, g);
+      b3 = bnProductSum(b3, g, x, xhBits);
+      if (l1Exact) e3 = bnSignSum(e3, x);
+    }
+  else
+    for (let r = r0; r < r1; r++) {
+      const g = v128.load(dy + (<usize>(r * C + c) << 2));
+      const x = bnXhat4(xh, xhBits, wpr, row0 + r, C, c);
+      a0 = f32x4.add(a0, g);
+      b0 = bnProductSum(b0, g, x, xhBits);
+      if (l1Exact) e0 = bnSignSum(e0, x);
+    }
+  v128.store(p0, a0);
+  v128.store(p1, b0);
+  if (l1Exact) v128.store(p2, e0);
+  if (vectors == 4) {
+    v128.store(p0, a1, 16);
+    v128.store(p0, a2, 32);
+    v128.store(p0, a3, 48);
+    v128.store(p1, b1, 16);
+    v128.store(p1, b2, 32);
+    v128.store(p1, b3, 48);
+    if (l1Exact) {
+      v128.store(p2, e1, 16);
+      v128.store(p2, e2, 32);
+      v128.store(p2, e3, 48);
+    }
+  }
+}
+
+/** x̂ of channels c..c+3 of row i: float32 x̂ (xhBits = 0) or ±1 from packed sign bits. */
+// @ts-ignore: decorator
+@inline
+function bnXhat4(xh: usize, xhBits: i32, wpr: i32, i: i32, C: i32, c: i32): v128 {
+  if (xhBits) return v128.bitselect(f32x4.splat(1), f32x4.splat(-1), bitLanes4(xh, i * wpr, c));
+  return v128.load(xh + (<usize>(i * C + c) << 2));
+}
+
+/**
+ * s + g·x per lane, each sum rounded to float32 as the reference stores it: for ±1 (xhBits) g with
+ * x's sign (exact), else the product exact in float64 pairs and added there.
+ */
+// @ts-ignore: decorator
+@inline
+function bnProductSum(s: v128, g: v128, x: v128, xhBits: i32): v128 {
+  if (xhBits) return f32x4.add(s, v128.xor(g, v128.and(x, f32x4.splat(-0.0))));
+  const lo = f64x2.add(f64x2.promote_low_f32x4(s), f64x2.mul(f64x2.promote_low_f32x4(g), f64x2.promote_low_f32x4(x)));
+  const hi = f64x2.add(f64x2.promote_low_f32x4(high2(s)), f64x2.mul(f64x2.promote_low_f32x4(high2(g)), f64x2.promote_low_f32x4(high2(x))));
+  return v128.shuffle<i32>(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+/** e + sign x̂ per lane (±1; x̂ >= 0, −0 included, counts +1). */
+// @ts-ignore: decorator
+@inline
+function bnSignSum(e: v128, x: v128): v128 {
+  return f32x4.add(e, v128.bitselect(f32x4.splat(1), f32x4.splat(-1), nonNegative4(x)));
 }
 
 /** Lanes of channels c..c+3 of a packed sign row (word offset w0): all ones where the bit is set. */
