@@ -457,6 +457,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         return;
       }
       if (!xBits || !scratch || !filterLookupApplies(g)) {
+        // several examples: threads split the channels once for all of them
+        if (examples > 1 && isBlocked3x3(g))
+          return par('convBwdFilterExamples', work * 4, count, 1, (a, b) => [at(dy), at(x), xBits ? 1 : 0, ...dims, at(dw), a, b, examples]);
         const [dyLen, xLen] = [g.ho * g.wo * count * 4, g.hi * g.wi * (xBits ? wordsBytes(g.ci) : g.ci * 4)];
         for (let e = 0; e < examples; e++)
           conv('convBwdFilter', { ...g, co: count }, count, count, 1, (d, a, b) => [at(dy) + e * dyLen, at(x) + e * xLen, xBits ? 1 : 0, ...d, at(dw), a, b]);
@@ -717,6 +720,7 @@ const KERNEL_EXPORTS = [
   'convBwdDataExamplesPo2',
   'convBwdDataQuads',
   'convBwdFilter',
+  'convBwdFilterExamples',
   'convBwdFilterLut',
   'convFilterSignRows',
   'convQuadSignRows',

@@ -28,6 +28,12 @@ const IDLE_DX_FLOATS = 1 << 18;
 /** Floats of dY a wide map's dW call over several examples decodes at most (examplesPerCall). */
 const IDLE_DW_DY_FLOATS = 1 << 18;
 
+/**
+ * The same for a dW call over images (pixelExamplesPerCall): 4 MiB, 18 of CNV's first-layer
+ * examples (the input chunk's limit) where 1 MiB took 4 (2 threads: 8.7 -> ~6 ms a step with dY's decode).
+ */
+const PIXEL_DW_DY_FLOATS = 1 << 20;
+
 /** Whether dW tiles and dX chunks may use the idle pre-activation buffer (dwTiles, idleDxChunks); off only to compare against chunkDx. */
 export const IDLE_ACTIVATIONS = { borrowed: true };
 
@@ -162,6 +168,18 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
+   * Examples a dW call over images takes (0: one at a time): as many as the input chunk holds
+   * decoded, with at most PIXEL_DW_DY_FLOATS of their dY tile in the pre-activation buffer. The
+   * kernels add the examples one after another as one-example calls would (no number changes).
+   */
+  private pixelExamplesPerCall(count: number, B: number): number {
+    const { g, ws } = this;
+    if (!IDLE_ACTIVATIONS.borrowed) return 0;
+    const n = Math.min(B, Math.floor(ws.chunkX.length / (g.hi * g.wi * g.ci)), Math.floor(PIXEL_DW_DY_FLOATS / dyTileFloats(g, 1, count)));
+    return n >= 2 && dyTileFloats(g, n, count) <= ws.act.length ? n : 0;
+  }
+
+  /**
    * dX chunks of many examples in the idle pre-activation buffer (after the lookup scratch at its
    * front: the sign index and two thread slots of tables), where it holds more examples than
    * chunkDx and chunkDy (one example of CNV's wide layers): one batch call per chunk, threads
@@ -288,7 +306,18 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
           const run = { first: b === 0, last: b + n === grouped };
           ws.kernels.convBwdFilter(per!.dy, xBits!.subarray(b * wpe, (b + n) * wpe), true, g, c1 - c0, acc, per!.scratch(n), n, run);
         }
-        for (let b = grouped; b < B; b++) {
+        // images (the first layer's re-read pixels): as many examples a call as the input chunk
+        // holds decoded, their dY tile in the pre-activation buffer (idle in backward)
+        const pixels = x.kind === 'pixels' && !coh ? this.pixelExamplesPerCall(c1 - c0, B) : 0;
+        for (let b = 0; b < (pixels ? B : 0); b += pixels) {
+          const n = Math.min(pixels, B - b);
+          const inPix = g.hi * g.wi * g.ci;
+          for (let e = b; e < b + n; e++) readExamplePixels(x as Extract<Activation, { kind: 'pixels' }>, e, ws.chunkX, (e - b) * inPix);
+          const dy = ws.act.subarray(0, dyTileFloats(g, n, c1 - c0));
+          grad.read(b * outPix, (b + n) * outPix, c0, c1, dy);
+          ws.kernels.convBwdFilter(dy, ws.chunkX.subarray(0, n * inPix), false, g, c1 - c0, acc, undefined, n);
+        }
+        for (let b = pixels ? B : grouped; b < B; b++) {
           grad.read(b * outPix, (b + 1) * outPix, c0, c1, ws.chunkDy);
           if (coh) {
             coh.scratch.fill(0, 0, len);

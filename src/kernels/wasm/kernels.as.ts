@@ -2423,6 +2423,19 @@ export function convBwdFilter(dy: usize, x: usize, xBits: i32, hi: i32, wi: i32,
   else filterSum<f32>(dy, x, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
 }
 
+/**
+ * convBwdFilter over `examples` consecutive examples of dy (ho·wo × count floats each) and x
+ * (hi·wi pixels of ci floats, or of ⌈ci/32⌉ sign words), one after another into the same dw: as
+ * that many calls, in one (threads split the channels once for all of them).
+ */
+export function convBwdFilterExamples(
+  dy: usize, x: usize, xBits: i32, hi: i32, wi: i32, ci: i32, ho: i32, wo: i32, count: i32, pad: i32, dw: usize, c0: i32, c1: i32, examples: i32,
+): void {
+  const dyBytes = <usize>(ho * wo * count) << 2;
+  const xBytes = <usize>(hi * wi) * (xBits ? <usize>((ci + 31) >>> 5) << 2 : <usize>ci << 2);
+  for (let e = 0; e < examples; e++) convBwdFilter(dy + <usize>e * dyBytes, x + <usize>e * xBytes, xBits, hi, wi, ci, ho, wo, count, pad, dw, c0, c1);
+}
+
 /** Channels whose lists (every pixel of the map at most, 8 bytes each, and the list's end) the list scratch holds at once. */
 // @ts-ignore: decorator
 @inline
