@@ -1408,6 +1408,35 @@ t.test(
   },
 );
 
+// large enough that 2 threads split it (each thread's range combined by max and min: exact)
+t.test('wasm absRange over a batch, 1 and 2 threads: the largest and the smallest non-zero |x| (NaN ignored, subnormals counted)', async (t) => {
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(37 + threads);
+    for (const [n, at] of [
+      [70001, 12],
+      [70001, 69998],
+      [131072, 65537],
+    ]) {
+      const src = ledger.floats(n, 'workspace', 't', 'src');
+      for (let i = 0; i < n; i++) src[i] = rng.next() < 0.01 ? [0, -0, NaN][rng.int(3)] : rng.normal();
+      // the extremes in one place: the first thread's slice or the second's
+      src[at] = -1e-40;
+      src[at + 1] = 3e5;
+      src[at + 2] = NaN;
+      let max = 0;
+      let least = Infinity;
+      for (let k = 0; k < n; k++) {
+        const a = Math.abs(src[k]);
+        if (a > max) max = a;
+        if (a > 0 && a < least) least = a;
+      }
+      t.same(K.absRange!(src, n), { max, minNonzero: least }, `${n} values, extremes at ${at}, ${threads} thread(s)`);
+    }
+    K.dispose?.();
+  }
+});
+
 t.test('wasm maxAbs and po2Write == the TypeScript store (NaN, Inf, ±0, subnormals, unaligned bases, extreme biases)', async (t) => {
   const { po2CodeOfScaled, po2Decode, po2Get, po2Put, po2Words } = await import('../src/storage/po2.js');
   const { kernels: K, ledger } = wasmKernels.instantiate!();

@@ -223,10 +223,14 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       'po2WriteSlice',
       slices.map(([a, b]) => [at(src) + 4 * a, b - a, at(words), base + a, scale, range ? 1 : 0]),
     );
-    const results = new Float32Array(memory.buffer, scratch, (slices.length * scratchBytes) / 4);
+    return slicesRange(slices.length);
+  };
+  /** The (max, smallest non-zero) |value| over `count` threads' slices, each left in its scratch (max and min are exact in any order). */
+  const slicesRange = (count: number) => {
+    const results = new Float32Array(memory.buffer, scratch, (count * scratchBytes) / 4);
     let max = 0;
     let minNonzero = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < slices.length; i++) {
+    for (let i = 0; i < count; i++) {
       max = Math.max(max, results[(i * scratchBytes) / 4]);
       minNonzero = Math.min(minNonzero, results[(i * scratchBytes) / 4 + 1]);
     }
@@ -560,7 +564,16 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const max = ex.po2WriteRange(at(src), n, at(words), base, scale) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
+    // threads take slices from CODEC_SPLIT elements (it streams the batch: one thread scaled 1.0x)
     absRange: (x, n) => {
+      if (pool && n >= CODEC_SPLIT) {
+        const slices = splitRange(n, threads, 4);
+        pool.run(
+          'absRangeSlice',
+          slices.map(([a, b]) => [at(x) + 4 * a, b - a]),
+        );
+        return slicesRange(slices.length);
+      }
       const max = ex.absRange(at(x), n) as unknown as number;
       return { max, minNonzero: (ex.absMinNonzero as unknown as { value: number }).value };
     },
@@ -761,6 +774,7 @@ const KERNEL_EXPORTS = [
   'gemmPixelsBinRows',
   'po2Read',
   'po2WriteSlice',
+  'absRangeSlice',
   'po2Recode',
   'maskHalf',
   'po2MaskTop',

@@ -4271,6 +4271,12 @@ export function absRange(x: usize, n: i32): f32 {
   return reinterpret<f32>(best);
 }
 
+/** absRange of x[0..n) left in this instance's scratch (the max, then the smallest non-zero |value|): threads take slices. */
+export function absRangeSlice(x: usize, n: i32): void {
+  store<f32>(maskScratch, absRange(x, n));
+  store<f32>(maskScratch + 4, absMinNonzero);
+}
+
 /**
  * Codes of elements [first, first + n) of a po2 store moved to a bias `delta` higher, as
  * po2RecodeTable maps them: magnitude c = code & 15 becomes min(c + delta, 15) where c and
