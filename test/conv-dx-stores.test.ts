@@ -13,9 +13,7 @@ import { referenceKernels as R } from '../src/kernels/reference.js';
 import { wasmKernels } from '../src/kernels/wasm.js';
 import { Rng } from '../src/rng.js';
 import { fromHalf, toHalf } from '../src/storage/fp16.js';
-import { createGradStore, fillStore } from '../src/storage/grad-store.js';
-import { po2Get } from '../src/storage/po2.js';
-import { randomSigns } from './helpers.js';
+import { maxAbs, po2CodesDiffering, po2FillBy, po2Store, randomSigns } from './helpers.js';
 
 const CASES: { g: ConvGeometry; examples: number }[] = [
   { g: convGeometry(30, 30, 64, 64, 'valid'), examples: 3 },
@@ -73,44 +71,24 @@ for (const threads of [1, 2])
           const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
           const size = (e: number) => (sizes === 'growing' ? 4 ** e : e === 0 ? 0 : 1);
           const values = Float32Array.from({ length: examples * dyLen }, (_, k) => (rng.next() < 0.2 ? 0 : rng.normal() * 1e-3 * size(Math.floor(k / dyLen))));
-          const dy = createGradStore('po2', examples * dyLen, ledger, 't', 'dy', K);
-          dy.setShape(examples, dyLen);
-          fillStore(dy, examples, ledger.floats(examples * dyLen, 'workspace', 't', 'chunk'), (i0, i1, out) =>
-            out.set(values.subarray(i0 * dyLen, i1 * dyLen)),
-          );
+          const dy = po2Store(ledger, K, examples, dyLen, values);
           const W = randomSigns(rng, g.co * 9, g.ci);
           const w = ledger.u32(W.bits.length, 'workspace', 't', 'w');
           w.set(W.bits);
           const scratch = ledger.floats(scratchFloats(g, threads), 'workspace', 't', 'scratch');
           K.convBwdDataIndex(w, g, scratch);
-          const dx = createGradStore('po2', examples * dxLen, ledger, 't', 'dx', K);
-          dx.setShape(examples, dxLen);
           const view = dy.po2View!()!;
-          let words: Uint32Array | null = null;
-          const max = { value: null as number | null };
-          t.ok(
-            dx.po2Fill!((into) => {
-              words = into;
-              return (max.value = K.convBwdDataPo2!(view.words, view.bias, w, g, into, scratch, examples));
-            }),
-            'done in one call',
-          );
+          const got = po2FillBy(po2Store(ledger, K, examples, dxLen), (into) => K.convBwdDataPo2!(view.words, view.bias, w, g, into, scratch, examples));
+          t.ok(got.done, 'done in one call');
           // the plain way: dY decoded, the reference input gradient of each example, a two-pass fill
           const dyF = new Float32Array(examples * dyLen);
           dy.read(0, examples, 0, dyLen, dyF);
           const dxF = ledger.floats(examples * dxLen, 'workspace', 't', 'dx floats');
           for (let e = 0; e < examples; e++)
             R.convBwdData(dyF.subarray(e * dyLen, (e + 1) * dyLen), W.bits, g, dxF.subarray(e * dxLen, (e + 1) * dxLen), new Float32Array(0));
-          const want = createGradStore('po2', examples * dxLen, ledger, 't', 'want', K);
-          want.setShape(examples, dxLen);
-          fillStore(want, examples, dxF, () => {});
-          const wantWords = (want as unknown as { words: Uint32Array }).words;
-          let bad = 0;
-          for (let k = 0; k < examples * dxLen; k++) if (po2Get(words!, k) !== po2Get(wantWords, k)) bad++;
-          t.equal(bad, 0, `${examples * dxLen} codes equal`);
-          let top = 0;
-          for (const v of dxF) top = Math.max(top, Math.abs(v));
-          t.equal(max.value, top, 'returns the max |dX|');
+          const want = po2Store(ledger, K, examples, dxLen, dxF) as unknown as { words: Uint32Array };
+          t.equal(po2CodesDiffering(got.words, want.words, examples * dxLen), 0, `${examples * dxLen} codes equal`);
+          t.equal(got.max, maxAbs(dxF), 'returns the max |dX|');
           t.ok(
             dxF.some((v) => v !== 0),
             'the gradient is not all zeros',

@@ -11,8 +11,8 @@ import { wordsFor } from '../src/bits.js';
 import { wasmKernels } from '../src/kernels/wasm.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, fillStore } from '../src/storage/grad-store.js';
-import { po2Bias, po2Get } from '../src/storage/po2.js';
-import { randomSigns } from './helpers.js';
+import { po2Bias } from '../src/storage/po2.js';
+import { maxAbs, po2CodesDiffering, po2FillBy, po2Store, randomSigns } from './helpers.js';
 
 const SHAPES = [
   { B: 5, m: 10, n: 256, rows: 'even' },
@@ -36,37 +36,22 @@ for (const threads of [1, 2])
       const index = ledger.floats(64 * 1024, 'workspace', 't', 'index');
       K.gemmFloatBinTIndex(w, m, n, index);
 
-      const dx = createGradStore('po2', B * n, ledger, 't', 'dx', K);
-      dx.setShape(B, n);
+      const dx = po2Store(ledger, K, B, n);
       const view = dy.po2View!()!;
-      let words: Uint32Array | null = null;
-      const max = { value: null as number | null };
-      t.ok(
-        dx.po2Fill!((into) => {
-          words = into;
-          return (max.value = K.denseDxPo2!(view.words, view.bias, B, m, n, into, index));
-        }),
-        'done in one call',
-      );
+      const filled = po2FillBy(dx, (into) => K.denseDxPo2!(view.words, view.bias, B, m, n, into, index));
+      t.ok(filled.done, 'done in one call');
 
       const dyFloats = ledger.floats(B * m, 'workspace', 't', 'dy floats');
       dy.read(0, B, 0, m, dyFloats);
       const dxFloats = ledger.floats(B * n, 'workspace', 't', 'dx floats');
       K.gemmFloatBinT(dyFloats, w, B, m, n, dxFloats, index);
-      const want = createGradStore('po2', B * n, ledger, 't', 'want', K);
-      want.setShape(B, n);
-      fillStore(want, B, dxFloats, () => {});
-      const wantWords = (want as unknown as { words: Uint32Array }).words;
-      let bad = 0;
-      for (let k = 0; k < B * n; k++) if (po2Get(words!, k) !== po2Get(wantWords, k)) bad++;
-      t.equal(bad, 0, `${B * n} codes equal`);
+      const want = po2Store(ledger, K, B, n, dxFloats);
+      t.equal(po2CodesDiffering(filled.words, (want as unknown as { words: Uint32Array }).words, B * n), 0, `${B * n} codes equal`);
       const [got, ref] = [new Float32Array(B * n), new Float32Array(B * n)];
       dx.read(0, B, 0, n, got);
       want.read(0, B, 0, n, ref);
       t.same(Array.from(got), Array.from(ref), 'decoded values equal (the same bias)');
-      let top = 0;
-      for (const v of dxFloats) top = Math.max(top, Math.abs(v));
-      t.equal(max.value, top, 'returns the max |dX|');
+      t.equal(filled.max, maxAbs(dxFloats), 'returns the max |dX|');
       t.ok(
         ref.some((v) => v !== 0),
         'the gradient is not all zeros',

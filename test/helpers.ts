@@ -6,6 +6,10 @@ import { packSignRows, wordsFor } from '../src/bits.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { Rng } from '../src/rng.js';
 import type { ModelSpec } from '../src/model/spec.js';
+import type { Kernels } from '../src/kernels/kernels.js';
+import type { MemoryLedger } from '../src/ledger.js';
+import { createGradStore, fillStore, type GradStore } from '../src/storage/grad-store.js';
+import { po2Get } from '../src/storage/po2.js';
 
 /** Directories tempDir made in this test process: removed when it exits. */
 const tempDirs: string[] = [];
@@ -69,6 +73,49 @@ export function maxAbs(a: ArrayLike<number>, n = a.length): number {
   let d = 0;
   for (let i = 0; i < n; i++) d = Math.max(d, Math.abs(a[i]));
   return d;
+}
+
+/** max |a[i]| and the smallest non-zero |a[i]| over i < n (NaN ignored): what absRange returns. */
+export function absRangeOf(a: ArrayLike<number>, n = a.length): { max: number; minNonzero: number } {
+  let max = 0;
+  let minNonzero = Infinity;
+  for (let k = 0; k < n; k++) {
+    const v = Math.abs(a[k]);
+    if (v > max) max = v;
+    if (v > 0 && v < minNonzero) minNonzero = v;
+  }
+  return { max, minNonzero };
+}
+
+/** A po2 gradient store in the kernels' memory, rows × cols, holding `values` where given (a two-pass fill under their max). */
+export function po2Store(ledger: MemoryLedger, K: Kernels, rows: number, cols: number, values?: ArrayLike<number>): GradStore {
+  const store = createGradStore('po2', rows * cols, ledger, 't', 'po2 store', K);
+  store.setShape(rows, cols);
+  if (values) {
+    const floats = ledger.floats(rows * cols, 'workspace', 't', 'po2 store values');
+    floats.set(values);
+    fillStore(store, rows, floats, () => {});
+  }
+  return store;
+}
+
+/** A po2 store filled by a kernel through po2Fill: whether the store took the fill, the words it filled and the max the kernel returned. */
+export function po2FillBy(store: GradStore, fill: (words: Uint32Array) => number | null): { done: boolean; words: Uint32Array; max: number | null } {
+  let words: Uint32Array = new Uint32Array(0);
+  let max: number | null = null;
+  const done = store.po2Fill!((into) => {
+    words = into;
+    max = fill(into);
+    return max;
+  });
+  return { done, words, max };
+}
+
+/** How many of codes [0, n) differ between two po2 stores' words. */
+export function po2CodesDiffering(got: Uint32Array, want: Uint32Array, n: number): number {
+  let bad = 0;
+  for (let k = 0; k < n; k++) if (po2Get(got, k) !== po2Get(want, k)) bad++;
+  return bad;
 }
 
 /** A small random labelled data set. */

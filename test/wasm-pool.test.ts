@@ -3,13 +3,19 @@
 // and of 32; windows of 2 and 3 with dropped edges; in place and into another buffer; 1 and 2 threads.
 import t from 'tap';
 import { wordsFor } from '../src/bits.js';
-import { maxPoolFloatReference, maxPoolGradReference, maxPoolGradRowReference, POOL_ARGMAX, type PoolDims } from '../src/kernels/pool-reference.js';
+import {
+  maxPoolFloatReference,
+  maxPoolGradReference,
+  maxPoolGradRowReference,
+  POOL_ARGMAX,
+  type PoolArgmaxSource,
+  type PoolDims,
+} from '../src/kernels/pool-reference.js';
 import { wasmAvailable, wasmKernels } from '../src/kernels/wasm.js';
-import type { Floats } from '../src/ledger.js';
+import type { Floats, MemoryLedger } from '../src/ledger.js';
 import { Rng } from '../src/rng.js';
 import { fromHalf, toHalf } from '../src/storage/fp16.js';
-import { createGradStore, fillStore } from '../src/storage/grad-store.js';
-import { po2Get } from '../src/storage/po2.js';
+import { maxAbs, po2CodesDiffering, po2FillBy, po2Store } from './helpers.js';
 
 t.ok(wasmAvailable(), 'the wasm kernels load on this machine');
 
@@ -23,6 +29,21 @@ function awkward(rng: Rng, n: number, out: Floats): void {
 const pooledLength = (B: number, d: PoolDims) => B * Math.floor(d.h / d.size) * Math.floor(d.w / d.size) * d.C;
 
 const same = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.prototype.every.call(a, (v: number, i: number) => Object.is(v, b[i]));
+
+/** Every argmax source over a batch of B maps: float input (awkward values), and random words read as sign bits and as a mask. */
+function argmaxSources(ledger: MemoryLedger, rng: Rng, B: number, d: PoolDims): [Floats | Uint32Array, PoolArgmaxSource][] {
+  const n = B * d.h * d.w * d.C;
+  const x = ledger.floats(n, 'workspace', 't', 'x');
+  awkward(rng, n, x);
+  const words = B * d.h * d.w * wordsFor(d.C);
+  const bits = ledger.u32(words, 'workspace', 't', 'bits');
+  for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+  return [
+    [x, POOL_ARGMAX.floats],
+    [bits, POOL_ARGMAX.signBits],
+    [bits, POOL_ARGMAX.mask],
+  ];
+}
 
 const SHAPES: [B: number, d: PoolDims][] = [
   [3, { h: 4, w: 4, C: 4, size: 2 }],
@@ -111,18 +132,10 @@ for (const threads of [1, 2])
       const rng = new Rng(d.h * 13 + d.C + threads);
       const n = B * d.h * d.w * d.C;
       const pooled = pooledLength(B, d);
-      const x = ledger.floats(n, 'workspace', 't', 'x');
-      awkward(rng, n, x);
-      const words = B * d.h * d.w * wordsFor(d.C);
-      const bits = ledger.u32(words, 'workspace', 't', 'bits');
-      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const sources = argmaxSources(ledger, rng, B, d);
       const dy = ledger.floats(pooled, 'workspace', 't', 'dy');
       awkward(rng, pooled, dy);
-      for (const [src, source] of [
-        [x, POOL_ARGMAX.floats],
-        [bits, POOL_ARGMAX.signBits],
-        [bits, POOL_ARGMAX.mask],
-      ] as const) {
+      for (const [src, source] of sources) {
         const want = new Float32Array(n).fill(9);
         maxPoolGradReference(src, source, d, B, dy, want);
         const out = ledger.floats(n, 'workspace', 't', 'out').fill(9);
@@ -143,20 +156,12 @@ for (const threads of [1, 2])
       const rng = new Rng(d.h * 17 + d.C + threads);
       const n = B * d.h * d.w * d.C;
       const pooled = pooledLength(B, d);
-      const x = ledger.floats(n, 'workspace', 't', 'x');
-      awkward(rng, n, x);
-      const words = B * d.h * d.w * wordsFor(d.C);
-      const bits = ledger.u32(words, 'workspace', 't', 'bits');
-      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const sources = argmaxSources(ledger, rng, B, d);
       const dy = ledger.u16(pooled, 'workspace', 't', 'dy');
       for (let i = 0; i < pooled; i++) dy[i] = rng.next() < 0.1 ? [0, 0x8000, 0x0001, 0x7c00, 0xfc00, 0x7e01][rng.int(6)] : toHalf(rng.normal(), true);
       const dyFloats = Float32Array.from(dy, fromHalf);
       let taken = true;
-      for (const [src, source] of [
-        [x, POOL_ARGMAX.floats],
-        [bits, POOL_ARGMAX.signBits],
-        [bits, POOL_ARGMAX.mask],
-      ] as const) {
+      for (const [src, source] of sources) {
         const want = new Float32Array(n);
         maxPoolGradReference(src, source, d, B, dyFloats, want);
         const out = ledger.u16(n, 'workspace', 't', 'out').fill(0x1234);
@@ -190,47 +195,23 @@ for (const threads of [1, 2])
       const n = B * d.h * d.w * d.C;
       const pooled = pooledLength(B, d);
       const perPooled = pooled / B;
-      const x = ledger.floats(n, 'workspace', 't', 'x');
-      awkward(rng, n, x);
-      const words = B * d.h * d.w * wordsFor(d.C);
-      const bits = ledger.u32(words, 'workspace', 't', 'bits');
-      for (let i = 0; i < words; i++) bits[i] = rng.nextU32();
+      const sources = argmaxSources(ledger, rng, B, d);
       const values = Float32Array.from({ length: pooled }, (_, i) => (rng.next() < 0.2 ? 0 : rng.normal() * 1e-3 * 4 ** Math.floor(i / perPooled)));
-      const dy = createGradStore('po2', pooled, ledger, 't', 'dy', K);
-      dy.setShape(B, perPooled);
-      fillStore(dy, B, ledger.floats(pooled, 'workspace', 't', 'chunk'), (i0, i1, out) => out.set(values.subarray(i0 * perPooled, i1 * perPooled)));
+      const dy = po2Store(ledger, K, B, perPooled, values);
       const view = dy.po2View!()!;
       const dyFloats = ledger.floats(pooled, 'workspace', 't', 'dy floats');
       dy.read(0, B, 0, perPooled, dyFloats);
-      for (const [src, source] of [
-        [x, POOL_ARGMAX.floats],
-        [bits, POOL_ARGMAX.signBits],
-        [bits, POOL_ARGMAX.mask],
-      ] as const) {
+      for (const [src, source] of sources) {
         const wantFloats = ledger.floats(n, 'workspace', 't', 'want floats');
         maxPoolGradReference(src, source, d, B, dyFloats, wantFloats);
-        const want = createGradStore('po2', n, ledger, 't', 'want', K);
-        want.setShape(B, n / B);
-        fillStore(want, B, wantFloats, () => {});
-        const out = createGradStore('po2', n, ledger, 't', 'out', K);
-        out.setShape(B, n / B);
-        let got: Uint32Array | null = null;
-        const max = { value: null as number | null };
-        const done = out.po2Fill!((into) => {
-          got = into;
-          return (max.value = K.maxPoolGradPo2!(src, source, d, B, view.words, view.bias, into));
-        });
-        if (!done) {
+        const want = po2Store(ledger, K, B, n / B, wantFloats) as unknown as { words: Uint32Array };
+        const got = po2FillBy(po2Store(ledger, K, B, n / B), (into) => K.maxPoolGradPo2!(src, source, d, B, view.words, view.bias, into));
+        if (!got.done) {
           t.ok((d.h * d.w * d.C) % 32 !== 0, `${B}x${d.h}x${d.w}x${d.C}: declined only where an example is not whole words of codes`);
           break;
         }
-        const wantWords = (want as unknown as { words: Uint32Array }).words;
-        let bad = 0;
-        for (let i = 0; i < n; i++) if (po2Get(got!, i) !== po2Get(wantWords, i)) bad++;
-        let top = 0;
-        for (const v of wantFloats) top = Math.max(top, Math.abs(v));
-        t.equal(bad, 0, `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}: ${n} codes`);
-        t.equal(max.value, top, 'returns the max |dX|');
+        t.equal(po2CodesDiffering(got.words, want.words, n), 0, `${B}x${d.h}x${d.w}x${d.C} window ${d.size}, source ${source}: ${n} codes`);
+        t.equal(got.max, maxAbs(wantFloats), 'returns the max |dX|');
         if (source === POOL_ARGMAX.mask) shapes++;
       }
     }
