@@ -955,6 +955,31 @@ for (const [hi, wi, ci, co, padding, k = 3, stride = 1] of CONV_SHAPES)
     }
   });
 
+// several float examples a call (the standard recipe's first layer, the streamed recipes' images):
+// the examples added one after another, as one call per example adds them
+t.test('convBwdFilter over several float examples in one call == one call per example, bit for bit (1 and 2 threads)', async (t) => {
+  for (const threads of [1, 2]) {
+    const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+    const rng = new Rng(53 + threads);
+    for (const g of [convGeometry(32, 32, 3, 64, 'valid'), convGeometry(12, 12, 3, 16, 'same'), convGeometry(9, 9, 5, 8, 'same', 3, 2)]) {
+      const examples = 5;
+      const [dyLen, xLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
+      const dy = ledger.floats(examples * dyLen, 'workspace', 't', 'dy');
+      dy.set(Array.from(randomFloats(rng, dy.length)));
+      const x = ledger.floats(examples * xLen, 'workspace', 't', 'x');
+      x.set(Array.from(randomFloats(rng, x.length)));
+      const once = ledger.floats((g.co * 9 * g.ci * (g.k * g.k)) / 9, 'workspace', 't', 'dw').fill(0.25);
+      const each = Float32Array.from(once);
+      const eachW = ledger.floats(each.length, 'workspace', 't', 'dw each');
+      eachW.set(each);
+      K.convBwdFilter(dy, x, false, g, g.co, once, undefined, examples);
+      for (let e = 0; e < examples; e++) K.convBwdFilter(dy.subarray(e * dyLen, (e + 1) * dyLen), x.subarray(e * xLen, (e + 1) * xLen), false, g, g.co, eachW);
+      t.same(Array.from(once), Array.from(eachW), `${g.hi}x${g.wi}x${g.ci} -> ${g.co}, ${g.k}x${g.k}/${g.stride}, ${examples} examples, ${threads} thread(s)`);
+    }
+    K.dispose?.();
+  }
+});
+
 t.test('two kernel threads give bit-identical results (kernels split into disjoint slices)', async (t) => {
   const specs: ModelSpec[] = [
     mlpSpec(784, [256, 256], 10),

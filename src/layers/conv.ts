@@ -272,6 +272,10 @@ export class ConvLayer extends BinaryWeightLayer implements Layer {
       const signs = x.kind === 'float' && x.signs === true;
       const whole = grad.floatView?.();
       if (whole && (x.kind === 'bits' || signs) && (filterLookupApplies(g) || filterQuadsApply(g, B))) this.batchSignDw(x, whole, B, dw);
+      // float input (the standard recipe's first layer): the batch in one call, the kernels
+      // adding the examples one after another as one-example calls would
+      else if (whole && x.kind === 'float' && !signs)
+        ws.kernels.convBwdFilter(whole.subarray(0, B * outPix * g.co), x.data.subarray(0, B * g.hi * g.wi * g.ci), false, g, g.co, dw, undefined, B);
       else
         for (let b = 0; b < B; b++) {
           const dy = this.exampleDy(grad, b);
