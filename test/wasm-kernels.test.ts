@@ -968,7 +968,7 @@ t.test('convBwdFilter over several float examples in one call == one call per ex
       dy.set(Array.from(randomFloats(rng, dy.length)));
       const x = ledger.floats(examples * xLen, 'workspace', 't', 'x');
       x.set(Array.from(randomFloats(rng, x.length)));
-      const once = ledger.floats((g.co * 9 * g.ci * (g.k * g.k)) / 9, 'workspace', 't', 'dw').fill(0.25);
+      const once = ledger.floats(g.co * g.k * g.k * g.ci, 'workspace', 't', 'dw').fill(0.25);
       const each = Float32Array.from(once);
       const eachW = ledger.floats(each.length, 'workspace', 't', 'dw each');
       eachW.set(each);
