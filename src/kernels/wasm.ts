@@ -264,22 +264,31 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   /** Codes a po2 store's words hold. */
   const po2Capacity = (words: Uint32Array) => Math.floor((words.length * 32) / 5);
   /**
-   * The threads' example ranges for a conv input gradient between gradient stores, each thread
-   * in a slot of the scratch (after convBwdDataIndex's index: its tables, then after all slots'
-   * tables its dY and dX floats): null where the lookups do not take the geometry, an example's
-   * dY or dX is not a multiple of `align` codes (dY's, dX's), or no slot fits.
+   * The threads' example ranges for a batch of conv input-gradient lookups: after the sign index
+   * (convBwdDataIndex's, at the front of scratch) a slot per thread holding its tables, then after
+   * all the slots' tables `bufBytes` more per slot; as many slots as fit (at most one per thread
+   * and per `unit` examples, ranges cut at multiples of `unit`). slots 0: not one fits.
+   */
+  const lookupSlots = (g: ConvGeometry, scratch: Floats, examples: number, unit: number, bufBytes: number) => {
+    const tablesBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
+    const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - tablesBytes;
+    const slots = Math.min(threads, Math.ceil(examples / unit), Math.floor((scratch.length * 4 - indexBytes) / (tablesBytes + bufBytes)));
+    const ranges = pool && slots > 1 ? splitRange(examples, slots, unit) : [[0, examples]];
+    return { slots, ranges, buffersAt: indexBytes + slots * tablesBytes };
+  };
+  /**
+   * lookupSlots for a conv input gradient between gradient stores, each slot's buffers holding an
+   * example's dY and dX floats: null where the lookups do not take the geometry, an example's dY
+   * or dX is not a multiple of `align` codes (dY's, dX's), or no slot fits.
    */
   const dxExampleSlices = (g: ConvGeometry, scratch: Floats, examples: number, align: [number, number], dyCodes: number, dxCodes: number) => {
     const [dyLen, dxLen] = [g.ho * g.wo * g.co, g.hi * g.wi * g.ci];
     if (!lookupApplies(g) || dataQuadsApply(g) || dyLen % align[0] !== 0 || dxLen % align[1] !== 0) return null;
     if (dyCodes < examples * dyLen || dxCodes < examples * dxLen) throw new Error('wasm kernels: conv input gradient stores are shorter than the examples');
-    const tablesBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
-    const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - tablesBytes;
-    const slotBytes = tablesBytes + 4 * (dyLen + dxLen);
-    const slots = Math.min(threads, examples, Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
+    const { slots, ranges, buffersAt } = lookupSlots(g, scratch, examples, 1, 4 * (dyLen + dxLen));
     if (slots < 1) return null;
     const lut = lookupScratch(g, scratch);
-    return { lut, bufs: lut + indexBytes + slots * tablesBytes, ranges: pool && slots > 1 ? splitRange(examples, slots) : [[0, examples]] };
+    return { lut, bufs: lut + buffersAt, ranges };
   };
   /** The gradient and shape arguments both Adam kernels take, in their order. */
   const adamGradArgs = (t: AdamTensor) => [at(t.grad), t.gradBits ? 1 : 0, t.cols, t.gradScale, t.n, t.binary ? 1 : 0, t.clip];
@@ -410,14 +419,11 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       const quads = dataQuadsApply(g);
       if (examples > 1 || quads) {
         // a batch: each thread runs whole examples with tables of its own (the slots that fit after the index)
-        const slotBytes = ex.convLutTablesBytes(...lookupDims(g)) as unknown as number;
-        const indexBytes = (ex.convLutBytes(...lookupDims(g)) as unknown as number) - slotBytes;
-        const slots = Math.min(threads, Math.ceil(examples / (quads ? 4 : 1)), Math.floor((scratch.length * 4 - indexBytes) / slotBytes));
-        const slices = pool && slots > 1 ? splitRange(examples, slots, quads ? 4 : 1) : [[0, examples]];
-        const args = slices.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1]);
-        const fn = quads ? 'convBwdDataQuads' : 'convBwdDataExamples';
-        if (slices.length > 1) pool!.run(fn, args);
-        else ex[fn](...args[0]);
+        const { ranges } = lookupSlots(g, scratch, examples, quads ? 4 : 1, 0);
+        runSlices(
+          quads ? 'convBwdDataQuads' : 'convBwdDataExamples',
+          ranges.map(([e0, e1], k) => [at(dy), ...lookupDims(g), at(dx), lut, k, e0, e1]),
+        );
         return;
       }
       par('convLutTables', g.ho * g.wo * g.co * 16, g.ho, 1, (a, b) => [at(dy), ...lookupDims(g), lut, a, b]);
@@ -536,6 +542,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // x̂'s sign bits, a split call leaves the last pass to bnApplyRows, split by rows (see there)
     bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) => {
       const work = rows * C * BN_WORK;
+      const applyByRows = shift?.signs !== undefined && splits(work, C, 32);
       par('bnNormalize', shift?.xhat ? 0 : work, C, shift?.signs ? 32 : 4, (a, b) => [
         at(y),
         rows,
@@ -549,9 +556,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         shift?.xhat ? at(shift.xhat) : 0,
         shift ? at(shift.beta) : 0,
         shift?.signs ? at(shift.signs) : 0,
+        applyByRows ? 0 : 1,
       ]);
-      if (shift?.signs && splits(work, C, 32))
-        par('bnApplyRows', work, rows, 1, (r0, r1) => [at(y), C, at(mean), at(sigma), 0, at(shift.beta), at(shift.signs!), r0, r1]);
+      if (applyByRows) par('bnApplyRows', work, rows, 1, (r0, r1) => [at(y), C, at(mean), at(sigma), at(shift.beta), at(shift.signs!), r0, r1]);
     },
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,

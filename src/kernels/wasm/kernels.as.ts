@@ -4842,8 +4842,11 @@ export function addRowBias(y: usize, rows: i32, C: i32, b: usize): void {
  * in y: the layer's copy of x̂ and its shift in the same pass instead of two more over memory.
  * With signs (not 0; xhat 0), it keeps x̂'s sign bits there instead (rows of ⌈C/32⌉ words, as
  * packSigns packs them; c0 a multiple of 32 so threads write their own words) and adds beta.
+ * apply 0: the sums only, the last pass left to bnApplyRows.
  */
-export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize, signs: usize): void {
+export function bnNormalize(
+  y: usize, rows: i32, C: i32, l2: i32, mean: usize, sigma: usize, eps: f64, c0: i32, c1: i32, xhat: usize, beta: usize, signs: usize, apply: i32,
+): void {
   // channels [c0, c1) only (c0 a multiple of 4), so threads can split them: each channel's sums
   // are its own. The two sums go over bands of rows that fit in L1, and within a band channel
   // block by channel block, each block's sums held in registers over the band's rows (a sum's
@@ -4923,17 +4926,17 @@ export function bnNormalize(y: usize, rows: i32, C: i32, l2: i32, mean: usize, s
     const s = <f64>load<f32>(sigma + (<usize>c << 2)) / n + eps;
     store<f32>(sigma + (<usize>c << 2), <f32>(l2 ? sqrt<f64>(s) : s));
   }
-  if (!signs || c1 - c0 == C) bnApply(y, C, mean, sigma, c0, c1, xhat, beta, signs, 0, rows);
+  if (apply) bnApply(y, C, mean, sigma, c0, c1, xhat, beta, signs, 0, rows);
 }
 
 /**
- * bnNormalize's last pass after its sums, for rows [r0, r1) and all channels (mean and sigma as
- * it left them): threads then take rows. bnNormalize with signs skips that pass when it has only
- * some channels: its threads' sign words would share cache lines (8 rows of 64 channels a line),
- * and the rows are where the layer before wrote them (each thread its own examples).
+ * bnNormalize's last pass with sign bits after its sums (apply 0), for rows [r0, r1) and all
+ * channels (mean and sigma as it left them): threads then take rows. Split by channels, the
+ * threads' sign words would share cache lines (8 rows of 64 channels a line), and by rows each
+ * reads the examples the layer before wrote on it.
  */
-export function bnApplyRows(y: usize, C: i32, mean: usize, sigma: usize, xhat: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
-  bnApply(y, C, mean, sigma, 0, C, xhat, beta, signs, r0, r1);
+export function bnApplyRows(y: usize, C: i32, mean: usize, sigma: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
+  bnApply(y, C, mean, sigma, 0, C, 0, beta, signs, r0, r1);
 }
 
 /**
@@ -5084,6 +5087,8 @@ function bnStatsBlock(dy: usize, xh: usize, xhBits: i32, C: i32, row0: i32, r0: 
       e3 = v128.load(p2, 48);
     }
   }
+  // the 4 vectors written out, each accumulator by its own name: a loop over them with an index
+  // would leave AssemblyScript to branch on it every row instead of keeping the sums in registers
   if (vectors == 4)
     for (let r = r0; r < r1; r++) {
       const i = row0 + r;
