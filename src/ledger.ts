@@ -30,6 +30,8 @@ export class MemoryLedger {
   readonly FloatArray: FloatArrayCtor;
 
   private readonly arena: Arena | null;
+  /** While a network is built: where each layer's kept (retained) buffers go (src/model/activation-region.ts). */
+  private placement: { block: { buffer: ArrayBufferLike; byteOffset: number }; slots: Map<string, { at: number; end: number }> } | null = null;
 
   constructor(opts: { float64?: boolean; arena?: Arena } = {}) {
     if (opts.float64 && opts.arena) throw new Error('ledger: float64 buffers cannot live in a kernel arena');
@@ -37,41 +39,77 @@ export class MemoryLedger {
     this.arena = opts.arena ?? null;
   }
 
-  private make<T extends Typed>(Ctor: { new (n: number): T; new (b: ArrayBufferLike, off: number, n: number): T; BYTES_PER_ELEMENT: number }, n: number): T {
+  private make<T extends Typed>(
+    Ctor: { new (n: number): T; new (b: ArrayBufferLike, off: number, n: number): T; BYTES_PER_ELEMENT: number },
+    n: number,
+    category?: Category,
+    owner?: string,
+  ): T {
+    const slot = category === 'retained' && owner !== undefined ? this.placement?.slots.get(owner) : undefined;
+    if (slot) {
+      const bytes = n * Ctor.BYTES_PER_ELEMENT;
+      if (slot.at + bytes > slot.end)
+        throw new Error(`ledger: ${owner}'s kept tensors outgrow their place in the activation region (memory plan and layer disagree)`);
+      const buf = new Ctor(this.placement!.block.buffer, this.placement!.block.byteOffset + slot.at, n);
+      slot.at = (slot.at + bytes + 15) & ~15;
+      return buf;
+    }
     if (!this.arena) return new Ctor(n);
     const { buffer, byteOffset } = this.arena.allocate(n * Ctor.BYTES_PER_ELEMENT);
     return new Ctor(buffer, byteOffset, n);
   }
 
   floats(n: number, category: Category, owner: string, what: string): Floats {
-    return this.track(this.make<Floats>(this.FloatArray as never, n), category, owner, what);
+    return this.track(this.make<Floats>(this.FloatArray as never, n, category, owner), category, owner, what);
   }
   /** Always float64 (scalar state that must survive a checkpoint exactly). */
   f64(n: number, category: Category, owner: string, what: string): Float64Array {
-    return this.track(this.make(Float64Array, n), category, owner, what);
+    return this.track(this.make(Float64Array, n, category, owner), category, owner, what);
   }
   u8(n: number, category: Category, owner: string, what: string): Uint8Array {
-    return this.track(this.make(Uint8Array, n), category, owner, what);
+    return this.track(this.make(Uint8Array, n, category, owner), category, owner, what);
   }
   i8(n: number, category: Category, owner: string, what: string): Int8Array {
-    return this.track(this.make(Int8Array, n), category, owner, what);
+    return this.track(this.make(Int8Array, n, category, owner), category, owner, what);
   }
   u16(n: number, category: Category, owner: string, what: string): Uint16Array {
-    return this.track(this.make(Uint16Array, n), category, owner, what);
+    return this.track(this.make(Uint16Array, n, category, owner), category, owner, what);
   }
   u32(n: number, category: Category, owner: string, what: string): Uint32Array {
-    return this.track(this.make(Uint32Array, n), category, owner, what);
+    return this.track(this.make(Uint32Array, n, category, owner), category, owner, what);
   }
   i32(n: number, category: Category, owner: string, what: string): Int32Array {
-    return this.track(this.make(Int32Array, n), category, owner, what);
+    return this.track(this.make(Int32Array, n, category, owner), category, owner, what);
   }
 
   private track<T extends Typed>(buf: T, category: Category, owner: string, what: string): T {
-    const entry = { owner, what, category, bytes: buf.byteLength };
-    this.live.set(buf, entry);
-    this.current += entry.bytes;
-    if (this.current > this.peakBytes) this.peakBytes = this.current;
+    this.account(buf, buf.byteLength, category, owner, what);
     return buf;
+  }
+
+  /** An untracked block of `bytes` (zero-filled): the caller accounts for what it holds. */
+  block(bytes: number): { buffer: ArrayBufferLike; byteOffset: number } {
+    return this.arena ? this.arena.allocate(bytes) : { buffer: new ArrayBuffer(bytes), byteOffset: 0 };
+  }
+
+  /**
+   * Until endPlacement(): kept buffers of the owners in `slots` are placed at those byte ranges
+   * of `block` instead of allocated (still counted, at their own bytes).
+   */
+  placeKept(block: { buffer: ArrayBufferLike; byteOffset: number }, slots: Map<string, { offset: number; end: number }>): void {
+    this.placement = { block, slots: new Map([...slots].map(([o, s]) => [o, { at: s.offset, end: s.end }])) };
+  }
+
+  endPlacement(): void {
+    this.placement = null;
+  }
+
+  /** Count `bytes` held inside a block (from block()) under this entry; `key` identifies it. */
+  account(key: Typed, bytes: number, category: Category, owner: string, what: string): void {
+    const entry = { owner, what, category, bytes };
+    this.live.set(key, entry);
+    this.current += bytes;
+    if (this.current > this.peakBytes) this.peakBytes = this.current;
   }
 
   /** Release a buffer; its bytes leave the total, the peak stays. */

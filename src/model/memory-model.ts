@@ -1,19 +1,17 @@
 // The memory model: bytes per layer and category, computed from the model's plan and the recipe
 // alone. It must equal what the ledger measures when the network is built (tested), so it can
 // answer "what fits" without building anything.
-import { wordsFor } from '../bits.js';
 import { CATEGORIES, type Category } from '../ledger.js';
 import { ADAM_BLOCK } from '../optim/adam.js';
 import { BOP_BLOCK } from '../optim/bop.js';
 import { winsorFloats } from '../layers/winsorize.js';
 import type { Recipe } from '../recipe.js';
-import { gradStoreBytes } from '../storage/grad-store.js';
-import { paramBytes } from '../storage/param-store.js';
 import { inputFeatures, planModel, type ModelSpec } from './spec.js';
 import { workspaceSizes } from './sizes.js';
 import { kindOf } from './kinds/registry.js';
 import { scopePlan, type TrainScope } from './train-scope.js';
-import type { MemoryContext } from './kinds/kind.js';
+import { memoryContext } from './memory-context.js';
+import { gradientStoreBytes } from './activation-region.js';
 
 export type Bytes = Record<Category, number>;
 
@@ -43,24 +41,10 @@ export function modelMemory(
     if (!row) byOwner.set(owner, (row = zero()));
     row[cat] += bytes;
   };
-  const bitRows = (rows: number, cols: number) => rows * wordsFor(cols) * 4;
-  /** A binary weight tensor: latent + packed copy, gradient, Adam moments. */
-  const binaryWeights = (owner: string, packedRows: number, cols: number, frozen = false) => {
-    const size = packedRows * cols;
-    if (frozen) return add(owner, 'weights', bitRows(packedRows, cols));
-    add(owner, 'weights', (recipe.weights === 'bit' ? 0 : paramBytes(recipe.weights, size)) + bitRows(packedRows, cols));
-    add(owner, 'weight-grads', recipe.dw === 'fused' ? 0 : gradCopies * (recipe.dw === 'float32' ? size * F : bitRows(packedRows, cols)));
-    // Adam: m and v; Bop: one momentum
-    add(owner, 'optimizer', (recipe.optimizer === 'bop' ? 1 : 2) * paramBytes(recipe.moments, size));
-  };
-  /** A tensor kept for backward as float32 or as packed bits. */
-  const kept = (owner: string, format: 'float32' | 'bit', rows: number, cols: number) =>
-    add(owner, 'retained', format === 'float32' ? rows * cols * F : bitRows(rows, cols));
-
   const plan = scopePlan(planModel(spec), opts.trainScope ?? { kind: 'all' });
   const ws = workspaceSizes(plan, B, recipe.chunkRows);
   add('shared', 'workspace', (ws.act + 3 * ws.chunk + ws.chan) * F);
-  add('shared', 'workspace', 2 * gradStoreBytes(recipe.dy, ws.grad));
+  add('shared', 'workspace', gradientStoreBytes(plan, spec, recipe, B));
 
   add('input', 'input', B);
   add('input', 'input', recipe.firstInput === 'float32' ? B * inputFeatures(spec) * F : B * 4);
@@ -71,7 +55,7 @@ export function modelMemory(
     add('winsorized', 'workspace', (w.rows + w.scratch + w.column + w.ones) * F);
   }
 
-  const context: MemoryContext = { spec, recipe, batch: B, gradCopies, add, kept, binaryWeights };
+  const context = memoryContext(spec, recipe, B, gradCopies, add);
   for (const l of plan) kindOf(l).memory(l, context);
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);

@@ -10,7 +10,8 @@ import { MemoryLedger } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import type { StateTensor } from '../storage/param-store.js';
 import { Rng } from '../rng.js';
-import { createGradStore, type GradStore } from '../storage/grad-store.js';
+import { GradientStores, regionApplies } from './gradient-stores.js';
+import { planActivationRegion } from './activation-region.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
@@ -44,6 +45,12 @@ export interface NetworkOptions {
    * for float weights). Small values make the first predictions nearly uniform.
    */
   outputInitScale?: number;
+  /**
+   * Place the activation gradients over the kept tensors of layers whose backward is done
+   * (src/model/activation-region.ts; default true). False: two batch-sized stores of their own
+   * (the same training bits, more memory).
+   */
+  overlayGradients?: boolean;
 }
 
 export interface StepResult {
@@ -61,7 +68,7 @@ export class Network {
   readonly batch: number;
   /** The kernels this network runs (its own instance, for kernels with their own memory). */
   readonly kernels: Kernels;
-  private readonly grads: [GradStore, GradStore];
+  private readonly grads: GradientStores;
   private readonly ws: Workspace;
 
   constructor(readonly opts: NetworkOptions) {
@@ -92,13 +99,17 @@ export class Network {
       opts.coherence ? batch : 0,
       opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null,
     ));
-    this.grads = [
-      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients A (${recipe.dy})`, kernels),
-      createGradStore(recipe.dy, sizes.grad, ledger, 'shared', `activation gradients B (${recipe.dy})`, kernels),
-    ];
+    const region = opts.overlayGradients !== false && regionApplies(ledger) ? planActivationRegion(plan, spec, recipe, batch) : null;
+    const block = region && ledger.block(region.bytes);
+    if (region && block) ledger.placeKept(block, region.slots);
     this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
     const context = { spec, recipe, batch, ws, ledger, rng };
     for (const l of plan) this.layers.push(kindOf(l).build(l, context));
+    ledger.endPlacement();
+    this.grads =
+      region && block
+        ? GradientStores.inRegion(region, block, recipe.dy, ledger, kernels)
+        : GradientStores.shared(recipe.dy, sizes.grad, plan.length, ledger, kernels);
     this.loss = new SoftmaxCrossEntropy(spec.classes, batch, ws, ledger);
     if (opts.outputInitScale !== undefined && opts.outputInitScale !== 1) this.scaleClassifierInit(opts.outputInitScale);
   }
@@ -208,13 +219,13 @@ export class Network {
    */
   computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number, onlyExample = -1): StepResult {
     const result = this.forward(data, order, offset, rows, true);
-    let [grad, spare] = this.grads;
-    grad = this.loss.backward(grad, rows, onlyExample);
+    let grad = this.loss.backward(this.grads.begin(), rows, onlyExample);
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const layer = this.layers[l];
-      const out = layer.backward(grad, spare, rows * layer.rowsPerExample);
+      const out = layer.backward(grad, this.grads.spare(l), rows * layer.rowsPerExample);
       if (!out) break;
-      if (out !== grad) [grad, spare] = [out, grad];
+      this.grads.passed(l, grad, out);
+      grad = out;
     }
     return result;
   }

@@ -22,8 +22,8 @@ export interface MemoryReport {
 }
 
 /** Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch. */
-export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number): number {
-  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1 });
+export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number, overlayGradients = true): number {
+  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1, overlayGradients });
   createOptimizer(net.params(), recipe, net.ledger);
   return net.ledger.totalBytes;
 }

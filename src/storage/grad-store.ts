@@ -92,6 +92,16 @@ export function createGradStore(format: GradFormat, capacity: number, ledger: Me
   return new Po2GradStore(ledger.u32(po2Words(capacity), 'workspace', owner, what), capacity, codec);
 }
 
+/**
+ * A store over memory the caller planned (the activation region, src/model/activation-region.ts):
+ * `capacity` elements at `byteOffset` of `buffer`, not counted by any ledger.
+ */
+export function gradStoreAt(format: GradFormat, capacity: number, buffer: ArrayBufferLike, byteOffset: number, codec?: StoreKernels): GradStore {
+  if (format === 'float32') return new Float32GradStore(new Float32Array(buffer, byteOffset, capacity), capacity);
+  if (format === 'float16') return new Float16GradStore(new Uint16Array(buffer, byteOffset, capacity), capacity, codec);
+  return new Po2GradStore(new Uint32Array(buffer, byteOffset, po2Words(capacity)), capacity, codec);
+}
+
 abstract class BaseStore {
   rows = 0;
   cols = 0;

@@ -13,6 +13,7 @@ export const avgPoolKind: LayerKind<AvgPool> = {
     if (!l.noBackward) need.grad = Math.max(need.grad, need.batch * l.h * l.w * l.channels);
     need.chunk = Math.max(need.chunk, l.w * l.channels); // dX of one input image row
   },
+  features: (l) => ({ in: l.h * l.w * l.channels, out: Math.floor(l.h / l.sh) * Math.floor(l.w / l.sw) * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   // TF.js and int: after an average pool a layer's inputs leave the lattice (TF.js thresholds) or the code grid (int) those exports rely on

@@ -28,6 +28,7 @@ export const batchNormKind: LayerKind<Bn> = {
     need.chan = Math.max(need.chan, 3 * l.channels);
     need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
   },
+  features: (l) => ({ in: l.spatial * l.channels, out: l.spatial * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   // TF.js: written with the binary layer before it (binary-tfjs.ts)

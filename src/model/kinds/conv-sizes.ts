@@ -38,3 +38,8 @@ export function convWorkspace(g: ConvGeometry, first: boolean, need: WorkspaceNe
 export function convMacs(g: ConvGeometry): number {
   return g.ho * g.wo * g.co * taps(g) * g.ci;
 }
+
+/** Elements of one example's input and output maps. */
+export function convFeatures(g: ConvGeometry): { in: number; out: number } {
+  return { in: g.hi * g.wi * g.ci, out: g.ho * g.wo * g.co };
+}

@@ -4,7 +4,7 @@ import { taps } from '../../kernels/conv-geometry.js';
 import { ConvLayer } from '../../layers/conv.js';
 import type { PlannedLayer } from '../spec.js';
 import { writeBinaryBlockTfjs } from './binary-tfjs.js';
-import { convMacs, convWorkspace } from './conv-sizes.js';
+import { convFeatures, convMacs, convWorkspace } from './conv-sizes.js';
 import type { LayerKind } from './kind.js';
 
 type Conv = Extract<PlannedLayer, { type: 'conv' }>;
@@ -14,6 +14,7 @@ export const convKind: LayerKind<Conv> = {
   build: (l, c) => new ConvLayer(l.name, l.g, l.first, c.recipe, c.ws, c.ledger, c.rng, l),
   memory: (l, c) => c.binaryWeights(l.name, l.g.co * taps(l.g), l.g.ci, l.frozen),
   workspace: (l, need) => convWorkspace(l.g, l.first, need, l, true),
+  features: (l) => convFeatures(l.g),
   forwardMacs: (l) => convMacs(l.g),
   weights: (l) => l.g.co * taps(l.g) * l.g.ci,
   exports: {

@@ -20,6 +20,7 @@ export const denseKind: LayerKind<Dense> = {
     // below a partial update's lowest trainable layer no gradient flows; the lowest gives no dX
     if (!l.noBackward) need.grad = Math.max(need.grad, need.batch * l.nOut, l.first || l.stop ? 0 : need.batch * l.nIn);
   },
+  features: (l) => ({ in: l.nIn, out: l.nOut }),
   forwardMacs: (l) => l.nIn * l.nOut,
   weights: (l) => l.nIn * l.nOut,
   exports: {

@@ -10,6 +10,7 @@ export const flattenKind: LayerKind<Flatten> = {
   build: (l) => new FlattenLayer(l.name, l.h, l.w, l.channels),
   memory: () => {},
   workspace: () => {},
+  features: (l) => ({ in: l.h * l.w * l.channels, out: l.h * l.w * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   // feature maps are channels-last: flattening moves nothing in the int and packed forms

@@ -75,6 +75,8 @@ export interface LayerKind<L extends PlannedLayer = PlannedLayer> {
   memory(l: L, ctx: MemoryContext): void;
   /** Raise the shared buffer sizes to what it needs. */
   workspace(l: L, need: WorkspaceNeeds): void;
+  /** Elements of one example's input and of its output (its dX and dY in backward). */
+  features(l: L): { in: number; out: number };
   /** Multiply-adds of its forward pass for one example (0 where it has no weights). */
   forwardMacs(l: L): number;
   /** Its weights (trained parameters of its weight tensor; 0 where it has none). */

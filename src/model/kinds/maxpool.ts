@@ -17,6 +17,7 @@ export const maxPoolKind: LayerKind<Pool> = {
     if (!l.noBackward) need.grad = Math.max(need.grad, need.batch * l.h * l.w * l.channels);
     need.chunk = Math.max(need.chunk, l.w * l.channels); // dY of one pooled image row
   },
+  features: (l) => ({ in: l.h * l.w * l.channels, out: Math.floor(l.h / l.size) * Math.floor(l.w / l.size) * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   exports: {

@@ -32,6 +32,7 @@ export const quantActKind: LayerKind<QAct> = {
   workspace(l, need) {
     need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
   },
+  features: (l) => ({ in: l.spatial * l.channels, out: l.spatial * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   exports: {

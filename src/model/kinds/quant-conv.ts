@@ -3,7 +3,7 @@ import { taps } from '../../kernels/conv-geometry.js';
 import { QuantConvLayer } from '../../layers/quant-conv.js';
 import type { PlannedLayer } from '../spec.js';
 import { intWeightFields, packedWeightFields } from './quant-export.js';
-import { convMacs, convWorkspace } from './conv-sizes.js';
+import { convFeatures, convMacs, convWorkspace } from './conv-sizes.js';
 import type { LayerKind } from './kind.js';
 import { quantWeightMemory } from './quant-memory.js';
 
@@ -14,6 +14,7 @@ export const quantConvKind: LayerKind<QConv> = {
   build: (l, c) => new QuantConvLayer(l.name, l.g, l.first, { quant: l.quant, moments: c.recipe.moments, ws: c.ws, ledger: c.ledger, rng: c.rng }),
   memory: (l, c) => quantWeightMemory(l.name, l.g.co, taps(l.g) * l.g.ci, l.quant, c),
   workspace: (l, need) => convWorkspace(l.g, l.first, need),
+  features: (l) => convFeatures(l.g),
   forwardMacs: (l) => convMacs(l.g),
   weights: (l) => l.g.co * taps(l.g) * l.g.ci,
   exports: {

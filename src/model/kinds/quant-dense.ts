@@ -13,6 +13,7 @@ export const quantDenseKind: LayerKind<QDense> = {
   build: (l, c) => new QuantDenseLayer(l.name, l.nIn, l.nOut, l.first, { quant: l.quant, moments: c.recipe.moments, ws: c.ws, ledger: c.ledger, rng: c.rng }),
   memory: (l, c) => quantWeightMemory(l.name, l.nOut, l.nIn, l.quant, c),
   workspace: (l, need) => denseKind.workspace({ ...l, type: 'dense' }, need),
+  features: (l) => ({ in: l.nIn, out: l.nOut }),
   forwardMacs: (l) => l.nIn * l.nOut,
   weights: (l) => l.nIn * l.nOut,
   exports: {

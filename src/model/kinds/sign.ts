@@ -15,6 +15,7 @@ export const signKind: LayerKind<Sign> = {
   workspace(l, need) {
     need.chunk = Math.max(need.chunk, need.chunkRows * l.channels);
   },
+  features: (l) => ({ in: l.spatial * l.channels, out: l.spatial * l.channels }),
   forwardMacs: () => 0,
   weights: () => 0,
   // written with the batch norm before it: a threshold (packed), tanh of the shifted sum (TF.js)
