@@ -7,6 +7,7 @@ import { loadData } from '../src/data/registry.js';
 import { syntheticImages } from '../src/data/synthetic.js';
 import { selectKernels } from '../src/kernels/select.js';
 import { Network } from '../src/model/network.js';
+import { canApplyInBackward } from '../src/model/shared-weight-grads.js';
 import { modelSpec } from '../src/model/models.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
 import { PRESETS } from '../src/recipe.js';
@@ -60,7 +61,10 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
   const spec = modelSpec(c.model, c.quant ? parseQuantConfig(c.quant, 'gradient') : undefined);
   const order = Int32Array.from({ length: data.train.count }, (_, i) => i);
   new Rng(1).shuffle(order);
+  // as bitlearn train steps: each layer updated as its backward ends, where the recipe allows
+  const applyInBackward = canApplyInBackward(spec, PRESETS[c.recipe]) && !c.coherenceEvery;
   const net = new Network({
+    applyInBackward,
     spec,
     recipe: PRESETS[c.recipe],
     batch: c.batch,
@@ -76,8 +80,11 @@ export function measureSpeed(c: SpeedConfig, data: DataSplit): SpeedResult {
     const offset = (s * c.batch) % (order.length - c.batch + 1);
     const t0 = performance.now();
     if (c.coherenceEvery) net.setCoherence((s + 1) % c.coherenceEvery === 0);
-    net.computeGradients(data.train, order, offset, c.batch);
-    opt.update(1e-3);
+    if (applyInBackward) net.computeGradients(data.train, order, offset, c.batch, -1, opt.stepper!(1e-3));
+    else {
+      net.computeGradients(data.train, order, offset, c.batch);
+      opt.update(1e-3);
+    }
     if (s >= c.warmup) times.push(performance.now() - t0);
     else warmupMsTotal += performance.now() - t0;
   }

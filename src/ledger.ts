@@ -14,6 +14,8 @@ export interface LedgerEntry {
   bytes: number;
 }
 
+type Block = { buffer: ArrayBufferLike; byteOffset: number };
+
 type Typed = Floats | Uint8Array | Int8Array | Uint16Array | Uint32Array | Int32Array;
 
 /** Where buffers live when not in ordinary JS memory (e.g. a WebAssembly linear memory). */
@@ -30,8 +32,13 @@ export class MemoryLedger {
   readonly FloatArray: FloatArrayCtor;
 
   private readonly arena: Arena | null;
-  /** While a network is built: where each layer's kept (retained) buffers go (src/model/activation-region.ts). */
-  private placement: { block: { buffer: ArrayBufferLike; byteOffset: number }; slots: Map<string, { at: number; end: number }> } | null = null;
+  /**
+   * While a network is built: buffers of a category placed in a planned block instead of
+   * allocated, each owner's from the start of its slot (kept tensors: src/model/activation-region.ts;
+   * weight gradients applied during backward: every owner's slot starts at 0, and the block is
+   * counted once instead of each buffer).
+   */
+  private readonly placements = new Map<Category, { block: Block; slots: Map<string, { at: number; end: number }>; counted: boolean }>();
 
   constructor(opts: { float64?: boolean; arena?: Arena } = {}) {
     if (opts.float64 && opts.arena) throw new Error('ledger: float64 buffers cannot live in a kernel arena');
@@ -45,12 +52,12 @@ export class MemoryLedger {
     category?: Category,
     owner?: string,
   ): T {
-    const slot = category === 'retained' && owner !== undefined ? this.placement?.slots.get(owner) : undefined;
-    if (slot) {
+    const placed = category !== undefined ? this.placements.get(category) : undefined;
+    const slot = owner !== undefined ? placed?.slots.get(owner) : undefined;
+    if (placed && slot) {
       const bytes = n * Ctor.BYTES_PER_ELEMENT;
-      if (slot.at + bytes > slot.end)
-        throw new Error(`ledger: ${owner}'s kept tensors outgrow their place in the activation region (memory plan and layer disagree)`);
-      const buf = new Ctor(this.placement!.block.buffer, this.placement!.block.byteOffset + slot.at, n);
+      if (slot.at + bytes > slot.end) throw new Error(`ledger: ${owner}'s ${category} buffers outgrow their planned place (memory plan and layer disagree)`);
+      const buf = new Ctor(placed.block.buffer, placed.block.byteOffset + slot.at, n);
       slot.at = (slot.at + bytes + 15) & ~15;
       return buf;
     }
@@ -83,25 +90,27 @@ export class MemoryLedger {
   }
 
   private track<T extends Typed>(buf: T, category: Category, owner: string, what: string): T {
-    this.account(buf, buf.byteLength, category, owner, what);
+    const shared = this.placements.get(category)?.counted === false && this.placements.get(category)?.slots.has(owner);
+    this.account(buf, shared ? 0 : buf.byteLength, category, owner, what);
     return buf;
   }
 
   /** An untracked block of `bytes` (zero-filled): the caller accounts for what it holds. */
-  block(bytes: number): { buffer: ArrayBufferLike; byteOffset: number } {
+  block(bytes: number): Block {
     return this.arena ? this.arena.allocate(bytes) : { buffer: new ArrayBuffer(bytes), byteOffset: 0 };
   }
 
   /**
-   * Until endPlacement(): kept buffers of the owners in `slots` are placed at those byte ranges
-   * of `block` instead of allocated (still counted, at their own bytes).
+   * Until endPlacement(): `category` buffers of the owners in `slots` are placed at those byte
+   * ranges of `block` instead of allocated; counted at their own bytes, or (counted false: slots
+   * that overlap, the caller accounts for the block) at none.
    */
-  placeKept(block: { buffer: ArrayBufferLike; byteOffset: number }, slots: Map<string, { offset: number; end: number }>): void {
-    this.placement = { block, slots: new Map([...slots].map(([o, s]) => [o, { at: s.offset, end: s.end }])) };
+  placeIn(category: Category, block: Block, slots: Map<string, { offset: number; end: number }>, counted = true): void {
+    this.placements.set(category, { block, slots: new Map([...slots].map(([o, s]) => [o, { at: s.offset, end: s.end }])), counted });
   }
 
   endPlacement(): void {
-    this.placement = null;
+    this.placements.clear();
   }
 
   /** Count `bytes` held inside a block (from block()) under this entry; `key` identifies it. */

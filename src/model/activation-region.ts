@@ -12,7 +12,7 @@
 import type { Recipe } from '../recipe.js';
 import { gradStoreBytes } from '../storage/grad-store.js';
 import { kindOf } from './kinds/registry.js';
-import { memoryContext } from './memory-context.js';
+import { layerBuffers } from './memory-context.js';
 import type { ModelSpec, PlannedLayer } from './spec.js';
 
 /** A gradient store's place in the region: byte offset from its start and capacity in elements. */
@@ -36,20 +36,6 @@ export interface RegionPlan {
 
 const align16 = (n: number) => (n + 15) & ~15;
 
-/** Bytes of every kept (retained) buffer each layer allocates, in plan order. */
-function keptBuffers(plan: PlannedLayer[], spec: ModelSpec, recipe: Recipe, batch: number): number[][] {
-  return plan.map((l) => {
-    const sizes: number[] = [];
-    kindOf(l).memory(
-      l,
-      memoryContext(spec, recipe, batch, 1, (_owner, category, bytes) => {
-        if (category === 'retained' && bytes > 0) sizes.push(bytes);
-      }),
-    );
-    return sizes;
-  });
-}
-
 type GradState = { top: true; bytes: number } | { top: false; offset: number; bytes: number };
 
 export function planActivationRegion(plan: PlannedLayer[], spec: ModelSpec, recipe: Recipe, batch: number): RegionPlan {
@@ -59,7 +45,7 @@ export function planActivationRegion(plan: PlannedLayer[], spec: ModelSpec, reci
   const keptEnd: number[] = [];
   let offset = 0;
   let keptBytes = 0;
-  keptBuffers(plan, spec, recipe, batch).forEach((sizes, i) => {
+  layerBuffers(plan, spec, recipe, batch, 'retained').forEach((sizes, i) => {
     const start = offset;
     for (const b of sizes) {
       offset += align16(b);

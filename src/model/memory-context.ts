@@ -5,7 +5,8 @@ import type { Category } from '../ledger.js';
 import type { Recipe } from '../recipe.js';
 import { paramBytes } from '../storage/param-store.js';
 import type { MemoryContext } from './kinds/kind.js';
-import type { ModelSpec } from './spec.js';
+import { kindOf } from './kinds/registry.js';
+import type { ModelSpec, PlannedLayer } from './spec.js';
 
 /** What a layer kind's memory() reports through: `add`, with the kept-tensor and weight-tensor rules built on it. */
 export function memoryContext(
@@ -31,4 +32,18 @@ export function memoryContext(
     add(owner, 'retained', format === 'float32' ? rows * cols * F : bitRows(rows, cols));
 
   return { spec, recipe, batch, gradCopies, add, kept, binaryWeights };
+}
+
+/** Bytes of every `category` buffer each layer allocates, in plan order (as the ledger will count them). */
+export function layerBuffers(plan: PlannedLayer[], spec: ModelSpec, recipe: Recipe, batch: number, category: Category): number[][] {
+  return plan.map((l) => {
+    const sizes: number[] = [];
+    kindOf(l).memory(
+      l,
+      memoryContext(spec, recipe, batch, 1, (_owner, cat, bytes) => {
+        if (cat === category && bytes > 0) sizes.push(bytes);
+      }),
+    );
+    return sizes;
+  });
 }

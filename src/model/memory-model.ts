@@ -12,6 +12,7 @@ import { kindOf } from './kinds/registry.js';
 import { scopePlan, type TrainScope } from './train-scope.js';
 import { memoryContext } from './memory-context.js';
 import { gradientStoreBytes } from './activation-region.js';
+import { sharedWeightGradSlots } from './shared-weight-grads.js';
 
 export type Bytes = Record<Category, number>;
 
@@ -29,7 +30,7 @@ export function modelMemory(
   spec: ModelSpec,
   recipe: Recipe,
   batch: number,
-  opts: { augment?: boolean; coherence?: boolean; gradients?: string; winsorC?: number; trainScope?: TrainScope } = {},
+  opts: { augment?: boolean; coherence?: boolean; gradients?: string; winsorC?: number; trainScope?: TrainScope; applyInBackward?: boolean } = {},
 ): MemoryModel {
   /** rm3 and m3 keep two more copies of every gradient. */
   const gradCopies = opts.gradients === 'rm3' || opts.gradients === 'm3' ? 3 : 1;
@@ -55,7 +56,10 @@ export function modelMemory(
     add('winsorized', 'workspace', (w.rows + w.scratch + w.column + w.ones) * F);
   }
 
-  const context = memoryContext(spec, recipe, B, gradCopies, add);
+  // applied during backward, every layer's weight gradients share one block (counted once)
+  const layerAdd: typeof add = opts.applyInBackward ? (owner, cat, bytes) => add(owner, cat, cat === 'weight-grads' ? 0 : bytes) : add;
+  if (opts.applyInBackward) add('shared', 'weight-grads', sharedWeightGradSlots(plan, spec, recipe, B).bytes);
+  const context = memoryContext(spec, recipe, B, gradCopies, layerAdd);
   for (const l of plan) kindOf(l).memory(l, context);
   add('softmax', 'workspace', B * spec.classes * F);
   add('adam', 'workspace', 4 * ADAM_BLOCK * F);

@@ -12,6 +12,7 @@ import type { StateTensor } from '../storage/param-store.js';
 import { Rng } from '../rng.js';
 import { GradientStores, regionApplies } from './gradient-stores.js';
 import { planActivationRegion } from './activation-region.js';
+import { canApplyInBackward, sharedWeightGradSlots } from './shared-weight-grads.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
@@ -51,6 +52,12 @@ export interface NetworkOptions {
    * (the same training bits, more memory).
    */
   overlayGradients?: boolean;
+  /**
+   * Weight gradients applied during backward, every layer's sharing one block
+   * (src/model/shared-weight-grads.ts; binary models with float32 dW and Adam): computeGradients
+   * then needs the optimizer's step and no gradient outlives its layer's backward.
+   */
+  applyInBackward?: boolean;
 }
 
 export interface StepResult {
@@ -99,13 +106,26 @@ export class Network {
       opts.coherence ? batch : 0,
       opts.winsorize ? { c: opts.winsorize, batch, widestInput } : null,
     ));
+    const shared = opts.applyInBackward ? sharedWeightGradSlots(plan, spec, recipe, batch) : null;
+    if (opts.applyInBackward && !canApplyInBackward(spec, recipe))
+      throw new Error('gradients are applied during backward only for binary models with float32 dW and Adam');
+    const sharedBlock = shared && ledger.block(shared.bytes);
+    if (shared && sharedBlock) ledger.placeIn('weight-grads', sharedBlock, shared.slots, false);
     const region = opts.overlayGradients !== false && regionApplies(ledger) ? planActivationRegion(plan, spec, recipe, batch) : null;
     const block = region && ledger.block(region.bytes);
-    if (region && block) ledger.placeKept(block, region.slots);
+    if (region && block) ledger.placeIn('retained', block, region.slots);
     this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
     const context = { spec, recipe, batch, ws, ledger, rng };
     for (const l of plan) this.layers.push(kindOf(l).build(l, context));
     ledger.endPlacement();
+    if (shared && sharedBlock)
+      ledger.account(
+        new Uint8Array(sharedBlock.buffer, sharedBlock.byteOffset, 0),
+        shared.bytes,
+        'weight-grads',
+        'shared',
+        'weight gradients, one layer at a time (applied during backward)',
+      );
     this.grads =
       region && block
         ? GradientStores.inRegion(region, block, recipe.dy, ledger, kernels)
@@ -216,13 +236,19 @@ export class Network {
   /**
    * Forward and backward on examples order[offset .. offset+rows): gradients land in the params.
    * `onlyExample`: backward from that example's loss term alone (batch statistics unchanged).
+   * `apply`: the optimizer's step (Optimizer.stepper), given each layer's parameters as soon as
+   * its backward is done (needed where the network applies its gradients during backward).
    */
-  computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number, onlyExample = -1): StepResult {
+  computeGradients(data: Dataset, order: Int32Array, offset: number, rows: number, onlyExample = -1, apply?: (params: Param[]) => void): StepResult {
+    if (this.opts.applyInBackward && !apply) throw new Error('internal: this network applies its gradients during backward: pass the optimizer step');
     const result = this.forward(data, order, offset, rows, true);
+    // applied during backward, a step from a non-finite loss would reach the weights before the caller sees it
+    if (apply && !Number.isFinite(result.loss)) return result;
     let grad = this.loss.backward(this.grads.begin(), rows, onlyExample);
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const layer = this.layers[l];
       const out = layer.backward(grad, this.grads.spare(l), rows * layer.rowsPerExample);
+      apply?.(layer.params());
       if (!out) break;
       this.grads.passed(l, grad, out);
       grad = out;

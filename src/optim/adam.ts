@@ -83,9 +83,26 @@ export class Adam {
   }
 
   update(lr: number): void {
-    this.step++;
-    for (const slot of this.slots) this.updateSlot(slot, lr);
+    this.stepper(lr)(this.slots.map((s) => s.param));
   }
+
+  /**
+   * One step taken a few parameters at a time (a layer's, as soon as its backward has written
+   * their gradients): the returned function updates the parameters it is given. Each update
+   * reads only its own parameter's state, so the order changes no bit.
+   */
+  stepper(lr: number): (params: Param[]) => void {
+    this.step++;
+    const bySlot = (this.slotOf ??= new Map(this.slots.map((s) => [s.param, s])));
+    return (params) => {
+      for (const p of params) {
+        const slot = bySlot.get(p);
+        if (slot) this.updateSlot(slot, lr);
+      }
+    };
+  }
+
+  private slotOf: Map<Param, Slot> | undefined;
 
   /** Gradient block [i0, i1) into bg, with the STE mask 1{|w| <= clip} for binary weights (bw holds w). */
   private loadGradient(param: Param, i0: number, i1: number): void {

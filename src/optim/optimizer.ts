@@ -16,6 +16,11 @@ export interface Optimizer {
   restoreMeta(meta: Record<string, unknown>): void;
   /** Bop: share of binary weights flipped by the last update. */
   flipRatio(): number | null;
+  /**
+   * Adam alone: one step applied a few parameters at a time, during backward (see
+   * Network.computeGradients); absent where the optimizer needs every gradient at once.
+   */
+  stepper?(lr: number): (params: Param[]) => void;
 }
 
 export function createOptimizer(params: Param[], recipe: Recipe, ledger: MemoryLedger, kernels?: Kernels, bop: Partial<BopOptions> = {}): Optimizer {
@@ -27,6 +32,7 @@ export function createOptimizer(params: Param[], recipe: Recipe, ledger: MemoryL
       stateMeta: () => adam.stateMeta(),
       restoreMeta: (m) => adam.restoreMeta(m as unknown as Parameters<Adam['restoreMeta']>[0]),
       flipRatio: () => null,
+      stepper: (lr) => adam.stepper(lr),
     };
   }
   const adam = new Adam(

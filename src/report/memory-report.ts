@@ -34,7 +34,7 @@ export function memoryReport(
   spec: ModelSpec,
   recipe: Recipe,
   datasetBytes: number,
-  modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment }),
+  modeled = modelMemory(spec, recipe, net.batch, { augment: net.opts.augment, applyInBackward: net.opts.applyInBackward }),
 ): MemoryReport {
   // fixed-point models: the binary presets are of the binary model of the same shape
   const binary: ModelSpec = binaryTwin(spec);

@@ -19,6 +19,7 @@ import { modelSpec } from '../model/models.js';
 import { createOptimizer, type Optimizer } from '../optim/optimizer.js';
 import { Rng } from '../rng.js';
 import { createGradientMethod, type GradientMethod } from './gradient-methods.js';
+import { canApplyInBackward } from '../model/shared-weight-grads.js';
 import { flagsMemorization, memorization } from './memorization.js';
 import { checkDiskSpace, checkFits, checkOutputPath, kernelMemoryLimit } from './preflight.js';
 import { initFromCheckpoint } from './init.js';
@@ -62,7 +63,11 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     throw new TrainingError(`${cfg.gradients} changes how the batch gradient is formed: measure coherence with --gradients plain or rm3`);
   const kernels = selectKernels(cfg.kernels);
   const trainScope = scopeOf(cfg);
+  // plain training updates each layer as soon as its backward is done (one layer's weight
+  // gradients live at a time); coherence and the robust gradient methods need them all at once
+  const applyInBackward = canApplyInBackward(spec, cfg.recipe) && !cfg.coherence && (cfg.gradients ?? 'plain') === 'plain';
   const modeled = modelMemory(spec, cfg.recipe, cfg.batch, {
+    applyInBackward,
     trainScope,
     augment: cfg.augment,
     coherence: Boolean(cfg.coherence),
@@ -98,6 +103,7 @@ export async function train(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks
     winsorize: cfg.gradients === 'winsorized' ? (cfg.winsorC ?? 1) : undefined,
     outputInitScale: cfg.outputInitScale,
     trainScope,
+    applyInBackward,
   });
   const init = cfg.init
     ? initFromCheckpoint(cfg.init, net, spec, { newHead: Boolean(cfg.newHead), data: data.train, recalibrate: cfg.bnRecalibrate ?? 20 })
@@ -173,14 +179,16 @@ async function runEpochs(cfg: TrainConfig, data: DataSplit, hooks: TrainHooks, p
       const step = (epoch - 1) * batches + b + 1;
       const measure = tracker?.measures(step) ?? false;
       if (tracker) net.setCoherence(measure);
-      const r = gradients.compute(data.train, order, offset, rows);
+      const r = net.opts.applyInBackward
+        ? net.computeGradients(data.train, order, offset, rows, -1, opt.stepper!(state.lr))
+        : gradients.compute(data.train, order, offset, rows);
       if (measure) tracker!.record(step, net.coherenceStats());
       if (!Number.isFinite(r.loss))
         throw new TrainingError(
           `loss became ${r.loss} at epoch ${epoch}, batch ${b + 1}: training ` +
             `stopped${cfg.checkpoint && state.epoch > 0 ? `; the last good checkpoint (epoch ${state.epoch}) is ${cfg.checkpoint}` : ''}. Try a lower --lr.`,
         );
-      opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
+      if (!net.opts.applyInBackward) opt.update(state.lr, gammaSchedule ? gammaSchedule.at(epoch - 1) : cfg.bop?.gamma);
       flipSum += opt.flipRatio() ?? 0;
       epochMs.push(performance.now() - tb);
       batchJoules?.push(meter!.joulesSoFar!() - e0);
