@@ -156,7 +156,7 @@ const CASES: { model: string; batch: number; runs: [string, number][]; scope?: T
 for (const c of CASES)
   for (const [preset, threads] of c.runs)
     t.test(
-      `${[c.model, c.quant, preset, `B=${c.batch}`, c.scope?.kind].filter(Boolean).join(' ')}, ${c.kernels ?? 'wasm'} ${threads} thr: overlaid gradients train the same bits`,
+      `${[c.model, c.quant, preset, `B=${c.batch}`, c.scope?.kind, c.kernels ?? 'wasm'].filter(Boolean).join(' ')} ${threads} thr: overlaid, the same bits`,
       async (t) => {
         const spec = modelSpec(c.model, c.quant ? parseQuantConfig(c.quant) : undefined);
         const scope = c.scope ?? { kind: 'all' };
