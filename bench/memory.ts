@@ -1,5 +1,6 @@
 // Memory suite: per model, batch and recipe, the modeled bytes, the ledger-measured bytes of a
 // built network, and the standard/recipe ratio.
+import { canApplyInBackward } from '../src/model/shared-weight-grads.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { modelSpec } from '../src/model/models.js';
 import { PRESETS } from '../src/recipe.js';
@@ -26,7 +27,7 @@ export function runMemorySuite(opts: { models: string[]; batches: number[]; reci
           model,
           recipe,
           batch,
-          modeledBytes: modelMemory(spec, PRESETS[recipe], batch).total,
+          modeledBytes: modelMemory(spec, PRESETS[recipe], batch, { applyInBackward: canApplyInBackward(spec, PRESETS[recipe]) }).total,
           ledgerBytes,
           ratioStandardToRecipe: standard / ledgerBytes,
         });

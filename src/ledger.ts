@@ -58,7 +58,7 @@ export class MemoryLedger {
       const bytes = n * Ctor.BYTES_PER_ELEMENT;
       if (slot.at + bytes > slot.end) throw new Error(`ledger: ${owner}'s ${category} buffers outgrow their planned place (memory plan and layer disagree)`);
       const buf = new Ctor(placed.block.buffer, placed.block.byteOffset + slot.at, n);
-      slot.at = (slot.at + bytes + 15) & ~15;
+      slot.at = Math.ceil((slot.at + bytes) / 16) * 16;
       return buf;
     }
     if (!this.arena) return new Ctor(n);

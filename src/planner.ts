@@ -1,6 +1,7 @@
 // Memory planning from the memory model alone: the largest batch that fits a budget, per recipe,
 // and what switching each knob from its standard to its low-memory setting saves.
 import { modelMemory } from './model/memory-model.js';
+import { canApplyInBackward } from './model/shared-weight-grads.js';
 import { parseTrainScope, type TrainScope } from './model/train-scope.js';
 import type { ModelSpec } from './model/spec.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from './recipe.js';
@@ -15,7 +16,9 @@ export interface BatchPlan {
 }
 
 const ALL: TrainScope = { kind: 'all' };
-const total = (spec: ModelSpec, recipe: Recipe, batch: number, trainScope: TrainScope = ALL) => modelMemory(spec, recipe, batch, { trainScope }).total;
+// as plain training lays memory out (weight gradients applied during backward where the recipe allows)
+const total = (spec: ModelSpec, recipe: Recipe, batch: number, trainScope: TrainScope = ALL) =>
+  modelMemory(spec, recipe, batch, { trainScope, applyInBackward: canApplyInBackward(spec, recipe) }).total;
 
 /** The largest batch whose engine memory fits `budget` (0: not even 1), training `scope` of the model. */
 export function largestBatch(spec: ModelSpec, recipe: Recipe, budget: number, limit = 1 << 20, scope: TrainScope = ALL): number {

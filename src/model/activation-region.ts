@@ -34,7 +34,8 @@ export interface RegionPlan {
   spares: ({ bottom: GradSlot; top: GradSlot } | null)[];
 }
 
-const align16 = (n: number) => (n + 15) & ~15;
+// arithmetic, not bitwise: a plan for a batch far too large to fit must still add up (past 2^31 bytes)
+const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
 type GradState = { top: true; bytes: number } | { top: false; offset: number; bytes: number };
 

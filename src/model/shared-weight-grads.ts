@@ -26,7 +26,7 @@ export function sharedWeightGradSlots(
   const slots = new Map<string, { offset: number; end: number }>();
   let bytes = 0;
   layerBuffers(plan, spec, recipe, batch, 'weight-grads').forEach((sizes, i) => {
-    const end = sizes.reduce((s, b) => s + ((b + 15) & ~15), 0);
+    const end = sizes.reduce((s, b) => s + Math.ceil(b / 16) * 16, 0);
     if (end) slots.set(plan[i].name, { offset: 0, end });
     bytes = Math.max(bytes, end);
   });

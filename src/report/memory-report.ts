@@ -3,6 +3,7 @@
 import { CATEGORIES, type Category } from '../ledger.js';
 import { modelMemory, type Bytes } from '../model/memory-model.js';
 import { Network } from '../model/network.js';
+import { canApplyInBackward } from '../model/shared-weight-grads.js';
 import { binaryTwin, planModel, type ModelSpec } from '../model/spec.js';
 import { createOptimizer } from '../optim/optimizer.js';
 import { PRESETS, type Recipe } from '../recipe.js';
@@ -21,9 +22,15 @@ export interface MemoryReport {
   floatTwin?: { bytes: number; ratioToThis: number };
 }
 
-/** Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch. */
-export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number, overlayGradients = true): number {
-  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1, overlayGradients });
+/**
+ * Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch:
+ * laid out as plain training lays it out, or (`separate`) with activation and weight gradients in
+ * buffers of their own, as the published figures count them (docs/guide.md, buffers that take turns).
+ */
+export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number, layout: 'training' | 'separate' = 'training'): number {
+  const training = layout === 'training';
+  const applyInBackward = training && canApplyInBackward(spec, recipe);
+  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1, overlayGradients: training, applyInBackward });
   createOptimizer(net.params(), recipe, net.ledger);
   return net.ledger.totalBytes;
 }
