@@ -17,19 +17,19 @@ export interface BatchPlan {
 
 const ALL: TrainScope = { kind: 'all' };
 // as plain training lays memory out (weight gradients applied during backward where the recipe allows)
-const total = (spec: ModelSpec, recipe: Recipe, batch: number, trainScope: TrainScope = ALL) =>
+export const trainingMemory = (spec: ModelSpec, recipe: Recipe, batch: number, trainScope: TrainScope = ALL): number =>
   modelMemory(spec, recipe, batch, { trainScope, applyInBackward: canApplyInBackward(spec, recipe) }).total;
 
 /** The largest batch whose engine memory fits `budget` (0: not even 1), training `scope` of the model. */
 export function largestBatch(spec: ModelSpec, recipe: Recipe, budget: number, limit = 1 << 20, scope: TrainScope = ALL): number {
-  if (total(spec, recipe, 1, scope) > budget) return 0;
+  if (trainingMemory(spec, recipe, 1, scope) > budget) return 0;
   let lo = 1;
   let hi = 2;
-  while (hi <= limit && total(spec, recipe, hi, scope) <= budget) [lo, hi] = [hi, hi * 2];
+  while (hi <= limit && trainingMemory(spec, recipe, hi, scope) <= budget) [lo, hi] = [hi, hi * 2];
   if (hi > limit) return lo;
   while (hi - lo > 1) {
     const mid = (lo + hi) >> 1;
-    if (total(spec, recipe, mid, scope) <= budget) lo = mid;
+    if (trainingMemory(spec, recipe, mid, scope) <= budget) lo = mid;
     else hi = mid;
   }
   return lo;
@@ -39,9 +39,9 @@ export function planBatches(spec: ModelSpec, recipes: Record<string, Recipe>, bu
   return Object.entries(recipes).map(([name, recipe]) => {
     const b = largestBatch(spec, recipe, budget, 1 << 20, scope);
     // memory is linear in the batch once the streaming chunks are full (batch >= 8)
-    const a = total(spec, recipe, 64, scope);
-    const c = total(spec, recipe, 128, scope);
-    return { recipe: name, largestBatch: b, bytesAtLargest: b ? total(spec, recipe, b, scope) : 0, fixedBytes: 2 * a - c };
+    const a = trainingMemory(spec, recipe, 64, scope);
+    const c = trainingMemory(spec, recipe, 128, scope);
+    return { recipe: name, largestBatch: b, bytesAtLargest: b ? trainingMemory(spec, recipe, b, scope) : 0, fixedBytes: 2 * a - c };
   });
 }
 
@@ -56,10 +56,10 @@ export interface ScopeCost {
 
 /** What each --train choice costs at one batch, and the largest batch it allows within `budget`. */
 export function scopeCosts(spec: ModelSpec, recipe: Recipe, batch: number, budget: number, scopes: string[]): ScopeCost[] {
-  const all = total(spec, recipe, batch);
+  const all = trainingMemory(spec, recipe, batch);
   return scopes.map((s) => {
     const scope = parseTrainScope(s);
-    const bytes = total(spec, recipe, batch, scope);
+    const bytes = trainingMemory(spec, recipe, batch, scope);
     return { scope: s, bytes, fractionOfAll: bytes / all, largestBatch: largestBatch(spec, recipe, budget, 1 << 20, scope) };
   });
 }
@@ -77,13 +77,13 @@ export interface KnobSaving {
 export function knobSavings(spec: ModelSpec, batch: number): KnobSaving[] {
   const base = PRESETS.standard;
   const low = PRESETS['low-memory'];
-  const baseBytes = total(spec, base, batch);
+  const baseBytes = trainingMemory(spec, base, batch);
   const out: KnobSaving[] = [];
   for (const knob of Object.keys(KNOB_VALUES) as RecipeKnob[]) {
     if (base[knob] === low[knob]) continue;
     let r = { ...base, [knob]: low[knob] } as Recipe;
     if (knob === 'bnBackward') r = { ...r, bn: 'l1' }; // the approximation needs l1 batch norm
-    const saved = baseBytes - total(spec, validateRecipe(r), batch);
+    const saved = baseBytes - trainingMemory(spec, validateRecipe(r), batch);
     out.push({ knob, from: String(base[knob]), to: String(low[knob]), savedBytes: saved, savedFraction: saved / baseBytes });
   }
   return out.sort((a, b) => b.savedBytes - a.savedBytes);

@@ -160,7 +160,8 @@ t.test('low-memory MLP at batch 100 retains exactly the 1-bit figure', async (t)
 });
 
 t.test('ledger ratio standard / low-memory for MLP at batch 100 is at least 2.7', async (t) => {
-  const ratio = measureLedger(mlp, PRESETS.standard, 100) / measureLedger(mlp, PRESETS['low-memory'], 100);
+  // counted as the published figures count (gradients in buffers of their own)
+  const ratio = measureLedger(mlp, PRESETS.standard, 100, 'separate') / measureLedger(mlp, PRESETS['low-memory'], 100, 'separate');
   t.ok(ratio >= 2.7, `ratio ${ratio.toFixed(3)}`);
 });
 
