@@ -4,12 +4,11 @@ import t from 'tap';
 import { readCheckpoint, writeCheckpoint, CheckpointError } from '../src/checkpoint.js';
 import { loadData } from '../src/data/registry.js';
 import { PRESETS } from '../src/recipe.js';
-import { modelMemory } from '../src/model/memory-model.js';
 import { MODELS } from '../src/model/models.js';
 import { train } from '../src/train/loop.js';
 import { checkDiskSpace, checkFits, checkOutputPath } from '../src/train/preflight.js';
 import { TrainingError, type TrainConfig } from '../src/train/records.js';
-import { largestBatch } from '../src/planner.js';
+import { largestBatch, trainingMemory } from '../src/planner.js';
 import { tempDir } from './helpers.js';
 
 const data = loadData('mnist', { limitTrain: 1000, limitTest: 500 });
@@ -216,7 +215,7 @@ t.test('bad training input is refused before any work', async (t) => {
   // room for the fixed part and a few examples: refused, with the batch that would fit (the
   // process's own memory is given, so the figure does not drift with the test process's RSS)
   const runtime = 100 * 2 ** 20;
-  const budget = runtime + modelMemory(MODELS.mlp, PRESETS.standard, 1).total + 512 * 1024;
+  const budget = runtime + trainingMemory(MODELS.mlp, PRESETS.standard, 1) + 512 * 1024;
   const fits = largestBatch(MODELS.mlp, PRESETS.standard, budget - runtime);
   t.ok(fits >= 1 && fits < 50, `${fits} examples fit`);
   t.throws(() => checkFits(MODELS.mlp, PRESETS.standard, 50, { budget, runtimeBytes: runtime }), new RegExp(`the largest batch that fits is ${fits}\\b`));

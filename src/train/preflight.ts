@@ -6,6 +6,7 @@ import { freemem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { probeDevice } from '../../device/probe.js';
 import { WASM_ARENA_LIMIT_BYTES } from '../kernels/wasm.js';
+import { canApplyInBackward } from '../model/shared-weight-grads.js';
 import { modelMemory } from '../model/memory-model.js';
 import type { ModelSpec } from '../model/spec.js';
 import { largestBatch } from '../planner.js';
@@ -32,7 +33,7 @@ export function checkFits(
   batch: number,
   opts: { augment?: boolean; budget?: number; engineBytes?: number; runtimeBytes?: number; kernelLimit?: number } = {},
 ): void {
-  const engine = opts.engineBytes ?? modelMemory(spec, recipe, batch, { augment: opts.augment }).total;
+  const engine = opts.engineBytes ?? modelMemory(spec, recipe, batch, { augment: opts.augment, applyInBackward: canApplyInBackward(spec, recipe) }).total;
   if (opts.kernelLimit !== undefined && engine > opts.kernelLimit) {
     const fits = largestBatch(spec, recipe, opts.kernelLimit);
     throw new TrainingError(
