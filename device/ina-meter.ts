@@ -43,6 +43,15 @@ export class InaMeter implements EnergyMeter {
   private readonly control: Int32Array;
   private readonly ready: Promise<void>;
   private region: { label: string; startNs: bigint; t0: number; s0: IntegralSnapshot } | null = null;
+
+  /**
+   * The open region's first reading, counted from the sampling thread's first (null when no
+   * region is open): every reading, good or not, is one count and one streamed sample, so a
+   * region holds streamed samples [this, this + its detail.samples).
+   */
+  get regionFirstSample(): number | null {
+    return this.region ? this.region.s0.samples : null;
+  }
   /** Bus errors reported by the sampling thread, distinct messages in order. */
   readonly busErrors: string[] = [];
   /** Mean power per half second, [ms since 1970, watts], as the sampling thread sends it. */

@@ -25,13 +25,15 @@ export function meterCommand(): Command {
     )
     .option('--seconds <n>', 'how long to sample', positiveNumber, 10)
     .option('--rate <hz>', 'readings per second asked for (the bus may allow fewer)', positiveNumber, 1000)
-    .option('--csv <file>', 'every reading as CSV (time_s, unix_ms, volts, amps, watts, flag) to FILE, or - for standard output')
+    .option('--csv <file>', 'every reading the summary counts, as CSV (time_s, unix_ms, volts, amps, watts, flag), to FILE, or - for standard output')
     .option('--json', 'print the summary as JSON')
     .action(async (o) => {
       if (!INA_CHIPS.some((c) => o.meter.startsWith(`${c}:`)))
         throw new Error(`--meter ${o.meter}: bitlearn meter samples ${INA_CHIPS.join(', ')} chips (e.g. ina226:1:0x40)`);
       if (o.csv && o.csv !== '-') checkOutputPath(o.csv, '--csv');
       const csv = o.csv ? csvSink(o.csv) : null;
+      // the CSV holds exactly the readings the summary counts (the sampling region's)
+      const rows = regionRows((text) => csv?.write(text));
       const t0 = Number(process.hrtime.bigint()) / 1e9;
       const unix0 = Date.now();
       const meter: InaMeter = createInaMeter(
@@ -43,15 +45,13 @@ export function meterCommand(): Command {
           ...(csv
             ? {
                 onSamples: (d: Float64Array) => {
-                  const lines: string[] = [];
                   for (let k = 0; k < d.length; k += 5) {
                     const dt = d[k] - t0;
                     const num = (v: number, p: number) => (Number.isNaN(v) ? '' : v.toFixed(p));
-                    lines.push(
+                    rows.add(
                       `${dt.toFixed(6)},${(unix0 + dt * 1000).toFixed(1)},${num(d[k + 1], 5)},${num(d[k + 2], 6)},${num(d[k + 3], 5)},${FLAGS[d[k + 4]]}`,
                     );
                   }
-                  csv.write(lines.join('\n') + (lines.length ? '\n' : ''));
                 },
               }
             : {}),
@@ -60,6 +60,7 @@ export function meterCommand(): Command {
       try {
         await meter.whenReady();
         meter.start('sampling');
+        rows.begin(meter.regionFirstSample ?? 0);
         const end = Date.now() + o.seconds * 1000;
         // progress once a second on stderr (not on --json or a CSV to stdout)
         const quiet = o.json || o.csv === '-';
@@ -70,9 +71,12 @@ export function meterCommand(): Command {
             process.stderr.write(`meter: ${((Date.now() - (end - o.seconds * 1000)) / 1000).toFixed(0)} s${p ? `, ${p[1].toFixed(3)} W` : ''}\n`);
           }
         }
+        const firstSample = meter.regionFirstSample ?? 0;
         const r = meter.stop();
+        rows.end(firstSample + (r.detail?.samples ?? 0));
         meter.close();
         await sleep(150); // the sampling thread's last batch
+        rows.flush();
         csv?.finish();
         const d = r.detail!;
         const summary = {
@@ -136,6 +140,39 @@ export function meterCommand(): Command {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** CSV lines to a file (a temp file renamed at the end: never half-written) or to standard output. */
+/**
+ * Streamed CSV rows numbered from the sampling thread's first reading, written only for readings
+ * [first, end) of the sampling region: rows before it are held until its start is known, rows
+ * after its end dropped.
+ */
+function regionRows(write: (text: string) => void) {
+  let index = 0;
+  let first: number | null = null;
+  let last = Number.POSITIVE_INFINITY;
+  let pending: [number, string][] = [];
+  const flush = () => {
+    if (first === null) return;
+    const lines = pending.filter(([i]) => i >= first! && i < last).map(([, line]) => `${line}\n`);
+    pending = [];
+    if (lines.length) write(lines.join(''));
+  };
+  return {
+    add(line: string) {
+      pending.push([index++, line]);
+      // while the region is open, write as the rows come (a long log is not held in memory)
+      if (first !== null && pending.length >= 1000) flush();
+    },
+    begin(i: number) {
+      first = i;
+      flush();
+    },
+    end(i: number) {
+      last = i;
+    },
+    flush,
+  };
+}
+
 function csvSink(path: string): { write(text: string): void; finish(): void; abandon(): void } {
   const header = 'time_s,unix_ms,volts,amps,watts,flag\n';
   if (path === '-') {
