@@ -63,6 +63,26 @@ export function signFloatReference(z: ArrayLike<number>, n: number, out: { [i: n
   for (let k = 0; k < n; k++) out[k] = z[k] >= 0 ? 1 : -1;
 }
 
+/**
+ * x[r, c] = 0 where |x̂[r, c] + β[c]| > clip, the sum rounded to float32 as batch norm's forward
+ * rounds z = x̂ + β (the reference of Kernels.clipZeroShifted): the STE mask from the batch norm's
+ * kept x̂, without z kept.
+ */
+export function clipZeroShiftedReference(
+  x: { [i: number]: number },
+  xhat: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  rows: number,
+  C: number,
+  clip: number,
+): void {
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < C; c++) {
+      const k = r * C + c;
+      if (Math.abs(Math.fround(xhat[k] + beta[c])) > clip) x[k] = 0;
+    }
+}
+
 /** x[k] = 0 where |z[k]| > clip (the reference of Kernels.clipZero). */
 export function clipZeroReference(x: { [i: number]: number }, z: ArrayLike<number>, n: number, clip: number): void {
   for (let k = 0; k < n; k++) if (Math.abs(z[k]) > clip) x[k] = 0;

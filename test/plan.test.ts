@@ -29,7 +29,8 @@ t.test('the largest batch fits and one more does not', async (t) => {
       t.ok(trainingMemory(MODELS[model], recipe, b + 1) > budget, `${model} ${name}: batch ${b + 1} does not`);
     }
   const plans = planBatches(MODELS.cnv, PRESETS, 256 * 2 ** 20);
-  t.ok(plans[1].largestBatch > 4 * plans[0].largestBatch, 'low-memory fits more than 4x the batch on CNV');
+  // standard keeps no z on sign layers (rebuilt from x-hat and beta): 155 vs 528 at 256 MiB
+  t.ok(plans[1].largestBatch > 3 * plans[0].largestBatch, 'low-memory fits more than 3x the batch on CNV');
   t.equal(largestBatch(MODELS.binarynet, PRESETS.standard, 2 ** 20), 0, 'too small a budget fits nothing');
 });
 

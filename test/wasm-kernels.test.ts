@@ -1207,6 +1207,45 @@ t.test('wasm packMask and clipZero split over 2 threads (rows, elements) == the 
   K.dispose?.();
 });
 
+t.test('clipZeroShifted (the STE mask from x̂ + β) == clipZero on z = x̂ + β, 1 and 2 threads, channels ending mid-vector', async (t) => {
+  const { clipZeroReference, clipZeroShiftedReference } = await import('../src/bits.js');
+  for (const threads of [1, 2])
+    for (const [rows, C] of [
+      [9000, 64],
+      [301, 7],
+    ]) {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(31 + C);
+      const n = rows * C;
+      const xhat = ledger.floats(n, 'workspace', 't', 'xhat');
+      const beta = ledger.floats(C, 'workspace', 't', 'beta');
+      for (let c = 0; c < C; c++) beta[c] = rng.normal() * 0.5;
+      // x̂ on both sides of the clip after the shift, exactly at it, NaN and -0
+      for (let i = 0; i < n; i++) {
+        const c = i % C;
+        xhat[i] = i % 97 === 0 ? Math.fround(1 - beta[c]) : i % 89 === 0 ? Number.NaN : i % 83 === 0 ? -0 : rng.normal() * 1.3;
+      }
+      const z = Float32Array.from(xhat, (v, i) => v + beta[i % C]); // rounded to float32 as the forward rounds it
+      const dy = ledger.floats(n, 'workspace', 't', 'dy');
+      for (let i = 0; i < n; i++) dy[i] = rng.normal();
+      const want = Float32Array.from(dy);
+      clipZeroReference(want, z, n, 1);
+      const ref = Float32Array.from(dy);
+      clipZeroShiftedReference(ref, xhat, beta, rows, C, 1);
+      K.clipZeroShifted!(dy, xhat, beta, rows, C, 1);
+      t.ok(
+        ref.every((v, i) => Object.is(v, want[i])),
+        `reference == clipZero on z, ${rows}x${C}`,
+      );
+      t.ok(
+        dy.every((v, i) => Object.is(v, want[i])),
+        `wasm == clipZero on z, ${rows}x${C}, ${threads} thread(s)`,
+      );
+      t.ok(want.filter((v) => v === 0).length > n / 10, 'a tenth or more of the gradients clipped');
+      K.dispose?.();
+    }
+});
+
 t.test('wasm packMask, applyMask and the float16 codecs == their references (NaN, ±0, ±1, subnormals, odd widths, tails)', async (t) => {
   const { packMaskReference, applyMaskReference, packSignRows, signFloatReference, clipZeroReference } = await import('../src/bits.js');
   const { toHalf, fromHalf } = await import('../src/storage/fp16.js');

@@ -151,6 +151,8 @@ export interface Kernels {
   signFloat?(z: Floats, n: number, out: Floats, keep?: Floats): void;
   /** Optional: x[k] = 0 where |z[k]| > clip (clipZeroReference in src/bits.ts). */
   clipZero?(x: Floats, z: Floats, n: number, clip: number): void;
+  /** Optional: x[r, c] = 0 where |x̂[r, c] + β[c]| > clip, rows × C (clipZeroShiftedReference in src/bits.ts). */
+  clipZeroShifted?(x: Floats, xhat: Floats, beta: Floats, rows: number, C: number, clip: number): void;
   /** Optional max-pool forward over B examples, out possibly x itself (maxPoolFloatReference in pool-reference.ts). */
   maxPoolFloat?(x: Floats, out: Floats, B: number, d: PoolDims, argmax: Uint32Array | null): void;
   /** Optional max-pool gradient of one input row (maxPoolGradRowReference in pool-reference.ts). */

@@ -689,6 +689,8 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       return po2CommonBias(out, ranges, perExample);
     },
     clipZero: (x, z, n, clip) => par('clipZero', n, n, 4, (a, b) => [at(x) + a * 4, at(z) + a * 4, b - a, clip]),
+    clipZeroShifted: (x, xhat, beta, rows, C, clip) =>
+      par('clipZeroShifted', rows * C, rows, 1, (a, b) => [at(x) + a * C * 4, at(xhat) + a * C * 4, at(beta), b - a, C, clip]),
     floatToHalf: (src, n, dst) => {
       const body = n & ~3;
       if (body) codecPar('halfEncode', body, body, 4, (a, b) => [at(src) + 4 * a, b - a, at(dst) + 2 * a, 0]);
@@ -761,6 +763,7 @@ const KERNEL_EXPORTS = [
   'bnBackStats',
   'addRowBias',
   'clipZero',
+  'clipZeroShifted',
   'maxPoolFloat',
   'packSigns',
   'packMask',

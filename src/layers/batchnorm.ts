@@ -198,6 +198,11 @@ export class BatchNormLayer implements Layer {
     return this.scope.frozen ? [] : [this.param];
   }
 
+  /** The kept float32 x̂ and β, for the sign layer after it to rebuild z = x̂ + β (null: x̂ not kept as floats). */
+  keptXhat(): { xhat: Floats; beta: Floats } | null {
+    return this.xhat ? { xhat: this.xhat, beta: this.beta.raw as Float32Array } : null;
+  }
+
   state() {
     return { beta: this.beta.raw, runMean: this.runMean, runSigma: this.runSigma, ...(this.foldedFlag ? { folded: this.foldedFlag } : {}) };
   }

@@ -34,6 +34,11 @@ export class BinaryWeights {
     private readonly kernels?: Kernels,
     /** Not trained (--train): the packed signs alone are the weights, no gradient, no optimizer state. */
     readonly frozen = false,
+    /**
+     * No gradient buffer: backward hands each tile of dW to the optimizer, which applies it at
+     * once (Adam during backward, src/model/shared-weight-grads.ts), as dw=fused does for Bop.
+     */
+    tilesToOptimizer = false,
   ) {
     const size = rows * cols;
     const words = rows * wordsFor(cols);
@@ -49,10 +54,10 @@ export class BinaryWeights {
       recipe.weights === 'bit' || frozen ? bitStore(this.bits, rows, cols) : createParamStore(recipe.weights, size, ledger, 'weights', owner, 'latent weights');
     this.grad = frozen
       ? null
-      : recipe.dw === 'float32'
-        ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
-        : recipe.dw === 'fused'
-          ? { kind: 'fused', consume: null }
+      : recipe.dw === 'fused' || tilesToOptimizer
+        ? { kind: 'fused', consume: null }
+        : recipe.dw === 'float32'
+          ? { kind: 'float', data: ledger.floats(size, 'weight-grads', owner, 'dW') }
           : { kind: 'sign', bits: ledger.u32(words, 'weight-grads', owner, 'sign(dW) (packed)'), rows, cols, scale: 1 / Math.sqrt(size) };
     const std = (this.initStd = 1 / Math.sqrt(fanIn)); // N(0, 1/fan_in)
     for (let i = 0; i < size; i++) this.latent.set(i, rng.normal() * std);

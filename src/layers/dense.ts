@@ -54,9 +54,11 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     ledger: MemoryLedger,
     rng: Rng,
     scope: ScopeFlags = {},
+    /** dW goes to the optimizer tile by tile, no buffer of its own (Adam applied during backward). */
+    tilesToOptimizer = false,
   ) {
     super();
-    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng, ws.kernels, scope.frozen);
+    this.weights = new BinaryWeights(name, nOut, nIn, nIn, recipe, ledger, rng, ws.kernels, scope.frozen, tilesToOptimizer);
     this.stop = Boolean(scope.stop);
   }
 
@@ -265,8 +267,9 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
    * step instead of 32). Tiles are stored in order and each element sums its rows in order, so
    * the pairing changes no number.
    */
-  private dwByTiles(x: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
+  private dwByTiles(input: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
     const { nIn: n, nOut: m, ws } = this;
+    const x = this.packedOnce(input, rows);
     const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
     const decodes = x.kind !== 'bits' && x.kind !== 'float';
     const fromAct = this.first && ws.act.length > ws.chunkX.length;
@@ -308,6 +311,20 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       }
     }
     return sumSq;
+  }
+
+  /**
+   * ±1 floats as sign bits packed once for every tile (accumulate would pack them again for each),
+   * in the pre-activation buffer: idle in backward until the input gradient's sign index, which
+   * comes after dW. Other inputs as they are.
+   */
+  private packedOnce(x: Activation, rows: number): Activation {
+    const { nIn: n, ws } = this;
+    const words = rows * wordsFor(n);
+    if (x.kind !== 'float' || !x.signs || this.first || ws.act.length < words) return x;
+    const packed = new Uint32Array(ws.act.buffer, ws.act.byteOffset, words);
+    packSigns(ws.kernels, x.data.subarray(0, rows * n), rows, n, packed);
+    return { kind: 'bits', data: packed, cols: n };
   }
 
   backward(grad: GradStore, spare: GradStore, rows: number): GradStore | null {

@@ -12,7 +12,7 @@ import type { StateTensor } from '../storage/param-store.js';
 import { Rng } from '../rng.js';
 import { GradientStores, regionApplies } from './gradient-stores.js';
 import { planActivationRegion } from './activation-region.js';
-import { canApplyInBackward, sharedWeightGradSlots } from './shared-weight-grads.js';
+import { canApplyInBackward, dwTilesToOptimizer, sharedWeightGradSlots } from './shared-weight-grads.js';
 import { InputStage } from './input.js';
 import { createWorkspace } from './workspace.js';
 import { winsorMinRows } from '../layers/winsorize.js';
@@ -58,6 +58,13 @@ export interface NetworkOptions {
    * then needs the optimizer's step and no gradient outlives its layer's backward.
    */
   applyInBackward?: boolean;
+  /**
+   * Sign layers keep z = x̂ + β as a tensor of their own even where they can rebuild it from the
+   * batch norm's kept x̂ (src/layers/sign.ts, zFromBatchNorm): the papers' accounting, for
+   * comparing with their figures. Only with overlayGradients: false (the activation region is
+   * planned from the training layout).
+   */
+  keepZ?: boolean;
 }
 
 export interface StepResult {
@@ -115,8 +122,10 @@ export class Network {
     const block = region && ledger.block(region.bytes);
     if (region && block) ledger.placeIn('retained', block, region.slots);
     this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
-    const context = { spec, recipe, batch, ws, ledger, rng };
-    for (const l of plan) this.layers.push(kindOf(l).build(l, context));
+    const dwTiles = opts.applyInBackward ? dwTilesToOptimizer(plan, recipe) : undefined;
+    if (opts.keepZ && opts.overlayGradients !== false) throw new Error('keepZ lays memory out as the papers count it: use it with overlayGradients: false');
+    const context = { spec, recipe, batch, ws, ledger, rng, dwTilesToOptimizer: dwTiles, keepZ: opts.keepZ };
+    for (const l of plan) this.layers.push(kindOf(l).build(l, { ...context, previous: this.layers.at(-1) }));
     ledger.endPlacement();
     if (shared && sharedBlock)
       ledger.account(

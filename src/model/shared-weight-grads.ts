@@ -16,7 +16,19 @@ export function canApplyInBackward(spec: ModelSpec, recipe: Recipe): boolean {
   return precisionKind(spec) === 'binary' && recipe.dw === 'float32' && recipe.optimizer === 'adam';
 }
 
-/** The shared block: its bytes, and every layer's gradient buffers placed from its start. */
+/**
+ * Layers whose dW never exists whole: a dense layer's backward sums dW a tile of output units at
+ * a time, and Adam applies each tile as it is done (element-wise, so the bits are the same), so
+ * the layer needs no gradient buffer at all. Float32 moments only: float16 moments take their
+ * scale from the whole gradient's largest value. Convolutions sum their dW over the whole batch
+ * in one lookup-kernel call and keep it in the shared block.
+ */
+export function dwTilesToOptimizer(plan: PlannedLayer[], recipe: Recipe): Set<string> {
+  if (recipe.moments !== 'float32') return new Set();
+  return new Set(plan.filter((l) => l.type === 'dense' && !l.frozen && !l.first).map((l) => l.name));
+}
+
+/** The shared block: its bytes, and every other layer's gradient buffers placed from its start. */
 export function sharedWeightGradSlots(
   plan: PlannedLayer[],
   spec: ModelSpec,
@@ -25,7 +37,9 @@ export function sharedWeightGradSlots(
 ): { bytes: number; slots: Map<string, { offset: number; end: number }> } {
   const slots = new Map<string, { offset: number; end: number }>();
   let bytes = 0;
+  const tiled = dwTilesToOptimizer(plan, recipe);
   layerBuffers(plan, spec, recipe, batch, 'weight-grads').forEach((sizes, i) => {
+    if (tiled.has(plan[i].name)) return;
     const end = sizes.reduce((s, b) => s + Math.ceil(b / 16) * 16, 0);
     if (end) slots.set(plan[i].name, { offset: 0, end });
     bytes = Math.max(bytes, end);

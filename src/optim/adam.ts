@@ -51,6 +51,14 @@ export class Adam {
       v: createParamStore(p.momentFormat, p.size, ledger, 'optimizer', p.owner, `Adam v (${p.name})`, 'log'),
       scale: 1,
     }));
+    // a gradient that never exists whole (src/model/shared-weight-grads.ts): each tile applied as
+    // backward finishes it, with the step stepper() opened
+    for (const slot of this.slots) {
+      const g = slot.param.grad;
+      if (g.kind !== 'fused') continue;
+      if (slot.m.format !== 'float32') throw new Error(`Adam applies ${slot.param.owner}.${slot.param.name}'s gradient tile by tile only with float32 moments`);
+      g.consume = (flat0, tile, len) => this.applyTile(slot, flat0, tile, len);
+    }
     const block = (what: string) => ledger.floats(ADAM_BLOCK, 'workspace', 'adam', what);
     this.bw = block('weights block');
     this.bm = block('m block');
@@ -93,20 +101,67 @@ export class Adam {
    */
   stepper(lr: number): (params: Param[]) => void {
     this.step++;
+    this.tileLr = lr;
     const bySlot = (this.slotOf ??= new Map(this.slots.map((s) => [s.param, s])));
     return (params) => {
       for (const p of params) {
         const slot = bySlot.get(p);
-        if (slot) this.updateSlot(slot, lr);
+        // a parameter updated tile by tile during its backward: only the repack is left
+        if (slot && p.grad.kind === 'fused') p.afterUpdate?.();
+        else if (slot) this.updateSlot(slot, lr);
       }
     };
   }
 
   private slotOf: Map<Param, Slot> | undefined;
+  /** The learning rate of the step stepper() opened (null: none, tiles cannot be applied). */
+  private tileLr: number | null = null;
 
-  /** Gradient block [i0, i1) into bg, with the STE mask 1{|w| <= clip} for binary weights (bw holds w). */
-  private loadGradient(param: Param, i0: number, i1: number): void {
-    readGradBlock(param, i0, i1, this.bg);
+  /**
+   * Elements [flat0, flat0 + len) of a parameter updated from a tile of its gradient (float32
+   * moments: their scale stays 1, so the tile needs nothing from the rest of the gradient). The
+   * packed signs are left to the stepper's call after the layer's backward, whose input gradient
+   * still reads the old ones.
+   */
+  private applyTile(slot: Slot, flat0: number, tile: Floats, len: number): void {
+    const lr = this.tileLr;
+    if (lr === null) throw new Error(`${slot.param.owner}.${slot.param.name}: a gradient tile came with no optimizer step open (use Optimizer.stepper)`);
+    const s = this.stepScalars(lr, 1, 1);
+    const k = this.kernels;
+    const { param, m, v } = slot;
+    const end = flat0 + len;
+    if (k)
+      k.adamUpdate!(
+        {
+          w: (param.value.raw as AdamTensor['w']).subarray(flat0, end),
+          m: (m.raw as AdamTensor['m']).subarray(flat0, end),
+          v: (v.raw as AdamTensor['v']).subarray(flat0, end),
+          grad: tile.subarray(0, len),
+          gradBits: false,
+          cols: len,
+          gradScale: 1,
+          n: len,
+          binary: param.binary,
+          clip: this.opts.weightClip,
+        },
+        s,
+      );
+    else this.referenceUpdate(slot, s, flat0, end, tile);
+  }
+
+  /** The step's scalars at moment scale `scale` (ratio: scale over the moments' stored one). */
+  private stepScalars(lr: number, scale: number, ratio: number): AdamStep {
+    const { beta1, beta2, eps } = this.opts;
+    return { lr, b1: beta1, b2: beta2, c1: 1 - beta1 ** this.step, c2: 1 - beta2 ** this.step, epsScaled: eps * scale, scale, ratio };
+  }
+
+  /**
+   * Gradient block [i0, i1) into bg, with the STE mask 1{|w| <= clip} for binary weights (bw holds
+   * w); from `tile` (elements [from, ...) of the gradient) where given, else the stored gradient.
+   */
+  private loadGradient(param: Param, i0: number, i1: number, tile?: Floats, from = 0): void {
+    if (tile) this.bg.set(tile.subarray(i0 - from, i1 - from));
+    else readGradBlock(param, i0, i1, this.bg);
     if (!param.binary) return;
     const clip = this.opts.weightClip;
     for (let k = 0; k < i1 - i0; k++) if (Math.abs(this.bw[k]) > clip) this.bg[k] = 0;
@@ -132,7 +187,6 @@ export class Adam {
   }
 
   private updateSlot(slot: Slot, lr: number): void {
-    const { beta1, beta2, eps } = this.opts;
     const { param } = slot;
     const k = this.kernels;
     const t = this.tensor(slot);
@@ -141,9 +195,7 @@ export class Adam {
       const maxAbs = k && slot.m.format !== 'int8' ? k.adamMaxAbs!(t) : this.maxAbs(slot);
       scale = maxAbs > 0 ? 2 ** -Math.round(Math.log2(maxAbs)) : slot.scale;
     }
-    const c1 = 1 - beta1 ** this.step;
-    const c2 = 1 - beta2 ** this.step;
-    const step: AdamStep = { lr, b1: beta1, b2: beta2, c1, c2, epsScaled: eps * scale, scale, ratio: scale / slot.scale };
+    const step = this.stepScalars(lr, scale, scale / slot.scale);
     // the WebAssembly update handles float32/float16 storage; int8 moments take the block path
     if (k && slot.m.format !== 'int8') k.adamUpdate!(t, step);
     else this.referenceUpdate(slot, step);
@@ -172,25 +224,25 @@ export class Adam {
    * src/kernels/wasm/kernels.as.ts):
    *   g = flush(g·S), m = flush(β1·m·r + (1 − β1)·g), v = flush(β2·v·r² + (1 − β2)·g·g),
    *   w = flush(w − flush(flush(lr/c1 · m) / (√(v/c2) + ε·S))), clipped.
+   * Elements [from, to) (default all), the gradient from `tile` where given (see applyTile).
    */
-  private referenceUpdate(slot: Slot, s: AdamStep): void {
+  private referenceUpdate(slot: Slot, s: AdamStep, from = 0, to = slot.param.size, tile?: Floats): void {
     const { param, m, v } = slot;
     const { bw, bm, bv, bg } = this;
     const clip = this.opts.weightClip;
-    const n = param.size;
     const w = param.value;
     const lo = F(param.binary ? -clip : -Infinity);
     const hi = F(param.binary ? clip : Infinity);
     const [b1, c1b, b2, c2b] = [F(s.b1), F(1 - s.b1), F(s.b2), F(1 - s.b2)];
     const [scale, ratio, ratio2] = [F(s.scale), F(s.ratio), F(s.ratio * s.ratio)];
     const [lrc, invC2, eps] = [F(s.lr / s.c1), F(1 / s.c2), F(s.epsScaled)];
-    for (let i0 = 0; i0 < n; i0 += ADAM_BLOCK) {
-      const i1 = Math.min(n, i0 + ADAM_BLOCK);
+    for (let i0 = from; i0 < to; i0 += ADAM_BLOCK) {
+      const i1 = Math.min(to, i0 + ADAM_BLOCK);
       const len = i1 - i0;
       w.readBlock(i0, i1, bw);
       m.readBlock(i0, i1, bm);
       v.readBlock(i0, i1, bv);
-      this.loadGradient(param, i0, i1);
+      this.loadGradient(param, i0, i1, tile, from);
       for (let k = 0; k < len; k++) {
         const w0 = flush(bw[k], ADAM_TINY);
         const g = flush(F(bg[k] * scale), ADAM_G_TINY);

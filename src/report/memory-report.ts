@@ -25,12 +25,12 @@ export interface MemoryReport {
 /**
  * Ledger bytes of a network + optimizer built (not trained) for this model, recipe and batch:
  * laid out as plain training lays it out, or (`separate`) with activation and weight gradients in
- * buffers of their own, as the published figures count them (docs/guide.md, buffers that take turns).
+ * buffers of their own and the sign layers' z kept, as the published figures count them (docs/guide.md, buffers that take turns).
  */
 export function measureLedger(spec: ModelSpec, recipe: Recipe, batch: number, layout: 'training' | 'separate' = 'training'): number {
   const training = layout === 'training';
   const applyInBackward = training && canApplyInBackward(spec, recipe);
-  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1, overlayGradients: training, applyInBackward });
+  const net = new Network({ spec, recipe, batch, kernels: referenceKernels, seed: 1, overlayGradients: training, applyInBackward, keepZ: !training });
   createOptimizer(net.params(), recipe, net.ledger);
   return net.ledger.totalBytes;
 }

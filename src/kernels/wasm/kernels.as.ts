@@ -5280,6 +5280,27 @@ export function clipZero(x: usize, z: usize, n: i32, clip: f32): void {
   for (; k < n; k++) if (abs<f32>(load<f32>(z + (<usize>k << 2))) > clip) store<f32>(x + (<usize>k << 2), 0);
 }
 
+/**
+ * x[r, c] = 0 where |x̂[r, c] + β[c]| > clip (rows × C): the STE mask from batch norm's kept x̂, the
+ * sum rounded to float32 as the normalizing pass rounded z = x̂ + β, so the mask is clipZero's on z.
+ */
+export function clipZeroShifted(x: usize, xhat: usize, beta: usize, rows: i32, C: i32, clip: f32): void {
+  const limit = f32x4.splat(clip);
+  for (let r = 0; r < rows; r++) {
+    const row = <usize>(r * C) << 2;
+    let c = 0;
+    for (; c + 4 <= C; c += 4) {
+      const o = row + (<usize>c << 2);
+      const z = f32x4.add(v128.load(xhat + o), v128.load(beta + (<usize>c << 2)));
+      v128.store(x + o, v128.andnot(v128.load(x + o), f32x4.gt(f32x4.abs(z), limit)));
+    }
+    for (; c < C; c++) {
+      const o = row + (<usize>c << 2);
+      if (abs<f32>(load<f32>(xhat + o) + load<f32>(beta + (<usize>c << 2))) > clip) store<f32>(x + o, 0);
+    }
+  }
+}
+
 /** x[r, c] = 0 for r < rows, c < cols where bit c of mask row (row0 + r) is 0; other values untouched. */
 export function applyMask(x: usize, rows: i32, cols: i32, mask: usize, row0: i32): void {
   const wpr = (cols + 31) >>> 5;

@@ -10,7 +10,7 @@ type Dense = Extract<PlannedLayer, { type: 'dense' }>;
 
 export const denseKind: LayerKind<Dense> = {
   title: 'binary dense layers',
-  build: (l, c) => new DenseLayer(l.name, l.nIn, l.nOut, l.first, c.recipe, c.ws, c.ledger, c.rng, l),
+  build: (l, c) => new DenseLayer(l.name, l.nIn, l.nOut, l.first, c.recipe, c.ws, c.ledger, c.rng, l, c.dwTilesToOptimizer?.has(l.name)),
   memory: (l, c) => c.binaryWeights(l.name, l.nOut, l.nIn, l.frozen),
   workspace(l, need) {
     need.act = Math.max(need.act, need.batch * l.nOut);

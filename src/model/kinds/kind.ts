@@ -18,6 +18,12 @@ export interface BuildContext {
   ws: Workspace;
   ledger: MemoryLedger;
   rng: Rng;
+  /** Sign layers keep z even where they could rebuild it from the batch norm's x̂ (Network's keepZ). */
+  keepZ?: boolean;
+  /** The layer built just before this one (a sign layer reads its batch norm's kept x̂). */
+  previous?: Layer;
+  /** Layers whose dW goes to the optimizer tile by tile during backward (src/model/shared-weight-grads.ts). */
+  dwTilesToOptimizer?: ReadonlySet<string>;
 }
 
 export interface MemoryContext {
