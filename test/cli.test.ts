@@ -284,7 +284,7 @@ t.test('fixed point from the command line: train, the instability table, export 
   t.match(tr.stdout, /mlp w4a8 gradient\+outlier\+msqe-round on mnist, recipe standard/);
   t.match(tr.stdout, /quantizer +kind +bits +final e +flips +flips per epoch +MSQE margin/);
   t.match(tr.stdout, /fc1 +weights +4 +-?\d+ +\d+ +\d+ +\d+\.\d%/);
-  t.match(tr.stdout, /float32 twin at this batch \(ledger\)/);
+  t.match(tr.stdout, /float32 twin at this batch \(modeled = ledger\)/);
   const rep = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
   t.ok(rep.quantizerExponents.steps.length > 0 && rep.history[0].quantizers.length === 9, 'exponent series and per-epoch states in the report');
   const html = run(['report', join(dir, 'run.json'), '--md', join(dir, 'r.md')]);

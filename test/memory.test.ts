@@ -5,10 +5,11 @@ import { referenceKernels } from '../src/kernels/reference.js';
 import { CATEGORIES, MemoryLedger } from '../src/ledger.js';
 import { modelMemory } from '../src/model/memory-model.js';
 import { Network } from '../src/model/network.js';
-import { MODELS } from '../src/model/models.js';
+import { MODELS, modelSpec } from '../src/model/models.js';
 import type { ModelSpec } from '../src/model/spec.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
 import { createOptimizer } from '../src/optim/optimizer.js';
+import { trainingMemory } from '../src/planner.js';
 import { KNOB_VALUES, PRESETS, validateRecipe, type Recipe, type RecipeKnob } from '../src/recipe.js';
 import { Rng } from '../src/rng.js';
 import { measureLedger } from '../src/report/memory-report.js';
@@ -114,6 +115,30 @@ t.test('conv nets: the training layout takes most of the activation-gradient sto
       const least = preset === 'standard' ? 0.75 : 0.05;
       t.ok(own - overlaid >= least * stores, `${model} ${preset}: ${((own - overlaid) / 2 ** 20).toFixed(2)} of ${(stores / 2 ** 20).toFixed(2)} MiB saved`);
     }
+});
+
+// the run report gives the presets' figures from the model, not from networks it builds (their
+// buffers would count in the run's peak RSS): the model must equal what such a network allocates
+t.test("training layout: the planner's figure == the ledger of a network built that way", async (t) => {
+  const quant = modelSpec('mlp', parseQuantConfig('w4a8'));
+  if (!quant.quant) throw new Error('a fixed-point spec');
+  const specs = [
+    MODELS.mlp,
+    MODELS['mnist-conv'],
+    MODELS.cnv,
+    MODELS.binarynet,
+    quant,
+    { ...quant, quant: { ...quant.quant, weightBits: null, actBits: null } },
+  ];
+  // fixed-point models train with the standard recipe only
+  for (const spec of specs)
+    for (const preset of spec.quant ? ['standard'] : ['standard', 'low-memory', 'tiny'])
+      for (const batch of spec === MODELS.binarynet ? [3] : [7, 40])
+        t.equal(
+          trainingMemory(spec, PRESETS[preset], batch),
+          measureLedger(spec, PRESETS[preset], batch),
+          `${spec.name}${spec.quant ? ' (quant)' : ''} ${preset} B=${batch}`,
+        );
 });
 
 t.test('random knob combinations: modeled == ledger', async (t) => {
