@@ -127,25 +127,8 @@ export class Adam {
     const lr = this.tileLr;
     if (lr === null) throw new Error(`${slot.param.owner}.${slot.param.name}: a gradient tile came with no optimizer step open (use Optimizer.stepper)`);
     const s = this.stepScalars(lr, 1, 1);
-    const k = this.kernels;
-    const { param, m, v } = slot;
     const end = flat0 + len;
-    if (k)
-      k.adamUpdate!(
-        {
-          w: (param.value.raw as AdamTensor['w']).subarray(flat0, end),
-          m: (m.raw as AdamTensor['m']).subarray(flat0, end),
-          v: (v.raw as AdamTensor['v']).subarray(flat0, end),
-          grad: tile.subarray(0, len),
-          gradBits: false,
-          cols: len,
-          gradScale: 1,
-          n: len,
-          binary: param.binary,
-          clip: this.opts.weightClip,
-        },
-        s,
-      );
+    if (this.kernels) this.kernels.adamUpdate!(this.floatTensor(slot, tile.subarray(0, len), flat0, end), s);
     else this.referenceUpdate(slot, s, flat0, end, tile);
   }
 
@@ -171,16 +154,34 @@ export class Adam {
     const { param, m, v } = slot;
     const g = param.grad;
     if (g.kind === 'fused') throw new Error(`Adam needs a stored gradient for ${param.owner}.${param.name} (dw=fused is for Bop)`);
+    if (g.kind === 'float') return this.floatTensor(slot, g.data, 0, param.size);
     return {
       // only called for float32/float16 storage (int8 moments take the block path; bit weights use Bop)
       w: param.value.raw as AdamTensor['w'],
       m: m.raw as AdamTensor['m'],
       v: v.raw as AdamTensor['v'],
-      grad: g.kind === 'float' ? g.data : g.bits,
-      gradBits: g.kind === 'sign',
-      cols: g.kind === 'sign' ? g.cols : param.size,
-      gradScale: g.kind === 'sign' ? g.scale : 1,
+      grad: g.bits,
+      gradBits: true,
+      cols: g.cols,
+      gradScale: g.scale,
       n: param.size,
+      binary: param.binary,
+      clip: this.opts.weightClip,
+    };
+  }
+
+  /** Elements [from, to) of a parameter with a float gradient `grad` of those elements (the whole tensor, or a tile: applyTile). */
+  private floatTensor(slot: Slot, grad: Floats, from: number, to: number): AdamTensor {
+    const { param, m, v } = slot;
+    return {
+      w: (param.value.raw as AdamTensor['w']).subarray(from, to),
+      m: (m.raw as AdamTensor['m']).subarray(from, to),
+      v: (v.raw as AdamTensor['v']).subarray(from, to),
+      grad,
+      gradBits: false,
+      cols: to - from,
+      gradScale: 1,
+      n: to - from,
       binary: param.binary,
       clip: this.opts.weightClip,
     };
