@@ -1,7 +1,7 @@
 // The peers suite's step-time contest: multiply-add counts from the model plan, the floor, the
 // PyTorch contestant (run for real when a python3 with torch is here, else skipped with a reason).
 import t from 'tap';
-import { floorMs, stepWork, WASM_MACS_PER_CYCLE } from '../bench/floor.js';
+import { clockGhz, floorMs, measureClockGhz, stepWork, WASM_MACS_PER_CYCLE } from '../bench/floor.js';
 import { findTorch, runTorch } from '../bench/peer-torch.js';
 import { modelSpec } from '../src/model/models.js';
 
@@ -22,6 +22,16 @@ t.test('the floor: work / (threads × clock × MACs per cycle)', async (t) => {
   const w = { forwardMacs: 0, weightGradMacs: 0, inputGradMacs: 0, totalMacs: 3.6e9 * WASM_MACS_PER_CYCLE };
   t.equal(floorMs(w, 1, 3.6), 1000, 'one second of one core');
   t.equal(floorMs(w, 2, 3.6), 500, 'two cores halve it');
+});
+
+t.test('the clock: the maximum Linux reports, else measured by a dependent chain', async (t) => {
+  const ghz = measureClockGhz(1_000_000);
+  // every core this runs on lies between a Pi Zero's 1 GHz and 6 GHz; a chain folded by the
+  // compiler would read tens of GHz, a chain of slow operations well under 1
+  t.ok(ghz > 0.5 && ghz < 6, `measured ${ghz.toFixed(2)} GHz`);
+  const clock = clockGhz();
+  t.match(clock.source, /^(cpuinfo_max_freq|measured|assumed)/, clock.source);
+  t.ok(clock.ghz > 0.5 && clock.ghz < 6, `the floor's clock ${clock.ghz.toFixed(2)} GHz`);
 });
 
 t.test('PyTorch contestant', async (t) => {
