@@ -6,7 +6,7 @@
 import { median } from '../src/stats.js';
 import { modelSpec } from '../src/model/models.js';
 import { runChildSync } from './children.js';
-import { clockGhz, floorMs, stepWork, type StepWork } from './floor.js';
+import { clockGhz, floorMs, measureClockGhz, stepWork, type StepWork } from './floor.js';
 import { findTorch, runTorch } from './peer-torch.js';
 import type { SpeedConfig, SpeedResult } from './speed.js';
 
@@ -78,7 +78,9 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
         if (python)
           contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], roundWarmups: [], peakRss: 0 });
       }
-  for (let round = 1; round <= o.rounds; round++)
+  // the clock at the start and after every round: the floor takes the fastest (see clockGhz)
+  const clockReadings = [measureClockGhz()];
+  for (let round = 1; round <= o.rounds; round++, clockReadings.push(measureClockGhz()))
     for (const c of contestants) {
       let ms: number;
       let rss: number;
@@ -104,7 +106,7 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
       c.peakRss = Math.max(c.peakRss, rss);
       progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${ms.toFixed(2)} ms/step`);
     }
-  const clock = clockGhz();
+  const clock = clockGhz(clockReadings);
   const work = new Map<string, ContestReport['work'][number]>();
   for (const { model, batch } of contestants) work.set(`${model}/${batch}`, { model, batch, work: stepWork(modelSpec(model), batch) });
   const rows: ContestRow[] = contestants.map((c) => {

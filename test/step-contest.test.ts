@@ -32,6 +32,12 @@ t.test('the clock: the maximum Linux reports, else measured by a dependent chain
   const clock = clockGhz();
   t.match(clock.source, /^(cpuinfo_max_freq|measured|assumed)/, clock.source);
   t.ok(clock.ghz > 0.5 && clock.ghz < 6, `the floor's clock ${clock.ghz.toFixed(2)} GHz`);
+  if (clock.source.startsWith('measured')) {
+    const several = clockGhz([1.5, 2.5, 2]);
+    t.equal(several.ghz, 2.5, 'several readings: the fastest');
+    t.match(several.source, /fastest of 3 readings 1.50-2.50/);
+    t.match(clockGhz([40]).source, /^assumed 3.6 GHz \(measured 40.00 GHz is not plausible\)/, 'an implausible reading is not used');
+  }
 });
 
 t.test('PyTorch contestant', async (t) => {
