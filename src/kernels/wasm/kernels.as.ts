@@ -2272,9 +2272,41 @@ export function convBwdDataQuads(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
         storeRowPartials16(tables + <usize>p * pixTables + (<usize>g << 8), 16, x0, x1, x2, x3);
       }
     const out = dx + <usize>q * dxLen;
+    const pairStep = <usize>G << 2;
     for (let iy = 0; iy < hi; iy++)
-      for (let ix = 0; ix < wi; ix++)
-        for (let k = 0; k < ci; k += 2) {
+      for (let ix = 0; ix < wi; ix++) {
+        const at = out + <usize>(iy * wi + ix) * pixBytes;
+        let k = 0;
+        // three channel pairs a pass: six independent sums hide the add latency that one pair's
+        // two are bound by; each sum's terms keep their order (taps last to first, groups in order)
+        for (; k + 6 <= ci; k += 6) {
+          let a0 = zero, c0 = zero, a1 = zero, c1 = zero, a2 = zero, c2 = zero;
+          for (let ky = 2; ky >= 0; ky--) {
+            const oy = iy + pad - ky;
+            if (oy < 0 || oy >= ho) continue;
+            for (let kx = 2; kx >= 0; kx--) {
+              const ox = ix + pad - kx;
+              if (ox < 0 || ox >= wo) continue;
+              const t = tables + <usize>(oy * wo + ox) * pixTables;
+              let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
+              for (let g = 0; g < G; g++, o += 4) {
+                const p0 = load<u32>(o);
+                const p1 = load<u32>(o + pairStep);
+                const p2 = load<u32>(o + 2 * pairStep);
+                a0 = f32x4.add(a0, v128.load(t + <usize>(p0 & 0xffff)));
+                c0 = f32x4.add(c0, v128.load(t + <usize>(p0 >>> 16)));
+                a1 = f32x4.add(a1, v128.load(t + <usize>(p1 & 0xffff)));
+                c1 = f32x4.add(c1, v128.load(t + <usize>(p1 >>> 16)));
+                a2 = f32x4.add(a2, v128.load(t + <usize>(p2 & 0xffff)));
+                c2 = f32x4.add(c2, v128.load(t + <usize>(p2 >>> 16)));
+              }
+            }
+          }
+          storeQuadPair(at + (<usize>k << 2), dxLen, lanes, a0, c0);
+          storeQuadPair(at + (<usize>(k + 2) << 2), dxLen, lanes, a1, c1);
+          storeQuadPair(at + (<usize>(k + 4) << 2), dxLen, lanes, a2, c2);
+        }
+        for (; k < ci; k += 2) {
           let a = zero;
           let c = zero;
           for (let ky = 2; ky >= 0; ky--) {
@@ -2292,16 +2324,22 @@ export function convBwdDataQuads(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
               }
             }
           }
-          // lane l to example q + l: channels k and k + 1 side by side
-          const lo = v128.shuffle<i32>(a, c, 0, 4, 1, 5);
-          const hi2 = v128.shuffle<i32>(a, c, 2, 6, 3, 7);
-          const at = out + <usize>(iy * wi + ix) * pixBytes + (<usize>k << 2);
-          v128.store64_lane(at, lo, 0);
-          if (lanes > 1) v128.store64_lane(at + dxLen, lo, 1);
-          if (lanes > 2) v128.store64_lane(at + 2 * dxLen, hi2, 0);
-          if (lanes > 3) v128.store64_lane(at + 3 * dxLen, hi2, 1);
+          storeQuadPair(at + (<usize>k << 2), dxLen, lanes, a, c);
         }
+      }
   }
+}
+
+/** A quad's sums of channels k (a) and k + 1 (c) at `at` in example 0's dx, lane l to example l (dxLen bytes apart). */
+// @ts-ignore: decorator
+@inline
+function storeQuadPair(at: usize, dxLen: usize, lanes: i32, a: v128, c: v128): void {
+  const lo = v128.shuffle<i32>(a, c, 0, 4, 1, 5);
+  const hi2 = v128.shuffle<i32>(a, c, 2, 6, 3, 7);
+  v128.store64_lane(at, lo, 0);
+  if (lanes > 1) v128.store64_lane(at + dxLen, lo, 1);
+  if (lanes > 2) v128.store64_lane(at + 2 * dxLen, hi2, 0);
+  if (lanes > 3) v128.store64_lane(at + 3 * dxLen, hi2, 1);
 }
 
 /** dx = full convolution of dY with the rotated float kernel; input channels [ci0, ci1) only. */
