@@ -2279,54 +2279,52 @@ export function convBwdDataQuads(dy: usize, hi: i32, wi: i32, ci: i32, ho: i32, 
         let k = 0;
         // three channel pairs a pass: six independent sums hide the add latency that one pair's
         // two are bound by; each sum's terms keep their order (taps last to first, groups in order)
-        for (; k + 6 <= ci; k += 6) {
-          let a0 = zero, c0 = zero, a1 = zero, c1 = zero, a2 = zero, c2 = zero;
-          for (let ky = 2; ky >= 0; ky--) {
-            const oy = iy + pad - ky;
-            if (oy < 0 || oy >= ho) continue;
-            for (let kx = 2; kx >= 0; kx--) {
-              const ox = ix + pad - kx;
-              if (ox < 0 || ox >= wo) continue;
-              const t = tables + <usize>(oy * wo + ox) * pixTables;
-              let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
-              for (let g = 0; g < G; g++, o += 4) {
-                const p0 = load<u32>(o);
-                const p1 = load<u32>(o + pairStep);
-                const p2 = load<u32>(o + 2 * pairStep);
-                a0 = f32x4.add(a0, v128.load(t + <usize>(p0 & 0xffff)));
-                c0 = f32x4.add(c0, v128.load(t + <usize>(p0 >>> 16)));
-                a1 = f32x4.add(a1, v128.load(t + <usize>(p1 & 0xffff)));
-                c1 = f32x4.add(c1, v128.load(t + <usize>(p1 >>> 16)));
-                a2 = f32x4.add(a2, v128.load(t + <usize>(p2 & 0xffff)));
-                c2 = f32x4.add(c2, v128.load(t + <usize>(p2 >>> 16)));
-              }
-            }
-          }
-          storeQuadPair(at + (<usize>k << 2), dxLen, lanes, a0, c0);
-          storeQuadPair(at + (<usize>(k + 2) << 2), dxLen, lanes, a1, c1);
-          storeQuadPair(at + (<usize>(k + 4) << 2), dxLen, lanes, a2, c2);
-        }
-        for (; k < ci; k += 2) {
-          let a = zero;
-          let c = zero;
-          for (let ky = 2; ky >= 0; ky--) {
-            const oy = iy + pad - ky;
-            if (oy < 0 || oy >= ho) continue;
-            for (let kx = 2; kx >= 0; kx--) {
-              const ox = ix + pad - kx;
-              if (ox < 0 || ox >= wo) continue;
-              const t = tables + <usize>(oy * wo + ox) * pixTables;
-              let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
-              for (let g = 0; g < G; g++, o += 4) {
-                const two = load<u32>(o);
-                a = f32x4.add(a, v128.load(t + <usize>(two & 0xffff)));
-                c = f32x4.add(c, v128.load(t + <usize>(two >>> 16)));
-              }
-            }
-          }
-          storeQuadPair(at + (<usize>k << 2), dxLen, lanes, a, c);
+        for (; k + 6 <= ci; k += 6) quadPairSums(tables, lut, pixTables, pairStep, iy, ix, ci, ho, wo, pad, G, k, true, at, dxLen, lanes);
+        for (; k < ci; k += 2) quadPairSums(tables, lut, pixTables, pairStep, iy, ix, ci, ho, wo, pad, G, k, false, at, dxLen, lanes);
+      }
+  }
+}
+
+/**
+ * dx of input pixel (iy, ix) for channel pair k, and with `three` pairs k + 2 and k + 4 too,
+ * over a quad's tables (convBwdDataQuads): taps last to first, groups in order, each pair's two
+ * sums independent chains of adds; written to the quad's examples from `at` (the pixel in example 0).
+ */
+// @ts-ignore: decorator
+@inline
+function quadPairSums(
+  tables: usize, lut: usize, pixTables: usize, pairStep: usize, iy: i32, ix: i32, ci: i32, ho: i32, wo: i32, pad: i32, G: i32, k: i32, three: bool,
+  at: usize, dxLen: usize, lanes: i32,
+): void {
+  const zero = f32x4.splat(0);
+  let a0 = zero, c0 = zero, a1 = zero, c1 = zero, a2 = zero, c2 = zero;
+  for (let ky = 2; ky >= 0; ky--) {
+    const oy = iy + pad - ky;
+    if (oy < 0 || oy >= ho) continue;
+    for (let kx = 2; kx >= 0; kx--) {
+      const ox = ix + pad - kx;
+      if (ox < 0 || ox >= wo) continue;
+      const t = tables + <usize>(oy * wo + ox) * pixTables;
+      let o = lut + (<usize>(((ky * 3 + kx) * (ci >>> 1) + (k >>> 1)) * G) << 2);
+      for (let g = 0; g < G; g++, o += 4) {
+        const p0 = load<u32>(o);
+        a0 = f32x4.add(a0, v128.load(t + <usize>(p0 & 0xffff)));
+        c0 = f32x4.add(c0, v128.load(t + <usize>(p0 >>> 16)));
+        if (three) {
+          const p1 = load<u32>(o + pairStep);
+          const p2 = load<u32>(o + 2 * pairStep);
+          a1 = f32x4.add(a1, v128.load(t + <usize>(p1 & 0xffff)));
+          c1 = f32x4.add(c1, v128.load(t + <usize>(p1 >>> 16)));
+          a2 = f32x4.add(a2, v128.load(t + <usize>(p2 & 0xffff)));
+          c2 = f32x4.add(c2, v128.load(t + <usize>(p2 >>> 16)));
         }
       }
+    }
+  }
+  storeQuadPair(at + (<usize>k << 2), dxLen, lanes, a0, c0);
+  if (three) {
+    storeQuadPair(at + (<usize>(k + 2) << 2), dxLen, lanes, a1, c1);
+    storeQuadPair(at + (<usize>(k + 4) << 2), dxLen, lanes, a2, c2);
   }
 }
 
