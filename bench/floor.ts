@@ -31,21 +31,32 @@ export function stepWork(spec: ModelSpec, batch: number): StepWork {
   return { forwardMacs: forward, weightGradMacs: forward, inputGradMacs: inputGrad, totalMacs: 2 * forward + inputGrad };
 }
 
-/**
- * The core clock in GHz: the CPU's maximum frequency where Linux tells it, else the fastest of
- * `readings` (measureClockGhz; a core shared with other tenants boosts less while they run, so a
- * caller takes several over its run), else DEFAULT_CLOCK_GHZ.
- */
-export function clockGhz(readings?: number[]): { ghz: number; source: string } {
+/** The CPU's maximum frequency in GHz where Linux reports it (cpufreq; virtual machines often have none), else null. */
+export function reportedClockGhz(): number | null {
   try {
     const khz = Number(readFileSync('/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq', 'utf8').trim());
-    if (khz > 0) return { ghz: khz / 1e6, source: 'cpuinfo_max_freq' };
+    if (khz > 0) return khz / 1e6;
   } catch {
-    // virtual machines often have no cpufreq: measure instead
+    // no cpufreq: the caller measures instead
   }
-  const all = readings?.length ? readings : [measureClockGhz()];
-  const measured = Math.max(...all);
-  const range = all.length > 1 ? `, the fastest of ${all.length} readings ${Math.min(...all).toFixed(2)}-${measured.toFixed(2)}` : '';
+  return null;
+}
+
+/**
+ * The core clock in GHz: the CPU's maximum frequency where Linux tells it, else the fastest of
+ * `readings` (measureClockGhz, taken only where Linux does not tell: a core shared with other
+ * tenants boosts less while they run, so a caller takes several over its run).
+ */
+export function clockGhz(readings?: number[]): { ghz: number; source: string } {
+  const reported = reportedClockGhz();
+  if (reported !== null) return { ghz: reported, source: 'cpuinfo_max_freq' };
+  return clockFromReadings(readings?.length ? readings : [measureClockGhz()]);
+}
+
+/** The fastest of clock readings (GHz), or DEFAULT_CLOCK_GHZ where it is not plausible. */
+export function clockFromReadings(readings: number[]): { ghz: number; source: string } {
+  const measured = Math.max(...readings);
+  const range = readings.length > 1 ? `, the fastest of ${readings.length} readings ${Math.min(...readings).toFixed(2)}-${measured.toFixed(2)}` : '';
   if (measured >= MIN_PLAUSIBLE_GHZ && measured <= MAX_PLAUSIBLE_GHZ)
     return { ghz: measured, source: `measured (${CHAIN_OPS}-op dependent integer chain${range}; Linux reports no maximum clock)` };
   return { ghz: DEFAULT_CLOCK_GHZ, source: `assumed ${DEFAULT_CLOCK_GHZ} GHz (measured ${measured.toFixed(2)} GHz is not plausible)` };

@@ -6,7 +6,7 @@
 import { median } from '../src/stats.js';
 import { modelSpec } from '../src/model/models.js';
 import { runChildSync } from './children.js';
-import { clockGhz, floorMs, measureClockGhz, stepWork, type StepWork } from './floor.js';
+import { clockGhz, floorMs, measureClockGhz, reportedClockGhz, stepWork, type StepWork } from './floor.js';
 import { findTorch, runTorch } from './peer-torch.js';
 import type { SpeedConfig, SpeedResult } from './speed.js';
 
@@ -78,9 +78,11 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
         if (python)
           contestants.push({ model, batch, engine: 'pytorch', variant: 'float latent + Adam', threads, roundMedians: [], roundWarmups: [], peakRss: 0 });
       }
-  // the clock at the start and after every round: the floor takes the fastest (see clockGhz)
-  const clockReadings = [measureClockGhz()];
-  for (let round = 1; round <= o.rounds; round++, clockReadings.push(measureClockGhz()))
+  // where Linux does not report the clock: read at the start and after every turn, the floor takes
+  // the fastest (see clockGhz; a neighbour on the host can slow a few readings in a row)
+  const measureClock = reportedClockGhz() === null;
+  const clockReadings: number[] = measureClock ? [measureClockGhz()] : [];
+  for (let round = 1; round <= o.rounds; round++)
     for (const c of contestants) {
       let ms: number;
       let rss: number;
@@ -105,6 +107,7 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
       c.roundWarmups.push(warm);
       c.peakRss = Math.max(c.peakRss, rss);
       progress(`  round ${round}/${o.rounds}: ${c.model} B=${c.batch} ${c.engine} ${c.variant}, ${c.threads} thr: ${ms.toFixed(2)} ms/step`);
+      if (measureClock) clockReadings.push(measureClockGhz());
     }
   const clock = clockGhz(clockReadings);
   const work = new Map<string, ContestReport['work'][number]>();
