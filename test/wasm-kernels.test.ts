@@ -447,8 +447,13 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
     [4, 60, 32, 16, 'same', 3, 1, 1, 16],
     [9, 9, 8, 6, 'same', 5, 2, 1, 6],
     [5, 5, 32, 8, 'same', 3, 1, 0, 8],
-    // an example's byte index past the kernel scratch (600 channels × 20 rows × 3 × 5 groups): the packed sign rows read directly
+    // rows of 14 groups (the most one u64 read of a sign row holds, both paddings), and of 15 (the byte index)
+    [5, 56, 16, 16, 'same', 3, 1, 1, 16],
+    [5, 58, 16, 16, 'valid', 3, 1, 1, 16],
+    [5, 57, 16, 16, 'same', 3, 1, 1, 16],
     [20, 20, 600, 16, 'valid', 3, 1, 1, 16],
+    // rows of more than 14 groups whose byte index is past the kernel scratch (400 channels × 8 rows × 3 × 16 groups): the packed sign rows read nibble by nibble
+    [8, 62, 400, 16, 'same', 3, 1, 1, 16],
   ];
   for (const threads of [1, 2]) {
     const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });

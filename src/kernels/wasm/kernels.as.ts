@@ -1946,12 +1946,27 @@ function signedBy(d: v128, bit: u32): v128 {
 // @ts-ignore: decorator
 @inline
 function storePartials16(at: usize, stride: usize, d0: v128, d1: v128, d2: v128, d3: v128, fromZero: bool): void {
-  for (let i: u32 = 0; i < 4; i++) {
-    let p0 = signedBy(d0, i & 1);
-    if (fromZero) p0 = f32x4.add(f32x4.splat(0), p0);
-    const p01 = f32x4.add(p0, signedBy(d1, i & 2));
-    for (let h: u32 = 0; h < 4; h++) v128.store(at + <usize>(i | (h << 2)) * stride, f32x4.add(f32x4.add(p01, signedBy(d2, h & 1)), signedBy(d3, h & 2)));
-  }
+  // written out, each sum formed once (its value is the same wherever it appears): the loops'
+  // sign choices made at run time left the table builds 100+ cycles a call
+  const m0 = signedBy(d0, 0), m1 = signedBy(d1, 0), m2 = signedBy(d2, 0), m3 = signedBy(d3, 0);
+  const s0 = fromZero ? f32x4.add(f32x4.splat(0), m0) : m0;
+  const s1 = fromZero ? f32x4.add(f32x4.splat(0), d0) : d0;
+  storePartialsQuarter(at, stride, f32x4.add(s0, m1), m2, d2, m3, d3);
+  storePartialsQuarter(at + stride, stride, f32x4.add(s1, m1), m2, d2, m3, d3);
+  storePartialsQuarter(at + 2 * stride, stride, f32x4.add(s0, d1), m2, d2, m3, d3);
+  storePartialsQuarter(at + 3 * stride, stride, f32x4.add(s1, d1), m2, d2, m3, d3);
+}
+
+/** The 4 entries i, i + 4, i + 8, i + 12 of storePartials16 from the sum p01 of their first two terms (at: entry i). */
+// @ts-ignore: decorator
+@inline
+function storePartialsQuarter(at: usize, stride: usize, p01: v128, m2: v128, d2: v128, m3: v128, d3: v128): void {
+  const low = f32x4.add(p01, m2);
+  const high = f32x4.add(p01, d2);
+  v128.store(at, f32x4.add(low, m3));
+  v128.store(at + 4 * stride, f32x4.add(high, m3));
+  v128.store(at + 8 * stride, f32x4.add(low, d3));
+  v128.store(at + 12 * stride, f32x4.add(high, d3));
 }
 
 /**
@@ -1991,17 +2006,29 @@ function lutTableRows(dy: usize, wi: i32, ci: i32, wo: i32, co: i32, pad: i32, t
   const entryBytes = <usize>W << 2;
   const rowBytes = lutRowBytes(wi, co, pad);
   const dyPix = <usize>co << 2;
+  // the columns whose 4 x's xc − 2 .. xc + 1 all lie on the map: [2, wo − 1) in steps of 4
+  const innerEnd = wo - 1;
   for (let oy = oy0; oy < oy1; oy++)
     for (let g = 0; g < G; g++) {
       const base = tables + <usize>oy * rowBytes + <usize>(g * 16) * entryBytes;
-      for (let xc = 0; xc < W; xc += 4) {
-        // the 4 x's xc − 2 .. xc + 1, each its group's 4 channels (zero outside the map or past the last channel)
-        const px = dy + <usize>oy * wo * dyPix + (<usize>(g * 4) << 2);
-        const x0 = xc - 2 >= 0 && xc - 2 < wo ? loadChannels(px + <usize>(xc - 2) * dyPix, co - g * 4) : f32x4.splat(0);
-        const x1 = xc - 1 >= 0 && xc - 1 < wo ? loadChannels(px + <usize>(xc - 1) * dyPix, co - g * 4) : f32x4.splat(0);
-        const x2 = xc < wo ? loadChannels(px + <usize>xc * dyPix, co - g * 4) : f32x4.splat(0);
-        const x3 = xc + 1 < wo ? loadChannels(px + <usize>(xc + 1) * dyPix, co - g * 4) : f32x4.splat(0);
-        storeRowPartials16(base + (<usize>xc << 2), entryBytes, x0, x1, x2, x3);
+      const px = dy + <usize>oy * wo * dyPix + (<usize>(g * 4) << 2);
+      const valid = co - g * 4;
+      let xc = 0;
+      if (valid >= 4)
+        // a whole group of channels: plain loads, the x's one pixel apart (most of the row)
+        for (xc = 4; xc < innerEnd; xc += 4) {
+          const p = px + <usize>(xc - 2) * dyPix;
+          storeRowPartials16(base + (<usize>xc << 2), entryBytes, v128.load(p), v128.load(p + dyPix), v128.load(p + 2 * dyPix), v128.load(p + 3 * dyPix));
+        }
+      // the rest: the first column, and from the first with an x past the map's end
+      for (let c = 0; c < W; c += 4) {
+        if (valid >= 4 && c > 0 && c < xc) continue;
+        // the 4 x's c − 2 .. c + 1, each its group's 4 channels (zero outside the map or past the last channel)
+        const x0 = c - 2 >= 0 && c - 2 < wo ? loadChannels(px + <usize>(c - 2) * dyPix, valid) : f32x4.splat(0);
+        const x1 = c - 1 >= 0 && c - 1 < wo ? loadChannels(px + <usize>(c - 1) * dyPix, valid) : f32x4.splat(0);
+        const x2 = c < wo ? loadChannels(px + <usize>c * dyPix, valid) : f32x4.splat(0);
+        const x3 = c + 1 < wo ? loadChannels(px + <usize>(c + 1) * dyPix, valid) : f32x4.splat(0);
+        storeRowPartials16(base + (<usize>c << 2), entryBytes, x0, x1, x2, x3);
       }
     }
 }
@@ -3099,9 +3126,19 @@ function filterIndex(signRows: usize, hi: i32, wi: i32, ci: i32, Q: i32, pad: i3
   }
 }
 
+/** How filterPassRows finds a group's entry: a nibble read from the packed sign row, */
+const BY_NIBBLES = 0;
+/** a byte of the example's index (filterIndex), */
+const BY_INDEX = 1;
+/** or the row's groups in one u64 read, shifted down 4 bits a group (rows of up to SHIFT_GROUPS_UP_TO groups). */
+const BY_SHIFTS = 2;
+/** Groups a row may have for BY_SHIFTS: the last group's top bit, 4·14 + 3 at most, within the u64. */
+const SHIFT_GROUPS_UP_TO = 14;
+
 /**
  * The entry offset (in its table) of group j's 4 signs under a tap: from an example's byte index
- * row at ia (indexed), else from the packed sign row at sa, the tap's first bit at `at`.
+ * row at ia (indexed), else from the packed sign row at sa, the tap's first bit at `at` (BY_SHIFTS
+ * takes the row's nibbles from one u64 instead, in filterPassRows).
  */
 // @ts-ignore: decorator
 @inline
@@ -3112,13 +3149,15 @@ function groupEntry(indexed: bool, ia: usize, sa: usize, at: i32, j: i32): usize
 /**
  * Output rows [oyFrom, oyTo) of one tap (ky, kx) for input channel k, and k + 1 with `two` (a
  * second independent chain of adds: one chain is bound by the add latency): accumulators at o
- * (k + 1's at o + ENTRY_BYTES), held in registers over the rows. Each group's entry from the
- * example's byte index at idx (indexed, filterIndex) or from its packed sign rows.
+ * (k + 1's at o + ENTRY_BYTES), held in registers over the rows. Each group's entry found as
+ * `mode` says. The shape of this code matters to V8's register allocation: the same passes with
+ * the nibble taken by a shift of 4j, or called through one more inlined helper per mode, ran
+ * 1.1-1.3x the time.
  */
 // @ts-ignore: decorator
 @inline
 function filterPassRows(
-  indexed: bool, signRows: usize, idx: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool,
+  mode: i32, signRows: usize, idx: usize, tables: usize, o: usize, hi: i32, wi: i32, Q: i32, pad: i32, k: i32, ky: i32, kx: i32, oyFrom: i32, oyTo: i32, two: bool,
 ): void {
   const rowTables = <usize>(Q + 2) * TABLE_BYTES;
   const signBytes = signRowBytes(wi);
@@ -3137,32 +3176,41 @@ function filterPassRows(
   const at = <i32>(kx - pad + 2);
   for (let oy = oyFrom; oy < oyTo; oy++) {
     const iy = oy + ky - pad;
+    const indexed = mode == BY_INDEX;
+    const shifted = mode == BY_SHIFTS;
     const ia = indexed ? idx + <usize>(((k * hi + iy) * 3 + kx) * Q) : 0;
     const ib = ia + nextIndex;
     const sa = signRows + <usize>(k * hi + iy) * signBytes;
     const sb = sa + nextSigns;
+    // the row's groups' nibbles, the next at the bottom (BY_SHIFTS)
+    let nearA: u64 = shifted ? load<u64>(sa) >>> <u64>at : 0;
+    let nearB: u64 = shifted && two ? load<u64>(sb) >>> <u64>at : 0;
     const row = tables + <usize>oy * rowTables;
-    let e = row + first + groupEntry(indexed, ia, sa, at, 0);
+    let e = row + first + (shifted ? <usize>(<u32>nearA & 15) << 6 : groupEntry(indexed, ia, sa, at, 0));
+    nearA >>>= 4;
     a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
     if (two) {
-      const f = row + first + groupEntry(indexed, ib, sb, at, 0);
+      const f = row + first + (shifted ? <usize>(<u32>nearB & 15) << 6 : groupEntry(indexed, ib, sb, at, 0));
+      nearB >>>= 4;
       b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
     }
     let table = row + TABLE_BYTES;
     for (let j = 1; j < Q - 1; j++, table += TABLE_BYTES) {
-      e = table + groupEntry(indexed, ia, sa, at, j);
+      e = table + (shifted ? <usize>(<u32>nearA & 15) << 6 : groupEntry(indexed, ia, sa, at, j));
+      nearA >>>= 4;
       a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
       if (two) {
-        const f = table + groupEntry(indexed, ib, sb, at, j);
+        const f = table + (shifted ? <usize>(<u32>nearB & 15) << 6 : groupEntry(indexed, ib, sb, at, j));
+        nearB >>>= 4;
         b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
       }
     }
     if (Q > 1) {
       // the last group, its own table where a same-padded tap leaves a pixel out
-      e = row + last + groupEntry(indexed, ia, sa, at, Q - 1);
+      e = row + last + (shifted ? <usize>(<u32>nearA & 15) << 6 : groupEntry(indexed, ia, sa, at, Q - 1));
       a0 = addEntry(a0, e, 0); a1 = addEntry(a1, e, 1); a2 = addEntry(a2, e, 2); a3 = addEntry(a3, e, 3);
       if (two) {
-        const f = row + last + groupEntry(indexed, ib, sb, at, Q - 1);
+        const f = row + last + (shifted ? <usize>(<u32>nearB & 15) << 6 : groupEntry(indexed, ib, sb, at, Q - 1));
         b0 = addEntry(b0, f, 0); b1 = addEntry(b1, f, 1); b2 = addEntry(b2, f, 2); b3 = addEntry(b3, f, 3);
       }
     }
@@ -3218,9 +3266,10 @@ export function convBwdFilterLut(
   // every block's dw turned to (tap, input channel) × FILTER_CHANNELS in its region, once
   for (let b0 = c0; b0 < c1 && (run & RUN_FIRST) != 0; b0 += FILTER_CHANNELS)
     dwToBlock(dw, b0, min(FILTER_CHANNELS, c1 - b0), ci, regions + <usize>(b0 / FILTER_CHANNELS) * filterBlockBytes(ho, wo, ci) + filterTablesBytes(ho, wo));
-  // the byte index where it fits in this instance's scratch
+  // rows of up to 14 groups by shifts of one u64 read; wider ones by the byte index where it fits in this instance's scratch
   const idx = maskScratch;
-  const indexed = maskScratch != 0 && <usize>(ci * hi * 3 * Q) <= <usize>MASK_SCRATCH_BYTES;
+  const shifted = Q <= SHIFT_GROUPS_UP_TO;
+  const indexed = !shifted && maskScratch != 0 && <usize>(ci * hi * 3 * Q) <= <usize>MASK_SCRATCH_BYTES;
   // examples outside, so an example's sign rows stay in cache for all the blocks
   for (let e = 0; e < examples; e++) {
     const dye = dy + <usize>(e * ho * wo) * dyPix;
@@ -3251,12 +3300,15 @@ export function convBwdFilterLut(
           const oyTo = min(min(ho, r0 + band), hi + pad - ky);
           if (oyFrom >= oyTo) continue;
           let k = 0;
-          if (indexed) {
-            for (; k + 2 <= ci; k += 2) filterPassRows(true, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
-            if (k < ci) filterPassRows(true, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+          if (shifted) {
+            for (; k + 2 <= ci; k += 2) filterPassRows(BY_SHIFTS, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRows(BY_SHIFTS, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+          } else if (indexed) {
+            for (; k + 2 <= ci; k += 2) filterPassRows(BY_INDEX, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRows(BY_INDEX, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
           } else {
-            for (; k + 2 <= ci; k += 2) filterPassRows(false, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
-            if (k < ci) filterPassRows(false, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
+            for (; k + 2 <= ci; k += 2) filterPassRows(BY_NIBBLES, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, true);
+            if (k < ci) filterPassRows(BY_NIBBLES, signs, idx, tables, acc + <usize>(tap * ci + k) * ENTRY_BYTES, hi, wi, Q, pad, k, ky, kx, oyFrom, oyTo, false);
           }
         }
     }
