@@ -452,7 +452,8 @@ t.test('binary convolution weight gradients by table lookups: the same bits as t
     [5, 58, 16, 16, 'valid', 3, 1, 1, 16],
     [5, 57, 16, 16, 'same', 3, 1, 1, 16],
     [20, 20, 600, 16, 'valid', 3, 1, 1, 16],
-    // rows of more than 14 groups whose byte index is past the kernel scratch (400 channels × 8 rows × 3 × 16 groups): the packed sign rows read nibble by nibble
+    // rows of more than 14 groups whose byte index is past the kernel scratch (400 channels × 8 rows × 3 × 16 groups):
+    // the packed sign rows read nibble by nibble
     [8, 62, 400, 16, 'same', 3, 1, 1, 16],
   ];
   for (const threads of [1, 2]) {
