@@ -3174,10 +3174,10 @@ function filterPassRows(
   const first: usize = kx < pad ? <usize>Q * TABLE_BYTES : Q == 1 ? last : 0;
   // group j's 4 signs are bits 4j + kx − pad + 2 .. + 3 of the input row's sign row
   const at = <i32>(kx - pad + 2);
+  const indexed = mode == BY_INDEX;
+  const shifted = mode == BY_SHIFTS;
   for (let oy = oyFrom; oy < oyTo; oy++) {
     const iy = oy + ky - pad;
-    const indexed = mode == BY_INDEX;
-    const shifted = mode == BY_SHIFTS;
     const ia = indexed ? idx + <usize>(((k * hi + iy) * 3 + kx) * Q) : 0;
     const ib = ia + nextIndex;
     const sa = signRows + <usize>(k * hi + iy) * signBytes;
