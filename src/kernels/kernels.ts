@@ -208,6 +208,14 @@ export interface Kernels {
    */
   signDwBits?(dy: Uint16Array, x: Uint32Array, rows: number, m: number, n: number, bits: Uint32Array): boolean;
   /**
+   * The standard recipe's dense weight gradient applied by Adam in one call: dW = dYᵀ·X̂ as
+   * gemmTnBin sums it (dY float32, rows × m, X̂ packed sign rows of n), tile by tile, each tile
+   * then updating its elements of t (float32 weights and moments; t.grad is not read) as
+   * adamUpdate does with s (scale and ratio 1); false (nothing done) where the operands or n do
+   * not suit the kernel.
+   */
+  denseDwAdam?(dy: Floats, x: Uint32Array, rows: number, m: number, n: number, t: AdamTensor, s: AdamStep): boolean;
+  /**
    * The tiny recipe's dense weight gradient folded into Bop's 8-bit slog momentum in one call:
    * dW = dYᵀ·X̂ as gemmTnBin sums it, with dY read from a po2 store's words (rows × m codes under
    * bias, as po2Read decodes them) and X̂ packed sign rows of n, then m ← (1 − γ)·m + γ·dW and

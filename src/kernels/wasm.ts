@@ -655,6 +655,30 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // threads take ranges of output rows, each decoding, summing and packing its own (one hand-off)
     signDwBits: (dy, x, rows, m, n, bits) =>
       byTiles('signDwBitsTiles', ex.signDwBitsTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]),
+    // threads take ranges of tiles, each summing and applying its own (one hand-off a layer)
+    denseDwAdam: (dy, x, rows, m, n, t, s) => {
+      const f32 = (a: AdamTensor['w']) => a instanceof Float32Array && arena.buffers.has(a.buffer);
+      if (!t.binary || t.n !== m * n || !f32(t.w) || !f32(t.m) || !f32(t.v) || s.scale !== 1 || s.ratio !== 1) return false;
+      return byTiles('denseDwAdamTiles', ex.denseDwAdamTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [
+        at(dy),
+        at(x),
+        rows,
+        m,
+        n,
+        at(t.w),
+        at(t.m),
+        at(t.v),
+        t.clip,
+        s.lr,
+        s.b1,
+        s.b2,
+        s.c1,
+        s.c2,
+        s.epsScaled,
+        a,
+        b,
+      ]);
+    },
     // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
     bopDwBits: (dy, bias, x, rows, m, n, codes, scales, gamma) =>
       bopDw('bopDwBitsTiles', ex.bopDwBitsTileRows(n) as unknown as number, dy, bias, at(x), rows, m, n, codes, scales, gamma),
@@ -777,6 +801,7 @@ const KERNEL_EXPORTS = [
   'halfDecodeRows',
   'signDwPixelTiles',
   'signDwBitsTiles',
+  'denseDwAdamTiles',
   'bopDwBitsTiles',
   'bopDwPixelTiles',
   'denseDxHalfRows',

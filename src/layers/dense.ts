@@ -229,6 +229,23 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     return fused.foldWhole((codes, scales, gamma) => k.bopDwBits!(dy.words, dy.bias, x.data, rows, m, n, codes, scales, gamma));
   }
 
+  /**
+   * The dW over ±1 inputs with float32 dY in the kernels' memory, applied by Adam in one call
+   * (threads take ranges of output rows: one hand-off a layer instead of a split per tile, and dY
+   * read in place instead of copied a tile at a time); false where the kernels or the optimizer
+   * cannot, and nothing is done.
+   */
+  private adamDwOfBits(input: Activation, grad: GradStore, rows: number): boolean {
+    const k = this.ws.kernels;
+    const dy = grad.floatView?.();
+    const fused = this.grad as Extract<ParamGrad, { kind: 'fused' }>;
+    if (!dy || !k.denseDwAdam || !fused.applyWhole || !holdsAll(k, dy)) return false;
+    const x = this.packedOnce(input, rows);
+    if (x.kind !== 'bits' || !holdsAll(k, x.data)) return false;
+    const { nOut: m, nIn: n } = this;
+    return fused.applyWhole((t, s) => k.denseDwAdam!(dy, x.data, rows, m, n, t, s));
+  }
+
   /** bopDwOfBits for the first layer, over the batch's pixel bytes staged in the pre-activation buffer. */
   private bopDwOfPixels(x: Activation, grad: GradStore, rows: number): boolean {
     const { ws, nOut: m, nIn: n } = this;
@@ -361,6 +378,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // done in one kernel call
     } else if (this.grad.kind === 'fused' && !coh && (this.bopDwOfBits(x, grad, rows) || this.bopDwOfPixels(x, grad, rows))) {
       // folded into the optimizer's momentum in one kernel call
+    } else if (this.grad.kind === 'fused' && !coh && this.adamDwOfBits(x, grad, rows)) {
+      // applied by Adam in one kernel call
     } else {
       // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
       // (sign) or hand it to the optimizer (fused)

@@ -1,6 +1,6 @@
 // What flows between layers, and what every layer implements.
 import type { Floats } from '../ledger.js';
-import type { Kernels } from '../kernels/kernels.js';
+import type { AdamStep, AdamTensor, Kernels } from '../kernels/kernels.js';
 import type { GradStore } from '../storage/grad-store.js';
 import type { MomentFormat, ParamStore, StateTensor } from '../storage/param-store.js';
 import { readImage } from '../data/pixels.js';
@@ -76,6 +76,13 @@ export type ParamGrad =
        * false (nothing done) where the optimizer or `fold` cannot.
        */
       foldWhole?: (fold: (codes: Uint8Array, scales: Floats, gamma: number) => boolean) => boolean;
+      /**
+       * Where the optimizer is Adam with float32 state: `apply` given the parameter's weights and
+       * moments (its grad is not read) and the open step's scalars applies the whole dW at once
+       * (one kernel call that sums and updates tile by tile); false (nothing done) where `apply`
+       * cannot.
+       */
+      applyWhole?: (apply: (t: AdamTensor, s: AdamStep) => boolean) => boolean;
     }
   /** 1-bit gradient: entry = ±scale, packed like the binary weights (rows × cols bits). */
   | { kind: 'sign'; bits: Uint32Array; rows: number; cols: number; scale: number };

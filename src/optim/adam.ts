@@ -58,6 +58,9 @@ export class Adam {
       if (g.kind !== 'fused') continue;
       if (slot.m.format !== 'float32') throw new Error(`Adam applies ${slot.param.owner}.${slot.param.name}'s gradient tile by tile only with float32 moments`);
       g.consume = (flat0, tile, len) => this.applyTile(slot, flat0, tile, len);
+      // the whole gradient in one kernel call (the kernel sums it tile by tile, as consume gets it)
+      if (this.kernels)
+        g.applyWhole = (apply) => apply(this.floatTensor(slot, this.bg.subarray(0, 0), 0, slot.param.size), this.stepScalars(this.openLr(slot), 1, 1));
     }
     const block = (what: string) => ledger.floats(ADAM_BLOCK, 'workspace', 'adam', what);
     this.bw = block('weights block');
@@ -124,12 +127,17 @@ export class Adam {
    * still reads the old ones.
    */
   private applyTile(slot: Slot, flat0: number, tile: Floats, len: number): void {
-    const lr = this.tileLr;
-    if (lr === null) throw new Error(`${slot.param.owner}.${slot.param.name}: a gradient tile came with no optimizer step open (use Optimizer.stepper)`);
-    const s = this.stepScalars(lr, 1, 1);
+    const s = this.stepScalars(this.openLr(slot), 1, 1);
     const end = flat0 + len;
     if (this.kernels) this.kernels.adamUpdate!(this.floatTensor(slot, tile.subarray(0, len), flat0, end), s);
     else this.referenceUpdate(slot, s, flat0, end, tile);
+  }
+
+  /** The learning rate of the open step, for a gradient applied during backward. */
+  private openLr(slot: Slot): number {
+    const lr = this.tileLr;
+    if (lr === null) throw new Error(`${slot.param.owner}.${slot.param.name}: a gradient tile came with no optimizer step open (use Optimizer.stepper)`);
+    return lr;
   }
 
   /** The step's scalars at moment scale `scale` (ratio: scale over the moments' stored one). */

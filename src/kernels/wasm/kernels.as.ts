@@ -1286,6 +1286,42 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
   }
 }
 
+/** Bytes of denseDwAdamTiles' tile of float32 dW: both of signDwBitsTiles' regions (it decodes no dY). */
+const DW_ADAM_BYTES: i32 = 65536;
+
+/** Output rows of denseDwAdamTiles' tiles for inputs n wide (a multiple of 4; 0: n too wide for its scratch). */
+export function denseDwAdamTileRows(n: i32): i32 {
+  return min(64, (DW_ADAM_BYTES / (n << 2)) & ~3);
+}
+
+/**
+ * A binary dense layer's weight gradient dW = dYᵀ·X̂ for output rows [j0, j1), applied by Adam
+ * tile by tile as it is summed (the standard recipe: no gradient buffer). dy: float32, rows × m,
+ * read in place; x: the packed input signs; w, m1, v1: float32 latent weights and moments (rows
+ * of n); the step's scalars as adamUpdate's with scale and ratio 1. Each tile of
+ * denseDwAdamTileRows(n) output rows sums in this instance's scratch as gemmTnBin sums it (groups
+ * of 4 batch rows in order, the same bits as chunk by chunk), then takes adamUpdate's step: a
+ * thread sums and applies its own rows, so threads take ranges of output rows with one hand-off
+ * a layer.
+ */
+export function denseDwAdamTiles(
+  dy: usize, x: usize, rows: i32, m: i32, n: i32, w: usize, m1: usize, v1: usize, clip: f64,
+  lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, eps: f64, j0: i32, j1: i32,
+): void {
+  if (!maskScratch) unreachable(); // gemmTnBin's tables and the tile live there
+  const tj = denseDwAdamTileRows(n);
+  const acc = maskScratch + TN_FUSED_AT;
+  for (let a = j0; a < j1; a += tj) {
+    const units = min(j1, a + tj) - a;
+    const len = units * n;
+    const at = <usize>(a * n) << 2;
+    memory.fill(acc, 0, <usize>len << 2);
+    // gemmTnBin writes row j at dw + j·n: the tile's base moved back by a rows
+    gemmTnBin(dy, x, rows, m, n, acc - at, a, a + units);
+    adamUpdate(w + at, 0, m1 + at, v1 + at, 0, acc, 0, len, 1, len, 1, clip, lr, b1, b2, c1, c2, eps, 1, 1);
+  }
+}
+
 /** Where signDwBitsTiles keeps its tile and decoded dY: past gemmTnBin's tables and index. */
 const TN_FUSED_AT: usize = 65536;
 /** Bytes of signDwBitsTiles' tile and of its decoded dY rows (each). */
