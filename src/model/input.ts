@@ -4,6 +4,7 @@
 // in forward and again in backward.
 import type { Dataset } from '../data/dataset.js';
 import { MAX_SHIFT, readImage, type ImageShape } from '../data/pixels.js';
+import type { Kernels } from '../kernels/kernels.js';
 import type { Floats, MemoryLedger } from '../ledger.js';
 import type { Activation } from '../layers/layer.js';
 import type { Recipe } from '../recipe.js';
@@ -28,6 +29,8 @@ export class InputStage {
     ledger: MemoryLedger,
     augment = false,
     seed = 1,
+    /** Kernels whose memory holds the batch: they decode its pixels in one call. */
+    private readonly kernels: Kernels | null = null,
   ) {
     const features = (this.features = shape.h * shape.w * shape.c);
     if (augment && (shape.h < 2 || shape.w < 2)) throw new Error('augmentation (shift, flip) needs image-shaped input, not vectors');
@@ -70,6 +73,13 @@ export class InputStage {
     const n = this.features;
     if (data.values) {
       for (let i = 0; i < rows; i++) x.set(data.values.subarray(order[offset + i] * n, (order[offset + i] + 1) * n), i * n);
+    } else if (!aug && this.kernels?.pixelsToFloat && this.kernels.holds?.(x)) {
+      // the examples' bytes copied into the batch's own tail and decoded in one kernel call
+      // (each block of bytes is read before its floats are stored), the same values as readImage
+      const count = rows * n;
+      const staged = new Uint8Array(x.buffer, x.byteOffset + 3 * count, count);
+      for (let i = 0; i < rows; i++) staged.set(data.images.subarray(order[offset + i] * n, (order[offset + i] + 1) * n), i * n);
+      this.kernels.pixelsToFloat(staged, count, x);
     } else
       for (let i = 0; i < rows; i++)
         readImage(data.images, order[offset + i], this.shape, aug ? aug[3 * i] : 0, aug ? aug[3 * i + 1] : 0, aug ? aug[3 * i + 2] : 0, x, i * n);

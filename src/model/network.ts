@@ -121,7 +121,7 @@ export class Network {
     const region = opts.overlayGradients !== false && regionApplies(ledger) ? planActivationRegion(plan, spec, recipe, batch) : null;
     const block = region && ledger.block(region.bytes);
     if (region && block) ledger.placeIn('retained', block, region.slots);
-    this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed);
+    this.input = new InputStage(recipe.firstInput, spec.input, batch, ledger, opts.augment ?? false, opts.seed, kernels);
     const dwTiles = opts.applyInBackward ? dwTilesToOptimizer(plan, recipe) : undefined;
     if (opts.keepZ && opts.overlayGradients !== false) throw new Error('keepZ lays memory out as the papers count it: use it with overlayGradients: false');
     const context = { spec, recipe, batch, ws, ledger, rng, dwTilesToOptimizer: dwTiles, keepZ: opts.keepZ };
