@@ -3,7 +3,8 @@
 // input signs and bopDwPixels over pixel bytes (the first layer), against the way the layer goes
 // tile by tile: dY decoded from the store, gemmTnBin / gemmTnFloat over every row in order,
 // bopFoldSlog over the whole tensor. Every code and block scale must be the same. Shapes leave a
-// short last tile, a short last block, rows that are not a multiple of 4, passes and a split.
+// short last tile, a short last block, rows that are not a multiple of 4, passes, a band of pixel
+// columns narrower than a vector block (100 inputs) and a split.
 import t from 'tap';
 import { packSignRows, wordsFor } from '../src/bits.js';
 import { wasmKernels } from '../src/kernels/wasm.js';
@@ -22,6 +23,7 @@ const SHAPES = {
     { rows: 70, m: 200, n: 100 },
     { rows: 37, m: 72, n: 784 },
     { rows: 130, m: 256, n: 784 },
+    { rows: 300, m: 64, n: 100 },
   ],
 };
 const GAMMA = 0.25; // large, so both the old momentum and the new gradient move the codes

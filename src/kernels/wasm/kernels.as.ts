@@ -501,23 +501,28 @@ function sourceColumn<S>(src: usize, k: i32): usize {
  */
 function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
   if (isInteger<S>()) {
-    rowsSumCols<S>(d, dR, dT, src, T, n, out, r0, r1, accumulate, 0, n);
+    rowsSumCols<S>(d, dR, dT, src, sourceRowBytes<S>(n), T, n, out, r0, r1, accumulate, 0, n);
     return;
   }
   // float rows: bands of columns whose T source rows stay in L1 while every output row pair reads
   // them (whole rows of a 784-pixel first layer, 313 KB at T = 100, came from L2 for each pair)
   const band = max(16, (SUM_BAND_BYTES / (T << 2)) & ~15);
-  for (let k0 = 0; k0 < n; k0 += band) rowsSumCols<S>(d, dR, dT, src, T, n, out, r0, r1, accumulate, k0, min(n, k0 + band));
+  for (let k0 = 0; k0 < n; k0 += band) rowsSumCols<S>(d, dR, dT, src, sourceRowBytes<S>(n), T, n, out, r0, r1, accumulate, k0, min(n, k0 + band));
 }
 
 /** Bytes of float source rows one band of rowsSum reads (T rows × the band's columns). */
 const SUM_BAND_BYTES: i32 = 16384;
 
-/** rowsSum over columns [k0, k1) (k1 − k0 a multiple of 16 unless k1 = n). */
+/**
+ * rowsSum over columns [k0, k1) (k1 − k0 a multiple of 16 unless k1 = n), source rows rowBytes
+ * apart (column k of row t at sourceColumn(src, k) + t·rowBytes: a band copied out of wider rows
+ * passes src moved back by k0 columns).
+ */
 // @ts-ignore: decorator
 @inline
-function rowsSumCols<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool, k0: i32, k1: i32): void {
-  const rowBytes = sourceRowBytes<S>(n);
+function rowsSumCols<S>(
+  d: usize, dR: i32, dT: i32, src: usize, rowBytes: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool, k0: i32, k1: i32,
+): void {
   const outBytes = <usize>n << 2;
   const n16 = k0 + ((k1 - k0) & ~15);
   const dRb = <usize>dR << 2;
@@ -4275,10 +4280,16 @@ export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i3
 /** Bytes at the start of the scratch left to po2Read's table by the kernels that call it there. */
 const PO2_TABLE_BYTES: usize = 256;
 
-/** Rows of bopDwPixelTiles' passes for tiles of tj rows of n (a multiple of 4; what the scratch holds past the tile). */
+/** Pixel columns bopDwPixelTiles decodes at a time (a band of a pass's rows, read by every output row pair). */
+const PIXEL_BAND = 32;
+
+/**
+ * Rows of bopDwPixelTiles' passes for tiles of tj rows of n (a multiple of 4; what the scratch
+ * holds past the tile: a pass's dY columns and one band of its decoded pixels).
+ */
 function bopPixelPassRows(tj: i32, n: i32): i32 {
   const room = MASK_SCRATCH_BYTES - <i32>PO2_TABLE_BYTES - ((tj * n) << 2);
-  return room > 0 ? (room / ((tj + n) << 2)) & ~3 : 0;
+  return room > 0 ? (room / ((tj + min(n, PIXEL_BAND)) << 2)) & ~3 : 0;
 }
 
 /**
@@ -4311,7 +4322,7 @@ export function bopDwPixelTiles(dy: usize, b: i32, pix: usize, rows: i32, m: i32
   const pass = bopPixelPassRows(tj, n);
   const acc = maskScratch + PO2_TABLE_BYTES;
   const dyRows = acc + (<usize>(tj * n) << 2);
-  const xRows = dyRows + (<usize>(pass * tj) << 2);
+  const xBand = dyRows + (<usize>(pass * tj) << 2);
   const total = m * n;
   for (let a = j0; a < j1; a += tj) {
     const units = min(j1, a + tj) - a;
@@ -4319,9 +4330,15 @@ export function bopDwPixelTiles(dy: usize, b: i32, pix: usize, rows: i32, m: i32
     for (let i0 = 0; i0 < rows; i0 += pass) {
       const count = min(rows, i0 + pass) - i0;
       po2Read(dy, i0 * m + a, count, m, units, b, dyRows);
-      pixelRowsToFloat(pix + <usize>(i0 * n), count, n, n, xRows);
-      // the first pass starts every sum at +0, as a zeroed tile would
-      rowsSum<f32>(dyRows, 1, units, xRows, count, n, acc, 0, units, i0 > 0);
+      // a band of pixel columns decoded for the pass's rows, then summed into every output row
+      // (each sum takes all of the pass's terms with the tile in registers, not a few at a time)
+      for (let k0 = 0; k0 < n; k0 += PIXEL_BAND) {
+        const k1 = min(n, k0 + PIXEL_BAND);
+        const bandBytes = <usize>(k1 - k0) << 2;
+        pixelRowsToFloat(pix + <usize>(i0 * n + k0), count, n, k1 - k0, xBand);
+        // the first pass starts every sum at +0, as a zeroed tile would
+        rowsSumCols<f32>(dyRows, 1, units, xBand - (<usize>k0 << 2), bandBytes, count, n, acc, 0, units, i0 > 0, k0, k1);
+      }
     }
     const first = a * n;
     bopFoldWhole(raw, scales, total, acc, gamma, first >>> 8, (first + units * n + 255) >>> 8);
