@@ -4239,7 +4239,7 @@ export function pixelRowsToFloat(bytes: usize, rows: i32, stride: i32, cols: i32
   for (let r = 0; r < rows; r++) pixelsToFloat(bytes + <usize>r * <usize>stride, cols, out + (<usize>(r * cols) << 2));
 }
 
-/** Output rows of signDwPixelTiles' tiles and rows of its passes (its scratch: 32 + 32 + 16 KB). */
+/** Output rows of signDwPixelTiles' tiles and rows of its passes (its scratch: 32 + 32 + 16 KB), unless the whole batch fits. */
 const PIXEL_DW_ROWS = 128;
 const PIXEL_DW_PASS = 64;
 
@@ -4259,15 +4259,20 @@ export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i3
   const tj = min(m, PIXEL_DW_ROWS);
   const acc = maskScratch;
   const dyRows = acc + (<usize>(tj * 64) << 2);
-  const xRows = dyRows + (<usize>(PIXEL_DW_PASS * tj) << 2);
+  // the whole batch in one pass where its dY columns and a column tile of its pixels fit (B = 100:
+  // 51 + 26 KB): the row tile's dY is then decoded once instead of once a column tile
+  const whole = ((tj * 64 + rows * tj + rows * 64) << 2) <= MASK_SCRATCH_BYTES;
+  const pass = whole ? max(1, rows) : PIXEL_DW_PASS;
+  const xRows = dyRows + (<usize>(pass * tj) << 2);
   for (let j0 = 0; j0 < m; j0 += tj) {
     const rowsOut = min(m, j0 + tj) - j0;
+    if (whole) halfDecodeRows(dy + (<usize>j0 << 1), rows, m, rowsOut, dyRows);
     for (let c0 = k0; c0 < k1; c0 += 64) {
       const w = min(k1, c0 + 64) - c0;
       if (rows == 0) memory.fill(acc, 0, <usize>(rowsOut * w) << 2);
-      for (let i0 = 0; i0 < rows; i0 += PIXEL_DW_PASS) {
-        const count = min(rows, i0 + PIXEL_DW_PASS) - i0;
-        halfDecodeRows(dy + (<usize>(i0 * m + j0) << 1), count, m, rowsOut, dyRows);
+      for (let i0 = 0; i0 < rows; i0 += pass) {
+        const count = min(rows, i0 + pass) - i0;
+        if (!whole) halfDecodeRows(dy + (<usize>(i0 * m + j0) << 1), count, m, rowsOut, dyRows);
         pixelRowsToFloat(pix + <usize>(i0 * n + c0), count, n, w, xRows);
         // the first pass starts every sum at +0, as a zeroed tile would
         rowsSum<f32>(dyRows, 1, rowsOut, xRows, count, w, acc, 0, rowsOut, i0 > 0);
