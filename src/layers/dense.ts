@@ -230,18 +230,16 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
-   * The dW over ±1 inputs with float32 dY in the kernels' memory, applied by Adam in one call
+   * The dW over packed ±1 inputs with float32 dY in the kernels' memory, applied by Adam in one call
    * (threads take ranges of output rows: one hand-off a layer instead of a split per tile, and dY
    * read in place instead of copied a tile at a time); false where the kernels or the optimizer
    * cannot, and nothing is done.
    */
-  private adamDwOfBits(input: Activation, grad: GradStore, rows: number): boolean {
+  private adamDwOfBits(x: Activation, grad: GradStore, rows: number): boolean {
     const k = this.ws.kernels;
     const dy = grad.floatView?.();
     const fused = this.grad as Extract<ParamGrad, { kind: 'fused' }>;
-    if (!dy || !k.denseDwAdam || !fused.applyWhole || !holdsAll(k, dy)) return false;
-    const x = this.packedOnce(input, rows);
-    if (x.kind !== 'bits' || !holdsAll(k, x.data)) return false;
+    if (x.kind !== 'bits' || !dy || !k.denseDwAdam || !fused.applyWhole || !holdsAll(k, dy, x.data)) return false;
     const { nOut: m, nIn: n } = this;
     return fused.applyWhole((t, s) => k.denseDwAdam!(dy, x.data, rows, m, n, t, s));
   }
@@ -282,11 +280,10 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
    * the forward is done: the first layer's backward runs last); chunkX then holds a second tile,
    * so each pass's decoded rows serve two tiles (tiny's first layer decodes its pixels 16 times a
    * step instead of 32). Tiles are stored in order and each element sums its rows in order, so
-   * the pairing changes no number.
+   * the pairing changes no number. ±1 float inputs come packed (packedOnce).
    */
-  private dwByTiles(input: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
+  private dwByTiles(x: Activation, grad: GradStore, rows: number, dyNorm: Floats | null, squares: boolean): number {
     const { nIn: n, nOut: m, ws } = this;
-    const x = this.packedOnce(input, rows);
     const tile = Math.max(1, Math.floor(ws.chunkDx.length / n));
     const decodes = x.kind !== 'bits' && x.kind !== 'float';
     const fromAct = this.first && ws.act.length > ws.chunkX.length;
@@ -378,12 +375,12 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // done in one kernel call
     } else if (this.grad.kind === 'fused' && !coh && (this.bopDwOfBits(x, grad, rows) || this.bopDwOfPixels(x, grad, rows))) {
       // folded into the optimizer's momentum in one kernel call
-    } else if (this.grad.kind === 'fused' && !coh && this.adamDwOfBits(x, grad, rows)) {
-      // applied by Adam in one kernel call
     } else {
-      // 1-bit or fused dW: accumulate a tile of output rows in float, then keep only its sign
-      // (sign) or hand it to the optimizer (fused)
-      sumSq = this.dwByTiles(x, grad, rows, dyNorm, Boolean(coh));
+      // ±1 floats packed once, for whichever path sums them: applied by Adam in one kernel call,
+      // or a tile of output rows accumulated in float, then only its sign kept (sign) or handed to
+      // the optimizer (fused)
+      const packed = this.packedOnce(x, rows);
+      if (!(this.grad.kind === 'fused' && !coh && this.adamDwOfBits(packed, grad, rows))) sumSq = this.dwByTiles(packed, grad, rows, dyNorm, Boolean(coh));
     }
     if (coh && dyNorm && !this.weights.frozen) {
       const xNorm = coh.perExample.subarray(rows);

@@ -500,14 +500,15 @@ function sourceColumn<S>(src: usize, k: i32): usize {
  * operand loaded once for both rows, every output written once.
  */
 function rowsSum<S>(d: usize, dR: i32, dT: i32, src: usize, T: i32, n: i32, out: usize, r0: i32, r1: i32, accumulate: bool): void {
+  const rowBytes = sourceRowBytes<S>(n);
   if (isInteger<S>()) {
-    rowsSumCols<S>(d, dR, dT, src, sourceRowBytes<S>(n), T, n, out, r0, r1, accumulate, 0, n);
+    rowsSumCols<S>(d, dR, dT, src, rowBytes, T, n, out, r0, r1, accumulate, 0, n);
     return;
   }
   // float rows: bands of columns whose T source rows stay in L1 while every output row pair reads
   // them (whole rows of a 784-pixel first layer, 313 KB at T = 100, came from L2 for each pair)
   const band = max(16, (SUM_BAND_BYTES / (T << 2)) & ~15);
-  for (let k0 = 0; k0 < n; k0 += band) rowsSumCols<S>(d, dR, dT, src, sourceRowBytes<S>(n), T, n, out, r0, r1, accumulate, k0, min(n, k0 + band));
+  for (let k0 = 0; k0 < n; k0 += band) rowsSumCols<S>(d, dR, dT, src, rowBytes, T, n, out, r0, r1, accumulate, k0, min(n, k0 + band));
 }
 
 /** Bytes of float source rows one band of rowsSum reads (T rows × the band's columns). */
@@ -1291,8 +1292,13 @@ export function gemmTnBin(dy: usize, x: usize, B: i32, m: i32, n: i32, dw: usize
   }
 }
 
+/** Where signDwBitsTiles keeps its tile and decoded dY: past gemmTnBin's tables and index. */
+const TN_FUSED_AT: usize = 65536;
+/** Bytes of signDwBitsTiles' tile and of its decoded dY rows (each). */
+const TN_FUSED_BYTES: i32 = 32768;
+
 /** Bytes of denseDwAdamTiles' tile of float32 dW: both of signDwBitsTiles' regions (it decodes no dY). */
-const DW_ADAM_BYTES: i32 = 65536;
+const DW_ADAM_BYTES: i32 = 2 * TN_FUSED_BYTES;
 
 /** Output rows of denseDwAdamTiles' tiles for inputs n wide (a multiple of 4; 0: n too wide for its scratch). */
 export function denseDwAdamTileRows(n: i32): i32 {
@@ -1326,11 +1332,6 @@ export function denseDwAdamTiles(
     adamUpdate(w + at, 0, m1 + at, v1 + at, 0, acc, 0, len, 1, len, 1, clip, lr, b1, b2, c1, c2, eps, 1, 1);
   }
 }
-
-/** Where signDwBitsTiles keeps its tile and decoded dY: past gemmTnBin's tables and index. */
-const TN_FUSED_AT: usize = 65536;
-/** Bytes of signDwBitsTiles' tile and of its decoded dY rows (each). */
-const TN_FUSED_BYTES: i32 = 32768;
 
 /** Output rows of signDwBitsTiles' tiles for inputs n wide (a multiple of 4; 0: n too wide for its scratch). */
 export function signDwBitsTileRows(n: i32): i32 {
