@@ -14,7 +14,10 @@ build: node_modules/.package-lock.json
 	npm run --silent build:wasm
 	chmod +x build/src/cli/main.js
 
+# type-check everything and compile the tests into build/test (tap runs the compiled files: under
+# tap's TypeScript loader every test process and every kernel thread transpiled the sources again)
 typecheck: node_modules/.package-lock.json
+	rm -rf build/test
 	npx tsc -p tsconfig.test.json
 
 # formatter and linter (Biome, biome.json): `make lint` checks, `make format` rewrites

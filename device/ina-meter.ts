@@ -8,6 +8,7 @@
 // of the idle baseline (the difference between the idle stretch's halves, over the region).
 import { Worker } from 'node:worker_threads';
 import { bundled } from '../src/runtime/bundle.js';
+import { workerExecArgv } from '../src/runtime/worker-flags.js';
 import { I2cError, type I2cProvider } from './i2c.js';
 import { InaChip, InaError, parseInaSpec, type InaCalibration, type InaSpec, type InaTiming } from './ina.js';
 import { FakeInaBus, type FakeInaOptions } from './ina-fake.js';
@@ -95,7 +96,8 @@ export class InaMeter implements EnergyMeter {
     };
     // a single executable has no worker file: it carries the worker's code
     const script = bundled?.inaWorker ?? new URL('./ina-worker.js', import.meta.url);
-    this.worker = new Worker(script, { eval: Boolean(bundled?.inaWorker), workerData: data });
+    const execArgv = workerExecArgv(script);
+    this.worker = new Worker(script, { eval: Boolean(bundled?.inaWorker), ...(execArgv ? { execArgv } : {}), workerData: data });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: { type: string; message?: string; data?: Float64Array }) => {

@@ -12,7 +12,7 @@ import { wasmKernels } from '../src/kernels/wasm.js';
 import { Rng } from '../src/rng.js';
 import { createGradStore, fillStore } from '../src/storage/grad-store.js';
 import { po2Bias } from '../src/storage/po2.js';
-import { maxAbs, po2CodesDiffering, po2FillBy, po2Store, randomSigns } from './helpers.js';
+import { KERNELS_WASM, maxAbs, po2CodesDiffering, po2FillBy, po2Store, randomSigns } from './helpers.js';
 
 const SHAPES = [
   { B: 5, m: 10, n: 256, rows: 'even' },
@@ -78,7 +78,7 @@ t.test('denseDxPo2 declines rows too wide for its scratch (the layer then fills 
 });
 
 t.test("the kernels' po2 bias of a float32 max is po2Bias's (round(log2) from the bits)", async (t) => {
-  const module = new WebAssembly.Module(await readFile(new URL('../build/kernels.wasm', import.meta.url)));
+  const module = new WebAssembly.Module(await readFile(KERNELS_WASM));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as { po2BiasOf(a: number): number };
   const rng = new Rng(3);

@@ -3,12 +3,11 @@
 // values around every rounding boundary encoded (ties to even, subnormals, saturation, NaN).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { fromHalf, toHalf } from '../src/storage/fp16.js';
+import { KERNELS_WASM } from './helpers.js';
 
-const wasmPath = fileURLToPath(new URL('../build/kernels.wasm', import.meta.url));
 const memory = new WebAssembly.Memory({ initial: 64, maximum: 64, shared: true });
-const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(wasmPath)), { env: { memory, abort: () => {} } }).exports as Record<
+const ex = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(KERNELS_WASM)), { env: { memory, abort: () => {} } }).exports as Record<
   string,
   (...a: number[]) => number
 >;

@@ -13,7 +13,7 @@ import { Rng } from '../src/rng.js';
 import { convFilterLutFloats, convGeometry, convLutFloats } from '../src/kernels/conv-geometry.js';
 import { denseLutFloats } from '../src/kernels/dense-lut.js';
 import type { Floats, MemoryLedger } from '../src/ledger.js';
-import { absRangeOf, identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
+import { KERNELS_WASM, absRangeOf, identityOrder, maxAbs, maxAbsDiff, randomFloats, randomSigns, syntheticDataset } from './helpers.js';
 import { mlpSpec } from './helpers.js';
 import { msqeSums } from '../quant/po2-quantizers.js';
 import { parseQuantConfig } from '../quant/quant-config.js';
@@ -139,7 +139,7 @@ for (const [B, m, n] of SHAPES)
 t.test(
   'sign masks expanded once per column block: the same bits as the one-pass products and narrow weight gradients (over 512 terms, odd widths)',
   async (t) => {
-    const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+    const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(KERNELS_WASM));
     const memory = new WebAssembly.Memory({ initial: 512, maximum: 65536, shared: true });
     const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number> & {
       MASK_SCRATCH_BYTES: { value: number };
@@ -1792,7 +1792,7 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
   const order = make(arenaLedger, K);
   t.throws(() => order.param.grad.consume!(cols, order.tile, cols), /out of order/, 'a tile out of order is refused');
   // the tables compiled into the module are block8.ts's own, bit for bit
-  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(KERNELS_WASM));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as { block8Table(k: number): number };
   let same = 0;
@@ -1802,7 +1802,7 @@ t.test('Bop on fused int8 slog momentum: the wasm fold and flip equal the JavaSc
 });
 
 t.test('sign rows of the weight-gradient lookups (convFilterSignRows): bit ix + 2 of row k·hi + iy is channel k at (iy, ix), every other bit 0', async (t) => {
-  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(new URL('../build/kernels.wasm', import.meta.url)));
+  const module = new WebAssembly.Module(await (await import('node:fs/promises')).readFile(KERNELS_WASM));
   const memory = new WebAssembly.Memory({ initial: 256, maximum: 65536, shared: true });
   const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as Record<string, (...a: number[]) => number>;
   const rng = new Rng(91);

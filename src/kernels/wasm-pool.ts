@@ -4,6 +4,7 @@
 // no copies).
 import { Worker } from 'node:worker_threads';
 import { bundled } from '../runtime/bundle.js';
+import { workerExecArgv } from '../runtime/worker-flags.js';
 import { DONE, MAX_ARGS, SEQ, SLOT, SPIN_LOADS } from './wasm-pool-layout.js';
 
 export class WasmPool {
@@ -28,9 +29,11 @@ export class WasmPool {
     this.argv = new Float64Array(args);
     // a single executable has no worker file: it carries the worker's code
     const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
+    const execArgv = workerExecArgv(script);
     for (let i = 0; i < threads - 1; i++) {
       const w = new Worker(script, {
         eval: Boolean(bundled),
+        ...(execArgv ? { execArgv } : {}),
         workerData: { module, memory, control, args, index: i, names, scratch: scratch.base + i * scratch.bytes },
       });
       w.unref(); // idle workers never keep the process alive
