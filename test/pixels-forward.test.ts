@@ -50,3 +50,68 @@ t.test('gemmPixelsBin declines rows too wide for its scratch (the layer then dec
   );
   K.dispose?.();
 });
+
+// the whole batch staged in the tail of y, each thread's rows in the tail of its own rows of y:
+// 4m = n (the bytes fill y exactly), a row count that is not a multiple of 4, a thread split
+const IN_PLACE_SHAPES = [
+  { B: 1, m: 256, n: 784 },
+  { B: 37, m: 196, n: 784 },
+  { B: 100, m: 256, n: 784 },
+  { B: 61, m: 64, n: 100 },
+];
+
+for (const threads of [1, 2])
+  for (const { B, m, n } of IN_PLACE_SHAPES)
+    t.test(`gemmPixelsBinInPlace ${B}x${n} -> ${m}, ${threads} thread(s): the pixels staged in y, gemmFloatBin of them decoded`, async (t) => {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(B * 5 + m + n + threads);
+      const images = new Uint8Array(B * n).map(() => rng.int(256));
+      const w = ledger.u32(m * wordsFor(n), 'workspace', 't', 'w');
+      w.set(randomSigns(rng, m, n).bits);
+      const y = ledger.floats(B * m, 'workspace', 't', 'y');
+      const pixels = ledger.u8(B * n, 'workspace', 't', 'pixels');
+      pixels.set(images);
+      const x = ledger.floats(B * n, 'workspace', 't', 'x');
+      K.pixelsToFloat!(pixels, B * n, x);
+      const want = ledger.floats(B * m, 'workspace', 't', 'want');
+      K.gemmFloatBin(x, w, B, m, n, want);
+      // several calls: the first of a new pool may find its worker still starting, the threads
+      // then not overlapping in time (a range's writes reaching the other's bytes would go unseen)
+      for (let call = 0; call < 5; call++) {
+        y.fill(Number.NaN);
+        const staged: [number, number][] = [];
+        const done = K.gemmPixelsBinInPlace!(
+          (i0, i1, into) => {
+            staged.push([i0, i1]);
+            if (into.length !== (i1 - i0) * n) t.fail(`rows ${i0}-${i1}: ${into.length} bytes of room`);
+            into.set(images.subarray(i0 * n, i1 * n));
+          },
+          w,
+          B,
+          m,
+          n,
+          y,
+        );
+        t.ok(done, `call ${call}: done in one call`);
+        t.same(
+          staged.flat().sort((a, b) => a - b),
+          [0, ...staged.flatMap(([, i1]) => (i1 < B ? [i1, i1] : [])), B].sort((a, b) => a - b),
+          `call ${call}: every row staged once (${staged.length} range(s))`,
+        );
+        let bad = 0;
+        for (let k = 0; k < want.length; k++) if (!Object.is(y[k], want[k])) bad++;
+        t.equal(bad, 0, `call ${call}: ${want.length} outputs equal`);
+      }
+      K.dispose?.();
+    });
+
+t.test('gemmPixelsBinInPlace declines a row of y shorter than a row of bytes: nothing staged, y untouched', async (t) => {
+  const { kernels: K, ledger } = wasmKernels.instantiate!();
+  const [B, m, n] = [8, 128, 784];
+  const y = ledger.floats(B * m, 'workspace', 't', 'y').fill(7);
+  let calls = 0;
+  t.notOk(K.gemmPixelsBinInPlace!(() => calls++, ledger.u32(m * wordsFor(n), 'workspace', 't', 'w'), B, m, n, y));
+  t.equal(calls, 0);
+  t.ok(y.every((v) => v === 7));
+  K.dispose?.();
+});

@@ -202,6 +202,15 @@ export interface Kernels {
    */
   gemmPixelsBin?(pixels: Uint8Array, w: Uint32Array, B: number, m: number, n: number, y: Floats): boolean;
   /**
+   * gemmPixelsBin over the whole batch with no staging buffer: `stage(i0, i1, into)` writes pixel
+   * rows [i0, i1) (rows of n bytes) into `into`, which lies in the tail of y's rows [i0, i1), once
+   * for each thread's range of rows; then y = X·Ŵ as gemmPixelsBin. Each range writes its rows of
+   * y in order behind its reader (4m >= n: a row of y is at least as long as a row of bytes), so
+   * no row is overwritten before it is decoded. False (nothing staged, nothing done) where 4m < n
+   * or the kernel's scratch does not fit the rows.
+   */
+  gemmPixelsBinInPlace?(stage: (i0: number, i1: number, into: Uint8Array) => void, w: Uint32Array, B: number, m: number, n: number, y: Floats): boolean;
+  /**
    * A binary dense layer's 1-bit weight gradient in one call: bits = sign(dYᵀ·X̂) with dY float16
    * codes (rows × m) and X̂ packed sign rows of n, summed as gemmTnBin sums (groups of 4 rows in
    * order); false (nothing done) where n is too wide for the kernel's scratch.

@@ -348,6 +348,19 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       par('gemmPixelsBinRows', B * m * n, B, 4, (r0, r1) => [atBytes(pixels), at(w), m, n, at(y), r0, r1]);
       return true;
     },
+    // each thread's rows staged at the tail of its own rows of y (no range's writes reach the
+    // other's bytes); pix is offset so that pix + r·n is row r's bytes within its range
+    gemmPixelsBinInPlace: (stage, w, B, m, n, y) => {
+      if (4 * m < n || y.length < B * m || !(ex.gemmPixelsBinFits(n) as unknown as number)) return false;
+      const [wAt, yAt] = [at(w), at(y)];
+      const calls = slicesFor(B * m * n, B, 4).map(([r0, r1]) => {
+        const from = yAt + (r1 * m * 4 - (r1 - r0) * n);
+        stage(r0, r1, new Uint8Array(y.buffer, from, (r1 - r0) * n));
+        return [from - r0 * n, wAt, m, n, yAt, r0, r1];
+      });
+      runSlices('gemmPixelsBinRows', calls);
+      return true;
+    },
     // by table lookups over groups of 4 weight rows (kernels.as.ts): rows split across threads,
     // each thread's tables in its own kernel scratch
     gemmFloatBinT: (dy, _w, B, m, n, dx, index) =>

@@ -86,7 +86,8 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
-   * Pixel inputs the kernels decode themselves: as many rows' bytes as chunkX holds (4 chunks of
+   * Pixel inputs the kernels decode themselves: the whole batch's bytes staged in the tail of y
+   * where they fit (gemmPixelsBinInPlace), else as many rows' bytes as chunkX holds (4 chunks of
    * decoded rows for 784 pixels) staged there and run in one call each; false where the kernels
    * cannot, and nothing is done.
    */
@@ -94,6 +95,9 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
     const { nIn: n, nOut: m, wbits, ws } = this;
     const k = ws.kernels;
     if (!kernelDecodesPixels(x, ws.chunkX, k) || !k.gemmPixelsBin) return false;
+    // the whole batch in one call where the bytes fit the tail of y (a chunk of 32 rows a call
+    // cost 65-120 µs more on two threads, each call a hand-off)
+    if (k.gemmPixelsBinInPlace?.((i0, i1, into) => gatherPixelRows(x, i0, i1, 0, n, into), wbits, rows, m, n, y)) return true;
     const staged = new Uint8Array(ws.chunkX.buffer, ws.chunkX.byteOffset, ws.chunkX.byteLength);
     const step = Math.floor(staged.length / n);
     for (let i0 = 0; i0 < rows; i0 += step) {
