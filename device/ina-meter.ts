@@ -96,8 +96,7 @@ export class InaMeter implements EnergyMeter {
     };
     // a single executable has no worker file: it carries the worker's code
     const script = bundled?.inaWorker ?? new URL('./ina-worker.js', import.meta.url);
-    const execArgv = workerExecArgv(script);
-    this.worker = new Worker(script, { eval: Boolean(bundled?.inaWorker), ...(execArgv ? { execArgv } : {}), workerData: data });
+    this.worker = new Worker(script, { eval: Boolean(bundled?.inaWorker), execArgv: workerExecArgv(script), workerData: data });
     this.worker.unref();
     this.ready = new Promise((resolve, reject) => {
       this.worker.on('message', (m: { type: string; message?: string; data?: Float64Array }) => {
