@@ -79,7 +79,7 @@ t.test('denseDxPo2 declines rows too wide for its scratch (the layer then fills 
 
 t.test("the kernels' po2 bias of a float32 max is po2Bias's (round(log2) from the bits)", async (t) => {
   const module = new WebAssembly.Module(await readFile(KERNELS_WASM));
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
   const ex = new WebAssembly.Instance(module, { env: { memory, abort: () => {} } }).exports as { po2BiasOf(a: number): number };
   const rng = new Rng(3);
   const bits = new Uint32Array(1);

@@ -3,7 +3,7 @@
 // 32-bit words, padding bits 0. Arguments are byte addresses in the shared linear memory.
 // Binary operands are never expanded to float: bits select the sign of the float operand.
 
-import { LOG_MANT, LOG_MANT_F32, POW_SLOG } from './block8-tables.as';
+import { LOG_MANT, POW_SLOG, SLOG_STEP0, SLOG_STEPS } from './block8-tables.as';
 import { maxPoolGradRow } from './pool.as';
 export { maxPoolFloat, maxPoolGradExamples, maxPoolGradRow } from './pool.as';
 
@@ -5672,28 +5672,34 @@ function log2x8f(a: f32): f64 {
  * |v| four lanes at a time (float32 max propagates NaN as Math.max does), then the codes.
  */
 function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): void {
-  let m4 = f32x4.splat(0);
+  let m4 = i32x4.splat(0);
   let k = 0;
-  for (; k + 4 <= len; k += 4) m4 = f32x4.max(m4, f32x4.abs(v128.load(src + (<usize>k << 2))));
-  let m = maxLane(m4);
+  for (; k + 4 <= len; k += 4) m4 = maxAbsBits(m4, v128.load(src + (<usize>k << 2)));
+  let m = maxLaneBits(m4);
   for (; k < len; k++) m = max<f32>(m, abs<f32>(load<f32>(src + (<usize>k << 2))));
   slogEncodeMaxed(codes, scale, src, len, m);
 }
 
-/** The largest of 4 float32 lanes (NaN if any is: float32 max propagates it). */
+/**
+ * The lanes' running max |v| as bit patterns: non-negative float32 bit patterns order as
+ * integers, NaN above +Infinity, so a NaN wins as Math.max's does. One integer max where
+ * f32x4.max is a NaN-propagating sequence of about 8 instructions on x64, and this is a chain
+ * carried through the loop.
+ */
 // @ts-ignore: decorator
 @inline
-function maxLane(m4: v128): f32 {
-  return max(max(f32x4.extract_lane(m4, 0), f32x4.extract_lane(m4, 1)), max(f32x4.extract_lane(m4, 2), f32x4.extract_lane(m4, 3)));
+function maxAbsBits(m4: v128, v: v128): v128 {
+  return i32x4.max_s(m4, v128.and(v, i32x4.splat(0x7fffffff)));
 }
 
-/**
- * Half-width of the band around a half-integer where the float32 estimate of a slog code's
- * exponent difference cannot decide the rounding: the estimate is within 5e-6 of the float64
- * value wherever a code is not 0 (|x| < 128: the table's float32 rounding, 2.4e-7 each, and the
- * sum's, 3.8e-6), so outside this band both round to the same integer.
- */
-const SLOG_NEAR_TIE: f32 = 3.0517578125e-5; // 2^-15
+/** The largest of maxAbsBits' 4 lanes as a float32 (Math.max's NaN where any lane is NaN). */
+// @ts-ignore: decorator
+@inline
+function maxLaneBits(m4: v128): f32 {
+  const m2 = i32x4.max_s(m4, v128.shuffle<i32>(m4, m4, 2, 3, 0, 1));
+  const m = reinterpret<f32>(max(i32x4.extract_lane(m2, 0), i32x4.extract_lane(m2, 1)));
+  return isNaN(m) ? NaN : m;
+}
 
 /** slogEncodeFloats with the block's max |v| (m) already found. */
 function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f32): void {
@@ -5706,43 +5712,47 @@ function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f3
   const eMax = <i32>(reinterpret<u32>(m) >>> 23);
   // from a max of 2^-109 on (float32 exponent 18), a subnormal value is more than 16 octaves below
   // it, code 0, as the estimate of its float32 bits (exponent 0) also gives
-  const k = eMax >= 18 ? slogCodesQuick(codes, src, len, m, logMax) : slogCodesExact(codes, src, len, logMax);
+  const k = eMax >= 18 ? slogCodesSteps(codes, src, len, m) : slogCodesExact(codes, src, len, logMax);
   slogCodesScalar(codes, src, k, len, logMax);
 }
 
 /**
- * The codes of a block's values 4 at a time (up to a multiple of 4; returns where it stopped),
- * x = 8·log2|v| − logMax estimated in float32 (4 lanes a vector, where float64 takes 2): the
- * exponents' difference exact, LOG_MANT's float32 values; 4 values whose estimate falls near a
- * half-integer (about 1 in 4,000) are encoded one at a time instead. m: the block's max (normal,
- * float32 exponent 18 or more, so a subnormal value's estimate is far below code 1).
+ * The codes of a block's values 8 at a time (up to a multiple of 8; returns where it stopped),
+ * by counting steps (SLOG_STEPS, tables.gen.mjs): code = 127 + 8·(e − eMax) + round(LOG_MANT[i]
+ * − LOG_MANT[iMax]), the last term the max index's value at i = 0 plus the steps i is past. The
+ * same integers as float64's logs give (the build checks that no difference is near a
+ * half-integer), with no table lookup per value. m: the block's max (normal, float32 exponent
+ * 18 or more, so a subnormal value, exponent 0, is far below code 1, as are zeros).
  */
-function slogCodesQuick(codes: usize, src: usize, len: i32, m: f32, logMax: f64): i32 {
+function slogCodesSteps(codes: usize, src: usize, len: i32, m: f32): i32 {
   const mBits = reinterpret<u32>(m);
-  const tMax = f32x4.splat(load<f32>(LOG_MANT_F32 + (<usize>((mBits >>> 11) & 4095) << 2)));
-  const eMax = i32x4.splat(<i32>(mBits >>> 23));
-  const nearTie = f32x4.splat(0.5 - SLOG_NEAR_TIE);
-  const magic = f32x4.splat(12582912.0); // 1.5·2^23
+  const iMax = (mBits >>> 11) & 4095;
+  const steps = v128.load(SLOG_STEPS + (<usize>iMax << 4));
+  const s0 = v128.shuffle<i16>(steps, steps, 0, 0, 0, 0, 0, 0, 0, 0);
+  const s1 = v128.shuffle<i16>(steps, steps, 1, 1, 1, 1, 1, 1, 1, 1);
+  const s2 = v128.shuffle<i16>(steps, steps, 2, 2, 2, 2, 2, 2, 2, 2);
+  const s3 = v128.shuffle<i16>(steps, steps, 3, 3, 3, 3, 3, 3, 3, 3);
+  const s4 = v128.shuffle<i16>(steps, steps, 4, 4, 4, 4, 4, 4, 4, 4);
+  const s5 = v128.shuffle<i16>(steps, steps, 5, 5, 5, 5, 5, 5, 5, 5);
+  const s6 = v128.shuffle<i16>(steps, steps, 6, 6, 6, 6, 6, 6, 6, 6);
+  const s7 = v128.shuffle<i16>(steps, steps, 7, 7, 7, 7, 7, 7, 7, 7);
+  const base = i16x8.splat(<i16>(127 + <i32>load<i8>(SLOG_STEP0 + <usize>iMax) - 8 * <i32>(mBits >>> 23)));
   let k = 0;
-  for (; k + 4 <= len; k += 4) {
-    const bits = v128.load(src + (<usize>k << 2));
-    const magnitude = v128.and(bits, i32x4.splat(0x7fffffff));
-    // the top 12 mantissa bits as a byte offset into LOG_MANT_F32
-    const at = v128.and(i32x4.shr_u(bits, 9), i32x4.splat(0x3ffc));
-    let t = v128.load32_zero(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 0));
-    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 1), t, 1);
-    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 2), t, 2);
-    t = v128.load32_lane(LOG_MANT_F32 + <usize>i32x4.extract_lane(at, 3), t, 3);
-    const e8 = i32x4.shl(i32x4.sub(i32x4.shr_u(magnitude, 23), eMax), 3);
-    const x = f32x4.add(f32x4.sub(t, tMax), f32x4.convert_i32x4_s(e8));
-    // adding 1.5·2^23 rounds x (|x| < 2^22) to an integer, left in the low bits
-    const y = f32x4.add(x, magic);
-    if (v128.any_true(f32x4.gt(f32x4.abs(f32x4.sub(x, f32x4.sub(y, magic))), nearTie))) {
-      slogCodesScalar(codes, src, k, k + 4, logMax);
-      continue;
-    }
-    const c = i32x4.sub(y, i32x4.splat(0x4b400000 - 127));
-    slogStore4(codes + <usize>k, c, bits, magnitude);
+  for (; k + 8 <= len; k += 8) {
+    const a = v128.load(src + (<usize>k << 2));
+    const b = v128.load(src + (<usize>k << 2), 16);
+    // the top 12 mantissa bits, and sign·256 + exponent, as int16 lanes
+    const i = i16x8.narrow_i32x4_s(v128.and(i32x4.shr_u(a, 11), i32x4.splat(4095)), v128.and(i32x4.shr_u(b, 11), i32x4.splat(4095)));
+    const se = i16x8.narrow_i32x4_s(i32x4.shr_u(a, 23), i32x4.shr_u(b, 23));
+    // a compare is -1 where i is past a step: subtracting the sum of the 8 adds the steps
+    const past = i16x8.add(
+      i16x8.add(i16x8.add(i16x8.gt_s(i, s0), i16x8.gt_s(i, s1)), i16x8.add(i16x8.gt_s(i, s2), i16x8.gt_s(i, s3))),
+      i16x8.add(i16x8.add(i16x8.gt_s(i, s4), i16x8.gt_s(i, s5)), i16x8.add(i16x8.gt_s(i, s6), i16x8.gt_s(i, s7))),
+    );
+    const c = i16x8.sub(i16x8.add(i16x8.shl(v128.and(se, i16x8.splat(255)), 3), base), past);
+    const sign = i16x8.shr_u(v128.and(se, i16x8.splat(256)), 1);
+    const code = v128.andnot(v128.or(c, sign), i16x8.lt_s(c, i16x8.splat(1)));
+    v128.store64_lane(codes + <usize>k, i8x16.narrow_i16x8_u(code, code), 0);
   }
   return k;
 }
@@ -5931,11 +5941,10 @@ export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gam
     const t = tile + (<usize>(start - base) << 2);
     const vScale = f64x2.splat(scale);
     // the block's max |m| found as it is folded (slogEncodeFloats's order: lanes, then the tail)
-    let m4 = f32x4.splat(0);
+    let m4 = i32x4.splat(0);
     let k = 0;
-    for (; k + 4 <= count; k += 4)
-      m4 = f32x4.max(m4, f32x4.abs(foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma)));
-    let top = maxLane(m4);
+    for (; k + 4 <= count; k += 4) m4 = maxAbsBits(m4, foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma));
+    let top = maxLaneBits(m4);
     for (; k < count; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>(start + k)), scale));
       const p = t + (<usize>k << 2);
