@@ -5737,21 +5737,25 @@ function slogCodesSteps(codes: usize, src: usize, len: i32, m: f32): i32 {
   const s6 = v128.shuffle<i16>(steps, steps, 6, 6, 6, 6, 6, 6, 6, 6);
   const s7 = v128.shuffle<i16>(steps, steps, 7, 7, 7, 7, 7, 7, 7, 7);
   const base = i16x8.splat(<i16>(127 + <i32>load<i8>(SLOG_STEP0 + <usize>iMax) - 8 * <i32>(mBits >>> 23)));
+  const mant12 = slogConst(7);
+  const k255 = slogConst(8);
+  const k256 = slogConst(9);
+  const k1 = slogConst(10);
   let k = 0;
   for (; k + 8 <= len; k += 8) {
     const a = v128.load(src + (<usize>k << 2));
     const b = v128.load(src + (<usize>k << 2), 16);
     // the top 12 mantissa bits, and sign·256 + exponent, as int16 lanes
-    const i = i16x8.narrow_i32x4_s(v128.and(i32x4.shr_u(a, 11), i32x4.splat(4095)), v128.and(i32x4.shr_u(b, 11), i32x4.splat(4095)));
+    const i = i16x8.narrow_i32x4_s(v128.and(i32x4.shr_u(a, 11), mant12), v128.and(i32x4.shr_u(b, 11), mant12));
     const se = i16x8.narrow_i32x4_s(i32x4.shr_u(a, 23), i32x4.shr_u(b, 23));
     // a compare is -1 where i is past a step: subtracting the sum of the 8 adds the steps
     const past = i16x8.add(
       i16x8.add(i16x8.add(i16x8.gt_s(i, s0), i16x8.gt_s(i, s1)), i16x8.add(i16x8.gt_s(i, s2), i16x8.gt_s(i, s3))),
       i16x8.add(i16x8.add(i16x8.gt_s(i, s4), i16x8.gt_s(i, s5)), i16x8.add(i16x8.gt_s(i, s6), i16x8.gt_s(i, s7))),
     );
-    const c = i16x8.sub(i16x8.add(i16x8.shl(v128.and(se, i16x8.splat(255)), 3), base), past);
-    const sign = i16x8.shr_u(v128.and(se, i16x8.splat(256)), 1);
-    const code = v128.andnot(v128.or(c, sign), i16x8.lt_s(c, i16x8.splat(1)));
+    const c = i16x8.sub(i16x8.add(i16x8.shl(v128.and(se, k255), 3), base), past);
+    const sign = i16x8.shr_u(v128.and(se, k256), 1);
+    const code = v128.andnot(v128.or(c, sign), i16x8.lt_s(c, k1));
     v128.store64_lane(codes + <usize>k, i8x16.narrow_i16x8_u(code, code), 0);
   }
   return k;
@@ -5869,23 +5873,76 @@ function slogEncodeBlock(raw: usize, scales: usize, n: i32, b: i32, src: usize, 
 }
 
 /**
- * Bop's fold of 4 elements (the scalar loops below are its reference): m = <f32>slog(code) and
- * <f32>(keep·m + γ·g) in f64, as JavaScript computes them: codes at c, float32 gradients at g,
- * float32 results at out (out may be g). Only bitwise f32x4 operations and f64 conversions, so
- * 32-bit NEON's flush of subnormal f32 vector arithmetic never applies.
+ * Whether the slog values of a block of this scale come exactly from slogDecode4's parts: scale
+ * from 2^-110 (the smallest value, code 1's 2^-15.75·scale, stays a normal float32, so scaling a
+ * part by 2^k rounds nowhere) and below 2^126 (no part overflows). Others (0, subnormal, NaN,
+ * huge) decode one at a time.
  */
 // @ts-ignore: decorator
 @inline
-function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamma: v128): v128 {
-  const codes = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(c)));
-  const mag = v128.and(codes, i32x4.splat(127));
-  // byte offsets into POW_SLOG, each loaded straight into its lane
-  const at = i32x4.shl(mag, 3);
-  const p01 = v128.load64_lane(POW_SLOG + <usize>i32x4.extract_lane(at, 1), v128.load64_zero(POW_SLOG + <usize>i32x4.extract_lane(at, 0)), 1);
-  const p23 = v128.load64_lane(POW_SLOG + <usize>i32x4.extract_lane(at, 3), v128.load64_zero(POW_SLOG + <usize>i32x4.extract_lane(at, 2)), 1);
-  let m = v128.shuffle<i32>(f32x4.demote_f64x2_zero(f64x2.mul(p01, scale)), f32x4.demote_f64x2_zero(f64x2.mul(p23, scale)), 0, 1, 4, 5);
+function slogPartsFit(scale: f32): bool {
+  const e = reinterpret<u32>(scale) >>> 23;
+  return e >= 17 && e <= 252;
+}
+
+/**
+ * The slog loops' vector constants in static memory, loaded into locals before their loops
+ * (ADAM_CONSTS says why).
+ */
+const SLOG_CONSTS = memory.data<u32>([
+  0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff, // |x| mask
+  0x07070707, 0x07070707, 0x07070707, 0x07070707, // bytes 7
+  0x18100800, 0x18100800, 0x18100800, 0x18100800, // 8q in byte q
+  0x10101010, 0x10101010, 0x10101010, 0x10101010, // bytes 16
+  0x7f, 0x7f, 0x7f, 0x7f, // magnitude code mask, and 127
+  0xfffffff8, 0xfffffff8, 0xfffffff8, 0xfffffff8, // -8
+  0x80, 0x80, 0x80, 0x80, // code sign bit
+  0xfff, 0xfff, 0xfff, 0xfff, // 12 mantissa bits
+  0x00ff00ff, 0x00ff00ff, 0x00ff00ff, 0x00ff00ff, // int16 255
+  0x01000100, 0x01000100, 0x01000100, 0x01000100, // int16 256
+  0x00010001, 0x00010001, 0x00010001, 0x00010001, // int16 1
+]);
+
+/** SLOG_CONSTS vector i. */
+// @ts-ignore: decorator
+@inline
+function slogConst(i: i32): v128 {
+  return v128.load(SLOG_CONSTS + (<usize>i << 4));
+}
+
+/**
+ * 4 slog values (as decodeBlock8 gives them, rounded to float32) from their codes at c, without a
+ * table load per value: POW_SLOG[c] = 2^k·2·POW_SLOG[119 + r] exactly for c = 127 + 8k + r, r in
+ * 0 .. 7 (tables.gen.mjs checks it), so <f32>(scale·POW_SLOG[c]) is the part <f32>(scale·2·
+ * POW_SLOG[119 + r]) times 2^k, an exponent add. lo, hi: the 8 parts byte-sliced, part r at slot
+ * j = (r − 1) & 7 = code & 7 (byte q of it at byte 8q + j of the 32; slogPartsLo, Hi) for
+ * i8x16.swizzle. The rest: SLOG_CONSTS 1-6.
+ */
+// @ts-ignore: decorator
+@inline
+function slogDecode4(c: usize, lo: v128, hi: v128, k7: v128, k8q: v128, k16: v128, k127: v128, kM8: v128, k128: v128): v128 {
+  const b = v128.load32_zero(c);
+  // each code in all 4 bytes of its lane (two unpacks)
+  const b2 = v128.shuffle<u8>(b, b, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const rep = v128.shuffle<u16>(b2, b2, 0, 0, 1, 1, 2, 2, 3, 3);
+  const mag = v128.and(rep, k127);
+  const at = v128.or(v128.and(rep, k7), k8q);
+  const part = v128.or(i8x16.swizzle(lo, at), i8x16.swizzle(hi, i8x16.sub(at, k16)));
+  // times 2^k, k = (mag − 127) >> 3
+  const m = i32x4.add(part, i32x4.shl(v128.and(i32x4.sub(mag, k127), kM8), 20));
   // magnitude code 0 is 0; the sign bit negates (giving -0 for a zero, as -v does)
-  m = v128.or(v128.andnot(m, i32x4.eq(mag, i32x4.splat(0))), i32x4.shl(v128.and(codes, i32x4.splat(128)), 24));
+  return v128.or(v128.andnot(m, i32x4.eq(mag, i32x4.splat(0))), i32x4.shl(v128.and(rep, k128), 24));
+}
+
+/**
+ * Bop's fold of 4 elements (the scalar loops below are its reference): m (4 decoded slog values)
+ * and float32 gradients at g give <f32>(keep·m + γ·g) in f64, as JavaScript computes it, stored
+ * at out (out may be g). Only bitwise f32x4 operations and f64 conversions, so 32-bit NEON's
+ * flush of subnormal f32 vector arithmetic never applies.
+ */
+// @ts-ignore: decorator
+@inline
+function foldSlog4(m: v128, g: usize, out: usize, keep: v128, gamma: v128): v128 {
   const g4 = v128.load(g);
   const r01 = f64x2.add(f64x2.mul(keep, f64x2.promote_low_f32x4(m)), f64x2.mul(gamma, f64x2.promote_low_f32x4(g4)));
   const m23 = v128.shuffle<i32>(m, m, 2, 3, 0, 1);
@@ -5894,6 +5951,52 @@ function foldSlog4(c: usize, scale: v128, g: usize, out: usize, keep: v128, gamm
   const r = v128.shuffle<i32>(f32x4.demote_f64x2_zero(r01), f32x4.demote_f64x2_zero(r23), 0, 1, 4, 5);
   v128.store(out, r);
   return r;
+}
+
+/** The 8 parts <f32>(scale·2·POW_SLOG[119 + r]) as float32 lanes: r = 0 .. 3 (high false) or 4 .. 7 (2·scale: the same single rounding). */
+// @ts-ignore: decorator
+@inline
+function slogParts4(scale: f64, high: bool): v128 {
+  const s = f64x2.splat(2 * scale);
+  const p = POW_SLOG + 119 * 8 + (high ? 32 : 0);
+  return v128.shuffle<i32>(f32x4.demote_f64x2_zero(f64x2.mul(v128.load(p), s)), f32x4.demote_f64x2_zero(f64x2.mul(v128.load(p, 16), s)), 0, 1, 4, 5);
+}
+
+/** slogDecode4's lo: bytes 0 and 1 of the 8 parts, byte-sliced, part r at slot (r − 1) & 7. */
+// @ts-ignore: decorator
+@inline
+function slogPartsLo(scale: f64): v128 {
+  return v128.shuffle<u8>(slogParts4(scale, false), slogParts4(scale, true), 4, 8, 12, 16, 20, 24, 28, 0, 5, 9, 13, 17, 21, 25, 29, 1);
+}
+
+/** slogDecode4's hi: bytes 2 and 3 of the 8 parts, byte-sliced, part r at slot (r − 1) & 7. */
+// @ts-ignore: decorator
+@inline
+function slogPartsHi(scale: f64): v128 {
+  return v128.shuffle<u8>(slogParts4(scale, false), slogParts4(scale, true), 6, 10, 14, 18, 22, 26, 30, 2, 7, 11, 15, 19, 23, 27, 31, 3);
+}
+
+/**
+ * Bop's fold of the first len & ~3 elements of a block whose scale fits (slogPartsFit): codes at
+ * c, gradients at g, results at out (may be g); lo, hi: the block's parts (slogPartsLo, Hi, made
+ * by the caller: built here, the optimizer moves them into the loop). Returns the results'
+ * running max |v| (maxAbsBits).
+ */
+function foldSlogVectors(c: usize, lo: v128, hi: v128, g: usize, out: usize, len: i32, keep: v128, gamma: v128): v128 {
+  const abs = slogConst(0);
+  const k7 = slogConst(1);
+  const k8q = slogConst(2);
+  const k16 = slogConst(3);
+  const k127 = slogConst(4);
+  const kM8 = slogConst(5);
+  const k128 = slogConst(6);
+  let m4 = i32x4.splat(0);
+  for (let k = 0; k + 4 <= len; k += 4) {
+    const off = <usize>k << 2;
+    const m = slogDecode4(c + <usize>k, lo, hi, k7, k8q, k16, k127, kM8, k128);
+    m4 = i32x4.max_s(m4, v128.and(foldSlog4(m, g + off, out + off, keep, gamma), abs));
+  }
+  return m4;
 }
 
 /**
@@ -5911,10 +6014,13 @@ export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile:
     const b0 = i & ~255;
     const b1 = min(n, b0 + 256);
     const stop = min(b1, end);
-    const scale = <f64>load<f32>(scales + (<usize>(b0 >>> 8) << 2));
-    const vScale = f64x2.splat(scale);
+    const scale32 = load<f32>(scales + (<usize>(b0 >>> 8) << 2));
+    const scale = <f64>scale32;
     let k = i;
-    for (; k + 4 <= stop; k += 4) foldSlog4(raw + <usize>k, vScale, tile + (<usize>(k - flat0) << 2), bm + (<usize>(k - b0) << 2), vKeep, vGamma);
+    if (slogPartsFit(scale32)) {
+      foldSlogVectors(raw + <usize>i, slogPartsLo(scale), slogPartsHi(scale), tile + (<usize>(i - flat0) << 2), bm + (<usize>(i - b0) << 2), stop - i, vKeep, vGamma);
+      k += (stop - i) & ~3;
+    }
     for (; k < stop; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>k), scale));
       store<f32>(bm + (<usize>(k - b0) << 2), <f32>(keep * m + gamma * <f64>load<f32>(tile + (<usize>(k - flat0) << 2))));
@@ -5937,14 +6043,16 @@ export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gam
   for (let b = b0; b < b1; b++) {
     const start = b << 8;
     const count = min(256, n - start);
-    const scale = <f64>load<f32>(scales + (<usize>b << 2));
+    const scale32 = load<f32>(scales + (<usize>b << 2));
+    const scale = <f64>scale32;
     const t = tile + (<usize>(start - base) << 2);
-    const vScale = f64x2.splat(scale);
     // the block's max |m| found as it is folded (slogEncodeFloats's order: lanes, then the tail)
-    let m4 = i32x4.splat(0);
+    let top: f32 = 0;
     let k = 0;
-    for (; k + 4 <= count; k += 4) m4 = maxAbsBits(m4, foldSlog4(raw + <usize>(start + k), vScale, t + (<usize>k << 2), t + (<usize>k << 2), vKeep, vGamma));
-    let top = maxLaneBits(m4);
+    if (slogPartsFit(scale32)) {
+      top = maxLaneBits(foldSlogVectors(raw + <usize>start, slogPartsLo(scale), slogPartsHi(scale), t, t, count, vKeep, vGamma));
+      k = count & ~3;
+    }
     for (; k < count; k++) {
       const m = <f64>(<f32>slogValue(load<u8>(raw + <usize>(start + k)), scale));
       const p = t + (<usize>k << 2);

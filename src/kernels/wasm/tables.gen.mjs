@@ -10,6 +10,10 @@ const MANT_BITS = 12;
 const LOG_STEPS = 8;
 const logMant = Float64Array.from({ length: 1 << MANT_BITS }, (_, k) => LOG_STEPS * Math.log2(1 + (k + 0.5) / (1 << MANT_BITS)));
 const powSlog = Float64Array.from({ length: 128 }, (_, c) => 2 ** ((c - 127) / LOG_STEPS));
+// The slog decoder takes POW_SLOG[c] as 2^k·2·POW_SLOG[119 + r] for c = 127 + 8k + r (an exponent
+// add to one of 8 parts instead of a table load per value): it must be exact for every code.
+for (let c = 1; c < 128; c++)
+  if (powSlog[c] !== 2 ** ((c - 127) >> 3) * 2 * powSlog[119 + ((c - 127) & 7)]) throw new Error(`POW_SLOG[${c}] is not 2^k times a part`);
 
 /**
  * The slog encoder's steps. A code is 127 + round(8·log2|v| − 8·log2 max), both logs taken as
