@@ -4257,11 +4257,13 @@ const PIXEL_DW_PASS = 64;
 export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i32, bits: usize, k0: i32, k1: i32): void {
   if (!maskScratch) unreachable(); // the tiles and decoded passes live there
   const wpr = (n + 31) >>> 5;
-  const tj = min(m, PIXEL_DW_ROWS);
+  let tj = min(m, PIXEL_DW_ROWS);
+  // the whole batch in one pass where its dY columns and a column tile of its pixels fit (B = 100:
+  // 51 + 26 KB): the row tile's dY is then decoded once instead of once a column tile; tiles of
+  // half the rows where that lets the whole batch fit (B = 200)
+  if (((tj * 64 + rows * tj + rows * 64) << 2) > MASK_SCRATCH_BYTES && tj > 32 && ((32 * tj + (rows * tj >> 1) + rows * 64) << 2) <= MASK_SCRATCH_BYTES) tj >>= 1;
   const acc = maskScratch;
   const dyRows = acc + (<usize>(tj * 64) << 2);
-  // the whole batch in one pass where its dY columns and a column tile of its pixels fit (B = 100:
-  // 51 + 26 KB): the row tile's dY is then decoded once instead of once a column tile
   const whole = ((tj * 64 + rows * tj + rows * 64) << 2) <= MASK_SCRATCH_BYTES;
   const pass = whole ? max(1, rows) : PIXEL_DW_PASS;
   const xRows = dyRows + (<usize>(pass * tj) << 2);
