@@ -1213,6 +1213,35 @@ t.test('wasm packMask and clipZero split over 2 threads (rows, elements) == the 
   K.dispose?.();
 });
 
+t.test("wasm packSignMask (a sign layer's output bits and STE mask in one pass) == packSignRows and packMaskReference, 1 and 2 threads", async (t) => {
+  const { packMaskReference, packSignRows } = await import('../src/bits.js');
+  // whole words (64, 128 channels), rows ending mid-word and mid-vector (37, 7), split and not
+  for (const threads of [1, 2])
+    for (const [rows, cols] of [
+      [2000, 64],
+      [300, 128],
+      [901, 37],
+      [5, 7],
+    ]) {
+      const { kernels: K, ledger } = wasmKernels.instantiate!({ threads });
+      const rng = new Rng(41 + cols);
+      const z = ledger.floats(rows * cols, 'workspace', 't', 'z');
+      // ±0, ±clip exactly, NaN, infinities and subnormals among normal values
+      const odd = [0, -0, 1, -1, Math.fround(1 + 2 ** -23), Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-40, -1e-40];
+      for (let i = 0; i < z.length; i++) z[i] = rng.next() < 0.1 ? odd[rng.int(odd.length)] : rng.normal() * 1.2;
+      const words = rows * ((cols + 31) >>> 5);
+      const [wantBits, wantMask] = [new Uint32Array(words), new Uint32Array(words)];
+      packSignRows(z, rows, cols, wantBits);
+      packMaskReference(z, rows, cols, wantMask, 1);
+      const bits = ledger.u32(words, 'workspace', 't', 'bits').fill(0xdeadbeef);
+      const mask = ledger.u32(words, 'workspace', 't', 'mask').fill(0xdeadbeef);
+      K.packSignMask!(z, rows, cols, bits, mask, 1);
+      t.same(Array.from(bits), Array.from(wantBits), `signs ${rows}x${cols}, ${threads} thread(s)`);
+      t.same(Array.from(mask), Array.from(wantMask), `mask ${rows}x${cols}, ${threads} thread(s)`);
+      K.dispose?.();
+    }
+});
+
 t.test('clipZeroShifted (the STE mask from x̂ + β) == clipZero on z = x̂ + β, 1 and 2 threads, channels ending mid-vector', async (t) => {
   const { clipZeroReference, clipZeroShiftedReference } = await import('../src/bits.js');
   for (const threads of [1, 2])

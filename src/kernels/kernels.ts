@@ -145,6 +145,11 @@ export interface Kernels {
   packLatentSigns?(latent: Float32Array | Uint16Array, rows: number, cols: number, bits: Uint32Array, rowWords?: number): void;
   /** Optional: bit c of each row set where |z| <= clip (a sign's STE mask; packMaskReference in src/bits.ts). */
   packMask?(z: Floats, rows: number, cols: number, bits: Uint32Array, clip: number): void;
+  /**
+   * Optional: a sign layer's packings of z in one pass: bits as packLatentSigns (z >= 0, -0
+   * included; rows of ⌈cols/32⌉ words) and mask as packMask (|z| <= clip).
+   */
+  packSignMask?(z: Floats, rows: number, cols: number, bits: Uint32Array, mask: Uint32Array, clip: number): void;
   /** Optional: x[r, c] = 0 where bit c of mask row row0 + r is 0 (applyMaskReference in src/bits.ts). */
   applyMask?(x: Floats, rows: number, cols: number, mask: Uint32Array, row0: number): void;
   /** Optional: out[k] = z[k] >= 0 ? 1 : -1 (signFloatReference in src/bits.ts); with keep, z copied there in the same pass. */

@@ -514,6 +514,15 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // rows split across threads (each writes its own rows' words)
     packMask: (z, rows, cols, bits, clip) =>
       par('packMask', rows * cols, rows, 1, (r0, r1) => [at(z) + r0 * cols * 4, r1 - r0, cols, at(bits) + r0 * wordsBytes(cols), clip]),
+    packSignMask: (z, rows, cols, bits, mask, clip) =>
+      par('packSignMask', 2 * rows * cols, rows, 1, (r0, r1) => [
+        at(z) + r0 * cols * 4,
+        r1 - r0,
+        cols,
+        at(bits) + r0 * wordsBytes(cols),
+        at(mask) + r0 * wordsBytes(cols),
+        clip,
+      ]),
     applyMask: (x, rows, cols, mask, row0) => ex.applyMask(at(x), rows, cols, at(mask), row0),
     // element-wise and per-channel passes split too (the same arithmetic per element or channel)
     signFloat: (z, n, out, keep) => par('signFloat', n, n, 4, (a, b) => [at(z) + a * 4, b - a, at(out) + a * 4, keep ? at(keep) + a * 4 : 0]),
@@ -804,6 +813,7 @@ const KERNEL_EXPORTS = [
   'maxPoolFloat',
   'packSigns',
   'packMask',
+  'packSignMask',
   'maxPoolGradExamples',
   'maxPoolGradHalfExamples',
   'maxPoolGradPo2Examples',

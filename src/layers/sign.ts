@@ -83,6 +83,20 @@ export class SignLayer implements Layer {
     // the float output and the kept z in one pass where the kernel takes both
     const keepWithSign = training && this.zKept !== null && this.outFloat !== null && k.signFloat !== undefined && holdsAll(k, z, this.outFloat, this.zKept);
     if (training && this.zFrom) this.trained = true;
+    // the STE mask and the output bits in one pass over z where the kernel takes both
+    if (
+      training &&
+      !this.zKept &&
+      this.maskBits &&
+      !this.outFloat &&
+      k.packSignMask &&
+      z instanceof Float32Array &&
+      holdsAll(k, z, this.maskBits, this.outBits!)
+    ) {
+      k.packSignMask(z, rows, C, this.outBits!, this.maskBits, STE_CLIP);
+      this.trained = true;
+      return { kind: 'bits', data: this.outBits!, cols: C };
+    }
     if (training && (this.zKept || this.maskBits)) {
       if (this.zKept) {
         if (!keepWithSign) this.zKept.set(z.subarray(0, n));

@@ -4178,6 +4178,56 @@ export function packSigns(src: usize, half: i32, rows: i32, cols: i32, bits: usi
   }
 }
 
+/** Bits 0..15: |p[0..16)| <= clip (limit: clip in every lane), as packMask decides. */
+// @ts-ignore: decorator
+@inline
+function withinClip16(p: usize, limit: v128): u32 {
+  const lo = i16x8.narrow_i32x4_s(f32x4.le(f32x4.abs(v128.load(p)), limit), f32x4.le(f32x4.abs(v128.load(p, 16)), limit));
+  const hi = i16x8.narrow_i32x4_s(f32x4.le(f32x4.abs(v128.load(p, 32)), limit), f32x4.le(f32x4.abs(v128.load(p, 48)), limit));
+  return <u32>i8x16.bitmask(i8x16.narrow_i16x8_s(lo, hi));
+}
+
+/**
+ * A sign layer's two packings of the same float32 rows × cols in one pass over z (the streamed
+ * recipes read z once instead of twice): bits as packSigns (z >= 0, -0 included) and mask as
+ * packMask (|z| <= clip), both rows of ⌈cols/32⌉ words.
+ */
+export function packSignMask(z: usize, rows: i32, cols: i32, bits: usize, mask: usize, clip: f32): void {
+  const wpr = (cols + 31) >>> 5;
+  const limit = f32x4.splat(clip);
+  for (let r = 0; r < rows; r++) {
+    const row = z + (<usize>(r * cols) << 2);
+    const ob = bits + (<usize>(r * wpr) << 2);
+    const om = mask + (<usize>(r * wpr) << 2);
+    for (let k = 0; k < wpr; k++) {
+      const c0 = k << 5;
+      const c1 = min(cols, c0 + 32);
+      const at = <usize>k << 2;
+      if (c1 - c0 == 32) {
+        const p = row + (<usize>c0 << 2);
+        store<u32>(ob + at, nonNegative16(p) | (nonNegative16(p + 64) << 16));
+        store<u32>(om + at, withinClip16(p, limit) | (withinClip16(p + 64, limit) << 16));
+        continue;
+      }
+      let s: u32 = 0;
+      let m: u32 = 0;
+      let c = c0;
+      for (; c + 4 <= c1; c += 4) {
+        const x = v128.load(row + (<usize>c << 2));
+        s |= (<u32>i32x4.bitmask(nonNegative4(x))) << (c - c0);
+        m |= (<u32>i32x4.bitmask(f32x4.le(f32x4.abs(x), limit))) << (c - c0);
+      }
+      for (; c < c1; c++) {
+        const v = load<f32>(row + (<usize>c << 2));
+        if (v >= 0) s |= <u32>1 << (c - c0);
+        if (abs<f32>(v) <= clip) m |= <u32>1 << (c - c0);
+      }
+      store<u32>(ob + at, s);
+      store<u32>(om + at, m);
+    }
+  }
+}
+
 /**
  * bits of rows x cols: bit c of row r set where |z[r, c]| <= clip (the straight-through mask of a
  * sign; NaN gives 0). A subnormal |z| flushed to 0 by NEON still compares <= clip, as in JS.
