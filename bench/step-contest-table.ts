@@ -15,6 +15,7 @@ export function formatStepContest(r: ContestReport): string {
       'ms/step (median)',
       'range over rounds',
       'vs PyTorch',
+      'vs standard',
       'floor ms',
       'vs floor',
       'warm-up ms',
@@ -29,6 +30,7 @@ export function formatStepContest(r: ContestReport): string {
       row.msMedian.toFixed(2),
       `${row.msMin.toFixed(2)}-${row.msMax.toFixed(2)}`,
       x(row.vsPyTorch),
+      x(row.vsStandard),
       row.floorMs.toFixed(2),
       x(row.vsFloor),
       `${row.warmupMs.toFixed(0)} (${row.warmupSteps})`,
@@ -39,6 +41,7 @@ export function formatStepContest(r: ContestReport): string {
   return [
     table,
     `vs PyTorch: this time / PyTorch's at the same model, batch and threads (below 1.00x: bitlearn is faster)${r.torch ? `; PyTorch ${r.torch}` : ''}`,
+    `vs standard: the median over rounds of this recipe's time / the standard recipe's in the same round (paired: a slow spell spanning a round cancels)`,
     `floor: multiply-adds a step / (threads x ${r.clock.ghz.toFixed(2)} GHz x 8 per cycle, wasm SIMD without FMA); clock ${r.clock.source}`,
     `warm-up ms: the untimed first steps together (their count in brackets): JIT compilation, first touch of memory`,
     `work: ${work}`,

@@ -41,8 +41,15 @@ export interface ContestRow {
   warmupSteps: number;
   peakRssBytes: number;
   floorMs: number;
+  /** Each round's median step time, in round order. */
+  roundMs: number[];
   /** This row's time / PyTorch's at the same model, batch and threads (below 1: faster). */
   vsPyTorch: number | null;
+  /**
+   * The median over rounds of this row's time / the standard recipe's in the same round (same
+   * model, batch and threads): paired, so a slow spell of the host that spans a round cancels.
+   */
+  vsStandard: number | null;
   vsFloor: number;
 }
 
@@ -128,13 +135,18 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
       warmupSteps: o.warmupFor(c.model),
       peakRssBytes: c.peakRss,
       floorMs: floor,
+      roundMs: c.roundMedians,
       vsPyTorch: null,
+      vsStandard: null,
       vsFloor: ms / floor,
     };
   });
   for (const r of rows) {
-    const peer = rows.find((p) => p.engine === 'pytorch' && p.model === r.model && p.batch === r.batch && p.threads === r.threads);
+    const same = (p: ContestRow) => p.model === r.model && p.batch === r.batch && p.threads === r.threads;
+    const peer = rows.find((p) => p.engine === 'pytorch' && same(p));
     r.vsPyTorch = peer && r.engine === 'bitlearn' ? r.msMedian / peer.msMedian : null;
+    const standard = rows.find((p) => p.engine === 'bitlearn' && p.variant === 'standard' && same(p));
+    r.vsStandard = standard && r.engine === 'bitlearn' && r !== standard ? median(r.roundMs.map((ms, k) => ms / standard.roundMs[k])) : null;
   }
   return {
     rows,

@@ -358,11 +358,11 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
     '--batches',
     '100',
     '--recipes',
-    'low-memory',
+    'standard,low-memory',
     '--threads',
     '1',
     '--rounds',
-    '2',
+    '3',
     '--repeats',
     '2',
     '--warmup',
@@ -375,8 +375,15 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
   t.match(r.stdout, /time ratio/);
   t.match(r.stdout, /vs floor/);
   const [contest, rep] = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).results;
-  const mine = contest.rows.find((x: { engine: string }) => x.engine === 'bitlearn');
-  t.match(mine, { model: 'mlp', batch: 100, variant: 'low-memory', threads: 1 }, 'bitlearn contestant');
+  const mine = contest.rows.find((x: { variant: string }) => x.variant === 'low-memory');
+  t.match(mine, { model: 'mlp', batch: 100, engine: 'bitlearn', threads: 1 }, 'bitlearn contestant');
+  // paired ratio to standard: the median of the three rounds' ratios, each round's own pair
+  const standard = contest.rows.find((x: { variant: string }) => x.variant === 'standard');
+  const ratios = mine.roundMs.map((ms: number, k: number) => ms / standard.roundMs[k]).sort((a: number, b: number) => a - b);
+  t.equal(mine.roundMs.length, 3, 'every round reported');
+  t.equal(mine.vsStandard, ratios[1], 'vs standard: the median of the rounds paired ratios');
+  t.equal(standard.vsStandard, null, 'standard has no ratio to itself');
+  t.match(r.stdout, /vs standard/);
   t.ok(mine.msMin <= mine.msMedian && mine.msMedian <= mine.msMax, 'median within the range over rounds');
   t.ok(mine.vsFloor > 1, `slower than the hardware floor (${mine.vsFloor.toFixed(2)}x)`);
   t.ok(mine.warmupSteps === 1 && mine.warmupMs > 0, 'the untimed first step is reported');
@@ -386,11 +393,12 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
   else t.match(contest.skipped[0], { contestant: 'pytorch' }, 'PyTorch skipped with a reason');
   t.same(
     rep.results.map((x: { engine: string; backend: string }) => `${x.engine}: ${x.backend.split(', ').pop()}`),
-    ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data in memory'],
+    // a streamed contestant per recipe, then low-memory with the data in memory
+    ['tfjs: wasm', 'bitlearn: data streamed', 'bitlearn: data streamed', 'bitlearn: data in memory'],
   );
   for (const x of rep.results)
     t.ok(x.msPerBatchMedian > 0 && x.peakRssBytes > 0 && x.testAccuracy > 0.3, `${x.engine}: timed, measured, learned (${x.testAccuracy})`);
-  t.equal(rep.ratios.length, 2);
+  t.equal(rep.ratios.length, 3);
   t.equal(rep.results[0].tensorsAtEnd, rep.results[0].tensorsAfterFirstBatch, 'the TF.js peer leaks no tensors');
   t.equal(rep.ratios[0].rssRatio, rep.results[0].peakRssBytes / rep.results[1].peakRssBytes);
   t.match(rep.skipped[0]?.contestant ?? 'tfjs-node installed', /tfjs-node/);

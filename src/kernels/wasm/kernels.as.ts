@@ -6126,27 +6126,33 @@ function slogMagValue(mag: i32, scale: f64): f32 {
 /**
  * What the flip test needs of a slog block's codes, packed: the smallest magnitude code whose
  * value exceeds τ (bits 0-7; 128: none), the largest whose value is 0 (bits 8-15; a zero is
- * non-negative whatever its sign bit). Values grow with the code (or are all NaN), so these two
- * bounds decide every element of the block as decoding it would.
+ * non-negative whatever its sign bit). Values grow with the code, so these two bounds decide
+ * every element of the block as decoding it would; but where the scale is NaN (every value but
+ * code 0's is NaN, which exceeds no τ), bit 16 is set and only code 0 can pass.
  */
 function slogFlipBounds(scale: f64, tau: f64): i32 {
-  let lo = 0;
-  let hi = 128; // smallest mag in [lo, hi] with value > τ (hi: none)
+  let hi = 128; // smallest mag with value > τ (128: none)
   if (<f64>slogMagValue(0, scale) > tau) hi = 0;
-  else
-    while (hi - lo > 1) {
-      const mid = (lo + hi) >>> 1;
-      if (<f64>slogMagValue(mid, scale) > tau) hi = mid;
-      else lo = mid;
-    }
-  let z = 0;
-  let zHi = 128; // largest mag with value 0: in [z, zHi)
-  while (zHi - z > 1) {
-    const mid = (z + zHi) >>> 1;
-    if (slogMagValue(mid, scale) == 0) z = mid;
-    else zHi = mid;
+  else {
+    // from an estimate by the logs, stepped to the exact code on the values themselves: they grow
+    // with the code, so wherever the estimate lands the answer is the same (a bisection's, before)
+    hi = 64;
+    if (scale > 0 && tau > 0 && isFinite(scale) && isFinite(tau)) hi = <i32>max(1.0, min(128.0, 128 + Math.floor(log2x8(tau) - log2x8(scale))));
+    while (hi > 1 && <f64>slogMagValue(hi - 1, scale) > tau) hi--;
+    while (hi < 128 && !(<f64>slogMagValue(hi, scale) > tau)) hi++;
   }
-  return hi | (z << 8);
+  let z = 0;
+  // largest mag with value 0, in [z, zHi): none past 0 where code 1's value is not 0 (every scale
+  // from 2^-133 on, and NaN)
+  if (slogMagValue(1, scale) == 0) {
+    let zHi = 128;
+    while (zHi - z > 1) {
+      const mid = (z + zHi) >>> 1;
+      if (slogMagValue(mid, scale) == 0) z = mid;
+      else zHi = mid;
+    }
+  }
+  return hi | (z << 8) | (isNaN(scale) ? 0x10000 : 0);
 }
 
 /** The largest byte of 16 lanes. */
@@ -6191,6 +6197,10 @@ export function bopFlipRows(raw: usize, scales: usize, n: i32, bits: usize, rowL
   let curBlock = -1;
   let cur = 0;
   let next = 0;
+  // cur's bounds doubled, in every byte, for chunks inside the block (doubled codes lose their
+  // sign bit: 2·mag; a bound of 128, none, becomes 255, above every 2·mag)
+  let minV = i8x16.splat(0);
+  let zeroV = i8x16.splat(0);
   for (let r = r0, i = r0 * rowLen; i < n; r++, i += rowLen) {
     const row = bits + (<usize>(r * wpr) << 2);
     for (let c = 0; c < rowLen; c += 16) {
@@ -6205,12 +6215,21 @@ export function bopFlipRows(raw: usize, scales: usize, n: i32, bits: usize, rowL
         const v = slogMagValue(slogTopMag(raw, n, b0), <f64>load<f32>(scales + (<usize>b0 << 2)));
         if (v > maxStored) maxStored = v;
         next = (b0 + 1) << 8 < n ? slogFlipBounds(<f64>load<f32>(scales + (<usize>(b0 + 1) << 2)), tau) : 0;
+        minV = i8x16.splat(<i8>((cur & 255) == 128 ? 255 : (cur & 255) << 1));
+        zeroV = i8x16.splat(<i8>((cur >>> 8) << 1));
       }
       let flip: u32 = 0;
       const word = row + (<usize>(c >>> 5) << 2);
       const shift = <u32>(c & 31);
       const w = (load<u32>(word) >>> shift) & 0xffff;
-      if (e + 16 <= n) {
+      if (e + 16 <= min(n, (b0 + 1) << 8) && !(cur & 0x10000)) {
+        // 16 codes of one block (every chunk where rows and blocks start at multiples of 16)
+        const codes = v128.load(raw + <usize>e);
+        const m2 = i8x16.add(codes, codes);
+        const above = <u32>i8x16.bitmask(i8x16.eq(i8x16.max_u(m2, minV), m2));
+        const nonNegative = (~<u32>i8x16.bitmask(codes) & 0xffff) | <u32>i8x16.bitmask(i8x16.eq(i8x16.min_u(m2, zeroV), m2));
+        flip = above & ~(nonNegative ^ w) & ((<u32>1 << count) - 1);
+      } else if (e + 16 <= n && !((cur | next) & 0x10000)) {
         const codes = v128.load(raw + <usize>e);
         const mag = v128.and(codes, i8x16.splat(127));
         const inNext = i8x16.ge_u(lane, i8x16.splat(<i8>min(16, ((b0 + 1) << 8) - e)));
@@ -6226,7 +6245,8 @@ export function bopFlipRows(raw: usize, scales: usize, n: i32, bits: usize, rowL
           const code = <i32>load<u8>(raw + <usize>k);
           const mag = code & 127;
           const nonNegative: u32 = code < 128 || mag <= bounds >>> 8 ? 1 : 0;
-          if (mag >= (bounds & 255) && nonNegative == ((w >>> j) & 1)) flip |= <u32>1 << j;
+          const above = bounds & 0x10000 ? mag == 0 && (bounds & 255) == 0 : mag >= (bounds & 255);
+          if (above && nonNegative == ((w >>> j) & 1)) flip |= <u32>1 << j;
         }
       if (flip) {
         store<u32>(word, load<u32>(word) ^ (flip << shift));
