@@ -5763,7 +5763,7 @@ function slogEncodeMaxed(codes: usize, scale: usize, src: usize, len: i32, m: f3
   const logMax = log2x8f(m);
   const eMax = <i32>(reinterpret<u32>(m) >>> 23);
   // from a max of 2^-109 on (float32 exponent 18), a subnormal value is more than 16 octaves below
-  // it, code 0, as the estimate of its float32 bits (exponent 0) also gives
+  // it, code 0, as counting steps from its float32 bits (exponent 0) also gives
   const k = eMax >= 18 ? slogCodesSteps(codes, src, len, m) : slogCodesExact(codes, src, len, logMax);
   slogCodesScalar(codes, src, k, len, logMax);
 }
