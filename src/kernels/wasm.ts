@@ -131,6 +131,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
   const module = wasmModule();
   if (!module) throw new Error('wasm kernels are not available on this platform (WebAssembly SIMD and threads are needed)');
   const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  // 2 pages: the module's static data (the slog encoder's 72 KB of step tables among it) needs them
   const memory = new WebAssembly.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
   const ex = new WebAssembly.Instance(module, {
     env: {
