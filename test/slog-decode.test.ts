@@ -6,19 +6,12 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { Rng } from '../src/rng.js';
-import { BLOCK8, POW_SLOG_TABLE } from '../src/storage/block8.js';
+import { BLOCK8, decodeBlock8 } from '../src/storage/block8.js';
 import { KERNELS_WASM } from './helpers.js';
 
 interface FoldExports {
   heapBase(): number;
   bopFoldWhole(raw: number, scales: number, n: number, tile: number, gamma: number, b0: number, b1: number): void;
-}
-
-/** decodeBlock8's slog value of code c in a block of scale max. */
-function slogValue(c: number, max: number): number {
-  const mag = c & 127;
-  const v = mag === 0 ? 0 : max * POW_SLOG_TABLE[mag];
-  return c & 128 ? -v : v;
 }
 
 function scalesToTry(rng: Rng): number[] {
@@ -52,8 +45,10 @@ t.test('slog decode in the fold: every code at scales across the float32 range i
     }
     sF.set(scales);
     const keep = 1 - gamma;
+    // decodeBlock8's values, stored as float32 as Bop's block buffer holds them, then folded
     const want = new Float32Array(n);
-    for (let i = 0; i < n; i++) want[i] = keep * Math.fround(slogValue(codes[i], sF[i >> 8])) + gamma * g[i];
+    for (let b = 0; b < blocks; b++) decodeBlock8('slog', codes, sF, b, Math.min(BLOCK8, n - b * BLOCK8), want.subarray(b * BLOCK8));
+    for (let i = 0; i < n; i++) want[i] = keep * want[i] + gamma * g[i];
     ex.bopFoldWhole(raw, sc, n, tile, gamma, 0, blocks);
     const got = new Float32Array(memory.buffer, tile, n);
     let bad = 0;

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import t from 'tap';
 import { Rng } from '../src/rng.js';
-import { BLOCK8, POW_SLOG_TABLE } from '../src/storage/block8.js';
+import { BLOCK8, decodeBlock8 } from '../src/storage/block8.js';
 import { KERNELS_WASM } from './helpers.js';
 
 interface FlipExports {
@@ -15,11 +15,11 @@ interface FlipExports {
   bopFlipRows(raw: number, scales: number, n: number, bits: number, rowLen: number, tau: number, out: number, r0: number, r1: number): void;
 }
 
-/** The float32 value of slog code c in a block of scale max (decodeBlock8, then stored in a Float32Array). */
+/** The float32 value of slog code c in a block of scale max: decodeBlock8's, stored in a Float32Array. */
 function slogValue(c: number, max: number): number {
-  const mag = c & 127;
-  const v = mag === 0 ? 0 : max * POW_SLOG_TABLE[mag];
-  return Math.fround(c & 128 ? -v : v);
+  const out = new Float32Array(1);
+  decodeBlock8('slog', Uint8Array.of(c), [max], 0, 1, out);
+  return out[0];
 }
 
 t.test('Bop flip on slog codes: every code, scales across the float32 range, τ at and around decoded values, as the JavaScript loop', async (t) => {
@@ -48,12 +48,14 @@ t.test('Bop flip on slog codes: every code, scales across the float32 range, τ 
       new Float32Array(memory.buffer, sc, blocks).set(scales);
       const bits = new Uint32Array(memory.buffer, bitsAt, rows * wpr);
       for (let k = 0; k < bits.length; k++) bits[k] = rng.int(2 ** 32) >>> 0;
-      // the JavaScript loop's decisions
+      // the JavaScript loop's decisions, on the values Bop's block buffer holds (decodeBlock8's, as float32)
+      const values = new Float32Array(n);
+      for (let b = 0; b * BLOCK8 < n; b++) decodeBlock8('slog', codes, scales, b, Math.min(BLOCK8, n - b * BLOCK8), values.subarray(b * BLOCK8));
       const want = Uint32Array.from(bits);
       let wantFlips = 0;
       let wantMax = 0;
       for (let i = 0; i < n; i++) {
-        const m = slogValue(codes[i], scales[i >> 8]);
+        const m = values[i];
         const a = m < 0 ? -m : m;
         if (a > wantMax) wantMax = a;
         const [r, c] = [Math.floor(i / rowLen), i % rowLen];

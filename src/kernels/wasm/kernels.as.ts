@@ -4294,6 +4294,13 @@ export function pixelRowsToFloat(bytes: usize, rows: i32, stride: i32, cols: i32
 const PIXEL_DW_ROWS = 128;
 const PIXEL_DW_PASS = 64;
 
+/** Whether signDwPixelTiles' scratch holds a tile of tj rows × 64 sums, the batch's dY for it and a 64-column tile of its pixels. */
+// @ts-ignore: decorator
+@inline
+function pixelDwWhole(tj: i32, rows: i32): bool {
+  return ((tj * 64 + rows * tj + rows * 64) << 2) <= MASK_SCRATCH_BYTES;
+}
+
 /**
  * The first dense layer's 1-bit weight gradient over pixels for input columns [k0, k1) (k0 a
  * multiple of 64): sign(dW[j, k]), dW[j, k] = Σ_i dY[i, j]·x[i, k] over the batch's rows in order,
@@ -4311,10 +4318,10 @@ export function signDwPixelTiles(dy: usize, pix: usize, rows: i32, m: i32, n: i3
   // the whole batch in one pass where its dY columns and a column tile of its pixels fit (B = 100:
   // 51 + 26 KB): the row tile's dY is then decoded once instead of once a column tile; tiles of
   // half the rows where that lets the whole batch fit (B = 200)
-  if (((tj * 64 + rows * tj + rows * 64) << 2) > MASK_SCRATCH_BYTES && tj > 32 && ((32 * tj + (rows * tj >> 1) + rows * 64) << 2) <= MASK_SCRATCH_BYTES) tj >>= 1;
+  if (!pixelDwWhole(tj, rows) && tj > 32 && pixelDwWhole(tj >> 1, rows)) tj >>= 1;
   const acc = maskScratch;
   const dyRows = acc + (<usize>(tj * 64) << 2);
-  const whole = ((tj * 64 + rows * tj + rows * 64) << 2) <= MASK_SCRATCH_BYTES;
+  const whole = pixelDwWhole(tj, rows);
   const pass = whole ? max(1, rows) : PIXEL_DW_PASS;
   const xRows = dyRows + (<usize>(pass * tj) << 2);
   for (let j0 = 0; j0 < m; j0 += tj) {
@@ -5726,7 +5733,8 @@ function log2x8f(a: f32): f64 {
 function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): void {
   let m4 = i32x4.splat(0);
   let k = 0;
-  for (; k + 4 <= len; k += 4) m4 = maxAbsBits(m4, v128.load(src + (<usize>k << 2)));
+  const absMask = slogConst(0);
+  for (; k + 4 <= len; k += 4) m4 = maxAbsBits(m4, v128.load(src + (<usize>k << 2)), absMask);
   let m = maxLaneBits(m4);
   for (; k < len; k++) m = max<f32>(m, abs<f32>(load<f32>(src + (<usize>k << 2))));
   slogEncodeMaxed(codes, scale, src, len, m);
@@ -5736,12 +5744,13 @@ function slogEncodeFloats(codes: usize, scale: usize, src: usize, len: i32): voi
  * The lanes' running max |v| as bit patterns: non-negative float32 bit patterns order as
  * integers, NaN above +Infinity, so a NaN wins as Math.max's does. One integer max where
  * f32x4.max is a NaN-propagating sequence of about 8 instructions on x64, and this is a chain
- * carried through the loop.
+ * carried through the loop. absMask: 0x7fffffff in every lane (slogConst(0), loaded before the
+ * loop).
  */
 // @ts-ignore: decorator
 @inline
-function maxAbsBits(m4: v128, v: v128): v128 {
-  return i32x4.max_s(m4, v128.and(v, i32x4.splat(0x7fffffff)));
+function maxAbsBits(m4: v128, v: v128, absMask: v128): v128 {
+  return i32x4.max_s(m4, v128.and(v, absMask));
 }
 
 /** The largest of maxAbsBits' 4 lanes as a float32 (Math.max's NaN where any lane is NaN). */
@@ -6014,28 +6023,28 @@ function slogParts4(scale: f64, high: bool): v128 {
   return v128.shuffle<i32>(f32x4.demote_f64x2_zero(f64x2.mul(v128.load(p), s)), f32x4.demote_f64x2_zero(f64x2.mul(v128.load(p, 16), s)), 0, 1, 4, 5);
 }
 
-/** slogDecode4's lo: bytes 0 and 1 of the 8 parts, byte-sliced, part r at slot (r − 1) & 7. */
+/** slogDecode4's lo: bytes 0 and 1 of the 8 parts (p03, p47: slogParts4's), byte-sliced, part r at slot (r − 1) & 7. */
 // @ts-ignore: decorator
 @inline
-function slogPartsLo(scale: f64): v128 {
-  return v128.shuffle<u8>(slogParts4(scale, false), slogParts4(scale, true), 4, 8, 12, 16, 20, 24, 28, 0, 5, 9, 13, 17, 21, 25, 29, 1);
+function slogPartsLo(p03: v128, p47: v128): v128 {
+  return v128.shuffle<u8>(p03, p47, 4, 8, 12, 16, 20, 24, 28, 0, 5, 9, 13, 17, 21, 25, 29, 1);
 }
 
 /** slogDecode4's hi: bytes 2 and 3 of the 8 parts, byte-sliced, part r at slot (r − 1) & 7. */
 // @ts-ignore: decorator
 @inline
-function slogPartsHi(scale: f64): v128 {
-  return v128.shuffle<u8>(slogParts4(scale, false), slogParts4(scale, true), 6, 10, 14, 18, 22, 26, 30, 2, 7, 11, 15, 19, 23, 27, 31, 3);
+function slogPartsHi(p03: v128, p47: v128): v128 {
+  return v128.shuffle<u8>(p03, p47, 6, 10, 14, 18, 22, 26, 30, 2, 7, 11, 15, 19, 23, 27, 31, 3);
 }
 
 /**
  * Bop's fold of the first len & ~3 elements of a block whose scale fits (slogPartsFit): codes at
  * c, gradients at g, results at out (may be g); lo, hi: the block's parts (slogPartsLo, Hi, made
  * by the caller: built here, the optimizer moves them into the loop). Returns the results'
- * running max |v| (maxAbsBits).
+ * running max |v| (maxAbsBits's).
  */
 function foldSlogVectors(c: usize, lo: v128, hi: v128, g: usize, out: usize, len: i32, keep: v128, gamma: v128): v128 {
-  const abs = slogConst(0);
+  const absMask = slogConst(0);
   const k7 = slogConst(1);
   const k8q = slogConst(2);
   const k16 = slogConst(3);
@@ -6046,7 +6055,7 @@ function foldSlogVectors(c: usize, lo: v128, hi: v128, g: usize, out: usize, len
   for (let k = 0; k + 4 <= len; k += 4) {
     const off = <usize>k << 2;
     const m = slogDecode4(c + <usize>k, lo, hi, k7, k8q, k16, k127, kM8, k128);
-    m4 = i32x4.max_s(m4, v128.and(foldSlog4(m, g + off, out + off, keep, gamma), abs));
+    m4 = maxAbsBits(m4, foldSlog4(m, g + off, out + off, keep, gamma), absMask);
   }
   return m4;
 }
@@ -6070,7 +6079,9 @@ export function bopFoldSlog(raw: usize, scales: usize, n: i32, flat0: i32, tile:
     const scale = <f64>scale32;
     let k = i;
     if (slogPartsFit(scale32)) {
-      foldSlogVectors(raw + <usize>i, slogPartsLo(scale), slogPartsHi(scale), tile + (<usize>(i - flat0) << 2), bm + (<usize>(i - b0) << 2), stop - i, vKeep, vGamma);
+      const p03 = slogParts4(scale, false);
+      const p47 = slogParts4(scale, true);
+      foldSlogVectors(raw + <usize>i, slogPartsLo(p03, p47), slogPartsHi(p03, p47), tile + (<usize>(i - flat0) << 2), bm + (<usize>(i - b0) << 2), stop - i, vKeep, vGamma);
       k += (stop - i) & ~3;
     }
     for (; k < stop; k++) {
@@ -6102,7 +6113,9 @@ export function bopFoldWhole(raw: usize, scales: usize, n: i32, tile: usize, gam
     let top: f32 = 0;
     let k = 0;
     if (slogPartsFit(scale32)) {
-      top = maxLaneBits(foldSlogVectors(raw + <usize>start, slogPartsLo(scale), slogPartsHi(scale), t, t, count, vKeep, vGamma));
+      const p03 = slogParts4(scale, false);
+      const p47 = slogParts4(scale, true);
+      top = maxLaneBits(foldSlogVectors(raw + <usize>start, slogPartsLo(p03, p47), slogPartsHi(p03, p47), t, t, count, vKeep, vGamma));
       k = count & ~3;
     }
     for (; k < count; k++) {
