@@ -29,7 +29,7 @@ export class WasmPool {
     this.argv = new Float64Array(args);
     // a single executable has no worker file: it carries the worker's code
     const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
-    const execArgv = workerExecArgv(script); // undefined: the parent's flags, as by default
+    const execArgv = workerExecArgv(script); // none for a compiled file; undefined: the parent's, as by default
     for (let i = 0; i < threads - 1; i++) {
       const w = new Worker(script, {
         eval: Boolean(bundled),

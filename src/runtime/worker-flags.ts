@@ -2,24 +2,17 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** Flags that load module hooks or preload scripts: `--import x`, `--require=x`, `-r x`, ... */
-const HOOK_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
-
 /**
- * A worker inherits its parent's flags, and with them every `--import` hook (a test runner's,
- * an instrumenter's): each worker starts its own hooks thread and loads its modules through it,
- * which cost 1-2 s a thread pool under tap. Our compiled worker files need no hooks, so they
- * start without them; a worker run from TypeScript source (no .js file beside it) still needs
- * its loader and keeps them all.
+ * A compiled worker file starts with no flags. Passed on explicitly, the parent's flags broke the
+ * thread in two ways: every `--import` hook (a test runner's, an instrumenter's) started a hooks
+ * thread of its own and loaded the worker's modules through it (1-2 s a thread pool under tap),
+ * and a Worker refuses V8 and per-process flags in its execArgv (`node --expose-gc` or
+ * `--max-old-space-size` then stopped every multi-threaded run with "invalid execArgv flags").
+ * Those flags hold for the whole process anyway, and our worker code needs no Node option. A
+ * worker run from TypeScript source (no .js file beside it) or from code carried in memory
+ * inherits the parent's flags the default way (undefined), loader included.
  */
-export function workerExecArgv(script: URL | string, parent: readonly string[] = process.execArgv): string[] | undefined {
+export function workerExecArgv(script: URL | string): string[] | undefined {
   if (typeof script === 'string' || !existsSync(fileURLToPath(script))) return undefined;
-  const kept: string[] = [];
-  for (let i = 0; i < parent.length; i++) {
-    const flag = parent[i];
-    const name = flag.split('=', 1)[0];
-    if (!HOOK_FLAGS.has(name)) kept.push(flag);
-    else if (!flag.includes('=')) i++; // its value is the next argument
-  }
-  return kept;
+  return [];
 }
