@@ -72,6 +72,21 @@ interface Contestant {
   peakRss: number;
 }
 
+/**
+ * The contestants in round r's order: each group (same model, batch and threads) in turn, its
+ * members rotated by r − 1, so each takes every place in the group's sequence over the rounds and
+ * no recipe always runs right after another (a first or last place may carry an effect of its own:
+ * the previous process's threads and caches, a spell that starts or ends).
+ */
+export function roundOrder<C extends { model: string; batch: number; threads: number }>(contestants: C[], round: number): C[] {
+  const groups = new Map<string, C[]>();
+  for (const c of contestants) {
+    const key = `${c.model}/${c.batch}/${c.threads}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].flatMap((g) => g.map((_, k) => g[(k + round - 1) % g.length]));
+}
+
 export function runStepContest(o: ContestOptions, progress: (line: string) => void = () => {}): ContestReport {
   const torch = findTorch();
   const python = 'python' in torch ? torch.python : null;
@@ -90,7 +105,7 @@ export function runStepContest(o: ContestOptions, progress: (line: string) => vo
   const measureClock = reportedClockGhz() === null;
   const clockReadings: number[] = measureClock ? [measureClockGhz()] : [];
   for (let round = 1; round <= o.rounds; round++)
-    for (const c of contestants) {
+    for (const c of roundOrder(contestants, round)) {
       let ms: number;
       let rss: number;
       let warm: number;

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { clockFromReadings, clockGhz, floorMs, measureClockGhz, stepWork, WASM_MACS_PER_CYCLE } from '../bench/floor.js';
 import { findTorch, runTorch } from '../bench/peer-torch.js';
+import { roundOrder } from '../bench/step-contest.js';
 import { modelSpec } from '../src/model/models.js';
 
 t.test('multiply-adds of a step, counted by hand for the MLP and CNV', async (t) => {
@@ -16,6 +17,18 @@ t.test('multiply-adds of a step, counted by hand for the MLP and CNV', async (t)
   // valid 3x3 convolutions: 30x30x64 (from 3), 28x28x64, pool, 12x12x128, 10x10x128, pool, 3x3x256, 1x1x256, then 256-512-512-10
   const conv = 30 * 30 * 64 * 9 * 3 + 28 * 28 * 64 * 9 * 64 + 12 * 12 * 128 * 9 * 64 + 10 * 10 * 128 * 9 * 128 + 3 * 3 * 256 * 9 * 128 + 1 * 1 * 256 * 9 * 256;
   t.equal(cnv.forwardMacs, conv + 256 * 512 + 512 * 512 + 512 * 10, 'CNV forward');
+});
+
+t.test('round order: each group in turn, rotated a place a round', async (t) => {
+  const c = (model: string, threads: number, variant: string) => ({ model, batch: 100, threads, variant });
+  const all = [c('mlp', 1, 'a'), c('mlp', 1, 'b'), c('mlp', 1, 'torch'), c('mlp', 2, 'a'), c('mlp', 2, 'b'), c('mlp', 2, 'torch'), c('cnv', 1, 'a')];
+  const names = (round: number) => roundOrder(all, round).map((x) => `${x.model}${x.threads}${x.variant}`);
+  t.same(names(1), ['mlp1a', 'mlp1b', 'mlp1torch', 'mlp2a', 'mlp2b', 'mlp2torch', 'cnv1a'], 'round 1: as given');
+  t.same(names(2), ['mlp1b', 'mlp1torch', 'mlp1a', 'mlp2b', 'mlp2torch', 'mlp2a', 'cnv1a']);
+  t.same(names(4), names(1), 'a group of 3 comes back to its order every 3 rounds');
+  const firsts = new Set([1, 2, 3].map((r) => names(r)[0]));
+  t.equal(firsts.size, 3, 'every member of a group goes first once in 3 rounds');
+  t.equal(roundOrder(all, 5).length, all.length, 'every contestant runs every round');
 });
 
 t.test('the floor: work / (threads × clock × MACs per cycle)', async (t) => {

@@ -83,9 +83,9 @@ export function benchCommand(): Command {
     .option('--batches <sizes>', 'batch sizes, comma-separated', intList, [100, 200])
     .option('--kernels <names>', `kernel sets, comma-separated (${kernelNames().join(', ')})`, list(kernelNames(), 'kernel set'), kernelNames())
     .option('--threads <list>', 'thread counts for the wasm kernels, comma-separated', intList, [1, availableParallelism()])
-    .option('--repeats <n>', 'timed batches per configuration (speed; peers: per round, default 20 for the MLP, 3 for conv nets)', positiveInt, 20)
+    .option('--repeats <n>', 'timed batches per configuration (speed; peers: per round, default 40 for the MLP, 3 for conv nets)', positiveInt, 20)
     .option('--rounds <n>', 'peers: rounds in which every contestant takes its turn', positiveInt, 3)
-    .option('--warmup <n>', 'untimed batches first (speed; peers: default 30 for the MLP, 3 for conv nets)', nonNegativeInt, 3)
+    .option('--warmup <n>', 'untimed batches first (speed; peers: default 100 for the MLP, 3 for conv nets)', nonNegativeInt, 3)
     .option('--epochs <n>', 'training epochs per run (peers: 1, ablation: 3, quant: 6)', positiveInt)
     .option('--limit-train <n>', 'train on the first n MNIST examples (peers; signal: examples compared, default 1000)', positiveInt)
     .option(
@@ -272,8 +272,8 @@ export function benchCommand(): Command {
             recipes: o.recipes,
             threads: o.threads,
             rounds: o.rounds,
-            repeatsFor: (model) => (given('repeats') ? o.repeats : model === 'mlp' ? 20 : 3),
-            warmupFor: (model) => (given('warmup') ? o.warmup : model === 'mlp' ? 30 : 3),
+            repeatsFor: (model) => (given('repeats') ? o.repeats : model === 'mlp' ? 40 : 3),
+            warmupFor: (model) => (given('warmup') ? o.warmup : model === 'mlp' ? 100 : 3),
           },
           progress,
         );
