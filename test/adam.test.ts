@@ -149,6 +149,9 @@ t.test('float16 Adam with 1-bit gradients: the loop without flushes (ordinary st
     ['ordinary', 1e-2, [0, 0, 0, 0]],
     ['lr 1e-30', 1e-30, [0, 0, 0, 0]],
     ['gradient scale 1e-3 then 1e18', 1e-2, [1e-3, 1e-3, 1e18, 1e18]],
+    // the moments rescaled by a modest ratio, every intermediate still far from the flushes: the
+    // loop that takes the gradient's terms from constants (adamTermsFold) with the ratio applied
+    ['gradient scale 1e-2 then 0.3', 1e-2, [1e-2, 1e-2, 0.3, 0.3, 0.3]],
   ] as const) {
     const { kernels, ledger } = wasmKernels.instantiate!();
     const ref = new MemoryLedger();

@@ -3699,7 +3699,8 @@ function halfSign(x: v128): v128 {
 @inline
 function halfNormal(abs: v128): v128 {
   const lsb = v128.and(i32x4.shr_u(abs, 13), i32x4.splat(1));
-  return i32x4.shr_u(i32x4.add(i32x4.add(i32x4.sub(abs, i32x4.splat(112 << 23)), i32x4.splat(0xfff)), lsb), 13);
+  // abs − (112 << 23) + 0xfff as one add (32-bit adds wrap, so the sum is the same)
+  return i32x4.shr_u(i32x4.add(i32x4.add(abs, i32x4.splat(0xfff - (112 << 23))), lsb), 13);
 }
 
 /** f32x4 -> its 4 half codes in i32 lanes, branch-free: normal codes saturated, subnormal halves and NaN (storeHalf4's general case). */
@@ -3903,14 +3904,30 @@ export function adamUpdate(
   // the two usual kinds of tensor get loops compiled for their storage (no flag tests, fewer live
   // values; 5-10% quicker each): the standard recipe's float32 binary weights, and low-memory's
   // float16 binary weights with float16 moments and 1-bit gradients
-  if (!wHalf && !momHalf && !gBits && binary) adamSpan(w, false, m, v, false, g, false, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
+  if (!wHalf && !momHalf && !gBits && binary) adamSpan(w, false, m, v, false, g, false, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true, false, false);
   else if (wHalf && momHalf && gBits && binary) {
     // float16 storage and a 1-bit gradient: where this step's constants keep every intermediate
     // at 0 or well above the flush thresholds (adamFlushesIdle), a loop without the flushes
-    if (adamFlushesIdle(gScale, lr, b1, b2, c1, c2, epsScaled, scale, ratio))
-      adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, false);
-    else adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
-  } else adamSpan(w, wHalf != 0, m, v, momHalf != 0, g, gBits != 0, cols, gScale, n, binary != 0, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true);
+    if (adamFlushesIdle(gScale, lr, b1, b2, c1, c2, epsScaled, scale, ratio)) {
+      // and where the gradient's terms fold (adamTermsFold): with the moments' ratio 1 (every
+      // step but a rescale) or not
+      if (!adamTermsFold(b1, b2, scale)) adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, false, false, false);
+      else if (<f32>ratio == 1) adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, false, true, true);
+      else adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, false, true, false);
+    } else adamSpan(w, true, m, v, true, g, true, cols, gScale, n, true, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true, false, false);
+  } else adamSpan(w, wHalf != 0, m, v, momHalf != 0, g, gBits != 0, cols, gScale, n, binary != 0, clip, lr, b1, b2, c1, c2, epsScaled, scale, ratio, true, false, false);
+}
+
+/**
+ * Whether a 1-bit gradient's terms of the moment updates can be taken whole from this step's
+ * constants (adamSpan's `fold`): the gradient is g = ±G (G = gScale·scale in float32) or +0 where
+ * the STE masks it, so (1 − β1)·g = ±fl((1 − β1)·G) and ((1 − β2)·g)·g = fl(fl((1 − β2)·G)·G)
+ * exactly (a sign flip is exact and the two signs cancel), and a masked lane's terms are +0 as
+ * the reference's (+0·scale·(1 − β) with a positive scale and β < 1). Saves six multiplies and
+ * four constants a vector pair (the loop's registers were spilling).
+ */
+function adamTermsFold(b1: f64, b2: f64, scale: f64): bool {
+  return <f32>scale > 0 && <f32>(1 - b1) > 0 && <f32>(1 - b2) > 0;
 }
 
 /** flush4 where `on` (adamSpan's loops with and without the flushes). */
@@ -3964,6 +3981,7 @@ function adamFlushesIdle(gScale: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f6
 function adamSpan(
   w: usize, wHalf: bool, m: usize, v: usize, momHalf: bool, g: usize, gBits: bool, cols: i32, gScale: f64, n: i32,
   binary: bool, clip: f64, lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, epsScaled: f64, scale: f64, ratio: f64, flush: bool,
+  fold: bool, ratioOne: bool,
 ): void {
   const wpr = (cols + 31) >>> 5;
   const rows = n / cols;
@@ -3980,6 +3998,9 @@ function adamSpan(
   const magnitude = v128.load(ADAM_CONSTS), gTiny = v128.load(ADAM_CONSTS + 16), tiny = v128.load(ADAM_CONSTS + 32);
   const clip32 = <f32>clip;
   const gs = <f32>gScale;
+  // fold (adamTermsFold): the gradient's terms of m and v from constants, ratio 1 not multiplied
+  const bigG = gs * sc;
+  const vTermM = f32x4.splat(c1b * bigG), vTermV = f32x4.splat((c2b * bigG) * bigG), vClip = f32x4.splat(clip32);
   // two vectors a turn where weights and moments are both float32 or both float16 (8 codes a
   // vector each way then: half8Lo/Hi, normalHalfCodes8); with one of them float16 the 4-wide
   // codecs spill two vectors, so those go one a turn (5% quicker)
@@ -4021,12 +4042,28 @@ function adamSpan(
         va = adamFlush4(flush, v128.load(v + (<usize>i << 2)), tiny, magnitude);
         vb = adamFlush4(flush, v128.load(v + (<usize>j << 2)), tiny, magnitude);
       }
-      const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
-      const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
-      const mia = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
-      const mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
-      const via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
-      const vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
+      let mia: v128, mib: v128, via: v128, vib: v128;
+      if (fold) {
+        // (flush is off here) the sign bits flip the m term; the STE mask (|w| > clip) zeroes both
+        const word = load<u32>(g + (<usize>(r * wpr + (c >>> 5)) << 2)) >>> (<u32>c & 31);
+        const dropA = f32x4.gt(f32x4.abs(wa), vClip); // not where w is NaN, as grad4
+        const dropB = f32x4.gt(f32x4.abs(wb), vClip);
+        const decayMa = ratioOne ? f32x4.mul(vB1, ma) : f32x4.mul(f32x4.mul(vB1, ma), vRa);
+        const decayMb = ratioOne ? f32x4.mul(vB1, mb) : f32x4.mul(f32x4.mul(vB1, mb), vRa);
+        const decayVa = ratioOne ? f32x4.mul(vB2, va) : f32x4.mul(f32x4.mul(vB2, va), vRa2);
+        const decayVb = ratioOne ? f32x4.mul(vB2, vb) : f32x4.mul(f32x4.mul(vB2, vb), vRa2);
+        mia = f32x4.add(decayMa, v128.andnot(v128.xor(vTermM, signFlip(word & 15)), dropA));
+        mib = f32x4.add(decayMb, v128.andnot(v128.xor(vTermM, signFlip((word >>> 4) & 15)), dropB));
+        via = f32x4.add(decayVa, v128.andnot(vTermV, dropA));
+        vib = f32x4.add(decayVb, v128.andnot(vTermV, dropB));
+      } else {
+        const ga = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c, i, wa, binary, clip32), vSc), gTiny, magnitude);
+        const gb = adamFlush4(flush, f32x4.mul(grad4(g, gBits, wpr, gs, r, c + 4, j, wb, binary, clip32), vSc), gTiny, magnitude);
+        mia = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, ma), vRa), f32x4.mul(vC1, ga)), tiny, magnitude);
+        mib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB1, mb), vRa), f32x4.mul(vC1, gb)), tiny, magnitude);
+        via = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, va), vRa2), f32x4.mul(f32x4.mul(vC2, ga), ga)), tiny, magnitude);
+        vib = adamFlush4(flush, f32x4.add(f32x4.mul(f32x4.mul(vB2, vb), vRa2), f32x4.mul(f32x4.mul(vC2, gb), gb)), tiny, magnitude);
+      }
       if (!both) {
         v128.store(m + (<usize>i << 2), mia);
         v128.store(m + (<usize>j << 2), mib);
@@ -4041,8 +4078,9 @@ function adamSpan(
       const qb = adamFlush4(flush, f32x4.div(nb, db), tiny, magnitude);
       let xa = adamFlush4(flush, f32x4.sub(wa, qa), tiny, magnitude);
       let xb = adamFlush4(flush, f32x4.sub(wb, qb), tiny, magnitude);
-      xa = v128.bitselect(vLo, v128.bitselect(vHi, xa, f32x4.gt(xa, vHi)), f32x4.lt(xa, vLo));
-      xb = v128.bitselect(vLo, v128.bitselect(vHi, xb, f32x4.gt(xb, vHi)), f32x4.lt(xb, vLo));
+      // clipped as the reference: x < lo ? lo : x > hi ? hi : x, NaN kept (pmax/pmin: one instruction each)
+      xa = f32x4.pmin(f32x4.pmax(xa, vLo), vHi);
+      xb = f32x4.pmin(f32x4.pmax(xb, vLo), vHi);
       if (!both) {
         v128.store(w + (<usize>i << 2), xa);
         v128.store(w + (<usize>j << 2), xb);
@@ -4082,7 +4120,7 @@ function adamSpan(
       const q = adamFlush4(flush, f32x4.div(adamFlush4(flush, f32x4.mul(vLrc, mi), tiny, magnitude), f32x4.add(f32x4.sqrt(f32x4.mul(vi, vIc2)), vEps)), tiny, magnitude);
       let wi = adamFlush4(flush, f32x4.sub(w4, q), tiny, magnitude);
       // clip as the reference does: wi < lo ? lo : wi > hi ? hi : wi (NaN stays NaN)
-      wi = v128.bitselect(vLo, v128.bitselect(vHi, wi, f32x4.gt(wi, vHi)), f32x4.lt(wi, vLo));
+      wi = f32x4.pmin(f32x4.pmax(wi, vLo), vHi);
       storeP4(w, i, wHalf, wi);
     }
     for (; c < cols; c++, i++) {
