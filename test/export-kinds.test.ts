@@ -60,7 +60,7 @@ t.test('a layer with no form in a format: one line naming it, in the format erro
   const binary: ModelSpec = { name: 'avg', input: { h: 8, w: 8, c: 1 }, classes: 3, ops: [{ conv: 32, padding: 'same' }, { avgpool: 2 }, { dense: 16 }] };
   const b = net(binary);
   const { toTfjsModel } = await import('../src/export/tfjs.js');
-  t.throws(() => toTfjsModel(b, binary), new TfjsExportError('avgpool1: the TF.js export has no form for average pooling yet'));
+  await t.rejects(toTfjsModel(b, binary), new TfjsExportError('avgpool1: the TF.js export has no form for average pooling yet'));
   b.dispose();
   const fixed: ModelSpec = { ...binary, name: 'avg-fixed', quant: parseQuantConfig('w4a8') };
   const f = net(fixed);
