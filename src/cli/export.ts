@@ -65,9 +65,9 @@ export function exportCommand(): Command {
       const kind = precisionKind(loaded.spec);
       const other = kind === 'fixed' ? 'a fixed-point model exports with --format int' : 'a model mixing precisions exports with --format packed';
       if (kind !== 'binary') throw new Error(`--format tfjs exports binary models; ${other}`);
-      // TF.js is loaded only by the commands that use it (it adds ~40 MiB to a process)
-      const tf = await import('@tensorflow/tfjs');
-      const { modelJson, tfjsArtifacts } = await import('../export/tfjs.js');
+      // TF.js is loaded only by the commands that use it (it adds ~35 MiB to a process)
+      const { loadTfjs, modelJson, tfjsArtifacts } = await import('../export/tfjs.js');
+      const tf = await loadTfjs();
       const { checkExport } = await import('../export/verify.js');
       tf.env().set('PROD', true); // no console banner about tfjs-node
       await tf.setBackend('cpu');

@@ -15,8 +15,8 @@ export interface TfjsArtifacts {
 }
 
 /**
- * TF.js, loaded on first use: importing it adds about 50 MiB to a process's RSS, which a program
- * that imports bitlearn and never exports should not carry.
+ * TF.js, loaded on first use: importing it adds about 35 MiB to a process's RSS (89 vs 55 MiB for
+ * `import 'bitlearn'`), which a program that imports bitlearn and never exports should not carry.
  */
 export const loadTfjs = (): Promise<typeof Tf> => import('@tensorflow/tfjs');
 
