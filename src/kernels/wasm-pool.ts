@@ -5,7 +5,8 @@
 import { Worker } from 'node:worker_threads';
 import { bundled } from '../runtime/bundle.js';
 import { workerExecArgv } from '../runtime/worker-flags.js';
-import { DONE, MAX_ARGS, SEQ, SLOT, SPIN_LOADS } from './wasm-pool-layout.js';
+import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
+import { sleepUntilDone, spinUntilDone } from './wasm-pool-waits.js';
 
 export class WasmPool {
   private readonly workers: Worker[] = [];
@@ -71,25 +72,6 @@ export class WasmPool {
 
   terminate(): Promise<number[]> {
     return Promise.all(this.workers.map((w) => w.terminate()));
-  }
-}
-
-// The waits are functions of their own, and every call in them runs on every visit: V8 compiled
-// run() on the stack during its first spin (on-stack replacement of the loop) before the sleep
-// after it had ever been called, and that code then deoptimized at the sleep on each later visit,
-// 200-1500 times in 30 steps of a 2-thread tiny MLP.
-
-/** Spin a while (SPIN_LOADS loads) for n workers to be done. */
-function spinUntilDone(ctrl: Int32Array, n: number): void {
-  for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctrl, DONE) < n; spin++);
-}
-
-/** Sleep until n workers are done; Atomics.wait returns at once ("not-equal") when they are. */
-function sleepUntilDone(ctrl: Int32Array, n: number): void {
-  for (;;) {
-    const done = Atomics.load(ctrl, DONE);
-    Atomics.wait(ctrl, DONE, done >= n ? -1 : done);
-    if (done >= n) return;
   }
 }
 

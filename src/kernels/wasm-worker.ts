@@ -1,7 +1,8 @@
 // A kernel worker: runs slices of WebAssembly kernels on the network's shared memory.
 // It spins, then sleeps on the control block (Atomics.wait) between jobs; see wasm-pool.ts for the protocol.
 import { workerData } from 'node:worker_threads';
-import { SLOT, DONE, SEQ, MAX_ARGS, SPIN_LOADS } from './wasm-pool-layout.js';
+import { DONE, MAX_ARGS, SLOT } from './wasm-pool-layout.js';
+import { waitForJob } from './wasm-pool-waits.js';
 
 const {
   module,
@@ -34,11 +35,7 @@ const ctrl = new Int32Array(control);
 const argv = new Float64Array(argBlock);
 let seen = 0;
 for (;;) {
-  // a training step calls kernels back to back: spin a while before sleeping, since waking from
-  // Atomics.wait costs tens of microseconds, more than a small kernel slice takes
-  for (let spin = 0; spin < SPIN_LOADS && Atomics.load(ctrl, SEQ) === seen; spin++);
-  Atomics.wait(ctrl, SEQ, seen);
-  seen = Atomics.load(ctrl, SEQ);
+  seen = waitForJob(ctrl, seen);
   const base = 2 + index * SLOT;
   const fn = ctrl[base];
   if (fn >= 0) {
