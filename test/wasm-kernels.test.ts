@@ -709,6 +709,9 @@ t.test('dense input gradients by table lookups: the grouped order bit for bit, w
       [2, 1100, 20],
       [25, 256, 256],
       [1, 3, 1],
+      // wide odd widths, large enough to split the products on 2 threads
+      [7, 300, 257],
+      [3, 129, 263],
     ]) {
       const dy = ledger.floats(B * m, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.3 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);
