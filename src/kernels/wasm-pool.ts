@@ -2,14 +2,16 @@
 // into slices that write disjoint outputs; the main thread runs the first slice itself while the
 // workers run the others, then waits for them (Atomics on a shared control block: no messages,
 // no copies).
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import { bundled } from '../runtime/bundle.js';
 import { workerExecArgv } from '../runtime/worker-flags.js';
-import { DONE, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
+import { DONE, FAILED, MAX_ARGS, SEQ, SLOT } from './wasm-pool-layout.js';
 import { sleepUntilDone, spinUntilDone } from './wasm-pool-waits.js';
 
 export class WasmPool {
   private readonly workers: Worker[] = [];
+  /** Where each worker posts why a slice of its failed. */
+  private readonly failures: MessagePort[] = [];
   private readonly ctrl: Int32Array;
   private readonly argv: Float64Array;
   private readonly index: Map<string, number>;
@@ -32,17 +34,24 @@ export class WasmPool {
     const script = bundled ? bundled.worker : new URL('./wasm-worker.js', import.meta.url);
     const execArgv = workerExecArgv(script); // none for a compiled file; undefined: the parent's, as by default
     for (let i = 0; i < threads - 1; i++) {
+      const { port1, port2 } = new MessageChannel();
+      this.failures.push(port1);
       const w = new Worker(script, {
         eval: Boolean(bundled),
         execArgv,
-        workerData: { module, memory, control, args, index: i, names, scratch: scratch.base + i * scratch.bytes },
+        workerData: { module, memory, control, args, index: i, names, scratch: scratch.base + i * scratch.bytes, failures: port2 },
+        transferList: [port2],
       });
       w.unref(); // idle workers never keep the process alive
       this.workers.push(w);
     }
   }
 
-  /** Run `fn` once per argument list, concurrently; returns when all are done. */
+  /**
+   * Run `fn` once per argument list, concurrently; returns when all are done. A slice that fails
+   * (a trap or abort in the kernel) throws here once every thread is done: a worker's failure
+   * used to leave the main thread waiting for it forever.
+   */
   run(fn: string, slices: number[][]): void {
     const n = this.workers.length;
     if (slices.length === 0) return;
@@ -65,12 +74,24 @@ export class WasmPool {
     Atomics.store(ctrl, DONE, 0);
     Atomics.add(ctrl, SEQ, 1);
     Atomics.notify(ctrl, SEQ);
-    this.main[fn](...slices[0]);
+    let failure: unknown = null;
+    try {
+      this.main[fn](...slices[0]);
+    } catch (e) {
+      failure = e;
+    }
     spinUntilDone(ctrl, n);
     sleepUntilDone(ctrl, n);
+    if (failure) throw failure;
+    for (let w = 0; w < n; w++)
+      if (slices[w + 1] && ctrl[2 + w * SLOT + 1] === FAILED) {
+        const why = receiveMessageOnPort(this.failures[w])?.message;
+        throw new Error(`wasm kernel ${fn} failed on worker thread ${w + 1}${why ? `: ${why}` : ''}`);
+      }
   }
 
   terminate(): Promise<number[]> {
+    for (const port of this.failures) port.close();
     return Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

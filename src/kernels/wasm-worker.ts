@@ -1,7 +1,7 @@
 // A kernel worker: runs slices of WebAssembly kernels on the network's shared memory.
 // It spins, then sleeps on the control block (Atomics.wait) between jobs; see wasm-pool.ts for the protocol.
-import { workerData } from 'node:worker_threads';
-import { DONE, MAX_ARGS, SLOT } from './wasm-pool-layout.js';
+import { type MessagePort, workerData } from 'node:worker_threads';
+import { DONE, FAILED, MAX_ARGS, SLOT } from './wasm-pool-layout.js';
 import { waitForJob } from './wasm-pool-waits.js';
 
 const {
@@ -12,6 +12,7 @@ const {
   index,
   names,
   scratch,
+  failures,
 } = workerData as {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
@@ -20,6 +21,7 @@ const {
   index: number;
   names: string[];
   scratch: number;
+  failures: MessagePort;
 };
 const exports = new WebAssembly.Instance(module, {
   env: {
@@ -42,7 +44,13 @@ for (;;) {
     const argc = ctrl[base + 1];
     const args: number[] = [];
     for (let a = 0; a < argc; a++) args.push(argv[index * MAX_ARGS + a]);
-    fns[fn](...args);
+    try {
+      fns[fn](...args);
+    } catch (e) {
+      // the main thread throws, with this reason, once every thread is done
+      failures.postMessage(e instanceof Error ? e.message : String(e));
+      ctrl[base + 1] = FAILED;
+    }
   }
   Atomics.add(ctrl, DONE, 1);
   Atomics.notify(ctrl, DONE);
