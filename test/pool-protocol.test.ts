@@ -3,7 +3,7 @@
 // kernels twice and made 2-thread training nondeterministic; src/kernels/wasm-pool-waits.ts), and a
 // kernel that fails on a worker throws on the main thread instead of leaving it waiting forever.
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker, receiveMessageOnPort } from 'node:worker_threads';
 import t from 'tap';
 import { SEQ } from '../src/kernels/wasm-pool-layout.js';
 import { WasmPool } from '../src/kernels/wasm-pool.js';
@@ -84,6 +84,29 @@ t.test('a kernel that fails on a worker throws on the main thread, naming it; th
       /out of bounds/,
       "the main thread's own failure, once the worker is done",
     );
+    // both fail: the main thread's error is thrown, and the worker's reason does not linger to
+    // name a later failure
+    let thrown: unknown = null;
+    try {
+      pool.run('signFloat', [
+        [1 << 30, 16, 1024, 0],
+        [1 << 30, 16, 1024, 0],
+      ]);
+    } catch (e) {
+      thrown = e;
+    }
+    t.match(String(thrown), /^RuntimeError: .*out of bounds/, "both slices fail: the main thread's own error is thrown");
+    t.throws(
+      () =>
+        pool.run('signFloat', [
+          [0, 0, 1024, 0],
+          [1 << 29, 8, 1024, 0],
+        ]),
+      /failed on worker thread 1: .*out of bounds/,
+    );
+    // the pool's private port: a reason left there would name the next failure
+    const port = (pool as unknown as { failures: MessagePort[] }).failures[0];
+    t.equal(receiveMessageOnPort(port), undefined, 'no reason left on the port');
   } finally {
     await pool.terminate();
   }

@@ -82,12 +82,13 @@ export class WasmPool {
     }
     spinUntilDone(ctrl, n);
     sleepUntilDone(ctrl, n);
-    if (failure) throw failure;
+    // every failed worker's reason is read, thrown or not, so none is left to name a later failure
     for (let w = 0; w < n; w++)
       if (slices[w + 1] && ctrl[2 + w * SLOT + 1] === FAILED) {
         const why = receiveMessageOnPort(this.failures[w])?.message;
-        throw new Error(`wasm kernel ${fn} failed on worker thread ${w + 1}${why ? `: ${why}` : ''}`);
+        failure ??= new Error(`wasm kernel ${fn} failed on worker thread ${w + 1}${why ? `: ${why}` : ''}`);
       }
+    if (failure !== null) throw failure;
   }
 
   terminate(): Promise<number[]> {
