@@ -385,7 +385,13 @@ t.test('bench --suite peers: the step contest against PyTorch, then TF.js and bi
   t.equal(standard.vsStandard, null, 'standard has no ratio to itself');
   t.match(r.stdout, /vs standard/);
   t.ok(mine.msMin <= mine.msMedian && mine.msMedian <= mine.msMax, 'median within the range over rounds');
-  t.ok(mine.vsFloor > 1, `slower than the hardware floor (${mine.vsFloor.toFixed(2)}x)`);
+  // the floor is not a hard bound (a clock read while the host's other hyperthread ran, LUT kernels):
+  // check how the ratio is made, not that it exceeds 1 (it read 0.46x once in a CI beside other tests)
+  const { work, clock } = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8')).results[0];
+  const mlpWork = work.find((w: { model: string; batch: number }) => w.model === 'mlp' && w.batch === 100).work;
+  t.ok(clock.ghz > 0 && mlpWork.totalMacs === mlpWork.forwardMacs + mlpWork.weightGradMacs + mlpWork.inputGradMacs, 'work and clock reported');
+  t.ok(Math.abs(mine.floorMs - (1000 * mlpWork.totalMacs) / (clock.ghz * 1e9 * 8)) < 1e-9 * mine.floorMs, 'floor: multiply-adds over 8 a cycle');
+  t.equal(mine.vsFloor, mine.msMedian / mine.floorMs, 'vs floor: the median over the floor');
   t.ok(mine.warmupSteps === 1 && mine.warmupMs > 0, 'the untimed first step is reported');
   t.match(r.stdout, /warm-up ms/);
   const torch = contest.rows.find((x: { engine: string }) => x.engine === 'pytorch');
