@@ -559,14 +559,16 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         at(sigma),
         l1Exact ? 1 : 0,
       ]),
-    // split by channels, except with the shift: x̂ written too, a channel split was slower than
-    // one thread (standard CNV, 2 threads: batch-norm forward 42 vs 22 ms a step; step 214 -> 205
-    // ms, BinaryNet 572 -> 562, interleaved), while without it (low-memory) the split pays. With
-    // x̂'s sign bits, a split call leaves the last pass to bnApplyRows, split by rows (see there)
+    // the sums split by channels (each channel's are its own); with x̂ or its sign bits kept, the
+    // last pass then splits by rows (bnApplyRows, see there). By channels, a pass that also wrote
+    // x̂ was slower than one thread (standard CNV, 2 threads: batch-norm forward 42 vs 22 ms a
+    // step), so it ran on one; sums by channels and x̂ by rows: standard MLP B=100, 2 threads,
+    // 101 -> 67 µs a step for these calls, the step -1.7% (CNV level)
     bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) => {
       const work = rows * C * BN_WORK;
-      const applyByRows = shift?.signs !== undefined && splits(work, C, 32);
-      par('bnNormalize', shift?.xhat ? 0 : work, C, shift?.signs ? 32 : 4, (a, b) => [
+      const align = shift?.signs ? 32 : 4;
+      const applyByRows = (shift?.signs !== undefined || shift?.xhat !== undefined) && splits(work, C, align);
+      par('bnNormalize', work, C, align, (a, b) => [
         at(y),
         rows,
         C,
@@ -581,7 +583,18 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
         shift?.signs ? at(shift.signs) : 0,
         applyByRows ? 0 : 1,
       ]);
-      if (applyByRows) par('bnApplyRows', work, rows, 1, (r0, r1) => [at(y), C, at(mean), at(sigma), at(shift.beta), at(shift.signs!), r0, r1]);
+      if (applyByRows)
+        par('bnApplyRows', work, rows, 1, (r0, r1) => [
+          at(y),
+          C,
+          at(mean),
+          at(sigma),
+          shift?.xhat ? at(shift.xhat) : 0,
+          at(shift!.beta),
+          shift?.signs ? at(shift.signs) : 0,
+          r0,
+          r1,
+        ]);
     },
     addRowBias: (y, rows, b) => par('addRowBias', rows * b.length, rows, 1, (r0, r1) => [at(y) + r0 * b.length * 4, r1 - r0, b.length, at(b)]),
     maxAbs: (x, n) => ex.maxAbs(at(x), n) as unknown as number,
@@ -751,10 +764,12 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     halfRowsToFloat: (src, rows, stride, cols, dst) =>
       codecPar('halfDecodeRows', rows * cols, rows, 1, (r0, r1) => [at(src) + 2 * r0 * stride, r1 - r0, stride, cols, at(dst) + 4 * r0 * cols]),
     holds: (a) => arena.buffers.has(a.buffer) && !(a instanceof Float64Array),
-    // rows split across threads (each writes its own rows' words)
+    // rows split across threads (each writes its own rows' words), from CODEC_SPLIT values: a
+    // weight layer's repack then goes to the threads that just updated its rows (standard MLP,
+    // 2 threads: 108 -> 85 µs a step for these calls)
     packLatentSigns: (latent, rows, cols, bits, rowWords = (cols + 31) >>> 5) => {
       const bytes = latent instanceof Uint16Array ? 2 : 4;
-      par('packSigns', rows * cols, rows, 1, (r0, r1) => [
+      codecPar('packSigns', rows * cols, rows, 1, (r0, r1) => [
         at(latent) + r0 * cols * bytes,
         bytes === 2 ? 1 : 0,
         r1 - r0,

@@ -5174,13 +5174,14 @@ export function bnNormalize(
 }
 
 /**
- * bnNormalize's last pass with sign bits after its sums (apply 0), for rows [r0, r1) and all
- * channels (mean and sigma as it left them): threads then take rows. Split by channels, the
- * threads' sign words would share cache lines (8 rows of 64 channels a line), and by rows each
- * reads the examples the layer before wrote on it.
+ * bnNormalize's last pass with x̂ or its sign bits after its sums (apply 0), for rows [r0, r1) and
+ * all channels (mean and sigma as it left them): threads then take rows. Split by channels, the
+ * threads' sign words would share cache lines (8 rows of 64 channels a line), each thread would
+ * write parts of every row of x̂ and y, and by rows each reads the examples the layer before
+ * wrote on it.
  */
-export function bnApplyRows(y: usize, C: i32, mean: usize, sigma: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
-  bnApply(y, C, mean, sigma, 0, C, 0, beta, signs, r0, r1);
+export function bnApplyRows(y: usize, C: i32, mean: usize, sigma: usize, xhat: usize, beta: usize, signs: usize, r0: i32, r1: i32): void {
+  bnApply(y, C, mean, sigma, 0, C, xhat, beta, signs, r0, r1);
 }
 
 /**
