@@ -1528,6 +1528,28 @@ t.test('wasm absRange over a batch, 1 and 2 threads: the largest and the smalles
       src[at + 2] = NaN;
       t.same(K.absRange!(src, n), absRangeOf(src), `${n} values, extremes at ${at}, ${threads} thread(s)`);
     }
+    // the integer min and max at their edges: only zeros and NaN (max 0, no non-zero: Infinity),
+    // the largest finite value and Infinity, at every place of the 8-value turns and the tails
+    const edges = ledger.floats(37, 'workspace', 't', 'edges');
+    for (const [fill, extremes] of [
+      [[0, -0, NaN], []],
+      [[0, NaN], [3.4028234663852886e38]],
+      [
+        [1, -0, NaN],
+        [Infinity, 1.4e-45],
+      ],
+      [
+        [-2, 0],
+        [-Infinity, -3.4028234663852886e38],
+      ],
+    ] as [number[], number[]][])
+      for (let place = 0; place < 37; place += 5) {
+        for (let i = 0; i < 37; i++) edges[i] = fill[i % fill.length];
+        extremes.forEach((v, j) => {
+          edges[(place + 3 * j) % 37] = v;
+        });
+        t.same(K.absRange!(edges, 37), absRangeOf(edges), `edges ${fill.join(',')} / ${extremes.join(',')} at ${place}, ${threads} thread(s)`);
+      }
     K.dispose?.();
   }
 });

@@ -4483,17 +4483,30 @@ export let absMinNonzero: f32 = 0;
  * as maxAbs: non-negative float32 bit patterns order as integers, and no subnormal is flushed.
  */
 export function absRange(x: usize, n: i32): f32 {
+  // |x| as integers (the float order of non-negative values): the max over lanes with NaN zeroed,
+  // the least non-zero as the unsigned min of |x| − 1 (a zero wraps to the top, and NaN and
+  // +Infinity land at or above the start, so both drop out); two chains of each, 8 values a turn
   const absMask = i32x4.splat(0x7fffffff);
   const inf = i32x4.splat(0x7f800000);
-  let hi = i32x4.splat(0);
-  let lo = inf; // +Infinity: above every finite non-zero value
+  const one = i32x4.splat(1);
+  let hi0 = i32x4.splat(0), hi1 = hi0;
+  let lo0 = i32x4.splat(0x7f7fffff), lo1 = lo0;
   let k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const a = v128.and(v128.load(x + (<usize>k << 2)), absMask);
+    const b = v128.and(v128.load(x + (<usize>k << 2), 16), absMask);
+    hi0 = i32x4.max_u(hi0, v128.andnot(a, i32x4.gt_s(a, inf)));
+    hi1 = i32x4.max_u(hi1, v128.andnot(b, i32x4.gt_s(b, inf)));
+    lo0 = i32x4.min_u(lo0, i32x4.sub(a, one));
+    lo1 = i32x4.min_u(lo1, i32x4.sub(b, one));
+  }
   for (; k + 4 <= n; k += 4) {
     const a = v128.and(v128.load(x + (<usize>k << 2)), absMask);
-    const number = v128.not(i32x4.gt_s(a, inf)); // not NaN
-    hi = v128.bitselect(a, hi, v128.and(i32x4.gt_s(a, hi), number));
-    lo = v128.bitselect(a, lo, v128.and(v128.and(i32x4.lt_s(a, lo), number), i32x4.ne(a, i32x4.splat(0))));
+    hi0 = i32x4.max_u(hi0, v128.andnot(a, i32x4.gt_s(a, inf)));
+    lo0 = i32x4.min_u(lo0, i32x4.sub(a, one));
   }
+  let hi = i32x4.max_u(hi0, hi1);
+  let lo = i32x4.add(i32x4.min_u(lo0, lo1), one);
   let best: u32 = 0;
   let least: u32 = 0x7f800000;
   for (let l = 0; l < 4; l++) {
