@@ -712,6 +712,10 @@ t.test('dense input gradients by table lookups: the grouped order bit for bit, w
       // wide odd widths, large enough to split the products on 2 threads
       [7, 300, 257],
       [3, 129, 263],
+      // the index's SIMD blocks (4 groups × 16 columns) with rows past m in their last group
+      [9, 127, 48],
+      [4, 30, 16],
+      [6, 64, 31],
     ]) {
       const dy = ledger.floats(B * m, 'workspace', 't', 'dy');
       for (let i = 0; i < dy.length; i++) dy[i] = rng.next() < 0.3 ? (i % 2 ? 0 : -0) : rng.normal() * 10 ** (rng.int(5) - 2);

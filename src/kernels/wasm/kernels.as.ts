@@ -702,10 +702,23 @@ export function denseLutIndex(w: usize, m: i32, n: i32, index: usize): void {
   const G = (m + 3) >>> 2;
   const wpr = <usize>((n + 31) >>> 5) << 2;
   const pairs = (n + 1) >>> 1;
+  const G4 = G & ~3;
+  const n16 = n & ~15;
+  // 4 groups × 16 columns a turn in SIMD (a 128 × 256 layer's index was 28 µs of scalar stores);
+  // the groups past the last 4 and the columns past the last 16 as below
+  for (let g = 0; g < G4; g += 4) for (let k = 0; k < n16; k += 16) denseLutIndexBlock(w, m, wpr, G, g, k, index);
+  denseLutIndexScalar(w, m, n, wpr, G, G4, G, 0, index);
+  denseLutIndexScalar(w, m, n, wpr, G, 0, G4, n16, index);
+  // an odd last column's pair partner: offset 0
+  if (n & 1) for (let g = 0; g < G; g++) store<u16>(index + (<usize>(((pairs - 1) * G + g) * 2 + 1) << 1), 0);
+}
+
+/** denseLutIndex's entries of groups [g0, g1) at columns [k0, n), k0 a multiple of 8: 8 columns a turn. */
+function denseLutIndexScalar(w: usize, m: i32, n: i32, wpr: usize, G: i32, g0: i32, g1: i32, k0: i32, index: usize): void {
   const entry: u32 = DENSE_ROWS * 4;
-  for (let g = 0; g < G; g++) {
+  for (let g = g0; g < g1; g++) {
     const r0 = w + <usize>(g * 4) * wpr;
-    for (let k = 0; k < n; k += 8) {
+    for (let k = k0; k < n; k += 8) {
       // 8 columns' 4-row indices as 8 nibbles: each row's byte spread to bit 4l of its column l
       const word = <usize>(k >>> 5) << 2;
       const shift = <u32>k & 24;
@@ -717,9 +730,67 @@ export function denseLutIndex(w: usize, m: i32, n: i32, index: usize): void {
         store<u16>(index + (<usize>(((i >>> 1) * G + g) * 2 + (i & 1)) << 1), (nibbles & 15) * entry);
       }
     }
-    // an odd last column's pair partner: offset 0
-    if (n & 1) store<u16>(index + (<usize>(((pairs - 1) * G + g) * 2 + 1) << 1), 0);
   }
+}
+
+/**
+ * denseLutIndex's entries of groups g .. g + 3 at columns k .. k + 15 (k a multiple of 16): each
+ * group's 16 nibbles from its 4 rows' 16 bits (a lane per column), times the entry size as 16-bit
+ * lanes, whose 32-bit lanes are column pairs; a 4 × 4 transpose of those pairs then gives each
+ * pair's 4 groups side by side, one 16-byte store (the index runs pair by pair, groups within).
+ */
+// @ts-ignore: decorator
+@inline
+function denseLutIndexBlock(w: usize, m: i32, wpr: usize, G: i32, g: i32, k: i32, index: usize): void {
+  const lanes = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+  const entry = i16x8.splat(<i16>(DENSE_ROWS * 4));
+  const bytes = <usize>(k >>> 3);
+  let a0 = v128.splat<i32>(0), a1 = a0, a2 = a0, a3 = a0;
+  let b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  for (let q = 0; q < 4; q++) {
+    let nib = i8x16.splat(0);
+    for (let j = 0; j < 4; j++) {
+      const r = (g + q) * 4 + j;
+      if (r >= m) break;
+      // the row's 16 bits: the low byte in lanes 0-7, the high byte in lanes 8-15
+      const v = i8x16.shuffle(i16x8.splat(load<u16>(w + <usize>r * wpr + bytes)), i8x16.splat(0), 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+      nib = v128.or(nib, v128.and(i8x16.eq(v128.and(v, lanes), lanes), i32x4.splat(0x01010101 << j)));
+    }
+    const lo = i16x8.mul(i16x8.extend_low_i8x16_u(nib), entry);
+    const hi = i16x8.mul(i16x8.extend_high_i8x16_u(nib), entry);
+    if (q == 0) {
+      a0 = lo;
+      b0 = hi;
+    } else if (q == 1) {
+      a1 = lo;
+      b1 = hi;
+    } else if (q == 2) {
+      a2 = lo;
+      b2 = hi;
+    } else {
+      a3 = lo;
+      b3 = hi;
+    }
+  }
+  const p = <usize>(k >>> 1);
+  denseLutIndexStore4(index, G, g, p, a0, a1, a2, a3);
+  denseLutIndexStore4(index, G, g, p + 4, b0, b1, b2, b3);
+}
+
+/** Column pairs p .. p + 3 of groups g .. g + 3 (x_q: group g + q's 4 pairs as 32-bit lanes), each pair's 4 groups in one store. */
+// @ts-ignore: decorator
+@inline
+function denseLutIndexStore4(index: usize, G: i32, g: i32, p: usize, x0: v128, x1: v128, x2: v128, x3: v128): void {
+  const t0 = v128.shuffle<i32>(x0, x1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(x2, x3, 0, 4, 1, 5);
+  const t2 = v128.shuffle<i32>(x0, x1, 2, 6, 3, 7);
+  const t3 = v128.shuffle<i32>(x2, x3, 2, 6, 3, 7);
+  const at = index + ((p * <usize>G + <usize>g) << 2);
+  const stride = <usize>G << 2;
+  v128.store(at, v128.shuffle<i64>(t0, t1, 0, 2));
+  v128.store(at + stride, v128.shuffle<i64>(t0, t1, 1, 3));
+  v128.store(at + 2 * stride, v128.shuffle<i64>(t2, t3, 0, 2));
+  v128.store(at + 3 * stride, v128.shuffle<i64>(t2, t3, 1, 3));
 }
 
 /** Bit l of an 8-bit value moved to bit 4l. */
