@@ -1,4 +1,5 @@
-// The standard recipe's dense weight gradient applied by Adam in one kernel call (denseDwAdam:
+// The standard recipe's dense weight gradient applied by Adam in one kernel call (denseDwAdam, and
+// denseDwAdamFloat over a first layer's float inputs:
 // threads take ranges of output rows, each tile summed in the thread's scratch and then stepped),
 // against the same work done whole: gemmTnBin over every row into a float32 dW, then adamUpdate
 // over the tensor. Every bit of the weights and both moments. Shapes leave a short last tile, a
@@ -71,6 +72,14 @@ for (const threads of [1, 2])
       t.equal(sameBits(fused.w, whole.w), 0, 'weights: every bit');
       t.equal(sameBits(fused.m, whole.m), 0, 'm: every bit');
       t.equal(sameBits(fused.v, whole.v), 0, 'v: every bit');
+      // over float inputs (a first layer's pixels as floats: (2p − 255)/255, zeros included)
+      const xf = ledger.floats(rows * n, 'workspace', 't', 'xf');
+      for (let k = 0; k < xf.length; k++) xf[k] = rng.next() < 0.3 ? -1 : (2 * rng.int(256) - 255) / 255;
+      t.ok(K.denseDwAdamFloat!(dy, xf, rows, m, n, tensor(fused, dy.subarray(0, 0)), STEP), 'float inputs: done in one call');
+      dw.fill(0);
+      K.gemmTnFloat(dy, xf, rows, m, n, dw);
+      K.adamUpdate!(tensor(whole, dw), STEP);
+      t.equal(sameBits(fused.w, whole.w) + sameBits(fused.m, whole.m) + sameBits(fused.v, whole.v), 0, 'float inputs: weights and moments, every bit');
       let moved = 0;
       for (let k = 0; k < m * n; k++) if (Math.abs(whole.w[k]) <= 1 && whole.m[k] !== 0) moved++;
       t.ok(moved > m * n * 0.5, 'the step changed the weights inside the clip');

@@ -230,6 +230,12 @@ export interface Kernels {
    */
   denseDwAdam?(dy: Floats, x: Uint32Array, rows: number, m: number, n: number, t: AdamTensor, s: AdamStep): boolean;
   /**
+   * denseDwAdam over float32 inputs x (rows × n; the standard first layer's pixels as floats):
+   * dW = dYᵀ·X as gemmTnFloat sums it, tile by tile into Adam; false (nothing done) where the
+   * operands or n do not suit the kernel.
+   */
+  denseDwAdamFloat?(dy: Floats, x: Floats, rows: number, m: number, n: number, t: AdamTensor, s: AdamStep): boolean;
+  /**
    * The tiny recipe's dense weight gradient folded into Bop's 8-bit slog momentum in one call:
    * dW = dYᵀ·X̂ as gemmTnBin sums it, with dY read from a po2 store's words (rows × m codes under
    * bias, as po2Read decodes them) and X̂ packed sign rows of n, then m ← (1 − γ)·m + γ·dW and

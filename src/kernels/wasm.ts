@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { bundled } from '../runtime/bundle.js';
 import { MemoryLedger, type Arena, type Floats } from '../ledger.js';
-import type { AdamTensor, FilterRun, Kernels } from './kernels.js';
+import type { AdamStep, AdamTensor, FilterRun, Kernels } from './kernels.js';
 import { dataQuadsApply, filterLookupApplies, filterQuadsApply, isBlocked3x3, patchGroupsApply, taps, type ConvGeometry } from './conv-geometry.js';
 import { splitRange, WasmPool } from './wasm-pool.js';
 import { fromHalf, toHalf } from '../storage/fp16.js';
@@ -322,6 +322,30 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
    */
   const runFlags = (run: FilterRun) => (run.first ? 1 : 0) | (run.last ? 2 : 0);
   /** A batch's binary 3x3 forward, threads taking whole examples (no hand-off per example). */
+  /**
+   * A fused dW + Adam kernel (denseDwAdamTiles and its float-input twin) over tiles of output rows,
+   * threads taking ranges of tiles; false (nothing done) unless Adam's state is a binary layer's
+   * float32 weights and moments in this memory at scale 1, and a tile fits the scratch.
+   */
+  const dwAdam = (fn: string, dy: number, x: number, rows: number, m: number, n: number, t: AdamTensor, s: AdamStep) => {
+    const f32 = (a: AdamTensor['w']) => a instanceof Float32Array && arena.buffers.has(a.buffer);
+    if (!t.binary || t.n !== m * n || !f32(t.w) || !f32(t.m) || !f32(t.v) || s.scale !== 1 || s.ratio !== 1) return false;
+    const step = [s.lr, s.b1, s.b2, s.c1, s.c2, s.epsScaled];
+    return byTiles(fn, ex.denseDwAdamTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [
+      dy,
+      x,
+      rows,
+      m,
+      n,
+      at(t.w),
+      at(t.m),
+      at(t.v),
+      t.clip,
+      ...step,
+      a,
+      b,
+    ]);
+  };
   const fwdExamples = (x: number, floats: boolean, w: Uint32Array, g: ConvGeometry, y: Floats, examples: number) => {
     const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
     par('convFwdBinExamples', (examples * g.ho * g.wo * g.co * taps(g) * g.ci) >>> 5, examples, 1, (e0, e1) => [
@@ -694,29 +718,9 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     signDwBits: (dy, x, rows, m, n, bits) =>
       byTiles('signDwBitsTiles', ex.signDwBitsTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [at(dy), at(x), rows, m, n, at(bits), a, b]),
     // threads take ranges of tiles, each summing and applying its own (one hand-off a layer)
-    denseDwAdam: (dy, x, rows, m, n, t, s) => {
-      const f32 = (a: AdamTensor['w']) => a instanceof Float32Array && arena.buffers.has(a.buffer);
-      if (!t.binary || t.n !== m * n || !f32(t.w) || !f32(t.m) || !f32(t.v) || s.scale !== 1 || s.ratio !== 1) return false;
-      return byTiles('denseDwAdamTiles', ex.denseDwAdamTileRows(n) as unknown as number, rows * m * n, m, (a, b) => [
-        at(dy),
-        at(x),
-        rows,
-        m,
-        n,
-        at(t.w),
-        at(t.m),
-        at(t.v),
-        t.clip,
-        s.lr,
-        s.b1,
-        s.b2,
-        s.c1,
-        s.c2,
-        s.epsScaled,
-        a,
-        b,
-      ]);
-    },
+    denseDwAdam: (dy, x, rows, m, n, t, s) => dwAdam('denseDwAdamTiles', at(dy), at(x), rows, m, n, t, s),
+    // the same over float inputs (the standard first layer)
+    denseDwAdamFloat: (dy, x, rows, m, n, t, s) => dwAdam('denseDwAdamFloatTiles', at(dy), at(x), rows, m, n, t, s),
     // threads take ranges of tiles (whole momentum blocks), each decoding, summing and folding its own
     bopDwBits: (dy, bias, x, rows, m, n, codes, scales, gamma) =>
       bopDw('bopDwBitsTiles', ex.bopDwBitsTileRows(n) as unknown as number, dy, bias, at(x), rows, m, n, codes, scales, gamma),
@@ -843,6 +847,7 @@ const KERNEL_EXPORTS = [
   'signDwPixelTiles',
   'signDwBitsTiles',
   'denseDwAdamTiles',
+  'denseDwAdamFloatTiles',
   'bopDwBitsTiles',
   'bopDwPixelTiles',
   'denseDxHalfRows',

@@ -234,18 +234,19 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
   }
 
   /**
-   * The dW over packed ±1 inputs with float32 dY in the kernels' memory, applied by Adam in one call
-   * (threads take ranges of output rows: one hand-off a layer instead of a split per tile, and dY
-   * read in place instead of copied a tile at a time); false where the kernels or the optimizer
-   * cannot, and nothing is done.
+   * The dW over packed ±1 inputs (or the first layer's float pixels) with float32 dY in the
+   * kernels' memory, applied by Adam in one call (threads take ranges of output rows: one
+   * hand-off a layer instead of a split per tile, and dY read in place instead of copied a tile at
+   * a time); false where the kernels or the optimizer cannot, and nothing is done.
    */
-  private adamDwOfBits(x: Activation, grad: GradStore, rows: number): boolean {
+  private adamDwWhole(x: Activation, grad: GradStore, rows: number): boolean {
     const k = this.ws.kernels;
     const dy = grad.floatView?.();
     const fused = this.grad as Extract<ParamGrad, { kind: 'fused' }>;
-    if (x.kind !== 'bits' || !dy || !k.denseDwAdam || !fused.applyWhole || !holdsAll(k, dy, x.data)) return false;
+    if (!dy || !fused.applyWhole || !(x.kind === 'bits' || (x.kind === 'float' && !x.signs && x.exp === undefined)) || !holdsAll(k, dy, x.data)) return false;
     const { nOut: m, nIn: n } = this;
-    return fused.applyWhole((t, s) => k.denseDwAdam!(dy, x.data, rows, m, n, t, s));
+    if (x.kind === 'bits') return k.denseDwAdam !== undefined && fused.applyWhole((t, s) => k.denseDwAdam!(dy, x.data, rows, m, n, t, s));
+    return k.denseDwAdamFloat !== undefined && fused.applyWhole((t, s) => k.denseDwAdamFloat!(dy, x.data.subarray(0, rows * n), rows, m, n, t, s));
   }
 
   /** bopDwOfBits for the first layer, over the batch's pixel bytes staged in the pre-activation buffer. */
@@ -384,7 +385,7 @@ export class DenseLayer extends BinaryWeightLayer implements Layer {
       // or a tile of output rows accumulated in float, then only its sign kept (sign) or handed to
       // the optimizer (fused)
       const packed = this.packedOnce(x, rows);
-      if (!(this.grad.kind === 'fused' && !coh && this.adamDwOfBits(packed, grad, rows))) sumSq = this.dwByTiles(packed, grad, rows, dyNorm, Boolean(coh));
+      if (!(this.grad.kind === 'fused' && !coh && this.adamDwWhole(packed, grad, rows))) sumSq = this.dwByTiles(packed, grad, rows, dyNorm, Boolean(coh));
     }
     if (coh && dyNorm && !this.weights.frozen) {
       const xNorm = coh.perExample.subarray(rows);

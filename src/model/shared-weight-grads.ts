@@ -19,13 +19,14 @@ export function canApplyInBackward(spec: ModelSpec, recipe: Recipe): boolean {
 /**
  * Layers whose dW never exists whole: a dense layer's backward sums dW a tile of output units at
  * a time, and Adam applies each tile as it is done (element-wise, so the bits are the same), so
- * the layer needs no gradient buffer at all. Float32 moments only: float16 moments take their
+ * the layer needs no gradient buffer at all (a first layer too: its tiles sum over the pixels as
+ * floats, denseDwAdamFloat). Float32 moments only: float16 moments take their
  * scale from the whole gradient's largest value. Convolutions sum their dW over the whole batch
  * in one lookup-kernel call and keep it in the shared block.
  */
 export function dwTilesToOptimizer(plan: PlannedLayer[], recipe: Recipe): Set<string> {
   if (recipe.moments !== 'float32') return new Set();
-  return new Set(plan.filter((l) => l.type === 'dense' && !l.frozen && !l.first).map((l) => l.name));
+  return new Set(plan.filter((l) => l.type === 'dense' && !l.frozen).map((l) => l.name));
 }
 
 /** The shared block: its bytes, and every other layer's gradient buffers placed from its start. */

@@ -1390,6 +1390,28 @@ export function denseDwAdamTiles(
   dy: usize, x: usize, rows: i32, m: i32, n: i32, w: usize, m1: usize, v1: usize, clip: f64,
   lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, eps: f64, j0: i32, j1: i32,
 ): void {
+  dwAdamTiles(false, dy, x, rows, m, n, w, m1, v1, clip, lr, b1, b2, c1, c2, eps, j0, j1);
+}
+
+/**
+ * denseDwAdamTiles for a layer over float inputs (the standard recipe's first layer, over the
+ * pixels as floats): each tile's dW as gemmTnFloat sums it (every batch row in order, from zero),
+ * then adamUpdate's step, so the layer keeps no dW buffer; x: rows × n float32.
+ */
+export function denseDwAdamFloatTiles(
+  dy: usize, x: usize, rows: i32, m: i32, n: i32, w: usize, m1: usize, v1: usize, clip: f64,
+  lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, eps: f64, j0: i32, j1: i32,
+): void {
+  dwAdamTiles(true, dy, x, rows, m, n, w, m1, v1, clip, lr, b1, b2, c1, c2, eps, j0, j1);
+}
+
+/** The tiles of denseDwAdamTiles (floats false: x packed signs) and denseDwAdamFloatTiles (floats true: x float32). */
+// @ts-ignore: decorator
+@inline
+function dwAdamTiles(
+  floats: bool, dy: usize, x: usize, rows: i32, m: i32, n: i32, w: usize, m1: usize, v1: usize, clip: f64,
+  lr: f64, b1: f64, b2: f64, c1: f64, c2: f64, eps: f64, j0: i32, j1: i32,
+): void {
   if (!maskScratch) unreachable(); // gemmTnBin's tables and the tile live there
   const tj = denseDwAdamTileRows(n);
   const acc = maskScratch + TN_FUSED_AT;
@@ -1398,8 +1420,9 @@ export function denseDwAdamTiles(
     const len = units * n;
     const at = <usize>(a * n) << 2;
     memory.fill(acc, 0, <usize>len << 2);
-    // gemmTnBin writes row j at dw + j·n: the tile's base moved back by a rows
-    gemmTnBin(dy, x, rows, m, n, acc - at, a, a + units);
+    // both write output row j at dw + j·n: the tile's base moved back by a rows
+    if (floats) rowsSum<f32>(dy, 1, m, x, rows, n, acc - at, a, a + units, true);
+    else gemmTnBin(dy, x, rows, m, n, acc - at, a, a + units);
     adamUpdate(w + at, 0, m1 + at, v1 + at, 0, acc, 0, len, 1, len, 1, clip, lr, b1, b2, c1, c2, eps, 1, 1);
   }
 }
