@@ -37,11 +37,14 @@ t.test('the largest batch fits and one more does not', async (t) => {
 t.test('knob savings: each knob alone, from standard', async (t) => {
   const k = knobSavings(MODELS.mlp, 100);
   const by = Object.fromEntries(k.map((s) => [s.knob, s]));
-  // dW 1-bit: training applies float32 dW during backward, one layer's at a time (the largest,
-  // 784 x 256); 1-bit dW keeps every layer's sign bits (399,872 weights, rows padded to words)
+  // dW 1-bit: standard hands every dense layer's float32 dW to Adam tile by tile (no dW buffer),
+  // so 1-bit dW only adds every layer's sign bits (399,872 weights, rows padded to words): a cost
+  t.ok(by.dw.savedBytes < -399872 / 8 && by.dw.savedBytes > -399872 / 8 - 8192, `dw saves ${by.dw.savedBytes} bytes`);
+  // fp16 Adam moments halve 2 × 4 bytes per binary weight, but their scale needs the whole dW: the
+  // largest layer's (784 x 256 float32) comes back in the shared block
   const shared = 784 * 256 * 4;
-  t.ok(by.dw.savedBytes > shared - 399872 / 8 - 8192 && by.dw.savedBytes < shared - 399872 / 8, `dw saves ${by.dw.savedBytes} bytes`);
-  t.equal(by.moments.savedBytes, 2 * (399872 * 2), 'fp16 Adam moments halve 2 × 4 bytes per binary weight');
+  const halved = 2 * (399872 * 2);
+  t.ok(by.moments.savedBytes < halved - shared + 8192 && by.moments.savedBytes > halved - shared, `fp16 moments save ${by.moments.savedBytes} bytes`);
   t.ok(
     k.every((s, i) => i === 0 || k[i - 1].savedBytes >= s.savedBytes),
     'sorted by saving',
