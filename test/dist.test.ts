@@ -81,6 +81,17 @@ if (!built) {
       const f = JSON.parse(ft.stdout);
       t.equal(f.initializedFrom.checkpoint, 'mlp-mnist');
       t.ok(f.history[0].testAccuracy > 0.8, `fine-tuned from the shipped MLP: ${f.history[0].testAccuracy}`);
+      // mathjs travels compressed and compiles on first use: a learning-rate schedule parses
+      const sched = run([...TINY, '--lr-schedule', '1e-3 * 0.5^floor(epoch/2)']);
+      t.equal(sched.status, 0, sched.stderr);
+      t.equal(JSON.parse(sched.stdout).history.length, 1, 'trained with a schedule (mathjs from the executable)');
+      // TF.js too (export; on x64 only: compiling it under qemu takes long)
+      if (!target.qemu) {
+        const out = join(tempDir('bitlearn-dist-'), 'tfjs');
+        const exp = run(['export', join(ROOT, 'pretrained/mlp-mnist.ckpt'), '--format', 'tfjs', '--out', out]);
+        t.equal(exp.status, 0, exp.stderr);
+        t.ok(existsSync(join(out, 'model.json')) && existsSync(join(out, 'weights.bin')), 'TF.js export from the executable');
+      }
       // the INA sampling thread travels inside, and so does i2c-bus's addon (it loads, then finds no bus 9)
       const sim = run(['meter', '--meter', 'ina226:sim:0x40', '--seconds', '1', '--json']);
       t.equal(sim.status, 0, sim.stderr);

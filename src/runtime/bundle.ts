@@ -19,6 +19,8 @@ export interface BundleAssets {
   inaWorker?: string;
   /** The shipped checkpoints (pretrained/), by file name, base64. */
   pretrained?: Record<string, string>;
+  /** Packages compiled on first use (src/runtime/bundled-packages.ts), by name: CommonJS bundles, gzip, base64. */
+  packages?: Record<string, string>;
 }
 
 export const bundled: BundleAssets | null = ((globalThis as Record<string, unknown>).__BITLEARN_BUNDLE__ as BundleAssets | undefined) ?? null;
