@@ -143,6 +143,7 @@ function i2cAddon(t: Target, include: string): Buffer | null {
 /** Packages the executable compiles only when a command needs them (bundled-packages.ts). */
 const LAZY = ['mathjs', '@tensorflow/tfjs'];
 const LAZY_PACKAGES = /^(mathjs|@tensorflow\/tfjs)$/;
+const PACKAGES_LOADER = join(ROOT, 'build/src/runtime/bundled-packages.js');
 
 /** A lazy package bundled on its own (its imports of Node's modules left to `require`), gzip, base64. */
 async function packedPackage(name: string): Promise<string> {
@@ -165,7 +166,7 @@ const bundlePlugin: esbuild.Plugin = {
     // mathjs and TF.js from the executable's compressed assets, compiled on first use
     b.onResolve({ filter: LAZY_PACKAGES }, (args) => ({ path: args.path, namespace: 'bitlearn-package' }));
     b.onLoad({ filter: /.*/, namespace: 'bitlearn-package' }, (args) => ({
-      contents: `module.exports = require(${JSON.stringify(join(ROOT, 'build/src/runtime/bundled-packages.js'))}).bundledPackage(${JSON.stringify(args.path)});`,
+      contents: `module.exports = require(${JSON.stringify(PACKAGES_LOADER)}).bundledPackage(${JSON.stringify(args.path)});`,
       loader: 'js',
       resolveDir: ROOT,
     }));
