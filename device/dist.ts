@@ -139,10 +139,9 @@ function i2cAddon(t: Target, include: string): Buffer | null {
   return nativeAddon(t, include, 'i2c', 'i2c-bus', (dir) => [join(dir, 'src/i2c.cc')], 'build/Release/i2c.node');
 }
 
-/** esbuild: swap the onoff loader for a bundled require, and `epoll` for the executable's own addon. */
 /** Packages the executable compiles only when a command needs them (bundled-packages.ts). */
 const LAZY = ['mathjs', '@tensorflow/tfjs'];
-const LAZY_PACKAGES = /^(mathjs|@tensorflow\/tfjs)$/;
+const LAZY_PACKAGES = new RegExp(`^(${LAZY.join('|')})$`);
 const PACKAGES_LOADER = join(ROOT, 'build/src/runtime/bundled-packages.js');
 
 /** A lazy package bundled on its own (its imports of Node's modules left to `require`), gzip, base64. */
@@ -151,6 +150,14 @@ async function packedPackage(name: string): Promise<string> {
   return gzipSync(Buffer.from(out.outputFiles![0].text)).toString('base64');
 }
 
+let lazyPackages: Promise<Record<string, string>> | null = null;
+/** Every lazy package, packed once for all targets (pure JavaScript: the same bytes for each). */
+function packedPackages(): Promise<Record<string, string>> {
+  lazyPackages ??= Promise.all(LAZY.map(async (name) => [name, await packedPackage(name)] as const)).then(Object.fromEntries);
+  return lazyPackages;
+}
+
+/** esbuild: swap the onoff loader for a bundled require, and `epoll` for the executable's own addon. */
 const bundlePlugin: esbuild.Plugin = {
   name: 'bitlearn-single-executable',
   setup(b) {
@@ -204,7 +211,7 @@ async function bundle(t: Target, epoll: Buffer | null, i2c: Buffer | null, versi
     inaWorker: inaWorker.outputFiles![0].text,
     ...(epoll ? { epoll: epoll.toString('base64') } : {}),
     ...(i2c ? { i2c: i2c.toString('base64') } : {}),
-    packages: Object.fromEntries(await Promise.all(LAZY.map(async (name) => [name, await packedPackage(name)]))),
+    packages: await packedPackages(),
     // the shipped checkpoints, so `--init mlp-mnist` works on the Pi too
     pretrained: Object.fromEntries(
       readdirSync(join(ROOT, 'pretrained'))

@@ -321,7 +321,6 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
    * split every call of a run, so each block's sums stay in its own region of the scratch.
    */
   const runFlags = (run: FilterRun) => (run.first ? 1 : 0) | (run.last ? 2 : 0);
-  /** A batch's binary 3x3 forward, threads taking whole examples (no hand-off per example). */
   /**
    * A fused dW + Adam kernel (denseDwAdamTiles and its float-input twin) over tiles of output rows,
    * threads taking ranges of tiles; false (nothing done) unless Adam's state is a binary layer's
@@ -346,6 +345,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
       b,
     ]);
   };
+  /** A batch's binary 3x3 forward, threads taking whole examples (no hand-off per example). */
   const fwdExamples = (x: number, floats: boolean, w: Uint32Array, g: ConvGeometry, y: Floats, examples: number) => {
     const dims = [g.hi, g.wi, g.ci, g.ho, g.wo, g.co, g.pad];
     par('convFwdBinExamples', (examples * g.ho * g.wo * g.co * taps(g) * g.ci) >>> 5, examples, 1, (e0, e1) => [
@@ -589,7 +589,7 @@ function bind(opts: { threads?: number } = {}): { kernels: Kernels; ledger: Memo
     // last pass then splits by rows (bnApplyRows, see there). By channels, a pass that also wrote
     // x̂ was slower than one thread (standard CNV, 2 threads: batch-norm forward 42 vs 22 ms a
     // step), so it ran on one; sums by channels and x̂ by rows: standard MLP B=100, 2 threads,
-    // 101 -> 67 µs a step for these calls, the step -1.7% (CNV level)
+    // 101 -> 67 µs a step for these calls, the step 0.968x (paired, with the repack split; CNV level)
     bnNormalize: (y, rows, C, l2, mean, sigma, eps, shift) => {
       const work = rows * C * BN_WORK;
       const align = shift?.signs ? 32 : 4;
